@@ -1,0 +1,1450 @@
+#include "compile.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+#include <libnftnl/udata.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+
+#include "strbuf.h"
+
+/* nftables datatype ids (nftables' enum datatypes) and byte orders, used so that
+ * `nft list` prints our sets exactly as it prints its own. */
+enum { DT_STRING = 5, DT_IPADDR = 7, DT_IP6ADDR = 8, DT_INET_PROTO = 12,
+       DT_INET_SERVICE = 13, DT_ICMP6_TYPE = 29 };
+enum { BO_HOST = 1, BO_BIG = 2 };
+
+#define MAX_CHAINS 8
+
+struct chain_text {
+	const char *name;
+	struct strbuf text;
+};
+
+struct cctx {
+	const struct policy *p;
+	const struct tagdb *tags;
+	const struct compile_opts *o;
+	struct diags *d;
+	struct ruleset *rs;
+	uint32_t set_id;
+	unsigned anon;
+	struct strbuf sets_text;
+	struct chain_text chains[MAX_CHAINS];
+	size_t nchains;
+	size_t nrules, nelements, nsets;
+	bool oom;
+	struct pset vnet[2], inet[2];	/* [0] v4, [1] v6 */
+};
+
+/* One rule being built: its expressions and, in step, its nft text. */
+struct rb {
+	struct cctx *c;
+	struct nftnl_rule *r;
+	struct strbuf text;
+	struct chain_text *chain;
+	bool nfproto_done;
+};
+
+static int fam_idx(int family) { return family == AF_INET ? 0 : 1; }
+static uint8_t fam_nfproto(int family) { return family == AF_INET ? NFPROTO_IPV4 : NFPROTO_IPV6; }
+static const char *fam_kw(int family) { return family == AF_INET ? "ip" : "ip6"; }
+
+/* ---- expressions ------------------------------------------------------ */
+
+static void rb_add(struct rb *b, struct nftnl_expr *e)
+{
+	if (!e) {
+		b->c->oom = true;
+		return;
+	}
+	nftnl_rule_add_expr(b->r, e);
+}
+
+static void e_meta(struct rb *b, uint32_t key)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("meta");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
+	}
+	rb_add(b, e);
+}
+
+static void e_cmp(struct rb *b, enum nft_cmp_ops op, const void *data, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("cmp");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
+		nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, data, len);
+	}
+	rb_add(b, e);
+}
+
+static void e_payload(struct rb *b, enum nft_payload_bases base, uint32_t off, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("payload");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
+	}
+	rb_add(b, e);
+}
+
+static void e_bitwise(struct rb *b, const void *mask, const void *xor, uint32_t len)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("bitwise");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_SREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_DREG, NFT_REG_1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_BITWISE_LEN, len);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_MASK, mask, len);
+		nftnl_expr_set(e, NFTNL_EXPR_BITWISE_XOR, xor, len);
+	}
+	rb_add(b, e);
+}
+
+static void e_lookup(struct rb *b, const char *set, uint32_t set_id)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("lookup");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
+	}
+	rb_add(b, e);
+}
+
+static void e_ct_state(struct rb *b, uint32_t bits)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("ct");
+	uint32_t zero = 0;
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	}
+	rb_add(b, e);
+	e_bitwise(b, &bits, &zero, sizeof(bits));
+	e_cmp(b, NFT_CMP_NEQ, &zero, sizeof(zero));
+}
+
+static void e_counter(struct rb *b)
+{
+	rb_add(b, nftnl_expr_alloc("counter"));
+	sb_puts(&b->text, " counter");
+}
+
+static void e_limit(struct rb *b, uint64_t rate, uint32_t burst)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("limit");
+	if (e) {
+		nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_RATE, rate);
+		nftnl_expr_set_u64(e, NFTNL_EXPR_LIMIT_UNIT, 1);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_BURST, burst);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_TYPE, NFT_LIMIT_PKTS);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_LIMIT_FLAGS, 0);
+	}
+	rb_add(b, e);
+	sb_printf(&b->text, " limit rate %llu/second burst %u packets",
+		  (unsigned long long)rate, burst);
+}
+
+static void e_log(struct rb *b, const char *prefix, uint16_t group)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("log");
+	if (e) {
+		nftnl_expr_set_str(e, NFTNL_EXPR_LOG_PREFIX, prefix);
+		nftnl_expr_set_u16(e, NFTNL_EXPR_LOG_GROUP, group);
+	}
+	rb_add(b, e);
+	sb_printf(&b->text, " log prefix \"%s\" group %u", prefix, group);
+}
+
+static void e_verdict(struct rb *b, int verdict, const char *chain)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("immediate");
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)verdict);
+		if (chain)
+			nftnl_expr_set_str(e, NFTNL_EXPR_IMM_CHAIN, chain);
+	}
+	rb_add(b, e);
+	switch (verdict) {
+	case NF_ACCEPT: sb_puts(&b->text, " accept"); break;
+	case NF_DROP: sb_puts(&b->text, " drop"); break;
+	case NFT_GOTO: sb_printf(&b->text, " goto %s", chain); break;
+	case NFT_JUMP: sb_printf(&b->text, " jump %s", chain); break;
+	}
+}
+
+static void text_sep(struct rb *b)
+{
+	if (b->text.n)
+		sb_puts(&b->text, " ");
+}
+
+/* ---- sets -------------------------------------------------------------- */
+
+static void set_udata_byteorder(struct nftnl_set *s, uint32_t bo)
+{
+	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(64);
+	if (!ud)
+		return;
+	nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, bo);
+	nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
+			   nftnl_udata_buf_len(ud));
+	nftnl_udata_buf_free(ud);
+}
+
+static struct nftnl_set *set_new(struct cctx *c, const char *name, uint32_t flags,
+				 uint32_t keytype, uint32_t keylen, uint32_t bo)
+{
+	struct nftnl_set *s = nftnl_set_alloc();
+
+	if (!s) {
+		c->oom = true;
+		return NULL;
+	}
+	nftnl_set_set_str(s, NFTNL_SET_TABLE, c->rs->table);
+	nftnl_set_set_str(s, NFTNL_SET_NAME, name);
+	nftnl_set_set_u32(s, NFTNL_SET_FAMILY, c->rs->family);
+	nftnl_set_set_u32(s, NFTNL_SET_FLAGS, flags);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_TYPE, keytype);
+	nftnl_set_set_u32(s, NFTNL_SET_KEY_LEN, keylen);
+	nftnl_set_set_u32(s, NFTNL_SET_ID, ++c->set_id);
+	set_udata_byteorder(s, bo);
+	nftnl_set_list_add_tail(s, c->rs->sets);
+	c->nsets++;
+	return s;
+}
+
+static void set_add_elem(struct cctx *c, struct nftnl_set *s, const void *key,
+			 uint32_t len, bool end)
+{
+	struct nftnl_set_elem *e = nftnl_set_elem_alloc();
+
+	if (!e) {
+		c->oom = true;
+		return;
+	}
+	nftnl_set_elem_set(e, NFTNL_SET_ELEM_KEY, key, len);
+	if (end)
+		nftnl_set_elem_set_u32(e, NFTNL_SET_ELEM_FLAGS, NFT_SET_ELEM_INTERVAL_END);
+	nftnl_set_elem_add(s, e);
+}
+
+/* Interval elements the way the kernel's rbtree set wants them: a leading
+ * end marker at 0 when the first interval does not start there, then for each
+ * interval its start and (unless it reaches the top) an end marker at hi+1. */
+struct ivl {
+	uint8_t lo[16], hi[16];
+};
+
+static bool key_inc(uint8_t *k, uint32_t len)
+{
+	for (int i = (int)len - 1; i >= 0; i--)
+		if (++k[i] != 0)
+			return false;
+	return true;
+}
+
+static void set_add_intervals(struct cctx *c, struct nftnl_set *s, const struct ivl *v,
+			      size_t n, uint32_t len)
+{
+	static const uint8_t zero[16];
+
+	if (n && memcmp(v[0].lo, zero, len) != 0)
+		set_add_elem(c, s, zero, len, true);
+	for (size_t i = 0; i < n; i++) {
+		uint8_t end[16];
+		set_add_elem(c, s, v[i].lo, len, false);
+		memcpy(end, v[i].hi, len);
+		if (!key_inc(end, len))
+			set_add_elem(c, s, end, len, true);
+	}
+	c->nelements += n;
+}
+
+static void pset_to_ivl(const struct pset *ps, struct ivl *out)
+{
+	size_t len = family_bytes(ps->family);
+	for (size_t i = 0; i < ps->n; i++) {
+		memcpy(out[i].lo, ps->v[i].lo.b, len);
+		memcpy(out[i].hi, ps->v[i].hi.b, len);
+	}
+}
+
+static void text_pset_elements(struct strbuf *sb, const struct pset *ps)
+{
+	char buf[2 * INET6_ADDRSTRLEN + 2];
+
+	for (size_t i = 0; i < ps->n; i++) {
+		interval_format(ps->family, &ps->v[i], buf, sizeof(buf));
+		sb_printf(sb, "%s%s", i ? ", " : "", buf);
+	}
+}
+
+/* A named address interval set, created on first use.  Returns its name, or NULL
+ * when the family has no addresses (then no rule can match that family). */
+static const char *named_addr_set(struct cctx *c, const char *name, const struct pset *ps)
+{
+	struct nftnl_set *s;
+	struct ivl *iv;
+	uint32_t len = (uint32_t)family_bytes(ps->family);
+
+	if (!ps->n)
+		return NULL;
+	s = ruleset_find_set(c->rs, name);
+	if (s)
+		return nftnl_set_get_str(s, NFTNL_SET_NAME);
+	s = set_new(c, name, NFT_SET_INTERVAL,
+		    ps->family == AF_INET ? DT_IPADDR : DT_IP6ADDR, len, BO_BIG);
+	if (!s)
+		return NULL;
+	iv = calloc(ps->n, sizeof(*iv));
+	if (!iv) {
+		c->oom = true;
+		return NULL;
+	}
+	pset_to_ivl(ps, iv);
+	set_add_intervals(c, s, iv, ps->n, len);
+	free(iv);
+	sb_printf(&c->sets_text, "\tset %s {\n\t\ttype %s\n\t\tflags interval\n\t\telements = { ",
+		  name, ps->family == AF_INET ? "ipv4_addr" : "ipv6_addr");
+	text_pset_elements(&c->sets_text, ps);
+	sb_puts(&c->sets_text, " }\n\t}\n");
+	return nftnl_set_get_str(s, NFTNL_SET_NAME);
+}
+
+static struct nftnl_set *anon_set(struct cctx *c, bool interval, uint32_t keytype,
+				  uint32_t keylen, uint32_t bo, uint32_t size)
+{
+	char name[32];
+	struct nftnl_set *s;
+
+	snprintf(name, sizeof(name), "__set%u", c->anon++);
+	s = set_new(c, name, NFT_SET_ANONYMOUS | NFT_SET_CONSTANT |
+		    (interval ? NFT_SET_INTERVAL : 0), keytype, keylen, bo);
+	if (s)
+		nftnl_set_set_u32(s, NFTNL_SET_DESC_SIZE, size);
+	c->nsets--;	/* anonymous sets belong to their rule; not counted */
+	return s;
+}
+
+/* ---- matches ----------------------------------------------------------- */
+
+static void match_nfproto(struct rb *b, int family)
+{
+	uint8_t nf = fam_nfproto(family);
+
+	if (b->nfproto_done)
+		return;
+	e_meta(b, NFT_META_NFPROTO);
+	e_cmp(b, NFT_CMP_EQ, &nf, 1);
+	b->nfproto_done = true;
+}
+
+/* One side of an address match for one family. */
+struct amatch {
+	bool any;		/* no address constraint */
+	const char *set;	/* named set, or */
+	const struct pset *lit;	/* literal addresses */
+};
+
+static void match_addr(struct rb *b, int family, bool src, const struct amatch *m)
+{
+	uint32_t len = (uint32_t)family_bytes(family);
+	uint32_t off = family == AF_INET ? (src ? 12 : 16) : (src ? 8 : 24);
+	char buf[2 * INET6_ADDRSTRLEN + 2];
+
+	if (m->any)
+		return;
+	match_nfproto(b, family);
+	text_sep(b);
+	sb_printf(&b->text, "%s %s ", fam_kw(family), src ? "saddr" : "daddr");
+	if (m->set) {
+		struct nftnl_set *s = ruleset_find_set(b->c->rs, m->set);
+		e_payload(b, NFT_PAYLOAD_NETWORK_HEADER, off, len);
+		e_lookup(b, m->set, s ? nftnl_set_get_u32(s, NFTNL_SET_ID) : 0);
+		sb_printf(&b->text, "@%s", m->set);
+		return;
+	}
+	const struct pset *ps = m->lit;
+	unsigned plen;
+	if (ps->n == 1 && interval_is_prefix(family, &ps->v[0], &plen)) {
+		/* As nft: a byte-aligned prefix shortens the load; otherwise mask. */
+		if (plen % 8 == 0 && plen > 0) {
+			e_payload(b, NFT_PAYLOAD_NETWORK_HEADER, off, plen / 8);
+			e_cmp(b, NFT_CMP_EQ, ps->v[0].lo.b, plen / 8);
+		} else {
+			uint8_t mask[16] = {0}, zero[16] = {0};
+			for (unsigned i = 0; i < plen; i++)
+				mask[i / 8] |= (uint8_t)(0x80 >> (i % 8));
+			e_payload(b, NFT_PAYLOAD_NETWORK_HEADER, off, len);
+			e_bitwise(b, mask, zero, len);
+			e_cmp(b, NFT_CMP_EQ, ps->v[0].lo.b, len);
+		}
+		interval_format(family, &ps->v[0], buf, sizeof(buf));
+		sb_puts(&b->text, buf);
+	} else if (ps->n == 1) {
+		e_payload(b, NFT_PAYLOAD_NETWORK_HEADER, off, len);
+		e_cmp(b, NFT_CMP_GTE, ps->v[0].lo.b, len);
+		e_cmp(b, NFT_CMP_LTE, ps->v[0].hi.b, len);
+		interval_format(family, &ps->v[0], buf, sizeof(buf));
+		sb_puts(&b->text, buf);
+	} else {
+		struct nftnl_set *s = anon_set(b->c, true, family == AF_INET ? DT_IPADDR : DT_IP6ADDR,
+					       len, BO_BIG, (uint32_t)ps->n);
+		struct ivl *iv = calloc(ps->n, sizeof(*iv));
+		if (!s || !iv) {
+			free(iv);
+			b->c->oom = true;
+			return;
+		}
+		pset_to_ivl(ps, iv);
+		set_add_intervals(b->c, s, iv, ps->n, len);
+		free(iv);
+		e_payload(b, NFT_PAYLOAD_NETWORK_HEADER, off, len);
+		e_lookup(b, nftnl_set_get_str(s, NFTNL_SET_NAME), nftnl_set_get_u32(s, NFTNL_SET_ID));
+		sb_puts(&b->text, "{ ");
+		text_pset_elements(&b->text, ps);
+		sb_puts(&b->text, " }");
+	}
+}
+
+static const char *l4name(uint8_t p)
+{
+	switch (p) {
+	case IPPROTO_TCP: return "tcp";
+	case IPPROTO_UDP: return "udp";
+	case IPPROTO_ICMP: return "icmp";
+	case IPPROTO_ICMPV6: return "ipv6-icmp";
+	case IPPROTO_ESP: return "esp";
+	case IPPROTO_AH: return "ah";
+	}
+	return "?";
+}
+
+static void match_l4proto_one(struct rb *b, uint8_t proto)
+{
+	e_meta(b, NFT_META_L4PROTO);
+	e_cmp(b, NFT_CMP_EQ, &proto, 1);
+}
+
+static void match_l4proto_set(struct rb *b, const uint8_t *protos, size_t n)
+{
+	struct nftnl_set *s = anon_set(b->c, false, DT_INET_PROTO, 1, BO_BIG, (uint32_t)n);
+
+	if (!s)
+		return;
+	for (size_t i = 0; i < n; i++)
+		set_add_elem(b->c, s, &protos[i], 1, false);
+	b->c->nelements += n;
+	e_meta(b, NFT_META_L4PROTO);
+	e_lookup(b, nftnl_set_get_str(s, NFTNL_SET_NAME), nftnl_set_get_u32(s, NFTNL_SET_ID));
+	text_sep(b);
+	sb_puts(&b->text, "meta l4proto { ");
+	for (size_t i = 0; i < n; i++)
+		sb_printf(&b->text, "%s%s", i ? ", " : "", l4name(protos[i]));
+	sb_puts(&b->text, " }");
+}
+
+static bool port_single(const struct portspec *ps)
+{
+	return !ps->any && ps->n == 1 && ps->r[0].lo == ps->r[0].hi;
+}
+
+static void text_ports(struct strbuf *sb, const struct portspec *ps)
+{
+	bool braces = ps->n > 1;
+
+	if (braces)
+		sb_puts(sb, "{ ");
+	for (size_t i = 0; i < ps->n; i++) {
+		if (ps->r[i].lo == ps->r[i].hi)
+			sb_printf(sb, "%s%u", i ? ", " : "", ps->r[i].lo);
+		else
+			sb_printf(sb, "%s%u-%u", i ? ", " : "", ps->r[i].lo, ps->r[i].hi);
+	}
+	if (braces)
+		sb_puts(sb, " }");
+}
+
+static void match_port(struct rb *b, const char *kw, bool src, const struct portspec *ps)
+{
+	uint32_t off = src ? 0 : 2;
+
+	if (ps->any)
+		return;
+	text_sep(b);
+	sb_printf(&b->text, "%s %s ", kw, src ? "sport" : "dport");
+	text_ports(&b->text, ps);
+	e_payload(b, NFT_PAYLOAD_TRANSPORT_HEADER, off, 2);
+	if (ps->n == 1) {
+		uint16_t lo = htons(ps->r[0].lo), hi = htons(ps->r[0].hi);
+		if (lo == hi) {
+			e_cmp(b, NFT_CMP_EQ, &lo, 2);
+		} else {
+			e_cmp(b, NFT_CMP_GTE, &lo, 2);
+			e_cmp(b, NFT_CMP_LTE, &hi, 2);
+		}
+		return;
+	}
+	bool interval = false;
+	for (size_t i = 0; i < ps->n; i++)
+		if (ps->r[i].lo != ps->r[i].hi)
+			interval = true;
+	struct nftnl_set *s = anon_set(b->c, interval, DT_INET_SERVICE, 2, BO_BIG, (uint32_t)ps->n);
+	if (!s)
+		return;
+	if (interval) {
+		struct ivl *iv = calloc(ps->n, sizeof(*iv));
+		if (!iv) {
+			b->c->oom = true;
+			return;
+		}
+		for (size_t i = 0; i < ps->n; i++) {
+			uint16_t lo = htons(ps->r[i].lo), hi = htons(ps->r[i].hi);
+			memcpy(iv[i].lo, &lo, 2);
+			memcpy(iv[i].hi, &hi, 2);
+		}
+		set_add_intervals(b->c, s, iv, ps->n, 2);
+		free(iv);
+	} else {
+		for (size_t i = 0; i < ps->n; i++) {
+			uint16_t v = htons(ps->r[i].lo);
+			set_add_elem(b->c, s, &v, 2, false);
+		}
+		b->c->nelements += ps->n;
+	}
+	e_lookup(b, nftnl_set_get_str(s, NFTNL_SET_NAME), nftnl_set_get_u32(s, NFTNL_SET_ID));
+}
+
+/* Protocol and ports, as nft writes them: "tcp dport 443" carries its own
+ * l4proto dependency; protocol "*" with ports is "meta l4proto { tcp, udp } th
+ * dport ...".  Two single ports are one 4-byte load, as nft merges them. */
+static void match_proto_ports(struct rb *b, enum proto proto, int family,
+			      const struct portspec *sp, const struct portspec *dp)
+{
+	static const uint8_t tcpudp[] = { IPPROTO_TCP, IPPROTO_UDP };
+	bool ports = !sp->any || !dp->any;
+	const char *kw = "th";
+	uint8_t l4 = 0;
+
+	switch (proto) {
+	case PROTO_ANY:
+		if (!ports)
+			return;
+		match_l4proto_set(b, tcpudp, 2);
+		break;
+	case PROTO_TCP: l4 = IPPROTO_TCP; kw = "tcp"; break;
+	case PROTO_UDP: l4 = IPPROTO_UDP; kw = "udp"; break;
+	case PROTO_ESP: l4 = IPPROTO_ESP; break;
+	case PROTO_AH: l4 = IPPROTO_AH; break;
+	case PROTO_ICMP:
+		if (family == AF_INET)
+			l4 = IPPROTO_ICMP;
+		else if (family == AF_INET6)
+			l4 = IPPROTO_ICMPV6;
+		else {
+			static const uint8_t both[] = { IPPROTO_ICMP, IPPROTO_ICMPV6 };
+			match_l4proto_set(b, both, 2);
+			return;
+		}
+		break;
+	}
+	if (l4) {
+		match_l4proto_one(b, l4);
+		if (!ports || (proto != PROTO_TCP && proto != PROTO_UDP)) {
+			text_sep(b);
+			sb_printf(&b->text, "meta l4proto %s", l4name(l4));
+			if (proto != PROTO_TCP && proto != PROTO_UDP)
+				return;
+		}
+	}
+	if (port_single(sp) && port_single(dp)) {
+		uint16_t v[2] = { htons(sp->r[0].lo), htons(dp->r[0].lo) };
+		e_payload(b, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 4);
+		e_cmp(b, NFT_CMP_EQ, v, 4);
+		text_sep(b);
+		sb_printf(&b->text, "%s sport %u %s dport %u", kw, sp->r[0].lo, kw, dp->r[0].lo);
+		return;
+	}
+	match_port(b, kw, true, sp);
+	match_port(b, kw, false, dp);
+}
+
+static void match_ct_state(struct rb *b, uint32_t bits, const char *text)
+{
+	e_ct_state(b, bits);
+	text_sep(b);
+	sb_printf(&b->text, "ct state %s", text);
+}
+
+static void match_ifname(struct rb *b, bool in, char *const *names, size_t n)
+{
+	uint32_t key = in ? NFT_META_IIFNAME : NFT_META_OIFNAME;
+
+	text_sep(b);
+	sb_printf(&b->text, "%s ", in ? "iifname" : "oifname");
+	if (n == 1) {
+		char v[16] = {0};
+		strncpy(v, names[0], sizeof(v) - 1);
+		e_meta(b, key);
+		e_cmp(b, NFT_CMP_EQ, v, 16);
+		sb_printf(&b->text, "\"%s\"", names[0]);
+		return;
+	}
+	struct nftnl_set *s = anon_set(b->c, false, DT_STRING, 16, BO_HOST, (uint32_t)n);
+	if (!s)
+		return;
+	sb_puts(&b->text, "{ ");
+	for (size_t i = 0; i < n; i++) {
+		char v[16] = {0};
+		strncpy(v, names[i], sizeof(v) - 1);
+		set_add_elem(b->c, s, v, 16, false);
+		sb_printf(&b->text, "%s\"%s\"", i ? ", " : "", names[i]);
+	}
+	sb_puts(&b->text, " }");
+	b->c->nelements += n;
+	e_meta(b, key);
+	e_lookup(b, nftnl_set_get_str(s, NFTNL_SET_NAME), nftnl_set_get_u32(s, NFTNL_SET_ID));
+}
+
+static void match_icmpv6_types(struct rb *b, const uint8_t *types, size_t n, const char *text)
+{
+	struct nftnl_set *s;
+
+	match_nfproto(b, AF_INET6);
+	match_l4proto_one(b, IPPROTO_ICMPV6);
+	e_payload(b, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1);
+	s = anon_set(b->c, false, DT_ICMP6_TYPE, 1, BO_BIG, (uint32_t)n);
+	if (!s)
+		return;
+	for (size_t i = 0; i < n; i++)
+		set_add_elem(b->c, s, &types[i], 1, false);
+	b->c->nelements += n;
+	e_lookup(b, nftnl_set_get_str(s, NFTNL_SET_NAME), nftnl_set_get_u32(s, NFTNL_SET_ID));
+	text_sep(b);
+	sb_printf(&b->text, "icmpv6 type { %s }", text);
+}
+
+/* ---- rules ------------------------------------------------------------- */
+
+static struct chain_text *chain_get(struct cctx *c, const char *name)
+{
+	for (size_t i = 0; i < c->nchains; i++)
+		if (strcmp(c->chains[i].name, name) == 0)
+			return &c->chains[i];
+	return NULL;
+}
+
+static void rb_begin(struct rb *b, struct cctx *c, const char *chain)
+{
+	memset(b, 0, sizeof(*b));
+	b->c = c;
+	b->chain = chain_get(c, chain);
+	b->r = nftnl_rule_alloc();
+	if (!b->r) {
+		c->oom = true;
+		return;
+	}
+	nftnl_rule_set_str(b->r, NFTNL_RULE_TABLE, c->rs->table);
+	nftnl_rule_set_str(b->r, NFTNL_RULE_CHAIN, chain);
+	nftnl_rule_set_u32(b->r, NFTNL_RULE_FAMILY, c->rs->family);
+}
+
+static void rb_end(struct rb *b, const char *comment)
+{
+	struct nftnl_udata_buf *ud;
+
+	if (!b->r) {
+		sb_free(&b->text);
+		return;
+	}
+	ud = nftnl_udata_buf_alloc(NFT_USERDATA_MAXLEN);
+	if (ud && nftnl_udata_put_strz(ud, NFTNL_UDATA_RULE_COMMENT, comment))
+		nftnl_rule_set_data(b->r, NFTNL_RULE_USERDATA, nftnl_udata_buf_data(ud),
+				    nftnl_udata_buf_len(ud));
+	else
+		b->c->oom = true;
+	nftnl_udata_buf_free(ud);
+	nftnl_rule_list_add_tail(b->r, b->c->rs->rules);
+	b->c->nrules++;
+	const char *t = sb_str(&b->text);
+	while (*t == ' ')
+		t++;
+	sb_printf(&b->chain->text, "\t\t%s comment \"%s\"\n", t, comment);
+	if (b->text.oom)
+		b->c->oom = true;
+	sb_free(&b->text);
+}
+
+/* What a compiled rule matches: ct state, interfaces, addresses, protocol. */
+struct spec {
+	int family;			/* 0: both */
+	struct amatch src, dst;
+	enum proto proto;
+	const struct portspec *sports, *dports;
+	uint32_t ct_bits;
+	const char *ct_text;
+	const uint8_t *icmpv6_types;
+	size_t nicmpv6;
+	const char *icmpv6_text;
+	char *const *ifnames;
+	size_t nifnames;
+	bool ifin;
+};
+
+static const struct portspec any_ports = { .any = true };
+
+static void emit_matches(struct rb *b, const struct spec *s)
+{
+	if (s->ifnames)
+		match_ifname(b, s->ifin, s->ifnames, s->nifnames);
+	if (s->icmpv6_types)
+		match_icmpv6_types(b, s->icmpv6_types, s->nicmpv6, s->icmpv6_text);
+	if (s->ct_text)
+		match_ct_state(b, s->ct_bits, s->ct_text);
+	if (s->family) {
+		match_addr(b, s->family, true, &s->src);
+		match_addr(b, s->family, false, &s->dst);
+	}
+	match_proto_ports(b, s->proto, s->family, s->sports ? s->sports : &any_ports,
+			  s->dports ? s->dports : &any_ports);
+}
+
+enum action { ACT_ACCEPT, ACT_DROP, ACT_GOTO };
+
+static void comment_of(char *buf, size_t len, enum rule_category cat, const char *dir,
+		       const char *name)
+{
+	snprintf(buf, len, "%s:%s:%s", category_name(cat), dir, name);
+}
+
+/* Emits one policy-level rule: a drop is logged to NFLOG (rate-limited in a
+ * rule of its own unless hbi_workspace asks for every drop to be logged). */
+static void emit_rule(struct cctx *c, const char *chain, const struct spec *s,
+		      enum action act, const char *target, enum rule_category cat,
+		      const char *dir, const char *name)
+{
+	char comment[NFT_USERDATA_MAXLEN / 2];
+	char prefix[128];
+	struct rb b;
+
+	comment_of(comment, sizeof(comment), cat, dir, name);
+	if (act == ACT_DROP) {
+		snprintf(prefix, sizeof(prefix), "filterd %.100s ", comment);
+		if (!c->p->hbi_workspace) {
+			rb_begin(&b, c, chain);
+			emit_matches(&b, s);
+			e_limit(&b, c->o->log_rate, c->o->log_burst);
+			e_counter(&b);
+			e_log(&b, prefix, c->o->log_group);
+			rb_end(&b, comment);
+		}
+		rb_begin(&b, c, chain);
+		emit_matches(&b, s);
+		e_counter(&b);
+		if (c->p->hbi_workspace)
+			e_log(&b, prefix, c->o->log_group);
+		e_verdict(&b, NF_DROP, NULL);
+		rb_end(&b, comment);
+		return;
+	}
+	rb_begin(&b, c, chain);
+	emit_matches(&b, s);
+	e_counter(&b);
+	e_verdict(&b, act == ACT_ACCEPT ? NF_ACCEPT : NFT_GOTO, act == ACT_GOTO ? target : NULL);
+	rb_end(&b, comment);
+}
+
+/* ---- address specs → per-family matchers ------------------------------- */
+
+#define MAX_MATCHERS 64
+
+struct side {
+	bool any;
+	struct amatch m[2][MAX_MATCHERS];	/* per family */
+	size_t n[2];
+	struct pset lit[2];
+};
+
+static void sanitize(char *dst, size_t len, const char *src)
+{
+	size_t i = 0;
+	for (; src[i] && i + 1 < len; i++)
+		dst[i] = (isalnum((unsigned char)src[i]) || src[i] == '.' || src[i] == '_') ?
+			 src[i] : '_';
+	dst[i] = '\0';
+}
+
+static void side_add_set(struct side *sd, int fi, const char *name)
+{
+	if (!name || sd->n[fi] >= MAX_MATCHERS)
+		return;
+	for (size_t i = 0; i < sd->n[fi]; i++)
+		if (sd->m[fi][i].set && strcmp(sd->m[fi][i].set, name) == 0)
+			return;
+	sd->m[fi][sd->n[fi]++] = (struct amatch){ .set = name };
+}
+
+static const char *tag_set(struct cctx *c, const struct service_tag *t, int family)
+{
+	char name[256], clean[200];
+
+	sanitize(clean, sizeof(clean), t->name);
+	snprintf(name, sizeof(name), "tag_%s_%s", clean, family == AF_INET ? "v4" : "v6");
+	return named_addr_set(c, name, family == AF_INET ? &t->v4 : &t->v6);
+}
+
+static const char *pseudo_set(struct cctx *c, const char *base, const struct pset *ps)
+{
+	char name[64];
+
+	snprintf(name, sizeof(name), "%s_%s", base, ps->family == AF_INET ? "v4" : "v6");
+	return named_addr_set(c, name, ps);
+}
+
+static const struct prefix alb_prefix = {
+	.family = AF_INET, .len = 32, .a = { { 168, 63, 129, 16 } },
+};
+
+static void side_build(struct cctx *c, struct side *sd, const struct addrspec *as)
+{
+	memset(sd, 0, sizeof(*sd));
+	pset_init(&sd->lit[0], AF_INET);
+	pset_init(&sd->lit[1], AF_INET6);
+	for (size_t i = 0; i < as->n; i++) {
+		const struct addr_item *it = &as->v[i];
+		switch (it->kind) {
+		case ADDR_ANY:
+			sd->any = true;
+			break;
+		case ADDR_CIDR:
+			if (pset_add_prefix(&sd->lit[fam_idx(it->pfx.family)], &it->pfx) < 0)
+				c->oom = true;
+			break;
+		case ADDR_ALB:
+			if (pset_add_prefix(&sd->lit[0], &alb_prefix) < 0)
+				c->oom = true;
+			break;
+		case ADDR_TAG:
+			if (!it->tag)
+				break;
+			side_add_set(sd, 0, tag_set(c, it->tag, AF_INET));
+			side_add_set(sd, 1, tag_set(c, it->tag, AF_INET6));
+			break;
+		case ADDR_VNET:
+			for (int f = 0; f < 2; f++)
+				side_add_set(sd, f, pseudo_set(c, "vnet", &c->vnet[f]));
+			break;
+		case ADDR_INTERNET:
+			for (int f = 0; f < 2; f++)
+				side_add_set(sd, f, pseudo_set(c, "internet", &c->inet[f]));
+			break;
+		}
+	}
+	for (int f = 0; f < 2; f++) {
+		pset_normalize(&sd->lit[f]);
+		if (sd->lit[f].n && sd->n[f] < MAX_MATCHERS)
+			sd->m[f][sd->n[f]++] = (struct amatch){ .lit = &sd->lit[f] };
+	}
+}
+
+static void side_free(struct side *sd)
+{
+	pset_free(&sd->lit[0]);
+	pset_free(&sd->lit[1]);
+}
+
+static const struct addrspec any_spec = {
+	.v = (struct addr_item[]){ { .kind = ADDR_ANY } }, .n = 1,
+};
+
+/* Expands one policy rule over families and over the matchers of each side.
+ * All expansions share the verdict, so their order among themselves does not
+ * change first-match semantics.  Returns the number of kernel rules emitted. */
+static size_t emit_policy_rule(struct cctx *c, const char *chain, const struct addrspec *src,
+			       const struct addrspec *dst, enum proto proto,
+			       const struct portspec *sp, const struct portspec *dp,
+			       enum action act, const char *target, enum rule_category cat,
+			       const char *dir, const char *name)
+{
+	struct side s, d;
+	size_t before = c->nrules;
+
+	side_build(c, &s, src ? src : &any_spec);
+	side_build(c, &d, dst ? dst : &any_spec);
+	if (s.any && d.any) {
+		struct spec sp0 = { .family = 0, .proto = proto, .sports = sp, .dports = dp };
+		emit_rule(c, chain, &sp0, act, target, cat, dir, name);
+	} else {
+		for (int f = 0; f < 2; f++) {
+			int family = f == 0 ? AF_INET : AF_INET6;
+			size_t ns = s.any ? 1 : s.n[f], nd = d.any ? 1 : d.n[f];
+			for (size_t i = 0; i < ns; i++)
+				for (size_t j = 0; j < nd; j++) {
+					struct spec x = {
+						.family = family, .proto = proto,
+						.sports = sp, .dports = dp,
+					};
+					x.src = s.any ? (struct amatch){ .any = true } : s.m[f][i];
+					x.dst = d.any ? (struct amatch){ .any = true } : d.m[f][j];
+					emit_rule(c, chain, &x, act, target, cat, dir, name);
+				}
+		}
+	}
+	side_free(&s);
+	side_free(&d);
+	return c->nrules - before;
+}
+
+/* ---- table ------------------------------------------------------------- */
+
+static void add_chain(struct cctx *c, const char *name, int hook, bool base)
+{
+	struct nftnl_chain *ch = nftnl_chain_alloc();
+
+	if (!ch || c->nchains >= MAX_CHAINS) {
+		c->oom = true;
+		if (ch)
+			nftnl_chain_free(ch);
+		return;
+	}
+	nftnl_chain_set_str(ch, NFTNL_CHAIN_TABLE, c->rs->table);
+	nftnl_chain_set_str(ch, NFTNL_CHAIN_NAME, name);
+	nftnl_chain_set_u32(ch, NFTNL_CHAIN_FAMILY, c->rs->family);
+	if (base) {
+		nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, (uint32_t)hook);
+		nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, 0);
+		nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY, NF_DROP);
+		nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, "filter");
+	}
+	nftnl_chain_list_add_tail(ch, c->rs->chains);
+	c->chains[c->nchains++] = (struct chain_text){ .name = name };
+}
+
+/* Address ranges that are not "Internet" (DESIGN.md): private, loopback,
+ * link-local, CGNAT, multicast, reserved; for IPv6 everything outside 2000::/3. */
+static int build_pseudo(struct cctx *c)
+{
+	static const char *not_inet4[] = {
+		"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+		"172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4",
+	};
+	struct prefix pf;
+	char err[128];
+	struct pset cut;
+
+	for (int f = 0; f < 2; f++) {
+		pset_init(&c->vnet[f], f ? AF_INET6 : AF_INET);
+		pset_init(&c->inet[f], f ? AF_INET6 : AF_INET);
+	}
+	for (size_t i = 0; i < c->p->nvnet; i++)
+		if (pset_add_prefix(&c->vnet[fam_idx(c->p->vnet[i].family)], &c->p->vnet[i]) < 0)
+			return -1;
+	pset_normalize(&c->vnet[0]);
+	pset_normalize(&c->vnet[1]);
+
+	prefix_parse("0.0.0.0/0", &pf, NULL, err, sizeof(err));
+	if (pset_add_prefix(&c->inet[0], &pf) < 0)
+		return -1;
+	pset_init(&cut, AF_INET);
+	for (size_t i = 0; i < sizeof(not_inet4) / sizeof(*not_inet4); i++) {
+		prefix_parse(not_inet4[i], &pf, NULL, err, sizeof(err));
+		if (pset_add_prefix(&cut, &pf) < 0)
+			goto fail;
+	}
+	if (pset_union(&cut, &c->vnet[0]) < 0 || pset_subtract(&c->inet[0], &cut) < 0)
+		goto fail;
+	pset_free(&cut);
+	prefix_parse("2000::/3", &pf, NULL, err, sizeof(err));
+	if (pset_add_prefix(&c->inet[1], &pf) < 0 || pset_subtract(&c->inet[1], &c->vnet[1]) < 0)
+		return -1;
+	return 0;
+fail:
+	pset_free(&cut);
+	return -1;
+}
+
+static void emit_platform(struct cctx *c, bool in)
+{
+	static const uint8_t nd_in[] = { 134, 135, 136 };
+	static const uint8_t nd_out[] = { 133, 135, 136, 143 };
+	const char *chain = in ? "input" : "output";
+	const char *dir = in ? "in" : "out";
+	char *lo[] = { "lo" };
+	struct spec s;
+	static struct portrange r67 = { 67, 67 }, r68 = { 68, 68 }, r546 = { 546, 546 },
+				r547 = { 547, 547 };
+	static struct portspec p67 = { .n = 1, .r = &r67 }, p68 = { .n = 1, .r = &r68 },
+			       p546 = { .n = 1, .r = &r546 }, p547 = { .n = 1, .r = &r547 };
+
+	s = (struct spec){ .ifnames = lo, .nifnames = 1, .ifin = in };
+	emit_rule(c, chain, &s, ACT_ACCEPT, NULL, CAT_PLATFORM, dir, "loopback");
+	s = (struct spec){ .icmpv6_types = in ? nd_in : nd_out,
+			   .nicmpv6 = in ? sizeof(nd_in) : sizeof(nd_out),
+			   .icmpv6_text = in ? "nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert"
+					     : "nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld2-listener-report" };
+	emit_rule(c, chain, &s, ACT_ACCEPT, NULL, CAT_PLATFORM, dir, "icmpv6-nd");
+	/* NF_CT_STATE_BIT(ctinfo) is 1 << (ctinfo + 1): established 2, related 4;
+	 * bit 1 is NF_CT_STATE_INVALID_BIT (no conntrack entry). */
+	s = (struct spec){ .ct_bits = 2 | 4, .ct_text = "established,related" };
+	emit_rule(c, chain, &s, ACT_ACCEPT, NULL, CAT_PLATFORM, dir, "established");
+	s = (struct spec){ .ct_bits = 1, .ct_text = "invalid" };
+	emit_rule(c, chain, &s, ACT_DROP, NULL, CAT_PLATFORM, dir, "invalid");
+	s = (struct spec){ .proto = PROTO_UDP, .sports = in ? &p67 : &p68, .dports = in ? &p68 : &p67 };
+	emit_rule(c, chain, &s, ACT_ACCEPT, NULL, CAT_PLATFORM, dir, "dhcp");
+	s = (struct spec){ .proto = PROTO_UDP, .sports = in ? &p547 : &p546, .dports = in ? &p546 : &p547 };
+	emit_rule(c, chain, &s, ACT_ACCEPT, NULL, CAT_PLATFORM, dir, "dhcpv6");
+	if (!in) {
+		static const struct prefix imds = { .family = AF_INET, .len = 32,
+						    .a = { { 169, 254, 169, 254 } } };
+		struct pset ps;
+		pset_init(&ps, AF_INET);
+		if (pset_add_prefix(&ps, &alb_prefix) < 0)
+			c->oom = true;
+		s = (struct spec){ .family = AF_INET, .src = { .any = true }, .dst = { .lit = &ps } };
+		emit_rule(c, chain, &s, ACT_ACCEPT, NULL, CAT_PLATFORM, dir, "azure-dns");
+		ps.n = 0;
+		if (pset_add_prefix(&ps, &imds) < 0)
+			c->oom = true;
+		emit_rule(c, chain, &s, ACT_ACCEPT, NULL, CAT_PLATFORM, dir, "instance-metadata");
+		pset_free(&ps);
+	}
+	s = (struct spec){0};
+	emit_rule(c, chain, &s, ACT_GOTO, in ? "inbound" : "outbound", CAT_INTERNAL, dir,
+		  in ? "nsg-inbound" : "nsg-outbound");
+}
+
+static void emit_forward(struct cctx *c)
+{
+	struct spec s;
+
+	s = (struct spec){ .ct_bits = 2 | 4, .ct_text = "established,related" };
+	emit_rule(c, "forward", &s, ACT_ACCEPT, NULL, CAT_PLATFORM, "fwd", "established");
+	s = (struct spec){ .ct_bits = 1, .ct_text = "invalid" };
+	emit_rule(c, "forward", &s, ACT_DROP, NULL, CAT_PLATFORM, "fwd", "invalid");
+	s = (struct spec){ .ifnames = c->p->forward_ifaces, .nifnames = c->p->nforward, .ifin = false };
+	emit_rule(c, "forward", &s, ACT_GOTO, "inbound", CAT_INTERNAL, "fwd", "to-containers");
+	s.ifin = true;
+	emit_rule(c, "forward", &s, ACT_GOTO, "outbound", CAT_INTERNAL, "fwd", "from-containers");
+	s = (struct spec){0};
+	emit_rule(c, "forward", &s, ACT_DROP, NULL, CAT_PLATFORM, "fwd", "not-containers");
+}
+
+static int rule_prio_cmp(const void *a, const void *b)
+{
+	const struct security_rule *x = *(const struct security_rule *const *)a;
+	const struct security_rule *y = *(const struct security_rule *const *)b;
+	return (x->priority > y->priority) - (x->priority < y->priority);
+}
+
+static void emit_nsg(struct cctx *c, enum direction dir)
+{
+	const struct policy *p = c->p;
+	const struct security_rule **v = calloc(p->nrules + 1, sizeof(*v));
+	size_t n = 0;
+	bool in = dir == DIR_INBOUND;
+	const char *chain = in ? "inbound" : "outbound";
+	const char *dname = in ? "in" : "out";
+	static struct addr_item vnet_item = { .kind = ADDR_VNET };
+	static struct addr_item inet_item = { .kind = ADDR_INTERNET };
+	static struct addr_item alb_item = { .kind = ADDR_ALB };
+	const struct addrspec vnet = { .v = &vnet_item, .n = 1 };
+	const struct addrspec inet = { .v = &inet_item, .n = 1 };
+	const struct addrspec alb = { .v = &alb_item, .n = 1 };
+
+	if (!v) {
+		c->oom = true;
+		return;
+	}
+	for (size_t i = 0; i < p->nrules; i++)
+		if (p->rules[i].dir == dir)
+			v[n++] = &p->rules[i];
+	qsort(v, n, sizeof(*v), rule_prio_cmp);
+	for (size_t i = 0; i < n; i++) {
+		const struct security_rule *r = v[i];
+		enum action act = r->access == ACCESS_DENY ? ACT_DROP : in ? ACT_ACCEPT : ACT_GOTO;
+		size_t k = emit_policy_rule(c, chain, &r->src, &r->dst, r->proto, &r->sports,
+					    &r->dports, act, "managed", CAT_USER, dname, r->name);
+		if (!k)
+			diags_add(c->d, DIAG_WARNING, p->file, r->pos.line, r->pos.col,
+				  "rule '%s' matches no address (its tags or address lists are empty for every family); it compiles to nothing",
+				  r->name);
+	}
+	free(v);
+	if (in) {
+		emit_policy_rule(c, chain, &vnet, &vnet, PROTO_ANY, &any_ports, &any_ports,
+				 ACT_ACCEPT, NULL, CAT_DEFAULT, dname, "AllowVnetInBound");
+		emit_policy_rule(c, chain, &alb, NULL, PROTO_ANY, &any_ports, &any_ports,
+				 ACT_ACCEPT, NULL, CAT_DEFAULT, dname, "AllowAzureLoadBalancerInBound");
+		emit_policy_rule(c, chain, NULL, NULL, PROTO_ANY, &any_ports, &any_ports,
+				 ACT_DROP, NULL, CAT_DEFAULT, dname, "DenyAllInBound");
+	} else {
+		emit_policy_rule(c, chain, &vnet, &vnet, PROTO_ANY, &any_ports, &any_ports,
+				 ACT_GOTO, "managed", CAT_DEFAULT, dname, "AllowVnetOutBound");
+		emit_policy_rule(c, chain, NULL, &inet, PROTO_ANY, &any_ports, &any_ports,
+				 ACT_GOTO, "managed", CAT_DEFAULT, dname, "AllowInternetOutBound");
+		emit_policy_rule(c, chain, NULL, NULL, PROTO_ANY, &any_ports, &any_ports,
+				 ACT_DROP, NULL, CAT_DEFAULT, dname, "DenyAllOutBound");
+	}
+}
+
+struct required {
+	const char *tag;	/* "X.region" resolved with the policy's region */
+	enum proto proto;
+	const char *ports;
+	bool hbi_only;
+};
+
+static const struct required required_rules[] = {
+	{ "AzureActiveDirectory", PROTO_TCP, "80,443", false },
+	{ "AzureMachineLearning", PROTO_TCP, "443,18881", false },
+	{ "AzureMachineLearning", PROTO_UDP, "5831", false },
+	{ "BatchNodeManagement.region", PROTO_ANY, "443", false },
+	{ "AzureResourceManager", PROTO_TCP, "443", false },
+	{ "Storage.region", PROTO_TCP, "443,445", false },
+	{ "AzureFrontDoor.FirstParty", PROTO_TCP, "443", false },
+	{ "MicrosoftContainerRegistry.region", PROTO_TCP, "443", false },
+	{ "AzureMonitor", PROTO_TCP, "443", false },
+	{ "AzureKeyVault.region", PROTO_TCP, "443", true },
+};
+
+static const struct service_tag *required_tag(struct cctx *c, const char *spec)
+{
+	char base[128], name[192];
+	const char *dot = strstr(spec, ".region");
+	const struct service_tag *t;
+
+	if (!dot)
+		return tagdb_find(c->tags, spec);
+	snprintf(base, sizeof(base), "%.*s", (int)(dot - spec), spec);
+	if (c->p->region) {
+		snprintf(name, sizeof(name), "%s.%s", base, c->p->region);
+		t = tagdb_find(c->tags, name);
+		if (t)
+			return t;
+		diags_add(c->d, DIAG_WARNING, c->p->file, 0, 0,
+			  "required rule: tag '%s' is not in %s; the global tag '%s' stands in",
+			  name, c->tags->path, base);
+	}
+	return tagdb_find(c->tags, base);
+}
+
+static void emit_managed(struct cctx *c)
+{
+	const struct policy *p = c->p;
+	static struct addr_item vnet_item = { .kind = ADDR_VNET };
+	const struct addrspec vnet = { .v = &vnet_item, .n = 1 };
+	char name[192];
+
+	if (p->isolation != ISO_ALLOW_ONLY_APPROVED) {
+		struct spec s = {0};
+		snprintf(name, sizeof(name), "isolation-%s", isolation_name(p->isolation));
+		emit_rule(c, "managed", &s, ACT_ACCEPT, NULL, CAT_MANAGED, "out", name);
+		return;
+	}
+	for (size_t i = 0; i < p->npe; i++) {
+		const struct private_endpoint *pe = &p->pe[i];
+		struct addr_item *items = calloc(pe->naddrs + 1, sizeof(*items));
+		if (!items) {
+			c->oom = true;
+			return;
+		}
+		for (size_t k = 0; k < pe->naddrs; k++)
+			items[k] = (struct addr_item){ .kind = ADDR_CIDR, .pfx = pe->addrs[k] };
+		struct addrspec as = { .v = items, .n = pe->naddrs };
+		snprintf(name, sizeof(name), "private_endpoint/%s", pe->name);
+		emit_policy_rule(c, "managed", NULL, &as, PROTO_TCP, &any_ports, &pe->ports,
+				 ACT_ACCEPT, NULL, CAT_MANAGED, "out", name);
+		free(items);
+	}
+	for (size_t i = 0; i < p->nout; i++) {
+		const struct outbound_rule *o = &p->out[i];
+		if (o->type == OUT_SERVICE_TAG) {
+			emit_policy_rule(c, "managed", NULL, &o->dst, o->proto, &any_ports, &o->ports,
+					 ACT_ACCEPT, NULL, CAT_MANAGED, "out", o->name);
+		} else if (o->type == OUT_PRIVATE_ENDPOINT) {
+			struct addr_item *items = calloc(o->naddrs + 1, sizeof(*items));
+			if (!items) {
+				c->oom = true;
+				return;
+			}
+			for (size_t k = 0; k < o->naddrs; k++)
+				items[k] = (struct addr_item){ .kind = ADDR_CIDR, .pfx = o->addrs[k] };
+			struct addrspec as = { .v = items, .n = o->naddrs };
+			emit_policy_rule(c, "managed", NULL, &as, PROTO_TCP, &any_ports, &any_ports,
+					 ACT_ACCEPT, NULL, CAT_MANAGED, "out", o->name);
+			free(items);
+		} else {
+			/* FQDN: a set per family whose elements filterd learns at run time
+			 * (with timeouts); empty until then, so nothing is opened. */
+			static struct portrange r80_443[] = { { 80, 80 }, { 443, 443 } };
+			static struct portspec p80_443 = { .n = 2, .r = r80_443 };
+			char clean[100], setname[160];
+			sanitize(clean, sizeof(clean), o->name);
+			for (int f = 0; f < 2; f++) {
+				int family = f ? AF_INET6 : AF_INET;
+				snprintf(setname, sizeof(setname), "fqdn_%s_%s", clean, f ? "v6" : "v4");
+				if (!set_new(c, setname, NFT_SET_TIMEOUT, f ? DT_IP6ADDR : DT_IPADDR,
+					     (uint32_t)family_bytes(family), BO_BIG))
+					return;
+				sb_printf(&c->sets_text, "\tset %s {\n\t\ttype %s\n\t\tflags timeout\n\t}\n",
+					  setname, f ? "ipv6_addr" : "ipv4_addr");
+				const char *sn = nftnl_set_get_str(ruleset_find_set(c->rs, setname), NFTNL_SET_NAME);
+				struct spec s = { .family = family, .src = { .any = true },
+						  .dst = { .set = sn }, .proto = PROTO_TCP,
+						  .dports = &p80_443 };
+				emit_rule(c, "managed", &s, ACT_ACCEPT, NULL, CAT_MANAGED, "out", o->name);
+			}
+			diags_add(c->d, DIAG_NOTE, p->file, o->pos.line, o->pos.col,
+				  "fqdn rule '%s' (%s): the sets fqdn_%s_v4/_v6 start empty; addresses are filled in at run time",
+				  o->name, o->fqdn, clean);
+		}
+	}
+	for (size_t i = 0; i < sizeof(required_rules) / sizeof(*required_rules); i++) {
+		const struct required *rq = &required_rules[i];
+		struct portspec ports = {0};
+		char err[128];
+		if (rq->hbi_only && !p->hbi_workspace)
+			continue;
+		const struct service_tag *t = required_tag(c, rq->tag);
+		if (!t) {
+			diags_add(c->d, DIAG_WARNING, p->file, 0, 0,
+				  "required rule: tag '%s' is not in %s; that required destination stays closed",
+				  rq->tag, c->tags->path);
+			continue;
+		}
+		if (portspec_parse(rq->ports, &ports, err, sizeof(err)) < 0) {
+			c->oom = true;
+			continue;
+		}
+		struct addr_item it = { .kind = ADDR_TAG, .tag = t };
+		struct addrspec as = { .v = &it, .n = 1 };
+		snprintf(name, sizeof(name), "%s/%s", t->name, proto_name(rq->proto));
+		emit_policy_rule(c, "managed", NULL, &as, rq->proto, &any_ports, &ports,
+				 ACT_ACCEPT, NULL, CAT_REQUIRED, "out", name);
+		portspec_free(&ports);
+	}
+	emit_policy_rule(c, "managed", NULL, &vnet, PROTO_ANY, &any_ports, &any_ports,
+			 ACT_ACCEPT, NULL, CAT_REQUIRED, "out", "VirtualNetwork");
+	struct spec s = {0};
+	emit_rule(c, "managed", &s, ACT_DROP, NULL, CAT_MANAGED, "out", "DenyUnapprovedOutbound");
+}
+
+void compile_opts_default(struct compile_opts *o)
+{
+	*o = (struct compile_opts){
+		.table = FILTERD_TABLE, .log_group = 1, .log_rate = 10, .log_burst = 20,
+	};
+}
+
+static char *render_nft(struct cctx *c)
+{
+	struct strbuf sb = {0};
+	const char *t = c->rs->table;
+
+	sb_printf(&sb, "# generated by filterctl compile: workspace %s\n", c->p->workspace);
+	sb_printf(&sb, "table inet %s\ndelete table inet %s\ntable inet %s {\n", t, t, t);
+	sb_puts(&sb, sb_str(&c->sets_text));
+	for (size_t i = 0; i < c->nchains; i++) {
+		struct nftnl_chain *ch = ruleset_find_chain(c->rs, c->chains[i].name);
+		sb_printf(&sb, "%s\tchain %s {\n", (i || c->sets_text.n) ? "\n" : "", c->chains[i].name);
+		if (ch && nftnl_chain_is_set(ch, NFTNL_CHAIN_HOOKNUM))
+			sb_printf(&sb, "\t\ttype filter hook %s priority filter; policy drop;\n",
+				  c->chains[i].name);
+		sb_puts(&sb, sb_str(&c->chains[i].text));
+		sb_puts(&sb, "\t}\n");
+	}
+	sb_puts(&sb, "}\n");
+	return sb_take(&sb);
+}
+
+static void cctx_free(struct cctx *c)
+{
+	sb_free(&c->sets_text);
+	for (size_t i = 0; i < c->nchains; i++)
+		sb_free(&c->chains[i].text);
+	for (int f = 0; f < 2; f++) {
+		pset_free(&c->vnet[f]);
+		pset_free(&c->inet[f]);
+	}
+	ruleset_free(c->rs);
+}
+
+int compile_policy(const struct policy *p, const struct tagdb *tags,
+		   const struct compile_opts *o, struct compiled **out, struct diags *d)
+{
+	struct compile_opts defaults;
+	struct cctx c = { .p = p, .tags = tags, .d = d };
+	struct compiled *res = NULL;
+
+	*out = NULL;
+	if (!o) {
+		compile_opts_default(&defaults);
+		o = &defaults;
+	}
+	c.o = o;
+	c.rs = ruleset_new(o->table ? o->table : FILTERD_TABLE, NFPROTO_INET);
+	if (!c.rs || build_pseudo(&c) < 0)
+		goto oom;
+	add_chain(&c, "input", NF_INET_LOCAL_IN, true);
+	add_chain(&c, "output", NF_INET_LOCAL_OUT, true);
+	if (p->nforward)
+		add_chain(&c, "forward", NF_INET_FORWARD, true);
+	add_chain(&c, "inbound", 0, false);
+	add_chain(&c, "outbound", 0, false);
+	add_chain(&c, "managed", 0, false);
+
+	emit_platform(&c, true);
+	emit_platform(&c, false);
+	if (p->nforward)
+		emit_forward(&c);
+	emit_nsg(&c, DIR_INBOUND);
+	emit_nsg(&c, DIR_OUTBOUND);
+	emit_managed(&c);
+	if (c.oom || c.sets_text.oom)
+		goto oom;
+
+	res = calloc(1, sizeof(*res));
+	if (!res)
+		goto oom;
+	res->nft = render_nft(&c);
+	if (!res->nft)
+		goto oom;
+	res->nsets = c.nsets;
+	res->nelements = c.nelements;
+	res->nrules = c.nrules;
+	res->rs = c.rs;
+	c.rs = NULL;
+	cctx_free(&c);
+	*out = res;
+	return 0;
+oom:
+	diags_add(d, DIAG_ERROR, p->file, 0, 0, "out of memory while compiling");
+	free(res);
+	cctx_free(&c);
+	return -1;
+}
+
+void compiled_free(struct compiled *c)
+{
+	if (!c)
+		return;
+	ruleset_free(c->rs);
+	free(c->nft);
+	free(c);
+}
+
+static int elem_json(struct nftnl_set_elem *e, void *data)
+{
+	json_t *arr = data;
+	uint32_t len = 0, flags = 0;
+	const uint8_t *k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+	char hex[2 * 64 + 8];
+	size_t o = 0;
+
+	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS))
+		flags = nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS);
+	for (uint32_t i = 0; k && i < len && i < 64; i++)
+		o += (size_t)snprintf(hex + o, sizeof(hex) - o, "%02x", k[i]);
+	hex[o] = '\0';
+	json_array_append_new(arr, json_pack("{s:s,s:b}", "key", hex,
+					     "interval_end", (flags & NFT_SET_ELEM_INTERVAL_END) != 0));
+	return 0;
+}
+
+char *compiled_to_json(const struct compiled *c)
+{
+	json_t *root = json_object(), *sets = json_array(), *chains = json_array();
+	struct nftnl_set_list_iter *si = nftnl_set_list_iter_create(c->rs->sets);
+	struct nftnl_chain_list_iter *ci = nftnl_chain_list_iter_create(c->rs->chains);
+	struct nftnl_set *s;
+	struct nftnl_chain *ch;
+	char *out = NULL;
+	char buf[4096];
+
+	if (!root || !sets || !chains || !si || !ci)
+		goto done;
+	json_object_set_new(root, "table", json_string(c->rs->table));
+	json_object_set_new(root, "family", json_string("inet"));
+	while ((s = nftnl_set_list_iter_next(si))) {
+		json_t *js = json_object(), *elems = json_array();
+		json_object_set_new(js, "name", json_string(nftnl_set_get_str(s, NFTNL_SET_NAME)));
+		json_object_set_new(js, "flags", json_integer(nftnl_set_get_u32(s, NFTNL_SET_FLAGS)));
+		json_object_set_new(js, "key_len", json_integer(nftnl_set_get_u32(s, NFTNL_SET_KEY_LEN)));
+		nftnl_set_elem_foreach(s, elem_json, elems);
+		json_object_set_new(js, "elements", elems);
+		json_array_append_new(sets, js);
+	}
+	while ((ch = nftnl_chain_list_iter_next(ci))) {
+		const char *cname = nftnl_chain_get_str(ch, NFTNL_CHAIN_NAME);
+		json_t *jc = json_object(), *rules = json_array();
+		struct nftnl_rule_list_iter *ri = nftnl_rule_list_iter_create(c->rs->rules);
+		struct nftnl_rule *r;
+		json_object_set_new(jc, "name", json_string(cname));
+		if (nftnl_chain_is_set(ch, NFTNL_CHAIN_HOOKNUM)) {
+			static const char *hooks[] = { "prerouting", "input", "forward", "output", "postrouting" };
+			uint32_t h = nftnl_chain_get_u32(ch, NFTNL_CHAIN_HOOKNUM);
+			json_object_set_new(jc, "hook", json_string(h < 5 ? hooks[h] : "?"));
+			json_object_set_new(jc, "priority", json_integer(nftnl_chain_get_s32(ch, NFTNL_CHAIN_PRIO)));
+			json_object_set_new(jc, "policy", json_string("drop"));
+		}
+		while (ri && (r = nftnl_rule_list_iter_next(ri))) {
+			if (strcmp(nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), cname) != 0)
+				continue;
+			json_t *jr = json_object(), *exprs = json_array();
+			enum rule_category cat;
+			char dir[16], name[200];
+			rule_comment(r, buf, sizeof(buf));
+			json_object_set_new(jr, "comment", json_string(buf));
+			if (rule_origin(r, &cat, dir, sizeof(dir), name, sizeof(name)) == 0) {
+				json_object_set_new(jr, "category", json_string(category_name(cat)));
+				json_object_set_new(jr, "direction", json_string(dir));
+				json_object_set_new(jr, "policy_rule", json_string(name));
+			}
+			struct nftnl_expr_iter *ei = nftnl_expr_iter_create(r);
+			struct nftnl_expr *e;
+			while (ei && (e = nftnl_expr_iter_next(ei))) {
+				nftnl_expr_snprintf(buf, sizeof(buf), e, NFTNL_OUTPUT_DEFAULT, 0);
+				json_array_append_new(exprs, json_pack("{s:s,s:s}", "expr",
+						nftnl_expr_get_str(e, NFTNL_EXPR_NAME), "text", buf));
+			}
+			if (ei)
+				nftnl_expr_iter_destroy(ei);
+			json_object_set_new(jr, "bytecode", exprs);
+			json_array_append_new(rules, jr);
+		}
+		if (ri)
+			nftnl_rule_list_iter_destroy(ri);
+		json_object_set_new(jc, "rules", rules);
+		json_array_append_new(chains, jc);
+	}
+	json_object_set_new(root, "sets", sets);
+	json_object_set_new(root, "chains", chains);
+	sets = chains = NULL;
+	json_object_set_new(root, "nft", json_string(c->nft));
+	out = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+done:
+	if (si)
+		nftnl_set_list_iter_destroy(si);
+	if (ci)
+		nftnl_chain_list_iter_destroy(ci);
+	json_decref(sets);
+	json_decref(chains);
+	json_decref(root);
+	return out;
+}

@@ -1,0 +1,1486 @@
+/* conntrack — the kernel's connection tracking, re-expressed for offline replay.
+ *
+ * Semantics follow net/netfilter/nf_conntrack_core.c (nf_conntrack_in,
+ * resolve_normal_ct, __nf_conntrack_alloc/early_drop, nf_conntrack_confirm),
+ * nf_conntrack_proto_{tcp,udp,icmp,icmpv6,generic}.c and nf_defrag_ipv4/ipv6.
+ * Written from reading those, not copied: each block names what it mirrors. */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <netinet/in.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_conntrack_tuple_common.h>
+
+#include "conntrack.h"
+
+#define USEC		1000000LL
+#define SECS(x)		((int64_t)(x) * USEC)
+
+/* ---- TCP tracker constants ------------------------------------------------ */
+
+enum tcp_state {	/* enum tcp_conntrack */
+	TS_NONE, TS_SYN_SENT, TS_SYN_RECV, TS_ESTABLISHED, TS_FIN_WAIT, TS_CLOSE_WAIT,
+	TS_LAST_ACK, TS_TIME_WAIT, TS_CLOSE, TS_SYN_SENT2, TS_MAX, TS_IGNORE,
+	TS_RETRANS = TS_MAX, TS_UNACK, TS_TIMEOUT_MAX,
+};
+
+static const char *const tcp_state_names[TS_MAX] = {
+	"NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE_WAIT",
+	"LAST_ACK", "TIME_WAIT", "CLOSE", "SYN_SENT2",
+};
+
+/* nf_conntrack_proto_tcp.c tcp_timeouts[] defaults */
+static const int64_t tcp_timeout[TS_TIMEOUT_MAX] = {
+	[TS_SYN_SENT] = SECS(120), [TS_SYN_RECV] = SECS(60),
+	[TS_ESTABLISHED] = SECS(5 * 24 * 3600), [TS_FIN_WAIT] = SECS(120),
+	[TS_CLOSE_WAIT] = SECS(60), [TS_LAST_ACK] = SECS(30),
+	[TS_TIME_WAIT] = SECS(120), [TS_CLOSE] = SECS(10),
+	[TS_SYN_SENT2] = SECS(120), [TS_RETRANS] = SECS(300), [TS_UNACK] = SECS(300),
+};
+#define UDP_TIMEOUT		SECS(30)	/* UDP_CT_UNREPLIED */
+#define UDP_TIMEOUT_STREAM	SECS(120)	/* UDP_CT_REPLIED */
+#define ICMP_TIMEOUT		SECS(30)	/* nf_ct_icmp_timeout, icmpv6 too */
+#define GENERIC_TIMEOUT		SECS(600)	/* nf_ct_generic_timeout */
+#define TCP_MAX_RETRANS		3
+#define FRAG4_TIMEOUT		SECS(30)	/* ipfrag_time */
+#define FRAG6_TIMEOUT		SECS(60)	/* nf_conntrack_frag6_timeout */
+#define FRAG_MAX		65535
+
+/* Which row of the state table a segment selects (get_conntrack_index):
+ * RST wins, then SYN (with or without ACK), FIN, ACK. */
+enum tcp_index { TI_SYN, TI_SYNACK, TI_FIN, TI_ACK, TI_RST, TI_NONE, TI_MAX };
+
+/* The state transition table of nf_conntrack_proto_tcp.c (tcp_conntracks),
+ * one string per [dir][index]: the character at position `old state` names the
+ * new state.  Columns: NONE SYN_SENT SYN_RECV ESTABLISHED FIN_WAIT CLOSE_WAIT
+ * LAST_ACK TIME_WAIT CLOSE SYN_SENT2.  Letters: s syn_sent, r syn_recv,
+ * e established, f fin_wait, c close_wait, l last_ack, t time_wait, C close,
+ * 2 syn_sent2, v invalid, i ignore. */
+static const char tcp_table[2][TI_MAX][TS_MAX + 1] = {
+	{	/* ORIGINAL */
+		[TI_SYN]    = "ssiiiiiss2",
+		[TI_SYNACK] = "vvrvvvvvvr",
+		[TI_FIN]    = "vvffllltCv",
+		[TI_ACK]    = "eveeccttCv",
+		[TI_RST]    = "vCCCCCCCCC",
+		[TI_NONE]   = "vvvvvvvvvv",
+	},
+	{	/* REPLY */
+		[TI_SYN]    = "v2vvvvvsv2",
+		[TI_SYNACK] = "vriiiiiiir",
+		[TI_FIN]    = "vvffllltCv",
+		[TI_ACK]    = "vireccttCi",
+		[TI_RST]    = "vCCCCCCCCC",
+		[TI_NONE]   = "vvvvvvvvvv",
+	},
+};
+
+static enum tcp_state tcp_next(int dir, enum tcp_index idx, enum tcp_state old)
+{
+	switch (tcp_table[dir][idx][old]) {
+	case 's': return TS_SYN_SENT;
+	case 'r': return TS_SYN_RECV;
+	case 'e': return TS_ESTABLISHED;
+	case 'f': return TS_FIN_WAIT;
+	case 'c': return TS_CLOSE_WAIT;
+	case 'l': return TS_LAST_ACK;
+	case 't': return TS_TIME_WAIT;
+	case 'C': return TS_CLOSE;
+	case '2': return TS_SYN_SENT2;
+	case 'i': return TS_IGNORE;
+	default: return TS_MAX;		/* invalid */
+	}
+}
+
+/* struct ip_ct_tcp_state flags */
+#define TF_WINDOW_SCALE		0x01
+#define TF_SACK_PERM		0x02
+#define TF_CLOSE_INIT		0x04
+#define TF_BE_LIBERAL		0x08
+#define TF_DATA_UNACK		0x10
+#define TF_MAXACK_SET		0x20
+#define TF_CHALLENGE_ACK	0x40	/* IP_CT_EXP_CHALLENGE_ACK (last_flags) */
+#define TF_SIMULTANEOUS_OPEN	0x80	/* IP_CT_TCP_SIMULTANEOUS_OPEN (last_flags) */
+
+struct tcp_side {		/* struct ip_ct_tcp_state */
+	uint32_t td_end, td_maxend, td_maxwin, td_maxack;
+	uint8_t td_scale, flags;
+};
+
+struct tcp_ct {			/* struct ip_ct_tcp */
+	struct tcp_side seen[2];
+	uint8_t state, last_dir, retrans, last_index, last_wscale, last_flags;
+	uint32_t last_seq, last_ack, last_end;
+	uint16_t last_win;
+};
+
+struct ct_hnode {			/* nf_conntrack_tuple_hash */
+	struct ct_hnode *next;
+	struct ct_entry *e;
+	int dir;
+};
+
+struct ct_entry {
+	struct ct_tuple tuple[2];	/* ORIGINAL, REPLY */
+	struct ct_hnode hn[2];		/* hashed by tuple[dir] */
+	struct ct_entry *prev, *next;	/* all confirmed entries, creation order */
+	uint32_t status;		/* IPS_* */
+	uint32_t id, mark;
+	int64_t timeout;		/* unconfirmed: relative; confirmed: absolute */
+	int64_t udp_stream_ts;
+	uint64_t first_frame;
+	uint64_t packets[2], bytes[2];
+	bool began_before_capture;
+	struct tcp_ct tcp;
+};
+
+struct frag_range { uint32_t start, end; };
+
+struct frag_queue {
+	bool used;
+	uint8_t nfproto, proto;
+	uint8_t src[16], dst[16];
+	uint32_t id;
+	int64_t expires, created;
+	uint32_t total;			/* datagram payload length once the last is in */
+	bool last_in, first_in;
+	struct frag_range r[64];
+	unsigned nr;
+	uint8_t head[256];		/* link header + unfragmentable part of offset 0 */
+	size_t ll_len, head_len;
+	int linktype;
+	size_t prevnh;			/* IPv6: offset in head of the field naming the frag header */
+	uint8_t nexthdr;		/* IPv6: fragment header's next header */
+	uint8_t *data;			/* FRAG_MAX bytes */
+};
+
+struct ct_table {
+	size_t max, count, nbuckets;
+	struct ct_hnode **bucket;
+	struct ct_entry *head, *tail;	/* confirmed, creation order */
+	struct ct_entry *pending;	/* unconfirmed, between ct_in and ct_confirm */
+	struct ct_entry *zombie;	/* killed while a packet refers to it (list via prev) */
+	int64_t now;
+	bool have_now;
+	uint32_t next_id;
+	ct_reaper_fn reaper;
+	void *reaper_arg;
+	struct ct_stats st;
+	struct frag_queue fq[CT_FRAG_QUEUES];
+	uint8_t *out;			/* reassembled frame */
+};
+
+static void reap_zombie(struct ct_table *t);
+
+/* ---- table -------------------------------------------------------------- */
+
+struct ct_table *ct_table_new(size_t max_entries)
+{
+	struct ct_table *t = calloc(1, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->max = max_entries ? max_entries : 262144;
+	t->nbuckets = 64;
+	while (t->nbuckets < t->max && t->nbuckets < (1u << 20))
+		t->nbuckets <<= 1;
+	t->bucket = calloc(t->nbuckets, sizeof(*t->bucket));
+	if (!t->bucket) {
+		free(t);
+		errno = ENOMEM;
+		return NULL;
+	}
+	t->next_id = 1;
+	return t;
+}
+
+void ct_table_set_reaper(struct ct_table *t, ct_reaper_fn fn, void *arg)
+{
+	t->reaper = fn;
+	t->reaper_arg = arg;
+}
+
+static uint32_t tuple_hash(const struct ct_tuple *k, size_t nbuckets)
+{
+	uint32_t h = 2166136261u;
+	const uint8_t *b = (const uint8_t *)k;
+
+	for (size_t i = 0; i < sizeof(*k); i++)
+		h = (h ^ b[i]) * 16777619u;
+	return h & (uint32_t)(nbuckets - 1);
+}
+
+static bool tuple_eq(const struct ct_tuple *a, const struct ct_tuple *b)
+{
+	return memcmp(a, b, sizeof(*a)) == 0;
+}
+
+static void hash_insert(struct ct_table *t, struct ct_entry *e)
+{
+	for (int d = 0; d < 2; d++) {
+		uint32_t h = tuple_hash(&e->tuple[d], t->nbuckets);
+
+		e->hn[d].e = e;
+		e->hn[d].dir = d;
+		e->hn[d].next = t->bucket[h];
+		t->bucket[h] = &e->hn[d];
+	}
+	e->prev = t->tail;
+	e->next = NULL;
+	if (t->tail)
+		t->tail->next = e;
+	else
+		t->head = e;
+	t->tail = e;
+}
+
+static void hash_remove(struct ct_table *t, struct ct_entry *e)
+{
+	for (int d = 0; d < 2; d++) {
+		struct ct_hnode **pp = &t->bucket[tuple_hash(&e->tuple[d], t->nbuckets)];
+
+		while (*pp && *pp != &e->hn[d])
+			pp = &(*pp)->next;
+		if (*pp)
+			*pp = e->hn[d].next;
+	}
+	if (e->prev)
+		e->prev->next = e->next;
+	else
+		t->head = e->next;
+	if (e->next)
+		e->next->prev = e->prev;
+	else
+		t->tail = e->prev;
+}
+
+static void entry_free(struct ct_table *t, struct ct_entry *e, enum ct_gone why)
+{
+	if (t->reaper)
+		t->reaper(e, why, t->reaper_arg);
+	t->count--;
+	free(e);
+}
+
+/* Removes a confirmed entry (nf_ct_kill / expiry). */
+static void entry_kill(struct ct_table *t, struct ct_entry *e, enum ct_gone why)
+{
+	hash_remove(t, e);
+	entry_free(t, e, why);
+}
+
+static bool expired(const struct ct_table *t, const struct ct_entry *e)
+{
+	return (e->status & IPS_CONFIRMED) && e->timeout <= t->now;
+}
+
+/* __nf_conntrack_find_get: an expired entry is reaped, never returned. */
+static struct ct_entry *lookup(struct ct_table *t, const struct ct_tuple *k, int *dir)
+{
+	for (struct ct_hnode *n = t->bucket[tuple_hash(k, t->nbuckets)]; n; n = n->next) {
+		struct ct_entry *e = n->e;
+
+		if (!tuple_eq(&e->tuple[n->dir], k))
+			continue;
+		if (expired(t, e)) {
+			entry_kill(t, e, CT_GONE_EXPIRED);
+			return NULL;
+		}
+		*dir = n->dir;
+		return e;
+	}
+	return NULL;
+}
+
+static void gc_expired(struct ct_table *t)
+{
+	for (struct ct_entry *e = t->head, *n; e; e = n) {
+		n = e->next;
+		if (expired(t, e))
+			entry_kill(t, e, CT_GONE_EXPIRED);
+	}
+}
+
+/* early_drop(): evict an entry that is not ASSURED (for TCP also one that
+ * is closing, tcp_can_early_drop).  The kernel looks at a few hash buckets
+ * near the new tuple; here the least recently created candidate is chosen,
+ * which is deterministic.  Returns false when there is none. */
+static bool early_drop(struct ct_table *t)
+{
+	for (struct ct_entry *e = t->head; e; e = e->next) {
+		bool closing = e->tuple[0].proto == IPPROTO_TCP &&
+			(e->tcp.state == TS_FIN_WAIT || e->tcp.state == TS_LAST_ACK ||
+			 e->tcp.state == TS_TIME_WAIT || e->tcp.state == TS_CLOSE ||
+			 e->tcp.state == TS_CLOSE_WAIT);
+
+		if (!(e->status & IPS_ASSURED) || closing) {
+			entry_kill(t, e, CT_GONE_EVICTED);
+			t->st.early_drops++;
+			return true;
+		}
+	}
+	return false;
+}
+
+static void discard_pending(struct ct_table *t)
+{
+	if (t->pending) {
+		struct ct_entry *e = t->pending;
+
+		t->pending = NULL;
+		entry_free(t, e, CT_GONE_DISCARDED);
+	}
+}
+
+void ct_table_free(struct ct_table *t)
+{
+	if (!t)
+		return;
+	discard_pending(t);
+	reap_zombie(t);
+	while (t->head)
+		entry_kill(t, t->head, CT_GONE_FLUSHED);
+	for (int i = 0; i < CT_FRAG_QUEUES; i++)
+		free(t->fq[i].data);
+	free(t->out);
+	free(t->bucket);
+	free(t);
+}
+
+/* ---- per-packet helpers ----------------------------------------------------- */
+
+static inline uint16_t rd16(const uint8_t *b) { return (uint16_t)(b[0] << 8 | b[1]); }
+static inline uint32_t rd32(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+static inline bool before(uint32_t a, uint32_t b) { return (int32_t)(a - b) < 0; }
+static inline bool after(uint32_t a, uint32_t b) { return before(b, a); }
+
+/* A view of one IP packet inside p->data: [nh, lim) is readable, klim is
+ * where the kernel's skb would end (lim <= klim). */
+struct view {
+	const uint8_t *d;
+	size_t nh, lim, klim;
+	uint8_t nfproto;
+};
+
+static bool readable(const struct view *v, size_t off, size_t n)
+{
+	return off <= v->lim && n <= v->lim - off;
+}
+
+/* ipv4_get_l4proto / ipv6_get_l4proto (nf_conntrack_core.c): the transport
+ * offset as conntrack finds it.  Unlike nft's ipv6_find_hdr walk, AH is
+ * skipped (ipv6_skip_exthdr) and any non-first fragment fails. */
+static bool get_l4(const struct view *v, uint8_t *proto, size_t *off)
+{
+	if (v->nfproto == NFPROTO_IPV4) {
+		size_t dataoff;
+
+		if (!readable(v, v->nh, 20))
+			return false;
+		if (rd16(v->d + v->nh + 6) & 0x1fff)
+			return false;
+		dataoff = v->nh + (size_t)(v->d[v->nh] & 15) * 4;
+		if (dataoff > v->klim)
+			return false;
+		*proto = v->d[v->nh + 9];
+		*off = dataoff;
+		return true;
+	}
+	if (!readable(v, v->nh, 40))
+		return false;
+
+	uint8_t nh = v->d[v->nh + 6];
+	size_t start = v->nh + 40;
+
+	for (;;) {
+		size_t hl;
+
+		if (nh != 0 && nh != 43 && nh != 44 && nh != 51 && nh != 59 && nh != 60)
+			break;
+		if (nh == 59 || !readable(v, start, 2))
+			return false;
+		if (nh == 44) {
+			if (!readable(v, start, 4) || (rd16(v->d + start + 2) & ~7u))
+				return false;
+			hl = 8;
+		} else if (nh == 51) {
+			hl = ((size_t)v->d[start + 1] + 2) * 4;
+		} else {
+			hl = ((size_t)v->d[start + 1] + 1) * 8;
+		}
+		nh = v->d[start];
+		start += hl;
+	}
+	*proto = nh;
+	*off = start;
+	return true;
+}
+
+static bool has_ports(uint8_t proto)
+{
+	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE ||
+	       proto == IPPROTO_SCTP || proto == IPPROTO_DCCP;
+}
+
+/* nf_ct_get_tuple */
+static bool get_tuple(const struct view *v, uint8_t proto, size_t off, struct ct_tuple *k)
+{
+	memset(k, 0, sizeof(*k));
+	k->nfproto = v->nfproto;
+	k->proto = proto;
+	if (v->nfproto == NFPROTO_IPV4) {
+		memcpy(k->src, v->d + v->nh + 12, 4);
+		memcpy(k->dst, v->d + v->nh + 16, 4);
+	} else {
+		memcpy(k->src, v->d + v->nh + 8, 16);
+		memcpy(k->dst, v->d + v->nh + 24, 16);
+	}
+	if (has_ports(proto)) {
+		if (!readable(v, off, 4))
+			return false;
+		k->sport = rd16(v->d + off);
+		k->dport = rd16(v->d + off + 2);
+	} else if ((proto == IPPROTO_ICMP && v->nfproto == NFPROTO_IPV4) ||
+		   (proto == IPPROTO_ICMPV6 && v->nfproto == NFPROTO_IPV6)) {
+		if (!readable(v, off, 8))
+			return false;
+		k->icmp_type = v->d[off];
+		k->icmp_code = v->d[off + 1];
+		k->icmp_id = rd16(v->d + off + 4);
+	}
+	return true;
+}
+
+/* nf_ct_invert_tuple; ICMP types invert through icmp/icmpv6 invmap[] and
+ * the others cannot be inverted (no conntrack then). */
+static bool invert_tuple(const struct ct_tuple *k, struct ct_tuple *r)
+{
+	*r = *k;
+	memcpy(r->src, k->dst, 16);
+	memcpy(r->dst, k->src, 16);
+	r->sport = k->dport;
+	r->dport = k->sport;
+	if (k->proto == IPPROTO_ICMP && k->nfproto == NFPROTO_IPV4) {
+		switch (k->icmp_type) {
+		case 8: r->icmp_type = 0; break;	/* echo <-> echo reply */
+		case 0: r->icmp_type = 8; break;
+		case 13: r->icmp_type = 14; break;	/* timestamp */
+		case 14: r->icmp_type = 13; break;
+		case 15: r->icmp_type = 16; break;	/* info request */
+		case 16: r->icmp_type = 15; break;
+		case 17: r->icmp_type = 18; break;	/* address mask */
+		case 18: r->icmp_type = 17; break;
+		default: return false;
+		}
+	} else if (k->proto == IPPROTO_ICMPV6 && k->nfproto == NFPROTO_IPV6) {
+		switch (k->icmp_type) {
+		case 128: r->icmp_type = 129; break;
+		case 129: r->icmp_type = 128; break;
+		case 139: r->icmp_type = 140; break;	/* node information */
+		case 140: r->icmp_type = 139; break;
+		default: return false;
+		}
+	}
+	return true;
+}
+
+static void refresh(struct ct_table *t, struct ct_entry *e, int64_t extra)
+{
+	e->timeout = (e->status & IPS_CONFIRMED) ? t->now + extra : extra;
+}
+
+enum pk { PK_ACCEPT, PK_ACCEPT_NOACCT, PK_INVALID, PK_REPEAT, PK_DROP, PK_KILLED };
+
+/* ---- TCP (nf_conntrack_proto_tcp.c) ---------------------------------------- */
+
+struct tcpseg {
+	uint32_t seq, ack, end;
+	uint16_t win;
+	uint8_t flags, doff;
+	const uint8_t *opt;	/* NULL when the options are not in the capture */
+	size_t optlen;
+	enum tcp_index idx;
+};
+
+#define F_FIN 0x01
+#define F_SYN 0x02
+#define F_RST 0x04
+#define F_ACK 0x10
+
+/* tcp_options(): window scale and SACK-permitted */
+static void tcp_options(const struct tcpseg *s, struct tcp_side *side)
+{
+	const uint8_t *o = s->opt;
+	size_t n = s->optlen;
+
+	if (!o || !n)
+		return;
+	side->td_scale = 0;
+	side->flags = 0;
+	while (n > 0) {
+		uint8_t kind = *o, len;
+
+		if (kind == 0)
+			return;
+		if (kind == 1) {
+			o++; n--;
+			continue;
+		}
+		if (n < 2)
+			return;
+		len = o[1];
+		if (len < 2 || len > n)
+			return;
+		if (kind == 4 && len == 2)
+			side->flags |= TF_SACK_PERM;
+		else if (kind == 3 && len == 3) {
+			side->td_scale = o[2] > 14 ? 14 : o[2];
+			side->flags |= TF_WINDOW_SCALE;
+		}
+		o += len;
+		n -= len;
+	}
+}
+
+/* tcp_sack(): the highest right edge of the SACK blocks */
+static void tcp_sack(const struct tcpseg *s, uint32_t *sack)
+{
+	const uint8_t *o = s->opt;
+	size_t n = s->optlen;
+
+	if (!o)
+		return;
+	while (n > 0) {
+		uint8_t kind = *o, len;
+
+		if (kind == 0)
+			return;
+		if (kind == 1) {
+			o++; n--;
+			continue;
+		}
+		if (n < 2)
+			return;
+		len = o[1];
+		if (len < 2 || len > n)
+			return;
+		if (kind == 5 && len >= 10 && (len - 2) % 8 == 0) {
+			for (size_t i = 2; i < len; i += 8) {
+				uint32_t edge = rd32(o + i + 4);
+
+				if (after(edge, *sack))
+					*sack = edge;
+			}
+			return;
+		}
+		o += len;
+		n -= len;
+	}
+}
+
+static void tcp_init_sender(struct tcp_side *snd, struct tcp_side *rcv,
+			    const struct tcpseg *s)
+{
+	snd->td_end = snd->td_maxend = s->end;
+	snd->td_maxwin = s->win ? s->win : 1;
+	tcp_options(s, snd);
+	/* RFC 1323: scaling only when both sides offered it */
+	if (!((snd->flags & TF_WINDOW_SCALE) && (rcv->flags & TF_WINDOW_SCALE)))
+		snd->td_scale = rcv->td_scale = 0;
+}
+
+enum win_res { W_ACCEPT, W_IGNORE, W_INVALID };
+
+static uint32_t maxackwindow(const struct tcp_side *snd)
+{
+	return snd->td_maxwin > 66000 ? snd->td_maxwin : 66000;
+}
+
+/* tcp_in_window() of kernels >= 6.1 (ternary result): SEQ over the upper
+ * bound and ACK over the upper bound are INVALID; SEQ under the lower bound
+ * (old retransmission) and ACK under the lower bound are IGNOREd (the packet
+ * keeps its conntrack, no state change).  Liberal senders always pass. */
+static enum win_res tcp_in_window(struct tcp_ct *st, int dir, const struct tcpseg *s)
+{
+	struct tcp_side *snd = &st->seen[dir], *rcv = &st->seen[!dir];
+	bool liberal = snd->flags & TF_BE_LIBERAL;
+	uint32_t seq = s->seq, ack = s->ack, sack = s->ack, end = s->end;
+	uint32_t win = s->win, swin;
+
+	if (rcv->flags & TF_SACK_PERM)
+		tcp_sack(s, &sack);
+
+	if (snd->td_maxwin == 0) {
+		if (s->flags & F_SYN) {
+			tcp_init_sender(snd, rcv, s);
+			if (!(s->flags & F_ACK))
+				return W_ACCEPT;	/* simultaneous open */
+		} else {
+			/* mid-connection: take what the packet says */
+			snd->td_end = end;
+			swin = win << snd->td_scale;
+			snd->td_maxwin = swin ? swin : 1;
+			snd->td_maxend = end + snd->td_maxwin;
+			if (rcv->td_maxwin == 0)
+				rcv->td_end = rcv->td_maxend = sack;
+			else if (sack == rcv->td_end + 1)
+				rcv->td_end++;		/* keepalive reply */
+		}
+	} else if ((s->flags & F_SYN) && after(end, snd->td_end) &&
+		   (st->state == TS_SYN_SENT || st->state == TS_SYN_RECV)) {
+		tcp_init_sender(snd, rcv, s);	/* RFC 793 reinitialised */
+		if (dir == IP_CT_DIR_REPLY && !(s->flags & F_ACK))
+			return W_ACCEPT;
+	}
+
+	if (!(s->flags & F_ACK)) {
+		ack = sack = rcv->td_end;
+	} else if ((s->flags & (F_ACK | F_RST)) == (F_ACK | F_RST) && ack == 0) {
+		ack = sack = rcv->td_end;	/* broken stacks */
+	}
+	if ((s->flags & F_RST) && seq == 0 && st->state == TS_SYN_SENT)
+		seq = end = snd->td_end;	/* RST answering a SYN */
+
+	if (!before(seq, snd->td_maxend + 1)) {
+		uint32_t overshot = end - snd->td_maxend + 1;
+		bool ack_ok = after(sack, rcv->td_end - maxackwindow(snd) - 1);
+		bool in_recv = rcv->td_maxwin && after(end, snd->td_end - rcv->td_maxwin - 1);
+
+		if (in_recv && ack_ok && overshot <= rcv->td_maxwin &&
+		    before(sack, rcv->td_end + 1)) {
+			/* peer sent more than the window: track it, accept */
+			snd->td_end = end;
+			snd->flags |= TF_DATA_UNACK;
+			return W_ACCEPT;
+		}
+		return liberal ? W_ACCEPT : W_INVALID;	/* SEQ over upper bound */
+	}
+	if (!before(sack, rcv->td_end + 1))
+		return liberal ? W_ACCEPT : W_INVALID;	/* ACK over upper bound */
+	if (rcv->td_maxwin && !after(end, snd->td_end - rcv->td_maxwin - 1))
+		return liberal ? W_ACCEPT : W_IGNORE;	/* SEQ under lower bound */
+	if (!after(sack, rcv->td_end - maxackwindow(snd) - 1))
+		return liberal ? W_ACCEPT : W_IGNORE;	/* ACK under lower bound */
+
+	if (!(s->flags & F_SYN))
+		win <<= snd->td_scale;
+	swin = win + (sack - ack);
+	if (snd->td_maxwin < swin)
+		snd->td_maxwin = swin;
+	if (after(end, snd->td_end)) {
+		snd->td_end = end;
+		snd->flags |= TF_DATA_UNACK;
+	}
+	if (s->flags & F_ACK) {
+		if (!(snd->flags & TF_MAXACK_SET)) {
+			snd->td_maxack = ack;
+			snd->flags |= TF_MAXACK_SET;
+		} else if (after(ack, snd->td_maxack)) {
+			snd->td_maxack = ack;
+		}
+	}
+	if (rcv->td_maxwin != 0 && after(end, snd->td_maxend))
+		rcv->td_maxwin += end - snd->td_maxend;
+	if (after(sack + win, rcv->td_maxend - 1)) {
+		rcv->td_maxend = sack + win;
+		if (win == 0)
+			rcv->td_maxend++;
+	}
+	if (ack == rcv->td_end)
+		rcv->flags &= ~TF_DATA_UNACK;
+	if (s->idx == TI_ACK) {
+		if (st->last_dir == dir && st->last_seq == seq && st->last_ack == ack &&
+		    st->last_end == end && st->last_win == s->win) {
+			st->retrans++;
+		} else {
+			st->last_dir = (uint8_t)dir;
+			st->last_seq = seq;
+			st->last_ack = ack;
+			st->last_end = end;
+			st->last_win = s->win;
+			st->retrans = 0;
+		}
+	}
+	return W_ACCEPT;
+}
+
+/* tcp_error(): header length and the valid flag combinations (ECE, CWR and
+ * PSH ignored): SYN, SYN|URG, SYN|ACK, RST, RST|ACK, FIN|ACK, FIN|ACK|URG,
+ * ACK, ACK|URG. */
+static bool tcp_flags_valid(uint8_t f)
+{
+	f &= (uint8_t)~(0x40 | 0x80 | 0x08);
+	switch (f) {
+	case 0x02: case 0x22: case 0x12: case 0x04: case 0x14:
+	case 0x11: case 0x31: case 0x10: case 0x30:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static bool tcp_parse(const struct view *v, size_t off, struct tcpseg *s)
+{
+	const uint8_t *th;
+
+	if (!readable(v, off, 20))
+		return false;
+	th = v->d + off;
+	s->doff = (uint8_t)((th[12] >> 4) * 4);
+	if (s->doff < 20 || v->klim - off < s->doff)
+		return false;			/* "truncated packet" */
+	if (!tcp_flags_valid(th[13]))
+		return false;			/* "invalid tcp flag combination" */
+	s->flags = th[13];
+	s->seq = rd32(th + 4);
+	s->ack = rd32(th + 8);
+	s->win = rd16(th + 14);
+	s->end = s->seq + (uint32_t)(v->klim - off - s->doff) + ((s->flags & F_SYN) ? 1 : 0) +
+		 ((s->flags & F_FIN) ? 1 : 0);
+	s->optlen = s->doff - 20u;
+	s->opt = readable(v, off + 20, s->optlen) ? th + 20 : NULL;
+	if (s->flags & F_RST)
+		s->idx = TI_RST;
+	else if (s->flags & F_SYN)
+		s->idx = (s->flags & F_ACK) ? TI_SYNACK : TI_SYN;
+	else if (s->flags & F_FIN)
+		s->idx = TI_FIN;
+	else if (s->flags & F_ACK)
+		s->idx = TI_ACK;
+	else
+		s->idx = TI_NONE;
+	return true;
+}
+
+/* tcp_new(): only a SYN starts a tracked connection, or (nf_conntrack_tcp_loose
+ * = 1) an ACK picks one up mid-stream with liberal window checking. */
+static bool tcp_new(struct ct_entry *e, const struct tcpseg *s)
+{
+	enum tcp_state ns = tcp_next(0, s->idx, TS_NONE);
+	struct tcp_side *o = &e->tcp.seen[0];
+
+	if (ns >= TS_MAX)
+		return false;			/* "invalid new" */
+	memset(&e->tcp, 0, sizeof(e->tcp));
+	o->td_end = s->end;
+	o->td_maxwin = s->win ? s->win : 1;
+	if (ns == TS_SYN_SENT) {
+		o->td_maxend = o->td_end;
+		tcp_options(s, o);
+	} else {
+		o->td_maxend = o->td_end + o->td_maxwin;
+		e->tcp.seen[0].flags = e->tcp.seen[1].flags = TF_SACK_PERM | TF_BE_LIBERAL;
+		e->began_before_capture = true;
+	}
+	e->tcp.last_index = TI_NONE;
+	return true;
+}
+
+static bool tcp_established(const struct ct_entry *e)
+{
+	return e->tcp.state == TS_ESTABLISHED && (e->status & IPS_ASSURED);
+}
+
+/* nf_conntrack_tcp_packet() */
+static enum pk tcp_packet(struct ct_table *t, struct ct_entry *e, int dir,
+			  const struct view *v, size_t off)
+{
+	struct tcp_ct *st = &e->tcp;
+	enum tcp_state old, ns;
+	struct tcpseg s;
+	int64_t timeout;
+	enum win_res wr;
+
+	if (!tcp_parse(v, off, &s))
+		return PK_INVALID;
+	if (!(e->status & IPS_CONFIRMED) && !tcp_new(e, &s))
+		return PK_INVALID;
+
+	old = st->state;
+	ns = tcp_next(dir, s.idx, old);
+
+	switch (ns) {
+	case TS_SYN_SENT:
+		if (old < TS_TIME_WAIT)
+			break;
+		/* reopening a closed/aborted connection: kill, look up again */
+		if (((st->seen[dir].flags | st->seen[!dir].flags) & TF_CLOSE_INIT) ||
+		    (st->last_dir == dir && st->last_index == TI_RST))
+			return PK_REPEAT;
+		/* fall through */
+	case TS_IGNORE:
+		if (s.idx == TI_SYNACK && st->last_index == TI_SYN &&
+		    st->last_dir != dir && s.ack == st->last_end) {
+			/* the SYN/ACK answers a SYN we ignored: resync from it */
+			struct tcp_side *l = &st->seen[st->last_dir];
+
+			old = TS_SYN_SENT;
+			ns = TS_SYN_RECV;
+			l->td_end = l->td_maxend = st->last_end;
+			l->td_maxwin = st->last_win ? st->last_win : 1;
+			l->td_scale = st->last_wscale;
+			st->last_flags &= (uint8_t)~TF_CHALLENGE_ACK;
+			l->flags = st->last_flags;
+			memset(&st->seen[dir], 0, sizeof(st->seen[dir]));
+			break;
+		}
+		st->last_index = (uint8_t)s.idx;
+		st->last_dir = (uint8_t)dir;
+		st->last_seq = s.seq;
+		st->last_end = s.end;
+		st->last_win = s.win;
+		if (s.idx == TI_SYN && dir == IP_CT_DIR_ORIGINAL) {
+			struct tcp_side seen = { 0 };
+
+			st->last_flags = st->last_wscale = 0;
+			tcp_options(&s, &seen);
+			if (seen.flags & TF_WINDOW_SCALE) {
+				st->last_flags |= TF_WINDOW_SCALE;
+				st->last_wscale = seen.td_scale;
+			}
+			if (seen.flags & TF_SACK_PERM)
+				st->last_flags |= TF_SACK_PERM;
+			if (old == TS_LAST_ACK)
+				st->last_flags |= TF_CHALLENGE_ACK;
+		}
+		return PK_ACCEPT_NOACCT;	/* ignored: ct kept, no state change */
+	case TS_MAX:
+		return PK_INVALID;		/* "invalid state" */
+	case TS_TIME_WAIT:
+		if (old == TS_LAST_ACK && s.idx == TI_ACK && st->last_dir != dir &&
+		    st->last_index == TI_SYN && (st->last_flags & TF_CHALLENGE_ACK)) {
+			st->last_flags &= (uint8_t)~TF_CHALLENGE_ACK;
+			return PK_ACCEPT_NOACCT;	/* RFC 5961 challenge ACK */
+		}
+		break;
+	case TS_SYN_SENT2:
+		st->last_flags |= TF_SIMULTANEOUS_OPEN;
+		break;
+	case TS_SYN_RECV:
+		if (dir == IP_CT_DIR_REPLY && s.idx == TI_ACK &&
+		    (st->last_flags & TF_SIMULTANEOUS_OPEN))
+			ns = TS_ESTABLISHED;
+		break;
+	case TS_CLOSE:
+		if (s.idx != TI_RST)
+			break;
+		if (old == TS_FIN_WAIT || old == TS_LAST_ACK || old == TS_TIME_WAIT ||
+		    old == TS_CLOSE || old == TS_CLOSE_WAIT)
+			goto in_window;			/* tcp_can_early_drop: skip checks */
+		if ((st->seen[!dir].flags & TF_MAXACK_SET) && st->last_index != TI_SYN) {
+			if (before(s.seq, st->seen[!dir].td_maxack))
+				return PK_INVALID;	/* "invalid rst" */
+			if (!tcp_established(e) || s.seq == st->seen[!dir].td_maxack)
+				break;
+			if (st->last_index == TI_ACK && st->last_dir == dir &&
+			    s.seq == st->last_end)
+				break;			/* RST in a train */
+			ns = old;	/* inexact RST: keep state for a challenge ACK */
+		}
+		if ((((e->status & IPS_SEEN_REPLY) && st->last_index == TI_SYN) ||
+		     (!(e->status & IPS_ASSURED) && st->last_index == TI_ACK)) &&
+		    s.ack == st->last_end)
+			goto in_window;	/* RST to a SYN or ACK we let through */
+		break;
+	default:
+		break;
+	}
+
+	wr = tcp_in_window(st, dir, &s);
+	if (wr == W_IGNORE)
+		return PK_ACCEPT_NOACCT;
+	if (wr == W_INVALID) {
+		/* nf_tcp_handle_invalid: an out-of-window FIN/RST on an assured
+		 * connection shortens its timeout to the unacknowledged one */
+		if ((e->status & IPS_ASSURED) && (s.idx == TI_FIN || s.idx == TI_RST) &&
+		    e->timeout - t->now > tcp_timeout[TS_UNACK])
+			e->timeout = t->now + tcp_timeout[TS_UNACK];
+		return PK_INVALID;
+	}
+in_window:
+	st->last_index = (uint8_t)s.idx;
+	st->last_dir = (uint8_t)dir;
+	st->state = (uint8_t)ns;
+	if (old != ns && ns == TS_FIN_WAIT)
+		st->seen[dir].flags |= TF_CLOSE_INIT;
+
+	if (st->retrans >= TCP_MAX_RETRANS && tcp_timeout[ns] > tcp_timeout[TS_RETRANS])
+		timeout = tcp_timeout[TS_RETRANS];
+	else if (s.idx == TI_RST)
+		timeout = tcp_timeout[TS_CLOSE];
+	else if (((st->seen[0].flags | st->seen[1].flags) & TF_DATA_UNACK) &&
+		 tcp_timeout[ns] > tcp_timeout[TS_UNACK])
+		timeout = tcp_timeout[TS_UNACK];
+	else if (st->last_win == 0 && tcp_timeout[ns] > tcp_timeout[TS_RETRANS])
+		timeout = tcp_timeout[TS_RETRANS];
+	else
+		timeout = tcp_timeout[ns];
+
+	if (!(e->status & IPS_SEEN_REPLY)) {
+		if (s.flags & F_RST)
+			return PK_KILLED;	/* only reply was a RST: drop the entry */
+		if (s.idx == TI_SYN && old == TS_SYN_SENT)
+			return PK_ACCEPT;	/* SYN retransmit does not renew */
+		if (ns == TS_ESTABLISHED && timeout > tcp_timeout[TS_UNACK])
+			timeout = tcp_timeout[TS_UNACK];	/* picked up, unreplied */
+	} else if (!(e->status & IPS_ASSURED) &&
+		   (old == TS_SYN_RECV || old == TS_ESTABLISHED) && ns == TS_ESTABLISHED) {
+		e->status |= IPS_ASSURED;
+	}
+	refresh(t, e, timeout);
+	return PK_ACCEPT;
+}
+
+/* ---- UDP, ICMP, generic ----------------------------------------------------- */
+
+/* udp_error() length checks, then nf_conntrack_udp_packet(): replied traffic
+ * still alive 2 s after the first packet becomes a stream (120 s, ASSURED). */
+static enum pk udp_packet(struct ct_table *t, struct ct_entry *e, const struct view *v,
+			  size_t off)
+{
+	size_t udplen = v->klim - off;
+
+	if (!readable(v, off, 8) || udplen < 8)
+		return PK_INVALID;
+	if (e->tuple[0].proto == IPPROTO_UDP) {
+		size_t ulen = rd16(v->d + off + 4);
+
+		if (ulen > udplen || ulen < 8)
+			return PK_INVALID;
+	}
+	if (!(e->status & IPS_CONFIRMED))
+		e->udp_stream_ts = t->now + SECS(2);
+	if (e->status & IPS_SEEN_REPLY) {
+		int64_t extra = UDP_TIMEOUT;
+		bool stream = false;
+
+		if (t->now > e->udp_stream_ts) {
+			extra = UDP_TIMEOUT_STREAM;
+			stream = !(e->status & IPS_ASSURED);
+		}
+		refresh(t, e, extra);
+		if (stream)
+			e->status |= IPS_ASSURED;
+	} else {
+		refresh(t, e, UDP_TIMEOUT);
+	}
+	return PK_ACCEPT;
+}
+
+/* nf_conntrack_icmp_packet / nf_conntrack_icmpv6_packet: only queries may
+ * create an entry (echo, timestamp, info, address mask; echo and node info
+ * for ICMPv6). */
+static enum pk icmp_packet(struct ct_table *t, struct ct_entry *e)
+{
+	uint8_t type = e->tuple[0].icmp_type;
+
+	if (e->tuple[0].nfproto == NFPROTO_IPV4) {
+		if (type != 8 && type != 13 && type != 15 && type != 17)
+			return PK_INVALID;
+	} else if (!(e->status & IPS_CONFIRMED) && type != 128 && type != 139) {
+		return PK_INVALID;
+	}
+	refresh(t, e, ICMP_TIMEOUT);
+	return PK_ACCEPT;
+}
+
+static bool is_icmp(const struct view *v, uint8_t proto)
+{
+	return (proto == IPPROTO_ICMP && v->nfproto == NFPROTO_IPV4) ||
+	       (proto == IPPROTO_ICMPV6 && v->nfproto == NFPROTO_IPV6);
+}
+
+/* ---- nf_conntrack_in ---------------------------------------------------------- */
+
+static void set_ct(struct pkt *p, struct ct_entry *e, unsigned ctinfo)
+{
+	p->ct_present = true;
+	p->ct = e;
+	p->ctinfo = (uint8_t)ctinfo;
+	p->ct_state = 1u << (ctinfo % IP_CT_IS_REPLY + 1);
+	p->ct_dir = ctinfo >= IP_CT_IS_REPLY ? IP_CT_DIR_REPLY : IP_CT_DIR_ORIGINAL;
+	p->ct_status = e->status;
+}
+
+static enum ct_verdict no_ct(struct ct_table *t, struct pkt *p)
+{
+	t->st.invalid++;
+	p->ct_state = CT_STATE_INVALID;
+	return CT_ACCEPT;
+}
+
+/* nf_conntrack_inet_error(): an ICMP error quoting one of our connections is
+ * RELATED to it, in the direction of the connection the outer packet goes. */
+static enum ct_verdict icmp_error(struct ct_table *t, struct pkt *p, const struct view *outer,
+				  size_t inner_nh)
+{
+	struct view in = *outer;
+	struct ct_tuple orig, inv;
+	struct ct_entry *e;
+	uint8_t proto;
+	size_t off;
+	int dir;
+
+	in.nh = inner_nh;
+	if (in.nfproto == NFPROTO_IPV4 ? !readable(&in, inner_nh, 20) : !readable(&in, inner_nh, 40))
+		return no_ct(t, p);
+	if (!get_l4(&in, &proto, &off) || !get_tuple(&in, proto, off, &orig) ||
+	    !invert_tuple(&orig, &inv))
+		return no_ct(t, p);
+	e = lookup(t, &inv, &dir);
+	if (!e)
+		return no_ct(t, p);
+	/* the outer destination must be the one this direction goes to */
+	if (memcmp(outer->nfproto == NFPROTO_IPV4 ? outer->d + outer->nh + 16 :
+		   outer->d + outer->nh + 24, e->tuple[dir].dst,
+		   outer->nfproto == NFPROTO_IPV4 ? 4 : 16) != 0)
+		return no_ct(t, p);
+	set_ct(p, e, dir == IP_CT_DIR_REPLY ? IP_CT_RELATED_REPLY : IP_CT_RELATED);
+	return CT_ACCEPT;
+}
+
+enum ct_verdict ct_in(struct ct_table *t, struct pkt *p)
+{
+	struct view v = { .d = p->data, .nh = p->nh_off, .nfproto = p->nfproto };
+	int64_t ts = (int64_t)p->ts.tv_sec * USEC + p->ts.tv_usec;
+	struct ct_tuple k, r;
+	struct ct_entry *e;
+	unsigned ctinfo;
+	uint8_t proto;
+	size_t off;
+	enum pk res;
+	int dir, tries = 0;
+
+	discard_pending(t);
+	reap_zombie(t);
+	p->ct_present = false;
+	p->ct = NULL;
+	p->ctinfo = 0;
+	p->ct_dir = 0;
+	p->ct_status = 0;
+	p->ct_state = CT_STATE_INVALID;
+	if (!t->have_now || ts > t->now)
+		t->now = ts;
+	t->have_now = true;
+
+	if (p->nfproto != NFPROTO_IPV4 && p->nfproto != NFPROTO_IPV6)
+		return no_ct(t, p);
+	v.lim = p->nh_off + p->avail;
+	v.klim = p->nh_off + p->len;
+	if (!get_l4(&v, &proto, &off))
+		return no_ct(t, p);
+
+	/* nf_conntrack_handle_icmp: errors and ICMPv6 ND/MLD first */
+	if (is_icmp(&v, proto)) {
+		uint8_t type;
+
+		if (!readable(&v, off, 8))
+			return no_ct(t, p);		/* "short packet" */
+		type = v.d[off];
+		if (v.nfproto == NFPROTO_IPV4) {
+			if (type > 18)
+				return no_ct(t, p);	/* "invalid icmp type" */
+			if (type == 3 || type == 4 || type == 5 || type == 11 || type == 12)
+				return icmp_error(t, p, &v, off + 8);
+		} else {
+			if ((type >= 130 && type <= 136) || type == 143) {
+				p->ctinfo = PKT_CTINFO_UNTRACKED;
+				p->ct_state = CT_STATE_UNTRACKED;
+				t->st.untracked++;
+				return CT_ACCEPT;
+			}
+			if (type < 128)
+				return icmp_error(t, p, &v, off + 8);
+		}
+	}
+
+repeat:
+	/* resolve_normal_ct */
+	if (!get_tuple(&v, proto, off, &k))
+		return no_ct(t, p);
+	e = lookup(t, &k, &dir);
+	if (!e) {
+		if (!invert_tuple(&k, &r))
+			return no_ct(t, p);
+		if (t->count >= t->max) {
+			gc_expired(t);
+			if (t->count >= t->max && !early_drop(t)) {
+				t->st.table_full_drops++;
+				t->st.table_full_warning = true;
+				return CT_DROP;	/* "table full, dropping packet" */
+			}
+		}
+		e = calloc(1, sizeof(*e));
+		if (!e) {
+			t->st.table_full_drops++;
+			return CT_DROP;
+		}
+		e->tuple[0] = k;
+		e->tuple[1] = r;
+		e->id = t->next_id++;
+		e->first_frame = p->frame;
+		t->count++;
+		t->st.created++;
+		t->pending = e;
+		dir = IP_CT_DIR_ORIGINAL;
+	}
+	if (dir == IP_CT_DIR_REPLY)
+		ctinfo = IP_CT_ESTABLISHED_REPLY;
+	else if (e->status & IPS_SEEN_REPLY)
+		ctinfo = IP_CT_ESTABLISHED;
+	else
+		ctinfo = IP_CT_NEW;
+
+	/* nf_conntrack_handle_packet */
+	if (proto == IPPROTO_TCP)
+		res = tcp_packet(t, e, dir, &v, off);
+	else if (proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE)
+		res = udp_packet(t, e, &v, off);
+	else if (is_icmp(&v, proto))
+		res = icmp_packet(t, e);
+	else {
+		refresh(t, e, GENERIC_TIMEOUT);
+		res = PK_ACCEPT;
+	}
+
+	switch (res) {
+	case PK_REPEAT:
+		/* TCP reopen of a closed connection: kill it and start over */
+		if (e == t->pending)
+			discard_pending(t);
+		else
+			entry_kill(t, e, CT_GONE_KILLED);
+		if (++tries > 1)
+			return CT_DROP;
+		goto repeat;
+	case PK_INVALID:
+		if (e == t->pending)
+			discard_pending(t);
+		return no_ct(t, p);
+	case PK_DROP:
+		if (e == t->pending)
+			discard_pending(t);
+		return CT_DROP;
+	case PK_ACCEPT:
+	case PK_ACCEPT_NOACCT:
+	case PK_KILLED:
+		break;
+	}
+	if (res != PK_ACCEPT_NOACCT) {
+		e->packets[dir]++;
+		e->bytes[dir] += p->len;
+	}
+	if (ctinfo == IP_CT_ESTABLISHED_REPLY)
+		e->status |= IPS_SEEN_REPLY;
+	set_ct(p, e, ctinfo);
+	if (res == PK_KILLED) {
+		/* nf_ct_kill_acct: out of the table now, the packet keeps it */
+		if (e == t->pending) {
+			t->pending = NULL;
+		} else {
+			hash_remove(t, e);
+		}
+		if (t->reaper)
+			t->reaper(e, CT_GONE_KILLED, t->reaper_arg);
+		t->count--;
+		e->status |= IPS_DYING;
+		e->next = NULL;
+		e->prev = t->zombie;
+		t->zombie = e;
+	}
+	return CT_ACCEPT;
+}
+
+static void reap_zombie(struct ct_table *t)
+{
+	while (t->zombie) {
+		struct ct_entry *e = t->zombie;
+
+		t->zombie = e->prev;
+		free(e);
+	}
+}
+
+/* nf_conntrack_confirm / the unconfirmed entry's fate when the skb is freed */
+void ct_confirm(struct ct_table *t, struct pkt *p, bool accepted)
+{
+	struct ct_entry *e = p->ct;
+
+	if (!e || e != t->pending)
+		return;
+	t->pending = NULL;
+	if (!accepted) {
+		entry_free(t, e, CT_GONE_DISCARDED);
+		p->ct = NULL;
+		return;
+	}
+	e->status |= IPS_CONFIRMED;
+	e->timeout += t->now;
+	hash_insert(t, e);
+	t->st.confirmed++;
+}
+
+/* ---- nf_defrag_ipv4 / nf_defrag_ipv6 ------------------------------------------ */
+
+static void fq_release(struct frag_queue *q)
+{
+	q->used = false;
+}
+
+static struct frag_queue *fq_find(struct ct_table *t, const struct pkt *p, const uint8_t *src,
+				  const uint8_t *dst, size_t alen, uint8_t proto)
+{
+	struct frag_queue *q, *free_q = NULL, *oldest = NULL;
+
+	for (int i = 0; i < CT_FRAG_QUEUES; i++) {
+		q = &t->fq[i];
+		if (q->used && q->expires <= t->now) {
+			t->st.frags_expired++;
+			fq_release(q);
+		}
+		if (!q->used) {
+			if (!free_q)
+				free_q = q;
+			continue;
+		}
+		if (q->nfproto == p->nfproto && q->id == p->frag_id && q->proto == proto &&
+		    !memcmp(q->src, src, alen) && !memcmp(q->dst, dst, alen))
+			return q;
+		if (!oldest || q->created < oldest->created)
+			oldest = q;
+	}
+	q = free_q;
+	if (!q) {		/* over the memory limit: the oldest queue goes */
+		t->st.frags_expired++;
+		q = oldest;
+	}
+	if (!q->data) {
+		q->data = malloc(FRAG_MAX);
+		if (!q->data)
+			return NULL;
+	}
+	uint8_t *data = q->data;
+
+	memset(q, 0, sizeof(*q));
+	q->data = data;
+	q->used = true;
+	q->nfproto = p->nfproto;
+	q->id = p->frag_id;
+	q->proto = proto;
+	memcpy(q->src, src, alen);
+	memcpy(q->dst, dst, alen);
+	q->created = t->now;
+	q->expires = t->now + (p->nfproto == NFPROTO_IPV4 ? FRAG4_TIMEOUT : FRAG6_TIMEOUT);
+	return q;
+}
+
+enum ct_frag_result ct_defrag(struct ct_table *t, struct pkt *p)
+{
+	int64_t ts = (int64_t)p->ts.tv_sec * USEC + p->ts.tv_usec;
+	const uint8_t *ip = p->data + p->nh_off;
+	size_t alen = p->nfproto == NFPROTO_IPV4 ? 4 : 16;
+	const uint8_t *src = ip + (alen == 4 ? 12 : 8), *dst = ip + (alen == 4 ? 16 : 24);
+	uint8_t proto = alen == 4 ? ip[9] : 0;
+	size_t flen, unfrag;
+	uint32_t start, end;
+	struct frag_queue *q;
+
+	if (!p->is_frag)
+		return CT_FRAG_NONE;
+	if (!t->have_now || ts > t->now)
+		t->now = ts;
+	t->have_now = true;
+	if (p->frag_data_off > p->nh_off + p->len || p->avail < p->len) {
+		t->st.frags_dropped++;	/* cannot reassemble what was not captured */
+		return CT_FRAG_DROPPED;
+	}
+	flen = p->nh_off + p->len - p->frag_data_off;
+	start = p->frag_offset;
+	end = start + (uint32_t)flen;
+	if (p->frag_mf) {
+		if (end & 7) {
+			if (p->nfproto == NFPROTO_IPV6) {
+				t->st.frags_dropped++;	/* nf_ct_frag6_queue: -EPROTO */
+				return CT_FRAG_DROPPED;
+			}
+			end &= ~7u;		/* ip_frag_queue trims */
+		}
+	}
+	if (end > FRAG_MAX - 60 || end <= start) {
+		t->st.frags_dropped++;
+		return CT_FRAG_DROPPED;
+	}
+	q = fq_find(t, p, src, dst, alen, proto);
+	if (!q) {
+		t->st.frags_dropped++;
+		return CT_FRAG_DROPPED;
+	}
+	if (!p->frag_mf) {
+		if (end < q->total || (q->last_in && end != q->total))
+			goto discard;
+		q->last_in = true;
+		q->total = end;
+	} else if (q->last_in && end > q->total) {
+		goto discard;
+	}
+	/* inet_frag_queue_insert: an exact duplicate is dropped alone, any
+	 * other overlap throws the whole datagram away */
+	for (unsigned i = 0; i < q->nr; i++) {
+		if (q->r[i].start == start && q->r[i].end == end) {
+			t->st.frags_dropped++;
+			return CT_FRAG_DROPPED;
+		}
+		if (start < q->r[i].end && q->r[i].start < end)
+			goto discard;
+	}
+	if (q->nr == sizeof(q->r) / sizeof(q->r[0]))
+		goto discard;
+	q->r[q->nr].start = start;
+	q->r[q->nr].end = end;
+	q->nr++;
+	memcpy(q->data + start, p->data + p->frag_data_off, end - start);
+	if (start == 0) {
+		unfrag = (p->nfproto == NFPROTO_IPV4 ? p->frag_data_off : p->frag_hdr_off) - p->nh_off;
+		if (p->nh_off + unfrag > sizeof(q->head))
+			goto discard;
+		memcpy(q->head, p->data, p->nh_off + unfrag);
+		q->ll_len = p->nh_off;
+		q->head_len = p->nh_off + unfrag;
+		q->linktype = p->linktype;
+		q->nexthdr = p->frag_nexthdr;
+		q->first_in = true;
+		if (p->nfproto == NFPROTO_IPV6) {
+			/* find the next-header field that names the fragment header */
+			size_t at = p->nh_off + 6, h = p->nh_off + 40;
+
+			while (h < p->frag_hdr_off) {
+				at = h;
+				h += ((size_t)p->data[h + 1] + 1) * 8;
+			}
+			q->prevnh = at;
+		}
+	}
+	t->st.frags_held++;
+	if (!q->first_in || !q->last_in)
+		return CT_FRAG_HELD;
+	{
+		uint32_t covered = 0;
+		bool progress = true;
+
+		while (progress && covered < q->total) {
+			progress = false;
+			for (unsigned i = 0; i < q->nr; i++)
+				if (q->r[i].start <= covered && q->r[i].end > covered) {
+					covered = q->r[i].end;
+					progress = true;
+				}
+		}
+		if (covered < q->total)
+			return CT_FRAG_HELD;
+	}
+
+	/* complete: link header + unfragmentable part + payload, fragment
+	 * fields cleared as ip_frag_reasm / nf_ct_frag6_reasm leave them */
+	if (!t->out && !(t->out = malloc(sizeof(q->head) + FRAG_MAX)))
+		goto discard;
+	{
+		size_t n = q->head_len + q->total, iplen = n - q->ll_len;
+		uint8_t *o = t->out, *h = o + q->ll_len;
+		struct pkt np;
+		struct pkt save = *p;
+
+		memcpy(o, q->head, q->head_len);
+		memcpy(o + q->head_len, q->data, q->total);
+		if (q->nfproto == NFPROTO_IPV4) {
+			uint32_t sum = 0;
+			size_t ihl = (size_t)(h[0] & 15) * 4;
+
+			h[2] = (uint8_t)(iplen >> 8);
+			h[3] = (uint8_t)iplen;
+			h[6] = h[7] = 0;
+			h[10] = h[11] = 0;
+			for (size_t i = 0; i + 1 < ihl; i += 2)
+				sum += (uint32_t)(h[i] << 8 | h[i + 1]);
+			while (sum >> 16)
+				sum = (sum & 0xffff) + (sum >> 16);
+			h[10] = (uint8_t)(~sum >> 8);
+			h[11] = (uint8_t)~sum;
+		} else {
+			o[q->prevnh] = q->nexthdr;
+			h[4] = (uint8_t)((iplen - 40) >> 8);
+			h[5] = (uint8_t)(iplen - 40);
+		}
+		fq_release(q);
+		t->st.reassembled++;
+		if (pkt_decode(&np, q->linktype, o, n, n) < 0)
+			return CT_FRAG_DROPPED;
+		np.ts = save.ts;
+		np.frame = save.frame;
+		np.pcap_dir = save.pcap_dir;
+		np.hook = save.hook;
+		memcpy(np.iifname, save.iifname, sizeof(np.iifname));
+		memcpy(np.oifname, save.oifname, sizeof(np.oifname));
+		np.iif = save.iif;
+		np.oif = save.oif;
+		np.mark = save.mark;
+		if (save.linktype == np.linktype && (np.pkttype == 0 || !np.has_ll))
+			np.pkttype = save.pkttype;
+		*p = np;
+		return CT_FRAG_DONE;
+	}
+discard:
+	t->st.frags_dropped++;
+	fq_release(q);
+	return CT_FRAG_DROPPED;
+}
+
+/* ---- accessors -------------------------------------------------------------- */
+
+void ct_table_stats(const struct ct_table *t, struct ct_stats *st)
+{
+	*st = t->st;
+	st->entries = t->count;
+	st->max_entries = t->max;
+}
+
+void ct_table_foreach(const struct ct_table *t,
+		      void (*fn)(const struct ct_entry *e, void *arg), void *arg)
+{
+	for (const struct ct_entry *e = t->head, *n; e; e = n) {
+		n = e->next;
+		fn(e, arg);
+	}
+}
+
+void ct_entry_tuple(const struct ct_entry *e, int dir, struct ct_tuple *out)
+{
+	*out = e->tuple[dir ? 1 : 0];
+}
+
+uint32_t ct_entry_status(const struct ct_entry *e) { return e->status; }
+uint32_t ct_entry_id(const struct ct_entry *e) { return e->id; }
+uint32_t ct_entry_mark(const struct ct_entry *e) { return e->mark; }
+void ct_entry_set_mark(struct ct_entry *e, uint32_t mark) { e->mark = mark; }
+uint64_t ct_entry_first_frame(const struct ct_entry *e) { return e->first_frame; }
+uint64_t ct_entry_packets(const struct ct_entry *e, int dir) { return e->packets[dir ? 1 : 0]; }
+uint64_t ct_entry_bytes(const struct ct_entry *e, int dir) { return e->bytes[dir ? 1 : 0]; }
+bool ct_entry_confirmed(const struct ct_entry *e) { return e->status & IPS_CONFIRMED; }
+bool ct_entry_began_before_capture(const struct ct_entry *e) { return e->began_before_capture; }
+
+uint32_t ct_entry_expiration_ms(const struct ct_table *t, const struct ct_entry *e)
+{
+	int64_t left = (e->status & IPS_CONFIRMED) ? e->timeout - t->now : e->timeout;
+
+	return left > 0 ? (uint32_t)(left / 1000) : 0;
+}
+
+const char *ct_entry_tcp_state(const struct ct_entry *e)
+{
+	if (e->tuple[0].proto != IPPROTO_TCP || e->tcp.state >= TS_MAX)
+		return NULL;
+	return tcp_state_names[e->tcp.state];
+}

@@ -1,0 +1,152 @@
+/* conntrack — connection tracking emulated on capture timestamps.
+ *
+ * Stands for what the kernel runs around the filter hooks when a ruleset uses
+ * `ct`: nf_defrag (priority -400), nf_conntrack_in (PREROUTING / LOCAL_OUT,
+ * priority -200) and nf_conntrack_confirm (POSTROUTING / LOCAL_IN, last).
+ * For each decoded packet, in capture order:
+ *
+ *     r = ct_defrag(t, &p);        CT_FRAG_HELD / _DROPPED: the hooks never see
+ *                                  this fragment alone; CT_FRAG_DONE: p now is
+ *                                  the reassembled datagram; CT_FRAG_NONE: as is
+ *     if (ct_in(t, &p) == CT_DROP) the packet dies in conntrack (table full)
+ *     verdict = <evaluate the ruleset on p>
+ *     ct_confirm(t, &p, verdict == accept);
+ *
+ * ct_in fills p->ct_present, ct_state (the bits nft_ct reads: NF_CT_STATE_BIT
+ * (ctinfo) = 1 << (ctinfo % IP_CT_IS_REPLY + 1), i.e. ESTABLISHED 2, RELATED 4,
+ * NEW 8; INVALID 1 when there is no conntrack; UNTRACKED 64), ct_dir, ctinfo,
+ * ct_status (IPS_* bits) and ct (a struct ct_entry *).  The kernel defaults are
+ * built in: nf_conntrack_tcp_loose=1, tcp_be_liberal=0, tcp_ignore_invalid_rst=0,
+ * tcp_max_retrans=3, nf_conntrack_checksum is NOT emulated (captures usually
+ * carry offloaded, unfinished checksums).
+ *
+ * Time is the packets' capture time (p->ts), made monotonic: a timestamp
+ * earlier than one already seen counts as that one.
+ *
+ * Memory is bounded: at most max_entries entries (confirmed + the one
+ * unconfirmed), at most CT_FRAG_QUEUES fragment queues of at most 64 KiB each.
+ * Library code never prints: counters and the table-full flag are read through
+ * ct_table_stats().  Not thread-safe; one table per replay. */
+#ifndef FILTERD_CONNTRACK_H
+#define FILTERD_CONNTRACK_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "packet.h"
+
+struct ct_table;
+struct ct_entry;
+
+#define CT_FRAG_QUEUES 64
+
+/* The kernel's nft ct state bits (nf_conntrack_common.h, nft_ct.c). */
+#define CT_STATE_INVALID	1u
+#define CT_STATE_ESTABLISHED	2u
+#define CT_STATE_RELATED	4u
+#define CT_STATE_NEW		8u
+#define CT_STATE_UNTRACKED	64u
+
+/* A conntrack tuple as the kernel keeps it.  Addresses in network byte order
+ * (IPv4 in the first 4 bytes), ports host order.  For ICMP/ICMPv6: id is the
+ * echo identifier, type/code as in the packet of that direction. */
+struct ct_tuple {
+	uint8_t nfproto;	/* NFPROTO_IPV4 / NFPROTO_IPV6 */
+	uint8_t proto;		/* IPPROTO_* */
+	uint8_t src[16], dst[16];
+	uint16_t sport, dport;	/* tcp, udp, udplite, sctp, dccp */
+	uint16_t icmp_id;
+	uint8_t icmp_type, icmp_code;
+};
+
+/* Why an entry leaves the table (reported to the reaper). */
+enum ct_gone {
+	CT_GONE_EXPIRED,	/* timeout ran out */
+	CT_GONE_KILLED,		/* TCP: RST without reply, reopened connection */
+	CT_GONE_EVICTED,	/* early drop on a full table */
+	CT_GONE_DISCARDED,	/* unconfirmed and the packet was dropped */
+	CT_GONE_FLUSHED,	/* ct_table_free */
+};
+
+/* Creates a table of at most max_entries entries (nf_conntrack_max); 0 means
+ * the kernel's usual default of 262144.  Returns NULL with errno ENOMEM. */
+struct ct_table *ct_table_new(size_t max_entries);
+/* Frees the table; each entry still in it is first passed to the reaper with
+ * CT_GONE_FLUSHED.  NULL-safe. */
+void ct_table_free(struct ct_table *t);
+
+/* Called with each entry just before it is freed (any reason).  The entry and
+ * its accessors are valid only during the call. */
+typedef void (*ct_reaper_fn)(const struct ct_entry *e, enum ct_gone why, void *arg);
+void ct_table_set_reaper(struct ct_table *t, ct_reaper_fn fn, void *arg);
+
+/* nf_defrag_ipv4 / nf_defrag_ipv6.  For a packet that is no fragment returns
+ * CT_FRAG_NONE and leaves p alone.  A fragment is queued (CT_FRAG_HELD) or,
+ * when it is inconsistent as the kernel sees it (overlap, a second differing
+ * last fragment, a length past 64 KiB), dropped with its queue
+ * (CT_FRAG_DROPPED; an exact duplicate is dropped alone).  When a fragment
+ * completes its datagram, p is re-decoded over a table-owned frame (the link
+ * header of the offset-0 fragment + the reassembled IP packet without fragment
+ * fields) and CT_FRAG_DONE is returned; that frame stays valid until the next
+ * ct_defrag or ct_table_free call, and p keeps the completing fragment's ts,
+ * frame and hook context.  Incomplete queues expire after 30 s (IPv4
+ * ipfrag_time) / 60 s (nf_conntrack_frag6_timeout), or are evicted oldest
+ * first when CT_FRAG_QUEUES are in use. */
+enum ct_frag_result { CT_FRAG_NONE, CT_FRAG_HELD, CT_FRAG_DONE, CT_FRAG_DROPPED };
+enum ct_frag_result ct_defrag(struct ct_table *t, struct pkt *p);
+
+/* nf_conntrack_in.  Needs a packet pkt_decode() returned 0 for (and ts, frame
+ * set).  Returns CT_ACCEPT (go on to the filter; p->ct* filled) or CT_DROP
+ * (conntrack itself drops it: table full and nothing to evict, "nf_conntrack:
+ * table full, dropping packet"; also a TCP reopen that cannot be repeated).
+ * An unconfirmed entry left by a previous ct_in without ct_confirm is
+ * discarded first.  Without ct_defrag, a non-first IPv4/IPv6 fragment gets no
+ * conntrack (INVALID), as ipv4_get_l4proto/ipv6_get_l4proto would answer. */
+enum ct_verdict { CT_ACCEPT, CT_DROP };
+enum ct_verdict ct_in(struct ct_table *t, struct pkt *p);
+
+/* nf_conntrack_confirm.  accepted: the packet left the filter hooks accepted;
+ * an unconfirmed entry is then inserted for later packets (its timeout starts
+ * now).  Dropped: an unconfirmed entry is discarded (CT_GONE_DISCARDED); state
+ * changes on a confirmed entry stay, as in the kernel (conntrack ran before the
+ * filter). */
+void ct_confirm(struct ct_table *t, struct pkt *p, bool accepted);
+
+struct ct_stats {
+	size_t entries;		/* in the table now (confirmed + unconfirmed) */
+	size_t max_entries;
+	uint64_t created;	/* entries allocated */
+	uint64_t confirmed;
+	uint64_t invalid;	/* packets that got no conntrack (ct state invalid) */
+	uint64_t untracked;
+	uint64_t early_drops;	/* entries evicted to make room */
+	uint64_t table_full_drops; /* packets dropped: full and nothing evictable */
+	bool table_full_warning; /* set once the first table-full drop happened */
+	uint64_t frags_held, frags_dropped, frags_expired, reassembled;
+};
+void ct_table_stats(const struct ct_table *t, struct ct_stats *st);
+
+/* Iterates the entries in the table (confirmed ones, creation order). */
+void ct_table_foreach(const struct ct_table *t,
+		      void (*fn)(const struct ct_entry *e, void *arg), void *arg);
+
+/* Entry accessors (for the evaluator's ct expressions and for reports). */
+void ct_entry_tuple(const struct ct_entry *e, int dir, struct ct_tuple *out);
+uint32_t ct_entry_status(const struct ct_entry *e);
+uint32_t ct_entry_id(const struct ct_entry *e);
+uint32_t ct_entry_mark(const struct ct_entry *e);
+void ct_entry_set_mark(struct ct_entry *e, uint32_t mark);	/* `ct mark set` */
+/* ms until expiry at the table's current time (nft `ct expiration`). */
+uint32_t ct_entry_expiration_ms(const struct ct_table *t, const struct ct_entry *e);
+uint64_t ct_entry_first_frame(const struct ct_entry *e);
+uint64_t ct_entry_packets(const struct ct_entry *e, int dir);
+uint64_t ct_entry_bytes(const struct ct_entry *e, int dir);
+bool ct_entry_confirmed(const struct ct_entry *e);
+/* TCP picked up mid-stream: the first packet seen was not a SYN.  (Other
+ * protocols carry no such evidence: always false.) */
+bool ct_entry_began_before_capture(const struct ct_entry *e);
+/* TCP conntrack state name ("SYN_SENT", "ESTABLISHED", ...) or NULL. */
+const char *ct_entry_tcp_state(const struct ct_entry *e);
+
+#endif

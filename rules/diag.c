@@ -1,0 +1,92 @@
+#include "diag.h"
+
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *sev_name[] = {
+	[DIAG_ERROR] = "error", [DIAG_WARNING] = "warning", [DIAG_NOTE] = "note",
+};
+
+void diags_add(struct diags *d, enum diag_severity sev, const char *file,
+	       int line, int col, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg = NULL;
+
+	if (d->n == d->cap) {
+		size_t ncap = d->cap ? d->cap * 2 : 16;
+		struct diag *nv = realloc(d->v, ncap * sizeof(*nv));
+		if (!nv)
+			goto oom;
+		d->v = nv;
+		d->cap = ncap;
+	}
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	if (!msg)
+		goto oom;
+	d->v[d->n] = (struct diag){
+		.sev = sev, .file = file ? strdup(file) : NULL,
+		.line = line, .col = col, .msg = msg,
+	};
+	d->n++;
+	if (sev == DIAG_ERROR)
+		d->errors++;
+	else if (sev == DIAG_WARNING)
+		d->warnings++;
+	return;
+oom:
+	/* Still counted: an out-of-memory parse must never look clean. */
+	d->errors++;
+}
+
+static void diag_format(const struct diag *g, FILE *f)
+{
+	if (g->file && g->line > 0)
+		fprintf(f, "%s:%d:%d: %s: %s\n", g->file, g->line, g->col,
+			sev_name[g->sev], g->msg);
+	else if (g->file)
+		fprintf(f, "%s: %s: %s\n", g->file, sev_name[g->sev], g->msg);
+	else
+		fprintf(f, "%s: %s\n", sev_name[g->sev], g->msg);
+}
+
+void diags_print(const struct diags *d, FILE *f)
+{
+	for (size_t i = 0; i < d->n; i++)
+		diag_format(&d->v[i], f);
+	if (d->errors > d->n)
+		fprintf(f, "error: out of memory while collecting diagnostics\n");
+}
+
+char *diags_first_error(const struct diags *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		if (d->v[i].sev != DIAG_ERROR)
+			continue;
+		char *buf = NULL;
+		size_t len = 0;
+		FILE *m = open_memstream(&buf, &len);
+		if (!m)
+			return NULL;
+		diag_format(&d->v[i], m);
+		fclose(m);
+		if (len && buf[len - 1] == '\n')
+			buf[len - 1] = '\0';
+		return buf;
+	}
+	return NULL;
+}
+
+void diags_clear(struct diags *d)
+{
+	for (size_t i = 0; i < d->n; i++) {
+		free(d->v[i].file);
+		free(d->v[i].msg);
+	}
+	free(d->v);
+	*d = (struct diags){0};
+}

@@ -1,0 +1,401 @@
+/* packet — pcap link types to the kernel's view of an skb at an inet hook.
+ *
+ * Every read goes through rd8/rd16/rd32 after an explicit bounds check against
+ * caplen; the decoder never trusts a length field before checking it. */
+#include <string.h>
+#include <arpa/inet.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/netfilter.h>
+#include <pcap/dlt.h>
+
+#include "packet.h"
+
+#define MAX_VLAN_TAGS	8	/* more stacked tags than this: treat as malformed */
+#define ETH_P_QINQ_OLD	0x9100
+
+/* IPv6 next-header values the walk knows (include/net/ipv6.h NEXTHDR_*) */
+enum {
+	NH_HOP = 0, NH_ROUTING = 43, NH_FRAGMENT = 44, NH_ESP = 50, NH_AUTH = 51,
+	NH_NONE = 59, NH_DEST = 60,
+};
+
+static inline uint16_t rd16(const uint8_t *b) { return (uint16_t)(b[0] << 8 | b[1]); }
+static inline uint32_t rd32(const uint8_t *b)
+{
+	return (uint32_t)b[0] << 24 | (uint32_t)b[1] << 16 | (uint32_t)b[2] << 8 | b[3];
+}
+
+static int classify(struct pkt *p, enum pkt_class cls, const char *why)
+{
+	p->cls = cls;
+	p->why = why;
+	return -1;
+}
+
+/* Soft classification: the hooks still see the packet. Keeps the first reason. */
+static void mark(struct pkt *p, enum pkt_class cls, const char *why)
+{
+	if (p->cls == PKT_OK) {
+		p->cls = cls;
+		p->why = why;
+	}
+}
+
+/* ipv6_ext_hdr() in net/ipv6/exthdrs_core.c */
+static bool ipv6_ext(uint8_t nh)
+{
+	return nh == NH_HOP || nh == NH_ROUTING || nh == NH_FRAGMENT ||
+	       nh == NH_AUTH || nh == NH_NONE || nh == NH_DEST;
+}
+
+static uint16_t ip_csum(const uint8_t *b, size_t n)
+{
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i + 1 < n; i += 2)
+		sum += rd16(b + i);
+	if (n & 1)
+		sum += (uint32_t)b[n - 1] << 8;
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)~sum;
+}
+
+/* ip_rcv_core() checks (version, IHL, checksum, lengths) and then
+ * nft_set_pktinfo_ipv4(): tprot/thoff/fragoff set for every valid header. */
+static int decode_ipv4(struct pkt *p)
+{
+	const uint8_t *ip = p->data + p->nh_off;
+	size_t cap = p->caplen - p->nh_off;
+	size_t wire = p->wirelen > p->nh_off ? p->wirelen - p->nh_off : 0;
+	size_t ihl, tot;
+	uint16_t fo;
+
+	if (cap < 20)
+		return classify(p, PKT_TRUNCATED, "truncated IPv4 header");
+	if (ip[0] >> 4 != 4)
+		return classify(p, PKT_MALFORMED, "IPv4 version field is not 4");
+	ihl = (size_t)(ip[0] & 0x0f) * 4;
+	if (ihl < 20)
+		return classify(p, PKT_MALFORMED, "IPv4 header length below 20");
+	if (cap < ihl)
+		return classify(p, PKT_TRUNCATED, "truncated IPv4 options");
+	if (ip_csum(ip, ihl) != 0)
+		return classify(p, PKT_MALFORMED, "bad IPv4 header checksum");
+	tot = rd16(ip + 2);
+	if (tot < ihl)
+		return classify(p, PKT_MALFORMED, "IPv4 total length below header length");
+	/* The kernel had wirelen bytes: a total length beyond them is dropped in
+	 * ip_rcv_core (IPSTATS_MIB_INTRUNCATEDPKTS); the hooks never see it. */
+	if (tot > wire)
+		return classify(p, PKT_MALFORMED, "IPv4 total length exceeds the frame");
+
+	p->nfproto = NFPROTO_IPV4;
+	p->l3proto = ETH_P_IP;
+	p->len = tot;		/* pskb_trim_rcsum() drops the link padding */
+	p->avail = cap < tot ? cap : tot;
+	if (p->avail < tot)
+		mark(p, PKT_TRUNCATED, "capture shorter than the IPv4 packet");
+
+	fo = rd16(ip + 6);
+	p->tprot_set = true;
+	p->l4proto = ip[9];
+	p->th_off = p->nh_off + ihl;
+	p->fragoff = (uint16_t)((fo & 0x1fff) * 8);
+	p->frag_mf = (fo & 0x2000) != 0;
+	p->is_frag = p->frag_mf || p->fragoff;
+	if (p->is_frag) {
+		p->frag_id = rd16(ip + 4);
+		p->frag_offset = p->fragoff;
+		p->frag_data_off = p->th_off;
+	}
+	return 0;
+}
+
+/* nft_set_pktinfo_ipv6(): ipv6_find_hdr(skb, &thoff, -1, &frag_off,
+ * IP6_FH_F_AUTH).  The walk stops at the first non-extension header, at
+ * NEXTHDR_NONE, and at AH (IP6_FH_F_AUTH with target < 0: AH is reported as
+ * the protocol, thoff at the AH header).  A non-first fragment reports the
+ * fragment header's next header when that is not an extension header, and
+ * fails otherwise.  Reads bounded by skb->len fail with -EBADMSG: the kernel
+ * then leaves NFT_PKTINFO_L4PROTO unset. */
+static void ipv6_walk(struct pkt *p)
+{
+	size_t end_kernel = p->nh_off + p->len;		/* skb->len */
+	size_t end_cap = p->nh_off + p->avail;		/* what we can read */
+	size_t start = p->nh_off + 40;
+	uint8_t nh = p->data[p->nh_off + 6];
+
+	for (;;) {
+		size_t hdrlen;
+
+		if (!ipv6_ext(nh) || nh == NH_NONE)
+			break;
+		if (start + 2 > end_kernel) {
+			mark(p, PKT_MALFORMED, "IPv6 extension header beyond the packet");
+			return;
+		}
+		if (start + 2 > end_cap) {
+			mark(p, PKT_TRUNCATED, "IPv6 extension header beyond the capture");
+			return;
+		}
+		if (nh == NH_FRAGMENT) {
+			uint16_t off;
+
+			if (start + 8 > end_kernel) {
+				mark(p, PKT_MALFORMED, "IPv6 fragment header beyond the packet");
+				return;
+			}
+			if (start + 8 > end_cap) {
+				mark(p, PKT_TRUNCATED, "IPv6 fragment header beyond the capture");
+				return;
+			}
+			off = rd16(p->data + start + 2);
+			if (!p->is_frag) {	/* nf_defrag looks at the first one */
+				p->is_frag = true;
+				p->frag_mf = off & 1;
+				p->frag_offset = off & ~7u;
+				p->frag_id = rd32(p->data + start + 4);
+				p->frag_hdr_off = start;
+				p->frag_nexthdr = p->data[start];
+				p->frag_data_off = start + 8;
+			}
+			if (off & ~7u) {
+				uint8_t next = p->data[start];
+
+				if (!ipv6_ext(next) || next == NH_NONE) {
+					p->tprot_set = true;
+					p->l4proto = next;
+					p->fragoff = (uint16_t)(off & ~7u);
+					p->th_off = start;	/* meaningless, as in the kernel */
+				}
+				return;
+			}
+			hdrlen = 8;
+		} else if (nh == NH_AUTH) {
+			break;
+		} else {
+			/* the routing header is read as struct ipv6_rt_hdr (4 bytes) */
+			if (nh == NH_ROUTING && start + 4 > end_kernel) {
+				mark(p, PKT_MALFORMED, "IPv6 routing header beyond the packet");
+				return;
+			}
+			if (nh == NH_ROUTING && start + 4 > end_cap) {
+				mark(p, PKT_TRUNCATED, "IPv6 routing header beyond the capture");
+				return;
+			}
+			hdrlen = ((size_t)p->data[start + 1] + 1) * 8;	/* ipv6_optlen */
+		}
+		nh = p->data[start];
+		start += hdrlen;
+	}
+	p->tprot_set = true;
+	p->l4proto = nh;
+	p->th_off = start;
+}
+
+/* ipv6_rcv(): version and payload length against the frame; then the walk. */
+static int decode_ipv6(struct pkt *p)
+{
+	const uint8_t *ip = p->data + p->nh_off;
+	size_t cap = p->caplen - p->nh_off;
+	size_t wire = p->wirelen > p->nh_off ? p->wirelen - p->nh_off : 0;
+	size_t tot;
+
+	if (cap < 40)
+		return classify(p, PKT_TRUNCATED, "truncated IPv6 header");
+	if (ip[0] >> 4 != 6)
+		return classify(p, PKT_MALFORMED, "IPv6 version field is not 6");
+	tot = 40 + (size_t)rd16(ip + 4);
+	/* Jumbograms (payload length 0 + hop-by-hop jumbo option) are not
+	 * expected in captures from an MTU-bound link: taken as header-only. */
+	if (tot > wire)
+		return classify(p, PKT_MALFORMED, "IPv6 payload length exceeds the frame");
+
+	p->nfproto = NFPROTO_IPV6;
+	p->l3proto = ETH_P_IPV6;
+	p->len = tot;
+	p->avail = cap < tot ? cap : tot;
+	if (p->avail < tot)
+		mark(p, PKT_TRUNCATED, "capture shorter than the IPv6 packet");
+	ipv6_walk(p);
+	return 0;
+}
+
+static int decode_l3(struct pkt *p, uint16_t ethertype)
+{
+	p->l3proto = ethertype;
+	switch (ethertype) {
+	case ETH_P_IP:
+		return decode_ipv4(p);
+	case ETH_P_IPV6:
+		return decode_ipv6(p);
+	default:
+		return classify(p, PKT_NOT_IP, "not an IP packet");
+	}
+}
+
+/* Stacked 802.1Q / 802.1ad tags starting at off, where *type was read. */
+static int skip_vlans(struct pkt *p, size_t *off, uint16_t *type)
+{
+	while (*type == ETH_P_8021Q || *type == ETH_P_8021AD || *type == ETH_P_QINQ_OLD) {
+		if (p->vlan_depth == MAX_VLAN_TAGS)
+			return classify(p, PKT_MALFORMED, "too many stacked VLAN tags");
+		if (p->caplen < *off + 4)
+			return classify(p, PKT_TRUNCATED, "truncated VLAN tag");
+		if (p->vlan_depth == 0)
+			p->vlan_tci = rd16(p->data + *off);
+		p->vlan_depth++;
+		*type = rd16(p->data + *off + 2);
+		*off += 4;
+	}
+	return 0;
+}
+
+static int decode_ether(struct pkt *p)
+{
+	size_t off = 14;
+	uint16_t type;
+
+	if (p->caplen < 14)
+		return classify(p, PKT_TRUNCATED, "truncated Ethernet header");
+	p->has_ll = true;
+	p->ll_off = 0;
+	/* eth_type_trans(): pkt_type from the destination address; a frame for
+	 * another unicast MAC would be PACKET_OTHERHOST, which needs the host's
+	 * own address and is left to the caller. */
+	if (memcmp(p->data, "\xff\xff\xff\xff\xff\xff", 6) == 0)
+		p->pkttype = PACKET_BROADCAST;
+	else if (p->data[0] & 1)
+		p->pkttype = PACKET_MULTICAST;
+	else
+		p->pkttype = PACKET_HOST;
+	type = rd16(p->data + 12);
+	if (skip_vlans(p, &off, &type) < 0)
+		return -1;
+	if (type < ETH_P_802_3_MIN)
+		return classify(p, PKT_NOT_IP, "802.3 frame (LLC), not IP");
+	p->nh_off = off;
+	return decode_l3(p, type);
+}
+
+/* SLL and SLL2 carry the kernel's own pkt_type; PACKET_OUTGOING means the
+ * capture saw it leave (LOCAL_OUT / POSTROUTING side). */
+static void set_sll_pkttype(struct pkt *p, unsigned pkttype)
+{
+	if (pkttype == PACKET_OUTGOING) {
+		p->pcap_dir = 2;
+		p->pkttype = PACKET_HOST;	/* locally generated skbs */
+	} else {
+		p->pcap_dir = 1;
+		p->pkttype = (uint8_t)(pkttype <= PACKET_OTHERHOST ? pkttype : PACKET_HOST);
+	}
+}
+
+static int decode_sll(struct pkt *p)
+{
+	size_t off = 16;
+	uint16_t type;
+
+	if (p->caplen < 16)
+		return classify(p, PKT_TRUNCATED, "truncated Linux cooked header");
+	set_sll_pkttype(p, rd16(p->data));
+	type = rd16(p->data + 14);
+	if (skip_vlans(p, &off, &type) < 0)
+		return -1;
+	p->nh_off = off;
+	return decode_l3(p, type);
+}
+
+static int decode_sll2(struct pkt *p)
+{
+	size_t off = 20;
+	uint16_t type;
+
+	if (p->caplen < 20)
+		return classify(p, PKT_TRUNCATED, "truncated Linux cooked v2 header");
+	set_sll_pkttype(p, p->data[10]);
+	type = rd16(p->data);
+	if (skip_vlans(p, &off, &type) < 0)
+		return -1;
+	p->nh_off = off;
+	return decode_l3(p, type);
+}
+
+/* Raw IP: the version nibble chooses the family. */
+static int decode_raw(struct pkt *p, int want)
+{
+	unsigned v;
+
+	p->nh_off = 0;
+	if (p->caplen < 1)
+		return classify(p, PKT_TRUNCATED, "empty raw IP frame");
+	v = p->data[0] >> 4;
+	if (want)
+		v = (unsigned)want;
+	if (v == 4)
+		return decode_l3(p, ETH_P_IP);
+	if (v == 6)
+		return decode_l3(p, ETH_P_IPV6);
+	return classify(p, PKT_MALFORMED, "raw frame with IP version neither 4 nor 6");
+}
+
+/* DLT_NULL carries the AF in the capturing host's byte order, DLT_LOOP in
+ * network order; accept both orders for both.  AF_INET6 differs per OS:
+ * 10 Linux, 24 NetBSD/OpenBSD, 28 FreeBSD, 30 Darwin. */
+static int decode_null(struct pkt *p)
+{
+	uint32_t be, le;
+
+	if (p->caplen < 4)
+		return classify(p, PKT_TRUNCATED, "truncated loopback header");
+	be = rd32(p->data);
+	le = (uint32_t)p->data[3] << 24 | (uint32_t)p->data[2] << 16 |
+	     (uint32_t)p->data[1] << 8 | p->data[0];
+	p->nh_off = 4;
+	if (be == 2 || le == 2)
+		return decode_l3(p, ETH_P_IP);
+	for (int i = 0; i < 4; i++) {
+		static const uint32_t inet6[] = { 10, 24, 28, 30 };
+
+		if (be == inet6[i] || le == inet6[i])
+			return decode_l3(p, ETH_P_IPV6);
+	}
+	return classify(p, PKT_NOT_IP, "loopback frame of a non-IP family");
+}
+
+int pkt_decode(struct pkt *p, int linktype, const uint8_t *data, size_t caplen,
+	       size_t wirelen)
+{
+	memset(p, 0, sizeof(*p));
+	p->data = data;
+	p->caplen = data ? caplen : 0;
+	p->wirelen = wirelen < p->caplen ? p->caplen : wirelen;
+	p->linktype = linktype;
+	p->cls = PKT_OK;
+
+	switch (linktype) {
+	case DLT_EN10MB:
+		return decode_ether(p);
+	case DLT_LINUX_SLL:
+		return decode_sll(p);
+	case DLT_LINUX_SLL2:
+		return decode_sll2(p);
+	case DLT_RAW:
+	case 101:		/* LINKTYPE_RAW, if handed over unmapped */
+#if DLT_RAW != 14
+	case 14:		/* DLT_RAW on BSD/OS */
+#endif
+		return decode_raw(p, 0);
+	case DLT_IPV4:
+		return decode_raw(p, 4);
+	case DLT_IPV6:
+		return decode_raw(p, 6);
+	case DLT_NULL:
+	case DLT_LOOP:
+		return decode_null(p);
+	default:
+		return classify(p, PKT_UNSUPPORTED_LINK, "unsupported link type");
+	}
+}

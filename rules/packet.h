@@ -1,0 +1,119 @@
+/* packet — a captured frame decoded into what the nftables evaluator needs.
+ *
+ * Mirrors the kernel's view of an skb at a netfilter hook (nft_pktinfo):
+ * nh_off is the network header, th_off the transport header found after the
+ * IPv6 extension-header walk (ipv6_find_hdr) or the IPv4 IHL.
+ *
+ * Fragments, as the kernel sets them (nf_tables_ipv4.h / nf_tables_ipv6.h):
+ * - IPv4: tprot_set is ALWAYS true once the header is valid, also for a non-first
+ *   fragment; fragoff != 0 marks the non-first fragment.
+ * - IPv6: ipv6_find_hdr() returns the fragment header's next header for a
+ *   non-first fragment (tprot_set true, fragoff != 0) when that is not itself an
+ *   extension header, otherwise fails (tprot_set false).
+ * So `meta l4proto` reads l4proto whenever tprot_set, while a transport-header
+ * payload load must BREAK when `!tprot_set || fragoff` (nft_payload_eval:
+ * `if (!(pkt->flags & NFT_PKTINFO_L4PROTO) || pkt->fragoff) goto err;`).
+ * With conntrack loaded the kernel reassembles fragments before any filter hook
+ * (nf_defrag_ipv4/ipv6): see ct_defrag() in conntrack.h.
+ *
+ * Captured bytes vs. kernel bytes: len is skb->len as the kernel would have it
+ * (the IP total length), avail is how many of those bytes the capture holds
+ * (avail < len only when cls == PKT_TRUNCATED, e.g. a short snaplen).  Loads in
+ * [nh_off + avail, nh_off + len) cannot be answered from the capture. */
+#ifndef FILTERD_PACKET_H
+#define FILTERD_PACKET_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/time.h>
+
+/* The kernel's IP_CT_UNTRACKED (include/linux/netfilter/nf_conntrack_common.h)
+ * is not part of the uapi enum ip_conntrack_info. */
+#define PKT_CTINFO_UNTRACKED 7
+
+enum pkt_class {
+	PKT_OK,
+	PKT_NOT_IP,		/* ARP, LLDP, ...: not seen by the inet hooks */
+	PKT_TRUNCATED,		/* captured bytes end inside a header */
+	PKT_MALFORMED,		/* header fields inconsistent (bad IHL, lengths, ...) */
+	PKT_UNSUPPORTED_LINK,	/* link type we do not decode */
+};
+
+struct pkt {
+	/* capture */
+	const uint8_t *data;	/* frame as captured */
+	size_t caplen, wirelen;
+	struct timeval ts;
+	uint64_t frame;		/* 1-based frame number in the file */
+	int linktype;		/* DLT_* */
+	int pcap_dir;		/* pcapng/SLL direction: 0 unknown, 1 in, 2 out */
+
+	/* link layer (for payload base NFT_PAYLOAD_LL_HEADER) */
+	bool has_ll;
+	size_t ll_off;		/* start of the MAC header, when has_ll */
+	uint8_t pkttype;	/* PACKET_HOST, PACKET_BROADCAST, ... */
+
+	/* network layer */
+	uint8_t nfproto;	/* NFPROTO_IPV4 / NFPROTO_IPV6 */
+	size_t nh_off;		/* offset of the IP header in data */
+	size_t len;		/* skb->len at the hook: the IP total length */
+	size_t avail;		/* bytes of the IP packet in the capture: min(len, caplen - nh_off) */
+	uint16_t l3proto;	/* skb->protocol (host order): ETH_P_IP / ETH_P_IPV6 / link ethertype */
+	uint16_t vlan_tci;	/* outermost 802.1Q/802.1ad tag (host order), when vlan_depth > 0 */
+	uint8_t vlan_depth;	/* number of VLAN tags before the network header */
+
+	/* IP fragment (valid when is_frag): what nf_defrag needs to reassemble */
+	bool is_frag;		/* IPv4 MF or offset, or an IPv6 fragment header */
+	bool frag_mf;		/* more fragments follow */
+	uint32_t frag_id;	/* IPv4 id (16 bits) or IPv6 fragment identification */
+	uint16_t frag_offset;	/* offset of this fragment's data in the datagram, bytes */
+	size_t frag_data_off;	/* offset in data of this fragment's data */
+	size_t frag_hdr_off;	/* IPv6: offset in data of the fragment header */
+	uint8_t frag_nexthdr;	/* IPv6: next header field of the fragment header */
+
+	/* transport (kernel pkt->thoff / tprot / fragoff) */
+	bool tprot_set;		/* NFT_PKTINFO_L4PROTO: transport header located */
+	uint8_t l4proto;
+	size_t th_off;
+	uint16_t fragoff;	/* fragment offset in bytes; non-zero: non-first fragment,
+				 * transport-header loads break (see above) */
+	bool inner_set;		/* inner header (tunnel) offset known */
+	size_t inner_off;
+
+	/* hook context, filled by the caller (direction inference) */
+	int hook;		/* NF_INET_LOCAL_IN, NF_INET_LOCAL_OUT, NF_INET_FORWARD */
+	char iifname[16], oifname[16];
+	uint32_t iif, oif;
+	uint32_t mark;
+
+	/* conntrack, filled by conntrack.c before evaluation */
+	bool ct_present;	/* false: untracked/invalid as the kernel sees it */
+	uint32_t ct_state;	/* NF_CT_STATE_BIT(ctinfo) | UNTRACKED bit, as nft_ct reads it */
+	uint8_t ct_dir;		/* IP_CT_DIR_ORIGINAL / REPLY */
+	uint8_t ctinfo;		/* enum ip_conntrack_info when ct_present; PKT_CTINFO_UNTRACKED
+				 * (with ct_state = untracked bit) for ICMPv6 ND/MLD */
+	uint32_t ct_status;	/* IPS_* bits */
+	void *ct;		/* conntrack entry, opaque to the evaluator */
+
+	enum pkt_class cls;
+	const char *why;	/* static reason when cls != PKT_OK */
+};
+
+/* Decodes one frame of the given DLT into p (data is not copied; p is cleared
+ * first, so set ts/frame/hook context afterwards).  Never reads beyond caplen.
+ *
+ * Returns 0 when the inet hooks would see the packet: nfproto, nh_off, len and
+ * the transport fields are filled as nft_set_pktinfo_ipv4/ipv6 would fill them.
+ * p->cls is then PKT_OK, PKT_TRUNCATED (the capture holds fewer bytes than the
+ * kernel would: fields beyond avail are unknown; tprot_set is false when the
+ * transport header could not be located from the captured bytes) or
+ * PKT_MALFORMED (the kernel still passes it to the hooks, e.g. an IPv6 extension
+ * header chain running past the packet: tprot_set false as in the kernel).
+ * Returns -1 when the hooks would never see it (p->cls says why: PKT_NOT_IP,
+ * PKT_UNSUPPORTED_LINK, or an IP header ip_rcv/ipv6_rcv drops: PKT_MALFORMED /
+ * PKT_TRUNCATED).  p->why is a static string whenever cls != PKT_OK. */
+int pkt_decode(struct pkt *p, int linktype, const uint8_t *data, size_t caplen,
+	       size_t wirelen);
+
+#endif

@@ -1,0 +1,72 @@
+/* prefix — CIDR parsing and address-set normalisation, IPv4 and IPv6.
+ *
+ * An address is kept in network byte order in 16 bytes (IPv4 uses the first 4).
+ * A struct pset is a set of addresses of ONE family kept as sorted, disjoint,
+ * non-adjacent closed intervals [lo, hi]: after pset_normalize() it is the minimum
+ * number of intervals that covers the same addresses, which is what an nftables
+ * interval set needs.  All functions return 0 on success, -1 with errno set
+ * (ENOMEM, EINVAL) on failure. */
+#ifndef FILTERD_PREFIX_H
+#define FILTERD_PREFIX_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct addr {
+	uint8_t b[16];
+};
+
+struct prefix {
+	int family;		/* AF_INET or AF_INET6 */
+	unsigned len;		/* 0..32 or 0..128 */
+	struct addr a;		/* host bits cleared after parsing */
+};
+
+struct interval {
+	struct addr lo, hi;	/* inclusive */
+};
+
+struct pset {
+	int family;
+	struct interval *v;
+	size_t n, cap;
+};
+
+static inline size_t family_bytes(int family) { return family == AF_INET ? 4 : 16; }
+
+/* Parses "a.b.c.d", "a.b.c.d/n", "x::y", "x::y/n".  With host bits set, returns 0
+ * but sets *host_bits (when non-NULL) so the caller can warn; the stored prefix is
+ * the network.  On a syntax error returns -1 and writes a reason into err. */
+int prefix_parse(const char *s, struct prefix *out, bool *host_bits,
+		 char *err, size_t errlen);
+/* "10.0.0.0/8"; a full-length prefix prints as a bare address. */
+void prefix_format(const struct prefix *p, char *buf, size_t len);
+void addr_format(int family, const struct addr *a, char *buf, size_t len);
+int addr_cmp(int family, const struct addr *a, const struct addr *b);
+bool prefix_contains(const struct prefix *p, const struct addr *a);
+
+void pset_init(struct pset *s, int family);
+void pset_free(struct pset *s);
+int pset_add_prefix(struct pset *s, const struct prefix *p);
+int pset_add_interval(struct pset *s, const struct addr *lo, const struct addr *hi);
+/* Sorts and merges overlapping and adjacent intervals. */
+void pset_normalize(struct pset *s);
+int pset_copy(struct pset *dst, const struct pset *src);
+/* dst := dst ∪ src; both normalised on return. */
+int pset_union(struct pset *dst, const struct pset *src);
+/* dst := dst \ src; src must be normalised. */
+int pset_subtract(struct pset *dst, const struct pset *src);
+bool pset_contains(const struct pset *s, const struct addr *a);
+/* true when every address of a is in b (both normalised). */
+bool pset_is_subset(const struct pset *a, const struct pset *b);
+/* Number of addresses-prefixes needed to print the set as CIDRs. */
+size_t pset_count_prefixes(const struct pset *s);
+/* Prints one interval as nft would accept it: "10.0.0.0/8" when it is one prefix,
+ * else "10.0.0.0-10.0.1.127". */
+void interval_format(int family, const struct interval *iv, char *buf, size_t len);
+/* If the interval is exactly one prefix, sets *len and returns true. */
+bool interval_is_prefix(int family, const struct interval *iv, unsigned *len);
+
+#endif

@@ -1,0 +1,423 @@
+/* test_packet — pkt_decode() against hand-built frames and against every frame
+ * of tcpdump's regression captures (run this binary under ASan/valgrind). */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <dirent.h>
+#include <netinet/in.h>
+#include <linux/if_ether.h>
+#include <linux/if_packet.h>
+#include <linux/netfilter.h>
+#include <cmocka.h>
+
+#include "packet.h"
+#include "pcapgen.h"
+
+static uint8_t l4[PG_MAX], ip[PG_MAX], fr[PG_MAX], dg[PG_MAX];
+
+static size_t tcp4(const char *s, const char *d, const struct pg_ipopt *o)
+{
+	size_t n = pg_tcp(l4, 40000, 443, 1, 0, PG_SYN, 64240, NULL, NULL, 0);
+
+	return pg_ip4(ip, s, d, 6, l4, n, o);
+}
+
+static size_t tcp6(const struct pg_ipopt *o)
+{
+	size_t n = pg_tcp(l4, 40000, 443, 1, 0, PG_SYN, 64240, NULL, NULL, 0);
+
+	return pg_ip6(ip, "fd00::1", "2001:db8::2", 6, l4, n, o);
+}
+
+/* nft_set_pktinfo_ipv4: tprot = protocol, thoff = ihl*4, fragoff = 0 */
+static void test_eth_ipv4_tcp(void **state)
+{
+	struct pkt p;
+	size_t n = pg_eth(fr, ip, tcp4("10.0.0.1", "192.0.2.1", NULL));
+
+	assert_int_equal(pkt_decode(&p, DLT_EN10MB, fr, n, n), 0);
+	assert_int_equal(p.cls, PKT_OK);
+	assert_int_equal(p.nfproto, NFPROTO_IPV4);
+	assert_int_equal(p.l3proto, ETH_P_IP);
+	assert_int_equal(p.nh_off, 14);
+	assert_int_equal(p.len, 40);
+	assert_int_equal(p.avail, 40);
+	assert_true(p.tprot_set);
+	assert_int_equal(p.l4proto, 6);
+	assert_int_equal(p.th_off, 34);
+	assert_int_equal(p.fragoff, 0);
+	assert_false(p.is_frag);
+	assert_true(p.has_ll);
+	assert_int_equal(p.pkttype, PACKET_HOST);
+}
+
+/* IPv4 options are skipped by IHL (ip_hdrlen) */
+static void test_ipv4_options(void **state)
+{
+	struct pg_ipopt o = { .ip4_optlen = 8 };
+	struct pkt p;
+	size_t n = pg_eth(fr, ip, tcp4("10.0.0.1", "192.0.2.1", &o));
+
+	assert_int_equal(pkt_decode(&p, DLT_EN10MB, fr, n, n), 0);
+	assert_int_equal(p.th_off, 14 + 28);
+	assert_int_equal(p.len, 48);
+}
+
+/* ip_rcv_core drops: ihl < 5, version != 4, tot_len < ihl, tot_len > skb->len,
+ * bad header checksum: the hooks never see these. */
+static void test_ipv4_malformed(void **state)
+{
+	struct pkt p;
+	size_t n = tcp4("10.0.0.1", "192.0.2.1", NULL);
+
+	memcpy(dg, ip, n);
+	dg[0] = 0x44;		/* ihl 4 */
+	assert_int_equal(pkt_decode(&p, DLT_RAW, dg, n, n), -1);
+	assert_int_equal(p.cls, PKT_MALFORMED);
+	assert_non_null(p.why);
+
+	memcpy(dg, ip, n);
+	dg[10] ^= 1;		/* checksum */
+	assert_int_equal(pkt_decode(&p, DLT_RAW, dg, n, n), -1);
+	assert_int_equal(p.cls, PKT_MALFORMED);
+
+	memcpy(dg, ip, n);	/* tot_len beyond the frame */
+	assert_int_equal(pkt_decode(&p, DLT_RAW, dg, n - 1, n - 1), -1);
+	assert_int_equal(p.cls, PKT_MALFORMED);
+
+	memcpy(dg, ip, n);	/* short capture of a complete frame: kept */
+	assert_int_equal(pkt_decode(&p, DLT_RAW, dg, 30, n), 0);
+	assert_int_equal(p.cls, PKT_TRUNCATED);
+	assert_int_equal(p.len, 40);
+	assert_int_equal(p.avail, 30);
+	assert_true(p.tprot_set);
+
+	assert_int_equal(pkt_decode(&p, DLT_RAW, dg, 19, n), -1);
+	assert_int_equal(p.cls, PKT_TRUNCATED);
+
+	/* link padding beyond tot_len is trimmed (pskb_trim_rcsum) */
+	memset(dg + n, 0, 10);
+	assert_int_equal(pkt_decode(&p, DLT_RAW, dg, n + 10, n + 10), 0);
+	assert_int_equal(p.len, 40);
+	assert_int_equal(p.avail, 40);
+}
+
+/* Non-first IPv4 fragment: the kernel still sets NFT_PKTINFO_L4PROTO and tprot;
+ * pkt->fragoff (bytes) is what makes transport loads break. */
+static void test_ipv4_fragments(void **state)
+{
+	uint8_t pay[100] = { 0 };
+	struct pg_ipopt o = { .id = 0x1234 };
+	size_t l = pg_udp(l4, 5000, 53, pay, sizeof(pay));
+	size_t d = pg_ip4(dg, "10.0.0.1", "192.0.2.1", 17, l4, l, &o);
+	struct pkt p;
+	size_t n;
+
+	n = pg_ip4_frag(fr, dg, 0, 64, true);
+	assert_int_equal(pkt_decode(&p, DLT_RAW, fr, n, n), 0);
+	assert_true(p.is_frag);
+	assert_true(p.frag_mf);
+	assert_int_equal(p.fragoff, 0);
+	assert_true(p.tprot_set);
+	assert_int_equal(p.frag_id, 0x1234);
+
+	n = pg_ip4_frag(fr, dg, 64, d - 20 - 64, false);
+	assert_int_equal(pkt_decode(&p, DLT_RAW, fr, n, n), 0);
+	assert_true(p.is_frag);
+	assert_false(p.frag_mf);
+	assert_int_equal(p.fragoff, 64);
+	assert_int_equal(p.frag_offset, 64);
+	assert_true(p.tprot_set);
+	assert_int_equal(p.l4proto, 17);
+	assert_int_equal(p.frag_data_off, 20);
+}
+
+/* nft_set_pktinfo_ipv6 → ipv6_find_hdr(…, -1, …, IP6_FH_F_AUTH): hop-by-hop,
+ * destination options and routing headers are skipped. */
+static void test_ipv6_exthdrs(void **state)
+{
+	struct pg_ipopt o = { .hbh = true, .dstopt = true, .routing = true };
+	struct pkt p;
+	size_t n = pg_eth(fr, ip, tcp6(&o));
+
+	assert_int_equal(pkt_decode(&p, DLT_EN10MB, fr, n, n), 0);
+	assert_int_equal(p.cls, PKT_OK);
+	assert_int_equal(p.nfproto, NFPROTO_IPV6);
+	assert_true(p.tprot_set);
+	assert_int_equal(p.l4proto, 6);
+	assert_int_equal(p.th_off, 14 + 40 + 24);
+	assert_int_equal(p.len, 40 + 24 + 20);
+}
+
+/* ipv6_find_hdr: a non-first fragment reports the fragment header's next
+ * header (fragoff set); the first fragment is walked through. */
+static void test_ipv6_fragments(void **state)
+{
+	uint8_t pay[100] = { 0 };
+	size_t l = pg_udp(l4, 5000, 53, pay, sizeof(pay));
+	size_t d = pg_ip6(dg, "fd00::1", "2001:db8::2", 17, l4, l, NULL);
+	struct pkt p;
+	size_t n;
+
+	n = pg_ip6_frag(fr, dg, 0, 56, true, 77);
+	assert_int_equal(pkt_decode(&p, DLT_RAW, fr, n, n), 0);
+	assert_true(p.is_frag);
+	assert_true(p.tprot_set);
+	assert_int_equal(p.l4proto, 17);
+	assert_int_equal(p.th_off, 48);
+	assert_int_equal(p.fragoff, 0);
+	assert_int_equal(p.frag_id, 77);
+	assert_int_equal(p.frag_hdr_off, 40);
+
+	n = pg_ip6_frag(fr, dg, 56, d - 40 - 56, false, 77);
+	assert_int_equal(pkt_decode(&p, DLT_RAW, fr, n, n), 0);
+	assert_true(p.tprot_set);
+	assert_int_equal(p.l4proto, 17);
+	assert_int_equal(p.fragoff, 56);
+	assert_int_equal(p.frag_offset, 56);
+
+	/* non-first fragment whose next header is an extension header: -ENOENT */
+	fr[40] = 60;
+	assert_int_equal(pkt_decode(&p, DLT_RAW, fr, n, n), 0);
+	assert_false(p.tprot_set);
+}
+
+/* IP6_FH_F_AUTH: the walk stops at AH and reports it; ESP and NONE are "last
+ * headers" reported as the protocol. */
+static void test_ipv6_ah_esp_none(void **state)
+{
+	uint8_t ah[24] = { 6, 4 };	/* next TCP, (4+2)*4 = 24 bytes */
+	struct pkt p;
+	size_t n;
+
+	n = pg_ip6(ip, "fd00::1", "fd00::2", 51, ah, sizeof(ah), NULL);
+	assert_int_equal(pkt_decode(&p, DLT_RAW, ip, n, n), 0);
+	assert_true(p.tprot_set);
+	assert_int_equal(p.l4proto, 51);
+	assert_int_equal(p.th_off, 40);
+
+	n = pg_ip6(ip, "fd00::1", "fd00::2", 50, ah, 16, NULL);
+	assert_int_equal(pkt_decode(&p, DLT_RAW, ip, n, n), 0);
+	assert_int_equal(p.l4proto, 50);
+
+	n = pg_ip6(ip, "fd00::1", "fd00::2", 59, NULL, 0, NULL);
+	assert_int_equal(pkt_decode(&p, DLT_RAW, ip, n, n), 0);
+	assert_true(p.tprot_set);
+	assert_int_equal(p.l4proto, 59);
+	assert_int_equal(p.th_off, 40);
+}
+
+/* An extension header running past skb->len: -EBADMSG, L4PROTO unset, but the
+ * packet still goes through the hooks. */
+static void test_ipv6_bad_chain(void **state)
+{
+	struct pkt p;
+	size_t n = pg_ip6(ip, "fd00::1", "fd00::2", 0, NULL, 0, NULL);
+
+	assert_int_equal(pkt_decode(&p, DLT_RAW, ip, n, n), 0);
+	assert_false(p.tprot_set);
+	assert_int_equal(p.cls, PKT_MALFORMED);
+
+	/* IPv6 payload length beyond the frame: ipv6_rcv drops it */
+	ip[5] = 200;
+	assert_int_equal(pkt_decode(&p, DLT_RAW, ip, n, n), -1);
+	assert_int_equal(p.cls, PKT_MALFORMED);
+}
+
+/* 802.1Q and 802.1ad/QinQ tags before the network header */
+static void test_vlan(void **state)
+{
+	static const uint16_t tp[] = { 0x88a8, 0x8100 }, tci[] = { 100, 200 };
+	struct pkt p;
+	size_t ipn = tcp4("10.0.0.1", "10.0.0.2", NULL);
+	size_t n = pg_eth_vlan(fr, ip, ipn, tp, tci, 2);
+
+	assert_int_equal(pkt_decode(&p, DLT_EN10MB, fr, n, n), 0);
+	assert_int_equal(p.nh_off, 22);
+	assert_int_equal(p.vlan_depth, 2);
+	assert_int_equal(p.vlan_tci, 100);
+	assert_int_equal(p.l4proto, 6);
+
+	assert_int_equal(pkt_decode(&p, DLT_EN10MB, fr, 16, n), -1);
+	assert_int_equal(p.cls, PKT_TRUNCATED);
+}
+
+/* SLL / SLL2 packet types are the kernel's PACKET_* values */
+static void test_sll(void **state)
+{
+	struct pkt p;
+	size_t ipn = tcp6(NULL);
+	size_t n = pg_sll(fr, PACKET_OUTGOING, ip, ipn);
+
+	assert_int_equal(pkt_decode(&p, DLT_LINUX_SLL, fr, n, n), 0);
+	assert_int_equal(p.nh_off, 16);
+	assert_int_equal(p.pcap_dir, 2);
+	assert_int_equal(p.nfproto, NFPROTO_IPV6);
+	assert_false(p.has_ll);
+
+	n = pg_sll2(fr, PACKET_BROADCAST, 3, ip, ipn);
+	assert_int_equal(pkt_decode(&p, DLT_LINUX_SLL2, fr, n, n), 0);
+	assert_int_equal(p.nh_off, 20);
+	assert_int_equal(p.pcap_dir, 1);
+	assert_int_equal(p.pkttype, PACKET_BROADCAST);
+	assert_int_equal(p.l4proto, 6);
+}
+
+/* DLT_NULL (host order) and DLT_LOOP (network order); AF_INET6 24/28/30/10 */
+static void test_null_loop(void **state)
+{
+	static const uint32_t afs6[] = { 10, 24, 28, 30 };
+	struct pkt p;
+	size_t ipn = tcp4("127.0.0.1", "127.0.0.1", NULL);
+	size_t n = pg_null(fr, 2, false, ip, ipn);
+
+	assert_int_equal(pkt_decode(&p, DLT_NULL, fr, n, n), 0);
+	assert_int_equal(p.nfproto, NFPROTO_IPV4);
+	n = pg_null(fr, 2, true, ip, ipn);
+	assert_int_equal(pkt_decode(&p, DLT_LOOP, fr, n, n), 0);
+	assert_int_equal(p.nfproto, NFPROTO_IPV4);
+
+	ipn = tcp6(NULL);
+	for (size_t i = 0; i < 4; i++) {
+		n = pg_null(fr, afs6[i], i & 1, ip, ipn);
+		assert_int_equal(pkt_decode(&p, DLT_NULL, fr, n, n), 0);
+		assert_int_equal(p.nfproto, NFPROTO_IPV6);
+	}
+	n = pg_null(fr, 7, false, ip, ipn);
+	assert_int_equal(pkt_decode(&p, DLT_NULL, fr, n, n), -1);
+	assert_int_equal(p.cls, PKT_NOT_IP);
+}
+
+static void test_raw_and_misc(void **state)
+{
+	static const uint8_t arp[42] = { [12] = 0x08, [13] = 0x06 };
+	struct pkt p;
+	size_t ipn = tcp6(NULL);
+
+	assert_int_equal(pkt_decode(&p, DLT_IPV6, ip, ipn, ipn), 0);
+	assert_int_equal(pkt_decode(&p, DLT_IPV4, ip, ipn, ipn), -1);
+	assert_int_equal(p.cls, PKT_MALFORMED);
+	assert_int_equal(pkt_decode(&p, DLT_EN10MB, arp, sizeof(arp), sizeof(arp)), -1);
+	assert_int_equal(p.cls, PKT_NOT_IP);
+	assert_int_equal(pkt_decode(&p, 147, arp, sizeof(arp), sizeof(arp)), -1);
+	assert_int_equal(p.cls, PKT_UNSUPPORTED_LINK);
+	assert_int_equal(pkt_decode(&p, DLT_RAW, NULL, 0, 0), -1);
+	assert_int_equal(pkt_decode(&p, DLT_EN10MB, arp, 0, 60), -1);
+	assert_int_equal(p.cls, PKT_TRUNCATED);
+}
+
+/* Decode every prefix length of a frame: exercises each bounds check. */
+static void check_all_prefixes(int dlt, const uint8_t *f, size_t n)
+{
+	struct pkt p;
+
+	for (size_t c = 0; c <= n; c++) {
+		uint8_t *copy = malloc(c ? c : 1);
+
+		assert_non_null(copy);
+		memcpy(copy, f, c);
+		pkt_decode(&p, dlt, copy, c, n);
+		assert_true(p.cls == PKT_OK || p.why != NULL);
+		if (p.cls == PKT_OK || p.cls == PKT_TRUNCATED)
+			assert_true(p.avail <= c);
+		free(copy);
+	}
+}
+
+static void test_prefixes(void **state)
+{
+	struct pg_ipopt o = { .hbh = true, .dstopt = true, .routing = true };
+	static const uint16_t tp[] = { 0x8100 }, tci[] = { 5 };
+	size_t n = tcp6(&o);
+
+	n = pg_eth_vlan(fr, ip, n, tp, tci, 1);
+	check_all_prefixes(DLT_EN10MB, fr, n);
+	n = tcp4("10.1.1.1", "10.2.2.2", NULL);
+	n = pg_sll2(fr, 0, 1, ip, n);
+	check_all_prefixes(DLT_LINUX_SLL2, fr, n);
+}
+
+/* Every packet of every capture of tcpdump's regression suite: no read beyond
+ * caplen (ASan/valgrind tell), a class and a reason for each. */
+static void test_tcpdump_corpus(void **state)
+{
+	const char *dir = "../shared/data/pcaps/tcpdump";
+	unsigned long files = 0, frames = 0, decoded = 0;
+	struct dirent *de;
+	DIR *d;
+
+	d = opendir(dir);
+	if (!d) {
+		d = opendir("/work/shared/data/pcaps/tcpdump");
+		dir = "/work/shared/data/pcaps/tcpdump";
+	}
+	if (!d) {
+		print_message("SKIP: %s not found (no shared data in this checkout)\n", dir);
+		skip();
+	}
+	while ((de = readdir(d))) {
+		char path[4096], err[PCAP_ERRBUF_SIZE];
+		struct pcap_pkthdr *h;
+		const u_char *data;
+		pcap_t *pc;
+		int dlt, r;
+
+		if (de->d_name[0] == '.')
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", dir, de->d_name);
+		pc = pcap_open_offline(path, err);
+		if (!pc)
+			continue;	/* file-level error: the caller reports it */
+		files++;
+		dlt = pcap_datalink(pc);
+		while ((r = pcap_next_ex(pc, &h, &data)) >= 0) {
+			struct pkt p;
+			uint8_t *copy;
+
+			if (r == 0)
+				continue;
+			frames++;
+			/* an exact-size heap copy so that ASan sees any overread */
+			copy = malloc(h->caplen ? h->caplen : 1);
+			assert_non_null(copy);
+			memcpy(copy, data, h->caplen);
+			if (pkt_decode(&p, dlt, copy, h->caplen, h->len) == 0) {
+				decoded++;
+				assert_true(p.avail <= h->caplen - p.nh_off);
+				assert_true(!p.tprot_set || p.th_off >= p.nh_off);
+			}
+			assert_true(p.cls == PKT_OK || p.why != NULL);
+			free(copy);
+		}
+		pcap_close(pc);
+	}
+	closedir(d);
+	print_message("tcpdump corpus: %lu files, %lu frames, %lu reach the hooks\n",
+		      files, frames, decoded);
+	assert_true(files > 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_eth_ipv4_tcp),
+		cmocka_unit_test(test_ipv4_options),
+		cmocka_unit_test(test_ipv4_malformed),
+		cmocka_unit_test(test_ipv4_fragments),
+		cmocka_unit_test(test_ipv6_exthdrs),
+		cmocka_unit_test(test_ipv6_fragments),
+		cmocka_unit_test(test_ipv6_ah_esp_none),
+		cmocka_unit_test(test_ipv6_bad_chain),
+		cmocka_unit_test(test_vlan),
+		cmocka_unit_test(test_sll),
+		cmocka_unit_test(test_null_loop),
+		cmocka_unit_test(test_raw_and_misc),
+		cmocka_unit_test(test_prefixes),
+		cmocka_unit_test(test_tcpdump_corpus),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
