@@ -3,7 +3,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 O       ?= build
 CC      ?= cc
-PKGS    := libnftnl libmnl libpcap yaml-0.1 jansson cmocka
+PKGS    := libnftnl libmnl libpcap yaml-0.1 jansson cmocka libcrypto libsystemd libcap-ng
 
 ifeq ($(V),1)
 Q :=
@@ -22,15 +22,18 @@ override CFLAGS += -std=gnu11 $(WARN) -Irules -D_GNU_SOURCE $(PKG_CFLAGS) $(SAN)
 LDFLAGS += $(SAN)
 
 LIB_SRC   := $(sort $(wildcard rules/*.c))
-LIB_OBJ   := $(LIB_SRC:%.c=$(O)/%.o)
+LIB_OBJ   := $(LIB_SRC:%.c=$(O)/obj/%.o)
 LIB       := $(O)/librules.a
 
 FILTERCTL_SRC := $(sort $(wildcard filterd/filterctl*.c filterd/cmd_*.c))
-FILTERCTL_OBJ := $(FILTERCTL_SRC:%.c=$(O)/%.o)
+FILTERCTL_OBJ := $(FILTERCTL_SRC:%.c=$(O)/obj/%.o)
+FILTERD_SRC   := filterd/filterd.c $(sort $(wildcard filterd/d_*.c))
+FILTERD_OBJ   := $(FILTERD_SRC:%.c=$(O)/obj/%.o)
+DAEMON_LIBS   := $(shell pkg-config --libs libcrypto libsystemd libcap-ng 2>/dev/null)
 REPLAY_SRC    := $(sort $(wildcard pcap-replay/*.c))
-REPLAY_OBJ    := $(REPLAY_SRC:%.c=$(O)/%.o)
+REPLAY_OBJ    := $(REPLAY_SRC:%.c=$(O)/obj/%.o)
 
-BINS := $(O)/filterctl
+BINS := $(O)/filterctl $(O)/filterd
 ifneq ($(REPLAY_SRC),)
 BINS += $(O)/pcap-replay
 endif
@@ -41,7 +44,7 @@ UNIT_BINS := $(UNIT_SRC:tests/unit/%.c=$(O)/tests/%)
 .PHONY: all test check-unit check-live demo bench install clean deps fuzz
 all: $(BINS)
 
-$(O)/%.o: %.c
+$(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
 	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
@@ -53,6 +56,10 @@ $(LIB): $(LIB_OBJ)
 $(O)/filterctl: $(FILTERCTL_OBJ) $(LIB)
 	@$(if $(Q),echo "  LD      $@")
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+
+$(O)/filterd: $(FILTERD_OBJ) $(LIB)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(DAEMON_LIBS) -lm
 
 $(O)/pcap-replay: $(REPLAY_OBJ) $(LIB)
 	@$(if $(Q),echo "  LD      $@")

@@ -14,9 +14,16 @@ int cmd_apply(int argc, char **argv)
 	static const struct option opts[] = {
 		{ "tags", required_argument, NULL, 't' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "confirm-within", required_argument, NULL, 'w' },
+		{ "direct", no_argument, NULL, 'D' },
+		{ "daemon", no_argument, NULL, 'd' },
+		{ "force", no_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *tags = default_tags_path();
+	bool tags_given = false, direct = false, via_daemon = false, force = false;
+	long confirm = 0;
+	char *end;
 	const char *fault = getenv("FILTERD_FAULT");
 	bool quiet = false;
 	struct loaded l;
@@ -27,15 +34,30 @@ int cmd_apply(int argc, char **argv)
 	optind = 1;
 	while ((c = getopt_long(argc, argv, "t:q", opts, NULL)) != -1) {
 		switch (c) {
-		case 't': tags = optarg; break;
+		case 't': tags = optarg; tags_given = true; break;
 		case 'q': quiet = true; break;
+		case 'D': direct = true; break;
+		case 'd': via_daemon = true; break;
+		case 'f': force = true; break;
+		case 'w':
+			confirm = strtol(optarg, &end, 10);
+			if (end == optarg || (*end && strcmp(end, "s") != 0) || confirm < 1 || confirm > 86400) {
+				fprintf(stderr, "filterctl: --confirm-within takes 1..86400 seconds (e.g. 60 or 60s)\n");
+				return EXIT_USAGE;
+			}
+			via_daemon = true;
+			break;
 		default: return EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
-		fprintf(stderr, "usage: filterctl apply POLICY [--tags FILE] [--quiet]\n");
+	if (optind != argc - 1 || (direct && via_daemon) || (tags_given && via_daemon)) {
+		fprintf(stderr, "usage: filterctl apply POLICY [--tags FILE] [--direct] [--quiet]\n"
+				"       filterctl apply POLICY [--confirm-within SECONDS] [--daemon] [--force]\n"
+				"(--tags applies directly with that tags file; through filterd, its own tags file is used)\n");
 		return EXIT_USAGE;
 	}
+	if (via_daemon || (!direct && !tags_given && ctl_reachable()))
+		return apply_via_daemon(argv[optind], (unsigned)confirm, force);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = load_policy(argv[optind], tags, true, &l);
 	if (rc != EXIT_OK)

@@ -14,7 +14,13 @@ struct command {
 static const struct command commands[] = {
 	{ "check", cmd_check, "POLICY [--tags FILE] [-v]   validate a policy (nothing is applied)" },
 	{ "compile", cmd_compile, "POLICY [--tags FILE] [--format nft|json|bytecode]   print the ruleset" },
-	{ "apply", cmd_apply, "POLICY [--tags FILE]   replace the filterd table in one atomic batch" },
+	{ "apply", cmd_apply, "POLICY [--tags FILE | --confirm-within SECONDS] [--direct|--daemon]\n"
+	  "           replace the filterd table in one atomic batch (directly with --tags, else through filterd)" },
+	{ "status", cmd_status, "[--json]   what filterd holds in force: workspace, sha256, tags, who, pending" },
+	{ "reload", cmd_reload, "[--force]   make filterd re-read its policy and tags files now" },
+	{ "confirm", cmd_confirm, "   keep a policy applied with --confirm-within" },
+	{ "rollback", cmd_rollback, "   return to the previously applied policy" },
+	{ "hbi-clear", cmd_hbi_clear, "WORKSPACE   (owner) forget that WORKSPACE was applied with hbi_workspace" },
 	{ NULL, NULL, NULL },
 };
 
@@ -23,7 +29,8 @@ static void usage(FILE *f)
 	fprintf(f, "usage: filterctl COMMAND [ARGS]\n\ncommands:\n");
 	for (const struct command *c = commands; c->name; c++)
 		fprintf(f, "  %-8s %s\n", c->name, c->help);
-	fprintf(f, "\nexit status: 0 ok, 1 policy or tags error, 2 usage, 3 kernel refused\n");
+	fprintf(f, "\nexit status: 0 ok, 1 policy or tags error, 2 usage, 3 kernel refused,\n"
+		   "             4 filterd unreachable, 5 permission denied (role)\n");
 }
 
 const char *default_tags_path(void)

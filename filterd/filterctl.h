@@ -13,6 +13,8 @@ enum {
 	EXIT_POLICY = 1,	/* policy or tags file rejected */
 	EXIT_USAGE = 2,
 	EXIT_KERNEL = 3,	/* the kernel refused the batch */
+	EXIT_DAEMON = 4,	/* filterd cannot be reached */
+	EXIT_DENIED = 5,	/* filterd refused: the caller lacks the role */
 };
 
 struct loaded {
@@ -33,5 +35,17 @@ const char *default_tags_path(void);
 int cmd_check(int argc, char **argv);
 int cmd_compile(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
+int cmd_status(int argc, char **argv);
+int cmd_reload(int argc, char **argv);
+int cmd_confirm(int argc, char **argv);
+int cmd_rollback(int argc, char **argv);
+int cmd_hbi_clear(int argc, char **argv);
+
+/* Control socket client (cmd_daemon.c). */
+#include <jansson.h>
+const char *ctl_socket_path(void);
+bool ctl_reachable(void);
+int ctl_call(json_t *req, json_t **ans, unsigned timeout_s);
+int apply_via_daemon(const char *path, unsigned confirm_within, bool force);
 
 #endif

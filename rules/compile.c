@@ -404,7 +404,13 @@ static void match_addr(struct rb *b, int family, bool src, const struct amatch *
 		interval_format(family, &ps->v[0], buf, sizeof(buf));
 		sb_puts(&b->text, buf);
 	} else {
-		struct nftnl_set *s = anon_set(b->c, true, family == AF_INET ? DT_IPADDR : DT_IP6ADDR,
+		/* As nft: only a list with a prefix or range needs an interval set;
+		 * single addresses go into a plain (hash) set. */
+		bool interval = false;
+		for (size_t i = 0; i < ps->n; i++)
+			if (addr_cmp(family, &ps->v[i].lo, &ps->v[i].hi) != 0)
+				interval = true;
+		struct nftnl_set *s = anon_set(b->c, interval, family == AF_INET ? DT_IPADDR : DT_IP6ADDR,
 					       len, BO_BIG, (uint32_t)ps->n);
 		struct ivl *iv = calloc(ps->n, sizeof(*iv));
 		if (!s || !iv) {
@@ -413,7 +419,13 @@ static void match_addr(struct rb *b, int family, bool src, const struct amatch *
 			return;
 		}
 		pset_to_ivl(ps, iv);
-		set_add_intervals(b->c, s, iv, ps->n, len);
+		if (interval) {
+			set_add_intervals(b->c, s, iv, ps->n, len);
+		} else {
+			for (size_t i = 0; i < ps->n; i++)
+				set_add_elem(b->c, s, iv[i].lo, len, false);
+			b->c->nelements += ps->n;
+		}
 		free(iv);
 		e_payload(b, NFT_PAYLOAD_NETWORK_HEADER, off, len);
 		e_lookup(b, nftnl_set_get_str(s, NFTNL_SET_NAME), nftnl_set_get_u32(s, NFTNL_SET_ID));
@@ -1123,25 +1135,38 @@ static const struct required required_rules[] = {
 	{ "AzureKeyVault.region", PROTO_TCP, "443", true },
 };
 
-static const struct service_tag *required_tag(struct cctx *c, const char *spec)
+/* Resolves a required rule's tag: "X.region" is X.<region> when the policy has
+ * a region and the file has that tag, else the global X.  Warns (once per tag
+ * when warn is set) when the global tag stands in or when no tag is found: that
+ * required destination then stays closed. */
+static const struct service_tag *required_tag(struct cctx *c, const char *spec, bool warn)
 {
 	char base[128], name[192];
 	const char *dot = strstr(spec, ".region");
-	const struct service_tag *t;
+	const struct service_tag *t, *g;
 
-	if (!dot)
-		return tagdb_find(c->tags, spec);
-	snprintf(base, sizeof(base), "%.*s", (int)(dot - spec), spec);
-	if (c->p->region) {
+	snprintf(base, sizeof(base), "%.*s", dot ? (int)(dot - spec) : (int)strlen(spec), spec);
+	g = tagdb_find(c->tags, base);
+	if (dot && c->p->region) {
 		snprintf(name, sizeof(name), "%s.%s", base, c->p->region);
 		t = tagdb_find(c->tags, name);
 		if (t)
 			return t;
-		diags_add(c->d, DIAG_WARNING, c->p->file, 0, 0,
-			  "required rule: tag '%s' is not in %s; the global tag '%s' stands in",
-			  name, c->tags->path, base);
+		if (warn && g)
+			diags_add(c->d, DIAG_WARNING, c->p->file, 0, 0,
+				  "required rule: tag '%s' is not in %s; the global tag '%s' stands in",
+				  name, c->tags->path, base);
+		else if (warn)
+			diags_add(c->d, DIAG_WARNING, c->p->file, 0, 0,
+				  "required rule: neither tag '%s' nor '%s' is in %s; that required destination stays closed",
+				  name, base, c->tags->path);
+		return g;
 	}
-	return tagdb_find(c->tags, base);
+	if (warn && !g)
+		diags_add(c->d, DIAG_WARNING, c->p->file, 0, 0,
+			  "required rule: tag '%s' is not in %s; that required destination stays closed",
+			  base, c->tags->path);
+	return g;
 }
 
 static void emit_managed(struct cctx *c)
@@ -1221,13 +1246,11 @@ static void emit_managed(struct cctx *c)
 		char err[128];
 		if (rq->hbi_only && !p->hbi_workspace)
 			continue;
-		const struct service_tag *t = required_tag(c, rq->tag);
-		if (!t) {
-			diags_add(c->d, DIAG_WARNING, p->file, 0, 0,
-				  "required rule: tag '%s' is not in %s; that required destination stays closed",
-				  rq->tag, c->tags->path);
+		/* one warning per tag: consecutive entries share it (tcp, udp) */
+		bool warn = i == 0 || strcmp(required_rules[i - 1].tag, rq->tag) != 0;
+		const struct service_tag *t = required_tag(c, rq->tag, warn);
+		if (!t)
 			continue;
-		}
 		if (portspec_parse(rq->ports, &ports, err, sizeof(err)) < 0) {
 			c->oom = true;
 			continue;

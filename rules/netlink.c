@@ -1,4 +1,5 @@
 #include "netlink.h"
+#include "rsdiff.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -44,12 +45,21 @@ static int batch_reserve(struct batch *b, size_t extra)
 	return 0;
 }
 
-static void batch_append(struct batch *b, const struct nlmsghdr *nlh, const char *what)
+/* Copies the message built in the scratch buffer into the batch and zeroes the
+ * scratch again, so that no byte a builder skips (padding) is uninitialised. */
+static void batch_append(struct batch *b, struct nlmsghdr *nlh, const char *what)
 {
+	uint32_t mlen = nlh->nlmsg_len;
+
 	if (b->oom || batch_reserve(b, nlh->nlmsg_len) < 0)
 		return;
+	if (batch_reserve(b, NLMSG_ALIGN(nlh->nlmsg_len)) < 0)
+		return;
 	memcpy(b->buf + b->len, nlh, nlh->nlmsg_len);
+	/* the alignment padding goes to the kernel too: never uninitialised */
+	memset(b->buf + b->len + nlh->nlmsg_len, 0, NLMSG_ALIGN(nlh->nlmsg_len) - nlh->nlmsg_len);
 	b->len += NLMSG_ALIGN(nlh->nlmsg_len);
+	memset(nlh, 0, mlen);
 	if (b->nwhat == b->capwhat) {
 		size_t n = b->capwhat ? b->capwhat * 2 : 64;
 		char **nw = realloc(b->what, n * sizeof(*nw));
@@ -79,6 +89,8 @@ static double now_ms(void)
 	return ts.tv_sec * 1e3 + ts.tv_nsec / 1e6;
 }
 
+static uint32_t next_seq(void);
+
 static void describe_rule(const struct nftnl_rule *r, size_t idx, char *buf, size_t len)
 {
 	char comment[256];
@@ -88,17 +100,20 @@ static void describe_rule(const struct nftnl_rule *r, size_t idx, char *buf, siz
 		 nftnl_rule_get_str(r, NFTNL_RULE_CHAIN), comment[0] ? comment : "no comment");
 }
 
-static int build_batch(const struct ruleset *rs, uint32_t table_flags, enum nl_fault fault,
-		       struct batch *b)
+/* first_flags: flags the first (create-if-absent) NEWTABLE carries.  When the
+ * table exists it must repeat the existing flags (the kernel refuses to toggle
+ * NFT_TABLE_F_PERSIST), and with NFT_TABLE_F_OWNER it adopts an orphaned table. */
+static int build_batch(const struct ruleset *rs, uint32_t first_flags, uint32_t table_flags,
+		       enum nl_fault fault, struct batch *b)
 {
-	char *scratch = malloc(SCRATCH_SIZE);
+	char *scratch = calloc(1, SCRATCH_SIZE);
 	struct nlmsghdr *nlh;
 	char what[512];
 	uint16_t fam = (uint16_t)rs->family;
 
 	if (!scratch)
 		return -1;
-	b->seq0 = b->seq = (uint32_t)time(NULL);
+	b->seq0 = b->seq = next_seq();
 
 	nlh = (struct nlmsghdr *)scratch;
 	nftnl_batch_begin(scratch, b->seq++);
@@ -110,6 +125,7 @@ static int build_batch(const struct ruleset *rs, uint32_t table_flags, enum nl_f
 		goto fail;
 	nftnl_table_set_str(t, NFTNL_TABLE_NAME, rs->table);
 	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, rs->family);
+	nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, first_flags);
 	nlh = nftnl_table_nlmsg_build_hdr(scratch, NFT_MSG_NEWTABLE, fam,
 					  NLM_F_CREATE | NLM_F_ACK, b->seq++);
 	nftnl_table_nlmsg_build_payload(nlh, t);
@@ -119,8 +135,7 @@ static int build_batch(const struct ruleset *rs, uint32_t table_flags, enum nl_f
 	nftnl_table_nlmsg_build_payload(nlh, t);
 	snprintf(what, sizeof(what), "table inet %s (delete old)", rs->table);
 	batch_append(b, nlh, what);
-	if (table_flags)
-		nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, table_flags);
+	nftnl_table_set_u32(t, NFTNL_TABLE_FLAGS, table_flags);
 	nlh = nftnl_table_nlmsg_build_hdr(scratch, NFT_MSG_NEWTABLE, fam,
 					  NLM_F_CREATE | NLM_F_ACK, b->seq++);
 	nftnl_table_nlmsg_build_payload(nlh, t);
@@ -243,51 +258,83 @@ static const char *ext_ack_msg(const struct nlmsghdr *nlh)
 	return NULL;
 }
 
-int nl_apply(const struct ruleset *rs, uint32_t table_flags, enum nl_fault fault,
-	     struct nl_report *rep)
+struct nl_conn {
+	struct mnl_socket *nl;
+	uint32_t portid;
+	size_t sndbuf, rcvbuf;
+};
+
+struct nl_conn *nl_open(char *err, size_t errlen)
 {
-	struct batch b = {0};
-	struct mnl_socket *nl = NULL;
+	struct nl_conn *c = calloc(1, sizeof(*c));
+	int one = 1;
+
+	if (!c) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	c->nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!c->nl || mnl_socket_bind(c->nl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		snprintf(err, errlen, "cannot open a netfilter netlink socket: %s", strerror(errno));
+		nl_close(c);
+		return NULL;
+	}
+	mnl_socket_setsockopt(c->nl, NETLINK_CAP_ACK, &one, sizeof(one));
+	mnl_socket_setsockopt(c->nl, NETLINK_EXT_ACK, &one, sizeof(one));
+	c->portid = mnl_socket_get_portid(c->nl);
+	return c;
+}
+
+void nl_close(struct nl_conn *c)
+{
+	if (!c)
+		return;
+	if (c->nl)
+		mnl_socket_close(c->nl);
+	free(c);
+}
+
+uint32_t nl_portid(const struct nl_conn *c)
+{
+	return c->portid;
+}
+
+static void grow_buffers(struct nl_conn *c, size_t snd, size_t rcv)
+{
+	int fd = mnl_socket_get_fd(c->nl);
+
+	if (snd > c->sndbuf) {
+		int v = (int)snd;
+		if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &v, sizeof(v)) < 0)
+			setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &v, sizeof(v));
+		c->sndbuf = snd;
+	}
+	if (rcv > c->rcvbuf) {
+		int v = (int)rcv;
+		if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &v, sizeof(v)) < 0)
+			setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &v, sizeof(v));
+		c->rcvbuf = rcv;
+	}
+}
+
+/* Sends one batch and checks one ACK per message (all but begin/end). */
+static int send_batch(struct nl_conn *c, struct batch *b, struct nl_report *rep)
+{
 	char *rbuf = NULL;
-	size_t expected, got = 0;
+	size_t expected = b->nwhat - 2, got = 0;
 	int first_bad = -1, first_err = 0;
 	char first_ext[256] = "";
-	double t0 = now_ms();
+	int fd = mnl_socket_get_fd(c->nl);
 	int ret = -1;
 
-	memset(rep, 0, sizeof(*rep));
-	if (build_batch(rs, table_flags, fault, &b) < 0) {
-		rep->error = ENOMEM;
-		snprintf(rep->msg, sizeof(rep->msg), "out of memory while building the batch");
-		goto out;
-	}
-	expected = b.nwhat - 2;	/* every message but begin and end asks for an ACK */
 	rep->messages = expected;
-	rep->bytes = b.len;
-
-	nl = mnl_socket_open(NETLINK_NETFILTER);
-	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0) {
-		rep->error = errno;
-		snprintf(rep->msg, sizeof(rep->msg), "cannot open a netfilter netlink socket: %s",
-			 strerror(errno));
-		goto out;
-	}
-	int one = 1;
-	mnl_socket_setsockopt(nl, NETLINK_CAP_ACK, &one, sizeof(one));
-	mnl_socket_setsockopt(nl, NETLINK_EXT_ACK, &one, sizeof(one));
-	/* The whole batch is one sendmsg; make room for it and for every ACK. */
-	int sndbuf = (int)(b.len + 65536), rcvbuf = (int)(expected * 256 + (1 << 20));
-	int fd = mnl_socket_get_fd(nl);
-	if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf, sizeof(sndbuf)) < 0)
-		setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof(sndbuf));
-	if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof(rcvbuf)) < 0)
-		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof(rcvbuf));
-
-	if (mnl_socket_sendto(nl, b.buf, b.len) < 0) {
+	rep->bytes = b->len;
+	grow_buffers(c, b->len + 65536, expected * 256 + (1u << 20));
+	if (mnl_socket_sendto(c->nl, b->buf, b->len) < 0) {
 		rep->error = errno;
 		snprintf(rep->msg, sizeof(rep->msg),
 			 "sending the batch (%zu bytes) failed: %s; nothing was changed",
-			 b.len, strerror(errno));
+			 b->len, strerror(errno));
 		goto out;
 	}
 	rbuf = malloc(MNL_SOCKET_BUFFER_SIZE * 4);
@@ -296,7 +343,6 @@ int nl_apply(const struct ruleset *rs, uint32_t table_flags, enum nl_fault fault
 		snprintf(rep->msg, sizeof(rep->msg), "out of memory");
 		goto out;
 	}
-	uint32_t portid = mnl_socket_get_portid(nl);
 	while (got < expected) {
 		struct pollfd pfd = { .fd = fd, .events = POLLIN };
 		int pr = poll(&pfd, 1, 10000);
@@ -306,7 +352,7 @@ int nl_apply(const struct ruleset *rs, uint32_t table_flags, enum nl_fault fault
 				 "kernel answered %zu of %zu messages, then nothing for 10 s", got, expected);
 			goto out;
 		}
-		ssize_t n = mnl_socket_recvfrom(nl, rbuf, MNL_SOCKET_BUFFER_SIZE * 4);
+		ssize_t n = mnl_socket_recvfrom(c->nl, rbuf, MNL_SOCKET_BUFFER_SIZE * 4);
 		if (n < 0) {
 			rep->error = errno;
 			snprintf(rep->msg, sizeof(rep->msg), "reading ACKs: %s (%zu of %zu received)",
@@ -316,14 +362,16 @@ int nl_apply(const struct ruleset *rs, uint32_t table_flags, enum nl_fault fault
 		const struct nlmsghdr *nlh = (const struct nlmsghdr *)rbuf;
 		int len = (int)n;
 		for (; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
-			if (nlh->nlmsg_pid != portid || nlh->nlmsg_type != NLMSG_ERROR)
+			if (nlh->nlmsg_type != NLMSG_ERROR)
 				continue;
-			const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
 			uint32_t seq = nlh->nlmsg_seq;
+			if (seq < b->seq0 || seq >= b->seq)
+				continue;	/* a late answer to something else */
+			const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
 			got++;
 			if (e->error == 0)
 				continue;
-			int idx = (int)(seq - b.seq0);
+			int idx = (int)(seq - b->seq0);
 			if (first_bad < 0 || idx < first_bad) {
 				const char *x = ext_ack_msg(nlh);
 				first_bad = idx;
@@ -333,20 +381,196 @@ int nl_apply(const struct ruleset *rs, uint32_t table_flags, enum nl_fault fault
 		}
 	}
 	if (first_bad >= 0) {
-		const char *what = first_bad < (int)b.nwhat && b.what[first_bad] ?
-				   b.what[first_bad] : "unknown message";
+		const char *what = first_bad < (int)b->nwhat && b->what[first_bad] ?
+				   b->what[first_bad] : "unknown message";
 		rep->error = first_err;
+		rep->failed_index = first_bad;
 		snprintf(rep->msg, sizeof(rep->msg),
 			 "kernel refused %s: %s%s%s; the whole batch was rolled back, the table in force is unchanged",
 			 what, strerror(first_err), first_ext[0] ? " — " : "", first_ext);
+		snprintf(rep->failed_what, sizeof(rep->failed_what), "%s", what);
 		goto out;
 	}
 	ret = 0;
 out:
-	rep->ms = now_ms() - t0;
 	free(rbuf);
-	if (nl)
-		mnl_socket_close(nl);
+	return ret;
+}
+
+static uint32_t next_seq(void)
+{
+	static uint32_t seq;	/* only keeps batches of one process apart */
+
+	if (!seq)
+		seq = (uint32_t)time(NULL);
+	seq += 1u << 20;
+	return seq;
+}
+
+int nl_table_query(struct nl_conn *c, const char *table, uint32_t family,
+		   struct nl_table_info *info)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nlmsghdr *nlh;
+	uint32_t seq = next_seq();
+	int ret = -1;
+
+	memset(info, 0, sizeof(*info));
+	if (!t) {
+		errno = ENOMEM;
+		return -1;
+	}
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, table);
+	nlh = nftnl_table_nlmsg_build_hdr(buf, NFT_MSG_GETTABLE, (uint16_t)family, NLM_F_ACK, seq);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	nftnl_table_free(t);
+	t = NULL;
+	if (mnl_socket_sendto(c->nl, nlh, nlh->nlmsg_len) < 0)
+		return -1;
+	for (;;) {
+		struct pollfd pfd = { .fd = mnl_socket_get_fd(c->nl), .events = POLLIN };
+		if (poll(&pfd, 1, 5000) <= 0) {
+			errno = ETIMEDOUT;
+			return -1;
+		}
+		ssize_t n = mnl_socket_recvfrom(c->nl, buf, sizeof(buf));
+		if (n < 0)
+			return -1;
+		int len = (int)n;
+		for (nlh = (struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, len); nlh = mnl_nlmsg_next(nlh, &len)) {
+			if (nlh->nlmsg_seq != seq)
+				continue;
+			if (nlh->nlmsg_type == NLMSG_ERROR) {
+				const struct nlmsgerr *e = mnl_nlmsg_get_payload(nlh);
+				if (e->error == 0)
+					return ret < 0 ? 0 : ret;	/* ACK after the answer */
+				if (e->error == -ENOENT)
+					return 0;
+				errno = -e->error;
+				return -1;
+			}
+			t = nftnl_table_alloc();
+			if (t && nftnl_table_nlmsg_parse(nlh, t) == 0) {
+				info->exists = true;
+				if (nftnl_table_is_set(t, NFTNL_TABLE_FLAGS))
+					info->flags = nftnl_table_get_u32(t, NFTNL_TABLE_FLAGS);
+				if (nftnl_table_is_set(t, NFTNL_TABLE_OWNER))
+					info->owner = nftnl_table_get_u32(t, NFTNL_TABLE_OWNER);
+				ret = 0;
+			}
+			if (t)
+				nftnl_table_free(t);
+		}
+	}
+}
+
+int nl_apply_conn(struct nl_conn *c, const struct ruleset *rs, uint32_t table_flags,
+		  enum nl_fault fault, struct nl_report *rep)
+{
+	struct batch b = {0};
+	struct nl_table_info info;
+	double t0 = now_ms();
+	int ret = -1;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->failed_index = -1;
+	if (nl_table_query(c, rs->table, rs->family, &info) < 0) {
+		rep->error = errno;
+		snprintf(rep->msg, sizeof(rep->msg), "cannot read table inet %s from the kernel: %s",
+			 rs->table, strerror(errno));
+		goto out;
+	}
+	if (build_batch(rs, info.exists ? info.flags : table_flags, table_flags, fault, &b) < 0) {
+		rep->error = ENOMEM;
+		snprintf(rep->msg, sizeof(rep->msg), "out of memory while building the batch");
+		goto out;
+	}
+	ret = send_batch(c, &b, rep);
+out:
+	rep->ms = now_ms() - t0;
+	batch_free(&b);
+	return ret;
+}
+
+int nl_apply(const struct ruleset *rs, uint32_t table_flags, enum nl_fault fault,
+	     struct nl_report *rep)
+{
+	char err[256];
+	struct nl_conn *c = nl_open(err, sizeof(err));
+	int ret;
+
+	if (!c) {
+		memset(rep, 0, sizeof(*rep));
+		rep->error = errno ? errno : EIO;
+		snprintf(rep->msg, sizeof(rep->msg), "%s", err);
+		return -1;
+	}
+	ret = nl_apply_conn(c, rs, table_flags, fault, rep);
+	nl_close(c);
+	return ret;
+}
+
+/* ---- incremental element updates ------------------------------------- */
+
+static void add_elem_msgs(struct batch *b, char *scratch, struct nftnl_set *s, uint16_t type,
+			  const char *verb)
+{
+	struct nftnl_set_elems_iter *ei = nftnl_set_elems_iter_create(s);
+	char what[512];
+	unsigned part = 0;
+	int more;
+
+	if (!ei) {
+		b->oom = 1;
+		return;
+	}
+	more = nftnl_set_elems_iter_cur(ei) != NULL;
+	while (more > 0) {
+		struct nlmsghdr *nlh = nftnl_set_nlmsg_build_hdr(scratch, type,
+				(uint16_t)nftnl_set_get_u32(s, NFTNL_SET_FAMILY),
+				(type == NFT_MSG_NEWSETELEM ? NLM_F_CREATE : 0) | NLM_F_ACK, b->seq++);
+		more = nftnl_set_elems_nlmsg_build_payload_iter(nlh, ei);
+		snprintf(what, sizeof(what), "%s elements of set %s (message %u)", verb,
+			 nftnl_set_get_str(s, NFTNL_SET_NAME), ++part);
+		batch_append(b, nlh, what);
+	}
+	nftnl_set_elems_iter_destroy(ei);
+}
+
+int nl_apply_delta(struct nl_conn *c, const struct rs_delta *d, struct nl_report *rep)
+{
+	struct batch b = {0};
+	char *scratch = calloc(1, SCRATCH_SIZE);
+	double t0 = now_ms();
+	int ret = -1;
+
+	memset(rep, 0, sizeof(*rep));
+	rep->failed_index = -1;
+	if (!scratch)
+		goto oom;
+	b.seq0 = b.seq = next_seq();
+	nftnl_batch_begin(scratch, b.seq++);
+	batch_append(&b, (struct nlmsghdr *)scratch, "batch begin");
+	/* deletions first: an interval that moves must leave before it returns */
+	for (size_t i = 0; i < d->n; i++)
+		if (d->v[i].del)
+			add_elem_msgs(&b, scratch, d->v[i].del, NFT_MSG_DELSETELEM, "delete");
+	for (size_t i = 0; i < d->n; i++)
+		if (d->v[i].add)
+			add_elem_msgs(&b, scratch, d->v[i].add, NFT_MSG_NEWSETELEM, "add");
+	nftnl_batch_end(scratch, b.seq++);
+	batch_append(&b, (struct nlmsghdr *)scratch, "batch end");
+	if (b.oom)
+		goto oom;
+	ret = b.nwhat > 2 ? send_batch(c, &b, rep) : 0;
+	goto out;
+oom:
+	rep->error = ENOMEM;
+	snprintf(rep->msg, sizeof(rep->msg), "out of memory while building the batch");
+out:
+	rep->ms = now_ms() - t0;
+	free(scratch);
 	batch_free(&b);
 	return ret;
 }

@@ -9,6 +9,7 @@
 #ifndef FILTERD_NETLINK_H
 #define FILTERD_NETLINK_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -17,6 +18,8 @@
 struct nl_report {
 	int error;		/* errno of the first refusal, 0 on success */
 	char msg[1024];		/* what failed, human readable */
+	int failed_index;	/* index of the refused message in the batch, -1 */
+	char failed_what[512];	/* that message's object ("table inet filterd (new)") */
 	size_t messages;	/* messages in the batch (without begin/end) */
 	size_t bytes;		/* batch size */
 	double ms;		/* build + send + all ACKs */
@@ -32,5 +35,30 @@ enum nl_fault { NL_FAULT_NONE, NL_FAULT_BAD_JUMP };
  * rep->msg set; on -1 the kernel state is unchanged (the batch was aborted). */
 int nl_apply(const struct ruleset *rs, uint32_t table_flags, enum nl_fault fault,
 	     struct nl_report *rep);
+
+/* A netlink socket kept open by the daemon: tables created with
+ * NFT_TABLE_F_OWNER through it belong to it (and vanish with it unless
+ * NFT_TABLE_F_PERSIST is also set). */
+struct nl_conn;
+struct nl_conn *nl_open(char *err, size_t errlen);
+void nl_close(struct nl_conn *c);
+uint32_t nl_portid(const struct nl_conn *c);
+
+struct nl_table_info {
+	bool exists;
+	uint32_t flags;		/* NFT_TABLE_F_* */
+	uint32_t owner;		/* netlink portid of the owner, 0 if none */
+};
+/* Returns 0 (info->exists false when there is no such table), -1 + errno. */
+int nl_table_query(struct nl_conn *c, const char *table, uint32_t family,
+		   struct nl_table_info *info);
+/* nl_apply through an existing connection. */
+int nl_apply_conn(struct nl_conn *c, const struct ruleset *rs, uint32_t table_flags,
+		  enum nl_fault fault, struct nl_report *rep);
+
+/* Element-only changes between two rulesets of the same shape (rsdiff.h),
+ * sent as DELSETELEM then NEWSETELEM messages in one batch. */
+struct rs_delta;
+int nl_apply_delta(struct nl_conn *c, const struct rs_delta *d, struct nl_report *rep);
 
 #endif

@@ -1,0 +1,306 @@
+/* filterctl subcommands that talk to filterd over its control socket:
+ * status, reload, confirm, rollback, hbi-clear; and apply through the daemon. */
+#include "filterctl.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "config.h"
+
+const char *ctl_socket_path(void)
+{
+	static char path[108];
+	const char *e = getenv("FILTERD_SOCKET");
+	struct config c;
+	struct diags d = {0};
+
+	if (e && *e)
+		return e;
+	if (path[0])
+		return path;
+	config_defaults(&c);
+	config_load(&c, FILTERD_CONF, true, &d);
+	snprintf(path, sizeof(path), "%s", c.socket);
+	config_free(&c);
+	diags_clear(&d);
+	return path;
+}
+
+bool ctl_reachable(void)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	bool ok;
+
+	if (fd < 0)
+		return false;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ctl_socket_path());
+	ok = connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+	close(fd);
+	return ok;
+}
+
+int ctl_call(json_t *req, json_t **ans, unsigned timeout_s)
+{
+	struct sockaddr_un sa = { .sun_family = AF_UNIX };
+	char *txt = json_dumps(req, JSON_COMPACT);
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	int fd = -1, ret = -1;
+
+	*ans = NULL;
+	if (!txt)
+		goto out;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ctl_socket_path());
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		fprintf(stderr, "filterctl: cannot reach filterd at %s: %s\n", sa.sun_path, strerror(errno));
+		goto out;
+	}
+	size_t l = strlen(txt);
+	txt[l] = '\n';
+	for (size_t off = 0; off < l + 1;) {
+		ssize_t w = send(fd, txt + off, l + 1 - off, MSG_NOSIGNAL);
+		if (w < 0) {
+			fprintf(stderr, "filterctl: sending to filterd: %s\n", strerror(errno));
+			goto out;
+		}
+		off += (size_t)w;
+	}
+	for (;;) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		if (poll(&p, 1, (int)timeout_s * 1000) <= 0) {
+			fprintf(stderr, "filterctl: filterd did not answer within %u s\n", timeout_s);
+			goto out;
+		}
+		if (len + 4096 > cap) {
+			cap = cap ? cap * 2 : 65536;
+			char *nb = realloc(buf, cap);
+			if (!nb)
+				goto out;
+			buf = nb;
+		}
+		ssize_t r = recv(fd, buf + len, cap - len, 0);
+		if (r <= 0)
+			break;
+		len += (size_t)r;
+	}
+	json_error_t je;
+	*ans = json_loadb(buf ? buf : "", len, JSON_DISABLE_EOF_CHECK, &je);
+	if (!*ans) {
+		fprintf(stderr, "filterctl: filterd's answer is not JSON\n");
+		goto out;
+	}
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(txt);
+	free(buf);
+	return ret;
+}
+
+/* Prints an error answer; returns the exit code for it. */
+static int answer_error(json_t *ans)
+{
+	const char *e = json_string_value(json_object_get(ans, "error"));
+	const char *diag = json_string_value(json_object_get(ans, "diagnostics"));
+
+	if (diag && *diag)
+		fputs(diag, stderr);
+	fprintf(stderr, "filterctl: %s\n", e ? e : "failed");
+	if (json_object_get(ans, "need_role"))
+		return EXIT_DENIED;
+	return EXIT_POLICY;
+}
+
+static int simple(const char *op, json_t *extra)
+{
+	json_t *req = json_pack("{s:s}", "op", op), *ans;
+	int rc;
+
+	if (extra)
+		json_object_update(req, extra);
+	json_decref(extra);
+	if (ctl_call(req, &ans, 120) < 0) {
+		json_decref(req);
+		return EXIT_DAEMON;
+	}
+	json_decref(req);
+	if (!json_is_true(json_object_get(ans, "ok"))) {
+		rc = answer_error(ans);
+	} else {
+		rc = EXIT_OK;
+		const char *mode = json_string_value(json_object_get(ans, "mode"));
+		if (mode)
+			printf("%s: %s (%lld rules, %lld sets, %lld elements; +%lld/-%lld elements) in %.1f ms\n",
+			       op, mode, json_integer_value(json_object_get(ans, "rules")),
+			       json_integer_value(json_object_get(ans, "sets")),
+			       json_integer_value(json_object_get(ans, "elements")),
+			       json_integer_value(json_object_get(ans, "elements_added")),
+			       json_integer_value(json_object_get(ans, "elements_deleted")),
+			       json_real_value(json_object_get(ans, "ms")));
+		else
+			printf("%s: ok\n", op);
+	}
+	json_decref(ans);
+	return rc;
+}
+
+static bool no_args(int argc, char **argv, const char *usage)
+{
+	if (argc > 1 && strcmp(argv[1], "--force") != 0) {
+		fprintf(stderr, "usage: filterctl %s\n", usage);
+		return false;
+	}
+	return true;
+}
+
+int cmd_reload(int argc, char **argv)
+{
+	bool force = argc > 1 && strcmp(argv[1], "--force") == 0;
+	if (!no_args(argc, argv, "reload [--force]"))
+		return EXIT_USAGE;
+	return simple("reload", force ? json_pack("{s:b}", "force", 1) : NULL);
+}
+
+int cmd_confirm(int argc, char **argv)
+{
+	if (!no_args(argc, argv, "confirm"))
+		return EXIT_USAGE;
+	return simple("confirm", NULL);
+}
+
+int cmd_rollback(int argc, char **argv)
+{
+	if (!no_args(argc, argv, "rollback"))
+		return EXIT_USAGE;
+	return simple("rollback", NULL);
+}
+
+int cmd_hbi_clear(int argc, char **argv)
+{
+	if (argc != 2) {
+		fprintf(stderr, "usage: filterctl hbi-clear WORKSPACE\n");
+		return EXIT_USAGE;
+	}
+	return simple("hbi-clear", json_pack("{s:s}", "workspace", argv[1]));
+}
+
+int cmd_status(int argc, char **argv)
+{
+	bool as_json = argc > 1 && strcmp(argv[1], "--json") == 0;
+	json_t *req, *ans, *s;
+	int rc = EXIT_OK;
+
+	if (argc > 2 || (argc == 2 && !as_json)) {
+		fprintf(stderr, "usage: filterctl status [--json]\n");
+		return EXIT_USAGE;
+	}
+	req = json_pack("{s:s}", "op", "status");
+	if (ctl_call(req, &ans, 30) < 0) {
+		json_decref(req);
+		return EXIT_DAEMON;
+	}
+	json_decref(req);
+	if (!json_is_true(json_object_get(ans, "ok"))) {
+		rc = answer_error(ans);
+		json_decref(ans);
+		return rc;
+	}
+	s = json_object_get(ans, "status");
+	if (as_json) {
+		char *t = json_dumps(s, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		if (t)
+			printf("%s\n", t);
+		free(t);
+	} else {
+		const char *k;
+		json_t *v;
+		json_object_foreach(s, k, v) {
+			if (json_is_object(v)) {
+				printf("%-26s", k);
+				const char *k2;
+				json_t *v2;
+				json_object_foreach(v, k2, v2) {
+					char *t = json_dumps(v2, JSON_ENCODE_ANY);
+					printf(" %s=%s", k2, t ? t : "?");
+					free(t);
+				}
+				printf("\n");
+			} else if (json_is_string(v)) {
+				printf("%-26s %s\n", k, json_string_value(v));
+			} else {
+				char *t = json_dumps(v, JSON_ENCODE_ANY);
+				printf("%-26s %s\n", k, t ? t : "?");
+				free(t);
+			}
+		}
+	}
+	json_decref(ans);
+	return rc;
+}
+
+int apply_via_daemon(const char *path, unsigned confirm_within, bool force)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t len = 0;
+	json_t *req, *ans;
+	int rc;
+
+	if (!f) {
+		fprintf(stderr, "filterctl: %s: %s\n", path, strerror(errno));
+		return EXIT_POLICY;
+	}
+	buf = malloc((4u << 20) + 2);
+	if (buf)
+		len = fread(buf, 1, (4u << 20) + 1, f);
+	fclose(f);
+	if (!buf || len > (4u << 20)) {
+		fprintf(stderr, "filterctl: %s: larger than the 4 MiB limit\n", path);
+		free(buf);
+		return EXIT_POLICY;
+	}
+	req = json_pack("{s:s,s:s%,s:s,s:I,s:b}", "op", "apply", "policy_text", buf, len,
+			"policy_name", path, "confirm_within", (json_int_t)confirm_within, "force", force);
+	free(buf);
+	if (!req) {
+		fprintf(stderr, "filterctl: %s is not valid UTF-8 text\n", path);
+		return EXIT_POLICY;
+	}
+	if (ctl_call(req, &ans, 120) < 0) {
+		json_decref(req);
+		return EXIT_DAEMON;
+	}
+	json_decref(req);
+	if (!json_is_true(json_object_get(ans, "ok"))) {
+		const char *e = json_string_value(json_object_get(ans, "error"));
+		rc = answer_error(ans);
+		if (e && strstr(e, "kernel refused"))
+			rc = EXIT_KERNEL;
+		json_decref(ans);
+		return rc;
+	}
+	printf("applied %s through filterd: %s (%lld rules, %lld sets, %lld elements) in %.1f ms\n", path,
+	       json_string_value(json_object_get(ans, "mode")),
+	       json_integer_value(json_object_get(ans, "rules")),
+	       json_integer_value(json_object_get(ans, "sets")),
+	       json_integer_value(json_object_get(ans, "elements")),
+	       json_real_value(json_object_get(ans, "ms")));
+	printf("note: existing connections are kept (rule changes affect new connections only)\n");
+	if (confirm_within)
+		printf("confirm within %u s with 'filterctl confirm', or filterd rolls back to the previous policy\n",
+		       confirm_within);
+	json_decref(ans);
+	return EXIT_OK;
+}

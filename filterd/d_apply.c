@@ -1,0 +1,720 @@
+/* filterd: validating, applying (whole or incremental), rolling back, and the
+ * state directory (what was applied, by whom, the hbi one-way latch). */
+#include "daemon.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <linux/netfilter.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <linux/netfilter/nf_tables.h>
+#include <openssl/evp.h>
+
+#include "dump.h"
+#include "policy.h"
+#include "rsdiff.h"
+#include "strbuf.h"
+
+#ifndef NFT_TABLE_F_PERSIST
+#define NFT_TABLE_F_PERSIST 0x4	/* Linux >= 6.9; Debian 12's headers predate it */
+#endif
+
+#define POLICY_MAX_BYTES (4u << 20)
+
+static void sha256_hex(const void *buf, size_t len, char out[65])
+{
+	unsigned char md[EVP_MAX_MD_SIZE];
+	unsigned int mdlen = 0;
+
+	out[0] = '\0';
+	if (!EVP_Digest(buf, len, md, &mdlen, EVP_sha256(), NULL))
+		return;
+	for (unsigned i = 0; i < mdlen && i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+}
+
+static int read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char *buf;
+	size_t got = 0;
+
+	if (fd < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > POLICY_MAX_BYTES) {
+		snprintf(err, errlen, "%s: %s", path, !S_ISREG(st.st_mode) ? "not a regular file" :
+			 "larger than the 4 MiB limit");
+		close(fd);
+		return -1;
+	}
+	buf = malloc((size_t)st.st_size + 1);
+	if (!buf) {
+		close(fd);
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	while (got < (size_t)st.st_size) {
+		ssize_t r = read(fd, buf + got, (size_t)st.st_size - got);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	close(fd);
+	buf[got] = '\0';
+	*out = buf;
+	*len = got;
+	return 0;
+}
+
+/* Writes a file atomically: tmp, fsync, rename, fsync of the directory. */
+static int write_atomic(const char *path, const void *buf, size_t len, mode_t mode)
+{
+	char tmp[4096];
+	int fd, ret = -1;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	if (fd < 0)
+		return -1;
+	const char *p = buf;
+	size_t left = len;
+	while (left) {
+		ssize_t w = write(fd, p, left);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			goto out;
+		}
+		p += w;
+		left -= (size_t)w;
+	}
+	if (fsync(fd) < 0)
+		goto out;
+	close(fd);
+	fd = -1;
+	if (rename(tmp, path) < 0)
+		goto out;
+	char dir[4096];
+	snprintf(dir, sizeof(dir), "%s", path);
+	char *slash = strrchr(dir, '/');
+	if (slash) {
+		*slash = '\0';
+		int dfd = open(dir[0] ? dir : "/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+		if (dfd >= 0) {
+			fsync(dfd);
+			close(dfd);
+		}
+	}
+	ret = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (ret < 0) {
+		int e = errno;
+		unlink(tmp);
+		errno = e;
+	}
+	return ret;
+}
+
+static void applied_free(struct applied *a)
+{
+	free(a->text);
+	free(a->name);
+	memset(a, 0, sizeof(*a));
+}
+
+void apply_res_free(struct apply_res *r)
+{
+	free(r->diagnostics);
+	r->diagnostics = NULL;
+}
+
+/* Tags file identity: reloaded only when it changed on disk. */
+static int ensure_tags(struct daemon *d, char *err, size_t errlen)
+{
+	struct stat st;
+	char sig[128];
+
+	if (stat(d->cfg.tags, &st) < 0) {
+		snprintf(err, errlen, "%s: %s", d->cfg.tags, strerror(errno));
+		return -1;
+	}
+	snprintf(sig, sizeof(sig), "%lu:%lu:%lld:%ld.%09ld", (unsigned long)st.st_dev,
+		 (unsigned long)st.st_ino, (long long)st.st_size, (long)st.st_mtim.tv_sec,
+		 st.st_mtim.tv_nsec);
+	if (d->tags && strcmp(sig, d->tags_sig) == 0)
+		return 0;
+	struct tagdb *t = tagdb_load(d->cfg.tags, err, errlen);
+	if (!t)
+		return -1;
+	if (d->tags)
+		dlog("event=tags-loaded file=%s change_number=%ld->%ld tags=%zu prefixes=%zu",
+		     d->cfg.tags, d->tags->change_number, t->change_number, t->n, t->total_prefixes);
+	else
+		dlog("event=tags-loaded file=%s change_number=%ld tags=%zu prefixes=%zu",
+		     d->cfg.tags, t->change_number, t->n, t->total_prefixes);
+	tagdb_free(d->tags);
+	d->tags = t;
+	snprintf(d->tags_sig, sizeof(d->tags_sig), "%s", sig);
+	return 0;
+}
+
+static char *diags_text(const struct diags *dg)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+
+	if (!m)
+		return NULL;
+	diags_print(dg, m);
+	fclose(m);
+	return buf;
+}
+
+static void log_diags(const struct diags *dg)
+{
+	for (size_t i = 0; i < dg->n; i++) {
+		const struct diag *g = &dg->v[i];
+		dlog("event=diagnostic severity=%s file=%s line=%d col=%d msg=\"%s\"",
+		     g->sev == DIAG_ERROR ? "error" : g->sev == DIAG_WARNING ? "warning" : "note",
+		     g->file ? g->file : "-", g->line, g->col, g->msg);
+	}
+}
+
+/* ---- hbi latch --------------------------------------------------------- */
+
+static char *state_path(struct daemon *d, const char *name)
+{
+	char *p = NULL;
+	if (asprintf(&p, "%s/%s", d->cfg.state_dir, name) < 0)
+		return NULL;
+	return p;
+}
+
+static json_t *load_json(struct daemon *d, const char *name)
+{
+	char *p = state_path(d, name);
+	json_error_t je;
+	json_t *j = p ? json_load_file(p, 0, &je) : NULL;
+
+	free(p);
+	return j;
+}
+
+bool hbi_is_locked(struct daemon *d, const char *workspace)
+{
+	json_t *j = load_json(d, "hbi.json"), *v;
+	size_t i;
+	bool found = false;
+
+	json_array_foreach(json_object_get(j, "workspaces"), i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), workspace) == 0)
+			found = true;
+	json_decref(j);
+	return found;
+}
+
+static int hbi_write(struct daemon *d, json_t *list)
+{
+	json_t *root = json_pack("{s:O}", "workspaces", list);
+	char *txt = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
+	char *p = state_path(d, "hbi.json");
+	int ret = -1;
+
+	if (txt && p) {
+		size_t l = strlen(txt);
+		txt[l] = '\n';
+		ret = write_atomic(p, txt, l + 1, 0600);
+	}
+	free(txt);
+	free(p);
+	json_decref(root);
+	return ret;
+}
+
+static int hbi_lock(struct daemon *d, const char *workspace)
+{
+	json_t *j = load_json(d, "hbi.json");
+	json_t *list = json_object_get(j, "workspaces");
+	int ret;
+
+	if (hbi_is_locked(d, workspace)) {
+		json_decref(j);
+		return 0;
+	}
+	list = json_is_array(list) ? json_incref(list) : json_array();
+	json_array_append_new(list, json_string(workspace));
+	ret = hbi_write(d, list);
+	json_decref(list);
+	json_decref(j);
+	return ret;
+}
+
+int hbi_clear(struct daemon *d, const char *workspace)
+{
+	json_t *j = load_json(d, "hbi.json"), *v, *out = json_array();
+	size_t i;
+	int ret;
+
+	json_array_foreach(json_object_get(j, "workspaces"), i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), workspace) != 0)
+			json_array_append(out, v);
+	ret = hbi_write(d, out);
+	json_decref(out);
+	json_decref(j);
+	return ret;
+}
+
+/* ---- state ------------------------------------------------------------- */
+
+static json_t *applied_json(const struct applied *a)
+{
+	char ts[32];
+	struct tm tm;
+
+	gmtime_r(&a->at, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_pack("{s:s,s:s,s:s,s:b,s:I,s:s,s:s}", "name", a->name ? a->name : "",
+			 "sha256", a->sha256, "workspace", a->workspace, "hbi", a->hbi,
+			 "tags_change_number", (json_int_t)a->tags_change, "applied_at", ts,
+			 "applied_by", a->by);
+}
+
+int daemon_save_state(struct daemon *d)
+{
+	json_t *root = json_object();
+	char *txt = NULL, *p = NULL, *pc = NULL, *pp = NULL;
+	int ret = -1;
+
+	if (!root)
+		return -1;
+	if (d->cur.text)
+		json_object_set_new(root, "current", applied_json(&d->cur));
+	if (d->have_prev)
+		json_object_set_new(root, "previous", applied_json(&d->prev));
+	json_object_set_new(root, "pending_until", json_integer(d->pending ? d->pending_deadline : 0));
+	txt = json_dumps(root, JSON_INDENT(2));
+	p = state_path(d, "state.json");
+	pc = state_path(d, "current.yaml");
+	pp = state_path(d, "previous.yaml");
+	if (!txt || !p || !pc || !pp)
+		goto out;
+	if (d->cur.text && write_atomic(pc, d->cur.text, d->cur.len, 0600) < 0)
+		goto out;
+	if (d->have_prev && write_atomic(pp, d->prev.text, d->prev.len, 0600) < 0)
+		goto out;
+	size_t l = strlen(txt);
+	txt[l] = '\n';
+	if (write_atomic(p, txt, l + 1, 0600) < 0)
+		goto out;
+	ret = 0;
+out:
+	if (ret < 0)
+		dlog("event=state-write-failed dir=%s error=\"%s\" note=\"the rules in force are unchanged\"",
+		     d->cfg.state_dir, strerror(errno));
+	free(txt);
+	free(p);
+	free(pc);
+	free(pp);
+	json_decref(root);
+	return ret;
+}
+
+static void applied_from_json(struct daemon *d, json_t *j, const char *file, struct applied *a)
+{
+	char *p = state_path(d, file), err[256];
+	struct tm tm = {0};
+
+	if (!json_is_object(j) || !p) {
+		free(p);
+		return;
+	}
+	if (read_file(p, &a->text, &a->len, err, sizeof(err)) < 0) {
+		free(p);
+		return;
+	}
+	free(p);
+	a->name = strdup(json_string_value(json_object_get(j, "name")) ?: "");
+	snprintf(a->sha256, sizeof(a->sha256), "%s", json_string_value(json_object_get(j, "sha256")) ?: "");
+	snprintf(a->workspace, sizeof(a->workspace), "%s",
+		 json_string_value(json_object_get(j, "workspace")) ?: "");
+	a->hbi = json_is_true(json_object_get(j, "hbi"));
+	a->tags_change = (long)json_integer_value(json_object_get(j, "tags_change_number"));
+	snprintf(a->by, sizeof(a->by), "%s", json_string_value(json_object_get(j, "applied_by")) ?: "");
+	const char *ts = json_string_value(json_object_get(j, "applied_at"));
+	if (ts && strptime(ts, "%Y-%m-%dT%H:%M:%SZ", &tm))
+		a->at = timegm(&tm);
+}
+
+int daemon_load_state(struct daemon *d)
+{
+	json_t *j = load_json(d, "state.json");
+
+	if (!j)
+		return 0;
+	applied_from_json(d, json_object_get(j, "current"), "current.yaml", &d->cur);
+	applied_from_json(d, json_object_get(j, "previous"), "previous.yaml", &d->prev);
+	d->have_prev = d->prev.text != NULL;
+	json_decref(j);
+	return 0;
+}
+
+/* ---- apply ------------------------------------------------------------- */
+
+static void actor_name(const struct actor *who, char *buf, size_t len)
+{
+	if (!who)
+		snprintf(buf, len, "filterd");
+	else if (who->user[0])
+		snprintf(buf, len, "%s(uid=%u) via %s", who->user, (unsigned)who->uid, who->via);
+	else
+		snprintf(buf, len, "uid=%u via %s", (unsigned)who->uid, who->via);
+}
+
+static uint32_t wanted_flags(struct daemon *d)
+{
+	if (d->cfg.ownership == OWN_OFF)
+		return 0;
+	return NFT_TABLE_F_OWNER | (d->cfg.fail_mode == FAIL_CLOSED ? NFT_TABLE_F_PERSIST : 0);
+}
+
+/* Full replace; falls back to an unowned table when the kernel does not know the
+ * ownership flags (ownership=auto on kernels before 6.9). */
+static int full_apply(struct daemon *d, const struct ruleset *rs, struct nl_report *rep)
+{
+	if (!d->ownership_probed)
+		d->table_flags = wanted_flags(d);
+	if (nl_apply_conn(d->nl, rs, d->table_flags, NL_FAULT_NONE, rep) == 0) {
+		d->ownership_probed = true;
+		d->ownership_active = (d->table_flags & NFT_TABLE_F_OWNER) != 0;
+		return 0;
+	}
+	bool flag_refused = strstr(rep->failed_what, "(new)") &&
+			    (rep->error == EOPNOTSUPP || rep->error == EINVAL);
+	if (d->table_flags && flag_refused && d->cfg.ownership == OWN_AUTO) {
+		dlog("event=ownership-unsupported error=\"%s\" fallback=\"unowned table, drift repaired from netlink events\"",
+		     rep->msg);
+		d->table_flags = 0;
+		d->ownership_probed = true;
+		d->ownership_active = false;
+		if (nl_apply_conn(d->nl, rs, 0, NL_FAULT_NONE, rep) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+static void set_error(struct apply_res *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void set_error(struct apply_res *res, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(res->error, sizeof(res->error), fmt, ap);
+	va_end(ap);
+}
+
+int daemon_apply(struct daemon *d, const struct apply_req *rq, struct apply_res *res)
+{
+	struct timespec t0, t1;
+	char err[1024], by[96], sha[65];
+	char *filebuf = NULL;
+	const char *text = rq->text, *name = rq->name;
+	size_t len = rq->len;
+	struct diags dg = {0};
+	struct policy *pol = NULL;
+	struct compiled *comp = NULL;
+	struct compile_opts co;
+	struct nl_report rep;
+	struct rs_delta delta = {0};
+	int ret = -1;
+
+	memset(res, 0, sizeof(*res));
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	actor_name(rq->who, by, sizeof(by));
+	if (!text) {
+		if (read_file(d->cfg.policy, &filebuf, &len, err, sizeof(err)) < 0) {
+			set_error(res, "%s", err);
+			goto rejected;
+		}
+		text = filebuf;
+		name = d->cfg.policy;
+	}
+	if (len > POLICY_MAX_BYTES) {
+		set_error(res, "%s: policy is %zu bytes, larger than the 4 MiB limit", name, len);
+		goto rejected;
+	}
+	sha256_hex(text, len, sha);
+	if (ensure_tags(d, err, sizeof(err)) < 0) {
+		set_error(res, "%s", err);
+		goto rejected;
+	}
+	if (policy_parse_buffer(name, text, len, &pol, &dg) < 0 ||
+	    policy_resolve(pol, d->tags, &dg) < 0) {
+		char *first = diags_first_error(&dg);
+		set_error(res, "%s", first ? first : "policy rejected");
+		free(first);
+		goto rejected;
+	}
+	if (!pol->hbi_workspace && hbi_is_locked(d, pol->workspace)) {
+		set_error(res, "%s: workspace '%s' was applied with hbi_workspace: true on this host; "
+			  "a policy without it is refused (hbi cannot be turned off; state in %s/hbi.json)",
+			  name, pol->workspace, d->cfg.state_dir);
+		d->n_refused++;
+		goto rejected;
+	}
+	if (d->cur.text && d->tags->change_number < d->cur.tags_change && !rq->force_tags) {
+		set_error(res, "%s: changeNumber %ld is older than the applied %ld (rollback protection); "
+			  "an owner can force it", d->cfg.tags, d->tags->change_number, d->cur.tags_change);
+		d->n_refused++;
+		goto rejected;
+	}
+	compile_opts_default(&co);
+	co.table = d->cfg.table;
+	co.log_group = d->cfg.log_group;
+	co.log_rate = d->cfg.log_rate;
+	co.log_burst = d->cfg.log_burst;
+	if (compile_policy(pol, d->tags, &co, &comp, &dg) < 0) {
+		char *first = diags_first_error(&dg);
+		set_error(res, "%s", first ? first : "compile failed");
+		free(first);
+		goto rejected;
+	}
+	res->nrules = comp->nrules;
+	res->nsets = comp->nsets;
+	res->nelements = comp->nelements;
+
+	if (d->current && ruleset_delta(d->current->rs, comp->rs, &delta) == 0) {
+		if (delta.n == 0) {
+			res->unchanged = true;
+		} else if (nl_apply_delta(d->nl, &delta, &rep) < 0) {
+			set_error(res, "%s", rep.msg);
+			goto kernel_refused;
+		} else {
+			res->incremental = true;
+			res->nadd = delta.nadd;
+			res->ndel = delta.ndel;
+			d->n_incremental++;
+		}
+	} else if (full_apply(d, comp->rs, &rep) < 0) {
+		set_error(res, "%s", rep.msg);
+		goto kernel_refused;
+	}
+	res->applied = !res->unchanged;
+
+	/* remember what is in force */
+	if (d->cur.text && strcmp(d->cur.sha256, sha) != 0) {
+		applied_free(&d->prev);
+		d->prev = d->cur;
+		d->have_prev = true;
+		memset(&d->cur, 0, sizeof(d->cur));
+	} else {
+		applied_free(&d->cur);
+	}
+	d->cur.text = malloc(len + 1);
+	if (d->cur.text) {
+		memcpy(d->cur.text, text, len);
+		d->cur.text[len] = '\0';
+	}
+	d->cur.len = len;
+	d->cur.name = strdup(name);
+	memcpy(d->cur.sha256, sha, sizeof(sha));
+	snprintf(d->cur.workspace, sizeof(d->cur.workspace), "%s", pol->workspace);
+	d->cur.hbi = pol->hbi_workspace;
+	d->cur.tags_change = d->tags->change_number;
+	d->cur.at = time(NULL);
+	snprintf(d->cur.by, sizeof(d->cur.by), "%s", by);
+	compiled_free(d->current);
+	d->current = comp;
+	comp = NULL;
+	if (pol->hbi_workspace && hbi_lock(d, pol->workspace) < 0)
+		dlog("event=state-write-failed what=hbi-latch error=\"%s\"", strerror(errno));
+	if (rq->write_policy && strcmp(name, d->cfg.policy) != 0 &&
+	    write_atomic(d->cfg.policy, text, len, 0644) < 0)
+		dlog("event=policy-write-failed file=%s error=\"%s\" note=\"applied policy is in force; the file on disk is older\"",
+		     d->cfg.policy, strerror(errno));
+	if (rq->confirm_within) {
+		d->pending = true;
+		d->pending_deadline = time(NULL) + rq->confirm_within;
+		snprintf(d->pending_by, sizeof(d->pending_by), "%s", by);
+	}
+	daemon_save_state(d);
+	d->n_applies += res->applied;
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	res->ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	if (res->applied)
+		d->last_apply_ms = res->ms;
+	if (res->unchanged)
+		dlog("event=unchanged policy=%s sha256=%.16s tags_change_number=%ld by=\"%s\"",
+		     name, sha, d->tags->change_number, by);
+	else if (res->incremental)
+		dlog("event=applied mode=incremental policy=%s sha256=%.16s tags_change_number=%ld elements_added=%zu elements_deleted=%zu sets_changed=%zu ms=%.1f by=\"%s\"",
+		     name, sha, d->tags->change_number, res->nadd, res->ndel, delta.n, res->ms, by);
+	else
+		dlog("event=applied mode=full policy=%s sha256=%.16s workspace=%s tags_change_number=%ld rules=%zu sets=%zu elements=%zu ownership=%s ms=%.1f by=\"%s\"%s",
+		     name, sha, pol->workspace, d->tags->change_number, res->nrules, res->nsets,
+		     res->nelements, d->ownership_active ? (d->table_flags & NFT_TABLE_F_PERSIST ?
+		     "owner,persist" : "owner") : "none", res->ms, by,
+		     rq->confirm_within ? " pending=confirm" : "");
+	log_diags(&dg);
+	ret = 0;
+	goto out;
+
+kernel_refused:
+	dlog("event=kernel-refused policy=%s error=\"%s\" by=\"%s\"", name ? name : "-", res->error, by);
+	d->n_rejects++;
+	goto out;
+rejected:
+	res->diagnostics = diags_text(&dg);
+	log_diags(&dg);
+	dlog("event=rejected policy=%s error=\"%s\" by=\"%s\" note=\"the rules in force are unchanged\"",
+	     name ? name : "-", res->error, by);
+	d->n_rejects++;
+out:
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	res->ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
+	rs_delta_free(&delta);
+	compiled_free(comp);
+	policy_free(pol);
+	diags_clear(&dg);
+	free(filebuf);
+	return ret;
+}
+
+int daemon_rollback(struct daemon *d, const struct actor *who, const char *why,
+		    struct apply_res *res)
+{
+	if (!d->have_prev) {
+		memset(res, 0, sizeof(*res));
+		set_error(res, "no previous policy to roll back to");
+		return -1;
+	}
+	/* Apply a copy: daemon_apply moves cur into prev. */
+	char *text = malloc(d->prev.len + 1);
+	char *name = strdup(d->prev.name ? d->prev.name : d->cfg.policy);
+	if (!text || !name) {
+		free(text);
+		free(name);
+		memset(res, 0, sizeof(*res));
+		set_error(res, "out of memory");
+		return -1;
+	}
+	memcpy(text, d->prev.text, d->prev.len + 1);
+	struct apply_req rq = {
+		.text = text, .len = d->prev.len, .name = name, .who = who,
+		.write_policy = true, .force_tags = true,
+	};
+	/* The policy file must hold what is in force, whatever name it came from. */
+	d->pending = false;
+	int ret = daemon_apply(d, &rq, res);
+	if (ret == 0) {
+		if (write_atomic(d->cfg.policy, text, rq.len, 0644) < 0)
+			dlog("event=policy-write-failed file=%s error=\"%s\"", d->cfg.policy, strerror(errno));
+		d->n_rollbacks++;
+		dlog("event=rolled-back reason=\"%s\" to_sha256=%.16s", why, d->cur.sha256);
+	}
+	free(text);
+	free(name);
+	return ret;
+}
+
+static int elem_keys_equal(struct nftnl_set *a, struct nftnl_set *b);
+
+const char *daemon_check_drift(struct daemon *d, char *buf, size_t len)
+{
+	char err[512];
+	struct ruleset *live;
+	const char *why;
+
+	if (!d->current)
+		return NULL;
+	live = ruleset_from_kernel(d->cfg.table, NFPROTO_INET, err, sizeof(err));
+	if (!live) {
+		snprintf(buf, len, "table inet %s cannot be read: %s", d->cfg.table, err);
+		return buf;
+	}
+	why = ruleset_shape_diff(d->current->rs, live, buf, len);
+	if (!why) {
+		struct nftnl_set_list_iter *it = nftnl_set_list_iter_create(d->current->rs->sets);
+		struct nftnl_set *s;
+		while (!why && it && (s = nftnl_set_list_iter_next(it))) {
+			const char *n = nftnl_set_get_str(s, NFTNL_SET_NAME);
+			struct nftnl_set *l = ruleset_find_set(live, n);
+			if (!l || !elem_keys_equal(s, l)) {
+				snprintf(buf, len, "elements of set %s differ", n);
+				why = buf;
+			}
+		}
+		if (it)
+			nftnl_set_list_iter_destroy(it);
+	}
+	ruleset_free(live);
+	return why;
+}
+
+struct keylist {
+	char **k;
+	size_t n, cap;
+};
+
+static int keycb(struct nftnl_set_elem *e, void *data)
+{
+	struct keylist *kl = data;
+	uint32_t len = 0, fl = 0;
+	const uint8_t *k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+	char buf[160];
+	size_t o = 0;
+
+	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS))
+		fl = nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END;
+	for (uint32_t i = 0; k && i < len && i < 64; i++)
+		o += (size_t)snprintf(buf + o, sizeof(buf) - o, "%02x", k[i]);
+	snprintf(buf + o, sizeof(buf) - o, "/%u", fl);
+	if (kl->n == kl->cap) {
+		size_t nc = kl->cap ? kl->cap * 2 : 64;
+		char **nk = realloc(kl->k, nc * sizeof(*nk));
+		if (!nk)
+			return -1;
+		kl->k = nk;
+		kl->cap = nc;
+	}
+	kl->k[kl->n++] = strdup(buf);
+	return 0;
+}
+
+static int strp_cmp(const void *a, const void *b)
+{
+	const char *x = *(char *const *)a, *y = *(char *const *)b;
+	return strcmp(x ? x : "", y ? y : "");
+}
+
+static int elem_keys_equal(struct nftnl_set *a, struct nftnl_set *b)
+{
+	struct keylist ka = {0}, kb = {0};
+	int eq;
+
+	nftnl_set_elem_foreach(a, keycb, &ka);
+	nftnl_set_elem_foreach(b, keycb, &kb);
+	qsort(ka.k, ka.n, sizeof(char *), strp_cmp);
+	qsort(kb.k, kb.n, sizeof(char *), strp_cmp);
+	eq = ka.n == kb.n;
+	for (size_t i = 0; eq && i < ka.n; i++)
+		eq = strp_cmp(&ka.k[i], &kb.k[i]) == 0;
+	for (size_t i = 0; i < ka.n; i++)
+		free(ka.k[i]);
+	for (size_t i = 0; i < kb.n; i++)
+		free(kb.k[i]);
+	free(ka.k);
+	free(kb.k);
+	return eq;
+}

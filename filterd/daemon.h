@@ -1,0 +1,114 @@
+/* filterd — the pool-host service.  One event loop (epoll): signalfd, inotify on
+ * the policy and tags files, timerfds (debounce, confirm deadline, metrics), a
+ * netlink socket on NFNLGRP_NFTABLES (drift), and the control socket. */
+#ifndef FILTERD_DAEMON_H
+#define FILTERD_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+#include <time.h>
+
+#include "compile.h"
+#include "config.h"
+#include "netlink.h"
+#include "servicetags.h"
+
+enum role { ROLE_NONE = -1, ROLE_READER = 0, ROLE_CONTRIBUTOR = 1, ROLE_OWNER = 2 };
+
+/* Who asked: from SO_PEERCRED, or the daemon itself. */
+struct actor {
+	uid_t uid;
+	gid_t gid;
+	pid_t pid;
+	char user[64];
+	const char *via;	/* "socket", "inotify", "signal", "timer", "startup" */
+};
+
+struct applied {
+	char *text;		/* the policy as applied */
+	size_t len;
+	char *name;		/* where it came from (path) */
+	char sha256[65];
+	char workspace[64];
+	bool hbi;
+	long tags_change;
+	time_t at;
+	char by[96];
+};
+
+struct daemon {
+	struct config cfg;
+	int epfd, sigfd, inofd, debounce_fd, confirm_fd, metrics_fd;
+	int ctl_fd, mon_fd;
+	struct nl_conn *nl;
+	struct mnl_socket *mon;
+	uint32_t table_flags;		/* NFT_TABLE_F_* in use */
+	bool ownership_active;		/* the kernel enforces our ownership */
+	bool ownership_probed;
+
+	struct tagdb *tags;
+	char tags_sig[128];		/* identity of the loaded tags file */
+	struct compiled *current;	/* what the kernel holds */
+	struct applied cur, prev;	/* current and previous applied policies */
+	bool have_prev;
+
+	/* pending confirmation of a safe apply */
+	bool pending;
+	time_t pending_deadline;
+	char pending_by[96];
+
+	/* counters for status/metrics */
+	uint64_t n_applies, n_rejects, n_rollbacks, n_incremental, n_drift, n_refused;
+	double last_apply_ms;
+	size_t last_delta_add, last_delta_del;
+
+	bool quit;
+	int exit_code;
+};
+
+/* log.c-ish: one line per event, "filterd: event=NAME key=value ..." */
+void dlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* d_apply.c */
+struct apply_req {
+	const char *text;	/* policy text; NULL = read cfg.policy */
+	size_t len;
+	const char *name;	/* for diagnostics */
+	unsigned confirm_within;	/* seconds; 0 = no confirmation */
+	bool force_tags;	/* owner: accept an older tags changeNumber */
+	bool write_policy;	/* store the text as cfg.policy on success */
+	const struct actor *who;
+};
+struct apply_res {
+	bool applied;		/* kernel changed */
+	bool unchanged;		/* nothing to do */
+	bool incremental;
+	char error[2048];	/* first error, "" on success */
+	char *diagnostics;	/* all diagnostics, malloc'd, may be NULL */
+	size_t nadd, ndel, nrules, nsets, nelements;
+	double ms;
+};
+int daemon_apply(struct daemon *d, const struct apply_req *rq, struct apply_res *res);
+void apply_res_free(struct apply_res *r);
+int daemon_rollback(struct daemon *d, const struct actor *who, const char *why,
+		    struct apply_res *res);
+int daemon_load_state(struct daemon *d);
+int daemon_save_state(struct daemon *d);
+bool hbi_is_locked(struct daemon *d, const char *workspace);
+int hbi_clear(struct daemon *d, const char *workspace);
+/* Checks the live table against d->current; returns NULL when equal, else a
+ * description (static or into buf). */
+const char *daemon_check_drift(struct daemon *d, char *buf, size_t len);
+
+/* d_ctl.c */
+int ctl_open(struct daemon *d);
+void ctl_accept(struct daemon *d);
+void ctl_event(struct daemon *d, int fd, uint32_t events);
+void ctl_close_all(struct daemon *d);
+void audit_write(struct daemon *d, const struct actor *who, const char *op,
+		 const char *result, const char *detail, const struct applied *pol,
+		 double ms);
+
+#endif

@@ -1,0 +1,441 @@
+/* filterd — keeps the workspace policy in force on a pool host.
+ *
+ * One event loop over epoll: signals (signalfd), file changes (inotify on the
+ * directories of the policy and tags files, debounced), the control socket,
+ * nftables change notifications (NFNLGRP_NFTABLES) and a one-second tick for
+ * deadlines.  See man/filterd.8. */
+#include "daemon.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <libgen.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/inotify.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cap-ng.h>
+#include <linux/netfilter.h>
+#include <libmnl/libmnl.h>
+#include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <systemd/sd-daemon.h>
+
+#define FILTERD_VERSION "0.1"
+
+void dlog(const char *fmt, ...)
+{
+	va_list ap;
+	char line[8192];
+
+	va_start(ap, fmt);
+	vsnprintf(line, sizeof(line), fmt, ap);
+	va_end(ap);
+	/* journald stamps lines itself; elsewhere the time is ours to add */
+	if (getenv("JOURNAL_STREAM")) {
+		fprintf(stderr, "filterd: %s\n", line);
+	} else {
+		struct timespec ts;
+		struct tm tm;
+		char t[32];
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		strftime(t, sizeof(t), "%Y-%m-%dT%H:%M:%S", &tm);
+		fprintf(stderr, "%s.%03ldZ filterd[%d]: %s\n", t, ts.tv_nsec / 1000000, (int)getpid(), line);
+	}
+	fflush(stderr);
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: filterd [--config FILE] [--set KEY=VALUE]... [--policy FILE] [--tags FILE]\n"
+		"               [--state-dir DIR] [--socket PATH] [--fail-mode closed|open]\n"
+		"               [--ownership auto|on|off] [--check-config]\n"
+		"Keeps the workspace network policy in force (see filterd(8)).\n");
+}
+
+static int add_fd(struct daemon *d, int fd)
+{
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
+	return epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev);
+}
+
+static void arm_ms(int fd, unsigned ms)
+{
+	struct itimerspec its = {
+		.it_value = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000L },
+	};
+	if (!ms)
+		its.it_value.tv_nsec = 1;
+	timerfd_settime(fd, 0, &its, NULL);
+}
+
+static int watch_dirs(struct daemon *d)
+{
+	char a[4096], b[4096];
+	snprintf(a, sizeof(a), "%s", d->cfg.policy);
+	snprintf(b, sizeof(b), "%s", d->cfg.tags);
+	const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_ATTRIB;
+	if (inotify_add_watch(d->inofd, dirname(a), mask) < 0 ||
+	    inotify_add_watch(d->inofd, dirname(b), mask) < 0) {
+		dlog("event=error what=inotify error=\"%s\"", strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static void on_inotify(struct daemon *d)
+{
+	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
+	char pa[4096], pb[4096];
+	snprintf(pa, sizeof(pa), "%s", d->cfg.policy);
+	snprintf(pb, sizeof(pb), "%s", d->cfg.tags);
+	const char *np = basename(pa), *nt = basename(pb);
+	bool hit = false;
+
+	for (;;) {
+		ssize_t n = read(d->inofd, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (char *p = buf; p < buf + n;) {
+			struct inotify_event *ev = (struct inotify_event *)p;
+			if (ev->len && (strcmp(ev->name, np) == 0 || strcmp(ev->name, nt) == 0))
+				hit = true;
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+	/* Editors write, rename and touch in bursts: wait for the burst to end. */
+	if (hit)
+		arm_ms(d->debounce_fd, d->cfg.debounce_ms);
+}
+
+static void reload(struct daemon *d, const char *via)
+{
+	struct actor who = { .uid = 0, .via = via };
+	struct apply_res res;
+
+	snprintf(who.user, sizeof(who.user), "filterd");
+	sd_notify(0, "RELOADING=1");
+	int rc = daemon_apply(d, &(struct apply_req){ .who = &who }, &res);
+	if (!res.unchanged || rc != 0)
+		audit_write(d, &who, "reload", rc == 0 ? "applied" : "rejected",
+			    rc == 0 ? via : res.error, rc == 0 ? &d->cur : NULL, res.ms);
+	apply_res_free(&res);
+	sd_notifyf(0, "READY=1\nSTATUS=%s", d->cur.text ? "policy in force" : "no policy in force");
+}
+
+/* nftables notifications about our table from anybody but us. */
+static void on_monitor(struct daemon *d)
+{
+	char buf[MNL_SOCKET_BUFFER_SIZE];
+	bool foreign = false;
+
+	for (;;) {
+		ssize_t n = mnl_socket_recvfrom(d->mon, buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		int len = (int)n;
+		for (const struct nlmsghdr *nlh = (const struct nlmsghdr *)buf; mnl_nlmsg_ok(nlh, len);
+		     nlh = mnl_nlmsg_next(nlh, &len)) {
+			uint16_t type = NFNL_MSG_TYPE(nlh->nlmsg_type);
+			if (type == NFT_MSG_NEWGEN || nlh->nlmsg_pid == nl_portid(d->nl))
+				continue;
+			const struct nlattr *a;
+			mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+				if (mnl_attr_get_type(a) == 1 && mnl_attr_validate(a, MNL_TYPE_NUL_STRING) == 0 &&
+				    strcmp(mnl_attr_get_str(a), d->cfg.table) == 0)
+					foreign = true;
+			}
+		}
+	}
+	if (!foreign || !d->current)
+		return;
+	char why[512];
+	const char *diff = daemon_check_drift(d, why, sizeof(why));
+	if (!diff)
+		return;
+	d->n_drift++;
+	dlog("event=drift table=inet %s difference=\"%s\" ownership=%s action=%s", d->cfg.table, diff,
+	     d->ownership_active ? "active" : "none", "repair");
+	struct actor who = { .uid = 0, .via = "drift-repair" };
+	snprintf(who.user, sizeof(who.user), "filterd");
+	audit_write(d, &who, "drift", "detected", diff, &d->cur, 0);
+	/* Put back exactly what should be there: forget the current ruleset so
+	 * the apply is a whole-table replace. */
+	compiled_free(d->current);
+	d->current = NULL;
+	struct apply_res res;
+	int rc = daemon_apply(d, &(struct apply_req){ .who = &who }, &res);
+	audit_write(d, &who, "repair", rc == 0 ? "applied" : "failed", rc == 0 ? "" : res.error,
+		    &d->cur, res.ms);
+	apply_res_free(&res);
+}
+
+static void on_tick(struct daemon *d)
+{
+	uint64_t x;
+	if (read(d->confirm_fd, &x, sizeof(x)) < 0) {
+		/* nothing */
+	}
+	ctl_event(d, -1, 0);	/* client deadlines */
+	if (d->pending && time(NULL) >= d->pending_deadline) {
+		struct actor who = { .uid = 0, .via = "timer" };
+		struct apply_res res;
+		snprintf(who.user, sizeof(who.user), "filterd");
+		dlog("event=confirm-timeout by=\"%s\" action=rollback", d->pending_by);
+		int rc = daemon_rollback(d, &who, "not confirmed in time", &res);
+		audit_write(d, &who, "rollback", rc == 0 ? "rolled back" : "failed",
+			    rc == 0 ? "not confirmed in time" : res.error, rc == 0 ? &d->cur : NULL, res.ms);
+		apply_res_free(&res);
+		d->pending = false;
+		daemon_save_state(d);
+	}
+}
+
+static int drop_capabilities(void)
+{
+	capng_clear(CAPNG_SELECT_BOTH);
+	if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_BOUNDING_SET,
+			 CAP_NET_ADMIN) < 0)
+		return -1;
+	return capng_apply(CAPNG_SELECT_BOTH);
+}
+
+static int open_monitor(struct daemon *d)
+{
+	d->mon = mnl_socket_open2(NETLINK_NETFILTER, SOCK_NONBLOCK | SOCK_CLOEXEC);
+	if (!d->mon || mnl_socket_bind(d->mon, 1u << (NFNLGRP_NFTABLES - 1), MNL_SOCKET_AUTOPID) < 0) {
+		dlog("event=warning what=monitor error=\"%s\" note=\"drift is not detected\"", strerror(errno));
+		if (d->mon)
+			mnl_socket_close(d->mon);
+		d->mon = NULL;
+		return -1;
+	}
+	int big = 4 << 20;
+	setsockopt(mnl_socket_get_fd(d->mon), SOL_SOCKET, SO_RCVBUFFORCE, &big, sizeof(big));
+	d->mon_fd = mnl_socket_get_fd(d->mon);
+	return add_fd(d, d->mon_fd);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "set", required_argument, NULL, 's' },
+		{ "policy", required_argument, NULL, 'p' },
+		{ "tags", required_argument, NULL, 't' },
+		{ "state-dir", required_argument, NULL, 'S' },
+		{ "socket", required_argument, NULL, 'k' },
+		{ "fail-mode", required_argument, NULL, 'f' },
+		{ "ownership", required_argument, NULL, 'o' },
+		{ "check-config", no_argument, NULL, 'C' },
+		{ "version", no_argument, NULL, 'V' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct daemon dd = { .epfd = -1, .ctl_fd = -1, .mon_fd = -1 }, *d = &dd;
+	const char *conf = NULL;
+	char **sets = calloc((size_t)argc + 1, sizeof(char *));
+	size_t nsets = 0;
+	bool check_only = false;
+	struct diags dg = {0};
+	char err[512];
+	int c;
+
+	if (!sets)
+		return 1;
+	while ((c = getopt_long(argc, argv, "c:s:h", opts, NULL)) != -1) {
+		const char *key = NULL;
+		switch (c) {
+		case 'c': conf = optarg; break;
+		case 's': sets[nsets++] = optarg; continue;
+		case 'p': key = "policy"; break;
+		case 't': key = "tags"; break;
+		case 'S': key = "state_dir"; break;
+		case 'k': key = "socket"; break;
+		case 'f': key = "fail_mode"; break;
+		case 'o': key = "ownership"; break;
+		case 'C': check_only = true; break;
+		case 'V': printf("filterd %s\n", FILTERD_VERSION); free(sets); return 0;
+		case 'h': usage(stdout); free(sets); return 0;
+		default: usage(stderr); free(sets); return 2;
+		}
+		if (key) {
+			char *kv = NULL;
+			if (asprintf(&kv, "%s=%s", key, optarg) < 0)
+				return 1;
+			sets[nsets++] = kv;	/* freed at exit with the process */
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	config_defaults(&d->cfg);
+	if (config_load(&d->cfg, conf ? conf : FILTERD_CONF, conf == NULL, &dg) < 0) {
+		diags_print(&dg, stderr);
+		return 2;
+	}
+	for (size_t i = 0; i < nsets; i++)
+		if (config_set(&d->cfg, sets[i], err, sizeof(err)) < 0) {
+			fprintf(stderr, "filterd: --set %s: %s\n", sets[i], err);
+			return 2;
+		}
+	free(sets);
+	diags_clear(&dg);
+	if (check_only) {
+		printf("policy=%s\ntags=%s\nstate_dir=%s\nsocket=%s\nfail_mode=%s\nownership=%s\n",
+		       d->cfg.policy, d->cfg.tags, d->cfg.state_dir, d->cfg.socket,
+		       d->cfg.fail_mode == FAIL_CLOSED ? "closed" : "open",
+		       d->cfg.ownership == OWN_AUTO ? "auto" : d->cfg.ownership == OWN_ON ? "on" : "off");
+		config_free(&d->cfg);
+		return 0;
+	}
+
+	dlog("event=start version=%s config=%s policy=%s tags=%s state_dir=%s socket=%s fail_mode=%s",
+	     FILTERD_VERSION, d->cfg.path ? d->cfg.path : "(defaults)", d->cfg.policy, d->cfg.tags,
+	     d->cfg.state_dir, d->cfg.socket, d->cfg.fail_mode == FAIL_CLOSED ? "closed" : "open");
+	if (mkdir(d->cfg.state_dir, 0700) < 0 && errno != EEXIST) {
+		dlog("event=error what=state_dir dir=%s error=\"%s\"", d->cfg.state_dir, strerror(errno));
+		return 1;
+	}
+	daemon_load_state(d);
+
+	sigset_t mask;
+	sigemptyset(&mask);
+	sigaddset(&mask, SIGHUP);
+	sigaddset(&mask, SIGTERM);
+	sigaddset(&mask, SIGINT);
+	sigprocmask(SIG_BLOCK, &mask, NULL);
+	signal(SIGPIPE, SIG_IGN);
+
+	d->epfd = epoll_create1(EPOLL_CLOEXEC);
+	d->sigfd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+	d->inofd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+	d->debounce_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	d->confirm_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	d->nl = nl_open(err, sizeof(err));
+	if (d->epfd < 0 || d->sigfd < 0 || d->inofd < 0 || d->debounce_fd < 0 || d->confirm_fd < 0 || !d->nl) {
+		dlog("event=error what=setup error=\"%s\"", d->nl ? strerror(errno) : err);
+		return 1;
+	}
+	add_fd(d, d->sigfd);
+	add_fd(d, d->inofd);
+	add_fd(d, d->debounce_fd);
+	add_fd(d, d->confirm_fd);
+	struct itimerspec tick = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
+	timerfd_settime(d->confirm_fd, 0, &tick, NULL);
+	if (ctl_open(d) < 0)
+		return 1;
+	add_fd(d, d->ctl_fd);
+	open_monitor(d);
+	watch_dirs(d);
+
+	/* Startup: a valid policy replaces (and so adopts) whatever table is there;
+	 * without one, the table found in the kernel stays in force. */
+	struct actor boot = { .uid = 0, .via = "startup" };
+	struct apply_res res;
+	snprintf(boot.user, sizeof(boot.user), "filterd");
+	if (daemon_apply(d, &(struct apply_req){ .who = &boot }, &res) < 0) {
+		struct nl_table_info info;
+		if (nl_table_query(d->nl, d->cfg.table, NFPROTO_INET, &info) == 0 && info.exists)
+			dlog("event=kept-existing-table table=inet %s flags=0x%x note=\"no valid policy at startup; the table found in the kernel stays in force\"",
+			     d->cfg.table, info.flags);
+		else
+			dlog("event=no-policy-in-force note=\"no valid policy and no table: nothing is filtered until a valid policy is applied\"");
+	}
+	audit_write(d, &boot, "startup", res.error[0] ? "rejected" : "applied", res.error, &d->cur, res.ms);
+	apply_res_free(&res);
+
+	if (drop_capabilities() < 0)
+		dlog("event=warning what=capabilities error=\"cannot drop capabilities\"");
+	else
+		dlog("event=capabilities kept=cap_net_admin");
+	sd_notifyf(0, "READY=1\nSTATUS=%s\nMAINPID=%d", d->cur.text ? "policy in force" : "no policy in force",
+		   (int)getpid());
+
+	while (!d->quit) {
+		struct epoll_event evs[32];
+		int n = epoll_wait(d->epfd, evs, 32, -1);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			dlog("event=error what=epoll error=\"%s\"", strerror(errno));
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			int fd = evs[i].data.fd;
+			if (fd == d->sigfd) {
+				struct signalfd_siginfo si;
+				while (read(d->sigfd, &si, sizeof(si)) == sizeof(si)) {
+					if (si.ssi_signo == SIGHUP) {
+						dlog("event=signal signal=HUP action=reload");
+						reload(d, "signal");
+					} else {
+						dlog("event=signal signal=%s action=exit", si.ssi_signo == SIGTERM ? "TERM" : "INT");
+						d->quit = true;
+					}
+				}
+			} else if (fd == d->inofd) {
+				on_inotify(d);
+			} else if (fd == d->debounce_fd) {
+				uint64_t x;
+				if (read(fd, &x, sizeof(x)) == sizeof(x))
+					reload(d, "inotify");
+			} else if (fd == d->confirm_fd) {
+				on_tick(d);
+			} else if (fd == d->ctl_fd) {
+				ctl_accept(d);
+			} else if (fd == d->mon_fd) {
+				on_monitor(d);
+			} else {
+				ctl_event(d, fd, evs[i].events);
+			}
+		}
+	}
+
+	sd_notify(0, "STOPPING=1");
+	if (d->cfg.fail_mode == FAIL_OPEN && !d->ownership_active) {
+		/* fail open without ownership: take the table away ourselves */
+		struct ruleset *empty = ruleset_new(d->cfg.table, NFPROTO_INET);
+		dlog("event=exit fail_mode=open action=\"delete table inet %s\"", d->cfg.table);
+		if (empty) {
+			char cmd_err[256];
+			(void)cmd_err;
+			struct nl_report rep;
+			/* replace with an empty table, then nothing is filtered */
+			nl_apply_conn(d->nl, empty, 0, NL_FAULT_NONE, &rep);
+			ruleset_free(empty);
+		}
+	} else {
+		dlog("event=exit fail_mode=%s table=\"%s\"", d->cfg.fail_mode == FAIL_CLOSED ? "closed" : "open",
+		     d->cfg.fail_mode == FAIL_CLOSED ? "stays in force" : "removed by the kernel with its owner");
+	}
+	ctl_close_all(d);
+	if (d->mon)
+		mnl_socket_close(d->mon);
+	nl_close(d->nl);
+	compiled_free(d->current);
+	tagdb_free(d->tags);
+	free(d->cur.text);
+	free(d->cur.name);
+	free(d->prev.text);
+	free(d->prev.name);
+	config_free(&d->cfg);
+	close(d->epfd);
+	close(d->sigfd);
+	close(d->inofd);
+	close(d->debounce_fd);
+	close(d->confirm_fd);
+	return d->exit_code;
+}

@@ -1,0 +1,252 @@
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void config_defaults(struct config *c)
+{
+	memset(c, 0, sizeof(*c));
+	c->policy = strdup("/etc/filterd/policy.yaml");
+	c->tags = strdup("/etc/filterd/servicetags.json");
+	c->state_dir = strdup("/var/lib/filterd");
+	c->socket = strdup("/run/filterd/filterd.sock");
+	c->socket_mode = 0660;
+	c->socket_group = strdup("");
+	c->table = strdup("filterd");
+	c->fail_mode = FAIL_CLOSED;
+	c->ownership = OWN_AUTO;
+	c->debounce_ms = 200;
+	c->log_group = 1;
+	c->log_rate = 10;
+	c->log_burst = 20;
+	c->roles[0] = strdup("");
+	c->roles[1] = strdup("");
+	c->roles[2] = strdup("");
+	c->audit_log = strdup("/var/log/filterd/audit.log");
+	c->metrics_file = strdup("");
+	c->metrics_interval = 15;
+	c->drop_pcap = strdup("");
+	c->drop_pcap_max = 16u << 20;
+	c->drop_log_rate = 10;
+	c->verify_captures = strdup("");
+}
+
+void config_free(struct config *c)
+{
+	free(c->path);
+	free(c->policy);
+	free(c->tags);
+	free(c->state_dir);
+	free(c->socket);
+	free(c->socket_group);
+	free(c->table);
+	for (int i = 0; i < 3; i++)
+		free(c->roles[i]);
+	free(c->audit_log);
+	free(c->metrics_file);
+	free(c->drop_pcap);
+	free(c->verify_captures);
+	memset(c, 0, sizeof(*c));
+}
+
+static int set_str(char **dst, const char *v)
+{
+	char *n = strdup(v);
+	if (!n)
+		return -1;
+	free(*dst);
+	*dst = n;
+	return 0;
+}
+
+static int parse_uint(const char *v, unsigned long max, unsigned long *out, int base)
+{
+	char *end;
+	errno = 0;
+	unsigned long x = strtoul(v, &end, base);
+	if (!*v || *end || errno || x > max || *v == '-')
+		return -1;
+	*out = x;
+	return 0;
+}
+
+struct key {
+	const char *name;
+	enum { K_STR, K_PATH, K_UINT, K_OCTAL, K_FAIL, K_OWN, K_SIZE } type;
+	size_t off;
+	unsigned long max;
+	const char *help;
+};
+
+#define OFF(f) offsetof(struct config, f)
+static const struct key keys[] = {
+	{ "policy", K_PATH, OFF(policy), 0, "policy file" },
+	{ "tags", K_PATH, OFF(tags), 0, "service tags file" },
+	{ "state_dir", K_PATH, OFF(state_dir), 0, "state directory" },
+	{ "socket", K_PATH, OFF(socket), 0, "control socket" },
+	{ "socket_mode", K_OCTAL, OFF(socket_mode), 0777, "control socket permissions (octal)" },
+	{ "socket_group", K_STR, OFF(socket_group), 0, "group of the control socket" },
+	{ "table", K_STR, OFF(table), 0, "nftables table name" },
+	{ "fail_mode", K_FAIL, OFF(fail_mode), 0, "closed | open" },
+	{ "ownership", K_OWN, OFF(ownership), 0, "auto | on | off" },
+	{ "debounce_ms", K_UINT, OFF(debounce_ms), 60000, "wait for editors' write bursts" },
+	{ "log_group", K_UINT, OFF(log_group), 65535, "NFLOG group of drop rules" },
+	{ "log_rate", K_UINT, OFF(log_rate), 1000000, "logged drops per second per rule" },
+	{ "log_burst", K_UINT, OFF(log_burst), 1000000, "burst of logged drops" },
+	{ "role.reader", K_STR, OFF(roles[0]), 0, "users/groups with the reader role" },
+	{ "role.contributor", K_STR, OFF(roles[1]), 0, "users/groups with the contributor role" },
+	{ "role.owner", K_STR, OFF(roles[2]), 0, "users/groups with the owner role" },
+	{ "audit_log", K_PATH, OFF(audit_log), 0, "audit log file" },
+	{ "metrics_file", K_STR, OFF(metrics_file), 0, "node_exporter textfile (empty: off)" },
+	{ "metrics_interval", K_UINT, OFF(metrics_interval), 86400, "seconds between textfile writes" },
+	{ "drop_pcap", K_STR, OFF(drop_pcap), 0, "pcap file of dropped packets (empty: off)" },
+	{ "drop_pcap_max", K_SIZE, OFF(drop_pcap_max), 0, "size cap of the drop pcap" },
+	{ "drop_log_rate", K_UINT, OFF(drop_log_rate), 1000000, "drop log lines per second" },
+	{ "verify_captures", K_STR, OFF(verify_captures), 0, "capture:expectations pairs for verify" },
+};
+
+static int set_key(struct config *c, const char *k, const char *v, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < sizeof(keys) / sizeof(*keys); i++) {
+		const struct key *kk = &keys[i];
+		unsigned long u;
+		if (strcmp(k, kk->name) != 0)
+			continue;
+		void *field = (char *)c + kk->off;
+		switch (kk->type) {
+		case K_PATH:
+			if (v[0] != '/') {
+				snprintf(err, errlen, "%s must be an absolute path, not '%s'", k, v);
+				return -1;
+			}
+			/* fall through */
+		case K_STR:
+			if (set_str(field, v) < 0) {
+				snprintf(err, errlen, "out of memory");
+				return -1;
+			}
+			return 0;
+		case K_UINT:
+		case K_OCTAL:
+			if (parse_uint(v, kk->max, &u, kk->type == K_OCTAL ? 8 : 10) < 0) {
+				snprintf(err, errlen, "%s must be a%s number up to %lu%s, not '%s'", k,
+					 kk->type == K_OCTAL ? "n octal" : "", kk->max,
+					 kk->type == K_OCTAL ? " (octal)" : "", v);
+				return -1;
+			}
+			if (kk->off == OFF(log_group))
+				c->log_group = (uint16_t)u;
+			else if (kk->off == OFF(log_rate) || kk->off == OFF(log_burst))
+				*(uint32_t *)field = (uint32_t)u;
+			else
+				*(unsigned *)field = (unsigned)u;
+			return 0;
+		case K_SIZE:
+			if (parse_uint(v, (unsigned long)1 << 40, &u, 10) < 0 || u < 4096) {
+				snprintf(err, errlen, "%s must be a byte count of at least 4096, not '%s'", k, v);
+				return -1;
+			}
+			c->drop_pcap_max = u;
+			return 0;
+		case K_FAIL:
+			if (strcmp(v, "closed") == 0)
+				c->fail_mode = FAIL_CLOSED;
+			else if (strcmp(v, "open") == 0)
+				c->fail_mode = FAIL_OPEN;
+			else {
+				snprintf(err, errlen, "fail_mode must be 'closed' or 'open', not '%s'", v);
+				return -1;
+			}
+			return 0;
+		case K_OWN:
+			if (strcmp(v, "auto") == 0)
+				c->ownership = OWN_AUTO;
+			else if (strcmp(v, "on") == 0)
+				c->ownership = OWN_ON;
+			else if (strcmp(v, "off") == 0)
+				c->ownership = OWN_OFF;
+			else {
+				snprintf(err, errlen, "ownership must be auto, on or off, not '%s'", v);
+				return -1;
+			}
+			return 0;
+		}
+	}
+	snprintf(err, errlen, "unknown key '%s'", k);
+	return -1;
+}
+
+static char *trim(char *s)
+{
+	while (isspace((unsigned char)*s))
+		s++;
+	char *e = s + strlen(s);
+	while (e > s && isspace((unsigned char)e[-1]))
+		*--e = '\0';
+	return s;
+}
+
+int config_set(struct config *c, const char *kv, char *err, size_t errlen)
+{
+	char *dup = strdup(kv), *eq;
+	int ret;
+
+	if (!dup) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	eq = strchr(dup, '=');
+	if (!eq) {
+		snprintf(err, errlen, "'%s' is not key=value", kv);
+		free(dup);
+		return -1;
+	}
+	*eq = '\0';
+	ret = set_key(c, trim(dup), trim(eq + 1), err, errlen);
+	free(dup);
+	return ret;
+}
+
+int config_load(struct config *c, const char *path, bool optional, struct diags *d)
+{
+	FILE *f = fopen(path, "r");
+	char line[4096];
+	int lineno = 0;
+	size_t errors = d->errors;
+
+	if (!f) {
+		if (optional && errno == ENOENT)
+			return 0;
+		diags_add(d, DIAG_ERROR, path, 0, 0, "%s", strerror(errno));
+		return -1;
+	}
+	set_str(&c->path, path);
+	while (fgets(line, sizeof(line), f)) {
+		char err[512];
+		lineno++;
+		if (!strchr(line, '\n') && !feof(f)) {
+			diags_add(d, DIAG_ERROR, path, lineno, 1, "line is longer than %zu bytes", sizeof(line) - 2);
+			int ch;
+			while ((ch = fgetc(f)) != EOF && ch != '\n')
+				;
+			continue;
+		}
+		char *s = trim(line);
+		if (!*s || *s == '#')
+			continue;
+		char *eq = strchr(s, '=');
+		if (!eq) {
+			diags_add(d, DIAG_ERROR, path, lineno, 1, "expected 'key = value'");
+			continue;
+		}
+		*eq = '\0';
+		char *k = trim(s), *v = trim(eq + 1);
+		if (set_key(c, k, v, err, sizeof(err)) < 0)
+			diags_add(d, DIAG_ERROR, path, lineno, (int)(v - line) + 1, "%s", err);
+	}
+	fclose(f);
+	return d->errors > errors ? -1 : 0;
+}

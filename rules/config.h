@@ -1,0 +1,50 @@
+/* config — /etc/filterd/filterd.conf: "key = value" lines, '#' comments.
+ * Every key can be overridden on the command line (filterd --set key=value).
+ * Unknown keys and bad values are errors with file:line. */
+#ifndef FILTERD_CONFIG_H
+#define FILTERD_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "diag.h"
+
+#define FILTERD_CONF "/etc/filterd/filterd.conf"
+
+enum fail_mode { FAIL_CLOSED, FAIL_OPEN };
+enum ownership { OWN_AUTO, OWN_ON, OWN_OFF };
+
+struct config {
+	char *path;		/* file it came from, or NULL */
+	char *policy;		/* policy file */
+	char *tags;		/* service tags file */
+	char *state_dir;
+	char *socket;
+	unsigned socket_mode;
+	char *socket_group;	/* group owning the socket, "" = root's */
+	char *table;
+	enum fail_mode fail_mode;
+	enum ownership ownership;
+	unsigned debounce_ms;
+	uint16_t log_group;
+	uint32_t log_rate, log_burst;
+	char *roles[3];		/* reader, contributor, owner: "user:x,group:y" lists */
+	char *audit_log;
+	char *metrics_file;	/* node_exporter textfile, "" = off */
+	unsigned metrics_interval;
+	char *drop_pcap;	/* "" = off */
+	size_t drop_pcap_max;
+	unsigned drop_log_rate;	/* drop log lines per second */
+	char *verify_captures;	/* "capture.pcap:expect.txt,..." */
+};
+
+void config_defaults(struct config *c);
+/* Reads a config file over the current values.  A missing file is not an error
+ * when optional is true.  Returns 0 or -1 with diagnostics in d. */
+int config_load(struct config *c, const char *path, bool optional, struct diags *d);
+/* Applies one "key=value" (command line).  Returns 0 or -1 with a message. */
+int config_set(struct config *c, const char *kv, char *err, size_t errlen);
+void config_free(struct config *c);
+
+#endif

@@ -1,0 +1,846 @@
+#include "dump.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <libmnl/libmnl.h>
+#include <libnftnl/common.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nf_tables.h>
+
+#define NL_BUFSZ	(256 * 1024)	/* receive buffer: > any dump skb (32 KiB) */
+#define MSG_BUFSZ	(160 * 1024)	/* one built message: element nests < 64 KiB */
+#define FILE_MAX	(512u * 1024 * 1024)
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static int fail(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!err || errlen == 0)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static const char *family_name(uint32_t f)
+{
+	switch (f) {
+	case NFPROTO_INET: return "inet";
+	case NFPROTO_IPV4: return "ip";
+	case NFPROTO_IPV6: return "ip6";
+	case NFPROTO_ARP: return "arp";
+	case NFPROTO_BRIDGE: return "bridge";
+	case NFPROTO_NETDEV: return "netdev";
+	default: return "?";
+	}
+}
+
+/* Chains are kept "base chains first"; both groups in the order received. */
+static void add_chains_base_first(struct ruleset *rs, struct nftnl_chain_list *tmp)
+{
+	struct nftnl_chain_list_iter *it;
+	struct nftnl_chain *c;
+
+	for (int pass = 0; pass < 2; pass++) {
+		it = nftnl_chain_list_iter_create(tmp);
+		c = it ? nftnl_chain_list_iter_next(it) : NULL;
+		while (c) {
+			struct nftnl_chain *next = nftnl_chain_list_iter_next(it);
+			bool base = nftnl_chain_is_set(c, NFTNL_CHAIN_HOOKNUM);
+
+			if (base == (pass == 0)) {
+				nftnl_chain_list_del(c);
+				nftnl_chain_list_add_tail(c, rs->chains);
+			}
+			c = next;
+		}
+		if (it)
+			nftnl_chain_list_iter_destroy(it);
+	}
+}
+
+/* FNV-1a 64 over the file up to the trailer: a corrupted or truncated file
+ * is refused before libnftnl sees it (libnftnl's parsers exit the process on
+ * some malformed attributes, see abi_breakage()). */
+static uint64_t fnv64(const uint8_t *p, size_t n)
+{
+	uint64_t h = 0xcbf29ce484222325ull;
+
+	for (size_t i = 0; i < n; i++) {
+		h ^= p[i];
+		h *= 0x100000001b3ull;
+	}
+	return h;
+}
+
+/* ------------------------------------------------------- kernel dump ------ */
+
+struct dump_ctx {
+	struct ruleset *rs;
+	const char *table;
+	struct nftnl_table *t;
+	struct nftnl_chain_list *chains;
+	struct nftnl_set *elem_set;	/* GETSETELEM target */
+};
+
+static bool same_table(const char *t, const char *want)
+{
+	return t && strcmp(t, want) == 0;
+}
+
+static int table_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump_ctx *d = data;
+	struct nftnl_table *t = nftnl_table_alloc();
+
+	if (!t || nftnl_table_nlmsg_parse(nlh, t) < 0) {
+		if (t)
+			nftnl_table_free(t);
+		errno = EBADMSG;
+		return MNL_CB_ERROR;
+	}
+	if (!same_table(nftnl_table_get_str(t, NFTNL_TABLE_NAME), d->table) || d->t) {
+		nftnl_table_free(t);
+		return MNL_CB_OK;
+	}
+	d->t = t;
+	return MNL_CB_OK;
+}
+
+static int chain_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump_ctx *d = data;
+	struct nftnl_chain *c = nftnl_chain_alloc();
+
+	if (!c || nftnl_chain_nlmsg_parse(nlh, c) < 0) {
+		if (c)
+			nftnl_chain_free(c);
+		errno = EBADMSG;
+		return MNL_CB_ERROR;
+	}
+	if (!same_table(nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE), d->table)) {
+		nftnl_chain_free(c);
+		return MNL_CB_OK;
+	}
+	nftnl_chain_list_add_tail(c, d->chains);
+	return MNL_CB_OK;
+}
+
+static int set_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump_ctx *d = data;
+	struct nftnl_set *s = nftnl_set_alloc();
+
+	if (!s || nftnl_set_nlmsg_parse(nlh, s) < 0) {
+		if (s)
+			nftnl_set_free(s);
+		errno = EBADMSG;
+		return MNL_CB_ERROR;
+	}
+	if (!same_table(nftnl_set_get_str(s, NFTNL_SET_TABLE), d->table)) {
+		nftnl_set_free(s);
+		return MNL_CB_OK;
+	}
+	nftnl_set_list_add_tail(s, d->rs->sets);
+	return MNL_CB_OK;
+}
+
+static int setelem_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump_ctx *d = data;
+
+	if (nftnl_set_elems_nlmsg_parse(nlh, d->elem_set) < 0) {
+		errno = EBADMSG;
+		return MNL_CB_ERROR;
+	}
+	return MNL_CB_OK;
+}
+
+static int rule_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct dump_ctx *d = data;
+	struct nftnl_rule *r = nftnl_rule_alloc();
+
+	if (!r || nftnl_rule_nlmsg_parse(nlh, r) < 0) {
+		if (r)
+			nftnl_rule_free(r);
+		errno = EBADMSG;
+		return MNL_CB_ERROR;
+	}
+	if (!same_table(nftnl_rule_get_str(r, NFTNL_RULE_TABLE), d->table)) {
+		nftnl_rule_free(r);
+		return MNL_CB_OK;
+	}
+	nftnl_rule_list_add_tail(r, d->rs->rules);
+	return MNL_CB_OK;
+}
+
+/* A request header in a cleared buffer (libmnl leaves padding as it was). */
+static struct nlmsghdr *req_hdr(char *req, uint16_t type, uint32_t family,
+				uint16_t flags, uint32_t seq)
+{
+	memset(req, 0, MNL_SOCKET_BUFFER_SIZE);
+	return nftnl_nlmsg_build_hdr(req, type, (uint16_t)family, flags, seq);
+}
+
+/* Sends one request and runs cb over the answer until DONE / ACK. */
+static int nl_request(struct mnl_socket *nl, char *buf, struct nlmsghdr *nlh,
+		      mnl_cb_t cb, void *data)
+{
+	uint32_t seq = nlh->nlmsg_seq, portid = mnl_socket_get_portid(nl);
+	ssize_t n;
+	int ret;
+
+	if (mnl_socket_sendto(nl, nlh, nlh->nlmsg_len) < 0)
+		return -1;
+	for (;;) {
+		n = mnl_socket_recvfrom(nl, buf, NL_BUFSZ);
+		if (n < 0)
+			return -1;
+		ret = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
+		if (ret < 0)
+			return -1;
+		if (ret == MNL_CB_STOP)
+			return 0;
+	}
+}
+
+struct ruleset *ruleset_from_kernel(const char *table, uint32_t family, char *err,
+				    size_t errlen)
+{
+	struct dump_ctx d = { .table = table };
+	struct mnl_socket *nl = NULL;
+	char *buf = NULL, *req = NULL;
+	struct nlmsghdr *nlh;
+	uint32_t seq = (uint32_t)time(NULL);
+	const char *step = "socket";
+	struct nftnl_set_list_iter *si = NULL;
+	struct nftnl_set *s;
+
+	if (!table) {
+		fail(err, errlen, "no table name");
+		return NULL;
+	}
+	d.rs = ruleset_new(table, family);
+	d.chains = nftnl_chain_list_alloc();
+	buf = malloc(NL_BUFSZ);
+	req = malloc(MNL_SOCKET_BUFFER_SIZE);
+	if (!d.rs || !d.chains || !buf || !req) {
+		fail(err, errlen, "out of memory");
+		goto out_fail;
+	}
+	nl = mnl_socket_open(NETLINK_NETFILTER);
+	if (!nl || mnl_socket_bind(nl, 0, MNL_SOCKET_AUTOPID) < 0)
+		goto sys_fail;
+
+	step = "table";
+	{
+		struct nftnl_table *t = nftnl_table_alloc();
+
+		if (!t)
+			goto sys_fail;
+		nftnl_table_set_str(t, NFTNL_TABLE_NAME, table);
+		nlh = req_hdr(req, NFT_MSG_GETTABLE, family, NLM_F_ACK, ++seq);
+		nftnl_table_nlmsg_build_payload(nlh, t);
+		nftnl_table_free(t);
+	}
+	if (nl_request(nl, buf, nlh, table_cb, &d) < 0) {
+		if (errno == ENOENT)
+			fail(err, errlen, "table %s %s: no such table",
+			     family_name(family), table);
+		else
+			fail(err, errlen, "table %s %s: dump failed: %s",
+			     family_name(family), table, strerror(errno));
+		goto out_fail;
+	}
+	if (!d.t) {
+		fail(err, errlen, "table %s %s: no such table", family_name(family), table);
+		goto out_fail;
+	}
+	nftnl_table_free(d.rs->t);
+	d.rs->t = d.t;
+	d.t = NULL;
+
+	step = "chains";
+	{
+		struct nftnl_chain *c = nftnl_chain_alloc();
+
+		if (!c)
+			goto sys_fail;
+		nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, table);
+		nlh = req_hdr(req, NFT_MSG_GETCHAIN, family, NLM_F_DUMP, ++seq);
+		nftnl_chain_nlmsg_build_payload(nlh, c);
+		nftnl_chain_free(c);
+	}
+	if (nl_request(nl, buf, nlh, chain_cb, &d) < 0)
+		goto sys_fail;
+	add_chains_base_first(d.rs, d.chains);
+
+	step = "sets";
+	{
+		struct nftnl_set *q = nftnl_set_alloc();
+
+		if (!q)
+			goto sys_fail;
+		nftnl_set_set_str(q, NFTNL_SET_TABLE, table);
+		nlh = req_hdr(req, NFT_MSG_GETSET, family, NLM_F_DUMP, ++seq);
+		nftnl_set_nlmsg_build_payload(nlh, q);
+		nftnl_set_free(q);
+	}
+	if (nl_request(nl, buf, nlh, set_cb, &d) < 0)
+		goto sys_fail;
+
+	step = "set elements";
+	si = nftnl_set_list_iter_create(d.rs->sets);
+	if (!si)
+		goto sys_fail;
+	while ((s = nftnl_set_list_iter_next(si))) {
+		struct nftnl_set *q = nftnl_set_alloc();
+
+		if (!q)
+			goto sys_fail;
+		nftnl_set_set_str(q, NFTNL_SET_TABLE, table);
+		nftnl_set_set_str(q, NFTNL_SET_NAME, nftnl_set_get_str(s, NFTNL_SET_NAME));
+		nlh = req_hdr(req, NFT_MSG_GETSETELEM, family, NLM_F_DUMP, ++seq);
+		nftnl_set_elems_nlmsg_build_payload(nlh, q);
+		nftnl_set_free(q);
+		d.elem_set = s;
+		if (nl_request(nl, buf, nlh, setelem_cb, &d) < 0) {
+			fail(err, errlen, "table %s %s: set %s: element dump failed: %s",
+			     family_name(family), table, nftnl_set_get_str(s, NFTNL_SET_NAME),
+			     strerror(errno));
+			goto out_fail;
+		}
+	}
+	nftnl_set_list_iter_destroy(si);
+	si = NULL;
+
+	step = "rules";
+	{
+		struct nftnl_rule *r = nftnl_rule_alloc();
+
+		if (!r)
+			goto sys_fail;
+		nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
+		nlh = req_hdr(req, NFT_MSG_GETRULE, family, NLM_F_DUMP, ++seq);
+		nftnl_rule_nlmsg_build_payload(nlh, r);
+		nftnl_rule_free(r);
+	}
+	if (nl_request(nl, buf, nlh, rule_cb, &d) < 0)
+		goto sys_fail;
+
+	mnl_socket_close(nl);
+	nftnl_chain_list_free(d.chains);
+	free(buf);
+	free(req);
+	return d.rs;
+
+sys_fail:
+	fail(err, errlen, "table %s %s: dump of %s failed: %s", family_name(family),
+	     table, step, strerror(errno));
+out_fail:
+	if (si)
+		nftnl_set_list_iter_destroy(si);
+	if (nl)
+		mnl_socket_close(nl);
+	if (d.t)
+		nftnl_table_free(d.t);
+	if (d.chains)
+		nftnl_chain_list_free(d.chains);
+	ruleset_free(d.rs);
+	free(buf);
+	free(req);
+	return NULL;
+}
+
+/* ------------------------------------------------------------- saving ----- */
+
+struct outbuf {
+	uint8_t *p;
+	size_t len, cap;
+	bool oom;
+};
+
+static void out_put(struct outbuf *o, const void *data, size_t len)
+{
+	if (o->oom)
+		return;
+	if (o->len + len > o->cap) {
+		size_t cap = o->cap ? o->cap : 65536;
+		uint8_t *np;
+
+		while (cap < o->len + len)
+			cap *= 2;
+		np = realloc(o->p, cap);
+		if (!np) {
+			o->oom = true;
+			return;
+		}
+		o->p = np;
+		o->cap = cap;
+	}
+	memcpy(o->p + o->len, data, len);
+	o->len += len;
+}
+
+/* libnftnl numbers the element nests 1, 2, 3... (the kernel ignores the
+ * type) but its own parser, like the kernel's dumps, wants NFTA_LIST_ELEM:
+ * store them the way the kernel sends them. */
+static void fix_elem_nests(struct nlmsghdr *nlh)
+{
+	struct nlattr *a, *el;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
+		if (mnl_attr_get_type(a) != NFTA_SET_ELEM_LIST_ELEMENTS)
+			continue;
+		mnl_attr_for_each_nested(el, a)
+			el->nla_type = NLA_F_NESTED | NFTA_LIST_ELEM;
+	}
+}
+
+/* Appends the message and clears it from buf: libmnl leaves attribute
+ * padding untouched, and saved files should not carry stale bytes. */
+static void out_msg(struct outbuf *o, struct nlmsghdr *nlh)
+{
+	uint32_t len = nlh->nlmsg_len, be = htonl(len);
+
+	if ((nlh->nlmsg_type & 0xff) == NFT_MSG_NEWSETELEM)
+		fix_elem_nests(nlh);
+	out_put(o, &be, sizeof(be));
+	out_put(o, nlh, len);
+	memset(nlh, 0, len);
+}
+
+int ruleset_save_buf(const struct ruleset *rs, void **bufp, size_t *lenp, char *err,
+		     size_t errlen)
+{
+	struct outbuf o = { 0 };
+	char *buf = calloc(1, MSG_BUFSZ);
+	struct nlmsghdr *nlh;
+	uint16_t fam = (uint16_t)rs->family;
+	uint32_t seq = 0;
+	struct nftnl_chain_list_iter *ci = NULL;
+	struct nftnl_set_list_iter *si = NULL;
+	struct nftnl_rule_list_iter *ri = NULL;
+	struct nftnl_chain *c;
+	struct nftnl_set *s;
+	struct nftnl_rule *r;
+	int ret = -1;
+
+	if (!buf)
+		goto oom;
+	out_put(&o, RULESET_FILE_MAGIC, strlen(RULESET_FILE_MAGIC));
+
+	nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWTABLE, fam, 0, ++seq);
+	nftnl_table_nlmsg_build_payload(nlh, rs->t);
+	out_msg(&o, nlh);
+
+	ci = nftnl_chain_list_iter_create(rs->chains);
+	if (!ci)
+		goto oom;
+	while ((c = nftnl_chain_list_iter_next(ci))) {
+		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWCHAIN, fam, 0, ++seq);
+		nftnl_chain_nlmsg_build_payload(nlh, c);
+		out_msg(&o, nlh);
+	}
+
+	si = nftnl_set_list_iter_create(rs->sets);
+	if (!si)
+		goto oom;
+	while ((s = nftnl_set_list_iter_next(si))) {
+		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWSET, fam, 0, ++seq);
+		nftnl_set_nlmsg_build_payload(nlh, s);
+		out_msg(&o, nlh);
+	}
+	nftnl_set_list_iter_destroy(si);
+	si = nftnl_set_list_iter_create(rs->sets);
+	if (!si)
+		goto oom;
+	while ((s = nftnl_set_list_iter_next(si))) {
+		struct nftnl_set_elems_iter *ei;
+		int more;
+
+		ei = nftnl_set_elems_iter_create(s);
+		if (!ei)
+			goto oom;
+		if (!nftnl_set_elems_iter_cur(ei)) {	/* no elements */
+			nftnl_set_elems_iter_destroy(ei);
+			continue;
+		}
+		do {
+			nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWSETELEM, fam, 0, ++seq);
+			more = nftnl_set_elems_nlmsg_build_payload_iter(nlh, ei);
+			if (more < 0) {
+				nftnl_set_elems_iter_destroy(ei);
+				fail(err, errlen, "set %s: cannot encode elements",
+				     nftnl_set_get_str(s, NFTNL_SET_NAME));
+				goto out;
+			}
+			out_msg(&o, nlh);
+		} while (more > 0);
+		nftnl_set_elems_iter_destroy(ei);
+	}
+
+	ri = nftnl_rule_list_iter_create(rs->rules);
+	if (!ri)
+		goto oom;
+	while ((r = nftnl_rule_list_iter_next(ri))) {
+		nlh = nftnl_nlmsg_build_hdr(buf, NFT_MSG_NEWRULE, fam, 0, ++seq);
+		nftnl_rule_nlmsg_build_payload(nlh, r);
+		out_msg(&o, nlh);
+	}
+	{
+		uint32_t zero = 0;
+		uint64_t h;
+		uint8_t be[8];
+
+		out_put(&o, &zero, sizeof(zero));
+		if (o.oom)
+			goto oom;
+		h = fnv64(o.p, o.len);
+		for (int i = 0; i < 8; i++)
+			be[i] = (uint8_t)(h >> (56 - 8 * i));
+		out_put(&o, be, sizeof(be));
+	}
+	if (o.oom)
+		goto oom;
+	*bufp = o.p;
+	*lenp = o.len;
+	o.p = NULL;
+	ret = 0;
+	goto out;
+oom:
+	fail(err, errlen, "out of memory");
+out:
+	if (ci)
+		nftnl_chain_list_iter_destroy(ci);
+	if (si)
+		nftnl_set_list_iter_destroy(si);
+	if (ri)
+		nftnl_rule_list_iter_destroy(ri);
+	free(o.p);
+	free(buf);
+	return ret;
+}
+
+int ruleset_save(const struct ruleset *rs, const char *path, char *err, size_t errlen)
+{
+	void *data = NULL;
+	size_t len = 0;
+	char *tmp = NULL;
+	FILE *f = NULL;
+	int ret = -1;
+
+	if (ruleset_save_buf(rs, &data, &len, err, errlen) < 0)
+		return -1;
+	if (asprintf(&tmp, "%s.tmp", path) < 0) {
+		tmp = NULL;
+		fail(err, errlen, "out of memory");
+		goto out;
+	}
+	f = fopen(tmp, "wb");
+	if (!f) {
+		fail(err, errlen, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (fwrite(data, 1, len, f) != len || fflush(f) != 0 || fsync(fileno(f)) != 0) {
+		fail(err, errlen, "%s: write failed: %s", tmp, strerror(errno));
+		goto out;
+	}
+	if (fclose(f) != 0) {
+		f = NULL;
+		fail(err, errlen, "%s: write failed: %s", tmp, strerror(errno));
+		goto out;
+	}
+	f = NULL;
+	if (rename(tmp, path) < 0) {
+		fail(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	ret = 0;
+out:
+	if (f)
+		fclose(f);
+	if (ret < 0 && tmp)
+		unlink(tmp);
+	free(tmp);
+	free(data);
+	return ret;
+}
+
+/* ------------------------------------------------------------ loading ----- */
+
+static int elem_list_attr_cb(const struct nlattr *a, void *data)
+{
+	const struct nlattr **tb = data;
+	int type = mnl_attr_get_type(a);
+
+	if (type == NFTA_SET_ELEM_LIST_SET) {
+		if (mnl_attr_validate(a, MNL_TYPE_STRING) < 0)
+			return MNL_CB_ERROR;
+		tb[type] = a;
+	}
+	return MNL_CB_OK;
+}
+
+/* The set a NEWSETELEM message belongs to, by NFTA_SET_ELEM_LIST_SET. */
+static struct nftnl_set *elems_target(const struct ruleset *rs,
+				      const struct nlmsghdr *nlh)
+{
+	const struct nlattr *tb[NFTA_SET_ELEM_LIST_MAX + 1] = { 0 };
+	char name[256];
+	const char *s;
+	size_t l;
+
+	if (mnl_attr_parse(nlh, sizeof(struct nfgenmsg), elem_list_attr_cb, tb) < 0 ||
+	    !tb[NFTA_SET_ELEM_LIST_SET])
+		return NULL;
+	s = mnl_attr_get_payload(tb[NFTA_SET_ELEM_LIST_SET]);
+	l = strnlen(s, mnl_attr_get_payload_len(tb[NFTA_SET_ELEM_LIST_SET]));
+	if (l >= sizeof(name))
+		return NULL;
+	memcpy(name, s, l);
+	name[l] = '\0';
+	return ruleset_find_set(rs, name);
+}
+
+struct ruleset *ruleset_load_buf(const void *data, size_t len, const char *name,
+				 char *err, size_t errlen)
+{
+	const uint8_t *p = data;
+	size_t magic = strlen(RULESET_FILE_MAGIC), off, rec = 0;
+	struct ruleset *rs = NULL;
+	struct nftnl_chain_list *chains = NULL;
+	bool have_table = false;
+
+	if (!name)
+		name = "(buffer)";
+	if (!data || len < magic || memcmp(p, RULESET_FILE_MAGIC, magic) != 0) {
+		fail(err, errlen, "%s: not a filterd saved ruleset (bad header)", name);
+		return NULL;
+	}
+	/* trailer: a zero length, then the checksum of everything before it */
+	{
+		uint64_t h = 0;
+
+		if (len < magic + 12) {
+			fail(err, errlen, "%s: truncated (no trailer)", name);
+			return NULL;
+		}
+		for (int i = 0; i < 8; i++)
+			h = (h << 8) | p[len - 8 + i];
+		if (h != fnv64(p, len - 8)) {
+			fail(err, errlen, "%s: checksum mismatch (corrupted or truncated file)",
+			     name);
+			return NULL;
+		}
+		len -= 12;
+	}
+	chains = nftnl_chain_list_alloc();
+	if (!chains) {
+		fail(err, errlen, "out of memory");
+		return NULL;
+	}
+	for (off = magic; off < len;) {
+		uint32_t be, mlen;
+		uint8_t *copy;
+		const struct nlmsghdr *nlh;
+		int type, ok = 0;
+
+		rec++;
+		if (len - off < sizeof(be)) {
+			fail(err, errlen, "%s: record %zu: truncated length", name, rec);
+			goto bad;
+		}
+		memcpy(&be, p + off, sizeof(be));
+		mlen = ntohl(be);
+		off += sizeof(be);
+		if (mlen < NLMSG_HDRLEN + sizeof(struct nfgenmsg) || mlen > len - off) {
+			fail(err, errlen, "%s: record %zu: bad length %u", name, rec, mlen);
+			goto bad;
+		}
+		/* aligned private copy: libnftnl/libmnl read it in place */
+		copy = malloc(mlen);
+		if (!copy) {
+			fail(err, errlen, "out of memory");
+			goto bad;
+		}
+		memcpy(copy, p + off, mlen);
+		off += mlen;
+		nlh = (const struct nlmsghdr *)copy;
+		if (nlh->nlmsg_len != mlen || !mnl_nlmsg_ok(nlh, (int)mlen) ||
+		    (nlh->nlmsg_type >> 8) != NFNL_SUBSYS_NFTABLES) {
+			free(copy);
+			fail(err, errlen, "%s: record %zu: not an nftables netlink message",
+			     name, rec);
+			goto bad;
+		}
+		type = nlh->nlmsg_type & 0xff;
+		if (!have_table && type != NFT_MSG_NEWTABLE) {
+			free(copy);
+			fail(err, errlen, "%s: record %zu: table must come first", name, rec);
+			goto bad;
+		}
+		switch (type) {
+		case NFT_MSG_NEWTABLE: {
+			const struct nfgenmsg *g = mnl_nlmsg_get_payload(nlh);
+			struct nftnl_table *t;
+			const char *tn;
+
+			if (have_table) {
+				ok = -2;
+				break;
+			}
+			t = nftnl_table_alloc();
+			if (!t || nftnl_table_nlmsg_parse(nlh, t) < 0 ||
+			    !(tn = nftnl_table_get_str(t, NFTNL_TABLE_NAME))) {
+				if (t)
+					nftnl_table_free(t);
+				ok = -1;
+				break;
+			}
+			rs = ruleset_new(tn, g->nfgen_family);
+			if (!rs) {
+				nftnl_table_free(t);
+				ok = -3;
+				break;
+			}
+			nftnl_table_free(rs->t);
+			rs->t = t;
+			have_table = true;
+			break;
+		}
+		case NFT_MSG_NEWCHAIN: {
+			struct nftnl_chain *c = nftnl_chain_alloc();
+
+			if (!c || nftnl_chain_nlmsg_parse(nlh, c) < 0 ||
+			    !nftnl_chain_is_set(c, NFTNL_CHAIN_NAME) ||
+			    !same_table(nftnl_chain_get_str(c, NFTNL_CHAIN_TABLE), rs->table)) {
+				if (c)
+					nftnl_chain_free(c);
+				ok = -1;
+				break;
+			}
+			nftnl_chain_list_add_tail(c, chains);
+			break;
+		}
+		case NFT_MSG_NEWSET: {
+			struct nftnl_set *s = nftnl_set_alloc();
+
+			if (!s || nftnl_set_nlmsg_parse(nlh, s) < 0 ||
+			    !nftnl_set_is_set(s, NFTNL_SET_NAME) ||
+			    !same_table(nftnl_set_get_str(s, NFTNL_SET_TABLE), rs->table)) {
+				if (s)
+					nftnl_set_free(s);
+				ok = -1;
+				break;
+			}
+			nftnl_set_list_add_tail(s, rs->sets);
+			break;
+		}
+		case NFT_MSG_NEWSETELEM: {
+			struct nftnl_set *s = elems_target(rs, nlh);
+
+			if (!s || nftnl_set_elems_nlmsg_parse(nlh, s) < 0)
+				ok = -1;
+			break;
+		}
+		case NFT_MSG_NEWRULE: {
+			struct nftnl_rule *r = nftnl_rule_alloc();
+
+			if (!r || nftnl_rule_nlmsg_parse(nlh, r) < 0 ||
+			    !nftnl_rule_is_set(r, NFTNL_RULE_CHAIN) ||
+			    !same_table(nftnl_rule_get_str(r, NFTNL_RULE_TABLE), rs->table)) {
+				if (r)
+					nftnl_rule_free(r);
+				ok = -1;
+				break;
+			}
+			nftnl_rule_list_add_tail(r, rs->rules);
+			break;
+		}
+		default:
+			ok = -4;
+			break;
+		}
+		free(copy);
+		if (ok == -1) {
+			fail(err, errlen, "%s: record %zu: malformed %s message", name, rec,
+			     type == NFT_MSG_NEWTABLE ? "table" :
+			     type == NFT_MSG_NEWCHAIN ? "chain" :
+			     type == NFT_MSG_NEWSET ? "set" :
+			     type == NFT_MSG_NEWSETELEM ? "set element" : "rule");
+			goto bad;
+		} else if (ok == -2) {
+			fail(err, errlen, "%s: record %zu: second table", name, rec);
+			goto bad;
+		} else if (ok == -3) {
+			fail(err, errlen, "out of memory");
+			goto bad;
+		} else if (ok == -4) {
+			fail(err, errlen, "%s: record %zu: unexpected message type %d", name,
+			     rec, type);
+			goto bad;
+		}
+	}
+	if (!have_table) {
+		fail(err, errlen, "%s: no table", name);
+		goto bad;
+	}
+	add_chains_base_first(rs, chains);
+	nftnl_chain_list_free(chains);
+	return rs;
+bad:
+	nftnl_chain_list_free(chains);
+	ruleset_free(rs);
+	return NULL;
+}
+
+struct ruleset *ruleset_load_file(const char *path, char *err, size_t errlen)
+{
+	FILE *f = fopen(path, "rb");
+	struct stat st;
+	uint8_t *data = NULL;
+	struct ruleset *rs = NULL;
+
+	if (!f) {
+		fail(err, errlen, "%s: %s", path, strerror(errno));
+		return NULL;
+	}
+	if (fstat(fileno(f), &st) < 0) {
+		fail(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (!S_ISREG(st.st_mode) || (uint64_t)st.st_size > FILE_MAX) {
+		fail(err, errlen, "%s: not a regular file of at most %u bytes", path,
+		     FILE_MAX);
+		goto out;
+	}
+	data = malloc(st.st_size ? (size_t)st.st_size : 1);
+	if (!data) {
+		fail(err, errlen, "out of memory");
+		goto out;
+	}
+	if (fread(data, 1, (size_t)st.st_size, f) != (size_t)st.st_size) {
+		fail(err, errlen, "%s: read failed", path);
+		goto out;
+	}
+	rs = ruleset_load_buf(data, (size_t)st.st_size, path, err, errlen);
+out:
+	free(data);
+	fclose(f);
+	return rs;
+}

@@ -1,0 +1,131 @@
+/* payload — loads packet bytes into a register (nft_payload.c, load only).
+ *
+ * Bases: link layer (the MAC header; break when the packet has none, as
+ * skb_mac_header_was_set()/skb_mac_header_len() == 0), network header,
+ * transport header (break when NFT_PKTINFO_L4PROTO is unset or for non-first
+ * fragments: pkt->fragoff != 0) and inner header (after the UDP header or the
+ * TCP header with its options, as __nft_payload_inner_offset()).  Any load
+ * ending beyond skb->len breaks (skb_copy_bits() < 0); one ending beyond the
+ * captured bytes (short snaplen) breaks too and marks the verdict incomplete.  Payload writes
+ * (sreg, checksum update) are not supported. */
+#include "vm_int.h"
+
+#include <string.h>
+
+struct payload {
+	uint32_t base, offset, len;
+	int dreg;
+};
+
+static const char *const payload_attrs[] = {
+	"dreg", "base", "offset", "len", "sreg", "csum_type", "csum_offset", "flags",
+};
+
+static int payload_load(struct vm_load *ld, const struct nftnl_expr *e, void *priv)
+{
+	struct payload *pl = priv;
+
+	pl->base = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_BASE);
+	pl->offset = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET);
+	pl->len = nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_LEN);
+	switch (pl->base) {
+	case NFT_PAYLOAD_LL_HEADER:
+	case NFT_PAYLOAD_NETWORK_HEADER:
+	case NFT_PAYLOAD_TRANSPORT_HEADER:
+	case NFT_PAYLOAD_INNER_HEADER:
+		break;
+	default:
+		return vm_err(ld, "payload base %u is not supported", pl->base);
+	}
+	if (pl->offset > 255 || pl->len > 255)	/* NLA_POLICY_MAX(NLA_BE32, 255) */
+		return vm_err(ld, "offset %u / length %u out of range", pl->offset,
+			      pl->len);
+	pl->dreg = vm_reg_store(ld, nftnl_expr_get_u32(e, NFTNL_EXPR_PAYLOAD_DREG),
+				pl->len, "payload");
+	return pl->dreg < 0 ? -1 : 0;
+}
+
+/* __nft_payload_inner_offset() */
+static bool inner_offset(struct vm_exec *x)
+{
+	const struct pkt *p = x->p;
+
+	if (x->inner_done)
+		return x->inner_ok;
+	x->inner_done = true;
+	x->inner_ok = false;
+	if (!p->tprot_set || p->fragoff)
+		return false;
+	switch (p->l4proto) {
+	case 17:	/* IPPROTO_UDP */
+		x->inner_off = p->th_off + 8;
+		break;
+	case 6:		/* IPPROTO_TCP: header length from doff */
+		if (p->th_off + 20 > x->cap_end) {
+			x->out->incomplete = p->th_off + 20 <= x->end;
+			return false;
+		}
+		x->inner_off = p->th_off + 4u * (p->data[p->th_off + 12] >> 4);
+		break;
+	default:
+		return false;
+	}
+	x->inner_ok = true;
+	return true;
+}
+
+static void payload_eval(void *priv, struct vm_regs *regs, struct vm_exec *x)
+{
+	const struct payload *pl = priv;
+	const struct pkt *p = x->p;
+	uint32_t *dest = &regs->data[pl->dreg];
+	size_t off;
+
+	if (pl->len % 4)
+		dest[pl->len / 4] = 0;
+	switch (pl->base) {
+	case NFT_PAYLOAD_LL_HEADER:
+		if (!p->has_ll || p->ll_off >= p->nh_off)
+			goto brk;
+		off = p->ll_off;
+		break;
+	case NFT_PAYLOAD_NETWORK_HEADER:
+		off = p->nh_off;
+		break;
+	case NFT_PAYLOAD_TRANSPORT_HEADER:
+		if (!p->tprot_set || p->fragoff)
+			goto brk;
+		off = p->th_off;
+		break;
+	default:	/* NFT_PAYLOAD_INNER_HEADER */
+		if (!inner_offset(x))
+			goto brk;
+		off = x->inner_off;
+		break;
+	}
+	off += pl->offset;
+	if (off + pl->len > x->end)
+		goto brk;
+	if (off + pl->len > x->cap_end) {
+		/* the kernel had these bytes, the capture does not */
+		x->out->incomplete = true;
+		goto brk;
+	}
+	memcpy(dest, p->data + off, pl->len);
+	return;
+brk:
+	regs->code = NFT_BREAK;
+}
+
+const struct vm_expr_ops vm_expr_payload = {
+	.name = "payload",
+	.priv_size = sizeof(struct payload),
+	.attr_allowed = VM_ATTR(NFTNL_EXPR_PAYLOAD_DREG) | VM_ATTR(NFTNL_EXPR_PAYLOAD_BASE) |
+			VM_ATTR(NFTNL_EXPR_PAYLOAD_OFFSET) | VM_ATTR(NFTNL_EXPR_PAYLOAD_LEN),
+	.attr_required = VM_ATTR(NFTNL_EXPR_PAYLOAD_DREG) | VM_ATTR(NFTNL_EXPR_PAYLOAD_BASE) |
+			 VM_ATTR(NFTNL_EXPR_PAYLOAD_OFFSET) | VM_ATTR(NFTNL_EXPR_PAYLOAD_LEN),
+	.attr_names = payload_attrs,
+	.nattr_names = sizeof(payload_attrs) / sizeof(payload_attrs[0]),
+	.load = payload_load,
+	.eval = payload_eval,
+};

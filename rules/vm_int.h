@@ -1,0 +1,194 @@
+/* vm internals shared by vm.c, vm_set.c and the expression files (expr_*.c).
+ *
+ * Registers mirror struct nft_regs: 20 32-bit words, words 0..3 being the
+ * verdict register (NFT_REG_VERDICT), NFT_REG_1..4 the 16-byte registers at
+ * words 4, 8, 12, 16 and NFT_REG32_00..15 words 4..19.  The verdict itself is
+ * kept apart (code + chain index) instead of overlaying words 0..3. */
+#ifndef FILTERD_VM_INT_H
+#define FILTERD_VM_INT_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+
+#include "packet.h"
+#include "ruleset.h"
+#include "set_lookup.h"
+#include "vm.h"
+
+#define VM_REG_WORDS	20	/* sizeof(struct nft_regs.data) / 4 */
+#define VM_JUMP_STACK	16	/* NFT_JUMP_STACK_SIZE */
+
+struct vm_regs {
+	int32_t code;		/* regs->verdict.code */
+	int32_t chain;		/* regs->verdict.chain, as a chain index */
+	uint32_t data[VM_REG_WORDS];
+};
+
+struct vm;
+struct vm_rule;
+
+/* Per-packet execution context handed to expression evaluators. */
+struct vm_exec {
+	struct vm *vm;
+	struct pkt *p;
+	size_t end;		/* offset in p->data where skb->len ends */
+	size_t cap_end;		/* offset where the captured bytes end (<= end) */
+	struct vm_rule *rule;	/* rule being evaluated */
+	struct vm_verdict *out;	/* reject/log details are recorded here */
+	bool inner_done;	/* inner header offset computed (NFT_PKTINFO_INNER) */
+	bool inner_ok;
+	size_t inner_off;
+};
+
+/* Load context: where we are, for error messages, and what we can resolve. */
+struct vm_load {
+	struct vm *vm;
+	const char *chain;	/* chain name of the rule being loaded */
+	int rule_index;
+	int chain_idx;		/* index of that chain, -1 outside rules */
+	const char *expr;	/* expression name being loaded */
+	char *err;
+	size_t errlen;
+};
+
+/* One expression type: the analogue of libnftnl's struct expr_ops and of the
+ * kernel's struct nft_expr_ops.  attr_allowed/attr_required are bit masks of
+ * NFTNL_EXPR_* attribute types, checked by vm.c before load() runs; attr_names
+ * (indexed by type - NFTNL_EXPR_BASE) names them in messages. */
+struct vm_expr_ops {
+	const char *name;
+	size_t priv_size;
+	uint32_t attr_allowed;
+	uint32_t attr_required;
+	const char *const *attr_names;
+	size_t nattr_names;
+	int (*load)(struct vm_load *ld, const struct nftnl_expr *e, void *priv);
+	void (*eval)(void *priv, struct vm_regs *regs, struct vm_exec *x);
+	void (*reset)(void *priv);	/* optional: back to the loaded state */
+	void (*free)(void *priv);	/* optional */
+};
+
+#define VM_ATTR(a)	(1u << (a))
+
+struct vm_expr {
+	const struct vm_expr_ops *ops;
+	void *priv;
+};
+
+struct vm_chain;
+
+struct vm_rule {
+	const struct nftnl_rule *r;
+	struct vm_chain *chain;
+	int index;
+	struct vm_expr *exprs;
+	unsigned nexprs;
+	uint64_t evaluated, matched;
+	bool has_counter;
+	uint64_t packets, bytes;
+};
+
+struct vm_chain {
+	const char *name;
+	const struct nftnl_chain *c;
+	bool base;
+	uint32_t hook;
+	int32_t prio;
+	int policy;		/* NF_ACCEPT / NF_DROP */
+	struct vm_rule **rules;
+	unsigned nrules;
+	unsigned cap;
+};
+
+/* A set element as the evaluator sees it. */
+struct vm_elem {
+	const struct nftnl_set_elem *e;
+	uint64_t hits;
+	int32_t vcode;		/* verdict maps */
+	int32_t vchain;		/* chain index for jump/goto, else -1 */
+};
+
+enum vm_set_kind { VM_SET_EXACT, VM_SET_INTERVAL, VM_SET_RANGES };
+
+struct vm_set {
+	const char *name;
+	const struct nftnl_set *s;
+	uint32_t flags, klen, dlen, dtype;
+	bool map, vmap;
+	enum vm_set_kind kind;
+	struct vm_elem *elems;
+	size_t nelems;
+	uint8_t *data;		/* maps: nelems * dlen bytes, element order */
+	int catchall;		/* element index, or -1 */
+	struct exact_set *exact;
+	struct interval_set *interval;
+	struct range_set *ranges;
+	int32_t *keymap;	/* exact/range position -> element index */
+	uint8_t nfields, field_len[16];
+};
+
+struct vm_edge {
+	int from, to;		/* chain indexes: a jump or goto from -> to */
+};
+
+struct vm {
+	const struct ruleset *rs;
+	uint32_t family;
+	struct vm_chain *chains;
+	size_t nchains;
+	struct vm_rule *rules;		/* ruleset order */
+	size_t nrules;
+	struct vm_set *sets;
+	size_t nsets;
+	struct vm_chain **base;		/* base chains sorted by hook, priority */
+	size_t nbase;
+	struct vm_edge *edges;
+	size_t nedges, edgecap;
+	vm_trace_fn trace;
+	void *trace_arg;
+};
+
+/* Error helpers (return -1 so that callers can `return vm_err(...)`). */
+int vm_err(struct vm_load *ld, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Register operand checks, as nft_parse_register_load/_store: returns the word
+ * index of a data register able to hold len bytes, or -1 with a message. */
+int vm_reg_load(struct vm_load *ld, uint32_t reg, uint32_t len, const char *what);
+int vm_reg_store(struct vm_load *ld, uint32_t reg, uint32_t len, const char *what);
+
+/* Resolution helpers for expressions. */
+int vm_chain_index(const struct vm *vm, const char *name);
+struct vm_set *vm_set_by_name(struct vm *vm, const char *name);
+/* Validates a verdict (immediate / vmap element) and resolves its chain:
+ * returns 0 and fills *chain (-1 when none), or -1 with a message. */
+int vm_verdict_load(struct vm_load *ld, int32_t code, const char *chain_name,
+		    int32_t *chain);
+
+/* Records a jump/goto between chains for the load-time loop/depth check. */
+int vm_add_edge(struct vm *vm, int from, int to);
+
+/* Sets (vm_set.c). */
+int vm_set_load(struct vm *vm, struct vm_set *vs, const struct nftnl_set *s,
+		char *err, size_t errlen);
+void vm_set_release(struct vm_set *vs);
+/* Element index matching the key in registers starting at word `key`, or -1. */
+int vm_set_find(const struct vm_set *vs, const uint32_t *key);
+
+/* Byte-level register access as nft_reg_store8/16 and loads. */
+static inline uint8_t *vm_reg_bytes(struct vm_regs *r, int word)
+{
+	return (uint8_t *)&r->data[word];
+}
+
+extern const struct vm_expr_ops vm_expr_payload, vm_expr_cmp, vm_expr_bitwise,
+	vm_expr_byteorder, vm_expr_range, vm_expr_lookup, vm_expr_meta, vm_expr_ct,
+	vm_expr_immediate, vm_expr_counter, vm_expr_log, vm_expr_limit,
+	vm_expr_reject;
+
+#endif
