@@ -89,7 +89,14 @@ demo: deps
 	$(Q)$(MAKE) --no-print-directory all
 	$(Q)O=$(O) scripts/demo.sh
 
-bench: all
+BENCH_BINS := $(patsubst bench/%.c,$(O)/bench/%,$(wildcard bench/*.c))
+
+$(O)/bench/%: bench/%.c $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) -o $@ $< $(LIB) $(PKG_LIBS) -lm
+
+bench: all $(BENCH_BINS)
 	$(Q)O=$(O) bench/run.sh
 
 install: all

@@ -484,6 +484,7 @@ int daemon_apply(struct daemon *d, const struct apply_req *rq, struct apply_res 
 	co.log_group = d->cfg.log_group;
 	co.log_rate = d->cfg.log_rate;
 	co.log_burst = d->cfg.log_burst;
+	co.no_text = true;
 	if (compile_policy(pol, d->tags, &co, &comp, &dg) < 0) {
 		char *first = diags_first_error(&dg);
 		set_error(res, "%s", first ? first : "compile failed");
@@ -513,6 +514,13 @@ int daemon_apply(struct daemon *d, const struct apply_req *rq, struct apply_res 
 	res->applied = !res->unchanged;
 
 	/* remember what is in force */
+	if (res->unchanged && d->cur.text && strcmp(d->cur.sha256, sha) == 0) {
+		/* The same text again (typically our own write of the policy file
+		 * after an apply or rollback, coming back through inotify): keep who
+		 * applied it, when, and from where. */
+		d->cur.tags_change = d->tags->change_number;
+		goto remembered;
+	}
 	if (d->cur.text && strcmp(d->cur.sha256, sha) != 0) {
 		applied_free(&d->prev);
 		d->prev = d->cur;
@@ -534,6 +542,7 @@ int daemon_apply(struct daemon *d, const struct apply_req *rq, struct apply_res 
 	d->cur.tags_change = d->tags->change_number;
 	d->cur.at = time(NULL);
 	snprintf(d->cur.by, sizeof(d->cur.by), "%s", by);
+remembered:
 	compiled_free(d->current);
 	d->current = comp;
 	comp = NULL;

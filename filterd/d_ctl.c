@@ -1,7 +1,8 @@
 /* filterd: the control socket.  One JSON request per connection, one JSON
  * answer (protocol in man/filterd.8).  Every request is authorised from the
  * peer's credentials (SO_PEERCRED) against the configured roles; every request
- * that changes or tries to change state is written to the audit log. */
+ * that changes or tries to change state, and every refusal, is written to the
+ * audit log. */
 #include "daemon.h"
 
 #include <errno.h>
@@ -314,8 +315,8 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 			 force ? " --force" : "", role_names[need],
 			 c->who.user[0] ? c->who.user : "this user",
 			 have == ROLE_NONE ? "no role" : role_names[have]);
-		if (od->changes || force)
-			audit_write(d, &c->who, op, "refused", msg, NULL, 0);
+		/* every refusal is audited, reads included */
+		audit_write(d, &c->who, op, "refused", msg, NULL, 0);
 		dlog("event=refused op=%s uid=%u user=%s need=%s", op, (unsigned)c->who.uid,
 		     c->who.user, role_names[need]);
 		return json_pack("{s:b,s:s,s:s}", "ok", 0, "error", msg, "need_role", role_names[need]);

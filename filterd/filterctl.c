@@ -21,6 +21,7 @@ static const struct command commands[] = {
 	{ "confirm", cmd_confirm, "   keep a policy applied with --confirm-within" },
 	{ "rollback", cmd_rollback, "   return to the previously applied policy" },
 	{ "hbi-clear", cmd_hbi_clear, "WORKSPACE   (owner) forget that WORKSPACE was applied with hbi_workspace" },
+	{ "dump", cmd_dump, "--out FILE [--netns NAME]   save the live table for pcap-replay --ruleset" },
 	{ NULL, NULL, NULL },
 };
 

@@ -35,6 +35,7 @@ const char *default_tags_path(void);
 int cmd_check(int argc, char **argv);
 int cmd_compile(int argc, char **argv);
 int cmd_apply(int argc, char **argv);
+int cmd_dump(int argc, char **argv);
 int cmd_status(int argc, char **argv);
 int cmd_reload(int argc, char **argv);
 int cmd_confirm(int argc, char **argv);

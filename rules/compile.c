@@ -41,6 +41,9 @@ struct cctx {
 	size_t nrules, nelements, nsets;
 	bool oom;
 	struct pset vnet[2], inet[2];	/* [0] v4, [1] v6 */
+	/* name -> set, open addressing: thousands of tag sets stay O(1) */
+	struct nftnl_set **setidx;
+	size_t setidx_cap, setidx_n;
 };
 
 /* One rule being built: its expressions and, in step, its nft text. */
@@ -207,6 +210,56 @@ static void set_udata_byteorder(struct nftnl_set *s, uint32_t bo)
 	nftnl_udata_buf_free(ud);
 }
 
+static size_t name_hash(const char *s)
+{
+	size_t h = 1469598103934665603ull;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+static struct nftnl_set *find_set(const struct cctx *c, const char *name)
+{
+	if (!c->setidx_cap)
+		return NULL;
+	for (size_t i = name_hash(name) & (c->setidx_cap - 1);; i = (i + 1) & (c->setidx_cap - 1)) {
+		struct nftnl_set *s = c->setidx[i];
+		if (!s)
+			return NULL;
+		if (strcmp(nftnl_set_get_str(s, NFTNL_SET_NAME), name) == 0)
+			return s;
+	}
+}
+
+static void index_set(struct cctx *c, struct nftnl_set *s)
+{
+	if (2 * (c->setidx_n + 1) > c->setidx_cap) {
+		size_t ncap = c->setidx_cap ? c->setidx_cap * 2 : 64;
+		struct nftnl_set **nv = calloc(ncap, sizeof(*nv));
+		if (!nv) {
+			c->oom = true;
+			return;
+		}
+		for (size_t i = 0; i < c->setidx_cap; i++) {
+			struct nftnl_set *x = c->setidx[i];
+			if (!x)
+				continue;
+			size_t j = name_hash(nftnl_set_get_str(x, NFTNL_SET_NAME)) & (ncap - 1);
+			while (nv[j])
+				j = (j + 1) & (ncap - 1);
+			nv[j] = x;
+		}
+		free(c->setidx);
+		c->setidx = nv;
+		c->setidx_cap = ncap;
+	}
+	size_t j = name_hash(nftnl_set_get_str(s, NFTNL_SET_NAME)) & (c->setidx_cap - 1);
+	while (c->setidx[j])
+		j = (j + 1) & (c->setidx_cap - 1);
+	c->setidx[j] = s;
+	c->setidx_n++;
+}
+
 static struct nftnl_set *set_new(struct cctx *c, const char *name, uint32_t flags,
 				 uint32_t keytype, uint32_t keylen, uint32_t bo)
 {
@@ -225,6 +278,7 @@ static struct nftnl_set *set_new(struct cctx *c, const char *name, uint32_t flag
 	nftnl_set_set_u32(s, NFTNL_SET_ID, ++c->set_id);
 	set_udata_byteorder(s, bo);
 	nftnl_set_list_add_tail(s, c->rs->sets);
+	index_set(c, s);
 	c->nsets++;
 	return s;
 }
@@ -305,7 +359,7 @@ static const char *named_addr_set(struct cctx *c, const char *name, const struct
 
 	if (!ps->n)
 		return NULL;
-	s = ruleset_find_set(c->rs, name);
+	s = find_set(c, name);
 	if (s)
 		return nftnl_set_get_str(s, NFTNL_SET_NAME);
 	s = set_new(c, name, NFT_SET_INTERVAL,
@@ -320,6 +374,8 @@ static const char *named_addr_set(struct cctx *c, const char *name, const struct
 	pset_to_ivl(ps, iv);
 	set_add_intervals(c, s, iv, ps->n, len);
 	free(iv);
+	if (c->o->no_text)
+		return nftnl_set_get_str(s, NFTNL_SET_NAME);
 	sb_printf(&c->sets_text, "\tset %s {\n\t\ttype %s\n\t\tflags interval\n\t\telements = { ",
 		  name, ps->family == AF_INET ? "ipv4_addr" : "ipv6_addr");
 	text_pset_elements(&c->sets_text, ps);
@@ -374,7 +430,7 @@ static void match_addr(struct rb *b, int family, bool src, const struct amatch *
 	text_sep(b);
 	sb_printf(&b->text, "%s %s ", fam_kw(family), src ? "saddr" : "daddr");
 	if (m->set) {
-		struct nftnl_set *s = ruleset_find_set(b->c->rs, m->set);
+		struct nftnl_set *s = find_set(b->c, m->set);
 		e_payload(b, NFT_PAYLOAD_NETWORK_HEADER, off, len);
 		e_lookup(b, m->set, s ? nftnl_set_get_u32(s, NFTNL_SET_ID) : 0);
 		sb_printf(&b->text, "@%s", m->set);
@@ -784,12 +840,11 @@ static void emit_rule(struct cctx *c, const char *chain, const struct spec *s,
 
 /* ---- address specs → per-family matchers ------------------------------- */
 
-#define MAX_MATCHERS 64
-
 struct side {
 	bool any;
-	struct amatch m[2][MAX_MATCHERS];	/* per family */
-	size_t n[2];
+	struct amatch *m[2];	/* per family: named sets, then the literal group */
+	size_t n[2], cap[2];
+	bool oom;
 	struct pset lit[2];
 };
 
@@ -802,14 +857,29 @@ static void sanitize(char *dst, size_t len, const char *src)
 	dst[i] = '\0';
 }
 
+static void side_push(struct side *sd, int fi, struct amatch m)
+{
+	if (sd->n[fi] == sd->cap[fi]) {
+		size_t nc = sd->cap[fi] ? sd->cap[fi] * 2 : 8;
+		struct amatch *nm = realloc(sd->m[fi], nc * sizeof(*nm));
+		if (!nm) {
+			sd->oom = true;
+			return;
+		}
+		sd->m[fi] = nm;
+		sd->cap[fi] = nc;
+	}
+	sd->m[fi][sd->n[fi]++] = m;
+}
+
 static void side_add_set(struct side *sd, int fi, const char *name)
 {
-	if (!name || sd->n[fi] >= MAX_MATCHERS)
+	if (!name)
 		return;
 	for (size_t i = 0; i < sd->n[fi]; i++)
 		if (sd->m[fi][i].set && strcmp(sd->m[fi][i].set, name) == 0)
 			return;
-	sd->m[fi][sd->n[fi]++] = (struct amatch){ .set = name };
+	side_push(sd, fi, (struct amatch){ .set = name });
 }
 
 static const char *tag_set(struct cctx *c, const struct service_tag *t, int family)
@@ -870,13 +940,17 @@ static void side_build(struct cctx *c, struct side *sd, const struct addrspec *a
 	}
 	for (int f = 0; f < 2; f++) {
 		pset_normalize(&sd->lit[f]);
-		if (sd->lit[f].n && sd->n[f] < MAX_MATCHERS)
-			sd->m[f][sd->n[f]++] = (struct amatch){ .lit = &sd->lit[f] };
+		if (sd->lit[f].n)
+			side_push(sd, f, (struct amatch){ .lit = &sd->lit[f] });
 	}
+	if (sd->oom)
+		c->oom = true;
 }
 
 static void side_free(struct side *sd)
 {
+	free(sd->m[0]);
+	free(sd->m[1]);
 	pset_free(&sd->lit[0]);
 	pset_free(&sd->lit[1]);
 }
@@ -1229,7 +1303,7 @@ static void emit_managed(struct cctx *c)
 					return;
 				sb_printf(&c->sets_text, "\tset %s {\n\t\ttype %s\n\t\tflags timeout\n\t}\n",
 					  setname, f ? "ipv6_addr" : "ipv4_addr");
-				const char *sn = nftnl_set_get_str(ruleset_find_set(c->rs, setname), NFTNL_SET_NAME);
+				const char *sn = nftnl_set_get_str(find_set(c, setname), NFTNL_SET_NAME);
 				struct spec s = { .family = family, .src = { .any = true },
 						  .dst = { .set = sn }, .proto = PROTO_TCP,
 						  .dports = &p80_443 };
@@ -1298,6 +1372,7 @@ static char *render_nft(struct cctx *c)
 
 static void cctx_free(struct cctx *c)
 {
+	free(c->setidx);
 	sb_free(&c->sets_text);
 	for (size_t i = 0; i < c->nchains; i++)
 		sb_free(&c->chains[i].text);
@@ -1345,9 +1420,11 @@ int compile_policy(const struct policy *p, const struct tagdb *tags,
 	res = calloc(1, sizeof(*res));
 	if (!res)
 		goto oom;
-	res->nft = render_nft(&c);
-	if (!res->nft)
-		goto oom;
+	if (!o->no_text) {
+		res->nft = render_nft(&c);
+		if (!res->nft)
+			goto oom;
+	}
 	res->nsets = c.nsets;
 	res->nelements = c.nelements;
 	res->nrules = c.nrules;

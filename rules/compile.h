@@ -29,6 +29,8 @@ struct compile_opts {
 	uint16_t log_group;		/* NFLOG group of drop rules, default 1 */
 	uint32_t log_rate;		/* logged drops per second per rule, default 10 */
 	uint32_t log_burst;		/* default 20 */
+	bool no_text;			/* skip the nft text (compiled->nft is NULL):
+					 * the daemon only needs the objects */
 };
 
 struct compiled {

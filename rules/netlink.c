@@ -329,7 +329,8 @@ static int send_batch(struct nl_conn *c, struct batch *b, struct nl_report *rep)
 
 	rep->messages = expected;
 	rep->bytes = b->len;
-	grow_buffers(c, b->len + 65536, expected * 256 + (1u << 20));
+	/* every ACK is its own skb: about 1 KiB of receive buffer each (truesize) */
+	grow_buffers(c, b->len + 65536, expected * 2048 + (1u << 20));
 	if (mnl_socket_sendto(c->nl, b->buf, b->len) < 0) {
 		rep->error = errno;
 		snprintf(rep->msg, sizeof(rep->msg),

@@ -287,19 +287,34 @@ bool pset_is_subset(const struct pset *a, const struct pset *b)
 	return true;
 }
 
-/* Largest prefix starting at lo that does not pass hi. */
+/* Largest prefix starting at lo that does not pass hi: the block size 2^k is
+ * bounded by lo's alignment (its trailing zero bits) and by hi. */
 static unsigned largest_block(int family, const struct addr *lo, const struct addr *hi)
 {
 	unsigned max = family == AF_INET ? 32 : 128;
+	unsigned tz = 0;
+	int nb = (int)family_bytes(family);
 
-	for (unsigned len = 0; len <= max; len++) {
-		struct prefix p = { .family = family, .len = len, .a = *lo };
-		struct addr plo, phi;
-		prefix_bounds(&p, &plo, &phi);
-		if (memcmp(&plo, lo, sizeof(plo)) == 0 && addr_cmp(family, &phi, hi) <= 0)
-			return len;
+	for (int i = nb - 1; i >= 0; i--) {
+		if (lo->b[i] == 0) {
+			tz += 8;
+			continue;
+		}
+		tz += (unsigned)__builtin_ctz(lo->b[i]);
+		break;
 	}
-	return max;
+	for (unsigned k = tz > max ? max : tz;; k--) {
+		/* top = lo | (2^k - 1) */
+		struct addr top = *lo;
+		for (unsigned bit = 0; bit < k; bit += 8) {
+			unsigned bits = k - bit >= 8 ? 8 : k - bit;
+			top.b[nb - 1 - (int)(bit / 8)] |= (uint8_t)((1u << bits) - 1);
+		}
+		if (addr_cmp(family, &top, hi) <= 0)
+			return max - k;
+		if (k == 0)
+			return max;
+	}
 }
 
 bool interval_is_prefix(int family, const struct interval *iv, unsigned *len)

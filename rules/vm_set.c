@@ -18,11 +18,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* NFT_SET_TIMEOUT only allows elements to carry timeouts; a set with the flag
+ * whose elements carry none (filterd's FQDN sets before any name is learned)
+ * behaves as a plain set.  Elements with a timeout or expiration are refused
+ * below: their presence depends on when the dump was taken. */
 #define SET_FLAGS_OK (NFT_SET_ANONYMOUS | NFT_SET_CONSTANT | NFT_SET_INTERVAL | \
-		      NFT_SET_MAP | NFT_SET_CONCAT)
+		      NFT_SET_MAP | NFT_SET_CONCAT | NFT_SET_TIMEOUT)
 
 static const struct { uint32_t flag; const char *name; } set_flag_names[] = {
-	{ NFT_SET_TIMEOUT, "timeout" }, { NFT_SET_EVAL, "dynamic" },
+	{ NFT_SET_EVAL, "dynamic" },
 	{ NFT_SET_OBJECT, "object map" }, { NFT_SET_EXPR, "stateful expressions" },
 };
 

@@ -39,8 +39,9 @@ run_live() {
 	for t in tests/live/t_*.sh; do
 		[ -f "$t" ] || continue
 		echo "== live: $(basename "$t")"
-		n_ok=0 n_fail=0 n_skip=0
+		n_ok=0 n_fail=0 n_skip=0 rc=
 		while IFS= read -r line; do
+			case "$line" in __rc=*) rc=${line#__rc=}; continue ;; esac
 			printf '%s\n' "$line"
 			case "$line" in
 			"ok - "*) n_ok=$((n_ok + 1)) ;;
@@ -48,7 +49,6 @@ run_live() {
 			"skip - "*) n_skip=$((n_skip + 1)) ;;
 			esac
 		done < <(O="$O" timeout 900 bash "$t" 2>&1; echo "__rc=$?")
-		rc=$(printf '%s' "$line" | sed -n 's/^__rc=//p')
 		if [ "${rc:-1}" != 0 ] && [ "$n_fail" -eq 0 ]; then
 			n_fail=1; failed_names+=("$(basename "$t"): exited $rc")
 		fi

@@ -1,0 +1,577 @@
+/* pcap-replay — replays captures through the nftables bytecode of a filterd
+ * ruleset and checks an expectation file (DESIGN.md "Expectation file").
+ *
+ * Exit status: 0 every assertion holds (or no --expect), 1 an assertion
+ * failed, 2 bad input (usage, unreadable capture, policy error, a ruleset the
+ * evaluator cannot load). */
+#include "replay.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <pcap/pcap.h>
+#include <linux/netfilter.h>
+
+#include "compile.h"
+#include "dump.h"
+#include "policy.h"
+#include "servicetags.h"
+#include "strbuf.h"
+
+enum { EXIT_PASS = 0, EXIT_FAIL = 1, EXIT_BAD_INPUT = 2 };
+
+static const char usage_text[] =
+"usage: pcap-replay RULESET [OPTIONS] CAPTURE...\n"
+"\n"
+"RULESET, one of:\n"
+"  --policy FILE --tags FILE   compile a policy (tags default to $FILTERD_TAGS)\n"
+"  --ruleset FILE              a saved dump (filterctl dump --out FILE)\n"
+"  --from-kernel [--netns NAME] [--table NAME]\n"
+"                              the live table (inet filterd), in /run/netns/NAME\n"
+"options:\n"
+"  --local ADDR[,ADDR...]      this host's addresses/CIDRs (repeatable); without it\n"
+"                              they are inferred from the captures and printed\n"
+"  --vnet CIDR[,CIDR...]       address space for 'vnet' in --expect (default: the\n"
+"                              policy's, or the ruleset's vnet_v4/vnet_v6 sets)\n"
+"  --tags FILE                 also resolves tag:NAME in --expect\n"
+"  --expect FILE               assertions, one a line, first match decides:\n"
+"                              allow|deny in|out PROTO [from SPEC [port P]] [to SPEC [port P]]\n"
+"                              SPEC: any, ADDR, CIDR, tag:NAME, vnet, internet\n"
+"  --require-all               a flow no line matches is a failure\n"
+"  --require-match             a line that matches no flow is a failure\n"
+"  --junit FILE                JUnit XML, one testcase per assertion line\n"
+"  --format text|json          report format on stdout (default text)\n"
+"  --trace FRAME[,FRAME...]    rule-by-rule path of these frames (N, or CAPTURE:N\n"
+"                              with CAPTURE the 1-based position on the command line)\n"
+"  --coverage                  list policy rules and set elements no packet reached\n"
+"  --max-flows N               conntrack table size (default 1000000)\n"
+"\n"
+"Captures (pcap or pcapng) are replayed one after the other in command-line order;\n"
+"frame numbers count per capture.  Direction comes from the capture (Linux cooked\n"
+"SLL/SLL2 packet type) when it has one, else from --local: source local = output hook,\n"
+"destination local = input hook, both = loopback, neither = transit (not judged).\n"
+"\n"
+"exit status: 0 all assertions hold, 1 an assertion failed, 2 bad input\n";
+
+static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void usage_error(const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "pcap-replay: ");
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, "\n(pcap-replay --help for usage)\n");
+}
+
+/* "a,b/n,..." into the psets; -1 with a message printed. */
+static int parse_addr_list(const char *opt, const char *arg, struct pset *v4, struct pset *v6)
+{
+	char *copy = strdup(arg), *save = NULL, *tok;
+	int rc = 0;
+
+	if (!copy)
+		return -1;
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		struct prefix pf;
+		char err[128];
+
+		while (*tok == ' ')
+			tok++;
+		if (prefix_parse(tok, &pf, NULL, err, sizeof(err)) < 0) {
+			usage_error("%s: bad address '%s': %s", opt, tok, err);
+			rc = -1;
+			break;
+		}
+		if (pset_add_prefix(pf.family == AF_INET ? v4 : v6, &pf) < 0) {
+			rc = -1;
+			break;
+		}
+	}
+	free(copy);
+	pset_normalize(v4);
+	pset_normalize(v6);
+	return rc;
+}
+
+static int parse_trace(const char *arg, struct replay_opts *o)
+{
+	char *copy = strdup(arg), *save = NULL, *tok;
+	int rc = 0;
+
+	if (!copy)
+		return -1;
+	for (tok = strtok_r(copy, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		struct trace_sel sel = { 0 };
+		char *colon = strchr(tok, ':'), *end;
+		unsigned long long v;
+
+		if (colon) {
+			errno = 0;
+			v = strtoull(tok, &end, 10);
+			if (errno || end != colon || v == 0 || v > UINT_MAX) {
+				usage_error("--trace: bad capture number in '%s'", tok);
+				rc = -1;
+				break;
+			}
+			sel.capture = (unsigned)v;
+			tok = colon + 1;
+		}
+		errno = 0;
+		v = strtoull(tok, &end, 10);
+		if (errno || *end || end == tok || v == 0) {
+			usage_error("--trace: bad frame number '%s' (frames count from 1)", tok);
+			rc = -1;
+			break;
+		}
+		sel.frame = v;
+		struct trace_sel *nt = realloc(o->trace, (o->ntrace + 1) * sizeof(*nt));
+
+		if (!nt) {
+			rc = -1;
+			break;
+		}
+		o->trace = nt;
+		o->trace[o->ntrace++] = sel;
+	}
+	free(copy);
+	return rc;
+}
+
+static int enter_netns(const char *name)
+{
+	char path[PATH_MAX];
+	int fd;
+
+	if (strchr(name, '/'))
+		snprintf(path, sizeof(path), "%s", name);
+	else
+		snprintf(path, sizeof(path), "/run/netns/%s", name);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		fprintf(stderr, "pcap-replay: --netns %s: %s: %s\n", name, path, strerror(errno));
+		return -1;
+	}
+	if (setns(fd, CLONE_NEWNET) < 0) {
+		fprintf(stderr, "pcap-replay: --netns %s: setns: %s%s\n", name, strerror(errno),
+			errno == EPERM ? " (needs CAP_SYS_ADMIN)" : "");
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* The address space from the ruleset's vnet_v4/vnet_v6 interval sets (what
+ * the compiler emits for VirtualNetwork).  Interval sets hold start elements
+ * and end elements (exclusive, flagged); walking them in key order rebuilds
+ * the intervals.  Returns true when a set was found. */
+struct ekey {
+	uint8_t k[16];
+	bool end;
+};
+
+static int ekey_cmp(const void *a, const void *b)
+{
+	const struct ekey *x = a, *y = b;
+	int c = memcmp(x->k, y->k, 16);
+
+	if (c)
+		return c;
+	return (int)y->end - (int)x->end;	/* an end closes before a start opens */
+}
+
+static bool vnet_from_set(const struct ruleset *rs, const char *name, int fam, struct pset *out)
+{
+	struct nftnl_set *s = ruleset_find_set(rs, name);
+	struct nftnl_set_elems_iter *it;
+	struct nftnl_set_elem *e;
+	struct ekey *v = NULL;
+	size_t n = 0, cap = 0, kl = family_bytes(fam);
+	bool inside = false;
+	struct addr lo = { 0 };
+
+	if (!s)
+		return false;
+	it = nftnl_set_elems_iter_create(s);
+	if (!it)
+		return false;
+	while ((e = nftnl_set_elems_iter_next(it))) {
+		uint32_t len = 0;
+		const uint8_t *k = nftnl_set_elem_get(e, NFTNL_SET_ELEM_KEY, &len);
+
+		if (!k || len != kl)
+			continue;
+		if (n == cap) {
+			size_t ncap = cap ? 2 * cap : 16;
+			struct ekey *nv = realloc(v, ncap * sizeof(*nv));
+
+			if (!nv)
+				break;
+			v = nv;
+			cap = ncap;
+		}
+		memset(&v[n], 0, sizeof(v[n]));
+		memcpy(v[n].k, k, kl);
+		v[n].end = nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_FLAGS) &&
+			   (nftnl_set_elem_get_u32(e, NFTNL_SET_ELEM_FLAGS) & 1 /* INTERVAL_END */);
+		n++;
+	}
+	nftnl_set_elems_iter_destroy(it);
+	qsort(v, n, sizeof(*v), ekey_cmp);
+	for (size_t i = 0; i < n; i++) {
+		if (!v[i].end && !inside) {
+			memcpy(lo.b, v[i].k, 16);
+			inside = true;
+		} else if (v[i].end && inside) {
+			struct addr hi;
+			int j;
+
+			memcpy(hi.b, v[i].k, 16);
+			for (j = (int)kl - 1; j >= 0 && hi.b[j] == 0; j--)
+				hi.b[j] = 0xff;		/* end is exclusive: minus one */
+			if (j >= 0)
+				hi.b[j]--;
+			pset_add_interval(out, &lo, &hi);
+			inside = false;
+		}
+	}
+	if (inside) {
+		struct addr hi = { 0 };
+
+		memset(hi.b, 0xff, kl);
+		pset_add_interval(out, &lo, &hi);
+	}
+	free(v);
+	pset_normalize(out);
+	return true;
+}
+
+static const struct option long_opts[] = {
+	{ "policy", required_argument, NULL, 'p' },
+	{ "tags", required_argument, NULL, 't' },
+	{ "ruleset", required_argument, NULL, 'r' },
+	{ "from-kernel", no_argument, NULL, 'K' },
+	{ "netns", required_argument, NULL, 'n' },
+	{ "table", required_argument, NULL, 'T' },
+	{ "local", required_argument, NULL, 'l' },
+	{ "vnet", required_argument, NULL, 'V' },
+	{ "format", required_argument, NULL, 'f' },
+	{ "expect", required_argument, NULL, 'e' },
+	{ "require-all", no_argument, NULL, 'A' },
+	{ "require-match", no_argument, NULL, 'M' },
+	{ "junit", required_argument, NULL, 'j' },
+	{ "trace", required_argument, NULL, 'x' },
+	{ "coverage", no_argument, NULL, 'c' },
+	{ "max-flows", required_argument, NULL, 'F' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+int main(int argc, char **argv)
+{
+	const char *policy_path = NULL, *tags_path = NULL, *ruleset_path = NULL;
+	const char *netns = NULL, *table = FILTERD_TABLE, *expect_path = NULL;
+	const char *junit_path = NULL;
+	bool from_kernel = false, require_all = false, require_match = false;
+	bool coverage = false, have_vnet_opt = false;
+	struct replay_opts o = { .max_flows = REPLAY_DEFAULT_MAX_FLOWS };
+	struct pset vnet4, vnet6;
+	bool have_vnet4 = false, have_vnet6 = false;
+	struct tagdb *tags = NULL;
+	struct policy *pol = NULL;
+	struct compiled *comp = NULL;
+	struct ruleset *loaded_rs = NULL;
+	const struct ruleset *rs = NULL;
+	struct vm *vm = NULL;
+	struct expect *ex = NULL;
+	struct diags d = { 0 };
+	struct replay r;
+	bool r_ready = false;
+	char err[1024], desc[1024];
+	int c, rc = EXIT_BAD_INPUT;
+
+	pset_init(&o.local4, AF_INET);
+	pset_init(&o.local6, AF_INET6);
+	pset_init(&vnet4, AF_INET);
+	pset_init(&vnet6, AF_INET6);
+
+	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': policy_path = optarg; break;
+		case 't': tags_path = optarg; break;
+		case 'r': ruleset_path = optarg; break;
+		case 'K': from_kernel = true; break;
+		case 'n': netns = optarg; break;
+		case 'T': table = optarg; break;
+		case 'l':
+			if (parse_addr_list("--local", optarg, &o.local4, &o.local6) < 0)
+				goto out;
+			o.have_local = true;
+			break;
+		case 'V':
+			if (parse_addr_list("--vnet", optarg, &vnet4, &vnet6) < 0)
+				goto out;
+			have_vnet_opt = true;
+			break;
+		case 'f':
+			if (strcmp(optarg, "json") == 0) {
+				o.json = true;
+			} else if (strcmp(optarg, "text") != 0) {
+				usage_error("--format: expected text or json, got '%s'", optarg);
+				goto out;
+			}
+			break;
+		case 'e': expect_path = optarg; break;
+		case 'A': require_all = true; break;
+		case 'M': require_match = true; break;
+		case 'j': junit_path = optarg; break;
+		case 'x':
+			if (parse_trace(optarg, &o) < 0)
+				goto out;
+			break;
+		case 'c': coverage = true; break;
+		case 'F': {
+			char *end;
+			unsigned long long v;
+
+			errno = 0;
+			v = strtoull(optarg, &end, 10);
+			if (errno || *end || end == optarg || v == 0 || v > (1ull << 32)) {
+				usage_error("--max-flows: expected a number from 1 to 4294967296, got '%s'",
+					    optarg);
+				goto out;
+			}
+			o.max_flows = (size_t)v;
+			break;
+		}
+		case 'h':
+			fputs(usage_text, stdout);
+			rc = EXIT_PASS;
+			goto out;
+		default:
+			fprintf(stderr, "(pcap-replay --help for usage)\n");
+			goto out;
+		}
+	}
+	if ((policy_path != NULL) + (ruleset_path != NULL) + from_kernel != 1) {
+		usage_error("give exactly one of --policy, --ruleset and --from-kernel");
+		goto out;
+	}
+	if (netns && !from_kernel) {
+		usage_error("--netns goes with --from-kernel");
+		goto out;
+	}
+	if ((require_all || require_match || junit_path) && !expect_path) {
+		usage_error("--require-all, --require-match and --junit need --expect");
+		goto out;
+	}
+	if (optind >= argc) {
+		usage_error("no capture file given");
+		goto out;
+	}
+	o.captures = argv + optind;
+	o.ncaptures = (size_t)(argc - optind);
+
+	if (policy_path && !tags_path) {
+		const char *env = getenv("FILTERD_TAGS");
+
+		if (!env || !*env) {
+			usage_error("--policy needs --tags FILE (or FILTERD_TAGS)");
+			goto out;
+		}
+		tags_path = env;
+	}
+	if (tags_path) {
+		tags = tagdb_load(tags_path, err, sizeof(err));
+		if (!tags) {
+			fprintf(stderr, "pcap-replay: %s\n", err);
+			goto out;
+		}
+	}
+
+	/* the ruleset */
+	if (policy_path) {
+		if (policy_parse_file(policy_path, &pol, &d) < 0 ||
+		    policy_resolve(pol, tags, &d) < 0 ||
+		    compile_policy(pol, tags, NULL, &comp, &d) < 0) {
+			diags_print(&d, stderr);
+			fprintf(stderr, "pcap-replay: %s: policy rejected (%zu error%s)\n",
+				policy_path, d.errors, d.errors == 1 ? "" : "s");
+			goto out;
+		}
+		/* notes and warnings of the compiler are for filterctl check */
+		diags_clear(&d);
+		rs = comp->rs;
+		for (size_t i = 0; i < pol->nvnet; i++) {
+			bool v6 = pol->vnet[i].family == AF_INET6;
+
+			pset_add_prefix(v6 ? &vnet6 : &vnet4, &pol->vnet[i]);
+			if (v6)
+				have_vnet6 = true;
+			else
+				have_vnet4 = true;
+		}
+		pset_normalize(&vnet4);
+		pset_normalize(&vnet6);
+		snprintf(desc, sizeof(desc), "policy %s (workspace %s), %zu rules, %zu sets",
+			 policy_path, pol->workspace, comp->nrules, comp->nsets);
+	} else if (ruleset_path) {
+		loaded_rs = ruleset_load_file(ruleset_path, err, sizeof(err));
+		if (!loaded_rs) {
+			fprintf(stderr, "pcap-replay: %s\n", err);
+			goto out;
+		}
+		rs = loaded_rs;
+		snprintf(desc, sizeof(desc), "saved dump %s (table %s), %zu rules, %zu sets",
+			 ruleset_path, rs->table ? rs->table : "?", ruleset_count_rules(rs),
+			 ruleset_count_sets(rs));
+	} else {
+		if (netns && enter_netns(netns) < 0)
+			goto out;
+		loaded_rs = ruleset_from_kernel(table, NFPROTO_INET, err, sizeof(err));
+		if (!loaded_rs) {
+			fprintf(stderr, "pcap-replay: --from-kernel%s%s: %s\n", netns ? " --netns " : "",
+				netns ? netns : "", err);
+			goto out;
+		}
+		rs = loaded_rs;
+		snprintf(desc, sizeof(desc), "kernel table inet %s%s%s, %zu rules, %zu sets", table,
+			 netns ? " in netns " : "", netns ? netns : "", ruleset_count_rules(rs),
+			 ruleset_count_sets(rs));
+	}
+	if (have_vnet_opt) {
+		have_vnet4 = have_vnet6 = true;
+	} else if (!policy_path) {
+		have_vnet4 = vnet_from_set(rs, "vnet_v4", AF_INET, &vnet4);
+		have_vnet6 = vnet_from_set(rs, "vnet_v6", AF_INET6, &vnet6);
+	}
+
+	vm = vm_load(rs, err, sizeof(err));
+	if (!vm) {
+		fprintf(stderr, "pcap-replay: the evaluator cannot load this ruleset: %s\n", err);
+		goto out;
+	}
+
+	if (expect_path) {
+		struct expect_env env = {
+			.tags = tags,
+			.vnet4 = have_vnet4 || have_vnet6 ? &vnet4 : NULL,
+			.vnet6 = have_vnet4 || have_vnet6 ? &vnet6 : NULL,
+		};
+
+		if (expect_parse_file(expect_path, &env, &ex, &d) < 0) {
+			diags_print(&d, stderr);
+			fprintf(stderr, "pcap-replay: %s: rejected (%zu error%s)\n", expect_path,
+				d.errors, d.errors == 1 ? "" : "s");
+			goto out;
+		}
+		diags_print(&d, stderr);	/* warnings */
+		diags_clear(&d);
+	}
+
+	if (replay_init(&r, &o, rs, vm) < 0) {
+		fprintf(stderr, "pcap-replay: %s\n", r.err);
+		goto out;
+	}
+	r_ready = true;
+	if (replay_infer_local(&r) < 0) {
+		fprintf(stderr, "pcap-replay: %s\n", r.err);
+		goto out;
+	}
+	if (r.local_inferred && (o.json || !isatty(STDOUT_FILENO)))
+		fprintf(stderr, "pcap-replay: note: host addresses %s\n", r.local_note);
+	if (replay_run(&r) < 0) {
+		fprintf(stderr, "pcap-replay: %s\n", r.err);
+		goto out;
+	}
+	if (ex)
+		replay_judge(&r, ex);
+
+	struct report_ctx rc_ctx = {
+		.r = &r, .e = ex, .ruleset_desc = desc, .coverage = coverage,
+		.require_all = require_all, .require_match = require_match,
+	};
+	struct expect_outcome eo;
+
+	fflush(stdout);
+	if (o.json) {
+		if (report_json(&rc_ctx, stdout) < 0) {
+			fprintf(stderr, "pcap-replay: cannot write the JSON report\n");
+			goto out;
+		}
+	} else {
+		report_text(&rc_ctx, stdout);
+	}
+	if (fflush(stdout) != 0) {
+		fprintf(stderr, "pcap-replay: writing the report: %s\n", strerror(errno));
+		goto out;
+	}
+	if (junit_path && report_junit(&rc_ctx, junit_path, err, sizeof(err)) < 0) {
+		fprintf(stderr, "pcap-replay: --junit %s\n", err);
+		goto out;
+	}
+
+	expect_outcome(&rc_ctx, &eo);
+	rc = EXIT_PASS;
+	if (ex) {
+		for (size_t i = 0; i < ex->n; i++) {
+			const struct expect_line *l = &ex->v[i];
+
+			if (l->failures)
+				fprintf(stderr, "%s:%d: assertion failed: %s (%llu of %llu flows)\n",
+					ex->file, l->line, l->text, (unsigned long long)l->failures,
+					(unsigned long long)l->matched);
+			else if (!l->matched)
+				fprintf(stderr, "%s:%d: %s: matched no flow: %s\n", ex->file, l->line,
+					require_match ? "error" : "warning", l->text);
+		}
+		if (require_all && eo.flows_unmatched)
+			fprintf(stderr, "pcap-replay: %zu flows matched no line (--require-all)\n",
+				eo.flows_unmatched);
+		if (eo.failed)
+			rc = EXIT_FAIL;
+	}
+	if (r.t.flows_over_cap)
+		fprintf(stderr, "pcap-replay: warning: more than --max-flows %zu flows: %llu "
+			"packets were not accounted to a flow\n", o.max_flows,
+			(unsigned long long)r.t.flows_over_cap);
+	for (size_t i = 0; i < r.ncaps; i++) {
+		if (r.caps[i].read_error) {
+			fprintf(stderr, "pcap-replay: %s\n", r.caps[i].err);
+			rc = EXIT_BAD_INPUT;
+		}
+		if (r.caps[i].packets && r.caps[i].unsupported == r.caps[i].packets) {
+			const char *n = pcap_datalink_val_to_name(r.caps[i].dlt);
+
+			fprintf(stderr, "pcap-replay: %s: link type %s (%d) is not supported: none "
+				"of its %llu packets was judged\n", r.caps[i].path, n ? n : "?",
+				r.caps[i].dlt, (unsigned long long)r.caps[i].packets);
+			rc = EXIT_BAD_INPUT;
+		}
+	}
+out:
+	if (r_ready)
+		replay_free(&r);
+	expect_free(ex);
+	vm_free(vm);
+	ruleset_free(loaded_rs);
+	compiled_free(comp);
+	policy_free(pol);
+	tagdb_free(tags);
+	diags_clear(&d);
+	pset_free(&o.local4);
+	pset_free(&o.local6);
+	pset_free(&vnet4);
+	pset_free(&vnet6);
+	free(o.trace);
+	return rc;
+}

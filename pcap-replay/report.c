@@ -1,0 +1,700 @@
+/* report — what pcap-replay prints: the flow table and totals (text, JSON),
+ * expectation results, coverage, and the JUnit file. */
+#include "replay.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <linux/netfilter.h>
+#include <linux/netfilter/nf_tables.h>
+#include <pcap/pcap.h>
+
+#include "strbuf.h"
+
+#define TEXT_LIST_MAX 20	/* items listed per section in text output */
+#define JSON_ELEMS_MAX 1000	/* unhit set elements listed per set in JSON */
+
+static bool judged_flow(const struct flow *f)
+{
+	return f->dir != FLOW_LO;
+}
+
+void expect_outcome(const struct report_ctx *c, struct expect_outcome *out)
+{
+	memset(out, 0, sizeof(*out));
+	if (!c->e)
+		return;
+	for (size_t i = 0; i < c->e->n; i++) {
+		const struct expect_line *l = &c->e->v[i];
+
+		if (l->matched == 0)
+			out->lines_unmatched++;
+		if (l->failures || (l->matched == 0 && c->require_match))
+			out->lines_failed++;
+	}
+	for (size_t i = 0; i < c->r->nflows; i++)
+		if (judged_flow(&c->r->flows[i]) && c->r->flows[i].expect_line < 0)
+			out->flows_unmatched++;
+	out->failed = out->lines_failed > 0 || (c->require_all && out->flows_unmatched > 0);
+}
+
+/* "#3 in tcp 192.0.2.1:40000 -> 10.0.0.4:44224 (capture 1 frame 7): drop by ..." */
+static void flow_line(const struct replay *r, size_t i, char *buf, size_t len)
+{
+	const struct flow *f = &r->flows[i];
+	char s[80], d[80];
+
+	flow_format_addr(f, false, s, sizeof(s));
+	flow_format_addr(f, true, d, sizeof(d));
+	snprintf(buf, len, "flow #%zu %s %s %s -> %s (capture %u frame %llu): %s by %s%s", i + 1,
+		 flow_dir_name(f->dir), l4_name(f->k.proto), s, d, f->capture,
+		 (unsigned long long)f->first_frame, f->accepted ? "accepted" : "dropped",
+		 f->decided, f->incomplete ? " (undecidable: capture truncated)" : "");
+}
+
+/* "frame " with one capture, "2:" (capture 2) with several. */
+static const char *frame_prefix(const struct replay *r, unsigned cap, char *buf, size_t len)
+{
+	if (r->ncaps > 1)
+		snprintf(buf, len, "%u:", cap);
+	else
+		snprintf(buf, len, "frame ");
+	return buf;
+}
+
+static const char *verdict_word(const struct flow *f)
+{
+	if (f->incomplete)
+		return f->accepted ? "accept?" : "drop?";
+	return f->accepted ? "accept" : "drop";
+}
+
+/* ---- coverage ------------------------------------------------------------- */
+
+struct origin_cov {
+	char origin[256];
+	uint64_t evaluated, matched;
+	size_t nrules;
+};
+
+/* Policy rules by comment origin, in ruleset order.  Caller frees. */
+static struct origin_cov *coverage_rules(const struct vm *vm, size_t *n)
+{
+	size_t cnt = vm_rule_count(vm), m = 0;
+	struct origin_cov *v = calloc(cnt ? cnt : 1, sizeof(*v));
+
+	*n = 0;
+	if (!v)
+		return NULL;
+	for (size_t i = 0; i < cnt; i++) {
+		struct vm_rule_stats st;
+		enum rule_category cat;
+		char dir[16], name[192], origin[256];
+		size_t j;
+
+		if (vm_rule_stats(vm, i, &st) < 0)
+			continue;
+		if (rule_origin(st.rule, &cat, dir, sizeof(dir), name, sizeof(name)) < 0)
+			snprintf(origin, sizeof(origin), "chain %s rule %d", st.chain, st.index);
+		else if (cat == CAT_INTERNAL)
+			continue;
+		else
+			snprintf(origin, sizeof(origin), "%s:%s:%s", category_name(cat), dir, name);
+		for (j = 0; j < m; j++)
+			if (strcmp(v[j].origin, origin) == 0)
+				break;
+		if (j == m) {
+			snprintf(v[m].origin, sizeof(v[m].origin), "%s", origin);
+			m++;
+		}
+		v[j].evaluated += st.evaluated;
+		v[j].matched += st.matched;
+		v[j].nrules++;
+	}
+	*n = m;
+	return v;
+}
+
+static void elem_key_format(const struct nftnl_set_elem *e, char *buf, size_t len)
+{
+	uint32_t klen = 0;
+	const uint8_t *k = nftnl_set_elem_get((struct nftnl_set_elem *)e, NFTNL_SET_ELEM_KEY, &klen);
+	char txt[INET6_ADDRSTRLEN];
+
+	if (!k || !klen) {
+		snprintf(buf, len, "?");
+		return;
+	}
+	if (klen == 4 || klen == 16) {
+		inet_ntop(klen == 4 ? AF_INET : AF_INET6, k, txt, sizeof(txt));
+		snprintf(buf, len, "%s", txt);
+	} else if (klen == 2) {
+		snprintf(buf, len, "%u", (unsigned)(k[0] << 8 | k[1]));
+	} else if (klen == 1) {
+		snprintf(buf, len, "%u", k[0]);
+	} else {
+		size_t off = 0;
+
+		buf[0] = '\0';
+		for (uint32_t i = 0; i < klen && off + 3 < len; i++)
+			off += (size_t)snprintf(buf + off, len - off, "%02x", k[i]);
+	}
+}
+
+static bool elem_is_end(const struct nftnl_set_elem *e)
+{
+	struct nftnl_set_elem *m = (struct nftnl_set_elem *)e;	/* libnftnl's getters */
+
+	return nftnl_set_elem_is_set(m, NFTNL_SET_ELEM_FLAGS) &&
+	       (nftnl_set_elem_get_u32(m, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END);
+}
+
+static void coverage_text(const struct report_ctx *c, FILE *f)
+{
+	const struct vm *vm = c->r->vm;
+	size_t n = 0, unhit = 0;
+	struct origin_cov *v = coverage_rules(vm, &n);
+
+	fprintf(f, "\ncoverage: policy rules no packet matched:\n");
+	for (size_t i = 0; v && i < n; i++) {
+		if (v[i].matched)
+			continue;
+		unhit++;
+		fprintf(f, "  %-50s %s\n", v[i].origin,
+			v[i].evaluated ? "reached, never matched" : "never reached");
+	}
+	if (!unhit)
+		fprintf(f, "  (none: every rule matched at least one packet)\n");
+	free(v);
+
+	fprintf(f, "coverage: set elements no lookup hit:\n");
+	unhit = 0;
+	for (size_t s = 0; s < vm_set_count(vm); s++) {
+		size_t ne = vm_set_nelems(vm, s), listed = 0, missing = 0, total = 0;
+		struct strbuf sb = { 0 };
+
+		for (size_t j = 0; j < ne; j++) {
+			const struct nftnl_set_elem *e = vm_set_elem(vm, s, j);
+			char key[64];
+
+			if (!e || elem_is_end(e))
+				continue;
+			total++;
+			if (vm_set_elem_hits(vm, s, j))
+				continue;
+			missing++;
+			if (listed < TEXT_LIST_MAX) {
+				elem_key_format(e, key, sizeof(key));
+				sb_printf(&sb, "%s%s", listed ? ", " : "", key);
+				listed++;
+			}
+		}
+		if (missing) {
+			unhit++;
+			fprintf(f, "  %-40s %zu of %zu: %s%s\n", vm_set_name(vm, s), missing, total,
+				sb_str(&sb), missing > listed ? ", ..." : "");
+		}
+		sb_free(&sb);
+	}
+	if (!unhit)
+		fprintf(f, "  (none)\n");
+}
+
+static json_t *coverage_json(const struct report_ctx *c)
+{
+	const struct vm *vm = c->r->vm;
+	json_t *o = json_object(), *rules = json_array(), *sets = json_array();
+	size_t n = 0;
+	struct origin_cov *v = coverage_rules(vm, &n);
+
+	for (size_t i = 0; v && i < n; i++) {
+		json_t *ro = json_object();
+
+		json_object_set_new(ro, "origin", json_string(v[i].origin));
+		json_object_set_new(ro, "nft_rules", json_integer((json_int_t)v[i].nrules));
+		json_object_set_new(ro, "evaluated", json_integer((json_int_t)v[i].evaluated));
+		json_object_set_new(ro, "matched", json_integer((json_int_t)v[i].matched));
+		json_array_append_new(rules, ro);
+	}
+	free(v);
+	for (size_t s = 0; s < vm_set_count(vm); s++) {
+		size_t ne = vm_set_nelems(vm, s), total = 0, missing = 0;
+		json_t *so = json_object(), *un = json_array();
+
+		for (size_t j = 0; j < ne; j++) {
+			const struct nftnl_set_elem *e = vm_set_elem(vm, s, j);
+			char key[64];
+
+			if (!e || elem_is_end(e))
+				continue;
+			total++;
+			if (vm_set_elem_hits(vm, s, j))
+				continue;
+			if (missing++ < JSON_ELEMS_MAX) {
+				elem_key_format(e, key, sizeof(key));
+				json_array_append_new(un, json_string(key));
+			}
+		}
+		json_object_set_new(so, "set", json_string(vm_set_name(vm, s)));
+		json_object_set_new(so, "elements", json_integer((json_int_t)total));
+		json_object_set_new(so, "unhit", json_integer((json_int_t)missing));
+		json_object_set_new(so, "unhit_elements", un);
+		json_array_append_new(sets, so);
+	}
+	json_object_set_new(o, "rules", rules);
+	json_object_set_new(o, "sets", sets);
+	return o;
+}
+
+/* ---- text ------------------------------------------------------------------ */
+
+static void local_text(const struct replay *r, FILE *f)
+{
+	char buf[INET6_ADDRSTRLEN + 8];
+
+	if (r->local_inferred) {
+		fprintf(f, "host addresses: %s\n", r->local_note);
+		return;
+	}
+	fprintf(f, "host addresses (--local):");
+	for (int fi = 0; fi < 2; fi++) {
+		const struct pset *s = fi ? &r->local6 : &r->local4;
+
+		for (size_t i = 0; i < s->n; i++) {
+			interval_format(s->family, &s->v[i], buf, sizeof(buf));
+			fprintf(f, " %s", buf);
+		}
+	}
+	fprintf(f, "\n");
+}
+
+void report_text(const struct report_ctx *c, FILE *f)
+{
+	const struct replay *r = c->r;
+	const struct totals *t = &r->t;
+
+	fprintf(f, "ruleset: %s\n", c->ruleset_desc);
+	for (size_t i = 0; i < r->ncaps; i++)
+		fprintf(f, "capture %zu: %s (%s, %llu packets)\n", i + 1, r->caps[i].path,
+			pcap_datalink_val_to_name(r->caps[i].dlt) ?
+			pcap_datalink_val_to_name(r->caps[i].dlt) : "?",
+			(unsigned long long)r->caps[i].packets);
+	local_text(r, f);
+
+	fprintf(f, "\n%5s  %-3s  %-6s  %-30s  %-30s  %-7s  %-40s  %7s  %s\n", "flow", "dir",
+		"proto", "source", "destination", "verdict", "decided by", "packets", "first");
+	for (size_t i = 0; i < r->nflows; i++) {
+		const struct flow *fl = &r->flows[i];
+		char s[80], d[80], first[48], notes[64] = "";
+
+		flow_format_addr(fl, false, s, sizeof(s));
+		flow_format_addr(fl, true, d, sizeof(d));
+		if (r->ncaps > 1)
+			snprintf(first, sizeof(first), "%u:%llu", fl->capture,
+				 (unsigned long long)fl->first_frame);
+		else
+			snprintf(first, sizeof(first), "%llu", (unsigned long long)fl->first_frame);
+		snprintf(notes, sizeof(notes), "%s%s%s%s",
+			 fl->midstream ? " mid-stream" : "",
+			 fl->no_ct ? " no-conntrack" : "",
+			 fl->incomplete ? " UNDECIDABLE" : "",
+			 fl->expect_line >= 0 && !fl->expect_ok ? " EXPECTATION-FAILED" : "");
+		fprintf(f, "%5zu  %-3s  %-6s  %-30s  %-30s  %-7s  %-40s  %7llu  %s%s\n", i + 1,
+			flow_dir_name(fl->dir), l4_name(fl->k.proto), s, d, verdict_word(fl),
+			fl->decided, (unsigned long long)fl->packets, first, notes);
+	}
+
+	fprintf(f, "\ntotals: %llu packets, %zu flows (%llu accepted, %llu dropped)\n",
+		(unsigned long long)t->packets, r->nflows,
+		(unsigned long long)t->flows_accepted, (unsigned long long)t->flows_dropped);
+	fprintf(f, "  judged packets: %llu (%llu accepted, %llu dropped, %llu undecidable)\n",
+		(unsigned long long)t->judged, (unsigned long long)t->accepted,
+		(unsigned long long)t->dropped, (unsigned long long)t->incomplete);
+	fprintf(f, "  not judged: %llu not IP, %llu unsupported link type, %llu transit "
+		"(neither end is this host), %llu malformed/truncated before the hooks, "
+		"%llu fragments held, %llu fragments dropped\n",
+		(unsigned long long)t->not_ip, (unsigned long long)t->unsupported_link,
+		(unsigned long long)t->foreign, (unsigned long long)t->not_judged_bad,
+		(unsigned long long)t->frags_held, (unsigned long long)t->frags_dropped);
+	fprintf(f, "  malformed: %llu, truncated: %llu, reassembled datagrams: %llu, "
+		"conntrack drops (table full): %llu\n",
+		(unsigned long long)t->malformed, (unsigned long long)t->truncated,
+		(unsigned long long)t->reassembled, (unsigned long long)t->ct_drops);
+	if (t->flows_over_cap)
+		fprintf(f, "  WARNING: %llu packets of flows beyond --max-flows %zu were not "
+			"accounted to a flow\n", (unsigned long long)t->flows_over_cap,
+			r->o->max_flows);
+	if (r->nbad) {
+		char buf[16];
+
+		fprintf(f, "  malformed/truncated frames:");
+		for (size_t i = 0; i < r->nbad && i < TEXT_LIST_MAX; i++)
+			fprintf(f, "%s %s%llu %s (%s%s)", i ? "," : "",
+				frame_prefix(r, r->bad[i].capture, buf, sizeof(buf)),
+				(unsigned long long)r->bad[i].frame, r->bad[i].cls, r->bad[i].why,
+				r->bad[i].judged ? "; still judged" : "");
+		fprintf(f, "%s\n", r->nbad > TEXT_LIST_MAX ? ", ... (--format json lists all)" : "");
+	}
+
+	if (c->e) {
+		struct expect_outcome eo;
+
+		expect_outcome(c, &eo);
+		fprintf(f, "\nexpectations (%s): %zu lines\n", c->e->file, c->e->n);
+		for (size_t i = 0; i < c->e->n; i++) {
+			const struct expect_line *l = &c->e->v[i];
+			const char *st = l->failures ? "FAIL" :
+					 l->matched ? "ok" : c->require_match ? "FAIL" : "unmatched";
+
+			fprintf(f, "  %-9s line %d: %s  (%llu flows", st, l->line, l->text,
+				(unsigned long long)l->matched);
+			if (l->failures)
+				fprintf(f, ", %llu failed", (unsigned long long)l->failures);
+			fprintf(f, ")\n");
+			if (!l->failures)
+				continue;
+			size_t shown = 0;
+
+			for (size_t j = 0; j < r->nflows; j++) {
+				char fl[512];
+
+				if (r->flows[j].expect_line != (long)i || r->flows[j].expect_ok)
+					continue;
+				if (shown++ == TEXT_LIST_MAX) {
+					fprintf(f, "      ...\n");
+					break;
+				}
+				flow_line(r, j, fl, sizeof(fl));
+				fprintf(f, "      %s\n", fl);
+			}
+		}
+		if (eo.flows_unmatched) {
+			size_t shown = 0;
+
+			fprintf(f, "  %zu flows matched no line%s\n", eo.flows_unmatched,
+				c->require_all ? " (FAIL: --require-all)" : " (not judged)");
+			for (size_t j = 0; j < r->nflows; j++) {
+				char fl[512];
+
+				if (!judged_flow(&r->flows[j]) || r->flows[j].expect_line >= 0)
+					continue;
+				if (shown++ == TEXT_LIST_MAX) {
+					fprintf(f, "      ...\n");
+					break;
+				}
+				flow_line(r, j, fl, sizeof(fl));
+				fprintf(f, "      %s\n", fl);
+			}
+		}
+		fprintf(f, "result: %s\n", eo.failed ? "FAIL" : "PASS");
+	}
+	if (c->coverage)
+		coverage_text(c, f);
+}
+
+/* ---- JSON --------------------------------------------------------------------- */
+
+static json_t *flow_json(const struct replay *r, size_t i)
+{
+	const struct flow *fl = &r->flows[i];
+	json_t *o = json_object();
+	char s[80], d[80];
+	struct addr a;
+	int fam = fl->k.nfproto == NFPROTO_IPV6 ? AF_INET6 : AF_INET;
+
+	json_object_set_new(o, "id", json_integer((json_int_t)i + 1));
+	json_object_set_new(o, "dir", json_string(flow_dir_name(fl->dir)));
+	json_object_set_new(o, "proto", json_string(l4_name(fl->k.proto)));
+	memcpy(a.b, fl->k.src, 16);
+	addr_format(fam, &a, s, sizeof(s));
+	memcpy(a.b, fl->k.dst, 16);
+	addr_format(fam, &a, d, sizeof(d));
+	json_object_set_new(o, "src", json_string(s));
+	json_object_set_new(o, "dst", json_string(d));
+	if (fl->k.ports) {
+		json_object_set_new(o, "sport", json_integer(fl->k.sport));
+		json_object_set_new(o, "dport", json_integer(fl->k.dport));
+	}
+	if (fl->k.proto == IPPROTO_ICMP || fl->k.proto == IPPROTO_ICMPV6)
+		json_object_set_new(o, "icmp_id", json_integer(fl->k.icmp_id));
+	json_object_set_new(o, "verdict", json_string(fl->accepted ? "accept" : "drop"));
+	json_object_set_new(o, "decided_by", json_string(fl->decided));
+	json_object_set_new(o, "undecidable", json_boolean(fl->incomplete));
+	json_object_set_new(o, "conntrack", json_boolean(!fl->no_ct));
+	json_object_set_new(o, "midstream", json_boolean(fl->midstream));
+	json_object_set_new(o, "packets", json_integer((json_int_t)fl->packets));
+	json_object_set_new(o, "packets_accepted", json_integer((json_int_t)fl->pkts_accepted));
+	json_object_set_new(o, "packets_dropped", json_integer((json_int_t)fl->pkts_dropped));
+	json_object_set_new(o, "related", json_integer((json_int_t)fl->related));
+	json_object_set_new(o, "capture", json_integer(fl->capture));
+	json_object_set_new(o, "first_frame", json_integer((json_int_t)fl->first_frame));
+	if (fl->expect_line >= 0)
+		json_object_set_new(o, "expect_ok", json_boolean(fl->expect_ok));
+	return o;
+}
+
+#define JI(v) json_integer((json_int_t)(v))
+
+int report_json(const struct report_ctx *c, FILE *f)
+{
+	const struct replay *r = c->r;
+	const struct totals *t = &r->t;
+	json_t *root = json_object(), *caps = json_array(), *flows = json_array();
+	json_t *tot = json_object(), *bad = json_array(), *local = json_object();
+	json_t *addrs = json_array();
+	char buf[INET6_ADDRSTRLEN + 8];
+	int rc;
+
+	json_object_set_new(root, "ruleset", json_string(c->ruleset_desc));
+	for (size_t i = 0; i < r->ncaps; i++) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "path", json_string(r->caps[i].path));
+		json_object_set_new(o, "linktype", json_string(
+			pcap_datalink_val_to_name(r->caps[i].dlt) ?
+			pcap_datalink_val_to_name(r->caps[i].dlt) : "?"));
+		json_object_set_new(o, "packets", JI(r->caps[i].packets));
+		if (r->caps[i].read_error)
+			json_object_set_new(o, "error", json_string(r->caps[i].err));
+		json_array_append_new(caps, o);
+	}
+	json_object_set_new(root, "captures", caps);
+	for (int fi = 0; fi < 2; fi++) {
+		const struct pset *s = fi ? &r->local6 : &r->local4;
+
+		for (size_t i = 0; i < s->n; i++) {
+			interval_format(s->family, &s->v[i], buf, sizeof(buf));
+			json_array_append_new(addrs, json_string(buf));
+		}
+	}
+	json_object_set_new(local, "addresses", addrs);
+	json_object_set_new(local, "inferred", json_boolean(r->local_inferred));
+	if (r->local_inferred)
+		json_object_set_new(local, "note", json_string(r->local_note));
+	json_object_set_new(root, "host", local);
+
+	for (size_t i = 0; i < r->nflows; i++) {
+		json_t *o = flow_json(r, i);
+
+		if (r->flows[i].expect_line >= 0)
+			json_object_set_new(o, "expect_line",
+					JI(c->e ? c->e->v[r->flows[i].expect_line].line : 0));
+		json_array_append_new(flows, o);
+	}
+	json_object_set_new(root, "flows", flows);
+
+	json_object_set_new(tot, "packets", JI(t->packets));
+	json_object_set_new(tot, "flows", JI(r->nflows));
+	json_object_set_new(tot, "flows_accepted", JI(t->flows_accepted));
+	json_object_set_new(tot, "flows_dropped", JI(t->flows_dropped));
+	json_object_set_new(tot, "judged", JI(t->judged));
+	json_object_set_new(tot, "accepted", JI(t->accepted));
+	json_object_set_new(tot, "dropped", JI(t->dropped));
+	json_object_set_new(tot, "undecidable", JI(t->incomplete));
+	json_object_set_new(tot, "not_ip", JI(t->not_ip));
+	json_object_set_new(tot, "unsupported_link", JI(t->unsupported_link));
+	json_object_set_new(tot, "transit", JI(t->foreign));
+	json_object_set_new(tot, "malformed", JI(t->malformed));
+	json_object_set_new(tot, "truncated", JI(t->truncated));
+	json_object_set_new(tot, "not_judged_malformed", JI(t->not_judged_bad));
+	json_object_set_new(tot, "fragments_held", JI(t->frags_held));
+	json_object_set_new(tot, "fragments_dropped", JI(t->frags_dropped));
+	json_object_set_new(tot, "reassembled", JI(t->reassembled));
+	json_object_set_new(tot, "conntrack_drops", JI(t->ct_drops));
+	json_object_set_new(tot, "flows_over_cap_packets", JI(t->flows_over_cap));
+	json_object_set_new(root, "totals", tot);
+
+	for (size_t i = 0; i < r->nbad; i++) {
+		json_t *o = json_object();
+
+		json_object_set_new(o, "capture", JI(r->bad[i].capture));
+		json_object_set_new(o, "frame", JI(r->bad[i].frame));
+		json_object_set_new(o, "class", json_string(r->bad[i].cls));
+		json_object_set_new(o, "why", json_string(r->bad[i].why));
+		json_object_set_new(o, "judged", json_boolean(r->bad[i].judged));
+		json_array_append_new(bad, o);
+	}
+	json_object_set_new(root, "bad_frames", bad);
+
+	if (c->e) {
+		struct expect_outcome eo;
+		json_t *eobj = json_object(), *lines = json_array(), *um = json_array();
+
+		expect_outcome(c, &eo);
+		for (size_t i = 0; i < c->e->n; i++) {
+			const struct expect_line *l = &c->e->v[i];
+			json_t *o = json_object(), *fails = json_array();
+
+			json_object_set_new(o, "line", JI(l->line));
+			json_object_set_new(o, "text", json_string(l->text));
+			json_object_set_new(o, "matched", JI(l->matched));
+			json_object_set_new(o, "failures", JI(l->failures));
+			json_object_set_new(o, "status", json_string(
+				l->failures ? "fail" : l->matched ? "ok" :
+				c->require_match ? "fail" : "unmatched"));
+			for (size_t j = 0; j < r->nflows; j++)
+				if (r->flows[j].expect_line == (long)i && !r->flows[j].expect_ok)
+					json_array_append_new(fails, JI(j + 1));
+			json_object_set_new(o, "failed_flows", fails);
+			json_array_append_new(lines, o);
+		}
+		for (size_t j = 0; j < r->nflows; j++)
+			if (judged_flow(&r->flows[j]) && r->flows[j].expect_line < 0)
+				json_array_append_new(um, JI(j + 1));
+		json_object_set_new(eobj, "file", json_string(c->e->file));
+		json_object_set_new(eobj, "lines", lines);
+		json_object_set_new(eobj, "unmatched_flows", um);
+		json_object_set_new(eobj, "require_all", json_boolean(c->require_all));
+		json_object_set_new(eobj, "require_match", json_boolean(c->require_match));
+		json_object_set_new(eobj, "result", json_string(eo.failed ? "fail" : "pass"));
+		json_object_set_new(root, "expectations", eobj);
+	}
+	if (r->traces)
+		json_object_set(root, "traces", r->traces);
+	if (c->coverage)
+		json_object_set_new(root, "coverage", coverage_json(c));
+
+	rc = json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	fputc('\n', f);
+	json_decref(root);
+	return rc;
+}
+
+/* ---- JUnit ------------------------------------------------------------------ */
+
+static void xml_escape(struct strbuf *sb, const char *s)
+{
+	for (; *s; s++) {
+		switch (*s) {
+		case '<': sb_puts(sb, "&lt;"); break;
+		case '>': sb_puts(sb, "&gt;"); break;
+		case '&': sb_puts(sb, "&amp;"); break;
+		case '"': sb_puts(sb, "&quot;"); break;
+		case '\'': sb_puts(sb, "&apos;"); break;
+		default:
+			if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
+				sb_puts(sb, "?");
+			else
+				sb_printf(sb, "%c", *s);
+		}
+	}
+}
+
+int report_junit(const struct report_ctx *c, const char *path, char *err, size_t errlen)
+{
+	const struct replay *r = c->r;
+	struct expect_outcome eo;
+	struct strbuf sb = { 0 };
+	size_t tests = 0, failures = 0, skipped = 0;
+	char tmp[4096];
+	FILE *f;
+	int rc = -1;
+
+	expect_outcome(c, &eo);
+	if (c->e) {
+		for (size_t i = 0; i < c->e->n; i++) {
+			const struct expect_line *l = &c->e->v[i];
+
+			tests++;
+			sb_puts(&sb, "    <testcase classname=\"");
+			xml_escape(&sb, c->e->file);
+			snprintf(tmp, sizeof(tmp), "line %d: %s", l->line, l->text);
+			sb_puts(&sb, "\" name=\"");
+			xml_escape(&sb, tmp);
+			sb_puts(&sb, "\">\n");
+			if (l->failures) {
+				struct strbuf body = { 0 };
+
+				failures++;
+				snprintf(tmp, sizeof(tmp), "line %d: expected %s, %llu of %llu flows "
+					 "broke it", l->line, expect_verdict_name(l->verdict),
+					 (unsigned long long)l->failures,
+					 (unsigned long long)l->matched);
+				for (size_t j = 0; j < r->nflows; j++) {
+					char fl[512];
+
+					if (r->flows[j].expect_line != (long)i || r->flows[j].expect_ok)
+						continue;
+					flow_line(r, j, fl, sizeof(fl));
+					sb_printf(&body, "%s\n", fl);
+				}
+				sb_puts(&sb, "      <failure message=\"");
+				xml_escape(&sb, tmp);
+				sb_puts(&sb, "\" type=\"verdict\">");
+				xml_escape(&sb, sb_str(&body));
+				sb_puts(&sb, "</failure>\n");
+				sb_free(&body);
+			} else if (!l->matched) {
+				if (c->require_match) {
+					failures++;
+					snprintf(tmp, sizeof(tmp), "line %d matched no flow "
+						 "(--require-match)", l->line);
+					sb_puts(&sb, "      <failure message=\"");
+					xml_escape(&sb, tmp);
+					sb_puts(&sb, "\" type=\"unmatched\"/>\n");
+				} else {
+					skipped++;
+					sb_puts(&sb, "      <skipped message=\"matched no flow\"/>\n");
+				}
+			}
+			sb_puts(&sb, "    </testcase>\n");
+		}
+		if (c->require_all) {
+			tests++;
+			sb_puts(&sb, "    <testcase classname=\"");
+			xml_escape(&sb, c->e->file);
+			sb_puts(&sb, "\" name=\"every flow matched by a line (--require-all)\">\n");
+			if (eo.flows_unmatched) {
+				struct strbuf body = { 0 };
+
+				failures++;
+				for (size_t j = 0; j < r->nflows; j++) {
+					char fl[512];
+
+					if (!judged_flow(&r->flows[j]) || r->flows[j].expect_line >= 0)
+						continue;
+					flow_line(r, j, fl, sizeof(fl));
+					sb_printf(&body, "%s\n", fl);
+				}
+				snprintf(tmp, sizeof(tmp), "%zu flows matched no line",
+					 eo.flows_unmatched);
+				sb_puts(&sb, "      <failure message=\"");
+				xml_escape(&sb, tmp);
+				sb_puts(&sb, "\" type=\"unmatched\">");
+				xml_escape(&sb, sb_str(&body));
+				sb_puts(&sb, "</failure>\n");
+				sb_free(&body);
+			}
+			sb_puts(&sb, "    </testcase>\n");
+		}
+	}
+	if (sb.oom) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	f = fopen(path, "w");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
+	{
+		struct strbuf h = { 0 };
+
+		xml_escape(&h, c->e ? c->e->file : "pcap-replay");
+		fprintf(f, "  <testsuite name=\"pcap-replay %s\" tests=\"%zu\" failures=\"%zu\" "
+			"errors=\"0\" skipped=\"%zu\">\n", sb_str(&h), tests, failures, skipped);
+		sb_free(&h);
+	}
+	fputs(sb_str(&sb), f);
+	fprintf(f, "  </testsuite>\n</testsuites>\n");
+	if (fclose(f) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	sb_free(&sb);
+	return rc;
+}

@@ -1,0 +1,72 @@
+#!/bin/bash
+# Live: inbound NSG semantics in a real kernel (service tags and ports, NSG
+# default rules, priority order, UDP, ICMP).  Topology: tests/live/lib.sh topo_setup.
+. "$(dirname "$0")/lib.sh"
+live_init t_inbound
+topo_setup || { not_ok "inbound: topology"; live_finish; }
+
+# Without any filter, everything reaches the host (the topology itself works, so a
+# "denied" below is the filter's doing).
+expect_allowed "no filter: internet -> host tcp 8080 (v4)" peers tcp $HOST4 8080 $INET4
+expect_allowed "no filter: internet -> host tcp 8080 (v6)" peers tcp $HOST6 8080 $INET6
+expect_allowed "no filter: internet -> host udp 5001 (v4)" peers udp $HOST4 5001 $INET4
+expect_allowed "no filter: internet -> host ping (v4)" peers icmp $HOST4 - $INET4
+expect_allowed "no filter: internet -> host ping (v6)" peers icmp $HOST6 - $INET6
+
+check_apply "apply inbound.yaml" host "$DATA/inbound.yaml"
+
+# service tag and port
+expect_allowed "AzureMachineLearning -> host:44224 allowed (v4)" peers tcp $HOST4 44224 $AML4
+expect_allowed "AzureMachineLearning -> host:44224 allowed (v6)" peers tcp $HOST6 44224 $AML6
+expect_denied  "AzureMachineLearning -> host:8080 denied (v4)" peers tcp $HOST4 8080 $AML4
+expect_denied  "AzureMachineLearning -> host:8080 denied (v6)" peers tcp $HOST6 8080 $AML6
+expect_denied  "AzureMachineLearning -> host:29876 denied (v4)" peers tcp $HOST4 29876 $AML4
+expect_denied  "internet -> host:44224 denied (v4)" peers tcp $HOST4 44224 $INET4
+expect_denied  "internet -> host:44224 denied (v6)" peers tcp $HOST6 44224 $INET6
+expect_allowed "BatchNodeManagement -> host:29876 allowed (v4)" peers tcp $HOST4 29876 $BATCH4
+expect_allowed "BatchNodeManagement -> host:29876 allowed (v6)" peers tcp $HOST6 29876 $BATCH6
+expect_denied  "BatchNodeManagement -> host:44224 denied (v4)" peers tcp $HOST4 44224 $BATCH4
+expect_denied  "BatchNodeManagement -> host:44224 denied (v6)" peers tcp $HOST6 44224 $BATCH6
+expect_denied  "Storage.EastUS -> host:44224 denied (v4)" peers tcp $HOST4 44224 $STORAGE4
+
+# NSG defaults: AllowVnetInBound, DenyAllInBound
+expect_allowed "vnet peer -> host:8080 allowed (AllowVnetInBound, v4)" peers tcp $HOST4 8080 $VNET4
+expect_allowed "vnet peer -> host:22 allowed (AllowVnetInBound, v4)" peers tcp $HOST4 22 $VNET4
+expect_allowed "vnet peer -> host:8080 allowed (AllowVnetInBound, v6)" peers tcp $HOST6 8080 $VNET6
+expect_allowed "vnet peer -> host udp 5001 allowed (AllowVnetInBound, v4)" peers udp $HOST4 5001 $VNET4
+expect_denied  "internet -> host:8080 denied (DenyAllInBound, v4)" peers tcp $HOST4 8080 $INET4
+expect_denied  "internet -> host:22 denied (DenyAllInBound, v6)" peers tcp $HOST6 22 $INET6
+expect_allowed "vnet peer -> host ping allowed (v4)" peers icmp $HOST4 - $VNET4
+expect_allowed "vnet peer -> host ping allowed (v6)" peers icmp $HOST6 - $VNET6
+expect_denied  "internet -> host ping denied (v4)" peers icmp $HOST4 - $INET4
+expect_denied  "internet -> host ping denied (v6)" peers icmp $HOST6 - $INET6
+expect_denied  "AzureMachineLearning -> host ping denied (tcp-only rule, v4)" peers icmp $HOST4 - $AML4
+
+# UDP: request/response through an inbound allow; the rule's port and protocol only
+expect_allowed "internet -> host udp 5000 allowed (AllowPartnerUdp, v4)" peers udp $HOST4 5000 $INET4
+expect_allowed "internet -> host udp 5000 allowed (AllowPartnerUdp, v6)" peers udp $HOST6 5000 $INET6
+expect_denied  "internet -> host udp 5001 denied (v4)" peers udp $HOST4 5001 $INET4
+expect_denied  "internet -> host udp 5001 denied (v6)" peers udp $HOST6 5001 $INET6
+expect_denied  "internet -> host tcp 5000 denied (udp rule, v4)" peers tcp $HOST4 5000 $INET4
+checks_wait
+
+# drops are counted on the rule responsible
+n=$(rule_counter host "default:in:DenyAllInBound")
+if [ "${n:-0}" -gt 0 ]; then ok "DenyAllInBound counter counts the drops ($n packets)"
+else not_ok "DenyAllInBound counter counts the drops" "counter: '${n}'"; fi
+
+# priority: first match decides
+check_apply "apply prio-deny-first.yaml" host "$DATA/prio-deny-first.yaml"
+expect_denied  "deny 100 before allow 200: AzureMachineLearning -> host:44224 denied (v4)" peers tcp $HOST4 44224 $AML4
+expect_denied  "deny 100 before allow 200: AzureMachineLearning -> host:44224 denied (v6)" peers tcp $HOST6 44224 $AML6
+expect_denied  "deny VirtualNetwork:22 beats AllowVnetInBound: vnet peer -> host:22 denied" peers tcp $HOST4 22 $VNET4
+expect_allowed "deny VirtualNetwork:22 leaves vnet peer -> host:8080 allowed" peers tcp $HOST4 8080 $VNET4
+expect_denied  "without a UDP rule: internet -> host udp 5000 denied (v4)" peers udp $HOST4 5000 $INET4
+expect_denied  "without a UDP rule: internet -> host udp 5000 denied (v6)" peers udp $HOST6 5000 $INET6
+
+check_apply "apply prio-allow-first.yaml" host "$DATA/prio-allow-first.yaml"
+expect_allowed "allow 100 before deny 200: AzureMachineLearning -> host:44224 allowed (v4)" peers tcp $HOST4 44224 $AML4
+expect_allowed "allow 100 before deny 200: AzureMachineLearning -> host:44224 allowed (v6)" peers tcp $HOST6 44224 $AML6
+expect_allowed "without DenyVnetSsh: vnet peer -> host:22 allowed" peers tcp $HOST4 22 $VNET4
+
+live_finish

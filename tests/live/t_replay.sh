@@ -1,0 +1,280 @@
+#!/bin/bash
+# t_replay — pcap-replay end to end: policy + golden captures + expectation
+# file, failures and the JUnit report, bad input (exit 2), traces, a ruleset
+# dumped from a kernel (root only), and the tcpdump capture corpus in
+# ../shared (every file: no crash, no hang, exit 0 or 2 with a message).
+# Prints "ok - NAME", "not ok - NAME" or "skip - NAME: reason" per case.
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+O=${O:-build}
+REPLAY=$O/pcap-replay
+FILTERCTL=$O/filterctl
+DATA=tests/data/replay
+TAGS=examples/servicetags.json
+POLICY=$DATA/policy.yaml
+LOCAL=10.0.1.4,fd00:10::4
+GOLDEN="$DATA/tcp.pcap $DATA/midstream.pcap $DATA/udp.pcap $DATA/icmp.pcap $DATA/frag4.pcap
+	$DATA/ipv6-ext.pcap $DATA/vlan.pcap $DATA/sll.pcap"
+CORPUS=../shared/data/pcaps/tcpdump
+failures=0
+tmp=$(mktemp -d /tmp/t_replay.XXXXXX)
+ns=""
+
+cleanup() {
+	[ -n "$ns" ] && ip netns del "$ns" 2>/dev/null
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+ok() { echo "ok - $1"; }
+not_ok() { echo "not ok - $1"; [ $# -gt 1 ] && printf '    %s\n' "${@:2}"; failures=$((failures + 1)); }
+skip() { echo "skip - $1: $2"; }
+
+# run NAME EXPECTED_RC CMD...: stdout to $tmp/out, stderr to $tmp/err
+run() {
+	local name=$1 want=$2 rc
+	shift 2
+	"$@" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	if [ "$rc" -ne "$want" ]; then
+		not_ok "$name" "exit $rc, want $want: $*" "$(head -5 "$tmp/err")"
+		return 1
+	fi
+	return 0
+}
+
+if [ ! -x "$REPLAY" ]; then
+	not_ok "pcap-replay built" "$REPLAY missing: make O=$O all"
+	exit 1
+fi
+
+# shellcheck disable=SC2086
+if run "golden captures hold every assertion" 0 "$REPLAY" --policy "$POLICY" --tags "$TAGS" \
+	--local "$LOCAL" --expect "$DATA/expect.txt" --require-all --require-match \
+	--junit "$tmp/pass.xml" $GOLDEN; then
+	if grep -q 'failures="0"' "$tmp/pass.xml" && grep -q "^result: PASS" "$tmp/out"; then
+		ok "golden captures hold every assertion"
+	else
+		not_ok "golden captures hold every assertion" "report or JUnit file disagrees"
+	fi
+fi
+
+# one assertion flipped: line 10 (ssh from the Internet) now says allow
+sed 's/^deny  in  tcp  from internet  *to any port 22$/allow in tcp from internet to any port 22/' \
+	"$DATA/expect.txt" >"$tmp/flip.txt"
+if ! grep -q "^allow in tcp from internet to any port 22" "$tmp/flip.txt"; then
+	not_ok "flipped assertion fails" "could not flip line 10 of $DATA/expect.txt"
+# shellcheck disable=SC2086
+elif run "flipped assertion fails" 1 "$REPLAY" --policy "$POLICY" --tags "$TAGS" \
+	--local "$LOCAL" --expect "$tmp/flip.txt" --junit "$tmp/fail.xml" $GOLDEN; then
+	if grep -q 'failures="1"' "$tmp/fail.xml" &&
+	   grep -q '<testcase [^>]*name="line 10: allow in tcp from internet to any port 22">' "$tmp/fail.xml" &&
+	   grep -q 'flow #3 in tcp 203.0.113.7:40003 -&gt; 10.0.1.4:22' "$tmp/fail.xml" &&
+	   grep -q "flip.txt:10: assertion failed" "$tmp/err"; then
+		ok "flipped assertion fails, JUnit names line 10 and the flows"
+	else
+		not_ok "flipped assertion fails" "JUnit file or message does not name line 10" \
+			"$(grep -A3 '<failure' "$tmp/fail.xml" | head -5)"
+	fi
+fi
+
+# --require-match: a line no flow reaches
+printf 'allow out tcp to 192.0.2.250 port 9\n' >"$tmp/unmatched.txt"
+if run "unmatched line fails with --require-match" 1 "$REPLAY" --policy "$POLICY" --tags "$TAGS" \
+	--expect "$tmp/unmatched.txt" --require-match "$DATA/udp.pcap"; then
+	ok "unmatched line fails with --require-match"
+fi
+if run "unmatched line only warns without --require-match" 0 "$REPLAY" --policy "$POLICY" \
+	--tags "$TAGS" --expect "$tmp/unmatched.txt" "$DATA/udp.pcap"; then
+	if grep -q "warning: matched no flow" "$tmp/err"; then
+		ok "unmatched line only warns without --require-match"
+	else
+		not_ok "unmatched line only warns without --require-match" "no warning on stderr"
+	fi
+fi
+
+# JSON report is valid and holds every flow
+# shellcheck disable=SC2086
+if run "json report" 0 "$REPLAY" --format json --policy "$POLICY" --tags "$TAGS" \
+	--local "$LOCAL" --coverage --trace 1:17 $GOLDEN; then
+	if command -v python3 >/dev/null; then
+		if python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert d["totals"]["flows"] == len(d["flows"]) == 31, d["totals"]
+assert d["traces"][0]["frame"] == 17
+assert any(e.get("rule") == "user:in:DenyInternetSsh" and e["matched"] for e in d["traces"][0]["events"])
+assert d["coverage"]["rules"]
+' "$tmp/out" 2>"$tmp/py"; then
+			ok "json report"
+		else
+			not_ok "json report" "$(tail -2 "$tmp/py")"
+		fi
+	else
+		skip "json report" "python3 not installed"
+	fi
+fi
+
+# trace: the rule-by-rule path of the refused ssh SYN
+if run "trace" 0 "$REPLAY" --policy "$POLICY" --tags "$TAGS" --trace 17 "$DATA/tcp.pcap"; then
+	if grep -q "inbound rule 4: user:in:DenyInternetSsh  -> match, verdict drop" "$tmp/out" &&
+	   grep -q "input rule 6: internal:in:nsg-inbound  -> match, verdict goto inbound" "$tmp/out"; then
+		ok "trace"
+	else
+		not_ok "trace" "$(grep -A3 '^trace' "$tmp/out" | head -5)"
+	fi
+fi
+
+# host addresses inferred and printed without --local
+if run "host addresses inferred" 0 "$REPLAY" --policy "$POLICY" --tags "$TAGS" "$DATA/tcp.pcap"; then
+	if grep -q "host addresses: inferred (no --local): 10.0.1.4 " "$tmp/out"; then
+		ok "host addresses inferred"
+	else
+		not_ok "host addresses inferred" "$(grep 'host addresses' "$tmp/out")"
+	fi
+fi
+
+# damaged frames are counted and named by frame number, never judged blindly
+if run "damaged capture" 0 "$REPLAY" --policy "$POLICY" --tags "$TAGS" --local "$LOCAL" \
+	"$DATA/damaged.pcap"; then
+	if grep -q "frame 10 malformed (IPv4 header length below 20)" "$tmp/out" &&
+	   grep -q "frame 9 truncated" "$tmp/out" && grep -q "UNDECIDABLE" "$tmp/out"; then
+		ok "damaged capture"
+	else
+		not_ok "damaged capture" "$(grep -i 'malformed\|truncated' "$tmp/out")"
+	fi
+fi
+
+# conntrack cap
+if run "max-flows" 0 "$REPLAY" --policy "$POLICY" --tags "$TAGS" --max-flows 2 "$DATA/tcp.pcap"; then
+	if grep -q "warning: .*--max-flows 2" "$tmp/err"; then
+		ok "max-flows warns when the conntrack table is full"
+	else
+		not_ok "max-flows" "no warning: $(head -3 "$tmp/err")"
+	fi
+fi
+
+# bad input: exit 2 with a clear message
+printf 'this is not a capture\n' >"$tmp/junk.pcap"
+if run "bad capture" 2 "$REPLAY" --policy "$POLICY" --tags "$TAGS" "$tmp/junk.pcap"; then
+	if grep -q "junk.pcap: cannot read capture" "$tmp/err"; then ok "bad capture exits 2"
+	else not_ok "bad capture" "message: $(cat "$tmp/err")"; fi
+fi
+if run "missing capture" 2 "$REPLAY" --policy "$POLICY" --tags "$TAGS" "$tmp/nonexistent.pcap"; then
+	if grep -q "nonexistent.pcap: cannot read capture" "$tmp/err"; then ok "missing capture exits 2"
+	else not_ok "missing capture" "message: $(cat "$tmp/err")"; fi
+fi
+sed 's/priority: 110/priority: 100/' "$POLICY" >"$tmp/badpolicy.yaml"	# duplicate priority
+if run "policy error" 2 "$REPLAY" --policy "$tmp/badpolicy.yaml" --tags "$TAGS" "$DATA/tcp.pcap"; then
+	if grep -q "badpolicy.yaml:[0-9]*:[0-9]*: error:" "$tmp/err" &&
+	   grep -q "policy rejected" "$tmp/err"; then ok "policy error exits 2 with file:line:col"
+	else not_ok "policy error" "message: $(cat "$tmp/err")"; fi
+fi
+printf 'allow in tcp\npermit out udp\n' >"$tmp/bad.expect"
+if run "expectation error" 2 "$REPLAY" --policy "$POLICY" --tags "$TAGS" --expect "$tmp/bad.expect" \
+	"$DATA/tcp.pcap"; then
+	if grep -q "bad.expect:2:1: error: expected verdict 'allow' or 'deny', got 'permit'" "$tmp/err"
+	then ok "expectation error exits 2 with file:line:col"
+	else not_ok "expectation error" "message: $(cat "$tmp/err")"; fi
+fi
+if run "usage error" 2 "$REPLAY" "$DATA/tcp.pcap"; then
+	if grep -q "exactly one of --policy, --ruleset and --from-kernel" "$tmp/err"
+	then ok "usage error exits 2"
+	else not_ok "usage error" "message: $(cat "$tmp/err")"; fi
+fi
+if run "unloadable ruleset" 2 "$REPLAY" --ruleset "$DATA/expect.txt" "$DATA/tcp.pcap"; then
+	ok "a file that is no saved dump exits 2"
+fi
+
+# --ruleset from a dump taken in a network namespace gives --policy's verdicts
+flows_of() {
+	python3 -c '
+import json, sys
+for f in json.load(open(sys.argv[1]))["flows"]:
+    print(f["dir"], f["proto"], f["src"], f.get("sport"), f["dst"], f.get("dport"), f["verdict"], f["decided_by"])
+' "$1"
+}
+if [ "$(id -u)" != 0 ]; then
+	skip "dumped ruleset replays like the policy" "needs root (network namespace, nft)"
+elif ! command -v nft >/dev/null || ! command -v ip >/dev/null || ! command -v python3 >/dev/null; then
+	skip "dumped ruleset replays like the policy" "needs nft, ip and python3"
+elif [ ! -x "$FILTERCTL" ]; then
+	not_ok "dumped ruleset replays like the policy" "$FILTERCTL missing"
+else
+	ns=filterd-replay-$$
+	if ! ip netns add "$ns"; then
+		not_ok "dumped ruleset replays like the policy" "ip netns add failed"
+		ns=""
+	elif ! "$FILTERCTL" compile "$POLICY" --tags "$TAGS" 2>/dev/null | ip netns exec "$ns" nft -f -; then
+		not_ok "dumped ruleset replays like the policy" "nft refused the compiled policy"
+	elif ! run "filterctl dump" 0 "$FILTERCTL" dump --netns "$ns" --out "$tmp/dump.frs"; then
+		:
+	else
+		ok "filterctl dump --netns saves the live table"
+		# shellcheck disable=SC2086
+		"$REPLAY" --format json --policy "$POLICY" --tags "$TAGS" --local "$LOCAL" $GOLDEN \
+			>"$tmp/policy.json" 2>/dev/null
+		flows_of "$tmp/policy.json" >"$tmp/policy.flows"
+		# shellcheck disable=SC2086
+		if run "--ruleset" 0 "$REPLAY" --format json --ruleset "$tmp/dump.frs" --tags "$TAGS" \
+			--local "$LOCAL" --expect "$DATA/expect.txt" --require-all $GOLDEN; then
+			flows_of "$tmp/out" >"$tmp/dump.flows"
+			if [ -s "$tmp/policy.flows" ] && cmp -s "$tmp/policy.flows" "$tmp/dump.flows"; then
+				ok "--ruleset (dump from a namespace) gives --policy's verdicts"
+			else
+				not_ok "--ruleset gives --policy's verdicts" \
+					"$(diff "$tmp/policy.flows" "$tmp/dump.flows" | head -5)"
+			fi
+		fi
+		# shellcheck disable=SC2086
+		if run "--from-kernel" 0 "$REPLAY" --format json --from-kernel --netns "$ns" \
+			--local "$LOCAL" $GOLDEN; then
+			flows_of "$tmp/out" >"$tmp/kernel.flows"
+			if cmp -s "$tmp/policy.flows" "$tmp/kernel.flows"; then
+				ok "--from-kernel --netns gives --policy's verdicts"
+			else
+				not_ok "--from-kernel gives --policy's verdicts" \
+					"$(diff "$tmp/policy.flows" "$tmp/kernel.flows" | head -5)"
+			fi
+		fi
+	fi
+fi
+
+# the tcpdump corpus: no crash, no hang; exit 0, or 2 with a message
+if [ ! -d "$CORPUS" ]; then
+	skip "tcpdump capture corpus" "$CORPUS absent (it lives in ../shared, outside a fresh clone)"
+else
+	corpus_policy=examples/policy.yaml
+	"$REPLAY" --policy "$corpus_policy" --tags "$TAGS" "$DATA/udp.pcap" >/dev/null 2>"$tmp/err"
+	if [ $? -eq 2 ] && grep -q "cannot load" "$tmp/err"; then
+		echo "# examples/policy.yaml: $(tail -1 "$tmp/err"); corpus replayed with $POLICY"
+		corpus_policy=$POLICY
+	fi
+	n=0 bad=0 msgs=()
+	for f in "$CORPUS"/*; do
+		[ -f "$f" ] || continue
+		n=$((n + 1))
+		timeout 30 "$REPLAY" --policy "$corpus_policy" --tags "$TAGS" --coverage "$f" \
+			>/dev/null 2>"$tmp/err"
+		rc=$?
+		if [ $rc -eq 0 ]; then
+			continue
+		elif [ $rc -eq 2 ] && grep -q "^pcap-replay: " "$tmp/err"; then
+			continue
+		fi
+		bad=$((bad + 1))
+		case $rc in
+		124) msgs+=("$(basename "$f"): hang (timeout)") ;;
+		2) msgs+=("$(basename "$f"): exit 2 without a message") ;;
+		*) msgs+=("$(basename "$f"): exit $rc $(grep -m1 -i 'sanitizer\|error' "$tmp/err")") ;;
+		esac
+	done
+	if [ $bad -eq 0 ]; then
+		ok "tcpdump corpus: $n captures, no crash or hang"
+	else
+		not_ok "tcpdump corpus: $bad of $n captures" "${msgs[@]:0:10}"
+	fi
+fi
+
+[ $failures -eq 0 ]
