@@ -459,8 +459,7 @@ int daemon_apply(struct daemon *d, const struct apply_req *rq, struct apply_res 
 		set_error(res, "%s", err);
 		goto rejected;
 	}
-	if (policy_parse_buffer(name, text, len, &pol, &dg) < 0 ||
-	    policy_resolve(pol, d->tags, &dg) < 0) {
+	if (policy_load(name, text, len, d->tags, &pol, &dg) < 0) {
 		char *first = diags_first_error(&dg);
 		set_error(res, "%s", first ? first : "policy rejected");
 		free(first);

@@ -52,9 +52,7 @@ int load_policy(const char *policy_path, const char *tags_path, bool do_compile,
 		fprintf(stderr, "%s\n", err);
 		return EXIT_POLICY;
 	}
-	if (policy_parse_file(policy_path, &l->policy, &l->diags) < 0)
-		goto out;
-	if (policy_resolve(l->policy, l->tags, &l->diags) < 0)
+	if (policy_load_file(policy_path, l->tags, &l->policy, &l->diags) < 0)
 		goto out;
 	if (do_compile && compile_policy(l->policy, l->tags, NULL, &l->compiled, &l->diags) < 0)
 		goto out;

@@ -1551,8 +1551,10 @@ static int check_events(struct pctx *c, const char *buf, size_t len)
 
 /* ---------------------------------------------------------------- entry points */
 
-int policy_parse_buffer(const char *name, const char *buf, size_t len,
-			struct policy **out, struct diags *d)
+/* keep_partial: hand back the policy built so far even when errors were found
+ * (for the semantic pass of policy_load); never when YAML itself failed. */
+static int parse_buffer(const char *name, const char *buf, size_t len,
+			struct policy **out, struct diags *d, bool keep_partial)
 {
 	struct pctx c = { .file = name, .d = d };
 	size_t first = d->n, errors = d->errors;
@@ -1595,14 +1597,75 @@ int policy_parse_buffer(const char *name, const char *buf, size_t len,
 out:
 	diags_sort_from(d, first);
 	if (d->errors > errors) {
-		policy_free(c.p);
+		if (keep_partial && c.doc)
+			*out = c.p;
+		else
+			policy_free(c.p);
 		return -1;
 	}
 	*out = c.p;
 	return 0;
 }
 
+int policy_parse_buffer(const char *name, const char *buf, size_t len,
+			struct policy **out, struct diags *d)
+{
+	return parse_buffer(name, buf, len, out, d, false);
+}
+
+int policy_load(const char *name, const char *buf, size_t len, const struct tagdb *tags,
+		struct policy **out, struct diags *d)
+{
+	size_t first = d->n, errors = d->errors;
+	struct policy *p = NULL;
+
+	*out = NULL;
+	parse_buffer(name, buf, len, &p, d, true);
+	if (p)
+		policy_resolve(p, tags, d);
+	diags_sort_from(d, first);
+	if (d->errors > errors) {
+		policy_free(p);
+		return -1;
+	}
+	*out = p;
+	return 0;
+}
+
+/* Reads a policy file (bounded) and hands it to parse (buffer variant). */
+static int with_file(const char *path, struct diags *d,
+		     int (*parse)(const char *, const char *, size_t, const void *,
+				  struct policy **, struct diags *),
+		     const void *arg, struct policy **out);
+
+static int parse_only(const char *name, const char *buf, size_t len, const void *arg,
+		      struct policy **out, struct diags *d)
+{
+	(void)arg;
+	return policy_parse_buffer(name, buf, len, out, d);
+}
+
+static int parse_and_resolve(const char *name, const char *buf, size_t len, const void *arg,
+			     struct policy **out, struct diags *d)
+{
+	return policy_load(name, buf, len, arg, out, d);
+}
+
 int policy_parse_file(const char *path, struct policy **out, struct diags *d)
+{
+	return with_file(path, d, parse_only, NULL, out);
+}
+
+int policy_load_file(const char *path, const struct tagdb *tags, struct policy **out,
+		     struct diags *d)
+{
+	return with_file(path, d, parse_and_resolve, tags, out);
+}
+
+static int with_file(const char *path, struct diags *d,
+		     int (*parse)(const char *, const char *, size_t, const void *,
+				  struct policy **, struct diags *),
+		     const void *arg, struct policy **out)
 {
 	FILE *f;
 	char *buf;
@@ -1629,7 +1692,7 @@ int policy_parse_file(const char *path, struct policy **out, struct diags *d)
 			  "file is larger than the limit of %u bytes (4 MiB)", POLICY_MAX_BYTES);
 		ret = -1;
 	} else {
-		ret = policy_parse_buffer(path, buf, len, out, d);
+		ret = parse(path, buf, len, arg, out, d);
 	}
 	free(buf);
 	fclose(f);

@@ -138,6 +138,14 @@ int policy_parse_buffer(const char *name, const char *buf, size_t len,
  * and enforces hbi_workspace (an inbound allow whose source reaches beyond
  * VirtualNetwork, AzureMachineLearning, BatchNodeManagement, AzureLoadBalancer). */
 int policy_resolve(struct policy *p, const struct tagdb *tags, struct diags *d);
+/* Both passes at once: every problem of the file — syntax, structure and the
+ * ones that need the tags file — is reported in one go, in file order (the
+ * semantic pass runs over what could be parsed, unless the YAML itself is
+ * broken).  Returns 0 and *out, or -1 with *out NULL. */
+int policy_load(const char *name, const char *buf, size_t len, const struct tagdb *tags,
+		struct policy **out, struct diags *d);
+int policy_load_file(const char *path, const struct tagdb *tags, struct policy **out,
+		     struct diags *d);
 void policy_free(struct policy *p);
 /* Canonical printout (stable, for golden tests and `filterctl check -v`). */
 void policy_print(const struct policy *p, FILE *f);

@@ -654,6 +654,43 @@ static void test_print_is_canonical(void **state)
 	diags_clear(&d);
 }
 
+/* policy_load reports structural and tag/hbi problems of one file together, in
+ * file order: the operator fixes everything in one round. */
+static void test_load_reports_everything(void **state)
+{
+	static const char text[] =
+		"version: 1\n"
+		"workspace: ws\n"
+		"hbi_workspace: true\n"
+		"security_rules:\n"
+		"  - {name: A, priority: 100, direction: inbound, access: allow, protocol: tcp, source: BatchNodeManagement}\n"
+		"  - {name: B, priority: 100, direction: inbound, access: allow, protocol: tcp, source: AzureMachineLerning}\n"
+		"  - {name: C, priority: 200, direction: inbound, access: allow, protocol: tcp, source: Internet}\n";
+	struct tagdb *tags = load_tags();
+	struct diags d = {0};
+	struct policy *p = (struct policy *)1;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *m;
+
+	(void)state;
+	assert_int_equal(policy_load("t.yaml", text, sizeof(text) - 1, tags, &p, &d), -1);
+	assert_null(p);
+	assert_int_equal(d.errors, 3);
+	m = open_memstream(&out, &len);
+	assert_non_null(m);
+	diags_print(&d, m);
+	fclose(m);
+	assert_string_equal(out,
+		"t.yaml:6:25: error: duplicate inbound priority 100 (first used by rule 'A' at line 5)\n"
+		"t.yaml:6:88: error: unknown service tag 'AzureMachineLerning'; did you mean 'AzureMachineLearning'?\n"
+		"t.yaml:7:88: error: hbi_workspace: inbound allow rule 'C' admits sources outside VirtualNetwork, "
+		"AzureMachineLearning, BatchNodeManagement and AzureLoadBalancer (e.g. 1.0.0.0)\n");
+	free(out);
+	diags_clear(&d);
+	tagdb_free(tags);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -669,6 +706,7 @@ int main(void)
 		cmocka_unit_test(test_example_policy),
 		cmocka_unit_test(test_good_files),
 		cmocka_unit_test(test_bad_files),
+		cmocka_unit_test(test_load_reports_everything),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
