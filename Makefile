@@ -3,7 +3,7 @@ PREFIX  ?= /usr/local
 DESTDIR ?=
 O       ?= build
 CC      ?= cc
-PKGS    := libnftnl libmnl libpcap yaml-0.1 jansson cmocka libcrypto libsystemd libcap-ng
+PKGS    := libnftnl libmnl libpcap yaml-0.1 jansson cmocka libcrypto libsystemd libcap-ng libcares
 
 ifeq ($(V),1)
 Q :=
@@ -29,7 +29,7 @@ FILTERCTL_SRC := $(sort $(wildcard filterd/filterctl*.c filterd/cmd_*.c))
 FILTERCTL_OBJ := $(FILTERCTL_SRC:%.c=$(O)/obj/%.o)
 FILTERD_SRC   := filterd/filterd.c $(sort $(wildcard filterd/d_*.c))
 FILTERD_OBJ   := $(FILTERD_SRC:%.c=$(O)/obj/%.o)
-DAEMON_LIBS   := $(shell pkg-config --libs libcrypto libsystemd libcap-ng 2>/dev/null)
+DAEMON_LIBS   := $(shell pkg-config --libs libcrypto libsystemd libcap-ng libcares 2>/dev/null)
 REPLAY_SRC    := $(sort $(wildcard pcap-replay/*.c))
 REPLAY_OBJ    := $(REPLAY_SRC:%.c=$(O)/obj/%.o)
 
@@ -99,15 +99,94 @@ $(O)/bench/%: bench/%.c $(LIB)
 bench: all $(BENCH_BINS)
 	$(Q)O=$(O) bench/run.sh
 
+# `make install [DESTDIR=...] [PREFIX=/usr/local] [UNITDIR=...]`: filterd and filterctl
+# to $(PREFIX)/sbin, pcap-replay to $(PREFIX)/bin, the systemd unit to
+# $(PREFIX)/lib/systemd/system (a directory systemd searches for /usr and
+# /usr/local alike) with ExecStart= pointing at $(PREFIX)/sbin/filterd, the
+# default configuration to /etc/filterd/filterd.conf (never overwritten: filterd
+# reads /etc/filterd whatever the prefix), the examples to
+# $(PREFIX)/share/filterd and the man pages to $(PREFIX)/share/man.
+install: UNITDIR ?= $(PREFIX)/lib/systemd/system
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/filterd
-	install -m 0755 $(BINS) $(DESTDIR)$(PREFIX)/sbin/
-	install -m 0644 examples/policy.yaml examples/servicetags.json $(DESTDIR)$(PREFIX)/share/filterd/
-	install -d $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8
-	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/ 2>/dev/null || true
-	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/ 2>/dev/null || true
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/filterd \
+		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)/etc/filterd
+	install -m 0755 $(O)/filterd $(O)/filterctl $(DESTDIR)$(PREFIX)/sbin/
+	$(if $(filter %/pcap-replay,$(BINS)),install -m 0755 $(O)/pcap-replay $(DESTDIR)$(PREFIX)/bin/,@true)
+	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' scripts/filterd.service >$(DESTDIR)$(UNITDIR)/filterd.service.tmp
+	chmod 0644 $(DESTDIR)$(UNITDIR)/filterd.service.tmp
+	mv -f $(DESTDIR)$(UNITDIR)/filterd.service.tmp $(DESTDIR)$(UNITDIR)/filterd.service
+	@if [ -e $(DESTDIR)/etc/filterd/filterd.conf ]; then \
+		echo "install: keeping the existing $(DESTDIR)/etc/filterd/filterd.conf (the default is in $(PREFIX)/share/filterd/filterd.conf)"; \
+	else \
+		echo "install -m 0644 scripts/filterd.conf $(DESTDIR)/etc/filterd/filterd.conf"; \
+		install -m 0644 scripts/filterd.conf $(DESTDIR)/etc/filterd/filterd.conf; \
+	fi
+	install -m 0644 examples/policy.yaml examples/servicetags.json scripts/filterd.conf $(DESTDIR)$(PREFIX)/share/filterd/
+	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
+
+# `make check-long [N=1000]`: filterd under valgrind, N reloads, no error and no leak.
+.PHONY: check-long
+check-long: all
+	$(Q)O=$(O) $(if $(N),N=$(N)) tests/long/reloads.sh
 
 clean:
 	rm -rf $(O)
 
 -include $(shell find $(O) -name '*.d' 2>/dev/null)
+
+# ---- hostile input: fuzzing and sanitizers (tests/fuzz, SECURITY.md) -------
+# `make fuzz [FUZZ_SECONDS=60]`  builds every tests/fuzz/fuzz_*.c with clang's
+#     libFuzzer and ASan+UBSan into $(O)/fuzz and runs each for FUZZ_SECONDS
+#     with seed corpora from tests/data, tests/fuzz/seeds and ../shared/data.
+# `make fuzz-regress`  replays tests/fuzz/regress/<harness>/* through the same
+#     harnesses built without libFuzzer (with $(SAN), if any).
+# `make check-asan`  builds everything with ASan+UBSan into $(O)/asan and runs
+#     the unit tests, the regression inputs and tests/live/t_replay.sh.
+FUZZ_SRC     := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+FUZZ_NAMES   := $(FUZZ_SRC:tests/fuzz/fuzz_%.c=%)
+FUZZ_SECONDS ?= 60
+FUZZ_CC      ?= clang
+FUZZ_O       ?= $(O)/fuzz
+FUZZ_SAN     := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -Wno-error
+ASAN_O       ?= $(O)/asan
+ASAN_SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer
+FUZZ_BINS    := $(FUZZ_NAMES:%=$(O)/fuzzers/fuzz_%)
+REGRESS_BINS := $(FUZZ_NAMES:%=$(O)/fuzz-regress/regress_%)
+FUZZ_DEFS    := -Itests/fuzz -DFUZZ_SRCDIR='"$(CURDIR)"'
+
+.PHONY: fuzz fuzzers fuzz-regress fuzz-regress-bins check-asan
+
+$(O)/fuzzers/fuzz_%: tests/fuzz/fuzz_%.c $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  FUZZ    $<")
+	$(Q)$(CC) $(CFLAGS) $(FUZZ_DEFS) -MMD -MP -fsanitize=fuzzer -o $@ $< $(LIB) $(PKG_LIBS) -lm
+
+$(O)/fuzz-regress/regress_%: tests/fuzz/fuzz_%.c tests/fuzz/standalone.c $(LIB)
+	@mkdir -p $(dir $@)
+	@$(if $(Q),echo "  CC      $<")
+	$(Q)$(CC) $(CFLAGS) $(FUZZ_DEFS) -MMD -MP -o $@ $< tests/fuzz/standalone.c $(LIB) $(PKG_LIBS) -lm
+
+fuzzers: $(FUZZ_BINS)
+fuzz-regress-bins: $(REGRESS_BINS)
+
+fuzz:
+	$(Q)$(MAKE) --no-print-directory O=$(FUZZ_O) CC=$(FUZZ_CC) SAN="$(FUZZ_SAN)" fuzzers
+	$(Q)FUZZ_O=$(FUZZ_O) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_NAMES)
+
+fuzz-regress: $(REGRESS_BINS)
+	$(Q)for n in $(FUZZ_NAMES); do \
+		[ -d tests/fuzz/regress/$$n ] || continue; \
+		echo "== fuzz regress: $$n"; \
+		$(O)/fuzz-regress/regress_$$n tests/fuzz/regress/$$n || exit 1; \
+	done
+
+check-asan:
+	$(Q)$(MAKE) --no-print-directory O=$(ASAN_O) SAN="$(ASAN_SAN)" all $(UNIT_BINS) fuzz-regress-bins
+	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		O=$(ASAN_O) ONLY=unit scripts/run-tests.sh
+	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		$(MAKE) --no-print-directory O=$(ASAN_O) SAN="$(ASAN_SAN)" fuzz-regress
+	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		O=$(ASAN_O) bash tests/live/t_replay.sh

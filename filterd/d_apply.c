@@ -18,6 +18,7 @@
 #include <openssl/evp.h>
 
 #include "dump.h"
+#include "fqdn.h"
 #include "policy.h"
 #include "rsdiff.h"
 #include "strbuf.h"
@@ -484,6 +485,7 @@ int daemon_apply(struct daemon *d, const struct apply_req *rq, struct apply_res 
 	co.log_rate = d->cfg.log_rate;
 	co.log_burst = d->cfg.log_burst;
 	co.no_text = true;
+	fqdn_compile_opts(d, &co);
 	if (compile_policy(pol, d->tags, &co, &comp, &dg) < 0) {
 		char *first = diags_first_error(&dg);
 		set_error(res, "%s", first ? first : "compile failed");
@@ -545,6 +547,7 @@ remembered:
 	compiled_free(d->current);
 	d->current = comp;
 	comp = NULL;
+	fqdn_policy_applied(d);
 	if (pol->hbi_workspace && hbi_lock(d, pol->workspace) < 0)
 		dlog("event=state-write-failed what=hbi-latch error=\"%s\"", strerror(errno));
 	if (rq->write_policy && strcmp(name, d->cfg.policy) != 0 &&
@@ -658,6 +661,10 @@ const char *daemon_check_drift(struct daemon *d, char *buf, size_t len)
 		while (!why && it && (s = nftnl_set_list_iter_next(it))) {
 			const char *n = nftnl_set_get_str(s, NFTNL_SET_NAME);
 			struct nftnl_set *l = ruleset_find_set(live, n);
+			char fq[256];
+			/* FQDN sets hold what filterd learned at run time */
+			if (l && fqdn_of_set(s, fq, sizeof(fq)))
+				continue;
 			if (!l || !elem_keys_equal(s, l)) {
 				snprintf(buf, len, "elements of set %s differ", n);
 				why = buf;

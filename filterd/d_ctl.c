@@ -4,6 +4,8 @@
  * that changes or tries to change state, and every refusal, is written to the
  * audit log. */
 #include "daemon.h"
+#include "d_req.h"
+#include "observe.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -186,6 +188,7 @@ void audit_write(struct daemon *d, const struct actor *who, const char *op,
 	if (!line)
 		return;
 	mkdir_parent(d->cfg.audit_log);
+	audit_rotate(d, strlen(line) + 1);
 	fd = open(d->cfg.audit_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		dlog("event=audit-write-failed file=%s error=\"%s\" record=%s", d->cfg.audit_log,
@@ -250,6 +253,7 @@ static json_t *status_json(struct daemon *d)
 		"rollbacks", (json_int_t)d->n_rollbacks, "incremental_updates", (json_int_t)d->n_incremental,
 		"drift_events", (json_int_t)d->n_drift, "refusals", (json_int_t)d->n_refused,
 		"last_apply_ms", d->last_apply_ms));
+	json_object_set_new(s, "fqdn", fqdn_status_json(d));
 	return s;
 }
 
@@ -274,40 +278,19 @@ static json_t *apply_answer(const struct apply_res *r, int rc)
 	return a;
 }
 
-struct opdef {
-	const char *name;
-	enum role need;
-	bool changes;		/* audited */
-};
-
-static const struct opdef ops[] = {
-	{ "status", ROLE_READER, false },
-	{ "reload", ROLE_CONTRIBUTOR, true },
-	{ "apply", ROLE_CONTRIBUTOR, true },
-	{ "confirm", ROLE_CONTRIBUTOR, true },
-	{ "rollback", ROLE_CONTRIBUTOR, true },
-	{ "hbi-clear", ROLE_OWNER, true },
-	{ NULL, ROLE_NONE, false },
-};
-
 static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 {
-	const char *op = json_string_value(json_object_get(req, "op"));
-	const struct opdef *od;
+	struct ctl_request q;
+	const char *op, *qerr;
 	enum role have;
 	struct apply_res res;
 	int rc;
 
-	if (!op)
-		return json_pack("{s:b,s:s}", "ok", 0, "error", "request has no 'op'");
-	for (od = ops; od->name && strcmp(od->name, op) != 0; od++)
-		;
-	if (!od->name)
-		return json_pack("{s:b,s:s}", "ok", 0, "error", "unknown op");
-	enum role need = od->need;
-	bool force = json_is_true(json_object_get(req, "force"));
-	if (force && need < ROLE_OWNER)
-		need = ROLE_OWNER;	/* forced operations are the owner's */
+	if (ctl_request_check(req, &q, &qerr) < 0)
+		return json_pack("{s:b,s:s}", "ok", 0, "error", qerr);
+	op = q.op;
+	enum role need = q.need;
+	bool force = q.force;
 	have = role_of(d, &c->who);
 	if (have < need) {
 		char msg[256];
@@ -321,6 +304,8 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 		     c->who.user, role_names[need]);
 		return json_pack("{s:b,s:s,s:s}", "ok", 0, "error", msg, "need_role", role_names[need]);
 	}
+	if (q.arg_error)
+		return json_pack("{s:b,s:s}", "ok", 0, "error", q.arg_error);
 
 	if (strcmp(op, "status") == 0)
 		return json_pack("{s:b,s:o}", "ok", 1, "status", status_json(d));
@@ -328,17 +313,11 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 	if (strcmp(op, "reload") == 0 || strcmp(op, "apply") == 0) {
 		struct apply_req rq = { .who = &c->who, .force_tags = force };
 		if (strcmp(op, "apply") == 0) {
-			json_t *t = json_object_get(req, "policy_text");
-			if (!json_is_string(t))
-				return json_pack("{s:b,s:s}", "ok", 0, "error", "apply needs 'policy_text'");
-			rq.text = json_string_value(t);
-			rq.len = json_string_length(t);
-			rq.name = json_string_value(json_object_get(req, "policy_name")) ?: "(filterctl)";
+			rq.text = q.policy_text;
+			rq.len = q.policy_len;
+			rq.name = q.policy_name;
 			rq.write_policy = true;
-			json_int_t cw = json_integer_value(json_object_get(req, "confirm_within"));
-			if (cw < 0 || cw > 86400)
-				return json_pack("{s:b,s:s}", "ok", 0, "error", "confirm_within must be 0..86400 seconds");
-			rq.confirm_within = (unsigned)cw;
+			rq.confirm_within = q.confirm_within;
 			if (d->pending && !rq.confirm_within)
 				d->pending = false;	/* a plain apply supersedes a pending one */
 		}
@@ -372,24 +351,25 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 		return a;
 	}
 	if (strcmp(op, "hbi-clear") == 0) {
-		const char *ws = json_string_value(json_object_get(req, "workspace"));
-		if (!ws)
-			return json_pack("{s:b,s:s}", "ok", 0, "error", "hbi-clear needs 'workspace'");
+		const char *ws = q.workspace;
 		rc = hbi_clear(d, ws);
 		audit_write(d, &c->who, op, rc == 0 ? "cleared" : "failed", ws, NULL, 0);
 		dlog("event=hbi-cleared workspace=%s by=%s", ws, c->who.user);
 		return rc == 0 ? json_pack("{s:b}", "ok", 1) :
 		       json_pack("{s:b,s:s}", "ok", 0, "error", strerror(errno));
 	}
+	json_t *oa = observe_handle(d, &c->who, op, req);
+	if (oa)
+		return oa;
 	return json_pack("{s:b,s:s}", "ok", 0, "error", "unknown op");
 }
 
 static void client_close(struct daemon *d, struct client *c)
 {
-	if (c->fd < 0)
-		return;
-	epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
+	if (c->fd >= 0) {
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
+		close(c->fd);
+	}
 	free(c->buf);
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
@@ -468,10 +448,11 @@ static struct client *client_of(int fd)
 
 void ctl_event(struct daemon *d, int fd, uint32_t events)
 {
-	struct client *c = client_of(fd);
+	struct client *c;
 
-	if (!c) {
-		/* The timer sweep (fd == -1) closes clients past their deadline. */
+	if (fd < 0) {
+		/* The timer sweep (fd == -1) closes clients past their deadline.
+		 * (Not through client_of(): free slots have fd == -1 too.) */
 		time_t now = time(NULL);
 		for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 			if (clients[i].fd >= 0 && now > clients[i].deadline) {
@@ -480,6 +461,8 @@ void ctl_event(struct daemon *d, int fd, uint32_t events)
 			}
 		return;
 	}
+	if (!(c = client_of(fd)))
+		return;
 	for (;;) {
 		if (c->len == c->cap) {
 			if (c->cap >= CTL_MAX_REQUEST) {

@@ -64,6 +64,8 @@ struct daemon {
 	double last_apply_ms;
 	size_t last_delta_add, last_delta_del;
 
+	struct fqdn_state *fqdn;	/* d_fqdn.c: FQDN rules at run time */
+
 	bool quit;
 	int exit_code;
 };
@@ -110,5 +112,26 @@ void ctl_close_all(struct daemon *d);
 void audit_write(struct daemon *d, const struct actor *who, const char *op,
 		 const char *result, const char *detail, const struct applied *pol,
 		 double ms);
+
+/* d_fqdn.c — FQDN rules: c-ares resolution of exact names, DNS answers from
+ * the configured resolvers learned through NFQUEUE (see the file's header). */
+struct strbuf;
+struct json_t;
+/* Fills the resolver list and queue number of the compile options. */
+void fqdn_compile_opts(struct daemon *d, struct compile_opts *co);
+/* After every apply: re-reads the FQDN sets of d->current, restores learned
+ * addresses, resolves new names. */
+void fqdn_policy_applied(struct daemon *d);
+/* Opens the queue and c-ares (once, after the epoll fd exists); failures are
+ * logged and leave FQDN destinations closed. */
+int fqdn_init(struct daemon *d);
+/* true when fd belongs to the FQDN machinery (and was handled). */
+bool fqdn_event(struct daemon *d, int fd, uint32_t events);
+void fqdn_free(struct daemon *d);
+/* "fqdn" of filterctl status: per set the name and the current addresses with
+ * their expiry; null without FQDN rules.  New reference. */
+struct json_t *fqdn_status_json(struct daemon *d);
+/* Prometheus lines (filterd_fqdn_*), for d_metrics.c. */
+void fqdn_metrics(struct daemon *d, struct strbuf *sb);
 
 #endif

@@ -21,6 +21,10 @@ static const struct command commands[] = {
 	{ "confirm", cmd_confirm, "   keep a policy applied with --confirm-within" },
 	{ "rollback", cmd_rollback, "   return to the previously applied policy" },
 	{ "hbi-clear", cmd_hbi_clear, "WORKSPACE   (owner) forget that WORKSPACE was applied with hbi_workspace" },
+	{ "show", cmd_show, "[--json]   the policy in force and the table's rules with their counters" },
+	{ "metrics", cmd_metrics, "   Prometheus metrics (rule counters, drops, applies, ...)" },
+	{ "verify", cmd_verify, "[--json]   the live table against a fresh compile, and the verify_captures replays" },
+	{ "audit", cmd_audit, "[--since RFC3339|DURATION] [--json]   the audit log" },
 	{ "dump", cmd_dump, "--out FILE [--netns NAME]   save the live table for pcap-replay --ruleset" },
 	{ NULL, NULL, NULL },
 };

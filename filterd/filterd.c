@@ -5,6 +5,7 @@
  * nftables change notifications (NFNLGRP_NFTABLES) and a one-second tick for
  * deadlines.  See man/filterd.8. */
 #include "daemon.h"
+#include "observe.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -166,10 +167,12 @@ static void on_monitor(struct daemon *d)
 		return;
 	d->n_drift++;
 	dlog("event=drift table=inet %s difference=\"%s\" ownership=%s action=%s", d->cfg.table, diff,
-	     d->ownership_active ? "active" : "none", "repair");
+	     d->ownership_active ? "active" : "none", d->cfg.repair ? "repair" : "none (repair=off)");
 	struct actor who = { .uid = 0, .via = "drift-repair" };
 	snprintf(who.user, sizeof(who.user), "filterd");
 	audit_write(d, &who, "drift", "detected", diff, &d->cur, 0);
+	if (!d->cfg.repair)
+		return;		/* only logged: `filterctl verify` lists the differences */
 	/* Put back exactly what should be there: forget the current ruleset so
 	 * the apply is a whole-table replace. */
 	compiled_free(d->current);
@@ -202,13 +205,29 @@ static void on_tick(struct daemon *d)
 	}
 }
 
-static int drop_capabilities(void)
+/* Keeps CAP_NET_ADMIN only.  Reducing the bounding set needs CAP_SETPCAP; without
+ * it (e.g. under a unit that already bounds the set) only effective and
+ * permitted are reduced.  *bounding_extra tells what the kernel reports after. */
+static int drop_capabilities(int *bounding_extra)
 {
+	*bounding_extra = 0;
 	capng_clear(CAPNG_SELECT_BOTH);
 	if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_BOUNDING_SET,
 			 CAP_NET_ADMIN) < 0)
 		return -1;
-	return capng_apply(CAPNG_SELECT_BOTH);
+	if (capng_apply(CAPNG_SELECT_BOTH) < 0 && capng_apply(CAPNG_SELECT_CAPS) < 0)
+		return -1;
+	capng_get_caps_process();
+	for (unsigned cap = 0; cap <= CAP_LAST_CAP; cap++) {
+		if (cap == CAP_NET_ADMIN)
+			continue;
+		if (capng_have_capability(CAPNG_EFFECTIVE, cap) ||
+		    capng_have_capability(CAPNG_PERMITTED, cap))
+			return -1;
+		if (capng_have_capability(CAPNG_BOUNDING_SET, cap))
+			(*bounding_extra)++;
+	}
+	return 0;
 }
 
 static int open_monitor(struct daemon *d)
@@ -258,7 +277,7 @@ int main(int argc, char **argv)
 		const char *key = NULL;
 		switch (c) {
 		case 'c': conf = optarg; break;
-		case 's': sets[nsets++] = optarg; continue;
+		case 's': key = ""; break;
 		case 'p': key = "policy"; break;
 		case 't': key = "tags"; break;
 		case 'S': key = "state_dir"; break;
@@ -271,10 +290,11 @@ int main(int argc, char **argv)
 		default: usage(stderr); free(sets); return 2;
 		}
 		if (key) {
+			/* --set KEY=VALUE as given; --policy X as "policy=X" */
 			char *kv = NULL;
-			if (asprintf(&kv, "%s=%s", key, optarg) < 0)
+			if (asprintf(&kv, "%s%s%s", key, *key ? "=" : "", optarg) < 0)
 				return 1;
-			sets[nsets++] = kv;	/* freed at exit with the process */
+			sets[nsets++] = kv;
 		}
 	}
 	if (optind != argc) {
@@ -291,6 +311,8 @@ int main(int argc, char **argv)
 			fprintf(stderr, "filterd: --set %s: %s\n", sets[i], err);
 			return 2;
 		}
+	for (size_t i = 0; i < nsets; i++)
+		free(sets[i]);
 	free(sets);
 	diags_clear(&dg);
 	if (check_only) {
@@ -305,6 +327,12 @@ int main(int argc, char **argv)
 	dlog("event=start version=%s config=%s policy=%s tags=%s state_dir=%s socket=%s fail_mode=%s",
 	     FILTERD_VERSION, d->cfg.path ? d->cfg.path : "(defaults)", d->cfg.policy, d->cfg.tags,
 	     d->cfg.state_dir, d->cfg.socket, d->cfg.fail_mode == FAIL_CLOSED ? "closed" : "open");
+	/* parents as needed (0755), the state directory itself private */
+	for (char *q = d->cfg.state_dir + 1; (q = strchr(q, '/')); q++) {
+		*q = '\0';
+		mkdir(d->cfg.state_dir, 0755);
+		*q = '/';
+	}
 	if (mkdir(d->cfg.state_dir, 0700) < 0 && errno != EEXIST) {
 		dlog("event=error what=state_dir dir=%s error=\"%s\"", d->cfg.state_dir, strerror(errno));
 		return 1;
@@ -339,7 +367,9 @@ int main(int argc, char **argv)
 		return 1;
 	add_fd(d, d->ctl_fd);
 	open_monitor(d);
+	observe_start(d);
 	watch_dirs(d);
+	fqdn_init(d);
 
 	/* Startup: a valid policy replaces (and so adopts) whatever table is there;
 	 * without one, the table found in the kernel stays in force. */
@@ -357,10 +387,14 @@ int main(int argc, char **argv)
 	audit_write(d, &boot, "startup", res.error[0] ? "rejected" : "applied", res.error, &d->cur, res.ms);
 	apply_res_free(&res);
 
-	if (drop_capabilities() < 0)
+	int bextra = 0;
+	if (drop_capabilities(&bextra) < 0)
 		dlog("event=warning what=capabilities error=\"cannot drop capabilities\"");
+	else if (bextra)
+		dlog("event=capabilities kept=cap_net_admin bounding_set=\"%d others left (no CAP_SETPCAP to reduce it; the systemd unit bounds it)\"",
+		     bextra);
 	else
-		dlog("event=capabilities kept=cap_net_admin");
+		dlog("event=capabilities kept=cap_net_admin bounding_set=cap_net_admin");
 	sd_notifyf(0, "READY=1\nSTATUS=%s\nMAINPID=%d", d->cur.text ? "policy in force" : "no policy in force",
 		   (int)getpid());
 
@@ -398,6 +432,10 @@ int main(int argc, char **argv)
 				ctl_accept(d);
 			} else if (fd == d->mon_fd) {
 				on_monitor(d);
+			} else if (observe_event(d, fd)) {
+				/* drop log, metrics tick */
+			} else if (fqdn_event(d, fd, evs[i].events)) {
+				/* DNS answers queued, c-ares sockets and timer */
 			} else {
 				ctl_event(d, fd, evs[i].events);
 			}
@@ -421,7 +459,9 @@ int main(int argc, char **argv)
 		dlog("event=exit fail_mode=%s table=\"%s\"", d->cfg.fail_mode == FAIL_CLOSED ? "closed" : "open",
 		     d->cfg.fail_mode == FAIL_CLOSED ? "stays in force" : "removed by the kernel with its owner");
 	}
+	fqdn_free(d);
 	ctl_close_all(d);
+	observe_stop(d);
 	if (d->mon)
 		mnl_socket_close(d->mon);
 	nl_close(d->nl);

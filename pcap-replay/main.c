@@ -52,6 +52,11 @@ static const char usage_text[] =
 "                              with CAPTURE the 1-based position on the command line)\n"
 "  --coverage                  list policy rules and set elements no packet reached\n"
 "  --max-flows N               conntrack table size (default 1000000)\n"
+"  --kernel-check              (root) also play every packet through a real kernel\n"
+"                              in scratch network namespaces and compare verdicts\n"
+"                              and rule paths packet by packet (exit 1 on any\n"
+"                              disagreement); --netns-prefix X names them X-host,\n"
+"                              X-peer; --kernel-check-verbose lists every packet\n"
 "\n"
 "Captures (pcap or pcapng) are replayed one after the other in command-line order;\n"
 "frame numbers count per capture.  Direction comes from the capture (Linux cooked\n"
@@ -272,6 +277,9 @@ static const struct option long_opts[] = {
 	{ "trace", required_argument, NULL, 'x' },
 	{ "coverage", no_argument, NULL, 'c' },
 	{ "max-flows", required_argument, NULL, 'F' },
+	{ "kernel-check", no_argument, NULL, 'k' },
+	{ "netns-prefix", required_argument, NULL, 'P' },
+	{ "kernel-check-verbose", no_argument, NULL, 'v' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -283,6 +291,8 @@ int main(int argc, char **argv)
 	const char *junit_path = NULL;
 	bool from_kernel = false, require_all = false, require_match = false;
 	bool coverage = false, have_vnet_opt = false;
+	struct kcheck_opts kco = { 0 };
+	bool kcheck = false;
 	struct replay_opts o = { .max_flows = REPLAY_DEFAULT_MAX_FLOWS };
 	struct pset vnet4, vnet6;
 	bool have_vnet4 = false, have_vnet6 = false;
@@ -339,6 +349,9 @@ int main(int argc, char **argv)
 				goto out;
 			break;
 		case 'c': coverage = true; break;
+		case 'k': kcheck = true; break;
+		case 'P': kco.prefix = optarg; break;
+		case 'v': kco.verbose = true; break;
 		case 'F': {
 			char *end;
 			unsigned long long v;
@@ -372,6 +385,15 @@ int main(int argc, char **argv)
 	}
 	if ((require_all || require_match || junit_path) && !expect_path) {
 		usage_error("--require-all, --require-match and --junit need --expect");
+		goto out;
+	}
+	if ((kco.prefix || kco.verbose) && !kcheck) {
+		usage_error("--netns-prefix and --kernel-check-verbose go with --kernel-check");
+		goto out;
+	}
+	if (kcheck && (expect_path || o.ntrace || o.json || coverage)) {
+		usage_error("--kernel-check does not combine with --expect, --trace, --format "
+			    "json or --coverage");
 		goto out;
 	}
 	if (optind >= argc) {
@@ -458,6 +480,11 @@ int main(int argc, char **argv)
 	vm = vm_load(rs, err, sizeof(err));
 	if (!vm) {
 		fprintf(stderr, "pcap-replay: the evaluator cannot load this ruleset: %s\n", err);
+		goto out;
+	}
+
+	if (kcheck) {
+		rc = kernel_check(&o, rs, &kco);
 		goto out;
 	}
 

@@ -91,18 +91,19 @@ void flow_format_addr(const struct flow *f, bool dst, char *buf, size_t len)
 
 static uint64_t key_hash(const struct flow_key *k)
 {
-	/* FNV-1a over the fields that make the key */
-	uint64_t h = 1469598103934665603ull;
-	const uint8_t *parts[3] = { k->src, k->dst, NULL };
-	uint8_t tail[8] = { k->nfproto, k->proto, (uint8_t)(k->sport >> 8), (uint8_t)k->sport,
-			    (uint8_t)(k->dport >> 8), (uint8_t)k->dport,
-			    (uint8_t)(k->icmp_id >> 8), (uint8_t)k->icmp_id };
+	/* word-wise multiplicative hash of the fields that make the key */
+	uint64_t w[4], tail, h;
 
-	for (int p = 0; parts[p]; p++)
-		for (int i = 0; i < 16; i++)
-			h = (h ^ parts[p][i]) * 1099511628211ull;
-	for (int i = 0; i < 8; i++)
-		h = (h ^ tail[i]) * 1099511628211ull;
+	memcpy(w, k->src, 16);
+	memcpy(w + 2, k->dst, 16);
+	tail = (uint64_t)k->nfproto | (uint64_t)k->proto << 8 | (uint64_t)k->sport << 16 |
+	       (uint64_t)k->dport << 32 | (uint64_t)k->icmp_id << 48;
+	h = (w[0] * 0x9e3779b97f4a7c15ull) ^ (w[1] * 0xbf58476d1ce4e5b9ull) ^
+	    (w[2] * 0x94d049bb133111ebull) ^ (w[3] * 0xff51afd7ed558ccdull) ^
+	    (tail * 0xc4ceb9fe1a85ec53ull);
+	h ^= h >> 31;
+	h *= 0xd6e8feb86659fd93ull;
+	h ^= h >> 32;
 	return h;
 }
 
@@ -263,6 +264,11 @@ static void reaper(const struct ct_entry *e, enum ct_gone why, void *arg)
 	/* a dropped first packet's entry: retransmissions stay in the flow */
 	if (why == CT_GONE_DISCARDED || why == CT_GONE_FLUSHED)
 		return;
+	if (ct_entry_user(e) && ct_entry_user(e) <= r->nflows &&
+	    !r->flows[ct_entry_user(e) - 1].closed) {
+		r->flows[ct_entry_user(e) - 1].closed = true;
+		return;
+	}
 	ct_entry_tuple(e, IP_CT_DIR_ORIGINAL, &t);
 	key_from_tuple(&t, &k);
 	f = flow_find(r, &k, &reply);
@@ -666,14 +672,18 @@ static const char *hook_name(int hook)
 
 static void set_iface(struct pkt *p, int hook, bool lo)
 {
+	/* per packet: plain copies, no formatting */
+	static const char lo_name[16] = "lo", eth_name[16] = "eth0";
+
 	p->hook = hook;
-	p->iifname[0] = p->oifname[0] = '\0';
 	p->iif = p->oif = 0;
 	if (hook == NF_INET_LOCAL_IN) {
-		snprintf(p->iifname, sizeof(p->iifname), "%s", lo ? "lo" : "eth0");
+		memcpy(p->iifname, lo ? lo_name : eth_name, sizeof(p->iifname));
+		p->oifname[0] = '\0';
 		p->iif = lo ? 1 : 2;
 	} else {
-		snprintf(p->oifname, sizeof(p->oifname), "%s", lo ? "lo" : "eth0");
+		memcpy(p->oifname, lo ? lo_name : eth_name, sizeof(p->oifname));
+		p->iifname[0] = '\0';
 		p->oif = lo ? 1 : 2;
 	}
 }
@@ -772,6 +782,19 @@ static void trace_end_pkt(struct replay *r, const struct pkt *p, const char *wha
 	vm_set_trace(r->vm, NULL, NULL);
 }
 
+static void emit(struct replay *r, unsigned cap, const struct pkt *p, uint64_t frame,
+		 enum replay_pkt_kind kind, enum flow_dir dir, const struct vm_verdict *v,
+		 bool incomplete, const char *why)
+{
+	struct replay_pkt rp = {
+		.capture = cap, .frame = frame, .kind = kind, .dir = dir, .p = p, .v = v,
+		.incomplete = incomplete, .why = why,
+	};
+
+	if (r->on_packet)
+		r->on_packet(&rp, r->on_packet_arg);
+}
+
 /* One decoded IP packet with its hook context decided. */
 static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir dir)
 {
@@ -779,7 +802,7 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 	struct flow_key k;
 	struct flow *f;
 	bool reply = false, accepted, ct_dropped = false;
-	char decided[192];
+	char decided[192] = "";
 	enum ct_frag_result fr;
 
 	fr = ct_defrag(r->ct, p);
@@ -791,6 +814,8 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 		if (r->tracing)
 			trace_end_pkt(r, p, fr == CT_FRAG_HELD ? "fragment held for reassembly" :
 				      "fragment dropped by defragmentation");
+		emit(r, cap, p, p->frame, fr == CT_FRAG_HELD ? RP_FRAG_HELD : RP_FRAG_DROPPED,
+		     dir, NULL, false, NULL);
 		return 0;
 	}
 	if (fr == CT_FRAG_DONE) {
@@ -826,7 +851,6 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 				r->o->max_flows, cap, (unsigned long long)p->frame);
 		}
 		accepted = false;
-		snprintf(decided, sizeof(decided), "conntrack (table full)");
 	} else {
 		/* loopback: output on lo, then input on lo */
 		if (eval_hook(r, p, dir == FLOW_IN ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT,
@@ -841,7 +865,6 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 			v = v2;
 		}
 		accepted = v.verdict == NF_ACCEPT;
-		describe_decision(&v, decided, sizeof(decided));
 	}
 
 	r->t.judged++;
@@ -856,19 +879,35 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 	if (v.incomplete)
 		r->t.incomplete++;
 
-	/* the flow, before ct_confirm can free a discarded entry */
+	/* the decision's text: only for a new flow or a trace (it is not cheap) */
+	if (ct_dropped)
+		snprintf(decided, sizeof(decided), "conntrack (table full)");
+	/* the flow, before ct_confirm can free a discarded entry; the conntrack
+	 * entry remembers its flow (index + 1), which spares the lookup for all
+	 * but the first packet of a tracked connection */
+	f = NULL;
 	if (p->ct_present && p->ct) {
-		struct ct_tuple t;
+		uint64_t u = ct_entry_user(p->ct);
 
-		ct_entry_tuple(p->ct, IP_CT_DIR_ORIGINAL, &t);
-		key_from_tuple(&t, &k);
-	} else {
-		key_from_packet(p, &k);
+		if (u && u <= r->nflows && !r->flows[u - 1].closed)
+			f = &r->flows[u - 1];
 	}
-	f = flow_find(r, &k, &reply);
+	if (!f) {
+		if (p->ct_present && p->ct) {
+			struct ct_tuple t;
+
+			ct_entry_tuple(p->ct, IP_CT_DIR_ORIGINAL, &t);
+			key_from_tuple(&t, &k);
+		} else {
+			key_from_packet(p, &k);
+		}
+		f = flow_find(r, &k, &reply);
+	}
 	if (!f) {
 		f = flow_new(r, &k);
 		if (f) {
+			if (!ct_dropped)
+				describe_decision(&v, decided, sizeof(decided));
 			f->dir = dir;
 			f->capture = cap;
 			f->first_frame = p->frame;
@@ -892,6 +931,8 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 		}
 	}
 	if (f) {
+		if (p->ct_present && p->ct)
+			ct_entry_set_user(p->ct, (uint64_t)(f - r->flows) + 1);
 		f->packets++;
 		if (accepted)
 			f->pkts_accepted++;
@@ -901,11 +942,16 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 				      p->ctinfo == IP_CT_RELATED_REPLY))
 			f->related++;
 	}
+	emit(r, cap, p, p->frame, ct_dropped ? RP_CT_DROP : RP_JUDGED, dir,
+	     ct_dropped ? NULL : &v, v.incomplete, NULL);
 	if (!ct_dropped)
 		ct_confirm(r->ct, p, accepted);
 
 	if (r->tracing) {
 		char res[320];
+
+		if (!decided[0] && !ct_dropped)
+			describe_decision(&v, decided, sizeof(decided));
 
 		snprintf(res, sizeof(res), "%s by %s%s (ct state %s)",
 			 accepted ? "accept" : "drop", decided,
@@ -1002,6 +1048,8 @@ static int replay_one(struct replay *r, size_t ci)
 				add_bad(r, cap, &p, false);
 			}
 			trace_skip(r, cap, frame, p.why ? p.why : "not an IP packet");
+			emit(r, cap, &p, frame, RP_NOT_HOOKED, FLOW_IN, NULL, false,
+			     p.why ? p.why : "not an IP packet");
 			continue;
 		}
 		if (p.cls == PKT_TRUNCATED || p.cls == PKT_MALFORMED)
@@ -1009,6 +1057,8 @@ static int replay_one(struct replay *r, size_t ci)
 		if (packet_dir(r, &p, &dir) < 0) {
 			r->t.foreign++;
 			trace_skip(r, cap, frame, "transit: neither end is this host (--local)");
+			emit(r, cap, &p, frame, RP_TRANSIT, FLOW_IN, NULL, false,
+			     "transit: neither end is this host");
 			continue;
 		}
 		if (r->o->ntrace && trace_selected(r, cap, frame)) {

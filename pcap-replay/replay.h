@@ -99,8 +99,34 @@ struct totals {
 	uint64_t flows_accepted, flows_dropped;
 };
 
+/* What the pipeline did with one frame, for --kernel-check (kernel_check.c),
+ * which replays the same frames through a real kernel and compares. */
+enum replay_pkt_kind {
+	RP_NOT_HOOKED,		/* not IP, unsupported link, or ip_rcv would drop it */
+	RP_TRANSIT,		/* neither end is this host: no filter hook */
+	RP_FRAG_HELD,		/* fragment queued by defrag */
+	RP_FRAG_DROPPED,	/* fragment dropped by defrag */
+	RP_CT_DROP,		/* dropped by conntrack (table full) */
+	RP_JUDGED,		/* evaluated: v holds the verdict (loopback: input's) */
+};
+
+struct replay_pkt {
+	unsigned capture;
+	uint64_t frame;
+	enum replay_pkt_kind kind;
+	enum flow_dir dir;		/* all kinds but RP_NOT_HOOKED, RP_TRANSIT */
+	const struct pkt *p;		/* as decoded (judged: after defrag, with ct) */
+	const struct vm_verdict *v;	/* RP_JUDGED only */
+	bool incomplete;		/* the capture lacks bytes a rule or conntrack needed */
+	const char *why;		/* static reason, may be NULL */
+};
+
+typedef void (*replay_pkt_fn)(const struct replay_pkt *rp, void *arg);
+
 struct replay {
 	const struct replay_opts *o;
+	replay_pkt_fn on_packet;	/* called once per frame, in order; may be NULL */
+	void *on_packet_arg;
 	const struct ruleset *rs;
 	struct vm *vm;
 	struct ct_table *ct;
@@ -132,7 +158,7 @@ struct replay {
 	char err[1024];
 };
 
-/* Sets up r over a loaded vm (the ruleset must outlive r).  0, or -1. */
+/* Sets up r over a loaded vm (r->on_packet may be set afterwards) (the ruleset must outlive r).  0, or -1. */
 int replay_init(struct replay *r, const struct replay_opts *o, const struct ruleset *rs,
 		struct vm *vm);
 void replay_free(struct replay *r);
@@ -151,6 +177,18 @@ size_t replay_judge(struct replay *r, struct expect *e);
 void flow_format_addr(const struct flow *f, bool dst, char *buf, size_t len);
 const char *flow_dir_name(enum flow_dir d);
 const char *l4_name(uint8_t proto);
+
+/* kernel_check.c: pcap-replay --kernel-check (root).  Replays the captures
+ * through the evaluator and through a real kernel in scratch namespaces
+ * PREFIX-host / PREFIX-peer, compares each packet, prints disagreements and
+ * "agreement: ..." on stdout.  Returns the exit status: 0 all agree (or are
+ * undecidable offline), 1 a disagreement, 2 setup error. */
+struct kcheck_opts {
+	const char *prefix;		/* netns name prefix; NULL: "kc<pid>" */
+	bool verbose;			/* a line for every agreeing packet too */
+};
+int kernel_check(const struct replay_opts *o, const struct ruleset *rs,
+		 const struct kcheck_opts *ko);
 
 /* report.c */
 struct report_ctx {

@@ -12,6 +12,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 
+#include "dns.h"
 #include "strbuf.h"
 
 /* nftables datatype ids (nftables' enum datatypes) and byte orders, used so that
@@ -205,6 +206,21 @@ static void set_udata_byteorder(struct nftnl_set *s, uint32_t bo)
 	if (!ud)
 		return;
 	nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, bo);
+	nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
+			   nftnl_udata_buf_len(ud));
+	nftnl_udata_buf_free(ud);
+}
+
+/* Userdata of an FQDN set: byte order and the comment "fqdn=<name>" that
+ * tells filterd and pcap-replay (also from a kernel dump) which name the set
+ * serves. */
+static void set_udata_fqdn(struct nftnl_set *s, const char *comment)
+{
+	struct nftnl_udata_buf *ud = nftnl_udata_buf_alloc(256);
+	if (!ud)
+		return;
+	nftnl_udata_put_u32(ud, NFTNL_UDATA_SET_KEYBYTEORDER, BO_BIG);
+	nftnl_udata_put_strz(ud, NFTNL_UDATA_SET_COMMENT, comment);
 	nftnl_set_set_data(s, NFTNL_SET_USERDATA, nftnl_udata_buf_data(ud),
 			   nftnl_udata_buf_len(ud));
 	nftnl_udata_buf_free(ud);
@@ -1298,11 +1314,16 @@ static void emit_managed(struct cctx *c)
 			for (int f = 0; f < 2; f++) {
 				int family = f ? AF_INET6 : AF_INET;
 				snprintf(setname, sizeof(setname), "fqdn_%s_%s", clean, f ? "v6" : "v4");
-				if (!set_new(c, setname, NFT_SET_TIMEOUT, f ? DT_IP6ADDR : DT_IPADDR,
-					     (uint32_t)family_bytes(family), BO_BIG))
+				struct nftnl_set *fs = set_new(c, setname, NFT_SET_TIMEOUT,
+							       f ? DT_IP6ADDR : DT_IPADDR,
+							       (uint32_t)family_bytes(family), BO_BIG);
+				char fcomment[128];
+				if (!fs)
 					return;
-				sb_printf(&c->sets_text, "\tset %s {\n\t\ttype %s\n\t\tflags timeout\n\t}\n",
-					  setname, f ? "ipv6_addr" : "ipv4_addr");
+				snprintf(fcomment, sizeof(fcomment), "fqdn=%s", o->fqdn);
+				set_udata_fqdn(fs, fcomment);
+				sb_printf(&c->sets_text, "\tset %s {\n\t\ttype %s\n\t\tflags timeout\n\t\tcomment \"%s\"\n\t}\n",
+					  setname, f ? "ipv6_addr" : "ipv4_addr", fcomment);
 				const char *sn = nftnl_set_get_str(find_set(c, setname), NFTNL_SET_NAME);
 				struct spec s = { .family = family, .src = { .any = true },
 						  .dst = { .set = sn }, .proto = PROTO_TCP,
@@ -1346,7 +1367,116 @@ void compile_opts_default(struct compile_opts *o)
 {
 	*o = (struct compile_opts){
 		.table = FILTERD_TABLE, .log_group = 1, .log_rate = 10, .log_burst = 20,
+		.dns_queue = FQDN_DNS_QUEUE,
 	};
+}
+
+static bool policy_has_fqdn(const struct policy *p)
+{
+	if (p->isolation != ISO_ALLOW_ONLY_APPROVED)
+		return false;
+	for (size_t i = 0; i < p->nout; i++)
+		if (p->out[i].type == OUT_FQDN)
+			return true;
+	return false;
+}
+
+/* xt_NFQ_info_v3 (linux/netfilter/xt_NFQUEUE.h) */
+struct nfq_info_v3 {
+	uint16_t queuenum, queues_total, flags, pad;
+};
+
+static void e_queue(struct rb *b, uint16_t num)
+{
+	struct nftnl_expr *e;
+
+	if (b->c->o->dns_queue_xt) {
+		/* kernels without CONFIG_NFT_QUEUE: the xtables NFQUEUE target
+		 * through nft_compat (same queue, same bypass) */
+		struct nfq_info_v3 *info = calloc(1, sizeof(*info));
+		e = nftnl_expr_alloc("target");
+		if (e && info) {
+			info->queuenum = num;
+			info->queues_total = 1;
+			info->flags = 0x01;	/* NFQ_FLAG_BYPASS */
+			nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, "NFQUEUE");
+			nftnl_expr_set_u32(e, NFTNL_EXPR_TG_REV, 3);
+			nftnl_expr_set(e, NFTNL_EXPR_TG_INFO, info, sizeof(*info));
+			info = NULL;
+		}
+		free(info);
+		rb_add(b, e);
+		sb_printf(&b->text, " xt target \"NFQUEUE\" /* --queue-num %u --queue-bypass */", num);
+		return;
+	}
+	e = nftnl_expr_alloc("queue");
+	if (e) {
+		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, num);
+		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, 1);
+		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_FLAGS, NFT_QUEUE_FLAG_BYPASS);
+	}
+	rb_add(b, e);
+	sb_printf(&b->text, " queue num %u bypass", num);
+}
+
+/* The DNS answers filterd learns FQDN addresses from: established udp/tcp
+ * from port 53 of a configured resolver, queued before anything else in input
+ * (before loopback, for a resolver on 127.0.0.0/8, and before the conntrack
+ * accept that would otherwise let the answer through unseen).  bypass: with
+ * no filterd on the queue the answer passes unlearned, so DNS keeps working
+ * and the connection that follows is denied (fail closed for FQDN rules). */
+static void emit_fqdn_dns(struct cctx *c)
+{
+	static struct portrange r53 = { 53, 53 };
+	static struct portspec p53 = { .n = 1, .r = &r53 };
+	struct pset res[2];
+	int fam[16];
+	uint8_t addr[16][16];
+	size_t nres = 0;
+
+	if (!policy_has_fqdn(c->p))
+		return;
+	pset_init(&res[0], AF_INET);
+	pset_init(&res[1], AF_INET6);
+	for (size_t i = 0; i < c->o->nresolvers; i++)
+		if (pset_add_prefix(&res[fam_idx(c->o->resolvers[i].family)], &c->o->resolvers[i]) < 0)
+			c->oom = true;
+	nres = c->o->nresolvers;
+	if (!nres && c->o->resolv_conf) {
+		int n = dns_resolv_conf(c->o->resolv_conf, fam, addr, 16);
+		for (int i = 0; i < n; i++) {
+			struct prefix pf = { .family = fam[i], .len = fam[i] == AF_INET ? 32 : 128 };
+			memcpy(pf.a.b, addr[i], 16);
+			if (pset_add_prefix(&res[fam_idx(fam[i])], &pf) < 0)
+				c->oom = true;
+		}
+		nres = n > 0 ? (size_t)n : 0;
+	}
+	/* without resolvers nor resolv_conf the caller did not ask for DNS
+	 * learning (filterctl compile, tests): no queue rule, no warning */
+	if (!nres && c->o->resolv_conf)
+		diags_add(c->d, DIAG_WARNING, c->p->file, 0, 0,
+			  "fqdn rules: no nameserver in %s; no DNS answer is learned from, only the names filterd resolves itself are opened",
+			  c->o->resolv_conf);
+	for (int f = 0; f < 2; f++) {
+		pset_normalize(&res[f]);
+		const char *sn = pseudo_set(c, "dns_resolvers", &res[f]);
+		if (!sn)
+			continue;
+		struct spec s = { .family = f ? AF_INET6 : AF_INET, .src = { .set = sn },
+				  .dst = { .any = true }, .ct_bits = 2, .ct_text = "established",
+				  .proto = PROTO_ANY, .sports = &p53, .dports = &any_ports };
+		char comment[64];
+		struct rb b;
+		comment_of(comment, sizeof(comment), CAT_PLATFORM, "in", "fqdn-dns");
+		rb_begin(&b, c, "input");
+		emit_matches(&b, &s);
+		e_counter(&b);
+		e_queue(&b, c->o->dns_queue ? c->o->dns_queue : FQDN_DNS_QUEUE);
+		rb_end(&b, comment);
+	}
+	pset_free(&res[0]);
+	pset_free(&res[1]);
 }
 
 static char *render_nft(struct cctx *c)
@@ -1407,6 +1537,7 @@ int compile_policy(const struct policy *p, const struct tagdb *tags,
 	add_chain(&c, "outbound", 0, false);
 	add_chain(&c, "managed", 0, false);
 
+	emit_fqdn_dns(&c);
 	emit_platform(&c, true);
 	emit_platform(&c, false);
 	if (p->nforward)

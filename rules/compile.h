@@ -12,6 +12,11 @@
  *   inbound   security_rules (inbound) by priority, NSG inbound defaults
  *   outbound  security_rules (outbound); allow → goto managed; NSG defaults
  *   managed   the managed network: accept, or only approved destinations
+ * FQDN rules (isolation allow_only_approved_outbound): sets fqdn_<rule>_v4/_v6
+ * (flags timeout, comment "fqdn=<name>", filled at run time), resolver sets
+ * dns_resolvers_v4/_v6, and as the FIRST rule of input
+ *   ip saddr @dns_resolvers_v4 ct state established meta l4proto { tcp, udp }
+ *   th sport 53 counter queue num 53 bypass   (comment "platform:in:fqdn-dns")
  * Sets: one interval set per referenced tag and family (tag_<Name>_v4/_v6),
  * vnet_v4/v6 (VirtualNetwork), inet_v4/v6 (Internet), and anonymous sets
  * (__setN) for literal lists.  Every rule has a counter and a comment
@@ -31,7 +36,22 @@ struct compile_opts {
 	uint32_t log_burst;		/* default 20 */
 	bool no_text;			/* skip the nft text (compiled->nft is NULL):
 					 * the daemon only needs the objects */
+	/* FQDN rules: DNS answers (udp/tcp sport 53, ct established) from these
+	 * resolvers go to NFQUEUE dns_queue (bypass) ahead of every other input
+	 * rule, so filterd learns their addresses before the application sees
+	 * them.  When nresolvers is 0 and resolv_conf is set, the nameservers of
+	 * that file are used; with neither, no answer is learned from (a warning
+	 * says so).  Only emitted when the policy has FQDN rules. */
+	const struct prefix *resolvers;
+	size_t nresolvers;
+	const char *resolv_conf;	/* e.g. "/etc/resolv.conf"; NULL: none */
+	uint16_t dns_queue;		/* default FQDN_DNS_QUEUE */
+	bool dns_queue_xt;		/* the xtables NFQUEUE target (nft_compat)
+					 * instead of the queue expression, for
+					 * kernels without CONFIG_NFT_QUEUE */
 };
+
+#define FQDN_DNS_QUEUE 53
 
 struct compiled {
 	struct ruleset *rs;

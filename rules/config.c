@@ -32,6 +32,14 @@ void config_defaults(struct config *c)
 	c->drop_pcap_max = 16u << 20;
 	c->drop_log_rate = 10;
 	c->verify_captures = strdup("");
+	c->repair = true;
+	c->audit_log_max = 16u << 20;
+	c->pcap_replay = strdup("");
+	c->dns_servers = strdup("");
+	c->fqdn_ttl_min = 30;
+	c->fqdn_ttl_max = 3600;
+	c->fqdn_max_addresses = 256;
+	c->dns_queue = 53;
 }
 
 void config_free(struct config *c)
@@ -49,6 +57,8 @@ void config_free(struct config *c)
 	free(c->metrics_file);
 	free(c->drop_pcap);
 	free(c->verify_captures);
+	free(c->pcap_replay);
+	free(c->dns_servers);
 	memset(c, 0, sizeof(*c));
 }
 
@@ -75,7 +85,7 @@ static int parse_uint(const char *v, unsigned long max, unsigned long *out, int 
 
 struct key {
 	const char *name;
-	enum { K_STR, K_PATH, K_UINT, K_OCTAL, K_FAIL, K_OWN, K_SIZE } type;
+	enum { K_STR, K_PATH, K_UINT, K_OCTAL, K_FAIL, K_OWN, K_SIZE, K_BOOL } type;
 	size_t off;
 	unsigned long max;
 	const char *help;
@@ -106,6 +116,14 @@ static const struct key keys[] = {
 	{ "drop_pcap_max", K_SIZE, OFF(drop_pcap_max), 0, "size cap of the drop pcap" },
 	{ "drop_log_rate", K_UINT, OFF(drop_log_rate), 1000000, "drop log lines per second" },
 	{ "verify_captures", K_STR, OFF(verify_captures), 0, "capture:expectations pairs for verify" },
+	{ "repair", K_BOOL, OFF(repair), 0, "on: repair drift; off: only log and audit it" },
+	{ "audit_log_max", K_SIZE, OFF(audit_log_max), 1, "rotate the audit log past this size (0: never)" },
+	{ "pcap_replay", K_STR, OFF(pcap_replay), 0, "pcap-replay binary used by verify" },
+	{ "dns_servers", K_STR, OFF(dns_servers), 0, "resolvers for FQDN rules, comma-separated (empty: /etc/resolv.conf)" },
+	{ "fqdn_ttl_min", K_UINT, OFF(fqdn_ttl_min), 86400, "shortest FQDN element timeout (s)" },
+	{ "fqdn_ttl_max", K_UINT, OFF(fqdn_ttl_max), 604800, "longest FQDN element timeout (s)" },
+	{ "fqdn_max_addresses", K_UINT, OFF(fqdn_max_addresses), 65536, "addresses per FQDN set" },
+	{ "dns_queue", K_UINT, OFF(dns_queue), 65535, "NFQUEUE number of DNS answers" },
 };
 
 static int set_key(struct config *c, const char *k, const char *v, char *err, size_t errlen)
@@ -145,11 +163,23 @@ static int set_key(struct config *c, const char *k, const char *v, char *err, si
 				*(unsigned *)field = (unsigned)u;
 			return 0;
 		case K_SIZE:
-			if (parse_uint(v, (unsigned long)1 << 40, &u, 10) < 0 || u < 4096) {
-				snprintf(err, errlen, "%s must be a byte count of at least 4096, not '%s'", k, v);
+			/* max 1: 0 switches the feature off */
+			if (parse_uint(v, (unsigned long)1 << 40, &u, 10) < 0 || (u < 4096 && !(u == 0 && kk->max))) {
+				snprintf(err, errlen, "%s must be a byte count of at least 4096%s, not '%s'", k,
+					 kk->max ? " (or 0)" : "", v);
 				return -1;
 			}
-			c->drop_pcap_max = u;
+			*(size_t *)field = u;
+			return 0;
+		case K_BOOL:
+			if (strcmp(v, "on") == 0 || strcmp(v, "yes") == 0 || strcmp(v, "true") == 0)
+				*(bool *)field = true;
+			else if (strcmp(v, "off") == 0 || strcmp(v, "no") == 0 || strcmp(v, "false") == 0)
+				*(bool *)field = false;
+			else {
+				snprintf(err, errlen, "%s must be on or off, not '%s'", k, v);
+				return -1;
+			}
 			return 0;
 		case K_FAIL:
 			if (strcmp(v, "closed") == 0)

@@ -37,6 +37,14 @@ struct config {
 	size_t drop_pcap_max;
 	unsigned drop_log_rate;	/* drop log lines per second */
 	char *verify_captures;	/* "capture.pcap:expect.txt,..." */
+	bool repair;		/* put back a table changed behind filterd's back */
+	size_t audit_log_max;	/* rotate the audit log to .1 past this size, 0 = never */
+	char *pcap_replay;	/* pcap-replay binary for verify, "" = beside filterd */
+	/* FQDN rules (d_fqdn.c) */
+	char *dns_servers;	/* "a,b": resolvers; "" = /etc/resolv.conf */
+	unsigned fqdn_ttl_min, fqdn_ttl_max;	/* element timeout = TTL clamped */
+	unsigned fqdn_max_addresses;	/* per FQDN set */
+	unsigned dns_queue;	/* NFQUEUE number of DNS answers */
 };
 
 void config_defaults(struct config *c);

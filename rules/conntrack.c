@@ -133,6 +133,7 @@ struct ct_entry {
 	uint64_t packets[2], bytes[2];
 	bool began_before_capture;
 	struct tcp_ct tcp;
+	uint64_t user;			/* the caller's (ct_entry_set_user) */
 };
 
 struct frag_range { uint32_t start, end; };
@@ -156,7 +157,7 @@ struct frag_queue {
 };
 
 struct ct_table {
-	size_t max, count, nbuckets;
+	size_t max, count, nbuckets, maxbuckets;
 	struct ct_hnode **bucket;
 	struct ct_entry *head, *tail;	/* confirmed, creation order */
 	struct ct_entry *pending;	/* unconfirmed, between ct_in and ct_confirm */
@@ -182,9 +183,12 @@ struct ct_table *ct_table_new(size_t max_entries)
 	if (!t)
 		return NULL;
 	t->max = max_entries ? max_entries : 262144;
-	t->nbuckets = 64;
-	while (t->nbuckets < t->max && t->nbuckets < (1u << 20))
-		t->nbuckets <<= 1;
+	/* the bucket array grows with the table (hash_insert), up to one bucket
+	 * an entry (at most 2^20): a small table stays in the CPU caches */
+	t->maxbuckets = 64;
+	while (t->maxbuckets < t->max && t->maxbuckets < (1u << 20))
+		t->maxbuckets <<= 1;
+	t->nbuckets = t->maxbuckets < 4096 ? t->maxbuckets : 4096;
 	t->bucket = calloc(t->nbuckets, sizeof(*t->bucket));
 	if (!t->bucket) {
 		free(t);
@@ -201,23 +205,65 @@ void ct_table_set_reaper(struct ct_table *t, ct_reaper_fn fn, void *arg)
 	t->reaper_arg = arg;
 }
 
+_Static_assert(sizeof(struct ct_tuple) == 42, "ct_tuple is hashed and compared as 42 bytes");
+
+/* Word-wise multiplicative hash of the 42 tuple bytes (tuples are zeroed
+ * before they are filled, so every byte is defined). */
 static uint32_t tuple_hash(const struct ct_tuple *k, size_t nbuckets)
 {
-	uint32_t h = 2166136261u;
-	const uint8_t *b = (const uint8_t *)k;
+	uint64_t w[5], h;
+	uint16_t tail;
 
-	for (size_t i = 0; i < sizeof(*k); i++)
-		h = (h ^ b[i]) * 16777619u;
-	return h & (uint32_t)(nbuckets - 1);
+	memcpy(w, k, 40);
+	memcpy(&tail, (const uint8_t *)k + 40, 2);
+	h = (w[0] * 0x9e3779b97f4a7c15ull) ^ (w[1] * 0xbf58476d1ce4e5b9ull) ^
+	    (w[2] * 0x94d049bb133111ebull) ^ (w[3] * 0xff51afd7ed558ccdull) ^
+	    ((w[4] ^ ((uint64_t)tail << 48 | tail)) * 0xc4ceb9fe1a85ec53ull);
+	h ^= h >> 31;
+	h *= 0xd6e8feb86659fd93ull;
+	h ^= h >> 32;
+	return (uint32_t)h & (uint32_t)(nbuckets - 1);
 }
 
-static bool tuple_eq(const struct ct_tuple *a, const struct ct_tuple *b)
+static inline bool tuple_eq(const struct ct_tuple *a, const struct ct_tuple *b)
 {
-	return memcmp(a, b, sizeof(*a)) == 0;
+	uint64_t x[5], y[5];
+	uint16_t xt, yt;
+
+	memcpy(x, a, 40);
+	memcpy(y, b, 40);
+	memcpy(&xt, (const uint8_t *)a + 40, 2);
+	memcpy(&yt, (const uint8_t *)b + 40, 2);
+	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4]) |
+		(uint64_t)(xt ^ yt)) == 0;
+}
+
+/* Doubles the bucket array (every hashed entry is on the creation list);
+ * on failure the table keeps its size. */
+static void hash_grow(struct ct_table *t)
+{
+	size_t n = t->nbuckets * 2;
+	struct ct_hnode **nb = calloc(n, sizeof(*nb));
+
+	if (!nb)
+		return;
+	for (struct ct_entry *e = t->head; e; e = e->next) {
+		for (int d = 0; d < 2; d++) {
+			uint32_t h = tuple_hash(&e->tuple[d], n);
+
+			e->hn[d].next = nb[h];
+			nb[h] = &e->hn[d];
+		}
+	}
+	free(t->bucket);
+	t->bucket = nb;
+	t->nbuckets = n;
 }
 
 static void hash_insert(struct ct_table *t, struct ct_entry *e)
 {
+	if (t->count > t->nbuckets && t->nbuckets < t->maxbuckets)
+		hash_grow(t);
 	for (int d = 0; d < 2; d++) {
 		uint32_t h = tuple_hash(&e->tuple[d], t->nbuckets);
 
@@ -339,8 +385,14 @@ void ct_table_free(struct ct_table *t)
 		return;
 	discard_pending(t);
 	reap_zombie(t);
-	while (t->head)
-		entry_kill(t, t->head, CT_GONE_FLUSHED);
+	/* the whole table goes: no need to unhash entry by entry */
+	while (t->head) {
+		struct ct_entry *e = t->head;
+
+		t->head = e->next;
+		entry_free(t, e, CT_GONE_FLUSHED);
+	}
+	t->tail = NULL;
 	for (int i = 0; i < CT_FRAG_QUEUES; i++)
 		free(t->fq[i].data);
 	free(t->out);
@@ -1043,10 +1095,27 @@ static enum ct_verdict icmp_error(struct ct_table *t, struct pkt *p, const struc
 	return CT_ACCEPT;
 }
 
+/* Capture time in microseconds.  pcapng timestamps are 64-bit and a crafted
+ * file can hold any value: clamp to +-2^40 s (tens of millennia) so that the
+ * conversion and every timeout added to it stay far from int64 overflow. */
+static int64_t pkt_time_us(const struct pkt *p)
+{
+	int64_t s = (int64_t)p->ts.tv_sec, us = (int64_t)p->ts.tv_usec;
+	const int64_t lim = (int64_t)1 << 40;
+
+	if (s > lim)
+		s = lim;
+	else if (s < -lim)
+		s = -lim;
+	if (us < 0 || us >= USEC)
+		us = 0;
+	return s * USEC + us;
+}
+
 enum ct_verdict ct_in(struct ct_table *t, struct pkt *p)
 {
 	struct view v = { .d = p->data, .nh = p->nh_off, .nfproto = p->nfproto };
-	int64_t ts = (int64_t)p->ts.tv_sec * USEC + p->ts.tv_usec;
+	int64_t ts = pkt_time_us(p);
 	struct ct_tuple k, r;
 	struct ct_entry *e;
 	unsigned ctinfo;
@@ -1278,9 +1347,55 @@ static struct frag_queue *fq_find(struct ct_table *t, const struct pkt *p, const
 	return q;
 }
 
+/* ipv6frag_thdr_truncated() (include/net/ipv6_frag.h), which
+ * nf_ct_frag6_gather() applies to every fragment before queueing it (RFC 8200
+ * section 4.5): a FIRST fragment whose upper-layer header is cut (tcphdr 20,
+ * udphdr 8, icmp6hdr 8 bytes, anything else 1) is not reassembled; gather
+ * returns 0 and ipv6_defrag() lets it go on as it is.  The walk is
+ * ipv6_skip_exthdr() from the fragment header, bounded by skb->len; a walk
+ * that fails answers "not truncated". */
+static bool ipv6_first_frag_truncated(const struct pkt *p)
+{
+	size_t end = p->nh_off + p->len, start = p->frag_hdr_off, need;
+	uint8_t nh = 44;		/* NEXTHDR_FRAGMENT */
+	uint16_t fo = 0;
+
+	for (;;) {
+		size_t hdrlen;
+
+		if (nh != 0 && nh != 43 && nh != 44 && nh != 51 && nh != 60)
+			break;		/* not an extension header (NONE 59 included) */
+		if (start + 2 > end)
+			return false;
+		if (nh == 44) {
+			if (start + 4 > end)
+				return false;
+			fo = rd16(p->data + start + 2);
+			if (fo & ~7u)
+				break;
+			hdrlen = 8;
+		} else if (nh == 51) {
+			hdrlen = ((size_t)p->data[start + 1] + 2) * 4;	/* ipv6_authlen */
+		} else {
+			hdrlen = ((size_t)p->data[start + 1] + 1) * 8;	/* ipv6_optlen */
+		}
+		nh = p->data[start];
+		start += hdrlen;
+	}
+	if (fo & 0xfff8)
+		return false;
+	switch (nh) {
+	case 6: need = 20; break;
+	case 17: need = 8; break;
+	case 58: need = 8; break;
+	default: need = 1; break;
+	}
+	return start + need > end;
+}
+
 enum ct_frag_result ct_defrag(struct ct_table *t, struct pkt *p)
 {
-	int64_t ts = (int64_t)p->ts.tv_sec * USEC + p->ts.tv_usec;
+	int64_t ts = pkt_time_us(p);
 	const uint8_t *ip = p->data + p->nh_off;
 	size_t alen = p->nfproto == NFPROTO_IPV4 ? 4 : 16;
 	const uint8_t *src = ip + (alen == 4 ? 12 : 8), *dst = ip + (alen == 4 ? 16 : 24);
@@ -1298,14 +1413,28 @@ enum ct_frag_result ct_defrag(struct ct_table *t, struct pkt *p)
 		t->st.frags_dropped++;	/* cannot reassemble what was not captured */
 		return CT_FRAG_DROPPED;
 	}
+	if (p->nfproto == NFPROTO_IPV6 && ipv6_first_frag_truncated(p))
+		return CT_FRAG_NONE;	/* passes on unreassembled */
 	flen = p->nh_off + p->len - p->frag_data_off;
 	start = p->frag_offset;
 	end = start + (uint32_t)flen;
 	if (p->frag_mf) {
 		if (end & 7) {
 			if (p->nfproto == NFPROTO_IPV6) {
-				t->st.frags_dropped++;	/* nf_ct_frag6_queue: -EPROTO */
-				return CT_FRAG_DROPPED;
+				/* nf_ct_frag6_queue: inet_frag_kill() + -EPROTO, which
+				 * nf_ct_frag6_gather turns into 0: ipv6_defrag returns
+				 * NF_ACCEPT and the fragment goes on, unreassembled
+				 * (conntrack then finds no transport header for a
+				 * non-first one: invalid).  Its queue is gone. */
+				for (int i = 0; i < CT_FRAG_QUEUES; i++) {
+					struct frag_queue *k = &t->fq[i];
+
+					if (k->used && k->nfproto == p->nfproto &&
+					    k->id == p->frag_id && k->proto == proto &&
+					    !memcmp(k->src, src, alen) && !memcmp(k->dst, dst, alen))
+						fq_release(k);
+				}
+				return CT_FRAG_NONE;
 			}
 			end &= ~7u;		/* ip_frag_queue trims */
 		}
@@ -1470,6 +1599,8 @@ uint64_t ct_entry_packets(const struct ct_entry *e, int dir) { return e->packets
 uint64_t ct_entry_bytes(const struct ct_entry *e, int dir) { return e->bytes[dir ? 1 : 0]; }
 bool ct_entry_confirmed(const struct ct_entry *e) { return e->status & IPS_CONFIRMED; }
 bool ct_entry_began_before_capture(const struct ct_entry *e) { return e->began_before_capture; }
+uint64_t ct_entry_user(const struct ct_entry *e) { return e->user; }
+void ct_entry_set_user(struct ct_entry *e, uint64_t v) { e->user = v; }
 
 uint32_t ct_entry_expiration_ms(const struct ct_table *t, const struct ct_entry *e)
 {

@@ -146,6 +146,10 @@ bool ct_entry_confirmed(const struct ct_entry *e);
 /* TCP picked up mid-stream: the first packet seen was not a SYN.  (Other
  * protocols carry no such evidence: always false.) */
 bool ct_entry_began_before_capture(const struct ct_entry *e);
+/* A value the caller keeps with the entry (0 when the entry is created);
+ * pcap-replay keeps its flow there so that it finds it without a lookup. */
+uint64_t ct_entry_user(const struct ct_entry *e);
+void ct_entry_set_user(struct ct_entry *e, uint64_t v);
 /* TCP conntrack state name ("SYN_SENT", "ESTABLISHED", ...) or NULL. */
 const char *ct_entry_tcp_state(const struct ct_entry *e);
 

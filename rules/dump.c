@@ -13,6 +13,7 @@
 #include <libmnl/libmnl.h>
 #include <libnftnl/common.h>
 #include <linux/netfilter.h>
+#include <net/if.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
 
@@ -583,6 +584,563 @@ out:
 
 /* ------------------------------------------------------------ loading ----- */
 
+/* Attribute policy of everything a saved dump may hold, checked before any
+ * message reaches libnftnl.  libnftnl's parsers trust the kernel: a fixed-size
+ * attribute of the wrong length calls abi_breakage() (exit), a missing
+ * expression name is dereferenced, strings are strdup'ed without a NUL check,
+ * an element attribute above NFTA_SET_ELEM_MAX is stored past its table, and
+ * user data is walked without bounds.  So every attribute of every nest is
+ * checked here against what libnftnl (and the kernel that wrote the dump)
+ * expects: known types only, exact integer sizes, NUL-terminated strings of at
+ * most NFT_NAME_MAXLEN, bounded binaries, well-formed nests and user-data TLVs,
+ * the kernel's counts (128 expressions a rule, 16 concatenated fields), and
+ * only the expressions the evaluator knows. */
+enum akind {
+	A_U8, A_U16, A_U32, A_U64, A_STR, A_BIN, A_PAD, A_NEST, A_LIST, A_DATA,
+	A_EXPR, A_EXPRS, A_UDATA, A_UDATA_COMMENT,
+};
+
+struct aspec {
+	uint16_t type;
+	uint8_t kind;
+	bool required;
+	uint16_t max;			/* A_BIN/A_STR: bytes; A_LIST/A_EXPRS: items */
+	const struct aspec *nest;	/* A_NEST, A_LIST (items' attributes) */
+	const char *name;
+};
+
+#define AEND { 0, 0, false, 0, NULL, NULL }
+#define VCHECK_DEPTH 8
+
+static const struct aspec verdict_spec[] = {
+	{ NFTA_VERDICT_CODE, A_U32, true, 0, NULL, "code" },
+	{ NFTA_VERDICT_CHAIN, A_STR, false, NFT_CHAIN_MAXNAMELEN, NULL, "chain" },
+	{ NFTA_VERDICT_CHAIN_ID, A_U32, false, 0, NULL, "chain id" },
+	AEND,
+};
+static const struct aspec data_spec[] = {
+	{ NFTA_DATA_VALUE, A_BIN, false, NFT_DATA_VALUE_MAXLEN, NULL, "value" },
+	{ NFTA_DATA_VERDICT, A_NEST, false, 0, verdict_spec, "verdict" },
+	AEND,
+};
+
+static const struct aspec bitwise_spec[] = {
+	{ NFTA_BITWISE_SREG, A_U32, false, 0, NULL, "sreg" },
+	{ NFTA_BITWISE_DREG, A_U32, false, 0, NULL, "dreg" },
+	{ NFTA_BITWISE_LEN, A_U32, false, 0, NULL, "len" },
+	{ NFTA_BITWISE_MASK, A_DATA, false, 0, NULL, "mask" },
+	{ NFTA_BITWISE_XOR, A_DATA, false, 0, NULL, "xor" },
+	{ NFTA_BITWISE_OP, A_U32, false, 0, NULL, "op" },
+	{ NFTA_BITWISE_DATA, A_DATA, false, 0, NULL, "data" },
+	AEND,
+};
+static const struct aspec byteorder_spec[] = {
+	{ NFTA_BYTEORDER_SREG, A_U32, false, 0, NULL, "sreg" },
+	{ NFTA_BYTEORDER_DREG, A_U32, false, 0, NULL, "dreg" },
+	{ NFTA_BYTEORDER_OP, A_U32, false, 0, NULL, "op" },
+	{ NFTA_BYTEORDER_LEN, A_U32, false, 0, NULL, "len" },
+	{ NFTA_BYTEORDER_SIZE, A_U32, false, 0, NULL, "size" },
+	AEND,
+};
+static const struct aspec cmp_spec[] = {
+	{ NFTA_CMP_SREG, A_U32, false, 0, NULL, "sreg" },
+	{ NFTA_CMP_OP, A_U32, false, 0, NULL, "op" },
+	{ NFTA_CMP_DATA, A_DATA, false, 0, NULL, "data" },
+	AEND,
+};
+static const struct aspec counter_spec[] = {
+	{ NFTA_COUNTER_BYTES, A_U64, false, 0, NULL, "bytes" },
+	{ NFTA_COUNTER_PACKETS, A_U64, false, 0, NULL, "packets" },
+	{ NFTA_COUNTER_PAD, A_PAD, false, 0, NULL, "pad" },
+	AEND,
+};
+static const struct aspec ct_spec[] = {
+	{ NFTA_CT_DREG, A_U32, false, 0, NULL, "dreg" },
+	{ NFTA_CT_KEY, A_U32, false, 0, NULL, "key" },
+	{ NFTA_CT_DIRECTION, A_U8, false, 0, NULL, "direction" },
+	{ NFTA_CT_SREG, A_U32, false, 0, NULL, "sreg" },
+	AEND,
+};
+static const struct aspec immediate_spec[] = {
+	{ NFTA_IMMEDIATE_DREG, A_U32, false, 0, NULL, "dreg" },
+	{ NFTA_IMMEDIATE_DATA, A_DATA, false, 0, NULL, "data" },
+	AEND,
+};
+static const struct aspec limit_spec[] = {
+	{ NFTA_LIMIT_RATE, A_U64, false, 0, NULL, "rate" },
+	{ NFTA_LIMIT_UNIT, A_U64, false, 0, NULL, "unit" },
+	{ NFTA_LIMIT_BURST, A_U32, false, 0, NULL, "burst" },
+	{ NFTA_LIMIT_TYPE, A_U32, false, 0, NULL, "type" },
+	{ NFTA_LIMIT_FLAGS, A_U32, false, 0, NULL, "flags" },
+	{ NFTA_LIMIT_PAD, A_PAD, false, 0, NULL, "pad" },
+	AEND,
+};
+static const struct aspec log_spec[] = {
+	{ NFTA_LOG_GROUP, A_U16, false, 0, NULL, "group" },
+	{ NFTA_LOG_PREFIX, A_STR, false, NFT_NAME_MAXLEN, NULL, "prefix" },
+	{ NFTA_LOG_SNAPLEN, A_U32, false, 0, NULL, "snaplen" },
+	{ NFTA_LOG_QTHRESHOLD, A_U16, false, 0, NULL, "qthreshold" },
+	{ NFTA_LOG_LEVEL, A_U32, false, 0, NULL, "level" },
+	{ NFTA_LOG_FLAGS, A_U32, false, 0, NULL, "flags" },
+	AEND,
+};
+static const struct aspec lookup_spec[] = {
+	{ NFTA_LOOKUP_SET, A_STR, false, NFT_SET_MAXNAMELEN, NULL, "set" },
+	{ NFTA_LOOKUP_SREG, A_U32, false, 0, NULL, "sreg" },
+	{ NFTA_LOOKUP_DREG, A_U32, false, 0, NULL, "dreg" },
+	{ NFTA_LOOKUP_SET_ID, A_U32, false, 0, NULL, "set id" },
+	{ NFTA_LOOKUP_FLAGS, A_U32, false, 0, NULL, "flags" },
+	AEND,
+};
+static const struct aspec meta_spec[] = {
+	{ NFTA_META_DREG, A_U32, false, 0, NULL, "dreg" },
+	{ NFTA_META_KEY, A_U32, false, 0, NULL, "key" },
+	{ NFTA_META_SREG, A_U32, false, 0, NULL, "sreg" },
+	AEND,
+};
+static const struct aspec payload_spec[] = {
+	{ NFTA_PAYLOAD_DREG, A_U32, false, 0, NULL, "dreg" },
+	{ NFTA_PAYLOAD_BASE, A_U32, false, 0, NULL, "base" },
+	{ NFTA_PAYLOAD_OFFSET, A_U32, false, 0, NULL, "offset" },
+	{ NFTA_PAYLOAD_LEN, A_U32, false, 0, NULL, "len" },
+	{ NFTA_PAYLOAD_SREG, A_U32, false, 0, NULL, "sreg" },
+	{ NFTA_PAYLOAD_CSUM_TYPE, A_U32, false, 0, NULL, "csum type" },
+	{ NFTA_PAYLOAD_CSUM_OFFSET, A_U32, false, 0, NULL, "csum offset" },
+	{ NFTA_PAYLOAD_CSUM_FLAGS, A_U32, false, 0, NULL, "csum flags" },
+	AEND,
+};
+static const struct aspec range_spec[] = {
+	{ NFTA_RANGE_SREG, A_U32, false, 0, NULL, "sreg" },
+	{ NFTA_RANGE_OP, A_U32, false, 0, NULL, "op" },
+	{ NFTA_RANGE_FROM_DATA, A_DATA, false, 0, NULL, "from" },
+	{ NFTA_RANGE_TO_DATA, A_DATA, false, 0, NULL, "to" },
+	AEND,
+};
+static const struct aspec reject_spec[] = {
+	{ NFTA_REJECT_TYPE, A_U32, false, 0, NULL, "type" },
+	{ NFTA_REJECT_ICMP_CODE, A_U8, false, 0, NULL, "icmp code" },
+	AEND,
+};
+
+/* The expressions the evaluator knows (rules/expr_*.c); any other one would be
+ * refused by vm_load() anyway, and libnftnl's parser for it is not vetted. */
+static const struct {
+	const char *name;
+	const struct aspec *spec;
+} expr_specs[] = {
+	{ "bitwise", bitwise_spec }, { "byteorder", byteorder_spec }, { "cmp", cmp_spec },
+	{ "counter", counter_spec }, { "ct", ct_spec }, { "immediate", immediate_spec },
+	{ "limit", limit_spec }, { "log", log_spec }, { "lookup", lookup_spec },
+	{ "meta", meta_spec }, { "payload", payload_spec }, { "range", range_spec },
+	{ "reject", reject_spec },
+};
+
+static const struct aspec hook_dev_spec[] = {
+	{ NFTA_DEVICE_NAME, A_STR, false, IFNAMSIZ, NULL, "device" },
+	AEND,
+};
+static const struct aspec hook_spec[] = {
+	{ NFTA_HOOK_HOOKNUM, A_U32, false, 0, NULL, "hooknum" },
+	{ NFTA_HOOK_PRIORITY, A_U32, false, 0, NULL, "priority" },
+	{ NFTA_HOOK_DEV, A_STR, false, IFNAMSIZ, NULL, "device" },
+	{ NFTA_HOOK_DEVS, A_NEST, false, 0, hook_dev_spec, "devices" },
+	AEND,
+};
+static const struct aspec counters_spec[] = {
+	{ NFTA_COUNTER_BYTES, A_U64, false, 0, NULL, "bytes" },
+	{ NFTA_COUNTER_PACKETS, A_U64, false, 0, NULL, "packets" },
+	{ NFTA_COUNTER_PAD, A_PAD, false, 0, NULL, "pad" },
+	AEND,
+};
+static const struct aspec table_spec[] = {
+	{ NFTA_TABLE_NAME, A_STR, true, NFT_TABLE_MAXNAMELEN, NULL, "name" },
+	{ NFTA_TABLE_FLAGS, A_U32, false, 0, NULL, "flags" },
+	{ NFTA_TABLE_USE, A_U32, false, 0, NULL, "use" },
+	{ NFTA_TABLE_HANDLE, A_U64, false, 0, NULL, "handle" },
+	{ NFTA_TABLE_PAD, A_PAD, false, 0, NULL, "pad" },
+	{ NFTA_TABLE_USERDATA, A_UDATA, false, NFT_USERDATA_MAXLEN, NULL, "userdata" },
+	{ NFTA_TABLE_OWNER, A_U32, false, 0, NULL, "owner" },
+	AEND,
+};
+static const struct aspec chain_spec[] = {
+	{ NFTA_CHAIN_TABLE, A_STR, true, NFT_TABLE_MAXNAMELEN, NULL, "table" },
+	{ NFTA_CHAIN_HANDLE, A_U64, false, 0, NULL, "handle" },
+	{ NFTA_CHAIN_NAME, A_STR, true, NFT_CHAIN_MAXNAMELEN, NULL, "name" },
+	{ NFTA_CHAIN_HOOK, A_NEST, false, 0, hook_spec, "hook" },
+	{ NFTA_CHAIN_POLICY, A_U32, false, 0, NULL, "policy" },
+	{ NFTA_CHAIN_USE, A_U32, false, 0, NULL, "use" },
+	{ NFTA_CHAIN_TYPE, A_STR, false, NFT_NAME_MAXLEN, NULL, "type" },
+	{ NFTA_CHAIN_COUNTERS, A_NEST, false, 0, counters_spec, "counters" },
+	{ NFTA_CHAIN_PAD, A_PAD, false, 0, NULL, "pad" },
+	{ NFTA_CHAIN_FLAGS, A_U32, false, 0, NULL, "flags" },
+	{ NFTA_CHAIN_ID, A_U32, false, 0, NULL, "id" },
+	{ NFTA_CHAIN_USERDATA, A_UDATA, false, NFT_USERDATA_MAXLEN, NULL, "userdata" },
+	AEND,
+};
+static const struct aspec field_spec[] = {
+	{ NFTA_SET_FIELD_LEN, A_U32, false, 0, NULL, "field length" },
+	AEND,
+};
+static const struct aspec desc_spec[] = {
+	{ NFTA_SET_DESC_SIZE, A_U32, false, 0, NULL, "size" },
+	{ NFTA_SET_DESC_CONCAT, A_LIST, false, NFT_REG32_COUNT, field_spec, "concat" },
+	AEND,
+};
+static const struct aspec set_spec[] = {
+	{ NFTA_SET_TABLE, A_STR, true, NFT_TABLE_MAXNAMELEN, NULL, "table" },
+	{ NFTA_SET_NAME, A_STR, true, NFT_SET_MAXNAMELEN, NULL, "name" },
+	{ NFTA_SET_FLAGS, A_U32, false, 0, NULL, "flags" },
+	{ NFTA_SET_KEY_TYPE, A_U32, false, 0, NULL, "key type" },
+	{ NFTA_SET_KEY_LEN, A_U32, false, 0, NULL, "key length" },
+	{ NFTA_SET_DATA_TYPE, A_U32, false, 0, NULL, "data type" },
+	{ NFTA_SET_DATA_LEN, A_U32, false, 0, NULL, "data length" },
+	{ NFTA_SET_POLICY, A_U32, false, 0, NULL, "policy" },
+	{ NFTA_SET_DESC, A_NEST, false, 0, desc_spec, "desc" },
+	{ NFTA_SET_ID, A_U32, false, 0, NULL, "id" },
+	{ NFTA_SET_TIMEOUT, A_U64, false, 0, NULL, "timeout" },
+	{ NFTA_SET_GC_INTERVAL, A_U32, false, 0, NULL, "gc interval" },
+	{ NFTA_SET_USERDATA, A_UDATA, false, NFT_USERDATA_MAXLEN, NULL, "userdata" },
+	{ NFTA_SET_PAD, A_PAD, false, 0, NULL, "pad" },
+	{ NFTA_SET_OBJ_TYPE, A_U32, false, 0, NULL, "object type" },
+	{ NFTA_SET_HANDLE, A_U64, false, 0, NULL, "handle" },
+	{ NFTA_SET_EXPR, A_EXPR, false, 0, NULL, "expression" },
+	{ NFTA_SET_EXPRESSIONS, A_EXPRS, false, 2, NULL, "expressions" },
+	AEND,
+};
+static const struct aspec elem_spec[] = {
+	{ NFTA_SET_ELEM_KEY, A_DATA, false, 0, NULL, "key" },
+	{ NFTA_SET_ELEM_DATA, A_DATA, false, 0, NULL, "data" },
+	{ NFTA_SET_ELEM_FLAGS, A_U32, false, 0, NULL, "flags" },
+	{ NFTA_SET_ELEM_TIMEOUT, A_U64, false, 0, NULL, "timeout" },
+	{ NFTA_SET_ELEM_EXPIRATION, A_U64, false, 0, NULL, "expiration" },
+	{ NFTA_SET_ELEM_USERDATA, A_UDATA, false, NFT_USERDATA_MAXLEN, NULL, "userdata" },
+	{ NFTA_SET_ELEM_EXPR, A_EXPR, false, 0, NULL, "expression" },
+	{ NFTA_SET_ELEM_PAD, A_PAD, false, 0, NULL, "pad" },
+	{ NFTA_SET_ELEM_OBJREF, A_STR, false, NFT_OBJ_MAXNAMELEN, NULL, "objref" },
+	{ NFTA_SET_ELEM_KEY_END, A_DATA, false, 0, NULL, "key end" },
+	{ NFTA_SET_ELEM_EXPRESSIONS, A_EXPRS, false, 2, NULL, "expressions" },
+	AEND,
+};
+static const struct aspec elem_list_spec[] = {
+	{ NFTA_SET_ELEM_LIST_TABLE, A_STR, false, NFT_TABLE_MAXNAMELEN, NULL, "table" },
+	{ NFTA_SET_ELEM_LIST_SET, A_STR, true, NFT_SET_MAXNAMELEN, NULL, "set" },
+	{ NFTA_SET_ELEM_LIST_ELEMENTS, A_LIST, false, 0, elem_spec, "elements" },
+	{ NFTA_SET_ELEM_LIST_SET_ID, A_U32, false, 0, NULL, "set id" },
+	AEND,
+};
+static const struct aspec compat_spec[] = {
+	{ NFTA_RULE_COMPAT_PROTO, A_U32, false, 0, NULL, "proto" },
+	{ NFTA_RULE_COMPAT_FLAGS, A_U32, false, 0, NULL, "flags" },
+	AEND,
+};
+static const struct aspec rule_spec[] = {
+	{ NFTA_RULE_TABLE, A_STR, true, NFT_TABLE_MAXNAMELEN, NULL, "table" },
+	{ NFTA_RULE_CHAIN, A_STR, true, NFT_CHAIN_MAXNAMELEN, NULL, "chain" },
+	{ NFTA_RULE_HANDLE, A_U64, false, 0, NULL, "handle" },
+	{ NFTA_RULE_EXPRESSIONS, A_EXPRS, false, 128, NULL, "expressions" },
+	{ NFTA_RULE_COMPAT, A_NEST, false, 0, compat_spec, "compat" },
+	{ NFTA_RULE_POSITION, A_U64, false, 0, NULL, "position" },
+	{ NFTA_RULE_USERDATA, A_UDATA_COMMENT, false, NFT_USERDATA_MAXLEN, NULL, "userdata" },
+	{ NFTA_RULE_PAD, A_PAD, false, 0, NULL, "pad" },
+	{ NFTA_RULE_ID, A_U32, false, 0, NULL, "id" },
+	{ NFTA_RULE_POSITION_ID, A_U32, false, 0, NULL, "position id" },
+	{ NFTA_RULE_CHAIN_ID, A_U32, false, 0, NULL, "chain id" },
+	AEND,
+};
+
+static int vfail(char *why, size_t whylen, const char *what, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+static int vfail(char *why, size_t whylen, const char *what, const char *fmt, ...)
+{
+	char msg[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	snprintf(why, whylen, "%s%s%s", what, *what ? ": " : "", msg);
+	return -1;
+}
+
+/* Walks the attributes of [p, p + len): each must fit, the last may lack its
+ * alignment padding.  Calls fn for each; stops at the first error. */
+typedef int (*attr_fn)(const struct nlattr *a, void *arg);
+
+static int walk_attrs(const uint8_t *p, size_t len, attr_fn fn, void *arg, char *why,
+		      size_t whylen, const char *what)
+{
+	size_t off = 0;
+
+	while (off < len) {
+		const struct nlattr *a = (const struct nlattr *)(p + off);
+		size_t alen;
+
+		if (len - off < sizeof(struct nlattr))
+			return vfail(why, whylen, what, "%zu stray bytes after the attributes",
+				     len - off);
+		alen = a->nla_len;
+		if (alen < sizeof(struct nlattr) || alen > len - off)
+			return vfail(why, whylen, what, "attribute of length %zu in %zu bytes",
+				     alen, len - off);
+		if (fn(a, arg) < 0)
+			return -1;
+		alen = MNL_ALIGN(alen);
+		off += alen < len - off ? alen : len - off;
+	}
+	return 0;
+}
+
+static int walk_noop(const struct nlattr *a, void *arg)
+{
+	(void)a;
+	(void)arg;
+	return 0;
+}
+
+struct vctx {
+	const struct aspec *spec;
+	const char *what;
+	char *why;
+	size_t whylen;
+	int depth;
+	unsigned seen;			/* bit i: spec[i] present */
+};
+
+static int check_nest(const struct nlattr *a, const struct aspec *spec, const char *what,
+		      struct vctx *parent);
+static int check_expr(const struct nlattr *a, const char *what, struct vctx *parent);
+
+static int check_str(const struct nlattr *a, size_t max)
+{
+	const char *s = mnl_attr_get_payload(a);
+	size_t n = mnl_attr_get_payload_len(a);
+
+	return n >= 1 && n <= max && s[n - 1] == '\0' && strlen(s) == n - 1 ? 0 : -1;
+}
+
+/* nftnl_udata TLVs: { u8 type, u8 len, value[len] } filling the buffer; with
+ * comment, a type-0 value (NFTNL_UDATA_RULE_COMMENT) is a NUL-terminated string. */
+static int check_udata(const struct nlattr *a, bool comment)
+{
+	const uint8_t *p = mnl_attr_get_payload(a);
+	size_t n = mnl_attr_get_payload_len(a), off = 0;
+
+	while (off < n) {
+		uint8_t t, l;
+
+		if (n - off < 2)
+			return -1;
+		t = p[off];
+		l = p[off + 1];
+		if (l > n - off - 2)
+			return -1;
+		if (comment && t == 0 && (l == 0 || p[off + 2 + l - 1] != '\0'))
+			return -1;
+		off += 2 + (size_t)l;
+	}
+	return 0;
+}
+
+static int check_data(const struct nlattr *a, const char *what, struct vctx *parent)
+{
+	const struct nlattr *v;
+	unsigned kinds = 0;
+
+	if (check_nest(a, data_spec, what, parent) < 0)
+		return -1;
+	mnl_attr_for_each_nested(v, a) {
+		uint16_t t = mnl_attr_get_type(v);
+
+		kinds |= 1u << t;
+		if (t == NFTA_DATA_VALUE && mnl_attr_get_payload_len(v) == 0)
+			return vfail(parent->why, parent->whylen, what, "empty value");
+		if (t == NFTA_DATA_VERDICT) {
+			const struct nlattr *x;
+			uint32_t code = 0;
+			bool chain = false;
+
+			mnl_attr_for_each_nested(x, v) {
+				if (mnl_attr_get_type(x) == NFTA_VERDICT_CODE)
+					code = ntohl(mnl_attr_get_u32(x));
+				else if (mnl_attr_get_type(x) == NFTA_VERDICT_CHAIN)
+					chain = true;
+			}
+			if ((code == (uint32_t)NFT_JUMP || code == (uint32_t)NFT_GOTO) && !chain)
+				return vfail(parent->why, parent->whylen, what,
+					     "jump or goto without a chain");
+		}
+	}
+	if (kinds != (1u << NFTA_DATA_VALUE) && kinds != (1u << NFTA_DATA_VERDICT))
+		return vfail(parent->why, parent->whylen, what,
+			     "needs exactly one value or one verdict");
+	return 0;
+}
+
+static int check_attr(const struct nlattr *a, void *arg)
+{
+	struct vctx *c = arg;
+	uint16_t t = mnl_attr_get_type(a);
+	size_t n = mnl_attr_get_payload_len(a);
+	const struct aspec *sp;
+	char what[256];
+	size_t i;
+
+	for (i = 0, sp = c->spec; sp->name && sp->type != t; i++, sp++)
+		;
+	if (!sp->name)
+		return vfail(c->why, c->whylen, c->what, "unknown attribute %u", t);
+	c->seen |= 1u << i;
+	snprintf(what, sizeof(what), "%s%s%s", c->what, *c->what ? ": " : "", sp->name);
+	switch (sp->kind) {
+	case A_U8:
+	case A_U16:
+	case A_U32:
+	case A_U64: {
+		static const size_t sz[] = { [A_U8] = 1, [A_U16] = 2, [A_U32] = 4, [A_U64] = 8 };
+
+		if (n != sz[sp->kind])
+			return vfail(c->why, c->whylen, what, "length %zu, expected %zu", n,
+				     sz[sp->kind]);
+		return 0;
+	}
+	case A_STR:
+		if (check_str(a, sp->max) < 0)
+			return vfail(c->why, c->whylen, what,
+				     "not a NUL-terminated string of at most %u bytes", sp->max);
+		return 0;
+	case A_BIN:
+		if (n > sp->max)
+			return vfail(c->why, c->whylen, what, "%zu bytes, at most %u", n, sp->max);
+		return 0;
+	case A_PAD:
+		return 0;
+	case A_UDATA:
+	case A_UDATA_COMMENT:
+		if (n > sp->max || check_udata(a, sp->kind == A_UDATA_COMMENT) < 0)
+			return vfail(c->why, c->whylen, what, "malformed user data");
+		return 0;
+	case A_NEST:
+		return check_nest(a, sp->nest, what, c);
+	case A_DATA:
+		return check_data(a, what, c);
+	case A_EXPR:
+		return check_expr(a, what, c);
+	case A_LIST:
+	case A_EXPRS: {
+		const struct nlattr *x;
+		unsigned count = 0;
+
+		if (c->depth >= VCHECK_DEPTH)
+			return vfail(c->why, c->whylen, what, "nested too deeply");
+		if (walk_attrs(mnl_attr_get_payload(a), n, walk_noop, NULL, c->why, c->whylen,
+			       what) < 0)
+			return -1;
+		mnl_attr_for_each_nested(x, a) {
+			char iw[300];
+
+			if (mnl_attr_get_type(x) != NFTA_LIST_ELEM)
+				return vfail(c->why, c->whylen, what, "item of type %u, not a list element",
+					     mnl_attr_get_type(x));
+			if (sp->max && ++count > sp->max)
+				return vfail(c->why, c->whylen, what, "more than %u items", sp->max);
+			snprintf(iw, sizeof(iw), "%s #%u", what, count ? count : 1);
+			if (sp->kind == A_EXPRS ? check_expr(x, iw, c) < 0 :
+			    check_nest(x, sp->nest, iw, c) < 0)
+				return -1;
+		}
+		return 0;
+	}
+	}
+	return vfail(c->why, c->whylen, what, "unexpected attribute kind");
+}
+
+static int check_nest(const struct nlattr *a, const struct aspec *spec, const char *what,
+		      struct vctx *parent)
+{
+	struct vctx c = { .spec = spec, .what = what, .why = parent->why,
+			  .whylen = parent->whylen, .depth = parent->depth + 1 };
+	size_t n = mnl_attr_get_payload_len(a);
+
+	if (c.depth > VCHECK_DEPTH)
+		return vfail(c.why, c.whylen, what, "nested too deeply");
+	if (walk_attrs(mnl_attr_get_payload(a), n, check_attr, &c, c.why, c.whylen, what) < 0)
+		return -1;
+	for (size_t i = 0; spec[i].name; i++)
+		if (spec[i].required && !(c.seen & (1u << i)))
+			return vfail(c.why, c.whylen, what, "no %s", spec[i].name);
+	return 0;
+}
+
+static int check_expr(const struct nlattr *a, const char *what, struct vctx *parent)
+{
+	const struct nlattr *x, *name = NULL, *data = NULL;
+	char w[320];
+
+	if (walk_attrs(mnl_attr_get_payload(a), mnl_attr_get_payload_len(a), walk_noop, NULL,
+		       parent->why, parent->whylen, what) < 0)
+		return -1;
+	mnl_attr_for_each_nested(x, a) {
+		switch (mnl_attr_get_type(x)) {
+		case NFTA_EXPR_NAME:
+			if (check_str(x, 32) < 0)
+				return vfail(parent->why, parent->whylen, what, "bad expression name");
+			name = x;
+			break;
+		case NFTA_EXPR_DATA:
+			data = x;
+			break;
+		default:
+			return vfail(parent->why, parent->whylen, what, "unknown attribute %u",
+				     mnl_attr_get_type(x));
+		}
+	}
+	if (!name)
+		return vfail(parent->why, parent->whylen, what, "expression without a name");
+	for (size_t i = 0; i < sizeof(expr_specs) / sizeof(expr_specs[0]); i++) {
+		if (strcmp(expr_specs[i].name, mnl_attr_get_str(name)) != 0)
+			continue;
+		snprintf(w, sizeof(w), "%s '%s'", what, expr_specs[i].name);
+		return data ? check_nest(data, expr_specs[i].spec, w, parent) : 0;
+	}
+	return vfail(parent->why, parent->whylen, what, "expression '%s' is not supported",
+		     mnl_attr_get_str(name));
+}
+
+/* 0 when every attribute of the message is as libnftnl expects, else -1 with
+ * a reason ("rule: expressions #2 'cmp': data: needs exactly one value ..."). */
+static int check_message(const struct nlmsghdr *nlh, int type, char *why, size_t whylen)
+{
+	static const struct { int type; const char *what; const struct aspec *spec; } top[] = {
+		{ NFT_MSG_NEWTABLE, "", table_spec },
+		{ NFT_MSG_NEWCHAIN, "", chain_spec },
+		{ NFT_MSG_NEWSET, "", set_spec },
+		{ NFT_MSG_NEWSETELEM, "", elem_list_spec },
+		{ NFT_MSG_NEWRULE, "", rule_spec },
+	};
+	size_t hdr = MNL_ALIGN(sizeof(struct nfgenmsg));
+
+	for (size_t i = 0; i < sizeof(top) / sizeof(top[0]); i++) {
+		struct vctx c = { .spec = top[i].spec, .what = top[i].what, .why = why,
+				  .whylen = whylen };
+
+		if (top[i].type != type)
+			continue;
+		if (nlh->nlmsg_len < NLMSG_HDRLEN + hdr)
+			return vfail(why, whylen, "", "no nfgenmsg header");
+		if (walk_attrs((const uint8_t *)nlh + NLMSG_HDRLEN + hdr,
+			       nlh->nlmsg_len - NLMSG_HDRLEN - hdr, check_attr, &c, why, whylen,
+			       "") < 0)
+			return -1;
+		for (size_t j = 0; top[i].spec[j].name; j++)
+			if (top[i].spec[j].required && !(c.seen & (1u << j)))
+				return vfail(why, whylen, "", "no %s", top[i].spec[j].name);
+		return 0;
+	}
+	return 0;	/* other types are refused by the caller */
+}
+
+
 static int elem_list_attr_cb(const struct nlattr *a, void *data)
 {
 	const struct nlattr **tb = data;
@@ -659,6 +1217,7 @@ struct ruleset *ruleset_load_buf(const void *data, size_t len, const char *name,
 		uint8_t *copy;
 		const struct nlmsghdr *nlh;
 		int type, ok = 0;
+		char why[512];
 
 		rec++;
 		if (len - off < sizeof(be)) {
@@ -692,6 +1251,15 @@ struct ruleset *ruleset_load_buf(const void *data, size_t len, const char *name,
 		if (!have_table && type != NFT_MSG_NEWTABLE) {
 			free(copy);
 			fail(err, errlen, "%s: record %zu: table must come first", name, rec);
+			goto bad;
+		}
+		if (check_message(nlh, type, why, sizeof(why)) < 0) {
+			free(copy);
+			fail(err, errlen, "%s: record %zu: malformed %s message: %s", name, rec,
+			     type == NFT_MSG_NEWTABLE ? "table" :
+			     type == NFT_MSG_NEWCHAIN ? "chain" :
+			     type == NFT_MSG_NEWSET ? "set" :
+			     type == NFT_MSG_NEWSETELEM ? "set element" : "rule", why);
 			goto bad;
 		}
 		switch (type) {

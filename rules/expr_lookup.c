@@ -67,7 +67,7 @@ static void lookup_eval(void *priv, struct vm_regs *regs, struct vm_exec *x)
 	bool found = (i >= 0) != lk->invert;
 
 	(void)x;
-	if (i >= 0)
+	if (i >= 0 && (size_t)i < s->nelems)	/* else a run-time element (vm_dyn.c) */
 		s->elems[i].hits++;
 	if (!found) {
 		i = s->catchall;

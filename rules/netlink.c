@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -317,6 +318,37 @@ static void grow_buffers(struct nl_conn *c, size_t snd, size_t rcv)
 	}
 }
 
+/* Test hook for tests/live/t_hostile.sh: with FILTERD_FAULT set to
+ * "kill-before-send", "kill-mid-send" or "kill-after-send" the process kills
+ * itself (SIGKILL, as an OOM kill or a power cut would) at that point of every
+ * batch it sends.  mid-send first hands the kernel the first half of the batch
+ * without its BATCH_END, which the kernel must abort.  Whatever the point, the
+ * kernel must hold the old table or the new one, never a mixture. */
+static void fault_kill_point(const char *point, struct nl_conn *c, const struct batch *b)
+{
+	const char *f = getenv("FILTERD_FAULT");
+
+	if (!f || strcmp(f, point) != 0)
+		return;
+	if (strcmp(point, "kill-mid-send") == 0) {
+		const struct nlmsghdr *nlh = (const struct nlmsghdr *)b->buf;
+		int left = (int)b->len;
+		size_t half = 0;
+
+		for (; mnl_nlmsg_ok(nlh, left); nlh = mnl_nlmsg_next(nlh, &left)) {
+			size_t off = (size_t)((const char *)nlh - b->buf);
+
+			if (off > b->len / 2)
+				break;
+			half = off;
+		}
+		if (half > 0 && mnl_socket_sendto(c->nl, b->buf, half) < 0) {
+			/* the kill below is the point of the test either way */
+		}
+	}
+	raise(SIGKILL);
+}
+
 /* Sends one batch and checks one ACK per message (all but begin/end). */
 static int send_batch(struct nl_conn *c, struct batch *b, struct nl_report *rep)
 {
@@ -331,6 +363,8 @@ static int send_batch(struct nl_conn *c, struct batch *b, struct nl_report *rep)
 	rep->bytes = b->len;
 	/* every ACK is its own skb: about 1 KiB of receive buffer each (truesize) */
 	grow_buffers(c, b->len + 65536, expected * 2048 + (1u << 20));
+	fault_kill_point("kill-before-send", c, b);
+	fault_kill_point("kill-mid-send", c, b);
 	if (mnl_socket_sendto(c->nl, b->buf, b->len) < 0) {
 		rep->error = errno;
 		snprintf(rep->msg, sizeof(rep->msg),
@@ -338,6 +372,7 @@ static int send_batch(struct nl_conn *c, struct batch *b, struct nl_report *rep)
 			 b->len, strerror(errno));
 		goto out;
 	}
+	fault_kill_point("kill-after-send", c, b);
 	rbuf = malloc(MNL_SOCKET_BUFFER_SIZE * 4);
 	if (!rbuf) {
 		rep->error = ENOMEM;

@@ -8,8 +8,10 @@
 #include <string.h>
 #include <strings.h>
 
-/* A tags file above this size is refused: the real file is ~4 MiB. */
-#define TAGDB_MAX_BYTES (256u << 20)
+/* A tags file above this size is refused: the real file is ~4 MiB, and a
+ * million prefixes take ~35 MiB; 64 MiB bounds the parser's memory (jansson
+ * holds the whole tree: about 10x the file) on a pool host. */
+#define TAGDB_MAX_BYTES (64u << 20)
 
 static void tag_free(struct service_tag *t)
 {
@@ -148,7 +150,8 @@ struct tagdb *tagdb_load_buffer(const char *name, const char *buf, size_t len,
 	struct tagdb *db;
 
 	if (len > TAGDB_MAX_BYTES) {
-		snprintf(err, errlen, "%s: file is %zu bytes, the limit is %u", name, len, TAGDB_MAX_BYTES);
+		snprintf(err, errlen, "%s: file is %zu bytes, larger than the limit of %u bytes (64 MiB)", name,
+			 len, TAGDB_MAX_BYTES);
 		return NULL;
 	}
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
@@ -175,7 +178,7 @@ struct tagdb *tagdb_load(const char *path, char *err, size_t errlen)
 	for (;;) {
 		if (len == cap) {
 			if (cap >= TAGDB_MAX_BYTES + 1) {
-				snprintf(err, errlen, "%s: file is larger than the limit of %u bytes",
+				snprintf(err, errlen, "%s: file is larger than the limit of %u bytes (64 MiB)",
 					 path, TAGDB_MAX_BYTES);
 				goto out;
 			}

@@ -26,6 +26,7 @@ static const struct vm_expr_ops *const expr_ops[] = {
 	&vm_expr_log,
 	&vm_expr_limit,
 	&vm_expr_reject,
+	&vm_expr_queue,
 	NULL,
 };
 

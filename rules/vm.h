@@ -40,6 +40,13 @@ struct vm_verdict {
 				 * broke here where the kernel may have matched */
 	unsigned nlogged;	/* log expressions executed for this packet */
 	const char *log_prefix;	/* prefix of the last one (may be NULL) */
+	/* A queue expression decided (expr_queue.c).  The only queue rule
+	 * filterd compiles sends DNS answers from the configured resolvers to
+	 * filterd, which learns from them and then accepts them; offline the
+	 * verdict is therefore NF_ACCEPT with queued set, and the caller (the
+	 * replayer) learns from the packet. */
+	bool queued;
+	uint16_t queue_num;
 };
 
 enum vm_trace_type {
@@ -111,5 +118,21 @@ size_t vm_set_memory(const struct vm *vm, size_t i);
 
 /* Zeroes counters, coverage and limit buckets (as a fresh load would). */
 void vm_reset(struct vm *vm);
+
+/* Run-time elements (vm_dyn.c): what filterd adds to its timeout sets (FQDN
+ * addresses learned from DNS), replayed on capture time.  The clock is the
+ * caller's (microseconds, e.g. the capture timestamp of the packet about to be
+ * evaluated); an element matches while clock < expires_at.
+ *
+ * vm_set_add_elem adds key (len = the set's key length) to the named set, or
+ * moves the expiry of an element added before (as the kernel's element update
+ * does).  Only sets with the timeout flag that are neither maps nor interval
+ * sets take run-time elements.  Returns 0, or -1 with errno: ENOENT (no such
+ * set), EINVAL (wrong set kind or key length), ENOMEM. */
+int vm_set_add_elem(struct vm *vm, const char *set, const void *key, size_t len,
+		    int64_t expires_at);
+void vm_set_clock(struct vm *vm, int64_t now);
+/* Run-time elements of the named set alive at the current clock. */
+size_t vm_set_dyn_live(const struct vm *vm, const char *set);
 
 #endif

@@ -130,6 +130,7 @@ struct vm_set {
 	struct range_set *ranges;
 	int32_t *keymap;	/* exact/range position -> element index */
 	uint8_t nfields, field_len[16];
+	struct vm_dyn *dyn;	/* run-time elements (vm_dyn.c), NULL when none */
 };
 
 struct vm_edge {
@@ -151,6 +152,7 @@ struct vm {
 	size_t nedges, edgecap;
 	vm_trace_fn trace;
 	void *trace_arg;
+	int64_t dyn_now;	/* clock of run-time elements (vm_set_clock) */
 };
 
 /* Error helpers (return -1 so that callers can `return vm_err(...)`). */
@@ -180,6 +182,10 @@ void vm_set_release(struct vm_set *vs);
 /* Element index matching the key in registers starting at word `key`, or -1. */
 int vm_set_find(const struct vm_set *vs, const uint32_t *key);
 
+/* Run-time elements (vm_dyn.c): index of a live element matching key, or -1. */
+long vm_dyn_find(const struct vm_dyn *d, const uint8_t *key, uint32_t klen);
+void vm_dyn_free(struct vm_dyn *d);
+
 /* Byte-level register access as nft_reg_store8/16 and loads. */
 static inline uint8_t *vm_reg_bytes(struct vm_regs *r, int word)
 {
@@ -189,6 +195,6 @@ static inline uint8_t *vm_reg_bytes(struct vm_regs *r, int word)
 extern const struct vm_expr_ops vm_expr_payload, vm_expr_cmp, vm_expr_bitwise,
 	vm_expr_byteorder, vm_expr_range, vm_expr_lookup, vm_expr_meta, vm_expr_ct,
 	vm_expr_immediate, vm_expr_counter, vm_expr_log, vm_expr_limit,
-	vm_expr_reject;
+	vm_expr_reject, vm_expr_queue;
 
 #endif

@@ -388,6 +388,7 @@ void vm_set_release(struct vm_set *vs)
 	free(vs->keymap);
 	free(vs->elems);
 	free(vs->data);
+	vm_dyn_free(vs->dyn);
 }
 
 int vm_set_find(const struct vm_set *vs, const uint32_t *key)
@@ -398,6 +399,11 @@ int vm_set_find(const struct vm_set *vs, const uint32_t *key)
 	switch (vs->kind) {
 	case VM_SET_EXACT:
 		i = exact_set_find(vs->exact, k);
+		if (i < 0 && vs->dyn) {
+			/* run-time elements come after the loaded ones */
+			i = vm_dyn_find(vs->dyn, k, vs->klen);
+			return i < 0 ? -1 : (int)(vs->nelems + (size_t)i);
+		}
 		return i < 0 ? -1 : vs->keymap[i];
 	case VM_SET_INTERVAL:
 		return interval_set_find(vs->interval, set_key_u128(k, vs->klen));

@@ -1,0 +1,547 @@
+/* filterd: the reader's control ops that look at what is in force —
+ *   metrics  the Prometheus text (d_metrics.c)
+ *   show     the policy in force and the table's rules with their origin,
+ *            nft text and counters
+ *   verify   the live table against a fresh compile of the policy in force
+ *            (every difference, rules/verify.h), then the captures of
+ *            cfg.verify_captures replayed through the DUMPED table by
+ *            pcap-replay with their expectation files
+ *   audit    the audit log read back (it is root's: readers get it here)
+ * and the one-second observe tick (drop log summary, metrics textfile). */
+#include "observe.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/stat.h>
+#include <sys/timerfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <linux/netfilter.h>
+
+#include "dump.h"
+#include "policy.h"
+#include "ruleinfo.h"
+#include "verify.h"
+
+#define REPLAY_TIMEOUT_S 120
+#define REPLAY_OUTPUT_MAX (256u << 10)
+#define AUDIT_ANSWER_MAX (6u << 20)
+
+static int nflog_fd = -1;
+static unsigned metrics_age;
+
+/* ---- lifecycle ----------------------------------------------------------- */
+
+void observe_start(struct daemon *d)
+{
+	struct epoll_event ev = { .events = EPOLLIN };
+
+	d->metrics_fd = -1;
+	nflog_fd = droplog_open(d);
+	if (nflog_fd >= 0) {
+		ev.data.fd = nflog_fd;
+		epoll_ctl(d->epfd, EPOLL_CTL_ADD, nflog_fd, &ev);
+	}
+	d->metrics_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+	if (d->metrics_fd >= 0) {
+		struct itimerspec tick = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
+		timerfd_settime(d->metrics_fd, 0, &tick, NULL);
+		ev.data.fd = d->metrics_fd;
+		epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->metrics_fd, &ev);
+	}
+	metrics_age = UINT_MAX / 2;	/* first textfile at the first tick */
+	if (d->cfg.metrics_file && d->cfg.metrics_file[0])
+		dlog("event=metrics-file file=%s interval=%us", d->cfg.metrics_file, d->cfg.metrics_interval);
+}
+
+bool observe_event(struct daemon *d, int fd)
+{
+	if (fd < 0)
+		return false;
+	if (fd == nflog_fd) {
+		droplog_read(d);
+		return true;
+	}
+	if (fd == d->metrics_fd) {
+		uint64_t x;
+		if (read(fd, &x, sizeof(x)) != sizeof(x))
+			return true;
+		droplog_tick(d);
+		metrics_age += (unsigned)x;
+		unsigned every = d->cfg.metrics_interval ? d->cfg.metrics_interval : 1;
+		if (d->cfg.metrics_file && d->cfg.metrics_file[0] && metrics_age >= every) {
+			metrics_age = 0;
+			metrics_write_textfile(d);
+		}
+		return true;
+	}
+	return false;
+}
+
+void observe_stop(struct daemon *d)
+{
+	droplog_close();
+	nflog_fd = -1;
+	if (d->metrics_fd >= 0)
+		close(d->metrics_fd);
+	d->metrics_fd = -1;
+}
+
+/* ---- audit log ------------------------------------------------------------ */
+
+void audit_rotate(struct daemon *d, size_t incoming)
+{
+	struct stat st;
+	char old[4096];
+
+	if (!d->cfg.audit_log_max || stat(d->cfg.audit_log, &st) < 0 ||
+	    (size_t)st.st_size + incoming <= d->cfg.audit_log_max)
+		return;
+	snprintf(old, sizeof(old), "%s.1", d->cfg.audit_log);
+	if (rename(d->cfg.audit_log, old) < 0)
+		dlog("event=warning what=audit-rotate file=%s error=\"%s\"", d->cfg.audit_log, strerror(errno));
+	else
+		dlog("event=audit-rotated file=%s to=%s size=%lld", d->cfg.audit_log, old, (long long)st.st_size);
+}
+
+/* "2024-05-06T07:08:09.123Z" -> Unix time; -1 when it is not that. */
+static time_t audit_time(const char *ts)
+{
+	struct tm tm = {0};
+	const char *end = ts ? strptime(ts, "%Y-%m-%dT%H:%M:%S", &tm) : NULL;
+	return end ? timegm(&tm) : (time_t)-1;
+}
+
+static void audit_read_file(const char *path, time_t since, json_t *out, size_t *total)
+{
+	FILE *f = fopen(path, "re");
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	if (!f)
+		return;
+	while ((n = getline(&line, &cap, f)) > 0) {
+		if (line[n - 1] == '\n')
+			line[--n] = '\0';
+		if (!n)
+			continue;
+		if (since > 0) {
+			json_t *j = json_loads(line, 0, NULL);
+			time_t t = audit_time(json_string_value(json_object_get(j, "time")));
+			json_decref(j);
+			if (t != (time_t)-1 && t < since)
+				continue;
+		}
+		json_array_append_new(out, json_stringn(line, (size_t)n));
+		*total += (size_t)n;
+		/* keep the newest: drop from the front past the answer's size */
+		while (*total > AUDIT_ANSWER_MAX && json_array_size(out) > 1) {
+			*total -= json_string_length(json_array_get(out, 0));
+			json_array_remove(out, 0);
+		}
+	}
+	free(line);
+	fclose(f);
+}
+
+static json_t *op_audit(struct daemon *d, json_t *req)
+{
+	json_t *since_j = json_object_get(req, "since");
+	time_t since = 0;
+	char old[4096];
+	size_t total = 0;
+
+	if (since_j && !json_is_integer(since_j))
+		return json_pack("{s:b,s:s}", "ok", 0, "error", "audit: 'since' must be Unix seconds");
+	if (since_j)
+		since = (time_t)json_integer_value(since_j);
+	json_t *recs = json_array();
+	snprintf(old, sizeof(old), "%s.1", d->cfg.audit_log);
+	audit_read_file(old, since, recs, &total);
+	audit_read_file(d->cfg.audit_log, since, recs, &total);
+	return json_pack("{s:b,s:s,s:o}", "ok", 1, "file", d->cfg.audit_log, "records", recs);
+}
+
+/* ---- compile the policy in force afresh ----------------------------------- */
+
+static struct compiled *compile_current(struct daemon *d, bool text, char *err, size_t errlen)
+{
+	struct diags dg = {0};
+	struct policy *pol = NULL;
+	struct compiled *comp = NULL;
+	struct compile_opts co;
+
+	if (!d->cur.text || !d->tags) {
+		snprintf(err, errlen, "no policy in force");
+		return NULL;
+	}
+	if (policy_parse_buffer(d->cur.name ? d->cur.name : "policy", d->cur.text, d->cur.len, &pol, &dg) < 0 ||
+	    policy_resolve(pol, d->tags, &dg) < 0)
+		goto fail;
+	compile_opts_default(&co);
+	co.table = d->cfg.table;
+	co.log_group = d->cfg.log_group;
+	co.log_rate = d->cfg.log_rate;
+	co.log_burst = d->cfg.log_burst;
+	co.no_text = !text;
+	if (compile_policy(pol, d->tags, &co, &comp, &dg) < 0)
+		goto fail;
+	policy_free(pol);
+	diags_clear(&dg);
+	return comp;
+fail: {
+	char *first = diags_first_error(&dg);
+	snprintf(err, errlen, "the policy in force does not compile now: %s", first ? first : "error");
+	free(first);
+	policy_free(pol);
+	diags_clear(&dg);
+	return NULL;
+}
+}
+
+/* ---- show ----------------------------------------------------------------- */
+
+struct nft_line {
+	char chain[64];
+	size_t index;		/* within the chain */
+	char *text;
+};
+
+/* The compiler's nft script, one entry per rule line (comment cut off). */
+static struct nft_line *nft_lines(const char *script, size_t *n)
+{
+	struct nft_line *v = NULL;
+	size_t m = 0, cap = 0, idx = 0;
+	char chain[64] = "";
+	const char *p = script;
+
+	*n = 0;
+	while (p && *p) {
+		const char *eol = strchr(p, '\n');
+		size_t len = eol ? (size_t)(eol - p) : strlen(p);
+		if (len > 7 && strncmp(p, "\tchain ", 7) == 0) {
+			const char *s = p + 7, *e = memchr(s, ' ', len - 7);
+			snprintf(chain, sizeof(chain), "%.*s", (int)(e ? e - s : 0), s);
+			idx = 0;
+		} else if (chain[0] && len > 2 && p[0] == '\t' && p[1] == '\t' && strncmp(p + 2, "type ", 5) != 0) {
+			const char *c = NULL;
+			for (const char *q = p; q + 10 <= p + len; q++)
+				if (strncmp(q, " comment \"", 10) == 0)
+					c = q;
+			if (c) {
+				if (m == cap) {
+					cap = cap ? cap * 2 : 64;
+					struct nft_line *nv = realloc(v, cap * sizeof(*nv));
+					if (!nv)
+						break;
+					v = nv;
+				}
+				snprintf(v[m].chain, sizeof(v[m].chain), "%s", chain);
+				v[m].index = idx++;
+				v[m].text = strndup(p + 2, (size_t)(c - p - 2));
+				m++;
+			}
+		} else if (len >= 2 && p[0] == '\t' && p[1] == '}') {
+			chain[0] = '\0';
+		}
+		p = eol ? eol + 1 : NULL;
+	}
+	*n = m;
+	return v;
+}
+
+static json_t *policy_json(struct daemon *d)
+{
+	char ts[32];
+	struct tm tm;
+
+	if (!d->cur.text)
+		return json_null();
+	gmtime_r(&d->cur.at, &tm);
+	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
+	return json_pack("{s:s,s:s,s:s,s:I,s:s,s:s,s:b}", "workspace", d->cur.workspace, "sha256",
+			 d->cur.sha256, "name", d->cur.name ? d->cur.name : "", "tags_change_number",
+			 (json_int_t)d->cur.tags_change, "applied_at", ts, "applied_by", d->cur.by,
+			 "hbi_workspace", d->cur.hbi);
+}
+
+static json_t *op_show(struct daemon *d)
+{
+	char err[512], comment[256], code[8192];
+	struct nftnl_rule_list *rl = rules_from_kernel(d->cfg.table, NFPROTO_INET, err, sizeof(err));
+	struct compiled *comp = NULL;
+	struct nft_line *nl = NULL;
+	size_t nnl = 0;
+	json_t *a = json_pack("{s:b,s:o,s:s}", "ok", 1, "policy", policy_json(d), "table",
+			      d->cfg.table);
+
+	if (!rl) {
+		json_object_set_new(a, "table_error", json_string(err));
+		return a;
+	}
+	if (d->cur.text) {
+		char cerr[512];
+		comp = compile_current(d, true, cerr, sizeof(cerr));
+		if (comp && comp->nft)
+			nl = nft_lines(comp->nft, &nnl);
+	}
+	json_t *rules = json_array();
+	struct nftnl_rule_list_iter *it = nftnl_rule_list_iter_create(rl);
+	struct nftnl_rule *r;
+	char chain[64] = "";
+	size_t pos = 0;
+	while (it && (r = nftnl_rule_list_iter_next(it))) {
+		const char *ch = nftnl_rule_get_str(r, NFTNL_RULE_CHAIN);
+		uint64_t pk = 0, by = 0;
+		enum rule_category cat;
+		char dir[16] = "", name[200] = "";
+		if (strcmp(chain, ch) != 0) {
+			snprintf(chain, sizeof(chain), "%s", ch);
+			pos = 0;
+		}
+		rule_comment(r, comment, sizeof(comment));
+		bool has_counter = rule_counter_get(r, &pk, &by);
+		rule_bytecode_line(r, code, sizeof(code));
+		json_t *jr = json_pack("{s:s,s:I,s:I,s:s,s:s,s:s}", "chain", ch, "position", (json_int_t)pos + 1,
+				       "handle", (json_int_t)nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE),
+				       "comment", comment, "action", rule_action_name(rule_action_of(r)),
+				       "bytecode", code);
+		if (rule_origin(r, &cat, dir, sizeof(dir), name, sizeof(name)) == 0) {
+			json_object_set_new(jr, "category", json_string(category_name(cat)));
+			json_object_set_new(jr, "direction", json_string(dir));
+			json_object_set_new(jr, "rule", json_string(name));
+		} else {
+			json_object_set_new(jr, "category", json_string("unknown"));
+		}
+		const char *tgt = rule_target_chain(r);
+		if (tgt[0])
+			json_object_set_new(jr, "target", json_string(tgt));
+		if (has_counter) {
+			json_object_set_new(jr, "packets", json_integer((json_int_t)pk));
+			json_object_set_new(jr, "bytes", json_integer((json_int_t)by));
+		}
+		for (size_t i = 0; i < nnl; i++)
+			if (nl[i].index == pos && strcmp(nl[i].chain, ch) == 0) {
+				json_object_set_new(jr, "nft", json_string(nl[i].text ? nl[i].text : ""));
+				break;
+			}
+		json_array_append_new(rules, jr);
+		pos++;
+	}
+	if (it)
+		nftnl_rule_list_iter_destroy(it);
+	json_object_set_new(a, "rules", rules);
+	for (size_t i = 0; i < nnl; i++)
+		free(nl[i].text);
+	free(nl);
+	compiled_free(comp);
+	nftnl_rule_list_free(rl);
+	return a;
+}
+
+/* ---- verify --------------------------------------------------------------- */
+
+static void replay_binary(struct daemon *d, char *buf, size_t len)
+{
+	char self[PATH_MAX];
+	ssize_t n;
+
+	if (d->cfg.pcap_replay && d->cfg.pcap_replay[0]) {
+		snprintf(buf, len, "%s", d->cfg.pcap_replay);
+		return;
+	}
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		snprintf(buf, len, "%s/pcap-replay", dirname(self));
+		if (access(buf, X_OK) == 0)
+			return;
+	}
+	snprintf(buf, len, "pcap-replay");	/* from PATH */
+}
+
+/* Runs argv, its stdout and stderr into *out (capped).  Returns the exit
+ * status, 128+signal, or -1 when it could not run (message in *out). */
+static int run_capture(char *const argv[], char **out)
+{
+	int p[2];
+	pid_t pid;
+	char *buf = calloc(1, REPLAY_OUTPUT_MAX + 64);
+	size_t len = 0;
+	int status = 0;
+	time_t deadline = time(NULL) + REPLAY_TIMEOUT_S;
+
+	*out = buf;
+	if (!buf || pipe2(p, O_CLOEXEC) < 0)
+		return -1;
+	pid = fork();
+	if (pid < 0) {
+		snprintf(buf, REPLAY_OUTPUT_MAX, "fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		sigset_t all;
+		sigemptyset(&all);
+		sigprocmask(SIG_SETMASK, &all, NULL);	/* the daemon blocks them for signalfd */
+		signal(SIGPIPE, SIG_DFL);
+		dup2(p[1], 1);
+		dup2(p[1], 2);
+		int nul = open("/dev/null", O_RDONLY);
+		if (nul >= 0)
+			dup2(nul, 0);
+		execvp(argv[0], argv);
+		dprintf(2, "cannot run %s: %s\n", argv[0], strerror(errno));
+		_exit(127);
+	}
+	close(p[1]);
+	for (;;) {
+		int left = (int)(deadline - time(NULL));
+		struct pollfd pf = { .fd = p[0], .events = POLLIN };
+		if (left <= 0 || poll(&pf, 1, left * 1000) <= 0) {
+			kill(pid, SIGKILL);
+			snprintf(buf + len, 64, "\n(killed after %d s)\n", REPLAY_TIMEOUT_S);
+			len += strlen(buf + len);
+			break;
+		}
+		char tmp[4096];
+		ssize_t r = read(p[0], tmp, sizeof(tmp));
+		if (r <= 0)
+			break;
+		size_t take = (size_t)r;
+		if (len + take > REPLAY_OUTPUT_MAX)
+			take = REPLAY_OUTPUT_MAX - len;
+		memcpy(buf + len, tmp, take);
+		len += take;
+	}
+	close(p[0]);
+	buf[len] = '\0';
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	if (WIFEXITED(status))
+		return WEXITSTATUS(status);
+	return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+}
+
+static json_t *verify_captures(struct daemon *d, struct ruleset *live, bool *failed)
+{
+	json_t *out = json_array();
+	char dump[4096], bin[PATH_MAX], err[512];
+	char *list = strdup(d->cfg.verify_captures ? d->cfg.verify_captures : ""), *save = NULL, *tok;
+	bool saved = false;
+
+	snprintf(dump, sizeof(dump), "%s/verify-%d.ruleset", d->cfg.state_dir, (int)getpid());
+	replay_binary(d, bin, sizeof(bin));
+	for (tok = list ? strtok_r(list, ",", &save) : NULL; tok; tok = strtok_r(NULL, ",", &save)) {
+		while (*tok == ' ')
+			tok++;
+		if (!*tok)
+			continue;
+		char *colon = strrchr(tok, ':');
+		json_t *jc = json_object();
+		json_array_append_new(out, jc);
+		if (!colon) {
+			json_object_set_new(jc, "capture", json_string(tok));
+			json_object_set_new(jc, "status", json_string("error"));
+			json_object_set_new(jc, "output", json_string("verify_captures: expected CAPTURE:EXPECTATIONS"));
+			*failed = true;
+			continue;
+		}
+		*colon = '\0';
+		json_object_set_new(jc, "capture", json_string(tok));
+		json_object_set_new(jc, "expect", json_string(colon + 1));
+		if (!saved && ruleset_save(live, dump, err, sizeof(err)) < 0) {
+			json_object_set_new(jc, "status", json_string("error"));
+			json_object_set_new(jc, "output", json_string(err));
+			*failed = true;
+			continue;
+		}
+		saved = true;
+		char *argv[] = { bin, "--ruleset", dump, "--tags", d->cfg.tags, "--expect", colon + 1, tok, NULL };
+		char *output = NULL;
+		int rc = run_capture(argv, &output);
+		json_object_set_new(jc, "exit", json_integer(rc));
+		json_object_set_new(jc, "status", json_string(rc == 0 ? "pass" : rc == 1 ? "fail" : "error"));
+		json_object_set_new(jc, "output", json_string(output ? output : ""));
+		free(output);
+		if (rc != 0)
+			*failed = true;
+	}
+	if (saved)
+		unlink(dump);
+	free(list);
+	return out;
+}
+
+static json_t *op_verify(struct daemon *d)
+{
+	char err[512];
+	struct compiled *want;
+	struct ruleset *live;
+	struct rs_diffs diffs = {0};
+	bool failed = false;
+
+	want = compile_current(d, false, err, sizeof(err));
+	if (!want)
+		return json_pack("{s:b,s:s}", "ok", 0, "error", err);
+	live = ruleset_from_kernel(d->cfg.table, NFPROTO_INET, err, sizeof(err));
+	if (!live) {
+		compiled_free(want);
+		return json_pack("{s:b,s:s,s:b}", "ok", 1, "clean", 0, "error", err);
+	}
+	long n = ruleset_compare(want->rs, live, &diffs);
+	json_t *jd = json_array();
+	for (size_t i = 0; i < diffs.n; i++)
+		json_array_append_new(jd, json_string(diffs.v[i]));
+	if (n < 0)
+		json_array_append_new(jd, json_string("out of memory: the list is incomplete"));
+	if (n != 0)
+		failed = true;
+	json_t *caps = verify_captures(d, live, &failed);
+	json_t *a = json_pack("{s:b,s:b,s:o,s:o,s:o,s:I,s:I,s:I}", "ok", 1, "clean", !failed,
+			      "policy", policy_json(d), "differences", jd, "captures", caps,
+			      "rules", (json_int_t)ruleset_count_rules(live),
+			      "sets", (json_int_t)ruleset_count_sets(live),
+			      "elements", (json_int_t)ruleset_count_elements(live));
+	dlog("event=verify differences=%zu captures=%zu result=%s", diffs.n, json_array_size(caps),
+	     failed ? "failed" : "clean");
+	rs_diffs_free(&diffs);
+	ruleset_free(live);
+	compiled_free(want);
+	return a;
+}
+
+/* ---- dispatch -------------------------------------------------------------- */
+
+json_t *observe_handle(struct daemon *d, const struct actor *who, const char *op, json_t *req)
+{
+	(void)who;
+	if (strcmp(op, "metrics") == 0) {
+		char *t = metrics_text(d);
+		if (!t)
+			return json_pack("{s:b,s:s}", "ok", 0, "error", "out of memory");
+		json_t *a = json_pack("{s:b,s:s,s:s}", "ok", 1, "content_type",
+				      "text/plain; version=0.0.4", "metrics", t);
+		free(t);
+		return a;
+	}
+	if (strcmp(op, "show") == 0)
+		return op_show(d);
+	if (strcmp(op, "verify") == 0)
+		return op_verify(d);
+	if (strcmp(op, "audit") == 0)
+		return op_audit(d, req);
+	return NULL;
+}

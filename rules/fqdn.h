@@ -1,0 +1,57 @@
+/* fqdn — what a ruleset says about its FQDN rules, read from the objects alone
+ * (compiled, dumped from a kernel, or loaded from a saved dump), so filterd and
+ * pcap-replay agree on it:
+ *   - every set whose comment is "fqdn=<name>" serves that name (sets
+ *     fqdn_<rule>_v4 and _v6, key ipv4_addr / ipv6_addr, flags timeout);
+ *   - the resolvers whose answers are learned from are the elements of
+ *     dns_resolvers_v4/_v6 (the sets the input chain's queue rule reads).
+ * See compile.h for the rules around them. */
+#ifndef FILTERD_FQDN_H
+#define FILTERD_FQDN_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ruleset.h"
+
+#define FQDN_MAX_RESOLVERS 16
+
+struct fqdn_set {
+	char *set;		/* "fqdn_pypi_v4" */
+	char *fqdn;		/* "pypi.org" or "*.blob.core.windows.net" */
+	int family;		/* AF_INET or AF_INET6 */
+};
+
+struct fqdn_info {
+	struct fqdn_set *v;
+	size_t n;
+	int res_family[FQDN_MAX_RESOLVERS];
+	uint8_t res_addr[FQDN_MAX_RESOLVERS][16];
+	size_t nres;
+};
+
+/* Fills info from rs.  Returns 0, or -1 with errno ENOMEM. */
+int fqdn_info_from_ruleset(const struct ruleset *rs, struct fqdn_info *info);
+void fqdn_info_free(struct fqdn_info *info);
+bool fqdn_is_resolver(const struct fqdn_info *info, int family, const uint8_t *addr);
+/* Adds a resolver (duplicates ignored); -1 when the list is full. */
+int fqdn_add_resolver(struct fqdn_info *info, int family, const uint8_t *addr);
+/* The set's FQDN from its comment, into buf; NULL when it is no FQDN set. */
+const char *fqdn_of_set(const struct nftnl_set *s, char *buf, size_t len);
+
+/* fqdn_learn.c — shared by filterd and pcap-replay.
+ * Does an answer serve the FQDN set of pattern?  chain is what dns_msg_walk
+ * reports for one address (question name, CNAMEs, owner): true when any of
+ * them matches (dns_name_match: exact, or "*.x" for names below x). */
+bool fqdn_match_chain(const char *pattern, const char *const *chain, size_t n);
+/* Like dns_name_match, but name may itself be a wildcard ("*.x": every name
+ * below x, as in pcap-replay --fqdn-map): true when some name matches both. */
+bool fqdn_match_name(const char *pattern, const char *name);
+/* The DNS message in an IP packet (starting at its IP header) from port 53,
+ * or NULL.  UDP; TCP only for a segment that holds a whole message (length
+ * prefix included).  *family and *src (the source address) are set. */
+const uint8_t *fqdn_dns_payload(const uint8_t *ip, size_t len, int *family,
+				const uint8_t **src, size_t *dlen);
+
+#endif

@@ -1,0 +1,93 @@
+/* fqdn_learn — what filterd and pcap-replay share to learn FQDN addresses from
+ * DNS answers: which names serve which FQDN set (fqdn_match_chain,
+ * fqdn_match_name) and where the DNS message sits in a queued IP packet
+ * (fqdn_dns_payload).  See fqdn.h. */
+#include "fqdn.h"
+
+#include <netinet/in.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "dns.h"
+
+bool fqdn_match_chain(const char *pattern, const char *const *chain, size_t n)
+{
+	for (size_t k = 0; k < n; k++)
+		if (chain[k] && dns_name_match(pattern, chain[k]))
+			return true;
+	return false;
+}
+
+static bool is_wild(const char *s)
+{
+	return s[0] == '*' && s[1] == '.' && s[2];
+}
+
+bool fqdn_match_name(const char *pattern, const char *name)
+{
+	char probe[DNS_NAMEBUF + 4];
+
+	if (!is_wild(name))
+		return dns_name_match(pattern, name);
+	if (!is_wild(pattern))
+		return dns_name_match(name, pattern);	/* "*.x" stands for pattern */
+	/* two wildcards: some name lies below both when one domain is (below)
+	 * the other */
+	snprintf(probe, sizeof(probe), "x.%s", name + 2);
+	if (dns_name_match(pattern, probe))
+		return true;
+	snprintf(probe, sizeof(probe), "x.%s", pattern + 2);
+	return dns_name_match(name, probe);
+}
+
+const uint8_t *fqdn_dns_payload(const uint8_t *p, size_t len, int *family, const uint8_t **src,
+				size_t *dlen)
+{
+	size_t off;
+	uint8_t proto;
+
+	if (len < 20)
+		return NULL;
+	if ((p[0] >> 4) == 4) {
+		size_t ihl = (size_t)(p[0] & 0x0f) * 4;
+		size_t tot = (size_t)(p[2] << 8 | p[3]);
+		if (ihl < 20 || tot < ihl || tot > len || (p[6] & 0x3f) || p[7])
+			return NULL;	/* fragments were reassembled by conntrack */
+		len = tot;
+		proto = p[9];
+		*family = AF_INET;
+		*src = p + 12;
+		off = ihl;
+	} else if ((p[0] >> 4) == 6 && len >= 40) {
+		size_t pl = (size_t)(p[4] << 8 | p[5]);
+		if (40 + pl > len)
+			return NULL;
+		len = 40 + pl;
+		proto = p[6];	/* extension headers: not learned from */
+		*family = AF_INET6;
+		*src = p + 8;
+		off = 40;
+	} else {
+		return NULL;
+	}
+	if (proto == IPPROTO_UDP) {
+		if (off + 8 > len || (p[off] << 8 | p[off + 1]) != 53)
+			return NULL;
+		*dlen = len - off - 8;
+		return p + off + 8;
+	}
+	if (proto == IPPROTO_TCP) {
+		if (off + 20 > len || (p[off] << 8 | p[off + 1]) != 53)
+			return NULL;
+		size_t doff = (size_t)(p[off + 12] >> 4) * 4;
+		if (doff < 20 || off + doff + 2 > len)
+			return NULL;
+		const uint8_t *m = p + off + doff;
+		size_t mlen = (size_t)(m[0] << 8 | m[1]);
+		if (off + doff + 2 + mlen > len)
+			return NULL;
+		*dlen = mlen;
+		return m + 2;
+	}
+	return NULL;
+}

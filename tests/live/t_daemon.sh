@@ -1,0 +1,569 @@
+#!/bin/bash
+# Live: filterd under the real kernel and real traffic.  One daemon ("d1") runs in
+# the "host" namespace of the standard topology (lib.sh topo_setup) and is
+# exercised through its policy file (inotify), signals and control socket
+# (filterctl), kill -9, restart and roles; smaller daemons run in namespaces of
+# their own for ownership=off (drift repair), --fail-mode open and a tags swap
+# with the real service tags (no traffic there: those addresses are never used
+# as live traffic).  Every namespace, process, test user and temp dir is removed
+# on exit, also on failure.
+. "$(dirname "$0")/lib.sh"
+live_init t_daemon
+T=$(live_tmp)
+chmod 755 "$T"		# the role tests run filterctl as unprivileged test users
+FILTERD=$O/filterd
+if [ ! -x "$FILTERD" ]; then
+	not_ok "t_daemon: $FILTERD missing (make O=... all)"
+	live_finish
+fi
+EXTAGS=$ROOT/examples/servicetags.json
+SHARED=${FILTERD_SHARED:-$ROOT/../shared}
+REAL1=$SHARED/data/servicetags/ServiceTags_Public_20240415.json
+REAL2=$SHARED/data/servicetags/ServiceTags_Public_20240506.json
+
+# ---- test users (roles); removed on exit whatever happens -----------------
+U_R=fdtest_r$$ U_C=fdtest_c$$ U_N=fdtest_n$$ G_C=fdtest_g$$
+_users=() _groups=()
+users_cleanup() {
+	local u
+	for u in "${_users[@]}"; do userdel -f "$u" >/dev/null 2>&1; done
+	for u in "${_groups[@]}"; do groupdel "$u" >/dev/null 2>&1; done
+	_users=() _groups=()
+}
+trap 'users_cleanup; live_cleanup' EXIT
+trap 'users_cleanup; live_cleanup; exit 130' INT
+trap 'users_cleanup; live_cleanup; exit 143' TERM
+finish() { users_cleanup; live_finish; }
+
+# ---- helpers -------------------------------------------------------------
+now_ms() { date +%s%3N; }
+# wait_until SECONDS COMMAND...: polls COMMAND every 50 ms; fails after SECONDS.
+wait_until() {
+	local n i
+	n=$(awk "BEGIN { print int($1 * 20) }")
+	shift
+	for ((i = 0; i <= n; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	return 1
+}
+flog() { echo "$T/$1/log"; }
+faudit() { echo "$T/$1/audit.log"; }
+nlines() { grep -c -- "$2" "$(flog "$1")" 2>/dev/null; }	# DAEMON PATTERN
+more_lines() { [ "$(nlines "$1" "$2")" -gt "$3" ]; }		# DAEMON PATTERN N
+# ctl DAEMON ARGS...: filterctl against that daemon's socket.
+ctl() { local d=$1; shift; FILTERD_SOCKET="$T/$d/sock" "$FILTERCTL" "$@"; }
+# fd_start DAEMON NS POLICY TAGS [ARGS...]: starts filterd in NS and waits until its
+# control socket answers (so the startup apply is done); PID in PID_<DAEMON>.
+fd_start() {
+	local d=$1 n=$2 pol=$3 tags=$4 pid
+	shift 4
+	mkdir -p "$T/$d"
+	ip netns exec "$(ns_name "$n")" "$FILTERD" --policy "$pol" --tags "$tags" \
+		--state-dir "$T/$d/state" --socket "$T/$d/sock" --set audit_log="$T/$d/audit.log" \
+		"$@" >>"$T/$d/log" 2>&1 &
+	pid=$!
+	_live_pids+=("$pid")
+	printf -v "PID_$d" '%s' "$pid"
+	if wait_until 10 ctl "$d" status; then return 0; fi
+	echo "# filterd $d did not come up; log:"
+	sed 's/^/#   /' "$T/$d/log"
+	return 1
+}
+# table NS: the stateless listing (no counters), without what differs by
+# construction between a daemon's table and a fresh apply: the table's flags
+# (owner, persist, or an orphaned persist table's empty flags) and progname.
+table() {
+	nsx "$1" nft -s list table inet filterd 2>&1 |
+		sed -e 's/ # progname .*$//' -e '/^\tflags/d' -e '/^[[:space:]]*$/d'
+}
+has_rule() { nft_table "$1" | grep -qF ":$2\""; }	# NS RULENAME
+no_rule() { ! has_rule "$@"; }
+same_files() { # NAME FILE1 FILE2: both non-empty and equal
+	if [ ! -s "$2" ] || [ ! -s "$3" ]; then not_ok "$1" "empty listing: $(wc -c "$2" "$3" | head -2)"
+	elif cmp -s "$2" "$3"; then ok "$1"
+	else not_ok "$1" "$(diff -u "$2" "$3" | head -40)"; fi
+}
+# json_get FILE KEY[.KEY]: a value of a JSON document (python, no jq needed).
+json_get() {
+	"$PY" -c 'import json,sys
+v=json.load(open(sys.argv[1]))
+for k in sys.argv[2].split("."):
+    v=v.get(k) if isinstance(v,dict) else None
+print("null" if v is None else v)' "$1" "$2"
+}
+
+# pol_text [WORKSPACE [HBI [PORT...]]]: the policy of these tests; every PORT adds
+# an inbound allow of tcp PORT from 203.0.113.0/24 (rule AllowInet<PORT>).
+pol_text() {
+	local ws=${1:-live-daemon} hbi=${2:-false} p prio=200
+	shift 2 2>/dev/null
+	cat <<EOF
+# t_daemon.sh test policy
+version: 1
+workspace: $ws
+region: eastus
+hbi_workspace: $hbi
+
+virtual_network:
+  address_space: [10.0.0.0/16, "fd00:10::/48"]
+
+managed_network:
+  isolation_mode: disabled
+
+security_rules:
+  - name: AllowAzureMachineLearning
+    priority: 110
+    direction: inbound
+    access: allow
+    protocol: tcp
+    source: AzureMachineLearning
+    destination_ports: "44224"
+EOF
+	for p in "$@"; do
+		prio=$((prio + 1))
+		cat <<EOF
+  - name: AllowInet$p
+    priority: $prio
+    direction: inbound
+    access: allow
+    protocol: tcp
+    source: 203.0.113.0/24
+    destination_ports: "$p"
+EOF
+	done
+}
+
+# =====================================================================
+# d1: the pool host
+# =====================================================================
+topo_setup || { not_ok "daemon: topology"; finish; }
+POL=$T/d1/policy.yaml
+mkdir -p "$T/d1"
+pol_text >"$POL"
+cp "$POL" "$T/p1.yaml"
+pol_text live-daemon false 8080 >"$T/p2.yaml"
+chmod 644 "$POL" "$T/p1.yaml" "$T/p2.yaml"
+
+if fd_start d1 host "$POL" "$EXTAGS"; then ok "start: filterd in a namespace with a policy"
+else not_ok "start: filterd in a namespace with a policy"; finish; fi
+check "start: table inet filterd present" nft_table host
+
+ctl d1 status --json >"$T/status.json" 2>&1
+cn=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["changeNumber"])' "$EXTAGS")
+want="live-daemon|$(sha256sum "$POL" | cut -d' ' -f1)|$cn"
+got="$(json_get "$T/status.json" workspace)|$(json_get "$T/status.json" policy_sha256)|$(json_get "$T/status.json" tags_change_number)"
+if [ "$got" = "$want" ] && json_get "$T/status.json" applied_by | grep -q 'via startup'; then
+	ok "status --json: workspace, sha256 (= sha256sum of the policy), tags change number, applied_by"
+else
+	not_ok "status --json: workspace, sha256 (= sha256sum of the policy), tags change number, applied_by" \
+		"want $want, got $got" "$(cat "$T/status.json")"
+fi
+ownership=$(json_get "$T/status.json" ownership)
+case "$ownership" in
+owner*) ok "status: ownership $ownership" ;;
+*) not_ok "status: ownership owner(,persist)" "got: $ownership" ;;
+esac
+
+expect_allowed "traffic: AzureMachineLearning -> tcp 44224 allowed" peers tcp $HOST4 44224 $AML4
+expect_denied "traffic: Internet -> tcp 22 denied" peers tcp $HOST4 22 $INET4
+expect_denied "traffic: Internet -> tcp 8080 denied (not in the policy yet)" peers tcp $HOST4 8080 $INET4
+expect_allowed "traffic: vnet peer -> tcp 22 allowed (AllowVnetInBound)" peers tcp $HOST4 22 $VNET4
+checks_wait
+
+# ---- policy file changes (inotify, debounce) --------------------------------
+applied0=$(nlines d1 'event=applied')
+t0=$(now_ms)
+pol_text live-daemon false 8080 >"$POL"		# in place: truncate + write
+if wait_until 1 has_rule host AllowInet8080; then
+	ok "inotify: new rule in nft list $(($(now_ms) - t0)) ms after the file was written (< 1 s)"
+else
+	not_ok "inotify: new rule in nft list within 1 s" "$(tail -5 "$(flog d1)")"
+fi
+r=$(result_of peers tcp $HOST4 8080 $INET4 "" 2)
+[ "$r" = allowed ] && ok "inotify: Internet -> tcp 8080 now allowed (real traffic)" ||
+	not_ok "inotify: Internet -> tcp 8080 now allowed (real traffic)" "got $r"
+
+# editor style: write a temporary file, rename it over the policy
+t0=$(now_ms)
+pol_text live-daemon false 443 >"$T/d1/.policy.yaml.swp"
+mv "$T/d1/.policy.yaml.swp" "$POL"
+if wait_until 1 has_rule host AllowInet443 && no_rule host AllowInet8080; then
+	ok "inotify: write-to-temp + rename applied in $(($(now_ms) - t0)) ms (< 1 s)"
+else
+	not_ok "inotify: write-to-temp + rename applied within 1 s" "$(tail -5 "$(flog d1)")"
+fi
+expect_allowed "inotify: after rename, Internet -> tcp 443 allowed" peers tcp $HOST4 443 $INET4
+expect_denied "inotify: after rename, Internet -> tcp 8080 denied again" peers tcp $HOST4 8080 $INET4
+checks_wait
+
+# a burst of writes gives one apply
+sleep 0.3
+applied1=$(nlines d1 'event=applied')
+for p in 80 8080 22 5000; do
+	pol_text live-daemon false $p >"$POL"
+	sleep 0.03
+done
+wait_until 2 has_rule host AllowInet5000
+sleep 0.6
+applied2=$(nlines d1 'event=applied')
+if [ $((applied2 - applied1)) -eq 1 ] && has_rule host AllowInet5000 && no_rule host AllowInet80; then
+	ok "debounce: 4 writes 30 ms apart gave one apply (the last content)"
+else
+	not_ok "debounce: 4 writes 30 ms apart gave one apply (the last content)" \
+		"event=applied lines: $applied1 -> $applied2" "$(tail -6 "$(flog d1)")"
+fi
+[ "$applied0" -ge 1 ] || not_ok "debounce: startup apply logged" "$applied0"
+
+# ---- broken policy: rejected, rules unchanged --------------------------------
+table host >"$T/before-broken"
+rej0=$(nlines d1 'event=rejected')
+{ pol_text live-daemon false 5000; printf '  - name: Broken\n    priority: 300\n    direction: sideways\n    access: allow\n    protocol: tcp\n'; } >"$POL"
+bline=$(grep -n 'direction: sideways' "$POL" | cut -d: -f1)
+if wait_until 2 more_lines d1 'event=rejected' "$rej0"; then
+	line=$(grep 'event=rejected' "$(flog d1)" | tail -1)
+	if printf '%s\n' "$line" | grep -Eq "error=\"$POL:$bline:[0-9]+: "; then
+		ok "broken policy: event=rejected with file:line:col ($POL:$bline:...)"
+	else
+		not_ok "broken policy: event=rejected with file:line:col" "$line"
+	fi
+else
+	not_ok "broken policy: event=rejected logged" "$(tail -5 "$(flog d1)")"
+fi
+table host >"$T/after-broken"
+same_files "broken policy: nft list unchanged" "$T/before-broken" "$T/after-broken"
+expect_allowed "broken policy: Internet -> tcp 5000 still allowed" peers tcp $HOST4 5000 $INET4
+checks_wait
+out=$(ctl d1 reload 2>&1); rc=$?
+if [ $rc -eq 1 ] && printf '%s\n' "$out" | grep -Eq "$POL:$bline:[0-9]+: "; then
+	ok "broken policy: filterctl reload exits 1 with file:line:col"
+else
+	not_ok "broken policy: filterctl reload exits 1 with file:line:col" "exit $rc" "$out"
+fi
+
+# back to p1, by SIGHUP
+cp "$T/p1.yaml" "$POL.new" && mv "$POL.new" "$POL"
+sleep 0.4	# let the inotify reload (if any) pass
+sig0=$(nlines d1 'event=signal signal=HUP')
+kill -HUP "$PID_d1"
+if wait_until 2 more_lines d1 'event=signal signal=HUP' "$sig0" && wait_until 1 no_rule host AllowInet5000; then
+	ok "SIGHUP: event=signal logged, policy reloaded"
+else
+	not_ok "SIGHUP: event=signal logged, policy reloaded" "$(tail -4 "$(flog d1)")"
+fi
+table host >"$T/p1.table"
+
+# ---- ownership: the kernel refuses other processes -------------------------
+out=$(nsx host nft delete table inet filterd 2>&1); rc=$?
+if [ $rc -ne 0 ] && printf '%s\n' "$out" | grep -q 'Operation not permitted'; then
+	ok "ownership: 'nft delete table inet filterd' from outside refused (Operation not permitted)"
+else
+	not_ok "ownership: 'nft delete table inet filterd' from outside refused" "exit $rc" "$out"
+fi
+out=$(nsx host nft add rule inet filterd inbound accept 2>&1); rc=$?
+if [ $rc -ne 0 ] && printf '%s\n' "$out" | grep -q 'Operation not permitted'; then
+	ok "ownership: 'nft add rule inet filterd inbound accept' from outside refused"
+else
+	not_ok "ownership: 'nft add rule inet filterd inbound accept' from outside refused" "exit $rc" "$out"
+fi
+table host >"$T/after-outside"
+same_files "ownership: table unchanged after the refused commands" "$T/p1.table" "$T/after-outside"
+
+# ---- safe apply: confirm within, or rollback ------------------------------
+rb0=$(nlines d1 'event=rolled-back')
+out=$(ctl d1 apply "$T/p2.yaml" --confirm-within 2 2>&1); rc=$?
+if [ $rc -eq 0 ] && has_rule host AllowInet8080; then ok "safe apply: --confirm-within 2 puts p2 in force"
+else not_ok "safe apply: --confirm-within 2 puts p2 in force" "exit $rc" "$out"; fi
+r=$(result_of peers tcp $HOST4 8080 $INET4 "" 2)
+[ "$r" = allowed ] && ok "safe apply: Internet -> tcp 8080 allowed while pending" ||
+	not_ok "safe apply: Internet -> tcp 8080 allowed while pending" "got $r"
+ctl d1 status --json >"$T/status.json" 2>&1
+if [ "$(json_get "$T/status.json" pending_confirmation)" != null ]; then
+	ok "safe apply: status shows pending_confirmation"
+else
+	not_ok "safe apply: status shows pending_confirmation" "$(cat "$T/status.json")"
+fi
+if wait_until 5 more_lines d1 'event=rolled-back' "$rb0"; then
+	ok "safe apply: rolled back when not confirmed (event=rolled-back)"
+else
+	not_ok "safe apply: rolled back when not confirmed" "$(tail -5 "$(flog d1)")"
+fi
+table host >"$T/after-rb"
+same_files "safe apply: nft list back to p1" "$T/p1.table" "$T/after-rb"
+expect_denied "safe apply: Internet -> tcp 8080 denied again after the rollback" peers tcp $HOST4 8080 $INET4
+checks_wait
+if cmp -s "$POL" "$T/p1.yaml"; then ok "safe apply: the policy file holds p1 again"
+else not_ok "safe apply: the policy file holds p1 again" "$(diff "$T/p1.yaml" "$POL")"; fi
+if grep '"op":"rollback"' "$(faudit d1)" | grep -q '"result":"rolled back"'; then
+	ok "safe apply: audit log has the rollback"
+else
+	not_ok "safe apply: audit log has the rollback" "$(tail -3 "$(faudit d1)")"
+fi
+
+sleep 0.4
+rb0=$(nlines d1 'event=rolled-back')
+out=$( { ctl d1 apply "$T/p2.yaml" --confirm-within 2 && ctl d1 confirm; } 2>&1); rc=$?
+sleep 3
+if [ $rc -eq 0 ] && has_rule host AllowInet8080 && [ "$(nlines d1 'event=rolled-back')" -eq "$rb0" ]; then
+	ok "safe apply: confirmed policy kept after the deadline"
+else
+	not_ok "safe apply: confirmed policy kept after the deadline" "exit $rc" "$out" "$(tail -4 "$(flog d1)")"
+fi
+out=$(ctl d1 rollback 2>&1); rc=$?
+if [ $rc -eq 0 ] && wait_until 1 no_rule host AllowInet8080 && cmp -s "$POL" "$T/p1.yaml"; then
+	ok "filterctl rollback: previous policy (p1) back in the kernel and the file"
+else
+	not_ok "filterctl rollback: previous policy (p1) back in the kernel and the file" "exit $rc" "$out"
+fi
+
+# ---- hbi one-way latch ------------------------------------------------------
+sleep 0.4
+pol_text live-hbi true >"$T/hbi.yaml"
+pol_text live-hbi false >"$T/nohbi.yaml"
+check "hbi: apply an hbi_workspace policy through filterd" ctl d1 apply "$T/hbi.yaml"
+out=$(ctl d1 apply "$T/nohbi.yaml" 2>&1); rc=$?
+if [ $rc -eq 1 ] && printf '%s\n' "$out" | grep -q 'hbi'; then
+	ok "hbi: same workspace without hbi_workspace refused (exit 1, says why)"
+else
+	not_ok "hbi: same workspace without hbi_workspace refused (exit 1, says why)" "exit $rc" "$out"
+fi
+check "hbi: filterctl hbi-clear live-hbi (root = owner)" ctl d1 hbi-clear live-hbi
+check "hbi: after hbi-clear the policy without hbi is accepted" ctl d1 apply "$T/nohbi.yaml"
+sleep 0.4
+check "apply p1 again" ctl d1 apply "$T/p1.yaml"
+sleep 0.4
+
+# ---- kill -9 (fail closed): the table stays, and is enforced ----------------
+kill -9 "$PID_d1"
+wait "$PID_d1" 2>/dev/null
+table host >"$T/after-kill"
+same_files "kill -9 (fail closed): table still there, same rules" "$T/p1.table" "$T/after-kill"
+expect_allowed "kill -9: AzureMachineLearning -> tcp 44224 still allowed" peers tcp $HOST4 44224 $AML4
+expect_denied "kill -9: Internet -> tcp 22 still denied" peers tcp $HOST4 22 $INET4
+expect_denied "kill -9: Internet -> tcp 8080 still denied" peers tcp $HOST4 8080 $INET4
+checks_wait
+
+# ---- restart: adopts the table, ownership again; with roles ---------------------
+if ! getent passwd "$U_R" >/dev/null && groupadd "$G_C" && _groups+=("$G_C") &&
+	useradd -M -N -s /usr/sbin/nologin "$U_R" && _users+=("$U_R") &&
+	useradd -M -N -s /usr/sbin/nologin -G "$G_C" "$U_C" && _users+=("$U_C") &&
+	useradd -M -N -s /usr/sbin/nologin "$U_N" && _users+=("$U_N"); then
+	roles=1
+else
+	roles=0
+fi
+if fd_start d1 host "$POL" "$EXTAGS" --set role.reader=user:$U_R --set role.contributor=group:$G_C \
+	--set socket_mode=0666; then
+	ok "restart after kill -9: filterd up again"
+else
+	not_ok "restart after kill -9: filterd up again"
+fi
+table host >"$T/after-restart"
+same_files "restart: table replaced with the same rules" "$T/p1.table" "$T/after-restart"
+out=$(nsx host nft delete table inet filterd 2>&1); rc=$?
+if [ $rc -ne 0 ] && printf '%s\n' "$out" | grep -q 'Operation not permitted'; then
+	ok "restart: ownership active again (outside delete refused)"
+else
+	not_ok "restart: ownership active again (outside delete refused)" "exit $rc" "$out"
+fi
+
+as_user() { local u=$1; shift; runuser -u "$u" -- env FILTERD_SOCKET="$T/d1/sock" "$FILTERCTL" "$@"; }
+if [ $roles = 0 ]; then
+	skip "roles" "cannot create test users/groups"
+else
+	check "roles: reader ($U_R) can run status" as_user "$U_R" status
+	out=$(as_user "$U_R" apply "$T/p2.yaml" --daemon 2>&1); rc=$?
+	if [ $rc -eq 5 ] && printf '%s\n' "$out" | grep -q 'needs the contributor role'; then
+		ok "roles: reader apply refused (exit 5, needs the contributor role)"
+	else
+		not_ok "roles: reader apply refused (exit 5, needs the contributor role)" "exit $rc" "$out"
+	fi
+	out=$(as_user "$U_C" apply "$T/p2.yaml" --daemon 2>&1); rc=$?
+	if [ $rc -eq 0 ] && wait_until 1 has_rule host AllowInet8080; then
+		ok "roles: a member of group $G_C (contributor) can apply"
+	else
+		not_ok "roles: a member of group $G_C (contributor) can apply" "exit $rc" "$out"
+	fi
+	sleep 0.4	# the daemon's own write of the policy file comes back through inotify
+	ctl d1 status --json >"$T/status.json" 2>&1
+	by=$(json_get "$T/status.json" applied_by)
+	case "$by" in
+	*"$U_C"*) ok "roles: status applied_by names the contributor ($by)" ;;
+	*) not_ok "roles: status applied_by names the contributor" "got: $by" ;;
+	esac
+	out=$(as_user "$U_N" status 2>&1); rc=$?
+	if [ $rc -eq 5 ]; then ok "roles: a user with no role is refused status (exit 5)"
+	else not_ok "roles: a user with no role is refused status (exit 5)" "exit $rc" "$out"; fi
+	out=$(as_user "$U_C" hbi-clear live-hbi 2>&1); rc=$?
+	if [ $rc -eq 5 ]; then ok "roles: contributor hbi-clear refused (owner only, exit 5)"
+	else not_ok "roles: contributor hbi-clear refused (owner only, exit 5)" "exit $rc" "$out"; fi
+	# every refusal is in the audit log, with op, result, uid and user
+	res=$("$PY" - "$(faudit d1)" "$U_R:apply" "$U_N:status" "$U_C:hbi-clear" <<'EOF'
+import json, pwd, sys
+recs = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+missing = []
+for want in sys.argv[2:]:
+    user, op = want.split(":")
+    uid = pwd.getpwnam(user).pw_uid
+    if not any(r.get("op") == op and r.get("result") == "refused" and r.get("uid") == uid
+               and r.get("user") == user for r in recs):
+        missing.append(want)
+print("missing: " + " ".join(missing) if missing else "all")
+EOF
+)
+	if [ "$res" = all ]; then ok "roles: every refusal is in the audit log (op, result refused, uid, user)"
+	else not_ok "roles: every refusal is in the audit log (op, result refused, uid, user)" "$res" \
+		"$(grep refused "$(faudit d1)")"; fi
+fi
+
+# ---- SIGTERM (fail closed): the table stays --------------------------------
+kill -TERM "$PID_d1"
+wait "$PID_d1" 2>/dev/null
+if grep -q 'event=exit fail_mode=closed' "$(flog d1)" && nft_table host >/dev/null 2>&1; then
+	ok "SIGTERM (fail closed): event=exit, table stays in force"
+else
+	not_ok "SIGTERM (fail closed): event=exit, table stays in force" "$(tail -3 "$(flog d1)")"
+fi
+
+# =====================================================================
+# d2: ownership=off, drift detection and repair
+# =====================================================================
+ns_add own && ns_add fresh || { not_ok "drift: namespaces"; finish; }
+cp "$T/p1.yaml" "$T/own.yaml"
+if fd_start d2 own "$T/own.yaml" "$EXTAGS" --set ownership=off; then
+	nsx fresh "$FILTERCTL" apply "$T/own.yaml" --direct --tags "$EXTAGS" >/dev/null 2>&1
+	table fresh >"$T/fresh.table"
+	drift0=$(nlines d2 'event=drift')
+	out=$(nsx own nft add rule inet filterd inbound accept 2>&1); rc=$?
+	[ $rc -eq 0 ] && ok "drift: ownership=off lets 'nft add rule' from outside through" ||
+		not_ok "drift: ownership=off lets 'nft add rule' from outside through" "exit $rc" "$out"
+	t0=$(now_ms)
+	if wait_until 1.5 more_lines d2 'event=drift' "$drift0"; then
+		ok "drift: event=drift logged $(($(now_ms) - t0)) ms after the change"
+	else
+		not_ok "drift: event=drift logged within 1.5 s" "$(tail -3 "$(flog d2)")"
+	fi
+	wait_until 1 sh -c "! ip netns exec $(ns_name own) nft list chain inet filterd inbound | grep -qx '[[:space:]]*accept'"
+	table own >"$T/own.table"
+	same_files "drift: repaired, the table equals a fresh filterctl apply" "$T/fresh.table" "$T/own.table"
+else
+	not_ok "drift: filterd with ownership=off"
+fi
+
+# =====================================================================
+# d3: --fail-mode open: the kernel removes the owned table with its owner
+# =====================================================================
+ns_add open || { not_ok "fail open: namespace"; finish; }
+cp "$T/p1.yaml" "$T/open.yaml"
+if fd_start d3 open "$T/open.yaml" "$EXTAGS" --fail-mode open && nft_table open >/dev/null 2>&1; then
+	ok "fail open: table present while filterd runs"
+	kill -9 "$PID_d3"
+	wait "$PID_d3" 2>/dev/null
+	if wait_until 1 sh -c "! ip netns exec $(ns_name open) nft list table inet filterd"; then
+		ok "fail open: after kill -9 the table is gone"
+	else
+		not_ok "fail open: after kill -9 the table is gone" "$(nft_table open | head -3)"
+	fi
+else
+	not_ok "fail open: table present while filterd runs" "$(tail -3 "$(flog d3)")"
+fi
+
+# =====================================================================
+# d4: real service tags, swapped 20240415 -> 20240506 -> back
+# =====================================================================
+if [ ! -f "$REAL1" ] || [ ! -f "$REAL2" ]; then
+	skip "tags swap" "no ServiceTags_Public_20240415/0506.json under $SHARED/data/servicetags (set FILTERD_SHARED)"
+else
+	ns_add real && ns_add realfresh || { not_ok "tags swap: namespaces"; finish; }
+	mkdir -p "$T/d4"
+	cat >"$T/d4/policy.yaml" <<'EOF'
+# t_daemon.sh: real service tags (compiled and loaded only; no traffic)
+version: 1
+workspace: live-tags
+region: eastus
+virtual_network:
+  address_space: [10.0.0.0/16, "fd00:10::/48"]
+security_rules:
+  - name: AllowAzureMachineLearning
+    priority: 110
+    direction: inbound
+    access: allow
+    protocol: tcp
+    source: AzureMachineLearning
+    destination_ports: "44224"
+  - name: DenyAzureCloudSmb
+    priority: 200
+    direction: outbound
+    access: deny
+    protocol: tcp
+    destination: AzureCloud
+    destination_ports: "445"
+  - name: AllowMonitor
+    priority: 210
+    direction: outbound
+    access: allow
+    protocol: tcp
+    destination: AzureMonitor
+    destination_ports: "443"
+managed_network:
+  isolation_mode: allow_only_approved_outbound
+  outbound_rules:
+    - name: storage
+      type: service_tag
+      destination: {service_tag: Storage, protocol: TCP, port_ranges: "443"}
+EOF
+	cp "$REAL1" "$T/d4/tags.json"
+	if fd_start d4 real "$T/d4/policy.yaml" "$T/d4/tags.json"; then
+		ok "tags swap: filterd up with ServiceTags_Public_20240415.json"
+		inc0=$(nlines d4 'mode=incremental')
+		cp "$REAL2" "$T/d4/.tags.json.new" && mv "$T/d4/.tags.json.new" "$T/d4/tags.json"
+		if wait_until 10 more_lines d4 'mode=incremental' "$inc0"; then
+			line=$(grep 'mode=incremental' "$(flog d4)" | tail -1)
+			add=$(printf '%s\n' "$line" | sed -n 's/.*elements_added=\([0-9]*\).*/\1/p')
+			del=$(printf '%s\n' "$line" | sed -n 's/.*elements_deleted=\([0-9]*\).*/\1/p')
+			if [ "${add:-0}" -gt 0 ] && [ "${del:-0}" -gt 0 ]; then
+				ok "tags swap 0415 -> 0506: mode=incremental, elements_added=$add elements_deleted=$del"
+			else
+				not_ok "tags swap 0415 -> 0506: mode=incremental with element counts > 0" "$line"
+			fi
+		else
+			not_ok "tags swap 0415 -> 0506: mode=incremental" "$(tail -4 "$(flog d4)")"
+		fi
+		nsx realfresh "$FILTERCTL" apply "$T/d4/policy.yaml" --direct --tags "$REAL2" >/dev/null 2>"$T/err" ||
+			echo "# $(cat "$T/err")"
+		table real >"$T/real.table"
+		table realfresh >"$T/realfresh.table"
+		same_files "tags swap: nft list table equals a fresh apply --direct with 0506" \
+			"$T/realfresh.table" "$T/real.table"
+		rej0=$(nlines d4 'event=rejected')
+		cp "$REAL1" "$T/d4/.tags.json.new" && mv "$T/d4/.tags.json.new" "$T/d4/tags.json"
+		if wait_until 10 more_lines d4 'event=rejected' "$rej0" &&
+			grep 'event=rejected' "$(flog d4)" | tail -1 | grep -q 'rollback protection'; then
+			ok "tags swap back to 0415: refused (rollback protection, logged)"
+		else
+			not_ok "tags swap back to 0415: refused (rollback protection, logged)" "$(tail -3 "$(flog d4)")"
+		fi
+		table real >"$T/real2.table"
+		same_files "tags swap back: table unchanged (still 0506)" "$T/realfresh.table" "$T/real2.table"
+		out=$(ctl d4 reload --force 2>&1); rc=$?
+		nsx realfresh "$FILTERCTL" apply "$T/d4/policy.yaml" --direct --tags "$REAL1" >/dev/null 2>&1
+		table real >"$T/real3.table"
+		table realfresh >"$T/realfresh3.table"
+		if [ $rc -eq 0 ] && cmp -s "$T/real3.table" "$T/realfresh3.table"; then
+			ok "tags swap back: filterctl reload --force (root) accepts 0415"
+		else
+			not_ok "tags swap back: filterctl reload --force (root) accepts 0415" "exit $rc" "$out" \
+				"$(diff "$T/realfresh3.table" "$T/real3.table" | head -10)"
+		fi
+	else
+		not_ok "tags swap: filterd up with ServiceTags_Public_20240415.json"
+	fi
+fi
+
+# ---- every stderr line of every daemon is one event ------------------------------
+bad=$(cat "$T"/d*/log | grep -Ev '^[0-9T:.-]+Z filterd\[[0-9]+\]: event=[a-z-]+( |$)' | head -5)
+if [ -z "$bad" ]; then ok "log: every stderr line of filterd is one 'event=...' line"
+else not_ok "log: every stderr line of filterd is one 'event=...' line" "$bad"; fi
+
+finish

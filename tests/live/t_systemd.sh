@@ -1,0 +1,115 @@
+#!/bin/bash
+# Live (no namespaces needed): the systemd unit passes `systemd-analyze verify`,
+# the default configuration documents every key and passes --check-config, the
+# man pages render without warnings, and `make install DESTDIR=... PREFIX=/usr`
+# installs the expected files (unit with ExecStart substituted, configuration not
+# overwritten).
+LIVE_DIR=$(cd "$(dirname "$0")" && pwd)
+ROOT=$(cd "$LIVE_DIR/../.." && pwd)
+O=${O:-build}
+case "$O" in /*) ;; *) O="$ROOT/$O" ;; esac
+T=$(mktemp -d /tmp/filterd-systemd.XXXXXX)
+trap 'rm -rf "$T"' EXIT
+trap 'rm -rf "$T"; exit 130' INT
+trap 'rm -rf "$T"; exit 143' TERM
+failed=0
+ok() { echo "ok - $1"; }
+not_ok() { local n=$1 l; shift; for l in "$@"; do printf '%s\n' "$l" | sed 's/^/# /'; done; echo "not ok - $n"; failed=$((failed + 1)); }
+skip() { echo "skip - $1: $2"; }
+cd "$ROOT" || exit 1
+
+# ---- make install -------------------------------------------------------------
+if out=$(make --no-print-directory O="$O" install DESTDIR="$T/inst" PREFIX=/usr 2>&1); then
+	(cd "$T/inst" && find . -type f | sort) >"$T/files"
+	cat >"$T/want" <<'W'
+./etc/filterd/filterd.conf
+./usr/bin/pcap-replay
+./usr/lib/systemd/system/filterd.service
+./usr/sbin/filterctl
+./usr/sbin/filterd
+./usr/share/filterd/filterd.conf
+./usr/share/filterd/policy.yaml
+./usr/share/filterd/servicetags.json
+./usr/share/man/man5/filterd-policy.5
+./usr/share/man/man8/filterctl.8
+./usr/share/man/man8/filterd.8
+W
+	[ -x "$O/pcap-replay" ] || sed -i '/pcap-replay/d' "$T/want"
+	if cmp -s "$T/want" "$T/files"; then ok "make install DESTDIR PREFIX=/usr: the expected files"
+	else not_ok "make install DESTDIR PREFIX=/usr: the expected files" "$(diff "$T/want" "$T/files")"; fi
+	unit=$T/inst/usr/lib/systemd/system/filterd.service
+	if grep -qx 'ExecStart=/usr/sbin/filterd --config /etc/filterd/filterd.conf' "$unit" && ! grep -q '@SBINDIR@' "$unit"; then
+		ok "make install: ExecStart= points at PREFIX/sbin/filterd"
+	else
+		not_ok "make install: ExecStart= points at PREFIX/sbin/filterd" "$(grep ExecStart "$unit")"
+	fi
+	echo "# edited" >>"$T/inst/etc/filterd/filterd.conf"
+	make --no-print-directory O="$O" install DESTDIR="$T/inst" PREFIX=/usr >/dev/null 2>&1
+	if tail -1 "$T/inst/etc/filterd/filterd.conf" | grep -q '# edited'; then
+		ok "make install: an existing /etc/filterd/filterd.conf is not overwritten"
+	else
+		not_ok "make install: an existing /etc/filterd/filterd.conf is not overwritten"
+	fi
+else
+	not_ok "make install DESTDIR PREFIX=/usr" "$out"
+fi
+
+# ---- systemd unit -------------------------------------------------------------
+if ! command -v systemd-analyze >/dev/null 2>&1; then
+	skip "systemd-analyze verify scripts/filterd.service" "systemd-analyze not found (apt-get install systemd)"
+elif [ ! -x "$O/filterd" ]; then
+	not_ok "systemd-analyze verify scripts/filterd.service" "$O/filterd not built"
+else
+	# ExecStart= must name an existing binary, and Documentation= man pages must
+	# be found: the built binary and the man pages of this tree.
+	mkdir -p "$T/unit" "$T/man/man5" "$T/man/man8"
+	sed "s|@SBINDIR@|$O|g" scripts/filterd.service >"$T/unit/filterd.service"
+	cp man/*.5 "$T/man/man5/"; cp man/*.8 "$T/man/man8/"
+	out=$(MANPATH="$T/man" systemd-analyze verify "$T/unit/filterd.service" 2>&1); rc=$?
+	# verify exits 0 on unknown keys and other warnings: any output is a failure
+	if [ $rc -eq 0 ] && [ -z "$out" ]; then ok "systemd-analyze verify scripts/filterd.service (no warning)"
+	else not_ok "systemd-analyze verify scripts/filterd.service (no warning)" "exit $rc" "$out"; fi
+	for k in 'Type=notify' 'ExecReload=/bin/kill -HUP $MAINPID' 'Restart=always' 'NoNewPrivileges=yes' \
+		'ProtectSystem=strict' 'RestrictAddressFamilies=AF_UNIX AF_NETLINK' 'AmbientCapabilities=' \
+		'SystemCallFilter=@system-service' 'StateDirectory=filterd' 'RuntimeDirectory=filterd' 'LogsDirectory=filterd'; do
+		grep -qxF "$k" scripts/filterd.service || not_ok "unit: $k" "missing in scripts/filterd.service"
+	done
+	if grep -q '^CapabilityBoundingSet=CAP_NET_ADMIN' scripts/filterd.service; then ok "unit: hardening settings present"
+	else not_ok "unit: CapabilityBoundingSet=CAP_NET_ADMIN..."; fi
+	if sec=$(systemd-analyze security --offline=yes "$T/unit/filterd.service" 2>/dev/null | tail -1); then
+		echo "# ${sec#→ }"
+	fi
+fi
+
+# ---- configuration --------------------------------------------------------------
+if out=$("$O/filterd" --config "$ROOT/scripts/filterd.conf" --check-config 2>&1); then
+	ok "filterd --config scripts/filterd.conf --check-config"
+else
+	not_ok "filterd --config scripts/filterd.conf --check-config" "$out"
+fi
+# every key of rules/config.c keys[] is documented (as "key =" line) in the default file
+missing=
+for k in $(sed -n '/^static const struct key keys\[\]/,/^};/s/^[[:space:]]*{ "\([a-z_.]*\)".*/\1/p' rules/config.c); do
+	grep -qE "^#? ?$k =" scripts/filterd.conf || missing="$missing $k"
+	grep -qF "$k" man/filterd.8 || missing="$missing $k(man)"
+done
+if [ -z "$missing" ]; then ok "scripts/filterd.conf and filterd(8) document every configuration key"
+else not_ok "scripts/filterd.conf and filterd(8) document every configuration key" "missing:$missing"; fi
+printf 'policy = /etc/filterd/policy.yaml\nfail_mode = sometimes\n' >"$T/bad.conf"
+out=$("$O/filterd" --config "$T/bad.conf" --check-config 2>&1); rc=$?
+if [ $rc -eq 2 ] && printf '%s\n' "$out" | grep -q "bad.conf:2:[0-9]*: .*fail_mode"; then
+	ok "filterd --check-config: a bad value exits 2 with file:line:col"
+else
+	not_ok "filterd --check-config: a bad value exits 2 with file:line:col" "exit $rc" "$out"
+fi
+
+# ---- man pages ------------------------------------------------------------------
+for m in man/filterd.8 man/filterctl.8 man/filterd-policy.5; do
+	if ! command -v groff >/dev/null 2>&1; then skip "man: $m renders" "groff not found"; continue; fi
+	warn=$(groff -man -Tutf8 -t -ww "$m" 2>&1 >/dev/null)
+	lines=$(groff -man -Tutf8 -t "$m" 2>/dev/null | wc -l)
+	if [ -z "$warn" ] && [ "$lines" -gt 50 ]; then ok "man: $m renders without warnings ($lines lines)"
+	else not_ok "man: $m renders without warnings" "$warn" "$lines lines"; fi
+done
+
+[ $failed -eq 0 ]
