@@ -94,7 +94,7 @@ int cmd_show(int argc, char **argv)
 	}
 	printf("table:        inet %s, %zu rules\n\n", str(ans, "table"),
 	       json_array_size(json_object_get(ans, "rules")));
-	printf("%-9s %4s %-9s %-3s %-28s %-9s %10s %12s  %s\n", "CHAIN", "#", "CATEGORY", "DIR", "RULE",
+	printf("%-9s %4s %-9s %-3s %-28s %-14s %10s %12s  %s\n", "CHAIN", "#", "CATEGORY", "DIR", "RULE",
 	       "ACTION", "PACKETS", "BYTES", "NFT");
 	json_array_foreach(json_object_get(ans, "rules"), i, r) {
 		const char *nft = str(r, "nft");
@@ -102,7 +102,7 @@ int cmd_show(int argc, char **argv)
 		snprintf(action, sizeof(action), "%s", str(r, "action"));
 		if (json_object_get(r, "target"))
 			snprintf(action, sizeof(action), "%s %s", str(r, "action"), str(r, "target"));
-		printf("%-9s %4lld %-9s %-3s %-28s %-9s %10lld %12lld  %s\n", str(r, "chain"),
+		printf("%-9s %4lld %-9s %-3s %-28s %-14s %10lld %12lld  %s\n", str(r, "chain"),
 		       json_integer_value(json_object_get(r, "position")), str(r, "category"),
 		       str(r, "direction"), json_object_get(r, "rule") ? str(r, "rule") : str(r, "comment"),
 		       action, json_integer_value(json_object_get(r, "packets")),

@@ -21,6 +21,7 @@
 #include "fqdn.h"
 #include "policy.h"
 #include "rsdiff.h"
+#include "verify.h"
 #include "strbuf.h"
 
 #ifndef NFT_TABLE_F_PERSIST
@@ -672,6 +673,19 @@ const char *daemon_check_drift(struct daemon *d, char *buf, size_t len)
 		}
 		if (it)
 			nftnl_set_list_iter_destroy(it);
+	}
+	if (why) {
+		/* rsdiff also sees handles and counters, which a dump always has:
+		 * name the real difference, or find none (verify.h) */
+		struct rs_diffs df = {0};
+		long n = ruleset_compare(d->current->rs, live, &df);
+		if (n == 0) {
+			why = NULL;
+		} else if (n > 0 && df.n) {
+			snprintf(buf, len, "%s%s", df.v[0], n > 1 ? " (and more: filterctl verify lists them)" : "");
+			why = buf;
+		}
+		rs_diffs_free(&df);
 	}
 	ruleset_free(live);
 	return why;

@@ -11,6 +11,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 
+#include "fqdn.h"
 #include "ruleinfo.h"
 
 #define LCS_MAX_CELLS (16u << 20)	/* beyond: align rules by position */
@@ -540,6 +541,9 @@ long ruleset_compare(const struct ruleset *want, const struct ruleset *have, str
 				found++;
 				continue;
 			}
+			char fq[256];
+			if (fqdn_of_set(s, fq, sizeof(fq)))
+				continue;	/* learned at run time, with timeouts */
 			long f = diff_elements(out, name, s, h);
 			if (f < 0) {
 				out->oom = true;

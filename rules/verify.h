@@ -7,7 +7,8 @@
  * longest-common-subsequence alignment so that one inserted rule is one
  * difference), sets (missing, unexpected, definition) and their elements
  * (missing, unexpected; intervals shown as CIDRs or ranges).  Not compared:
- * handles, counters, the table's flags (ownership is the daemon's business).
+ * handles, counters, the table's flags (ownership is the daemon's business),
+ * the elements of FQDN sets (fqdn.h: learned at run time, they expire).
  *
  * Each difference is one line of text, e.g.
  *   "chain inbound: unexpected rule at position 12 (handle 57): [ immediate reg 0 accept ]"
