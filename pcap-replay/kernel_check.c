@@ -109,6 +109,7 @@ struct kc_rec {
 	const char *why;
 	int verdict;
 	uint32_t ct_state;	/* bits as nft_ct reads them (judged only) */
+	uint8_t l4proto;	/* judged, when the transport was located; else 0 */
 	char desc[160];
 	struct kc_path path;
 };
@@ -682,6 +683,7 @@ static void on_packet(const struct replay_pkt *rp, void *arg)
 	if (rp->kind == RP_JUDGED) {
 		r->verdict = rp->v->verdict;
 		r->ct_state = rp->p->ct_state;
+		r->l4proto = rp->p->tprot_set ? rp->p->l4proto : 0;
 	}
 	describe_pkt(rp->p, r->desc, sizeof(r->desc));
 	r->path = k->cur;
@@ -741,14 +743,6 @@ static int trace_cb(const struct nlmsghdr *nlh, void *data)
 		nftnl_trace_free(t);
 		return MNL_CB_OK;
 	}
-	if (getenv("KC_DEBUG"))
-		fprintf(stderr, "trace: fam %u ll %d table %s chain %s type %u verdict %d\n",
-			nftnl_trace_get_u32(t, NFTNL_TRACE_FAMILY),
-			nftnl_trace_is_set(t, NFTNL_TRACE_LL_HEADER),
-			nftnl_trace_get_str(t, NFTNL_TRACE_TABLE),
-			nftnl_trace_get_str(t, NFTNL_TRACE_CHAIN),
-			nftnl_trace_get_u32(t, NFTNL_TRACE_TYPE),
-			(int)nftnl_trace_get_u32(t, NFTNL_TRACE_VERDICT));
 	table = nftnl_trace_get_str(t, NFTNL_TRACE_TABLE);
 	chain = nftnl_trace_get_str(t, NFTNL_TRACE_CHAIN);
 	type = nftnl_trace_get_u32(t, NFTNL_TRACE_TYPE);
@@ -1132,6 +1126,17 @@ static enum kc_outcome compare(struct kc *k, const struct kc_rec *r, const struc
 		return KC_DISAGREE;
 	}
 	ct_names(r->ct_state, ct, sizeof(ct));
+	if (r->l4proto == IPPROTO_SCTP || r->l4proto == IPPROTO_GRE) {
+		/* conntrack.c tracks these as generic protocols; the kernel's
+		 * SCTP and GRE trackers validate chunks / keys and run state
+		 * machines of their own (documented in conntrack.h) */
+		if (strcmp(ct, r->dir == FLOW_IN ? kr->ct_in : kr->ct_out) != 0 ||
+		    !path_eq(&r->path, &kr->path)) {
+			snprintf(why, len, "%s: the emulated conntrack has no state machine "
+				 "for this protocol", r->l4proto == IPPROTO_SCTP ? "sctp" : "gre");
+			return KC_UNDECIDABLE;
+		}
+	}
 	if (strcmp(ct, r->dir == FLOW_IN ? kr->ct_in : kr->ct_out) != 0) {
 		snprintf(why, len, "conntrack state differs");
 		return KC_DISAGREE;
@@ -1244,6 +1249,7 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 		pcap_t *pd = pcap_open_offline(k->o->captures[ci], errbuf);
 		struct pcap_pkthdr *h;
 		const u_char *data;
+		uint64_t frame = 0;
 		int dlt;
 
 		if (!pd) {
@@ -1257,8 +1263,15 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 			char why[256];
 			enum kc_outcome oc;
 
-			if (ri >= k->nrecs)
-				break;
+			frame++;
+			if (ri >= k->nrecs || k->recs[ri].frame != frame ||
+			    k->recs[ri].capture != ci + 1) {
+				snprintf(k->err, sizeof(k->err), "internal: the evaluator's record "
+					 "of capture %zu frame %llu is missing", ci + 1,
+					 (unsigned long long)frame);
+				pcap_close(pd);
+				return -1;
+			}
 			r = &k->recs[ri++];
 			memset(&kr, 0, sizeof(kr));
 			if (inject(k, r, data, h->caplen, dlt, h->len, &kr) > 0) {
@@ -1297,6 +1310,62 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 		}
 		pcap_close(pd);
 	}
+	return 0;
+}
+
+/* Frames whose capture says in or out (Linux cooked captures) make their
+ * destination / source this host's address, whatever --local says: the
+ * evaluator took the direction from the capture, and the kernel must then
+ * have that address to deliver the packet locally. */
+static int add_capture_locals(struct replay *r)
+{
+	for (size_t ci = 0; ci < r->o->ncaptures; ci++) {
+		char errbuf[PCAP_ERRBUF_SIZE] = "";
+		pcap_t *pd = pcap_open_offline(r->o->captures[ci], errbuf);
+		struct pcap_pkthdr *h;
+		const u_char *data;
+		int dlt;
+
+		if (!pd) {
+			snprintf(r->err, sizeof(r->err), "%s: %s", r->o->captures[ci], errbuf);
+			return -1;
+		}
+		dlt = pcap_datalink(pd);
+		while (pcap_next_ex(pd, &h, &data) == 1) {
+			struct pkt p;
+			struct prefix pf;
+			const uint8_t *a;
+			int fam;
+
+			if (pkt_decode(&p, dlt, data, h->caplen, h->len) < 0 || !p.pcap_dir ||
+			    (p.pcap_dir == 1 && p.pkttype == PACKET_OTHERHOST))
+				continue;
+			fam = p.nfproto == NFPROTO_IPV4 ? AF_INET : AF_INET6;
+			if (p.nh_off + (fam == AF_INET ? 20u : 40u) > p.caplen)
+				continue;
+			if (fam == AF_INET)
+				a = data + p.nh_off + (p.pcap_dir == 1 ? 16 : 12);
+			else
+				a = data + p.nh_off + (p.pcap_dir == 1 ? 24 : 8);
+			/* unicast only: not 0/8, loopback, multicast, broadcast */
+			if (fam == AF_INET ? (a[0] == 0 || a[0] == 127 || a[0] >= 224) :
+			    (a[0] == 0xff || (a[0] == 0 && a[15] <= 1 &&
+					      !memcmp(a, (const uint8_t[15]){ 0 }, 15))))
+				continue;
+			memset(&pf, 0, sizeof(pf));
+			pf.family = fam;
+			pf.len = fam == AF_INET ? 32 : 128;
+			memcpy(pf.a.b, a, family_bytes(fam));
+			if (pset_add_prefix(fam == AF_INET ? &r->local4 : &r->local6, &pf) < 0) {
+				pcap_close(pd);
+				snprintf(r->err, sizeof(r->err), "out of memory");
+				return -1;
+			}
+		}
+		pcap_close(pd);
+	}
+	pset_normalize(&r->local4);
+	pset_normalize(&r->local6);
 	return 0;
 }
 
@@ -1353,6 +1422,10 @@ int kernel_check(const struct replay_opts *o, const struct ruleset *rs,
 	}
 	if (r0.local_inferred)
 		fprintf(stderr, "pcap-replay: note: host addresses %s\n", r0.local_note);
+	if (add_capture_locals(&r0) < 0) {
+		fprintf(stderr, "pcap-replay: %s\n", r0.err);
+		goto out;
+	}
 	o2.local4 = r0.local4;
 	o2.local6 = r0.local6;
 	o2.have_local = true;
@@ -1367,6 +1440,8 @@ int kernel_check(const struct replay_opts *o, const struct ruleset *rs,
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
+	signal(SIGPIPE, on_signal);	/* `... | head` must not leave namespaces behind */
+	signal(SIGQUIT, on_signal);
 	if (setup_ns(&k, &r0.local4, &r0.local6) < 0)
 		goto fail;
 
@@ -1446,6 +1521,8 @@ out:
 	signal(SIGINT, SIG_DFL);
 	signal(SIGTERM, SIG_DFL);
 	signal(SIGHUP, SIG_DFL);
+	signal(SIGPIPE, SIG_DFL);
+	signal(SIGQUIT, SIG_DFL);
 	if (r_ready)
 		replay_free(&r);
 	if (r0_ready)

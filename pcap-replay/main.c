@@ -52,6 +52,17 @@ static const char usage_text[] =
 "                              with CAPTURE the 1-based position on the command line)\n"
 "  --coverage                  list policy rules and set elements no packet reached\n"
 "  --max-flows N               conntrack table size (default 1000000)\n"
+"FQDN rules (sets filled from the capture's DNS answers, on capture time):\n"
+"  --resolver ADDR[,ADDR...]   resolvers whose answers are learned from (repeatable);\n"
+"                              with --policy they are compiled into the queue rule,\n"
+"                              a dump's own dns_resolvers_v4/_v6 sets apply as they are\n"
+"  --fqdn-map FILE             'name address [ttl]' lines ('*.name' allowed, # comments):\n"
+"                              addresses known from the first packet on (for the\n"
+"                              whole replay, or ttl seconds)\n"
+"  --fqdn-ttl-min S, --fqdn-ttl-max S\n"
+"                              element lifetime = answer TTL clamped (default 30..3600,\n"
+"                              as filterd's fqdn_ttl_min/_max)\n"
+"  --fqdn-max-addresses N      live addresses a set holds (default 256)\n"
 "  --kernel-check              (root) also play every packet through a real kernel\n"
 "                              in scratch network namespaces and compare verdicts\n"
 "                              and rule paths packet by packet (exit 1 on any\n"
@@ -60,8 +71,9 @@ static const char usage_text[] =
 "\n"
 "Captures (pcap or pcapng) are replayed one after the other in command-line order;\n"
 "frame numbers count per capture.  Direction comes from the capture (Linux cooked\n"
-"SLL/SLL2 packet type) when it has one, else from --local: source local = output hook,\n"
-"destination local = input hook, both = loopback, neither = transit (not judged).\n"
+"SLL/SLL2 packet type, pcapng epb_flags) when it has one, else from --local: source\n"
+"local = output hook, destination local = input hook, both = loopback, neither =\n"
+"transit (not judged).\n"
 "\n"
 "exit status: 0 all assertions hold, 1 an assertion failed, 2 bad input\n";
 
@@ -280,6 +292,11 @@ static const struct option long_opts[] = {
 	{ "kernel-check", no_argument, NULL, 'k' },
 	{ "netns-prefix", required_argument, NULL, 'P' },
 	{ "kernel-check-verbose", no_argument, NULL, 'v' },
+	{ "resolver", required_argument, NULL, 0x100 },
+	{ "fqdn-map", required_argument, NULL, 0x101 },
+	{ "fqdn-ttl-min", required_argument, NULL, 0x102 },
+	{ "fqdn-ttl-max", required_argument, NULL, 0x103 },
+	{ "fqdn-max-addresses", required_argument, NULL, 0x104 },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
 };
@@ -305,6 +322,15 @@ int main(int argc, char **argv)
 	struct expect *ex = NULL;
 	struct diags d = { 0 };
 	struct replay r;
+	struct fqdn_replay_opts fqo = { .ttl_min = FQDN_REPLAY_TTL_MIN,
+					.ttl_max = FQDN_REPLAY_TTL_MAX,
+					.max_addresses = FQDN_REPLAY_MAX_ADDRESSES };
+	struct fqdn_replay fq;
+	struct fqdn_map *fqmap = NULL;
+	const char *fqmap_path = NULL;
+	bool fq_ready = false;
+	struct compile_opts fq_co;
+	struct prefix fq_res[FQDN_MAX_RESOLVERS];
 	bool r_ready = false;
 	char err[1024], desc[1024];
 	int c, rc = EXIT_BAD_INPUT;
@@ -366,6 +392,23 @@ int main(int argc, char **argv)
 			o.max_flows = (size_t)v;
 			break;
 		}
+		case 0x100:
+			if (fqdn_opt_resolver(&fqo, optarg, err, sizeof(err)) < 0) {
+				usage_error("%s", err);
+				goto out;
+			}
+			break;
+		case 0x101: fqmap_path = optarg; break;
+		case 0x102: case 0x103: case 0x104:
+			if (fqdn_opt_uint(c == 0x102 ? "--fqdn-ttl-min" : c == 0x103 ?
+					  "--fqdn-ttl-max" : "--fqdn-max-addresses", optarg,
+					  c == 0x104 ? 65536 : 604800,
+					  c == 0x102 ? &fqo.ttl_min : c == 0x103 ? &fqo.ttl_max :
+					  &fqo.max_addresses, err, sizeof(err)) < 0) {
+				usage_error("%s", err);
+				goto out;
+			}
+			break;
 		case 'h':
 			fputs(usage_text, stdout);
 			rc = EXIT_PASS;
@@ -424,7 +467,8 @@ int main(int argc, char **argv)
 	if (policy_path) {
 		if (policy_parse_file(policy_path, &pol, &d) < 0 ||
 		    policy_resolve(pol, tags, &d) < 0 ||
-		    compile_policy(pol, tags, NULL, &comp, &d) < 0) {
+		    compile_policy(pol, tags, fqdn_compile_opts(&fqo, &fq_co, fq_res), &comp,
+				   &d) < 0) {
 			diags_print(&d, stderr);
 			fprintf(stderr, "pcap-replay: %s: policy rejected (%zu error%s)\n",
 				policy_path, d.errors, d.errors == 1 ? "" : "s");
@@ -510,6 +554,21 @@ int main(int argc, char **argv)
 		goto out;
 	}
 	r_ready = true;
+	if (fqmap_path && fqdn_map_parse_file(fqmap_path, &fqmap, &d) < 0) {
+		diags_print(&d, stderr);
+		fprintf(stderr, "pcap-replay: %s: rejected (%zu error%s)\n", fqmap_path, d.errors,
+			d.errors == 1 ? "" : "s");
+		goto out;
+	}
+	fqo.map = fqmap;
+	if (fqdn_replay_init(&fq, &fqo, rs, vm, stderr) < 0) {
+		fprintf(stderr, "pcap-replay: %s\n", fq.err);
+		goto out;
+	}
+	fq_ready = true;
+	fq.ncaptures = (unsigned)o.ncaptures;
+	if (fq.nsets || fqmap || fqo.nres)
+		r.fqdn = &fq;
 	if (replay_infer_local(&r) < 0) {
 		fprintf(stderr, "pcap-replay: %s\n", r.err);
 		goto out;
@@ -588,6 +647,9 @@ int main(int argc, char **argv)
 out:
 	if (r_ready)
 		replay_free(&r);
+	if (fq_ready)
+		fqdn_replay_free(&fq);
+	fqdn_map_free(fqmap);
 	expect_free(ex);
 	vm_free(vm);
 	ruleset_free(loaded_rs);

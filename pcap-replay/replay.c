@@ -3,7 +3,8 @@
  * For each frame, in capture order, as the kernel would see it:
  *   pkt_decode           non-IP and unsupported links are counted, not judged;
  *                        headers ip_rcv would drop are listed by frame number
- *   direction            the capture's own (SLL/SLL2 packet type) when present,
+ *   direction            the capture's own (SLL/SLL2 packet type, else the pcapng
+ *                        Enhanced Packet Block's epb_flags) when present,
  *                        else this host's addresses: src local → output hook,
  *                        dst local (or multicast/broadcast) → input hook, both →
  *                        loopback (output then input, "lo"), neither → not for
@@ -320,6 +321,8 @@ void replay_free(struct replay *r)
 	free(r->flows);
 	free(r->hash);
 	free(r->bad);
+	for (size_t i = 0; r->caps && i < r->ncaps; i++)
+		free(r->caps[i].dirs);
 	free(r->caps);
 	pset_free(&r->local4);
 	pset_free(&r->local6);
@@ -338,6 +341,31 @@ static int open_capture(struct replay *r, size_t i, pcap_t **pd)
 		return -1;
 	}
 	return 0;
+}
+
+/* The pcapng directions of capture i, read once (see pcapng.c). */
+static void load_dirs(struct replay *r, size_t i)
+{
+	struct capinfo *c = &r->caps[i];
+	char warn[256];
+
+	if (c->dirs_loaded)
+		return;
+	c->dirs_loaded = true;
+	if (pcapng_directions(r->o->captures[i], &c->dirs, &c->ndirs, &c->ndirs_known, warn,
+			      sizeof(warn)) < 0)
+		fprintf(stderr, "pcap-replay: warning: %s: pcapng: %s: packet directions "
+			"(epb_flags) not used\n", c->path, warn);
+	else if (c->dirs)
+		fprintf(stderr, "pcap-replay: note: %s: direction of %zu of %zu packets from "
+			"pcapng epb_flags (before --local)\n", c->path, c->ndirs_known, c->ndirs);
+}
+
+/* The capture's direction for frame (1-based) when the link header has none. */
+static inline void apply_dir(const struct capinfo *c, struct pkt *p, uint64_t frame)
+{
+	if (!p->pcap_dir && c->dirs && frame <= c->ndirs)
+		p->pcap_dir = c->dirs[frame - 1];
 }
 
 /* ---- this host's addresses -------------------------------------------------- */
@@ -471,8 +499,11 @@ int replay_infer_local(struct replay *r)
 		pcap_t *pd;
 		int dlt;
 
+		uint64_t frame = 0;
+
 		if (open_capture(r, i, &pd) < 0)
 			goto out;
+		load_dirs(r, i);
 		dlt = pcap_datalink(pd);
 		while (pcap_next_ex(pd, &h, &data) == 1) {
 			struct pkt p;
@@ -480,7 +511,11 @@ int replay_infer_local(struct replay *r)
 			uint8_t a16[16];
 			int fam;
 
-			if (pkt_decode(&p, dlt, data, h->caplen, h->len) < 0 || p.pcap_dir)
+			frame++;
+			if (pkt_decode(&p, dlt, data, h->caplen, h->len) < 0)
+				continue;
+			apply_dir(&r->caps[i], &p, frame);
+			if (p.pcap_dir)
 				continue;
 			if (!packet_addrs(&p, &fam, &s, &d))
 				continue;
@@ -707,6 +742,15 @@ static int eval_hook(struct replay *r, struct pkt *p, int hook, bool lo, struct 
 				p->oifname[0] ? " oif " : "", p->oifname);
 		}
 	}
+	/* run-time elements (FQDN sets) live on capture time */
+	int64_t now = (int64_t)p->ts.tv_sec * 1000000 + p->ts.tv_usec;
+
+	vm_set_clock(r->vm, now);
+	if (r->fqdn && fqdn_replay_clock(r->fqdn, now) < 0) {
+		snprintf(r->err, sizeof(r->err), "frame %llu: %s", (unsigned long long)p->frame,
+			 r->fqdn->err);
+		return -1;
+	}
 	if (vm_eval(r->vm, p, v) < 0) {
 		snprintf(r->err, sizeof(r->err), "frame %llu: evaluator error: %s",
 			 (unsigned long long)p->frame, strerror(errno));
@@ -865,6 +909,12 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 			v = v2;
 		}
 		accepted = v.verdict == NF_ACCEPT;
+		/* queued to filterd: it learns from the DNS answer, then accepts */
+		if (v.queued && r->fqdn && fqdn_replay_queued(r->fqdn, cap, p) < 0) {
+			snprintf(r->err, sizeof(r->err), "capture %u frame %llu: %s", cap,
+				 (unsigned long long)p->frame, r->fqdn->err);
+			return -1;
+		}
 	}
 
 	r->t.judged++;
@@ -1026,6 +1076,7 @@ static int replay_one(struct replay *r, size_t ci)
 
 	if (open_capture(r, ci, &pd) < 0)
 		return -1;
+	load_dirs(r, ci);
 	ciw->dlt = pcap_datalink(pd);
 	while ((rc = pcap_next_ex(pd, &h, &data)) == 1) {
 		struct pkt p;
@@ -1052,6 +1103,7 @@ static int replay_one(struct replay *r, size_t ci)
 			     p.why ? p.why : "not an IP packet");
 			continue;
 		}
+		apply_dir(ciw, &p, frame);
 		if (p.cls == PKT_TRUNCATED || p.cls == PKT_MALFORMED)
 			add_bad(r, cap, &p, true);
 		if (packet_dir(r, &p, &dir) < 0) {
@@ -1070,6 +1122,10 @@ static int replay_one(struct replay *r, size_t ci)
 		if (judge(r, cap, &p, dir) < 0)
 			goto out;
 	}
+	if (ciw->dirs && frame != ciw->ndirs)
+		fprintf(stderr, "pcap-replay: warning: %s: libpcap read %llu packets, the pcapng "
+			"walk found %zu: directions from epb_flags may be misplaced\n", ciw->path,
+			(unsigned long long)frame, ciw->ndirs);
 	if (rc == PCAP_ERROR) {
 		ciw->read_error = true;
 		snprintf(ciw->err, sizeof(ciw->err), "%s: read error after frame %llu: %s",

@@ -20,6 +20,8 @@
 
 #include "conntrack.h"
 #include "expect.h"
+#include "fqdn.h"
+#include "fqdn_map.h"
 #include "prefix.h"
 #include "ruleset.h"
 #include "vm.h"
@@ -84,6 +86,10 @@ struct capinfo {
 	uint64_t packets, unsupported;
 	bool read_error;
 	char err[512];
+	/* pcapng epb_flags directions by frame - 1 (0 unknown, 1 in, 2 out) */
+	bool dirs_loaded;
+	uint8_t *dirs;
+	size_t ndirs, ndirs_known;
 };
 
 struct totals {
@@ -155,6 +161,8 @@ struct replay {
 	json_t *cur_events;
 	FILE *trace_out;		/* text: where trace lines go */
 
+	struct fqdn_replay *fqdn;	/* FQDN rules (fqdn.c); NULL when none */
+
 	char err[1024];
 };
 
@@ -189,6 +197,91 @@ struct kcheck_opts {
 };
 int kernel_check(const struct replay_opts *o, const struct ruleset *rs,
 		 const struct kcheck_opts *ko);
+
+/* fqdn.c: FQDN rules offline — sets filled from the capture's DNS answers
+ * (queued by the ruleset's queue rule) and --fqdn-map, on capture time. */
+#define FQDN_REPLAY_TTL_MIN 30		/* filterd's fqdn_ttl_min default */
+#define FQDN_REPLAY_TTL_MAX 3600	/* fqdn_ttl_max */
+#define FQDN_REPLAY_MAX_ADDRESSES 256	/* fqdn_max_addresses */
+
+struct fqdn_replay_opts {
+	unsigned ttl_min, ttl_max, max_addresses;
+	int res_family[FQDN_MAX_RESOLVERS];	/* --resolver */
+	uint8_t res_addr[FQDN_MAX_RESOLVERS][16];
+	size_t nres;
+	const struct fqdn_map *map;		/* --fqdn-map, may be NULL */
+};
+
+struct fqdn_event {		/* one address learned (or left out) for one set */
+	char *name;		/* question name, or the map's name */
+	const char *set, *fqdn;
+	int family;
+	uint8_t addr[16];
+	uint32_t ttl;
+	int64_t at, expires;	/* capture time, µs; INT64_MAX: whole replay */
+	unsigned capture;
+	uint64_t frame;
+	int map_line;		/* > 0: from --fqdn-map */
+	bool capped;		/* left out: the set is full */
+	char source[64];	/* the resolver's address */
+};
+
+struct fr_set;
+struct fqdn_replay {
+	struct fqdn_replay_opts o;
+	struct vm *vm;
+	struct fqdn_info info;		/* ruleset's sets and resolvers + --resolver */
+	size_t ruleset_nres;		/* resolvers from the ruleset itself */
+	struct fr_set *sets;
+	size_t nsets;
+	int64_t now;
+	bool map_done;
+	unsigned ncaptures;
+	struct fqdn_event *ev;
+	size_t nev, evcap;
+	uint64_t n_queued, n_answers, n_learned_answers, n_foreign, n_bad, n_not_dns,
+		 n_capped, n_map;
+	unsigned bad_capture;
+	uint64_t bad_frame;
+	char bad_why[256];
+	char err[512];
+};
+
+/* Notes and warnings (resolvers the ruleset does not queue, map names no
+ * rule serves) go to notes when not NULL.  0, or -1 with f->err. */
+int fqdn_replay_init(struct fqdn_replay *f, const struct fqdn_replay_opts *o,
+		     const struct ruleset *rs, struct vm *vm, FILE *notes);
+void fqdn_replay_free(struct fqdn_replay *f);
+/* The capture time (µs) of the packet about to be judged; the first call adds
+ * the map's entries.  0, or -1 with f->err. */
+int fqdn_replay_clock(struct fqdn_replay *f, int64_t now);
+/* A packet the evaluator queued (vm_verdict.queued): learns from the DNS
+ * answer in it.  0, or -1 with f->err. */
+int fqdn_replay_queued(struct fqdn_replay *f, unsigned cap, const struct pkt *p);
+void fqdn_replay_text(const struct fqdn_replay *f, FILE *out);
+/* Options: --resolver ADDR[,ADDR...]; a number option; the resolvers as
+ * prefixes for compile_opts (out holds FQDN_MAX_RESOLVERS).  -1 with err. */
+int fqdn_opt_resolver(struct fqdn_replay_opts *o, const char *arg, char *err, size_t errlen);
+int fqdn_opt_uint(const char *opt, const char *arg, unsigned max, unsigned *out, char *err,
+		  size_t errlen);
+size_t fqdn_opt_prefixes(const struct fqdn_replay_opts *o, struct prefix *out);
+/* Compile options for --policy: the default ones (NULL) without --resolver,
+ * else co with the resolvers (res: FQDN_MAX_RESOLVERS prefixes) for the queue
+ * rule, as filterd's dns_servers. */
+struct compile_opts;
+const struct compile_opts *fqdn_compile_opts(const struct fqdn_replay_opts *o,
+					     struct compile_opts *co, struct prefix *res);
+json_t *fqdn_replay_json(const struct fqdn_replay *f);
+
+/* pcapng.c: the direction of every packet of a pcapng capture from its
+ * Enhanced Packet Blocks' epb_flags (libpcap does not expose them).  Returns
+ * 0 with *dirs (malloc'ed, *n entries, 0 unknown / 1 in / 2 out, in libpcap's
+ * packet order) when at least one packet has a direction (*nknown of them),
+ * 0 with *dirs NULL when the file is not pcapng or no packet has one, and -1
+ * with *dirs NULL and a reason in warn when the file is inconsistent (lengths
+ * that do not add up, truncation): then nothing of it is used. */
+int pcapng_directions(const char *path, uint8_t **dirs, size_t *n, size_t *nknown,
+		      char *warn, size_t warnlen);
 
 /* report.c */
 struct report_ctx {

@@ -178,7 +178,7 @@ static void coverage_text(const struct report_ctx *c, FILE *f)
 			const struct nftnl_set_elem *e = vm_set_elem(vm, s, j);
 			char key[64];
 
-			if (!e || elem_is_end(e))
+			if (!e || elem_is_end(e) || vm_set_elem_ignored(vm, s, j))
 				continue;
 			total++;
 			if (vm_set_elem_hits(vm, s, j))
@@ -226,7 +226,7 @@ static json_t *coverage_json(const struct report_ctx *c)
 			const struct nftnl_set_elem *e = vm_set_elem(vm, s, j);
 			char key[64];
 
-			if (!e || elem_is_end(e))
+			if (!e || elem_is_end(e) || vm_set_elem_ignored(vm, s, j))
 				continue;
 			total++;
 			if (vm_set_elem_hits(vm, s, j))
@@ -281,6 +281,8 @@ void report_text(const struct report_ctx *c, FILE *f)
 			pcap_datalink_val_to_name(r->caps[i].dlt) : "?",
 			(unsigned long long)r->caps[i].packets);
 	local_text(r, f);
+	if (r->fqdn)
+		fqdn_replay_text(r->fqdn, f);
 
 	fprintf(f, "\n%5s  %-3s  %-6s  %-30s  %-30s  %-7s  %-40s  %7s  %s\n", "flow", "dir",
 		"proto", "source", "destination", "verdict", "decided by", "packets", "first");
@@ -554,6 +556,8 @@ int report_json(const struct report_ctx *c, FILE *f)
 		json_object_set(root, "traces", r->traces);
 	if (c->coverage)
 		json_object_set_new(root, "coverage", coverage_json(c));
+	if (r->fqdn)
+		json_object_set_new(root, "fqdn", fqdn_replay_json(r->fqdn));
 
 	rc = json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
 	fputc('\n', f);

@@ -472,10 +472,13 @@ static bool get_l4(const struct view *v, uint8_t *proto, size_t *off)
 	return true;
 }
 
+/* DCCP is not here: its conntrack tracker left the kernel with DCCP itself
+ * (6.16), so nf_ct_get_tuple() now takes DCCP as a generic protocol whose
+ * tuple is the addresses alone, as for any protocol without a tracker. */
 static bool has_ports(uint8_t proto)
 {
 	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE ||
-	       proto == IPPROTO_SCTP || proto == IPPROTO_DCCP;
+	       proto == IPPROTO_SCTP;
 }
 
 /* nf_ct_get_tuple */
@@ -1002,6 +1005,17 @@ static enum pk udp_packet(struct ct_table *t, struct ct_entry *e, const struct v
 		size_t ulen = rd16(v->d + off + 4);
 
 		if (ulen > udplen || ulen < 8)
+			return PK_INVALID;
+	} else {
+		/* udplite_error(): the length field is the checksum coverage
+		 * (0: the whole datagram), and UDP-Lite mandates a checksum: a
+		 * zero one is "checksum missing", invalid (checked whatever
+		 * nf_conntrack_checksum says). */
+		size_t cscov = rd16(v->d + off + 4);
+
+		if (cscov != 0 && (cscov < 8 || cscov > udplen))
+			return PK_INVALID;
+		if (rd16(v->d + off + 6) == 0)
 			return PK_INVALID;
 	}
 	if (!(e->status & IPS_CONFIRMED))

@@ -20,6 +20,14 @@
  * tcp_max_retrans=3, nf_conntrack_checksum is NOT emulated (captures usually
  * carry offloaded, unfinished checksums).
  *
+ * Protocols: TCP (window tracking), UDP and UDP-Lite, ICMP/ICMPv6 (queries,
+ * errors RELATED to their quoted flow); every other protocol is generic (NEW,
+ * then ESTABLISHED once replied).  SCTP and GRE are generic here too, with
+ * ports for SCTP, although the kernel runs trackers of their own (chunk
+ * validation and an SCTP state machine; GRE keys): pcap-replay --kernel-check
+ * reports their packets as undecidable offline when the two differ.  DCCP has
+ * had no tracker since the kernel dropped DCCP (6.16): generic, no ports.
+ *
  * Time is the packets' capture time (p->ts), made monotonic: a timestamp
  * earlier than one already seen counts as that one.
  *
@@ -55,7 +63,7 @@ struct ct_tuple {
 	uint8_t nfproto;	/* NFPROTO_IPV4 / NFPROTO_IPV6 */
 	uint8_t proto;		/* IPPROTO_* */
 	uint8_t src[16], dst[16];
-	uint16_t sport, dport;	/* tcp, udp, udplite, sctp, dccp */
+	uint16_t sport, dport;	/* tcp, udp, udplite, sctp */
 	uint16_t icmp_id;
 	uint8_t icmp_type, icmp_code;
 };

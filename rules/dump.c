@@ -16,6 +16,7 @@
 #include <net/if.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nf_tables.h>
+#include <linux/netfilter/nf_tables_compat.h>
 
 #define NL_BUFSZ	(256 * 1024)	/* receive buffer: > any dump skb (32 KiB) */
 #define MSG_BUFSZ	(160 * 1024)	/* one built message: element nests < 64 KiB */
@@ -716,6 +717,21 @@ static const struct aspec range_spec[] = {
 	{ NFTA_RANGE_TO_DATA, A_DATA, false, 0, NULL, "to" },
 	AEND,
 };
+static const struct aspec queue_spec[] = {
+	{ NFTA_QUEUE_NUM, A_U16, false, 0, NULL, "num" },
+	{ NFTA_QUEUE_TOTAL, A_U16, false, 0, NULL, "total" },
+	{ NFTA_QUEUE_FLAGS, A_U16, false, 0, NULL, "flags" },
+	{ NFTA_QUEUE_SREG_QNUM, A_U32, false, 0, NULL, "sreg qnum" },
+	AEND,
+};
+/* nft_compat's xtables target (expr_target.c: NFQUEUE, for filterd's DNS
+ * queue on kernels without CONFIG_NFT_QUEUE); name: XT_EXTENSION_MAXNAMELEN */
+static const struct aspec target_spec[] = {
+	{ NFTA_TARGET_NAME, A_STR, true, 29, NULL, "name" },
+	{ NFTA_TARGET_REV, A_U32, false, 0, NULL, "rev" },
+	{ NFTA_TARGET_INFO, A_BIN, false, 256, NULL, "info" },
+	AEND,
+};
 static const struct aspec reject_spec[] = {
 	{ NFTA_REJECT_TYPE, A_U32, false, 0, NULL, "type" },
 	{ NFTA_REJECT_ICMP_CODE, A_U8, false, 0, NULL, "icmp code" },
@@ -732,7 +748,7 @@ static const struct {
 	{ "counter", counter_spec }, { "ct", ct_spec }, { "immediate", immediate_spec },
 	{ "limit", limit_spec }, { "log", log_spec }, { "lookup", lookup_spec },
 	{ "meta", meta_spec }, { "payload", payload_spec }, { "range", range_spec },
-	{ "reject", reject_spec },
+	{ "reject", reject_spec }, { "queue", queue_spec }, { "target", target_spec },
 };
 
 static const struct aspec hook_dev_spec[] = {

@@ -35,10 +35,33 @@ static int cmp_load(struct vm_load *ld, const struct nftnl_expr *e, void *priv)
 static void cmp_eval(void *priv, struct vm_regs *regs, struct vm_exec *x)
 {
 	const struct cmp *c = priv;
-	int d = memcmp(&regs->data[c->sreg], c->data, c->len);
+	const uint8_t *r = (const uint8_t *)&regs->data[c->sreg];
 	bool ok;
+	int d;
 
 	(void)x;
+	if (c->op == NFT_CMP_EQ || c->op == NFT_CMP_NEQ) {
+		/* equality of the common small widths without a memcmp call */
+		bool eq;
+
+		if (c->len == 1) {
+			eq = r[0] == c->data[0];
+		} else if (c->len == 2) {
+			eq = r[0] == c->data[0] && r[1] == c->data[1];
+		} else if (c->len == 4) {
+			uint32_t a, b;
+
+			memcpy(&a, r, 4);
+			memcpy(&b, c->data, 4);
+			eq = a == b;
+		} else {
+			eq = memcmp(r, c->data, c->len) == 0;
+		}
+		if (eq != (c->op == NFT_CMP_EQ))
+			regs->code = NFT_BREAK;
+		return;
+	}
+	d = memcmp(r, c->data, c->len);
 	switch (c->op) {
 	case NFT_CMP_EQ: ok = d == 0; break;
 	case NFT_CMP_NEQ: ok = d != 0; break;

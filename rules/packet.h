@@ -47,7 +47,10 @@ struct pkt {
 	struct timeval ts;
 	uint64_t frame;		/* 1-based frame number in the file */
 	int linktype;		/* DLT_* */
-	int pcap_dir;		/* pcapng/SLL direction: 0 unknown, 1 in, 2 out */
+	int pcap_dir;		/* the capture's direction: 0 unknown, 1 in, 2 out.  pkt_decode
+				 * sets it only from an SLL/SLL2 packet type; libpcap does
+				 * not expose pcapng epb_flags, so pcap-replay fills it
+				 * from its own pcapng walk (pcap-replay/pcapng.c) */
 
 	/* link layer (for payload base NFT_PAYLOAD_LL_HEADER) */
 	bool has_ll;

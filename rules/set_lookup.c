@@ -9,7 +9,21 @@ set_u128 set_key_u128(const uint8_t *key, uint32_t len)
 {
 	set_u128 v = 0;
 
-	for (uint32_t i = 0; i < len && i < 16; i++)
+	/* the common widths (IPv4, IPv6 addresses) without the byte loop */
+	if (len == 4) {
+		uint32_t w;
+
+		memcpy(&w, key, 4);
+		return (set_u128)__builtin_bswap32(w);
+	}
+	if (len >= 16) {
+		uint64_t hi, lo;
+
+		memcpy(&hi, key, 8);
+		memcpy(&lo, key + 8, 8);
+		return (set_u128)__builtin_bswap64(hi) << 64 | __builtin_bswap64(lo);
+	}
+	for (uint32_t i = 0; i < len; i++)
 		v = (v << 8) | key[i];
 	return v;
 }

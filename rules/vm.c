@@ -27,6 +27,7 @@ static const struct vm_expr_ops *const expr_ops[] = {
 	&vm_expr_limit,
 	&vm_expr_reject,
 	&vm_expr_queue,
+	&vm_expr_target,
 	NULL,
 };
 

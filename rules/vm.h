@@ -135,4 +135,11 @@ void vm_set_clock(struct vm *vm, int64_t now);
 /* Run-time elements of the named set alive at the current clock. */
 size_t vm_set_dyn_live(const struct vm *vm, const char *set);
 
+/* FQDN sets (vm_fqdn.c): the timed elements a dump from a live filterd holds
+ * in them are ignored by the load (offline, the capture's DNS answers fill
+ * the sets); timed elements of other sets still fail it.  Number of elements
+ * of set i ignored, and whether element j of set i is one of them. */
+size_t vm_set_ignored(const struct vm *vm, size_t i);
+bool vm_set_elem_ignored(const struct vm *vm, size_t i, size_t j);
+
 #endif

@@ -111,6 +111,7 @@ struct vm_elem {
 	uint64_t hits;
 	int32_t vcode;		/* verdict maps */
 	int32_t vchain;		/* chain index for jump/goto, else -1 */
+	bool ignored;		/* dumped run-time element of an FQDN set (vm_fqdn.c) */
 };
 
 enum vm_set_kind { VM_SET_EXACT, VM_SET_INTERVAL, VM_SET_RANGES };
@@ -131,6 +132,8 @@ struct vm_set {
 	int32_t *keymap;	/* exact/range position -> element index */
 	uint8_t nfields, field_len[16];
 	struct vm_dyn *dyn;	/* run-time elements (vm_dyn.c), NULL when none */
+	bool fqdn;		/* an FQDN set (fqdn.h): dumped timed elements ignored */
+	size_t nignored;	/* elements with ignored set */
 };
 
 struct vm_edge {
@@ -185,6 +188,8 @@ int vm_set_find(const struct vm_set *vs, const uint32_t *key);
 /* Run-time elements (vm_dyn.c): index of a live element matching key, or -1. */
 long vm_dyn_find(const struct vm_dyn *d, const uint8_t *key, uint32_t klen);
 void vm_dyn_free(struct vm_dyn *d);
+/* vm_fqdn.c: is vs an FQDN set whose dumped timed elements are ignored? */
+bool vm_set_is_fqdn(const struct nftnl_set *s, uint32_t flags);
 
 /* Byte-level register access as nft_reg_store8/16 and loads. */
 static inline uint8_t *vm_reg_bytes(struct vm_regs *r, int word)
@@ -195,6 +200,6 @@ static inline uint8_t *vm_reg_bytes(struct vm_regs *r, int word)
 extern const struct vm_expr_ops vm_expr_payload, vm_expr_cmp, vm_expr_bitwise,
 	vm_expr_byteorder, vm_expr_range, vm_expr_lookup, vm_expr_meta, vm_expr_ct,
 	vm_expr_immediate, vm_expr_counter, vm_expr_log, vm_expr_limit,
-	vm_expr_reject, vm_expr_queue;
+	vm_expr_reject, vm_expr_queue, vm_expr_target;
 
 #endif

@@ -78,6 +78,15 @@ static int elem_check(struct nftnl_set_elem *e, void *data)
 				 "interval end element in a set without the interval flag");
 		return -1;
 	}
+	if ((nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_TIMEOUT) ||
+	     nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_EXPIRATION)) && vs->fqdn) {
+		/* learned by a live filterd: offline the capture's answers
+		 * fill the set instead (vm_fqdn.c) */
+		ve->ignored = true;
+		vs->nignored++;
+		w->i++;
+		return 0;
+	}
 	if (nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_TIMEOUT) ||
 	    nftnl_set_elem_is_set(e, NFTNL_SET_ELEM_EXPIRATION)) {
 		w->ret = set_err(w->err, w->errlen, vs->name,
@@ -189,7 +198,7 @@ static int build_exact(struct vm_set *vs, char *err, size_t errlen)
 	if (!keys || !idx)
 		goto nomem;
 	for (size_t i = 0; i < vs->nelems; i++) {
-		if (elem_flags(&vs->elems[i]) & NFT_SET_ELEM_CATCHALL)
+		if ((elem_flags(&vs->elems[i]) & NFT_SET_ELEM_CATCHALL) || vs->elems[i].ignored)
 			continue;
 		memcpy(keys + m * vs->klen, elem_key(&vs->elems[i], NFTNL_SET_ELEM_KEY),
 		       vs->klen);
@@ -358,6 +367,7 @@ int vm_set_load(struct vm *vm, struct vm_set *vs, const struct nftnl_set *cs,
 		return set_err(err, errlen, vs->name,
 			       "concatenated interval set without field description");
 
+	vs->fqdn = vs->kind == VM_SET_EXACT && !vs->map && vm_set_is_fqdn(s, vs->flags);
 	nftnl_set_elem_foreach(s, count_cb, &n);
 	vs->elems = calloc(n ? n : 1, sizeof(*vs->elems));
 	vs->data = vs->map && !vs->vmap ? calloc(n ? n : 1, vs->dlen) : NULL;

@@ -1,0 +1,152 @@
+#!/bin/bash
+# pcap-replay throughput (issue 3): figures, never pass/fail.
+#
+# One generated capture (bench/gencap.c: >= 1M packets, TCP with handshakes,
+# UDP, ICMP, v4 and v6, remote ends in the REAL service-tag prefixes and in
+# 203.0.113.0/24; offline only), replayed side by side, RUNS times in
+# rotation, medians quoted:
+#   - bench/pcaploop: a bare libpcap read loop over the file (the ceiling)
+#   - pcap-replay with the Azure ML policy over the full real tags file
+#   - tcpdump -r with a BPF filter "src net A or src net B ..." over every IPv4
+#     prefix of Storage (BPF evaluates such a list linearly) vs pcap-replay
+#     with Storage as an inbound source
+#   - pcap-replay with an inbound source of 10 .. 70,000 prefixes (a synthetic
+#     tag of disjoint blocks of the real tag space, bench/data/gen_scale.py)
+#     and with every tag of the file (75,356 listed prefixes)
+#   - peak memory (max RSS) of pcap-replay
+# "replay" figures subtract the set-up (tags load + compile, measured with a
+# one-packet capture and the same policy); "end to end" ones do not.
+#
+#   O=build bench/replay.sh        (make bench runs it; RUNS, PACKETS override)
+set -u
+cd "$(dirname "$0")/.." || exit 2
+O=${O:-build}
+RUNS=${REPLAY_RUNS:-5}
+PACKETS=${REPLAY_PACKETS:-1200000}
+SHARED=${FILTERD_SHARED:-../shared/data}
+T1=$SHARED/servicetags/ServiceTags_Public_20240415.json
+SIZES="10 100 1000 10000 70000"
+LOCAL=10.0.1.4,fd00:10::4
+
+if [ ! -f "$T1" ]; then echo "replay bench: skipped: $T1 not found"; exit 0; fi
+for b in "$O/pcap-replay" "$O/bench/gencap" "$O/bench/pcaploop"; do
+	if [ ! -x "$b" ]; then echo "replay bench: skipped: $b not built (make O=$O bench)"; exit 0; fi
+done
+W=$(mktemp -d /tmp/fdreplay.XXXXXX)
+trap 'rm -rf "$W"' EXIT
+CAP=$W/bench.pcap
+
+echo "== pcap-replay throughput (issue 3)"
+"$O/bench/gencap" "$T1" "$CAP" "$PACKETS" 1 2>"$W/gen.txt" || { cat "$W/gen.txt"; exit 1; }
+"$O/bench/gencap" "$T1" "$W/one.pcap" 1 1 2>/dev/null
+echo "   capture: $(sed 's/^gencap: //' "$W/gen.txt"), $(($(stat -c %s "$CAP") / 1048576)) MiB"
+echo "      made by: $O/bench/gencap $T1 FILE $PACKETS 1"
+python3 bench/data/gen_scale.py "$T1" "$W" $SIZES >/dev/null || exit 1
+python3 bench/data/gen_alltags.py "$T1" >"$W/alltags.yaml" || exit 1
+python3 - "$T1" >"$W/storage.bpf" <<'EOF' || exit 1
+import json, sys
+d = json.load(open(sys.argv[1]))
+v4 = [p for t in d["values"] if t["name"] == "Storage" for p in t["properties"]["addressPrefixes"] if ":" not in p]
+print(" or ".join("src net " + p for p in v4))
+EOF
+NBPF=$(grep -o "src net" "$W/storage.bpf" | wc -l)
+HAVE_TCPDUMP=$(command -v tcpdump >/dev/null && echo 1 || echo 0)
+
+# label -> command (policy runs also get a set-up run on one packet)
+declare -A CMD POL TAGS
+order=()
+add() { order+=("$1"); CMD[$1]=$2; }
+addp() {	# label policy tags
+	add "$1" "$O/pcap-replay --policy $2 --tags $3 --local $LOCAL"
+	POL[$1]=$2
+	TAGS[$1]=$3
+}
+add ceiling "$O/bench/pcaploop"
+addp azureml bench/data/azureml.yaml "$T1"
+if [ "$HAVE_TCPDUMP" = 1 ]; then
+	add tcpdump "tcpdump -r"
+	add tcpdump_bpf "tcpdump -F $W/storage.bpf -r"
+fi
+addp storage "$W/storage-in.yaml" "$T1"
+for n in $SIZES; do addp "s$n" "$W/scale-$n.yaml" "$W/scaletags.json"; done
+addp alltags "$W/alltags.yaml" "$T1"
+
+now_us() { echo $(($(date +%s%N) / 1000)); }
+# run LABEL FILE: appends the wall time in microseconds to $W/LABEL.FILEBASE
+run() {
+	local l=$1 f=$2 t0 t1 out=/dev/null
+	t0=$(now_us)
+	case $l in
+	tcpdump*) ${CMD[$l]} "$f" -w /dev/null >/dev/null 2>&1 ;;
+	*) ${CMD[$l]} "$f" >$out 2>&1 ;;
+	esac
+	t1=$(now_us)
+	echo $((t1 - t0)) >>"$W/$l.$(basename "$f" .pcap)"
+}
+median() { sort -n "$1" | awk '{v[NR]=$1} END {print (NR % 2) ? v[(NR+1)/2] : int((v[NR/2] + v[NR/2+1]) / 2)}'; }
+
+for ((i = 1; i <= RUNS; i++)); do
+	for l in "${order[@]}"; do
+		run "$l" "$CAP"
+		[ -n "${POL[$l]:-}" ] && run "$l" "$W/one.pcap"
+	done
+done
+
+med() { median "$W/$1.bench"; }
+setup() { median "$W/$1.one"; }
+pps() { awk -v n="$PACKETS" -v us="$1" 'BEGIN {printf "%.2f", us > 0 ? n / us : 0}'; }	# Mpps
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", b > 0 ? a / b : 0}'; }
+CEIL=$(med ceiling)
+row() {	# what us_total us_setup
+	local rep=$(($2 - $3))
+	printf '   %-44s %8.3f %8.3f   %6s %6s   %5s\n' "$1" "$(awk -v u="$2" 'BEGIN{print u/1e6}')" \
+		"$(awk -v u="$rep" 'BEGIN{print u/1e6}')" "$(pps "$2")" "$(pps "$rep")" "$(ratio "$CEIL" "$rep")"
+}
+
+echo "   median of $RUNS runs, wall clock; Mpps = packets / seconds; 'x ceil' = ceiling time / replay time"
+printf '   %-44s %8s %8s   %6s %6s   %5s\n' "" "total s" "replay s" "Mpps" "Mpps" "x ceil"
+printf '   %-44s %8s %8s   %6s %6s\n' "" "" "" "total" "replay"
+row "libpcap read loop (ceiling)" "$CEIL" 0
+row "pcap-replay, azureml.yaml (real tags)" "$(med azureml)" "$(setup azureml)"
+echo "      $O/pcap-replay --policy bench/data/azureml.yaml --tags $T1 --local $LOCAL FILE"
+echo "      $O/bench/pcaploop FILE"
+echo "   set-up (tags load + compile, one-packet capture): $(awk -v u="$(setup azureml)" 'BEGIN{printf "%.3f", u/1e6}') s"
+
+echo "== pcap-replay vs tcpdump/BPF, Storage ($NBPF IPv4 prefixes) as the source list"
+if [ "$HAVE_TCPDUMP" = 1 ]; then
+	row "tcpdump -r FILE -w /dev/null (no filter)" "$(med tcpdump)" 0
+	row "tcpdump, 'src net' x$NBPF (Storage v4)" "$(med tcpdump_bpf)" 0
+	echo "      tcpdump -r FILE -w /dev/null -F FILTER   (FILTER: \"src net A or src net B or ...\")"
+else
+	echo "   tcpdump: not installed"
+fi
+row "pcap-replay, inbound allow from Storage" "$(med storage)" "$(setup storage)"
+echo "      $O/pcap-replay --policy storage-in.yaml --tags $T1 --local $LOCAL FILE"
+echo "      (storage-in.yaml: bench/data/gen_scale.py TAGS DIR 10; azureml.yaml + 'allow in tcp 443 from Storage')"
+if [ "$HAVE_TCPDUMP" = 1 ]; then
+	s=$(med storage); su=$(setup storage); b=$(med tcpdump_bpf)
+	echo "   tcpdump+BPF time / pcap-replay time: $(ratio "$b" "$s") end to end, $(ratio "$b" $((s - su))) replay only"
+	echo "   (BPF only tests one address list; pcap-replay also decodes, tracks connections, runs every rule, reports flows)"
+fi
+
+echo "== scaling: inbound source list of N prefixes (disjoint: the interval set holds N elements)"
+printf '   %-44s %8s %8s   %6s %6s   %5s\n' "" "total s" "replay s" "Mpps" "Mpps" "x ceil"
+for n in $SIZES; do
+	row "N = $n" "$(med "s$n")" "$(setup "s$n")"
+done
+row "every tag of the file (75,356 listed prefixes)" "$(med alltags)" "$(setup alltags)"
+echo "      $O/pcap-replay --policy scale-N.yaml --tags scaletags.json --local $LOCAL FILE"
+echo "      (python3 bench/data/gen_scale.py $T1 DIR $SIZES; alltags: bench/data/gen_alltags.py)"
+
+echo "== pcap-replay peak memory (max RSS, /usr/bin/time)"
+if [ -x /usr/bin/time ]; then
+	for l in azureml s70000 alltags; do
+		/usr/bin/time -f "%M" -o "$W/rss" ${CMD[$l]} "$CAP" >/dev/null 2>&1
+		/usr/bin/time -f "%M" -o "$W/rss1" ${CMD[$l]} "$W/one.pcap" >/dev/null 2>&1
+		printf '   %-44s %7d KiB   (one-packet capture: %d KiB)\n' "$(basename "${POL[$l]}")" \
+			"$(tail -1 "$W/rss")" "$(tail -1 "$W/rss1")"
+	done
+	echo "      /usr/bin/time -f %M $O/pcap-replay --policy POLICY --tags TAGS --local $LOCAL FILE"
+else
+	echo "   /usr/bin/time not installed"
+fi

@@ -1,0 +1,244 @@
+/* pcapng — the direction of each packet of a pcapng file, from the
+ * Enhanced Packet Blocks' epb_flags option, which libpcap does not expose.
+ *
+ * A second, independent walk over the file's blocks (pcapng spec,
+ * draft-ietf-opsawg-pcapng): Section Header Block (byte-order magic, per
+ * section), Interface Description Blocks (counted, per section), Enhanced
+ * Packet Blocks (interface id, captured length, data padded to 32 bits, then
+ * options: code 2 = epb_flags, 4 bytes, bits 0-1: 01 inbound, 10 outbound),
+ * Simple Packet Blocks and obsolete Packet Blocks (packets, no direction).
+ * The n-th packet block is the n-th packet libpcap returns.
+ *
+ * Every length is checked against the block and the block against the file
+ * before anything is read; on any inconsistency the whole answer is dropped
+ * (a warning says why) and the replay falls back to --local. */
+#include "replay.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BT_SHB 0x0A0D0D0Au
+#define BT_IDB 0x00000001u
+#define BT_PB 0x00000002u	/* obsolete Packet Block */
+#define BT_SPB 0x00000003u
+#define BT_EPB 0x00000006u
+#define BOM 0x1A2B3C4Du
+#define MAX_BLOCK (64u << 20)	/* larger than any block libpcap accepts */
+#define OPT_EPB_FLAGS 2
+
+struct rd {
+	FILE *f;
+	bool swap;
+	uint8_t *buf;
+	size_t cap;
+};
+
+static uint32_t get32(const struct rd *r, const uint8_t *b)
+{
+	uint32_t v;
+
+	memcpy(&v, b, 4);
+	return r->swap ? __builtin_bswap32(v) : v;
+}
+
+static uint16_t get16(const struct rd *r, const uint8_t *b)
+{
+	uint16_t v;
+
+	memcpy(&v, b, 2);
+	return r->swap ? __builtin_bswap16(v) : v;
+}
+
+/* Direction bits of the options in [o, end); 0 when absent.  -1: options
+ * that run past the block. */
+static int epb_dir(const struct rd *r, const uint8_t *o, const uint8_t *end)
+{
+	int dir = 0;
+
+	while (o < end) {
+		uint16_t code, len;
+		size_t padded;
+
+		if (end - o < 4)
+			return -1;
+		code = get16(r, o);
+		len = get16(r, o + 2);
+		if (code == 0)		/* opt_endofopt */
+			return dir;
+		padded = ((size_t)len + 3) & ~(size_t)3;
+		if ((size_t)(end - o - 4) < padded)
+			return -1;
+		if (code == OPT_EPB_FLAGS) {
+			if (len != 4)
+				return -1;
+			switch (get32(r, o + 4) & 3) {
+			case 1: dir = 1; break;	/* inbound */
+			case 2: dir = 2; break;	/* outbound */
+			default: dir = 0; break;
+			}
+		}
+		o += 4 + padded;
+	}
+	return dir;
+}
+
+int pcapng_directions(const char *path, uint8_t **dirs_out, size_t *n_out, size_t *nknown_out,
+		      char *warn, size_t warnlen)
+{
+	struct rd r = { 0 };
+	uint8_t hdr[12], *dirs = NULL;
+	size_t n = 0, cap = 0, nknown = 0;
+	uint64_t nifaces = 0, off = 0;
+	bool first = true;
+	int rc = -1;
+
+	*dirs_out = NULL;
+	*n_out = 0;
+	*nknown_out = 0;
+	warn[0] = '\0';
+	r.f = fopen(path, "rb");
+	if (!r.f)
+		return 0;	/* libpcap reports unreadable files */
+	for (;;) {
+		size_t got = fread(hdr, 1, 8, r.f);
+		uint32_t type, len, body, trail;
+
+		if (got == 0 && !first)
+			break;		/* clean end of file */
+		if (got < 8) {
+			if (first)
+				goto not_pcapng;
+			snprintf(warn, warnlen, "truncated block header at offset %llu",
+				 (unsigned long long)off);
+			goto out;
+		}
+		memcpy(&type, hdr, 4);	/* the SHB type reads the same in both orders */
+		if (type == BT_SHB) {
+			uint32_t bom;
+
+			if (fread(hdr + 8, 1, 4, r.f) != 4) {
+				if (first)
+					goto not_pcapng;
+				snprintf(warn, warnlen, "truncated section header at offset %llu",
+					 (unsigned long long)off);
+				goto out;
+			}
+			memcpy(&bom, hdr + 8, 4);
+			if (bom == BOM)
+				r.swap = false;
+			else if (__builtin_bswap32(bom) == BOM)
+				r.swap = true;
+			else if (first)
+				goto not_pcapng;
+			else {
+				snprintf(warn, warnlen, "bad byte-order magic at offset %llu",
+					 (unsigned long long)off);
+				goto out;
+			}
+			nifaces = 0;
+			len = get32(&r, hdr + 4);
+			if (len < 28 || len % 4 || len > MAX_BLOCK) {
+				snprintf(warn, warnlen, "section header at offset %llu has length %u",
+					 (unsigned long long)off, len);
+				goto out;
+			}
+			body = len - 16;	/* after type, length, magic; before the trailer */
+		} else {
+			if (first)
+				goto not_pcapng;
+			type = get32(&r, hdr);
+			len = get32(&r, hdr + 4);
+			if (len < 12 || len % 4 || len > MAX_BLOCK) {
+				snprintf(warn, warnlen, "block 0x%08x at offset %llu has length %u",
+					 type, (unsigned long long)off, len);
+				goto out;
+			}
+			body = len - 12;	/* after type and length; before the trailer */
+		}
+		first = false;
+		if (body + 4 > r.cap) {
+			size_t ncap = body + 4 > 65536 ? body + 4 : 65536;
+			uint8_t *nb = realloc(r.buf, ncap);
+
+			if (!nb) {
+				snprintf(warn, warnlen, "out of memory");
+				goto out;
+			}
+			r.buf = nb;
+			r.cap = ncap;
+		}
+		if (fread(r.buf, 1, body + 4, r.f) != body + 4) {
+			snprintf(warn, warnlen, "block 0x%08x at offset %llu runs past the end of "
+				 "the file", type, (unsigned long long)off);
+			goto out;
+		}
+		trail = get32(&r, r.buf + body);
+		if (trail != len) {
+			snprintf(warn, warnlen, "block 0x%08x at offset %llu: trailing length %u, "
+				 "leading %u", type, (unsigned long long)off, trail, len);
+			goto out;
+		}
+		if (type == BT_IDB) {
+			nifaces++;
+		} else if (type == BT_EPB || type == BT_SPB || type == BT_PB) {
+			int dir = 0;
+
+			if (type == BT_EPB) {
+				uint32_t ifid, caplen;
+				size_t padded;
+
+				if (body < 20) {
+					snprintf(warn, warnlen, "packet block at offset %llu is too "
+						 "short", (unsigned long long)off);
+					goto out;
+				}
+				ifid = get32(&r, r.buf);
+				caplen = get32(&r, r.buf + 12);
+				padded = ((size_t)caplen + 3) & ~(size_t)3;
+				if (ifid >= nifaces || padded > body - 20) {
+					snprintf(warn, warnlen, "packet block at offset %llu: %s",
+						 (unsigned long long)off, ifid >= nifaces ?
+						 "unknown interface" : "captured length past the block");
+					goto out;
+				}
+				dir = epb_dir(&r, r.buf + 20 + padded, r.buf + body);
+				if (dir < 0) {
+					snprintf(warn, warnlen, "packet block at offset %llu: options "
+						 "run past the block", (unsigned long long)off);
+					goto out;
+				}
+			}
+			if (n == cap) {
+				size_t ncap = cap ? 2 * cap : 4096;
+				uint8_t *nd = realloc(dirs, ncap);
+
+				if (!nd) {
+					snprintf(warn, warnlen, "out of memory");
+					goto out;
+				}
+				dirs = nd;
+				cap = ncap;
+			}
+			dirs[n++] = (uint8_t)dir;
+			if (dir)
+				nknown++;
+		}
+		off += len;
+	}
+	if (nknown) {
+		*dirs_out = dirs;
+		*n_out = n;
+		*nknown_out = nknown;
+		dirs = NULL;
+	}
+	rc = 0;
+	goto out;
+not_pcapng:
+	rc = 0;
+out:
+	fclose(r.f);
+	free(r.buf);
+	free(dirs);
+	return rc;
+}

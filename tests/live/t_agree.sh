@@ -1,0 +1,148 @@
+#!/bin/bash
+# t_agree — pcap-replay's verdicts equal the kernel's, packet by packet
+# (pcap-replay --kernel-check; DESIGN.md "One ruleset, two consumers").
+#
+#  1. hand-built stateful cases (tests/data/agree/*.pcap, written by
+#     tests/live/agree/cases.py): handshakes in and out, established return
+#     traffic, invalid packets, related ICMP/ICMPv6 errors, mid-stream pickup,
+#     IPv4/IPv6 fragments, and the regression cases of the disagreements the
+#     check found (regress-*.pcap).  Each must agree on every packet.
+#  2. random policies and traffic (tests/live/agree/gen.py), one per seed:
+#     SEEDS (from `make check-live SEEDS=...`: "1-500", "7", "1 5 9") or by
+#     default 1-50 with AGREE_PACKETS (240) packets each; the agreement figure
+#     over all of them is printed.
+# Prints "ok - NAME", "not ok - NAME" or "skip - NAME: reason" per case; every
+# namespace it makes (pcap-replay --netns-prefix kca<pid>-*) is deleted on exit.
+set -u
+cd "$(dirname "$0")/../.." || exit 2
+O=${O:-build}
+REPLAY=$O/pcap-replay
+FILTERCTL=$O/filterctl
+TAGS=examples/servicetags.json
+DATA=tests/data/agree
+GEN=tests/live/agree/gen.py
+PACKETS=${AGREE_PACKETS:-240}
+JOBS=${AGREE_JOBS:-2}
+PREFIX=kca$$
+failures=0
+tmp=$(mktemp -d /tmp/t_agree.XXXXXX)
+
+cleanup() {
+	local p n
+	for p in $(jobs -p); do kill "$p" 2>/dev/null; done
+	wait 2>/dev/null
+	# pcap-replay removes its namespaces itself; this catches a killed one
+	for n in $(ip netns list 2>/dev/null | awk '{print $1}' | grep "^$PREFIX-"); do
+		for p in $(ip netns pids "$n" 2>/dev/null); do kill "$p" 2>/dev/null; done
+		ip netns del "$n" 2>/dev/null
+	done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+ok() { echo "ok - $1"; }
+not_ok() { local n=$1; shift; printf '%s\n' "$@" | sed 's/^/# /'; echo "not ok - $n"; failures=$((failures + 1)); }
+skip() { echo "skip - $1: $2"; }
+
+if [ "$(id -u)" != 0 ]; then skip "t_agree" "not root"; exit 0; fi
+for t in ip nft python3; do
+	command -v "$t" >/dev/null 2>&1 || { skip "t_agree" "$t not found"; exit 0; }
+done
+if ! ip netns add "$PREFIX-probe" 2>/dev/null; then
+	skip "t_agree" "cannot create network namespaces"; exit 0
+fi
+ip netns del "$PREFIX-probe"
+if [ ! -x "$REPLAY" ]; then
+	not_ok "pcap-replay built" "$REPLAY missing: make O=$O all"; exit 1
+fi
+
+# kcheck NAME POLICY LOCAL CAPTURE: runs the check, output in $tmp/NAME.out
+kcheck() {
+	"$REPLAY" --kernel-check --netns-prefix "$PREFIX-$1" --policy "$2" --tags "$TAGS" \
+		--local "$3" "$4" >"$tmp/$1.out" 2>"$tmp/$1.err"
+}
+
+# ---- 1. hand-built cases -----------------------------------------------------
+for cap in "$DATA"/*.pcap; do
+	[ -f "$cap" ] || continue
+	name=$(basename "$cap" .pcap)
+	pol=$DATA/policy.yaml
+	[ -f "$DATA/$name.policy.yaml" ] && pol=$DATA/$name.policy.yaml
+	kcheck "case-$name" "$pol" 10.0.1.4,fd00:10::4 "$cap"
+	rc=$?
+	line=$(grep '^agreement:' "$tmp/case-$name.out")
+	if [ $rc -eq 0 ] && printf '%s' "$line" | grep -q ', 0 undecidable offline, 0 disagreements'; then
+		ok "agree: $name ($line)"
+	else
+		not_ok "agree: $name" "exit $rc: $line" "$(grep -v '^agree ' "$tmp/case-$name.out" | head -40)" \
+			"$(head -5 "$tmp/case-$name.err")"
+	fi
+done
+
+# ---- 2. random policies --------------------------------------------------------
+seeds=()
+spec=${SEEDS:-}
+[ -z "$spec" ] && spec=1-50
+for part in ${spec//,/ }; do
+	case "$part" in
+	*-*) for s in $(seq "${part%-*}" "${part#*-}"); do seeds+=("$s"); done ;;
+	*[!0-9]*) not_ok "SEEDS" "bad seed '$part' in SEEDS='$spec' (N, N-M, lists)"; exit 1 ;;
+	*) seeds+=("$part") ;;
+	esac
+done
+
+# one seed: generate, check the policy compiles, run; prints one status line
+run_seed() {
+	local s=$1 d="$tmp/seed$1" rc
+	if ! python3 "$GEN" --seed "$s" --out "$d" --packets "$PACKETS" 2>"$d.gen.err"; then
+		echo "seed $s: GENERATOR $(tail -1 "$d.gen.err")"; return
+	fi
+	if ! "$FILTERCTL" check "$d/policy.yaml" --tags "$TAGS" >/dev/null 2>"$d.check.err"; then
+		echo "seed $s: POLICY $(head -1 "$d.check.err")"; return
+	fi
+	"$REPLAY" --kernel-check --netns-prefix "$PREFIX-s$s" --policy "$d/policy.yaml" \
+		--tags "$TAGS" --local "$(cat "$d/local")" "$d/capture.pcap" >"$d.out" 2>"$d.err"
+	rc=$?
+	echo "seed $s: rc=$rc $(grep '^agreement:' "$d.out" || echo "no agreement line: $(tail -1 "$d.err")")"
+}
+export -f run_seed
+export tmp GEN PACKETS FILTERCTL TAGS REPLAY PREFIX
+
+start=$(date +%s)
+printf '%s\n' "${seeds[@]}" | xargs -P "$JOBS" -I{} bash -c 'run_seed {}' >"$tmp/seeds.txt"
+secs=$(( $(date +%s) - start ))
+
+A=0 N=0 U=0 D=0 P=0 bad=0
+while IFS= read -r l; do
+	s=${l#seed }; s=${s%%:*}
+	if [[ "$l" =~ rc=([0-9]+)\ agreement:\ ([0-9]+)/([0-9]+)\ packets.*,\ ([0-9]+)\ undecidable\ offline,\ ([0-9]+)\ disagreement ]]; then
+		A=$((A + BASH_REMATCH[2])); N=$((N + BASH_REMATCH[3]))
+		U=$((U + BASH_REMATCH[4])); D=$((D + BASH_REMATCH[5])); P=$((P + 1))
+		if [ "${BASH_REMATCH[1]}" != 0 ] || [ "${BASH_REMATCH[5]}" != 0 ]; then
+			bad=$((bad + 1))
+			not_ok "agree: random policy seed $s" "$l" \
+				"reproduce: python3 $GEN --seed $s --out DIR --packets $PACKETS; $REPLAY --kernel-check --policy DIR/policy.yaml --tags $TAGS --local \$(cat DIR/local) DIR/capture.pcap" \
+				"$(grep -v '^agree \|^UNDECIDABLE' "$tmp/seed$s.out" | head -60)"
+		fi
+	else
+		bad=$((bad + 1))
+		not_ok "agree: random policy seed $s" "$l" "$(head -5 "$tmp/seed$s.err" 2>/dev/null)"
+	fi
+done < <(sort -t' ' -k2 -n "$tmp/seeds.txt")
+
+pct=$(awk -v a="$A" -v n="$N" 'BEGIN { printf "%.2f", n ? 100 * a / n : 100 }')
+dec=$(awk -v a="$A" -v d="$D" 'BEGIN { printf "%.2f", a + d ? 100 * a / (a + d) : 100 }')
+echo "# agreement: $A/$N packets ($pct%), $U undecidable offline, $D disagreements;" \
+	"decided packets agree $dec%; $P policies (SEEDS=$spec, $PACKETS packets each), ${secs}s"
+if [ "$bad" -eq 0 ] && [ "$P" -eq "${#seeds[@]}" ]; then
+	ok "agree: $P random policies, $A/$N packets agree with the kernel, $U undecidable offline, 0 disagreements"
+else
+	not_ok "agree: random policies" "$bad of ${#seeds[@]} seeds failed"
+fi
+if [ -z "${SEEDS:-}" ] && { [ "$P" -lt 50 ] || [ "$N" -lt 10000 ]; }; then
+	not_ok "agree: coverage" "only $P policies and $N packets (want >= 50 and >= 10000)"
+fi
+
+[ "$failures" -eq 0 ]
