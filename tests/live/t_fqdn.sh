@@ -6,7 +6,9 @@
 #   - wildcard names: open only after the host itself resolved one
 #   - an answer from a resolver that is not configured opens nothing
 #   - a name with hundreds of addresses is capped, with a log line
-#   - the capture of the DNS exchange + connections replays to the same verdicts
+#   - the capture of the DNS exchange + connections (SYNs the output chain
+#     dropped merged in from NFLOG) replays offline to the kernel's verdicts:
+#     --policy --resolver, --fqdn-map, --ruleset (filterctl dump) and --from-kernel
 . "$(dirname "$0")/lib.sh"
 live_init t_fqdn
 for t in dnsmasq tcpdump dig; do
@@ -93,10 +95,24 @@ managed_network:
       destination: many.test.example
 Y
 
-# capture everything the host sees during the test, for the offline replay
+# capture everything the host sees during the test, for the offline replay.
+# A SYN the output chain drops never reaches eth0: the host's outgoing SYNs
+# are also logged before any filter (output priority -300, NFLOG group 7) and
+# the ones eth0 never saw are merged into the capture (merge_syns below).
 nsx host tcpdump -i eth0 -U -n -s 0 -w "$T/fqdn.pcap" 'port 53 or port 443' >"$T/tcpdump.log" 2>&1 &
 _live_pids+=($!)
+nsx host nft -f - <<N
+table inet fqcap {
+	chain out {
+		type filter hook output priority -300; policy accept;
+		tcp dport 443 tcp flags & (syn | ack) == syn log group 7
+	}
+}
+N
+nsx host tcpdump -i nflog:7 -U -n -s 0 -w "$T/syn.pcap" >"$T/tcpdump-nflog.log" 2>&1 &
+_live_pids+=($!)
 wait_until 5 grep -q listening "$T/tcpdump.log"
+wait_until 5 grep -q listening "$T/tcpdump-nflog.log"
 
 nsx host "$FILTERD" --policy "$T/policy.yaml" --tags "$TAGS" --state-dir "$T/state" \
 	--socket "$T/sock" --set audit_log="$T/audit.log" --set dns_servers=$DNS1 \
@@ -130,6 +146,11 @@ checks_wait
 # 3. wildcard: closed until the host resolves a name below it
 expect_denied "wildcard: $BLOB denied before the host resolved it" host tcp $BLOB 443
 checks_wait
+# The denied SYN reaches the capture through NFLOG, whose frames tcpdump stamps
+# when it reads them (locally generated packets carry no kernel timestamp): on a
+# loaded machine that can be after the DNS answer that follows.  Keep the two
+# apart so the merged capture has them in the order they happened.
+sleep 1.5
 got=$(nsx host getent hosts acct1.blob.test.example | awk '{print $1}')
 if [ "$got" = "$BLOB" ] && in_set fqdn_blob_v4 $BLOB; then
 	ok "wildcard: host resolved acct1.blob.test.example; $BLOB in the set before the answer reached the application"
@@ -175,21 +196,149 @@ if ctl status --json >"$T/status.json" && grep -q "acct1\|$BLOB" "$T/status.json
 	ok "status: FQDN sets with addresses and expiry"
 else not_ok "status: FQDN sets with addresses and expiry" "$(head -c 2000 "$T/status.json")"; fi
 
-# 7. offline: the capture replays to the same verdicts
+# 7. offline: the capture replays to the same verdicts.  The host ran with
+# fqdn_ttl_min=2 and fqdn_max_addresses=50: the replay is told the same.
+# Taken while filterd still runs: a dump of its table (on kernels without
+# CONFIG_NFT_QUEUE the queue rule is the xtables NFQUEUE target) whose FQDN
+# sets hold timed elements filterd learned.
+"$FILTERCTL" dump --netns "$(ns_name host)" --out "$T/live.frs" >"$T/dump.log" 2>&1 || true
 sleep 0.5
 kill "$(pgrep -f "tcpdump -i eth0 -U -n -s 0 -w $T/fqdn.pcap" | head -1)" 2>/dev/null
+kill "$(pgrep -f "tcpdump -i nflog:7 -U -n -s 0 -w $T/syn.pcap" | head -1)" 2>/dev/null
 sleep 0.5
+# merge_syns ETH.pcap NFLOG.pcap OUT.pcap: the SYNs of the NFLOG capture whose
+# connection eth0 never saw (dropped by the output chain), in Ethernet frames,
+# merged into the eth0 capture by time
+merge_syns() {
+	"$PY" - "$@" <<'PYEOF'
+import struct, sys
+def read(path):
+    d = open(path, 'rb').read()
+    magic, = struct.unpack('<I', d[:4])
+    e = '<' if magic in (0xa1b2c3d4, 0xa1b23c4d) else '>'
+    nano = magic in (0xa1b23c4d, 0x4d3cb2a1)
+    link, = struct.unpack(e + 'I', d[20:24])
+    o, out = 24, []
+    while o + 16 <= len(d):
+        s, us, cl, wl = struct.unpack(e + 'IIII', d[o:o + 16])
+        out.append((s + us / (1e9 if nano else 1e6), s, us // 1000 if nano else us, d[o + 16:o + 16 + cl]))
+        o += 16 + cl
+    return link, out
+def key(ip):
+    if len(ip) < 24 or ip[0] >> 4 != 4 or ip[9] != 6:
+        return None
+    h = (ip[0] & 15) * 4
+    return (ip[12:16], ip[16:20], ip[h:h + 4])
+link, eth = read(sys.argv[1])
+nlink, nfl = read(sys.argv[2])
+assert link == 1 and nlink == 239, (link, nlink)
+seen, mac = set(), None
+for _, _, _, f in eth:
+    if f[12:14] == b'\x08\x00':
+        k = key(f[14:])
+        if k:
+            seen.add(k)
+            if mac is None and f[14 + 12:14 + 16] == k[0]:
+                mac = f[:12]
+add = []
+for t, s, us, f in nfl:
+    o = 4
+    while o + 4 <= len(f):
+        ln, ty = struct.unpack('<HH', f[o:o + 4])
+        if ln < 4:
+            break
+        if ty == 9:
+            ip = f[o + 4:o + ln]
+            k = key(ip)
+            if k and k not in seen:
+                add.append((t, s, us, (mac or b'\x02' * 12) + b'\x08\x00' + ip))
+        o += (ln + 3) & ~3
+allp = sorted(eth + add, key=lambda x: x[0])
+with open(sys.argv[3], 'wb') as w:
+    w.write(struct.pack('<IHHiIII', 0xa1b2c3d4, 2, 4, 0, 0, 262144, 1))
+    for _, s, us, f in allp:
+        w.write(struct.pack('<IIII', s, us, len(f), len(f)) + f)
+print(len(add))
+PYEOF
+}
+if nsyn=$(merge_syns "$T/fqdn.pcap" "$T/syn.pcap" "$T/fqdn-all.pcap") && [ "$nsyn" -gt 0 ]; then
+	ok "capture: $nsyn SYNs the output chain dropped, from NFLOG, merged into the eth0 capture"
+else
+	not_ok "capture: SYNs the output chain dropped merged into the capture" "${nsyn:-merge failed}" "$(cat "$T/tcpdump-nflog.log")"
+	cp "$T/fqdn.pcap" "$T/fqdn-all.pcap"
+fi
+# verdicts that do not depend on when: the rest is checked in capture order
 cat >"$T/expect.txt" <<E
 allow out tcp to $APP2 port 443
-allow out tcp to $BLOB port 443
 deny  out tcp to $OTHER port 443
 deny  out tcp to $EVIL port 443
 E
+FQ_OPTS=(--fqdn-ttl-min 2 --fqdn-max-addresses 50 --local $HOST4,$HOST6)
+# the kernel's verdicts for the connections of this test, in order
+KSEQ="$APP1:accept $OTHER:drop $APP2:accept $APP1:drop $BLOB:drop $BLOB:accept $EVIL:drop"
+# replay_check NAME SEQ PYCHECK ARGS...: exit 0 (expectations hold), the
+# outgoing tcp/443 flows' verdicts in capture order are SEQ, and the Python
+# expression PYCHECK holds on the JSON report (d)
+replay_check() {
+	local name=$1 want=$2 check=$3 rc seq
+	shift 3
+	"$REPLAY" "$@" "${FQ_OPTS[@]}" --format json "$T/fqdn-all.pcap" >"$T/replay.json" 2>"$T/replay.err"
+	rc=$?
+	seq=$("$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); print(" ".join("%s:%s" % (f["dst"], f["verdict"]) for f in d["flows"] if f["dir"] == "out" and f["proto"] == "tcp" and f["dport"] == 443))' "$T/replay.json" 2>&1)
+	if [ $rc -eq 0 ] && [ "$seq" = "$want" ] &&
+	   "$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if eval(sys.argv[2]) else 1)' "$T/replay.json" "$check"; then
+		ok "$name"
+	else
+		not_ok "$name" "exit $rc" "replay: $seq" "wanted: $want" "check: $check" "$(cat "$T/replay.err")" \
+			"$(head -c 3000 "$T/replay.json")"
+	fi
+}
+learned_py="any(l['name'] == 'app.test.example' and '$APP2' in l['addresses'] and l['frame'] > 0 for l in d['fqdn']['learned']) and any(l['name'] == 'acct1.blob.test.example' and '$BLOB' in l['addresses'] for l in d['fqdn']['learned'])"
 if [ -x "$REPLAY" ] && "$REPLAY" --help 2>&1 | grep -q -- --resolver; then
-	if out=$("$REPLAY" --policy "$T/policy.yaml" --tags "$TAGS" --resolver $DNS1 \
-		--expect "$T/expect.txt" "$T/fqdn.pcap" 2>&1); then
-		ok "replay: the capture replays offline to the same verdicts"
-	else not_ok "replay: the capture replays offline to the same verdicts" "$out"; fi
+	replay_check "replay: the capture replays offline to the kernel's verdicts, answers learned from $DNS1" \
+		"$KSEQ" "$learned_py" --policy "$T/policy.yaml" --tags "$TAGS" --resolver $DNS1 \
+		--require-match --expect "$T/expect.txt"
+	if out=$("$REPLAY" --policy "$T/policy.yaml" --tags "$TAGS" --resolver $DNS1 "${FQ_OPTS[@]}" \
+		"$T/fqdn-all.pcap" 2>&1) && grep -q "acct1.blob.test.example -> $BLOB .*frame [0-9]" <<<"$out"; then
+		ok "replay: the text report lists the names learned (name -> addresses, frame)"
+	else not_ok "replay: the text report lists the names learned" "$out"; fi
+	# without the resolver nothing is learned from: FQDN destinations denied
+	replay_check "replay: without --resolver no answer is learned from: FQDN destinations denied" \
+		"$APP1:drop $OTHER:drop $APP2:drop $APP1:drop $BLOB:drop $BLOB:drop $EVIL:drop" \
+		"not d['fqdn']['learned']" --policy "$T/policy.yaml" --tags "$TAGS"
+	# a static map instead of the answers (known from the first packet on)
+	cat >"$T/fqdn.map" <<M
+# name                 address   [ttl]
+app.test.example       $APP2
+*.blob.test.example    $BLOB     3600
+M
+	replay_check "replay: --fqdn-map: the map's addresses allowed, the others denied" \
+		"$APP1:drop $OTHER:drop $APP2:accept $APP1:drop $BLOB:accept $BLOB:accept $EVIL:drop" \
+		"any(l.get('line') == 2 for l in d['fqdn']['learned'])" \
+		--policy "$T/policy.yaml" --tags "$TAGS" --fqdn-map "$T/fqdn.map" \
+		--require-match --expect "$T/expect.txt"
+	printf 'app.test.example\n' >"$T/bad.map"
+	out=$("$REPLAY" --policy "$T/policy.yaml" --tags "$TAGS" --fqdn-map "$T/bad.map" "$T/fqdn-all.pcap" 2>&1)
+	if [ $? -eq 2 ] && grep -q "bad.map:1:17: error" <<<"$out"; then
+		ok "replay: a bad --fqdn-map line is an error with file:line:col (exit 2)"
+	else not_ok "replay: a bad --fqdn-map line is an error with file:line:col" "$out"; fi
+	# the live table, dumped: the queue rule (xt NFQUEUE target on kernels
+	# without CONFIG_NFT_QUEUE) and FQDN sets with the timed elements filterd
+	# learned, which the replay ignores (learned from the capture instead)
+	if [ ! -s "$T/live.frs" ]; then
+		not_ok "replay: filterctl dump of the live table" "$(cat "$T/dump.log")"
+	else
+		replay_check "replay: --ruleset from filterctl dump of the live table gives the kernel's verdicts" \
+			"$KSEQ" "$learned_py and sum(s['dump_elements_ignored'] for s in d['fqdn']['sets']) > 0" \
+			--ruleset "$T/live.frs" --require-match --expect "$T/expect.txt"
+		if out=$("$REPLAY" --ruleset "$T/live.frs" "${FQ_OPTS[@]}" "$T/fqdn-all.pcap" 2>&1) &&
+		   grep -q "fqdn set fqdn_app_v4: [0-9]* elements\? of the dump ignored; learned from the capture instead" <<<"$out"; then
+			ok "replay: the report says the dump's FQDN elements were ignored"
+		else not_ok "replay: the report says the dump's FQDN elements were ignored" "$out"; fi
+	fi
+	replay_check "replay: --from-kernel (the live filterd table) gives the kernel's verdicts" \
+		"$KSEQ" "$learned_py" --from-kernel --netns "$(ns_name host)" \
+		--require-match --expect "$T/expect.txt"
 else
 	skip "replay: the capture replays offline to the same verdicts" "pcap-replay has no --resolver"
 fi
