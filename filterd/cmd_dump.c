@@ -15,6 +15,7 @@
 #include <unistd.h>
 #include <linux/netfilter.h>
 
+#include "netns.h"
 #include "dump.h"
 
 static const char dump_usage[] =
@@ -22,25 +23,12 @@ static const char dump_usage[] =
 
 static int enter_netns(const char *name)
 {
-	char path[PATH_MAX];
-	int fd;
+	char err[PATH_MAX + 128];
 
-	if (strchr(name, '/'))
-		snprintf(path, sizeof(path), "%s", name);
-	else
-		snprintf(path, sizeof(path), "/run/netns/%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "filterctl dump: --netns %s: %s: %s\n", name, path, strerror(errno));
+	if (netns_enter(name, err, sizeof(err)) < 0) {
+		fprintf(stderr, "filterctl dump: %s\n", err);
 		return -1;
 	}
-	if (setns(fd, CLONE_NEWNET) < 0) {
-		fprintf(stderr, "filterctl dump: --netns %s: setns: %s%s\n", name, strerror(errno),
-			errno == EPERM ? " (needs CAP_SYS_ADMIN)" : "");
-		close(fd);
-		return -1;
-	}
-	close(fd);
 	return 0;
 }
 

@@ -20,6 +20,7 @@
 #include <linux/netfilter.h>
 
 #include "compile.h"
+#include "netns.h"
 #include "dump.h"
 #include "policy.h"
 #include "servicetags.h"
@@ -165,25 +166,12 @@ static int parse_trace(const char *arg, struct replay_opts *o)
 
 static int enter_netns(const char *name)
 {
-	char path[PATH_MAX];
-	int fd;
+	char err[PATH_MAX + 128];
 
-	if (strchr(name, '/'))
-		snprintf(path, sizeof(path), "%s", name);
-	else
-		snprintf(path, sizeof(path), "/run/netns/%s", name);
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		fprintf(stderr, "pcap-replay: --netns %s: %s: %s\n", name, path, strerror(errno));
+	if (netns_enter(name, err, sizeof(err)) < 0) {
+		fprintf(stderr, "pcap-replay: %s\n", err);
 		return -1;
 	}
-	if (setns(fd, CLONE_NEWNET) < 0) {
-		fprintf(stderr, "pcap-replay: --netns %s: setns: %s%s\n", name, strerror(errno),
-			errno == EPERM ? " (needs CAP_SYS_ADMIN)" : "");
-		close(fd);
-		return -1;
-	}
-	close(fd);
 	return 0;
 }
 
