@@ -156,23 +156,30 @@ FUZZ_BINS    := $(FUZZ_NAMES:%=$(O)/fuzzers/fuzz_%)
 REGRESS_BINS := $(FUZZ_NAMES:%=$(O)/fuzz-regress/regress_%)
 FUZZ_DEFS    := -Itests/fuzz -DFUZZ_SRCDIR='"$(CURDIR)"'
 
-.PHONY: fuzz fuzzers fuzz-regress fuzz-regress-bins check-asan
+.PHONY: fuzz fuzz-build fuzzers fuzz-regress fuzz-regress-bins unit-bins check-asan
 
 $(O)/fuzzers/fuzz_%: tests/fuzz/fuzz_%.c $(LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  FUZZ    $<")
-	$(Q)$(CC) $(CFLAGS) $(FUZZ_DEFS) -MMD -MP -fsanitize=fuzzer -o $@ $< $(LIB) $(PKG_LIBS) -lm
+	$(Q)$(CC) $(CFLAGS) $(FUZZ_DEFS) -MMD -MP -fsanitize=fuzzer -o $@ $< $(filter %.o,$^) $(LIB) $(PKG_LIBS) -lm
 
 $(O)/fuzz-regress/regress_%: tests/fuzz/fuzz_%.c tests/fuzz/standalone.c $(LIB)
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) $(FUZZ_DEFS) -MMD -MP -o $@ $< tests/fuzz/standalone.c $(LIB) $(PKG_LIBS) -lm
+	$(Q)$(CC) $(CFLAGS) $(FUZZ_DEFS) -MMD -MP -o $@ $< tests/fuzz/standalone.c $(filter %.o,$^) $(LIB) $(PKG_LIBS) -lm
+
+# the replay harness runs pcap-replay's pipeline: every pcap-replay/*.c but main.c
+REPLAY_LIB_OBJ := $(filter-out %/main.o,$(REPLAY_OBJ))
+$(O)/fuzzers/fuzz_replay $(O)/fuzz-regress/regress_replay: $(REPLAY_LIB_OBJ)
 
 fuzzers: $(FUZZ_BINS)
 fuzz-regress-bins: $(REGRESS_BINS)
+unit-bins: $(UNIT_BINS)
 
-fuzz:
+fuzz-build:
 	$(Q)$(MAKE) --no-print-directory O=$(FUZZ_O) CC=$(FUZZ_CC) SAN="$(FUZZ_SAN)" fuzzers
+
+fuzz: fuzz-build
 	$(Q)FUZZ_O=$(FUZZ_O) FUZZ_SECONDS=$(FUZZ_SECONDS) tests/fuzz/run.sh $(FUZZ_NAMES)
 
 fuzz-regress: $(REGRESS_BINS)
@@ -183,7 +190,7 @@ fuzz-regress: $(REGRESS_BINS)
 	done
 
 check-asan:
-	$(Q)$(MAKE) --no-print-directory O=$(ASAN_O) SAN="$(ASAN_SAN)" all $(UNIT_BINS) fuzz-regress-bins
+	$(Q)$(MAKE) --no-print-directory O=$(ASAN_O) SAN="$(ASAN_SAN)" all unit-bins fuzz-regress-bins
 	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		O=$(ASAN_O) ONLY=unit scripts/run-tests.sh
 	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \

@@ -1088,6 +1088,10 @@ static int replay_one(struct replay *r, size_t ci)
 		r->t.packets++;
 		d = pkt_decode(&p, ciw->dlt, data, h->caplen, h->len);
 		p.ts = h->ts;
+		/* pcapng timestamps are 64-bit: a crafted file can hold any value;
+		 * +-2^40 s keeps every microsecond computation far from overflow */
+		if (p.ts.tv_sec > (time_t)1 << 40 || p.ts.tv_sec < -((time_t)1 << 40))
+			p.ts.tv_sec = p.ts.tv_sec < 0 ? -((time_t)1 << 40) : (time_t)1 << 40;
 		p.frame = frame;
 		if (d < 0) {
 			if (p.cls == PKT_NOT_IP) {

@@ -164,6 +164,8 @@ struct ct_table {
 	struct ct_entry *zombie;	/* killed while a packet refers to it (list via prev) */
 	int64_t now;
 	bool have_now;
+	int64_t full_gc_at;		/* last sweep forced by a full table */
+	bool full_gc_done;
 	uint32_t next_id;
 	ct_reaper_fn reaper;
 	void *reaper_arg;
@@ -350,11 +352,16 @@ static void gc_expired(struct ct_table *t)
 
 /* early_drop(): evict an entry that is not ASSURED (for TCP also one that
  * is closing, tcp_can_early_drop).  The kernel looks at a few hash buckets
- * near the new tuple; here the least recently created candidate is chosen,
- * which is deterministic.  Returns false when there is none. */
+ * near the new tuple (NF_CT_EVICTION_RANGE); here the least recently created
+ * candidate among the CT_EARLY_DROP_SCAN oldest entries is chosen, which is
+ * deterministic and bounds the work per new flow when a capture floods a full
+ * table.  Returns false when there is none. */
+#define CT_EARLY_DROP_SCAN 64
 static bool early_drop(struct ct_table *t)
 {
-	for (struct ct_entry *e = t->head; e; e = e->next) {
+	unsigned scanned = 0;
+
+	for (struct ct_entry *e = t->head; e && scanned++ < CT_EARLY_DROP_SCAN; e = e->next) {
 		bool closing = e->tuple[0].proto == IPPROTO_TCP &&
 			(e->tcp.state == TS_FIN_WAIT || e->tcp.state == TS_LAST_ACK ||
 			 e->tcp.state == TS_TIME_WAIT || e->tcp.state == TS_CLOSE ||
@@ -1190,7 +1197,14 @@ repeat:
 		if (!invert_tuple(&k, &r))
 			return no_ct(t, p);
 		if (t->count >= t->max) {
-			gc_expired(t);
+			/* the kernel's gc worker runs in the background; a sweep per new
+			 * flow would make a flood of new flows quadratic: at most one
+			 * sweep per second of capture time while the table is full */
+			if (!t->full_gc_done || t->now - t->full_gc_at >= USEC) {
+				gc_expired(t);
+				t->full_gc_done = true;
+				t->full_gc_at = t->now;
+			}
 			if (t->count >= t->max && !early_drop(t)) {
 				t->st.table_full_drops++;
 				t->st.table_full_warning = true;
