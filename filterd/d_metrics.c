@@ -267,6 +267,7 @@ char *metrics_text(struct daemon *d)
 			nftnl_set_list_iter_destroy(it);
 	}
 	rule_metrics(d, &sb);
+	fqdn_metrics(d, &sb);	/* FQDN sets: addresses, next expiry, answers, errors */
 
 	plain(&sb, "filterd_drop_log_active", "gauge", "1 when filterd reads the NFLOG group of the drop rules.",
 	      st->active ? 1 : 0);

@@ -198,6 +198,14 @@ nsx host getent hosts acct1.blob.test.example >/dev/null
 if ctl status --json >"$T/status.json" && grep -q "acct1\|$BLOB" "$T/status.json" && grep -q '"expires_in"' "$T/status.json"; then
 	ok "status: FQDN sets with addresses and expiry"
 else not_ok "status: FQDN sets with addresses and expiry" "$(head -c 2000 "$T/status.json")"; fi
+# metrics: per-set address counts and expiry, answers, errors; strict text format
+if ctl metrics >"$T/metrics.txt" &&
+   grep -Eq '^filterd_fqdn_addresses\{set="fqdn_blob_v4",fqdn="\*\.blob\.test\.example"\} [0-9]+$' "$T/metrics.txt" &&
+   grep -Eq '^filterd_fqdn_dns_answers_total [1-9][0-9]*$' "$T/metrics.txt" &&
+   grep -Eq '^filterd_fqdn_addresses_capped_total [1-9][0-9]*$' "$T/metrics.txt" &&
+   python3 "$ROOT/tests/tools/promcheck.py" "$T/metrics.txt" >"$T/promcheck.log" 2>&1; then
+	ok "metrics: FQDN sets, answers and caps in valid Prometheus text"
+else not_ok "metrics: FQDN series" "$(grep -i fqdn "$T/metrics.txt" | head -20)" "$(cat "$T/promcheck.log" 2>/dev/null)"; fi
 
 # 7. offline: the capture replays to the same verdicts.  The host ran with
 # fqdn_ttl_min=2 and fqdn_max_addresses=50: the replay is told the same.
