@@ -108,6 +108,20 @@ int cmd_show(int argc, char **argv)
 		       action, json_integer_value(json_object_get(r, "packets")),
 		       json_integer_value(json_object_get(r, "bytes")), nft[0] ? nft : str(r, "bytecode"));
 	}
+	json_t *fq = json_object_get(ans, "fqdn"), *set, *ad;
+	size_t k, m;
+	if (json_is_object(fq)) {
+		printf("\nFQDN sets (learned addresses, seconds to expiry):\n");
+		json_array_foreach(json_object_get(fq, "sets"), k, set) {
+			printf("  %-32s %-24s", str(set, "fqdn"), str(set, "set"));
+			if (!json_array_size(json_object_get(set, "addresses")))
+				printf(" (none)");
+			json_array_foreach(json_object_get(set, "addresses"), m, ad)
+				printf(" %s (%llds)", str(ad, "address"),
+				       (long long)json_integer_value(json_object_get(ad, "expires_in")));
+			printf("\n");
+		}
+	}
 	json_decref(ans);
 	return EXIT_OK;
 }

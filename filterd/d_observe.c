@@ -286,6 +286,8 @@ static json_t *op_show(struct daemon *d)
 	json_t *a = json_pack("{s:b,s:o,s:s}", "ok", 1, "policy", policy_json(d), "table",
 			      d->cfg.table);
 
+	json_object_set_new(a, "fqdn", fqdn_status_json(d));	/* name -> addresses, expiry */
+
 	if (!rl) {
 		json_object_set_new(a, "table_error", json_string(err));
 		return a;

@@ -198,6 +198,10 @@ nsx host getent hosts acct1.blob.test.example >/dev/null
 if ctl status --json >"$T/status.json" && grep -q "acct1\|$BLOB" "$T/status.json" && grep -q '"expires_in"' "$T/status.json"; then
 	ok "status: FQDN sets with addresses and expiry"
 else not_ok "status: FQDN sets with addresses and expiry" "$(head -c 2000 "$T/status.json")"; fi
+# show: the same names and addresses beside the rules
+if ctl show >"$T/show.txt" && grep -Eq '^  \*\.blob\.test\.example +fqdn_blob_v4 .*'"$BLOB"' \([0-9]+s\)' "$T/show.txt"; then
+	ok "show: FQDN sets with learned addresses and expiry"
+else not_ok "show: FQDN sets with learned addresses" "$(tail -12 "$T/show.txt")"; fi
 # metrics: per-set address counts and expiry, answers, errors; strict text format
 if ctl metrics >"$T/metrics.txt" &&
    grep -Eq '^filterd_fqdn_addresses\{set="fqdn_blob_v4",fqdn="\*\.blob\.test\.example"\} [0-9]+$' "$T/metrics.txt" &&
