@@ -68,8 +68,15 @@ int ctl_call(json_t *req, json_t **ans, unsigned timeout_s)
 	}
 	size_t l = strlen(txt);
 	txt[l] = '\n';
+	int send_err = 0;
 	for (size_t off = 0; off < l + 1;) {
 		ssize_t w = send(fd, txt + off, l + 1 - off, MSG_NOSIGNAL);
+		if (w < 0 && (errno == EPIPE || errno == ECONNRESET)) {
+			/* filterd answered and closed before reading us ("too many
+			 * clients"): its answer is still there to read */
+			send_err = errno;
+			break;
+		}
 		if (w < 0) {
 			fprintf(stderr, "filterctl: sending to filterd: %s\n", strerror(errno));
 			goto out;
@@ -93,6 +100,10 @@ int ctl_call(json_t *req, json_t **ans, unsigned timeout_s)
 		if (r <= 0)
 			break;
 		len += (size_t)r;
+	}
+	if (send_err && len == 0) {
+		fprintf(stderr, "filterctl: sending to filterd: %s\n", strerror(send_err));
+		goto out;
 	}
 	json_error_t je;
 	*ans = json_loadb(buf ? buf : "", len, JSON_DISABLE_EOF_CHECK, &je);

@@ -324,7 +324,7 @@ int daemon_save_state(struct daemon *d)
 	ret = 0;
 out:
 	if (ret < 0)
-		dlog("event=state-write-failed dir=%s error=\"%s\" note=\"the rules in force are unchanged\"",
+		dlog("event=state-write-failed dir=%s error=\"%s\" note=\"the kernel holds what was applied; only the state record was not written\"",
 		     d->cfg.state_dir, strerror(errno));
 	free(txt);
 	free(p);

@@ -397,40 +397,67 @@ static void reply(struct client *c, json_t *ans)
 	free(txt);
 }
 
+/* A local user must not be able to lock the operators out: at most
+ * CTL_MAX_PER_UID connections per non-root user, and the last CTL_ROOT_RESERVE
+ * slots are root's alone. */
+#define CTL_MAX_PER_UID 8
+#define CTL_ROOT_RESERVE 4
+
+static void refuse(int fd, const char *why)
+{
+	char msg[160];
+	int n = snprintf(msg, sizeof(msg), "{\"ok\":false,\"error\":\"%s\"}\n", why);
+
+	if (send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		/* nothing more to tell it */
+	}
+	close(fd);
+}
+
 void ctl_accept(struct daemon *d)
 {
 	for (;;) {
 		int fd = accept4(d->ctl_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
 		if (fd < 0)
 			return;
+		struct ucred cr = { .pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1 };
+		socklen_t crl = sizeof(cr);
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crl) < 0) {
+			cr.uid = (uid_t)-1;
+			cr.gid = (gid_t)-1;
+		}
 		struct client *c = NULL;
-		for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		int nfree = 0, same = 0;
+		for (int i = 0; i < CTL_MAX_CLIENTS; i++) {
 			if (clients[i].fd < 0) {
-				c = &clients[i];
-				break;
+				nfree++;
+				if (!c)
+					c = &clients[i];
+			} else if (clients[i].who.uid == cr.uid) {
+				same++;
 			}
+		}
 		if (!c) {
-			static const char busy[] = "{\"ok\":false,\"error\":\"too many clients\"}\n";
-			if (send(fd, busy, sizeof(busy) - 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-				/* nothing more to tell it */
-			}
-			close(fd);
+			refuse(fd, "too many clients");
 			continue;
 		}
-		struct ucred cr;
-		socklen_t crl = sizeof(cr);
+		if (cr.uid != 0 && same >= CTL_MAX_PER_UID) {
+			dlog("event=client-refused uid=%u reason=per-user-limit limit=%d", (unsigned)cr.uid,
+			     CTL_MAX_PER_UID);
+			refuse(fd, "too many connections from this user");
+			continue;
+		}
+		if (cr.uid != 0 && nfree <= CTL_ROOT_RESERVE) {
+			refuse(fd, "too many clients");
+			continue;
+		}
 		memset(c, 0, sizeof(*c));
 		c->fd = fd;
 		c->deadline = time(NULL) + CTL_TIMEOUT_S;
 		c->who.via = "socket";
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &crl) == 0) {
-			c->who.uid = cr.uid;
-			c->who.gid = cr.gid;
-			c->who.pid = cr.pid;
-		} else {
-			c->who.uid = (uid_t)-1;
-			c->who.gid = (gid_t)-1;
-		}
+		c->who.uid = cr.uid;
+		c->who.gid = cr.gid;
+		c->who.pid = cr.pid;
 		struct passwd *pw = getpwuid(c->who.uid);
 		snprintf(c->who.user, sizeof(c->who.user), "%s", pw ? pw->pw_name : "");
 		struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
