@@ -919,11 +919,42 @@ static const struct prefix alb_prefix = {
 	.family = AF_INET, .len = 32, .a = { { 168, 63, 129, 16 } },
 };
 
-static void side_build(struct cctx *c, struct side *sd, const struct addrspec *as)
+/* A side naming more tags than this (per family) gets one union set for the
+ * rule instead of one rule per tag set: a policy listing hundreds of tags would
+ * otherwise become hundreds of rules that every new packet walks, and as many
+ * set lookups by name in the kernel's transaction. */
+#define UNION_MIN_SETS 8
+
+static void add_all(struct cctx *c, struct pset *dst, const struct pset *src)
 {
+	for (size_t i = 0; i < src->n; i++)
+		if (pset_add_interval(dst, &src->v[i].lo, &src->v[i].hi) < 0)
+			c->oom = true;
+}
+
+/* label names the union set when one is made: "<category>_<dir>_<rule>_<src|dst>". */
+static void side_build(struct cctx *c, struct side *sd, const struct addrspec *as,
+		       const char *label)
+{
+	size_t nsets[2] = { 0, 0 };
+	bool unite[2];
+
 	memset(sd, 0, sizeof(*sd));
 	pset_init(&sd->lit[0], AF_INET);
 	pset_init(&sd->lit[1], AF_INET6);
+	for (size_t i = 0; i < as->n; i++) {
+		const struct addr_item *it = &as->v[i];
+		for (int f = 0; f < 2; f++) {
+			if (it->kind == ADDR_TAG && it->tag)
+				nsets[f] += (f ? it->tag->v6.n : it->tag->v4.n) > 0;
+			else if (it->kind == ADDR_VNET)
+				nsets[f] += c->vnet[f].n > 0;
+			else if (it->kind == ADDR_INTERNET)
+				nsets[f] += c->inet[f].n > 0;
+		}
+	}
+	unite[0] = label && nsets[0] > UNION_MIN_SETS;
+	unite[1] = label && nsets[1] > UNION_MIN_SETS;
 	for (size_t i = 0; i < as->n; i++) {
 		const struct addr_item *it = &as->v[i];
 		switch (it->kind) {
@@ -941,23 +972,37 @@ static void side_build(struct cctx *c, struct side *sd, const struct addrspec *a
 		case ADDR_TAG:
 			if (!it->tag)
 				break;
-			side_add_set(sd, 0, tag_set(c, it->tag, AF_INET));
-			side_add_set(sd, 1, tag_set(c, it->tag, AF_INET6));
+			for (int f = 0; f < 2; f++) {
+				if (unite[f])
+					add_all(c, &sd->lit[f], f ? &it->tag->v6 : &it->tag->v4);
+				else
+					side_add_set(sd, f, tag_set(c, it->tag, f ? AF_INET6 : AF_INET));
+			}
 			break;
 		case ADDR_VNET:
-			for (int f = 0; f < 2; f++)
-				side_add_set(sd, f, pseudo_set(c, "vnet", &c->vnet[f]));
-			break;
 		case ADDR_INTERNET:
-			for (int f = 0; f < 2; f++)
-				side_add_set(sd, f, pseudo_set(c, "internet", &c->inet[f]));
+			for (int f = 0; f < 2; f++) {
+				const struct pset *ps = it->kind == ADDR_VNET ? &c->vnet[f] : &c->inet[f];
+				if (unite[f])
+					add_all(c, &sd->lit[f], ps);
+				else
+					side_add_set(sd, f, pseudo_set(c, it->kind == ADDR_VNET ? "vnet" : "internet", ps));
+			}
 			break;
 		}
 	}
 	for (int f = 0; f < 2; f++) {
 		pset_normalize(&sd->lit[f]);
-		if (sd->lit[f].n)
+		if (!sd->lit[f].n)
+			continue;
+		if (unite[f]) {
+			char clean[200], name[256];
+			sanitize(clean, sizeof(clean), label);
+			snprintf(name, sizeof(name), "u_%s_%s", clean, f ? "v6" : "v4");
+			side_add_set(sd, f, named_addr_set(c, name, &sd->lit[f]));
+		} else {
 			side_push(sd, f, (struct amatch){ .lit = &sd->lit[f] });
+		}
 	}
 	if (sd->oom)
 		c->oom = true;
@@ -987,8 +1032,11 @@ static size_t emit_policy_rule(struct cctx *c, const char *chain, const struct a
 	struct side s, d;
 	size_t before = c->nrules;
 
-	side_build(c, &s, src ? src : &any_spec);
-	side_build(c, &d, dst ? dst : &any_spec);
+	char ls[320], ld[320];
+	snprintf(ls, sizeof(ls), "%s_%s_%s_src", category_name(cat), dir, name);
+	snprintf(ld, sizeof(ld), "%s_%s_%s_dst", category_name(cat), dir, name);
+	side_build(c, &s, src ? src : &any_spec, ls);
+	side_build(c, &d, dst ? dst : &any_spec, ld);
 	if (s.any && d.any) {
 		struct spec sp0 = { .family = 0, .proto = proto, .sports = sp, .dports = dp };
 		emit_rule(c, chain, &sp0, act, target, cat, dir, name);
