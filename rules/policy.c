@@ -1832,8 +1832,14 @@ static int hbi_allowed(const struct policy *p, const struct tagdb *tags,
 		if (!tag_is_family(t->name, "AzureMachineLearning") &&
 		    !tag_is_family(t->name, "BatchNodeManagement"))
 			continue;
-		if (pset_union(a4, &t->v4) < 0 || pset_union(a6, &t->v6) < 0)
-			return -1;
+		/* append, then normalise once: a union per tag would re-sort the
+		 * growing set for each of the ~100 regional tags */
+		for (size_t k = 0; k < t->v4.n; k++)
+			if (pset_add_interval(a4, &t->v4.v[k].lo, &t->v4.v[k].hi) < 0)
+				return -1;
+		for (size_t k = 0; k < t->v6.n; k++)
+			if (pset_add_interval(a6, &t->v6.v[k].lo, &t->v6.v[k].hi) < 0)
+				return -1;
 	}
 	pset_normalize(a4);
 	pset_normalize(a6);
