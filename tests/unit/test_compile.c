@@ -18,6 +18,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -38,50 +40,6 @@
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- helpers ----------------------------------------------------------- */
-
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m;
-	char chunk[4096];
-	size_t r;
-
-	if (!f)
-		return NULL;
-	m = open_memstream(&buf, &len);
-	if (!m) {
-		fclose(f);
-		return NULL;
-	}
-	while ((r = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		fwrite(chunk, 1, r, m);
-	fclose(f);
-	fclose(m);
-	return buf;
-}
-
-static void spit(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
-static char *diags_text(const struct diags *d)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-
-	assert_non_null(m);
-	diags_print(d, m);
-	fclose(m);
-	return buf;
-}
 
 static size_t count_substr(const char *s, const char *needle)
 {

@@ -6,6 +6,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,25 +15,13 @@
 #include "diag.h"
 #include "strbuf.h"
 
-static char *printed(const struct diags *d)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-
-	assert_non_null(m);
-	diags_print(d, m);
-	fclose(m);
-	return buf;
-}
-
 static void test_order_and_counts(void **state)
 {
 	struct diags d = { 0 };
 	char *text;
 
 	(void)state;
-	text = printed(&d);
+	text = diags_text(&d);
 	assert_string_equal(text, "");
 	free(text);
 	assert_null(diags_first_error(&d));
@@ -54,7 +44,7 @@ static void test_order_and_counts(void **state)
 	assert_string_equal(d.v[2].msg, "rule 'R1': bad 42");
 	assert_null(d.v[4].file);
 
-	text = printed(&d);
+	text = diags_text(&d);
 	assert_string_equal(text,
 			    "p.yaml:3:5: warning: first warning\n"
 			    "p.yaml:4:1: note: a note\n"
@@ -102,7 +92,7 @@ static void test_locations(void **state)
 	/* only warnings: no first error */
 	diags_add(&d, DIAG_WARNING, "w.yaml", 2, 3, "careful");
 	assert_null(diags_first_error(&d));
-	text = printed(&d);
+	text = diags_text(&d);
 	assert_string_equal(text, "w.yaml:2:3: warning: careful\n");
 	free(text);
 	diags_clear(&d);

@@ -14,6 +14,8 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "testutil.h"
+
 #include <fcntl.h>
 #include <glob.h>
 #include <stdio.h>
@@ -27,38 +29,6 @@
 #define GOOD_DIR	"tests/data/policy/good"
 #define BAD_DIR		"tests/data/policy/bad"
 
-static char *slurp(const char *path)
-{
-	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m;
-	char chunk[4096];
-	size_t r;
-
-	if (!f)
-		return NULL;
-	m = open_memstream(&buf, &len);
-	if (!m) {
-		fclose(f);
-		return NULL;
-	}
-	while ((r = fread(chunk, 1, sizeof(chunk), f)) > 0)
-		fwrite(chunk, 1, r, m);
-	fclose(f);
-	fclose(m);
-	return buf;
-}
-
-static void spit(const char *path, const char *text)
-{
-	FILE *f = fopen(path, "w");
-
-	assert_non_null(f);
-	fputs(text, f);
-	fclose(f);
-}
-
 /* path with its ".yaml" replaced by ext. */
 static char *sibling(const char *path, const char *ext)
 {
@@ -71,18 +41,6 @@ static char *sibling(const char *path, const char *ext)
 	memcpy(s, path, n - 5);
 	strcpy(s + n - 5, ext);
 	return s;
-}
-
-static char *diags_text(const struct diags *d)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-
-	assert_non_null(m);
-	diags_print(d, m);
-	fclose(m);
-	return buf;
 }
 
 static char *print_text(const struct policy *p)

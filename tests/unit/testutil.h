@@ -1,0 +1,59 @@
+/* Helpers shared by the cmocka tests (each test_*.c is one translation unit;
+ * include after <cmocka.h>).  static inline: a test that does not use one gets
+ * no unused-function warning. */
+#ifndef FILTERD_TESTUTIL_H
+#define FILTERD_TESTUTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "diag.h"
+
+/* The whole file as a string (NUL-terminated), or NULL when it cannot be read. */
+static inline char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m;
+	char chunk[4096];
+	size_t r;
+
+	if (!f)
+		return NULL;
+	m = open_memstream(&buf, &len);
+	if (!m) {
+		fclose(f);
+		return NULL;
+	}
+	while ((r = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		fwrite(chunk, 1, r, m);
+	fclose(f);
+	fclose(m);
+	return buf;
+}
+
+/* Writes text to path (golden updates); fails the test when it cannot. */
+static inline void spit(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	assert_non_null(f);
+	fputs(text, f);
+	fclose(f);
+}
+
+/* What diags_print() prints, as a string the caller frees. */
+static inline char *diags_text(const struct diags *d)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+
+	assert_non_null(m);
+	diags_print(d, m);
+	fclose(m);
+	return buf;
+}
+
+#endif
