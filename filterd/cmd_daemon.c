@@ -315,3 +315,52 @@ int apply_via_daemon(const char *path, unsigned confirm_within, bool force)
 	json_decref(ans);
 	return EXIT_OK;
 }
+
+/* filterctl roles                       shows who has which role
+ * filterctl roles set [--reader L] [--contributor L] [--owner L]   (owner) */
+int cmd_roles(int argc, char **argv)
+{
+	static const char *names[3] = { "reader", "contributor", "owner" };
+	json_t *req, *ans;
+	int rc;
+
+	if (argc >= 2 && strcmp(argv[1], "set") == 0) {
+		req = json_pack("{s:s}", "op", "set-roles");
+		for (int i = 2; i < argc; i++) {
+			int k = -1;
+			for (int r = 0; r < 3; r++)
+				if (strncmp(argv[i], "--", 2) == 0 && strcmp(argv[i] + 2, names[r]) == 0)
+					k = r;
+			if (k < 0 || i + 1 >= argc) {
+				fprintf(stderr, "usage: filterctl roles set [--reader LIST] [--contributor LIST] [--owner LIST]\n"
+						"LIST: user:NAME, group:NAME, uid:N, gid:N separated by commas (\"\" empties the role)\n");
+				json_decref(req);
+				return EXIT_USAGE;
+			}
+			json_object_set_new(req, names[k], json_string(argv[++i]));
+		}
+	} else if (argc == 1) {
+		req = json_pack("{s:s}", "op", "roles");
+	} else {
+		fprintf(stderr, "usage: filterctl roles [set [--reader LIST] [--contributor LIST] [--owner LIST]]\n");
+		return EXIT_USAGE;
+	}
+	if (ctl_call(req, &ans, 30) < 0) {
+		json_decref(req);
+		return EXIT_DAEMON;
+	}
+	json_decref(req);
+	if (!json_is_true(json_object_get(ans, "ok"))) {
+		rc = answer_error(ans);
+		json_decref(ans);
+		return rc;
+	}
+	json_t *r = json_object_get(ans, "roles");
+	printf("owner        root, %s\n", json_string_value(json_object_get(r, "owner")));
+	printf("contributor  %s\n", json_string_value(json_object_get(r, "contributor")));
+	printf("reader       %s\n", json_string_value(json_object_get(r, "reader")));
+	if (json_object_get(ans, "saved") && !json_is_true(json_object_get(ans, "saved")))
+		printf("warning: in force, but not saved (the state directory is not writable)\n");
+	json_decref(ans);
+	return EXIT_OK;
+}

@@ -747,3 +747,46 @@ static int elem_keys_equal(struct nftnl_set *a, struct nftnl_set *b)
 	free(kb.k);
 	return eq;
 }
+
+/* ---- roles changed at run time (filterctl roles set) ------------------ */
+
+int roles_save(struct daemon *d)
+{
+	json_t *j = json_pack("{s:s,s:s,s:s}", "reader", d->cfg.roles[0], "contributor",
+			      d->cfg.roles[1], "owner", d->cfg.roles[2]);
+	char *txt = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+	char *p = state_path(d, "roles.json");
+	int ret = -1;
+
+	if (txt && p) {
+		size_t l = strlen(txt);
+		txt[l] = '\n';
+		ret = write_atomic(p, txt, l + 1, 0600);
+	}
+	free(txt);
+	free(p);
+	json_decref(j);
+	return ret;
+}
+
+/* roles.json in the state directory, written by set-roles, overrides the
+ * role.* keys of the configuration file. */
+void roles_load(struct daemon *d)
+{
+	static const char *names[3] = { "reader", "contributor", "owner" };
+	json_t *j = load_json(d, "roles.json");
+
+	if (!j)
+		return;
+	for (int i = 0; i < 3; i++) {
+		const char *v = json_string_value(json_object_get(j, names[i]));
+		char *n = v ? strdup(v) : NULL;
+		if (n) {
+			free(d->cfg.roles[i]);
+			d->cfg.roles[i] = n;
+		}
+	}
+	dlog("event=roles-loaded source=%s/roles.json reader=\"%s\" contributor=\"%s\" owner=\"%s\"",
+	     d->cfg.state_dir, d->cfg.roles[0], d->cfg.roles[1], d->cfg.roles[2]);
+	json_decref(j);
+}

@@ -350,6 +350,29 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 		apply_res_free(&res);
 		return a;
 	}
+	if (strcmp(op, "roles") == 0)
+		return json_pack("{s:b,s:{s:s,s:s,s:s}}", "ok", 1, "roles", "reader", d->cfg.roles[0],
+				 "contributor", d->cfg.roles[1], "owner", d->cfg.roles[2]);
+	if (strcmp(op, "set-roles") == 0) {
+		char detail[512];
+		for (int i = 0; i < 3; i++) {
+			if (!q.roles[i])
+				continue;
+			char *n = strdup(q.roles[i]);
+			if (!n)
+				return json_pack("{s:b,s:s}", "ok", 0, "error", "out of memory");
+			free(d->cfg.roles[i]);
+			d->cfg.roles[i] = n;
+		}
+		rc = roles_save(d);
+		snprintf(detail, sizeof(detail), "reader=\"%s\" contributor=\"%s\" owner=\"%s\"%s",
+			 d->cfg.roles[0], d->cfg.roles[1], d->cfg.roles[2],
+			 rc == 0 ? "" : " (in force, but not saved: the state directory is not writable)");
+		audit_write(d, &c->who, op, "changed", detail, NULL, 0);
+		dlog("event=roles-changed by=%s %s", c->who.user, detail);
+		return json_pack("{s:b,s:{s:s,s:s,s:s},s:b}", "ok", 1, "roles", "reader", d->cfg.roles[0],
+				 "contributor", d->cfg.roles[1], "owner", d->cfg.roles[2], "saved", rc == 0);
+	}
 	if (strcmp(op, "hbi-clear") == 0) {
 		const char *ws = q.workspace;
 		rc = hbi_clear(d, ws);

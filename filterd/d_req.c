@@ -1,7 +1,40 @@
 /* filterd: control-socket request validation (see d_req.h). */
 #include "d_req.h"
 
+#include <ctype.h>
 #include <string.h>
+
+bool roles_valid(const char *list)
+{
+	const char *p = list;
+
+	while (*p) {
+		while (*p == ',' || *p == ' ')
+			p++;
+		if (!*p)
+			break;
+		const char *colon = strchr(p, ':');
+		size_t kl = colon ? (size_t)(colon - p) : 0;
+		bool numeric = (kl == 3 && (!strncmp(p, "uid", 3) || !strncmp(p, "gid", 3)));
+		if (!numeric && !(kl == 4 && !strncmp(p, "user", 4)) &&
+		    !(kl == 5 && !strncmp(p, "group", 5)))
+			return false;
+		const char *v = colon + 1;
+		size_t n = 0;
+		while (v[n] && v[n] != ',' && v[n] != ' ') {
+			unsigned char ch = (unsigned char)v[n];
+			if (!(isalnum(ch) || ch == '_' || ch == '-' || ch == '.'))
+				return false;
+			if (numeric && !isdigit(ch))
+				return false;
+			n++;
+		}
+		if (n == 0 || n > 64)
+			return false;
+		p = v + n;
+	}
+	return strlen(list) <= 4096;
+}
 
 struct opdef {
 	const char *name;
@@ -16,6 +49,8 @@ static const struct opdef ops[] = {
 	{ "confirm", ROLE_CONTRIBUTOR, true },
 	{ "rollback", ROLE_CONTRIBUTOR, true },
 	{ "hbi-clear", ROLE_OWNER, true },
+	{ "roles", ROLE_READER, false },
+	{ "set-roles", ROLE_OWNER, true },
 	{ "metrics", ROLE_READER, false },	/* observe.h */
 	{ "show", ROLE_READER, false },
 	{ "verify", ROLE_READER, false },
@@ -64,6 +99,23 @@ int ctl_request_check(json_t *req, struct ctl_request *rq, const char **error)
 			return 0;
 		}
 		rq->confirm_within = (unsigned)cw;
+	} else if (strcmp(rq->op, "set-roles") == 0) {
+		static const char *names[3] = { "reader", "contributor", "owner" };
+		int given = 0;
+		for (int i = 0; i < 3; i++) {
+			json_t *v = json_object_get(req, names[i]);
+			if (!v)
+				continue;
+			if (!json_is_string(v) || !roles_valid(json_string_value(v))) {
+				rq->arg_error = "set-roles: each of reader, contributor, owner is a list of "
+						"user:NAME, group:NAME, uid:N or gid:N";
+				return 0;
+			}
+			rq->roles[i] = json_string_value(v);
+			given++;
+		}
+		if (!given)
+			rq->arg_error = "set-roles needs reader, contributor or owner";
 	} else if (strcmp(rq->op, "hbi-clear") == 0) {
 		rq->workspace = json_string_value(json_object_get(req, "workspace"));
 		if (!rq->workspace)

@@ -31,7 +31,13 @@ struct ctl_request {
 	unsigned confirm_within;	/* 0..86400 */
 	/* hbi-clear */
 	const char *workspace;
+	/* set-roles: new member lists (NULL: unchanged), checked by roles_valid() */
+	const char *roles[3];
 };
+
+/* A role member list: "user:NAME", "group:NAME", "uid:N" or "gid:N", separated
+ * by commas or spaces; "" is an empty role. */
+bool roles_valid(const char *list);
 
 /* Reads what req asks.  Returns 0 with rq filled (pointers borrowed from req),
  * or -1 with *error the answer to give ("request has no 'op'", "unknown op"). */

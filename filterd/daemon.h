@@ -99,6 +99,9 @@ int daemon_rollback(struct daemon *d, const struct actor *who, const char *why,
 int daemon_load_state(struct daemon *d);
 int daemon_save_state(struct daemon *d);
 bool hbi_is_locked(struct daemon *d, const char *workspace);
+/* Roles set at run time (op set-roles), kept in state_dir/roles.json. */
+int roles_save(struct daemon *d);
+void roles_load(struct daemon *d);
 int hbi_clear(struct daemon *d, const char *workspace);
 /* Checks the live table against d->current; returns NULL when equal, else a
  * description (static or into buf). */

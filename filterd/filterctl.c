@@ -20,6 +20,7 @@ static const struct command commands[] = {
 	{ "reload", cmd_reload, "[--force]   make filterd re-read its policy and tags files now" },
 	{ "confirm", cmd_confirm, "   keep a policy applied with --confirm-within" },
 	{ "rollback", cmd_rollback, "   return to the previously applied policy" },
+	{ "roles", cmd_roles, "[set [--reader L] [--contributor L] [--owner L]]   who may do what (set: owner)" },
 	{ "hbi-clear", cmd_hbi_clear, "WORKSPACE   (owner) forget that WORKSPACE was applied with hbi_workspace" },
 	{ "show", cmd_show, "[--json]   the policy in force and the table's rules with their counters" },
 	{ "metrics", cmd_metrics, "   Prometheus metrics (rule counters, drops, applies, ...)" },

@@ -41,6 +41,7 @@ int cmd_reload(int argc, char **argv);
 int cmd_confirm(int argc, char **argv);
 int cmd_rollback(int argc, char **argv);
 int cmd_hbi_clear(int argc, char **argv);
+int cmd_roles(int argc, char **argv);
 int cmd_show(int argc, char **argv);		/* cmd_show.c */
 int cmd_metrics(int argc, char **argv);
 int cmd_verify(int argc, char **argv);

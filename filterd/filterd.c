@@ -338,6 +338,7 @@ int main(int argc, char **argv)
 		return 1;
 	}
 	daemon_load_state(d);
+	roles_load(d);
 
 	sigset_t mask;
 	sigemptyset(&mask);

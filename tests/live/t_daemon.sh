@@ -415,6 +415,23 @@ EOF
 	if [ "$res" = all ]; then ok "roles: every refusal is in the audit log (op, result refused, uid, user)"
 	else not_ok "roles: every refusal is in the audit log (op, result refused, uid, user)" "$res" \
 		"$(grep refused "$(faudit d1)")"; fi
+	# changing the roles is the owner's: a contributor is refused, root grants
+	# U_N the reader role at run time, and it is in force at once
+	out=$(as_user "$U_C" roles set --reader "user:$U_N" 2>&1); rc=$?
+	if [ $rc -eq 5 ] && printf '%s' "$out" | grep -q "needs the owner role"; then
+		ok "roles: a contributor cannot change the roles (owner only, exit 5)"
+	else not_ok "roles: a contributor cannot change the roles" "exit $rc" "$out"; fi
+	out=$(ctl d1 roles set --reader "user:$U_R,user:$U_N" 2>&1); rc=$?
+	if [ $rc -eq 0 ] && as_user "$U_N" status >/dev/null 2>&1 &&
+	   grep -q '"op":"set-roles","result":"changed"' "$(faudit d1)" &&
+	   printf '%s' "$(ctl d1 roles)" | grep -q "reader       user:$U_R,user:$U_N" &&
+	   grep -q "\"reader\": \"user:$U_R,user:$U_N\"" "$T/d1/state/roles.json"; then
+		ok "roles: root (owner) grants a role at run time; in force at once and audited"
+	else not_ok "roles: owner grants a role at run time" "exit $rc" "$out" "$(as_user "$U_N" status 2>&1 | head -2)"; fi
+	out=$(ctl d1 roles set --reader "bogus" 2>&1); rc=$?
+	if [ $rc -ne 0 ] && printf '%s' "$out" | grep -q "user:NAME, group:NAME"; then
+		ok "roles: a malformed member list is refused with the syntax"
+	else not_ok "roles: a malformed member list is refused" "exit $rc" "$out"; fi
 fi
 
 # ---- SIGTERM (fail closed): the table stays --------------------------------
@@ -424,6 +441,18 @@ if grep -q 'event=exit fail_mode=closed' "$(flog d1)" && nft_table host >/dev/nu
 	ok "SIGTERM (fail closed): event=exit, table stays in force"
 else
 	not_ok "SIGTERM (fail closed): event=exit, table stays in force" "$(tail -3 "$(flog d1)")"
+fi
+
+# ---- roles set at run time survive a restart (state_dir/roles.json) ----------
+if [ $roles = 1 ]; then
+	if fd_start d1 host "$POL" "$EXTAGS" --set socket_mode=0666 &&
+	   grep -q "event=roles-loaded" "$(flog d1)" && as_user "$U_N" status >/dev/null 2>&1; then
+		ok "roles: a role granted at run time is in force again after a restart"
+	else
+		not_ok "roles: a role granted at run time survives a restart" "$(grep roles "$(flog d1)" | tail -3)"
+	fi
+	kill -TERM "$PID_d1" 2>/dev/null
+	wait "$PID_d1" 2>/dev/null
 fi
 
 # =====================================================================
