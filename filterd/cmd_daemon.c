@@ -120,49 +120,51 @@ out:
 	return ret;
 }
 
-/* Prints an error answer; returns the exit code for it. */
-static int answer_error(json_t *ans)
+int ctl_request(const char *op, json_t *extra, unsigned timeout_s, json_t **ans)
 {
-	const char *e = json_string_value(json_object_get(ans, "error"));
-	const char *diag = json_string_value(json_object_get(ans, "diagnostics"));
+	json_t *req = json_pack("{s:s}", "op", op);
+	int rc;
 
+	*ans = NULL;
+	if (extra)
+		json_object_update(req, extra);
+	json_decref(extra);
+	rc = ctl_call(req, ans, timeout_s);
+	json_decref(req);
+	if (rc < 0)
+		return EXIT_DAEMON;
+	if (json_is_true(json_object_get(*ans, "ok")))
+		return EXIT_OK;
+	const char *e = json_string_value(json_object_get(*ans, "error"));
+	const char *diag = json_string_value(json_object_get(*ans, "diagnostics"));
 	if (diag && *diag)
 		fputs(diag, stderr);
 	fprintf(stderr, "filterctl: %s\n", e ? e : "failed");
-	if (json_object_get(ans, "need_role"))
-		return EXIT_DENIED;
-	return EXIT_POLICY;
+	rc = json_object_get(*ans, "need_role") ? EXIT_DENIED :
+	     e && strstr(e, "kernel refused") ? EXIT_KERNEL : EXIT_POLICY;
+	json_decref(*ans);
+	*ans = NULL;
+	return rc;
 }
 
 static int simple(const char *op, json_t *extra)
 {
-	json_t *req = json_pack("{s:s}", "op", op), *ans;
-	int rc;
+	json_t *ans;
+	int rc = ctl_request(op, extra, 120, &ans);
 
-	if (extra)
-		json_object_update(req, extra);
-	json_decref(extra);
-	if (ctl_call(req, &ans, 120) < 0) {
-		json_decref(req);
-		return EXIT_DAEMON;
-	}
-	json_decref(req);
-	if (!json_is_true(json_object_get(ans, "ok"))) {
-		rc = answer_error(ans);
-	} else {
-		rc = EXIT_OK;
-		const char *mode = json_string_value(json_object_get(ans, "mode"));
-		if (mode)
-			printf("%s: %s (%lld rules, %lld sets, %lld elements; +%lld/-%lld elements) in %.1f ms\n",
-			       op, mode, json_integer_value(json_object_get(ans, "rules")),
-			       json_integer_value(json_object_get(ans, "sets")),
-			       json_integer_value(json_object_get(ans, "elements")),
-			       json_integer_value(json_object_get(ans, "elements_added")),
-			       json_integer_value(json_object_get(ans, "elements_deleted")),
-			       json_real_value(json_object_get(ans, "ms")));
-		else
-			printf("%s: ok\n", op);
-	}
+	if (rc != EXIT_OK)
+		return rc;
+	const char *mode = json_string_value(json_object_get(ans, "mode"));
+	if (mode)
+		printf("%s: %s (%lld rules, %lld sets, %lld elements; +%lld/-%lld elements) in %.1f ms\n",
+		       op, mode, json_integer_value(json_object_get(ans, "rules")),
+		       json_integer_value(json_object_get(ans, "sets")),
+		       json_integer_value(json_object_get(ans, "elements")),
+		       json_integer_value(json_object_get(ans, "elements_added")),
+		       json_integer_value(json_object_get(ans, "elements_deleted")),
+		       json_real_value(json_object_get(ans, "ms")));
+	else
+		printf("%s: ok\n", op);
 	json_decref(ans);
 	return rc;
 }
@@ -210,24 +212,16 @@ int cmd_hbi_clear(int argc, char **argv)
 int cmd_status(int argc, char **argv)
 {
 	bool as_json = argc > 1 && strcmp(argv[1], "--json") == 0;
-	json_t *req, *ans, *s;
+	json_t *ans, *s;
 	int rc = EXIT_OK;
 
 	if (argc > 2 || (argc == 2 && !as_json)) {
 		fprintf(stderr, "usage: filterctl status [--json]\n");
 		return EXIT_USAGE;
 	}
-	req = json_pack("{s:s}", "op", "status");
-	if (ctl_call(req, &ans, 30) < 0) {
-		json_decref(req);
-		return EXIT_DAEMON;
-	}
-	json_decref(req);
-	if (!json_is_true(json_object_get(ans, "ok"))) {
-		rc = answer_error(ans);
-		json_decref(ans);
+	rc = ctl_request("status", NULL, 30, &ans);
+	if (rc != EXIT_OK)
 		return rc;
-	}
 	s = json_object_get(ans, "status");
 	if (as_json) {
 		char *t = json_dumps(s, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -266,7 +260,7 @@ int apply_via_daemon(const char *path, unsigned confirm_within, bool force)
 	FILE *f = fopen(path, "rb");
 	char *buf = NULL;
 	size_t len = 0;
-	json_t *req, *ans;
+	json_t *args, *ans;
 	int rc;
 
 	if (!f) {
@@ -282,26 +276,16 @@ int apply_via_daemon(const char *path, unsigned confirm_within, bool force)
 		free(buf);
 		return EXIT_POLICY;
 	}
-	req = json_pack("{s:s,s:s%,s:s,s:I,s:b}", "op", "apply", "policy_text", buf, len,
-			"policy_name", path, "confirm_within", (json_int_t)confirm_within, "force", force);
+	args = json_pack("{s:s%,s:s,s:I,s:b}", "policy_text", buf, len, "policy_name", path,
+			 "confirm_within", (json_int_t)confirm_within, "force", force);
 	free(buf);
-	if (!req) {
+	if (!args) {
 		fprintf(stderr, "filterctl: %s is not valid UTF-8 text\n", path);
 		return EXIT_POLICY;
 	}
-	if (ctl_call(req, &ans, 120) < 0) {
-		json_decref(req);
-		return EXIT_DAEMON;
-	}
-	json_decref(req);
-	if (!json_is_true(json_object_get(ans, "ok"))) {
-		const char *e = json_string_value(json_object_get(ans, "error"));
-		rc = answer_error(ans);
-		if (e && strstr(e, "kernel refused"))
-			rc = EXIT_KERNEL;
-		json_decref(ans);
+	rc = ctl_request("apply", args, 120, &ans);
+	if (rc != EXIT_OK)
 		return rc;
-	}
 	printf("applied %s through filterd: %s (%lld rules, %lld sets, %lld elements) in %.1f ms\n", path,
 	       json_string_value(json_object_get(ans, "mode")),
 	       json_integer_value(json_object_get(ans, "rules")),
@@ -321,11 +305,12 @@ int apply_via_daemon(const char *path, unsigned confirm_within, bool force)
 int cmd_roles(int argc, char **argv)
 {
 	static const char *names[3] = { "reader", "contributor", "owner" };
-	json_t *req, *ans;
+	bool set = argc >= 2 && strcmp(argv[1], "set") == 0;
+	json_t *args = NULL, *ans;
 	int rc;
 
-	if (argc >= 2 && strcmp(argv[1], "set") == 0) {
-		req = json_pack("{s:s}", "op", "set-roles");
+	if (set) {
+		args = json_object();
 		for (int i = 2; i < argc; i++) {
 			int k = -1;
 			for (int r = 0; r < 3; r++)
@@ -334,27 +319,18 @@ int cmd_roles(int argc, char **argv)
 			if (k < 0 || i + 1 >= argc) {
 				fprintf(stderr, "usage: filterctl roles set [--reader LIST] [--contributor LIST] [--owner LIST]\n"
 						"LIST: user:NAME, group:NAME, uid:N, gid:N separated by commas (\"\" empties the role)\n");
-				json_decref(req);
+				json_decref(args);
 				return EXIT_USAGE;
 			}
-			json_object_set_new(req, names[k], json_string(argv[++i]));
+			json_object_set_new(args, names[k], json_string(argv[++i]));
 		}
-	} else if (argc == 1) {
-		req = json_pack("{s:s}", "op", "roles");
-	} else {
+	} else if (argc != 1) {
 		fprintf(stderr, "usage: filterctl roles [set [--reader LIST] [--contributor LIST] [--owner LIST]]\n");
 		return EXIT_USAGE;
 	}
-	if (ctl_call(req, &ans, 30) < 0) {
-		json_decref(req);
-		return EXIT_DAEMON;
-	}
-	json_decref(req);
-	if (!json_is_true(json_object_get(ans, "ok"))) {
-		rc = answer_error(ans);
-		json_decref(ans);
+	rc = ctl_request(set ? "set-roles" : "roles", args, 30, &ans);
+	if (rc != EXIT_OK)
 		return rc;
-	}
 	json_t *r = json_object_get(ans, "roles");
 	printf("owner        root, %s\n", json_string_value(json_object_get(r, "owner")));
 	printf("contributor  %s\n", json_string_value(json_object_get(r, "contributor")));

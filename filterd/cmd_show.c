@@ -12,28 +12,6 @@
 
 /* Sends {"op": op, ...extra}; on success *ans holds the answer.  Returns
  * EXIT_OK, or the exit code of the failure (printed). */
-static int call(const char *op, json_t *extra, unsigned timeout_s, json_t **ans)
-{
-	json_t *req = json_pack("{s:s}", "op", op);
-	int rc;
-
-	if (extra)
-		json_object_update(req, extra);
-	json_decref(extra);
-	rc = ctl_call(req, ans, timeout_s);
-	json_decref(req);
-	if (rc < 0)
-		return EXIT_DAEMON;
-	if (json_is_true(json_object_get(*ans, "ok")))
-		return EXIT_OK;
-	const char *e = json_string_value(json_object_get(*ans, "error"));
-	fprintf(stderr, "filterctl: %s\n", e ? e : "failed");
-	rc = json_object_get(*ans, "need_role") ? EXIT_DENIED : EXIT_POLICY;
-	json_decref(*ans);
-	*ans = NULL;
-	return rc;
-}
-
 static void print_json(json_t *j)
 {
 	char *t = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
@@ -76,7 +54,7 @@ int cmd_show(int argc, char **argv)
 	bool as_json = opt_json(argc, argv, "show [--json]");
 	json_t *ans, *r;
 	size_t i;
-	int rc = call("show", NULL, 60, &ans);
+	int rc = ctl_request("show", NULL, 60, &ans);
 
 	if (rc != EXIT_OK)
 		return rc;
@@ -136,7 +114,7 @@ int cmd_metrics(int argc, char **argv)
 		return EXIT_USAGE;
 	}
 	(void)argv;
-	rc = call("metrics", NULL, 30, &ans);
+	rc = ctl_request("metrics", NULL, 30, &ans);
 	if (rc != EXIT_OK)
 		return rc;
 	fputs(str(ans, "metrics"), stdout);
@@ -149,7 +127,7 @@ int cmd_verify(int argc, char **argv)
 	bool as_json = opt_json(argc, argv, "verify [--json]");
 	json_t *ans, *v;
 	size_t i, ndiff, nfail = 0;
-	int rc = call("verify", NULL, 600, &ans);
+	int rc = ctl_request("verify", NULL, 600, &ans);
 
 	if (rc != EXIT_OK)
 		return rc;
@@ -277,7 +255,7 @@ int cmd_audit(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
-	int rc = call("audit", since ? json_pack("{s:I}", "since", (json_int_t)since) : NULL, 60, &ans);
+	int rc = ctl_request("audit", since ? json_pack("{s:I}", "since", (json_int_t)since) : NULL, 60, &ans);
 	if (rc != EXIT_OK)
 		return rc;
 	json_array_foreach(json_object_get(ans, "records"), i, v) {

@@ -228,11 +228,11 @@ bool hbi_is_locked(struct daemon *d, const char *workspace)
 	return found;
 }
 
-static int hbi_write(struct daemon *d, json_t *list)
+/* Writes j (borrowed) as state_dir/name, atomically, mode 0600. */
+static int save_json(struct daemon *d, const char *name, json_t *j)
 {
-	json_t *root = json_pack("{s:O}", "workspaces", list);
-	char *txt = root ? json_dumps(root, JSON_INDENT(2)) : NULL;
-	char *p = state_path(d, "hbi.json");
+	char *txt = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
+	char *p = state_path(d, name);
 	int ret = -1;
 
 	if (txt && p) {
@@ -242,6 +242,14 @@ static int hbi_write(struct daemon *d, json_t *list)
 	}
 	free(txt);
 	free(p);
+	return ret;
+}
+
+static int hbi_write(struct daemon *d, json_t *list)
+{
+	json_t *root = json_pack("{s:O}", "workspaces", list);
+	int ret = save_json(d, "hbi.json", root);
+
 	json_decref(root);
 	return ret;
 }
@@ -297,7 +305,7 @@ static json_t *applied_json(const struct applied *a)
 int daemon_save_state(struct daemon *d)
 {
 	json_t *root = json_object();
-	char *txt = NULL, *p = NULL, *pc = NULL, *pp = NULL;
+	char *pc = NULL, *pp = NULL;
 	int ret = -1;
 
 	if (!root)
@@ -307,27 +315,20 @@ int daemon_save_state(struct daemon *d)
 	if (d->have_prev)
 		json_object_set_new(root, "previous", applied_json(&d->prev));
 	json_object_set_new(root, "pending_until", json_integer(d->pending ? d->pending_deadline : 0));
-	txt = json_dumps(root, JSON_INDENT(2));
-	p = state_path(d, "state.json");
 	pc = state_path(d, "current.yaml");
 	pp = state_path(d, "previous.yaml");
-	if (!txt || !p || !pc || !pp)
+	if (!pc || !pp)
 		goto out;
 	if (d->cur.text && write_atomic(pc, d->cur.text, d->cur.len, 0600) < 0)
 		goto out;
 	if (d->have_prev && write_atomic(pp, d->prev.text, d->prev.len, 0600) < 0)
 		goto out;
-	size_t l = strlen(txt);
-	txt[l] = '\n';
-	if (write_atomic(p, txt, l + 1, 0600) < 0)
-		goto out;
-	ret = 0;
+	/* state.json last: it names texts that are already on disk */
+	ret = save_json(d, "state.json", root);
 out:
 	if (ret < 0)
 		dlog("event=state-write-failed dir=%s error=\"%s\" note=\"the kernel holds what was applied; only the state record was not written\"",
 		     d->cfg.state_dir, strerror(errno));
-	free(txt);
-	free(p);
 	free(pc);
 	free(pp);
 	json_decref(root);
@@ -754,17 +755,8 @@ int roles_save(struct daemon *d)
 {
 	json_t *j = json_pack("{s:s,s:s,s:s}", "reader", d->cfg.roles[0], "contributor",
 			      d->cfg.roles[1], "owner", d->cfg.roles[2]);
-	char *txt = j ? json_dumps(j, JSON_INDENT(2)) : NULL;
-	char *p = state_path(d, "roles.json");
-	int ret = -1;
+	int ret = save_json(d, "roles.json", j);
 
-	if (txt && p) {
-		size_t l = strlen(txt);
-		txt[l] = '\n';
-		ret = write_atomic(p, txt, l + 1, 0600);
-	}
-	free(txt);
-	free(p);
 	json_decref(j);
 	return ret;
 }

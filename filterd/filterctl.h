@@ -52,6 +52,11 @@ int cmd_audit(int argc, char **argv);
 const char *ctl_socket_path(void);
 bool ctl_reachable(void);
 int ctl_call(json_t *req, json_t **ans, unsigned timeout_s);
+/* {"op": op} plus the members of extra (consumed) to filterd; on success *ans
+ * is the answer (caller decrefs) and EXIT_OK is returned; otherwise the
+ * diagnostics and error are printed and the exit code is returned
+ * (EXIT_DAEMON, EXIT_DENIED, EXIT_KERNEL or EXIT_POLICY), *ans NULL. */
+int ctl_request(const char *op, json_t *extra, unsigned timeout_s, json_t **ans);
 int apply_via_daemon(const char *path, unsigned confirm_within, bool force);
 
 #endif
