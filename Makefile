@@ -76,13 +76,13 @@ deps:
 
 # `make test`: unit tests (cmocka) + live kernel tests; one summary line at the end.
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS)
+	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS) $(O)/bench/gencap
 	$(Q)O=$(O) scripts/run-tests.sh
 
 check-unit: all $(UNIT_BINS)
 	$(Q)O=$(O) ONLY=unit scripts/run-tests.sh
 
-check-live: all
+check-live: all $(O)/bench/gencap
 	$(Q)O=$(O) ONLY=live SEEDS="$(SEEDS)" scripts/run-tests.sh
 
 demo: deps

@@ -53,6 +53,11 @@ static const char usage_text[] =
 "                              with CAPTURE the 1-based position on the command line)\n"
 "  --coverage                  list policy rules and set elements no packet reached\n"
 "  --max-flows N               conntrack table size (default 1000000)\n"
+"  --no-flow-cache             run the bytecode for every packet (by default a packet\n"
+"                              the previous one of its connection, direction and\n"
+"                              conntrack state cannot differ from, for every byte\n"
+"                              the rules read, gets that packet's outcome: same\n"
+"                              verdicts, counters and coverage, faster)\n"
 "FQDN rules (sets filled from the capture's DNS answers, on capture time):\n"
 "  --resolver ADDR[,ADDR...]   resolvers whose answers are learned from (repeatable);\n"
 "                              with --policy they are compiled into the queue rule,\n"
@@ -277,6 +282,7 @@ static const struct option long_opts[] = {
 	{ "trace", required_argument, NULL, 'x' },
 	{ "coverage", no_argument, NULL, 'c' },
 	{ "max-flows", required_argument, NULL, 'F' },
+	{ "no-flow-cache", no_argument, NULL, 0x105 },
 	{ "kernel-check", no_argument, NULL, 'k' },
 	{ "netns-prefix", required_argument, NULL, 'P' },
 	{ "kernel-check-verbose", no_argument, NULL, 'v' },
@@ -372,14 +378,17 @@ int main(int argc, char **argv)
 
 			errno = 0;
 			v = strtoull(optarg, &end, 10);
-			if (errno || *end || end == optarg || v == 0 || v > (1ull << 32)) {
-				usage_error("--max-flows: expected a number from 1 to 4294967296, got '%s'",
+			if (errno || *end || end == optarg || v == 0 || v > 0xffffffffull) {
+				usage_error("--max-flows: expected a number from 1 to 4294967295, got '%s'",
 					    optarg);
 				goto out;
 			}
 			o.max_flows = (size_t)v;
 			break;
 		}
+		case 0x105:
+			o.no_flow_cache = true;
+			break;
 		case 0x100:
 			if (fqdn_opt_resolver(&fqo, optarg, err, sizeof(err)) < 0) {
 				usage_error("%s", err);

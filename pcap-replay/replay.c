@@ -127,15 +127,18 @@ static void key_reverse(const struct flow_key *k, struct flow_key *r)
 /* Open flow with key k (closed flows are skipped), or NULL. */
 static struct flow *flow_find1(struct replay *r, const struct flow_key *k)
 {
+	uint32_t h;
+
 	if (!r->hcap)
 		return NULL;
-	for (size_t i = key_hash(k) & (r->hcap - 1);; i = (i + 1) & (r->hcap - 1)) {
-		size_t v = r->hash[i];
+	h = (uint32_t)key_hash(k);
+	for (size_t i = h & (r->hcap - 1);; i = (i + 1) & (r->hcap - 1)) {
+		const struct flow_slot *s = &r->hash[i];
 
-		if (!v)
+		if (!s->f)
 			return NULL;
-		if (!r->flows[v - 1].closed && key_eq(&r->flows[v - 1].k, k))
-			return &r->flows[v - 1];
+		if (s->h == h && !r->flows[s->f - 1].closed && key_eq(&r->flows[s->f - 1].k, k))
+			return &r->flows[s->f - 1];
 	}
 }
 
@@ -158,16 +161,18 @@ static struct flow *flow_find(struct replay *r, const struct flow_key *k, bool *
 static int hash_grow(struct replay *r)
 {
 	size_t ncap = r->hcap ? 2 * r->hcap : 1024;
-	size_t *nh = calloc(ncap, sizeof(*nh));
+	struct flow_slot *nh = calloc(ncap, sizeof(*nh));
 
 	if (!nh)
 		return -1;
-	for (size_t f = 0; f < r->nflows; f++) {
-		size_t i = key_hash(&r->flows[f].k) & (ncap - 1);
+	for (size_t j = 0; j < r->hcap; j++) {
+		size_t i;
 
-		while (nh[i])
-			i = (i + 1) & (ncap - 1);
-		nh[i] = f + 1;
+		if (!r->hash[j].f)
+			continue;
+		for (i = r->hash[j].h & (ncap - 1); nh[i].f; i = (i + 1) & (ncap - 1))
+			;
+		nh[i] = r->hash[j];
 	}
 	free(r->hash);
 	r->hash = nh;
@@ -179,6 +184,7 @@ static int hash_grow(struct replay *r)
 static struct flow *flow_new(struct replay *r, const struct flow_key *k)
 {
 	struct flow *f;
+	uint32_t h;
 	size_t i;
 
 	if (r->nflows >= r->o->max_flows)
@@ -198,10 +204,12 @@ static struct flow *flow_new(struct replay *r, const struct flow_key *k)
 	memset(f, 0, sizeof(*f));
 	f->k = *k;
 	f->expect_line = -1;
-	i = key_hash(k) & (r->hcap - 1);
-	while (r->hash[i])
-		i = (i + 1) & (r->hcap - 1);
-	r->hash[i] = ++r->nflows;
+	f->decided = "";
+	h = (uint32_t)key_hash(k);
+	for (i = h & (r->hcap - 1); r->hash[i].f; i = (i + 1) & (r->hcap - 1))
+		;
+	r->hash[i].f = (uint32_t)++r->nflows;
+	r->hash[i].h = h;
 	return f;
 }
 
@@ -295,6 +303,11 @@ int replay_init(struct replay *r, const struct replay_opts *o, const struct rule
 	r->ct = ct_table_new(o->max_flows);
 	if (!r->ct)
 		goto oom;
+	if (!o->no_flow_cache) {
+		r->memo = calloc((size_t)1 << REPLAY_MEMO_BITS, sizeof(*r->memo));
+		if (!r->memo)
+			goto oom;
+	}
 	ct_table_set_reaper(r->ct, reaper, r);
 	r->caps = calloc(o->ncaptures ? o->ncaptures : 1, sizeof(*r->caps));
 	if (!r->caps)
@@ -318,8 +331,12 @@ void replay_free(struct replay *r)
 	/* the reaper looks at flows: free the table first */
 	ct_table_free(r->ct);
 	r->ct = NULL;
+	free(r->memo);
 	free(r->flows);
 	free(r->hash);
+	for (size_t i = 0; i < r->deccap; i++)
+		free(r->dec[i].text);
+	free(r->dec);
 	free(r->bad);
 	for (size_t i = 0; r->caps && i < r->ncaps; i++)
 		free(r->caps[i].dirs);
@@ -751,6 +768,29 @@ static int eval_hook(struct replay *r, struct pkt *p, int hook, bool lo, struct 
 			 r->fqdn->err);
 		return -1;
 	}
+	if (r->memo && p->ct_present && p->ct) {
+		/* keyed by the packet's own tuple: what the memo may depend on */
+		struct ct_tuple t;
+		uint64_t h;
+		int rc;
+
+		ct_entry_tuple(p->ct, p->ct_dir, &t);
+		h = (ct_tuple_hash(&t) ^ (uint64_t)hook << 32) * 0x9e3779b97f4a7c15ull;
+		rc = vm_eval_memo(r->vm, p, v, &r->memo[h >> (64 - REPLAY_MEMO_BITS)], &t,
+				  sizeof(t));
+
+		if (rc < 0) {
+			snprintf(r->err, sizeof(r->err), "frame %llu: evaluator error: %s",
+				 (unsigned long long)p->frame, strerror(errno));
+			return -1;
+		}
+		if (rc)
+			r->memo_hits++;
+		else
+			r->evaluations++;
+		return 0;
+	}
+	r->evaluations++;
 	if (vm_eval(r->vm, p, v) < 0) {
 		snprintf(r->err, sizeof(r->err), "frame %llu: evaluator error: %s",
 			 (unsigned long long)p->frame, strerror(errno));
@@ -772,6 +812,71 @@ static void describe_decision(const struct vm_verdict *v, char *buf, size_t len)
 		snprintf(buf, len, "%s:%s", category_name(cat), name);
 	else
 		snprintf(buf, len, "chain %s rule %d", v->chain ? v->chain : "?", v->rule_index);
+}
+
+static unsigned decision_kind(const struct vm_verdict *v)
+{
+	return v->no_chain ? 3 : v->policy || !v->rule ? 2 : 1;
+}
+
+static size_t decision_hash(const struct vm_verdict *v, size_t cap)
+{
+	uint64_t h = (uint64_t)(uintptr_t)v->rule * 0x9e3779b97f4a7c15ull ^
+		     (uint64_t)(uintptr_t)v->chain * 0xbf58476d1ce4e5b9ull ^
+		     (uint64_t)(unsigned)v->rule_index * 0x94d049bb133111ebull ^ decision_kind(v);
+
+	h ^= h >> 29;
+	return (size_t)h & (cap - 1);
+}
+
+static bool decision_is(const struct decision *d, const struct vm_verdict *v)
+{
+	return d->rule == v->rule && d->chain == v->chain && d->rule_index == v->rule_index &&
+	       d->kind == decision_kind(v);
+}
+
+/* The text of v's decision, made on its first use (rule_origin parses the
+ * rule's comment): a flow keeps a pointer to it.  "?" when memory is out. */
+static const char *decision_text(struct replay *r, const struct vm_verdict *v)
+{
+	char buf[256];
+	size_t i;
+
+	if ((r->ndec + 1) * 2 > r->deccap) {
+		size_t ncap = r->deccap ? 2 * r->deccap : 64;
+		struct decision *nd = calloc(ncap, sizeof(*nd));
+
+		if (!nd)
+			return "?";
+		for (size_t j = 0; j < r->deccap; j++) {
+			struct vm_verdict k = { .rule = r->dec[j].rule, .chain = r->dec[j].chain,
+						.rule_index = r->dec[j].rule_index,
+						.no_chain = r->dec[j].kind == 3,
+						.policy = r->dec[j].kind == 2 };
+
+			if (!r->dec[j].text)
+				continue;
+			for (i = decision_hash(&k, ncap); nd[i].text; i = (i + 1) & (ncap - 1))
+				;
+			nd[i] = r->dec[j];
+		}
+		free(r->dec);
+		r->dec = nd;
+		r->deccap = ncap;
+	}
+	for (i = decision_hash(v, r->deccap); r->dec[i].text; i = (i + 1) & (r->deccap - 1))
+		if (decision_is(&r->dec[i], v))
+			return r->dec[i].text;
+	describe_decision(v, buf, sizeof(buf));
+	r->dec[i].text = strdup(buf);
+	if (!r->dec[i].text)
+		return "?";
+	r->dec[i].rule = v->rule;
+	r->dec[i].chain = v->chain;
+	r->dec[i].rule_index = v->rule_index;
+	r->dec[i].kind = decision_kind(v);
+	r->ndec++;
+	return r->dec[i].text;
 }
 
 static void trace_begin(struct replay *r, unsigned cap, const struct pkt *p, bool held)
@@ -846,7 +951,7 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 	struct flow_key k;
 	struct flow *f;
 	bool reply = false, accepted, ct_dropped = false;
-	char decided[192] = "";
+	const char *decided = NULL;
 	enum ct_frag_result fr;
 
 	fr = ct_defrag(r->ct, p);
@@ -931,7 +1036,7 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 
 	/* the decision's text: only for a new flow or a trace (it is not cheap) */
 	if (ct_dropped)
-		snprintf(decided, sizeof(decided), "conntrack (table full)");
+		decided = "conntrack (table full)";
 	/* the flow, before ct_confirm can free a discarded entry; the conntrack
 	 * entry remembers its flow (index + 1), which spares the lookup for all
 	 * but the first packet of a tracked connection */
@@ -957,7 +1062,7 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 		f = flow_new(r, &k);
 		if (f) {
 			if (!ct_dropped)
-				describe_decision(&v, decided, sizeof(decided));
+				decided = decision_text(r, &v);
 			f->dir = dir;
 			f->capture = cap;
 			f->first_frame = p->frame;
@@ -966,7 +1071,7 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 			f->no_ct = !p->ct_present;
 			f->midstream = p->ct_present && p->ct &&
 				       ct_entry_began_before_capture(p->ct);
-			snprintf(f->decided, sizeof(f->decided), "%s", decided);
+			f->decided = decided;
 			if (accepted)
 				r->t.flows_accepted++;
 			else
@@ -1000,8 +1105,8 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 	if (r->tracing) {
 		char res[320];
 
-		if (!decided[0] && !ct_dropped)
-			describe_decision(&v, decided, sizeof(decided));
+		if (!decided)
+			decided = decision_text(r, &v);
 
 		snprintf(res, sizeof(res), "%s by %s%s (ct state %s)",
 			 accepted ? "accept" : "drop", decided,

@@ -27,6 +27,7 @@
 #include "vm.h"
 
 #define REPLAY_DEFAULT_MAX_FLOWS 1000000
+#define REPLAY_MEMO_BITS 12		/* 4096 flow memos (about 1.3 MiB) */
 #define REPLAY_MAX_BAD_FRAMES 10000	/* malformed/truncated frames listed */
 
 enum flow_dir { FLOW_IN, FLOW_OUT, FLOW_LO };
@@ -45,6 +46,7 @@ struct replay_opts {
 	struct trace_sel *trace;
 	size_t ntrace;
 	bool json;
+	bool no_flow_cache;		/* --no-flow-cache: evaluate every packet */
 };
 
 /* Flow key: a conntrack tuple in the orientation of the flow's first packet;
@@ -66,7 +68,8 @@ struct flow {
 	bool no_ct;			/* first packet had no conntrack (invalid/untracked) */
 	bool midstream;			/* TCP picked up after its SYN */
 	bool closed;			/* its conntrack entry left the table */
-	char decided[192];		/* "user:AllowAzureMachineLearning", "chain policy (input)" */
+	const char *decided;		/* "user:AllowAzureMachineLearning", "chain policy (input)";
+					 * owned by the replay's decision table */
 	uint64_t packets, pkts_accepted, pkts_dropped, related;
 	long expect_line;		/* deciding expectation line, -1: none */
 	bool expect_ok;
@@ -129,6 +132,19 @@ struct replay_pkt {
 
 typedef void (*replay_pkt_fn)(const struct replay_pkt *rp, void *arg);
 
+struct flow_slot {
+	uint32_t f;			/* flow index + 1; 0: empty */
+	uint32_t h;			/* key_hash(): most misses end without reading the flow */
+};
+
+struct decision {
+	const struct nftnl_rule *rule;	/* of the deciding rule; the slot is empty when text is NULL */
+	const char *chain;
+	int rule_index;
+	unsigned kind;			/* 1 rule, 2 policy, 3 no chain */
+	char *text;
+};
+
 struct replay {
 	const struct replay_opts *o;
 	replay_pkt_fn on_packet;	/* called once per frame, in order; may be NULL */
@@ -143,8 +159,18 @@ struct replay {
 
 	struct flow *flows;
 	size_t nflows, fcap;
-	size_t *hash;			/* flow index + 1, open addressing; 0 empty */
+	struct flow_slot *hash;		/* open addressing over flows */
 	size_t hcap;
+
+	/* the text of each decision seen, made once: (rule, chain, index, kind)
+	 * → "category:rule" (open addressing; bounded by rules + chains) */
+	struct decision *dec;
+	size_t ndec, deccap;
+
+	/* flow memos (vm_eval_memo), direct-mapped by conntrack entry, direction
+	 * and hook; NULL with --no-flow-cache */
+	struct vm_memo *memo;
+	uint64_t memo_hits, evaluations;
 
 	struct totals t;
 	struct bad_frame *bad;

@@ -115,15 +115,20 @@ struct tcp_ct {			/* struct ip_ct_tcp */
 	uint16_t last_win;
 };
 
-struct ct_hnode {			/* nf_conntrack_tuple_hash */
-	struct ct_hnode *next;
-	struct ct_entry *e;
-	int dir;
+/* The hash (nf_conntrack_tuple_hash): open addressing, linear probing, one
+ * slot per direction of a confirmed entry.  A slot keeps the tuple's full
+ * hash, so a probe that does not match ends without touching the entry: a
+ * lookup reads the entry it finds and no other (the kernel's chained buckets
+ * read every entry on the chain; entries of closed connections in TIME_WAIT
+ * are cold and would cost a cache miss each). */
+struct ct_slot {
+	struct ct_entry *e;		/* NULL: empty */
+	uint32_t h;			/* tuple_hash() of e->tuple[dir] */
+	uint32_t dir;
 };
 
 struct ct_entry {
 	struct ct_tuple tuple[2];	/* ORIGINAL, REPLY */
-	struct ct_hnode hn[2];		/* hashed by tuple[dir] */
 	struct ct_entry *prev, *next;	/* all confirmed entries, creation order */
 	uint32_t status;		/* IPS_* */
 	uint32_t id, mark;
@@ -157,8 +162,8 @@ struct frag_queue {
 };
 
 struct ct_table {
-	size_t max, count, nbuckets, maxbuckets;
-	struct ct_hnode **bucket;
+	size_t max, count, nslots;	/* count: confirmed + pending; nslots: 2^k */
+	struct ct_slot *slot;
 	struct ct_entry *head, *tail;	/* confirmed, creation order */
 	struct ct_entry *pending;	/* unconfirmed, between ct_in and ct_confirm */
 	struct ct_entry *zombie;	/* killed while a packet refers to it (list via prev) */
@@ -185,14 +190,11 @@ struct ct_table *ct_table_new(size_t max_entries)
 	if (!t)
 		return NULL;
 	t->max = max_entries ? max_entries : 262144;
-	/* the bucket array grows with the table (hash_insert), up to one bucket
-	 * an entry (at most 2^20): a small table stays in the CPU caches */
-	t->maxbuckets = 64;
-	while (t->maxbuckets < t->max && t->maxbuckets < (1u << 20))
-		t->maxbuckets <<= 1;
-	t->nbuckets = t->maxbuckets < 4096 ? t->maxbuckets : 4096;
-	t->bucket = calloc(t->nbuckets, sizeof(*t->bucket));
-	if (!t->bucket) {
+	/* the slot array grows with the table (hash_reserve): a small table
+	 * stays in the CPU caches */
+	t->nslots = 4096;
+	t->slot = calloc(t->nslots, sizeof(*t->slot));
+	if (!t->slot) {
 		free(t);
 		errno = ENOMEM;
 		return NULL;
@@ -211,7 +213,7 @@ _Static_assert(sizeof(struct ct_tuple) == 42, "ct_tuple is hashed and compared a
 
 /* Word-wise multiplicative hash of the 42 tuple bytes (tuples are zeroed
  * before they are filled, so every byte is defined). */
-static uint32_t tuple_hash(const struct ct_tuple *k, size_t nbuckets)
+static uint32_t tuple_hash(const struct ct_tuple *k)
 {
 	uint64_t w[5], h;
 	uint16_t tail;
@@ -224,7 +226,12 @@ static uint32_t tuple_hash(const struct ct_tuple *k, size_t nbuckets)
 	h ^= h >> 31;
 	h *= 0xd6e8feb86659fd93ull;
 	h ^= h >> 32;
-	return (uint32_t)h & (uint32_t)(nbuckets - 1);
+	return (uint32_t)h;
+}
+
+uint32_t ct_tuple_hash(const struct ct_tuple *k)
+{
+	return tuple_hash(k);
 }
 
 static inline bool tuple_eq(const struct ct_tuple *a, const struct ct_tuple *b)
@@ -240,40 +247,44 @@ static inline bool tuple_eq(const struct ct_tuple *a, const struct ct_tuple *b)
 		(uint64_t)(xt ^ yt)) == 0;
 }
 
-/* Doubles the bucket array (every hashed entry is on the creation list);
- * on failure the table keeps its size. */
-static void hash_grow(struct ct_table *t)
+static void slot_put(struct ct_slot *slot, size_t nslots, struct ct_entry *e, uint32_t h,
+		     uint32_t dir)
 {
-	size_t n = t->nbuckets * 2;
-	struct ct_hnode **nb = calloc(n, sizeof(*nb));
+	size_t m = nslots - 1, i = h & m;
 
-	if (!nb)
-		return;
-	for (struct ct_entry *e = t->head; e; e = e->next) {
-		for (int d = 0; d < 2; d++) {
-			uint32_t h = tuple_hash(&e->tuple[d], n);
-
-			e->hn[d].next = nb[h];
-			nb[h] = &e->hn[d];
-		}
-	}
-	free(t->bucket);
-	t->bucket = nb;
-	t->nbuckets = n;
+	while (slot[i].e)
+		i = (i + 1) & m;
+	slot[i] = (struct ct_slot){ .e = e, .h = h, .dir = dir };
 }
 
+/* Makes room for one more entry before it is created: the slot array keeps a
+ * load of at most 1/2 (two slots an entry); when it cannot grow, up to 7/8.
+ * false: no room (the caller drops the packet as "table full"). */
+static bool hash_reserve(struct ct_table *t)
+{
+	size_t need = 2 * (t->count + 1), n;
+	struct ct_slot *ns;
+
+	if (need * 2 <= t->nslots)
+		return true;
+	n = t->nslots * 2;
+	ns = n > t->nslots ? calloc(n, sizeof(*ns)) : NULL;
+	if (!ns)
+		return need * 8 <= t->nslots * 7;
+	for (size_t i = 0; i < t->nslots; i++)
+		if (t->slot[i].e)
+			slot_put(ns, n, t->slot[i].e, t->slot[i].h, t->slot[i].dir);
+	free(t->slot);
+	t->slot = ns;
+	t->nslots = n;
+	return true;
+}
+
+/* Hashes a confirmed entry (room was reserved when it was created). */
 static void hash_insert(struct ct_table *t, struct ct_entry *e)
 {
-	if (t->count > t->nbuckets && t->nbuckets < t->maxbuckets)
-		hash_grow(t);
-	for (int d = 0; d < 2; d++) {
-		uint32_t h = tuple_hash(&e->tuple[d], t->nbuckets);
-
-		e->hn[d].e = e;
-		e->hn[d].dir = d;
-		e->hn[d].next = t->bucket[h];
-		t->bucket[h] = &e->hn[d];
-	}
+	for (uint32_t d = 0; d < 2; d++)
+		slot_put(t->slot, t->nslots, e, tuple_hash(&e->tuple[d]), d);
 	e->prev = t->tail;
 	e->next = NULL;
 	if (t->tail)
@@ -283,15 +294,41 @@ static void hash_insert(struct ct_table *t, struct ct_entry *e)
 	t->tail = e;
 }
 
+/* Linear probing deletion by backward shift: every later slot of the run
+ * whose home is not between the hole and itself moves into the hole. */
+static void slot_delete(struct ct_table *t, size_t i)
+{
+	size_t m = t->nslots - 1, j = i;
+
+	for (;;) {
+		size_t home;
+
+		j = (j + 1) & m;
+		if (!t->slot[j].e)
+			break;
+		home = t->slot[j].h & m;
+		/* is home cyclically in (i, j]? then slot j stays */
+		if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+			continue;
+		t->slot[i] = t->slot[j];
+		i = j;
+	}
+	t->slot[i].e = NULL;
+}
+
 static void hash_remove(struct ct_table *t, struct ct_entry *e)
 {
-	for (int d = 0; d < 2; d++) {
-		struct ct_hnode **pp = &t->bucket[tuple_hash(&e->tuple[d], t->nbuckets)];
+	size_t m = t->nslots - 1;
 
-		while (*pp && *pp != &e->hn[d])
-			pp = &(*pp)->next;
-		if (*pp)
-			*pp = e->hn[d].next;
+	for (uint32_t d = 0; d < 2; d++) {
+		uint32_t h = tuple_hash(&e->tuple[d]);
+
+		for (size_t i = h & m; t->slot[i].e; i = (i + 1) & m) {
+			if (t->slot[i].e == e && t->slot[i].dir == d) {
+				slot_delete(t, i);
+				break;
+			}
+		}
 	}
 	if (e->prev)
 		e->prev->next = e->next;
@@ -326,16 +363,20 @@ static bool expired(const struct ct_table *t, const struct ct_entry *e)
 /* __nf_conntrack_find_get: an expired entry is reaped, never returned. */
 static struct ct_entry *lookup(struct ct_table *t, const struct ct_tuple *k, int *dir)
 {
-	for (struct ct_hnode *n = t->bucket[tuple_hash(k, t->nbuckets)]; n; n = n->next) {
-		struct ct_entry *e = n->e;
+	uint32_t h = tuple_hash(k);
+	size_t m = t->nslots - 1;
 
-		if (!tuple_eq(&e->tuple[n->dir], k))
+	for (size_t i = h & m; t->slot[i].e; i = (i + 1) & m) {
+		const struct ct_slot *s = &t->slot[i];
+		struct ct_entry *e = s->e;
+
+		if (s->h != h || !tuple_eq(&e->tuple[s->dir], k))
 			continue;
 		if (expired(t, e)) {
 			entry_kill(t, e, CT_GONE_EXPIRED);
 			return NULL;
 		}
-		*dir = n->dir;
+		*dir = (int)s->dir;
 		return e;
 	}
 	return NULL;
@@ -403,7 +444,7 @@ void ct_table_free(struct ct_table *t)
 	for (int i = 0; i < CT_FRAG_QUEUES; i++)
 		free(t->fq[i].data);
 	free(t->out);
-	free(t->bucket);
+	free(t->slot);
 	free(t);
 }
 
@@ -486,6 +527,11 @@ static bool has_ports(uint8_t proto)
 {
 	return proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE ||
 	       proto == IPPROTO_SCTP;
+}
+
+bool ct_tuple_has_ports(uint8_t proto)
+{
+	return has_ports(proto);
 }
 
 /* nf_ct_get_tuple */
@@ -1211,6 +1257,10 @@ repeat:
 				return CT_DROP;	/* "table full, dropping packet" */
 			}
 		}
+		if (!hash_reserve(t)) {
+			t->st.table_full_drops++;
+			return CT_DROP;
+		}
 		e = calloc(1, sizeof(*e));
 		if (!e) {
 			t->st.table_full_drops++;
@@ -1219,6 +1269,7 @@ repeat:
 		e->tuple[0] = k;
 		e->tuple[1] = r;
 		e->id = t->next_id++;
+
 		e->first_frame = p->frame;
 		t->count++;
 		t->st.created++;

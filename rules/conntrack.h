@@ -68,6 +68,12 @@ struct ct_tuple {
 	uint8_t icmp_type, icmp_code;
 };
 
+/* A hash of the tuple's bytes (tuples are zeroed before they are filled). */
+uint32_t ct_tuple_hash(const struct ct_tuple *k);
+
+/* Is proto one whose tuple holds the ports (tcp, udp, udplite, sctp)? */
+bool ct_tuple_has_ports(uint8_t proto);
+
 /* Why an entry leaves the table (reported to the reaper). */
 enum ct_gone {
 	CT_GONE_EXPIRED,	/* timeout ran out */

@@ -116,4 +116,5 @@ const struct vm_expr_ops vm_expr_bitwise = {
 	.nattr_names = sizeof(bitwise_attrs) / sizeof(bitwise_attrs[0]),
 	.load = bitwise_load,
 	.eval = bitwise_eval,
+	.memo = vm_memo_pure,
 };

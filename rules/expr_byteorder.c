@@ -92,4 +92,5 @@ const struct vm_expr_ops vm_expr_byteorder = {
 	.nattr_names = sizeof(byteorder_attrs) / sizeof(byteorder_attrs[0]),
 	.load = byteorder_load,
 	.eval = byteorder_eval,
+	.memo = vm_memo_pure,
 };

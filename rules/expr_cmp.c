@@ -85,4 +85,5 @@ const struct vm_expr_ops vm_expr_cmp = {
 	.nattr_names = sizeof(cmp_attrs) / sizeof(cmp_attrs[0]),
 	.load = cmp_load,
 	.eval = cmp_eval,
+	.memo = vm_memo_pure,
 };

@@ -19,6 +19,8 @@ static void counter_eval(void *priv, struct vm_regs *regs, struct vm_exec *x)
 	(void)regs;
 	x->rule->packets++;
 	x->rule->bytes += x->p->len;
+	if (x->rec)
+		vm_memo_effect(x, (uintptr_t)x->rule | VM_EFFECT_COUNTER);
 }
 
 const struct vm_expr_ops vm_expr_counter = {
@@ -29,4 +31,5 @@ const struct vm_expr_ops vm_expr_counter = {
 	.nattr_names = sizeof(counter_attrs) / sizeof(counter_attrs[0]),
 	.load = counter_load,
 	.eval = counter_eval,
+	.memo = vm_memo_pure,
 };

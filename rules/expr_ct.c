@@ -112,6 +112,28 @@ static void ct_eval(void *priv, struct vm_regs *regs, struct vm_exec *x)
 	}
 }
 
+/* ct state / direction: from ctinfo, which every memo compares; status and
+ * mark change during a connection's life: kept as keys; setting the mark
+ * changes the entry: not memoisable. */
+static unsigned ct_memo(const void *priv, const struct pkt *p)
+{
+	const struct ct *c = priv;
+
+	(void)p;
+	if (c->sreg >= 0)
+		return VM_MEMO_NEVER;
+	switch (c->key) {
+	case NFT_CT_STATE:
+	case NFT_CT_DIRECTION:
+		return 0;
+	case NFT_CT_STATUS:
+		return VM_MEMO_KEY_STATUS;
+	case NFT_CT_MARK:
+		return VM_MEMO_KEY_MARK;
+	}
+	return VM_MEMO_NEVER;
+}
+
 const struct vm_expr_ops vm_expr_ct = {
 	.name = "ct",
 	.priv_size = sizeof(struct ct),
@@ -122,4 +144,5 @@ const struct vm_expr_ops vm_expr_ct = {
 	.nattr_names = sizeof(ct_attrs) / sizeof(ct_attrs[0]),
 	.load = ct_load,
 	.eval = ct_eval,
+	.memo = ct_memo,
 };

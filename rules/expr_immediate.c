@@ -69,4 +69,5 @@ const struct vm_expr_ops vm_expr_immediate = {
 	.nattr_names = sizeof(imm_attrs) / sizeof(imm_attrs[0]),
 	.load = imm_load,
 	.eval = imm_eval,
+	.memo = vm_memo_pure,
 };

@@ -39,4 +39,5 @@ const struct vm_expr_ops vm_expr_log = {
 	.nattr_names = sizeof(log_attrs) / sizeof(log_attrs[0]),
 	.load = log_load,
 	.eval = log_eval,
+	.memo = vm_memo_pure,
 };

@@ -66,9 +66,11 @@ static void lookup_eval(void *priv, struct vm_regs *regs, struct vm_exec *x)
 	int i = vm_set_find(s, &regs->data[lk->sreg]);
 	bool found = (i >= 0) != lk->invert;
 
-	(void)x;
-	if (i >= 0 && (size_t)i < s->nelems)	/* else a run-time element (vm_dyn.c) */
+	if (i >= 0 && (size_t)i < s->nelems) {	/* else a run-time element (vm_dyn.c) */
 		s->elems[i].hits++;
+		if (x->rec)
+			vm_memo_effect(x, (uintptr_t)&s->elems[i].hits);
+	}
 	if (!found) {
 		i = s->catchall;
 		if (i < 0) {
@@ -76,6 +78,8 @@ static void lookup_eval(void *priv, struct vm_regs *regs, struct vm_exec *x)
 			return;
 		}
 		s->elems[i].hits++;
+		if (x->rec)
+			vm_memo_effect(x, (uintptr_t)&s->elems[i].hits);
 	}
 	if (i < 0 || lk->dreg < 0)
 		return;
@@ -89,6 +93,18 @@ static void lookup_eval(void *priv, struct vm_regs *regs, struct vm_exec *x)
 	memcpy(&regs->data[lk->dreg], s->data + (size_t)i * s->dlen, s->dlen);
 }
 
+/* A set that takes run-time elements (timeouts, FQDN) answers differently as
+ * time passes and DNS answers arrive: not memoisable.  Its contents are
+ * otherwise fixed once loaded. */
+static unsigned lookup_memo(const void *priv, const struct pkt *p)
+{
+	const struct lookup *lk = priv;
+	const struct vm_set *s = lk->set;
+
+	(void)p;
+	return s->dyn || s->fqdn || (s->flags & NFT_SET_TIMEOUT) ? VM_MEMO_NEVER : 0;
+}
+
 const struct vm_expr_ops vm_expr_lookup = {
 	.name = "lookup",
 	.priv_size = sizeof(struct lookup),
@@ -100,4 +116,5 @@ const struct vm_expr_ops vm_expr_lookup = {
 	.nattr_names = sizeof(lookup_attrs) / sizeof(lookup_attrs[0]),
 	.load = lookup_load,
 	.eval = lookup_eval,
+	.memo = lookup_memo,
 };

@@ -190,6 +190,29 @@ static void meta_eval(void *priv, struct vm_regs *regs, struct vm_exec *x)
 	}
 }
 
+/* The protocol numbers and the hook's interfaces (which every memo compares:
+ * hook, iif, oif) are the same for every packet of a conntrack entry's
+ * direction; length, mark and packet type are per packet; setting the mark
+ * or nftrace changes the packet. */
+static unsigned meta_memo(const void *priv, const struct pkt *p)
+{
+	const struct meta *m = priv;
+
+	(void)p;
+	if (m->sreg >= 0)
+		return VM_MEMO_NEVER;
+	switch (m->key) {
+	case NFT_META_NFPROTO:
+	case NFT_META_L4PROTO:
+	case NFT_META_IIF:
+	case NFT_META_OIF:
+	case NFT_META_IIFNAME:
+	case NFT_META_OIFNAME:
+		return 0;
+	}
+	return VM_MEMO_NEVER;
+}
+
 const struct vm_expr_ops vm_expr_meta = {
 	.name = "meta",
 	.priv_size = sizeof(struct meta),
@@ -200,4 +223,5 @@ const struct vm_expr_ops vm_expr_meta = {
 	.nattr_names = sizeof(meta_attrs) / sizeof(meta_attrs[0]),
 	.load = meta_load,
 	.eval = meta_eval,
+	.memo = meta_memo,
 };

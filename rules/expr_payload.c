@@ -12,6 +12,8 @@
 
 #include <string.h>
 
+#include "conntrack.h"
+
 struct payload {
 	uint32_t base, offset, len;
 	int dreg;
@@ -117,6 +119,43 @@ brk:
 	regs->code = NFT_BREAK;
 }
 
+/* Bytes of the conntrack tuple (nf_ct_get_tuple, conntrack.c get_tuple):
+ * the addresses and IPv4's protocol in the network header; the ports of the
+ * protocols whose tuple has them, and ICMP's type, code and identifier, in
+ * the transport header.  Every packet of one direction of a conntrack entry
+ * carries the same values there (RELATED packets, whose headers are not the
+ * entry's, are never memoised: vm_eval_memo).  Anything else — TTL, length,
+ * flags, options, the link layer, the inner header — is per packet. */
+static bool within(uint32_t off, uint32_t len, uint32_t lo, uint32_t hi)
+{
+	return off >= lo && off + len <= hi;
+}
+
+static unsigned payload_memo(const void *priv, const struct pkt *p)
+{
+	const struct payload *pl = priv;
+
+	if (!p)
+		return VM_MEMO_PER_PACKET;
+	if (pl->base == NFT_PAYLOAD_NETWORK_HEADER) {
+		if (p->nfproto == NFPROTO_IPV4 &&
+		    (within(pl->offset, pl->len, 12, 20) || within(pl->offset, pl->len, 9, 10)))
+			return 0;
+		if (p->nfproto == NFPROTO_IPV6 && within(pl->offset, pl->len, 8, 40))
+			return 0;
+		return VM_MEMO_NEVER;
+	}
+	if (pl->base != NFT_PAYLOAD_TRANSPORT_HEADER || !p->tprot_set || p->fragoff)
+		return VM_MEMO_NEVER;
+	if (ct_tuple_has_ports(p->l4proto) && within(pl->offset, pl->len, 0, 4))
+		return 0;
+	if (((p->l4proto == 1 /* IPPROTO_ICMP */ && p->nfproto == NFPROTO_IPV4) ||
+	     (p->l4proto == 58 /* IPPROTO_ICMPV6 */ && p->nfproto == NFPROTO_IPV6)) &&
+	    (within(pl->offset, pl->len, 0, 2) || within(pl->offset, pl->len, 4, 6)))
+		return 0;
+	return VM_MEMO_NEVER;
+}
+
 const struct vm_expr_ops vm_expr_payload = {
 	.name = "payload",
 	.priv_size = sizeof(struct payload),
@@ -128,4 +167,5 @@ const struct vm_expr_ops vm_expr_payload = {
 	.nattr_names = sizeof(payload_attrs) / sizeof(payload_attrs[0]),
 	.load = payload_load,
 	.eval = payload_eval,
+	.memo = payload_memo,
 };

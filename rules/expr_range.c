@@ -59,4 +59,5 @@ const struct vm_expr_ops vm_expr_range = {
 	.nattr_names = sizeof(range_attrs) / sizeof(range_attrs[0]),
 	.load = range_load,
 	.eval = range_eval,
+	.memo = vm_memo_pure,
 };

@@ -41,4 +41,5 @@ const struct vm_expr_ops vm_expr_reject = {
 	.nattr_names = sizeof(reject_attrs) / sizeof(reject_attrs[0]),
 	.load = reject_load,
 	.eval = reject_eval,
+	.memo = vm_memo_pure,
 };

@@ -44,6 +44,10 @@ int prefix_parse(const char *s, struct prefix *out, bool *host_bits,
 /* "10.0.0.0/8"; a full-length prefix prints as a bare address. */
 void prefix_format(const struct prefix *p, char *buf, size_t len);
 void addr_format(int family, const struct addr *a, char *buf, size_t len);
+/* inet_ntop's text into out (ADDR_TEXT_MAX bytes), without stdio; returns
+ * its length.  family: AF_INET or AF_INET6. */
+#define ADDR_TEXT_MAX 46
+size_t addr_format_fast(int family, const struct addr *a, char *out);
 int addr_cmp(int family, const struct addr *a, const struct addr *b);
 bool prefix_contains(const struct prefix *p, const struct addr *a);
 

@@ -5,11 +5,13 @@
  * rule, a jump stack of NFT_JUMP_STACK_SIZE entries, the end of a regular chain
  * returning to the caller and the end of a base chain applying its policy. */
 #include "vm_int.h"
+#include "conntrack.h"
 
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 
 /* Every expression the evaluator knows; anything else fails the load. */
 static const struct vm_expr_ops *const expr_ops[] = {
@@ -198,7 +200,10 @@ static int load_expr(struct vm_load *ld, struct vm_expr *x, struct nftnl_expr *e
 	x->priv = calloc(1, ops->priv_size ? ops->priv_size : 1);
 	if (!x->priv)
 		return vm_err(ld, "out of memory");
-	return ops->load(ld, e, x->priv);
+	if (ops->load(ld, e, x->priv) < 0)
+		return -1;
+	x->memo = ops->memo ? ops->memo(x->priv, NULL) : VM_MEMO_NEVER;
+	return 0;
 }
 
 static int load_rule(struct vm *vm, struct vm_rule *vr, struct nftnl_rule *r,
@@ -544,6 +549,7 @@ void vm_free(struct vm *vm)
 	free(vm->sets);
 	free(vm->base);
 	free(vm->edges);
+	vm_memo_free(vm);
 	free(vm);
 }
 
@@ -599,10 +605,23 @@ next_rule:
 
 		r->evaluated++;
 		x->rule = r;
-		for (unsigned e = 0; e < r->nexprs; e++) {
-			r->exprs[e].ops->eval(r->exprs[e].priv, &regs, x);
-			if (regs.code != NFT_CONTINUE)
-				break;
+		if (x->rec) {
+			vm_memo_reached(x, &c->rules[ri]);
+			for (unsigned e = 0; e < r->nexprs; e++) {
+				const struct vm_expr *ex = &r->exprs[e];
+
+				x->rec_keys |= ex->memo == VM_MEMO_PER_PACKET ?
+					       ex->ops->memo(ex->priv, x->p) : ex->memo;
+				ex->ops->eval(ex->priv, &regs, x);
+				if (regs.code != NFT_CONTINUE)
+					break;
+			}
+		} else {
+			for (unsigned e = 0; e < r->nexprs; e++) {
+				r->exprs[e].ops->eval(r->exprs[e].priv, &regs, x);
+				if (regs.code != NFT_CONTINUE)
+					break;
+			}
 		}
 		if (regs.code == NFT_BREAK) {
 			regs.code = NFT_CONTINUE;
@@ -611,6 +630,8 @@ next_rule:
 			continue;
 		}
 		r->matched++;
+		if (x->rec)
+			vm_memo_effect(x, (uintptr_t)&r->matched);
 		if (vm->trace)
 			trace_rule(vm, r, true, &regs);
 		if (regs.code != NFT_CONTINUE)
@@ -661,7 +682,7 @@ next_rule:
 	return base->policy;
 }
 
-int vm_eval(struct vm *vm, struct pkt *p, struct vm_verdict *out)
+int vm_eval_rec(struct vm *vm, struct pkt *p, struct vm_verdict *out, struct vm_outcome *rec)
 {
 	struct vm_exec x;
 
@@ -681,6 +702,7 @@ int vm_eval(struct vm *vm, struct pkt *p, struct vm_verdict *out)
 	x.vm = vm;
 	x.p = p;
 	x.out = out;
+	x.rec = rec;
 	/* skb->len bounds every load: the IP packet (trailers trimmed); the
 	 * capture may hold fewer of those bytes (snaplen). */
 	x.end = p->len ? p->nh_off + p->len : p->caplen;
@@ -701,7 +723,14 @@ int vm_eval(struct vm *vm, struct pkt *p, struct vm_verdict *out)
 		if (out->verdict == NF_DROP)
 			break;
 	}
+	if (rec)
+		rec->keys = x.rec_keys | (out->incomplete || out->queued ? VM_MEMO_NEVER : 0);
 	return 0;
+}
+
+int vm_eval(struct vm *vm, struct pkt *p, struct vm_verdict *out)
+{
+	return vm_eval_rec(vm, p, out, NULL);
 }
 
 /* ---------------------------------------------------- stats / coverage --- */

@@ -49,6 +49,45 @@ struct vm_verdict {
 	uint16_t queue_num;
 };
 
+/* A flow memo: the outcome of one evaluation and what it depended on, so that
+ * the next packet of the same conntrack tuple, direction and hook — which
+ * the evaluation could not tell apart from this one — gets the same outcome
+ * without running the bytecode again.  Only evaluations that read nothing
+ * but the conntrack tuple's fields (addresses, l4 protocol, ports, ICMP
+ * type/code/id), the hook's interfaces, ctinfo (ct state, ct direction) and,
+ * kept as keys, ct status and ct mark are memoised, and only for packets with
+ * conntrack that are neither RELATED nor cut short; an expression that reads
+ * anything else (length, TTL, TCP flags, meta mark, a set with run-time
+ * elements) or keeps state (limit) makes the evaluation not memoisable.  The
+ * effects on rule and element counters are replayed, so statistics and
+ * coverage are those of a full evaluation (vm_memo.c).
+ *
+ * The caller keeps the memos (e.g. a table hashed by tuple) and passes the
+ * key: the packet's conntrack tuple in the packet's own orientation, whose
+ * bytes determine every field a memoised outcome may depend on.  Outcomes
+ * are interned by the vm (many flows share one), a memo is small. */
+#define VM_MEMO_KEY_MAX 48
+struct vm_outcome;
+struct vm_memo {
+	const struct vm_outcome *o;	/* NULL: empty */
+	uint32_t status, mark, iif, oif;
+	int32_t hook;
+	uint8_t ctinfo, keylen;
+	uint8_t key[VM_MEMO_KEY_MAX];
+};
+
+/* vm_eval, using m when it holds this key (klen <= VM_MEMO_KEY_MAX) and p
+ * matches what the memoised evaluation depended on (returns 1: the memo
+ * decided), else evaluating and recording into m when the evaluation is
+ * memoisable, or emptying m (returns 0).  Without conntrack (p->ct), with a
+ * trace callback set, or for RELATED or malformed/truncated packets it is
+ * vm_eval.  -1 with errno as vm_eval (EINVAL also for a bad key). */
+int vm_eval_memo(struct vm *vm, struct pkt *p, struct vm_verdict *out, struct vm_memo *m,
+		 const void *key, size_t klen);
+/* Distinct outcomes memoised so far (at most VM_MEMO_OUTCOMES_MAX). */
+size_t vm_memo_outcomes(const struct vm *vm);
+#define VM_MEMO_OUTCOMES_MAX 65536
+
 enum vm_trace_type {
 	VM_TRACE_RULE,		/* a rule was evaluated (matched or not) */
 	VM_TRACE_RETURN,	/* end of a regular chain: back to the caller */

@@ -43,7 +43,37 @@ struct vm_exec {
 	bool inner_done;	/* inner header offset computed (NFT_PKTINFO_INNER) */
 	bool inner_ok;
 	size_t inner_off;
+	/* recording a flow memo (vm_memo.c): what the evaluation read and did */
+	struct vm_outcome *rec;	/* NULL: not recording */
+	unsigned rec_keys;	/* VM_MEMO_KEY_* of what was read */
 };
+
+/* What an expression's run depends on, for the flow memo (vm.h, vm_eval_memo):
+ * an expression type's memo() returns 0 when, for this packet, it reads only
+ * registers, constants or fields that every packet of one direction of one
+ * conntrack entry shares at one hook (the tuple, the interfaces), and changes
+ * nothing but what the memo replays (rule and element counters); else the
+ * VM_MEMO_KEY_* bits of the conntrack fields its result depends on, which the
+ * memo then keeps and compares; or VM_MEMO_NEVER.  A type without memo()
+ * (limit, queue, xt targets, ...) is VM_MEMO_NEVER. */
+#define VM_MEMO_KEY_STATUS	0x1u	/* ct status */
+#define VM_MEMO_KEY_MARK	0x2u	/* ct mark */
+#define VM_MEMO_NEVER		0x80u
+#define VM_MEMO_PER_PACKET	0x40u	/* memo(priv, NULL): "depends on the packet" */
+/* ct state and ct direction come from ctinfo, which every memo compares. */
+
+/* An effect the memo replays: a uint64_t to increment (rule matched, element
+ * hits), a rule's counter (packets + 1, bytes + the packet's length), or a
+ * run of rules of one chain reached (evaluated + 1 each).  The kind is in
+ * the pointer's low bits. */
+void vm_memo_effect(struct vm_exec *x, uintptr_t what);
+void vm_memo_reached(struct vm_exec *x, struct vm_rule **rule);
+#define VM_EFFECT_INC		0x0u	/* uint64_t * */
+#define VM_EFFECT_COUNTER	0x1u	/* struct vm_rule * */
+#define VM_EFFECT_RUN		0x2u	/* struct vm_rule **, n rules */
+#define VM_EFFECT_KIND		0x3u
+/* memo() of the types that read registers and constants only */
+unsigned vm_memo_pure(const void *priv, const struct pkt *p);
 
 /* Load context: where we are, for error messages, and what we can resolve. */
 struct vm_load {
@@ -70,6 +100,9 @@ struct vm_expr_ops {
 	int (*load)(struct vm_load *ld, const struct nftnl_expr *e, void *priv);
 	void (*eval)(void *priv, struct vm_regs *regs, struct vm_exec *x);
 	void (*reset)(void *priv);	/* optional: back to the loaded state */
+	/* optional, see above; called with p == NULL once at load, and per
+	 * packet only if that returned VM_MEMO_PER_PACKET */
+	unsigned (*memo)(const void *priv, const struct pkt *p);
 	void (*free)(void *priv);	/* optional */
 };
 
@@ -78,6 +111,7 @@ struct vm_expr_ops {
 struct vm_expr {
 	const struct vm_expr_ops *ops;
 	void *priv;
+	unsigned memo;		/* ops->memo(priv, NULL) at load, VM_MEMO_PER_PACKET: ask per packet */
 };
 
 struct vm_chain;
@@ -156,7 +190,30 @@ struct vm {
 	vm_trace_fn trace;
 	void *trace_arg;
 	int64_t dyn_now;	/* clock of run-time elements (vm_set_clock) */
+	/* flow memo outcomes (vm_memo.c), interned: open addressing by hash */
+	struct vm_outcome **outcomes;
+	size_t noutcomes, outcap;
+	struct vm_outcome *scratch;	/* the one being recorded */
 };
+
+/* The outcome of one evaluation as a memo replays it (vm_memo.c). */
+struct vm_effect {
+	uintptr_t what;		/* pointer | VM_EFFECT_* kind */
+	uint64_t n;		/* VM_EFFECT_RUN: rules in the run */
+};
+
+struct vm_outcome {
+	struct vm_verdict v;
+	unsigned keys;		/* VM_MEMO_KEY_* the evaluation depended on, or NEVER */
+	uint32_t hash;
+	unsigned neffects;
+	struct vm_effect effect[];	/* VM_MEMO_EFFECTS while recording */
+};
+#define VM_MEMO_EFFECTS 32
+
+/* vm_eval, recording into rec when not NULL (vm_memo.c). */
+int vm_eval_rec(struct vm *vm, struct pkt *p, struct vm_verdict *out, struct vm_outcome *rec);
+void vm_memo_free(struct vm *vm);
 
 /* Error helpers (return -1 so that callers can `return vm_err(...)`). */
 int vm_err(struct vm_load *ld, const char *fmt, ...)

@@ -241,6 +241,62 @@ else
 	fi
 fi
 
+# The flow cache (vm_eval_memo) must not change a byte of the report: every
+# flow's verdict and deciding rule, the totals, the coverage counts per rule
+# and the unhit elements; only the two fields saying how packets were decided
+# may differ.
+same_report() {
+	python3 - "$1" "$2" <<'PY'
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:3])
+for d in (a, b):
+    d["totals"].pop("bytecode_runs", None)
+    d["totals"].pop("flow_cache_hits", None)
+if a != b:
+    for k in a:
+        if a.get(k) != b.get(k):
+            print("differs in", k, file=sys.stderr)
+    sys.exit(1)
+PY
+}
+
+# shellcheck disable=SC2086
+"$REPLAY" --policy "$POLICY" --tags "$TAGS" --local "$LOCAL" --coverage --format json \
+	$GOLDEN >"$tmp/c.json" 2>/dev/null
+# shellcheck disable=SC2086
+"$REPLAY" --policy "$POLICY" --tags "$TAGS" --local "$LOCAL" --coverage --format json \
+	--no-flow-cache $GOLDEN >"$tmp/f.json" 2>/dev/null
+hits=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["totals"]["flow_cache_hits"])' "$tmp/c.json" 2>/dev/null)
+if same_report "$tmp/c.json" "$tmp/f.json" 2>"$tmp/err" && [ "${hits:-0}" -gt 0 ]; then
+	ok "golden captures: flow cache on ($hits packets from it) and off give the same report"
+else
+	not_ok "golden captures: flow cache" "hits ${hits:-?}; $(cat "$tmp/err")"
+fi
+
+# The same on a large capture with real service tags (bench/gencap: 50,000
+# packets, 512 concurrent flows, TCP/UDP/ICMP, v4/v6, allowed and denied).
+REAL_TAGS=../shared/data/servicetags/ServiceTags_Public_20240415.json
+if [ ! -f "$REAL_TAGS" ]; then
+	skip "flow cache on a large capture" "$REAL_TAGS absent (../shared)"
+elif [ ! -x "$O/bench/gencap" ]; then
+	skip "flow cache on a large capture" "$O/bench/gencap not built (make O=$O $O/bench/gencap)"
+else
+	"$O/bench/gencap" "$REAL_TAGS" "$tmp/big.pcap" 50000 7 2>/dev/null
+	for m in c f; do
+		flag=""
+		[ $m = f ] && flag=--no-flow-cache
+		# shellcheck disable=SC2086
+		"$REPLAY" --policy bench/data/azureml.yaml --tags "$REAL_TAGS" --local "$LOCAL" \
+			--coverage --format json $flag "$tmp/big.pcap" >"$tmp/big-$m.json" 2>/dev/null
+	done
+	read -r hits runs < <(python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["totals"]; print(t["flow_cache_hits"], t["bytecode_runs"])' "$tmp/big-c.json" 2>/dev/null)
+	if same_report "$tmp/big-c.json" "$tmp/big-f.json" 2>"$tmp/err" && [ "${hits:-0}" -gt "${runs:-0}" ]; then
+		ok "gencap 50,000 packets, real tags: flow cache on ($hits from it, $runs bytecode runs) and off give the same report"
+	else
+		not_ok "gencap capture: flow cache" "hits ${hits:-?} runs ${runs:-?}; $(cat "$tmp/err")"
+	fi
+fi
+
 # the tcpdump corpus: no crash, no hang; exit 0, or 2 with a message
 if [ ! -d "$CORPUS" ]; then
 	skip "tcpdump capture corpus" "$CORPUS absent (it lives in ../shared, outside a fresh clone)"
@@ -251,14 +307,22 @@ else
 		echo "# examples/policy.yaml: $(tail -1 "$tmp/err"); corpus replayed with $POLICY"
 		corpus_policy=$POLICY
 	fi
-	n=0 bad=0 msgs=()
+	n=0 bad=0 msgs=() same=0 differ=()
 	for f in "$CORPUS"/*; do
 		[ -f "$f" ] || continue
 		n=$((n + 1))
-		timeout 30 "$REPLAY" --policy "$corpus_policy" --tags "$TAGS" --coverage "$f" \
-			>/dev/null 2>"$tmp/err"
+		timeout 30 "$REPLAY" --policy "$corpus_policy" --tags "$TAGS" --coverage \
+			--format json "$f" >"$tmp/cached.json" 2>"$tmp/err"
 		rc=$?
 		if [ $rc -eq 0 ]; then
+			# the flow cache changes nothing: flows, totals, coverage counts
+			timeout 30 "$REPLAY" --policy "$corpus_policy" --tags "$TAGS" --coverage \
+				--format json --no-flow-cache "$f" >"$tmp/full.json" 2>/dev/null
+			if same_report "$tmp/cached.json" "$tmp/full.json"; then
+				same=$((same + 1))
+			else
+				differ+=("$(basename "$f"): $(same_report "$tmp/cached.json" "$tmp/full.json" 2>&1 | head -2)")
+			fi
 			continue
 		elif [ $rc -eq 2 ] && grep -q "^pcap-replay: " "$tmp/err"; then
 			continue
@@ -274,6 +338,12 @@ else
 		ok "tcpdump corpus: $n captures, no crash or hang"
 	else
 		not_ok "tcpdump corpus: $bad of $n captures" "${msgs[@]:0:10}"
+	fi
+	if [ ${#differ[@]} -eq 0 ] && [ $same -gt 0 ]; then
+		ok "tcpdump corpus: flow cache on and off give the same report ($same captures)"
+	else
+		not_ok "tcpdump corpus: flow cache changes the report of ${#differ[@]} captures" \
+			"${differ[@]:0:10}"
 	fi
 fi
 

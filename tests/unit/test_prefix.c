@@ -920,12 +920,70 @@ static void test_properties(void **state)
 	}
 }
 
+/* addr_format writes without stdio what inet_ntop(3) writes: every IPv4
+ * octet width, and IPv6 addresses built from zero/non-zero group patterns
+ * (all 256 zero masks, so every run position and tie), the embedded IPv4
+ * forms, and random addresses. */
+static void test_addr_format_ntop(void **state)
+{
+	uint64_t x = 88172645463325252ull;
+	char want[INET6_ADDRSTRLEN], got[ADDR_TEXT_MAX];
+	struct addr a;
+	(void)state;
+
+	for (unsigned i = 0; i < 256 * 8; i++) {
+		memset(&a, 0, sizeof(a));
+		for (int j = 0; j < 4; j++)
+			a.b[j] = (uint8_t)((unsigned)j == i % 4 ? i / 8 : (i * 37 + (unsigned)j) & 0xff);
+		assert_non_null(inet_ntop(AF_INET, a.b, want, sizeof(want)));
+		assert_int_equal(addr_format_fast(AF_INET, &a, got), strlen(want));
+		assert_string_equal(got, want);
+	}
+	for (unsigned mask = 0; mask < 256; mask++) {
+		for (unsigned v = 0; v < 6; v++) {
+			static const uint16_t vals[6] = { 1, 0xffff, 0x10, 0xabc, 0x1234, 0xf00 };
+
+			memset(&a, 0, sizeof(a));
+			for (int g = 0; g < 8; g++) {
+				uint16_t w = (mask >> g) & 1 ? vals[(v + (unsigned)g) % 6] : 0;
+
+				a.b[2 * g] = (uint8_t)(w >> 8);
+				a.b[2 * g + 1] = (uint8_t)w;
+			}
+			assert_non_null(inet_ntop(AF_INET6, a.b, want, sizeof(want)));
+			addr_format_fast(AF_INET6, &a, got);
+			assert_string_equal(got, want);
+		}
+	}
+	for (unsigned i = 0; i < 20000; i++) {
+		memset(&a, 0, sizeof(a));
+		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+		memcpy(a.b, &x, 8);
+		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+		memcpy(a.b + 8, &x, 8);
+		/* zero some groups, and sometimes make an embedded IPv4 form */
+		for (int g = 0; g < 8; g++)
+			if ((x >> (g + 20)) & 1)
+				a.b[2 * g] = a.b[2 * g + 1] = 0;
+		if (i % 5 == 0) {
+			memset(a.b, 0, 10);
+			a.b[10] = a.b[11] = (i % 10 == 0) ? 0xff : 0;
+		}
+		assert_non_null(inet_ntop(AF_INET6, a.b, want, sizeof(want)));
+		addr_format_fast(AF_INET6, &a, got);
+		assert_string_equal(got, want);
+		addr_format(AF_INET6, &a, got, sizeof(got));
+		assert_string_equal(got, want);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parse_good),
 		cmocka_unit_test(test_parse_bad),
 		cmocka_unit_test(test_format_and_contains),
+		cmocka_unit_test(test_addr_format_ntop),
 		cmocka_unit_test(test_interval_format),
 		cmocka_unit_test(test_normalize_v4),
 		cmocka_unit_test(test_normalize_edges),

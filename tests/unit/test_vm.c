@@ -27,7 +27,9 @@
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <cmocka.h>
 
+#include "conntrack.h"
 #include "dump.h"
+#include "packet.h"
 #include "prefix.h"
 #include "ruleset.h"
 #include "servicetags.h"
@@ -1707,6 +1709,238 @@ static void test_set_structures_random(void **state)
 	exact_set_free(es);
 }
 
+/* ------------------------------------------------------------ flow memo --- */
+
+/* One TCP segment of the flow 10.0.0.2:1000 <-> 10.0.0.1:9, decoded as the
+ * replayer decodes it, at the input hook (both directions: the test is about
+ * the memo, not routing). */
+static void memo_seg(struct tp *t, bool reply, uint8_t flags, uint32_t seq, uint32_t ack,
+		     uint8_t ttl, size_t payload, long usec)
+{
+	uint8_t th[20 + 1400] = { 0 };
+
+	th[0] = reply ? 0 : 0x03; th[1] = reply ? 9 : 0xe8;	/* 1000 */
+	th[2] = reply ? 0x03 : 0; th[3] = reply ? 0xe8 : 9;
+	th[4] = (uint8_t)(seq >> 24); th[5] = (uint8_t)(seq >> 16);
+	th[6] = (uint8_t)(seq >> 8); th[7] = (uint8_t)seq;
+	th[8] = (uint8_t)(ack >> 24); th[9] = (uint8_t)(ack >> 16);
+	th[10] = (uint8_t)(ack >> 8); th[11] = (uint8_t)ack;
+	th[12] = 0x50;
+	th[13] = flags;
+	th[14] = 0xff; th[15] = 0xff;	/* window */
+	frame(t, 0, reply ? "10.0.0.1" : "10.0.0.2", reply ? "10.0.0.2" : "10.0.0.1", 6, th,
+	      20 + payload);
+	t->b[14 + 8] = ttl;
+	{	/* the IPv4 header checksum ip_rcv checks */
+		uint32_t sum = 0;
+
+		t->b[14 + 10] = t->b[14 + 11] = 0;
+		for (int i = 0; i < 20; i += 2)
+			sum += (uint32_t)t->b[14 + i] << 8 | t->b[14 + i + 1];
+		while (sum >> 16)
+			sum = (sum & 0xffff) + (sum >> 16);
+		t->b[14 + 10] = (uint8_t)(~sum >> 8);
+		t->b[14 + 11] = (uint8_t)~sum;
+	}
+	if (pkt_decode(&t->p, 1, t->b, t->p.caplen, t->p.caplen) < 0)
+		print_error("pkt_decode: %s\n", t->p.why ? t->p.why : "?");
+	assert_int_equal(t->p.cls, PKT_OK);
+	t->p.ts.tv_sec = 1000;
+	t->p.ts.tv_usec = usec;
+	t->p.hook = NF_INET_LOCAL_IN;
+	strcpy(t->p.iifname, "eth0");
+	t->p.iif = 2;
+}
+
+struct memo_run {
+	struct vm *full, *memo;
+	struct ct_table *ct;
+	struct vm_memo slot[2];		/* by direction, as the replayer's table */
+	unsigned hits, n;
+};
+
+/* Runs one packet through conntrack and both evaluators: the memo must give
+ * what full evaluation gives.  Returns the verdict. */
+static int memo_step(struct memo_run *m, struct tp *t, int want_rule)
+{
+	struct vm_verdict a, b;
+	struct ct_tuple k;
+	int rc;
+
+	assert_int_equal(ct_in(m->ct, &t->p), CT_ACCEPT);
+	assert_non_null(t->p.ct);
+	ct_entry_tuple(t->p.ct, t->p.ct_dir, &k);
+	rc = vm_eval_memo(m->memo, &t->p, &a, &m->slot[t->p.ct_dir], &k, sizeof(k));
+	assert_true(rc == 0 || rc == 1);
+	m->hits += (unsigned)rc;
+	m->n++;
+	assert_int_equal(vm_eval(m->full, &t->p, &b), 0);
+	assert_int_equal(a.verdict, b.verdict);
+	assert_int_equal(a.rule_index, b.rule_index);
+	assert_ptr_equal(a.rule, b.rule);
+	assert_int_equal(a.nlogged, b.nlogged);
+	assert_int_equal(b.rule_index, want_rule);
+	ct_confirm(m->ct, &t->p, b.verdict == NF_ACCEPT);
+	return b.verdict;
+}
+
+/* Every rule's evaluated/matched/packets/bytes and every element's hits are
+ * those of full evaluation: the memo replays a path's effects. */
+static void memo_same_stats(const struct memo_run *m)
+{
+	assert_int_equal(vm_rule_count(m->full), vm_rule_count(m->memo));
+	for (size_t i = 0; i < vm_rule_count(m->full); i++) {
+		struct vm_rule_stats a, b;
+
+		assert_int_equal(vm_rule_stats(m->memo, i, &a), 0);
+		assert_int_equal(vm_rule_stats(m->full, i, &b), 0);
+		assert_int_equal(a.evaluated, b.evaluated);
+		assert_int_equal(a.matched, b.matched);
+		assert_int_equal(a.packets, b.packets);
+		assert_int_equal(a.bytes, b.bytes);
+	}
+	for (size_t i = 0; i < vm_set_count(m->full); i++)
+		for (size_t j = 0; j < vm_set_nelems(m->full, i); j++)
+			assert_int_equal(vm_set_elem_hits(m->memo, i, j),
+					 vm_set_elem_hits(m->full, i, j));
+}
+
+/* vm_eval_memo: a memoised outcome is reused only for packets the rules
+ * cannot tell apart — same tuple and direction, hook, ctinfo, and the ct
+ * status/mark when a rule read them — and never once a rule read a per-packet
+ * field (TTL, length, TCP flags). */
+static void test_flow_memo(void **state)
+{
+	struct ruleset *rs = kernel_ruleset(
+		"table inet t {\n"
+		" set peers { type ipv4_addr; flags interval; elements = { 10.0.0.0/30, 10.9.0.0/16 } }\n"
+		" chain input { type filter hook input priority 0; policy drop;\n"
+		"  iifname \"lo\" accept\n"
+		"  ct mark 7 counter drop\n"
+		"  ct status assured tcp dport 9 ip saddr 10.0.0.2 counter log prefix \"a \" accept\n"
+		"  ct state established ip saddr @peers tcp dport 9 counter accept\n"
+		"  ct state established ip daddr @peers tcp sport 9 counter accept\n"
+		"  ct state new tcp dport 9 counter jump newconn\n"
+		" }\n"
+		" chain newconn { ip saddr 10.0.0.2 counter accept; counter; }\n"
+		"}\n");
+	struct memo_run m = { .full = must_load(rs), .memo = must_load(rs) };
+	struct tp t;
+
+	(void)state;
+	m.ct = ct_table_new(64);
+	assert_non_null(m.ct);
+	/* handshake: new (via newconn), reply, ack */
+	memo_seg(&t, false, 0x02, 100, 0, 64, 0, 1);
+	assert_int_equal(memo_step(&m, &t, 0), NF_ACCEPT);	/* newconn rule 0 */
+	memo_seg(&t, true, 0x12, 500, 101, 64, 0, 2);
+	assert_int_equal(memo_step(&m, &t, 4), NF_ACCEPT);
+	/* the handshake's last ACK makes the entry assured (SYN_RECV ->
+	 * ESTABLISHED): from here rule 2 (ct status) decides the original
+	 * direction; the reply direction still goes by rule 4 */
+	memo_seg(&t, false, 0x10, 101, 501, 64, 0, 3);
+	assert_int_equal(memo_step(&m, &t, 2), NF_ACCEPT);
+	unsigned hits_before = m.hits;
+	uint32_t cs = 101, ss = 501;
+
+	for (int i = 0; i < 6; i++) {
+		memo_seg(&t, false, 0x18, cs, ss, 64, 10, 10 + 2 * i);
+		cs += 10;
+		memo_step(&m, &t, 2);
+		memo_seg(&t, true, 0x18, ss, cs, 64, 10, 11 + 2 * i);
+		ss += 10;
+		memo_step(&m, &t, 4);
+	}
+	assert_true(m.hits > hits_before);	/* the memo was used */
+	/* the same packet with another ct status (as after a status change the
+	 * capture does not show): rule 2 read the status, the memo must not
+	 * answer for the old one */
+	memo_seg(&t, false, 0x18, cs, ss, 64, 10, 30);
+	assert_int_equal(ct_in(m.ct, &t.p), CT_ACCEPT);
+	t.p.ct_status &= ~(uint32_t)IPS_ASSURED;
+	{
+		struct vm_verdict a;
+		struct ct_tuple k;
+
+		ct_entry_tuple(t.p.ct, t.p.ct_dir, &k);
+		assert_int_equal(vm_eval_memo(m.memo, &t.p, &a, &m.slot[t.p.ct_dir], &k, sizeof(k)), 0);
+		assert_int_equal(a.rule_index, 3);
+		assert_int_equal(vm_eval(m.full, &t.p, &a), 0);
+		assert_int_equal(a.rule_index, 3);
+		ct_confirm(m.ct, &t.p, true);
+	}
+	/* the mark changes: the memo must not answer for the old mark */
+	memo_seg(&t, false, 0x18, cs, ss, 64, 10, 38);
+	hits_before = m.hits;
+	memo_step(&m, &t, 2);
+	memo_seg(&t, false, 0x18, cs, ss, 64, 10, 39);
+	memo_step(&m, &t, 2);
+	assert_int_equal(m.hits, hits_before + 1);	/* the memo holds rule 2's outcome */
+	memo_seg(&t, false, 0x18, cs, ss, 64, 10, 40);
+	assert_int_equal(ct_in(m.ct, &t.p), CT_ACCEPT);
+	ct_entry_set_mark(t.p.ct, 7);
+	{
+		struct vm_verdict a, b;
+		struct ct_tuple k;
+
+		ct_entry_tuple(t.p.ct, t.p.ct_dir, &k);
+		assert_int_equal(vm_eval_memo(m.memo, &t.p, &a, &m.slot[t.p.ct_dir], &k, sizeof(k)), 0);
+		assert_int_equal(vm_eval(m.full, &t.p, &b), 0);
+		assert_int_equal(a.verdict, NF_DROP);
+		assert_int_equal(b.verdict, NF_DROP);
+		assert_int_equal(a.rule_index, 1);
+		ct_confirm(m.ct, &t.p, false);
+	}
+	memo_same_stats(&m);
+	vm_free(m.full);
+	vm_free(m.memo);
+	ct_table_free(m.ct);
+
+	ruleset_free(rs);
+
+	/* per-packet fields, each the first thing the chain reads: never
+	 * memoised, every packet evaluated */
+	static const char *const per_packet[] = {
+		"ip ttl 1 counter drop", "meta length > 500 counter drop",
+		"tcp flags & (fin|syn|rst|ack) == fin|ack counter drop",
+	};
+	for (size_t i = 0; i < 3; i++) {
+		char text[512];
+		struct ruleset *r2;
+
+		snprintf(text, sizeof(text), "table inet t {\n"
+			 " chain input { type filter hook input priority 0; policy accept;\n"
+			 "  %s\n  ct state established counter accept\n }\n}\n", per_packet[i]);
+		r2 = kernel_ruleset(text);
+		memset(&m, 0, sizeof(m));
+		m.full = must_load(r2);
+		m.memo = must_load(r2);
+		m.ct = ct_table_new(64);
+		memo_seg(&t, false, 0x02, 100, 0, 64, 0, 1);
+		memo_step(&m, &t, -1);
+		memo_seg(&t, true, 0x12, 500, 101, 64, 0, 2);
+		memo_step(&m, &t, 1);
+		memo_seg(&t, false, 0x10, 101, 501, 64, 0, 3);
+		memo_step(&m, &t, 1);
+		memo_seg(&t, false, 0x18, 101, 501, 64, 10, 4);
+		memo_step(&m, &t, 1);
+		memo_seg(&t, false, 0x18, 111, 501, 1, 10, 5);		/* TTL 1 */
+		memo_step(&m, &t, i == 0 ? 0 : 1);
+		memo_seg(&t, false, 0x18, 111, 501, 64, 600, 6);	/* long */
+		memo_step(&m, &t, i == 1 ? 0 : 1);
+		memo_seg(&t, false, 0x18, 111, 501, 64, 10, 7);
+		memo_step(&m, &t, 1);
+		memo_seg(&t, false, 0x11, 121, 501, 64, 0, 8);		/* FIN|ACK */
+		memo_step(&m, &t, i == 2 ? 0 : 1);
+		assert_int_equal(m.hits, 0);
+		memo_same_stats(&m);
+		vm_free(m.full);
+		vm_free(m.memo);
+		ct_table_free(m.ct);
+		ruleset_free(r2);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1720,6 +1954,7 @@ int main(void)
 		cmocka_unit_test(test_servicetags_interval_sets),
 		cmocka_unit_test(test_ct),
 		cmocka_unit_test(test_meta),
+		cmocka_unit_test(test_flow_memo),
 		cmocka_unit_test(test_limit),
 		cmocka_unit_test(test_fragments),
 		cmocka_unit_test(test_counter_log_reject),

@@ -1,0 +1,233 @@
+/* vm_memo — the flow memo (vm.h, vm_eval_memo).
+ *
+ * Why it is exact: nft_do_chain is a function of the bytes its expressions
+ * read (and of the state of limit/quota/set-timeout expressions, which make
+ * an evaluation not memoisable).  While recording, every expression reports
+ * through its type's memo() what it read (vm_int.h): only fields of the
+ * conntrack tuple (which the memo's key holds), the hook's interfaces, and
+ * ctinfo/status/mark (kept and compared) are allowed.  A later packet with
+ * the same key and the same values therefore takes the same path through the
+ * same rules to the same verdict; the memo replays that path's effects on the
+ * rule and element counters, so coverage and statistics do not change either.
+ * The pcap-replay tests run every capture both ways and compare
+ * (test_replay_captures.c), and the kernel agreement test runs with it on.
+ *
+ * Outcomes (verdict + effects) are interned: the established-traffic path is
+ * the same for thousands of flows, so a memo holds a pointer and its keys,
+ * and the outcomes stay in the CPU caches. */
+#include "vm_int.h"
+#include "conntrack.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <linux/netfilter/nf_conntrack_common.h>
+
+unsigned vm_memo_pure(const void *priv, const struct pkt *p)
+{
+	(void)priv;
+	(void)p;
+	return 0;
+}
+
+void vm_memo_effect(struct vm_exec *x, uintptr_t what)
+{
+	struct vm_outcome *o = x->rec;
+
+	if (o->neffects < VM_MEMO_EFFECTS)
+		o->effect[o->neffects++] = (struct vm_effect){ .what = what, .n = 1 };
+	else
+		x->rec_keys |= VM_MEMO_NEVER;
+}
+
+/* Rule *rule (an element of its chain's rules array) was reached: extends
+ * the run the previous rule of the chain ended, or starts one. */
+void vm_memo_reached(struct vm_exec *x, struct vm_rule **rule)
+{
+	struct vm_outcome *o = x->rec;
+
+	if (o->neffects) {
+		struct vm_effect *last = &o->effect[o->neffects - 1];
+
+		if ((last->what & VM_EFFECT_KIND) == VM_EFFECT_RUN &&
+		    (struct vm_rule **)(last->what & ~(uintptr_t)VM_EFFECT_KIND) + last->n == rule) {
+			last->n++;
+			return;
+		}
+	}
+	vm_memo_effect(x, (uintptr_t)rule | VM_EFFECT_RUN);
+}
+
+static size_t outcome_size(unsigned neffects)
+{
+	return sizeof(struct vm_outcome) + neffects * sizeof(struct vm_effect);
+}
+
+/* The bytes that make an outcome: verdict (zeroed, then filled field by
+ * field by vm_eval_rec, so its padding is zero), keys and effects. */
+static uint32_t outcome_hash(const struct vm_outcome *o)
+{
+	const uint8_t *b = (const uint8_t *)&o->v;
+	uint64_t h = 1469598103934665603ull ^ o->keys ^ (uint64_t)o->neffects << 32;
+
+	for (size_t i = 0; i < sizeof(o->v); i++)
+		h = (h ^ b[i]) * 1099511628211ull;
+	for (unsigned i = 0; i < o->neffects; i++)
+		h = (h ^ o->effect[i].what ^ o->effect[i].n << 48) * 0x9e3779b97f4a7c15ull;
+	return (uint32_t)(h ^ h >> 32);
+}
+
+static bool outcome_eq(const struct vm_outcome *a, const struct vm_outcome *b)
+{
+	return a->hash == b->hash && a->keys == b->keys && a->neffects == b->neffects &&
+	       memcmp(&a->v, &b->v, sizeof(a->v)) == 0 &&
+	       memcmp(a->effect, b->effect, a->neffects * sizeof(a->effect[0])) == 0;
+}
+
+static bool outcomes_grow(struct vm *vm)
+{
+	size_t n = vm->outcap ? 2 * vm->outcap : 256;
+	struct vm_outcome **t = calloc(n, sizeof(*t));
+
+	if (!t)
+		return false;
+	for (size_t i = 0; i < vm->outcap; i++) {
+		size_t j;
+
+		if (!vm->outcomes[i])
+			continue;
+		for (j = vm->outcomes[i]->hash & (n - 1); t[j]; j = (j + 1) & (n - 1))
+			;
+		t[j] = vm->outcomes[i];
+	}
+	free(vm->outcomes);
+	vm->outcomes = t;
+	vm->outcap = n;
+	return true;
+}
+
+/* The interned copy of the scratch outcome, or NULL (cap reached, memory). */
+static const struct vm_outcome *intern(struct vm *vm, struct vm_outcome *s)
+{
+	struct vm_outcome *o;
+	size_t i;
+
+	s->hash = outcome_hash(s);
+	if ((vm->noutcomes + 1) * 2 > vm->outcap &&
+	    (vm->noutcomes >= VM_MEMO_OUTCOMES_MAX || !outcomes_grow(vm)))
+		goto lookup_only;
+	for (i = s->hash & (vm->outcap - 1); vm->outcomes[i]; i = (i + 1) & (vm->outcap - 1))
+		if (outcome_eq(vm->outcomes[i], s))
+			return vm->outcomes[i];
+	o = malloc(outcome_size(s->neffects));
+	if (!o)
+		return NULL;
+	memcpy(o, s, outcome_size(s->neffects));
+	vm->outcomes[i] = o;
+	vm->noutcomes++;
+	return o;
+lookup_only:
+	for (i = vm->outcap ? s->hash & (vm->outcap - 1) : 0; vm->outcap && vm->outcomes[i];
+	     i = (i + 1) & (vm->outcap - 1))
+		if (outcome_eq(vm->outcomes[i], s))
+			return vm->outcomes[i];
+	return NULL;
+}
+
+void vm_memo_free(struct vm *vm)
+{
+	for (size_t i = 0; i < vm->outcap; i++)
+		free(vm->outcomes[i]);
+	free(vm->outcomes);
+	free(vm->scratch);
+	vm->outcomes = NULL;
+	vm->scratch = NULL;
+	vm->outcap = vm->noutcomes = 0;
+}
+
+size_t vm_memo_outcomes(const struct vm *vm)
+{
+	return vm->noutcomes;
+}
+
+static bool memo_usable(const struct vm *vm, const struct pkt *p)
+{
+	return !vm->trace && p->ct_present && p->ct && p->cls == PKT_OK &&
+	       p->ctinfo != IP_CT_RELATED && p->ctinfo != IP_CT_RELATED_REPLY;
+}
+
+static bool memo_matches(const struct vm_memo *m, const struct pkt *p, const void *key,
+			 size_t klen)
+{
+	unsigned keys;
+
+	if (!m->o || m->keylen != klen || m->hook != p->hook || m->iif != p->iif ||
+	    m->oif != p->oif || m->ctinfo != p->ctinfo || memcmp(m->key, key, klen) != 0)
+		return false;
+	keys = m->o->keys;
+	return (!(keys & VM_MEMO_KEY_STATUS) || m->status == p->ct_status) &&
+	       (!(keys & VM_MEMO_KEY_MARK) || m->mark == ct_entry_mark(p->ct));
+}
+
+static void replay_effects(const struct vm_outcome *o, const struct pkt *p)
+{
+	for (unsigned i = 0; i < o->neffects; i++) {
+		uintptr_t w = o->effect[i].what & ~(uintptr_t)VM_EFFECT_KIND;
+
+		switch (o->effect[i].what & VM_EFFECT_KIND) {
+		case VM_EFFECT_COUNTER:
+			((struct vm_rule *)w)->packets++;
+			((struct vm_rule *)w)->bytes += p->len;
+			break;
+		case VM_EFFECT_RUN:
+			for (uint64_t j = 0; j < o->effect[i].n; j++)
+				((struct vm_rule **)w)[j]->evaluated++;
+			break;
+		default:
+			(*(uint64_t *)w)++;
+		}
+	}
+}
+
+int vm_eval_memo(struct vm *vm, struct pkt *p, struct vm_verdict *out, struct vm_memo *m,
+		 const void *key, size_t klen)
+{
+	struct vm_outcome *s;
+
+	if (!vm || !p || !out || !m || !key || klen > VM_MEMO_KEY_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	if (!memo_usable(vm, p))
+		return vm_eval(vm, p, out);
+	if (memo_matches(m, p, key, klen)) {
+		replay_effects(m->o, p);
+		*out = m->o->v;
+		return 1;
+	}
+	m->o = NULL;
+	if (!vm->scratch) {
+		vm->scratch = calloc(1, outcome_size(VM_MEMO_EFFECTS));
+		if (!vm->scratch)
+			return vm_eval(vm, p, out);
+	}
+	s = vm->scratch;
+	memset(s, 0, outcome_size(VM_MEMO_EFFECTS));
+	if (vm_eval_rec(vm, p, out, s) < 0)
+		return -1;
+	if (s->keys & VM_MEMO_NEVER)
+		return 0;
+	memcpy(&s->v, out, sizeof(s->v));
+	m->o = intern(vm, s);
+	if (!m->o)
+		return 0;
+	m->keylen = (uint8_t)klen;
+	memcpy(m->key, key, klen);
+	m->hook = p->hook;
+	m->iif = p->iif;
+	m->oif = p->oif;
+	m->ctinfo = p->ctinfo;
+	m->status = p->ct_status;
+	m->mark = ct_entry_mark(p->ct);
+	return 0;
+}
