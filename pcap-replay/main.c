@@ -53,6 +53,9 @@ static const char usage_text[] =
 "                              with CAPTURE the 1-based position on the command line)\n"
 "  --coverage                  list policy rules and set elements no packet reached\n"
 "  --max-flows N               conntrack table size (default 1000000)\n"
+"  --single-thread             read the captures in the replay's own thread (by\n"
+"                              default a second thread reads ahead when more than\n"
+"                              one CPU is online; the results are the same)\n"
 "  --no-flow-cache             run the bytecode for every packet (by default a packet\n"
 "                              the previous one of its connection, direction and\n"
 "                              conntrack state cannot differ from, for every byte\n"
@@ -283,6 +286,7 @@ static const struct option long_opts[] = {
 	{ "coverage", no_argument, NULL, 'c' },
 	{ "max-flows", required_argument, NULL, 'F' },
 	{ "no-flow-cache", no_argument, NULL, 0x105 },
+	{ "single-thread", no_argument, NULL, 0x106 },
 	{ "kernel-check", no_argument, NULL, 'k' },
 	{ "netns-prefix", required_argument, NULL, 'P' },
 	{ "kernel-check-verbose", no_argument, NULL, 'v' },
@@ -388,6 +392,9 @@ int main(int argc, char **argv)
 		}
 		case 0x105:
 			o.no_flow_cache = true;
+			break;
+		case 0x106:
+			o.single_thread = true;
 			break;
 		case 0x100:
 			if (fqdn_opt_resolver(&fqo, optarg, err, sizeof(err)) < 0) {

@@ -31,6 +31,9 @@
 #include <pcap/pcap.h>
 
 #include "packet.h"
+#include "reader.h"
+
+_Static_assert(2 * sizeof(struct vm_memo) <= CT_EXT_SIZE, "two flow memos fit in a conntrack entry");
 
 const char *flow_dir_name(enum flow_dir d)
 {
@@ -303,11 +306,7 @@ int replay_init(struct replay *r, const struct replay_opts *o, const struct rule
 	r->ct = ct_table_new(o->max_flows);
 	if (!r->ct)
 		goto oom;
-	if (!o->no_flow_cache) {
-		r->memo = calloc((size_t)1 << REPLAY_MEMO_BITS, sizeof(*r->memo));
-		if (!r->memo)
-			goto oom;
-	}
+	r->flow_cache = !o->no_flow_cache;
 	ct_table_set_reaper(r->ct, reaper, r);
 	r->caps = calloc(o->ncaptures ? o->ncaptures : 1, sizeof(*r->caps));
 	if (!r->caps)
@@ -331,7 +330,6 @@ void replay_free(struct replay *r)
 	/* the reaper looks at flows: free the table first */
 	ct_table_free(r->ct);
 	r->ct = NULL;
-	free(r->memo);
 	free(r->flows);
 	free(r->hash);
 	for (size_t i = 0; i < r->deccap; i++)
@@ -768,16 +766,11 @@ static int eval_hook(struct replay *r, struct pkt *p, int hook, bool lo, struct 
 			 r->fqdn->err);
 		return -1;
 	}
-	if (r->memo && p->ct_present && p->ct) {
-		/* keyed by the packet's own tuple: what the memo may depend on */
-		struct ct_tuple t;
-		uint64_t h;
-		int rc;
-
-		ct_entry_tuple(p->ct, p->ct_dir, &t);
-		h = (ct_tuple_hash(&t) ^ (uint64_t)hook << 32) * 0x9e3779b97f4a7c15ull;
-		rc = vm_eval_memo(r->vm, p, v, &r->memo[h >> (64 - REPLAY_MEMO_BITS)], &t,
-				  sizeof(t));
+	if (r->flow_cache && p->ct_present && p->ct) {
+		/* the entry's memo for this direction and hook (input, output; a
+		 * loopback packet is judged at both: it alternates) */
+		struct vm_memo *m = ct_entry_ext(p->ct);
+		int rc = vm_eval_memo(r->vm, p, v, &m[p->ct_dir ? 1 : 0]);
 
 		if (rc < 0) {
 			snprintf(r->err, sizeof(r->err), "frame %llu: evaluator error: %s",
@@ -975,10 +968,7 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 
 	memset(&v, 0, sizeof(v));
 	if (!r->early_drop_warned) {
-		struct ct_stats st;
-
-		ct_table_stats(r->ct, &st);
-		if (st.early_drops) {
+		if (ct_table_early_drops(r->ct)) {
 			r->early_drop_warned = true;
 			fprintf(stderr, "pcap-replay: warning: conntrack table full (--max-flows %zu) "
 				"before capture %u frame %llu: unreplied entries are evicted from "
@@ -1173,17 +1163,22 @@ static int replay_one(struct replay *r, size_t ci)
 {
 	struct capinfo *ciw = &r->caps[ci];
 	unsigned cap = (unsigned)ci + 1;
-	struct pcap_pkthdr *h;
-	const u_char *data;
+	struct pcap_pkthdr hdr, *h = &hdr;
+	const uint8_t *data;
 	uint64_t frame = 0;
-	pcap_t *pd;
+	struct reader *rd;
+	char errbuf[PCAP_ERRBUF_SIZE + 64];
 	int rc, ret = -1;
 
-	if (open_capture(r, ci, &pd) < 0)
+	if (reader_open(&rd, r->o->captures[ci], r->o->single_thread, errbuf,
+			sizeof(errbuf)) < 0) {
+		snprintf(r->err, sizeof(r->err), "%s: cannot read capture: %s",
+			 r->o->captures[ci], errbuf);
 		return -1;
+	}
 	load_dirs(r, ci);
-	ciw->dlt = pcap_datalink(pd);
-	while ((rc = pcap_next_ex(pd, &h, &data)) == 1) {
+	ciw->dlt = reader_datalink(rd);
+	while ((rc = reader_next(rd, h, &data)) == 1) {
 		struct pkt p;
 		enum flow_dir dir;
 		int d;
@@ -1235,14 +1230,14 @@ static int replay_one(struct replay *r, size_t ci)
 		fprintf(stderr, "pcap-replay: warning: %s: libpcap read %llu packets, the pcapng "
 			"walk found %zu: directions from epb_flags may be misplaced\n", ciw->path,
 			(unsigned long long)frame, ciw->ndirs);
-	if (rc == PCAP_ERROR) {
+	if (rc < 0) {
 		ciw->read_error = true;
 		snprintf(ciw->err, sizeof(ciw->err), "%s: read error after frame %llu: %s",
-			 ciw->path, (unsigned long long)frame, pcap_geterr(pd));
+			 ciw->path, (unsigned long long)frame, reader_error(rd));
 	}
 	ret = 0;
 out:
-	pcap_close(pd);
+	reader_close(rd);
 	return ret;
 }
 

@@ -27,7 +27,6 @@
 #include "vm.h"
 
 #define REPLAY_DEFAULT_MAX_FLOWS 1000000
-#define REPLAY_MEMO_BITS 12		/* 4096 flow memos (about 1.3 MiB) */
 #define REPLAY_MAX_BAD_FRAMES 10000	/* malformed/truncated frames listed */
 
 enum flow_dir { FLOW_IN, FLOW_OUT, FLOW_LO };
@@ -47,6 +46,7 @@ struct replay_opts {
 	size_t ntrace;
 	bool json;
 	bool no_flow_cache;		/* --no-flow-cache: evaluate every packet */
+	bool single_thread;		/* --single-thread: no reader thread (reader.c) */
 };
 
 /* Flow key: a conntrack tuple in the orientation of the flow's first packet;
@@ -167,9 +167,9 @@ struct replay {
 	struct decision *dec;
 	size_t ndec, deccap;
 
-	/* flow memos (vm_eval_memo), direct-mapped by conntrack entry, direction
-	 * and hook; NULL with --no-flow-cache */
-	struct vm_memo *memo;
+	/* flow memos (vm_eval_memo), two in each conntrack entry (ct_entry_ext);
+	 * off with --no-flow-cache */
+	bool flow_cache;
 	uint64_t memo_hits, evaluations;
 
 	struct totals t;

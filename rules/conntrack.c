@@ -139,6 +139,7 @@ struct ct_entry {
 	bool began_before_capture;
 	struct tcp_ct tcp;
 	uint64_t user;			/* the caller's (ct_entry_set_user) */
+	_Alignas(8) uint8_t ext[CT_EXT_SIZE];	/* the caller's (ct_entry_ext) */
 };
 
 struct frag_range { uint32_t start, end; };
@@ -1648,6 +1649,11 @@ discard:
 
 /* ---- accessors -------------------------------------------------------------- */
 
+uint64_t ct_table_early_drops(const struct ct_table *t)
+{
+	return t->st.early_drops;
+}
+
 void ct_table_stats(const struct ct_table *t, struct ct_stats *st)
 {
 	*st = t->st;
@@ -1671,6 +1677,7 @@ void ct_entry_tuple(const struct ct_entry *e, int dir, struct ct_tuple *out)
 
 uint32_t ct_entry_status(const struct ct_entry *e) { return e->status; }
 uint32_t ct_entry_id(const struct ct_entry *e) { return e->id; }
+void *ct_entry_ext(struct ct_entry *e) { return e->ext; }
 uint32_t ct_entry_mark(const struct ct_entry *e) { return e->mark; }
 void ct_entry_set_mark(struct ct_entry *e, uint32_t mark) { e->mark = mark; }
 uint64_t ct_entry_first_frame(const struct ct_entry *e) { return e->first_frame; }

@@ -68,6 +68,11 @@ struct ct_tuple {
 	uint8_t icmp_type, icmp_code;
 };
 
+/* Room in every entry for the caller (zeroed when the entry is made):
+ * pcap-replay keeps its flow memos there. */
+#define CT_EXT_SIZE 64
+void *ct_entry_ext(struct ct_entry *e);
+
 /* A hash of the tuple's bytes (tuples are zeroed before they are filled). */
 uint32_t ct_tuple_hash(const struct ct_tuple *k);
 
@@ -140,6 +145,8 @@ struct ct_stats {
 	uint64_t frags_held, frags_dropped, frags_expired, reassembled;
 };
 void ct_table_stats(const struct ct_table *t, struct ct_stats *st);
+/* st.early_drops alone (asked per packet) */
+uint64_t ct_table_early_drops(const struct ct_table *t);
 
 /* Iterates the entries in the table (confirmed ones, creation order). */
 void ct_table_foreach(const struct ct_table *t,

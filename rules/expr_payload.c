@@ -138,21 +138,22 @@ static unsigned payload_memo(const void *priv, const struct pkt *p)
 	if (!p)
 		return VM_MEMO_PER_PACKET;
 	if (pl->base == NFT_PAYLOAD_NETWORK_HEADER) {
-		if (p->nfproto == NFPROTO_IPV4 &&
-		    (within(pl->offset, pl->len, 12, 20) || within(pl->offset, pl->len, 9, 10)))
-			return 0;
+		if (p->nfproto == NFPROTO_IPV4 && within(pl->offset, pl->len, 9, 10))
+			return 0;	/* the l4 protocol: in every memo's key */
+		if (p->nfproto == NFPROTO_IPV4 && within(pl->offset, pl->len, 12, 20))
+			return VM_MEMO_KEY_TUPLE;
 		if (p->nfproto == NFPROTO_IPV6 && within(pl->offset, pl->len, 8, 40))
-			return 0;
+			return VM_MEMO_KEY_TUPLE;
 		return VM_MEMO_NEVER;
 	}
 	if (pl->base != NFT_PAYLOAD_TRANSPORT_HEADER || !p->tprot_set || p->fragoff)
 		return VM_MEMO_NEVER;
 	if (ct_tuple_has_ports(p->l4proto) && within(pl->offset, pl->len, 0, 4))
-		return 0;
+		return VM_MEMO_KEY_TUPLE;
 	if (((p->l4proto == 1 /* IPPROTO_ICMP */ && p->nfproto == NFPROTO_IPV4) ||
 	     (p->l4proto == 58 /* IPPROTO_ICMPV6 */ && p->nfproto == NFPROTO_IPV6)) &&
 	    (within(pl->offset, pl->len, 0, 2) || within(pl->offset, pl->len, 4, 6)))
-		return 0;
+		return VM_MEMO_KEY_TUPLE;
 	return VM_MEMO_NEVER;
 }
 

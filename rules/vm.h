@@ -62,28 +62,26 @@ struct vm_verdict {
  * effects on rule and element counters are replayed, so statistics and
  * coverage are those of a full evaluation (vm_memo.c).
  *
- * The caller keeps the memos (e.g. a table hashed by tuple) and passes the
- * key: the packet's conntrack tuple in the packet's own orientation, whose
- * bytes determine every field a memoised outcome may depend on.  Outcomes
- * are interned by the vm (many flows share one), a memo is small. */
-#define VM_MEMO_KEY_MAX 48
+ * The caller keeps one memo per conntrack entry and direction (the tuple in
+ * the packet's own orientation determines every field a memoised outcome may
+ * depend on; pcap-replay keeps them in the entry itself, ct_entry_ext) and
+ * passes the packet's.  Outcomes are interned by the vm (many flows share
+ * one), so a memo is small. */
 struct vm_outcome;
 struct vm_memo {
 	const struct vm_outcome *o;	/* NULL: empty */
 	uint32_t status, mark, iif, oif;
 	int32_t hook;
-	uint8_t ctinfo, keylen;
-	uint8_t key[VM_MEMO_KEY_MAX];
+	uint8_t ctinfo;
 };
 
-/* vm_eval, using m when it holds this key (klen <= VM_MEMO_KEY_MAX) and p
+/* vm_eval, using m (the memo of p's conntrack entry and direction) when p
  * matches what the memoised evaluation depended on (returns 1: the memo
  * decided), else evaluating and recording into m when the evaluation is
  * memoisable, or emptying m (returns 0).  Without conntrack (p->ct), with a
  * trace callback set, or for RELATED or malformed/truncated packets it is
- * vm_eval.  -1 with errno as vm_eval (EINVAL also for a bad key). */
-int vm_eval_memo(struct vm *vm, struct pkt *p, struct vm_verdict *out, struct vm_memo *m,
-		 const void *key, size_t klen);
+ * vm_eval.  -1 with errno as vm_eval. */
+int vm_eval_memo(struct vm *vm, struct pkt *p, struct vm_verdict *out, struct vm_memo *m);
 /* Distinct outcomes memoised so far (at most VM_MEMO_OUTCOMES_MAX). */
 size_t vm_memo_outcomes(const struct vm *vm);
 #define VM_MEMO_OUTCOMES_MAX 65536

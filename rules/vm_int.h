@@ -58,6 +58,10 @@ struct vm_exec {
  * (limit, queue, xt targets, ...) is VM_MEMO_NEVER. */
 #define VM_MEMO_KEY_STATUS	0x1u	/* ct status */
 #define VM_MEMO_KEY_MARK	0x2u	/* ct mark */
+#define VM_MEMO_KEY_TUPLE	0x4u	/* addresses, ports, ICMP type/code/id: the
+					 * outcome is this conntrack entry's alone;
+					 * without it, any entry's with the same
+					 * protocols, hook and ctinfo (vm_memo.c) */
 #define VM_MEMO_NEVER		0x80u
 #define VM_MEMO_PER_PACKET	0x40u	/* memo(priv, NULL): "depends on the packet" */
 /* ct state and ct direction come from ctinfo, which every memo compares. */
@@ -194,6 +198,7 @@ struct vm {
 	struct vm_outcome **outcomes;
 	size_t noutcomes, outcap;
 	struct vm_outcome *scratch;	/* the one being recorded */
+	struct vm_gmemo *gmemo;		/* VM_GMEMO slots: outcomes no tuple field decided */
 };
 
 /* The outcome of one evaluation as a memo replays it (vm_memo.c). */

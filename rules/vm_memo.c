@@ -14,7 +14,11 @@
  *
  * Outcomes (verdict + effects) are interned: the established-traffic path is
  * the same for thousands of flows, so a memo holds a pointer and its keys,
- * and the outcomes stay in the CPU caches. */
+ * and the outcomes stay in the CPU caches.  An outcome that no tuple field
+ * decided (typically "ct state established accept" after interface and
+ * protocol checks) is also kept in a small table by protocols, hook,
+ * interfaces and ctinfo, where the first such packet of every other
+ * connection finds it. */
 #include "vm_int.h"
 #include "conntrack.h"
 
@@ -67,11 +71,12 @@ static size_t outcome_size(unsigned neffects)
  * field by vm_eval_rec, so its padding is zero), keys and effects. */
 static uint32_t outcome_hash(const struct vm_outcome *o)
 {
-	const uint8_t *b = (const uint8_t *)&o->v;
+	uint64_t w[sizeof(o->v) / 8 + 1] = { 0 };
 	uint64_t h = 1469598103934665603ull ^ o->keys ^ (uint64_t)o->neffects << 32;
 
-	for (size_t i = 0; i < sizeof(o->v); i++)
-		h = (h ^ b[i]) * 1099511628211ull;
+	memcpy(w, &o->v, sizeof(o->v));
+	for (size_t i = 0; i < sizeof(w) / 8; i++)
+		h = (h ^ w[i]) * 0x9e3779b97f4a7c15ull;
 	for (unsigned i = 0; i < o->neffects; i++)
 		h = (h ^ o->effect[i].what ^ o->effect[i].n << 48) * 0x9e3779b97f4a7c15ull;
 	return (uint32_t)(h ^ h >> 32);
@@ -140,6 +145,8 @@ void vm_memo_free(struct vm *vm)
 		free(vm->outcomes[i]);
 	free(vm->outcomes);
 	free(vm->scratch);
+	free(vm->gmemo);
+	vm->gmemo = NULL;
 	vm->outcomes = NULL;
 	vm->scratch = NULL;
 	vm->outcap = vm->noutcomes = 0;
@@ -150,19 +157,52 @@ size_t vm_memo_outcomes(const struct vm *vm)
 	return vm->noutcomes;
 }
 
+#define VM_GMEMO 256
+struct vm_gmemo {
+	const struct vm_outcome *o;	/* NULL: empty */
+	uint32_t status, mark, iif, oif;
+	int32_t hook;
+	uint8_t ctinfo, nfproto, l4proto;
+};
+
+static struct vm_gmemo *gmemo_slot(struct vm *vm, const struct pkt *p)
+{
+	uint32_t h = (uint32_t)p->hook * 0x9e3779b1u ^ p->ctinfo * 0x85ebca6bu ^
+		     p->l4proto * 0xc2b2ae35u ^ p->nfproto ^ p->iif * 0x27d4eb2fu ^
+		     p->oif * 0x165667b1u;
+
+	if (!vm->gmemo) {
+		vm->gmemo = calloc(VM_GMEMO, sizeof(*vm->gmemo));
+		if (!vm->gmemo)
+			return NULL;
+	}
+	return &vm->gmemo[(h ^ h >> 16) % VM_GMEMO];
+}
+
+static bool gmemo_matches(const struct vm_gmemo *g, const struct pkt *p)
+{
+	unsigned keys;
+
+	if (!g->o || g->hook != p->hook || g->iif != p->iif || g->oif != p->oif ||
+	    g->ctinfo != p->ctinfo || g->nfproto != p->nfproto || g->l4proto != p->l4proto)
+		return false;
+	keys = g->o->keys;
+	return (!(keys & VM_MEMO_KEY_STATUS) || g->status == p->ct_status) &&
+	       (!(keys & VM_MEMO_KEY_MARK) || g->mark == ct_entry_mark(p->ct));
+}
+
 static bool memo_usable(const struct vm *vm, const struct pkt *p)
 {
 	return !vm->trace && p->ct_present && p->ct && p->cls == PKT_OK &&
 	       p->ctinfo != IP_CT_RELATED && p->ctinfo != IP_CT_RELATED_REPLY;
 }
 
-static bool memo_matches(const struct vm_memo *m, const struct pkt *p, const void *key,
-			 size_t klen)
+static bool memo_matches(const struct vm_memo *m, const struct pkt *p)
 {
 	unsigned keys;
 
-	if (!m->o || m->keylen != klen || m->hook != p->hook || m->iif != p->iif ||
-	    m->oif != p->oif || m->ctinfo != p->ctinfo || memcmp(m->key, key, klen) != 0)
+	if (!m->o || m->hook != p->hook || m->iif != p->iif || m->oif != p->oif ||
+	    m->ctinfo != p->ctinfo)
 		return false;
 	keys = m->o->keys;
 	return (!(keys & VM_MEMO_KEY_STATUS) || m->status == p->ct_status) &&
@@ -189,23 +229,31 @@ static void replay_effects(const struct vm_outcome *o, const struct pkt *p)
 	}
 }
 
-int vm_eval_memo(struct vm *vm, struct pkt *p, struct vm_verdict *out, struct vm_memo *m,
-		 const void *key, size_t klen)
+int vm_eval_memo(struct vm *vm, struct pkt *p, struct vm_verdict *out, struct vm_memo *m)
 {
 	struct vm_outcome *s;
+	struct vm_gmemo *g;
+	int rc = 1;
 
-	if (!vm || !p || !out || !m || !key || klen > VM_MEMO_KEY_MAX) {
+	if (!vm || !p || !out || !m) {
 		errno = EINVAL;
 		return -1;
 	}
 	if (!memo_usable(vm, p))
 		return vm_eval(vm, p, out);
-	if (memo_matches(m, p, key, klen)) {
+	if (memo_matches(m, p)) {
 		replay_effects(m->o, p);
 		*out = m->o->v;
 		return 1;
 	}
 	m->o = NULL;
+	g = gmemo_slot(vm, p);
+	if (g && gmemo_matches(g, p)) {
+		replay_effects(g->o, p);
+		*out = g->o->v;
+		m->o = g->o;
+		goto keep;
+	}
 	if (!vm->scratch) {
 		vm->scratch = calloc(1, outcome_size(VM_MEMO_EFFECTS));
 		if (!vm->scratch)
@@ -221,13 +269,18 @@ int vm_eval_memo(struct vm *vm, struct pkt *p, struct vm_verdict *out, struct vm
 	m->o = intern(vm, s);
 	if (!m->o)
 		return 0;
-	m->keylen = (uint8_t)klen;
-	memcpy(m->key, key, klen);
+	if (g && !(m->o->keys & VM_MEMO_KEY_TUPLE))
+		*g = (struct vm_gmemo){ .o = m->o, .status = p->ct_status,
+					.mark = ct_entry_mark(p->ct), .iif = p->iif,
+					.oif = p->oif, .hook = p->hook, .ctinfo = p->ctinfo,
+					.nfproto = p->nfproto, .l4proto = p->l4proto };
+	rc = 0;
+keep:
 	m->hook = p->hook;
 	m->iif = p->iif;
 	m->oif = p->oif;
 	m->ctinfo = p->ctinfo;
 	m->status = p->ct_status;
 	m->mark = ct_entry_mark(p->ct);
-	return 0;
+	return rc;
 }

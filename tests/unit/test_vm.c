@@ -1755,7 +1755,6 @@ static void memo_seg(struct tp *t, bool reply, uint8_t flags, uint32_t seq, uint
 struct memo_run {
 	struct vm *full, *memo;
 	struct ct_table *ct;
-	struct vm_memo slot[2];		/* by direction, as the replayer's table */
 	unsigned hits, n;
 };
 
@@ -1764,13 +1763,13 @@ struct memo_run {
 static int memo_step(struct memo_run *m, struct tp *t, int want_rule)
 {
 	struct vm_verdict a, b;
-	struct ct_tuple k;
+	struct vm_memo *slot;
 	int rc;
 
 	assert_int_equal(ct_in(m->ct, &t->p), CT_ACCEPT);
 	assert_non_null(t->p.ct);
-	ct_entry_tuple(t->p.ct, t->p.ct_dir, &k);
-	rc = vm_eval_memo(m->memo, &t->p, &a, &m->slot[t->p.ct_dir], &k, sizeof(k));
+	slot = ct_entry_ext(t->p.ct);	/* where pcap-replay keeps them */
+	rc = vm_eval_memo(m->memo, &t->p, &a, &slot[t->p.ct_dir]);
 	assert_true(rc == 0 || rc == 1);
 	m->hits += (unsigned)rc;
 	m->n++;
@@ -1860,10 +1859,9 @@ static void test_flow_memo(void **state)
 	t.p.ct_status &= ~(uint32_t)IPS_ASSURED;
 	{
 		struct vm_verdict a;
-		struct ct_tuple k;
+		struct vm_memo *slot = ct_entry_ext(t.p.ct);
 
-		ct_entry_tuple(t.p.ct, t.p.ct_dir, &k);
-		assert_int_equal(vm_eval_memo(m.memo, &t.p, &a, &m.slot[t.p.ct_dir], &k, sizeof(k)), 0);
+		assert_int_equal(vm_eval_memo(m.memo, &t.p, &a, &slot[t.p.ct_dir]), 0);
 		assert_int_equal(a.rule_index, 3);
 		assert_int_equal(vm_eval(m.full, &t.p, &a), 0);
 		assert_int_equal(a.rule_index, 3);
@@ -1881,10 +1879,9 @@ static void test_flow_memo(void **state)
 	ct_entry_set_mark(t.p.ct, 7);
 	{
 		struct vm_verdict a, b;
-		struct ct_tuple k;
+		struct vm_memo *slot = ct_entry_ext(t.p.ct);
 
-		ct_entry_tuple(t.p.ct, t.p.ct_dir, &k);
-		assert_int_equal(vm_eval_memo(m.memo, &t.p, &a, &m.slot[t.p.ct_dir], &k, sizeof(k)), 0);
+		assert_int_equal(vm_eval_memo(m.memo, &t.p, &a, &slot[t.p.ct_dir]), 0);
 		assert_int_equal(vm_eval(m.full, &t.p, &b), 0);
 		assert_int_equal(a.verdict, NF_DROP);
 		assert_int_equal(b.verdict, NF_DROP);

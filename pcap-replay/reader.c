@@ -1,0 +1,274 @@
+/* reader — the capture's packets, read by libpcap in a thread of their own.
+ *
+ * Reading a capture (libpcap: fread, copy into its buffer) costs about as much
+ * as judging a packet whose verdict the flow memo knows, so on a machine with
+ * more than one CPU a reader thread runs pcap_next_ex ahead of the replay and
+ * hands packets over in batches (BATCH_PACKETS packets or BATCH_BYTES bytes,
+ * NBATCHES in flight, one mutex/condition pair per batch, not per packet).
+ * The replay consumes them in capture order, exactly as it would consume
+ * pcap_next_ex; everything else stays single-threaded.  With one CPU, or with
+ * --single-thread, reader_next is pcap_next_ex itself. */
+#include "reader.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NBATCHES 4
+#define BATCH_PACKETS 512
+#define BATCH_BYTES (1u << 20)
+
+struct batch {
+	size_t n, used;
+	struct pcap_pkthdr hdr[BATCH_PACKETS];
+	size_t off[BATCH_PACKETS];
+	uint8_t *data;
+	size_t cap;
+	bool last;			/* the stream ends after this batch */
+	int rc;				/* with last: 0 end of file, -1 read error */
+	char err[PCAP_ERRBUF_SIZE + 64];
+};
+
+struct reader {
+	pcap_t *pd;
+	bool threaded;
+	/* threaded: batches are filled and consumed in ring order; nfull counts
+	 * the published ones, the one being consumed included */
+	pthread_t thread;
+	bool started;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	struct batch b[NBATCHES];
+	unsigned head, nfull;
+	bool stop;			/* the consumer is done: the thread ends */
+	bool consuming;			/* b[head] is being consumed */
+	size_t pos;
+	bool ended;
+	char err[PCAP_ERRBUF_SIZE + 64];
+};
+
+/* The next batch to fill, once the consumer has released it; NULL: stop. */
+static struct batch *acquire(struct reader *r)
+{
+	struct batch *b = NULL;
+
+	pthread_mutex_lock(&r->mu);
+	while (r->nfull == NBATCHES && !r->stop)
+		pthread_cond_wait(&r->cv, &r->mu);
+	if (!r->stop)
+		b = &r->b[(r->head + r->nfull) % NBATCHES];
+	pthread_mutex_unlock(&r->mu);
+	if (b) {
+		b->n = b->used = 0;
+		b->last = false;
+		b->rc = 0;
+		b->err[0] = '\0';
+	}
+	return b;
+}
+
+static void publish(struct reader *r)
+{
+	pthread_mutex_lock(&r->mu);
+	r->nfull++;
+	pthread_cond_broadcast(&r->cv);
+	pthread_mutex_unlock(&r->mu);
+}
+
+/* Copies one packet into b; false when it does not fit. */
+static bool batch_add(struct batch *b, const struct pcap_pkthdr *h, const u_char *data)
+{
+	if (b->n == BATCH_PACKETS || (b->n && b->used + h->caplen > b->cap))
+		return false;
+	if (h->caplen > b->cap) {	/* one packet larger than a batch: grow */
+		uint8_t *nd = realloc(b->data, h->caplen);
+
+		if (!nd)
+			return false;
+		b->data = nd;
+		b->cap = h->caplen;
+	}
+	b->hdr[b->n] = *h;
+	b->off[b->n] = b->used;
+	memcpy(b->data + b->used, data, h->caplen);
+	b->used += h->caplen;
+	b->n++;
+	return true;
+}
+
+static void *reader_main(void *arg)
+{
+	struct reader *r = arg;
+	struct batch *b = acquire(r);
+	struct pcap_pkthdr *h;
+	const u_char *data;
+	int rc;
+
+	while (b && (rc = pcap_next_ex(r->pd, &h, &data)) == 1) {
+		if (batch_add(b, h, data))
+			continue;
+		if (b->n) {		/* full: this packet starts the next one */
+			publish(r);
+			b = acquire(r);
+			if (b && batch_add(b, h, data))
+				continue;
+		}
+		if (!b)
+			return NULL;
+		snprintf(b->err, sizeof(b->err), "out of memory for a %u-byte packet",
+			 h->caplen);
+		rc = PCAP_ERROR;
+		break;
+	}
+	if (!b)
+		return NULL;
+	b->last = true;
+	if (rc == PCAP_ERROR) {
+		b->rc = -1;
+		if (!b->err[0])
+			snprintf(b->err, sizeof(b->err), "%s", pcap_geterr(r->pd));
+	}
+	publish(r);
+	return NULL;
+}
+
+static bool want_thread(bool single)
+{
+	return !single && sysconf(_SC_NPROCESSORS_ONLN) > 1;
+}
+
+int reader_open(struct reader **out, const char *path, bool single_thread, char *err,
+		size_t errlen)
+{
+	char errbuf[PCAP_ERRBUF_SIZE] = "";
+	struct reader *r = calloc(1, sizeof(*r));
+
+	*out = NULL;
+	if (!r) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	r->pd = pcap_open_offline(path, errbuf);
+	if (!r->pd) {
+		snprintf(err, errlen, "%s", errbuf[0] ? errbuf : "unknown error");
+		free(r);
+		return -1;
+	}
+	r->threaded = want_thread(single_thread);
+	if (r->threaded) {
+		for (unsigned i = 0; i < NBATCHES; i++) {
+			r->b[i].data = malloc(BATCH_BYTES);
+			r->b[i].cap = BATCH_BYTES;
+			if (!r->b[i].data)
+				r->threaded = false;
+		}
+	}
+	if (r->threaded) {
+		pthread_mutex_init(&r->mu, NULL);
+		pthread_cond_init(&r->cv, NULL);
+		if (pthread_create(&r->thread, NULL, reader_main, r) == 0) {
+			r->started = true;
+		} else {
+			pthread_mutex_destroy(&r->mu);
+			pthread_cond_destroy(&r->cv);
+			r->threaded = false;
+		}
+	}
+	*out = r;
+	return 0;
+}
+
+int reader_datalink(const struct reader *r)
+{
+	return pcap_datalink(r->pd);
+}
+
+bool reader_threaded(const struct reader *r)
+{
+	return r->threaded;
+}
+
+int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data)
+{
+	if (!r->threaded) {
+		struct pcap_pkthdr *ph;
+		const u_char *d;
+		int rc = pcap_next_ex(r->pd, &ph, &d);
+
+		if (rc == 1) {
+			*h = *ph;
+			*data = d;
+			return 1;
+		}
+		if (rc == PCAP_ERROR) {
+			snprintf(r->err, sizeof(r->err), "%s", pcap_geterr(r->pd));
+			return -1;
+		}
+		return 0;
+	}
+	for (;;) {
+		struct batch *b = &r->b[r->head];
+
+		if (r->ended)
+			return r->err[0] ? -1 : 0;
+		if (r->consuming && r->pos < b->n) {
+			*h = b->hdr[r->pos];
+			*data = b->data + b->off[r->pos];
+			/* the headers of a packet a few ahead: the reader thread
+			 * wrote them from another CPU's cache */
+			if (r->pos + 4 < b->n)
+				__builtin_prefetch(b->data + b->off[r->pos + 4]);
+			r->pos++;
+			return 1;
+		}
+		pthread_mutex_lock(&r->mu);
+		if (r->consuming) {		/* done with it: back to the reader */
+			if (b->last) {
+				r->ended = true;
+				if (b->rc < 0)
+					snprintf(r->err, sizeof(r->err), "%s", b->err);
+			}
+			r->consuming = false;
+			r->head = (r->head + 1) % NBATCHES;
+			r->nfull--;
+			pthread_cond_broadcast(&r->cv);
+			if (r->ended) {
+				pthread_mutex_unlock(&r->mu);
+				continue;
+			}
+		}
+		while (!r->nfull)
+			pthread_cond_wait(&r->cv, &r->mu);
+		r->consuming = true;
+		r->pos = 0;
+		pthread_mutex_unlock(&r->mu);
+	}
+}
+
+const char *reader_error(const struct reader *r)
+{
+	return r->err;
+}
+
+void reader_close(struct reader *r)
+{
+	if (!r)
+		return;
+	if (r->started) {
+		pthread_mutex_lock(&r->mu);
+		r->stop = true;
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+		pthread_join(r->thread, NULL);
+		pthread_mutex_destroy(&r->mu);
+		pthread_cond_destroy(&r->cv);
+	}
+	for (unsigned i = 0; i < NBATCHES; i++)
+		free(r->b[i].data);
+	pcap_close(r->pd);
+	free(r);
+}

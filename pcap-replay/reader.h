@@ -1,0 +1,26 @@
+/* reader — a capture's packets in order, read ahead by a thread (reader.c). */
+#ifndef FILTERD_READER_H
+#define FILTERD_READER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <pcap/pcap.h>
+
+struct reader;
+
+/* Opens the capture (pcap or pcapng, via libpcap).  With more than one CPU
+ * online and !single_thread, a thread reads ahead.  0, or -1 with libpcap's
+ * message in err. */
+int reader_open(struct reader **r, const char *path, bool single_thread, char *err,
+		size_t errlen);
+int reader_datalink(const struct reader *r);
+bool reader_threaded(const struct reader *r);
+/* The next packet: 1 (h and data valid until the next call), 0 at the end of
+ * the file, -1 on a read error (reader_error says which; the packets before
+ * it were all returned). */
+int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data);
+const char *reader_error(const struct reader *r);
+void reader_close(struct reader *r);
+
+#endif
