@@ -26,6 +26,7 @@ struct batch {
 	size_t n, used;
 	struct pcap_pkthdr hdr[BATCH_PACKETS];
 	size_t off[BATCH_PACKETS];
+	uint8_t *area;			/* BATCH_PACKETS * area_size */
 	uint8_t *data;
 	size_t cap;
 	bool last;			/* the stream ends after this batch */
@@ -36,6 +37,11 @@ struct batch {
 struct reader {
 	pcap_t *pd;
 	bool threaded;
+	size_t area_size;
+	reader_prep_fn prep;
+	void *prep_arg;
+	uint64_t frame;			/* frames read (by the thread when threaded) */
+	uint8_t *area;			/* unthreaded: the current packet's */
 	/* threaded: batches are filled and consumed in ring order; nfull counts
 	 * the published ones, the one being consumed included */
 	pthread_t thread;
@@ -79,8 +85,9 @@ static void publish(struct reader *r)
 	pthread_mutex_unlock(&r->mu);
 }
 
-/* Copies one packet into b; false when it does not fit. */
-static bool batch_add(struct batch *b, const struct pcap_pkthdr *h, const u_char *data)
+/* Copies one packet into b and prepares it; false when it does not fit. */
+static bool batch_add(struct reader *r, struct batch *b, const struct pcap_pkthdr *h,
+		      const u_char *data)
 {
 	if (b->n == BATCH_PACKETS || (b->n && b->used + h->caplen > b->cap))
 		return false;
@@ -95,6 +102,9 @@ static bool batch_add(struct batch *b, const struct pcap_pkthdr *h, const u_char
 	b->hdr[b->n] = *h;
 	b->off[b->n] = b->used;
 	memcpy(b->data + b->used, data, h->caplen);
+	if (r->prep)
+		r->prep(r->prep_arg, h, b->data + b->used, ++r->frame,
+			b->area + b->n * r->area_size);
 	b->used += h->caplen;
 	b->n++;
 	return true;
@@ -109,12 +119,12 @@ static void *reader_main(void *arg)
 	int rc;
 
 	while (b && (rc = pcap_next_ex(r->pd, &h, &data)) == 1) {
-		if (batch_add(b, h, data))
+		if (batch_add(r, b, h, data))
 			continue;
 		if (b->n) {		/* full: this packet starts the next one */
 			publish(r);
 			b = acquire(r);
-			if (b && batch_add(b, h, data))
+			if (b && batch_add(r, b, h, data))
 				continue;
 		}
 		if (!b)
@@ -141,8 +151,8 @@ static bool want_thread(bool single)
 	return !single && sysconf(_SC_NPROCESSORS_ONLN) > 1;
 }
 
-int reader_open(struct reader **out, const char *path, bool single_thread, char *err,
-		size_t errlen)
+int reader_open(struct reader **out, const char *path, bool single_thread, size_t area_size,
+		reader_prep_fn prep, void *prep_arg, char *err, size_t errlen)
 {
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
 	struct reader *r = calloc(1, sizeof(*r));
@@ -158,28 +168,40 @@ int reader_open(struct reader **out, const char *path, bool single_thread, char 
 		free(r);
 		return -1;
 	}
-	r->threaded = want_thread(single_thread);
-	if (r->threaded) {
-		for (unsigned i = 0; i < NBATCHES; i++) {
-			r->b[i].data = malloc(BATCH_BYTES);
-			r->b[i].cap = BATCH_BYTES;
-			if (!r->b[i].data)
-				r->threaded = false;
-		}
+	r->area_size = (area_size + 15) & ~(size_t)15;
+	r->prep = prep;
+	r->prep_arg = prep_arg;
+	r->area = calloc(1, r->area_size ? r->area_size : 1);
+	if (!r->area) {
+		snprintf(err, errlen, "out of memory");
+		pcap_close(r->pd);
+		free(r);
+		return -1;
 	}
-	if (r->threaded) {
-		pthread_mutex_init(&r->mu, NULL);
-		pthread_cond_init(&r->cv, NULL);
-		if (pthread_create(&r->thread, NULL, reader_main, r) == 0) {
-			r->started = true;
-		} else {
-			pthread_mutex_destroy(&r->mu);
-			pthread_cond_destroy(&r->cv);
+	r->threaded = want_thread(single_thread);
+	for (unsigned i = 0; r->threaded && i < NBATCHES; i++) {
+		r->b[i].data = malloc(BATCH_BYTES);
+		r->b[i].cap = BATCH_BYTES;
+		r->b[i].area = calloc(BATCH_PACKETS, r->area_size ? r->area_size : 1);
+		if (!r->b[i].data || !r->b[i].area)
 			r->threaded = false;
-		}
 	}
 	*out = r;
 	return 0;
+}
+
+/* The reader thread starts with the first reader_next. */
+static void start(struct reader *r)
+{
+	pthread_mutex_init(&r->mu, NULL);
+	pthread_cond_init(&r->cv, NULL);
+	if (pthread_create(&r->thread, NULL, reader_main, r) == 0) {
+		r->started = true;
+	} else {
+		pthread_mutex_destroy(&r->mu);
+		pthread_cond_destroy(&r->cv);
+		r->threaded = false;
+	}
 }
 
 int reader_datalink(const struct reader *r)
@@ -192,8 +214,10 @@ bool reader_threaded(const struct reader *r)
 	return r->threaded;
 }
 
-int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data)
+int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data, void **area)
 {
+	if (r->threaded && !r->started)
+		start(r);
 	if (!r->threaded) {
 		struct pcap_pkthdr *ph;
 		const u_char *d;
@@ -202,6 +226,9 @@ int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data)
 		if (rc == 1) {
 			*h = *ph;
 			*data = d;
+			if (r->prep)
+				r->prep(r->prep_arg, ph, d, ++r->frame, r->area);
+			*area = r->area;
 			return 1;
 		}
 		if (rc == PCAP_ERROR) {
@@ -218,10 +245,13 @@ int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data)
 		if (r->consuming && r->pos < b->n) {
 			*h = b->hdr[r->pos];
 			*data = b->data + b->off[r->pos];
-			/* the headers of a packet a few ahead: the reader thread
-			 * wrote them from another CPU's cache */
-			if (r->pos + 4 < b->n)
+			*area = b->area + r->pos * r->area_size;
+			/* a packet a few ahead: the reader thread wrote it from
+			 * another CPU's cache */
+			if (r->pos + 4 < b->n) {
 				__builtin_prefetch(b->data + b->off[r->pos + 4]);
+				__builtin_prefetch(b->area + (r->pos + 4) * r->area_size);
+			}
 			r->pos++;
 			return 1;
 		}
@@ -267,8 +297,11 @@ void reader_close(struct reader *r)
 		pthread_mutex_destroy(&r->mu);
 		pthread_cond_destroy(&r->cv);
 	}
-	for (unsigned i = 0; i < NBATCHES; i++)
+	for (unsigned i = 0; i < NBATCHES; i++) {
 		free(r->b[i].data);
+		free(r->b[i].area);
+	}
+	free(r->area);
 	pcap_close(r->pd);
 	free(r);
 }

@@ -9,17 +9,24 @@
 
 struct reader;
 
+/* Work done on each packet as it is read, in the reader thread when there is
+ * one: fills area (area_size bytes, the packet's own) from the packet; data
+ * stays valid as long as area does.  frame counts from 1. */
+typedef void (*reader_prep_fn)(void *arg, const struct pcap_pkthdr *h, const uint8_t *data,
+			       uint64_t frame, void *area);
+
 /* Opens the capture (pcap or pcapng, via libpcap).  With more than one CPU
- * online and !single_thread, a thread reads ahead.  0, or -1 with libpcap's
- * message in err. */
-int reader_open(struct reader **r, const char *path, bool single_thread, char *err,
-		size_t errlen);
+ * online and !single_thread, a thread reads ahead from the first
+ * reader_next on (so the caller may set up prep's argument after opening).
+ * 0, or -1 with libpcap's message in err. */
+int reader_open(struct reader **r, const char *path, bool single_thread, size_t area_size,
+		reader_prep_fn prep, void *prep_arg, char *err, size_t errlen);
 int reader_datalink(const struct reader *r);
 bool reader_threaded(const struct reader *r);
 /* The next packet: 1 (h and data valid until the next call), 0 at the end of
  * the file, -1 on a read error (reader_error says which; the packets before
  * it were all returned). */
-int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data);
+int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data, void **area);
 const char *reader_error(const struct reader *r);
 void reader_close(struct reader *r);
 

@@ -1159,6 +1159,41 @@ static void trace_skip(struct replay *r, unsigned cap, uint64_t frame, const cha
 	}
 }
 
+/* What the reader does with each packet, in its thread when it has one
+ * (reader.c): decoding and the direction read nothing the replay changes
+ * (the host's addresses and the pcapng directions are fixed by now). */
+struct prepared {
+	struct pkt p;
+	int decoded;		/* pkt_decode's result */
+	int dir_rc;		/* packet_dir's result */
+	enum flow_dir dir;
+};
+
+struct prep_ctx {
+	struct replay *r;
+	struct capinfo *ci;
+};
+
+static void prepare(void *arg, const struct pcap_pkthdr *h, const uint8_t *data,
+		    uint64_t frame, void *area)
+{
+	const struct prep_ctx *c = arg;
+	struct prepared *pp = area;
+	struct pkt *p = &pp->p;
+
+	pp->decoded = pkt_decode(p, c->ci->dlt, data, h->caplen, h->len);
+	p->ts = h->ts;
+	/* pcapng timestamps are 64-bit: a crafted file can hold any value;
+	 * +-2^40 s keeps every microsecond computation far from overflow */
+	if (p->ts.tv_sec > (time_t)1 << 40 || p->ts.tv_sec < -((time_t)1 << 40))
+		p->ts.tv_sec = p->ts.tv_sec < 0 ? -((time_t)1 << 40) : (time_t)1 << 40;
+	p->frame = frame;
+	if (pp->decoded < 0)
+		return;
+	apply_dir(c->ci, p, frame);
+	pp->dir_rc = packet_dir(c->r, p, &pp->dir);
+}
+
 static int replay_one(struct replay *r, size_t ci)
 {
 	struct capinfo *ciw = &r->caps[ci];
@@ -1167,63 +1202,57 @@ static int replay_one(struct replay *r, size_t ci)
 	const uint8_t *data;
 	uint64_t frame = 0;
 	struct reader *rd;
+	struct prep_ctx pc = { .r = r, .ci = ciw };
 	char errbuf[PCAP_ERRBUF_SIZE + 64];
+	void *area;
 	int rc, ret = -1;
 
-	if (reader_open(&rd, r->o->captures[ci], r->o->single_thread, errbuf,
-			sizeof(errbuf)) < 0) {
+	if (reader_open(&rd, r->o->captures[ci], r->o->single_thread, sizeof(struct prepared),
+			prepare, &pc, errbuf, sizeof(errbuf)) < 0) {
 		snprintf(r->err, sizeof(r->err), "%s: cannot read capture: %s",
 			 r->o->captures[ci], errbuf);
 		return -1;
 	}
 	load_dirs(r, ci);
 	ciw->dlt = reader_datalink(rd);
-	while ((rc = reader_next(rd, h, &data)) == 1) {
-		struct pkt p;
-		enum flow_dir dir;
-		int d;
+	while ((rc = reader_next(rd, h, &data, &area)) == 1) {
+		struct prepared *pp = area;
+		struct pkt *pk = &pp->p;
+		enum flow_dir dir = pp->dir;
 
 		frame++;
 		ciw->packets++;
 		r->t.packets++;
-		d = pkt_decode(&p, ciw->dlt, data, h->caplen, h->len);
-		p.ts = h->ts;
-		/* pcapng timestamps are 64-bit: a crafted file can hold any value;
-		 * +-2^40 s keeps every microsecond computation far from overflow */
-		if (p.ts.tv_sec > (time_t)1 << 40 || p.ts.tv_sec < -((time_t)1 << 40))
-			p.ts.tv_sec = p.ts.tv_sec < 0 ? -((time_t)1 << 40) : (time_t)1 << 40;
-		p.frame = frame;
-		if (d < 0) {
-			if (p.cls == PKT_NOT_IP) {
+		if (pp->decoded < 0) {
+			if (pk->cls == PKT_NOT_IP) {
 				r->t.not_ip++;
-			} else if (p.cls == PKT_UNSUPPORTED_LINK) {
+			} else if (pk->cls == PKT_UNSUPPORTED_LINK) {
 				r->t.unsupported_link++;
 				ciw->unsupported++;
 			} else {
-				add_bad(r, cap, &p, false);
+				add_bad(r, cap, pk, false);
 			}
-			trace_skip(r, cap, frame, p.why ? p.why : "not an IP packet");
-			emit(r, cap, &p, frame, RP_NOT_HOOKED, FLOW_IN, NULL, false,
-			     p.why ? p.why : "not an IP packet");
+			trace_skip(r, cap, frame, pk->why ? pk->why : "not an IP packet");
+			emit(r, cap, pk, frame, RP_NOT_HOOKED, FLOW_IN, NULL, false,
+			     pk->why ? pk->why : "not an IP packet");
 			continue;
 		}
-		apply_dir(ciw, &p, frame);
-		if (p.cls == PKT_TRUNCATED || p.cls == PKT_MALFORMED)
-			add_bad(r, cap, &p, true);
-		if (packet_dir(r, &p, &dir) < 0) {
+		if (pk->cls == PKT_TRUNCATED || pk->cls == PKT_MALFORMED)
+			add_bad(r, cap, pk, true);
+		if (pp->dir_rc < 0) {
 			r->t.foreign++;
 			trace_skip(r, cap, frame, "transit: neither end is this host (--local)");
-			emit(r, cap, &p, frame, RP_TRANSIT, FLOW_IN, NULL, false,
+			emit(r, cap, pk, frame, RP_TRANSIT, FLOW_IN, NULL, false,
 			     "transit: neither end is this host");
 			continue;
 		}
 		if (r->o->ntrace && trace_selected(r, cap, frame)) {
 			r->tracing = true;
-			trace_begin(r, cap, &p, false);
+			trace_begin(r, cap, pk, false);
 			vm_set_trace(r->vm, trace_cb, r);
 		}
-		set_iface(&p, dir == FLOW_IN ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT, dir == FLOW_LO);
-		if (judge(r, cap, &p, dir) < 0)
+		set_iface(pk, dir == FLOW_IN ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT, dir == FLOW_LO);
+		if (judge(r, cap, pk, dir) < 0)
 			goto out;
 	}
 	if (ciw->dirs && frame != ciw->ndirs)

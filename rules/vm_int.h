@@ -70,8 +70,8 @@ struct vm_exec {
  * hits), a rule's counter (packets + 1, bytes + the packet's length), or a
  * run of rules of one chain reached (evaluated + 1 each).  The kind is in
  * the pointer's low bits. */
-void vm_memo_effect(struct vm_exec *x, uintptr_t what);
-void vm_memo_reached(struct vm_exec *x, struct vm_rule **rule);
+static inline void vm_memo_effect(struct vm_exec *x, uintptr_t what);
+static inline void vm_memo_reached(struct vm_exec *x, struct vm_rule **rule);
 #define VM_EFFECT_INC		0x0u	/* uint64_t * */
 #define VM_EFFECT_COUNTER	0x1u	/* struct vm_rule * */
 #define VM_EFFECT_RUN		0x2u	/* struct vm_rule **, n rules */
@@ -215,6 +215,33 @@ struct vm_outcome {
 	struct vm_effect effect[];	/* VM_MEMO_EFFECTS while recording */
 };
 #define VM_MEMO_EFFECTS 32
+
+static inline void vm_memo_effect(struct vm_exec *x, uintptr_t what)
+{
+	struct vm_outcome *o = x->rec;
+
+	if (o->neffects < VM_MEMO_EFFECTS)
+		o->effect[o->neffects++] = (struct vm_effect){ .what = what, .n = 1 };
+	else
+		x->rec_keys |= VM_MEMO_NEVER;
+}
+
+/* Rule *rule (an element of its chain's rules array) was reached: extends
+ * the run the previous rule of the chain ended, or starts one. */
+static inline void vm_memo_reached(struct vm_exec *x, struct vm_rule **rule)
+{
+	struct vm_outcome *o = x->rec;
+
+	if (o->neffects) {
+		struct vm_effect *last = &o->effect[o->neffects - 1];
+
+		if (last->what == (((uintptr_t)rule - last->n * sizeof(*rule)) | VM_EFFECT_RUN)) {
+			last->n++;
+			return;
+		}
+	}
+	vm_memo_effect(x, (uintptr_t)rule | VM_EFFECT_RUN);
+}
 
 /* vm_eval, recording into rec when not NULL (vm_memo.c). */
 int vm_eval_rec(struct vm *vm, struct pkt *p, struct vm_verdict *out, struct vm_outcome *rec);

@@ -34,34 +34,6 @@ unsigned vm_memo_pure(const void *priv, const struct pkt *p)
 	return 0;
 }
 
-void vm_memo_effect(struct vm_exec *x, uintptr_t what)
-{
-	struct vm_outcome *o = x->rec;
-
-	if (o->neffects < VM_MEMO_EFFECTS)
-		o->effect[o->neffects++] = (struct vm_effect){ .what = what, .n = 1 };
-	else
-		x->rec_keys |= VM_MEMO_NEVER;
-}
-
-/* Rule *rule (an element of its chain's rules array) was reached: extends
- * the run the previous rule of the chain ended, or starts one. */
-void vm_memo_reached(struct vm_exec *x, struct vm_rule **rule)
-{
-	struct vm_outcome *o = x->rec;
-
-	if (o->neffects) {
-		struct vm_effect *last = &o->effect[o->neffects - 1];
-
-		if ((last->what & VM_EFFECT_KIND) == VM_EFFECT_RUN &&
-		    (struct vm_rule **)(last->what & ~(uintptr_t)VM_EFFECT_KIND) + last->n == rule) {
-			last->n++;
-			return;
-		}
-	}
-	vm_memo_effect(x, (uintptr_t)rule | VM_EFFECT_RUN);
-}
-
 static size_t outcome_size(unsigned neffects)
 {
 	return sizeof(struct vm_outcome) + neffects * sizeof(struct vm_effect);
