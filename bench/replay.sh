@@ -6,10 +6,12 @@
 # 203.0.113.0/24; offline only), replayed side by side, RUNS times in
 # rotation, medians quoted:
 #   - bench/pcaploop: a bare libpcap read loop over the file (the ceiling)
-#   - pcap-replay with the Azure ML policy over the full real tags file
+#   - pcap-replay with the Azure ML policy over the full real tags file: as it
+#     runs by default (a reader thread when there are two CPUs, the flow memo),
+#     with --single-thread, and with --no-flow-cache (every packet evaluated)
 #   - tcpdump -r with a BPF filter "src net A or src net B ..." over every IPv4
-#     prefix of Storage (BPF evaluates such a list linearly) vs pcap-replay
-#     with Storage as an inbound source
+#     prefix of Storage (493) and of AzureMonitor (1,225) (BPF evaluates such a
+#     list linearly) vs pcap-replay with the same tag as an inbound source
 #   - pcap-replay with an inbound source of 10 .. 70,000 prefixes (a synthetic
 #     tag of disjoint blocks of the real tag space, bench/data/gen_scale.py)
 #     and with every tag of the file (75,356 listed prefixes)
@@ -43,13 +45,16 @@ echo "   capture: $(sed 's/^gencap: //' "$W/gen.txt"), $(($(stat -c %s "$CAP") /
 echo "      made by: $O/bench/gencap $T1 FILE $PACKETS 1"
 python3 bench/data/gen_scale.py "$T1" "$W" $SIZES >/dev/null || exit 1
 python3 bench/data/gen_alltags.py "$T1" >"$W/alltags.yaml" || exit 1
-python3 - "$T1" >"$W/storage.bpf" <<'EOF' || exit 1
+for tag in Storage AzureMonitor; do
+	python3 - "$T1" "$tag" >"$W/$tag.bpf" <<'EOF' || exit 1
 import json, sys
 d = json.load(open(sys.argv[1]))
-v4 = [p for t in d["values"] if t["name"] == "Storage" for p in t["properties"]["addressPrefixes"] if ":" not in p]
+v4 = [p for t in d["values"] if t["name"] == sys.argv[2] for p in t["properties"]["addressPrefixes"] if ":" not in p]
 print(" or ".join("src net " + p for p in v4))
 EOF
-NBPF=$(grep -o "src net" "$W/storage.bpf" | wc -l)
+done
+NBPF=$(grep -o "src net" "$W/Storage.bpf" | wc -l)
+NBPF2=$(grep -o "src net" "$W/AzureMonitor.bpf" | wc -l)
 HAVE_TCPDUMP=$(command -v tcpdump >/dev/null && echo 1 || echo 0)
 
 # label -> command (policy runs also get a set-up run on one packet)
@@ -63,11 +68,17 @@ addp() {	# label policy tags
 }
 add ceiling "$O/bench/pcaploop"
 addp azureml bench/data/azureml.yaml "$T1"
+addp azureml_st bench/data/azureml.yaml "$T1"
+CMD[azureml_st]="${CMD[azureml_st]} --single-thread"
+addp azureml_nc bench/data/azureml.yaml "$T1"
+CMD[azureml_nc]="${CMD[azureml_nc]} --no-flow-cache"
 if [ "$HAVE_TCPDUMP" = 1 ]; then
 	add tcpdump "tcpdump -r"
-	add tcpdump_bpf "tcpdump -F $W/storage.bpf -r"
+	add tcpdump_bpf "tcpdump -F $W/Storage.bpf -r"
+	add tcpdump_bpf2 "tcpdump -F $W/AzureMonitor.bpf -r"
 fi
 addp storage "$W/storage-in.yaml" "$T1"
+addp azuremonitor "$W/azuremonitor-in.yaml" "$T1"
 for n in $SIZES; do addp "s$n" "$W/scale-$n.yaml" "$W/scaletags.json"; done
 # Every tag of the file as one inbound source list: the compiler emits one set
 # and a rule pair PER TAG (4,813 sets, 9,620 rules in the inbound chain), which
@@ -114,24 +125,34 @@ printf '   %-44s %8s %8s   %6s %6s   %5s\n' "" "total s" "replay s" "Mpps" "Mpps
 printf '   %-44s %8s %8s   %6s %6s\n' "" "" "" "total" "replay"
 row "libpcap read loop (ceiling)" "$CEIL" 0
 row "pcap-replay, azureml.yaml (real tags)" "$(med azureml)" "$(setup azureml)"
+row "  same, --single-thread" "$(med azureml_st)" "$(setup azureml_st)"
+row "  same, --no-flow-cache" "$(med azureml_nc)" "$(setup azureml_nc)"
 echo "      $O/pcap-replay --policy bench/data/azureml.yaml --tags $T1 --local $LOCAL FILE"
 echo "      $O/bench/pcaploop FILE"
 echo "   set-up (tags load + compile, one-packet capture): $(awk -v u="$(setup azureml)" 'BEGIN{printf "%.3f", u/1e6}') s"
+"$O/pcap-replay" --policy bench/data/azureml.yaml --tags "$T1" --local "$LOCAL" --format json "$CAP" 2>/dev/null |
+	python3 -c 'import json, sys; t = json.load(sys.stdin)["totals"]; n = t["bytecode_runs"] + t["flow_cache_hits"]; print("   flow memo: %d of %d hook evaluations decided by it (%.0f %%), %d bytecode runs" % (t["flow_cache_hits"], n, 100.0 * t["flow_cache_hits"] / max(n, 1), t["bytecode_runs"]))' ||
+	echo "   flow memo: could not read the JSON totals"
+echo "   reader thread: $(nproc) CPUs online ($( [ "$(nproc)" -gt 1 ] && echo used || echo 'not used: one CPU'))"
 
 echo "== pcap-replay vs tcpdump/BPF, Storage ($NBPF IPv4 prefixes) as the source list"
 if [ "$HAVE_TCPDUMP" = 1 ]; then
 	row "tcpdump -r FILE -w /dev/null (no filter)" "$(med tcpdump)" 0
 	row "tcpdump, 'src net' x$NBPF (Storage v4)" "$(med tcpdump_bpf)" 0
+	row "tcpdump, 'src net' x$NBPF2 (AzureMonitor v4)" "$(med tcpdump_bpf2)" 0
 	echo "      tcpdump -r FILE -w /dev/null -F FILTER   (FILTER: \"src net A or src net B or ...\")"
 else
 	echo "   tcpdump: not installed"
 fi
 row "pcap-replay, inbound allow from Storage" "$(med storage)" "$(setup storage)"
+row "pcap-replay, inbound allow from AzureMonitor" "$(med azuremonitor)" "$(setup azuremonitor)"
 echo "      $O/pcap-replay --policy storage-in.yaml --tags $T1 --local $LOCAL FILE"
 echo "      (storage-in.yaml: bench/data/gen_scale.py TAGS DIR 10; azureml.yaml + 'allow in tcp 443 from Storage')"
 if [ "$HAVE_TCPDUMP" = 1 ]; then
 	s=$(med storage); su=$(setup storage); b=$(med tcpdump_bpf)
-	echo "   tcpdump+BPF time / pcap-replay time: $(ratio "$b" "$s") end to end, $(ratio "$b" $((s - su))) replay only"
+	echo "   Storage ($NBPF):      tcpdump+BPF time / pcap-replay time: $(ratio "$b" "$s") end to end, $(ratio "$b" $((s - su))) replay only"
+	s=$(med azuremonitor); su=$(setup azuremonitor); b=$(med tcpdump_bpf2)
+	echo "   AzureMonitor ($NBPF2): tcpdump+BPF time / pcap-replay time: $(ratio "$b" "$s") end to end, $(ratio "$b" $((s - su))) replay only"
 	echo "   (BPF only tests one address list; pcap-replay also decodes, tracks connections, runs every rule, reports flows)"
 fi
 
