@@ -249,8 +249,12 @@ int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data, v
 			/* a packet a few ahead: the reader thread wrote it from
 			 * another CPU's cache */
 			if (r->pos + 4 < b->n) {
+				const uint8_t *a = b->area + (r->pos + 4) * r->area_size;
+
 				__builtin_prefetch(b->data + b->off[r->pos + 4]);
-				__builtin_prefetch(b->area + (r->pos + 4) * r->area_size);
+				__builtin_prefetch(b->data + b->off[r->pos + 4] + 64);
+				for (size_t o = 0; o < r->area_size; o += 64)
+					__builtin_prefetch(a + o);
 			}
 			r->pos++;
 			return 1;
@@ -277,6 +281,16 @@ int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data, v
 		r->pos = 0;
 		pthread_mutex_unlock(&r->mu);
 	}
+}
+
+void *reader_peek(struct reader *r, unsigned ahead)
+{
+	const struct batch *b = &r->b[r->head];
+	size_t i = r->pos - 1 + ahead;
+
+	if (!r->threaded || !r->consuming || !r->pos || i >= b->n)
+		return NULL;
+	return b->area + i * r->area_size;
 }
 
 const char *reader_error(const struct reader *r)

@@ -28,6 +28,9 @@ bool reader_threaded(const struct reader *r);
  * it were all returned). */
 int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data, void **area);
 const char *reader_error(const struct reader *r);
+/* The area of the packet `ahead` packets after the one reader_next returned
+ * last, when it has been read already (else NULL): for cache hints. */
+void *reader_peek(struct reader *r, unsigned ahead);
 void reader_close(struct reader *r);
 
 #endif

@@ -307,6 +307,11 @@ int replay_init(struct replay *r, const struct replay_opts *o, const struct rule
 	if (!r->ct)
 		goto oom;
 	r->flow_cache = !o->no_flow_cache;
+	if (r->flow_cache) {
+		r->refused = calloc(REPLAY_REFUSED_MEMOS, sizeof(*r->refused));
+		if (!r->refused)
+			goto oom;
+	}
 	ct_table_set_reaper(r->ct, reaper, r);
 	r->caps = calloc(o->ncaptures ? o->ncaptures : 1, sizeof(*r->caps));
 	if (!r->caps)
@@ -330,6 +335,7 @@ void replay_free(struct replay *r)
 	/* the reaper looks at flows: free the table first */
 	ct_table_free(r->ct);
 	r->ct = NULL;
+	free(r->refused);
 	free(r->flows);
 	free(r->hash);
 	for (size_t i = 0; i < r->deccap; i++)
@@ -769,13 +775,29 @@ static int eval_hook(struct replay *r, struct pkt *p, int hook, bool lo, struct 
 	if (r->flow_cache && p->ct_present && p->ct) {
 		/* the entry's memo for this direction and hook (input, output; a
 		 * loopback packet is judged at both: it alternates) */
-		struct vm_memo *m = ct_entry_ext(p->ct);
-		int rc = vm_eval_memo(r->vm, p, v, &m[p->ct_dir ? 1 : 0]);
+		struct vm_memo *m = (struct vm_memo *)ct_entry_ext(p->ct) + (p->ct_dir ? 1 : 0);
+		struct refused_memo *rf = NULL;
+		struct ct_tuple t;
+		int rc;
 
+		/* A refused first packet's entry is discarded, and its
+		 * retransmissions come with new entries of the same tuple: the
+		 * memo of the refused one is kept by tuple for them. */
+		if (p->ctinfo == IP_CT_NEW && !ct_entry_confirmed(p->ct)) {
+			ct_entry_tuple(p->ct, IP_CT_DIR_ORIGINAL, &t);
+			rf = &r->refused[ct_tuple_hash(&t) & (REPLAY_REFUSED_MEMOS - 1)];
+			if (!m->o && rf->m.o && memcmp(&rf->t, &t, sizeof(t)) == 0)
+				*m = rf->m;
+		}
+		rc = vm_eval_memo(r->vm, p, v, m);
 		if (rc < 0) {
 			snprintf(r->err, sizeof(r->err), "frame %llu: evaluator error: %s",
 				 (unsigned long long)p->frame, strerror(errno));
 			return -1;
+		}
+		if (rf && v->verdict != NF_ACCEPT && m->o) {
+			rf->t = t;
+			rf->m = *m;
 		}
 		if (rc)
 			r->memo_hits++;
@@ -1167,6 +1189,8 @@ struct prepared {
 	int decoded;		/* pkt_decode's result */
 	int dir_rc;		/* packet_dir's result */
 	enum flow_dir dir;
+	bool has_hash;
+	uint32_t ct_hash;	/* ct_packet_hash: for prefetching its conntrack entry */
 };
 
 struct prep_ctx {
@@ -1192,6 +1216,7 @@ static void prepare(void *arg, const struct pcap_pkthdr *h, const uint8_t *data,
 		return;
 	apply_dir(c->ci, p, frame);
 	pp->dir_rc = packet_dir(c->r, p, &pp->dir);
+	pp->has_hash = pp->dir_rc == 0 && !p->is_frag && ct_packet_hash(p, &pp->ct_hash);
 }
 
 static int replay_one(struct replay *r, size_t ci)
@@ -1216,9 +1241,22 @@ static int replay_one(struct replay *r, size_t ci)
 	load_dirs(r, ci);
 	ciw->dlt = reader_datalink(rd);
 	while ((rc = reader_next(rd, h, &data, &area)) == 1) {
-		struct prepared *pp = area;
+		struct prepared *pp = area, *ahead;
 		struct pkt *pk = &pp->p;
 		enum flow_dir dir = pp->dir;
+
+		/* conntrack lookups of the packets ahead, in steps: the slot
+		 * eight packets ahead, the entry four ahead, its flow two ahead */
+		if ((ahead = reader_peek(rd, 8)) && ahead->has_hash)
+			ct_prefetch_slot(r->ct, ahead->ct_hash);
+		if ((ahead = reader_peek(rd, 4)) && ahead->has_hash)
+			ct_prefetch_entry(r->ct, ahead->ct_hash);
+		if ((ahead = reader_peek(rd, 2)) && ahead->has_hash) {
+			uint64_t u = ct_peek_user(r->ct, ahead->ct_hash);
+
+			if (u && u <= r->nflows)
+				__builtin_prefetch(&r->flows[u - 1]);
+		}
 
 		frame++;
 		ciw->packets++;

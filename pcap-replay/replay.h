@@ -132,6 +132,13 @@ struct replay_pkt {
 
 typedef void (*replay_pkt_fn)(const struct replay_pkt *rp, void *arg);
 
+/* The memo of a refused first packet, by its tuple (replay.c eval_hook). */
+#define REPLAY_REFUSED_MEMOS 4096
+struct refused_memo {
+	struct ct_tuple t;
+	struct vm_memo m;
+};
+
 struct flow_slot {
 	uint32_t f;			/* flow index + 1; 0: empty */
 	uint32_t h;			/* key_hash(): most misses end without reading the flow */
@@ -170,6 +177,7 @@ struct replay {
 	/* flow memos (vm_eval_memo), two in each conntrack entry (ct_entry_ext);
 	 * off with --no-flow-cache */
 	bool flow_cache;
+	struct refused_memo *refused;	/* REPLAY_REFUSED_MEMOS, by tuple hash */
 	uint64_t memo_hits, evaluations;
 
 	struct totals t;

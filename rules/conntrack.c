@@ -184,6 +184,9 @@ static void reap_zombie(struct ct_table *t);
 
 /* ---- table -------------------------------------------------------------- */
 
+static bool get_l4_pkt(const struct pkt *p, uint8_t *proto, size_t *off);
+static bool get_tuple_pkt(const struct pkt *p, uint8_t proto, size_t off, struct ct_tuple *k);
+
 struct ct_table *ct_table_new(size_t max_entries)
 {
 	struct ct_table *t = calloc(1, sizeof(*t));
@@ -1180,6 +1183,48 @@ static int64_t pkt_time_us(const struct pkt *p)
 	return s * USEC + us;
 }
 
+/* The hash ct_in will look the packet's tuple up by (resolve_normal_ct's
+ * first step), or false when it has none; pure, any thread may call it. */
+bool ct_packet_hash(const struct pkt *p, uint32_t *h)
+{
+	struct ct_tuple k;
+	uint8_t proto;
+	size_t off;
+
+	if ((p->nfproto != NFPROTO_IPV4 && p->nfproto != NFPROTO_IPV6) ||
+	    !get_l4_pkt(p, &proto, &off) || !get_tuple_pkt(p, proto, off, &k))
+		return false;
+	*h = tuple_hash(&k);
+	return true;
+}
+
+/* Cache hints for a packet a few ahead: its slot, and (once the slot is in
+ * the cache, a step later) the entry it holds.  Reads nothing it relies on. */
+void ct_prefetch_slot(const struct ct_table *t, uint32_t h)
+{
+	__builtin_prefetch(&t->slot[h & (t->nslots - 1)]);
+}
+
+void ct_prefetch_entry(const struct ct_table *t, uint32_t h)
+{
+	const struct ct_slot *s = &t->slot[h & (t->nslots - 1)];
+
+	if (s->e && s->h == h) {
+		__builtin_prefetch(s->e);
+		__builtin_prefetch((const char *)s->e + 64);
+		__builtin_prefetch((const char *)s->e + 128);
+		__builtin_prefetch((const char *)s->e + 192);
+		__builtin_prefetch(s->e->ext);
+	}
+}
+
+uint64_t ct_peek_user(const struct ct_table *t, uint32_t h)
+{
+	const struct ct_slot *s = &t->slot[h & (t->nslots - 1)];
+
+	return s->e && s->h == h ? s->e->user : 0;
+}
+
 enum ct_verdict ct_in(struct ct_table *t, struct pkt *p)
 {
 	struct view v = { .d = p->data, .nh = p->nh_off, .nfproto = p->nfproto };
@@ -1371,6 +1416,29 @@ void ct_confirm(struct ct_table *t, struct pkt *p, bool accepted)
 	e->timeout += t->now;
 	hash_insert(t, e);
 	t->st.confirmed++;
+}
+
+static struct view pkt_view(const struct pkt *p)
+{
+	struct view v = { .d = p->data, .nh = p->nh_off, .nfproto = p->nfproto };
+
+	v.lim = p->nh_off + p->avail;
+	v.klim = p->nh_off + p->len;
+	return v;
+}
+
+static bool get_l4_pkt(const struct pkt *p, uint8_t *proto, size_t *off)
+{
+	struct view v = pkt_view(p);
+
+	return get_l4(&v, proto, off);
+}
+
+static bool get_tuple_pkt(const struct pkt *p, uint8_t proto, size_t off, struct ct_tuple *k)
+{
+	struct view v = pkt_view(p);
+
+	return get_tuple(&v, proto, off, k);
 }
 
 /* ---- nf_defrag_ipv4 / nf_defrag_ipv6 ------------------------------------------ */

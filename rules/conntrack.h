@@ -73,6 +73,15 @@ struct ct_tuple {
 #define CT_EXT_SIZE 64
 void *ct_entry_ext(struct ct_entry *e);
 
+/* Prefetching (pcap-replay's reader computes the hash in its thread): the
+ * hash ct_in will look p up by (false: p has no tuple), and cache hints for
+ * its slot and entry.  Hints only: they change nothing. */
+bool ct_packet_hash(const struct pkt *p, uint32_t *h);
+void ct_prefetch_slot(const struct ct_table *t, uint32_t h);
+void ct_prefetch_entry(const struct ct_table *t, uint32_t h);
+/* ct_entry_user of the entry in h's home slot, if it is there (0 if not). */
+uint64_t ct_peek_user(const struct ct_table *t, uint32_t h);
+
 /* A hash of the tuple's bytes (tuples are zeroed before they are filled). */
 uint32_t ct_tuple_hash(const struct ct_tuple *k);
 
