@@ -74,6 +74,17 @@ static void cmp_eval(void *priv, struct vm_regs *regs, struct vm_exec *x)
 		regs->code = NFT_BREAK;
 }
 
+bool vm_cmp_eq_byte(const struct vm_expr *e, int *sreg, uint8_t *val)
+{
+	const struct cmp *c = e->priv;
+
+	if (e->ops != &vm_expr_cmp || c->op != NFT_CMP_EQ || c->len != 1)
+		return false;
+	*sreg = c->sreg;
+	*val = c->data[0];
+	return true;
+}
+
 const struct vm_expr_ops vm_expr_cmp = {
 	.name = "cmp",
 	.priv_size = sizeof(struct cmp),

@@ -213,6 +213,17 @@ static unsigned meta_memo(const void *priv, const struct pkt *p)
 	return VM_MEMO_NEVER;
 }
 
+bool vm_meta_load(const struct vm_expr *e, uint32_t *key, int *dreg)
+{
+	const struct meta *m = e->priv;
+
+	if (e->ops != &vm_expr_meta || m->sreg >= 0 || m->dreg < 0)
+		return false;
+	*key = m->key;
+	*dreg = m->dreg;
+	return true;
+}
+
 const struct vm_expr_ops vm_expr_meta = {
 	.name = "meta",
 	.priv_size = sizeof(struct meta),

@@ -206,6 +206,49 @@ static int load_expr(struct vm_load *ld, struct vm_expr *x, struct nftnl_expr *e
 	return 0;
 }
 
+/* See enum vm_guard. */
+static void find_guard(struct vm_rule *vr)
+{
+	uint32_t key;
+	int dreg, sreg;
+	uint8_t val;
+
+	if (vr->nexprs < 2 || !vm_meta_load(&vr->exprs[0], &key, &dreg) ||
+	    !vm_cmp_eq_byte(&vr->exprs[1], &sreg, &val) || sreg != dreg)
+		return;
+	if (key == NFT_META_NFPROTO)
+		vr->guard = VM_GUARD_NFPROTO;
+	else if (key == NFT_META_L4PROTO)
+		vr->guard = VM_GUARD_L4PROTO;
+	else
+		return;
+	vr->guard_val = val;
+	vr->guard_reg = dreg;
+}
+
+/* The rule's guard, as its two expressions would do it: the register write
+ * (nft_reg_store8), the break.  Returns the index of the first expression
+ * left to run, or nexprs with regs->code = NFT_BREAK. */
+static unsigned run_guard(const struct vm_rule *r, struct vm_regs *regs, const struct pkt *p)
+{
+	uint8_t v;
+
+	if (r->guard == VM_GUARD_NONE)
+		return 0;
+	if (r->guard == VM_GUARD_L4PROTO && !p->tprot_set) {
+		regs->code = NFT_BREAK;		/* meta l4proto breaks, no write */
+		return r->nexprs;
+	}
+	v = r->guard == VM_GUARD_NFPROTO ? p->nfproto : p->l4proto;
+	regs->data[r->guard_reg] = 0;
+	memcpy(&regs->data[r->guard_reg], &v, 1);
+	if (v != r->guard_val) {
+		regs->code = NFT_BREAK;
+		return r->nexprs;
+	}
+	return 2;
+}
+
 static int load_rule(struct vm *vm, struct vm_rule *vr, struct nftnl_rule *r,
 		     char *err, size_t errlen)
 {
@@ -261,6 +304,7 @@ static int load_rule(struct vm *vm, struct vm_rule *vr, struct nftnl_rule *r,
 			vr->has_counter = true;
 	}
 	nftnl_expr_iter_destroy(it);
+	find_guard(vr);
 	return 0;
 }
 
@@ -605,9 +649,12 @@ next_rule:
 
 		r->evaluated++;
 		x->rule = r;
+		unsigned e0 = run_guard(r, &regs, x->p);
+
 		if (x->rec) {
+			/* the guard's two expressions are memo-pure (flow fields) */
 			vm_memo_reached(x, &c->rules[ri]);
-			for (unsigned e = 0; e < r->nexprs; e++) {
+			for (unsigned e = e0; e < r->nexprs; e++) {
 				const struct vm_expr *ex = &r->exprs[e];
 
 				x->rec_keys |= ex->memo == VM_MEMO_PER_PACKET ?
@@ -617,7 +664,7 @@ next_rule:
 					break;
 			}
 		} else {
-			for (unsigned e = 0; e < r->nexprs; e++) {
+			for (unsigned e = e0; e < r->nexprs; e++) {
 				r->exprs[e].ops->eval(r->exprs[e].priv, &regs, x);
 				if (regs.code != NFT_CONTINUE)
 					break;

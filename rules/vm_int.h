@@ -76,6 +76,12 @@ static inline void vm_memo_reached(struct vm_exec *x, struct vm_rule **rule);
 #define VM_EFFECT_COUNTER	0x1u	/* struct vm_rule * */
 #define VM_EFFECT_RUN		0x2u	/* struct vm_rule **, n rules */
 #define VM_EFFECT_KIND		0x3u
+struct vm_expr;
+/* For the rule guard: is e "meta KEY -> dreg" (a load), or "cmp eq sreg, one
+ * byte"?  (expr_meta.c, expr_cmp.c) */
+bool vm_meta_load(const struct vm_expr *e, uint32_t *key, int *dreg);
+bool vm_cmp_eq_byte(const struct vm_expr *e, int *sreg, uint8_t *val);
+
 /* memo() of the types that read registers and constants only */
 unsigned vm_memo_pure(const void *priv, const struct pkt *p);
 
@@ -120,12 +126,21 @@ struct vm_expr {
 
 struct vm_chain;
 
+/* A rule that begins "meta nfproto|l4proto -> R; cmp eq R, byte" (what nft
+ * emits for "ip saddr ...", "tcp dport ...") has the pair done inline, with
+ * the same register write and the same break (vm.c run_base_chain): in a
+ * chain of alternating IPv4/IPv6 rules half the rules end there. */
+enum vm_guard { VM_GUARD_NONE, VM_GUARD_NFPROTO, VM_GUARD_L4PROTO };
+
 struct vm_rule {
 	const struct nftnl_rule *r;
 	struct vm_chain *chain;
 	int index;
 	struct vm_expr *exprs;
 	unsigned nexprs;
+	uint8_t guard;		/* enum vm_guard */
+	uint8_t guard_val;
+	int guard_reg;
 	uint64_t evaluated, matched;
 	bool has_counter;
 	uint64_t packets, bytes;
