@@ -960,7 +960,8 @@ static void emit(struct replay *r, unsigned cap, const struct pkt *p, uint64_t f
 }
 
 /* One decoded IP packet with its hook context decided. */
-static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir dir)
+static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir dir,
+		 const struct ct_hint *hint)
 {
 	struct vm_verdict v;
 	struct flow_key k;
@@ -998,7 +999,7 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 				(unsigned long long)p->frame);
 		}
 	}
-	if (ct_in(r->ct, p) == CT_DROP) {
+	if (ct_in_hint(r->ct, p, fr == CT_FRAG_DONE ? NULL : hint) == CT_DROP) {
 		struct ct_stats st;
 
 		ct_dropped = true;
@@ -1189,8 +1190,7 @@ struct prepared {
 	int decoded;		/* pkt_decode's result */
 	int dir_rc;		/* packet_dir's result */
 	enum flow_dir dir;
-	bool has_hash;
-	uint32_t ct_hash;	/* ct_packet_hash: for prefetching its conntrack entry */
+	struct ct_hint ct;	/* ct_in's first steps, done here (prefetching uses its hash) */
 };
 
 struct prep_ctx {
@@ -1216,7 +1216,9 @@ static void prepare(void *arg, const struct pcap_pkthdr *h, const uint8_t *data,
 		return;
 	apply_dir(c->ci, p, frame);
 	pp->dir_rc = packet_dir(c->r, p, &pp->dir);
-	pp->has_hash = pp->dir_rc == 0 && !p->is_frag && ct_packet_hash(p, &pp->ct_hash);
+	pp->ct.valid = false;
+	if (pp->dir_rc == 0 && !p->is_frag)
+		ct_packet_hint(p, &pp->ct);
 }
 
 static int replay_one(struct replay *r, size_t ci)
@@ -1247,12 +1249,12 @@ static int replay_one(struct replay *r, size_t ci)
 
 		/* conntrack lookups of the packets ahead, in steps: the slot
 		 * eight packets ahead, the entry four ahead, its flow two ahead */
-		if ((ahead = reader_peek(rd, 8)) && ahead->has_hash)
-			ct_prefetch_slot(r->ct, ahead->ct_hash);
-		if ((ahead = reader_peek(rd, 4)) && ahead->has_hash)
-			ct_prefetch_entry(r->ct, ahead->ct_hash);
-		if ((ahead = reader_peek(rd, 2)) && ahead->has_hash) {
-			uint64_t u = ct_peek_user(r->ct, ahead->ct_hash);
+		if ((ahead = reader_peek(rd, 8)) && ahead->ct.valid)
+			ct_prefetch_slot(r->ct, ahead->ct.h);
+		if ((ahead = reader_peek(rd, 4)) && ahead->ct.valid)
+			ct_prefetch_entry(r->ct, ahead->ct.h);
+		if ((ahead = reader_peek(rd, 2)) && ahead->ct.valid) {
+			uint64_t u = ct_peek_user(r->ct, ahead->ct.h);
 
 			if (u && u <= r->nflows)
 				__builtin_prefetch(&r->flows[u - 1]);
@@ -1290,7 +1292,7 @@ static int replay_one(struct replay *r, size_t ci)
 			vm_set_trace(r->vm, trace_cb, r);
 		}
 		set_iface(pk, dir == FLOW_IN ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT, dir == FLOW_LO);
-		if (judge(r, cap, pk, dir) < 0)
+		if (judge(r, cap, pk, dir, &pp->ct) < 0)
 			goto out;
 	}
 	if (ciw->dirs && frame != ciw->ndirs)

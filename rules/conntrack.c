@@ -365,9 +365,9 @@ static bool expired(const struct ct_table *t, const struct ct_entry *e)
 }
 
 /* __nf_conntrack_find_get: an expired entry is reaped, never returned. */
-static struct ct_entry *lookup(struct ct_table *t, const struct ct_tuple *k, int *dir)
+static struct ct_entry *lookup_h(struct ct_table *t, const struct ct_tuple *k, uint32_t h,
+				 int *dir)
 {
-	uint32_t h = tuple_hash(k);
 	size_t m = t->nslots - 1;
 
 	for (size_t i = h & m; t->slot[i].e; i = (i + 1) & m) {
@@ -384,6 +384,11 @@ static struct ct_entry *lookup(struct ct_table *t, const struct ct_tuple *k, int
 		return e;
 	}
 	return NULL;
+}
+
+static struct ct_entry *lookup(struct ct_table *t, const struct ct_tuple *k, int *dir)
+{
+	return lookup_h(t, k, tuple_hash(k), dir);
 }
 
 static void gc_expired(struct ct_table *t)
@@ -1183,19 +1188,17 @@ static int64_t pkt_time_us(const struct pkt *p)
 	return s * USEC + us;
 }
 
-/* The hash ct_in will look the packet's tuple up by (resolve_normal_ct's
- * first step), or false when it has none; pure, any thread may call it. */
-bool ct_packet_hash(const struct pkt *p, uint32_t *h)
+/* The transport header, tuple and hash ct_in starts from (get_l4,
+ * resolve_normal_ct's first steps), or false when the packet has none;
+ * pure, any thread may call it. */
+bool ct_packet_hint(const struct pkt *p, struct ct_hint *hint)
 {
-	struct ct_tuple k;
-	uint8_t proto;
-	size_t off;
-
-	if ((p->nfproto != NFPROTO_IPV4 && p->nfproto != NFPROTO_IPV6) ||
-	    !get_l4_pkt(p, &proto, &off) || !get_tuple_pkt(p, proto, off, &k))
-		return false;
-	*h = tuple_hash(&k);
-	return true;
+	hint->valid = (p->nfproto == NFPROTO_IPV4 || p->nfproto == NFPROTO_IPV6) &&
+		      get_l4_pkt(p, &hint->proto, &hint->off) &&
+		      get_tuple_pkt(p, hint->proto, hint->off, &hint->k);
+	if (hint->valid)
+		hint->h = tuple_hash(&hint->k);
+	return hint->valid;
 }
 
 /* Cache hints for a packet a few ahead: its slot, and (once the slot is in
@@ -1227,6 +1230,11 @@ uint64_t ct_peek_user(const struct ct_table *t, uint32_t h)
 
 enum ct_verdict ct_in(struct ct_table *t, struct pkt *p)
 {
+	return ct_in_hint(t, p, NULL);
+}
+
+enum ct_verdict ct_in_hint(struct ct_table *t, struct pkt *p, const struct ct_hint *hint)
+{
 	struct view v = { .d = p->data, .nh = p->nh_off, .nfproto = p->nfproto };
 	int64_t ts = pkt_time_us(p);
 	struct ct_tuple k, r;
@@ -1253,8 +1261,14 @@ enum ct_verdict ct_in(struct ct_table *t, struct pkt *p)
 		return no_ct(t, p);
 	v.lim = p->nh_off + p->avail;
 	v.klim = p->nh_off + p->len;
-	if (!get_l4(&v, &proto, &off))
+	if (hint && !hint->valid)
+		hint = NULL;
+	if (hint) {
+		proto = hint->proto;
+		off = hint->off;
+	} else if (!get_l4(&v, &proto, &off)) {
 		return no_ct(t, p);
+	}
 
 	/* nf_conntrack_handle_icmp: errors and ICMPv6 ND/MLD first */
 	if (is_icmp(&v, proto)) {
@@ -1282,9 +1296,14 @@ enum ct_verdict ct_in(struct ct_table *t, struct pkt *p)
 
 repeat:
 	/* resolve_normal_ct */
-	if (!get_tuple(&v, proto, off, &k))
-		return no_ct(t, p);
-	e = lookup(t, &k, &dir);
+	if (hint && tries == 0) {
+		k = hint->k;
+		e = lookup_h(t, &k, hint->h, &dir);
+	} else {
+		if (!get_tuple(&v, proto, off, &k))
+			return no_ct(t, p);
+		e = lookup(t, &k, &dir);
+	}
 	if (!e) {
 		if (!invert_tuple(&k, &r))
 			return no_ct(t, p);

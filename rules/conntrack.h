@@ -76,7 +76,17 @@ void *ct_entry_ext(struct ct_entry *e);
 /* Prefetching (pcap-replay's reader computes the hash in its thread): the
  * hash ct_in will look p up by (false: p has no tuple), and cache hints for
  * its slot and entry.  Hints only: they change nothing. */
-bool ct_packet_hash(const struct pkt *p, uint32_t *h);
+struct ct_hint {		/* what ct_in finds first, found beforehand */
+	bool valid;
+	uint8_t proto;
+	size_t off;		/* transport header */
+	struct ct_tuple k;
+	uint32_t h;		/* the hash k is looked up by */
+};
+bool ct_packet_hint(const struct pkt *p, struct ct_hint *hint);
+/* ct_in with the hint of this very packet (same data: not for a datagram
+ * reassembled since); NULL: ct_in. */
+enum ct_verdict ct_in_hint(struct ct_table *t, struct pkt *p, const struct ct_hint *hint);
 void ct_prefetch_slot(const struct ct_table *t, uint32_t h);
 void ct_prefetch_entry(const struct ct_table *t, uint32_t h);
 /* ct_entry_user of the entry in h's home slot, if it is there (0 if not). */
