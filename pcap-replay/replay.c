@@ -307,11 +307,9 @@ int replay_init(struct replay *r, const struct replay_opts *o, const struct rule
 	if (!r->ct)
 		goto oom;
 	r->flow_cache = !o->no_flow_cache;
-	if (r->flow_cache) {
-		r->refused = calloc(REPLAY_REFUSED_MEMOS, sizeof(*r->refused));
-		if (!r->refused)
-			goto oom;
-	}
+	r->refused = calloc(REPLAY_REFUSED_MEMOS, sizeof(*r->refused));
+	if (!r->refused)
+		goto oom;
 	ct_table_set_reaper(r->ct, reaper, r);
 	r->caps = calloc(o->ncaptures ? o->ncaptures : 1, sizeof(*r->caps));
 	if (!r->caps)
@@ -776,19 +774,12 @@ static int eval_hook(struct replay *r, struct pkt *p, int hook, bool lo, struct 
 		/* the entry's memo for this direction and hook (input, output; a
 		 * loopback packet is judged at both: it alternates) */
 		struct vm_memo *m = (struct vm_memo *)ct_entry_ext(p->ct) + (p->ct_dir ? 1 : 0);
-		struct refused_memo *rf = NULL;
-		struct ct_tuple t;
+		struct refused_memo *rf = r->cur_refused;
 		int rc;
 
-		/* A refused first packet's entry is discarded, and its
-		 * retransmissions come with new entries of the same tuple: the
-		 * memo of the refused one is kept by tuple for them. */
-		if (p->ctinfo == IP_CT_NEW && !ct_entry_confirmed(p->ct)) {
-			ct_entry_tuple(p->ct, IP_CT_DIR_ORIGINAL, &t);
-			rf = &r->refused[ct_tuple_hash(&t) & (REPLAY_REFUSED_MEMOS - 1)];
-			if (!m->o && rf->m.o && memcmp(&rf->t, &t, sizeof(t)) == 0)
-				*m = rf->m;
-		}
+		/* a retransmission of a refused first packet: its memo */
+		if (rf && !m->o && rf->m.o)
+			*m = rf->m;
 		rc = vm_eval_memo(r->vm, p, v, m);
 		if (rc < 0) {
 			snprintf(r->err, sizeof(r->err), "frame %llu: evaluator error: %s",
@@ -796,7 +787,6 @@ static int eval_hook(struct replay *r, struct pkt *p, int hook, bool lo, struct 
 			return -1;
 		}
 		if (rf && v->verdict != NF_ACCEPT && m->o) {
-			rf->t = t;
 			rf->m = *m;
 		}
 		if (rc)
@@ -999,6 +989,7 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 				(unsigned long long)p->frame);
 		}
 	}
+	r->cur_refused = NULL;
 	if (ct_in_hint(r->ct, p, fr == CT_FRAG_DONE ? NULL : hint) == CT_DROP) {
 		struct ct_stats st;
 
@@ -1014,6 +1005,21 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 		}
 		accepted = false;
 	} else {
+		/* A first packet: the slot of its tuple for what a refused one
+		 * left (the slot is taken over when the tuple differs). */
+		if (p->ct_present && p->ct && p->ctinfo == IP_CT_NEW &&
+		    !ct_entry_confirmed(p->ct)) {
+			struct ct_tuple t;
+			struct refused_memo *rf;
+
+			ct_entry_tuple(p->ct, IP_CT_DIR_ORIGINAL, &t);
+			rf = &r->refused[ct_tuple_hash(&t) & (REPLAY_REFUSED_MEMOS - 1)];
+			if (memcmp(&rf->t, &t, sizeof(t)) != 0) {
+				memset(rf, 0, sizeof(*rf));
+				rf->t = t;
+			}
+			r->cur_refused = rf;
+		}
 		/* loopback: output on lo, then input on lo */
 		if (eval_hook(r, p, dir == FLOW_IN ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT,
 			      dir == FLOW_LO, &v) < 0)
@@ -1057,6 +1063,8 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 	if (p->ct_present && p->ct) {
 		uint64_t u = ct_entry_user(p->ct);
 
+		if (!u && r->cur_refused)	/* a refused first packet's flow */
+			u = r->cur_refused->flow;
 		if (u && u <= r->nflows && !r->flows[u - 1].closed)
 			f = &r->flows[u - 1];
 	}
@@ -1101,6 +1109,8 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 	if (f) {
 		if (p->ct_present && p->ct)
 			ct_entry_set_user(p->ct, (uint64_t)(f - r->flows) + 1);
+		if (r->cur_refused && !accepted)
+			r->cur_refused->flow = (uint32_t)(f - r->flows) + 1;
 		f->packets++;
 		if (accepted)
 			f->pkts_accepted++;

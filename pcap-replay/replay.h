@@ -132,11 +132,14 @@ struct replay_pkt {
 
 typedef void (*replay_pkt_fn)(const struct replay_pkt *rp, void *arg);
 
-/* The memo of a refused first packet, by its tuple (replay.c eval_hook). */
+/* What a refused first packet leaves for its retransmissions, which come
+ * with new conntrack entries of the same tuple (the refused one's entry is
+ * discarded): its memo and its flow, by tuple (replay.c). */
 #define REPLAY_REFUSED_MEMOS 4096
 struct refused_memo {
-	struct ct_tuple t;
-	struct vm_memo m;
+	struct ct_tuple t;	/* all zero: empty */
+	struct vm_memo m;	/* m.o NULL: none */
+	uint32_t flow;		/* flow index + 1; 0: none */
 };
 
 struct flow_slot {
@@ -178,6 +181,7 @@ struct replay {
 	 * off with --no-flow-cache */
 	bool flow_cache;
 	struct refused_memo *refused;	/* REPLAY_REFUSED_MEMOS, by tuple hash */
+	struct refused_memo *cur_refused;	/* the current packet's slot: NEW, unconfirmed */
 	uint64_t memo_hits, evaluations;
 
 	struct totals t;
