@@ -282,9 +282,10 @@ elif [ ! -x "$O/bench/gencap" ]; then
 	skip "flow cache on a large capture" "$O/bench/gencap not built (make O=$O $O/bench/gencap)"
 else
 	"$O/bench/gencap" "$REAL_TAGS" "$tmp/big.pcap" 50000 7 2>/dev/null
-	for m in c f; do
+	for m in c f s; do
 		flag=""
 		[ $m = f ] && flag=--no-flow-cache
+		[ $m = s ] && flag=--single-thread
 		# shellcheck disable=SC2086
 		"$REPLAY" --policy bench/data/azureml.yaml --tags "$REAL_TAGS" --local "$LOCAL" \
 			--coverage --format json $flag "$tmp/big.pcap" >"$tmp/big-$m.json" 2>/dev/null
@@ -294,6 +295,26 @@ else
 		ok "gencap 50,000 packets, real tags: flow cache on ($hits from it, $runs bytecode runs) and off give the same report"
 	else
 		not_ok "gencap capture: flow cache" "hits ${hits:-?} runs ${runs:-?}; $(cat "$tmp/err")"
+	fi
+	# the reader thread changes nothing either (same JSON, bytecode_runs included)
+	if cmp -s "$tmp/big-c.json" "$tmp/big-s.json"; then
+		ok "gencap capture: reader thread and --single-thread give the same report"
+	else
+		not_ok "gencap capture: --single-thread" "$(diff "$tmp/big-c.json" "$tmp/big-s.json" | head -3)"
+	fi
+	# a capture cut short: the same frames judged and the same message either way
+	head -c 2000000 "$tmp/big.pcap" >"$tmp/cut.pcap"
+	"$REPLAY" --policy bench/data/azureml.yaml --tags "$REAL_TAGS" --local "$LOCAL" \
+		"$tmp/cut.pcap" >"$tmp/cut-t.out" 2>"$tmp/cut-t.err"
+	rt=$?
+	"$REPLAY" --policy bench/data/azureml.yaml --tags "$REAL_TAGS" --local "$LOCAL" \
+		--single-thread "$tmp/cut.pcap" >"$tmp/cut-s.out" 2>"$tmp/cut-s.err"
+	rs=$?
+	if [ $rt -eq 2 ] && [ $rs -eq 2 ] && cmp -s "$tmp/cut-t.out" "$tmp/cut-s.out" &&
+	   cmp -s "$tmp/cut-t.err" "$tmp/cut-s.err" && grep -q "read error after frame" "$tmp/cut-t.err"; then
+		ok "truncated capture: reader thread and --single-thread report the same frames and error (exit 2)"
+	else
+		not_ok "truncated capture with the reader thread" "exit $rt / $rs" "$(tail -1 "$tmp/cut-t.err")" "$(tail -1 "$tmp/cut-s.err")"
 	fi
 fi
 
