@@ -80,13 +80,9 @@ fi
 addp storage "$W/storage-in.yaml" "$T1"
 addp azuremonitor "$W/azuremonitor-in.yaml" "$T1"
 for n in $SIZES; do addp "s$n" "$W/scale-$n.yaml" "$W/scaletags.json"; done
-# Every tag of the file as one inbound source list: the compiler emits one set
-# and a rule pair PER TAG (4,813 sets, 9,620 rules in the inbound chain), which
-# a new inbound packet walks linearly, in the kernel as in the evaluator:
-# ~200 s here instead of ~1 s.  Opt-in until the compiler merges such lists.
-if [ "${REPLAY_ALLTAGS:-0}" = 1 ]; then
-	addp alltags "$W/alltags.yaml" "$T1"
-fi
+# Every tag of the file as one inbound source list: one union set per family
+# (a rule naming more than eight tags gets one, see README "How it is built").
+addp alltags "$W/alltags.yaml" "$T1"
 
 now_us() { echo $(($(date +%s%N) / 1000)); }
 # run LABEL FILE: appends the wall time in microseconds to $W/LABEL.FILEBASE
@@ -161,19 +157,13 @@ printf '   %-44s %8s %8s   %6s %6s   %5s\n' "" "total s" "replay s" "Mpps" "Mpps
 for n in $SIZES; do
 	row "N = $n" "$(med "s$n")" "$(setup "s$n")"
 done
-if [ "${REPLAY_ALLTAGS:-0}" = 1 ]; then
-	row "every tag of the file (75,356 listed prefixes)" "$(med alltags)" "$(setup alltags)"
-else
-	echo "   every tag of the file as the list (75,356 listed prefixes): skipped, REPLAY_ALLTAGS=1 runs it"
-	echo "      (the compiler emits a rule pair per tag: 9,620 rules walked linearly; ~200 s, not ~1 s)"
-fi
+row "every tag of the file (75,356 listed prefixes)" "$(med alltags)" "$(setup alltags)"
 echo "      $O/pcap-replay --policy scale-N.yaml --tags scaletags.json --local $LOCAL FILE"
 echo "      (python3 bench/data/gen_scale.py $T1 DIR $SIZES; alltags: bench/data/gen_alltags.py)"
 
 echo "== pcap-replay peak memory (max RSS, /usr/bin/time)"
 if [ -x /usr/bin/time ]; then
-	rss_labels="azureml s70000"
-	[ "${REPLAY_ALLTAGS:-0}" = 1 ] && rss_labels="$rss_labels alltags"
+	rss_labels="azureml s70000 alltags"
 	for l in $rss_labels; do
 		/usr/bin/time -f "%M" -o "$W/rss" ${CMD[$l]} "$CAP" >/dev/null 2>&1
 		/usr/bin/time -f "%M" -o "$W/rss1" ${CMD[$l]} "$W/one.pcap" >/dev/null 2>&1
