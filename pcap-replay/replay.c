@@ -1258,12 +1258,12 @@ static int replay_one(struct replay *r, size_t ci)
 		enum flow_dir dir = pp->dir;
 
 		/* conntrack lookups of the packets ahead, in steps: the slot
-		 * eight packets ahead, the entry four ahead, its flow two ahead */
-		if ((ahead = reader_peek(rd, 8)) && ahead->ct.valid)
+		 * twelve packets ahead, the entry eight ahead, its flow four ahead */
+		if ((ahead = reader_peek(rd, 12)) && ahead->ct.valid)
 			ct_prefetch_slot(r->ct, ahead->ct.h);
-		if ((ahead = reader_peek(rd, 4)) && ahead->ct.valid)
+		if ((ahead = reader_peek(rd, 8)) && ahead->ct.valid)
 			ct_prefetch_entry(r->ct, ahead->ct.h);
-		if ((ahead = reader_peek(rd, 2)) && ahead->ct.valid) {
+		if ((ahead = reader_peek(rd, 4)) && ahead->ct.valid) {
 			uint64_t u = ct_peek_user(r->ct, ahead->ct.h);
 
 			if (u && u <= r->nflows)
