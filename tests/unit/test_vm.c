@@ -1454,6 +1454,28 @@ static void test_handbuilt_shift_byteorder(void **state)
 
 /* nft_lookup: an inverted lookup whose key IS in the set still matches when
  * the set has a catch-all element (nft_set_catchall_lookup stands in). */
+/* "meta KEY -> reg; cmp eq reg, val; verdict" */
+static void hb_meta_cmp_rule(struct ruleset *rs, uint32_t key, uint32_t reg, uint8_t val,
+			     int verdict_code)
+{
+	struct nftnl_rule *r = hb_rule(rs);
+	struct nftnl_expr *e = hb_expr(r, "meta");
+
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, key);
+	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, reg);
+	hb_cmp(r, reg, NFT_CMP_EQ, &val, 1);
+	hb_verdict(r, verdict_code);
+}
+
+/* "cmp eq reg, val; verdict": reads a register no expression of the rule loads */
+static void hb_cmp_rule(struct ruleset *rs, uint32_t reg, uint8_t val, int verdict_code)
+{
+	struct nftnl_rule *r = hb_rule(rs);
+
+	hb_cmp(r, reg, NFT_CMP_EQ, &val, 1);
+	hb_verdict(r, verdict_code);
+}
+
 /* The rule guard (vm.c run_guard) does what the "meta nfproto|l4proto; cmp eq"
  * pair it replaces does, register write included: a later rule reading the
  * register without loading it (nothing forbids that in the kernel: registers
@@ -1461,40 +1483,16 @@ static void test_handbuilt_shift_byteorder(void **state)
  * packet without a transport header breaks "meta l4proto" without a write. */
 static void test_handbuilt_guard_register(void **state)
 {
-	struct ruleset *rs = hb_new();
-	struct nftnl_rule *r;
-	struct nftnl_expr *e;
+	struct ruleset *rs = hb_new(), *rs2 = hb_new();
 	struct vm_verdict v;
 	struct vm *vm;
 	struct tp t;
-	uint8_t v6 = NFPROTO_IPV6, v4 = NFPROTO_IPV4, udp_p = 17, tcp_p = 6;
 
 	(void)state;
-	/* rule 0: meta nfproto -> r1; cmp eq r1 ipv6; accept */
-	r = hb_rule(rs);
-	e = hb_expr(r, "meta");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_NFPROTO);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_1);
-	hb_cmp(r, NFT_REG_1, NFT_CMP_EQ, &v6, 1);
-	hb_verdict(r, NF_ACCEPT);
-	/* rule 1: cmp eq r1 ipv4 (no load); drop */
-	r = hb_rule(rs);
-	hb_cmp(r, NFT_REG_1, NFT_CMP_EQ, &v4, 1);
-	hb_verdict(r, NF_DROP);
-	/* rule 2: meta l4proto -> r2; cmp eq r2 udp; accept */
-	r = hb_rule(rs);
-	e = hb_expr(r, "meta");
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_L4PROTO);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_2);
-	hb_cmp(r, NFT_REG_2, NFT_CMP_EQ, &udp_p, 1);
-	hb_verdict(r, NF_ACCEPT);
-	/* rule 3: cmp eq r2 tcp (no load); drop */
-	r = hb_rule(rs);
-	hb_cmp(r, NFT_REG_2, NFT_CMP_EQ, &tcp_p, 1);
-	hb_verdict(r, NF_DROP);
-	/* the same pairs in a base chain of the other family order: ipv6 packet */
+	/* ipv6 accepted by rule 0; rule 1 reads what rule 0's meta wrote */
+	hb_meta_cmp_rule(rs, NFT_META_NFPROTO, NFT_REG_1, NFPROTO_IPV6, NF_ACCEPT);
+	hb_cmp_rule(rs, NFT_REG_1, NFPROTO_IPV4, NF_DROP);
 	vm = must_load(rs);
-
 	tcp(&t, "10.0.0.2", 1, "10.0.0.1", 1);		/* ipv4: rule 0's guard writes 2 */
 	assert_int_equal(eval(vm, &t, &v), NF_DROP);
 	assert_int_equal(v.rule_index, 1);
@@ -1503,36 +1501,25 @@ static void test_handbuilt_guard_register(void **state)
 	assert_int_equal(v.rule_index, 0);
 	vm_free(vm);
 
-	/* rules 2 and 3 alone: a tcp packet fails rule 2's guard (writes 6),
-	 * rule 3 drops; without a transport header rule 2 breaks without a
-	 * write and rule 3 sees 0: policy accept */
-	{
-		struct ruleset *rs2 = hb_new();
-
-		r = hb_rule(rs2);
-		e = hb_expr(r, "meta");
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_KEY, NFT_META_L4PROTO);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_META_DREG, NFT_REG_2);
-		hb_cmp(r, NFT_REG_2, NFT_CMP_EQ, &udp_p, 1);
-		hb_verdict(r, NF_ACCEPT);
-		r = hb_rule(rs2);
-		hb_cmp(r, NFT_REG_2, NFT_CMP_EQ, &tcp_p, 1);
-		hb_verdict(r, NF_DROP);
-		vm = must_load(rs2);
-		tcp(&t, "10.0.0.2", 1, "10.0.0.1", 1);
-		assert_int_equal(eval(vm, &t, &v), NF_DROP);
-		assert_int_equal(v.rule_index, 1);
-		tcp(&t, "10.0.0.2", 1, "10.0.0.1", 1);
-		t.p.tprot_set = false;
-		assert_int_equal(eval(vm, &t, &v), NF_ACCEPT);
-		assert_true(v.policy);
-		udp(&t, "10.0.0.2", 1, "10.0.0.1", 1, 0);
-		assert_int_equal(eval(vm, &t, &v), NF_ACCEPT);
-		assert_int_equal(v.rule_index, 0);
-		vm_free(vm);
-		ruleset_free(rs2);
-	}
+	/* udp accepted by rule 0; a tcp packet fails its guard (writes 6) and
+	 * rule 1 drops; without a transport header rule 0 breaks without a
+	 * write and rule 1 sees 0: policy accept */
+	hb_meta_cmp_rule(rs2, NFT_META_L4PROTO, NFT_REG_2, 17, NF_ACCEPT);
+	hb_cmp_rule(rs2, NFT_REG_2, 6, NF_DROP);
+	vm = must_load(rs2);
+	tcp(&t, "10.0.0.2", 1, "10.0.0.1", 1);
+	assert_int_equal(eval(vm, &t, &v), NF_DROP);
+	assert_int_equal(v.rule_index, 1);
+	tcp(&t, "10.0.0.2", 1, "10.0.0.1", 1);
+	t.p.tprot_set = false;
+	assert_int_equal(eval(vm, &t, &v), NF_ACCEPT);
+	assert_true(v.policy);
+	udp(&t, "10.0.0.2", 1, "10.0.0.1", 1, 0);
+	assert_int_equal(eval(vm, &t, &v), NF_ACCEPT);
+	assert_int_equal(v.rule_index, 0);
+	vm_free(vm);
 	ruleset_free(rs);
+	ruleset_free(rs2);
 }
 
 static void test_handbuilt_catchall(void **state)
