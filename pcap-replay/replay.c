@@ -1258,13 +1258,12 @@ static int replay_one(struct replay *r, size_t ci)
 		enum flow_dir dir = pp->dir;
 
 		/* conntrack lookups of the packets ahead, in steps: the slot
-		 * twelve packets ahead, the entry eight ahead, its flow four ahead */
+		 * twelve packets ahead, then the entry and its flow (the slot
+		 * keeps a hint of the flow) eight ahead */
 		if ((ahead = reader_peek(rd, 12)) && ahead->ct.valid)
 			ct_prefetch_slot(r->ct, ahead->ct.h);
-		if ((ahead = reader_peek(rd, 8)) && ahead->ct.valid)
-			ct_prefetch_entry(r->ct, ahead->ct.h);
-		if ((ahead = reader_peek(rd, 4)) && ahead->ct.valid) {
-			uint64_t u = ct_peek_user(r->ct, ahead->ct.h);
+		if ((ahead = reader_peek(rd, 8)) && ahead->ct.valid) {
+			uint64_t u = ct_prefetch_entry(r->ct, ahead->ct.h);
 
 			if (u && u <= r->nflows)
 				__builtin_prefetch(&r->flows[u - 1]);

@@ -124,7 +124,9 @@ struct tcp_ct {			/* struct ip_ct_tcp */
 struct ct_slot {
 	struct ct_entry *e;		/* NULL: empty */
 	uint32_t h;			/* tuple_hash() of e->tuple[dir] */
-	uint32_t dir;
+	uint32_t dir : 1;
+	uint32_t user : 31;		/* e->user when hashed, if it fits (else 0): a
+					 * hint for prefetching (ct_prefetch_entry) */
 };
 
 struct ct_entry {
@@ -251,14 +253,13 @@ static inline bool tuple_eq(const struct ct_tuple *a, const struct ct_tuple *b)
 		(uint64_t)(xt ^ yt)) == 0;
 }
 
-static void slot_put(struct ct_slot *slot, size_t nslots, struct ct_entry *e, uint32_t h,
-		     uint32_t dir)
+static void slot_put(struct ct_slot *slot, size_t nslots, struct ct_slot s)
 {
-	size_t m = nslots - 1, i = h & m;
+	size_t m = nslots - 1, i = s.h & m;
 
 	while (slot[i].e)
 		i = (i + 1) & m;
-	slot[i] = (struct ct_slot){ .e = e, .h = h, .dir = dir };
+	slot[i] = s;
 }
 
 /* Makes room for one more entry before it is created: the slot array keeps a
@@ -277,7 +278,7 @@ static bool hash_reserve(struct ct_table *t)
 		return need * 8 <= t->nslots * 7;
 	for (size_t i = 0; i < t->nslots; i++)
 		if (t->slot[i].e)
-			slot_put(ns, n, t->slot[i].e, t->slot[i].h, t->slot[i].dir);
+			slot_put(ns, n, t->slot[i]);
 	free(t->slot);
 	t->slot = ns;
 	t->nslots = n;
@@ -288,7 +289,9 @@ static bool hash_reserve(struct ct_table *t)
 static void hash_insert(struct ct_table *t, struct ct_entry *e)
 {
 	for (uint32_t d = 0; d < 2; d++)
-		slot_put(t->slot, t->nslots, e, tuple_hash(&e->tuple[d]), d);
+		slot_put(t->slot, t->nslots, (struct ct_slot){
+				 .e = e, .h = tuple_hash(&e->tuple[d]), .dir = d & 1,
+				 .user = e->user < (1u << 31) ? (uint32_t)e->user : 0 });
 	e->prev = t->tail;
 	e->next = NULL;
 	if (t->tail)
@@ -1208,24 +1211,18 @@ void ct_prefetch_slot(const struct ct_table *t, uint32_t h)
 	__builtin_prefetch(&t->slot[h & (t->nslots - 1)]);
 }
 
-void ct_prefetch_entry(const struct ct_table *t, uint32_t h)
+uint64_t ct_prefetch_entry(const struct ct_table *t, uint32_t h)
 {
 	const struct ct_slot *s = &t->slot[h & (t->nslots - 1)];
 
-	if (s->e && s->h == h) {
-		__builtin_prefetch(s->e);
-		__builtin_prefetch((const char *)s->e + 64);
-		__builtin_prefetch((const char *)s->e + 128);
-		__builtin_prefetch((const char *)s->e + 192);
-		__builtin_prefetch(s->e->ext);
-	}
-}
-
-uint64_t ct_peek_user(const struct ct_table *t, uint32_t h)
-{
-	const struct ct_slot *s = &t->slot[h & (t->nslots - 1)];
-
-	return s->e && s->h == h ? s->e->user : 0;
+	if (!s->e || s->h != h)
+		return 0;
+	__builtin_prefetch(s->e);
+	__builtin_prefetch((const char *)s->e + 64);
+	__builtin_prefetch((const char *)s->e + 128);
+	__builtin_prefetch((const char *)s->e + 192);
+	__builtin_prefetch(s->e->ext);
+	return s->user;
 }
 
 enum ct_verdict ct_in(struct ct_table *t, struct pkt *p)

@@ -88,9 +88,9 @@ bool ct_packet_hint(const struct pkt *p, struct ct_hint *hint);
  * reassembled since); NULL: ct_in. */
 enum ct_verdict ct_in_hint(struct ct_table *t, struct pkt *p, const struct ct_hint *hint);
 void ct_prefetch_slot(const struct ct_table *t, uint32_t h);
-void ct_prefetch_entry(const struct ct_table *t, uint32_t h);
-/* ct_entry_user of the entry in h's home slot, if it is there (0 if not). */
-uint64_t ct_peek_user(const struct ct_table *t, uint32_t h);
+/* ... and returns what ct_entry_user was when that entry was hashed (a hint:
+ * 0 when unknown) */
+uint64_t ct_prefetch_entry(const struct ct_table *t, uint32_t h);
 
 /* A hash of the tuple's bytes (tuples are zeroed before they are filled). */
 uint32_t ct_tuple_hash(const struct ct_tuple *k);
