@@ -209,11 +209,6 @@ int reader_datalink(const struct reader *r)
 	return pcap_datalink(r->pd);
 }
 
-bool reader_threaded(const struct reader *r)
-{
-	return r->threaded;
-}
-
 int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data, void **area)
 {
 	if (r->threaded && !r->started)

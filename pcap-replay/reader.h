@@ -22,7 +22,6 @@ typedef void (*reader_prep_fn)(void *arg, const struct pcap_pkthdr *h, const uin
 int reader_open(struct reader **r, const char *path, bool single_thread, size_t area_size,
 		reader_prep_fn prep, void *prep_arg, char *err, size_t errlen);
 int reader_datalink(const struct reader *r);
-bool reader_threaded(const struct reader *r);
 /* The next packet: 1 (h and data valid until the next call), 0 at the end of
  * the file, -1 on a read error (reader_error says which; the packets before
  * it were all returned). */

@@ -90,12 +90,17 @@ static const struct vm_outcome *intern(struct vm *vm, struct vm_outcome *s)
 	size_t i;
 
 	s->hash = outcome_hash(s);
-	if ((vm->noutcomes + 1) * 2 > vm->outcap &&
-	    (vm->noutcomes >= VM_MEMO_OUTCOMES_MAX || !outcomes_grow(vm)))
-		goto lookup_only;
+	/* room for one more at a load of 1/2 until the cap; a failed growth
+	 * keeps the table as it is */
+	if ((vm->noutcomes + 1) * 2 > vm->outcap && vm->noutcomes < VM_MEMO_OUTCOMES_MAX)
+		outcomes_grow(vm);
+	if (!vm->outcap)
+		return NULL;
 	for (i = s->hash & (vm->outcap - 1); vm->outcomes[i]; i = (i + 1) & (vm->outcap - 1))
 		if (outcome_eq(vm->outcomes[i], s))
 			return vm->outcomes[i];
+	if ((vm->noutcomes + 1) * 2 > vm->outcap)
+		return NULL;	/* full: only the outcomes already there are reused */
 	o = malloc(outcome_size(s->neffects));
 	if (!o)
 		return NULL;
@@ -103,12 +108,6 @@ static const struct vm_outcome *intern(struct vm *vm, struct vm_outcome *s)
 	vm->outcomes[i] = o;
 	vm->noutcomes++;
 	return o;
-lookup_only:
-	for (i = vm->outcap ? s->hash & (vm->outcap - 1) : 0; vm->outcap && vm->outcomes[i];
-	     i = (i + 1) & (vm->outcap - 1))
-		if (outcome_eq(vm->outcomes[i], s))
-			return vm->outcomes[i];
-	return NULL;
 }
 
 void vm_memo_free(struct vm *vm)
