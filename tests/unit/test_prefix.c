@@ -19,6 +19,7 @@
 #include <string.h>
 
 #include "prefix.h"
+#include "testutil.h"
 
 /* ---- helpers ----------------------------------------------------------- */
 
@@ -55,32 +56,6 @@ static void pset_from(struct pset *s, int family, const char *const *v, size_t n
 }
 
 /* "a, b, c" with every interval printed by interval_format. */
-static char *pset_text(const struct pset *s)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-	char iv[2 * INET6_ADDRSTRLEN + 2];
-
-	assert_non_null(m);
-	for (size_t i = 0; i < s->n; i++) {
-		interval_format(s->family, &s->v[i], iv, sizeof(iv));
-		fprintf(m, "%s%s", i ? ", " : "", iv);
-	}
-	fclose(m);
-	return buf;
-}
-
-static void assert_pset_text(const struct pset *s, const char *want)
-{
-	char *got = pset_text(s);
-
-	if (strcmp(got, want) != 0)
-		print_error("expected: %s\nactual:   %s\n", want, got);
-	assert_string_equal(got, want);
-	free(got);
-}
-
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 /* ---- prefix_parse ------------------------------------------------------ */

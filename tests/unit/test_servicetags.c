@@ -16,6 +16,7 @@
 #include <unistd.h>
 
 #include "servicetags.h"
+#include "testutil.h"
 
 #define TAGS_FILE	"examples/servicetags.json"
 #define REAL_DIR	"../shared/data/servicetags/"
@@ -33,32 +34,6 @@ static struct tagdb *load(const char *path)
 		print_error("%s\n", err);
 	assert_non_null(db);
 	return db;
-}
-
-static char *pset_text(const struct pset *s)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-	char iv[2 * INET6_ADDRSTRLEN + 2];
-
-	assert_non_null(m);
-	for (size_t i = 0; i < s->n; i++) {
-		interval_format(s->family, &s->v[i], iv, sizeof(iv));
-		fprintf(m, "%s%s", i ? ", " : "", iv);
-	}
-	fclose(m);
-	return buf;
-}
-
-static void assert_pset_text(const struct pset *s, const char *want)
-{
-	char *got = pset_text(s);
-
-	if (strcmp(got, want) != 0)
-		print_error("expected: %s\nactual:   %s\n", want, got);
-	assert_string_equal(got, want);
-	free(got);
 }
 
 static struct addr A(const char *s)

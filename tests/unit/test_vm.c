@@ -35,6 +35,7 @@
 #include "servicetags.h"
 #include "set_lookup.h"
 #include "vm.h"
+#include "hbuild.h"
 
 #define IP_CT_UNTRACKED 7	/* kernel-internal enum value */
 #define TAGS_FILE "../shared/data/servicetags/ServiceTags_Public_20240415.json"
@@ -1226,75 +1227,11 @@ static void test_save_load(void **state)
 
 /* ------------------------------------------- hand-built (no root) ------- */
 
-static struct ruleset *hb_new(void)
-{
-	struct ruleset *rs = ruleset_new("t", NFPROTO_INET);
-	struct nftnl_chain *c = nftnl_chain_alloc();
-
-	assert_non_null(rs);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, "t");
-	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, "input");
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
-	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_IN);
-	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, 0);
-	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_ACCEPT);
-	nftnl_chain_list_add_tail(c, rs->chains);
-	return rs;
-}
-
-static struct nftnl_rule *hb_rule(struct ruleset *rs)
-{
-	struct nftnl_rule *r = nftnl_rule_alloc();
-
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, "t");
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, "input");
-	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-	nftnl_rule_list_add_tail(r, rs->rules);
-	return r;
-}
-
-static struct nftnl_expr *hb_expr(struct nftnl_rule *r, const char *name)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc(name);
-
-	nftnl_rule_add_expr(r, e);
-	return e;
-}
-
-static void hb_payload(struct nftnl_rule *r, uint32_t base, uint32_t off, uint32_t len,
-		       uint32_t dreg)
-{
-	struct nftnl_expr *e = hb_expr(r, "payload");
-
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_BASE, base);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_OFFSET, off);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_LEN, len);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_DREG, dreg);
-}
-
-static void hb_cmp(struct nftnl_rule *r, uint32_t sreg, uint32_t op, const void *d,
-		   uint32_t len)
-{
-	struct nftnl_expr *e = hb_expr(r, "cmp");
-
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_SREG, sreg);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_CMP_OP, op);
-	nftnl_expr_set(e, NFTNL_EXPR_CMP_DATA, d, len);
-}
-
-static void hb_verdict(struct nftnl_rule *r, int code)
-{
-	struct nftnl_expr *e = hb_expr(r, "immediate");
-
-	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)code);
-}
-
 /* nft_bitwise_eval_lshift/rshift on host-order words, carrying across words;
  * nft_byteorder size 2 (u16 at the start of each 32-bit word) */
 static void test_handbuilt_shift_byteorder(void **state)
 {
-	struct ruleset *rs = hb_new();
+	struct ruleset *rs = hb_new(NF_ACCEPT);
 	struct nftnl_rule *r;
 	struct nftnl_expr *e;
 	uint32_t sh = 4, want;
@@ -1373,7 +1310,7 @@ static void test_handbuilt_shift_byteorder(void **state)
 	ruleset_free(rs);
 
 	/* register bounds: a 16-byte load into NFT_REG32_15 */
-	rs = hb_new();
+	rs = hb_new(NF_ACCEPT);
 	r = hb_rule(rs);
 	hb_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 0, 16, NFT_REG32_15);
 	assert_null(vm_load(rs, err, sizeof(err)));
@@ -1381,7 +1318,7 @@ static void test_handbuilt_shift_byteorder(void **state)
 	ruleset_free(rs);
 
 	/* jump loop */
-	rs = hb_new();
+	rs = hb_new(NF_ACCEPT);
 	struct nftnl_chain *c = nftnl_chain_alloc();
 	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, "t");
 	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, "x");
@@ -1399,7 +1336,7 @@ static void test_handbuilt_shift_byteorder(void **state)
 	ruleset_free(rs);
 
 	/* queue is refused (the verdict would leave the ruleset) */
-	rs = hb_new();
+	rs = hb_new(NF_ACCEPT);
 	hb_verdict(hb_rule(rs), NF_QUEUE);
 	assert_null(vm_load(rs, err, sizeof(err)));
 	assert_string_equal(err, "rule 0 in chain input: expression 'immediate': "
@@ -1412,7 +1349,7 @@ static void test_handbuilt_shift_byteorder(void **state)
 	for (int depth = 15; depth <= 16; depth++) {
 		char cn[16], prev[16] = "input";
 
-		rs = hb_new();
+		rs = hb_new(NF_ACCEPT);
 		for (int i = 0; i < depth; i++) {
 			snprintf(cn, sizeof(cn), "c%d", i);
 			c = nftnl_chain_alloc();
@@ -1483,7 +1420,7 @@ static void hb_cmp_rule(struct ruleset *rs, uint32_t reg, uint8_t val, int verdi
  * packet without a transport header breaks "meta l4proto" without a write. */
 static void test_handbuilt_guard_register(void **state)
 {
-	struct ruleset *rs = hb_new(), *rs2 = hb_new();
+	struct ruleset *rs = hb_new(NF_ACCEPT), *rs2 = hb_new(NF_ACCEPT);
 	struct vm_verdict v;
 	struct vm *vm;
 	struct tp t;
@@ -1524,7 +1461,7 @@ static void test_handbuilt_guard_register(void **state)
 
 static void test_handbuilt_catchall(void **state)
 {
-	struct ruleset *rs = hb_new();
+	struct ruleset *rs = hb_new(NF_ACCEPT);
 	struct nftnl_set *s = nftnl_set_alloc();
 	struct nftnl_set_elem *el;
 	struct nftnl_rule *r;

@@ -27,52 +27,9 @@
 #include "fqdn_map.h"
 #include "ruleset.h"
 #include "vm.h"
+#include "hbuild.h"
 
 /* ---- hand-built rulesets ------------------------------------------------ */
-
-static struct ruleset *hb_new(void)
-{
-	struct ruleset *rs = ruleset_new("t", NFPROTO_INET);
-	struct nftnl_chain *c = nftnl_chain_alloc();
-
-	assert_non_null(rs);
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, "t");
-	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, "input");
-	nftnl_chain_set_str(c, NFTNL_CHAIN_TYPE, "filter");
-	nftnl_chain_set_u32(c, NFTNL_CHAIN_HOOKNUM, NF_INET_LOCAL_IN);
-	nftnl_chain_set_s32(c, NFTNL_CHAIN_PRIO, 0);
-	nftnl_chain_set_u32(c, NFTNL_CHAIN_POLICY, NF_DROP);
-	nftnl_chain_list_add_tail(c, rs->chains);
-	return rs;
-}
-
-static struct nftnl_rule *hb_rule(struct ruleset *rs)
-{
-	struct nftnl_rule *r = nftnl_rule_alloc();
-
-	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, "t");
-	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, "input");
-	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
-	nftnl_rule_list_add_tail(r, rs->rules);
-	return r;
-}
-
-static struct nftnl_expr *hb_expr(struct nftnl_rule *r, const char *name)
-{
-	struct nftnl_expr *e = nftnl_expr_alloc(name);
-
-	assert_non_null(e);
-	nftnl_rule_add_expr(r, e);
-	return e;
-}
-
-static void hb_verdict(struct nftnl_rule *r, int code)
-{
-	struct nftnl_expr *e = hb_expr(r, "immediate");
-
-	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_DREG, NFT_REG_VERDICT);
-	nftnl_expr_set_u32(e, NFTNL_EXPR_IMM_VERDICT, (uint32_t)code);
-}
 
 /* ip daddr @set accept */
 static void hb_lookup_daddr(struct ruleset *rs, const char *set)
@@ -234,7 +191,7 @@ static int to1(struct vm *vm, const char *dst)
 
 static void test_queue_expr(void **state)
 {
-	struct ruleset *rs = hb_new();
+	struct ruleset *rs = hb_new(NF_DROP);
 	struct nftnl_rule *r = hb_rule(rs);
 	struct nftnl_expr *e = hb_expr(r, "queue");
 	struct vm_verdict v;
@@ -266,7 +223,7 @@ static void test_queue_expr(void **state)
 static struct ruleset *target_rs(const char *name, uint32_t rev, const void *info,
 				 uint32_t len)
 {
-	struct ruleset *rs = hb_new();
+	struct ruleset *rs = hb_new(NF_DROP);
 	struct nftnl_expr *e = hb_expr(hb_rule(rs), "target");
 
 	nftnl_expr_set_str(e, NFTNL_EXPR_TG_NAME, name);
@@ -345,7 +302,7 @@ static void test_target_nfqueue(void **state)
 
 static void test_dyn_elems(void **state)
 {
-	struct ruleset *rs = hb_new();
+	struct ruleset *rs = hb_new(NF_DROP);
 	uint8_t a51[4], a52[4], a6[16] = { 0x20, 0x01, 0x0d, 0xb8 };
 	struct vm_verdict v;
 	struct vm *vm;
@@ -413,7 +370,7 @@ static void test_dyn_elems(void **state)
 
 static void test_fqdn_dump_elems(void **state)
 {
-	struct ruleset *rs = hb_new();
+	struct ruleset *rs = hb_new(NF_DROP);
 	struct nftnl_set *s;
 	uint8_t a[4];
 	struct vm *vm;
@@ -447,20 +404,20 @@ static void test_fqdn_dump_elems(void **state)
 	ruleset_free(rs);
 
 	/* the same elements in a set that is no FQDN set: refused, as before */
-	rs = hb_new();
+	rs = hb_new(NF_DROP);
 	s = hb_set(rs, "other", NFT_SET_TIMEOUT, "not an fqdn set");
 	hb_elem(s, "203.0.113.51", 30000, 12345);
 	hb_lookup_daddr(rs, "other");
 	must_fail(rs, "element timeouts are not supported");
 	ruleset_free(rs);
-	rs = hb_new();
+	rs = hb_new(NF_DROP);
 	s = hb_set(rs, "nocomment", NFT_SET_TIMEOUT, NULL);
 	hb_elem(s, "203.0.113.51", 0, 12345);
 	hb_lookup_daddr(rs, "nocomment");
 	must_fail(rs, "element timeouts are not supported");
 	ruleset_free(rs);
 	/* an "fqdn=" comment on a set without the timeout flag: nothing ignored */
-	rs = hb_new();
+	rs = hb_new(NF_DROP);
 	s = hb_set(rs, "fqdn_x_v4", 0, "fqdn=x.example");
 	hb_elem(s, "203.0.113.51", 30000, 0);
 	hb_lookup_daddr(rs, "fqdn_x_v4");

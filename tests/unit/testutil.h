@@ -6,8 +6,11 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
 
 #include "diag.h"
+#include "prefix.h"
 
 /* The whole file as a string (NUL-terminated), or NULL when it cannot be read. */
 static inline char *slurp(const char *path)
@@ -54,6 +57,34 @@ static inline char *diags_text(const struct diags *d)
 	diags_print(d, m);
 	fclose(m);
 	return buf;
+}
+
+/* A pset as interval_format() writes its intervals, ", "-separated; the
+ * caller frees it. */
+static inline char *pset_text(const struct pset *s)
+{
+	char *buf = NULL;
+	size_t len = 0;
+	FILE *m = open_memstream(&buf, &len);
+	char iv[2 * INET6_ADDRSTRLEN + 2];
+
+	assert_non_null(m);
+	for (size_t i = 0; i < s->n; i++) {
+		interval_format(s->family, &s->v[i], iv, sizeof(iv));
+		fprintf(m, "%s%s", i ? ", " : "", iv);
+	}
+	fclose(m);
+	return buf;
+}
+
+static inline void assert_pset_text(const struct pset *s, const char *want)
+{
+	char *got = pset_text(s);
+
+	if (strcmp(got, want) != 0)
+		print_error("expected: %s\nactual:   %s\n", want, got);
+	assert_string_equal(got, want);
+	free(got);
 }
 
 #endif
