@@ -631,74 +631,74 @@ struct tcpseg {
 #define F_RST 0x04
 #define F_ACK 0x10
 
+/* The walk both option readers of nf_conntrack_proto_tcp.c make: the next
+ * option that is not a NOP into *kind and *len (its bytes at *at), false at the
+ * end-of-list option, at the end, or at a malformed length. */
+static bool tcp_opt_next(const uint8_t **o, size_t *n, uint8_t *kind, uint8_t *len,
+			 const uint8_t **at)
+{
+	while (*n > 0) {
+		*kind = **o;
+		if (*kind == 0)
+			return false;
+		if (*kind == 1) {
+			(*o)++;
+			(*n)--;
+			continue;
+		}
+		if (*n < 2)
+			return false;
+		*len = (*o)[1];
+		if (*len < 2 || *len > *n)
+			return false;
+		*at = *o;
+		*o += *len;
+		*n -= *len;
+		return true;
+	}
+	return false;
+}
+
 /* tcp_options(): window scale and SACK-permitted */
 static void tcp_options(const struct tcpseg *s, struct tcp_side *side)
 {
-	const uint8_t *o = s->opt;
+	const uint8_t *o = s->opt, *at;
 	size_t n = s->optlen;
+	uint8_t kind, len;
 
 	if (!o || !n)
 		return;
 	side->td_scale = 0;
 	side->flags = 0;
-	while (n > 0) {
-		uint8_t kind = *o, len;
-
-		if (kind == 0)
-			return;
-		if (kind == 1) {
-			o++; n--;
-			continue;
-		}
-		if (n < 2)
-			return;
-		len = o[1];
-		if (len < 2 || len > n)
-			return;
+	while (tcp_opt_next(&o, &n, &kind, &len, &at)) {
 		if (kind == 4 && len == 2)
 			side->flags |= TF_SACK_PERM;
 		else if (kind == 3 && len == 3) {
-			side->td_scale = o[2] > 14 ? 14 : o[2];
+			side->td_scale = at[2] > 14 ? 14 : at[2];
 			side->flags |= TF_WINDOW_SCALE;
 		}
-		o += len;
-		n -= len;
 	}
 }
 
 /* tcp_sack(): the highest right edge of the SACK blocks */
 static void tcp_sack(const struct tcpseg *s, uint32_t *sack)
 {
-	const uint8_t *o = s->opt;
+	const uint8_t *o = s->opt, *at;
 	size_t n = s->optlen;
+	uint8_t kind, len;
 
 	if (!o)
 		return;
-	while (n > 0) {
-		uint8_t kind = *o, len;
-
-		if (kind == 0)
-			return;
-		if (kind == 1) {
-			o++; n--;
-			continue;
-		}
-		if (n < 2)
-			return;
-		len = o[1];
-		if (len < 2 || len > n)
-			return;
+	while (tcp_opt_next(&o, &n, &kind, &len, &at)) {
 		if (kind == 5 && len >= 10 && (len - 2) % 8 == 0) {
 			for (size_t i = 2; i < len; i += 8) {
-				uint32_t edge = rd32(o + i + 4);
+				uint32_t edge = rd32(at + i + 4);
 
 				if (after(edge, *sack))
 					*sack = edge;
 			}
 			return;
 		}
-		o += len;
-		n -= len;
 	}
 }
 
