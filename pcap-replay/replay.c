@@ -308,7 +308,8 @@ int replay_init(struct replay *r, const struct replay_opts *o, const struct rule
 		goto oom;
 	r->flow_cache = !o->no_flow_cache;
 	r->refused = calloc(REPLAY_REFUSED_MEMOS, sizeof(*r->refused));
-	if (!r->refused)
+	r->refused_tag = calloc(REPLAY_REFUSED_MEMOS, sizeof(*r->refused_tag));
+	if (!r->refused || !r->refused_tag)
 		goto oom;
 	ct_table_set_reaper(r->ct, reaper, r);
 	r->caps = calloc(o->ncaptures ? o->ncaptures : 1, sizeof(*r->caps));
@@ -334,6 +335,7 @@ void replay_free(struct replay *r)
 	ct_table_free(r->ct);
 	r->ct = NULL;
 	free(r->refused);
+	free(r->refused_tag);
 	free(r->flows);
 	free(r->hash);
 	for (size_t i = 0; i < r->deccap; i++)
@@ -742,6 +744,21 @@ static void set_iface(struct pkt *p, int hook, bool lo)
 	}
 }
 
+/* The refused-memo slot of the current first packet, taken over for it
+ * (its conntrack entry is still there: called before ct_confirm). */
+static struct refused_memo *refused_claim(struct replay *r, const struct pkt *p)
+{
+	uint32_t i = r->cur_first_h & (REPLAY_REFUSED_MEMOS - 1);
+
+	if (r->cur_refused || !r->cur_first || !p->ct)
+		return r->cur_refused;
+	memset(&r->refused[i], 0, sizeof(r->refused[i]));
+	ct_entry_tuple(p->ct, IP_CT_DIR_ORIGINAL, &r->refused[i].t);
+	r->refused_tag[i] = r->cur_first_h | 1;
+	r->cur_refused = &r->refused[i];
+	return r->cur_refused;
+}
+
 /* Evaluates one hook, with tracing when selected.  Returns -1 on vm error. */
 static int eval_hook(struct replay *r, struct pkt *p, int hook, bool lo, struct vm_verdict *v)
 {
@@ -786,9 +803,8 @@ static int eval_hook(struct replay *r, struct pkt *p, int hook, bool lo, struct 
 				 (unsigned long long)p->frame, strerror(errno));
 			return -1;
 		}
-		if (rf && v->verdict != NF_ACCEPT && m->o) {
+		if (v->verdict != NF_ACCEPT && m->o && (rf = refused_claim(r, p)))
 			rf->m = *m;
-		}
 		if (rc)
 			r->memo_hits++;
 		else
@@ -990,6 +1006,7 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 		}
 	}
 	r->cur_refused = NULL;
+	r->cur_first = false;
 	if (ct_in_hint(r->ct, p, fr == CT_FRAG_DONE ? NULL : hint) == CT_DROP) {
 		struct ct_stats st;
 
@@ -1005,20 +1022,23 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 		}
 		accepted = false;
 	} else {
-		/* A first packet: the slot of its tuple for what a refused one
-		 * left (the slot is taken over when the tuple differs). */
+		/* A first packet: what a refused one of its tuple left, found by
+		 * the slot's tag (a small array that stays in the caches); the
+		 * slot itself is read only on a match and written only when this
+		 * packet is refused too (refused_claim). */
 		if (p->ct_present && p->ct && p->ctinfo == IP_CT_NEW &&
 		    !ct_entry_confirmed(p->ct)) {
 			struct ct_tuple t;
-			struct refused_memo *rf;
+			uint32_t h, i;
 
 			ct_entry_tuple(p->ct, IP_CT_DIR_ORIGINAL, &t);
-			rf = &r->refused[ct_tuple_hash(&t) & (REPLAY_REFUSED_MEMOS - 1)];
-			if (memcmp(&rf->t, &t, sizeof(t)) != 0) {
-				memset(rf, 0, sizeof(*rf));
-				rf->t = t;
-			}
-			r->cur_refused = rf;
+			h = ct_tuple_hash(&t);
+			i = h & (REPLAY_REFUSED_MEMOS - 1);
+			r->cur_first = true;
+			r->cur_first_h = h;
+			if (r->refused_tag[i] == (h | 1) &&
+			    memcmp(&r->refused[i].t, &t, sizeof(t)) == 0)
+				r->cur_refused = &r->refused[i];
 		}
 		/* loopback: output on lo, then input on lo */
 		if (eval_hook(r, p, dir == FLOW_IN ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT,
@@ -1109,7 +1129,7 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 	if (f) {
 		if (p->ct_present && p->ct)
 			ct_entry_set_user(p->ct, (uint64_t)(f - r->flows) + 1);
-		if (r->cur_refused && !accepted)
+		if (!accepted && refused_claim(r, p))
 			r->cur_refused->flow = (uint32_t)(f - r->flows) + 1;
 		f->packets++;
 		if (accepted)

@@ -181,7 +181,10 @@ struct replay {
 	 * off with --no-flow-cache */
 	bool flow_cache;
 	struct refused_memo *refused;	/* REPLAY_REFUSED_MEMOS, by tuple hash */
-	struct refused_memo *cur_refused;	/* the current packet's slot: NEW, unconfirmed */
+	uint32_t *refused_tag;		/* per slot: its tuple's hash | 1; 0: empty */
+	struct refused_memo *cur_refused;	/* the current packet's slot, when it holds its tuple */
+	bool cur_first;			/* the current packet is NEW and unconfirmed */
+	uint32_t cur_first_h;		/* ... and its tuple's hash */
 	uint64_t memo_hits, evaluations;
 
 	struct totals t;

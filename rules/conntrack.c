@@ -180,7 +180,66 @@ struct ct_table {
 	struct ct_stats st;
 	struct frag_queue fq[CT_FRAG_QUEUES];
 	uint8_t *out;			/* reassembled frame */
+	struct ct_chunk *chunks;	/* entries come from these (entry_alloc) */
+	struct ct_entry *free_entries;	/* released ones, via next */
 };
+
+/* Entries are carved from chunks and recycled through a free list: a capture
+ * makes and drops an entry per flow (and one per refused first packet), and
+ * malloc/free cost more than the rest of a new flow's conntrack work.  Under
+ * AddressSanitizer each entry is its own allocation, so a use after release
+ * is still caught. */
+#define CT_CHUNK_ENTRIES 256
+struct ct_chunk {
+	struct ct_chunk *next;
+	struct ct_entry e[CT_CHUNK_ENTRIES];
+};
+
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define CT_ENTRY_MALLOC 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CT_ENTRY_MALLOC 1
+#endif
+#endif
+
+static struct ct_entry *entry_alloc(struct ct_table *t)
+{
+	struct ct_entry *e;
+
+#ifdef CT_ENTRY_MALLOC
+	(void)t;
+	return calloc(1, sizeof(*e));
+#else
+	if (!t->free_entries) {
+		struct ct_chunk *c = malloc(sizeof(*c));
+
+		if (!c)
+			return NULL;
+		c->next = t->chunks;
+		t->chunks = c;
+		for (size_t i = CT_CHUNK_ENTRIES; i-- > 0;) {
+			c->e[i].next = t->free_entries;
+			t->free_entries = &c->e[i];
+		}
+	}
+	e = t->free_entries;
+	t->free_entries = e->next;
+	memset(e, 0, sizeof(*e));
+	return e;
+#endif
+}
+
+static void entry_release(struct ct_table *t, struct ct_entry *e)
+{
+#ifdef CT_ENTRY_MALLOC
+	(void)t;
+	free(e);
+#else
+	e->next = t->free_entries;
+	t->free_entries = e;
+#endif
+}
 
 static void reap_zombie(struct ct_table *t);
 
@@ -352,7 +411,7 @@ static void entry_free(struct ct_table *t, struct ct_entry *e, enum ct_gone why)
 	if (t->reaper)
 		t->reaper(e, why, t->reaper_arg);
 	t->count--;
-	free(e);
+	entry_release(t, e);
 }
 
 /* Removes a confirmed entry (nf_ct_kill / expiry). */
@@ -457,6 +516,12 @@ void ct_table_free(struct ct_table *t)
 		free(t->fq[i].data);
 	free(t->out);
 	free(t->slot);
+	while (t->chunks) {
+		struct ct_chunk *c = t->chunks;
+
+		t->chunks = c->next;
+		free(c);
+	}
 	free(t);
 }
 
@@ -1323,7 +1388,7 @@ repeat:
 			t->st.table_full_drops++;
 			return CT_DROP;
 		}
-		e = calloc(1, sizeof(*e));
+		e = entry_alloc(t);
 		if (!e) {
 			t->st.table_full_drops++;
 			return CT_DROP;
@@ -1411,7 +1476,7 @@ static void reap_zombie(struct ct_table *t)
 		struct ct_entry *e = t->zombie;
 
 		t->zombie = e->prev;
-		free(e);
+		entry_release(t, e);
 	}
 }
 
