@@ -1085,7 +1085,10 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 
 		if (!u && r->cur_refused)	/* a refused first packet's flow */
 			u = r->cur_refused->flow;
-		if (u && u <= r->nflows && !r->flows[u - 1].closed)
+		/* a packet that killed its entry (a RST as the only reply)
+		 * closed the entry's flow, and still belongs to it */
+		if (u && u <= r->nflows &&
+		    (!r->flows[u - 1].closed || ct_entry_dying(p->ct)))
 			f = &r->flows[u - 1];
 	}
 	if (!f) {

@@ -1833,6 +1833,7 @@ uint64_t ct_entry_first_frame(const struct ct_entry *e) { return e->first_frame;
 uint64_t ct_entry_packets(const struct ct_entry *e, int dir) { return e->packets[dir ? 1 : 0]; }
 uint64_t ct_entry_bytes(const struct ct_entry *e, int dir) { return e->bytes[dir ? 1 : 0]; }
 bool ct_entry_confirmed(const struct ct_entry *e) { return e->status & IPS_CONFIRMED; }
+bool ct_entry_dying(const struct ct_entry *e) { return e->status & IPS_DYING; }
 bool ct_entry_began_before_capture(const struct ct_entry *e) { return e->began_before_capture; }
 uint64_t ct_entry_user(const struct ct_entry *e) { return e->user; }
 void ct_entry_set_user(struct ct_entry *e, uint64_t v) { e->user = v; }

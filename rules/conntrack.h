@@ -183,6 +183,9 @@ uint64_t ct_entry_first_frame(const struct ct_entry *e);
 uint64_t ct_entry_packets(const struct ct_entry *e, int dir);
 uint64_t ct_entry_bytes(const struct ct_entry *e, int dir);
 bool ct_entry_confirmed(const struct ct_entry *e);
+/* The current packet killed its entry (a RST as the only reply): the entry
+ * is out of the table, its reaper has run, the packet still refers to it. */
+bool ct_entry_dying(const struct ct_entry *e);
 /* TCP picked up mid-stream: the first packet seen was not a SYN.  (Other
  * protocols carry no such evidence: always false.) */
 bool ct_entry_began_before_capture(const struct ct_entry *e);

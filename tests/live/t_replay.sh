@@ -102,7 +102,9 @@ if run "json report" 0 "$REPLAY" --format json --policy "$POLICY" --tags "$TAGS"
 		if python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert d["totals"]["flows"] == len(d["flows"]) == 31, d["totals"]
+assert d["totals"]["flows"] == len(d["flows"]) == 32, d["totals"]
+rst = [f for f in d["flows"] if 50007 in (f.get("sport"), f.get("dport"))]
+assert len(rst) == 1 and rst[0]["packets"] == 2, rst
 assert d["traces"][0]["frame"] == 17
 assert any(e.get("rule") == "user:in:DenyInternetSsh" and e["matched"] for e in d["traces"][0]["events"])
 assert d["coverage"]["rules"]

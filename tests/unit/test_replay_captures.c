@@ -155,6 +155,10 @@ static void gen_tcp(const char *dir)
 	tcp_conn(&g, HOST4, 50004, "198.51.100.200", 80, false, true);	/* not approved: deny */
 	tcp_conn(&g, HOST4, 50005, "10.0.2.5", 443, true, true);	/* private endpoint */
 	tcp_conn(&g, HOST6, 50006, "2001:db8:3::10", 443, true, true);	/* Storage.EastUS v6 */
+	/* a closed port in the vnet: SYN, RST|ACK (the RST kills the entry,
+	 * nf_conntrack_proto_tcp "only reply was a RST"; it is one flow) */
+	tcp(&g, HOST4, 50007, "10.0.3.9", 9999, 1000, 0, PG_SYN, 0, true);
+	tcp(&g, "10.0.3.9", 9999, HOST4, 50007, 0, 1001, PG_RST | PG_ACK, 0, false);
 	pg_close(&g.w);
 }
 
