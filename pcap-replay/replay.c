@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <stdlib.h>
+#include <endian.h>
 #include <string.h>
 #include <arpa/inet.h>
 #include <linux/if_packet.h>
@@ -417,12 +418,63 @@ static bool addr_is_mcast_bcast(int fam, const uint8_t *a)
 	return a[0] == 0xff;
 }
 
+static uint32_t be32(const uint8_t *a)
+{
+	uint32_t v;
+
+	memcpy(&v, a, 4);
+	return be32toh(v);
+}
+
+static unsigned __int128 be128(const uint8_t *a)
+{
+	uint64_t h, l;
+
+	memcpy(&h, a, 8);
+	memcpy(&l, a + 8, 8);
+	return (unsigned __int128)be64toh(h) << 64 | be64toh(l);
+}
+
+/* r->lf from r->local4/local6 (which --local, the inference and the kernel
+ * check set before a capture is read). */
+static void local_fast_build(struct replay *r)
+{
+	r->lf.ok4 = r->local4.n <= REPLAY_LOCAL_FAST;
+	r->lf.ok6 = r->local6.n <= REPLAY_LOCAL_FAST;
+	r->lf.n4 = r->lf.ok4 ? (unsigned)r->local4.n : 0;
+	r->lf.n6 = r->lf.ok6 ? (unsigned)r->local6.n : 0;
+	for (unsigned i = 0; i < r->lf.n4; i++) {
+		r->lf.lo4[i] = be32(r->local4.v[i].lo.b);
+		r->lf.hi4[i] = be32(r->local4.v[i].hi.b);
+	}
+	for (unsigned i = 0; i < r->lf.n6; i++) {
+		r->lf.lo6[i] = be128(r->local6.v[i].lo.b);
+		r->lf.hi6[i] = be128(r->local6.v[i].hi.b);
+	}
+}
+
 static bool is_local(const struct replay *r, int fam, const uint8_t *a)
 {
 	struct addr x;
 
 	if (addr_is_loopback(fam, a))
 		return true;
+	if (fam == AF_INET && r->lf.ok4) {
+		uint32_t v = be32(a);
+
+		for (unsigned i = 0; i < r->lf.n4; i++)
+			if (v >= r->lf.lo4[i] && v <= r->lf.hi4[i])
+				return true;
+		return false;
+	}
+	if (fam == AF_INET6 && r->lf.ok6) {
+		unsigned __int128 v = be128(a);
+
+		for (unsigned i = 0; i < r->lf.n6; i++)
+			if (v >= r->lf.lo6[i] && v <= r->lf.hi6[i])
+				return true;
+		return false;
+	}
 	memset(&x, 0, sizeof(x));
 	memcpy(x.b, a, family_bytes(fam));
 	return pset_contains(fam == AF_INET ? &r->local4 : &r->local6, &x);
@@ -1274,6 +1326,7 @@ static int replay_one(struct replay *r, size_t ci)
 		return -1;
 	}
 	load_dirs(r, ci);
+	local_fast_build(r);
 	ciw->dlt = reader_datalink(rd);
 	while ((rc = reader_next(rd, h, &data, &area)) == 1) {
 		struct prepared *pp = area, *ahead;

@@ -136,6 +136,8 @@ typedef void (*replay_pkt_fn)(const struct replay_pkt *rp, void *arg);
  * with new conntrack entries of the same tuple (the refused one's entry is
  * discarded): its memo and its flow, by tuple (replay.c). */
 #define REPLAY_REFUSED_MEMOS 4096
+#define REPLAY_LOCAL_FAST 8
+
 struct refused_memo {
 	struct ct_tuple t;	/* all zero: empty */
 	struct vm_memo m;	/* m.o NULL: none */
@@ -164,6 +166,14 @@ struct replay {
 	struct ct_table *ct;
 
 	struct pset local4, local6;	/* this host's addresses as used */
+	/* the same as integers when there are few (local_fast_build), for the
+	 * two tests every packet takes */
+	struct {
+		bool ok4, ok6;
+		unsigned n4, n6;
+		uint32_t lo4[REPLAY_LOCAL_FAST], hi4[REPLAY_LOCAL_FAST];
+		unsigned __int128 lo6[REPLAY_LOCAL_FAST], hi6[REPLAY_LOCAL_FAST];
+	} lf;
 	bool local_inferred;
 	char local_note[512];
 
