@@ -49,17 +49,25 @@ static bool ipv6_ext(uint8_t nh)
 	       nh == NH_AUTH || nh == NH_NONE || nh == NH_DEST;
 }
 
-static uint16_t ip_csum(const uint8_t *b, size_t n)
+/* ip_fast_csum() == 0: the one's complement sum of the header's 16-bit words
+ * is 0xffff.  Summed as 32-bit words in host order and folded: the end-around
+ * carry makes the sum independent of byte order, and 0xffff is its own byte
+ * swap.  n is the IHL in bytes: a multiple of 4. */
+static bool ip_csum_ok(const uint8_t *b, size_t n)
 {
-	uint32_t sum = 0;
+	uint64_t sum = 0;
 
-	for (size_t i = 0; i + 1 < n; i += 2)
-		sum += rd16(b + i);
-	if (n & 1)
-		sum += (uint32_t)b[n - 1] << 8;
-	while (sum >> 16)
-		sum = (sum & 0xffff) + (sum >> 16);
-	return (uint16_t)~sum;
+	for (size_t i = 0; i < n; i += 4) {
+		uint32_t w;
+
+		memcpy(&w, b + i, 4);
+		sum += w;
+	}
+	sum = (sum & 0xffffffffu) + (sum >> 32);
+	sum = (sum & 0xffffffffu) + (sum >> 32);
+	sum = (sum & 0xffff) + (sum >> 16);
+	sum = (sum & 0xffff) + (sum >> 16);
+	return sum == 0xffff;
 }
 
 /* ip_rcv_core() checks (version, IHL, checksum, lengths) and then
@@ -81,7 +89,7 @@ static int decode_ipv4(struct pkt *p)
 		return classify(p, PKT_MALFORMED, "IPv4 header length below 20");
 	if (cap < ihl)
 		return classify(p, PKT_TRUNCATED, "truncated IPv4 options");
-	if (ip_csum(ip, ihl) != 0)
+	if (!ip_csum_ok(ip, ihl))
 		return classify(p, PKT_MALFORMED, "bad IPv4 header checksum");
 	tot = rd16(ip + 2);
 	if (tot < ihl)

@@ -66,6 +66,80 @@ static void test_ipv4_options(void **state)
 	assert_int_equal(p.len, 48);
 }
 
+/* The header checksum test (ip_fast_csum() != 0 drops, ip_rcv_core) against
+ * RFC 1071's 16-bit one's complement sum, on random headers with options:
+ * valid ones, ones off by a bit, and sums that fold to 0x0000/0xffff. */
+static uint16_t rfc1071_sum(const uint8_t *b, size_t n)
+{
+	uint32_t sum = 0;
+
+	for (size_t i = 0; i + 1 < n; i += 2)
+		sum += (uint32_t)(b[i] << 8 | b[i + 1]);
+	while (sum >> 16)
+		sum = (sum & 0xffff) + (sum >> 16);
+	return (uint16_t)sum;
+}
+
+static void test_ipv4_checksum(void **state)
+{
+	uint64_t x = 88172645463325252ull;
+	unsigned valid = 0, invalid = 0;
+
+	(void)state;
+	for (int it = 0; it < 20000; it++) {
+		uint8_t h[60];
+		size_t ihl;
+		struct pkt p;
+		uint16_t c;
+		int want;
+
+		for (size_t i = 0; i < sizeof(h); i++) {
+			x ^= x << 13; x ^= x >> 7; x ^= x << 17;
+			h[i] = (uint8_t)x;
+		}
+		ihl = 20 + 4 * (size_t)(x % 11);
+		h[0] = (uint8_t)(0x40 | ihl / 4);
+		h[2] = 0;
+		h[3] = (uint8_t)ihl;		/* total length: the header alone */
+		h[6] = h[7] = 0;		/* no fragment */
+		if (it % 3 != 2) {		/* make it valid */
+			h[10] = h[11] = 0;
+			c = (uint16_t)~rfc1071_sum(h, ihl);
+			h[10] = (uint8_t)(c >> 8);
+			h[11] = (uint8_t)c;
+			if (it % 3 == 1)	/* then flip one bit outside the version/IHL */
+				h[2 + (x >> 8) % (ihl - 2)] ^= (uint8_t)(1u << ((x >> 16) % 8));
+		}
+		want = rfc1071_sum(h, ihl) == 0xffff ? 0 : -1;
+		assert_int_equal(pkt_decode(&p, DLT_RAW, h, ihl, ihl), want);
+		if (want < 0) {
+			assert_int_equal(p.cls, PKT_MALFORMED);
+			invalid++;
+		} else {
+			valid++;
+		}
+	}
+	/* both kinds really occurred */
+	assert_true(valid > 5000 && invalid > 5000);
+
+	/* words that sum to exactly 0xffffffff: the fold goes through 0x1fffe */
+	{
+		uint8_t h[20] = { 0x45, 0, 0, 20, 0x12, 0x34, 0, 0, 64, 6 };
+		uint32_t w[5];
+		uint64_t sum = 0;
+		struct pkt p;
+
+		memcpy(w, h, sizeof(h));
+		for (int i = 0; i < 4; i++)
+			sum += w[i];
+		assert_true(sum < 0xffffffffu);
+		w[4] = (uint32_t)(0xffffffffu - sum);
+		memcpy(h, w, sizeof(h));
+		assert_int_equal(rfc1071_sum(h, 20), 0xffff);
+		assert_int_equal(pkt_decode(&p, DLT_RAW, h, 20, 20), 0);
+	}
+}
+
 /* ip_rcv_core drops: ihl < 5, version != 4, tot_len < ihl, tot_len > skb->len,
  * bad header checksum: the hooks never see these. */
 static void test_ipv4_malformed(void **state)
@@ -414,6 +488,7 @@ int main(void)
 		cmocka_unit_test(test_vlan),
 		cmocka_unit_test(test_sll),
 		cmocka_unit_test(test_null_loop),
+		cmocka_unit_test(test_ipv4_checksum),
 		cmocka_unit_test(test_raw_and_misc),
 		cmocka_unit_test(test_prefixes),
 		cmocka_unit_test(test_tcpdump_corpus),
