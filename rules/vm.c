@@ -805,6 +805,7 @@ int vm_rule_stats(const struct vm *vm, size_t i, struct vm_rule_stats *out)
 		errno = ENOENT;
 		return -1;
 	}
+	vm_memo_flush(vm, false);
 	fill_stats(&vm->rules[i], out);
 	return 0;
 }
@@ -812,6 +813,7 @@ int vm_rule_stats(const struct vm *vm, size_t i, struct vm_rule_stats *out)
 int vm_rule_stats_of(const struct vm *vm, const struct nftnl_rule *r,
 		     struct vm_rule_stats *out)
 {
+	vm_memo_flush(vm, false);
 	for (size_t i = 0; i < vm->nrules; i++) {
 		if (vm->rules[i].r == r) {
 			fill_stats(&vm->rules[i], out);
@@ -841,6 +843,7 @@ uint64_t vm_set_elem_hits(const struct vm *vm, size_t i, size_t j)
 {
 	if (i >= vm->nsets || j >= vm->sets[i].nelems)
 		return 0;
+	vm_memo_flush(vm, false);
 	return vm->sets[i].elems[j].hits;
 }
 
@@ -853,6 +856,7 @@ const struct nftnl_set_elem *vm_set_elem(const struct vm *vm, size_t i, size_t j
 
 void vm_reset(struct vm *vm)
 {
+	vm_memo_flush(vm, true);
 	for (size_t i = 0; i < vm->nrules; i++) {
 		struct vm_rule *vr = &vm->rules[i];
 

@@ -213,6 +213,7 @@ struct vm {
 	struct vm_outcome **outcomes;
 	size_t noutcomes, outcap;
 	struct vm_outcome *scratch;	/* the one being recorded */
+	bool hits_pending;		/* some outcome's hits are not in the counters yet */
 	struct vm_gmemo *gmemo;		/* VM_GMEMO slots: outcomes no tuple field decided */
 };
 
@@ -227,6 +228,9 @@ struct vm_outcome {
 	unsigned keys;		/* VM_MEMO_KEY_* the evaluation depended on, or NEVER */
 	uint32_t hash;
 	unsigned neffects;
+	/* memo hits not yet applied to the counters (vm_memo_flush): a hit
+	 * adds here, the counters get hits x effects when they are read */
+	uint64_t hits, hit_bytes;
 	struct vm_effect effect[];	/* VM_MEMO_EFFECTS while recording */
 };
 #define VM_MEMO_EFFECTS 32
@@ -261,6 +265,9 @@ static inline void vm_memo_reached(struct vm_exec *x, struct vm_rule **rule)
 /* vm_eval, recording into rec when not NULL (vm_memo.c). */
 int vm_eval_rec(struct vm *vm, struct pkt *p, struct vm_verdict *out, struct vm_outcome *rec);
 void vm_memo_free(struct vm *vm);
+/* Applies the outcomes' pending hits to the rule and element counters;
+ * every reader of those counters calls it first.  drop: forget them. */
+void vm_memo_flush(const struct vm *vm, bool drop);
 
 /* Error helpers (return -1 so that callers can `return vm_err(...)`). */
 int vm_err(struct vm_load *ld, const char *fmt, ...)

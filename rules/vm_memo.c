@@ -180,24 +180,55 @@ static bool memo_matches(const struct vm_memo *m, const struct pkt *p)
 	       (!(keys & VM_MEMO_KEY_MARK) || m->mark == ct_entry_mark(p->ct));
 }
 
-static void replay_effects(const struct vm_outcome *o, const struct pkt *p)
+/* The counters of outcome o's path, n times over packets of `bytes` bytes. */
+static void apply_effects(const struct vm_outcome *o, uint64_t n, uint64_t bytes)
 {
 	for (unsigned i = 0; i < o->neffects; i++) {
 		uintptr_t w = o->effect[i].what & ~(uintptr_t)VM_EFFECT_KIND;
 
 		switch (o->effect[i].what & VM_EFFECT_KIND) {
 		case VM_EFFECT_COUNTER:
-			((struct vm_rule *)w)->packets++;
-			((struct vm_rule *)w)->bytes += p->len;
+			((struct vm_rule *)w)->packets += n;
+			((struct vm_rule *)w)->bytes += bytes;
 			break;
 		case VM_EFFECT_RUN:
 			for (uint64_t j = 0; j < o->effect[i].n; j++)
-				((struct vm_rule **)w)[j]->evaluated++;
+				((struct vm_rule **)w)[j]->evaluated += n;
 			break;
 		default:
-			(*(uint64_t *)w)++;
+			(*(uint64_t *)w) += n;
 		}
 	}
+}
+
+/* A memo hit: counted on the outcome; the counters get it when read.  The
+ * sums are the same as applying each hit's effects at once (additions
+ * commute), and a hit costs two additions instead of a walk of the path. */
+static void count_hit(struct vm *vm, const struct vm_outcome *co, const struct pkt *p)
+{
+	struct vm_outcome *o = (struct vm_outcome *)co;	/* interned: ours */
+
+	o->hits++;
+	o->hit_bytes += p->len;
+	vm->hits_pending = true;
+}
+
+void vm_memo_flush(const struct vm *cvm, bool drop)
+{
+	struct vm *vm = (struct vm *)cvm;	/* the counters' value does not change */
+
+	if (!vm || !vm->hits_pending)
+		return;
+	for (size_t i = 0; i < vm->outcap; i++) {
+		struct vm_outcome *o = vm->outcomes[i];
+
+		if (!o || !o->hits)
+			continue;
+		if (!drop)
+			apply_effects(o, o->hits, o->hit_bytes);
+		o->hits = o->hit_bytes = 0;
+	}
+	vm->hits_pending = false;
 }
 
 int vm_eval_memo(struct vm *vm, struct pkt *p, struct vm_verdict *out, struct vm_memo *m)
@@ -213,14 +244,14 @@ int vm_eval_memo(struct vm *vm, struct pkt *p, struct vm_verdict *out, struct vm
 	if (!memo_usable(vm, p))
 		return vm_eval(vm, p, out);
 	if (memo_matches(m, p)) {
-		replay_effects(m->o, p);
+		count_hit(vm, m->o, p);
 		*out = m->o->v;
 		return 1;
 	}
 	m->o = NULL;
 	g = gmemo_slot(vm, p);
 	if (g && gmemo_matches(g, p)) {
-		replay_effects(g->o, p);
+		count_hit(vm, g->o, p);
 		*out = g->o->v;
 		m->o = g->o;
 		goto keep;
