@@ -288,10 +288,12 @@ static void row_str(struct row *w, const char *s, size_t n)
 
 static void row_pad(struct row *w, size_t used, size_t width)
 {
-	while (used < width && w->p < w->end) {
-		*w->p++ = ' ';
-		used++;
-	}
+	size_t n = used < width ? width - used : 0;
+
+	if (n > (size_t)(w->end - w->p))
+		n = (size_t)(w->end - w->p);
+	memset(w->p, ' ', n);
+	w->p += n;
 }
 
 static void row_left(struct row *w, const char *s, size_t width)	/* %-Ns */
@@ -403,11 +405,19 @@ void report_text(const struct report_ctx *c, FILE *f)
 
 	fprintf(f, "\n%5s  %-3s  %-6s  %-30s  %-30s  %-7s  %-40s  %7s  %s\n", "flow", "dir",
 		"proto", "source", "destination", "verdict", "decided by", "packets", "first");
-	for (size_t i = 0; i < r->nflows; i++) {
-		char line[512];
-		size_t n = flow_row(r, i, line);
+	{
+		/* rows gathered into one buffer, written 64 KiB at a time */
+		static char buf[65536];
+		size_t used = 0;
 
-		fwrite(line, 1, n, f);
+		for (size_t i = 0; i < r->nflows; i++) {
+			if (used > sizeof(buf) - 512) {
+				fwrite(buf, 1, used, f);
+				used = 0;
+			}
+			used += flow_row(r, i, buf + used);
+		}
+		fwrite(buf, 1, used, f);
 	}
 
 	fprintf(f, "\ntotals: %llu packets, %zu flows (%llu accepted, %llu dropped)\n",

@@ -262,7 +262,8 @@ int vm_eval_memo(struct vm *vm, struct pkt *p, struct vm_verdict *out, struct vm
 			return vm_eval(vm, p, out);
 	}
 	s = vm->scratch;
-	memset(s, 0, outcome_size(VM_MEMO_EFFECTS));
+	/* the effects are written from 0 to neffects (no padding in them) */
+	memset(s, 0, sizeof(*s));
 	if (vm_eval_rec(vm, p, out, s) < 0)
 		return -1;
 	if (s->keys & VM_MEMO_NEVER)
