@@ -1008,13 +1008,14 @@ static void emit(struct replay *r, unsigned cap, const struct pkt *p, uint64_t f
 		 enum replay_pkt_kind kind, enum flow_dir dir, const struct vm_verdict *v,
 		 bool incomplete, const char *why)
 {
-	struct replay_pkt rp = {
-		.capture = cap, .frame = frame, .kind = kind, .dir = dir, .p = p, .v = v,
-		.incomplete = incomplete, .why = why,
-	};
+	if (r->on_packet) {
+		struct replay_pkt rp = {
+			.capture = cap, .frame = frame, .kind = kind, .dir = dir, .p = p,
+			.v = v, .incomplete = incomplete, .why = why,
+		};
 
-	if (r->on_packet)
 		r->on_packet(&rp, r->on_packet_arg);
+	}
 }
 
 /* One decoded IP packet with its hook context decided. */

@@ -1622,7 +1622,14 @@ static bool ipv6_first_frag_truncated(const struct pkt *p)
 	return start + need > end;
 }
 
+static enum ct_frag_result defrag(struct ct_table *t, struct pkt *p);
+
 enum ct_frag_result ct_defrag(struct ct_table *t, struct pkt *p)
+{
+	return p->is_frag ? defrag(t, p) : CT_FRAG_NONE;
+}
+
+static enum ct_frag_result defrag(struct ct_table *t, struct pkt *p)
 {
 	int64_t ts = pkt_time_us(p);
 	const uint8_t *ip = p->data + p->nh_off;
