@@ -7,7 +7,13 @@
  * (packets) or nsecs * skb->len / rate (bytes).  Within the limit the
  * expression breaks only when inverted ("over"), beyond it only when not.
  * The kernel starts the clock when the rule is loaded; offline the bucket
- * starts full at the first packet evaluated. */
+ * starts full at the first packet evaluated.
+ *
+ * The flow memo (vm_memo.c) may answer a packet whose path reaches a limit:
+ * the limit is recorded with its answer, and a later packet gets the memo's
+ * outcome only if each recorded limit would answer the same for it now
+ * (vm_limit_peek); then its tokens are taken (vm_limit_take) as the
+ * expression would have. */
 #include "vm_int.h"
 
 struct limit {
@@ -63,39 +69,68 @@ static int limit_load(struct vm_load *ld, const struct nftnl_expr *e, void *priv
 	return 0;
 }
 
-/* nft_limit_eval(): true means NFT_BREAK. */
-static bool limit_take(struct limit *l, uint64_t now, uint64_t cost)
+/* nft_limit_eval(): true means NFT_BREAK.  The bucket's new state goes to
+ * *next (the caller stores it, or not when it only asks). */
+static bool limit_step(const struct limit *l, const struct pkt *p, struct limit *next)
 {
-	uint64_t tokens;
-	int64_t delta;
-
-	if (!l->started) {
-		l->started = true;
-		l->last = now;
-	}
-	tokens = l->tokens + now - l->last;
-	if (tokens > l->tokens_max)
-		tokens = l->tokens_max;
-	l->last = now;
-	delta = (int64_t)(tokens - cost);
-	if (delta >= 0) {
-		l->tokens = (uint64_t)delta;
-		return l->invert;
-	}
-	l->tokens = tokens;
-	return !l->invert;
-}
-
-static void limit_eval(void *priv, struct vm_regs *regs, struct vm_exec *x)
-{
-	struct limit *l = priv;
-	const struct pkt *p = x->p;
 	uint64_t now = (uint64_t)p->ts.tv_sec * 1000000000ull +
 		       (uint64_t)p->ts.tv_usec * 1000ull;
 	uint64_t cost = l->type == NFT_LIMIT_PKTS ? l->cost :
 			(l->nsecs * (uint64_t)p->len) / l->rate;
+	uint64_t tokens;
+	int64_t delta;
 
-	if (limit_take(l, now, cost))
+	*next = *l;
+	if (!next->started) {
+		next->started = true;
+		next->last = now;
+	}
+	tokens = next->tokens + now - next->last;
+	if (tokens > next->tokens_max)
+		tokens = next->tokens_max;
+	next->last = now;
+	delta = (int64_t)(tokens - cost);
+	if (delta >= 0) {
+		next->tokens = (uint64_t)delta;
+		return next->invert;
+	}
+	next->tokens = tokens;
+	return !next->invert;
+}
+
+bool vm_limit_peek(const void *priv, const struct pkt *p)
+{
+	struct limit next;
+
+	return limit_step(priv, p, &next);
+}
+
+bool vm_limit_take(void *priv, const struct pkt *p)
+{
+	struct limit *l = priv;
+
+	return limit_step(l, p, l);
+}
+
+static void limit_eval(void *priv, struct vm_regs *regs, struct vm_exec *x)
+{
+	bool brk = vm_limit_take(priv, x->p);
+
+	if (x->rec) {
+		/* the same limit twice in one path (a chain jumped to twice):
+		 * asking each alone would not see the other's tokens */
+		const struct vm_outcome *o = x->rec;
+		uintptr_t what = (uintptr_t)priv | VM_EFFECT_LIMIT;
+
+		for (unsigned i = 0; i < o->neffects; i++)
+			if (o->effect[i].what == what)
+				x->rec_keys |= VM_MEMO_NEVER;
+		vm_memo_effect(x, what);
+		if (o->neffects && o->effect[o->neffects - 1].what == what)
+			x->rec->effect[o->neffects - 1].n = brk;
+		x->rec->limits = true;
+	}
+	if (brk)
 		regs->code = NFT_BREAK;
 }
 
@@ -119,4 +154,6 @@ const struct vm_expr_ops vm_expr_limit = {
 	.load = limit_load,
 	.eval = limit_eval,
 	.reset = limit_reset,
+	/* its state is checked by the memo itself (VM_EFFECT_LIMIT) */
+	.memo = vm_memo_pure,
 };

@@ -67,15 +67,23 @@ struct vm_exec {
 /* ct state and ct direction come from ctinfo, which every memo compares. */
 
 /* An effect the memo replays: a uint64_t to increment (rule matched, element
- * hits), a rule's counter (packets + 1, bytes + the packet's length), or a
- * run of rules of one chain reached (evaluated + 1 each).  The kind is in
- * the pointer's low bits. */
+ * hits), a rule's counter (packets + 1, bytes + the packet's length), a run
+ * of rules of one chain reached (evaluated + 1 each), or a limit reached
+ * (n: it broke the rule) — a condition as much as an effect: a memo hit
+ * first asks every limit of the path whether it would answer the same for
+ * this packet at its time, and takes the tokens only when all do (else the
+ * bytecode runs).  The kind is in the pointer's low bits. */
 static inline void vm_memo_effect(struct vm_exec *x, uintptr_t what);
 static inline void vm_memo_reached(struct vm_exec *x, struct vm_rule **rule);
 #define VM_EFFECT_INC		0x0u	/* uint64_t * */
 #define VM_EFFECT_COUNTER	0x1u	/* struct vm_rule * */
 #define VM_EFFECT_RUN		0x2u	/* struct vm_rule **, n rules */
+#define VM_EFFECT_LIMIT		0x3u	/* a limit's priv, n = 1: it broke */
 #define VM_EFFECT_KIND		0x3u
+/* expr_limit.c: would the limit break for p now (state unchanged)?  And the
+ * same with its tokens taken (what its eval does). */
+bool vm_limit_peek(const void *priv, const struct pkt *p);
+bool vm_limit_take(void *priv, const struct pkt *p);
 struct vm_expr;
 /* For the rule guard: is e "meta KEY -> dreg" (a load), or "cmp eq sreg, one
  * byte"?  (expr_meta.c, expr_cmp.c) */
@@ -231,6 +239,7 @@ struct vm_outcome {
 	/* memo hits not yet applied to the counters (vm_memo_flush): a hit
 	 * adds here, the counters get hits x effects when they are read */
 	uint64_t hits, hit_bytes;
+	bool limits;		/* an effect is a VM_EFFECT_LIMIT */
 	struct vm_effect effect[];	/* VM_MEMO_EFFECTS while recording */
 };
 #define VM_MEMO_EFFECTS 32

@@ -1,8 +1,11 @@
 /* vm_memo — the flow memo (vm.h, vm_eval_memo).
  *
  * Why it is exact: nft_do_chain is a function of the bytes its expressions
- * read (and of the state of limit/quota/set-timeout expressions, which make
- * an evaluation not memoisable).  While recording, every expression reports
+ * read and of the state of limit and set-timeout expressions.  A set with
+ * run-time elements makes an evaluation not memoisable; a limit on the path
+ * is recorded with its answer, and the memo answers a later packet only when
+ * every such limit would answer it the same at its time, taking their tokens
+ * as the expressions would (limits_agree, limits_take).  While recording, every expression reports
  * through its type's memo() what it read (vm_int.h): only fields of the
  * conntrack tuple (which the memo's key holds), the hook's interfaces, and
  * ctinfo/status/mark (kept and compared) are allowed.  A later packet with
@@ -195,10 +198,36 @@ static void apply_effects(const struct vm_outcome *o, uint64_t n, uint64_t bytes
 			for (uint64_t j = 0; j < o->effect[i].n; j++)
 				((struct vm_rule **)w)[j]->evaluated += n;
 			break;
+		case VM_EFFECT_LIMIT:	/* its tokens were taken at the hit */
+			break;
 		default:
 			(*(uint64_t *)w) += n;
 		}
 	}
+}
+
+/* Would every limit on o's path answer p now as it did when o was recorded?
+ * (Nothing changes: a limit only answers.) */
+static bool limits_agree(const struct vm_outcome *o, const struct pkt *p)
+{
+	if (!o->limits)
+		return true;
+	for (unsigned i = 0; i < o->neffects; i++)
+		if ((o->effect[i].what & VM_EFFECT_KIND) == VM_EFFECT_LIMIT &&
+		    vm_limit_peek((const void *)(o->effect[i].what & ~(uintptr_t)VM_EFFECT_KIND), p) !=
+		    (o->effect[i].n != 0))
+			return false;
+	return true;
+}
+
+/* ... then their tokens are taken, as the path's limit expressions would. */
+static void limits_take(const struct vm_outcome *o, const struct pkt *p)
+{
+	if (!o->limits)
+		return;
+	for (unsigned i = 0; i < o->neffects; i++)
+		if ((o->effect[i].what & VM_EFFECT_KIND) == VM_EFFECT_LIMIT)
+			(void)vm_limit_take((void *)(o->effect[i].what & ~(uintptr_t)VM_EFFECT_KIND), p);
 }
 
 /* A memo hit: counted on the outcome; the counters get it when read.  The
@@ -208,6 +237,7 @@ static void count_hit(struct vm *vm, const struct vm_outcome *co, const struct p
 {
 	struct vm_outcome *o = (struct vm_outcome *)co;	/* interned: ours */
 
+	limits_take(o, p);
 	o->hits++;
 	o->hit_bytes += p->len;
 	vm->hits_pending = true;
@@ -243,14 +273,14 @@ int vm_eval_memo(struct vm *vm, struct pkt *p, struct vm_verdict *out, struct vm
 	}
 	if (!memo_usable(vm, p))
 		return vm_eval(vm, p, out);
-	if (memo_matches(m, p)) {
+	if (memo_matches(m, p) && limits_agree(m->o, p)) {
 		count_hit(vm, m->o, p);
 		*out = m->o->v;
 		return 1;
 	}
 	m->o = NULL;
 	g = gmemo_slot(vm, p);
-	if (g && gmemo_matches(g, p)) {
+	if (g && gmemo_matches(g, p) && limits_agree(g->o, p)) {
 		count_hit(vm, g->o, p);
 		*out = g->o->v;
 		m->o = g->o;
