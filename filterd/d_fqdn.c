@@ -111,20 +111,20 @@ static double mono(void)
 }
 
 /* Kernels built without CONFIG_NFT_QUEUE refuse the queue expression
- * (ENOENT); the xtables NFQUEUE target through nft_compat does the same. */
+ * (ENOENT); the xtables NFQUEUE target through nft_compat does the same.
+ * Asked of the kernel itself (nl_probe_queue: a scratch table created and
+ * deleted in one batch), which also covers a module that cannot be loaded.
+ * When the probe cannot run, the queue expression is used, and an apply the
+ * kernel refuses says so. */
 static bool kernel_lacks_nft_queue(void)
 {
-	FILE *f = popen("gzip -dc /proc/config.gz 2>/dev/null", "r");
-	char line[256];
-	bool lacks = false;
+	char err[512] = "";
+	int r = nl_probe_queue(err, sizeof(err));
 
-	if (!f)
-		return false;
-	while (fgets(line, sizeof(line), f))
-		if (strncmp(line, "# CONFIG_NFT_QUEUE is not set", 29) == 0)
-			lacks = true;
-	pclose(f);
-	return lacks;
+	if (r < 0)
+		dlog("event=fqdn-queue-probe result=error err=\"%s\" note=\"using the nf_tables queue expression\"",
+		     err);
+	return r == 0;
 }
 
 static struct fqdn_state *fq(struct daemon *d)
@@ -136,7 +136,7 @@ static struct fqdn_state *fq(struct daemon *d)
 			d->fqdn->timer_fd = -1;
 			d->fqdn->use_xt = kernel_lacks_nft_queue();
 			if (d->fqdn->use_xt)
-				dlog("event=fqdn-queue-mode mode=xt note=\"kernel without CONFIG_NFT_QUEUE: DNS answers are queued by the xtables NFQUEUE target\"");
+				dlog("event=fqdn-queue-mode mode=xt note=\"the kernel refused the nf_tables queue expression (a probe batch; CONFIG_NFT_QUEUE is not set): DNS answers are queued by the xtables NFQUEUE target\"");
 		}
 	}
 	return d->fqdn;

@@ -8,10 +8,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <libmnl/libmnl.h>
 #include <libnftnl/batch.h>
 #include <libnftnl/common.h>
+#include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netlink.h>
@@ -527,6 +529,121 @@ out:
 	rep->ms = now_ms() - t0;
 	batch_free(&b);
 	return ret;
+}
+
+/* One batch: a scratch table with a rule holding expression e (which the
+ * rule takes over), and the table's deletion.  The kernel commits both (no
+ * trace is left) or refuses the batch at the rule when it lacks e's type. */
+static int build_probe_batch(const char *table, struct nftnl_expr *e, struct batch *b)
+{
+	char *scratch = calloc(1, SCRATCH_SIZE);
+	struct nftnl_table *t = nftnl_table_alloc();
+	struct nftnl_chain *c = nftnl_chain_alloc();
+	struct nftnl_rule *r = nftnl_rule_alloc();
+	struct nlmsghdr *nlh;
+	int ret = -1;
+
+	if (!scratch || !t || !c || !r || !e)
+		goto out;
+	b->seq0 = b->seq = next_seq();
+	nlh = (struct nlmsghdr *)scratch;
+	nftnl_batch_begin(scratch, b->seq++);
+	batch_append(b, nlh, "batch begin");
+
+	nftnl_table_set_str(t, NFTNL_TABLE_NAME, table);
+	nftnl_table_set_u32(t, NFTNL_TABLE_FAMILY, NFPROTO_INET);
+	nlh = nftnl_table_nlmsg_build_hdr(scratch, NFT_MSG_NEWTABLE, NFPROTO_INET,
+					  NLM_F_CREATE | NLM_F_EXCL | NLM_F_ACK, b->seq++);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	batch_append(b, nlh, "probe table");
+
+	nftnl_chain_set_str(c, NFTNL_CHAIN_TABLE, table);
+	nftnl_chain_set_str(c, NFTNL_CHAIN_NAME, "probe");
+	nftnl_chain_set_u32(c, NFTNL_CHAIN_FAMILY, NFPROTO_INET);
+	nlh = nftnl_chain_nlmsg_build_hdr(scratch, NFT_MSG_NEWCHAIN, NFPROTO_INET,
+					  NLM_F_CREATE | NLM_F_ACK, b->seq++);
+	nftnl_chain_nlmsg_build_payload(nlh, c);
+	batch_append(b, nlh, "probe chain");
+
+	nftnl_rule_set_str(r, NFTNL_RULE_TABLE, table);
+	nftnl_rule_set_str(r, NFTNL_RULE_CHAIN, "probe");
+	nftnl_rule_set_u32(r, NFTNL_RULE_FAMILY, NFPROTO_INET);
+	nftnl_rule_add_expr(r, e);
+	e = NULL;	/* the rule owns it */
+	nlh = nftnl_rule_nlmsg_build_hdr(scratch, NFT_MSG_NEWRULE, NFPROTO_INET,
+					 NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK, b->seq++);
+	nftnl_rule_nlmsg_build_payload(nlh, r);
+	batch_append(b, nlh, "probe rule");
+
+	nlh = nftnl_table_nlmsg_build_hdr(scratch, NFT_MSG_DELTABLE, NFPROTO_INET, NLM_F_ACK,
+					  b->seq++);
+	nftnl_table_nlmsg_build_payload(nlh, t);
+	batch_append(b, nlh, "probe table (delete)");
+
+	nlh = (struct nlmsghdr *)scratch;
+	nftnl_batch_end(scratch, b->seq++);
+	batch_append(b, nlh, "batch end");
+	ret = b->oom ? -1 : 0;
+out:
+	if (e)
+		nftnl_expr_free(e);
+	if (r)
+		nftnl_rule_free(r);
+	if (c)
+		nftnl_chain_free(c);
+	if (t)
+		nftnl_table_free(t);
+	free(scratch);
+	return ret;
+}
+
+int nl_probe_expr(struct nftnl_expr *e, char *err, size_t errlen)
+{
+	struct nl_conn *c;
+	struct batch b = {0};
+	struct nl_report rep;
+	char table[64];
+	int ret = -1;
+
+	if (!e) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	c = nl_open(err, errlen);
+	if (!c) {
+		nftnl_expr_free(e);
+		return -1;
+	}
+	memset(&rep, 0, sizeof(rep));
+	rep.failed_index = -1;
+	snprintf(table, sizeof(table), "filterd-probe-%ld", (long)getpid());
+	if (build_probe_batch(table, e, &b) < 0) {
+		snprintf(err, errlen, "out of memory while building the probe batch");
+		goto out;
+	}
+	if (send_batch(c, &b, &rep) == 0) {
+		ret = 1;
+	} else if (rep.failed_index == 3 && (rep.error == ENOENT || rep.error == EOPNOTSUPP)) {
+		ret = 0;	/* message 3 (after begin, table, chain): the rule */
+	} else {
+		snprintf(err, errlen, "%s", rep.msg);
+	}
+out:
+	batch_free(&b);
+	nl_close(c);
+	return ret;
+}
+
+int nl_probe_queue(char *err, size_t errlen)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("queue");
+
+	if (e) {
+		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_NUM, 0);
+		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_TOTAL, 1);
+		nftnl_expr_set_u16(e, NFTNL_EXPR_QUEUE_FLAGS, NFT_QUEUE_FLAG_BYPASS);
+	}
+	return nl_probe_expr(e, err, errlen);
 }
 
 int nl_apply(const struct ruleset *rs, uint32_t table_flags, enum nl_fault fault,

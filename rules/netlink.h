@@ -56,6 +56,18 @@ int nl_table_query(struct nl_conn *c, const char *table, uint32_t family,
 int nl_apply_conn(struct nl_conn *c, const struct ruleset *rs, uint32_t table_flags,
 		  enum nl_fault fault, struct nl_report *rep);
 
+/* Does this kernel (in the current network namespace) take expression e?
+ * One batch creates a scratch table (inet filterd-probe-PID) with a rule
+ * holding e and deletes the table again: the kernel commits both, leaving
+ * nothing, or refuses the batch at that rule.  1: it takes e; 0: it refuses
+ * e's type (ENOENT/EOPNOTSUPP); -1: the probe failed (err says why).  e is
+ * freed in every case. */
+struct nftnl_expr;
+int nl_probe_expr(struct nftnl_expr *e, char *err, size_t errlen);
+/* nl_probe_expr for nf_tables' queue expression (CONFIG_NFT_QUEUE), which
+ * filterd uses to hold DNS answers; without it, the xtables NFQUEUE target. */
+int nl_probe_queue(char *err, size_t errlen);
+
 /* Element-only changes between two rulesets of the same shape (rsdiff.h),
  * sent as DELSETELEM then NEWSETELEM messages in one batch. */
 struct rs_delta;

@@ -121,6 +121,24 @@ _live_pids+=($!)
 if wait_until 10 ctl status && nft_table host >/dev/null; then ok "start: filterd with FQDN rules"
 else not_ok "start: filterd with FQDN rules" "$(tail -20 "$T/log")"; live_finish; fi
 
+# How answers are queued was asked of the kernel (a probe batch): the xt
+# NFQUEUE target exactly when this kernel lacks the nf_tables queue
+# expression, and the probe's scratch table is gone.
+want_xt=unknown
+if [ -r /proc/config.gz ]; then
+	if gzip -dc /proc/config.gz | grep -q "^# CONFIG_NFT_QUEUE is not set"; then want_xt=yes; else want_xt=no; fi
+fi
+got_xt=$(grep -q "event=fqdn-queue-mode mode=xt" "$T/log" && echo yes || echo no)
+if nsx host nft list tables 2>/dev/null | grep -q filterd-probe; then
+	not_ok "queue mode: probed" "a filterd-probe table was left: $(nsx host nft list tables 2>&1)"
+elif [ "$want_xt" = unknown ]; then
+	skip "queue mode: probed" "no /proc/config.gz to compare the probe with (xt: $got_xt)"
+elif [ "$want_xt" = "$got_xt" ]; then
+	ok "queue mode: the probe chose the xt target: $got_xt, as CONFIG_NFT_QUEUE says; no probe table left"
+else
+	not_ok "queue mode: probed" "xt: $got_xt, /proc/config.gz says $want_xt" "$(grep -i queue "$T/log" | head -5)"
+fi
+
 if nsx host nft list chain inet filterd input 2>&1 | tr '\n' ' ' | grep -Eq "dns_resolvers_v4.*(queue|NFQUEUE)"; then ok "ruleset: DNS answers from the resolver are queued"
 else not_ok "ruleset: DNS answers from the resolver are queued" "$(nsx host nft list chain inet filterd input 2>&1 | head -8)"; fi
 
