@@ -130,6 +130,9 @@ echo "   set-up (tags load + compile, one-packet capture): $(awk -v u="$(setup a
 	python3 -c 'import json, sys; t = json.load(sys.stdin)["totals"]; n = t["bytecode_runs"] + t["flow_cache_hits"]; print("   flow memo: %d of %d hook evaluations decided by it (%.0f %%), %d bytecode runs" % (t["flow_cache_hits"], n, 100.0 * t["flow_cache_hits"] / max(n, 1), t["bytecode_runs"]))' ||
 	echo "   flow memo: could not read the JSON totals"
 echo "   reader thread: $(nproc) CPUs online ($( [ "$(nproc)" -gt 1 ] && echo used || echo 'not used: one CPU'))"
+# where the time goes: each thread's CPU time (one more run, --stats)
+"$O/pcap-replay" --policy bench/data/azureml.yaml --tags "$T1" --local "$LOCAL" --stats "$CAP" 2>&1 >/dev/null |
+	sed -n 's/^pcap-replay: stats: /   one run with --stats: /p' | fold -s -w 100 | sed '2,$s/^/      /'
 
 echo "== pcap-replay vs tcpdump/BPF, Storage ($NBPF IPv4 prefixes) as the source list"
 if [ "$HAVE_TCPDUMP" = 1 ]; then

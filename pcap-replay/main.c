@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 #include <pcap/pcap.h>
 #include <linux/netfilter.h>
@@ -61,6 +62,8 @@ static const char usage_text[] =
 "                              conntrack state cannot differ from, for every byte\n"
 "                              the rules read, gets that packet's outcome: same\n"
 "                              verdicts, counters and coverage, faster)\n"
+"  --stats                     one line on stderr: packets/s, each thread's CPU\n"
+"                              time, how often each waited for the other\n"
 "FQDN rules (sets filled from the capture's DNS answers, on capture time):\n"
 "  --resolver ADDR[,ADDR...]   resolvers whose answers are learned from (repeatable);\n"
 "                              with --policy they are compiled into the queue rule,\n"
@@ -268,6 +271,32 @@ static bool vnet_from_set(const struct ruleset *rs, const char *name, int fam, s
 	return true;
 }
 
+static double clock_s(clockid_t id)
+{
+	struct timespec ts;
+
+	return clock_gettime(id, &ts) == 0 ? (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 : 0;
+}
+
+/* --stats: where the replay's time went (stderr, one line). */
+static void print_stats(const struct replay *r, double wall_s, double cpu_s)
+{
+	const struct reader_stats *st = &r->rstats;
+
+	fprintf(stderr, "pcap-replay: stats: %llu packets in %.3f s (%.2f Mpps); replay thread "
+		"%.3f s CPU", (unsigned long long)r->t.packets, wall_s,
+		wall_s > 0 ? (double)r->t.packets / wall_s / 1e6 : 0.0, cpu_s);
+	if (st->threaded)
+		fprintf(stderr, ", reader thread %.3f s CPU; %llu batches, the reader waited "
+			"for the replay %llu times, the replay for the reader %llu times",
+			st->thread_cpu_s, (unsigned long long)st->batches,
+			(unsigned long long)st->reader_waits, (unsigned long long)st->consumer_waits);
+	else
+		fprintf(stderr, " (reading included: no reader thread)");
+	fprintf(stderr, "; %llu bytecode runs, %llu from the flow memo\n",
+		(unsigned long long)r->evaluations, (unsigned long long)r->memo_hits);
+}
+
 static const struct option long_opts[] = {
 	{ "policy", required_argument, NULL, 'p' },
 	{ "tags", required_argument, NULL, 't' },
@@ -287,6 +316,7 @@ static const struct option long_opts[] = {
 	{ "max-flows", required_argument, NULL, 'F' },
 	{ "no-flow-cache", no_argument, NULL, 0x105 },
 	{ "single-thread", no_argument, NULL, 0x106 },
+	{ "stats", no_argument, NULL, 0x107 },
 	{ "kernel-check", no_argument, NULL, 'k' },
 	{ "netns-prefix", required_argument, NULL, 'P' },
 	{ "kernel-check-verbose", no_argument, NULL, 'v' },
@@ -305,7 +335,7 @@ int main(int argc, char **argv)
 	const char *netns = NULL, *table = FILTERD_TABLE, *expect_path = NULL;
 	const char *junit_path = NULL;
 	bool from_kernel = false, require_all = false, require_match = false;
-	bool coverage = false, have_vnet_opt = false;
+	bool coverage = false, have_vnet_opt = false, stats = false;
 	struct kcheck_opts kco = { 0 };
 	bool kcheck = false;
 	struct replay_opts o = { .max_flows = REPLAY_DEFAULT_MAX_FLOWS };
@@ -395,6 +425,9 @@ int main(int argc, char **argv)
 			break;
 		case 0x106:
 			o.single_thread = true;
+			break;
+		case 0x107:
+			stats = true;
 			break;
 		case 0x100:
 			if (fqdn_opt_resolver(&fqo, optarg, err, sizeof(err)) < 0) {
@@ -579,10 +612,15 @@ int main(int argc, char **argv)
 	}
 	if (r.local_inferred && (o.json || !isatty(STDOUT_FILENO)))
 		fprintf(stderr, "pcap-replay: note: host addresses %s\n", r.local_note);
+	double wall0 = clock_s(CLOCK_MONOTONIC), cpu0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
+
 	if (replay_run(&r) < 0) {
 		fprintf(stderr, "pcap-replay: %s\n", r.err);
 		goto out;
 	}
+	if (stats)
+		print_stats(&r, clock_s(CLOCK_MONOTONIC) - wall0,
+			    clock_s(CLOCK_THREAD_CPUTIME_ID) - cpu0);
 	if (ex)
 		replay_judge(&r, ex);
 

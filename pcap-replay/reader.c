@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #define NBATCHES 4
@@ -51,6 +52,9 @@ struct reader {
 	struct batch b[NBATCHES];
 	unsigned head, nfull;
 	bool stop;			/* the consumer is done: the thread ends */
+	/* stats: the thread's CPU time (set as it ends), waits on either side */
+	double thread_cpu_s;
+	uint64_t batches, reader_waits, consumer_waits;
 	bool consuming;			/* b[head] is being consumed */
 	size_t pos;
 	bool ended;
@@ -63,6 +67,8 @@ static struct batch *acquire(struct reader *r)
 	struct batch *b = NULL;
 
 	pthread_mutex_lock(&r->mu);
+	if (r->nfull == NBATCHES && !r->stop)
+		r->reader_waits++;
 	while (r->nfull == NBATCHES && !r->stop)
 		pthread_cond_wait(&r->cv, &r->mu);
 	if (!r->stop)
@@ -80,6 +86,7 @@ static struct batch *acquire(struct reader *r)
 static void publish(struct reader *r)
 {
 	pthread_mutex_lock(&r->mu);
+	r->batches++;
 	r->nfull++;
 	pthread_cond_broadcast(&r->cv);
 	pthread_mutex_unlock(&r->mu);
@@ -110,9 +117,8 @@ static bool batch_add(struct reader *r, struct batch *b, const struct pcap_pkthd
 	return true;
 }
 
-static void *reader_main(void *arg)
+static void read_batches(struct reader *r)
 {
-	struct reader *r = arg;
 	struct batch *b = acquire(r);
 	struct pcap_pkthdr *h;
 	const u_char *data;
@@ -128,14 +134,14 @@ static void *reader_main(void *arg)
 				continue;
 		}
 		if (!b)
-			return NULL;
+			return;
 		snprintf(b->err, sizeof(b->err), "out of memory for a %u-byte packet",
 			 h->caplen);
 		rc = PCAP_ERROR;
 		break;
 	}
 	if (!b)
-		return NULL;
+		return;
 	b->last = true;
 	if (rc == PCAP_ERROR) {
 		b->rc = -1;
@@ -143,6 +149,17 @@ static void *reader_main(void *arg)
 			snprintf(b->err, sizeof(b->err), "%s", pcap_geterr(r->pd));
 	}
 	publish(r);
+}
+
+static void *reader_main(void *arg)
+{
+	struct reader *r = arg;
+	struct timespec ts;
+
+	read_batches(r);
+	/* read by reader_close after the join */
+	if (clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts) == 0)
+		r->thread_cpu_s = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 	return NULL;
 }
 
@@ -270,6 +287,8 @@ int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data, v
 				continue;
 			}
 		}
+		if (!r->nfull)
+			r->consumer_waits++;
 		while (!r->nfull)
 			pthread_cond_wait(&r->cv, &r->mu);
 		r->consuming = true;
@@ -293,8 +312,10 @@ const char *reader_error(const struct reader *r)
 	return r->err;
 }
 
-void reader_close(struct reader *r)
+void reader_close(struct reader *r, struct reader_stats *st)
 {
+	if (st)
+		memset(st, 0, sizeof(*st));
 	if (!r)
 		return;
 	if (r->started) {
@@ -305,6 +326,12 @@ void reader_close(struct reader *r)
 		pthread_join(r->thread, NULL);
 		pthread_mutex_destroy(&r->mu);
 		pthread_cond_destroy(&r->cv);
+		if (st)
+			*st = (struct reader_stats){
+				.threaded = true, .thread_cpu_s = r->thread_cpu_s,
+				.batches = r->batches, .reader_waits = r->reader_waits,
+				.consumer_waits = r->consumer_waits,
+			};
 	}
 	for (unsigned i = 0; i < NBATCHES; i++) {
 		free(r->b[i].data);

@@ -30,6 +30,14 @@ const char *reader_error(const struct reader *r);
 /* The area of the packet `ahead` packets after the one reader_next returned
  * last, when it has been read already (else NULL): for cache hints. */
 void *reader_peek(struct reader *r, unsigned ahead);
-void reader_close(struct reader *r);
+/* How the reading went, for --stats: the reader thread's CPU time and how
+ * often each side waited for the other (all 0 without a thread). */
+struct reader_stats {
+	bool threaded;
+	double thread_cpu_s;
+	uint64_t batches, reader_waits, consumer_waits;
+};
+/* Closes r; st (may be NULL) receives its stats, the thread joined. */
+void reader_close(struct reader *r, struct reader_stats *st);
 
 #endif

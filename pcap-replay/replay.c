@@ -1392,7 +1392,16 @@ static int replay_one(struct replay *r, size_t ci)
 	}
 	ret = 0;
 out:
-	reader_close(rd);
+	{
+		struct reader_stats st;
+
+		reader_close(rd, &st);
+		r->rstats.threaded |= st.threaded;
+		r->rstats.thread_cpu_s += st.thread_cpu_s;
+		r->rstats.batches += st.batches;
+		r->rstats.reader_waits += st.reader_waits;
+		r->rstats.consumer_waits += st.consumer_waits;
+	}
 	return ret;
 }
 

@@ -25,6 +25,7 @@
 #include "prefix.h"
 #include "ruleset.h"
 #include "vm.h"
+#include "reader.h"
 
 #define REPLAY_DEFAULT_MAX_FLOWS 1000000
 #define REPLAY_MAX_BAD_FRAMES 10000	/* malformed/truncated frames listed */
@@ -196,6 +197,7 @@ struct replay {
 	bool cur_first;			/* the current packet is NEW and unconfirmed */
 	uint32_t cur_first_h;		/* ... and its tuple's hash */
 	uint64_t memo_hits, evaluations;
+	struct reader_stats rstats;	/* summed over the captures (--stats) */
 
 	struct totals t;
 	struct bad_frame *bad;

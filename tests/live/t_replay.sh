@@ -275,6 +275,18 @@ else
 	not_ok "golden captures: flow cache" "hits ${hits:-?}; $(cat "$tmp/err")"
 fi
 
+# --stats: one line on stderr, the report on stdout unchanged
+# shellcheck disable=SC2086
+"$REPLAY" --policy "$POLICY" --tags "$TAGS" --local "$LOCAL" --coverage --format json --stats \
+	$GOLDEN >"$tmp/s.json" 2>"$tmp/s.err"
+npk=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["totals"]["packets"])' "$tmp/c.json" 2>/dev/null)
+if cmp -s "$tmp/c.json" "$tmp/s.json" &&
+   grep -Eq "^pcap-replay: stats: ${npk:-x} packets in [0-9.]+ s \([0-9.]+ Mpps\); replay thread [0-9.]+ s CPU.*bytecode runs" "$tmp/s.err"; then
+	ok "--stats: one line on stderr ($npk packets, thread CPU times), the report unchanged"
+else
+	not_ok "--stats" "$(cat "$tmp/s.err")"
+fi
+
 # Host addresses: up to 8 per family are compared as integers, more go
 # through the prefix set; both must take every packet the same way (the
 # extra addresses are not adjacent: they stay 9 more intervals).
