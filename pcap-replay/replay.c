@@ -128,14 +128,11 @@ static void key_reverse(const struct flow_key *k, struct flow_key *r)
 	r->dport = k->sport;
 }
 
-/* Open flow with key k (closed flows are skipped), or NULL. */
-static struct flow *flow_find1(struct replay *r, const struct flow_key *k)
+/* Open flow with key k of hash h (closed flows are skipped), or NULL. */
+static struct flow *flow_find1(struct replay *r, const struct flow_key *k, uint32_t h)
 {
-	uint32_t h;
-
 	if (!r->hcap)
 		return NULL;
-	h = (uint32_t)key_hash(k);
 	for (size_t i = h & (r->hcap - 1);; i = (i + 1) & (r->hcap - 1)) {
 		const struct flow_slot *s = &r->hash[i];
 
@@ -146,20 +143,46 @@ static struct flow *flow_find1(struct replay *r, const struct flow_key *k)
 	}
 }
 
-/* Finds the flow of k in either orientation; *reply tells which. */
-static struct flow *flow_find(struct replay *r, const struct flow_key *k, bool *reply)
+/* A key in both orientations, with their hashes: a new connection's is made
+ * as soon as conntrack has created its entry, and the hash slots it will probe
+ * are prefetched then, so that the misses overlap the evaluation. */
+struct key2 {
+	struct flow_key k, rk;
+	uint32_t h, rh;
+};
+
+static void key2_make(const struct replay *r, const struct flow_key *k, struct key2 *k2)
 {
-	struct flow_key rk;
-	struct flow *f = flow_find1(r, k);
+	k2->k = *k;
+	key_reverse(k, &k2->rk);
+	k2->h = (uint32_t)key_hash(&k2->k);
+	k2->rh = (uint32_t)key_hash(&k2->rk);
+	if (r->hcap) {
+		__builtin_prefetch(&r->hash[k2->h & (r->hcap - 1)]);
+		__builtin_prefetch(&r->hash[k2->rh & (r->hcap - 1)]);
+	}
+}
+
+/* Finds the flow of k2 in either orientation; *reply tells which. */
+static struct flow *flow_find2(struct replay *r, const struct key2 *k2, bool *reply)
+{
+	struct flow *f = flow_find1(r, &k2->k, k2->h);
 
 	*reply = false;
 	if (f)
 		return f;
-	key_reverse(k, &rk);
-	f = flow_find1(r, &rk);
+	f = flow_find1(r, &k2->rk, k2->rh);
 	if (f)
 		*reply = true;
 	return f;
+}
+
+static struct flow *flow_find(struct replay *r, const struct flow_key *k, bool *reply)
+{
+	struct key2 k2;
+
+	key2_make(r, k, &k2);
+	return flow_find2(r, &k2, reply);
 }
 
 static int hash_grow(struct replay *r)
@@ -1024,8 +1047,9 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 {
 	struct vm_verdict v;
 	struct flow_key k;
+	struct key2 k2;
 	struct flow *f;
-	bool reply = false, accepted, ct_dropped = false;
+	bool reply = false, accepted, ct_dropped = false, have_k2 = false;
 	const char *decided = NULL;
 	enum ct_frag_result fr;
 
@@ -1092,6 +1116,13 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 			if (r->refused_tag[i] == (h | 1) &&
 			    memcmp(&r->refused[i].t, &t, sizeof(t)) == 0)
 				r->cur_refused = &r->refused[i];
+			/* its flow is looked up after the evaluation: the key
+			 * now, and its hash slots on their way to the cache */
+			if (!ct_entry_user(p->ct)) {
+				key_from_tuple(&t, &k);
+				key2_make(r, &k, &k2);
+				have_k2 = true;
+			}
 		}
 		/* loopback: output on lo, then input on lo */
 		if (eval_hook(r, p, dir == FLOW_IN ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT,
@@ -1145,15 +1176,19 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 			f = &r->flows[u - 1];
 	}
 	if (!f) {
-		if (p->ct_present && p->ct) {
-			struct ct_tuple t;
-
-			ct_entry_tuple(p->ct, IP_CT_DIR_ORIGINAL, &t);
-			key_from_tuple(&t, &k);
+		if (have_k2) {
+			f = flow_find2(r, &k2, &reply);
 		} else {
-			key_from_packet(p, &k);
+			if (p->ct_present && p->ct) {
+				struct ct_tuple t;
+
+				ct_entry_tuple(p->ct, IP_CT_DIR_ORIGINAL, &t);
+				key_from_tuple(&t, &k);
+			} else {
+				key_from_packet(p, &k);
+			}
+			f = flow_find(r, &k, &reply);
 		}
-		f = flow_find(r, &k, &reply);
 	}
 	if (!f) {
 		f = flow_new(r, &k);
