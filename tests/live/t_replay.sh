@@ -105,6 +105,18 @@ d = json.load(open(sys.argv[1]))
 assert d["totals"]["flows"] == len(d["flows"]) == 32, d["totals"]
 rst = [f for f in d["flows"] if 50007 in (f.get("sport"), f.get("dport"))]
 assert len(rst) == 1 and rst[0]["packets"] == 2, rst
+# each flow holds its packets (tests/unit/test_replay_captures.c builds them):
+# a whole connection 8, a refused one 2 SYNs, the RST case 2; a mid-stream
+# pickup 3 and 2; the ICMP errors counted as related to their connection
+per = lambda c: sorted(f["packets"] for f in d["flows"] if f["capture"] == c)
+assert per(1) == [2] * 5 + [8] * 8, per(1)
+assert per(2) == [2, 3], per(2)
+assert sum(f["related"] for f in d["flows"] if f["capture"] == 4) == 1
+# every judged packet is in exactly one flow
+t = d["totals"]
+assert sum(f["packets"] for f in d["flows"]) == t["judged"], t
+assert sum(f["packets_accepted"] for f in d["flows"]) == t["accepted"], t
+assert all(f["packets"] == f["packets_accepted"] + f["packets_dropped"] for f in d["flows"])
 assert d["traces"][0]["frame"] == 17
 assert any(e.get("rule") == "user:in:DenyInternetSsh" and e["matched"] for e in d["traces"][0]["events"])
 assert d["coverage"]["rules"]
@@ -328,6 +340,20 @@ else
 		ok "gencap 50,000 packets, real tags: flow cache on ($hits from it, $runs bytecode runs) and off give the same report"
 	else
 		not_ok "gencap capture: flow cache" "hits ${hits:-?} runs ${runs:-?}; $(cat "$tmp/err")"
+	fi
+	# every judged packet is in exactly one flow (the counts kept in the
+	# conntrack entries reach their flows: expiry, refusal, end of replay)
+	if python3 - "$tmp/big-c.json" <<'PY' 2>"$tmp/err"; then
+import json, sys
+d = json.load(open(sys.argv[1]))
+t = d["totals"]
+assert sum(f["packets"] for f in d["flows"]) == t["judged"], (sum(f["packets"] for f in d["flows"]), t)
+assert sum(f["packets_accepted"] for f in d["flows"]) == t["accepted"], t
+assert sum(f["packets_dropped"] for f in d["flows"]) == t["dropped"], t
+PY
+		ok "gencap capture: every judged packet is counted in exactly one flow"
+	else
+		not_ok "gencap capture: flow packet counts" "$(tail -2 "$tmp/err")"
 	fi
 	# the reader thread changes nothing either (same JSON, bytecode_runs included)
 	if cmp -s "$tmp/big-c.json" "$tmp/big-s.json"; then
