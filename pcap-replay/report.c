@@ -510,43 +510,150 @@ void report_text(const struct report_ctx *c, FILE *f)
 
 /* ---- JSON --------------------------------------------------------------------- */
 
-static json_t *flow_json(const struct replay *r, size_t i)
-{
-	const struct flow *fl = &r->flows[i];
-	json_t *o = json_object();
-	char s[80], d[80];
-	struct addr a;
-	int fam = fl->k.nfproto == NFPROTO_IPV6 ? AF_INET6 : AF_INET;
+/* The "flows" array, written as it goes: a capture of a million packets has
+ * a hundred thousand flows, and a jansson tree of them took 300 MiB and four
+ * times the replay's own time.  The text is what json_dumpf(JSON_INDENT(2) |
+ * JSON_PRESERVE_ORDER) makes of the same objects at depth 2; strings that may
+ * need escaping (the deciding rule's name comes from the policy) are escaped
+ * by jansson itself, once per distinct text. */
+struct jstr_cache {
+	const char *key[64];
+	char *val[64];
+};
 
-	json_object_set_new(o, "id", json_integer((json_int_t)i + 1));
-	json_object_set_new(o, "dir", json_string(flow_dir_name(fl->dir)));
-	json_object_set_new(o, "proto", json_string(l4_name(fl->k.proto)));
-	memcpy(a.b, fl->k.src, 16);
-	addr_format(fam, &a, s, sizeof(s));
-	memcpy(a.b, fl->k.dst, 16);
-	addr_format(fam, &a, d, sizeof(d));
-	json_object_set_new(o, "src", json_string(s));
-	json_object_set_new(o, "dst", json_string(d));
+/* s as a JSON string literal (quotes included), or NULL when jansson refuses
+ * it (not UTF-8: the key is left out, as json_object_set_new does). */
+static const char *jstr(struct jstr_cache *c, const char *s)
+{
+	size_t h = ((uintptr_t)s >> 4) % 64;
+	json_t *j;
+
+	if (c->key[h] == s)
+		return c->val[h];
+	free(c->val[h]);
+	c->key[h] = s;
+	c->val[h] = NULL;
+	j = json_string(s);
+	if (j) {
+		c->val[h] = json_dumps(j, JSON_ENCODE_ANY);
+		json_decref(j);
+	}
+	return c->val[h];
+}
+
+static void jkv_str(struct row *w, const char *key, const char *lit, bool last)
+{
+	if (!lit)
+		return;
+	row_str(w, "      \"", 7);
+	row_str(w, key, strlen(key));
+	row_str(w, "\": ", 3);
+	row_str(w, lit, strlen(lit));
+	row_str(w, last ? "\n" : ",\n", last ? 1 : 2);
+}
+
+static void jkv_raw(struct row *w, const char *key, const char *val)	/* safe text */
+{
+	row_str(w, "      \"", 7);
+	row_str(w, key, strlen(key));
+	row_str(w, "\": \"", 4);
+	row_str(w, val, strlen(val));
+	row_str(w, "\",\n", 3);
+}
+
+static void jkv_u(struct row *w, const char *key, unsigned long long v, bool last)
+{
+	char t[24];
+
+	row_str(w, "      \"", 7);
+	row_str(w, key, strlen(key));
+	row_str(w, "\": ", 3);
+	row_str(w, t, fmt_ull(t, v));
+	row_str(w, last ? "\n" : ",\n", last ? 1 : 2);
+}
+
+static void jkv_b(struct row *w, const char *key, bool v, bool last)
+{
+	row_str(w, "      \"", 7);
+	row_str(w, key, strlen(key));
+	row_str(w, v ? "\": true" : "\": false", v ? 7 : 8);
+	row_str(w, last ? "\n" : ",\n", last ? 1 : 2);
+}
+
+/* One flow object, "    {" to "    }" (no comma, no newline after). */
+static size_t flow_json_text(const struct report_ctx *c, size_t i, struct jstr_cache *jc,
+			     char *buf, size_t len)
+{
+	const struct replay *r = c->r;
+	const struct flow *fl = &r->flows[i];
+	struct row w = { buf, buf + len };
+	char a[ADDR_TEXT_MAX];
+	struct addr x;
+	int fam = fl->k.nfproto == NFPROTO_IPV6 ? AF_INET6 : AF_INET;
+	bool exp = fl->expect_line >= 0;
+
+	row_str(&w, "    {\n", 6);
+	jkv_u(&w, "id", i + 1, false);
+	jkv_raw(&w, "dir", flow_dir_name(fl->dir));
+	jkv_raw(&w, "proto", l4_name(fl->k.proto));
+	memcpy(x.b, fl->k.src, 16);
+	a[addr_format_fast(fam, &x, a)] = '\0';
+	jkv_raw(&w, "src", a);
+	memcpy(x.b, fl->k.dst, 16);
+	a[addr_format_fast(fam, &x, a)] = '\0';
+	jkv_raw(&w, "dst", a);
 	if (fl->k.ports) {
-		json_object_set_new(o, "sport", json_integer(fl->k.sport));
-		json_object_set_new(o, "dport", json_integer(fl->k.dport));
+		jkv_u(&w, "sport", fl->k.sport, false);
+		jkv_u(&w, "dport", fl->k.dport, false);
 	}
 	if (fl->k.proto == IPPROTO_ICMP || fl->k.proto == IPPROTO_ICMPV6)
-		json_object_set_new(o, "icmp_id", json_integer(fl->k.icmp_id));
-	json_object_set_new(o, "verdict", json_string(fl->accepted ? "accept" : "drop"));
-	json_object_set_new(o, "decided_by", json_string(fl->decided));
-	json_object_set_new(o, "undecidable", json_boolean(fl->incomplete));
-	json_object_set_new(o, "conntrack", json_boolean(!fl->no_ct));
-	json_object_set_new(o, "midstream", json_boolean(fl->midstream));
-	json_object_set_new(o, "packets", json_integer((json_int_t)fl->packets));
-	json_object_set_new(o, "packets_accepted", json_integer((json_int_t)fl->pkts_accepted));
-	json_object_set_new(o, "packets_dropped", json_integer((json_int_t)fl->pkts_dropped));
-	json_object_set_new(o, "related", json_integer((json_int_t)fl->related));
-	json_object_set_new(o, "capture", json_integer(fl->capture));
-	json_object_set_new(o, "first_frame", json_integer((json_int_t)fl->first_frame));
-	if (fl->expect_line >= 0)
-		json_object_set_new(o, "expect_ok", json_boolean(fl->expect_ok));
-	return o;
+		jkv_u(&w, "icmp_id", fl->k.icmp_id, false);
+	jkv_raw(&w, "verdict", fl->accepted ? "accept" : "drop");
+	jkv_str(&w, "decided_by", jstr(jc, fl->decided), false);
+	jkv_b(&w, "undecidable", fl->incomplete, false);
+	jkv_b(&w, "conntrack", !fl->no_ct, false);
+	jkv_b(&w, "midstream", fl->midstream, false);
+	jkv_u(&w, "packets", fl->packets, false);
+	jkv_u(&w, "packets_accepted", fl->pkts_accepted, false);
+	jkv_u(&w, "packets_dropped", fl->pkts_dropped, false);
+	jkv_u(&w, "related", fl->related, false);
+	jkv_u(&w, "capture", fl->capture, false);
+	jkv_u(&w, "first_frame", fl->first_frame, !exp);
+	if (exp) {
+		jkv_b(&w, "expect_ok", fl->expect_ok, false);
+		jkv_u(&w, "expect_line", c->e ? (unsigned long long)c->e->v[fl->expect_line].line : 0,
+		      true);
+	}
+	row_str(&w, "    }", 5);
+	return (size_t)(w.p - buf);
+}
+
+/* Writes the flows array's value ("[...]" at depth 1), 64 KiB at a time. */
+static void flows_json(const struct report_ctx *c, FILE *f)
+{
+	static char buf[65536];
+	struct jstr_cache jc = { 0 };
+	size_t used = 0;
+
+	if (!c->r->nflows) {
+		fputs("[]", f);
+		return;
+	}
+	fputs("[\n", f);
+	for (size_t i = 0; i < c->r->nflows; i++) {
+		if (used > sizeof(buf) - 4096) {	/* a flow is < 2.5 KiB: a 255-byte rule text escaped */
+			fwrite(buf, 1, used, f);
+			used = 0;
+		}
+		used += flow_json_text(c, i, &jc, buf + used, sizeof(buf) - used - 4);
+		if (i + 1 < c->r->nflows)
+			buf[used++] = ',';
+		buf[used++] = '\n';
+	}
+	fwrite(buf, 1, used, f);
+	fputs("  ]", f);
+	for (size_t i = 0; i < 64; i++)
+		free(jc.val[i]);
 }
 
 #define JI(v) json_integer((json_int_t)(v))
@@ -589,14 +696,7 @@ int report_json(const struct report_ctx *c, FILE *f)
 		json_object_set_new(local, "note", json_string(r->local_note));
 	json_object_set_new(root, "host", local);
 
-	for (size_t i = 0; i < r->nflows; i++) {
-		json_t *o = flow_json(r, i);
-
-		if (r->flows[i].expect_line >= 0)
-			json_object_set_new(o, "expect_line",
-					JI(c->e ? c->e->v[r->flows[i].expect_line].line : 0));
-		json_array_append_new(flows, o);
-	}
+	/* a placeholder: the flows are written in its place (flows_json) */
 	json_object_set_new(root, "flows", flows);
 
 	json_object_set_new(tot, "packets", JI(t->packets));
@@ -675,8 +775,24 @@ int report_json(const struct report_ctx *c, FILE *f)
 	if (r->fqdn)
 		json_object_set_new(root, "fqdn", fqdn_replay_json(r->fqdn));
 
-	rc = json_dumpf(root, f, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	fputc('\n', f);
+	{
+		static const char mark[] = "\n  \"flows\": []";
+		char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		char *at = text ? strstr(text, mark) : NULL;
+
+		rc = -1;
+		if (at) {
+			/* top-level keys are the only ones at two spaces, and a
+			 * string's newlines are escaped: this is the placeholder */
+			at += strlen(mark) - 2;
+			fwrite(text, 1, (size_t)(at - text), f);
+			flows_json(c, f);
+			fputs(at + 2, f);
+			fputc('\n', f);
+			rc = 0;
+		}
+		free(text);
+	}
 	json_decref(root);
 	return rc;
 }

@@ -130,6 +130,27 @@ assert d["coverage"]["rules"]
 	fi
 fi
 
+# JSON with expectations: the flows array is written as it goes (report.c,
+# flows_json); each flow names the line that judged it, and the document is
+# what a JSON parser reads back (escapes, commas, the last flow's brace)
+# shellcheck disable=SC2086
+if run "json report with --expect" 0 "$REPLAY" --format json --policy "$POLICY" --tags "$TAGS" \
+	--local "$LOCAL" --expect "$DATA/expect.txt" $GOLDEN; then
+	if python3 - "$tmp/out" "$DATA/expect.txt" <<'PY' 2>"$tmp/py"; then
+import json, sys
+d = json.load(open(sys.argv[1]))
+lines = [i + 1 for i, l in enumerate(open(sys.argv[2])) if l.strip() and not l.lstrip().startswith("#")]
+assert len(d["flows"]) == d["totals"]["flows"] == 32
+assert all(f["expect_ok"] is True and f["expect_line"] in lines for f in d["flows"]), d["flows"][0]
+assert [f["id"] for f in d["flows"]] == list(range(1, 33))
+assert d["expectations"]["result"] == "pass"
+PY
+		ok "json report with --expect: every flow names its line, the document parses"
+	else
+		not_ok "json report with --expect" "$(tail -2 "$tmp/py")"
+	fi
+fi
+
 # trace: the rule-by-rule path of the refused ssh SYN
 if run "trace" 0 "$REPLAY" --policy "$POLICY" --tags "$TAGS" --trace 17 "$DATA/tcp.pcap"; then
 	if grep -q "inbound rule 4: user:in:DenyInternetSsh  -> match, verdict drop" "$tmp/out" &&
