@@ -72,6 +72,8 @@ addp azureml_st bench/data/azureml.yaml "$T1"
 CMD[azureml_st]="${CMD[azureml_st]} --single-thread"
 addp azureml_nc bench/data/azureml.yaml "$T1"
 CMD[azureml_nc]="${CMD[azureml_nc]} --no-flow-cache"
+addp azureml_js bench/data/azureml.yaml "$T1"
+CMD[azureml_js]="${CMD[azureml_js]} --format json"
 if [ "$HAVE_TCPDUMP" = 1 ]; then
 	add tcpdump "tcpdump -r"
 	add tcpdump_bpf "tcpdump -F $W/Storage.bpf -r"
@@ -123,6 +125,7 @@ row "libpcap read loop (ceiling)" "$CEIL" 0
 row "pcap-replay, azureml.yaml (real tags)" "$(med azureml)" "$(setup azureml)"
 row "  same, --single-thread" "$(med azureml_st)" "$(setup azureml_st)"
 row "  same, --no-flow-cache" "$(med azureml_nc)" "$(setup azureml_nc)"
+row "  same, --format json" "$(med azureml_js)" "$(setup azureml_js)"
 echo "      $O/pcap-replay --policy bench/data/azureml.yaml --tags $T1 --local $LOCAL FILE"
 echo "      $O/bench/pcaploop FILE"
 echo "   set-up (tags load + compile, one-packet capture): $(awk -v u="$(setup azureml)" 'BEGIN{printf "%.3f", u/1e6}') s"
@@ -166,11 +169,13 @@ echo "      (python3 bench/data/gen_scale.py $T1 DIR $SIZES; alltags: bench/data
 
 echo "== pcap-replay peak memory (max RSS, /usr/bin/time)"
 if [ -x /usr/bin/time ]; then
-	rss_labels="azureml s70000 alltags"
+	rss_labels="azureml azureml_js s70000 alltags"
 	for l in $rss_labels; do
 		/usr/bin/time -f "%M" -o "$W/rss" ${CMD[$l]} "$CAP" >/dev/null 2>&1
 		/usr/bin/time -f "%M" -o "$W/rss1" ${CMD[$l]} "$W/one.pcap" >/dev/null 2>&1
-		printf '   %-44s %7d KiB   (one-packet capture: %d KiB)\n' "$(basename "${POL[$l]}")" \
+		lab=$(basename "${POL[$l]}")
+		[ "$l" = azureml_js ] && lab="$lab, --format json"
+		printf '   %-44s %7d KiB   (one-packet capture: %d KiB)\n' "$lab" \
 			"$(tail -1 "$W/rss")" "$(tail -1 "$W/rss1")"
 	done
 	echo "      /usr/bin/time -f %M $O/pcap-replay --policy POLICY --tags TAGS --local $LOCAL FILE"
