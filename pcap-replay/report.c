@@ -801,19 +801,22 @@ int report_json(const struct report_ctx *c, FILE *f)
 
 static void xml_escape(struct strbuf *sb, const char *s)
 {
-	for (; *s; s++) {
+	while (*s) {
+		size_t n = strcspn(s, "<>&\"'\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0d\x0e\x0f"
+				      "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f");
+
+		sb_putn(sb, s, n);	/* a run that needs no escape */
+		s += n;
 		switch (*s) {
+		case '\0': return;
 		case '<': sb_puts(sb, "&lt;"); break;
 		case '>': sb_puts(sb, "&gt;"); break;
 		case '&': sb_puts(sb, "&amp;"); break;
 		case '"': sb_puts(sb, "&quot;"); break;
 		case '\'': sb_puts(sb, "&apos;"); break;
-		default:
-			if ((unsigned char)*s < 0x20 && *s != '\n' && *s != '\t')
-				sb_puts(sb, "?");
-			else
-				sb_printf(sb, "%c", *s);
+		default: sb_puts(sb, "?"); break;	/* a control character XML 1.0 lacks */
 		}
+		s++;
 	}
 }
 

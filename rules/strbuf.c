@@ -40,14 +40,18 @@ void sb_printf(struct strbuf *sb, const char *fmt, ...)
 	sb->n += (size_t)len;
 }
 
+void sb_putn(struct strbuf *sb, const char *s, size_t n)
+{
+	if (!sb_reserve(sb, n))
+		return;
+	memcpy(sb->s + sb->n, s, n);
+	sb->n += n;
+	sb->s[sb->n] = '\0';
+}
+
 void sb_puts(struct strbuf *sb, const char *s)
 {
-	size_t len = strlen(s);
-
-	if (!sb_reserve(sb, len))
-		return;
-	memcpy(sb->s + sb->n, s, len + 1);
-	sb->n += len;
+	sb_putn(sb, s, strlen(s));
 }
 
 char *sb_take(struct strbuf *sb)

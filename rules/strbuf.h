@@ -14,6 +14,8 @@ struct strbuf {
 
 void sb_printf(struct strbuf *sb, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 void sb_puts(struct strbuf *sb, const char *s);
+/* The n bytes at s (no NUL among them needed). */
+void sb_putn(struct strbuf *sb, const char *s, size_t n);
 /* Returns the string (never NULL unless oom) and leaves sb empty. */
 char *sb_take(struct strbuf *sb);
 void sb_free(struct strbuf *sb);

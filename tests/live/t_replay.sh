@@ -79,6 +79,27 @@ elif run "flipped assertion fails" 1 "$REPLAY" --policy "$POLICY" --tags "$TAGS"
 	fi
 fi
 
+# the JUnit file is XML whatever the names hold: an expectation file named
+# with every character XML escapes, and the failing flows' texts
+odd="$tmp/a&b<c>'d\".txt"
+cp "$tmp/flip.txt" "$odd"
+# shellcheck disable=SC2086
+if run "junit escapes" 1 "$REPLAY" --policy "$POLICY" --tags "$TAGS" \
+	--local "$LOCAL" --expect "$odd" --junit "$tmp/odd.xml" $GOLDEN; then
+	if python3 - "$tmp/odd.xml" "$odd" <<'PY' 2>"$tmp/py"; then
+import sys, xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+cases = root.findall(".//testcase")
+assert cases and all(c.get("classname") == sys.argv[2] for c in cases), cases[0].attrib
+fails = [c for c in cases if c.find("failure") is not None]
+assert len(fails) == 1 and "203.0.113.7:40003 -> 10.0.1.4:22" in fails[0].find("failure").text
+PY
+		ok "junit escapes: a file named with & < > ' \" gives XML that parses back to the names"
+	else
+		not_ok "junit escapes" "$(tail -2 "$tmp/py")"
+	fi
+fi
+
 # --require-match: a line no flow reaches
 printf 'allow out tcp to 192.0.2.250 port 9\n' >"$tmp/unmatched.txt"
 if run "unmatched line fails with --require-match" 1 "$REPLAY" --policy "$POLICY" --tags "$TAGS" \
