@@ -400,7 +400,10 @@ static void test_defrag(void **state)
 }
 
 /* Every frame of tcpdump's regression captures through nf_defrag, conntrack
- * and confirm (everything accepted): no crash, no overread, bounded table. */
+ * and confirm (everything accepted): no crash, no overread, bounded table.
+ * A second table takes the same frames through ct_packet_hint + ct_in_hint
+ * (what pcap-replay's reader thread prepares): every packet must come out
+ * the same. */
 static void test_tcpdump_corpus(void **state)
 {
 	const char *dirs[] = { "../shared/data/pcaps/tcpdump", "/work/shared/data/pcaps/tcpdump" };
@@ -416,8 +419,13 @@ static void test_tcpdump_corpus(void **state)
 		print_message("SKIP: tcpdump captures not found (no shared data here)\n");
 		skip();
 	}
+	struct ct_table *T2;
+	unsigned long hinted = 0;
+
 	ct_table_free(T);
 	T = ct_table_new(64);
+	T2 = ct_table_new(64);
+	assert_non_null(T2);
 	while ((de = readdir(d))) {
 		char path[4096], err[PCAP_ERRBUF_SIZE];
 		struct pcap_pkthdr *h;
@@ -433,31 +441,56 @@ static void test_tcpdump_corpus(void **state)
 		files++;
 		dlt = pcap_datalink(pc);
 		while ((r = pcap_next_ex(pc, &h, &data)) >= 0) {
-			uint8_t *copy;
-			struct pkt p;
+			uint8_t *copy, *copy2;
+			struct pkt p, p2;
 
 			if (r == 0)
 				continue;
 			frames++;
 			copy = malloc(h->caplen ? h->caplen : 1);
+			copy2 = malloc(h->caplen ? h->caplen : 1);
 			assert_non_null(copy);
+			assert_non_null(copy2);
 			memcpy(copy, data, h->caplen);
+			memcpy(copy2, data, h->caplen);
 			if (pkt_decode(&p, dlt, copy, h->caplen, h->len) == 0) {
-				p.ts = h->ts;
-				p.frame = frames;
-				enum ct_frag_result fr = ct_defrag(T, &p);
+				struct ct_hint hint;
+				enum ct_frag_result fr, fr2;
+				enum ct_verdict v1 = CT_DROP, v2 = CT_DROP;
 
-				if ((fr == CT_FRAG_NONE || fr == CT_FRAG_DONE) &&
-				    ct_in(T, &p) == CT_ACCEPT) {
+				assert_int_equal(pkt_decode(&p2, dlt, copy2, h->caplen, h->len), 0);
+				p.ts = p2.ts = h->ts;
+				p.frame = p2.frame = frames;
+				ct_packet_hint(&p2, &hint);	/* before defrag, as the reader */
+				fr = ct_defrag(T, &p);
+				fr2 = ct_defrag(T2, &p2);
+				assert_int_equal(fr, fr2);
+				if (fr == CT_FRAG_NONE || fr == CT_FRAG_DONE) {
+					v1 = ct_in(T, &p);
+					v2 = ct_in_hint(T2, &p2, fr2 == CT_FRAG_NONE ? &hint : NULL);
+					hinted += fr2 == CT_FRAG_NONE && hint.valid;
+					assert_int_equal(v1, v2);
+					assert_int_equal(p.ct_present, p2.ct_present);
+					assert_int_equal(p.ctinfo, p2.ctinfo);
+					assert_int_equal(p.ct_state, p2.ct_state);
+					assert_int_equal(p.ct_status, p2.ct_status);
+					assert_int_equal(p.ct_dir, p2.ct_dir);
+				}
+				if (v1 == CT_ACCEPT) {
 					tracked += p.ct_present;
 					ct_confirm(T, &p, true);
+					ct_confirm(T2, &p2, true);
 				}
 			}
 			free(copy);
+			free(copy2);
 		}
 		pcap_close(pc);
 	}
 	closedir(d);
+	ct_table_free(T2);
+	print_message("%lu frames through conntrack with a hint\n", hinted);
+	assert_true(hinted > 1000);
 	ct_table_stats(T, &st);
 	print_message("tcpdump corpus: %lu frames, %lu with conntrack, %zu entries, "
 		      "%llu reassembled\n", frames, tracked, st.entries,
