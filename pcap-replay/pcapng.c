@@ -14,9 +14,12 @@
  * (a warning says why) and the replay falls back to --local. */
 #include "replay.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define BT_SHB 0x0A0D0D0Au
 #define BT_IDB 0x00000001u
@@ -27,12 +30,56 @@
 #define MAX_BLOCK (64u << 20)	/* larger than any block libpcap accepts */
 #define OPT_EPB_FLAGS 2
 
+/* The file is read in large chunks and walked in place (blocks are a few
+ * hundred bytes: reading each through stdio copied every byte twice). */
+#define CHUNK (1u << 20)
+
 struct rd {
-	FILE *f;
+	int fd;
 	bool swap;
 	uint8_t *buf;
-	size_t cap;
+	size_t cap, have, pos;	/* bytes in buf; the walk's position in them */
+	bool eof, err;
 };
+
+/* Makes need bytes from the position on available (fewer only at the end
+ * of the file or on a read error); returns how many are. */
+static size_t fill(struct rd *r, size_t need)
+{
+	while (r->have - r->pos < need && !r->eof && !r->err) {
+		ssize_t got;
+
+		if (r->pos) {
+			memmove(r->buf, r->buf + r->pos, r->have - r->pos);
+			r->have -= r->pos;
+			r->pos = 0;
+		}
+		if (r->cap < need || r->cap - r->have < CHUNK / 4) {
+			size_t ncap = r->cap ? r->cap : CHUNK;
+			uint8_t *nb;
+
+			while (ncap < need || ncap - r->have < CHUNK / 4)
+				ncap *= 2;
+			nb = realloc(r->buf, ncap);
+			if (!nb) {
+				r->err = true;
+				break;
+			}
+			r->buf = nb;
+			r->cap = ncap;
+		}
+		got = read(r->fd, r->buf + r->have, r->cap - r->have);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got < 0)
+			r->err = true;
+		else if (got == 0)
+			r->eof = true;
+		else
+			r->have += (size_t)got;
+	}
+	return r->have - r->pos < need ? r->have - r->pos : need;
+}
 
 static uint32_t get32(const struct rd *r, const uint8_t *b)
 {
@@ -86,8 +133,8 @@ static int epb_dir(const struct rd *r, const uint8_t *o, const uint8_t *end)
 int pcapng_directions(const char *path, uint8_t **dirs_out, size_t *n_out, size_t *nknown_out,
 		      char *warn, size_t warnlen)
 {
-	struct rd r = { 0 };
-	uint8_t hdr[12], *dirs = NULL;
+	struct rd r = { .fd = -1 };
+	uint8_t *dirs = NULL;
 	size_t n = 0, cap = 0, nknown = 0;
 	uint64_t nifaces = 0, off = 0;
 	bool first = true;
@@ -97,13 +144,19 @@ int pcapng_directions(const char *path, uint8_t **dirs_out, size_t *n_out, size_
 	*n_out = 0;
 	*nknown_out = 0;
 	warn[0] = '\0';
-	r.f = fopen(path, "rb");
-	if (!r.f)
+	r.fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (r.fd < 0)
 		return 0;	/* libpcap reports unreadable files */
 	for (;;) {
-		size_t got = fread(hdr, 1, 8, r.f);
+		size_t got = fill(&r, 8);
+		const uint8_t *hdr = r.buf + r.pos, *b;
 		uint32_t type, len, body, trail;
 
+		if (r.err) {
+			snprintf(warn, warnlen, "cannot read the file at offset %llu",
+				 (unsigned long long)off);
+			goto out;
+		}
 		if (got == 0 && !first)
 			break;		/* clean end of file */
 		if (got < 8) {
@@ -117,13 +170,14 @@ int pcapng_directions(const char *path, uint8_t **dirs_out, size_t *n_out, size_
 		if (type == BT_SHB) {
 			uint32_t bom;
 
-			if (fread(hdr + 8, 1, 4, r.f) != 4) {
+			if (fill(&r, 12) != 12) {
 				if (first)
 					goto not_pcapng;
 				snprintf(warn, warnlen, "truncated section header at offset %llu",
 					 (unsigned long long)off);
 				goto out;
 			}
+			hdr = r.buf + r.pos;
 			memcpy(&bom, hdr + 8, 4);
 			if (bom == BOM)
 				r.swap = false;
@@ -157,23 +211,18 @@ int pcapng_directions(const char *path, uint8_t **dirs_out, size_t *n_out, size_
 			body = len - 12;	/* after type and length; before the trailer */
 		}
 		first = false;
-		if (body + 4 > r.cap) {
-			size_t ncap = body + 4 > 65536 ? body + 4 : 65536;
-			uint8_t *nb = realloc(r.buf, ncap);
-
-			if (!nb) {
-				snprintf(warn, warnlen, "out of memory");
-				goto out;
-			}
-			r.buf = nb;
-			r.cap = ncap;
-		}
-		if (fread(r.buf, 1, body + 4, r.f) != body + 4) {
-			snprintf(warn, warnlen, "block 0x%08x at offset %llu runs past the end of "
-				 "the file", type, (unsigned long long)off);
+		if (fill(&r, len) != len) {
+			if (r.err)
+				snprintf(warn, warnlen, "cannot read the file at offset %llu",
+					 (unsigned long long)off);
+			else
+				snprintf(warn, warnlen, "block 0x%08x at offset %llu runs past the "
+					 "end of the file", type, (unsigned long long)off);
 			goto out;
 		}
-		trail = get32(&r, r.buf + body);
+		/* b: the body, after the fields read above */
+		b = r.buf + r.pos + (type == BT_SHB ? 12 : 8);
+		trail = get32(&r, b + body);
 		if (trail != len) {
 			snprintf(warn, warnlen, "block 0x%08x at offset %llu: trailing length %u, "
 				 "leading %u", type, (unsigned long long)off, trail, len);
@@ -193,8 +242,8 @@ int pcapng_directions(const char *path, uint8_t **dirs_out, size_t *n_out, size_
 						 "short", (unsigned long long)off);
 					goto out;
 				}
-				ifid = get32(&r, r.buf);
-				caplen = get32(&r, r.buf + 12);
+				ifid = get32(&r, b);
+				caplen = get32(&r, b + 12);
 				padded = ((size_t)caplen + 3) & ~(size_t)3;
 				if (ifid >= nifaces || padded > body - 20) {
 					snprintf(warn, warnlen, "packet block at offset %llu: %s",
@@ -202,7 +251,7 @@ int pcapng_directions(const char *path, uint8_t **dirs_out, size_t *n_out, size_
 						 "unknown interface" : "captured length past the block");
 					goto out;
 				}
-				dir = epb_dir(&r, r.buf + 20 + padded, r.buf + body);
+				dir = epb_dir(&r, b + 20 + padded, b + body);
 				if (dir < 0) {
 					snprintf(warn, warnlen, "packet block at offset %llu: options "
 						 "run past the block", (unsigned long long)off);
@@ -224,6 +273,7 @@ int pcapng_directions(const char *path, uint8_t **dirs_out, size_t *n_out, size_
 			if (dir)
 				nknown++;
 		}
+		r.pos += len;
 		off += len;
 	}
 	if (nknown) {
@@ -237,7 +287,7 @@ int pcapng_directions(const char *path, uint8_t **dirs_out, size_t *n_out, size_
 not_pcapng:
 	rc = 0;
 out:
-	fclose(r.f);
+	close(r.fd);
 	free(r.buf);
 	free(dirs);
 	return rc;

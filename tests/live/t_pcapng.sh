@@ -34,7 +34,8 @@ fi
 #   1  203.0.113.7:40000 -> 10.0.1.4:22     inbound  (DenyInternetSsh)
 #   2  10.0.1.4:40001 -> 203.0.113.200:443  outbound (managed partner-api)
 #   3  203.0.113.8:40002 -> 10.0.1.4:44224  inbound  (not AzureMachineLearning)
-# MODE: le, be (big-endian section), noflags (epb_flags absent), lying (the
+# MODE: le, be (big-endian section), big (le after a 2.5 MiB block of an
+# unknown type), noflags (epb_flags absent), lying (the
 # second packet's options claim more bytes than its block holds), shortcap
 # (the second packet's captured length runs past its block: libpcap refuses).
 gen() {
@@ -75,6 +76,8 @@ pkts = [(syn('203.0.113.7', '10.0.1.4', 40000, 22), 1),
         (syn('10.0.1.4', '203.0.113.200', 40001, 443), 2),
         (syn('203.0.113.8', '10.0.1.4', 40002, 44224), 1)]
 data = shb + idb
+if mode == 'big':	# a 2.5 MiB block of an unknown type (skipped), larger than
+    data += block(0x00000BAD, b'\xa5' * (5 << 19))	# pcap-replay's 1 MiB read chunk
 for i, (frame, d) in enumerate(pkts):
     ts = 1713139200000000 + i * 1000
     caplen = len(frame)
@@ -101,7 +104,7 @@ flows() {
 # transit (neither end local), with them each is judged in its own direction.
 WRONG_LOCAL=192.0.2.99
 
-for mode in le be; do
+for mode in le be big; do
 	gen "$tmp/$mode.pcapng" "$mode"
 	"$REPLAY" --policy "$POLICY" --tags "$TAGS" --local "$WRONG_LOCAL" "$tmp/$mode.pcapng" \
 		>"$tmp/out" 2>"$tmp/err"
