@@ -482,6 +482,8 @@ int main(int argc, char **argv)
 	}
 	o.captures = argv + optind;
 	o.ncaptures = (size_t)(argc - optind);
+	/* the pcapng direction walk overlaps the policy and tags load */
+	o.walk = pcapng_walk_start(o.captures, o.ncaptures);
 
 	if (policy_path && !tags_path) {
 		const char *env = getenv("FILTERD_TAGS");
@@ -704,5 +706,6 @@ out:
 	pset_free(&vnet4);
 	pset_free(&vnet6);
 	free(o.trace);
+	pcapng_walk_free(o.walk);
 	return rc;
 }

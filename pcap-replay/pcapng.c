@@ -16,10 +16,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 
 #define BT_SHB 0x0A0D0D0Au
 #define BT_IDB 0x00000001u
@@ -144,9 +146,18 @@ int pcapng_directions(const char *path, uint8_t **dirs_out, size_t *n_out, size_
 	*n_out = 0;
 	*nknown_out = 0;
 	warn[0] = '\0';
-	r.fd = open(path, O_RDONLY | O_CLOEXEC);
+	r.fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
 	if (r.fd < 0)
 		return 0;	/* libpcap reports unreadable files */
+	{
+		struct stat st;
+
+		/* a pipe or a device would be read by this walk instead of libpcap */
+		if (fstat(r.fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+			close(r.fd);
+			return 0;
+		}
+	}
 	for (;;) {
 		size_t got = fill(&r, 8);
 		const uint8_t *hdr = r.buf + r.pos, *b;
@@ -291,4 +302,90 @@ out:
 	free(r.buf);
 	free(dirs);
 	return rc;
+}
+
+/* ---- the walk in a thread of its own ------------------------------------- */
+
+struct walk_result {
+	int rc;
+	uint8_t *dirs;
+	size_t n, nknown;
+	char warn[256];
+};
+
+struct pcapng_walk {
+	pthread_t thread;
+	char *const *paths;
+	size_t n;
+	struct walk_result *res;
+};
+
+static void *walk_main(void *arg)
+{
+	struct pcapng_walk *w = arg;
+
+	for (size_t i = 0; i < w->n; i++)
+		w->res[i].rc = pcapng_directions(w->paths[i], &w->res[i].dirs, &w->res[i].n,
+						 &w->res[i].nknown, w->res[i].warn,
+						 sizeof(w->res[i].warn));
+	return NULL;
+}
+
+struct pcapng_walk *pcapng_walk_start(char *const *paths, size_t n)
+{
+	struct pcapng_walk *w = calloc(1, sizeof(*w));
+
+	if (!w)
+		return NULL;
+	w->paths = paths;
+	w->n = n;
+	w->res = calloc(n ? n : 1, sizeof(*w->res));
+	if (!w->res || pthread_create(&w->thread, NULL, walk_main, w) != 0) {
+		free(w->res);
+		free(w);
+		return NULL;
+	}
+	return w;
+}
+
+/* Joins the thread once: after that every result is there. */
+static void walk_join(struct pcapng_walk *w)
+{
+	if (w->paths) {
+		pthread_join(w->thread, NULL);
+		w->paths = NULL;
+	}
+}
+
+int pcapng_walk_take(struct pcapng_walk *w, size_t i, const char *path, uint8_t **dirs,
+		     size_t *n, size_t *nknown, char *warn, size_t warnlen)
+{
+	if (!w || i >= w->n)
+		return pcapng_directions(path, dirs, n, nknown, warn, warnlen);
+	walk_join(w);
+	*dirs = NULL;
+	*n = *nknown = 0;
+	snprintf(warn, warnlen, "%s", w->res[i].warn);
+	if (w->res[i].dirs) {	/* a copy: a kernel check replays twice */
+		*dirs = malloc(w->res[i].n);
+		if (!*dirs) {
+			snprintf(warn, warnlen, "out of memory");
+			return -1;
+		}
+		memcpy(*dirs, w->res[i].dirs, w->res[i].n);
+		*n = w->res[i].n;
+		*nknown = w->res[i].nknown;
+	}
+	return w->res[i].rc;
+}
+
+void pcapng_walk_free(struct pcapng_walk *w)
+{
+	if (!w)
+		return;
+	walk_join(w);
+	for (size_t i = 0; i < w->n; i++)
+		free(w->res[i].dirs);
+	free(w->res);
+	free(w);
 }

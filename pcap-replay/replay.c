@@ -397,8 +397,8 @@ static void load_dirs(struct replay *r, size_t i)
 	if (c->dirs_loaded)
 		return;
 	c->dirs_loaded = true;
-	if (pcapng_directions(r->o->captures[i], &c->dirs, &c->ndirs, &c->ndirs_known, warn,
-			      sizeof(warn)) < 0)
+	if (pcapng_walk_take(r->o->walk, i, r->o->captures[i], &c->dirs, &c->ndirs,
+			     &c->ndirs_known, warn, sizeof(warn)) < 0)
 		fprintf(stderr, "pcap-replay: warning: %s: pcapng: %s: packet directions "
 			"(epb_flags) not used\n", c->path, warn);
 	else if (c->dirs)

@@ -48,6 +48,7 @@ struct replay_opts {
 	bool json;
 	bool no_flow_cache;		/* --no-flow-cache: evaluate every packet */
 	bool single_thread;		/* --single-thread: no reader thread (reader.c) */
+	struct pcapng_walk *walk;	/* the captures' pcapng directions, walked ahead */
 };
 
 /* Flow key: a conntrack tuple in the orientation of the flow's first packet;
@@ -335,6 +336,17 @@ json_t *fqdn_replay_json(const struct fqdn_replay *f);
  * that do not add up, truncation): then nothing of it is used. */
 int pcapng_directions(const char *path, uint8_t **dirs, size_t *n, size_t *nknown,
 		      char *warn, size_t warnlen);
+/* The same for every capture, in a thread started now (pcap-replay starts it
+ * before loading the policy and tags, which take about as long as the walk
+ * of a few hundred megabytes).  NULL when no thread could be started: then
+ * pcapng_walk_take walks in the caller's thread. */
+struct pcapng_walk;
+struct pcapng_walk *pcapng_walk_start(char *const *paths, size_t n);
+/* Capture i's answer (as pcapng_directions: *dirs is the caller's), once
+ * the thread has walked it. */
+int pcapng_walk_take(struct pcapng_walk *w, size_t i, const char *path, uint8_t **dirs,
+		     size_t *n, size_t *nknown, char *warn, size_t warnlen);
+void pcapng_walk_free(struct pcapng_walk *w);
 
 /* report.c */
 struct report_ctx {
