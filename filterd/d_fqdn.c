@@ -98,6 +98,7 @@ struct fqdn_state {
 	int timer_fd;
 	bool started;
 	bool use_xt;		/* queue with the xtables NFQUEUE target */
+	bool queue_probed;	/* use_xt asked of the kernel (kernel_lacks_nft_queue) */
 	/* counters */
 	uint64_t n_queued, n_learned_answers, n_added, n_capped, n_bad, n_batch_fail,
 		 n_foreign, n_resolve_errors;
@@ -134,9 +135,6 @@ static struct fqdn_state *fq(struct daemon *d)
 		if (d->fqdn) {
 			d->fqdn->nfq_fd = -1;
 			d->fqdn->timer_fd = -1;
-			d->fqdn->use_xt = kernel_lacks_nft_queue();
-			if (d->fqdn->use_xt)
-				dlog("event=fqdn-queue-mode mode=xt note=\"the kernel refused the nf_tables queue expression (a probe batch; CONFIG_NFT_QUEUE is not set): DNS answers are queued by the xtables NFQUEUE target\"");
 		}
 	}
 	return d->fqdn;
@@ -168,7 +166,6 @@ void fqdn_compile_opts(struct daemon *d, struct compile_opts *co)
 	co->dns_queue = (uint16_t)d->cfg.dns_queue;
 	if (!s)
 		return;
-	co->dns_queue_xt = s->use_xt;
 	s->nres = 0;
 	snprintf(buf, sizeof(buf), "%s", d->cfg.dns_servers ? d->cfg.dns_servers : "");
 	for (char *t = strtok_r(buf, ", ", &save); t && s->nres < FQDN_MAX_RESOLVERS;
@@ -198,6 +195,14 @@ void fqdn_compile_opts(struct daemon *d, struct compile_opts *co)
 		}
 		s->nres++;
 	}
+	if (s->nres && !s->queue_probed) {
+		/* a queue rule will be compiled: which kind, asked once */
+		s->queue_probed = true;
+		s->use_xt = kernel_lacks_nft_queue();
+		if (s->use_xt)
+			dlog("event=fqdn-queue-mode mode=xt note=\"the kernel refused the nf_tables queue expression (a probe batch; CONFIG_NFT_QUEUE is not set): DNS answers are queued by the xtables NFQUEUE target\"");
+	}
+	co->dns_queue_xt = s->use_xt;
 	if (s->nres) {
 		co->resolvers = s->res;
 		co->nresolvers = s->nres;

@@ -29,6 +29,7 @@ struct batch {
 	char **what;		/* description of message seq0 + i */
 	size_t nwhat, capwhat;
 	int oom;
+	bool probe;		/* not an apply: no FILTERD_FAULT kill points */
 };
 
 static int batch_reserve(struct batch *b, size_t extra)
@@ -365,8 +366,10 @@ static int send_batch(struct nl_conn *c, struct batch *b, struct nl_report *rep)
 	rep->bytes = b->len;
 	/* every ACK is its own skb: about 1 KiB of receive buffer each (truesize) */
 	grow_buffers(c, b->len + 65536, expected * 2048 + (1u << 20));
-	fault_kill_point("kill-before-send", c, b);
-	fault_kill_point("kill-mid-send", c, b);
+	if (!b->probe) {
+		fault_kill_point("kill-before-send", c, b);
+		fault_kill_point("kill-mid-send", c, b);
+	}
 	if (mnl_socket_sendto(c->nl, b->buf, b->len) < 0) {
 		rep->error = errno;
 		snprintf(rep->msg, sizeof(rep->msg),
@@ -374,7 +377,8 @@ static int send_batch(struct nl_conn *c, struct batch *b, struct nl_report *rep)
 			 b->len, strerror(errno));
 		goto out;
 	}
-	fault_kill_point("kill-after-send", c, b);
+	if (!b->probe)
+		fault_kill_point("kill-after-send", c, b);
 	rbuf = malloc(MNL_SOCKET_BUFFER_SIZE * 4);
 	if (!rbuf) {
 		rep->error = ENOMEM;
@@ -600,7 +604,7 @@ out:
 int nl_probe_expr(struct nftnl_expr *e, char *err, size_t errlen)
 {
 	struct nl_conn *c;
-	struct batch b = {0};
+	struct batch b = { .probe = true };
 	struct nl_report rep;
 	char table[64];
 	int ret = -1;
