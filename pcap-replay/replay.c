@@ -207,11 +207,11 @@ static int hash_grow(struct replay *r)
 	return 0;
 }
 
-/* A new flow, or NULL when the cap is reached or memory is out. */
-static struct flow *flow_new(struct replay *r, const struct flow_key *k)
+/* A new flow of key k, whose key_hash is h, or NULL when the cap is reached
+ * or memory is out. */
+static struct flow *flow_new(struct replay *r, const struct flow_key *k, uint32_t h)
 {
 	struct flow *f;
-	uint32_t h;
 	size_t i;
 
 	if (r->nflows >= r->o->max_flows)
@@ -232,7 +232,6 @@ static struct flow *flow_new(struct replay *r, const struct flow_key *k)
 	f->k = *k;
 	f->expect_line = -1;
 	f->decided = "";
-	h = (uint32_t)key_hash(k);
 	for (i = h & (r->hcap - 1); r->hash[i].f; i = (i + 1) & (r->hcap - 1))
 		;
 	r->hash[i].f = (uint32_t)++r->nflows;
@@ -1176,9 +1175,7 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 			f = &r->flows[u - 1];
 	}
 	if (!f) {
-		if (have_k2) {
-			f = flow_find2(r, &k2, &reply);
-		} else {
+		if (!have_k2) {
 			if (p->ct_present && p->ct) {
 				struct ct_tuple t;
 
@@ -1187,11 +1184,13 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 			} else {
 				key_from_packet(p, &k);
 			}
-			f = flow_find(r, &k, &reply);
+			key2_make(r, &k, &k2);
+			have_k2 = true;
 		}
+		f = flow_find2(r, &k2, &reply);
 	}
 	if (!f) {
-		f = flow_new(r, &k);
+		f = flow_new(r, &k2.k, k2.h);
 		if (f) {
 			if (!ct_dropped)
 				decided = decision_text(r, &v);
