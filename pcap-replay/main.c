@@ -37,6 +37,8 @@ static const char usage_text[] =
 "  --ruleset FILE              a saved dump (filterctl dump --out FILE)\n"
 "  --from-kernel [--netns NAME] [--table NAME]\n"
 "                              the live table (inet filterd), in /run/netns/NAME\n"
+"CAPTURE: pcap or pcapng; - reads standard input (a pipe is copied to a\n"
+"  temporary file in $TMPDIR first: captures are read more than once)\n"
 "options:\n"
 "  --local ADDR[,ADDR...]      this host's addresses/CIDRs (repeatable); without it\n"
 "                              they are inferred from the captures and printed\n"
@@ -482,8 +484,23 @@ int main(int argc, char **argv)
 	}
 	o.captures = argv + optind;
 	o.ncaptures = (size_t)(argc - optind);
+	o.open_paths = calloc(o.ncaptures, sizeof(*o.open_paths));
+	if (!o.open_paths) {
+		fprintf(stderr, "pcap-replay: out of memory\n");
+		goto out;
+	}
+	for (size_t i = 0; i < o.ncaptures; i++) {
+		char *sp;
+		int sr = reader_spool(o.captures[i], &sp, err, sizeof(err));
+
+		if (sr < 0) {
+			fprintf(stderr, "pcap-replay: %s\n", err);
+			goto out;
+		}
+		o.open_paths[i] = sr ? sp : o.captures[i];
+	}
 	/* the pcapng direction walk overlaps the policy and tags load */
-	o.walk = pcapng_walk_start(o.captures, o.ncaptures);
+	o.walk = pcapng_walk_start(o.open_paths, o.ncaptures);
 
 	if (policy_path && !tags_path) {
 		const char *env = getenv("FILTERD_TAGS");
@@ -707,5 +724,9 @@ out:
 	pset_free(&vnet6);
 	free(o.trace);
 	pcapng_walk_free(o.walk);
+	for (size_t i = 0; o.open_paths && i < o.ncaptures; i++)
+		if (o.open_paths[i] != o.captures[i])
+			free(o.open_paths[i]);
+	free(o.open_paths);
 	return rc;
 }

@@ -22,6 +22,14 @@ typedef void (*reader_prep_fn)(void *arg, const struct pcap_pkthdr *h, const uin
 int reader_open(struct reader **r, const char *path, bool single_thread, size_t area_size,
 		reader_prep_fn prep, void *prep_arg, char *err, size_t errlen);
 int reader_datalink(const struct reader *r);
+/* A capture that is not a regular file — standard input ("-"), a pipe, a
+ * process substitution, a device — can be read once only, but pcap-replay
+ * reads a capture more than once (host-address inference, the pcapng
+ * direction walk, --kernel-check).  Such a capture is copied into an unlinked
+ * temporary file in $TMPDIR (else /tmp): 1 and *open_path ("/proc/self/fd/N",
+ * the caller frees it) to open instead; 0 when path is a regular file or
+ * cannot be opened (libpcap reports that); -1 with err when the copy fails. */
+int reader_spool(const char *path, char **open_path, char *err, size_t errlen);
 /* The next packet: 1 (h and data valid until the next call), 0 at the end of
  * the file, -1 on a read error (reader_error says which; the packets before
  * it were all returned). */

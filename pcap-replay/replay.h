@@ -38,7 +38,9 @@ struct trace_sel {
 };
 
 struct replay_opts {
-	char **captures;
+	char **captures;		/* as given: names in reports and messages */
+	char **open_paths;		/* what to open: captures[i], or its temporary
+					 * copy when it was a pipe or stdin (reader_spool) */
 	size_t ncaptures;
 	struct pset local4, local6;	/* --local */
 	bool have_local;

@@ -122,6 +122,28 @@ in tcp 203.0.113.8:40002 10.0.1.4:44224 drop"
 	fi
 done
 
+# the same capture from a pipe (standard input and a process substitution):
+# pcap-replay copies it to a temporary file first, so the epb_flags walk still
+# sees it and the report names the capture as given
+for how in stdin fifo; do
+	if [ "$how" = stdin ]; then
+		"$REPLAY" --policy "$POLICY" --tags "$TAGS" --local "$WRONG_LOCAL" - \
+			<"$tmp/le.pcapng" >"$tmp/out" 2>"$tmp/err"
+	else
+		"$REPLAY" --policy "$POLICY" --tags "$TAGS" --local "$WRONG_LOCAL" \
+			<(cat "$tmp/le.pcapng") >"$tmp/out" 2>"$tmp/err"
+	fi
+	rc=$?
+	got=$(flows "$tmp/out")
+	if [ "$rc" -eq 0 ] && [ "$got" = "$want" ] &&
+	   grep -q "direction of 3 of 3 packets from pcapng epb_flags" "$tmp/err"; then
+		ok "pcapng through a pipe ($how): directions from epb_flags"
+	else
+		not_ok "pcapng through a pipe ($how): directions from epb_flags" "exit $rc" \
+			"flows: $got" "$(head -3 "$tmp/err")"
+	fi
+done
+
 # the same packets without epb_flags: --local decides, and these are transit
 gen "$tmp/noflags.pcapng" noflags
 "$REPLAY" --policy "$POLICY" --tags "$TAGS" --local "$WRONG_LOCAL" "$tmp/noflags.pcapng" \

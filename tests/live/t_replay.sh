@@ -221,6 +221,39 @@ if run "missing capture" 2 "$REPLAY" --policy "$POLICY" --tags "$TAGS" "$tmp/non
 	if grep -q "nonexistent.pcap: cannot read capture" "$tmp/err"; then ok "missing capture exits 2"
 	else not_ok "missing capture" "message: $(cat "$tmp/err")"; fi
 fi
+# a capture through a pipe (tcpdump -w - | pcap-replay ... -): without --local
+# the host inference reads the capture before the replay does; pcap-replay
+# copies a pipe to a temporary file first, so both see every packet and the
+# report is the file's, the capture named as given
+"$REPLAY" --policy "$POLICY" --tags "$TAGS" "$DATA/tcp.pcap" >"$tmp/file.txt" 2>"$tmp/file.err"
+sed "s|$DATA/tcp.pcap|-|g" "$tmp/file.txt" >"$tmp/file-as-stdin.txt"
+if run "capture on standard input" 0 "$REPLAY" --policy "$POLICY" --tags "$TAGS" - <"$DATA/tcp.pcap"; then
+	if cmp -s "$tmp/out" "$tmp/file-as-stdin.txt" && grep -q "host addresses inferred.*10.0.1.4" "$tmp/err" &&
+	   grep -q "judged packets: 74 (66 accepted, 8 dropped" "$tmp/out"; then
+		ok "capture on standard input, host inferred: the file's report"
+	else
+		not_ok "capture on standard input" "$(diff "$tmp/out" "$tmp/file-as-stdin.txt" | head -5)" "$(head -3 "$tmp/err")"
+	fi
+fi
+if run "capture through a process substitution" 0 "$REPLAY" --policy "$POLICY" --tags "$TAGS" \
+	--local "$LOCAL" <(cat "$DATA/tcp.pcap"); then
+	if grep -q "judged packets: 74 (66 accepted, 8 dropped, 0 undecidable)" "$tmp/out" &&
+	   [ "$(grep -A99 '^totals' "$tmp/out")" = "$(grep -A99 '^totals' "$tmp/file.txt")" ]; then
+		ok "capture through a process substitution"
+	else
+		not_ok "capture through a process substitution" "$(tail -5 "$tmp/out")"
+	fi
+fi
+if run "empty standard input" 2 "$REPLAY" --policy "$POLICY" --tags "$TAGS" - </dev/null; then
+	if grep -q "^pcap-replay: -: cannot read capture" "$tmp/err"; then ok "empty standard input exits 2"
+	else not_ok "empty standard input" "message: $(cat "$tmp/err")"; fi
+fi
+if run "no room for the copy of a pipe" 2 env TMPDIR="$tmp/nonexistent-dir" "$REPLAY" --policy "$POLICY" \
+	--tags "$TAGS" - <"$DATA/tcp.pcap"; then
+	if grep -q "standard input: cannot make a temporary copy in $tmp/nonexistent-dir: No such file" "$tmp/err"; then
+		ok "no room for the copy of a pipe: exit 2, names the directory"
+	else not_ok "no room for the copy of a pipe" "message: $(cat "$tmp/err")"; fi
+fi
 sed 's/priority: 110/priority: 100/' "$POLICY" >"$tmp/badpolicy.yaml"	# duplicate priority
 if run "policy error" 2 "$REPLAY" --policy "$tmp/badpolicy.yaml" --tags "$TAGS" "$DATA/tcp.pcap"; then
 	if grep -q "badpolicy.yaml:[0-9]*:[0-9]*: error:" "$tmp/err" &&
