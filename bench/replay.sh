@@ -67,6 +67,8 @@ addp() {	# label policy tags
 	TAGS[$1]=$3
 }
 add ceiling "$O/bench/pcaploop"
+# the same loop with the 64 KiB stdio buffer pcap-replay's reader uses
+add ceiling64 "$O/bench/pcaploop"
 addp azureml bench/data/azureml.yaml "$T1"
 addp azureml_st bench/data/azureml.yaml "$T1"
 CMD[azureml_st]="${CMD[azureml_st]} --single-thread"
@@ -93,6 +95,7 @@ run() {
 	t0=$(now_us)
 	case $l in
 	tcpdump*) ${CMD[$l]} "$f" -w /dev/null >/dev/null 2>&1 ;;
+	ceiling64) ${CMD[$l]} "$f" 65536 >$out 2>&1 ;;
 	*) ${CMD[$l]} "$f" >$out 2>&1 ;;
 	esac
 	t1=$(now_us)
@@ -122,12 +125,13 @@ echo "   median of $RUNS runs, wall clock; Mpps = packets / seconds; 'x ceil' = 
 printf '   %-44s %8s %8s   %6s %6s   %5s\n' "" "total s" "replay s" "Mpps" "Mpps" "x ceil"
 printf '   %-44s %8s %8s   %6s %6s\n' "" "" "" "total" "replay"
 row "libpcap read loop (ceiling)" "$CEIL" 0
+row "  same, 64 KiB stdio buffer (as pcap-replay reads)" "$(med ceiling64)" 0
 row "pcap-replay, azureml.yaml (real tags)" "$(med azureml)" "$(setup azureml)"
 row "  same, --single-thread" "$(med azureml_st)" "$(setup azureml_st)"
 row "  same, --no-flow-cache" "$(med azureml_nc)" "$(setup azureml_nc)"
 row "  same, --format json" "$(med azureml_js)" "$(setup azureml_js)"
 echo "      $O/pcap-replay --policy bench/data/azureml.yaml --tags $T1 --local $LOCAL FILE"
-echo "      $O/bench/pcaploop FILE"
+echo "      $O/bench/pcaploop FILE; $O/bench/pcaploop FILE 65536"
 echo "   set-up (tags load + compile, one-packet capture): $(awk -v u="$(setup azureml)" 'BEGIN{printf "%.3f", u/1e6}') s"
 "$O/pcap-replay" --policy bench/data/azureml.yaml --tags "$T1" --local "$LOCAL" --format json "$CAP" 2>/dev/null |
 	python3 -c 'import json, sys; t = json.load(sys.stdin)["totals"]; n = t["bytecode_runs"] + t["flow_cache_hits"]; print("   flow memo: %d of %d hook evaluations decided by it (%.0f %%), %d bytecode runs" % (t["flow_cache_hits"], n, 100.0 * t["flow_cache_hits"] / max(n, 1), t["bytecode_runs"]))' ||
