@@ -102,6 +102,9 @@ struct fqdn_state {
 	/* counters */
 	uint64_t n_queued, n_learned_answers, n_added, n_capped, n_bad, n_batch_fail,
 		 n_foreign, n_resolve_errors;
+	/* answers over TCP: the resolvers' streams, reassembled (dns_tcp.h) */
+	struct dns_tcp *tcp;
+	uint64_t n_tcp_logged_gaps;
 };
 
 static double mono(void)
@@ -135,6 +138,8 @@ static struct fqdn_state *fq(struct daemon *d)
 		if (d->fqdn) {
 			d->fqdn->nfq_fd = -1;
 			d->fqdn->timer_fd = -1;
+			/* without it (no memory) answers over TCP pass unlearned */
+			d->fqdn->tcp = dns_tcp_new();
 		}
 	}
 	return d->fqdn;
@@ -441,9 +446,35 @@ static void nfq_verdict(struct fqdn_state *s, uint32_t id, uint32_t verdict)
 		dlog("event=error what=nfqueue-verdict id=%u error=\"%s\"", id, strerror(errno));
 }
 
-/* The DNS message of a queued packet: fqdn_dns_payload (rules/fqdn_learn.c,
- * shared with pcap-replay). */
+/* One DNS message from a configured resolver: parsed and learned from. */
+struct answer_ctx {
+	struct daemon *d;
+	struct fqdn_state *s;
+	const char *from;
+	const char *proto;
+};
 
+static void on_answer(const uint8_t *msg, size_t dlen, void *arg)
+{
+	struct answer_ctx *ac = arg;
+	struct dns_msg m;
+	char err[256], source[80];
+
+	if (dns_msg_parse(&m, msg, dlen, err, sizeof(err)) < 0) {
+		ac->s->n_bad++;
+		dlog("event=fqdn-bad-answer from=%s proto=%s error=\"%s\" note=\"passes unlearned\"",
+		     ac->from, ac->proto, err);
+		return;
+	}
+	snprintf(source, sizeof(source), "answer:%s", ac->from);
+	learn(ac->d, &m, source);
+	dns_msg_free(&m);
+}
+
+/* A queued packet: a UDP answer, or a segment of a TCP stream whose messages
+ * dns_tcp reassembles (fqdn_dns_packet, rules/fqdn_learn.c, shared with
+ * pcap-replay).  The verdict comes after: the segment that completes an
+ * answer is held until its addresses are in the kernel's sets. */
 static void on_packet(struct daemon *d, struct fqdn_state *s, const struct nlmsghdr *nlh)
 {
 	const struct nlattr *a, *tb[NFQA_MAX + 1] = { NULL };
@@ -460,28 +491,33 @@ static void on_packet(struct daemon *d, struct fqdn_state *s, const struct nlmsg
 	uint32_t id = ntohl(ph->packet_id);
 	s->n_queued++;
 	if (tb[NFQA_PAYLOAD]) {
-		const uint8_t *pkt = mnl_attr_get_payload(tb[NFQA_PAYLOAD]), *src = NULL;
-		size_t plen = mnl_attr_get_payload_len(tb[NFQA_PAYLOAD]), dlen = 0;
-		int family = 0;
-		const uint8_t *msg = fqdn_dns_payload(pkt, plen, &family, &src, &dlen);
+		const uint8_t *pkt = mnl_attr_get_payload(tb[NFQA_PAYLOAD]);
+		size_t plen = mnl_attr_get_payload_len(tb[NFQA_PAYLOAD]);
+		struct dns_tcp_seg seg;
+		int kind = fqdn_dns_packet(pkt, plen, &seg);
 		char from[INET6_ADDRSTRLEN] = "?";
-		if (src)
-			fmt_addr(family, src, from, sizeof(from));
-		if (msg && !fqdn_is_resolver(&s->info, family, src)) {
+		struct answer_ctx ac = { .d = d, .s = s, .from = from,
+					 .proto = kind == FQDN_TCP ? "tcp" : "udp" };
+
+		if (kind != FQDN_NOT_DNS)
+			fmt_addr(seg.family, seg.src, from, sizeof(from));
+		if (kind != FQDN_NOT_DNS && !fqdn_is_resolver(&s->info, seg.family, seg.src)) {
 			/* the kernel rule should make this impossible */
 			s->n_foreign++;
 			dlog("event=fqdn-foreign-answer from=%s note=\"not a configured resolver; not learned from\"", from);
-		} else if (msg) {
-			struct dns_msg m;
-			char err[256];
-			if (dns_msg_parse(&m, msg, dlen, err, sizeof(err)) < 0) {
-				s->n_bad++;
-				dlog("event=fqdn-bad-answer from=%s error=\"%s\" note=\"passes unlearned\"", from, err);
-			} else {
-				char source[80];
-				snprintf(source, sizeof(source), "answer:%s", from);
-				learn(d, &m, source);
-				dns_msg_free(&m);
+		} else if (kind == FQDN_UDP) {
+			on_answer(seg.tcp, seg.len, &ac);
+		} else if (kind == FQDN_TCP && s->tcp) {
+			struct dns_tcp_stats st;
+
+			if (dns_tcp_feed(s->tcp, &seg, (int64_t)(mono() * 1e6), on_answer, &ac) < 0)
+				dlog("event=error what=fqdn-tcp-stream from=%s error=\"out of memory\" note=\"this stream passes unlearned\"",
+				     from);
+			dns_tcp_get_stats(s->tcp, &st);
+			if (st.gaps > s->n_tcp_logged_gaps) {
+				s->n_tcp_logged_gaps = st.gaps;
+				dlog("event=fqdn-tcp-gap from=%s note=\"a segment of a DNS answer stream never reached filterd: its later answers pass unlearned\"",
+				     from);
 			}
 		}
 	}
@@ -895,6 +931,7 @@ void fqdn_free(struct daemon *d)
 		free(s->names[i].name);
 	free(s->names);
 	fqdn_info_free(&s->info);
+	dns_tcp_free(s->tcp);
 	free(s);
 	d->fqdn = NULL;
 }
@@ -940,11 +977,17 @@ json_t *fqdn_status_json(struct daemon *d)
 	json_object_set_new(o, "resolvers", res);
 	json_object_set_new(o, "sets", sets);
 	json_object_set_new(o, "resolved_names", names);
-	json_object_set_new(o, "counters", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+	struct dns_tcp_stats ts = { 0 };
+
+	if (s->tcp)
+		dns_tcp_get_stats(s->tcp, &ts);
+	json_object_set_new(o, "counters", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
 		"answers_queued", (json_int_t)s->n_queued, "answers_learned", (json_int_t)s->n_learned_answers,
 		"elements_added", (json_int_t)s->n_added, "addresses_capped", (json_int_t)s->n_capped,
 		"bad_answers", (json_int_t)s->n_bad, "update_failures", (json_int_t)s->n_batch_fail,
-		"resolve_errors", (json_int_t)s->n_resolve_errors));
+		"resolve_errors", (json_int_t)s->n_resolve_errors,
+		"tcp_answers", (json_int_t)ts.messages, "tcp_streams", (json_int_t)ts.streams,
+		"tcp_streams_lost", (json_int_t)ts.gaps));
 	return o;
 }
 
@@ -989,4 +1032,15 @@ void fqdn_metrics(struct daemon *d, struct strbuf *sb)
 		      (unsigned long long)s->n_queued, (unsigned long long)s->n_added,
 		      (unsigned long long)s->n_capped, (unsigned long long)s->n_bad,
 		      (unsigned long long)s->n_batch_fail, (unsigned long long)s->n_resolve_errors);
+	struct dns_tcp_stats ts = { 0 };
+
+	if (s->tcp)
+		dns_tcp_get_stats(s->tcp, &ts);
+	sb_printf(sb, "# HELP filterd_fqdn_tcp_answers_total DNS answers reassembled from resolvers' TCP streams.\n"
+		      "# TYPE filterd_fqdn_tcp_answers_total counter\n"
+		      "filterd_fqdn_tcp_answers_total %llu\n"
+		      "# HELP filterd_fqdn_tcp_streams_lost_total TCP answer streams given up at a missing segment.\n"
+		      "# TYPE filterd_fqdn_tcp_streams_lost_total counter\n"
+		      "filterd_fqdn_tcp_streams_lost_total %llu\n",
+		      (unsigned long long)ts.messages, (unsigned long long)ts.gaps);
 }

@@ -166,6 +166,11 @@ int fqdn_replay_init(struct fqdn_replay *f, const struct fqdn_replay_opts *o,
 		return -1;
 	}
 	f->ruleset_nres = f->info.nres;
+	f->tcp = dns_tcp_new();
+	if (!f->tcp) {
+		snprintf(f->err, sizeof(f->err), "out of memory");
+		return -1;
+	}
 	for (size_t i = 0; i < o->nres; i++) {
 		fmt_addr(o->res_family[i], o->res_addr[i], a, sizeof(a));
 		if (!fqdn_is_resolver(&f->info, o->res_family[i], o->res_addr[i]) &&
@@ -228,6 +233,7 @@ void fqdn_replay_free(struct fqdn_replay *f)
 		free(f->ev[i].name);
 	free(f->ev);
 	fqdn_info_free(&f->info);
+	dns_tcp_free(f->tcp);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -302,45 +308,79 @@ static void walk_cb(const char *const *chain, size_t n, int family, const uint8_
 	}
 }
 
-int fqdn_replay_queued(struct fqdn_replay *f, unsigned cap, const struct pkt *p)
+/* One DNS message from a resolver (a UDP answer, or one dns_tcp reassembled). */
+struct answer_ctx {
+	struct fqdn_replay *f;
+	unsigned cap;
+	uint64_t frame;
+	const char *from;
+	int rc;
+};
+
+static void on_answer(const uint8_t *msg, size_t dlen, void *arg)
 {
-	const uint8_t *ip = p->data + p->nh_off, *src = NULL, *msg;
-	size_t dlen = 0;
-	int family = 0;
-	char from[INET6_ADDRSTRLEN + 16], errbuf[256];
+	struct answer_ctx *ac = arg;
+	struct fqdn_replay *f = ac->f;
+	char errbuf[256];
 	struct dns_msg m;
 
-	f->n_queued++;
-	msg = fqdn_dns_payload(ip, p->avail, &family, &src, &dlen);
-	if (!msg) {
-		f->n_not_dns++;	/* e.g. a TCP segment without a whole message */
-		return 0;
-	}
-	fmt_addr(family, src, from, sizeof(from));
-	if (!fqdn_is_resolver(&f->info, family, src)) {
-		f->n_foreign++;
-		return 0;
-	}
+	if (ac->rc < 0)
+		return;
 	if (dns_msg_parse(&m, msg, dlen, errbuf, sizeof(errbuf)) < 0) {
 		f->n_bad++;
 		if (!f->bad_frame) {
-			f->bad_capture = cap;
-			f->bad_frame = p->frame;
+			f->bad_capture = ac->cap;
+			f->bad_frame = ac->frame;
 			snprintf(f->bad_why, sizeof(f->bad_why), "%s", errbuf);
 		}
-		return 0;
+		return;
 	}
-	struct walk_ctx w = { .f = f, .qname = m.qname, .cap = cap, .frame = p->frame,
-			      .source = from };
+	struct walk_ctx w = { .f = f, .qname = m.qname, .cap = ac->cap, .frame = ac->frame,
+			      .source = ac->from };
 
 	dns_msg_walk(&m, walk_cb, &w);
 	dns_msg_free(&m);
-	if (w.rc < 0)
-		return -1;
+	if (w.rc < 0) {
+		ac->rc = -1;
+		return;
+	}
 	f->n_answers++;
 	if (w.added)
 		f->n_learned_answers++;
-	return 0;
+}
+
+int fqdn_replay_queued(struct fqdn_replay *f, unsigned cap, const struct pkt *p)
+{
+	const uint8_t *ip = p->data + p->nh_off;
+	char from[INET6_ADDRSTRLEN + 16];
+	struct dns_tcp_seg seg;
+	int kind;
+
+	f->n_queued++;
+	kind = fqdn_dns_packet(ip, p->avail, &seg);
+	if (kind == FQDN_NOT_DNS) {
+		f->n_not_dns++;
+		return 0;
+	}
+	fmt_addr(seg.family, seg.src, from, sizeof(from));
+	if (!fqdn_is_resolver(&f->info, seg.family, seg.src)) {
+		f->n_foreign++;
+		return 0;
+	}
+	struct answer_ctx ac = { .f = f, .cap = cap, .frame = p->frame, .from = from };
+
+	if (kind == FQDN_UDP) {
+		on_answer(seg.tcp, seg.len, &ac);
+	} else {
+		/* on capture time, as filterd on its clock */
+		f->n_tcp_segments++;
+		if (dns_tcp_feed(f->tcp, &seg, (int64_t)p->ts.tv_sec * 1000000 + p->ts.tv_usec,
+				 on_answer, &ac) < 0 && ac.rc == 0) {
+			snprintf(f->err, sizeof(f->err), "out of memory");
+			return -1;
+		}
+	}
+	return ac.rc;
 }
 
 /* ---- report ---------------------------------------------------------------- */
@@ -385,13 +425,21 @@ void fqdn_replay_text(const struct fqdn_replay *f, FILE *out)
 			fprintf(out, "  fqdn set %s: %zu element%s of the dump ignored; learned from "
 				"the capture instead\n", f->sets[i].set, ign, ign == 1 ? "" : "s");
 	}
-	fprintf(out, "  answers: %llu queued, %llu parsed, %llu gave addresses for FQDN rules, "
-		"%llu not from a resolver, %llu unparsable, %llu without a whole DNS message; "
+	struct dns_tcp_stats ts;
+
+	dns_tcp_get_stats(f->tcp, &ts);
+	fprintf(out, "  answers: %llu packets queued, %llu answers parsed, %llu gave addresses "
+		"for FQDN rules, %llu not from a resolver, %llu unparsable, %llu not DNS; "
 		"%llu addresses left out (cap)\n",
 		(unsigned long long)f->n_queued, (unsigned long long)f->n_answers,
 		(unsigned long long)f->n_learned_answers, (unsigned long long)f->n_foreign,
 		(unsigned long long)f->n_bad, (unsigned long long)f->n_not_dns,
 		(unsigned long long)f->n_capped);
+	if (f->n_tcp_segments)
+		fprintf(out, "  over TCP: %llu segments, %llu answers reassembled, %llu stream%s "
+			"given up at a missing segment (its later answers not learned)\n",
+			(unsigned long long)f->n_tcp_segments, (unsigned long long)ts.messages,
+			(unsigned long long)ts.gaps, ts.gaps == 1 ? "" : "s");
 	if (f->n_bad)
 		fprintf(out, "  first unparsable answer: capture %u frame %llu: %s\n",
 			f->bad_capture, (unsigned long long)f->bad_frame, f->bad_why);
@@ -517,7 +565,15 @@ json_t *fqdn_replay_json(const struct fqdn_replay *f)
 	json_object_set_new(cnt, "learned_from", json_integer((json_int_t)f->n_learned_answers));
 	json_object_set_new(cnt, "not_from_resolver", json_integer((json_int_t)f->n_foreign));
 	json_object_set_new(cnt, "unparsable", json_integer((json_int_t)f->n_bad));
-	json_object_set_new(cnt, "no_dns_message", json_integer((json_int_t)f->n_not_dns));
+	json_object_set_new(cnt, "not_dns", json_integer((json_int_t)f->n_not_dns));
+	{
+		struct dns_tcp_stats ts;
+
+		dns_tcp_get_stats(f->tcp, &ts);
+		json_object_set_new(cnt, "tcp_segments", json_integer((json_int_t)f->n_tcp_segments));
+		json_object_set_new(cnt, "tcp_answers", json_integer((json_int_t)ts.messages));
+		json_object_set_new(cnt, "tcp_streams_lost", json_integer((json_int_t)ts.gaps));
+	}
 	json_object_set_new(cnt, "addresses_capped", json_integer((json_int_t)f->n_capped));
 	json_object_set_new(o, "sets", sets);
 	json_object_set_new(o, "resolvers", res);

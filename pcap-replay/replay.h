@@ -296,7 +296,8 @@ struct fqdn_replay {
 	struct fqdn_event *ev;
 	size_t nev, evcap;
 	uint64_t n_queued, n_answers, n_learned_answers, n_foreign, n_bad, n_not_dns,
-		 n_capped, n_map;
+		 n_capped, n_map, n_tcp_segments;
+	struct dns_tcp *tcp;		/* answers over TCP, reassembled as filterd does */
 	unsigned bad_capture;
 	uint64_t bad_frame;
 	char bad_why[256];

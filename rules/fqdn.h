@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dns_tcp.h"
 #include "ruleset.h"
 
 #define FQDN_MAX_RESOLVERS 16
@@ -48,10 +49,13 @@ bool fqdn_match_chain(const char *pattern, const char *const *chain, size_t n);
 /* Like dns_name_match, but name may itself be a wildcard ("*.x": every name
  * below x, as in pcap-replay --fqdn-map): true when some name matches both. */
 bool fqdn_match_name(const char *pattern, const char *name);
-/* The DNS message in an IP packet (starting at its IP header) from port 53,
- * or NULL.  UDP; TCP only for a segment that holds a whole message (length
- * prefix included).  *family and *src (the source address) are set. */
-const uint8_t *fqdn_dns_payload(const uint8_t *ip, size_t len, int *family,
-				const uint8_t **src, size_t *dlen);
+/* What an IP packet (starting at its IP header, len bytes) from port 53
+ * carries: FQDN_UDP with the DNS message at out->tcp (out->len bytes; the
+ * field names are dns_tcp's), FQDN_TCP with the TCP segment (header on) to
+ * feed to dns_tcp (dns_tcp.h), or FQDN_NOT_DNS (not UDP/TCP from port 53, an
+ * IP fragment, an IPv6 extension header).  out->family, src and dst are set
+ * for the first two. */
+enum { FQDN_NOT_DNS, FQDN_UDP, FQDN_TCP };
+int fqdn_dns_packet(const uint8_t *ip, size_t len, struct dns_tcp_seg *out);
 
 #endif

@@ -40,54 +40,51 @@ bool fqdn_match_name(const char *pattern, const char *name)
 	return dns_name_match(name, probe);
 }
 
-const uint8_t *fqdn_dns_payload(const uint8_t *p, size_t len, int *family, const uint8_t **src,
-				size_t *dlen)
+int fqdn_dns_packet(const uint8_t *p, size_t len, struct dns_tcp_seg *out)
 {
 	size_t off;
 	uint8_t proto;
 
+	memset(out, 0, sizeof(*out));
 	if (len < 20)
-		return NULL;
+		return FQDN_NOT_DNS;
 	if ((p[0] >> 4) == 4) {
 		size_t ihl = (size_t)(p[0] & 0x0f) * 4;
 		size_t tot = (size_t)(p[2] << 8 | p[3]);
 		if (ihl < 20 || tot < ihl || tot > len || (p[6] & 0x3f) || p[7])
-			return NULL;	/* fragments were reassembled by conntrack */
+			return FQDN_NOT_DNS;	/* fragments were reassembled by conntrack */
 		len = tot;
 		proto = p[9];
-		*family = AF_INET;
-		*src = p + 12;
+		out->family = AF_INET;
+		out->src = p + 12;
+		out->dst = p + 16;
 		off = ihl;
 	} else if ((p[0] >> 4) == 6 && len >= 40) {
 		size_t pl = (size_t)(p[4] << 8 | p[5]);
 		if (40 + pl > len)
-			return NULL;
+			return FQDN_NOT_DNS;
 		len = 40 + pl;
 		proto = p[6];	/* extension headers: not learned from */
-		*family = AF_INET6;
-		*src = p + 8;
+		out->family = AF_INET6;
+		out->src = p + 8;
+		out->dst = p + 24;
 		off = 40;
 	} else {
-		return NULL;
+		return FQDN_NOT_DNS;
 	}
 	if (proto == IPPROTO_UDP) {
 		if (off + 8 > len || (p[off] << 8 | p[off + 1]) != 53)
-			return NULL;
-		*dlen = len - off - 8;
-		return p + off + 8;
+			return FQDN_NOT_DNS;
+		out->tcp = p + off + 8;
+		out->len = len - off - 8;
+		return FQDN_UDP;
 	}
 	if (proto == IPPROTO_TCP) {
 		if (off + 20 > len || (p[off] << 8 | p[off + 1]) != 53)
-			return NULL;
-		size_t doff = (size_t)(p[off + 12] >> 4) * 4;
-		if (doff < 20 || off + doff + 2 > len)
-			return NULL;
-		const uint8_t *m = p + off + doff;
-		size_t mlen = (size_t)(m[0] << 8 | m[1]);
-		if (off + doff + 2 + mlen > len)
-			return NULL;
-		*dlen = mlen;
-		return m + 2;
+			return FQDN_NOT_DNS;
+		out->tcp = p + off;
+		out->len = len - off;
+		return FQDN_TCP;
 	}
-	return NULL;
+	return FQDN_NOT_DNS;
 }

@@ -6,6 +6,8 @@
 #   - wildcard names: open only after the host itself resolved one
 #   - an answer from a resolver that is not configured opens nothing
 #   - a name with hundreds of addresses is capped, with a log line
+#   - an answer over TCP split across segments (the host advertises a small
+#     MSS to the resolver) is reassembled and learned from
 #   - the capture of the DNS exchange + connections (SYNs the output chain
 #     dropped merged in from NFLOG) replays offline to the kernel's verdicts:
 #     --policy --resolver, --fqdn-map, --ruleset (filterctl dump) and --from-kernel
@@ -20,6 +22,7 @@ T=$(live_tmp)
 DNS1=10.0.1.53      # the configured resolver
 DNS2=10.0.1.54      # another DNS server: never trusted
 APP1=203.0.113.51 APP2=203.0.113.52 BLOB=203.0.113.60 EVIL=203.0.113.66 OTHER=203.0.113.70
+TCPA=203.0.113.100 TCPZ=203.0.113.139   # first and last of x.tcp.test.example's 40 records
 
 wait_until() {
 	local n i
@@ -41,7 +44,7 @@ trap 'cleanup_fqdn; exit 143' TERM
 
 topo_setup || { not_ok "t_fqdn: topology"; live_finish; }
 for a in $DNS1 $DNS2 10.0.1.55; do ip -n "$(ns_name peers)" addr add $a/32 dev eth0; done
-for a in $APP1 $APP2 $BLOB $EVIL $OTHER; do ip -n "$(ns_name peers)" addr add $a/32 dev eth0; done
+for a in $APP1 $APP2 $BLOB $EVIL $OTHER $TCPA; do ip -n "$(ns_name peers)" addr add $a/32 dev eth0; done
 
 # dnsmasq: only the records of these files, TTL 2 s
 cat >"$T/hosts1" <<H
@@ -52,6 +55,7 @@ H
 	for i in $(seq 1 254); do echo "198.51.100.$i many.test.example"; done
 	for i in $(seq 1 254); do echo "192.0.2.$i many.test.example"; done
 } >"$T/hosts-many"
+for i in $(seq 100 139); do echo "203.0.113.$i x.tcp.test.example"; done >"$T/hosts-tcp"
 cat >"$T/hosts2" <<H
 $EVIL app.test.example
 $EVIL acct2.blob.test.example
@@ -65,7 +69,7 @@ dnsmasq_start() { # ADDR HOSTSFILE... : runs dnsmasq on ADDR:53 in peers
 		--pid-file="$T/dnsmasq.$addr.pid" --user=root --log-facility="$T/dnsmasq.$addr.log"
 	wait_until 5 nsx host dig +short +time=1 +tries=1 @"$addr" app.test.example
 }
-if dnsmasq_start $DNS1 "$T/hosts1" "$T/hosts-many" && dnsmasq_start $DNS2 "$T/hosts2"; then
+if dnsmasq_start $DNS1 "$T/hosts1" "$T/hosts-many" "$T/hosts-tcp" && dnsmasq_start $DNS2 "$T/hosts2"; then
 	ok "dns: dnsmasq answers on $DNS1 and $DNS2"
 else
 	not_ok "dns: dnsmasq answers on $DNS1 and $DNS2" "$(cat "$T"/dnsmasq.*.log 2>/dev/null | tail -5)"
@@ -93,6 +97,9 @@ managed_network:
     - name: many
       type: fqdn
       destination: many.test.example
+    - name: tcpdns
+      type: fqdn
+      destination: "*.tcp.test.example"
 Y
 
 # capture everything the host sees during the test, for the offline replay.
@@ -209,6 +216,25 @@ n=$(grep -o "event=fqdn-learned set=fqdn_many_v4 .* count=[0-9]*" "$T/log" | sed
 if [ "${n:-0}" -gt 0 ] && [ "$n" -le 50 ]; then ok "cap: fqdn_many_v4 was given $n <= 50 addresses"
 else not_ok "cap: fqdn_many_v4 was given at most 50 addresses" "got ${n:-?}" "$(grep many "$T/log" | tail -3)"; fi
 
+# 5b. an answer over TCP larger than a segment: the host advertises an MSS of
+# 200 to the resolver, so dnsmasq's 40-record answer (about 700 bytes) comes
+# in several segments; filterd reassembles the stream and learns every address,
+# the last record's included, before the segment that completes it goes on
+ip -n "$(ns_name host)" route add $DNS1/32 dev eth0 advmss 200
+got=$(nsx host dig +tcp +short +time=2 +tries=1 @$DNS1 x.tcp.test.example | sort -V | tr '\n' ' ')
+if [ "$(wc -w <<<"$got")" -eq 40 ] && in_set fqdn_tcpdns_v4 $TCPA && in_set fqdn_tcpdns_v4 $TCPZ &&
+   ! grep -q "event=fqdn-tcp-gap" "$T/log"; then
+	ok "tcp: a 40-record answer over TCP in several segments: first and last address learned"
+else not_ok "tcp: a 40-record answer over TCP learned" "dig: $got" \
+	"$(nsx host nft list set inet filterd fqdn_tcpdns_v4 2>&1 | tail -5)" "$(grep fqdn "$T/log" | tail -5)"; fi
+expect_allowed "tcp: tcp 443 to $TCPA (learned from a TCP answer) allowed" host tcp $TCPA 443
+checks_wait
+ip -n "$(ns_name host)" route del $DNS1/32 dev eth0 2>/dev/null
+if ctl status --json >"$T/status-tcp.json" &&
+   "$PY" -c 'import json,sys; c=json.load(open(sys.argv[1]))["fqdn"]["counters"]; sys.exit(0 if c["tcp_answers"] >= 1 and c["tcp_streams_lost"] == 0 else 1)' "$T/status-tcp.json"; then
+	ok "tcp: status counts the answers reassembled from TCP (none lost)"
+else not_ok "tcp: status counts TCP answers" "$(grep -o '"counters":{[^}]*}' "$T/status-tcp.json")"; fi
+
 # 6. status shows names and addresses (learned a moment ago: with TTLs of 2 s,
 # what an earlier step learned may have expired on a loaded machine)
 nsx host getent hosts app.test.example >/dev/null
@@ -302,6 +328,10 @@ else
 	not_ok "capture: SYNs the output chain dropped merged into the capture" "${nsyn:-merge failed}" "$(cat "$T/tcpdump-nflog.log")"
 	cp "$T/fqdn.pcap" "$T/fqdn-all.pcap"
 fi
+# the TCP answer really came in pieces: data segments from $DNS1:53 over TCP
+nseg=$(tcpdump -nn -r "$T/fqdn.pcap" "src host $DNS1 and tcp src port 53 and (ip[2:2] - ((ip[0] & 0xf) << 2) - ((tcp[12] & 0xf0) >> 2)) > 0" 2>/dev/null | wc -l)
+if [ "$nseg" -ge 3 ]; then ok "capture: the TCP answer came in $nseg data segments"
+else not_ok "capture: the TCP answer came in several data segments" "got $nseg"; fi
 # verdicts that do not depend on when: the rest is checked in capture order
 cat >"$T/expect.txt" <<E
 allow out tcp to $APP2 port 443
@@ -310,7 +340,7 @@ deny  out tcp to $EVIL port 443
 E
 FQ_OPTS=(--fqdn-ttl-min 2 --fqdn-max-addresses 50 --local $HOST4,$HOST6)
 # the kernel's verdicts for the connections of this test, in order
-KSEQ="$APP1:accept $OTHER:drop $APP2:accept $APP1:drop $BLOB:drop $BLOB:accept $EVIL:drop"
+KSEQ="$APP1:accept $OTHER:drop $APP2:accept $APP1:drop $BLOB:drop $BLOB:accept $EVIL:drop $TCPA:accept"
 # replay_check NAME SEQ PYCHECK ARGS...: exit 0 (expectations hold), the
 # outgoing tcp/443 flows' verdicts in capture order are SEQ, and the Python
 # expression PYCHECK holds on the JSON report (d)
@@ -328,7 +358,7 @@ replay_check() {
 			"$(head -c 3000 "$T/replay.json")"
 	fi
 }
-learned_py="any(l['name'] == 'app.test.example' and '$APP2' in l['addresses'] and l['frame'] > 0 for l in d['fqdn']['learned']) and any(l['name'] == 'acct1.blob.test.example' and '$BLOB' in l['addresses'] for l in d['fqdn']['learned'])"
+learned_py="any(l['name'] == 'app.test.example' and '$APP2' in l['addresses'] and l['frame'] > 0 for l in d['fqdn']['learned']) and any(l['name'] == 'acct1.blob.test.example' and '$BLOB' in l['addresses'] for l in d['fqdn']['learned']) and any(l['name'] == 'x.tcp.test.example' and '$TCPZ' in l['addresses'] for l in d['fqdn']['learned']) and d['fqdn']['answers']['tcp_answers'] >= 1 and d['fqdn']['answers']['tcp_streams_lost'] == 0"
 if [ -x "$REPLAY" ] && "$REPLAY" --help 2>&1 | grep -q -- --resolver; then
 	replay_check "replay: the capture replays offline to the kernel's verdicts, answers learned from $DNS1" \
 		"$KSEQ" "$learned_py" --policy "$T/policy.yaml" --tags "$TAGS" --resolver $DNS1 \
@@ -339,7 +369,7 @@ if [ -x "$REPLAY" ] && "$REPLAY" --help 2>&1 | grep -q -- --resolver; then
 	else not_ok "replay: the text report lists the names learned" "$out"; fi
 	# without the resolver nothing is learned from: FQDN destinations denied
 	replay_check "replay: without --resolver no answer is learned from: FQDN destinations denied" \
-		"$APP1:drop $OTHER:drop $APP2:drop $APP1:drop $BLOB:drop $BLOB:drop $EVIL:drop" \
+		"$APP1:drop $OTHER:drop $APP2:drop $APP1:drop $BLOB:drop $BLOB:drop $EVIL:drop $TCPA:drop" \
 		"not d['fqdn']['learned']" --policy "$T/policy.yaml" --tags "$TAGS"
 	# a static map instead of the answers (known from the first packet on)
 	cat >"$T/fqdn.map" <<M
@@ -348,7 +378,7 @@ app.test.example       $APP2
 *.blob.test.example    $BLOB     3600
 M
 	replay_check "replay: --fqdn-map: the map's addresses allowed, the others denied" \
-		"$APP1:drop $OTHER:drop $APP2:accept $APP1:drop $BLOB:accept $BLOB:accept $EVIL:drop" \
+		"$APP1:drop $OTHER:drop $APP2:accept $APP1:drop $BLOB:accept $BLOB:accept $EVIL:drop $TCPA:drop" \
 		"any(l.get('line') == 2 for l in d['fqdn']['learned'])" \
 		--policy "$T/policy.yaml" --tags "$TAGS" --fqdn-map "$T/fqdn.map" \
 		--require-match --expect "$T/expect.txt"

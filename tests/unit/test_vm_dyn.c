@@ -589,38 +589,64 @@ static void got_cb(const char *const *chain, size_t n, int family, const uint8_t
 	g->n++;
 }
 
+struct onemsg { uint8_t m[512]; size_t len; int n; };
+static void onemsg_cb(const uint8_t *msg, size_t len, void *arg)
+{
+	struct onemsg *o = arg;
+
+	memcpy(o->m, msg, len < sizeof(o->m) ? len : sizeof(o->m));
+	o->len = len;
+	o->n++;
+}
+
+/* fqdn_dns_packet: a UDP answer is the message itself; a TCP one is a segment
+ * for dns_tcp, which finds the message after its length prefix. */
 static void test_dns_payload(void **state)
 {
 	uint8_t b[256];
-	const uint8_t *src = NULL, *msg;
+	const uint8_t *msg;
 	size_t len, dlen = 0;
-	int fam = 0;
 	struct dns_msg m;
+	struct dns_tcp_seg seg;
 	struct got g = { "", 0 };
 
 	(void)state;
 	for (int tcp = 0; tcp < 2; tcp++) {
+		struct onemsg o = { .n = 0 };
+		struct dns_tcp *t = dns_tcp_new();
+
+		assert_non_null(t);
 		len = dns_answer(b, "203.0.113.51", tcp);
-		msg = fqdn_dns_payload(b, len, &fam, &src, &dlen);
-		assert_non_null(msg);
-		assert_int_equal(fam, AF_INET);
-		assert_memory_equal(src, "\x0a\x00\x01\x35", 4);
+		assert_int_equal(fqdn_dns_packet(b, len, &seg), tcp ? FQDN_TCP : FQDN_UDP);
+		assert_int_equal(seg.family, AF_INET);
+		assert_memory_equal(seg.src, "\x0a\x00\x01\x35", 4);
+		assert_memory_equal(seg.dst, "\x0a\x00\x01\x04", 4);
+		if (tcp) {
+			assert_int_equal(dns_tcp_feed(t, &seg, 0, onemsg_cb, &o), 1);
+			assert_int_equal(o.n, 1);
+			msg = o.m;
+			dlen = o.len;
+		} else {
+			msg = seg.tcp;
+			dlen = seg.len;
+		}
 		assert_int_equal(dns_msg_parse(&m, msg, dlen, NULL, 0), 0);
 		memset(&g, 0, sizeof(g));
 		assert_int_equal(dns_msg_walk(&m, got_cb, &g), 1);
 		assert_string_equal(g.addr, "203.0.113.51");
 		assert_string_equal(m.qname, "a.example");
 		dns_msg_free(&m);
-		/* a segment cut short, or not from port 53: nothing */
-		assert_null(fqdn_dns_payload(b, len - 1, &fam, &src, &dlen));
+		dns_tcp_free(t);
+		/* a packet cut short, or not from port 53: nothing */
+		assert_int_equal(fqdn_dns_packet(b, len - 1, &seg), FQDN_NOT_DNS);
 		b[21] = 54;
-		assert_null(fqdn_dns_payload(b, len, &fam, &src, &dlen));
+		assert_int_equal(fqdn_dns_packet(b, len, &seg), FQDN_NOT_DNS);
 	}
 	/* a fragment: not learned from (conntrack reassembles first) */
 	len = dns_answer(b, "203.0.113.51", 0);
 	b[6] = 0x20;
-	assert_null(fqdn_dns_payload(b, len, &fam, &src, &dlen));
-	assert_null(fqdn_dns_payload(b, 10, &fam, &src, &dlen));
+	assert_int_equal(fqdn_dns_packet(b, len, &seg), FQDN_NOT_DNS);
+	assert_int_equal(fqdn_dns_packet(b, 10, &seg), FQDN_NOT_DNS);
 }
 
 int main(void)
