@@ -105,6 +105,8 @@ static struct stream *slot_new(struct dns_tcp *t, const struct dns_tcp_seg *g, u
 
 static int keep(struct stream *s, const uint8_t *d, size_t n)
 {
+	if (!n)
+		return 0;
 	if (s->have + n > DNS_TCP_MAX_BUFFER) {
 		errno = EMSGSIZE;
 		return -1;
