@@ -20,6 +20,11 @@ CFLAGS  ?= -O2 -g
 SAN     ?=
 override CFLAGS += -std=gnu11 $(WARN) -Irules -D_GNU_SOURCE $(PKG_CFLAGS) $(SAN)
 LDFLAGS += $(SAN)
+# Link-time optimisation of the three programs (gcc, no sanitizers): pcap-replay's
+# per-packet path runs through rules/ and pcap-replay/ alike; about 5 % fewer
+# instructions per packet (bench/replay.sh).  Fat objects: the unit tests and
+# benchmarks link the same library without it.  `make LTO=` turns it off.
+LTO     ?= $(if $(SAN),,$(if $(filter gcc cc,$(notdir $(CC))),-flto=auto -ffat-lto-objects))
 
 LIB_SRC   := $(sort $(wildcard rules/*.c))
 LIB_OBJ   := $(LIB_SRC:%.c=$(O)/obj/%.o)
@@ -47,7 +52,7 @@ all: $(BINS)
 $(O)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	@$(if $(Q),echo "  CC      $<")
-	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(Q)$(CC) $(CFLAGS) $(LTO) -MMD -MP -c $< -o $@
 
 $(LIB): $(LIB_OBJ)
 	@$(if $(Q),echo "  AR      $@")
@@ -55,15 +60,15 @@ $(LIB): $(LIB_OBJ)
 
 $(O)/filterctl: $(FILTERCTL_OBJ) $(LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	$(Q)$(CC) $(LDFLAGS) $(LTO) -o $@ $^ $(PKG_LIBS) -lm
 
 $(O)/filterd: $(FILTERD_OBJ) $(LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) $(DAEMON_LIBS) -lm
+	$(Q)$(CC) $(LDFLAGS) $(LTO) -o $@ $^ $(PKG_LIBS) $(DAEMON_LIBS) -lm
 
 $(O)/pcap-replay: $(REPLAY_OBJ) $(LIB)
 	@$(if $(Q),echo "  LD      $@")
-	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(PKG_LIBS) -lm
+	$(Q)$(CC) $(LDFLAGS) $(LTO) -o $@ $^ $(PKG_LIBS) -lm
 
 $(O)/tests/%: tests/unit/%.c $(LIB)
 	@mkdir -p $(dir $@)
