@@ -385,8 +385,6 @@ int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data, v
 			if (r->pos + 4 < b->n) {
 				const uint8_t *a = b->area + (r->pos + 4) * r->area_size;
 
-				__builtin_prefetch(b->data + b->off[r->pos + 4]);
-				__builtin_prefetch(b->data + b->off[r->pos + 4] + 64);
 				for (size_t o = 0; o < r->area_size; o += 64)
 					__builtin_prefetch(a + o);
 			}

@@ -246,6 +246,7 @@ static void reap_zombie(struct ct_table *t);
 /* ---- table -------------------------------------------------------------- */
 
 static bool get_l4_pkt(const struct pkt *p, uint8_t *proto, size_t *off);
+static struct view pkt_view(const struct pkt *p);
 static bool get_tuple_pkt(const struct pkt *p, uint8_t proto, size_t off, struct ct_tuple *k);
 
 struct ct_table *ct_table_new(size_t max_entries)
@@ -682,14 +683,8 @@ enum pk { PK_ACCEPT, PK_ACCEPT_NOACCT, PK_INVALID, PK_REPEAT, PK_DROP, PK_KILLED
 
 /* ---- TCP (nf_conntrack_proto_tcp.c) ---------------------------------------- */
 
-struct tcpseg {
-	uint32_t seq, ack, end;
-	uint16_t win;
-	uint8_t flags, doff;
-	const uint8_t *opt;	/* NULL when the options are not in the capture */
-	size_t optlen;
-	enum tcp_index idx;
-};
+/* conntrack.h: the reader thread parses it ahead (ct_packet_hint) */
+#define tcpseg ct_tcpseg
 
 #define F_FIN 0x01
 #define F_SYN 0x02
@@ -793,11 +788,9 @@ static enum win_res tcp_in_window(struct tcp_ct *st, int dir, const struct tcpse
 {
 	struct tcp_side *snd = &st->seen[dir], *rcv = &st->seen[!dir];
 	bool liberal = snd->flags & TF_BE_LIBERAL;
-	uint32_t seq = s->seq, ack = s->ack, sack = s->ack, end = s->end;
+	uint32_t seq = s->seq, ack = s->ack, end = s->end;
+	uint32_t sack = (rcv->flags & TF_SACK_PERM) ? s->sack : s->ack;	/* tcp_sack() */
 	uint32_t win = s->win, swin;
-
-	if (rcv->flags & TF_SACK_PERM)
-		tcp_sack(s, &sack);
 
 	if (snd->td_maxwin == 0) {
 		if (s->flags & F_SYN) {
@@ -926,8 +919,13 @@ static bool tcp_parse(const struct view *v, size_t off, struct tcpseg *s)
 	s->win = rd16(th + 14);
 	s->end = s->seq + (uint32_t)(v->klim - off - s->doff) + ((s->flags & F_SYN) ? 1 : 0) +
 		 ((s->flags & F_FIN) ? 1 : 0);
-	s->optlen = s->doff - 20u;
+	s->optlen = (uint8_t)(s->doff - 20u);
 	s->opt = readable(v, off + 20, s->optlen) ? th + 20 : NULL;
+	/* tcp_sack(), used when the receiver allowed SACK: parsed here, with
+	 * the rest (in pcap-replay's reader thread) */
+	s->sack = s->ack;
+	if (s->opt && s->optlen)
+		tcp_sack(s, &s->sack);
 	if (s->flags & F_RST)
 		s->idx = TI_RST;
 	else if (s->flags & F_SYN)
@@ -972,7 +970,7 @@ static bool tcp_established(const struct ct_entry *e)
 
 /* nf_conntrack_tcp_packet() */
 static enum pk tcp_packet(struct ct_table *t, struct ct_entry *e, int dir,
-			  const struct view *v, size_t off)
+			  const struct view *v, size_t off, const struct ct_hint *hint)
 {
 	struct tcp_ct *st = &e->tcp;
 	enum tcp_state old, ns;
@@ -980,8 +978,13 @@ static enum pk tcp_packet(struct ct_table *t, struct ct_entry *e, int dir,
 	int64_t timeout;
 	enum win_res wr;
 
-	if (!tcp_parse(v, off, &s))
+	if (hint) {			/* parsed by ct_packet_hint */
+		if (!hint->tcp_ok)
+			return PK_INVALID;
+		s = hint->tcp;
+	} else if (!tcp_parse(v, off, &s)) {
 		return PK_INVALID;
+	}
 	if (!(e->status & IPS_CONFIRMED) && !tcp_new(e, &s))
 		return PK_INVALID;
 
@@ -1264,8 +1267,15 @@ bool ct_packet_hint(const struct pkt *p, struct ct_hint *hint)
 	hint->valid = (p->nfproto == NFPROTO_IPV4 || p->nfproto == NFPROTO_IPV6) &&
 		      get_l4_pkt(p, &hint->proto, &hint->off) &&
 		      get_tuple_pkt(p, hint->proto, hint->off, &hint->k);
-	if (hint->valid)
+	hint->tcp_ok = false;
+	if (hint->valid) {
 		hint->h = tuple_hash(&hint->k);
+		if (hint->proto == IPPROTO_TCP) {
+			struct view v = pkt_view(p);
+
+			hint->tcp_ok = tcp_parse(&v, hint->off, &hint->tcp);
+		}
+	}
 	return hint->valid;
 }
 
@@ -1396,6 +1406,9 @@ repeat:
 		e->tuple[0] = k;
 		e->tuple[1] = r;
 		e->id = t->next_id++;
+		/* the reply direction's slot, which ct_confirm will fill after
+		 * the evaluation: on its way to the cache meanwhile */
+		__builtin_prefetch(&t->slot[tuple_hash(&r) & (t->nslots - 1)], 1);
 
 		e->first_frame = p->frame;
 		t->count++;
@@ -1412,7 +1425,7 @@ repeat:
 
 	/* nf_conntrack_handle_packet */
 	if (proto == IPPROTO_TCP)
-		res = tcp_packet(t, e, dir, &v, off);
+		res = tcp_packet(t, e, dir, &v, off, hint);
 	else if (proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE)
 		res = udp_packet(t, e, &v, off);
 	else if (is_icmp(&v, proto))

@@ -76,12 +76,21 @@ void *ct_entry_ext(struct ct_entry *e);
 /* Prefetching (pcap-replay's reader computes the hash in its thread): the
  * hash ct_in will look p up by (false: p has no tuple), and cache hints for
  * its slot and entry.  Hints only: they change nothing. */
+struct ct_tcpseg {		/* a TCP header as tcp_packet reads it */
+	const uint8_t *opt;	/* NULL when the options are not in the capture */
+	uint32_t seq, ack, end;
+	uint32_t sack;		/* the highest SACK right edge beyond ack, else ack */
+	uint16_t win;
+	uint8_t flags, doff, optlen, idx;
+};
 struct ct_hint {		/* what ct_in finds first, found beforehand */
 	bool valid;
 	uint8_t proto;
+	bool tcp_ok;		/* TCP: tcp holds its header, parsed (false: tcp_error) */
 	size_t off;		/* transport header */
 	struct ct_tuple k;
 	uint32_t h;		/* the hash k is looked up by */
+	struct ct_tcpseg tcp;
 };
 bool ct_packet_hint(const struct pkt *p, struct ct_hint *hint);
 /* ct_in with the hint of this very packet (same data: not for a datagram
