@@ -1246,7 +1246,7 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 
 	for (size_t ci = 0; ci < k->o->ncaptures; ci++) {
 		char errbuf[PCAP_ERRBUF_SIZE] = "";
-		pcap_t *pd = pcap_open_offline(k->o->open_paths[ci], errbuf);
+		pcap_t *pd = pcap_open_offline(replay_open_path(k->o, ci), errbuf);
 		struct pcap_pkthdr *h;
 		const u_char *data;
 		uint64_t frame = 0;
@@ -1321,7 +1321,7 @@ static int add_capture_locals(struct replay *r)
 {
 	for (size_t ci = 0; ci < r->o->ncaptures; ci++) {
 		char errbuf[PCAP_ERRBUF_SIZE] = "";
-		pcap_t *pd = pcap_open_offline(r->o->open_paths[ci], errbuf);
+		pcap_t *pd = pcap_open_offline(replay_open_path(r->o, ci), errbuf);
 		struct pcap_pkthdr *h;
 		const u_char *data;
 		int dlt;

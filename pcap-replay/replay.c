@@ -378,7 +378,7 @@ static int open_capture(struct replay *r, size_t i, pcap_t **pd)
 {
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
 
-	*pd = pcap_open_offline(r->o->open_paths[i], errbuf);
+	*pd = pcap_open_offline(replay_open_path(r->o, i), errbuf);
 	if (!*pd) {
 		snprintf(r->err, sizeof(r->err), "%s: cannot read capture: %s",
 			 r->o->captures[i], errbuf[0] ? errbuf : "unknown error");
@@ -396,7 +396,7 @@ static void load_dirs(struct replay *r, size_t i)
 	if (c->dirs_loaded)
 		return;
 	c->dirs_loaded = true;
-	if (pcapng_walk_take(r->o->walk, i, r->o->open_paths[i], &c->dirs, &c->ndirs,
+	if (pcapng_walk_take(r->o->walk, i, replay_open_path(r->o, i), &c->dirs, &c->ndirs,
 			     &c->ndirs_known, warn, sizeof(warn)) < 0)
 		fprintf(stderr, "pcap-replay: warning: %s: pcapng: %s: packet directions "
 			"(epb_flags) not used\n", c->path, warn);
@@ -1354,7 +1354,7 @@ static int replay_one(struct replay *r, size_t ci)
 	void *area;
 	int rc, ret = -1;
 
-	if (reader_open(&rd, r->o->open_paths[ci], r->o->single_thread, sizeof(struct prepared),
+	if (reader_open(&rd, replay_open_path(r->o, ci), r->o->single_thread, sizeof(struct prepared),
 			prepare, &pc, errbuf, sizeof(errbuf)) < 0) {
 		snprintf(r->err, sizeof(r->err), "%s: cannot read capture: %s",
 			 r->o->captures[ci], errbuf);

@@ -53,6 +53,13 @@ struct replay_opts {
 	struct pcapng_walk *walk;	/* the captures' pcapng directions, walked ahead */
 };
 
+/* The path to open for capture i: its temporary copy when it was a pipe,
+ * else the name as given (open_paths may be NULL: no copies). */
+static inline const char *replay_open_path(const struct replay_opts *o, size_t i)
+{
+	return o->open_paths && o->open_paths[i] ? o->open_paths[i] : o->captures[i];
+}
+
 /* Flow key: a conntrack tuple in the orientation of the flow's first packet;
  * ICMP type/code are left out so that both directions share one key. */
 struct flow_key {
