@@ -1126,14 +1126,14 @@ static enum kc_outcome compare(struct kc *k, const struct kc_rec *r, const struc
 		return KC_DISAGREE;
 	}
 	ct_names(r->ct_state, ct, sizeof(ct));
-	if (r->l4proto == IPPROTO_SCTP || r->l4proto == IPPROTO_GRE) {
-		/* conntrack.c tracks these as generic protocols; the kernel's
-		 * SCTP and GRE trackers validate chunks / keys and run state
-		 * machines of their own (documented in conntrack.h) */
+	if (r->l4proto == IPPROTO_SCTP) {
+		/* conntrack.c tracks SCTP as a generic protocol with ports; the
+		 * kernel's tracker validates chunks and runs a state machine of
+		 * its own (documented in conntrack.h) */
 		if (strcmp(ct, r->dir == FLOW_IN ? kr->ct_in : kr->ct_out) != 0 ||
 		    !path_eq(&r->path, &kr->path)) {
-			snprintf(why, len, "%s: the emulated conntrack has no state machine "
-				 "for this protocol", r->l4proto == IPPROTO_SCTP ? "sctp" : "gre");
+			snprintf(why, len, "sctp: the emulated conntrack has no state machine "
+				 "for this protocol");
 			return KC_UNDECIDABLE;
 		}
 	}

@@ -42,6 +42,9 @@ static const int64_t tcp_timeout[TS_TIMEOUT_MAX] = {
 #define UDP_TIMEOUT_STREAM	SECS(120)	/* UDP_CT_REPLIED */
 #define ICMP_TIMEOUT		SECS(30)	/* nf_ct_icmp_timeout, icmpv6 too */
 #define GENERIC_TIMEOUT		SECS(600)	/* nf_ct_generic_timeout */
+#define GRE_TIMEOUT		SECS(30)	/* GRE_CT_UNREPLIED */
+#define GRE_TIMEOUT_STREAM	SECS(180)	/* GRE_CT_REPLIED */
+#define GRE_PROTO_PPP		0x880b
 #define TCP_MAX_RETRANS		3
 #define FRAG4_TIMEOUT		SECS(30)	/* ipfrag_time */
 #define FRAG6_TIMEOUT		SECS(60)	/* nf_conntrack_frag6_timeout */
@@ -612,6 +615,38 @@ bool ct_tuple_has_ports(uint8_t proto)
 	return has_ports(proto);
 }
 
+/* Could the kernel read n bytes at off (the packet's own length, whatever the
+ * capture kept)? */
+static bool kreadable(const struct view *v, size_t off, size_t n)
+{
+	return off <= v->klim && n <= v->klim - off;
+}
+
+/* gre_pkt_to_tuple (nf_conntrack_proto_gre.c): the keys (kept in sport and
+ * dport, which GRE has not) are 0 but for PPTP, enhanced GRE version 1, whose
+ * call ID is the destination key; the source key comes from the keymap the
+ * PPTP helper fills, and filterd's rulesets assign no helper: 0.  A version 1
+ * packet that does not carry PPP has no tuple (no conntrack: invalid).  The
+ * kernel reads what the packet holds; bytes it holds that the capture cut off:
+ * no tuple here (undecidable, as for a truncated port). */
+static bool gre_tuple(const struct view *v, size_t off, struct ct_tuple *k)
+{
+	if (!kreadable(v, off, 4))
+		return true;			/* "try to behave like generic" */
+	if (!readable(v, off, 4))
+		return false;
+	if ((rd16(v->d + off) & 7) != 1)	/* GRE_VERSION != GRE_VERSION_1 */
+		return true;
+	if (!kreadable(v, off, 8))
+		return true;
+	if (!readable(v, off, 8))
+		return false;
+	if (rd16(v->d + off + 2) != GRE_PROTO_PPP)
+		return false;			/* "Unsupported GRE proto" */
+	k->dport = rd16(v->d + off + 6);	/* call_id */
+	return true;
+}
+
 /* nf_ct_get_tuple */
 static bool get_tuple(const struct view *v, uint8_t proto, size_t off, struct ct_tuple *k)
 {
@@ -637,6 +672,8 @@ static bool get_tuple(const struct view *v, uint8_t proto, size_t off, struct ct
 		k->icmp_type = v->d[off];
 		k->icmp_code = v->d[off + 1];
 		k->icmp_id = rd16(v->d + off + 4);
+	} else if (proto == IPPROTO_GRE) {
+		return gre_tuple(v, off, k);
 	}
 	return true;
 }
@@ -1170,6 +1207,19 @@ static enum pk udp_packet(struct ct_table *t, struct ct_entry *e, const struct v
 	return PK_ACCEPT;
 }
 
+/* nf_conntrack_gre_packet: 30 s until replied, then 180 s and ASSURED (both
+ * families since the kernel dropped its IPv4-only check, 5.12). */
+static enum pk gre_packet(struct ct_table *t, struct ct_entry *e)
+{
+	if (e->status & IPS_SEEN_REPLY) {
+		refresh(t, e, GRE_TIMEOUT_STREAM);
+		e->status |= IPS_ASSURED;
+	} else {
+		refresh(t, e, GRE_TIMEOUT);
+	}
+	return PK_ACCEPT;
+}
+
 /* nf_conntrack_icmp_packet / nf_conntrack_icmpv6_packet: only queries may
  * create an entry (echo, timestamp, info, address mask; echo and node info
  * for ICMPv6). */
@@ -1430,6 +1480,8 @@ repeat:
 		res = udp_packet(t, e, &v, off);
 	else if (is_icmp(&v, proto))
 		res = icmp_packet(t, e);
+	else if (proto == IPPROTO_GRE)
+		res = gre_packet(t, e);
 	else {
 		refresh(t, e, GENERIC_TIMEOUT);
 		res = PK_ACCEPT;

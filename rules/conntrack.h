@@ -21,12 +21,14 @@
  * carry offloaded, unfinished checksums).
  *
  * Protocols: TCP (window tracking), UDP and UDP-Lite, ICMP/ICMPv6 (queries,
- * errors RELATED to their quoted flow); every other protocol is generic (NEW,
- * then ESTABLISHED once replied).  SCTP and GRE are generic here too, with
- * ports for SCTP, although the kernel runs trackers of their own (chunk
- * validation and an SCTP state machine; GRE keys): pcap-replay --kernel-check
- * reports their packets as undecidable offline when the two differ.  DCCP has
- * had no tracker since the kernel dropped DCCP (6.16): generic, no ports.
+ * errors RELATED to their quoted flow), GRE (the PPTP call ID as key, 30 s
+ * unreplied / 180 s replied, as nf_conntrack_proto_gre without the PPTP
+ * helper); every other protocol is generic (NEW, then ESTABLISHED once
+ * replied).  SCTP is generic here too, with ports, although the kernel runs a
+ * tracker of its own (chunk validation and a state machine): pcap-replay
+ * --kernel-check reports its packets as undecidable offline when the two
+ * differ.  DCCP has had no tracker since the kernel dropped DCCP (6.16):
+ * generic, no ports.
  *
  * Time is the packets' capture time (p->ts), made monotonic: a timestamp
  * earlier than one already seen counts as that one.

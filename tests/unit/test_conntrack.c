@@ -297,17 +297,121 @@ static void test_icmpv6(void **state)
 	assert_int_equal(run(n, true), CT_STATE_RELATED);
 }
 
-/* Generic protocols (here GRE, 47): tracked by address pair, 600 s. */
+/* Generic protocols (here 99, "any private encryption scheme"): tracked by
+ * address pair, 600 s. */
 static void test_generic(void **state)
 {
-	uint8_t gre[8] = { 0 };
-	size_t n = pg_ip4(ipb, C, S, 47, gre, sizeof(gre), NULL);
+	uint8_t body[8] = { 0 };
+	size_t n = pg_ip4(ipb, C, S, 99, body, sizeof(body), NULL);
 
 	assert_int_equal(run(n, true), CT_STATE_NEW);
-	n = pg_ip4(ipb, S, C, 47, gre, sizeof(gre), NULL);
+	n = pg_ip4(ipb, S, C, 99, body, sizeof(body), NULL);
 	assert_int_equal(run(n, true), CT_STATE_ESTABLISHED);
 	now_sec += 599;
 	assert_int_equal(run(n, true), CT_STATE_ESTABLISHED);
+	now_sec += 601;
+	assert_int_equal(run(n, true), CT_STATE_NEW);
+}
+
+/* A GRE header: flags/version word, protocol, and for version 1 (PPTP) the
+ * payload length and the call ID. */
+static size_t gre(uint8_t *b, uint16_t flags_ver, uint16_t proto, uint16_t call_id)
+{
+	b[0] = (uint8_t)(flags_ver >> 8);
+	b[1] = (uint8_t)flags_ver;
+	b[2] = (uint8_t)(proto >> 8);
+	b[3] = (uint8_t)proto;
+	b[4] = 0;
+	b[5] = 0;
+	b[6] = (uint8_t)(call_id >> 8);
+	b[7] = (uint8_t)call_id;
+	return 8;
+}
+
+/* nf_conntrack_proto_gre: plain GRE (version 0) is tracked by address pair,
+ * 30 s until replied, then 180 s (gre_timeouts); PPTP (version 1, PPP) puts
+ * the call ID in the tuple, and without the PPTP helper's keymap the peer's
+ * packets, which carry our call ID, do not match our entry: NEW; version 1
+ * without PPP has no tuple: invalid.  Both families (the IPv4-only check
+ * left the kernel in 5.12). */
+static void test_gre(void **state)
+{
+	uint8_t b[8];
+	size_t n;
+
+	/* version 0 (with 4 bytes of payload, which a PPTP reading would take
+	 * for its call ID): replied, stream timeout */
+	gre(b, 0x0000, 0x0800, 0x4500);
+	n = pg_ip4(ipb, C, S, 47, b, 8, NULL);
+	assert_int_equal(run(n, true), CT_STATE_NEW);
+	n = pg_ip4(ipb, S, C, 47, b, 4, NULL);
+	assert_int_equal(run(n, true), CT_STATE_ESTABLISHED);
+	assert_true(P.ct_status & IPS_SEEN_REPLY);
+	assert_int_equal(run(n, true), CT_STATE_ESTABLISHED);
+	assert_true(P.ct_status & IPS_ASSURED);
+	now_sec += 179;
+	assert_int_equal(run(n, true), CT_STATE_ESTABLISHED);
+	now_sec += 181;				/* 180 s without a packet */
+	n = pg_ip4(ipb, C, S, 47, b, 4, NULL);
+	assert_int_equal(run(n, true), CT_STATE_NEW);
+	/* ... unreplied: 30 s, then its reply finds no entry */
+	now_sec += 31;
+	n = pg_ip4(ipb, S, C, 47, b, 4, NULL);
+	assert_int_equal(run(n, true), CT_STATE_NEW);
+	assert_int_equal(P.ct_dir, IP_CT_DIR_ORIGINAL);
+
+	/* PPTP: our packets carry the peer's call ID (200), its carry ours (100) */
+	gre(b, 0x3001, 0x880b, 200);
+	n = pg_ip4(ipb, C, "192.0.2.20", 47, b, 8, NULL);
+	assert_int_equal(run(n, true), CT_STATE_NEW);
+	assert_int_equal(run(n, true), CT_STATE_NEW);	/* still unreplied */
+	gre(b, 0x3001, 0x880b, 100);
+	n = pg_ip4(ipb, "192.0.2.20", C, 47, b, 8, NULL);
+	assert_int_equal(run(n, true), CT_STATE_NEW);	/* another tuple */
+	assert_int_equal(P.ct_dir, IP_CT_DIR_ORIGINAL);
+	/* a second call between the same hosts is its own entry */
+	gre(b, 0x3001, 0x880b, 201);
+	n = pg_ip4(ipb, C, "192.0.2.20", 47, b, 8, NULL);
+	assert_int_equal(run(n, true), CT_STATE_NEW);
+	/* the reply of plain GRE between them is still the version-0 entry's */
+	gre(b, 0x0000, 0x0800, 0);
+	n = pg_ip4(ipb, "192.0.2.20", C, 47, b, 4, NULL);
+	assert_int_equal(run(n, true), CT_STATE_NEW);
+	n = pg_ip4(ipb, C, "192.0.2.20", 47, b, 4, NULL);
+	assert_int_equal(run(n, true), CT_STATE_ESTABLISHED);
+
+	/* version 1 without PPP, and a header cut short by the packet itself */
+	gre(b, 0x3001, 0x0800, 7);
+	n = pg_ip4(ipb, C, "192.0.2.21", 47, b, 8, NULL);
+	{
+		static uint8_t frame[PG_MAX];
+
+		memcpy(frame, ipb, n);
+		assert_int_equal(pkt_decode(&P, DLT_RAW, frame, n, n), 0);
+		P.ts.tv_sec = now_sec;
+		assert_int_equal(ct_in(T, &P), CT_ACCEPT);
+		assert_false(P.ct_present);
+		assert_int_equal(P.ct_state, CT_STATE_INVALID);
+	}
+	gre(b, 0x3001, 0x880b, 9);
+	n = pg_ip4(ipb, C, "192.0.2.22", 47, b, 6, NULL);	/* no call ID: key 0 */
+	assert_int_equal(run(n, true), CT_STATE_NEW);
+	gre(b, 0x3001, 0x880b, 0);
+	n = pg_ip4(ipb, C, "192.0.2.22", 47, b, 8, NULL);	/* call ID 0: the same */
+	assert_int_equal(run(n, true), CT_STATE_NEW);
+	n = pg_ip4(ipb, "192.0.2.22", C, 47, b, 2, NULL);	/* no version: key 0 */
+	assert_int_equal(run(n, true), CT_STATE_ESTABLISHED);
+
+	/* IPv6: tracked as GRE too (30 s unreplied, not 600) */
+	gre(b, 0x0000, 0x86dd, 0);
+	n = pg_ip6(ipb, "fd00::1", "2001:db8::7", 47, b, 4, NULL);
+	assert_int_equal(run(n, true), CT_STATE_NEW);
+	n = pg_ip6(ipb, "2001:db8::7", "fd00::1", 47, b, 4, NULL);
+	now_sec += 29;
+	assert_int_equal(run(n, true), CT_STATE_ESTABLISHED);
+	n = pg_ip6(ipb, "fd00::1", "2001:db8::7", 47, b, 4, NULL);
+	now_sec += 181;
+	assert_int_equal(run(n, true), CT_STATE_NEW);
 }
 
 /* A full table: unassured entries are evicted (early_drop); when all are
@@ -511,6 +615,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_icmp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_icmpv6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_generic, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_gre, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_table_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defrag, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcpdump_corpus, setup, teardown),

@@ -207,6 +207,33 @@ def regress_dccp_generic():
     return c
 
 
+def gre():
+    """conntrack.c: GRE is tracked as nf_conntrack_proto_gre does, not as a
+    generic protocol.  Plain GRE (version 0) by address pair; PPTP (version 1,
+    PPP) with the call ID as key: the peer's packets carry our call ID, and
+    without the PPTP helper they do not match our entry (NEW, and inbound NEW
+    from the VNet is still allowed, from the Internet denied); version 1 without
+    PPP has no tuple (invalid: dropped by the policy's invalid rule).  IPv6 too."""
+    c = Cap()
+
+    def g(flags_ver, proto, call_id=None, payload=b"gre-payload"):
+        h = struct.pack("!HH", flags_ver, proto)
+        if call_id is not None:
+            h += struct.pack("!HH", len(payload), call_id)
+        return h + payload
+    c.out(c.ip(H4, VNET4, 47, g(0x0000, 0x0800)))                 # v0: new
+    c.inb(c.ip(VNET4, H4, 47, g(0x0000, 0x0800)))                 # its reply
+    c.out(c.ip(H4, VNET4, 47, g(0x3001, 0x880b, 200)))            # PPTP: new
+    c.inb(c.ip(VNET4, H4, 47, g(0x3001, 0x880b, 100)))            # peer's: new too
+    c.out(c.ip(H4, VNET4, 47, g(0x3001, 0x0800, 200)))            # not PPP: invalid
+    c.out(c.ip(H4, INET4, 47, g(0x3001, 0x880b, 300)))            # to the Internet
+    c.inb(c.ip(INET4, H4, 47, g(0x3001, 0x880b, 301)))            # peer's: new, denied
+    c.inb(c.ip(INET4, H4, 47, g(0x0000, 0x6558)))                 # plain: new, denied
+    c.out(c.ip(H6, "fd00:10::10", 47, g(0x0000, 0x86dd)))         # IPv6
+    c.inb(c.ip("fd00:10::10", H6, 47, g(0x0000, 0x86dd)))
+    return c
+
+
 def rate_limited_log():
     """Harness case: 40 denied packets in a row run the drop rules' log limit
     (rate 10/s, burst 20) out; the rate-limited log rule is timing, not a verdict."""
@@ -223,7 +250,7 @@ CASES = {
     "regress-ipv6-frag-odd": regress_ipv6_frag_odd,
     "regress-ipv6-frag-thdr": regress_ipv6_frag_thdr,
     "regress-udplite": regress_udplite, "regress-dccp-generic": regress_dccp_generic,
-    "rate-limited-log": rate_limited_log,
+    "rate-limited-log": rate_limited_log, "gre": gre,
 }
 
 
