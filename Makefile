@@ -114,7 +114,8 @@ bench: all $(BENCH_BINS)
 install: UNITDIR ?= $(PREFIX)/lib/systemd/system
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/filterd \
-		$(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man8 \
+		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
+		$(DESTDIR)$(PREFIX)/share/man/man8 \
 		$(DESTDIR)$(UNITDIR) $(DESTDIR)/etc/filterd
 	install -m 0755 $(O)/filterd $(O)/filterctl $(DESTDIR)$(PREFIX)/sbin/
 	$(if $(filter %/pcap-replay,$(BINS)),install -m 0755 $(O)/pcap-replay $(DESTDIR)$(PREFIX)/bin/,@true)
@@ -128,6 +129,7 @@ install: all
 		install -m 0644 scripts/filterd.conf $(DESTDIR)/etc/filterd/filterd.conf; \
 	fi
 	install -m 0644 examples/policy.yaml examples/servicetags.json scripts/filterd.conf $(DESTDIR)$(PREFIX)/share/filterd/
+	$(if $(filter %/pcap-replay,$(BINS)),install -m 0644 man/pcap-replay.1 $(DESTDIR)$(PREFIX)/share/man/man1/,@true)
 	install -m 0644 man/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
 	install -m 0644 man/*.8 $(DESTDIR)$(PREFIX)/share/man/man8/
 

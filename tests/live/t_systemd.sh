@@ -30,6 +30,7 @@ if out=$(make --no-print-directory O="$O" install DESTDIR="$T/inst" PREFIX=/usr 
 ./usr/share/filterd/filterd.conf
 ./usr/share/filterd/policy.yaml
 ./usr/share/filterd/servicetags.json
+./usr/share/man/man1/pcap-replay.1
 ./usr/share/man/man5/filterd-policy.5
 ./usr/share/man/man8/filterctl.8
 ./usr/share/man/man8/filterd.8
@@ -104,7 +105,7 @@ else
 fi
 
 # ---- man pages ------------------------------------------------------------------
-for m in man/filterd.8 man/filterctl.8 man/filterd-policy.5; do
+for m in man/filterd.8 man/filterctl.8 man/filterd-policy.5 man/pcap-replay.1; do
 	if ! command -v groff >/dev/null 2>&1; then skip "man: $m renders" "groff not found"; continue; fi
 	warn=$(groff -man -Tutf8 -t -ww "$m" 2>&1 >/dev/null)
 	lines=$(groff -man -Tutf8 -t "$m" 2>/dev/null | wc -l)
