@@ -454,7 +454,7 @@ struct answer_ctx {
 	const char *proto;
 };
 
-static void on_answer(const uint8_t *msg, size_t dlen, void *arg)
+static bool on_answer(const uint8_t *msg, size_t dlen, void *arg)
 {
 	struct answer_ctx *ac = arg;
 	struct dns_msg m;
@@ -464,11 +464,12 @@ static void on_answer(const uint8_t *msg, size_t dlen, void *arg)
 		ac->s->n_bad++;
 		dlog("event=fqdn-bad-answer from=%s proto=%s error=\"%s\" note=\"passes unlearned\"",
 		     ac->from, ac->proto, err);
-		return;
+		return false;
 	}
 	snprintf(source, sizeof(source), "answer:%s", ac->from);
 	learn(ac->d, &m, source);
 	dns_msg_free(&m);
+	return true;
 }
 
 /* A queued packet: a UDP answer, or a segment of a TCP stream whose messages

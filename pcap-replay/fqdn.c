@@ -317,7 +317,7 @@ struct answer_ctx {
 	int rc;
 };
 
-static void on_answer(const uint8_t *msg, size_t dlen, void *arg)
+static bool on_answer(const uint8_t *msg, size_t dlen, void *arg)
 {
 	struct answer_ctx *ac = arg;
 	struct fqdn_replay *f = ac->f;
@@ -325,7 +325,7 @@ static void on_answer(const uint8_t *msg, size_t dlen, void *arg)
 	struct dns_msg m;
 
 	if (ac->rc < 0)
-		return;
+		return true;
 	if (dns_msg_parse(&m, msg, dlen, errbuf, sizeof(errbuf)) < 0) {
 		f->n_bad++;
 		if (!f->bad_frame) {
@@ -333,7 +333,7 @@ static void on_answer(const uint8_t *msg, size_t dlen, void *arg)
 			f->bad_frame = ac->frame;
 			snprintf(f->bad_why, sizeof(f->bad_why), "%s", errbuf);
 		}
-		return;
+		return false;
 	}
 	struct walk_ctx w = { .f = f, .qname = m.qname, .cap = ac->cap, .frame = ac->frame,
 			      .source = ac->from };
@@ -342,11 +342,12 @@ static void on_answer(const uint8_t *msg, size_t dlen, void *arg)
 	dns_msg_free(&m);
 	if (w.rc < 0) {
 		ac->rc = -1;
-		return;
+		return true;
 	}
 	f->n_answers++;
 	if (w.added)
 		f->n_learned_answers++;
+	return true;
 }
 
 int fqdn_replay_queued(struct fqdn_replay *f, unsigned cap, const struct pkt *p)

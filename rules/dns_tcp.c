@@ -13,6 +13,8 @@
 struct stream {
 	bool used;
 	bool lost;		/* a gap: nothing more is learned on it */
+	bool picked_up;		/* no SYN/ACK seen: its first boundary is a guess */
+	uint64_t nmsg;		/* messages passed on */
 	int family;
 	uint8_t src[16], dst[16];
 	uint16_t sport, dport;
@@ -128,21 +130,37 @@ static int keep(struct stream *s, const uint8_t *d, size_t n)
 	return 0;
 }
 
+static void give_up(struct dns_tcp *t, struct stream *s)
+{
+	s->lost = true;
+	free(s->buf);
+	s->buf = NULL;
+	s->have = s->cap = 0;
+	t->st.gaps++;
+}
+
 /* Whole messages at d (n bytes): passed on; *used says how many bytes they
- * took. */
-static int messages(struct dns_tcp *t, const uint8_t *d, size_t n, size_t *used,
-		    dns_tcp_msg_fn fn, void *arg)
+ * took.  A stream picked up mid-way whose first "message" is no DNS message
+ * began inside one: its boundaries are unknown, it is given up. */
+static int messages(struct dns_tcp *t, struct stream *s, const uint8_t *d, size_t n,
+		    size_t *used, dns_tcp_msg_fn fn, void *arg)
 {
 	size_t pos = 0;
 	int k = 0;
 
 	while (n - pos >= 2 && n - pos - 2 >= rd16(d + pos)) {
 		size_t len = rd16(d + pos);
+		bool dns = fn(d + pos + 2, len, arg);
 
-		fn(d + pos + 2, len, arg);
 		t->st.messages++;
 		k++;
 		pos += 2 + len;
+		if (!dns && s->picked_up && s->nmsg == 0) {
+			give_up(t, s);
+			*used = n;
+			return k;
+		}
+		s->nmsg++;
 	}
 	*used = pos;
 	return k;
@@ -156,12 +174,16 @@ static int consume(struct dns_tcp *t, struct stream *s, const uint8_t *d, size_t
 	int k;
 
 	if (!s->have) {		/* at a message boundary: straight from the segment */
-		k = messages(t, d, n, &used, fn, arg);
+		k = messages(t, s, d, n, &used, fn, arg);
+		if (s->lost)
+			return k;
 		return keep(s, d + used, n - used) < 0 ? -1 : k;
 	}
 	if (keep(s, d, n) < 0)
 		return -1;
-	k = messages(t, s->buf, s->have, &used, fn, arg);
+	k = messages(t, s, s->buf, s->have, &used, fn, arg);
+	if (s->lost)
+		return k;
 	memmove(s->buf, s->buf + used, s->have - used);
 	s->have -= used;
 	return k;
@@ -209,9 +231,11 @@ int dns_tcp_feed(struct dns_tcp *t, const struct dns_tcp_seg *g, int64_t now,
 	} else if (!s) {
 		if (!n)
 			return 0;
-		/* open before we looked: take this segment to begin a message */
+		/* open before we looked: take this segment to begin a message
+		 * (given up if what it begins is no DNS message) */
 		s = slot_new(t, g, sport, dport, now);
 		s->next = seq;
+		s->picked_up = true;
 	}
 	s->last = now;
 	if (!s->lost && n) {
@@ -220,11 +244,7 @@ int dns_tcp_feed(struct dns_tcp *t, const struct dns_tcp_seg *g, int64_t now,
 		if (ahead > 0) {
 			/* bytes before this one never came by: the boundaries
 			 * after them are unknown */
-			s->lost = true;
-			free(s->buf);
-			s->buf = NULL;
-			s->have = s->cap = 0;
-			t->st.gaps++;
+			give_up(t, s);
 		} else if ((size_t)-(int64_t)ahead < n) {	/* new bytes (past a resent head) */
 			size_t skip = (size_t)-(int64_t)ahead;
 

@@ -11,7 +11,8 @@
  *
  * Streams are keyed by both ends; the resolver's SYN/ACK gives the first
  * sequence number, else (a stream already open when filterd started or the
- * capture began) the first segment with data is taken to begin a message.
+ * capture began) the first segment with data is taken to begin a message —
+ * and if that message does not parse, the stream is given up as for a gap.
  * Retransmitted bytes are skipped.  A gap (a segment beyond the next expected
  * byte: reordered or lost before the hook) ends learning on that stream: its
  * later messages pass unlearned, counted, never guessed at.  FIN and RST end a
@@ -48,7 +49,10 @@ struct dns_tcp_seg {
 	size_t len;		/* TCP header and payload */
 };
 
-typedef void (*dns_tcp_msg_fn)(const uint8_t *msg, size_t len, void *arg);
+/* Called for each message; returns false when it is no DNS message (does not
+ * parse), which gives up a stream picked up mid-way whose first message it
+ * is: that stream began inside a message and its boundaries are unknown. */
+typedef bool (*dns_tcp_msg_fn)(const uint8_t *msg, size_t len, void *arg);
 
 struct dns_tcp *dns_tcp_new(void);
 void dns_tcp_free(struct dns_tcp *t);

@@ -36,13 +36,14 @@ struct tcp_check {
 	int n;
 };
 
-static void on_msg(const uint8_t *msg, size_t len, void *arg)
+static bool on_msg(const uint8_t *msg, size_t len, void *arg)
 {
 	struct tcp_check *c = arg;
 
 	if (len != c->len || (len && memcmp(msg, c->want, len) != 0))
 		abort();
 	c->n++;
+	return true;
 }
 
 static void feed(struct dns_tcp *t, uint8_t flags, uint32_t seq, const uint8_t *d, size_t n,

@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -21,6 +22,7 @@ static const uint8_t SRC[4] = { 10, 0, 1, 53 }, DST[4] = { 10, 0, 1, 4 };
 
 struct got {
 	int n;
+	bool reject;		/* the callback says "no DNS message" */
 	size_t len[16];
 	uint8_t first[16];
 	uint32_t sum[16];	/* FNV-1a of the message's bytes */
@@ -35,7 +37,7 @@ static uint32_t fnv(const uint8_t *d, size_t n)
 	return h;
 }
 
-static void got_cb(const uint8_t *msg, size_t len, void *arg)
+static bool got_cb(const uint8_t *msg, size_t len, void *arg)
 {
 	struct got *g = arg;
 
@@ -45,6 +47,7 @@ static void got_cb(const uint8_t *msg, size_t len, void *arg)
 		g->sum[g->n] = fnv(msg, len);
 	}
 	g->n++;
+	return !g->reject;
 }
 
 /* feed one segment from 10.0.1.53:53 to 10.0.1.4:dport */
@@ -212,6 +215,39 @@ static void test_midstream(void **state)
 	dns_tcp_free(t);
 }
 
+/* A stream picked up inside a message: what its first segment "begins" does
+ * not parse (the callback says so), so the stream is given up -- its later
+ * real messages are not passed on misframed.  A stream whose SYN/ACK was seen
+ * keeps going after a message that does not parse (its framing is known). */
+static void test_midstream_misaligned(void **state)
+{
+	struct dns_tcp *t = dns_tcp_new();
+	struct got g = { 0 };
+	struct dns_tcp_stats st;
+	uint8_t m[200], junk[12] = { 0, 4, 'j', 'u', 'n', 'k' };
+	size_t n = msg(m, 100, 0x77);
+
+	(void)state;
+	g.reject = true;
+	assert_int_equal(feed(t, 40010, ACK, 9000, junk, 6, 0, &g), 1);
+	g.reject = false;
+	assert_int_equal(feed(t, 40010, ACK, 9006, m, n, 1, &g), 0);
+	assert_int_equal(g.n, 1);
+	dns_tcp_get_stats(t, &st);
+	assert_int_equal(st.gaps, 1);
+	/* the same on a stream whose start was seen: framing holds, go on */
+	feed(t, 40011, SYN | ACK, 500, NULL, 0, 2, &g);
+	g.reject = true;
+	assert_int_equal(feed(t, 40011, ACK, 501, junk, 6, 3, &g), 1);
+	g.reject = false;
+	assert_int_equal(feed(t, 40011, ACK, 507, m, n, 4, &g), 1);
+	assert_int_equal(g.n, 3);
+	assert_int_equal(g.sum[2], fnv(m + 2, 100));
+	dns_tcp_get_stats(t, &st);
+	assert_int_equal(st.gaps, 1);
+	dns_tcp_free(t);
+}
+
 /* Sequence numbers wrap at 2^32. */
 static void test_wrap(void **state)
 {
@@ -299,6 +335,7 @@ int main(void)
 		cmocka_unit_test(test_pipelined),
 		cmocka_unit_test(test_gap),
 		cmocka_unit_test(test_midstream),
+		cmocka_unit_test(test_midstream_misaligned),
 		cmocka_unit_test(test_wrap),
 		cmocka_unit_test(test_bounds),
 		cmocka_unit_test(test_garbage),

@@ -590,13 +590,14 @@ static void got_cb(const char *const *chain, size_t n, int family, const uint8_t
 }
 
 struct onemsg { uint8_t m[512]; size_t len; int n; };
-static void onemsg_cb(const uint8_t *msg, size_t len, void *arg)
+static bool onemsg_cb(const uint8_t *msg, size_t len, void *arg)
 {
 	struct onemsg *o = arg;
 
 	memcpy(o->m, msg, len < sizeof(o->m) ? len : sizeof(o->m));
 	o->len = len;
 	o->n++;
+	return true;
 }
 
 /* fqdn_dns_packet: a UDP answer is the message itself; a TCP one is a segment
