@@ -836,7 +836,10 @@ static struct refused_memo *refused_claim(struct replay *r, const struct pkt *p)
 /* Evaluates one hook, with tracing when selected.  Returns -1 on vm error. */
 static int eval_hook(struct replay *r, struct pkt *p, int hook, bool lo, struct vm_verdict *v)
 {
-	set_iface(p, hook, lo);
+	/* replay_one set the packet's own hook already (set_iface is the only
+	 * writer of these fields): only loopback's second hook changes it */
+	if (p->hook != hook || p->iif + p->oif != (lo ? 1u : 2u))
+		set_iface(p, hook, lo);
 	if (r->tracing) {
 		if (r->cur_events) {
 			json_t *o = json_object();
@@ -1071,7 +1074,6 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 		set_iface(p, dir == FLOW_IN ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT, dir == FLOW_LO);
 	}
 
-	memset(&v, 0, sizeof(v));
 	if (!r->early_drop_warned) {
 		if (ct_table_early_drops(r->ct)) {
 			r->early_drop_warned = true;
@@ -1087,6 +1089,7 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 		struct ct_stats st;
 
 		ct_dropped = true;
+		memset(&v, 0, sizeof(v));	/* (eval_hook fills it otherwise) */
 		r->t.ct_drops++;
 		ct_table_stats(r->ct, &st);
 		if (st.table_full_warning && !r->table_full_warned) {
