@@ -197,6 +197,7 @@ static int load_expr(struct vm_load *ld, struct vm_expr *x, struct nftnl_expr *e
 		}
 	}
 	x->ops = ops;
+	x->eval = ops->eval;
 	x->priv = calloc(1, ops->priv_size ? ops->priv_size : 1);
 	if (!x->priv)
 		return vm_err(ld, "out of memory");
@@ -638,6 +639,8 @@ static int run_base_chain(struct vm *vm, struct vm_chain *base, struct vm_exec *
 	struct vm_regs regs;
 	unsigned ri;
 	int sp = 0;
+	/* read once: the expressions' calls would make the compiler reload them */
+	const bool tracing = vm->trace != NULL, rec = x->rec != NULL;
 
 	memset(&regs, 0, sizeof(regs));
 do_chain:
@@ -651,35 +654,35 @@ next_rule:
 		x->rule = r;
 		unsigned e0 = run_guard(r, &regs, x->p);
 
-		if (x->rec) {
+		if (rec) {
 			/* the guard's two expressions are memo-pure (flow fields) */
 			vm_memo_reached(x, &c->rules[ri]);
-			for (unsigned e = e0; e < r->nexprs; e++) {
-				const struct vm_expr *ex = &r->exprs[e];
-
+			for (const struct vm_expr *ex = r->exprs + e0, *end = r->exprs + r->nexprs;
+			     ex < end; ex++) {
 				x->rec_keys |= ex->memo == VM_MEMO_PER_PACKET ?
 					       ex->ops->memo(ex->priv, x->p) : ex->memo;
-				ex->ops->eval(ex->priv, &regs, x);
+				ex->eval(ex->priv, &regs, x);
 				if (regs.code != NFT_CONTINUE)
 					break;
 			}
 		} else {
-			for (unsigned e = e0; e < r->nexprs; e++) {
-				r->exprs[e].ops->eval(r->exprs[e].priv, &regs, x);
+			for (const struct vm_expr *ex = r->exprs + e0, *end = r->exprs + r->nexprs;
+			     ex < end; ex++) {
+				ex->eval(ex->priv, &regs, x);
 				if (regs.code != NFT_CONTINUE)
 					break;
 			}
 		}
 		if (regs.code == NFT_BREAK) {
 			regs.code = NFT_CONTINUE;
-			if (vm->trace)
+			if (tracing)
 				trace_rule(vm, r, false, &regs);
 			continue;
 		}
 		r->matched++;
-		if (x->rec)
+		if (rec)
 			vm_memo_effect(x, (uintptr_t)&r->matched);
-		if (vm->trace)
+		if (tracing)
 			trace_rule(vm, r, true, &regs);
 		if (regs.code != NFT_CONTINUE)
 			break;
@@ -713,14 +716,14 @@ next_rule:
 		break;
 	}
 	if (sp > 0) {
-		if (vm->trace)
+		if (tracing)
 			trace_end(vm, c, VM_TRACE_RETURN, NFT_RETURN);
 		sp--;
 		c = stack[sp].c;
 		ri = stack[sp].next;
 		goto next_rule;
 	}
-	if (vm->trace)
+	if (tracing)
 		trace_end(vm, base, VM_TRACE_POLICY, base->policy);
 	out->chain = base->name;
 	out->rule = NULL;

@@ -127,9 +127,11 @@ struct vm_expr_ops {
 #define VM_ATTR(a)	(1u << (a))
 
 struct vm_expr {
-	const struct vm_expr_ops *ops;
+	/* ops->eval, kept here: one load less an expression in run_base_chain */
+	void (*eval)(void *priv, struct vm_regs *regs, struct vm_exec *x);
 	void *priv;
 	unsigned memo;		/* ops->memo(priv, NULL) at load, VM_MEMO_PER_PACKET: ask per packet */
+	const struct vm_expr_ops *ops;
 };
 
 struct vm_chain;
