@@ -34,7 +34,55 @@
 #include "packet.h"
 #include "reader.h"
 
-_Static_assert(2 * sizeof(struct vm_memo) <= CT_EXT_SIZE, "two flow memos fit in a conntrack entry");
+/* A conntrack entry's packets are counted in the entry itself (its lines are
+ * in the cache: conntrack and the memo have just read them) and added to
+ * their flow's row when the entry goes (reaper), when its packets start
+ * counting for another flow, and when the replay ends (flow_acc_flush_all):
+ * a flow row is then touched once a connection, not once a packet. */
+struct flow_acc {
+	uint32_t flow;			/* index + 1 of the flow counted for; 0: none */
+	uint32_t accepted, dropped, related;
+};
+#define FLOW_ACC_OFF (2 * sizeof(struct vm_memo))
+_Static_assert(FLOW_ACC_OFF + sizeof(struct flow_acc) <= CT_EXT_SIZE,
+	       "two flow memos and the flow counts fit in a conntrack entry");
+
+static struct flow_acc *flow_acc(const struct ct_entry *e)
+{
+	/* the entry is the caller's to change (the ext area is ours) */
+	return (struct flow_acc *)((char *)ct_entry_ext((struct ct_entry *)e) + FLOW_ACC_OFF);
+}
+
+static void flow_acc_flush(struct replay *r, struct flow_acc *a)
+{
+	if (a->flow && a->flow <= r->nflows) {
+		struct flow *f = &r->flows[a->flow - 1];
+
+		f->packets += (uint64_t)a->accepted + a->dropped;
+		f->pkts_accepted += a->accepted;
+		f->pkts_dropped += a->dropped;
+		f->related += a->related;
+	}
+	memset(a, 0, sizeof(*a));
+}
+
+static void flow_acc_flush_entry(const struct ct_entry *e, void *arg)
+{
+	flow_acc_flush(arg, flow_acc(e));
+}
+
+static bool flow_closed(const struct replay *r, uint64_t u)
+{
+	return r->closed_bits[(u - 1) >> 6] >> ((u - 1) & 63) & 1;
+}
+
+static void flow_close(struct replay *r, struct flow *f)
+{
+	size_t i = (size_t)(f - r->flows);
+
+	f->closed = true;
+	r->closed_bits[i >> 6] |= 1ull << (i & 63);
+}
 
 const char *flow_dir_name(enum flow_dir d)
 {
@@ -219,10 +267,16 @@ static struct flow *flow_new(struct replay *r, const struct flow_key *k, uint32_
 	if (r->nflows == r->fcap) {
 		size_t ncap = r->fcap ? 2 * r->fcap : 256;
 		struct flow *nf = realloc(r->flows, ncap * sizeof(*nf));
+		uint64_t *nb;
 
 		if (!nf)
 			return NULL;
 		r->flows = nf;
+		nb = realloc(r->closed_bits, ncap / 64 * sizeof(*nb));
+		if (!nb)
+			return NULL;
+		memset(nb + r->fcap / 64, 0, (ncap - r->fcap) / 64 * sizeof(*nb));
+		r->closed_bits = nb;
 		r->fcap = ncap;
 	}
 	if ((r->nflows + 1) * 2 > r->hcap && hash_grow(r) < 0)
@@ -296,19 +350,20 @@ static void reaper(const struct ct_entry *e, enum ct_gone why, void *arg)
 	struct flow *f;
 	bool reply;
 
+	flow_acc_flush(r, flow_acc(e));
 	/* a dropped first packet's entry: retransmissions stay in the flow */
 	if (why == CT_GONE_DISCARDED || why == CT_GONE_FLUSHED)
 		return;
 	if (ct_entry_user(e) && ct_entry_user(e) <= r->nflows &&
 	    !r->flows[ct_entry_user(e) - 1].closed) {
-		r->flows[ct_entry_user(e) - 1].closed = true;
+		flow_close(r, &r->flows[ct_entry_user(e) - 1]);
 		return;
 	}
 	ct_entry_tuple(e, IP_CT_DIR_ORIGINAL, &t);
 	key_from_tuple(&t, &k);
 	f = flow_find(r, &k, &reply);
 	if (f)
-		f->closed = true;
+		flow_close(r, f);
 }
 
 /* ---- setup ---------------------------------------------------------------- */
@@ -360,6 +415,7 @@ void replay_free(struct replay *r)
 	free(r->refused);
 	free(r->refused_tag);
 	free(r->flows);
+	free(r->closed_bits);
 	free(r->hash);
 	for (size_t i = 0; i < r->deccap; i++)
 		free(r->dec[i].text);
@@ -1173,8 +1229,7 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 			u = r->cur_refused->flow;
 		/* a packet that killed its entry (a RST as the only reply)
 		 * closed the entry's flow, and still belongs to it */
-		if (u && u <= r->nflows &&
-		    (!r->flows[u - 1].closed || ct_entry_dying(p->ct)))
+		if (u && u <= r->nflows && (!flow_closed(r, u) || ct_entry_dying(p->ct)))
 			f = &r->flows[u - 1];
 	}
 	if (!f) {
@@ -1224,14 +1279,33 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 			ct_entry_set_user(p->ct, (uint64_t)(f - r->flows) + 1);
 		if (!accepted && refused_claim(r, p))
 			r->cur_refused->flow = (uint32_t)(f - r->flows) + 1;
-		f->packets++;
-		if (accepted)
-			f->pkts_accepted++;
-		else
-			f->pkts_dropped++;
-		if (p->ct_present && (p->ctinfo == IP_CT_RELATED ||
-				      p->ctinfo == IP_CT_RELATED_REPLY))
-			f->related++;
+		bool related = p->ct_present && (p->ctinfo == IP_CT_RELATED ||
+						 p->ctinfo == IP_CT_RELATED_REPLY);
+
+		if (p->ct_present && p->ct && !ct_entry_dying(p->ct)) {
+			/* counted in the entry (see struct flow_acc); a dying
+			 * one has met the reaper already */
+			struct flow_acc *a = flow_acc(p->ct);
+			uint32_t fi = (uint32_t)(f - r->flows) + 1;
+
+			if (a->flow != fi || a->accepted == UINT32_MAX ||
+			    a->dropped == UINT32_MAX) {
+				flow_acc_flush(r, a);
+				a->flow = fi;
+			}
+			if (accepted)
+				a->accepted++;
+			else
+				a->dropped++;
+			a->related += related;
+		} else {
+			f->packets++;
+			if (accepted)
+				f->pkts_accepted++;
+			else
+				f->pkts_dropped++;
+			f->related += related;
+		}
 	}
 	emit(r, cap, p, p->frame, ct_dropped ? RP_CT_DROP : RP_JUDGED, dir,
 	     ct_dropped ? NULL : &v, v.incomplete, NULL);
@@ -1382,9 +1456,11 @@ static int replay_one(struct replay *r, size_t ci)
 			/* the fields each packet reads and counts (closed ..
 			 * related): the row's start is on another line, as
 			 * the array is not line-aligned */
-			if (u && u <= r->nflows) {
-				__builtin_prefetch(&r->flows[u - 1].closed, 1);
-				__builtin_prefetch(&r->flows[u - 1].related, 1);
+			if (!u) {
+				/* likely a first packet: judge asks its tuple's
+				 * refused-memo tag */
+				__builtin_prefetch(&r->refused_tag[ahead->ct.h &
+								   (REPLAY_REFUSED_MEMOS - 1)]);
 			}
 		}
 
@@ -1447,13 +1523,23 @@ out:
 	return ret;
 }
 
-int replay_run(struct replay *r)
+static int replay_runs(struct replay *r)
 {
 	for (size_t i = 0; i < r->o->ncaptures; i++)
 		if (replay_one(r, i) < 0)
 			return -1;
 	return 0;
 }
+
+int replay_run(struct replay *r)
+{
+	int rc = replay_runs(r);
+
+	/* the flows' packet counts still kept in conntrack entries */
+	ct_table_foreach(r->ct, flow_acc_flush_entry, r);
+	return rc;
+}
+
 
 size_t replay_judge(struct replay *r, struct expect *e)
 {

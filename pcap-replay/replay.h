@@ -190,6 +190,7 @@ struct replay {
 
 	struct flow *flows;
 	size_t nflows, fcap;
+	uint64_t *closed_bits;		/* flows[i].closed, a bit each: read per packet */
 	struct flow_slot *hash;		/* open addressing over flows */
 	size_t hcap;
 

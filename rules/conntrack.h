@@ -72,7 +72,7 @@ struct ct_tuple {
 
 /* Room in every entry for the caller (zeroed when the entry is made):
  * pcap-replay keeps its flow memos there. */
-#define CT_EXT_SIZE 64
+#define CT_EXT_SIZE 80
 void *ct_entry_ext(struct ct_entry *e);
 
 /* Prefetching (pcap-replay's reader computes the hash in its thread): the

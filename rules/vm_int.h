@@ -221,6 +221,7 @@ struct vm {
 	int64_t dyn_now;	/* clock of run-time elements (vm_set_clock) */
 	/* flow memo outcomes (vm_memo.c), interned: open addressing by hash */
 	struct vm_outcome **outcomes;
+	uint32_t *ohash;		/* outcomes[i]->hash, probed without reading the outcome */
 	size_t noutcomes, outcap;
 	struct vm_outcome *scratch;	/* the one being recorded */
 	bool hits_pending;		/* some outcome's hits are not in the counters yet */

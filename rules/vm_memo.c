@@ -68,20 +68,27 @@ static bool outcomes_grow(struct vm *vm)
 {
 	size_t n = vm->outcap ? 2 * vm->outcap : 256;
 	struct vm_outcome **t = calloc(n, sizeof(*t));
+	uint32_t *th = malloc(n * sizeof(*th));
 
-	if (!t)
+	if (!t || !th) {
+		free(t);
+		free(th);
 		return false;
+	}
 	for (size_t i = 0; i < vm->outcap; i++) {
 		size_t j;
 
 		if (!vm->outcomes[i])
 			continue;
-		for (j = vm->outcomes[i]->hash & (n - 1); t[j]; j = (j + 1) & (n - 1))
+		for (j = vm->ohash[i] & (n - 1); t[j]; j = (j + 1) & (n - 1))
 			;
 		t[j] = vm->outcomes[i];
+		th[j] = vm->ohash[i];
 	}
 	free(vm->outcomes);
+	free(vm->ohash);
 	vm->outcomes = t;
+	vm->ohash = th;
 	vm->outcap = n;
 	return true;
 }
@@ -99,8 +106,11 @@ static const struct vm_outcome *intern(struct vm *vm, struct vm_outcome *s)
 		outcomes_grow(vm);
 	if (!vm->outcap)
 		return NULL;
+	/* the slot's hash first: thousands of outcomes (one per set element
+	 * matched, say) are mostly out of the caches, and a probe that reads
+	 * only this array does not fetch them */
 	for (i = s->hash & (vm->outcap - 1); vm->outcomes[i]; i = (i + 1) & (vm->outcap - 1))
-		if (outcome_eq(vm->outcomes[i], s))
+		if (vm->ohash[i] == s->hash && outcome_eq(vm->outcomes[i], s))
 			return vm->outcomes[i];
 	if ((vm->noutcomes + 1) * 2 > vm->outcap)
 		return NULL;	/* full: only the outcomes already there are reused */
@@ -109,6 +119,7 @@ static const struct vm_outcome *intern(struct vm *vm, struct vm_outcome *s)
 		return NULL;
 	memcpy(o, s, outcome_size(s->neffects));
 	vm->outcomes[i] = o;
+	vm->ohash[i] = o->hash;
 	vm->noutcomes++;
 	return o;
 }
@@ -118,10 +129,12 @@ void vm_memo_free(struct vm *vm)
 	for (size_t i = 0; i < vm->outcap; i++)
 		free(vm->outcomes[i]);
 	free(vm->outcomes);
+	free(vm->ohash);
 	free(vm->scratch);
 	free(vm->gmemo);
 	vm->gmemo = NULL;
 	vm->outcomes = NULL;
+	vm->ohash = NULL;
 	vm->scratch = NULL;
 	vm->outcap = vm->noutcomes = 0;
 }
