@@ -275,8 +275,15 @@ static void local_text(const struct replay *r, FILE *f)
  * replay of the flow's packets.  The layout is
  *   "%5zu  %-3s  %-6s  %-30s  %-30s  %-7s  %-40s  %7llu  %s%s\n". */
 struct row {
-	char *p, *end;
+	char *p, *end;		/* end: ROW_SLACK bytes before the buffer's end */
 };
+
+/* Every row is written into a buffer with ROW_SLACK bytes to spare beyond
+ * w->end: padding is one fixed 64-byte store of spaces (the cursor then
+ * advances by what was needed), and an address or number is formatted in
+ * place, with no length known beforehand and no copy. */
+#define ROW_SLACK 128
+static const char spaces64[64] = "                                                                ";
 
 static void row_str(struct row *w, const char *s, size_t n)
 {
@@ -286,13 +293,22 @@ static void row_str(struct row *w, const char *s, size_t n)
 	w->p += n;
 }
 
+static void row_sep(struct row *w)	/* the two spaces between columns */
+{
+	memcpy(w->p, "  ", 2);
+	w->p += 2;
+}
+
 static void row_pad(struct row *w, size_t used, size_t width)
 {
 	size_t n = used < width ? width - used : 0;
 
 	if (n > (size_t)(w->end - w->p))
 		n = (size_t)(w->end - w->p);
-	memset(w->p, ' ', n);
+	if (n <= sizeof(spaces64))
+		memcpy(w->p, spaces64, sizeof(spaces64));
+	else
+		memset(w->p, ' ', n);
 	w->p += n;
 }
 
@@ -327,50 +343,50 @@ static void row_right_ull(struct row *w, unsigned long long v, size_t width)	/* 
 	row_str(w, t, n);
 }
 
-/* "10.0.1.4:443", "[fd00::4]:443", "10.0.1.4" */
+/* "10.0.1.4:443", "[fd00::4]:443", "10.0.1.4", written in place (at most
+ * ADDR_TEXT_MAX + 8 bytes, within the slack past w->end) */
 static void row_endpoint(struct row *w, const struct flow *f, bool dst, size_t width)
 {
-	char t[ADDR_TEXT_MAX + 16];
+	char *start = w->p, *o = w->p;
 	struct addr a;
-	size_t n = 0;
 	bool v6 = f->k.nfproto == NFPROTO_IPV6;
 
 	memcpy(a.b, dst ? f->k.dst : f->k.src, 16);
 	if (f->k.ports && v6)
-		t[n++] = '[';
-	n += addr_format_fast(v6 ? AF_INET6 : AF_INET, &a, t + n);
+		*o++ = '[';
+	o += addr_format_fast(v6 ? AF_INET6 : AF_INET, &a, o);
 	if (f->k.ports) {
 		if (v6)
-			t[n++] = ']';
-		t[n++] = ':';
-		n += fmt_ull(t + n, dst ? f->k.dport : f->k.sport);
+			*o++ = ']';
+		*o++ = ':';
+		o += fmt_ull(o, dst ? f->k.dport : f->k.sport);
 	}
-	row_str(w, t, n);
-	row_pad(w, n, width);
+	w->p = o < w->end ? o : w->end;		/* (cut as row_str cuts) */
+	row_pad(w, (size_t)(w->p - start), width);
 }
 
 static size_t flow_row(const struct replay *r, size_t i, char *buf)
 {
 	const struct flow *fl = &r->flows[i];
-	struct row w = { buf, buf + 511 };
+	struct row w = { buf, buf + 511 };	/* the caller leaves ROW_SLACK more */
 	char t[24];
 
 	row_right_ull(&w, i + 1, 5);
-	row_str(&w, "  ", 2);
+	row_sep(&w);
 	row_left(&w, flow_dir_name(fl->dir), 3);
-	row_str(&w, "  ", 2);
+	row_sep(&w);
 	row_left(&w, l4_name(fl->k.proto), 6);
-	row_str(&w, "  ", 2);
+	row_sep(&w);
 	row_endpoint(&w, fl, false, 30);
-	row_str(&w, "  ", 2);
+	row_sep(&w);
 	row_endpoint(&w, fl, true, 30);
-	row_str(&w, "  ", 2);
+	row_sep(&w);
 	row_left(&w, verdict_word(fl), 7);
-	row_str(&w, "  ", 2);
+	row_sep(&w);
 	row_left(&w, fl->decided, 40);
-	row_str(&w, "  ", 2);
+	row_sep(&w);
 	row_right_ull(&w, fl->packets, 7);
-	row_str(&w, "  ", 2);
+	row_sep(&w);
 	if (r->ncaps > 1) {
 		row_str(&w, t, fmt_ull(t, fl->capture));
 		row_str(&w, ":", 1);
@@ -411,7 +427,7 @@ void report_text(const struct report_ctx *c, FILE *f)
 		size_t used = 0;
 
 		for (size_t i = 0; i < r->nflows; i++) {
-			if (used > sizeof(buf) - 512) {
+			if (used > sizeof(buf) - 512 - ROW_SLACK) {
 				fwrite(buf, 1, used, f);
 				used = 0;
 			}
