@@ -99,6 +99,12 @@ const char *l4_name(uint8_t proto)
 	static char buf[8][8];
 	static unsigned next;
 
+	/* a few slots so that several calls fit in one printf */
+	return l4_name_buf(proto, buf[next++ % 8]);
+}
+
+const char *l4_name_buf(uint8_t proto, char buf[8])
+{
 	switch (proto) {
 	case IPPROTO_TCP: return "tcp";
 	case IPPROTO_UDP: return "udp";
@@ -112,10 +118,8 @@ const char *l4_name(uint8_t proto)
 	case IPPROTO_GRE: return "gre";
 	case 255: return "?";
 	}
-	/* a few slots so that several calls fit in one printf */
-	char *b = buf[next++ % 8];
-	snprintf(b, 8, "%u", proto);
-	return b;
+	snprintf(buf, 8, "%u", proto);
+	return buf;
 }
 
 static bool proto_has_ports(uint8_t proto)

@@ -248,7 +248,8 @@ size_t replay_judge(struct replay *r, struct expect *e);
 
 void flow_format_addr(const struct flow *f, bool dst, char *buf, size_t len);
 const char *flow_dir_name(enum flow_dir d);
-const char *l4_name(uint8_t proto);
+const char *l4_name(uint8_t proto);	/* (a few static buffers: one thread) */
+const char *l4_name_buf(uint8_t proto, char buf[8]);	/* static text, or buf */
 
 /* kernel_check.c: pcap-replay --kernel-check (root).  Replays the captures
  * through the evaluator and through a real kernel in scratch namespaces

@@ -3,8 +3,10 @@
 #include "replay.h"
 
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <arpa/inet.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
@@ -375,7 +377,7 @@ static size_t flow_row(const struct replay *r, size_t i, char *buf)
 	row_sep(&w);
 	row_left(&w, flow_dir_name(fl->dir), 3);
 	row_sep(&w);
-	row_left(&w, l4_name(fl->k.proto), 6);
+	row_left(&w, l4_name_buf(fl->k.proto, t), 6);
 	row_sep(&w);
 	row_endpoint(&w, fl, false, 30);
 	row_sep(&w);
@@ -404,6 +406,107 @@ static size_t flow_row(const struct replay *r, size_t i, char *buf)
 	return (size_t)(w.p - buf);
 }
 
+/* Rows [a, b) into buf (room for (b - a) * ROW_MAX bytes); their length. */
+#define ROW_MAX (512 + ROW_SLACK)
+static size_t flow_rows_fmt(const struct replay *r, size_t a, size_t b, char *buf)
+{
+	size_t used = 0;
+
+	for (size_t i = a; i < b; i++)
+		used += flow_row(r, i, buf + used);
+	return used;
+}
+
+/* The flow table of a large capture takes a tenth of the replay's time to
+ * format, and the reader thread's CPU is idle by then: a second thread
+ * formats every other chunk of ROWS_CHUNK rows into a small ring of buffers
+ * while this one formats the others and writes all of them in order. */
+#define ROWS_CHUNK 1024
+#define ROWS_RING 4
+
+struct rows_job {
+	const struct replay *r;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	char *buf[ROWS_RING];
+	size_t len[ROWS_RING];
+	bool ready[ROWS_RING];
+};
+
+static void *rows_helper(void *arg)
+{
+	struct rows_job *j = arg;
+	size_t n = j->r->nflows;
+
+	/* odd chunks: k = 1, 3, 5, ... into slot (k / 2) % ROWS_RING */
+	for (size_t k = 1; k * ROWS_CHUNK < n; k += 2) {
+		unsigned s = (unsigned)(k / 2 % ROWS_RING);
+		size_t a = k * ROWS_CHUNK, b = a + ROWS_CHUNK < n ? a + ROWS_CHUNK : n, len;
+
+		pthread_mutex_lock(&j->mu);
+		while (j->ready[s])
+			pthread_cond_wait(&j->cv, &j->mu);
+		pthread_mutex_unlock(&j->mu);
+		len = flow_rows_fmt(j->r, a, b, j->buf[s]);
+		pthread_mutex_lock(&j->mu);
+		j->len[s] = len;
+		j->ready[s] = true;
+		pthread_cond_broadcast(&j->cv);
+		pthread_mutex_unlock(&j->mu);
+	}
+	return NULL;
+}
+
+static void flow_rows(const struct replay *r, FILE *f)
+{
+	static char own[ROWS_CHUNK * ROW_MAX];
+	struct rows_job j = { .r = r };
+	size_t n = r->nflows;
+	pthread_t th;
+	bool helper = false;
+
+	if (n > 2 * ROWS_CHUNK && sysconf(_SC_NPROCESSORS_ONLN) > 1) {
+		helper = true;
+		for (unsigned s = 0; s < ROWS_RING; s++)
+			helper &= (j.buf[s] = malloc(ROWS_CHUNK * ROW_MAX)) != NULL;
+		if (helper) {
+			pthread_mutex_init(&j.mu, NULL);
+			pthread_cond_init(&j.cv, NULL);
+			if (pthread_create(&th, NULL, rows_helper, &j) != 0) {
+				pthread_mutex_destroy(&j.mu);
+				pthread_cond_destroy(&j.cv);
+				helper = false;
+			}
+		}
+	}
+	for (size_t k = 0; k * ROWS_CHUNK < n; k++) {
+		size_t a = k * ROWS_CHUNK, b = a + ROWS_CHUNK < n ? a + ROWS_CHUNK : n;
+
+		if (!helper || k % 2 == 0) {
+			fwrite(own, 1, flow_rows_fmt(r, a, b, own), f);
+			continue;
+		}
+		unsigned s = (unsigned)(k / 2 % ROWS_RING);
+
+		pthread_mutex_lock(&j.mu);
+		while (!j.ready[s])
+			pthread_cond_wait(&j.cv, &j.mu);
+		pthread_mutex_unlock(&j.mu);
+		fwrite(j.buf[s], 1, j.len[s], f);
+		pthread_mutex_lock(&j.mu);
+		j.ready[s] = false;
+		pthread_cond_broadcast(&j.cv);
+		pthread_mutex_unlock(&j.mu);
+	}
+	if (helper) {
+		pthread_join(th, NULL);
+		pthread_mutex_destroy(&j.mu);
+		pthread_cond_destroy(&j.cv);
+	}
+	for (unsigned s = 0; s < ROWS_RING; s++)
+		free(j.buf[s]);
+}
+
 void report_text(const struct report_ctx *c, FILE *f)
 {
 	const struct replay *r = c->r;
@@ -421,20 +524,7 @@ void report_text(const struct report_ctx *c, FILE *f)
 
 	fprintf(f, "\n%5s  %-3s  %-6s  %-30s  %-30s  %-7s  %-40s  %7s  %s\n", "flow", "dir",
 		"proto", "source", "destination", "verdict", "decided by", "packets", "first");
-	{
-		/* rows gathered into one buffer, written 64 KiB at a time */
-		static char buf[65536];
-		size_t used = 0;
-
-		for (size_t i = 0; i < r->nflows; i++) {
-			if (used > sizeof(buf) - 512 - ROW_SLACK) {
-				fwrite(buf, 1, used, f);
-				used = 0;
-			}
-			used += flow_row(r, i, buf + used);
-		}
-		fwrite(buf, 1, used, f);
-	}
+	flow_rows(r, f);
 
 	fprintf(f, "\ntotals: %llu packets, %zu flows (%llu accepted, %llu dropped)\n",
 		(unsigned long long)t->packets, r->nflows,
