@@ -134,6 +134,7 @@ struct ct_slot {
 
 struct ct_entry {
 	struct ct_tuple tuple[2];	/* ORIGINAL, REPLY */
+	uint32_t hash[2];		/* tuple_hash() of each (made once, at creation) */
 	struct ct_entry *prev, *next;	/* all confirmed entries, creation order */
 	uint32_t status;		/* IPS_* */
 	uint32_t id, mark;
@@ -280,18 +281,35 @@ void ct_table_set_reaper(struct ct_table *t, ct_reaper_fn fn, void *arg)
 
 _Static_assert(sizeof(struct ct_tuple) == 42, "ct_tuple is hashed and compared as 42 bytes");
 
+/* Unaligned little loads for hashing and comparing tuples as words (memcpy:
+ * no aliasing or alignment assumptions; each compiles to one load). */
+static inline uint64_t ld64(const uint8_t *b)
+{
+	uint64_t v;
+
+	memcpy(&v, b, 8);
+	return v;
+}
+
+static inline uint16_t ld16(const uint8_t *b)
+{
+	uint16_t v;
+
+	memcpy(&v, b, 2);
+	return v;
+}
+
 /* Word-wise multiplicative hash of the 42 tuple bytes (tuples are zeroed
  * before they are filled, so every byte is defined). */
-static uint32_t tuple_hash(const struct ct_tuple *k)
+static inline uint32_t tuple_hash(const struct ct_tuple *k)
 {
-	uint64_t w[5], h;
-	uint16_t tail;
+	const uint8_t *b = (const uint8_t *)k;
+	uint16_t tail = ld16(b + 40);
+	uint64_t h;
 
-	memcpy(w, k, 40);
-	memcpy(&tail, (const uint8_t *)k + 40, 2);
-	h = (w[0] * 0x9e3779b97f4a7c15ull) ^ (w[1] * 0xbf58476d1ce4e5b9ull) ^
-	    (w[2] * 0x94d049bb133111ebull) ^ (w[3] * 0xff51afd7ed558ccdull) ^
-	    ((w[4] ^ ((uint64_t)tail << 48 | tail)) * 0xc4ceb9fe1a85ec53ull);
+	h = (ld64(b) * 0x9e3779b97f4a7c15ull) ^ (ld64(b + 8) * 0xbf58476d1ce4e5b9ull) ^
+	    (ld64(b + 16) * 0x94d049bb133111ebull) ^ (ld64(b + 24) * 0xff51afd7ed558ccdull) ^
+	    ((ld64(b + 32) ^ ((uint64_t)tail << 48 | tail)) * 0xc4ceb9fe1a85ec53ull);
 	h ^= h >> 31;
 	h *= 0xd6e8feb86659fd93ull;
 	h ^= h >> 32;
@@ -303,17 +321,15 @@ uint32_t ct_tuple_hash(const struct ct_tuple *k)
 	return tuple_hash(k);
 }
 
+/* Straight from the bytes: copying the tuples to word arrays first made gcc
+ * spill both to the stack on every probe. */
 static inline bool tuple_eq(const struct ct_tuple *a, const struct ct_tuple *b)
 {
-	uint64_t x[5], y[5];
-	uint16_t xt, yt;
+	const uint8_t *x = (const uint8_t *)a, *y = (const uint8_t *)b;
 
-	memcpy(x, a, 40);
-	memcpy(y, b, 40);
-	memcpy(&xt, (const uint8_t *)a + 40, 2);
-	memcpy(&yt, (const uint8_t *)b + 40, 2);
-	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4]) |
-		(uint64_t)(xt ^ yt)) == 0;
+	return ((ld64(x) ^ ld64(y)) | (ld64(x + 8) ^ ld64(y + 8)) |
+		(ld64(x + 16) ^ ld64(y + 16)) | (ld64(x + 24) ^ ld64(y + 24)) |
+		(ld64(x + 32) ^ ld64(y + 32)) | (uint64_t)(ld16(x + 40) ^ ld16(y + 40))) == 0;
 }
 
 static void slot_put(struct ct_slot *slot, size_t nslots, struct ct_slot s)
@@ -353,7 +369,7 @@ static void hash_insert(struct ct_table *t, struct ct_entry *e)
 {
 	for (uint32_t d = 0; d < 2; d++)
 		slot_put(t->slot, t->nslots, (struct ct_slot){
-				 .e = e, .h = tuple_hash(&e->tuple[d]), .dir = d & 1,
+				 .e = e, .h = e->hash[d], .dir = d & 1,
 				 .user = e->user < (1u << 31) ? (uint32_t)e->user : 0 });
 	e->prev = t->tail;
 	e->next = NULL;
@@ -391,7 +407,7 @@ static void hash_remove(struct ct_table *t, struct ct_entry *e)
 	size_t m = t->nslots - 1;
 
 	for (uint32_t d = 0; d < 2; d++) {
-		uint32_t h = tuple_hash(&e->tuple[d]);
+		uint32_t h = e->hash[d];
 
 		for (size_t i = h & m; t->slot[i].e; i = (i + 1) & m) {
 			if (t->slot[i].e == e && t->slot[i].dir == d) {
@@ -430,19 +446,22 @@ static bool expired(const struct ct_table *t, const struct ct_entry *e)
 	return (e->status & IPS_CONFIRMED) && e->timeout <= t->now;
 }
 
-/* __nf_conntrack_find_get: an expired entry is reaped, never returned. */
-static struct ct_entry *lookup_h(struct ct_table *t, const struct ct_tuple *k, uint32_t h,
-				 int *dir)
+/* __nf_conntrack_find_get: an expired entry is reaped, never returned.
+ * Inline: it runs for every packet.  Hashed entries are all confirmed, so
+ * expiry is the timeout alone. */
+static inline struct ct_entry *lookup_h(struct ct_table *t, const struct ct_tuple *k,
+					uint32_t h, int *dir)
 {
+	const struct ct_slot *slot = t->slot;
 	size_t m = t->nslots - 1;
 
-	for (size_t i = h & m; t->slot[i].e; i = (i + 1) & m) {
-		const struct ct_slot *s = &t->slot[i];
+	for (size_t i = h & m; slot[i].e; i = (i + 1) & m) {
+		const struct ct_slot *s = &slot[i];
 		struct ct_entry *e = s->e;
 
 		if (s->h != h || !tuple_eq(&e->tuple[s->dir], k))
 			continue;
-		if (expired(t, e)) {
+		if (e->timeout <= t->now) {
 			entry_kill(t, e, CT_GONE_EXPIRED);
 			return NULL;
 		}
@@ -1360,11 +1379,13 @@ enum ct_verdict ct_in_hint(struct ct_table *t, struct pkt *p, const struct ct_hi
 	struct view v = { .d = p->data, .nh = p->nh_off, .nfproto = p->nfproto };
 	int64_t ts = pkt_time_us(p);
 	struct ct_tuple k, r;
+	const struct ct_tuple *kp;	/* the packet's tuple: the hint's, or k */
 	struct ct_entry *e;
 	unsigned ctinfo;
 	uint8_t proto;
 	size_t off;
 	enum pk res;
+	uint32_t h;
 	int dir, tries = 0;
 
 	discard_pending(t);
@@ -1419,15 +1440,19 @@ enum ct_verdict ct_in_hint(struct ct_table *t, struct pkt *p, const struct ct_hi
 repeat:
 	/* resolve_normal_ct */
 	if (hint && tries == 0) {
-		k = hint->k;
-		e = lookup_h(t, &k, hint->h, &dir);
+		kp = &hint->k;		/* read in place: no copy */
+		h = hint->h;
 	} else {
 		if (!get_tuple(&v, proto, off, &k))
 			return no_ct(t, p);
-		e = lookup(t, &k, &dir);
+		kp = &k;
+		h = tuple_hash(&k);
 	}
+	e = lookup_h(t, kp, h, &dir);
 	if (!e) {
-		if (!invert_tuple(&k, &r))
+		uint32_t rh;
+
+		if (!invert_tuple(kp, &r))
 			return no_ct(t, p);
 		if (t->count >= t->max) {
 			/* the kernel's gc worker runs in the background; a sweep per new
@@ -1453,12 +1478,16 @@ repeat:
 			t->st.table_full_drops++;
 			return CT_DROP;
 		}
-		e->tuple[0] = k;
+		e->tuple[0] = *kp;
 		e->tuple[1] = r;
+		/* kept for hash_insert / hash_remove, which then hash nothing */
+		rh = tuple_hash(&r);
+		e->hash[0] = h;
+		e->hash[1] = rh;
 		e->id = t->next_id++;
 		/* the reply direction's slot, which ct_confirm will fill after
 		 * the evaluation: on its way to the cache meanwhile */
-		__builtin_prefetch(&t->slot[tuple_hash(&r) & (t->nslots - 1)], 1);
+		__builtin_prefetch(&t->slot[rh & (t->nslots - 1)], 1);
 
 		e->first_frame = p->frame;
 		t->count++;
@@ -1894,6 +1923,11 @@ void ct_table_foreach(const struct ct_table *t,
 void ct_entry_tuple(const struct ct_entry *e, int dir, struct ct_tuple *out)
 {
 	*out = e->tuple[dir ? 1 : 0];
+}
+
+uint32_t ct_entry_tuple_hash(const struct ct_entry *e, int dir)
+{
+	return e->hash[dir ? 1 : 0];
 }
 
 uint32_t ct_entry_status(const struct ct_entry *e) { return e->status; }

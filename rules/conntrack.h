@@ -184,6 +184,8 @@ void ct_table_foreach(const struct ct_table *t,
 
 /* Entry accessors (for the evaluator's ct expressions and for reports). */
 void ct_entry_tuple(const struct ct_entry *e, int dir, struct ct_tuple *out);
+/* ct_tuple_hash() of that tuple, kept with the entry (not computed again). */
+uint32_t ct_entry_tuple_hash(const struct ct_entry *e, int dir);
 uint32_t ct_entry_status(const struct ct_entry *e);
 uint32_t ct_entry_id(const struct ct_entry *e);
 uint32_t ct_entry_mark(const struct ct_entry *e);
