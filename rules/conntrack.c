@@ -55,45 +55,60 @@ static const int64_t tcp_timeout[TS_TIMEOUT_MAX] = {
 enum tcp_index { TI_SYN, TI_SYNACK, TI_FIN, TI_ACK, TI_RST, TI_NONE, TI_MAX };
 
 /* The state transition table of nf_conntrack_proto_tcp.c (tcp_conntracks),
- * one string per [dir][index]: the character at position `old state` names the
- * new state.  Columns: NONE SYN_SENT SYN_RECV ESTABLISHED FIN_WAIT CLOSE_WAIT
- * LAST_ACK TIME_WAIT CLOSE SYN_SENT2.  Letters: s syn_sent, r syn_recv,
- * e established, f fin_wait, c close_wait, l last_ack, t time_wait, C close,
- * 2 syn_sent2, v invalid, i ignore. */
-static const char tcp_table[2][TI_MAX][TS_MAX + 1] = {
+ * [dir][index][old state] = new state, with the kernel's abbreviations:
+ * sNO none, sSS syn_sent, sSR syn_recv, sES established, sFW fin_wait,
+ * sCW close_wait, sLA last_ack, sTW time_wait, sCL close, sS2 syn_sent2,
+ * sIV invalid, sIG ignore.  The new state itself is stored, so a lookup is
+ * one load; rows padded to powers of two make its index shifts. */
+#define sNO TS_NONE
+#define sSS TS_SYN_SENT
+#define sSR TS_SYN_RECV
+#define sES TS_ESTABLISHED
+#define sFW TS_FIN_WAIT
+#define sCW TS_CLOSE_WAIT
+#define sLA TS_LAST_ACK
+#define sTW TS_TIME_WAIT
+#define sCL TS_CLOSE
+#define sS2 TS_SYN_SENT2
+#define sIV TS_MAX
+#define sIG TS_IGNORE
+static const uint8_t tcp_table[2][8][16] = {
 	{	/* ORIGINAL */
-		[TI_SYN]    = "ssiiiiiss2",
-		[TI_SYNACK] = "vvrvvvvvvr",
-		[TI_FIN]    = "vvffllltCv",
-		[TI_ACK]    = "eveeccttCv",
-		[TI_RST]    = "vCCCCCCCCC",
-		[TI_NONE]   = "vvvvvvvvvv",
+	/*		     sNO  sSS  sSR  sES  sFW  sCW  sLA  sTW  sCL  sS2 */
+		[TI_SYN]    = { sSS, sSS, sIG, sIG, sIG, sIG, sIG, sSS, sSS, sS2 },
+		[TI_SYNACK] = { sIV, sIV, sSR, sIV, sIV, sIV, sIV, sIV, sIV, sSR },
+		[TI_FIN]    = { sIV, sIV, sFW, sFW, sLA, sLA, sLA, sTW, sCL, sIV },
+		[TI_ACK]    = { sES, sIV, sES, sES, sCW, sCW, sTW, sTW, sCL, sIV },
+		[TI_RST]    = { sIV, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL },
+		[TI_NONE]   = { sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV },
 	},
 	{	/* REPLY */
-		[TI_SYN]    = "v2vvvvvsv2",
-		[TI_SYNACK] = "vriiiiiiir",
-		[TI_FIN]    = "vvffllltCv",
-		[TI_ACK]    = "vireccttCi",
-		[TI_RST]    = "vCCCCCCCCC",
-		[TI_NONE]   = "vvvvvvvvvv",
+	/*		     sNO  sSS  sSR  sES  sFW  sCW  sLA  sTW  sCL  sS2 */
+		[TI_SYN]    = { sIV, sS2, sIV, sIV, sIV, sIV, sIV, sSS, sIV, sS2 },
+		[TI_SYNACK] = { sIV, sSR, sIG, sIG, sIG, sIG, sIG, sIG, sIG, sSR },
+		[TI_FIN]    = { sIV, sIV, sFW, sFW, sLA, sLA, sLA, sTW, sCL, sIV },
+		[TI_ACK]    = { sIV, sIG, sSR, sES, sCW, sCW, sTW, sTW, sCL, sIG },
+		[TI_RST]    = { sIV, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL },
+		[TI_NONE]   = { sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV },
 	},
 };
+_Static_assert(TI_MAX <= 8 && TS_MAX <= 16, "tcp_table rows are padded to 8 x 16");
+#undef sNO
+#undef sSS
+#undef sSR
+#undef sES
+#undef sFW
+#undef sCW
+#undef sLA
+#undef sTW
+#undef sCL
+#undef sS2
+#undef sIV
+#undef sIG
 
-static enum tcp_state tcp_next(int dir, enum tcp_index idx, enum tcp_state old)
+static inline enum tcp_state tcp_next(int dir, enum tcp_index idx, enum tcp_state old)
 {
-	switch (tcp_table[dir][idx][old]) {
-	case 's': return TS_SYN_SENT;
-	case 'r': return TS_SYN_RECV;
-	case 'e': return TS_ESTABLISHED;
-	case 'f': return TS_FIN_WAIT;
-	case 'c': return TS_CLOSE_WAIT;
-	case 'l': return TS_LAST_ACK;
-	case 't': return TS_TIME_WAIT;
-	case 'C': return TS_CLOSE;
-	case '2': return TS_SYN_SENT2;
-	case 'i': return TS_IGNORE;
-	default: return TS_MAX;		/* invalid */
-	}
+	return (enum tcp_state)tcp_table[dir][idx][old];	/* TS_MAX: invalid */
 }
 
 /* struct ip_ct_tcp_state flags */
@@ -1026,26 +1041,31 @@ static bool tcp_established(const struct ct_entry *e)
 
 /* nf_conntrack_tcp_packet() */
 static enum pk tcp_packet(struct ct_table *t, struct ct_entry *e, int dir,
-			  const struct view *v, size_t off, const struct ct_hint *hint)
+			  const struct pkt *p, size_t off, const struct ct_hint *hint)
 {
 	struct tcp_ct *st = &e->tcp;
 	enum tcp_state old, ns;
-	struct tcpseg s;
+	const struct tcpseg *s;		/* the hint's, read in place, or seg */
+	struct tcpseg seg;
 	int64_t timeout;
 	enum win_res wr;
 
 	if (hint) {			/* parsed by ct_packet_hint */
 		if (!hint->tcp_ok)
 			return PK_INVALID;
-		s = hint->tcp;
-	} else if (!tcp_parse(v, off, &s)) {
-		return PK_INVALID;
+		s = &hint->tcp;
+	} else {
+		struct view v = pkt_view(p);
+
+		if (!tcp_parse(&v, off, &seg))
+			return PK_INVALID;
+		s = &seg;
 	}
-	if (!(e->status & IPS_CONFIRMED) && !tcp_new(e, &s))
+	if (!(e->status & IPS_CONFIRMED) && !tcp_new(e, s))
 		return PK_INVALID;
 
 	old = st->state;
-	ns = tcp_next(dir, s.idx, old);
+	ns = tcp_next(dir, s->idx, old);
 
 	switch (ns) {
 	case TS_SYN_SENT:
@@ -1057,8 +1077,8 @@ static enum pk tcp_packet(struct ct_table *t, struct ct_entry *e, int dir,
 			return PK_REPEAT;
 		/* fall through */
 	case TS_IGNORE:
-		if (s.idx == TI_SYNACK && st->last_index == TI_SYN &&
-		    st->last_dir != dir && s.ack == st->last_end) {
+		if (s->idx == TI_SYNACK && st->last_index == TI_SYN &&
+		    st->last_dir != dir && s->ack == st->last_end) {
 			/* the SYN/ACK answers a SYN we ignored: resync from it */
 			struct tcp_side *l = &st->seen[st->last_dir];
 
@@ -1072,16 +1092,16 @@ static enum pk tcp_packet(struct ct_table *t, struct ct_entry *e, int dir,
 			memset(&st->seen[dir], 0, sizeof(st->seen[dir]));
 			break;
 		}
-		st->last_index = (uint8_t)s.idx;
+		st->last_index = (uint8_t)s->idx;
 		st->last_dir = (uint8_t)dir;
-		st->last_seq = s.seq;
-		st->last_end = s.end;
-		st->last_win = s.win;
-		if (s.idx == TI_SYN && dir == IP_CT_DIR_ORIGINAL) {
+		st->last_seq = s->seq;
+		st->last_end = s->end;
+		st->last_win = s->win;
+		if (s->idx == TI_SYN && dir == IP_CT_DIR_ORIGINAL) {
 			struct tcp_side seen = { 0 };
 
 			st->last_flags = st->last_wscale = 0;
-			tcp_options(&s, &seen);
+			tcp_options(s, &seen);
 			if (seen.flags & TF_WINDOW_SCALE) {
 				st->last_flags |= TF_WINDOW_SCALE;
 				st->last_wscale = seen.td_scale;
@@ -1095,7 +1115,7 @@ static enum pk tcp_packet(struct ct_table *t, struct ct_entry *e, int dir,
 	case TS_MAX:
 		return PK_INVALID;		/* "invalid state" */
 	case TS_TIME_WAIT:
-		if (old == TS_LAST_ACK && s.idx == TI_ACK && st->last_dir != dir &&
+		if (old == TS_LAST_ACK && s->idx == TI_ACK && st->last_dir != dir &&
 		    st->last_index == TI_SYN && (st->last_flags & TF_CHALLENGE_ACK)) {
 			st->last_flags &= (uint8_t)~TF_CHALLENGE_ACK;
 			return PK_ACCEPT_NOACCT;	/* RFC 5961 challenge ACK */
@@ -1105,48 +1125,48 @@ static enum pk tcp_packet(struct ct_table *t, struct ct_entry *e, int dir,
 		st->last_flags |= TF_SIMULTANEOUS_OPEN;
 		break;
 	case TS_SYN_RECV:
-		if (dir == IP_CT_DIR_REPLY && s.idx == TI_ACK &&
+		if (dir == IP_CT_DIR_REPLY && s->idx == TI_ACK &&
 		    (st->last_flags & TF_SIMULTANEOUS_OPEN))
 			ns = TS_ESTABLISHED;
 		break;
 	case TS_CLOSE:
-		if (s.idx != TI_RST)
+		if (s->idx != TI_RST)
 			break;
 		if (old == TS_FIN_WAIT || old == TS_LAST_ACK || old == TS_TIME_WAIT ||
 		    old == TS_CLOSE || old == TS_CLOSE_WAIT)
 			goto in_window;			/* tcp_can_early_drop: skip checks */
 		if ((st->seen[!dir].flags & TF_MAXACK_SET) && st->last_index != TI_SYN) {
-			if (before(s.seq, st->seen[!dir].td_maxack))
+			if (before(s->seq, st->seen[!dir].td_maxack))
 				return PK_INVALID;	/* "invalid rst" */
-			if (!tcp_established(e) || s.seq == st->seen[!dir].td_maxack)
+			if (!tcp_established(e) || s->seq == st->seen[!dir].td_maxack)
 				break;
 			if (st->last_index == TI_ACK && st->last_dir == dir &&
-			    s.seq == st->last_end)
+			    s->seq == st->last_end)
 				break;			/* RST in a train */
 			ns = old;	/* inexact RST: keep state for a challenge ACK */
 		}
 		if ((((e->status & IPS_SEEN_REPLY) && st->last_index == TI_SYN) ||
 		     (!(e->status & IPS_ASSURED) && st->last_index == TI_ACK)) &&
-		    s.ack == st->last_end)
+		    s->ack == st->last_end)
 			goto in_window;	/* RST to a SYN or ACK we let through */
 		break;
 	default:
 		break;
 	}
 
-	wr = tcp_in_window(st, dir, &s);
+	wr = tcp_in_window(st, dir, s);
 	if (wr == W_IGNORE)
 		return PK_ACCEPT_NOACCT;
 	if (wr == W_INVALID) {
 		/* nf_tcp_handle_invalid: an out-of-window FIN/RST on an assured
 		 * connection shortens its timeout to the unacknowledged one */
-		if ((e->status & IPS_ASSURED) && (s.idx == TI_FIN || s.idx == TI_RST) &&
+		if ((e->status & IPS_ASSURED) && (s->idx == TI_FIN || s->idx == TI_RST) &&
 		    e->timeout - t->now > tcp_timeout[TS_UNACK])
 			e->timeout = t->now + tcp_timeout[TS_UNACK];
 		return PK_INVALID;
 	}
 in_window:
-	st->last_index = (uint8_t)s.idx;
+	st->last_index = (uint8_t)s->idx;
 	st->last_dir = (uint8_t)dir;
 	st->state = (uint8_t)ns;
 	if (old != ns && ns == TS_FIN_WAIT)
@@ -1154,7 +1174,7 @@ in_window:
 
 	if (st->retrans >= TCP_MAX_RETRANS && tcp_timeout[ns] > tcp_timeout[TS_RETRANS])
 		timeout = tcp_timeout[TS_RETRANS];
-	else if (s.idx == TI_RST)
+	else if (s->idx == TI_RST)
 		timeout = tcp_timeout[TS_CLOSE];
 	else if (((st->seen[0].flags | st->seen[1].flags) & TF_DATA_UNACK) &&
 		 tcp_timeout[ns] > tcp_timeout[TS_UNACK])
@@ -1165,9 +1185,9 @@ in_window:
 		timeout = tcp_timeout[ns];
 
 	if (!(e->status & IPS_SEEN_REPLY)) {
-		if (s.flags & F_RST)
+		if (s->flags & F_RST)
 			return PK_KILLED;	/* only reply was a RST: drop the entry */
-		if (s.idx == TI_SYN && old == TS_SYN_SENT)
+		if (s->idx == TI_SYN && old == TS_SYN_SENT)
 			return PK_ACCEPT;	/* SYN retransmit does not renew */
 		if (ns == TS_ESTABLISHED && timeout > tcp_timeout[TS_UNACK])
 			timeout = tcp_timeout[TS_UNACK];	/* picked up, unreplied */
@@ -1183,9 +1203,10 @@ in_window:
 
 /* udp_error() length checks, then nf_conntrack_udp_packet(): replied traffic
  * still alive 2 s after the first packet becomes a stream (120 s, ASSURED). */
-static enum pk udp_packet(struct ct_table *t, struct ct_entry *e, const struct view *v,
+static enum pk udp_packet(struct ct_table *t, struct ct_entry *e, const struct pkt *p,
 			  size_t off)
 {
+	const struct view view = pkt_view(p), *v = &view;
 	size_t udplen = v->klim - off;
 
 	if (!readable(v, off, 8) || udplen < 8)
@@ -1256,20 +1277,28 @@ static enum pk icmp_packet(struct ct_table *t, struct ct_entry *e)
 	return PK_ACCEPT;
 }
 
-static bool is_icmp(const struct view *v, uint8_t proto)
+static bool is_icmp(uint8_t nfproto, uint8_t proto)
 {
-	return (proto == IPPROTO_ICMP && v->nfproto == NFPROTO_IPV4) ||
-	       (proto == IPPROTO_ICMPV6 && v->nfproto == NFPROTO_IPV6);
+	return (proto == IPPROTO_ICMP && nfproto == NFPROTO_IPV4) ||
+	       (proto == IPPROTO_ICMPV6 && nfproto == NFPROTO_IPV6);
 }
 
 /* ---- nf_conntrack_in ---------------------------------------------------------- */
+
+/* NF_CT_STATE_BIT(ctinfo) = 1 << (ctinfo % IP_CT_IS_REPLY + 1), tabulated:
+ * no division per packet */
+static const uint8_t ct_state_bit[IP_CT_NUMBER] = {
+	[IP_CT_ESTABLISHED] = CT_STATE_ESTABLISHED, [IP_CT_RELATED] = CT_STATE_RELATED,
+	[IP_CT_NEW] = CT_STATE_NEW, [IP_CT_ESTABLISHED_REPLY] = CT_STATE_ESTABLISHED,
+	[IP_CT_RELATED_REPLY] = CT_STATE_RELATED,
+};
 
 static void set_ct(struct pkt *p, struct ct_entry *e, unsigned ctinfo)
 {
 	p->ct_present = true;
 	p->ct = e;
 	p->ctinfo = (uint8_t)ctinfo;
-	p->ct_state = 1u << (ctinfo % IP_CT_IS_REPLY + 1);
+	p->ct_state = ct_state_bit[ctinfo];
 	p->ct_dir = ctinfo >= IP_CT_IS_REPLY ? IP_CT_DIR_REPLY : IP_CT_DIR_ORIGINAL;
 	p->ct_status = e->status;
 }
@@ -1376,7 +1405,6 @@ enum ct_verdict ct_in(struct ct_table *t, struct pkt *p)
 
 enum ct_verdict ct_in_hint(struct ct_table *t, struct pkt *p, const struct ct_hint *hint)
 {
-	struct view v = { .d = p->data, .nh = p->nh_off, .nfproto = p->nfproto };
 	int64_t ts = pkt_time_us(p);
 	struct ct_tuple k, r;
 	const struct ct_tuple *kp;	/* the packet's tuple: the hint's, or k */
@@ -1402,19 +1430,23 @@ enum ct_verdict ct_in_hint(struct ct_table *t, struct pkt *p, const struct ct_hi
 
 	if (p->nfproto != NFPROTO_IPV4 && p->nfproto != NFPROTO_IPV6)
 		return no_ct(t, p);
-	v.lim = p->nh_off + p->avail;
-	v.klim = p->nh_off + p->len;
 	if (hint && !hint->valid)
 		hint = NULL;
+	/* the packet's view is built where it is read: a hinted TCP packet
+	 * needs none */
 	if (hint) {
 		proto = hint->proto;
 		off = hint->off;
-	} else if (!get_l4(&v, &proto, &off)) {
-		return no_ct(t, p);
+	} else {
+		struct view v = pkt_view(p);
+
+		if (!get_l4(&v, &proto, &off))
+			return no_ct(t, p);
 	}
 
 	/* nf_conntrack_handle_icmp: errors and ICMPv6 ND/MLD first */
-	if (is_icmp(&v, proto)) {
+	if (is_icmp(p->nfproto, proto)) {
+		struct view v = pkt_view(p);
 		uint8_t type;
 
 		if (!readable(&v, off, 8))
@@ -1443,6 +1475,8 @@ repeat:
 		kp = &hint->k;		/* read in place: no copy */
 		h = hint->h;
 	} else {
+		struct view v = pkt_view(p);
+
 		if (!get_tuple(&v, proto, off, &k))
 			return no_ct(t, p);
 		kp = &k;
@@ -1504,10 +1538,10 @@ repeat:
 
 	/* nf_conntrack_handle_packet */
 	if (proto == IPPROTO_TCP)
-		res = tcp_packet(t, e, dir, &v, off, hint);
+		res = tcp_packet(t, e, dir, p, off, hint);
 	else if (proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE)
-		res = udp_packet(t, e, &v, off);
-	else if (is_icmp(&v, proto))
+		res = udp_packet(t, e, p, off);
+	else if (is_icmp(p->nfproto, proto))
 		res = icmp_packet(t, e);
 	else if (proto == IPPROTO_GRE)
 		res = gre_packet(t, e);
