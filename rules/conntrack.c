@@ -790,45 +790,43 @@ static bool tcp_opt_next(const uint8_t **o, size_t *n, uint8_t *kind, uint8_t *l
 	return false;
 }
 
-/* tcp_options(): window scale and SACK-permitted */
+/* tcp_options(): window scale and SACK-permitted.  Only ever given a SYN,
+ * whose options tcp_parse has read already. */
 static void tcp_options(const struct tcpseg *s, struct tcp_side *side)
 {
-	const uint8_t *o = s->opt, *at;
-	size_t n = s->optlen;
-	uint8_t kind, len;
-
-	if (!o || !n)
+	if (!s->opt || !s->optlen)
 		return;
-	side->td_scale = 0;
-	side->flags = 0;
-	while (tcp_opt_next(&o, &n, &kind, &len, &at)) {
-		if (kind == 4 && len == 2)
-			side->flags |= TF_SACK_PERM;
-		else if (kind == 3 && len == 3) {
-			side->td_scale = at[2] > 14 ? 14 : at[2];
-			side->flags |= TF_WINDOW_SCALE;
-		}
-	}
+	side->td_scale = s->syn_scale;
+	side->flags = s->syn_flags;
 }
 
-/* tcp_sack(): the highest right edge of the SACK blocks */
-static void tcp_sack(const struct tcpseg *s, uint32_t *sack)
+/* tcp_sack(): the highest right edge of the SACK blocks (into s->sack, which
+ * holds ack); and in a SYN, the only segment tcp_options() reads, its window
+ * scale and SACK-permitted options as tcp_options() keeps them.  One walk for
+ * both (tcp_parse, on the reader's side). */
+static void tcp_read_options(struct tcpseg *s)
 {
 	const uint8_t *o = s->opt, *at;
 	size_t n = s->optlen;
 	uint8_t kind, len;
+	bool syn = s->flags & F_SYN, sack_done = false;
 
-	if (!o)
-		return;
 	while (tcp_opt_next(&o, &n, &kind, &len, &at)) {
-		if (kind == 5 && len >= 10 && (len - 2) % 8 == 0) {
+		if (kind == 5 && !sack_done && len >= 10 && (len - 2) % 8 == 0) {
 			for (size_t i = 2; i < len; i += 8) {
 				uint32_t edge = rd32(at + i + 4);
 
-				if (after(edge, *sack))
-					*sack = edge;
+				if (after(edge, s->sack))
+					s->sack = edge;
 			}
-			return;
+			sack_done = true;	/* tcp_sack() reads the first */
+			if (!syn)
+				return;
+		} else if (syn && kind == 4 && len == 2) {
+			s->syn_flags |= TF_SACK_PERM;
+		} else if (syn && kind == 3 && len == 3) {
+			s->syn_scale = at[2] > 14 ? 14 : at[2];
+			s->syn_flags |= TF_WINDOW_SCALE;
 		}
 	}
 }
@@ -855,7 +853,10 @@ static uint32_t maxackwindow(const struct tcp_side *snd)
  * bound and ACK over the upper bound are INVALID; SEQ under the lower bound
  * (old retransmission) and ACK under the lower bound are IGNOREd (the packet
  * keeps its conntrack, no state change).  Liberal senders always pass. */
-static enum win_res tcp_in_window(struct tcp_ct *st, int dir, const struct tcpseg *s)
+/* Kept out of line: inlined into ct_in (whose register pressure it adds
+ * to) it costs more instructions than the call. */
+static __attribute__((noinline)) enum win_res
+tcp_in_window(struct tcp_ct *st, int dir, const struct tcpseg *s)
 {
 	struct tcp_side *snd = &st->seen[dir], *rcv = &st->seen[!dir];
 	bool liberal = snd->flags & TF_BE_LIBERAL;
@@ -995,8 +996,9 @@ static bool tcp_parse(const struct view *v, size_t off, struct tcpseg *s)
 	/* tcp_sack(), used when the receiver allowed SACK: parsed here, with
 	 * the rest (in pcap-replay's reader thread) */
 	s->sack = s->ack;
+	s->syn_scale = s->syn_flags = 0;
 	if (s->opt && s->optlen)
-		tcp_sack(s, &s->sack);
+		tcp_read_options(s);
 	if (s->flags & F_RST)
 		s->idx = TI_RST;
 	else if (s->flags & F_SYN)

@@ -84,6 +84,8 @@ struct ct_tcpseg {		/* a TCP header as tcp_packet reads it */
 	uint32_t sack;		/* the highest SACK right edge beyond ack, else ack */
 	uint16_t win;
 	uint8_t flags, doff, optlen, idx;
+	uint8_t syn_scale, syn_flags;	/* SYN: its window scale and SACK-permitted
+					 * options, as conntrack keeps them (else 0) */
 };
 struct ct_hint {		/* what ct_in finds first, found beforehand */
 	bool valid;
