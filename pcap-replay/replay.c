@@ -1171,7 +1171,7 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 			uint32_t h, i;
 
 			ct_entry_tuple(p->ct, IP_CT_DIR_ORIGINAL, &t);
-			h = ct_tuple_hash(&t);
+			h = ct_entry_tuple_hash(p->ct, IP_CT_DIR_ORIGINAL);
 			i = h & (REPLAY_REFUSED_MEMOS - 1);
 			r->cur_first = true;
 			r->cur_first_h = h;

@@ -55,45 +55,60 @@ static const int64_t tcp_timeout[TS_TIMEOUT_MAX] = {
 enum tcp_index { TI_SYN, TI_SYNACK, TI_FIN, TI_ACK, TI_RST, TI_NONE, TI_MAX };
 
 /* The state transition table of nf_conntrack_proto_tcp.c (tcp_conntracks),
- * one string per [dir][index]: the character at position `old state` names the
- * new state.  Columns: NONE SYN_SENT SYN_RECV ESTABLISHED FIN_WAIT CLOSE_WAIT
- * LAST_ACK TIME_WAIT CLOSE SYN_SENT2.  Letters: s syn_sent, r syn_recv,
- * e established, f fin_wait, c close_wait, l last_ack, t time_wait, C close,
- * 2 syn_sent2, v invalid, i ignore. */
-static const char tcp_table[2][TI_MAX][TS_MAX + 1] = {
+ * [dir][index][old state] = new state, with the kernel's abbreviations:
+ * sNO none, sSS syn_sent, sSR syn_recv, sES established, sFW fin_wait,
+ * sCW close_wait, sLA last_ack, sTW time_wait, sCL close, sS2 syn_sent2,
+ * sIV invalid, sIG ignore.  The new state itself is stored, so a lookup is
+ * one load; rows padded to powers of two make its index shifts. */
+#define sNO TS_NONE
+#define sSS TS_SYN_SENT
+#define sSR TS_SYN_RECV
+#define sES TS_ESTABLISHED
+#define sFW TS_FIN_WAIT
+#define sCW TS_CLOSE_WAIT
+#define sLA TS_LAST_ACK
+#define sTW TS_TIME_WAIT
+#define sCL TS_CLOSE
+#define sS2 TS_SYN_SENT2
+#define sIV TS_MAX
+#define sIG TS_IGNORE
+static const uint8_t tcp_table[2][8][16] = {
 	{	/* ORIGINAL */
-		[TI_SYN]    = "ssiiiiiss2",
-		[TI_SYNACK] = "vvrvvvvvvr",
-		[TI_FIN]    = "vvffllltCv",
-		[TI_ACK]    = "eveeccttCv",
-		[TI_RST]    = "vCCCCCCCCC",
-		[TI_NONE]   = "vvvvvvvvvv",
+	/*		     sNO  sSS  sSR  sES  sFW  sCW  sLA  sTW  sCL  sS2 */
+		[TI_SYN]    = { sSS, sSS, sIG, sIG, sIG, sIG, sIG, sSS, sSS, sS2 },
+		[TI_SYNACK] = { sIV, sIV, sSR, sIV, sIV, sIV, sIV, sIV, sIV, sSR },
+		[TI_FIN]    = { sIV, sIV, sFW, sFW, sLA, sLA, sLA, sTW, sCL, sIV },
+		[TI_ACK]    = { sES, sIV, sES, sES, sCW, sCW, sTW, sTW, sCL, sIV },
+		[TI_RST]    = { sIV, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL },
+		[TI_NONE]   = { sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV },
 	},
 	{	/* REPLY */
-		[TI_SYN]    = "v2vvvvvsv2",
-		[TI_SYNACK] = "vriiiiiiir",
-		[TI_FIN]    = "vvffllltCv",
-		[TI_ACK]    = "vireccttCi",
-		[TI_RST]    = "vCCCCCCCCC",
-		[TI_NONE]   = "vvvvvvvvvv",
+	/*		     sNO  sSS  sSR  sES  sFW  sCW  sLA  sTW  sCL  sS2 */
+		[TI_SYN]    = { sIV, sS2, sIV, sIV, sIV, sIV, sIV, sSS, sIV, sS2 },
+		[TI_SYNACK] = { sIV, sSR, sIG, sIG, sIG, sIG, sIG, sIG, sIG, sSR },
+		[TI_FIN]    = { sIV, sIV, sFW, sFW, sLA, sLA, sLA, sTW, sCL, sIV },
+		[TI_ACK]    = { sIV, sIG, sSR, sES, sCW, sCW, sTW, sTW, sCL, sIG },
+		[TI_RST]    = { sIV, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL, sCL },
+		[TI_NONE]   = { sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV, sIV },
 	},
 };
+_Static_assert(TI_MAX <= 8 && TS_MAX <= 16, "tcp_table rows are padded to 8 x 16");
+#undef sNO
+#undef sSS
+#undef sSR
+#undef sES
+#undef sFW
+#undef sCW
+#undef sLA
+#undef sTW
+#undef sCL
+#undef sS2
+#undef sIV
+#undef sIG
 
-static enum tcp_state tcp_next(int dir, enum tcp_index idx, enum tcp_state old)
+static inline enum tcp_state tcp_next(int dir, enum tcp_index idx, enum tcp_state old)
 {
-	switch (tcp_table[dir][idx][old]) {
-	case 's': return TS_SYN_SENT;
-	case 'r': return TS_SYN_RECV;
-	case 'e': return TS_ESTABLISHED;
-	case 'f': return TS_FIN_WAIT;
-	case 'c': return TS_CLOSE_WAIT;
-	case 'l': return TS_LAST_ACK;
-	case 't': return TS_TIME_WAIT;
-	case 'C': return TS_CLOSE;
-	case '2': return TS_SYN_SENT2;
-	case 'i': return TS_IGNORE;
-	default: return TS_MAX;		/* invalid */
-	}
+	return (enum tcp_state)tcp_table[dir][idx][old];	/* TS_MAX: invalid */
 }
 
 /* struct ip_ct_tcp_state flags */
@@ -134,6 +149,7 @@ struct ct_slot {
 
 struct ct_entry {
 	struct ct_tuple tuple[2];	/* ORIGINAL, REPLY */
+	uint32_t hash[2];		/* tuple_hash() of each (made once, at creation) */
 	struct ct_entry *prev, *next;	/* all confirmed entries, creation order */
 	uint32_t status;		/* IPS_* */
 	uint32_t id, mark;
@@ -280,18 +296,35 @@ void ct_table_set_reaper(struct ct_table *t, ct_reaper_fn fn, void *arg)
 
 _Static_assert(sizeof(struct ct_tuple) == 42, "ct_tuple is hashed and compared as 42 bytes");
 
+/* Unaligned little loads for hashing and comparing tuples as words (memcpy:
+ * no aliasing or alignment assumptions; each compiles to one load). */
+static inline uint64_t ld64(const uint8_t *b)
+{
+	uint64_t v;
+
+	memcpy(&v, b, 8);
+	return v;
+}
+
+static inline uint16_t ld16(const uint8_t *b)
+{
+	uint16_t v;
+
+	memcpy(&v, b, 2);
+	return v;
+}
+
 /* Word-wise multiplicative hash of the 42 tuple bytes (tuples are zeroed
  * before they are filled, so every byte is defined). */
-static uint32_t tuple_hash(const struct ct_tuple *k)
+static inline uint32_t tuple_hash(const struct ct_tuple *k)
 {
-	uint64_t w[5], h;
-	uint16_t tail;
+	const uint8_t *b = (const uint8_t *)k;
+	uint16_t tail = ld16(b + 40);
+	uint64_t h;
 
-	memcpy(w, k, 40);
-	memcpy(&tail, (const uint8_t *)k + 40, 2);
-	h = (w[0] * 0x9e3779b97f4a7c15ull) ^ (w[1] * 0xbf58476d1ce4e5b9ull) ^
-	    (w[2] * 0x94d049bb133111ebull) ^ (w[3] * 0xff51afd7ed558ccdull) ^
-	    ((w[4] ^ ((uint64_t)tail << 48 | tail)) * 0xc4ceb9fe1a85ec53ull);
+	h = (ld64(b) * 0x9e3779b97f4a7c15ull) ^ (ld64(b + 8) * 0xbf58476d1ce4e5b9ull) ^
+	    (ld64(b + 16) * 0x94d049bb133111ebull) ^ (ld64(b + 24) * 0xff51afd7ed558ccdull) ^
+	    ((ld64(b + 32) ^ ((uint64_t)tail << 48 | tail)) * 0xc4ceb9fe1a85ec53ull);
 	h ^= h >> 31;
 	h *= 0xd6e8feb86659fd93ull;
 	h ^= h >> 32;
@@ -303,17 +336,15 @@ uint32_t ct_tuple_hash(const struct ct_tuple *k)
 	return tuple_hash(k);
 }
 
+/* Straight from the bytes: copying the tuples to word arrays first made gcc
+ * spill both to the stack on every probe. */
 static inline bool tuple_eq(const struct ct_tuple *a, const struct ct_tuple *b)
 {
-	uint64_t x[5], y[5];
-	uint16_t xt, yt;
+	const uint8_t *x = (const uint8_t *)a, *y = (const uint8_t *)b;
 
-	memcpy(x, a, 40);
-	memcpy(y, b, 40);
-	memcpy(&xt, (const uint8_t *)a + 40, 2);
-	memcpy(&yt, (const uint8_t *)b + 40, 2);
-	return ((x[0] ^ y[0]) | (x[1] ^ y[1]) | (x[2] ^ y[2]) | (x[3] ^ y[3]) | (x[4] ^ y[4]) |
-		(uint64_t)(xt ^ yt)) == 0;
+	return ((ld64(x) ^ ld64(y)) | (ld64(x + 8) ^ ld64(y + 8)) |
+		(ld64(x + 16) ^ ld64(y + 16)) | (ld64(x + 24) ^ ld64(y + 24)) |
+		(ld64(x + 32) ^ ld64(y + 32)) | (uint64_t)(ld16(x + 40) ^ ld16(y + 40))) == 0;
 }
 
 static void slot_put(struct ct_slot *slot, size_t nslots, struct ct_slot s)
@@ -353,7 +384,7 @@ static void hash_insert(struct ct_table *t, struct ct_entry *e)
 {
 	for (uint32_t d = 0; d < 2; d++)
 		slot_put(t->slot, t->nslots, (struct ct_slot){
-				 .e = e, .h = tuple_hash(&e->tuple[d]), .dir = d & 1,
+				 .e = e, .h = e->hash[d], .dir = d & 1,
 				 .user = e->user < (1u << 31) ? (uint32_t)e->user : 0 });
 	e->prev = t->tail;
 	e->next = NULL;
@@ -391,7 +422,7 @@ static void hash_remove(struct ct_table *t, struct ct_entry *e)
 	size_t m = t->nslots - 1;
 
 	for (uint32_t d = 0; d < 2; d++) {
-		uint32_t h = tuple_hash(&e->tuple[d]);
+		uint32_t h = e->hash[d];
 
 		for (size_t i = h & m; t->slot[i].e; i = (i + 1) & m) {
 			if (t->slot[i].e == e && t->slot[i].dir == d) {
@@ -430,19 +461,22 @@ static bool expired(const struct ct_table *t, const struct ct_entry *e)
 	return (e->status & IPS_CONFIRMED) && e->timeout <= t->now;
 }
 
-/* __nf_conntrack_find_get: an expired entry is reaped, never returned. */
-static struct ct_entry *lookup_h(struct ct_table *t, const struct ct_tuple *k, uint32_t h,
-				 int *dir)
+/* __nf_conntrack_find_get: an expired entry is reaped, never returned.
+ * Inline: it runs for every packet.  Hashed entries are all confirmed, so
+ * expiry is the timeout alone. */
+static inline struct ct_entry *lookup_h(struct ct_table *t, const struct ct_tuple *k,
+					uint32_t h, int *dir)
 {
+	const struct ct_slot *slot = t->slot;
 	size_t m = t->nslots - 1;
 
-	for (size_t i = h & m; t->slot[i].e; i = (i + 1) & m) {
-		const struct ct_slot *s = &t->slot[i];
+	for (size_t i = h & m; slot[i].e; i = (i + 1) & m) {
+		const struct ct_slot *s = &slot[i];
 		struct ct_entry *e = s->e;
 
 		if (s->h != h || !tuple_eq(&e->tuple[s->dir], k))
 			continue;
-		if (expired(t, e)) {
+		if (e->timeout <= t->now) {
 			entry_kill(t, e, CT_GONE_EXPIRED);
 			return NULL;
 		}
@@ -756,45 +790,43 @@ static bool tcp_opt_next(const uint8_t **o, size_t *n, uint8_t *kind, uint8_t *l
 	return false;
 }
 
-/* tcp_options(): window scale and SACK-permitted */
+/* tcp_options(): window scale and SACK-permitted.  Only ever given a SYN,
+ * whose options tcp_parse has read already. */
 static void tcp_options(const struct tcpseg *s, struct tcp_side *side)
 {
-	const uint8_t *o = s->opt, *at;
-	size_t n = s->optlen;
-	uint8_t kind, len;
-
-	if (!o || !n)
+	if (!s->opt || !s->optlen)
 		return;
-	side->td_scale = 0;
-	side->flags = 0;
-	while (tcp_opt_next(&o, &n, &kind, &len, &at)) {
-		if (kind == 4 && len == 2)
-			side->flags |= TF_SACK_PERM;
-		else if (kind == 3 && len == 3) {
-			side->td_scale = at[2] > 14 ? 14 : at[2];
-			side->flags |= TF_WINDOW_SCALE;
-		}
-	}
+	side->td_scale = s->syn_scale;
+	side->flags = s->syn_flags;
 }
 
-/* tcp_sack(): the highest right edge of the SACK blocks */
-static void tcp_sack(const struct tcpseg *s, uint32_t *sack)
+/* tcp_sack(): the highest right edge of the SACK blocks (into s->sack, which
+ * holds ack); and in a SYN, the only segment tcp_options() reads, its window
+ * scale and SACK-permitted options as tcp_options() keeps them.  One walk for
+ * both (tcp_parse, on the reader's side). */
+static void tcp_read_options(struct tcpseg *s)
 {
 	const uint8_t *o = s->opt, *at;
 	size_t n = s->optlen;
 	uint8_t kind, len;
+	bool syn = s->flags & F_SYN, sack_done = false;
 
-	if (!o)
-		return;
 	while (tcp_opt_next(&o, &n, &kind, &len, &at)) {
-		if (kind == 5 && len >= 10 && (len - 2) % 8 == 0) {
+		if (kind == 5 && !sack_done && len >= 10 && (len - 2) % 8 == 0) {
 			for (size_t i = 2; i < len; i += 8) {
 				uint32_t edge = rd32(at + i + 4);
 
-				if (after(edge, *sack))
-					*sack = edge;
+				if (after(edge, s->sack))
+					s->sack = edge;
 			}
-			return;
+			sack_done = true;	/* tcp_sack() reads the first */
+			if (!syn)
+				return;
+		} else if (syn && kind == 4 && len == 2) {
+			s->syn_flags |= TF_SACK_PERM;
+		} else if (syn && kind == 3 && len == 3) {
+			s->syn_scale = at[2] > 14 ? 14 : at[2];
+			s->syn_flags |= TF_WINDOW_SCALE;
 		}
 	}
 }
@@ -821,7 +853,10 @@ static uint32_t maxackwindow(const struct tcp_side *snd)
  * bound and ACK over the upper bound are INVALID; SEQ under the lower bound
  * (old retransmission) and ACK under the lower bound are IGNOREd (the packet
  * keeps its conntrack, no state change).  Liberal senders always pass. */
-static enum win_res tcp_in_window(struct tcp_ct *st, int dir, const struct tcpseg *s)
+/* Kept out of line: inlined into ct_in (whose register pressure it adds
+ * to) it costs more instructions than the call. */
+static __attribute__((noinline)) enum win_res
+tcp_in_window(struct tcp_ct *st, int dir, const struct tcpseg *s)
 {
 	struct tcp_side *snd = &st->seen[dir], *rcv = &st->seen[!dir];
 	bool liberal = snd->flags & TF_BE_LIBERAL;
@@ -961,8 +996,9 @@ static bool tcp_parse(const struct view *v, size_t off, struct tcpseg *s)
 	/* tcp_sack(), used when the receiver allowed SACK: parsed here, with
 	 * the rest (in pcap-replay's reader thread) */
 	s->sack = s->ack;
+	s->syn_scale = s->syn_flags = 0;
 	if (s->opt && s->optlen)
-		tcp_sack(s, &s->sack);
+		tcp_read_options(s);
 	if (s->flags & F_RST)
 		s->idx = TI_RST;
 	else if (s->flags & F_SYN)
@@ -1007,26 +1043,31 @@ static bool tcp_established(const struct ct_entry *e)
 
 /* nf_conntrack_tcp_packet() */
 static enum pk tcp_packet(struct ct_table *t, struct ct_entry *e, int dir,
-			  const struct view *v, size_t off, const struct ct_hint *hint)
+			  const struct pkt *p, size_t off, const struct ct_hint *hint)
 {
 	struct tcp_ct *st = &e->tcp;
 	enum tcp_state old, ns;
-	struct tcpseg s;
+	const struct tcpseg *s;		/* the hint's, read in place, or seg */
+	struct tcpseg seg;
 	int64_t timeout;
 	enum win_res wr;
 
 	if (hint) {			/* parsed by ct_packet_hint */
 		if (!hint->tcp_ok)
 			return PK_INVALID;
-		s = hint->tcp;
-	} else if (!tcp_parse(v, off, &s)) {
-		return PK_INVALID;
+		s = &hint->tcp;
+	} else {
+		struct view v = pkt_view(p);
+
+		if (!tcp_parse(&v, off, &seg))
+			return PK_INVALID;
+		s = &seg;
 	}
-	if (!(e->status & IPS_CONFIRMED) && !tcp_new(e, &s))
+	if (!(e->status & IPS_CONFIRMED) && !tcp_new(e, s))
 		return PK_INVALID;
 
 	old = st->state;
-	ns = tcp_next(dir, s.idx, old);
+	ns = tcp_next(dir, s->idx, old);
 
 	switch (ns) {
 	case TS_SYN_SENT:
@@ -1038,8 +1079,8 @@ static enum pk tcp_packet(struct ct_table *t, struct ct_entry *e, int dir,
 			return PK_REPEAT;
 		/* fall through */
 	case TS_IGNORE:
-		if (s.idx == TI_SYNACK && st->last_index == TI_SYN &&
-		    st->last_dir != dir && s.ack == st->last_end) {
+		if (s->idx == TI_SYNACK && st->last_index == TI_SYN &&
+		    st->last_dir != dir && s->ack == st->last_end) {
 			/* the SYN/ACK answers a SYN we ignored: resync from it */
 			struct tcp_side *l = &st->seen[st->last_dir];
 
@@ -1053,16 +1094,16 @@ static enum pk tcp_packet(struct ct_table *t, struct ct_entry *e, int dir,
 			memset(&st->seen[dir], 0, sizeof(st->seen[dir]));
 			break;
 		}
-		st->last_index = (uint8_t)s.idx;
+		st->last_index = (uint8_t)s->idx;
 		st->last_dir = (uint8_t)dir;
-		st->last_seq = s.seq;
-		st->last_end = s.end;
-		st->last_win = s.win;
-		if (s.idx == TI_SYN && dir == IP_CT_DIR_ORIGINAL) {
+		st->last_seq = s->seq;
+		st->last_end = s->end;
+		st->last_win = s->win;
+		if (s->idx == TI_SYN && dir == IP_CT_DIR_ORIGINAL) {
 			struct tcp_side seen = { 0 };
 
 			st->last_flags = st->last_wscale = 0;
-			tcp_options(&s, &seen);
+			tcp_options(s, &seen);
 			if (seen.flags & TF_WINDOW_SCALE) {
 				st->last_flags |= TF_WINDOW_SCALE;
 				st->last_wscale = seen.td_scale;
@@ -1076,7 +1117,7 @@ static enum pk tcp_packet(struct ct_table *t, struct ct_entry *e, int dir,
 	case TS_MAX:
 		return PK_INVALID;		/* "invalid state" */
 	case TS_TIME_WAIT:
-		if (old == TS_LAST_ACK && s.idx == TI_ACK && st->last_dir != dir &&
+		if (old == TS_LAST_ACK && s->idx == TI_ACK && st->last_dir != dir &&
 		    st->last_index == TI_SYN && (st->last_flags & TF_CHALLENGE_ACK)) {
 			st->last_flags &= (uint8_t)~TF_CHALLENGE_ACK;
 			return PK_ACCEPT_NOACCT;	/* RFC 5961 challenge ACK */
@@ -1086,48 +1127,48 @@ static enum pk tcp_packet(struct ct_table *t, struct ct_entry *e, int dir,
 		st->last_flags |= TF_SIMULTANEOUS_OPEN;
 		break;
 	case TS_SYN_RECV:
-		if (dir == IP_CT_DIR_REPLY && s.idx == TI_ACK &&
+		if (dir == IP_CT_DIR_REPLY && s->idx == TI_ACK &&
 		    (st->last_flags & TF_SIMULTANEOUS_OPEN))
 			ns = TS_ESTABLISHED;
 		break;
 	case TS_CLOSE:
-		if (s.idx != TI_RST)
+		if (s->idx != TI_RST)
 			break;
 		if (old == TS_FIN_WAIT || old == TS_LAST_ACK || old == TS_TIME_WAIT ||
 		    old == TS_CLOSE || old == TS_CLOSE_WAIT)
 			goto in_window;			/* tcp_can_early_drop: skip checks */
 		if ((st->seen[!dir].flags & TF_MAXACK_SET) && st->last_index != TI_SYN) {
-			if (before(s.seq, st->seen[!dir].td_maxack))
+			if (before(s->seq, st->seen[!dir].td_maxack))
 				return PK_INVALID;	/* "invalid rst" */
-			if (!tcp_established(e) || s.seq == st->seen[!dir].td_maxack)
+			if (!tcp_established(e) || s->seq == st->seen[!dir].td_maxack)
 				break;
 			if (st->last_index == TI_ACK && st->last_dir == dir &&
-			    s.seq == st->last_end)
+			    s->seq == st->last_end)
 				break;			/* RST in a train */
 			ns = old;	/* inexact RST: keep state for a challenge ACK */
 		}
 		if ((((e->status & IPS_SEEN_REPLY) && st->last_index == TI_SYN) ||
 		     (!(e->status & IPS_ASSURED) && st->last_index == TI_ACK)) &&
-		    s.ack == st->last_end)
+		    s->ack == st->last_end)
 			goto in_window;	/* RST to a SYN or ACK we let through */
 		break;
 	default:
 		break;
 	}
 
-	wr = tcp_in_window(st, dir, &s);
+	wr = tcp_in_window(st, dir, s);
 	if (wr == W_IGNORE)
 		return PK_ACCEPT_NOACCT;
 	if (wr == W_INVALID) {
 		/* nf_tcp_handle_invalid: an out-of-window FIN/RST on an assured
 		 * connection shortens its timeout to the unacknowledged one */
-		if ((e->status & IPS_ASSURED) && (s.idx == TI_FIN || s.idx == TI_RST) &&
+		if ((e->status & IPS_ASSURED) && (s->idx == TI_FIN || s->idx == TI_RST) &&
 		    e->timeout - t->now > tcp_timeout[TS_UNACK])
 			e->timeout = t->now + tcp_timeout[TS_UNACK];
 		return PK_INVALID;
 	}
 in_window:
-	st->last_index = (uint8_t)s.idx;
+	st->last_index = (uint8_t)s->idx;
 	st->last_dir = (uint8_t)dir;
 	st->state = (uint8_t)ns;
 	if (old != ns && ns == TS_FIN_WAIT)
@@ -1135,7 +1176,7 @@ in_window:
 
 	if (st->retrans >= TCP_MAX_RETRANS && tcp_timeout[ns] > tcp_timeout[TS_RETRANS])
 		timeout = tcp_timeout[TS_RETRANS];
-	else if (s.idx == TI_RST)
+	else if (s->idx == TI_RST)
 		timeout = tcp_timeout[TS_CLOSE];
 	else if (((st->seen[0].flags | st->seen[1].flags) & TF_DATA_UNACK) &&
 		 tcp_timeout[ns] > tcp_timeout[TS_UNACK])
@@ -1146,9 +1187,9 @@ in_window:
 		timeout = tcp_timeout[ns];
 
 	if (!(e->status & IPS_SEEN_REPLY)) {
-		if (s.flags & F_RST)
+		if (s->flags & F_RST)
 			return PK_KILLED;	/* only reply was a RST: drop the entry */
-		if (s.idx == TI_SYN && old == TS_SYN_SENT)
+		if (s->idx == TI_SYN && old == TS_SYN_SENT)
 			return PK_ACCEPT;	/* SYN retransmit does not renew */
 		if (ns == TS_ESTABLISHED && timeout > tcp_timeout[TS_UNACK])
 			timeout = tcp_timeout[TS_UNACK];	/* picked up, unreplied */
@@ -1164,9 +1205,10 @@ in_window:
 
 /* udp_error() length checks, then nf_conntrack_udp_packet(): replied traffic
  * still alive 2 s after the first packet becomes a stream (120 s, ASSURED). */
-static enum pk udp_packet(struct ct_table *t, struct ct_entry *e, const struct view *v,
+static enum pk udp_packet(struct ct_table *t, struct ct_entry *e, const struct pkt *p,
 			  size_t off)
 {
+	const struct view view = pkt_view(p), *v = &view;
 	size_t udplen = v->klim - off;
 
 	if (!readable(v, off, 8) || udplen < 8)
@@ -1237,20 +1279,28 @@ static enum pk icmp_packet(struct ct_table *t, struct ct_entry *e)
 	return PK_ACCEPT;
 }
 
-static bool is_icmp(const struct view *v, uint8_t proto)
+static bool is_icmp(uint8_t nfproto, uint8_t proto)
 {
-	return (proto == IPPROTO_ICMP && v->nfproto == NFPROTO_IPV4) ||
-	       (proto == IPPROTO_ICMPV6 && v->nfproto == NFPROTO_IPV6);
+	return (proto == IPPROTO_ICMP && nfproto == NFPROTO_IPV4) ||
+	       (proto == IPPROTO_ICMPV6 && nfproto == NFPROTO_IPV6);
 }
 
 /* ---- nf_conntrack_in ---------------------------------------------------------- */
+
+/* NF_CT_STATE_BIT(ctinfo) = 1 << (ctinfo % IP_CT_IS_REPLY + 1), tabulated:
+ * no division per packet */
+static const uint8_t ct_state_bit[IP_CT_NUMBER] = {
+	[IP_CT_ESTABLISHED] = CT_STATE_ESTABLISHED, [IP_CT_RELATED] = CT_STATE_RELATED,
+	[IP_CT_NEW] = CT_STATE_NEW, [IP_CT_ESTABLISHED_REPLY] = CT_STATE_ESTABLISHED,
+	[IP_CT_RELATED_REPLY] = CT_STATE_RELATED,
+};
 
 static void set_ct(struct pkt *p, struct ct_entry *e, unsigned ctinfo)
 {
 	p->ct_present = true;
 	p->ct = e;
 	p->ctinfo = (uint8_t)ctinfo;
-	p->ct_state = 1u << (ctinfo % IP_CT_IS_REPLY + 1);
+	p->ct_state = ct_state_bit[ctinfo];
 	p->ct_dir = ctinfo >= IP_CT_IS_REPLY ? IP_CT_DIR_REPLY : IP_CT_DIR_ORIGINAL;
 	p->ct_status = e->status;
 }
@@ -1357,14 +1407,15 @@ enum ct_verdict ct_in(struct ct_table *t, struct pkt *p)
 
 enum ct_verdict ct_in_hint(struct ct_table *t, struct pkt *p, const struct ct_hint *hint)
 {
-	struct view v = { .d = p->data, .nh = p->nh_off, .nfproto = p->nfproto };
 	int64_t ts = pkt_time_us(p);
 	struct ct_tuple k, r;
+	const struct ct_tuple *kp;	/* the packet's tuple: the hint's, or k */
 	struct ct_entry *e;
 	unsigned ctinfo;
 	uint8_t proto;
 	size_t off;
 	enum pk res;
+	uint32_t h;
 	int dir, tries = 0;
 
 	discard_pending(t);
@@ -1381,19 +1432,23 @@ enum ct_verdict ct_in_hint(struct ct_table *t, struct pkt *p, const struct ct_hi
 
 	if (p->nfproto != NFPROTO_IPV4 && p->nfproto != NFPROTO_IPV6)
 		return no_ct(t, p);
-	v.lim = p->nh_off + p->avail;
-	v.klim = p->nh_off + p->len;
 	if (hint && !hint->valid)
 		hint = NULL;
+	/* the packet's view is built where it is read: a hinted TCP packet
+	 * needs none */
 	if (hint) {
 		proto = hint->proto;
 		off = hint->off;
-	} else if (!get_l4(&v, &proto, &off)) {
-		return no_ct(t, p);
+	} else {
+		struct view v = pkt_view(p);
+
+		if (!get_l4(&v, &proto, &off))
+			return no_ct(t, p);
 	}
 
 	/* nf_conntrack_handle_icmp: errors and ICMPv6 ND/MLD first */
-	if (is_icmp(&v, proto)) {
+	if (is_icmp(p->nfproto, proto)) {
+		struct view v = pkt_view(p);
 		uint8_t type;
 
 		if (!readable(&v, off, 8))
@@ -1419,15 +1474,21 @@ enum ct_verdict ct_in_hint(struct ct_table *t, struct pkt *p, const struct ct_hi
 repeat:
 	/* resolve_normal_ct */
 	if (hint && tries == 0) {
-		k = hint->k;
-		e = lookup_h(t, &k, hint->h, &dir);
+		kp = &hint->k;		/* read in place: no copy */
+		h = hint->h;
 	} else {
+		struct view v = pkt_view(p);
+
 		if (!get_tuple(&v, proto, off, &k))
 			return no_ct(t, p);
-		e = lookup(t, &k, &dir);
+		kp = &k;
+		h = tuple_hash(&k);
 	}
+	e = lookup_h(t, kp, h, &dir);
 	if (!e) {
-		if (!invert_tuple(&k, &r))
+		uint32_t rh;
+
+		if (!invert_tuple(kp, &r))
 			return no_ct(t, p);
 		if (t->count >= t->max) {
 			/* the kernel's gc worker runs in the background; a sweep per new
@@ -1453,12 +1514,16 @@ repeat:
 			t->st.table_full_drops++;
 			return CT_DROP;
 		}
-		e->tuple[0] = k;
+		e->tuple[0] = *kp;
 		e->tuple[1] = r;
+		/* kept for hash_insert / hash_remove, which then hash nothing */
+		rh = tuple_hash(&r);
+		e->hash[0] = h;
+		e->hash[1] = rh;
 		e->id = t->next_id++;
 		/* the reply direction's slot, which ct_confirm will fill after
 		 * the evaluation: on its way to the cache meanwhile */
-		__builtin_prefetch(&t->slot[tuple_hash(&r) & (t->nslots - 1)], 1);
+		__builtin_prefetch(&t->slot[rh & (t->nslots - 1)], 1);
 
 		e->first_frame = p->frame;
 		t->count++;
@@ -1475,10 +1540,10 @@ repeat:
 
 	/* nf_conntrack_handle_packet */
 	if (proto == IPPROTO_TCP)
-		res = tcp_packet(t, e, dir, &v, off, hint);
+		res = tcp_packet(t, e, dir, p, off, hint);
 	else if (proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE)
-		res = udp_packet(t, e, &v, off);
-	else if (is_icmp(&v, proto))
+		res = udp_packet(t, e, p, off);
+	else if (is_icmp(p->nfproto, proto))
 		res = icmp_packet(t, e);
 	else if (proto == IPPROTO_GRE)
 		res = gre_packet(t, e);
@@ -1894,6 +1959,11 @@ void ct_table_foreach(const struct ct_table *t,
 void ct_entry_tuple(const struct ct_entry *e, int dir, struct ct_tuple *out)
 {
 	*out = e->tuple[dir ? 1 : 0];
+}
+
+uint32_t ct_entry_tuple_hash(const struct ct_entry *e, int dir)
+{
+	return e->hash[dir ? 1 : 0];
 }
 
 uint32_t ct_entry_status(const struct ct_entry *e) { return e->status; }

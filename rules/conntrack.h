@@ -84,6 +84,8 @@ struct ct_tcpseg {		/* a TCP header as tcp_packet reads it */
 	uint32_t sack;		/* the highest SACK right edge beyond ack, else ack */
 	uint16_t win;
 	uint8_t flags, doff, optlen, idx;
+	uint8_t syn_scale, syn_flags;	/* SYN: its window scale and SACK-permitted
+					 * options, as conntrack keeps them (else 0) */
 };
 struct ct_hint {		/* what ct_in finds first, found beforehand */
 	bool valid;
@@ -184,6 +186,8 @@ void ct_table_foreach(const struct ct_table *t,
 
 /* Entry accessors (for the evaluator's ct expressions and for reports). */
 void ct_entry_tuple(const struct ct_entry *e, int dir, struct ct_tuple *out);
+/* ct_tuple_hash() of that tuple, kept with the entry (not computed again). */
+uint32_t ct_entry_tuple_hash(const struct ct_entry *e, int dir);
 uint32_t ct_entry_status(const struct ct_entry *e);
 uint32_t ct_entry_id(const struct ct_entry *e);
 uint32_t ct_entry_mark(const struct ct_entry *e);
