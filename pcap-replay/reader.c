@@ -99,28 +99,36 @@ static void publish(struct reader *r)
 	pthread_mutex_unlock(&r->mu);
 }
 
-/* Copies one packet into b and prepares it; false when it does not fit. */
+/* Copies one packet into b and prepares it; false when it does not fit.  The
+ * batch's fields are read once: the stores below could alias them. */
 static bool batch_add(struct reader *r, struct batch *b, const struct pcap_pkthdr *h,
 		      const u_char *data)
 {
-	if (b->n == BATCH_PACKETS || (b->n && b->used + h->caplen > b->cap))
-		return false;
-	if (h->caplen > b->cap) {	/* one packet larger than a batch: grow */
-		uint8_t *nd = realloc(b->data, h->caplen);
+	size_t n = b->n, used = b->used, len = h->caplen;
+	uint8_t *dst;
 
+	if (n == BATCH_PACKETS)
+		return false;
+	if (used + len > b->cap) {
+		uint8_t *nd;
+
+		if (n)			/* full */
+			return false;
+		/* one packet larger than a batch (used is 0): grow */
+		nd = realloc(b->data, len);
 		if (!nd)
 			return false;
 		b->data = nd;
-		b->cap = h->caplen;
+		b->cap = len;
 	}
-	b->hdr[b->n] = *h;
-	b->off[b->n] = b->used;
-	memcpy(b->data + b->used, data, h->caplen);
+	dst = b->data + used;
+	b->hdr[n] = *h;
+	b->off[n] = used;
+	memcpy(dst, data, len);
 	if (r->prep)
-		r->prep(r->prep_arg, h, b->data + b->used, ++r->frame,
-			b->area + b->n * r->area_size);
-	b->used += h->caplen;
-	b->n++;
+		r->prep(r->prep_arg, h, dst, ++r->frame, b->area + n * r->area_size);
+	b->used = used + len;
+	b->n = n + 1;
 	return true;
 }
 
@@ -131,21 +139,22 @@ static void read_batches(struct reader *r)
 	const u_char *data;
 	int rc;
 
+	/* one call of batch_add, which is then inlined into the loop */
 	while (b && (rc = pcap_next_ex(r->pd, &h, &data)) == 1) {
-		if (batch_add(r, b, h, data))
-			continue;
-		if (b->n) {		/* full: this packet starts the next one */
-			publish(r);
+		bool added;
+
+		while (!(added = batch_add(r, b, h, data)) && b->n) {
+			publish(r);	/* full: this packet starts the next one */
 			b = acquire(r);
-			if (b && batch_add(r, b, h, data))
-				continue;
+			if (!b)
+				return;
 		}
-		if (!b)
-			return;
-		snprintf(b->err, sizeof(b->err), "out of memory for a %u-byte packet",
-			 h->caplen);
-		rc = PCAP_ERROR;
-		break;
+		if (!added) {		/* it does not fit an empty batch */
+			snprintf(b->err, sizeof(b->err), "out of memory for a %u-byte packet",
+				 h->caplen);
+			rc = PCAP_ERROR;
+			break;
+		}
 	}
 	if (!b)
 		return;

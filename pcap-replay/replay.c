@@ -535,31 +535,47 @@ static void local_fast_build(struct replay *r)
 	}
 }
 
-static bool is_local(const struct replay *r, int fam, const uint8_t *a)
+/* is_local() of an address as the integer r->lf holds (few addresses, the
+ * usual case): the loopback test too is made on it. */
+static inline bool local4(const struct replay *r, uint32_t v)
+{
+	if (v >> 24 == 127)		/* addr_is_loopback */
+		return true;
+	for (unsigned i = 0; i < r->lf.n4; i++)
+		if (v >= r->lf.lo4[i] && v <= r->lf.hi4[i])
+			return true;
+	return false;
+}
+
+static inline bool local6(const struct replay *r, unsigned __int128 v)
+{
+	if (v == 1)			/* ::1, addr_is_loopback */
+		return true;
+	for (unsigned i = 0; i < r->lf.n6; i++)
+		if (v >= r->lf.lo6[i] && v <= r->lf.hi6[i])
+			return true;
+	return false;
+}
+
+/* Many addresses: the set itself. */
+static bool is_local_set(const struct replay *r, int fam, const uint8_t *a)
 {
 	struct addr x;
 
 	if (addr_is_loopback(fam, a))
 		return true;
-	if (fam == AF_INET && r->lf.ok4) {
-		uint32_t v = be32(a);
-
-		for (unsigned i = 0; i < r->lf.n4; i++)
-			if (v >= r->lf.lo4[i] && v <= r->lf.hi4[i])
-				return true;
-		return false;
-	}
-	if (fam == AF_INET6 && r->lf.ok6) {
-		unsigned __int128 v = be128(a);
-
-		for (unsigned i = 0; i < r->lf.n6; i++)
-			if (v >= r->lf.lo6[i] && v <= r->lf.hi6[i])
-				return true;
-		return false;
-	}
 	memset(&x, 0, sizeof(x));
 	memcpy(x.b, a, family_bytes(fam));
 	return pset_contains(fam == AF_INET ? &r->local4 : &r->local6, &x);
+}
+
+static inline bool is_local(const struct replay *r, int fam, const uint8_t *a)
+{
+	if (fam == AF_INET && r->lf.ok4)
+		return local4(r, be32(a));
+	if (fam == AF_INET6 && r->lf.ok6)
+		return local6(r, be128(a));
+	return is_local_set(r, fam, a);
 }
 
 struct acount {
@@ -620,8 +636,8 @@ static int acount_add(struct acounts *c, int fam, const uint8_t *a16)
 }
 
 /* Source and destination of a decoded IP packet, when its header is there. */
-static bool packet_addrs(const struct pkt *p, int *fam, const uint8_t **src,
-			 const uint8_t **dst)
+static inline bool packet_addrs(const struct pkt *p, int *fam, const uint8_t **src,
+				const uint8_t **dst)
 {
 	const uint8_t *ip = p->data + p->nh_off;
 
@@ -1333,27 +1349,30 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 	return 0;
 }
 
-/* Direction of a decoded packet: 0 and *dir, or -1 for transit. */
+/* Direction of a decoded packet: 0 and *dir, or -1 for transit.  is_local()
+ * is asked only where the answer matters: a captured direction needs at most
+ * the destination's (a loopback source is local). */
 static int packet_dir(const struct replay *r, const struct pkt *p, enum flow_dir *dir)
 {
 	const uint8_t *s, *d;
-	bool sl, dl;
+	bool slo, sl, dl;
 	int fam;
 
 	if (!packet_addrs(p, &fam, &s, &d))
 		return -1;
-	sl = is_local(r, fam, s);
-	dl = is_local(r, fam, d);
+	slo = addr_is_loopback(fam, s);
 	if (p->pcap_dir == 2) {		/* outgoing */
-		*dir = dl || addr_is_loopback(fam, s) ? FLOW_LO : FLOW_OUT;
+		*dir = slo || is_local(r, fam, d) ? FLOW_LO : FLOW_OUT;
 		return 0;
 	}
 	if (p->pcap_dir == 1) {		/* incoming */
 		if (p->pkttype == PACKET_OTHERHOST)
 			return -1;
-		*dir = sl && addr_is_loopback(fam, s) ? FLOW_LO : FLOW_IN;
+		*dir = slo ? FLOW_LO : FLOW_IN;
 		return 0;
 	}
+	sl = slo || is_local(r, fam, s);
+	dl = is_local(r, fam, d);
 	if (sl && dl)
 		*dir = FLOW_LO;
 	else if (sl)

@@ -49,36 +49,44 @@ static bool ipv6_ext(uint8_t nh)
 	       nh == NH_AUTH || nh == NH_NONE || nh == NH_DEST;
 }
 
+static inline uint32_t ld32(const uint8_t *b)
+{
+	uint32_t w;
+
+	memcpy(&w, b, 4);
+	return w;
+}
+
 /* ip_fast_csum() == 0: the one's complement sum of the header's 16-bit words
- * is 0xffff.  Summed as 32-bit words in host order and folded: the end-around
- * carry makes the sum independent of byte order, and 0xffff is its own byte
- * swap.  n is the IHL in bytes: a multiple of 4. */
+ * is 0xffff.  Summed as 32-bit words in host order: 2^16 == 1 (mod 0xffff), so
+ * the end-around-carry fold of that sum is 0xffff exactly when the sum is a
+ * non-zero multiple of 0xffff, whatever the byte order (a byte swap multiplies
+ * it by 256 modulo 0xffff, and 256 is coprime with 0xffff).  n is the IHL in
+ * bytes: a multiple of 4, 20 for nearly every packet (no options: unrolled). */
 static bool ip_csum_ok(const uint8_t *b, size_t n)
 {
-	uint64_t sum = 0;
+	uint64_t sum = (uint64_t)ld32(b) + ld32(b + 4) + ld32(b + 8) + ld32(b + 12) +
+		       ld32(b + 16);
 
-	for (size_t i = 0; i < n; i += 4) {
-		uint32_t w;
-
-		memcpy(&w, b + i, 4);
-		sum += w;
-	}
-	sum = (sum & 0xffffffffu) + (sum >> 32);
-	sum = (sum & 0xffffffffu) + (sum >> 32);
-	sum = (sum & 0xffff) + (sum >> 16);
-	sum = (sum & 0xffff) + (sum >> 16);
-	return sum == 0xffff;
+	for (size_t i = 20; i < n; i += 4)
+		sum += ld32(b + i);
+	return sum != 0 && sum % 0xffff == 0;
 }
 
 /* ip_rcv_core() checks (version, IHL, checksum, lengths) and then
- * nft_set_pktinfo_ipv4(): tprot/thoff/fragoff set for every valid header. */
+ * nft_set_pktinfo_ipv4(): tprot/thoff/fragoff set for every valid header.
+ * The header is read into locals before p is written: a store to p could
+ * alias the packet bytes and would make every later read a reload. */
 static int decode_ipv4(struct pkt *p)
 {
-	const uint8_t *ip = p->data + p->nh_off;
-	size_t cap = p->caplen - p->nh_off;
-	size_t wire = p->wirelen > p->nh_off ? p->wirelen - p->nh_off : 0;
-	size_t ihl, tot;
-	uint16_t fo;
+	size_t nh = p->nh_off;
+	const uint8_t *ip = p->data + nh;
+	size_t cap = p->caplen - nh;
+	size_t wire = p->wirelen > nh ? p->wirelen - nh : 0;
+	size_t ihl, tot, avail;
+	uint16_t fo, fragoff;
+	uint8_t proto;
+	bool mf;
 
 	if (cap < 20)
 		return classify(p, PKT_TRUNCATED, "truncated IPv4 header");
@@ -98,25 +106,29 @@ static int decode_ipv4(struct pkt *p)
 	 * ip_rcv_core (IPSTATS_MIB_INTRUNCATEDPKTS); the hooks never see it. */
 	if (tot > wire)
 		return classify(p, PKT_MALFORMED, "IPv4 total length exceeds the frame");
+	fo = rd16(ip + 6);
+	proto = ip[9];
+	fragoff = (uint16_t)((fo & 0x1fff) * 8);
+	mf = (fo & 0x2000) != 0;
+	avail = cap < tot ? cap : tot;
 
 	p->nfproto = NFPROTO_IPV4;
 	p->l3proto = ETH_P_IP;
 	p->len = tot;		/* pskb_trim_rcsum() drops the link padding */
-	p->avail = cap < tot ? cap : tot;
-	if (p->avail < tot)
+	p->avail = avail;
+	if (avail < tot)
 		mark(p, PKT_TRUNCATED, "capture shorter than the IPv4 packet");
 
-	fo = rd16(ip + 6);
 	p->tprot_set = true;
-	p->l4proto = ip[9];
-	p->th_off = p->nh_off + ihl;
-	p->fragoff = (uint16_t)((fo & 0x1fff) * 8);
-	p->frag_mf = (fo & 0x2000) != 0;
-	p->is_frag = p->frag_mf || p->fragoff;
-	if (p->is_frag) {
+	p->l4proto = proto;
+	p->th_off = nh + ihl;
+	p->fragoff = fragoff;
+	p->frag_mf = mf;
+	p->is_frag = mf || fragoff;
+	if (mf || fragoff) {
 		p->frag_id = rd16(ip + 4);
-		p->frag_offset = p->fragoff;
-		p->frag_data_off = p->th_off;
+		p->frag_offset = fragoff;
+		p->frag_data_off = nh + ihl;
 	}
 	return 0;
 }
@@ -234,20 +246,22 @@ static int decode_ipv6(struct pkt *p)
 static int decode_l3(struct pkt *p, uint16_t ethertype)
 {
 	p->l3proto = ethertype;
-	switch (ethertype) {
-	case ETH_P_IP:
+	if (ethertype == ETH_P_IP)
 		return decode_ipv4(p);
-	case ETH_P_IPV6:
+	if (ethertype == ETH_P_IPV6)
 		return decode_ipv6(p);
-	default:
-		return classify(p, PKT_NOT_IP, "not an IP packet");
-	}
+	return classify(p, PKT_NOT_IP, "not an IP packet");
+}
+
+static inline bool is_vlan(uint16_t type)
+{
+	return type == ETH_P_8021Q || type == ETH_P_8021AD || type == ETH_P_QINQ_OLD;
 }
 
 /* Stacked 802.1Q / 802.1ad tags starting at off, where *type was read. */
 static int skip_vlans(struct pkt *p, size_t *off, uint16_t *type)
 {
-	while (*type == ETH_P_8021Q || *type == ETH_P_8021AD || *type == ETH_P_QINQ_OLD) {
+	while (is_vlan(*type)) {
 		if (p->vlan_depth == MAX_VLAN_TAGS)
 			return classify(p, PKT_MALFORMED, "too many stacked VLAN tags");
 		if (p->caplen < *off + 4)
@@ -272,15 +286,16 @@ static int decode_ether(struct pkt *p)
 	p->ll_off = 0;
 	/* eth_type_trans(): pkt_type from the destination address; a frame for
 	 * another unicast MAC would be PACKET_OTHERHOST, which needs the host's
-	 * own address and is left to the caller. */
-	if (memcmp(p->data, "\xff\xff\xff\xff\xff\xff", 6) == 0)
-		p->pkttype = PACKET_BROADCAST;
-	else if (p->data[0] & 1)
-		p->pkttype = PACKET_MULTICAST;
-	else
+	 * own address and is left to the caller.  Unicast (the group bit clear)
+	 * first: the broadcast address has it set. */
+	if (!(p->data[0] & 1))
 		p->pkttype = PACKET_HOST;
+	else if (memcmp(p->data, "\xff\xff\xff\xff\xff\xff", 6) == 0)
+		p->pkttype = PACKET_BROADCAST;
+	else
+		p->pkttype = PACKET_MULTICAST;
 	type = rd16(p->data + 12);
-	if (skip_vlans(p, &off, &type) < 0)
+	if (is_vlan(type) && skip_vlans(p, &off, &type) < 0)
 		return -1;
 	if (type < ETH_P_802_3_MIN)
 		return classify(p, PKT_NOT_IP, "802.3 frame (LLC), not IP");
@@ -376,16 +391,19 @@ static int decode_null(struct pkt *p)
 int pkt_decode(struct pkt *p, int linktype, const uint8_t *data, size_t caplen,
 	       size_t wirelen)
 {
+	size_t cap = data ? caplen : 0;
+
 	memset(p, 0, sizeof(*p));
 	p->data = data;
-	p->caplen = data ? caplen : 0;
-	p->wirelen = wirelen < p->caplen ? p->caplen : wirelen;
+	p->caplen = cap;
+	p->wirelen = wirelen < cap ? cap : wirelen;
 	p->linktype = linktype;
 	p->cls = PKT_OK;
-
-	switch (linktype) {
-	case DLT_EN10MB:
+	/* Ethernet first: the DLT_* values are far apart, the switch is a
+	 * chain of compares */
+	if (linktype == DLT_EN10MB)
 		return decode_ether(p);
+	switch (linktype) {
 	case DLT_LINUX_SLL:
 		return decode_sll(p);
 	case DLT_LINUX_SLL2:
