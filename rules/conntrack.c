@@ -1397,6 +1397,7 @@ uint64_t ct_prefetch_entry(const struct ct_table *t, uint32_t h)
 	__builtin_prefetch((const char *)s->e + 128);
 	__builtin_prefetch((const char *)s->e + 192);
 	__builtin_prefetch(s->e->ext);
+	__builtin_prefetch(s->e->ext + CT_EXT_SIZE - 1);	/* (the caller's area spans two lines) */
 	return s->user;
 }
 
