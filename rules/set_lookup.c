@@ -278,37 +278,25 @@ static int ixindex_init(struct ixindex *ix, const set_u128 *keys, size_t n,
 	return 0;
 }
 
-/* Greatest i in [a, b) with keys[i] <= k, else a - 1. */
-static long bsearch_le(const set_u128 *keys, long a, long b, set_u128 k)
-{
-	long lo = a, hi = b;	/* invariant: answer in [lo - 1, hi - 1] */
-
-	while (lo < hi) {
-		long mid = lo + (hi - lo) / 2;
-
-		if (keys[mid] <= k)
-			lo = mid + 1;
-		else
-			hi = mid;
+/* Greatest i in [a, b) with keys[i] <= k, else a - 1: over the set's keys, and
+ * over their 32-bit copy when the set's width is at most 32 bits. */
+#define DEFINE_BSEARCH_LE(name, type)						\
+	static long name(const type *keys, long a, long b, type k)		\
+	{									\
+		long lo = a, hi = b;	/* invariant: answer in [lo - 1, hi - 1] */ \
+										\
+		while (lo < hi) {						\
+			long mid = lo + (hi - lo) / 2;				\
+										\
+			if (keys[mid] <= k)					\
+				lo = mid + 1;					\
+			else							\
+				hi = mid;					\
+		}								\
+		return lo - 1;							\
 	}
-	return lo - 1;
-}
-
-/* The same over 32-bit keys (k < 2^32: the set's width is at most 32). */
-static long bsearch_le32(const uint32_t *keys, long a, long b, uint32_t k)
-{
-	long lo = a, hi = b;
-
-	while (lo < hi) {
-		long mid = lo + (hi - lo) / 2;
-
-		if (keys[mid] <= k)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo - 1;
-}
+DEFINE_BSEARCH_LE(bsearch_le, set_u128)
+DEFINE_BSEARCH_LE(bsearch_le32, uint32_t)
 
 static long ixindex_leaf(const struct ixindex *ix, long a, long b, set_u128 k)
 {
