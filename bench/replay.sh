@@ -115,6 +115,19 @@ setup() { median "$W/$1.one"; }
 pps() { awk -v n="$PACKETS" -v us="$1" 'BEGIN {printf "%.2f", (us > 0 ? n / us : 0)}'; }	# Mpps
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN {printf "%.2f", (b > 0 ? a / b : 0)}'; }
 CEIL=$(med ceiling)
+# Each rotation ran the ceiling, pcap-replay and tcpdump seconds apart: the
+# median of per-rotation ratios is steadier on a noisy machine (whose speed
+# drifts over minutes) than the ratio of the medians.
+# pair_ratio NUM DEN [SETUP]: median (min-max) of NUM_i / (DEN_i - SETUP_i)
+pair_ratio() {
+	local su=/dev/null
+	[ -n "${3:-}" ] && su="$W/$3.one"
+	paste "$W/$1.bench" "$W/$2.bench" <(if [ -n "${3:-}" ]; then cat "$su"; else sed 's/.*/0/' "$W/$2.bench"; fi) |
+		awk '{ d = $2 - $3; if (d > 0) print $1 / d }' | sort -n |
+		awk '{ v[NR] = $1 } END { if (!NR) { print "n/a"; exit }
+			m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
+			printf "%.2f (%.2f-%.2f, %d rotations)", m, v[1], v[NR], NR }'
+}
 row() {	# what us_total us_setup
 	local rep=$(($2 - $3))
 	printf '   %-44s %8.3f %8.3f   %6s %6s   %5s\n' "$1" "$(awk -v u="$2" 'BEGIN{print u/1e6}')" \
@@ -132,6 +145,7 @@ row "  same, --no-flow-cache" "$(med azureml_nc)" "$(setup azureml_nc)"
 row "  same, --format json" "$(med azureml_js)" "$(setup azureml_js)"
 echo "      $O/pcap-replay --policy bench/data/azureml.yaml --tags $T1 --local $LOCAL FILE"
 echo "      $O/bench/pcaploop FILE; $O/bench/pcaploop FILE 65536"
+echo "   x ceil, median of per-rotation ratios: $(pair_ratio ceiling azureml azureml)"
 echo "   set-up (tags load + compile, one-packet capture): $(awk -v u="$(setup azureml)" 'BEGIN{printf "%.3f", u/1e6}') s"
 "$O/pcap-replay" --policy bench/data/azureml.yaml --tags "$T1" --local "$LOCAL" --format json "$CAP" 2>/dev/null |
 	python3 -c 'import json, sys; t = json.load(sys.stdin)["totals"]; n = t["bytecode_runs"] + t["flow_cache_hits"]; print("   flow memo: %d of %d hook evaluations decided by it (%.0f %%), %d bytecode runs" % (t["flow_cache_hits"], n, 100.0 * t["flow_cache_hits"] / max(n, 1), t["bytecode_runs"]))' ||
@@ -159,6 +173,8 @@ if [ "$HAVE_TCPDUMP" = 1 ]; then
 	echo "   Storage ($NBPF):      tcpdump+BPF time / pcap-replay time: $(ratio "$b" "$s") end to end, $(ratio "$b" $((s - su))) replay only"
 	s=$(med azuremonitor); su=$(setup azuremonitor); b=$(med tcpdump_bpf2)
 	echo "   AzureMonitor ($NBPF2): tcpdump+BPF time / pcap-replay time: $(ratio "$b" "$s") end to end, $(ratio "$b" $((s - su))) replay only"
+	echo "   the same as medians of per-rotation ratios, Storage: $(pair_ratio tcpdump_bpf storage) end to end,"
+	echo "      $(pair_ratio tcpdump_bpf storage storage) replay only; AzureMonitor: $(pair_ratio tcpdump_bpf2 azuremonitor azuremonitor) replay only"
 	echo "   (BPF only tests one address list; pcap-replay also decodes, tracks connections, runs every rule, reports flows)"
 fi
 
