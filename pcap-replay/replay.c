@@ -36,9 +36,11 @@
 
 /* A conntrack entry's packets are counted in the entry itself (its lines are
  * in the cache: conntrack and the memo have just read them) and added to
- * their flow's row when the entry goes (reaper), when its packets start
- * counting for another flow, and when the replay ends (flow_acc_flush_all):
- * a flow row is then touched once a connection, not once a packet. */
+ * their flow's row when the entry goes (reaper, whatever the reason), when its
+ * packets start counting for another flow (judge), and when the replay ends
+ * (replay_run): a flow row is then touched once a connection, not once a
+ * packet.  A packet whose entry is dying (the reaper has flushed it) counts
+ * in the row at once. */
 struct flow_acc {
 	uint32_t flow;			/* index + 1 of the flow counted for; 0: none */
 	uint32_t accepted, dropped, related;
