@@ -64,6 +64,10 @@ static const char usage_text[] =
 "                              conntrack state cannot differ from, for every byte\n"
 "                              the rules read, gets that packet's outcome: same\n"
 "                              verdicts, counters and coverage, faster)\n"
+"  --no-rule-index             run every rule's expressions one by one (by default\n"
+"                              rules that begin with a test of one address or port\n"
+"                              field are grouped, and one lookup a packet tells\n"
+"                              which of them can match: same results, faster)\n"
 "  --stats                     one line on stderr: packets/s, each thread's CPU\n"
 "                              time, how often each waited for the other\n"
 "FQDN rules (sets filled from the capture's DNS answers, on capture time):\n"
@@ -295,8 +299,14 @@ static void print_stats(const struct replay *r, double wall_s, double cpu_s)
 			(unsigned long long)st->reader_waits, (unsigned long long)st->consumer_waits);
 	else
 		fprintf(stderr, " (reading included: no reader thread)");
-	fprintf(stderr, "; %llu bytecode runs, %llu from the flow memo\n",
+	size_t ixm, ixg = vm_rule_index_groups(r->vm, &ixm);
+
+	fprintf(stderr, "; %llu bytecode runs, %llu from the flow memo; ",
 		(unsigned long long)r->evaluations, (unsigned long long)r->memo_hits);
+	if (r->o->no_rule_index)
+		fprintf(stderr, "rule index off\n");
+	else
+		fprintf(stderr, "rule index: %zu groups of %zu rules\n", ixg, ixm);
 }
 
 static const struct option long_opts[] = {
@@ -319,6 +329,7 @@ static const struct option long_opts[] = {
 	{ "no-flow-cache", no_argument, NULL, 0x105 },
 	{ "single-thread", no_argument, NULL, 0x106 },
 	{ "stats", no_argument, NULL, 0x107 },
+	{ "no-rule-index", no_argument, NULL, 0x108 },
 	{ "kernel-check", no_argument, NULL, 'k' },
 	{ "netns-prefix", required_argument, NULL, 'P' },
 	{ "kernel-check-verbose", no_argument, NULL, 'v' },
@@ -424,6 +435,9 @@ int main(int argc, char **argv)
 		}
 		case 0x105:
 			o.no_flow_cache = true;
+			break;
+		case 0x108:
+			o.no_rule_index = true;
 			break;
 		case 0x106:
 			o.single_thread = true;

@@ -15,6 +15,7 @@
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdio_ext.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -218,6 +219,11 @@ int reader_open(struct reader **out, const char *path, bool single_thread, size_
 		free(r);
 		return -1;
 	}
+	/* One thread at a time reads the file (the reader thread, or the replay
+	 * without one; the join orders them): stdio's own lock, taken twice a
+	 * packet once the process has a second thread, only costs time. */
+	if (pcap_file(r->pd))
+		__fsetlocking(pcap_file(r->pd), FSETLOCKING_BYCALLER);
 	r->area_size = (area_size + 15) & ~(size_t)15;
 	r->prep = prep;
 	r->prep_arg = prep_arg;

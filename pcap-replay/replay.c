@@ -391,6 +391,7 @@ int replay_init(struct replay *r, const struct replay_opts *o, const struct rule
 	if (!r->ct)
 		goto oom;
 	r->flow_cache = !o->no_flow_cache;
+	vm_set_rule_index(vm, !o->no_rule_index);
 	r->refused = calloc(REPLAY_REFUSED_MEMOS, sizeof(*r->refused));
 	r->refused_tag = calloc(REPLAY_REFUSED_MEMOS, sizeof(*r->refused_tag));
 	if (!r->refused || !r->refused_tag)

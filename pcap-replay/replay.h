@@ -49,6 +49,7 @@ struct replay_opts {
 	size_t ntrace;
 	bool json;
 	bool no_flow_cache;		/* --no-flow-cache: evaluate every packet */
+	bool no_rule_index;		/* --no-rule-index: every rule's expressions run */
 	bool single_thread;		/* --single-thread: no reader thread (reader.c) */
 	struct pcapng_walk *walk;	/* the captures' pcapng directions, walked ahead */
 };

@@ -85,6 +85,18 @@ bool vm_cmp_eq_byte(const struct vm_expr *e, int *sreg, uint8_t *val)
 	return true;
 }
 
+bool vm_cmp_eq(const struct vm_expr *e, int *sreg, const uint8_t **data, uint32_t *len)
+{
+	const struct cmp *c = e->priv;
+
+	if (e->ops != &vm_expr_cmp || c->op != NFT_CMP_EQ)
+		return false;
+	*sreg = c->sreg;
+	*data = c->data;
+	*len = c->len;
+	return true;
+}
+
 const struct vm_expr_ops vm_expr_cmp = {
 	.name = "cmp",
 	.priv_size = sizeof(struct cmp),

@@ -105,6 +105,18 @@ static unsigned lookup_memo(const void *priv, const struct pkt *p)
 	return s->dyn || s->fqdn || (s->flags & NFT_SET_TIMEOUT) ? VM_MEMO_NEVER : 0;
 }
 
+bool vm_lookup_plain(const struct vm_expr *e, int *sreg, const struct vm_set **set)
+{
+	const struct lookup *lk = e->priv;
+
+	if (e->ops != &vm_expr_lookup || lk->invert || lk->dreg >= 0 ||
+	    lookup_memo(lk, NULL) != 0)
+		return false;
+	*sreg = lk->sreg;
+	*set = lk->set;
+	return true;
+}
+
 const struct vm_expr_ops vm_expr_lookup = {
 	.name = "lookup",
 	.priv_size = sizeof(struct lookup),

@@ -157,6 +157,20 @@ static unsigned payload_memo(const void *priv, const struct pkt *p)
 	return VM_MEMO_NEVER;
 }
 
+bool vm_payload_field(const struct vm_expr *e, uint32_t *base, uint32_t *offset,
+		      uint32_t *len, int *dreg)
+{
+	const struct payload *pl = e->priv;
+
+	if (e->ops != &vm_expr_payload)
+		return false;
+	*base = pl->base;
+	*offset = pl->offset;
+	*len = pl->len;
+	*dreg = pl->dreg;
+	return true;
+}
+
 const struct vm_expr_ops vm_expr_payload = {
 	.name = "payload",
 	.priv_size = sizeof(struct payload),

@@ -386,6 +386,14 @@ int32_t interval_set_find(const struct interval_set *s, set_u128 key)
 	return i < 0 ? -1 : s->value[i];
 }
 
+size_t interval_set_bounds(const struct interval_set *s, const set_u128 **keys,
+			   const int32_t **values)
+{
+	*keys = s->keys;
+	*values = s->value;
+	return s->n;
+}
+
 size_t interval_set_memory(const struct interval_set *s)
 {
 	return s ? sizeof(*s) + s->n * (sizeof(set_u128) + 4) + s->ix.mem : 0;

@@ -71,6 +71,10 @@ struct interval_set *interval_set_build(struct interval_bound *b, size_t n,
 					unsigned width_bits);
 /* Value of the greatest boundary <= key (element index), or -1. */
 int32_t interval_set_find(const struct interval_set *s, set_u128 key);
+/* The set's boundaries after the build: n keys ascending, each with the value
+ * interval_set_find answers from it up to the next one (-1: no element). */
+size_t interval_set_bounds(const struct interval_set *s, const set_u128 **keys,
+			   const int32_t **values);
 size_t interval_set_memory(const struct interval_set *s);
 void interval_set_free(struct interval_set *s);
 

@@ -86,14 +86,33 @@ static int reg_check(struct vm_load *ld, uint32_t reg, uint32_t len, const char 
 	return w;
 }
 
+/* The words [w, w + len rounded up to words): the kernel's register writers
+ * all fill whole words (the last one zero-padded). */
+static uint32_t reg_words(int w, uint32_t len)
+{
+	uint32_t n = (len + 3) / 4;
+
+	return (n >= 32 ? ~0u : (1u << n) - 1) << w;
+}
+
 int vm_reg_load(struct vm_load *ld, uint32_t reg, uint32_t len, const char *what)
 {
-	return reg_check(ld, reg, len, what, "source");
+	int w = reg_check(ld, reg, len, what, "source");
+
+	/* a read of what an earlier rule (or nothing) wrote: the rule index,
+	 * which skips writes, is off for this ruleset (vm_index.c) */
+	if (w >= 0 && (reg_words(w, len) & ~ld->rule_words))
+		ld->vm->regs_shared = true;
+	return w;
 }
 
 int vm_reg_store(struct vm_load *ld, uint32_t reg, uint32_t len, const char *what)
 {
-	return reg_check(ld, reg, len, what, "destination");
+	int w = reg_check(ld, reg, len, what, "destination");
+
+	if (w >= 0)
+		ld->expr_words |= reg_words(w, len);
+	return w;
 }
 
 int vm_chain_index(const struct vm *vm, const char *name)
@@ -201,8 +220,10 @@ static int load_expr(struct vm_load *ld, struct vm_expr *x, struct nftnl_expr *e
 	x->priv = calloc(1, ops->priv_size ? ops->priv_size : 1);
 	if (!x->priv)
 		return vm_err(ld, "out of memory");
+	ld->expr_words = 0;
 	if (ops->load(ld, e, x->priv) < 0)
 		return -1;
+	ld->rule_words |= ld->expr_words;
 	x->memo = ops->memo ? ops->memo(x->priv, NULL) : VM_MEMO_NEVER;
 	return 0;
 }
@@ -553,6 +574,9 @@ struct vm *vm_load(const struct ruleset *rs, char *err, size_t errlen)
 		if (check_depth(vm, (int)i, 0, false, onpath, err, errlen) < 0)
 			goto fail;
 	free(onpath);
+	onpath = NULL;
+	if (vm_index_build(vm) < 0)
+		goto nomem;
 	nftnl_chain_list_iter_destroy(ci);
 	nftnl_set_list_iter_destroy(si);
 	nftnl_rule_list_iter_destroy(ri);
@@ -575,6 +599,7 @@ void vm_free(struct vm *vm)
 {
 	if (!vm)
 		return;
+	vm_index_free(vm);
 	for (size_t i = 0; i < vm->nrules; i++) {
 		struct vm_rule *vr = &vm->rules[i];
 
@@ -654,7 +679,13 @@ next_rule:
 		x->rule = r;
 		unsigned e0 = run_guard(r, &regs, x->p);
 
-		if (rec) {
+		if (r->ix_group >= 0 && e0 == r->ix_first && !vm_index_may_match(x, r)) {
+			/* vm_index.c: the payload and the test would break
+			 * here (what they read, vm_index_fill recorded) */
+			if (rec)
+				vm_memo_reached(x, &c->rules[ri]);
+			regs.code = NFT_BREAK;
+		} else if (rec) {
 			/* the guard's two expressions are memo-pure (flow fields) */
 			vm_memo_reached(x, &c->rules[ri]);
 			for (const struct vm_expr *ex = r->exprs + e0, *end = r->exprs + r->nexprs;
@@ -748,7 +779,7 @@ int vm_eval_rec(struct vm *vm, struct pkt *p, struct vm_verdict *out, struct vm_
 		return 0;
 	if (vm->family != NFPROTO_INET && vm->family != p->nfproto)
 		return 0;
-	memset(&x, 0, sizeof(x));
+	memset(&x, 0, offsetof(struct vm_exec, ix_mask));	/* see ix_known */
 	x.vm = vm;
 	x.p = p;
 	x.out = out;

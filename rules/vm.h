@@ -118,6 +118,13 @@ void vm_free(struct vm *vm);
  * "meta mark set".  Returns 0, or -1 with errno = EINVAL. */
 int vm_eval(struct vm *vm, struct pkt *p, struct vm_verdict *out);
 
+/* The rule index (vm_index.c), on after vm_load when the ruleset allows it:
+ * off, every rule's expressions run one by one (the same verdicts, counters
+ * and trace; slower).  vm_rule_index_groups: how many groups, and in *members
+ * (may be NULL) how many rules they index. */
+void vm_set_rule_index(struct vm *vm, bool on);
+size_t vm_rule_index_groups(const struct vm *vm, size_t *members);
+
 /* Per-rule trace callback (NULL to disable), as `nft monitor trace` would show. */
 void vm_set_trace(struct vm *vm, vm_trace_fn fn, void *arg);
 

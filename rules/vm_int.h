@@ -46,6 +46,10 @@ struct vm_exec {
 	/* recording a flow memo (vm_memo.c): what the evaluation read and did */
 	struct vm_outcome *rec;	/* NULL: not recording */
 	unsigned rec_keys;	/* VM_MEMO_KEY_* of what was read */
+	/* the rule index (vm_index.c): masks of the groups looked up so far
+	 * (bit g of ix_known); ix_mask is not cleared between packets */
+	uint64_t ix_known;
+	uint64_t ix_mask[64];	/* VM_IX_GROUPS */
 };
 
 /* What an expression's run depends on, for the flow memo (vm.h, vm_eval_memo):
@@ -89,6 +93,14 @@ struct vm_expr;
  * byte"?  (expr_meta.c, expr_cmp.c) */
 bool vm_meta_load(const struct vm_expr *e, uint32_t *key, int *dreg);
 bool vm_cmp_eq_byte(const struct vm_expr *e, int *sreg, uint8_t *val);
+/* For the rule index (vm_index.c): is e "cmp eq sreg, data" (any length), a
+ * payload load, a lookup in a set that only answers membership (no data, not
+ * inverted, no run-time elements)?  (expr_cmp.c, expr_payload.c, expr_lookup.c) */
+bool vm_cmp_eq(const struct vm_expr *e, int *sreg, const uint8_t **data, uint32_t *len);
+bool vm_payload_field(const struct vm_expr *e, uint32_t *base, uint32_t *offset,
+		      uint32_t *len, int *dreg);
+struct vm_set;
+bool vm_lookup_plain(const struct vm_expr *e, int *sreg, const struct vm_set **set);
 
 /* memo() of the types that read registers and constants only */
 unsigned vm_memo_pure(const void *priv, const struct pkt *p);
@@ -102,6 +114,10 @@ struct vm_load {
 	const char *expr;	/* expression name being loaded */
 	char *err;
 	size_t errlen;
+	/* register words written by the rule's earlier expressions, and by the
+	 * one being loaded (vm_reg_load/_store; vm_index.c needs to know that
+	 * no rule reads a register it did not write itself) */
+	uint32_t rule_words, expr_words;
 };
 
 /* One expression type: the analogue of libnftnl's struct expr_ops and of the
@@ -151,6 +167,11 @@ struct vm_rule {
 	uint8_t guard;		/* enum vm_guard */
 	uint8_t guard_val;
 	int guard_reg;
+	/* the rule index (vm_index.c): group (-1: none), the rule's bit in the
+	 * group's masks, the first expression after the guard (the payload);
+	 * ix_saved keeps the group while the index is switched off */
+	int16_t ix_group, ix_saved;
+	uint8_t ix_bit, ix_first;
 	uint64_t evaluated, matched;
 	bool has_counter;
 	uint64_t packets, bytes;
@@ -226,6 +247,10 @@ struct vm {
 	struct vm_outcome *scratch;	/* the one being recorded */
 	bool hits_pending;		/* some outcome's hits are not in the counters yet */
 	struct vm_gmemo *gmemo;		/* VM_GMEMO slots: outcomes no tuple field decided */
+	/* the rule index (vm_index.c) */
+	bool regs_shared;		/* a rule reads a register it did not write */
+	struct vm_ixgroup *ixg;
+	size_t nixg;
 };
 
 /* The outcome of one evaluation as a memo replays it (vm_memo.c). */
@@ -313,6 +338,34 @@ long vm_dyn_find(const struct vm_dyn *d, const uint8_t *key, uint32_t klen);
 void vm_dyn_free(struct vm_dyn *d);
 /* vm_fqdn.c: is vs an FQDN set whose dumped timed elements are ignored? */
 bool vm_set_is_fqdn(const struct nftnl_set *s, uint32_t flags);
+
+/* The rule index (vm_index.c).  A rule that begins (after its guard) with
+ * "payload FIELD -> R" and "lookup R in a membership set" or "cmp eq R, V" is
+ * a member of its FIELD's group; one lookup of the packet's FIELD in the
+ * group's merged step function tells which members' tests hold, and the
+ * others are known to break there without running (vm.c run_base_chain). */
+#define VM_IX_GROUPS 64
+struct vm_ixgroup {
+	uint32_t base, offset, len;	/* the payload field */
+	unsigned nmembers;
+	const struct vm_expr *payload;	/* a member's payload expression (its memo) */
+	struct interval_set *iv;	/* FIELD -> segment (mask index), -1: none holds */
+	uint64_t *mask;			/* segment -> members whose test holds */
+};
+int vm_index_build(struct vm *vm);
+void vm_index_free(struct vm *vm);
+void vm_index_fill(struct vm_exec *x, unsigned g);
+
+/* May the rule's indexed test hold for x's packet?  false: the payload and the
+ * test would break without side effects. */
+static inline bool vm_index_may_match(struct vm_exec *x, const struct vm_rule *r)
+{
+	unsigned g = (unsigned)r->ix_group;
+
+	if (!(x->ix_known >> g & 1))
+		vm_index_fill(x, g);
+	return x->ix_mask[g] >> r->ix_bit & 1;
+}
 
 /* Byte-level register access as nft_reg_store8/16 and loads. */
 static inline uint8_t *vm_reg_bytes(struct vm_regs *r, int word)

@@ -362,6 +362,21 @@ else
 	not_ok "golden captures: flow cache" "hits ${hits:-?}; $(cat "$tmp/err")"
 fi
 
+# The rule index changes nothing either: the same report, bytecode runs included
+# shellcheck disable=SC2086
+"$REPLAY" --policy "$POLICY" --tags "$TAGS" --local "$LOCAL" --coverage --format json \
+	--no-rule-index --stats $GOLDEN >"$tmp/i.json" 2>"$tmp/i.err"
+# shellcheck disable=SC2086
+"$REPLAY" --policy "$POLICY" --tags "$TAGS" --local "$LOCAL" --coverage --format json \
+	--stats $GOLDEN >/dev/null 2>"$tmp/i2.err"
+groups=$(sed -n 's/.*rule index: \([0-9]*\) groups of \([0-9]*\) rules.*/\1 \2/p' "$tmp/i2.err")
+if cmp -s "$tmp/c.json" "$tmp/i.json" && grep -q "rule index off" "$tmp/i.err" &&
+   [ "${groups%% *}" -gt 0 ] 2>/dev/null; then
+	ok "golden captures: rule index on (groups, rules: $groups) and off give the same report"
+else
+	not_ok "golden captures: rule index" "groups '${groups}'; $(diff "$tmp/c.json" "$tmp/i.json" | head -3)"
+fi
+
 # --stats: one line on stderr, the report on stdout unchanged
 # shellcheck disable=SC2086
 "$REPLAY" --policy "$POLICY" --tags "$TAGS" --local "$LOCAL" --coverage --format json --stats \
@@ -402,10 +417,11 @@ elif [ ! -x "$O/bench/gencap" ]; then
 	skip "flow cache on a large capture" "$O/bench/gencap not built (make O=$O $O/bench/gencap)"
 else
 	"$O/bench/gencap" "$REAL_TAGS" "$tmp/big.pcap" 50000 7 2>/dev/null
-	for m in c f s; do
+	for m in c f s i; do
 		flag=""
 		[ $m = f ] && flag=--no-flow-cache
 		[ $m = s ] && flag=--single-thread
+		[ $m = i ] && flag=--no-rule-index
 		# shellcheck disable=SC2086
 		"$REPLAY" --policy bench/data/azureml.yaml --tags "$REAL_TAGS" --local "$LOCAL" \
 			--coverage --format json $flag "$tmp/big.pcap" >"$tmp/big-$m.json" 2>/dev/null
@@ -435,6 +451,27 @@ PY
 		ok "gencap capture: reader thread and --single-thread give the same report"
 	else
 		not_ok "gencap capture: --single-thread" "$(diff "$tmp/big-c.json" "$tmp/big-s.json" | head -3)"
+	fi
+	# nor does the rule index (same JSON, bytecode_runs included)
+	if cmp -s "$tmp/big-c.json" "$tmp/big-i.json"; then
+		ok "gencap capture: rule index on and off (--no-rule-index) give the same report"
+	else
+		not_ok "gencap capture: --no-rule-index" "$(diff "$tmp/big-c.json" "$tmp/big-i.json" | head -3)"
+	fi
+	# and the --trace paths (rules passed over by the index are traced as
+	# the rules that broke they are)
+	for m in on off; do
+		flag=""
+		[ $m = off ] && flag=--no-rule-index
+		# shellcheck disable=SC2086
+		"$REPLAY" --policy bench/data/azureml.yaml --tags "$REAL_TAGS" --local "$LOCAL" \
+			--trace 1,2,3,50,77,1000,5001,12345 $flag "$tmp/big.pcap" >"$tmp/tr-$m.out" 2>&1
+	done
+	ntr=$(grep -c "rule" "$tmp/tr-on.out")
+	if cmp -s "$tmp/tr-on.out" "$tmp/tr-off.out" && [ "$ntr" -gt 20 ]; then
+		ok "gencap capture: --trace of 8 frames ($ntr rule lines) the same with and without the rule index"
+	else
+		not_ok "gencap capture: --trace with the rule index" "$(diff "$tmp/tr-on.out" "$tmp/tr-off.out" | head -3)"
 	fi
 	# a capture cut short: the same frames judged and the same message either way
 	head -c 2000000 "$tmp/big.pcap" >"$tmp/cut.pcap"
@@ -470,9 +507,10 @@ else
 			--format json "$f" >"$tmp/cached.json" 2>"$tmp/err"
 		rc=$?
 		if [ $rc -eq 0 ]; then
-			# the flow cache changes nothing: flows, totals, coverage counts
+			# the flow cache and the rule index change nothing: flows,
+			# totals, coverage counts
 			timeout 30 "$REPLAY" --policy "$corpus_policy" --tags "$TAGS" --coverage \
-				--format json --no-flow-cache "$f" >"$tmp/full.json" 2>/dev/null
+				--format json --no-flow-cache --no-rule-index "$f" >"$tmp/full.json" 2>/dev/null
 			if same_report "$tmp/cached.json" "$tmp/full.json"; then
 				same=$((same + 1))
 			else
@@ -495,9 +533,9 @@ else
 		not_ok "tcpdump corpus: $bad of $n captures" "${msgs[@]:0:10}"
 	fi
 	if [ ${#differ[@]} -eq 0 ] && [ $same -gt 0 ]; then
-		ok "tcpdump corpus: flow cache on and off give the same report ($same captures)"
+		ok "tcpdump corpus: flow cache and rule index on and off give the same report ($same captures)"
 	else
-		not_ok "tcpdump corpus: flow cache changes the report of ${#differ[@]} captures" \
+		not_ok "tcpdump corpus: flow cache / rule index change the report of ${#differ[@]} captures" \
 			"${differ[@]:0:10}"
 	fi
 fi

@@ -1459,6 +1459,210 @@ static void test_handbuilt_guard_register(void **state)
 	ruleset_free(rs2);
 }
 
+/* eval on two evaluators of one ruleset; they must agree (verdict, rule) */
+static int eval_both(struct vm *a, struct vm *b, struct tp *t, struct vm_verdict *v)
+{
+	struct vm_verdict w;
+	struct tp t2 = *t;
+
+	t2.p.data = t2.b;
+	eval(a, t, v);
+	eval(b, &t2, &w);
+	assert_int_equal(v->verdict, w.verdict);
+	assert_int_equal(v->rule_index, w.rule_index);
+	assert_int_equal(v->policy, w.policy);
+	return v->verdict;
+}
+
+/* The rule index (vm_index.c) passes over rules whose first test cannot hold
+ * for the packet; nft_do_chain runs them and they break there.  Both ways must
+ * give the same verdicts, rule paths, counters and element hits, including at
+ * the intervals' edges, the largest value, a jump into another chain and a
+ * packet whose tested field lies past the captured bytes. */
+static void test_rule_index(void **state)
+{
+	static const char *const text =
+		"table inet t {\n"
+		" set a { type ipv4_addr; flags interval; elements = { 10.0.0.0/8, 192.0.2.0/24 } }\n"
+		" set b { type ipv4_addr; flags interval;\n"
+		"         elements = { 10.1.0.0/16, 198.51.100.0/24, 255.255.255.0/24 } }\n"
+		" set c { type ipv6_addr; flags interval; elements = { 2001:db8::/32, ffff::/16 } }\n"
+		" chain input { type filter hook input priority 0; policy drop;\n"
+		"  ip saddr @a tcp dport 22 counter accept\n"
+		"  ip saddr @b udp dport 53 counter accept\n"
+		"  ip saddr 203.0.113.7 counter accept\n"
+		"  ip saddr @b counter jump sub\n"
+		"  ip6 saddr @c tcp dport 22 counter accept\n"
+		"  ip6 saddr 2001:db8::1 counter accept\n"
+		"  ip6 saddr @c counter drop\n"
+		"  ip daddr @a counter accept\n"
+		" }\n"
+		" chain sub {\n"
+		"  ip saddr @a counter accept\n"
+		"  ip saddr 255.255.255.255 counter accept\n"
+		"  counter return\n"
+		" }\n"
+		"}\n";
+	static const char *const src[] = {
+		"10.0.0.0", "10.255.255.255", "11.0.0.0", "9.255.255.255", "10.1.0.0",
+		"10.1.255.255", "10.2.0.0", "192.0.2.0", "192.0.2.255", "192.0.3.0",
+		"198.51.100.7", "198.51.101.0", "203.0.113.7", "203.0.113.6", "203.0.113.8",
+		"0.0.0.0", "255.255.255.255", "255.255.254.255", "172.16.0.1",
+		"2001:db8::", "2001:db8::1", "2001:db8::2", "2001:db8:ffff:ffff:ffff:ffff:ffff:ffff",
+		"2001:db9::", "2001:db7:ffff::", "fd00::1", "::", "ffff::", "fffe:ffff::",
+		"ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff",
+	};
+	struct ruleset *rs = kernel_ruleset(text);
+	struct vm *on = must_load(rs), *off = must_load(rs);
+	size_t members = 0;
+	unsigned incomplete = 0;
+
+	(void)state;
+	/* saddr v4: @a, @b, 203.0.113.7, @b, sub's @a and 255.255.255.255;
+	 * saddr v6: @c, 2001:db8::1, @c; "ip daddr @a" alone is no group */
+	assert_int_equal(vm_rule_index_groups(on, &members), 2);
+	assert_int_equal(members, 9);
+	vm_set_rule_index(off, false);
+	for (size_t i = 0; i < sizeof(src) / sizeof(*src); i++) {
+		bool v6 = strchr(src[i], ':') != NULL;
+		const char *dst = v6 ? "fd00::9" : "10.9.9.9";
+
+		for (int kind = 0; kind < 5; kind++) {
+			struct vm_verdict va, vb;
+			struct tp t;
+
+			if (kind == 0)
+				tcp(&t, src[i], 1000, dst, 22);
+			else if (kind == 1)
+				udp(&t, src[i], 1000, dst, 53, 0);
+			else if (kind == 2)
+				tcp(&t, src[i], 1000, dst, 80);
+			else if (kind == 3)
+				icmp(&t, src[i], dst, v6 ? 128 : 8);
+			else {	/* the source address cut off by the snap length */
+				tcp(&t, src[i], 1000, dst, 22);
+				t.p.avail = v6 ? 20 : 14;
+			}
+			eval(on, &t, &va);
+			eval(off, &t, &vb);
+			assert_int_equal(va.verdict, vb.verdict);
+			assert_int_equal(va.rule_index, vb.rule_index);
+			assert_string_equal(va.chain ? va.chain : "-", vb.chain ? vb.chain : "-");
+			assert_int_equal(va.incomplete, vb.incomplete);
+			incomplete += va.incomplete;
+		}
+	}
+	assert_int_equal(incomplete, sizeof(src) / sizeof(*src));
+	/* a few verdicts spelled out (both ways: the counters are compared below) */
+	{
+		struct vm_verdict v;
+		struct tp t;
+
+		udp(&t, "10.1.0.5", 1, "10.9.9.9", 53, 0);
+		assert_int_equal(eval_both(on, off, &t, &v), NF_ACCEPT);
+		assert_int_equal(v.rule_index, 1);
+		tcp(&t, "10.1.2.3", 1, "172.16.0.9", 80);	/* @b: jump sub, @a accepts */
+		assert_int_equal(eval_both(on, off, &t, &v), NF_ACCEPT);
+		assert_string_equal(v.chain, "sub");
+		assert_int_equal(v.rule_index, 0);
+		tcp(&t, "255.255.255.255", 1, "172.16.0.9", 80);
+		assert_int_equal(eval_both(on, off, &t, &v), NF_ACCEPT);
+		assert_string_equal(v.chain, "sub");
+		assert_int_equal(v.rule_index, 1);
+		tcp(&t, "198.51.100.7", 1, "172.16.0.9", 80);	/* sub returns, policy */
+		assert_int_equal(eval_both(on, off, &t, &v), NF_DROP);
+		assert_true(v.policy);
+		tcp(&t, "2001:db8::1", 1, "fd00::9", 80);
+		assert_int_equal(eval_both(on, off, &t, &v), NF_ACCEPT);
+		assert_int_equal(v.rule_index, 5);
+	}
+	/* the same counters and element hits */
+	assert_int_equal(vm_rule_count(on), vm_rule_count(off));
+	for (size_t i = 0; i < vm_rule_count(on); i++) {
+		struct vm_rule_stats a, b;
+
+		assert_int_equal(vm_rule_stats(on, i, &a), 0);
+		assert_int_equal(vm_rule_stats(off, i, &b), 0);
+		assert_int_equal(a.evaluated, b.evaluated);
+		assert_int_equal(a.matched, b.matched);
+		assert_int_equal(a.packets, b.packets);
+		assert_int_equal(a.bytes, b.bytes);
+	}
+	for (size_t i = 0; i < vm_set_count(on); i++)
+		for (size_t j = 0; j < vm_set_nelems(on, i); j++)
+			assert_int_equal(vm_set_elem_hits(on, i, j), vm_set_elem_hits(off, i, j));
+	vm_free(on);
+	vm_free(off);
+	ruleset_free(rs);
+}
+
+/* "payload ip saddr -> reg 1; cmp eq reg 1, addr; verdict" (no guard) */
+static void hb_saddr_rule(struct ruleset *rs, const char *addr, int verdict_code)
+{
+	struct nftnl_rule *r = hb_rule(rs);
+	uint8_t a[4];
+
+	assert_int_equal(inet_pton(AF_INET, addr, a), 1);
+	hb_payload(r, NFT_PAYLOAD_NETWORK_HEADER, 12, 4, NFT_REG_1);
+	hb_cmp(r, NFT_REG_1, NFT_CMP_EQ, a, 4);
+	hb_verdict(r, verdict_code);
+}
+
+/* Registers live for the whole chain walk: a rule may test what an earlier
+ * rule's payload loaded.  Passing over that earlier rule would leave the
+ * register unwritten, so such a ruleset gets no rule index (vm.c tracks every
+ * register operand at load). */
+static void test_handbuilt_index_registers(void **state)
+{
+	struct ruleset *rs = hb_new(NF_ACCEPT), *rs2 = hb_new(NF_ACCEPT);
+	struct nftnl_rule *r;
+	uint8_t a[4] = { 192, 0, 2, 3 };
+	struct vm_verdict v;
+	size_t members = 0;
+	struct vm *vm;
+	struct tp t;
+
+	(void)state;
+	hb_saddr_rule(rs, "192.0.2.1", NF_ACCEPT);
+	hb_saddr_rule(rs, "192.0.2.2", NF_ACCEPT);
+	r = hb_rule(rs);			/* reads rule 1's register */
+	hb_cmp(r, NFT_REG_1, NFT_CMP_EQ, a, 4);
+	hb_verdict(r, NF_DROP);
+	vm = must_load(rs);
+	assert_int_equal(vm_rule_index_groups(vm, &members), 0);
+	tcp(&t, "192.0.2.3", 1, "10.0.0.1", 22);
+	assert_int_equal(eval(vm, &t, &v), NF_DROP);
+	assert_int_equal(v.rule_index, 2);
+	vm_free(vm);
+
+	/* each rule loading what it tests: indexed, the same answers */
+	hb_saddr_rule(rs2, "192.0.2.1", NF_ACCEPT);
+	hb_saddr_rule(rs2, "192.0.2.2", NF_ACCEPT);
+	hb_saddr_rule(rs2, "192.0.2.3", NF_DROP);
+	vm = must_load(rs2);
+	assert_int_equal(vm_rule_index_groups(vm, &members), 1);
+	assert_int_equal(members, 3);
+	tcp(&t, "192.0.2.3", 1, "10.0.0.1", 22);
+	assert_int_equal(eval(vm, &t, &v), NF_DROP);
+	assert_int_equal(v.rule_index, 2);
+	tcp(&t, "192.0.2.2", 1, "10.0.0.1", 22);
+	assert_int_equal(eval(vm, &t, &v), NF_ACCEPT);
+	assert_int_equal(v.rule_index, 1);
+	tcp(&t, "192.0.2.4", 1, "10.0.0.1", 22);
+	assert_int_equal(eval(vm, &t, &v), NF_ACCEPT);
+	assert_true(v.policy);
+	for (size_t i = 0; i < 3; i++) {
+		struct vm_rule_stats st;
+
+		assert_int_equal(vm_rule_stats(vm, i, &st), 0);
+		assert_int_equal(st.evaluated, i == 2 ? 2 : 3);
+		assert_int_equal(st.matched, i == 0 ? 0 : 1);
+	}
+	vm_free(vm);
+	ruleset_free(rs);
+	ruleset_free(rs2);
+}
+
 static void test_handbuilt_catchall(void **state)
 {
 	struct ruleset *rs = hb_new(NF_ACCEPT);
@@ -2044,6 +2248,8 @@ int main(void)
 		cmocka_unit_test(test_save_load),
 		cmocka_unit_test(test_handbuilt_shift_byteorder),
 		cmocka_unit_test(test_handbuilt_catchall),
+		cmocka_unit_test(test_rule_index),
+		cmocka_unit_test(test_handbuilt_index_registers),
 		cmocka_unit_test(test_handbuilt_guard_register),
 		cmocka_unit_test(test_set_structures_random),
 		cmocka_unit_test(test_saved_sample),
