@@ -1440,7 +1440,13 @@ static void prepare(void *arg, const struct pcap_pkthdr *h, const uint8_t *data,
 	apply_dir(c->ci, p, frame);
 	pp->dir_rc = packet_dir(c->r, p, &pp->dir);
 	pp->ct.valid = false;
-	if (pp->dir_rc == 0 && !p->is_frag)
+	if (pp->dir_rc < 0)
+		return;
+	/* the hook the packet takes first (here: in the reader thread when
+	 * there is one, which has time to spare) */
+	set_iface(p, pp->dir == FLOW_IN ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT,
+		  pp->dir == FLOW_LO);
+	if (!p->is_frag)
 		ct_packet_hint(p, &pp->ct);
 }
 
@@ -1521,7 +1527,7 @@ static int replay_one(struct replay *r, size_t ci)
 			trace_begin(r, cap, pk, false);
 			vm_set_trace(r->vm, trace_cb, r);
 		}
-		set_iface(pk, dir == FLOW_IN ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT, dir == FLOW_LO);
+		/* (prepare gave it its hook and interfaces) */
 		if (judge(r, cap, pk, dir, &pp->ct) < 0)
 			goto out;
 	}
