@@ -113,7 +113,14 @@ static void payload_eval(void *priv, struct vm_regs *regs, struct vm_exec *x)
 		x->out->incomplete = true;
 		goto brk;
 	}
-	memcpy(dest, p->data + off, pl->len);
+	/* the common lengths as fixed-size copies (one load each), not a call */
+	switch (pl->len) {
+	case 1: memcpy(dest, p->data + off, 1); break;
+	case 2: memcpy(dest, p->data + off, 2); break;
+	case 4: memcpy(dest, p->data + off, 4); break;
+	case 16: memcpy(dest, p->data + off, 16); break;
+	default: memcpy(dest, p->data + off, pl->len); break;
+	}
 	return;
 brk:
 	regs->code = NFT_BREAK;
