@@ -394,6 +394,9 @@ fi
 # same report either way.
 if ! command -v valgrind >/dev/null 2>&1; then
 	skip "FILTERD_FREE_AT_EXIT under valgrind" "valgrind not installed"
+elif grep -q -a __asan_init "$REPLAY"; then
+	# (an AddressSanitizer build frees at exit anyway, and does not run under valgrind)
+	skip "FILTERD_FREE_AT_EXIT under valgrind" "$REPLAY is an AddressSanitizer build"
 else
 	# shellcheck disable=SC2086
 	FILTERD_FREE_AT_EXIT=1 valgrind -q --leak-check=full --errors-for-leak-kinds=definite,indirect \
