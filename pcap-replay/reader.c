@@ -21,15 +21,8 @@
 #include <time.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#if __has_include(<valgrind/helgrind.h>)
-#include <valgrind/helgrind.h>
-#endif
-#ifndef VALGRIND_HG_DISABLE_CHECKING
-#define VALGRIND_HG_DISABLE_CHECKING(a, n) ((void)(a), (void)(n))
-#endif
 
 #define NBATCHES 4
-#define READ_AHEAD 16		/* packets: see reader_next */
 #define BATCH_PACKETS 512
 #define BATCH_BYTES (1u << 20)
 /* stdio's default buffer is 4 KiB: one read(2) per 4 KiB of capture.  64 KiB
@@ -76,36 +69,11 @@ struct reader {
 	char err[PCAP_ERRBUF_SIZE + 64];
 };
 
-/* nfull is changed under the mutex, and also read without it, atomically, by
- * the spin below: a wait that ends within SPIN_LOOPS pause instructions
- * (tens of microseconds) is spent spinning instead of sleeping, which saves
- * the futex wake-up — and, for the replay waiting for the reader, the wake-up
- * latency of a sleeping CPU.  The mutex is then taken as before. */
-#define SPIN_LOOPS 4000
-
-static unsigned nfull_get(const struct reader *r)
-{
-	return __atomic_load_n(&r->nfull, __ATOMIC_ACQUIRE);
-}
-
-static void nfull_add(struct reader *r, int d)
-{
-	__atomic_store_n(&r->nfull, r->nfull + (unsigned)d, __ATOMIC_RELEASE);
-}
-
-static void spin_while(const struct reader *r, unsigned full)
-{
-	for (unsigned i = 0; i < SPIN_LOOPS && nfull_get(r) == full &&
-	     !__atomic_load_n(&r->stop, __ATOMIC_RELAXED); i++)
-		__builtin_ia32_pause();
-}
-
 /* The next batch to fill, once the consumer has released it; NULL: stop. */
 static struct batch *acquire(struct reader *r)
 {
 	struct batch *b = NULL;
 
-	spin_while(r, NBATCHES);
 	pthread_mutex_lock(&r->mu);
 	if (r->nfull == NBATCHES && !r->stop)
 		r->reader_waits++;
@@ -127,7 +95,7 @@ static void publish(struct reader *r)
 {
 	pthread_mutex_lock(&r->mu);
 	r->batches++;
-	nfull_add(r, 1);
+	r->nfull++;
 	pthread_cond_broadcast(&r->cv);
 	pthread_mutex_unlock(&r->mu);
 }
@@ -284,10 +252,6 @@ static void start(struct reader *r)
 {
 	pthread_mutex_init(&r->mu, NULL);
 	pthread_cond_init(&r->cv, NULL);
-	/* read atomically outside the mutex by spin_while (helgrind does not
-	 * model atomics; every write is atomic and under the mutex) */
-	VALGRIND_HG_DISABLE_CHECKING(&r->nfull, sizeof(r->nfull));
-	VALGRIND_HG_DISABLE_CHECKING(&r->stop, sizeof(r->stop));
 	if (pthread_create(&r->thread, NULL, reader_main, r) == 0) {
 		r->started = true;
 	} else {
@@ -431,11 +395,10 @@ int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data, v
 			*h = b->hdr[r->pos];
 			*data = b->data + b->off[r->pos];
 			*area = b->area + r->pos * r->area_size;
-			/* a packet ahead: the reader thread wrote it from another
-			 * CPU's cache.  Sixteen ahead: the replay peeks at the
-			 * conntrack hints of the packets 12 and 8 ahead */
-			if (r->pos + READ_AHEAD < b->n) {
-				const uint8_t *a = b->area + (r->pos + READ_AHEAD) * r->area_size;
+			/* a packet a few ahead: the reader thread wrote it from
+			 * another CPU's cache */
+			if (r->pos + 4 < b->n) {
+				const uint8_t *a = b->area + (r->pos + 4) * r->area_size;
 
 				for (size_t o = 0; o < r->area_size; o += 64)
 					__builtin_prefetch(a + o);
@@ -452,17 +415,12 @@ int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data, v
 			}
 			r->consuming = false;
 			r->head = (r->head + 1) % NBATCHES;
-			nfull_add(r, -1);
+			r->nfull--;
 			pthread_cond_broadcast(&r->cv);
 			if (r->ended) {
 				pthread_mutex_unlock(&r->mu);
 				continue;
 			}
-		}
-		if (!r->nfull) {
-			pthread_mutex_unlock(&r->mu);
-			spin_while(r, 0);
-			pthread_mutex_lock(&r->mu);
 		}
 		if (!r->nfull)
 			r->consumer_waits++;
@@ -497,7 +455,7 @@ void reader_close(struct reader *r, struct reader_stats *st)
 		return;
 	if (r->started) {
 		pthread_mutex_lock(&r->mu);
-		__atomic_store_n(&r->stop, true, __ATOMIC_RELAXED);
+		r->stop = true;
 		pthread_cond_broadcast(&r->cv);
 		pthread_mutex_unlock(&r->mu);
 		pthread_join(r->thread, NULL);

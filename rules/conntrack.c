@@ -5,10 +5,8 @@
  * nf_conntrack_proto_{tcp,udp,icmp,icmpv6,generic}.c and nf_defrag_ipv4/ipv6.
  * Written from reading those, not copied: each block names what it mirrors. */
 #include <errno.h>
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <netinet/in.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
@@ -205,42 +203,6 @@ struct ct_table {
 	struct ct_entry *free_entries;	/* released ones, via next */
 };
 
-/* The slot array of a large table (millions of slots) is read at random, a
- * slot a packet: with 4 KiB pages nearly every read also misses the TLB.  An
- * array of 2 MiB or more is mapped on its own, aligned to 2 MiB, and asked
- * for transparent huge pages (madvise; the kernel may decline — it is then
- * an ordinary mapping).  Smaller ones come from calloc. */
-#define SLOTS_HUGE (2u << 20)
-
-static struct ct_slot *slots_alloc(size_t n)
-{
-	size_t bytes = n * sizeof(struct ct_slot);
-	uint8_t *m, *a;
-
-	if (bytes < SLOTS_HUGE)
-		return calloc(n, sizeof(struct ct_slot));
-	m = mmap(NULL, bytes + SLOTS_HUGE, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-		 -1, 0);
-	if (m == MAP_FAILED)
-		return NULL;
-	a = (uint8_t *)(((uintptr_t)m + SLOTS_HUGE - 1) & ~(uintptr_t)(SLOTS_HUGE - 1));
-	if (a > m)
-		munmap(m, (size_t)(a - m));
-	munmap(a + bytes, (size_t)(m + bytes + SLOTS_HUGE - (a + bytes)));
-	madvise(a, bytes, MADV_HUGEPAGE);
-	return (struct ct_slot *)a;	/* zero pages */
-}
-
-static void slots_free(struct ct_slot *s, size_t n)
-{
-	size_t bytes = n * sizeof(struct ct_slot);
-
-	if (bytes < SLOTS_HUGE)
-		free(s);
-	else if (s)
-		munmap(s, bytes);
-}
-
 /* Entries are carved from chunks and recycled through a free list: a capture
  * makes and drops an entry per flow (and one per refused first packet), and
  * malloc/free cost more than the rest of a new flow's conntrack work.  Under
@@ -316,7 +278,7 @@ struct ct_table *ct_table_new(size_t max_entries)
 	/* the slot array grows with the table (hash_reserve): a small table
 	 * stays in the CPU caches */
 	t->nslots = 4096;
-	t->slot = slots_alloc(t->nslots);
+	t->slot = calloc(t->nslots, sizeof(*t->slot));
 	if (!t->slot) {
 		free(t);
 		errno = ENOMEM;
@@ -405,13 +367,13 @@ static bool hash_reserve(struct ct_table *t)
 	if (need * 2 <= t->nslots)
 		return true;
 	n = t->nslots * 2;
-	ns = n > t->nslots ? slots_alloc(n) : NULL;
+	ns = n > t->nslots ? calloc(n, sizeof(*ns)) : NULL;
 	if (!ns)
 		return need * 8 <= t->nslots * 7;
 	for (size_t i = 0; i < t->nslots; i++)
 		if (t->slot[i].e)
 			slot_put(ns, n, t->slot[i]);
-	slots_free(t->slot, t->nslots);
+	free(t->slot);
 	t->slot = ns;
 	t->nslots = n;
 	return true;
@@ -591,7 +553,7 @@ void ct_table_free(struct ct_table *t)
 	for (int i = 0; i < CT_FRAG_QUEUES; i++)
 		free(t->fq[i].data);
 	free(t->out);
-	slots_free(t->slot, t->nslots);
+	free(t->slot);
 	while (t->chunks) {
 		struct ct_chunk *c = t->chunks;
 
