@@ -105,9 +105,12 @@ static int group_build(struct vm_ixgroup *g, const struct member *m, unsigned n)
 	uint64_t mask = 0, emitted = 0;
 	int rc = -1;
 
-	for (unsigned i = 0; i < n; i++)
-		cap += m[i].set ? interval_set_bounds(m[i].set->interval, &(const set_u128 *){ 0 },
-						      &(const int32_t *){ 0 }) : 2;
+	for (unsigned i = 0; i < n; i++) {
+		const set_u128 *k;
+		const int32_t *v;
+
+		cap += m[i].set ? interval_set_bounds(m[i].set->interval, &k, &v) : 2;
+	}
 	ev = malloc((cap ? cap : 1) * sizeof(*ev));
 	b = malloc((cap ? cap : 1) * sizeof(*b));
 	g->mask = malloc((cap ? cap : 1) * sizeof(*g->mask));
