@@ -88,7 +88,7 @@ check-unit: all $(UNIT_BINS)
 	$(Q)O=$(O) ONLY=unit scripts/run-tests.sh
 
 check-live: all $(O)/bench/gencap
-	$(Q)O=$(O) ONLY=live SEEDS="$(SEEDS)" scripts/run-tests.sh
+	$(Q)O=$(O) ONLY=live SEEDS="$(SEEDS)" SCTP_SEEDS="$(SCTP_SEEDS)" scripts/run-tests.sh
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all

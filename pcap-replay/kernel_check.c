@@ -110,6 +110,10 @@ struct kc_rec {
 	int verdict;
 	uint32_t ct_state;	/* bits as nft_ct reads them (judged only) */
 	uint8_t l4proto;	/* judged, when the transport was located; else 0 */
+	/* the protocol state of its conntrack entry after conntrack saw it
+	 * (TCP, SCTP), with the entry's original tuple; "" when none */
+	char pstate[24];
+	struct ct_tuple ptuple;
 	char desc[160];
 	struct kc_path path;
 };
@@ -121,6 +125,7 @@ struct kc_kern {
 	bool ingress, pre, in, out0, out;
 	char ct_in[32], ct_out[32];	/* matched ct rules at input / output */
 	struct kc_path path;
+	char pstate[24];	/* the entry's protocol state in the host's table, or "" */
 };
 
 struct kc {
@@ -132,6 +137,9 @@ struct kc {
 	int host_ifindex, peer_ifindex;
 	struct mnl_socket *nl;
 	int raw4, raw6, raw4b, raw6b, pkt;
+	int ctfd;			/* the host's /proc/net/nf_conntrack */
+	char *ctbuf;
+	size_t ctcap;
 	struct kc_rec *recs;
 	size_t nrecs, rcap;
 	struct kc_path cur;	/* evaluator events of the current frame */
@@ -564,7 +572,11 @@ static int open_sockets(struct kc *k)
 		snprintf(k->err, sizeof(k->err), "AF_PACKET bind: %s", strerror(errno));
 		return -1;
 	}
-	return enter(k, k->host_ns);
+	if (enter(k, k->host_ns) < 0)
+		return -1;
+	/* bound to the namespace it is opened in: the host's table from here */
+	k->ctfd = open("/proc/self/net/nf_conntrack", O_RDONLY | O_CLOEXEC);
+	return 0;
 }
 
 /* ---- evaluator side ----------------------------------------------------------- */
@@ -684,6 +696,16 @@ static void on_packet(const struct replay_pkt *rp, void *arg)
 		r->verdict = rp->v->verdict;
 		r->ct_state = rp->p->ct_state;
 		r->l4proto = rp->p->tprot_set ? rp->p->l4proto : 0;
+		if (rp->p->ct_present && rp->p->ct) {
+			const char *ps = ct_entry_tcp_state(rp->p->ct);
+
+			if (!ps)
+				ps = ct_entry_sctp_state(rp->p->ct);
+			if (ps) {
+				snprintf(r->pstate, sizeof(r->pstate), "%s", ps);
+				ct_entry_tuple(rp->p->ct, 0, &r->ptuple);	/* original */
+			}
+		}
 	}
 	describe_pkt(rp->p, r->desc, sizeof(r->desc));
 	r->path = k->cur;
@@ -965,6 +987,70 @@ static int inject(struct kc *k, const struct kc_rec *rec, const uint8_t *data, s
 	return 0;
 }
 
+/* The protocol state the host's conntrack table holds for the entry whose
+ * original tuple is t (a line of /proc/net/nf_conntrack: "ipv4 2 sctp 132
+ * 207 ESTABLISHED src=... dst=... sport=... dport=... src=..."), into buf;
+ * buf stays "" when the table has no such entry or cannot be read. */
+static void kernel_pstate(struct kc *k, const struct ct_tuple *t, char *buf, size_t len)
+{
+	size_t used = 0;
+	ssize_t n;
+
+	buf[0] = '\0';
+	if (k->ctfd < 0 || lseek(k->ctfd, 0, SEEK_SET) < 0)
+		return;
+	for (;;) {
+		if (used + 4096 + 1 > k->ctcap) {
+			size_t nc = k->ctcap ? k->ctcap * 2 : 65536;
+			char *nb = realloc(k->ctbuf, nc);
+
+			if (!nb)
+				return;
+			k->ctbuf = nb;
+			k->ctcap = nc;
+		}
+		n = read(k->ctfd, k->ctbuf + used, k->ctcap - used - 1);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		used += (size_t)n;
+	}
+	if (!k->ctbuf)
+		return;
+	k->ctbuf[used] = '\0';
+	for (char *line = k->ctbuf, *next; line && *line; line = next) {
+		char fam[8], pname[16], state[32] = "", src[64], dst[64];
+		unsigned l3, proto, sport, dport;
+		long timeout;
+		uint8_t a[16], b[16];
+		int af = t->nfproto == NFPROTO_IPV4 ? AF_INET : AF_INET6;
+		size_t alen = af == AF_INET ? 4 : 16;
+		const char *q;
+		int off = 0;
+
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (sscanf(line, "%7s %u %15s %u %ld %n", fam, &l3, pname, &proto, &timeout,
+			   &off) != 5 || proto != t->proto)
+			continue;
+		q = line + off;
+		if (strncmp(q, "src=", 4) != 0 && sscanf(q, "%31s", state) != 1)
+			continue;
+		q = strstr(q, "src=");
+		if (!q || sscanf(q, "src=%63s dst=%63s sport=%u dport=%u", src, dst, &sport,
+				 &dport) != 4)
+			continue;
+		if (inet_pton(af, src, a) != 1 || inet_pton(af, dst, b) != 1 ||
+		    memcmp(a, t->src, alen) != 0 || memcmp(b, t->dst, alen) != 0 ||
+		    sport != t->sport || dport != t->dport)
+			continue;
+		snprintf(buf, len, "%s", state);
+		return;
+	}
+}
+
 /* ---- comparison ------------------------------------------------------------- */
 
 enum kc_outcome { KC_AGREE, KC_UNDECIDABLE, KC_DISAGREE };
@@ -1126,19 +1212,15 @@ static enum kc_outcome compare(struct kc *k, const struct kc_rec *r, const struc
 		return KC_DISAGREE;
 	}
 	ct_names(r->ct_state, ct, sizeof(ct));
-	if (r->l4proto == IPPROTO_SCTP) {
-		/* conntrack.c tracks SCTP as a generic protocol with ports; the
-		 * kernel's tracker validates chunks and runs a state machine of
-		 * its own (documented in conntrack.h) */
-		if (strcmp(ct, r->dir == FLOW_IN ? kr->ct_in : kr->ct_out) != 0 ||
-		    !path_eq(&r->path, &kr->path)) {
-			snprintf(why, len, "sctp: the emulated conntrack has no state machine "
-				 "for this protocol");
-			return KC_UNDECIDABLE;
-		}
-	}
 	if (strcmp(ct, r->dir == FLOW_IN ? kr->ct_in : kr->ct_out) != 0) {
 		snprintf(why, len, "conntrack state differs");
+		return KC_DISAGREE;
+	}
+	/* the tracker's own state, where the host's table lists the entry (an
+	 * unconfirmed one, refused by the ruleset, is not listed) */
+	if (r->pstate[0] && kr->pstate[0] && strcmp(r->pstate, kr->pstate) != 0) {
+		snprintf(why, len, "the %s tracker's state differs: %s here, %s in the kernel",
+			 r->ptuple.proto == IPPROTO_SCTP ? "SCTP" : "TCP", r->pstate, kr->pstate);
 		return KC_DISAGREE;
 	}
 	if (!path_eq(&r->path, &kr->path)) {
@@ -1285,6 +1367,8 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 				pcap_close(pd);
 				return -1;
 			}
+			if (r->pstate[0])
+				kernel_pstate(k, &r->ptuple, kr.pstate, sizeof(kr.pstate));
 			oc = compare(k, r, &kr, why, sizeof(why));
 			if (oc == KC_AGREE) {
 				(*agree)++;
@@ -1295,9 +1379,10 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 						ct_names(r->ct_state, ct, sizeof(ct));
 					if (r->path.n)
 						ev_text(k, &r->path.ev[r->path.n - 1], last, sizeof(last));
-					printf("agree capture %u frame %llu: %s: %s, ct %s, %u rules%s%s\n",
+					printf("agree capture %u frame %llu: %s: %s, ct %s%s%s, %u rules%s%s\n",
 					       r->capture, (unsigned long long)r->frame, r->desc,
-					       kind_text(r), ct, r->path.n, last[0] ? ": " : "", last);
+					       kind_text(r), ct, kr.pstate[0] ? " " : "", kr.pstate,
+					       r->path.n, last[0] ? ": " : "", last);
 				}
 			} else if (oc == KC_UNDECIDABLE) {
 				(*undecidable)++;
@@ -1374,7 +1459,7 @@ int kernel_check(const struct replay_opts *o, const struct ruleset *rs,
 {
 	struct kc k = { .o = o, .verbose = ko->verbose, .orig_ns = -1, .host_ns = -1,
 			.peer_ns = -1, .raw4 = -1, .raw6 = -1, .raw4b = -1, .raw6b = -1,
-			.pkt = -1 };
+			.pkt = -1, .ctfd = -1 };
 	struct replay_opts o2 = *o;
 	struct replay r0, r;
 	bool r0_ready = false, r_ready = false;
@@ -1511,7 +1596,10 @@ out:
 		setns(k.orig_ns, CLONE_NEWNET);
 	if (k.nl)
 		mnl_socket_close(k.nl);
-	int fds[] = { k.raw4, k.raw6, k.raw4b, k.raw6b, k.pkt, k.host_ns, k.peer_ns, k.orig_ns };
+	int fds[] = { k.raw4, k.raw6, k.raw4b, k.raw6b, k.pkt, k.host_ns, k.peer_ns, k.orig_ns,
+		      k.ctfd };
+
+	free(k.ctbuf);
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)

@@ -147,6 +147,26 @@ struct ct_slot {
 					 * hint for prefetching (ct_prefetch_entry) */
 };
 
+/* SCTP: the tracker's states (enum sctp_conntrack); SC_MAX stands for "invalid". */
+enum sctp_state {
+	SC_NONE, SC_CLOSED, SC_COOKIE_WAIT, SC_COOKIE_ECHOED, SC_ESTABLISHED,
+	SC_SHUTDOWN_SENT, SC_SHUTDOWN_RECD, SC_SHUTDOWN_ACK_SENT, SC_HEARTBEAT_SENT,
+	SC_MAX
+};
+
+static const char *const sctp_state_names[SC_MAX] = {
+	"NONE", "CLOSED", "COOKIE_WAIT", "COOKIE_ECHOED", "ESTABLISHED",
+	"SHUTDOWN_SENT", "SHUTDOWN_RECD", "SHUTDOWN_ACK_SENT", "HEARTBEAT_SENT",
+};
+
+/* SCTP (struct ip_ct_sctp): the association's state, each direction's
+ * verification tag (as read, network order kept as a plain number), whether
+ * each side has sent an INIT, and the heartbeat vtag-failure flag */
+struct sctp_ct {
+	uint32_t vtag[2];
+	uint8_t state, last_dir, flags, init[2];
+};
+
 struct ct_entry {
 	struct ct_tuple tuple[2];	/* ORIGINAL, REPLY */
 	uint32_t hash[2];		/* tuple_hash() of each (made once, at creation) */
@@ -158,7 +178,10 @@ struct ct_entry {
 	uint64_t first_frame;
 	uint64_t packets[2], bytes[2];
 	bool began_before_capture;
-	struct tcp_ct tcp;
+	union {				/* by tuple[0].proto */
+		struct tcp_ct tcp;
+		struct sctp_ct sctp;
+	};
 	uint64_t user;			/* the caller's (ct_entry_set_user) */
 	_Alignas(8) uint8_t ext[CT_EXT_SIZE];	/* the caller's (ct_entry_ext) */
 };
@@ -512,10 +535,15 @@ static bool early_drop(struct ct_table *t)
 	unsigned scanned = 0;
 
 	for (struct ct_entry *e = t->head; e && scanned++ < CT_EARLY_DROP_SCAN; e = e->next) {
-		bool closing = e->tuple[0].proto == IPPROTO_TCP &&
-			(e->tcp.state == TS_FIN_WAIT || e->tcp.state == TS_LAST_ACK ||
-			 e->tcp.state == TS_TIME_WAIT || e->tcp.state == TS_CLOSE ||
-			 e->tcp.state == TS_CLOSE_WAIT);
+		/* tcp_can_early_drop, sctp_can_early_drop */
+		bool closing = (e->tuple[0].proto == IPPROTO_TCP &&
+				(e->tcp.state == TS_FIN_WAIT || e->tcp.state == TS_LAST_ACK ||
+				 e->tcp.state == TS_TIME_WAIT || e->tcp.state == TS_CLOSE ||
+				 e->tcp.state == TS_CLOSE_WAIT)) ||
+			       (e->tuple[0].proto == IPPROTO_SCTP &&
+				(e->sctp.state == SC_SHUTDOWN_SENT ||
+				 e->sctp.state == SC_SHUTDOWN_RECD ||
+				 e->sctp.state == SC_SHUTDOWN_ACK_SENT));
 
 		if (!(e->status & IPS_ASSURED) || closing) {
 			entry_kill(t, e, CT_GONE_EVICTED);
@@ -1201,6 +1229,288 @@ in_window:
 	return PK_ACCEPT;
 }
 
+/* ---- SCTP (nf_conntrack_proto_sctp.c) --------------------------------------- */
+
+/* chunk types (RFC 9260 section 3.2) and the T bit of ABORT/SHUTDOWN_COMPLETE */
+#define CH_DATA			0
+#define CH_INIT			1
+#define CH_INIT_ACK		2
+#define CH_HEARTBEAT		4
+#define CH_HEARTBEAT_ACK	5
+#define CH_ABORT		6
+#define CH_SHUTDOWN		7
+#define CH_SHUTDOWN_ACK		8
+#define CH_ERROR		9
+#define CH_COOKIE_ECHO		10
+#define CH_COOKIE_ACK		11
+#define CH_SHUTDOWN_COMPLETE	14
+#define CH_FLAG_T		0x01
+
+#define SCTP_HB_VTAG_FAILED	1	/* a HEARTBEAT's vtag differed: a path change? */
+
+/* nf_conntrack_sctp_timeout_* defaults; NONE takes CLOSED's (timeouts[0]) */
+static const int64_t sctp_timeout[SC_MAX] = {
+	[SC_NONE] = SECS(10), [SC_CLOSED] = SECS(10),
+	[SC_COOKIE_WAIT] = SECS(3), [SC_COOKIE_ECHOED] = SECS(3),
+	[SC_ESTABLISHED] = SECS(210),
+	[SC_SHUTDOWN_SENT] = SECS(3), [SC_SHUTDOWN_RECD] = SECS(3),
+	[SC_SHUTDOWN_ACK_SENT] = SECS(3), [SC_HEARTBEAT_SENT] = SECS(30),
+};
+
+/* The transitions (sctp_conntracks), one string per direction and chunk type
+ * that moves the state, one letter per current state in enum order (NONE ..
+ * HEARTBEAT_SENT): N none, C closed, W cookie wait, E cookie echoed,
+ * S established, s shutdown sent, r shutdown received, a shutdown ack sent,
+ * H heartbeat sent, x invalid.  Other chunk types (DATA, SACK, ...) keep it. */
+static const char sctp_moves[2][15][10] = {
+	{	/* ORIGINAL */
+		[CH_INIT] = "CCWESCCaW",	[CH_INIT_ACK] = "CCWESsraC",
+		[CH_ABORT] = "CCCCCCCCC",	[CH_SHUTDOWN] = "CCWEssraC",
+		[CH_SHUTDOWN_ACK] = "aCWESaaaa", [CH_ERROR] = "CCWESsraC",
+		[CH_COOKIE_ECHO] = "CCEESsraC", [CH_COOKIE_ACK] = "CCWSSsraC",
+		[CH_SHUTDOWN_COMPLETE] = "CCWESsrCC", [CH_HEARTBEAT] = "HCWESsraH",
+		[CH_HEARTBEAT_ACK] = "CCWESsraH",
+	},
+	{	/* REPLY */
+		[CH_INIT] = "xCWESsrax",	[CH_INIT_ACK] = "xWWESsrax",
+		[CH_ABORT] = "xCCCCCCCx",	[CH_SHUTDOWN] = "xCWErsrax",
+		[CH_SHUTDOWN_ACK] = "xCWESaaax", [CH_ERROR] = "xCWCSsrax",
+		[CH_COOKIE_ECHO] = "xCEESsrax", [CH_COOKIE_ACK] = "xCWSSsrax",
+		[CH_SHUTDOWN_COMPLETE] = "xCWESsrCx", [CH_HEARTBEAT] = "xCWESsraH",
+		[CH_HEARTBEAT_ACK] = "xCWESsraS",
+	},
+};
+
+static enum sctp_state sctp_next(int dir, enum sctp_state cur, uint8_t type)
+{
+	static const char letters[] = "NCWESsraH";
+	const char *row, *at;
+
+	if (type >= 15 || !sctp_moves[dir][type][0] || cur >= SC_MAX)
+		return cur;
+	row = sctp_moves[dir][type];
+	at = strchr(letters, row[cur]);
+	return at && row[cur] ? (enum sctp_state)(at - letters) : SC_MAX;
+}
+
+/* The chunk walk (for_each_sctp_chunk): from the end of the common header,
+ * while the offset is inside the packet (skb->len) and a chunk header fits
+ * there; each chunk's length rounded up to 4 bytes.  A chunk header inside
+ * the packet but beyond the captured bytes ends the walk with trunc set. */
+struct sctp_walk {
+	size_t off;
+	bool trunc;
+};
+
+static const uint8_t *sctp_chunk(const struct view *v, struct sctp_walk *w)
+{
+	const uint8_t *ch;
+	size_t len;
+
+	if (w->off >= v->klim || !kreadable(v, w->off, 4))
+		return NULL;
+	if (!readable(v, w->off, 4)) {
+		w->trunc = true;
+		return NULL;
+	}
+	ch = v->d + w->off;
+	len = rd16(ch + 2);
+	/* a zero length (invalid: the first walk stops there) ends the walk */
+	w->off = len ? w->off + ((len + 3) & ~(size_t)3) : v->klim;
+	return ch;
+}
+
+static bool map_has(const uint64_t map[4], uint8_t type)
+{
+	return map[type >> 6] >> (type & 63) & 1;
+}
+
+/* The INIT/INIT_ACK header's initiate tag: the kernel reads the 16-byte
+ * sctp_inithdr (it must be in the packet) and uses only the tag, the capture
+ * must hold those 4 bytes.  false: the kernel's read fails, or the capture
+ * lacks the tag. */
+static bool sctp_init_tag(const struct view *v, const uint8_t *ch, uint32_t *tag)
+{
+	size_t at = (size_t)(ch - v->d) + 4;
+
+	if (!kreadable(v, at, 16) || !readable(v, at, 4))
+		return false;
+	*tag = rd32(ch + 4);
+	return true;
+}
+
+/* sctp_new(): which chunks may open an entry, and the tags they teach */
+static bool sctp_new(struct ct_entry *e, const struct view *v, size_t off, uint32_t vtag)
+{
+	struct sctp_ct *sc = &e->sctp;
+	struct sctp_walk w = { .off = off + 12 };
+	const uint8_t *ch;
+
+	memset(sc, 0, sizeof(*sc));
+	while ((ch = sctp_chunk(v, &w))) {
+		enum sctp_state ns = sctp_next(IP_CT_DIR_ORIGINAL, SC_NONE, ch[0]);
+
+		if (ns == SC_NONE || ns == SC_MAX)
+			return false;		/* "invalid new" */
+		if (ch[0] == CH_INIT) {
+			if (vtag)
+				return false;	/* RFC 9260 8.5.1 (A) */
+			if (!sctp_init_tag(v, ch, &sc->vtag[IP_CT_DIR_REPLY]))
+				return false;
+		} else if (ch[0] == CH_HEARTBEAT) {
+			sc->vtag[IP_CT_DIR_ORIGINAL] = vtag;	/* a secondary path */
+		} else if (ch[0] == CH_SHUTDOWN_ACK) {
+			sc->vtag[IP_CT_DIR_REPLY] = vtag;	/* out of the blue */
+		}
+	}
+	return !w.trunc;
+}
+
+/* nf_conntrack_sctp_packet(): sctp_error's length check (the checksum is not
+ * emulated, see conntrack.h), do_basic_checks, the verification tags
+ * (RFC 9260 8.5) and the state machine, chunk by chunk.  A packet found
+ * invalid midway keeps the changes of the chunks before it, as in the kernel. */
+static enum pk sctp_packet(struct ct_table *t, struct ct_entry *e, int dir, const struct pkt *p,
+			   size_t off)
+{
+	const struct view view = pkt_view(p), *v = &view;
+	struct sctp_ct *sc = &e->sctp;
+	struct sctp_walk w = { .off = off + 12 };
+	enum sctp_state old, ns = SC_NONE;
+	uint64_t map[4] = { 0, 0, 0, 0 };
+	bool alone = false, ignore = false;
+	const uint8_t *ch;
+	unsigned count = 0;
+	uint32_t vtag;
+
+	/* the ports and the tag (the checksum is not read) */
+	if (!kreadable(v, off, 12) || !readable(v, off, 8))
+		return PK_INVALID;		/* "short packet" */
+	vtag = rd32(v->d + off + 4);
+
+	/* do_basic_checks: COOKIE_ECHO/ACK only first, INIT, INIT_ACK and
+	 * SHUTDOWN_COMPLETE only alone, no zero-length chunk, at least one */
+	while ((ch = sctp_chunk(v, &w))) {
+		if (ch[0] == CH_INIT || ch[0] == CH_INIT_ACK || ch[0] == CH_SHUTDOWN_COMPLETE)
+			alone = true;
+		if (((ch[0] == CH_COOKIE_ACK || ch[0] == CH_COOKIE_ECHO || alone) && count) ||
+		    rd16(ch + 2) == 0)
+			return PK_INVALID;
+		map[ch[0] >> 6] |= 1ull << (ch[0] & 63);
+		count++;
+	}
+	if (w.trunc || !count)
+		return PK_INVALID;
+
+	if (!(e->status & IPS_CONFIRMED)) {
+		/* out of the blue with these: discarded (RFC 9260 8.4) */
+		if (map_has(map, CH_ABORT) || map_has(map, CH_SHUTDOWN_COMPLETE) ||
+		    map_has(map, CH_COOKIE_ACK))
+			return PK_INVALID;
+		if (!sctp_new(e, v, off, vtag))
+			return PK_INVALID;
+	}
+
+	if (!map_has(map, CH_INIT) && !map_has(map, CH_SHUTDOWN_COMPLETE) &&
+	    !map_has(map, CH_COOKIE_ECHO) && !map_has(map, CH_ABORT) &&
+	    !map_has(map, CH_SHUTDOWN_ACK) && !map_has(map, CH_HEARTBEAT) &&
+	    !map_has(map, CH_HEARTBEAT_ACK) && vtag != sc->vtag[dir])
+		return PK_INVALID;		/* "verification tag check failed" */
+
+	w = (struct sctp_walk){ .off = off + 12 };
+	while ((ch = sctp_chunk(v, &w))) {
+		uint8_t type = ch[0];
+		uint32_t tag;
+
+		/* the verification tag's special cases (RFC 9260 8.5.1) */
+		switch (type) {
+		case CH_INIT:
+			if (vtag)
+				return PK_INVALID;
+			break;
+		case CH_ABORT:
+		case CH_SHUTDOWN_COMPLETE:
+			/* the sender's own tag, or with T the peer's */
+			if (vtag != sc->vtag[(ch[1] & CH_FLAG_T) ? !dir : dir])
+				return PK_INVALID;
+			break;
+		case CH_COOKIE_ECHO:
+			if (vtag != sc->vtag[dir])
+				return PK_INVALID;
+			break;
+		case CH_COOKIE_ACK:
+			sc->init[0] = sc->init[1] = 0;
+			break;
+		case CH_HEARTBEAT:
+		case CH_HEARTBEAT_ACK:
+			if (!sc->vtag[dir]) {
+				sc->vtag[dir] = vtag;
+			} else if (vtag != sc->vtag[dir]) {
+				if (map_has(map, CH_DATA) || ignore)
+					return PK_INVALID;
+				if (type == CH_HEARTBEAT) {
+					/* perhaps another path: let it pass, unrenewed */
+					sc->flags |= SCTP_HB_VTAG_FAILED;
+					sc->last_dir = (uint8_t)dir;
+					ignore = true;
+					continue;
+				}
+				/* the answer from the other side: the new tags */
+				if (!(sc->flags & SCTP_HB_VTAG_FAILED) || sc->last_dir == dir)
+					return PK_INVALID;
+				sc->flags &= (uint8_t)~SCTP_HB_VTAG_FAILED;
+				sc->vtag[dir] = vtag;
+				sc->vtag[!dir] = 0;
+			} else {
+				sc->flags &= (uint8_t)~SCTP_HB_VTAG_FAILED;
+			}
+			break;
+		default:
+			break;
+		}
+
+		old = (enum sctp_state)sc->state;
+		ns = sctp_next(dir, old, type);
+		if (ns == SC_MAX)
+			return PK_INVALID;	/* "invalid" for this state */
+
+		if (type == CH_INIT) {
+			if (!sctp_init_tag(v, ch, &tag))
+				return PK_INVALID;
+			/* a retransmitted or stale INIT (the peer's tag) is not a new one */
+			if (old == SC_NONE || sc->vtag[!dir] != tag) {
+				if (sc->init[dir] && sc->init[!dir])
+					sc->init[!dir] = 0;
+				sc->init[dir] = 1;
+			}
+			sc->vtag[!dir] = tag;
+			/* an INIT retransmit on a closed entry does not renew it */
+			if (ns == SC_CLOSED && old == SC_CLOSED && (e->status & IPS_CONFIRMED))
+				ignore = true;
+		} else if (type == CH_INIT_ACK) {
+			uint32_t known = sc->vtag[!dir];
+
+			if (!sctp_init_tag(v, ch, &tag))
+				return PK_INVALID;
+			if (!sc->init[!dir] && known && known != tag)
+				return PK_INVALID;
+			if (sc->init[dir] && sc->init[!dir] && known != tag)
+				return PK_INVALID;	/* INIT collision */
+			sc->vtag[!dir] = tag;
+		}
+
+		sc->state = (uint8_t)ns;
+		if (old != ns && ns == SC_ESTABLISHED)
+			e->status |= IPS_ASSURED;
+	}
+	if (w.trunc)
+		return PK_INVALID;
+	if (ignore)
+		return PK_ACCEPT_NOACCT;	/* let through, timeout not renewed */
+	refresh(t, e, sctp_timeout[ns]);
+	return PK_ACCEPT;
+}
+
 /* ---- UDP, ICMP, generic ----------------------------------------------------- */
 
 /* udp_error() length checks, then nf_conntrack_udp_packet(): replied traffic
@@ -1548,6 +1858,8 @@ repeat:
 		res = icmp_packet(t, e);
 	else if (proto == IPPROTO_GRE)
 		res = gre_packet(t, e);
+	else if (proto == IPPROTO_SCTP)
+		res = sctp_packet(t, e, dir, p, off);
 	else {
 		refresh(t, e, GENERIC_TIMEOUT);
 		res = PK_ACCEPT;
@@ -1986,6 +2298,13 @@ uint32_t ct_entry_expiration_ms(const struct ct_table *t, const struct ct_entry 
 	int64_t left = (e->status & IPS_CONFIRMED) ? e->timeout - t->now : e->timeout;
 
 	return left > 0 ? (uint32_t)(left / 1000) : 0;
+}
+
+const char *ct_entry_sctp_state(const struct ct_entry *e)
+{
+	if (e->tuple[0].proto != IPPROTO_SCTP || e->sctp.state >= SC_MAX)
+		return NULL;
+	return sctp_state_names[e->sctp.state];
 }
 
 const char *ct_entry_tcp_state(const struct ct_entry *e)

@@ -23,11 +23,10 @@
  * Protocols: TCP (window tracking), UDP and UDP-Lite, ICMP/ICMPv6 (queries,
  * errors RELATED to their quoted flow), GRE (the PPTP call ID as key, 30 s
  * unreplied / 180 s replied, as nf_conntrack_proto_gre without the PPTP
- * helper); every other protocol is generic (NEW, then ESTABLISHED once
- * replied).  SCTP is generic here too, with ports, although the kernel runs a
- * tracker of its own (chunk validation and a state machine): pcap-replay
- * --kernel-check reports its packets as undecidable offline when the two
- * differ.  DCCP has had no tracker since the kernel dropped DCCP (6.16):
+ * helper), SCTP (nf_conntrack_proto_sctp: chunk checks, verification tags,
+ * the association state machine and its timeouts; no mid-stream pickup: only
+ * INIT, HEARTBEAT, SHUTDOWN_ACK and the like open an entry); every other
+ * protocol is generic (NEW, then ESTABLISHED once replied).  DCCP has had no tracker since the kernel dropped DCCP (6.16):
  * generic, no ports.
  *
  * Time is the packets' capture time (p->ts), made monotonic: a timestamp
@@ -210,5 +209,7 @@ uint64_t ct_entry_user(const struct ct_entry *e);
 void ct_entry_set_user(struct ct_entry *e, uint64_t v);
 /* TCP conntrack state name ("SYN_SENT", "ESTABLISHED", ...) or NULL. */
 const char *ct_entry_tcp_state(const struct ct_entry *e);
+/* "COOKIE_WAIT", "ESTABLISHED", ...; NULL for a non-SCTP entry */
+const char *ct_entry_sctp_state(const struct ct_entry *e);
 
 #endif

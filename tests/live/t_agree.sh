@@ -11,6 +11,13 @@
 #     SEEDS (from `make check-live SEEDS=...`: "1-500", "7", "1 5 9") or by
 #     default 1-50 with AGREE_PACKETS (240) packets each; the agreement figure
 #     over all of them is printed.
+#  3. the same with SCTP associations as the larger part of the traffic
+#     (gen.py --sctp 100: random faults in the handshake, tags, bundling,
+#     shutdown and abort), SCTP_SEEDS (default 1-20; none when only SEEDS is
+#     given, "none" for none).
+# Besides verdicts, rule paths and ct state, the check compares each TCP and
+# SCTP packet's tracker state (SYN_SENT, COOKIE_WAIT, ...) with the host's
+# conntrack table.
 # Prints "ok - NAME", "not ok - NAME" or "skip - NAME: reason" per case; every
 # namespace it makes (pcap-replay --netns-prefix kca<pid>-*) is deleted on exit.
 set -u
@@ -93,25 +100,38 @@ for part in ${spec//,/ }; do
 	esac
 done
 
-# one seed: generate, check the policy compiles, run; prints one status line
+sseeds=()
+sspec=${SCTP_SEEDS:-}
+[ -z "$sspec" ] && { [ -n "$spec" ] && [ -n "${SEEDS:-}" ] && sspec=none || sspec=1-20; }
+[ "$sspec" != none ] && for part in ${sspec//,/ }; do
+	case "$part" in
+	*-*) for s in $(seq "${part%-*}" "${part#*-}"); do sseeds+=("sctp$s"); done ;;
+	*[!0-9]*) not_ok "SCTP_SEEDS" "bad seed '$part' in SCTP_SEEDS='$sspec'"; exit 1 ;;
+	*) sseeds+=("sctp$part") ;;
+	esac
+done
+
+# one seed (N, or sctpN: gen.py --sctp 100): generate, check the policy
+# compiles, run; prints one status line
 run_seed() {
-	local s=$1 d="$tmp/seed$1" rc
-	if ! python3 "$GEN" --seed "$s" --out "$d" --packets "$PACKETS" 2>"$d.gen.err"; then
-		echo "seed $s: GENERATOR $(tail -1 "$d.gen.err")"; return
+	local s=$1 d="$tmp/seed$1" rc extra=()
+	case "$s" in sctp*) extra=(--sctp 100); s=${s#sctp} ;; esac
+	if ! python3 "$GEN" --seed "$s" "${extra[@]}" --out "$d" --packets "$PACKETS" 2>"$d.gen.err"; then
+		echo "seed $1: GENERATOR $(tail -1 "$d.gen.err")"; return
 	fi
 	if ! "$FILTERCTL" check "$d/policy.yaml" --tags "$TAGS" >/dev/null 2>"$d.check.err"; then
-		echo "seed $s: POLICY $(head -1 "$d.check.err")"; return
+		echo "seed $1: POLICY $(head -1 "$d.check.err")"; return
 	fi
-	"$REPLAY" --kernel-check --netns-prefix "$PREFIX-s$s" --policy "$d/policy.yaml" \
+	"$REPLAY" --kernel-check --netns-prefix "$PREFIX-s$1" --policy "$d/policy.yaml" \
 		--tags "$TAGS" --local "$(cat "$d/local")" "$d/capture.pcap" >"$d.out" 2>"$d.err"
 	rc=$?
-	echo "seed $s: rc=$rc $(grep '^agreement:' "$d.out" || echo "no agreement line: $(tail -1 "$d.err")")"
+	echo "seed $1: rc=$rc $(grep '^agreement:' "$d.out" || echo "no agreement line: $(tail -1 "$d.err")")"
 }
 export -f run_seed
 export tmp GEN PACKETS FILTERCTL TAGS REPLAY PREFIX
 
 start=$(date +%s)
-printf '%s\n' "${seeds[@]}" | xargs -P "$JOBS" -I{} bash -c 'run_seed {}' >"$tmp/seeds.txt"
+printf '%s\n' "${seeds[@]}" "${sseeds[@]}" | xargs -P "$JOBS" -I{} bash -c 'run_seed {}' >"$tmp/seeds.txt"
 secs=$(( $(date +%s) - start ))
 
 A=0 N=0 U=0 D=0 P=0 bad=0
@@ -122,8 +142,10 @@ while IFS= read -r l; do
 		U=$((U + BASH_REMATCH[4])); D=$((D + BASH_REMATCH[5])); P=$((P + 1))
 		if [ "${BASH_REMATCH[1]}" != 0 ] || [ "${BASH_REMATCH[5]}" != 0 ]; then
 			bad=$((bad + 1))
+			ga="--seed ${s#sctp}"
+			[ "${s#sctp}" != "$s" ] && ga="$ga --sctp 100"
 			not_ok "agree: random policy seed $s" "$l" \
-				"reproduce: python3 $GEN --seed $s --out DIR --packets $PACKETS; $REPLAY --kernel-check --policy DIR/policy.yaml --tags $TAGS --local \$(cat DIR/local) DIR/capture.pcap" \
+				"reproduce: python3 $GEN $ga --out DIR --packets $PACKETS; $REPLAY --kernel-check --policy DIR/policy.yaml --tags $TAGS --local \$(cat DIR/local) DIR/capture.pcap" \
 				"$(grep -v '^agree \|^UNDECIDABLE' "$tmp/seed$s.out" | head -60)"
 		fi
 	else
@@ -135,11 +157,12 @@ done < <(sort -t' ' -k2 -n "$tmp/seeds.txt")
 pct=$(awk -v a="$A" -v n="$N" 'BEGIN { printf "%.2f", n ? 100 * a / n : 100 }')
 dec=$(awk -v a="$A" -v d="$D" 'BEGIN { printf "%.2f", a + d ? 100 * a / (a + d) : 100 }')
 echo "# agreement: $A/$N packets ($pct%), $U undecidable offline, $D disagreements;" \
-	"decided packets agree $dec%; $P policies (SEEDS=$spec, $PACKETS packets each), ${secs}s"
-if [ "$bad" -eq 0 ] && [ "$P" -eq "${#seeds[@]}" ]; then
+	"decided packets agree $dec%; $P policies (SEEDS=$spec, SCTP_SEEDS=$sspec," \
+	"$PACKETS packets each), ${secs}s"
+if [ "$bad" -eq 0 ] && [ "$P" -eq $((${#seeds[@]} + ${#sseeds[@]})) ]; then
 	ok "agree: $P random policies, $A/$N packets agree with the kernel, $U undecidable offline, 0 disagreements"
 else
-	not_ok "agree: random policies" "$bad of ${#seeds[@]} seeds failed"
+	not_ok "agree: random policies" "$bad of $((${#seeds[@]} + ${#sseeds[@]})) seeds failed"
 fi
 if [ -z "${SEEDS:-}" ] && { [ "$P" -lt 50 ] || [ "$N" -lt 10000 ]; }; then
 	not_ok "agree: coverage" "only $P policies and $N packets (want >= 50 and >= 10000)"

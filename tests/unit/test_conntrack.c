@@ -602,6 +602,202 @@ static void test_tcpdump_corpus(void **state)
 	assert_true(st.entries <= 64);
 }
 
+/* ---- SCTP (nf_conntrack_proto_sctp.c) ---- */
+
+/* An SCTP packet from C:5000 to S:6000 (out) or back (in) with chunks given as
+ * (type, flags, body length, first body word) quadruples; returns its size.
+ * The checksum is left 0: nf_conntrack_checksum is not emulated. */
+static size_t sctp_pkt(bool out, uint32_t vtag, int nchunks, ...)
+{
+	va_list ap;
+	size_t n = 12;
+
+	memset(l4, 0, 200);
+	l4[0] = out ? 0x13 : 0x17;	/* 5000 / 6000 */
+	l4[1] = out ? 0x88 : 0x70;
+	l4[2] = out ? 0x17 : 0x13;
+	l4[3] = out ? 0x70 : 0x88;
+	l4[4] = (uint8_t)(vtag >> 24);
+	l4[5] = (uint8_t)(vtag >> 16);
+	l4[6] = (uint8_t)(vtag >> 8);
+	l4[7] = (uint8_t)vtag;
+	va_start(ap, nchunks);
+	for (int i = 0; i < nchunks; i++) {
+		unsigned type = va_arg(ap, unsigned), flags = va_arg(ap, unsigned);
+		unsigned blen = va_arg(ap, unsigned);
+		uint32_t w = va_arg(ap, uint32_t);
+
+		l4[n] = (uint8_t)type;
+		l4[n + 1] = (uint8_t)flags;
+		l4[n + 2] = (uint8_t)((4 + blen) >> 8);
+		l4[n + 3] = (uint8_t)(4 + blen);
+		if (blen >= 4) {
+			l4[n + 4] = (uint8_t)(w >> 24);
+			l4[n + 5] = (uint8_t)(w >> 16);
+			l4[n + 6] = (uint8_t)(w >> 8);
+			l4[n + 7] = (uint8_t)w;
+		}
+		n += 4 + ((blen + 3) & ~3u);
+	}
+	va_end(ap);
+	return out ? pg_ip4(ipb, C, S, 132, l4, n, NULL) : pg_ip4(ipb, S, C, 132, l4, n, NULL);
+}
+
+enum { CK_DATA = 0, CK_INIT = 1, CK_INIT_ACK = 2, CK_SACK = 3, CK_HB = 4, CK_HB_ACK = 5,
+       CK_ABORT = 6, CK_SHUTDOWN = 7, CK_SHUTDOWN_ACK = 8, CK_COOKIE_ECHO = 10,
+       CK_COOKIE_ACK = 11, CK_SHUTDOWN_DONE = 14 };
+
+#define TAG_C 0x0c0c0c0cu	/* the client's (C's) initiate tag: S puts it in its packets */
+#define TAG_S 0x5e5e5e5eu
+
+/* sctp_new + the state table: INIT in the original direction goes NONE ->
+ * CLOSED, INIT_ACK in the reply CLOSED -> COOKIE_WAIT, COOKIE_ECHO -> COOKIE
+ * ECHOED, COOKIE_ACK -> ESTABLISHED and ASSURED (test_and_set_bit
+ * IPS_ASSURED_BIT); DATA and SACK keep the state; SHUTDOWN, SHUTDOWN_ACK and
+ * SHUTDOWN_COMPLETE close it; ESTABLISHED lasts 210 s, SHUTDOWN_* 3 s
+ * (sctp_timeouts), a closed entry 10 s. */
+static void test_sctp_association(void **state)
+{
+	assert_int_equal(run(sctp_pkt(true, 0, 1, CK_INIT, 0, 16, TAG_C), true), CT_STATE_NEW);
+	assert_string_equal(ct_entry_sctp_state(P.ct), "CLOSED");
+	assert_null(ct_entry_tcp_state(P.ct));
+	assert_int_equal(run(sctp_pkt(false, TAG_C, 1, CK_INIT_ACK, 0, 16, TAG_S), true),
+			 CT_STATE_ESTABLISHED);
+	assert_string_equal(ct_entry_sctp_state(P.ct), "COOKIE_WAIT");
+	assert_int_equal(run(sctp_pkt(true, TAG_S, 2, CK_COOKIE_ECHO, 0, 8, 1, CK_DATA, 0, 16, 1),
+			     true), CT_STATE_ESTABLISHED);
+	assert_string_equal(ct_entry_sctp_state(P.ct), "COOKIE_ECHOED");
+	assert_false(P.ct_status & IPS_ASSURED);
+	assert_int_equal(run(sctp_pkt(false, TAG_C, 1, CK_COOKIE_ACK, 0, 0, 0), true),
+			 CT_STATE_ESTABLISHED);
+	assert_string_equal(ct_entry_sctp_state(P.ct), "ESTABLISHED");
+	assert_true(P.ct_status & IPS_ASSURED);
+	assert_int_equal(ct_entry_expiration_ms(T, P.ct), 210000);
+	assert_int_equal(run(sctp_pkt(true, TAG_S, 1, CK_DATA, 0, 16, 2), true),
+			 CT_STATE_ESTABLISHED);
+	assert_int_equal(run(sctp_pkt(false, TAG_C, 1, CK_SACK, 0, 12, 2), true),
+			 CT_STATE_ESTABLISHED);
+	assert_string_equal(ct_entry_sctp_state(P.ct), "ESTABLISHED");
+	/* a stray INIT_ACK must carry the tag the entry knows for the peer
+	 * (no INIT pending: COOKIE_ACK cleared them) */
+	assert_int_equal(run(sctp_pkt(false, TAG_C, 1, CK_INIT_ACK, 0, 16, 0x777), true),
+			 CT_STATE_INVALID);
+	assert_int_equal(run(sctp_pkt(false, TAG_C, 1, CK_INIT_ACK, 0, 16, TAG_S), true),
+			 CT_STATE_ESTABLISHED);
+	/* the peer shuts down: SHUTDOWN_RECD, our SHUTDOWN_ACK, its COMPLETE */
+	assert_int_equal(run(sctp_pkt(false, TAG_C, 1, CK_SHUTDOWN, 0, 4, 2), true),
+			 CT_STATE_ESTABLISHED);
+	assert_string_equal(ct_entry_sctp_state(P.ct), "SHUTDOWN_RECD");
+	assert_int_equal(ct_entry_expiration_ms(T, P.ct), 3000);
+	assert_int_equal(run(sctp_pkt(true, TAG_S, 1, CK_SHUTDOWN_ACK, 0, 0, 0), true),
+			 CT_STATE_ESTABLISHED);
+	assert_string_equal(ct_entry_sctp_state(P.ct), "SHUTDOWN_ACK_SENT");
+	assert_int_equal(run(sctp_pkt(false, TAG_C, 1, CK_SHUTDOWN_DONE, 0, 0, 0), true),
+			 CT_STATE_ESTABLISHED);
+	assert_string_equal(ct_entry_sctp_state(P.ct), "CLOSED");
+	assert_int_equal(ct_entry_expiration_ms(T, P.ct), 10000);
+	/* 11 s later the entry is gone: an INIT opens a new one */
+	now_sec += 11;
+	assert_int_equal(run(sctp_pkt(true, 0, 1, CK_INIT, 0, 16, TAG_C + 1), true), CT_STATE_NEW);
+}
+
+/* do_basic_checks, sctp_new and the verification tag checks (RFC 9260 8.5,
+ * 8.5.1): each of these is INVALID, and an out-of-the-blue one makes no
+ * entry. */
+static void test_sctp_invalid(void **state)
+{
+	struct ct_stats st;
+	size_t n;
+
+	/* fewer than 12 bytes of SCTP header: sctp_error "short packet" */
+	n = pg_ip4(ipb, C, S, 132, (const uint8_t[8]){ 0x13, 0x88, 0x17, 0x70 }, 8, NULL);
+	assert_int_equal(run(n, true), CT_STATE_INVALID);
+	/* no chunk at all; a zero-length chunk */
+	assert_int_equal(run(sctp_pkt(true, 0, 0), true), CT_STATE_INVALID);
+	n = sctp_pkt(true, 0, 1, CK_DATA, 0, 16, 1);
+	ipb[20 + 12 + 2] = ipb[20 + 12 + 3] = 0;
+	assert_int_equal(run(n, true), CT_STATE_INVALID);
+	/* INIT not alone; COOKIE_ECHO not first */
+	assert_int_equal(run(sctp_pkt(true, 0, 2, CK_INIT, 0, 16, TAG_C, CK_DATA, 0, 16, 1), true),
+			 CT_STATE_INVALID);
+	assert_int_equal(run(sctp_pkt(true, 0, 2, CK_DATA, 0, 16, 1, CK_COOKIE_ECHO, 0, 8, 1),
+			     true), CT_STATE_INVALID);
+	/* an INIT with a tag (8.5.1 A); out-of-the-blue DATA, ABORT, COOKIE_ACK */
+	assert_int_equal(run(sctp_pkt(true, 7, 1, CK_INIT, 0, 16, TAG_C), true), CT_STATE_INVALID);
+	assert_int_equal(run(sctp_pkt(true, 7, 1, CK_DATA, 0, 16, 1), true), CT_STATE_INVALID);
+	assert_int_equal(run(sctp_pkt(true, 7, 1, CK_ABORT, 0, 0, 0), true), CT_STATE_INVALID);
+	assert_int_equal(run(sctp_pkt(true, 0, 1, CK_ABORT, 0, 0, 0), true), CT_STATE_INVALID);
+	assert_int_equal(run(sctp_pkt(true, 7, 1, CK_COOKIE_ACK, 0, 0, 0), true), CT_STATE_INVALID);
+	/* an INIT whose 16-byte header is not in the packet */
+	assert_int_equal(run(sctp_pkt(true, 0, 1, CK_INIT, 0, 4, TAG_C), true), CT_STATE_INVALID);
+	ct_table_stats(T, &st);
+	assert_int_equal(st.entries, 0);
+
+	/* on an association: wrong tags on DATA, COOKIE_ECHO and ABORT */
+	run(sctp_pkt(true, 0, 1, CK_INIT, 0, 16, TAG_C), true);
+	run(sctp_pkt(false, TAG_C, 1, CK_INIT_ACK, 0, 16, TAG_S), true);
+	assert_int_equal(run(sctp_pkt(true, TAG_C, 1, CK_COOKIE_ECHO, 0, 8, 1), true),
+			 CT_STATE_INVALID);
+	assert_int_equal(run(sctp_pkt(true, TAG_S, 1, CK_COOKIE_ECHO, 0, 8, 1), true),
+			 CT_STATE_ESTABLISHED);
+	assert_int_equal(run(sctp_pkt(true, 0x999, 1, CK_DATA, 0, 16, 1), true), CT_STATE_INVALID);
+	assert_int_equal(run(sctp_pkt(true, 0x999, 1, CK_ABORT, 0, 0, 0), true), CT_STATE_INVALID);
+	/* (those changed nothing) */
+	assert_int_equal(run(sctp_pkt(true, TAG_S, 1, CK_DATA, 0, 16, 1), true),
+			 CT_STATE_ESTABLISHED);
+	assert_string_equal(ct_entry_sctp_state(P.ct), "COOKIE_ECHOED");
+	/* ABORT with the T bit carries the peer's tag (8.5.1 B): fine, CLOSED */
+	assert_int_equal(run(sctp_pkt(true, TAG_C, 1, CK_ABORT, 1, 0, 0), true),
+			 CT_STATE_ESTABLISHED);
+	assert_string_equal(ct_entry_sctp_state(P.ct), "CLOSED");
+}
+
+/* HEARTBEAT out of the blue opens an entry (a secondary path, HEARTBEAT_SENT,
+ * 30 s) that learns the tag of each direction; its HEARTBEAT_ACK establishes
+ * it.  A HEARTBEAT with another tag on it passes without renewing the entry
+ * (SCTP_FLAG_HEARTBEAT_VTAG_FAILED); the other side's HEARTBEAT_ACK with a new
+ * tag then moves the entry to the new tags.  An INIT retransmitted on a
+ * confirmed CLOSED entry does not renew it either. */
+static void test_sctp_heartbeat(void **state)
+{
+	assert_int_equal(run(sctp_pkt(true, 0x51, 1, CK_HB, 0, 8, 1), true), CT_STATE_NEW);
+	assert_string_equal(ct_entry_sctp_state(P.ct), "HEARTBEAT_SENT");
+	assert_int_equal(ct_entry_expiration_ms(T, P.ct), 30000);
+	assert_int_equal(run(sctp_pkt(false, 0x61, 1, CK_HB_ACK, 0, 8, 1), true),
+			 CT_STATE_ESTABLISHED);
+	assert_string_equal(ct_entry_sctp_state(P.ct), "ESTABLISHED");
+	assert_true(P.ct_status & IPS_ASSURED);
+	assert_int_equal(run(sctp_pkt(true, 0x51, 1, CK_DATA, 0, 16, 1), true),
+			 CT_STATE_ESTABLISHED);
+	now_sec += 100;		/* 110 s left */
+	assert_int_equal(run(sctp_pkt(true, 0x52, 1, CK_HB, 0, 8, 1), true),
+			 CT_STATE_ESTABLISHED);
+	assert_int_equal(ct_entry_expiration_ms(T, P.ct), 110000);	/* not renewed */
+	/* the same direction answering does not count; the peer does */
+	assert_int_equal(run(sctp_pkt(true, 0x53, 1, CK_HB_ACK, 0, 8, 1), true), CT_STATE_INVALID);
+	assert_int_equal(run(sctp_pkt(false, 0x62, 1, CK_HB_ACK, 0, 8, 1), true),
+			 CT_STATE_ESTABLISHED);
+	assert_int_equal(ct_entry_expiration_ms(T, P.ct), 210000);
+	/* the old tag of the reply direction is gone, the new one works */
+	assert_int_equal(run(sctp_pkt(false, 0x61, 1, CK_DATA, 0, 16, 1), true), CT_STATE_INVALID);
+	assert_int_equal(run(sctp_pkt(false, 0x62, 1, CK_DATA, 0, 16, 1), true),
+			 CT_STATE_ESTABLISHED);
+	/* and the original direction's was forgotten: relearned from a HEARTBEAT */
+	assert_int_equal(run(sctp_pkt(true, 0x51, 1, CK_DATA, 0, 16, 1), true), CT_STATE_INVALID);
+	assert_int_equal(run(sctp_pkt(true, 0x52, 1, CK_HB, 0, 8, 1), true), CT_STATE_ESTABLISHED);
+	assert_int_equal(run(sctp_pkt(true, 0x52, 1, CK_DATA, 0, 16, 1), true),
+			 CT_STATE_ESTABLISHED);
+
+	/* INIT retransmit */
+	ct_table_free(T);
+	T = ct_table_new(16);
+	assert_int_equal(run(sctp_pkt(true, 0, 1, CK_INIT, 0, 16, TAG_C), true), CT_STATE_NEW);
+	assert_int_equal(ct_entry_expiration_ms(T, P.ct), 10000);
+	now_sec += 4;
+	assert_int_equal(run(sctp_pkt(true, 0, 1, CK_INIT, 0, 16, TAG_C), true), CT_STATE_NEW);
+	assert_int_equal(ct_entry_expiration_ms(T, P.ct), 6000);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -616,6 +812,9 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_icmpv6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_generic, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_gre, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sctp_association, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sctp_invalid, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_sctp_heartbeat, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_table_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defrag, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcpdump_corpus, setup, teardown),

@@ -13,6 +13,9 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gen import Pcap, eth, icmp, ip4, ip6, tcp, udp, frags4, frags6  # noqa: E402
+from gen import (sctp, chunk, init_body, data_body, SC_DATA, SC_INIT, SC_INIT_ACK,  # noqa: E402
+                 SC_SACK, SC_HB, SC_HB_ACK, SC_ABORT, SC_SHUTDOWN, SC_SHUTDOWN_ACK,
+                 SC_ERROR, SC_ECHO, SC_COOKIE_ACK, SC_SHUTDOWN_DONE)
 
 H4, H6 = "10.0.1.4", "fd00:10::4"
 AML4, AML6 = "192.0.2.5", "2001:db8:1::5"       # AzureMachineLearning
@@ -243,6 +246,135 @@ def rate_limited_log():
     return c
 
 
+def sctp_assoc():
+    """conntrack.c: SCTP as nf_conntrack_proto_sctp tracks it -- the four-way
+    handshake (INIT from NONE is CLOSED, INIT_ACK COOKIE_WAIT, COOKIE_ECHO
+    COOKIE_ECHOED, COOKIE_ACK ESTABLISHED), verification tags per direction,
+    heartbeats, the shutdown sequence, INIT retransmits; IPv4 and IPv6."""
+    c = Cap()
+    A, B = 0x11111111, 0x22222222
+
+    def assoc(h, peer, hp, pp):
+        c.out(c.ip(h, peer, 132, sctp(hp, pp, 0, [chunk(SC_INIT, init_body(A))])))
+        c.inb(c.ip(peer, h, 132, sctp(pp, hp, A, [chunk(SC_INIT_ACK, init_body(B))])))
+        c.out(c.ip(h, peer, 132, sctp(hp, pp, B, [chunk(SC_ECHO, b"cookie!!")])))
+        c.inb(c.ip(peer, h, 132, sctp(pp, hp, A, [chunk(SC_COOKIE_ACK)])))
+        c.out(c.ip(h, peer, 132, sctp(hp, pp, B, [chunk(SC_DATA, data_body(1))])))
+        c.inb(c.ip(peer, h, 132, sctp(pp, hp, A, [chunk(SC_SACK, bytes(12))])))
+        c.out(c.ip(h, peer, 132, sctp(hp, pp, 0xdeadbeef, [chunk(SC_DATA, data_body(2))])))  # bad vtag
+        c.inb(c.ip(peer, h, 132, sctp(pp, hp, B, [chunk(SC_SACK, bytes(12))])))  # other side's tag
+        c.out(c.ip(h, peer, 132, sctp(hp, pp, B, [chunk(SC_HB, bytes(8))])))
+        c.inb(c.ip(peer, h, 132, sctp(pp, hp, A, [chunk(SC_HB_ACK, bytes(8))])))
+        c.out(c.ip(h, peer, 132, sctp(hp, pp, B, [chunk(SC_SHUTDOWN, bytes(4))])))
+        c.inb(c.ip(peer, h, 132, sctp(pp, hp, A, [chunk(SC_SHUTDOWN_ACK)])))
+        c.out(c.ip(h, peer, 132, sctp(hp, pp, B, [chunk(SC_SHUTDOWN_DONE)])))
+        c.out(c.ip(h, peer, 132, sctp(hp, pp, B, [chunk(SC_DATA, data_body(3))])))  # closed
+    assoc(H4, VNET4, 5000, 6000)
+    assoc(H6, "fd00:10::10", 5001, 6001)
+    # an INIT nobody answers, retransmitted: the second does not renew the entry
+    c.out(c.ip(H4, VNET4, 132, sctp(5002, 6002, 0, [chunk(SC_INIT, init_body(0x33))])))
+    c.out(c.ip(H4, VNET4, 132, sctp(5002, 6002, 0, [chunk(SC_INIT, init_body(0x33))])))
+    # to the Internet: new, refused by the policy, and again
+    c.out(c.ip(H4, INET4, 132, sctp(5003, 6003, 0, [chunk(SC_INIT, init_body(0x44))])))
+    c.out(c.ip(H4, INET4, 132, sctp(5003, 6003, 0, [chunk(SC_INIT, init_body(0x44))])))
+    return c
+
+
+def sctp_invalid():
+    """conntrack.c: what the kernel's SCTP tracker finds invalid -- a short
+    header, no chunk, a zero-length chunk, INIT/INIT_ACK/SHUTDOWN_COMPLETE not
+    alone, COOKIE_ECHO not first, an INIT with a tag, DATA/ABORT/COOKIE_ACK/
+    SHUTDOWN_COMPLETE out of the blue, a COOKIE_ECHO or ABORT with the wrong tag,
+    an INIT_ACK opening nothing; an ABORT with the T bit and the peer's tag is
+    fine; a chunk longer than the packet ends the walk; an out-of-the-blue
+    HEARTBEAT opens an entry (a secondary path) that its HEARTBEAT_ACK
+    establishes."""
+    c = Cap()
+    P = "10.0.1.11"
+    C, D = 0x0c0c0c0c, 0x0d0d0d0d
+
+    def i(sp, vtag, chunks):
+        return c.inb(c.ip(P, H4, 132, sctp(sp, 9000, vtag, chunks)))
+
+    def o(dp, vtag, chunks):
+        return c.out(c.ip(H4, P, 132, sctp(9000, dp, vtag, chunks)))
+    c.inb(c.ip(P, H4, 132, struct.pack("!HHI", 7000, 9000, 0)))          # 8 bytes: short
+    i(7001, 0, [])                                                       # no chunk
+    i(7002, 0, [chunk(SC_DATA, length=0)])                               # zero length
+    i(7003, 0, [chunk(SC_INIT, init_body(C)), chunk(SC_DATA, data_body(1))])   # INIT + DATA
+    i(7004, 0, [chunk(SC_DATA, data_body(1)), chunk(SC_ECHO, b"cookie!!")])    # ECHO second
+    i(7005, 5, [chunk(SC_INIT, init_body(C))])                           # INIT with a tag
+    i(7006, C, [chunk(SC_DATA, data_body(1))])                           # OOTB DATA
+    i(7007, C, [chunk(SC_ABORT)])                                        # OOTB ABORT
+    i(7008, C, [chunk(SC_COOKIE_ACK)])                                   # OOTB COOKIE_ACK
+    i(7009, C, [chunk(SC_SHUTDOWN_DONE)])                                # OOTB SHUTDOWN_COMPLETE
+    i(7010, C, [chunk(SC_INIT_ACK, init_body(D))])                       # OOTB INIT_ACK
+    # an association from the peer, then tag errors on it
+    i(7020, 0, [chunk(SC_INIT, init_body(C))])
+    o(7020, C, [chunk(SC_INIT_ACK, init_body(D))])
+    i(7020, 0x999, [chunk(SC_ECHO, b"cookie!!")])                        # wrong tag
+    i(7020, D, [chunk(SC_ECHO, b"cookie!!"), chunk(SC_DATA, data_body(1))])
+    o(7020, C, [chunk(SC_COOKIE_ACK), chunk(SC_SACK, bytes(12))])
+    i(7020, D, [chunk(SC_DATA, data_body(2), length=400)])               # longer than the packet
+    i(7020, D, [chunk(SC_ERROR, bytes(4))])
+    i(7020, 0x999, [chunk(SC_ABORT)])                                    # wrong tag
+    i(7020, C, [chunk(SC_ABORT, flags=1)])                               # T: the peer's tag
+    i(7020, D, [chunk(SC_DATA, data_body(3))])                           # closed now
+    # a HEARTBEAT out of the blue (another path of an association)
+    i(7030, 0x5151, [chunk(SC_HB, bytes(8))])
+    o(7030, 0x6161, [chunk(SC_HB_ACK, bytes(8))])
+    i(7030, 0x5151, [chunk(SC_DATA, data_body(1))])
+    # a SHUTDOWN_ACK out of the blue: its tag is the one the answer must carry
+    # (without the T bit; with it, the entry's other tag, none here)
+    i(7040, 0x7171, [chunk(SC_SHUTDOWN_ACK)])
+    o(7040, 0x7171, [chunk(SC_SHUTDOWN_DONE, flags=1)])
+    o(7040, 0x7171, [chunk(SC_SHUTDOWN_DONE)])
+    return c
+
+
+def sctp_paths():
+    """conntrack.c: the cases of tests/unit/test_conntrack.c test_sctp_*
+    against the kernel -- a secondary path opened by a HEARTBEAT, a HEARTBEAT
+    with another tag (let through) and the peer's HEARTBEAT_ACK moving the
+    entry to the new tags (the other direction's tag forgotten, relearned from
+    a HEARTBEAT), a stray INIT_ACK with an unknown tag, an out-of-the-blue ABORT
+    with a zero tag, and a reply-side SHUTDOWN."""
+    c = Cap()
+    P = "10.0.1.12"
+    C, S = 0x0c0c0c0c, 0x5e5e5e5e
+
+    def o(sp, vtag, chunks):
+        return c.out(c.ip(H4, P, 132, sctp(sp, 6000, vtag, chunks)))
+
+    def i(sp, vtag, chunks):
+        return c.inb(c.ip(P, H4, 132, sctp(6000, sp, vtag, chunks)))
+    o(5000, 0x51, [chunk(SC_HB, bytes(8))])
+    i(5000, 0x61, [chunk(SC_HB_ACK, bytes(8))])
+    o(5000, 0x51, [chunk(SC_DATA, data_body(1))])
+    o(5000, 0x52, [chunk(SC_HB, bytes(8))])           # another tag: passes
+    o(5000, 0x53, [chunk(SC_HB_ACK, bytes(8))])       # same side: invalid
+    i(5000, 0x62, [chunk(SC_HB_ACK, bytes(8))])       # the peer: new tags
+    i(5000, 0x61, [chunk(SC_DATA, data_body(1))])     # old tag: invalid
+    i(5000, 0x62, [chunk(SC_DATA, data_body(1))])
+    o(5000, 0x51, [chunk(SC_DATA, data_body(1))])     # forgotten: invalid
+    o(5000, 0x52, [chunk(SC_HB, bytes(8))])           # relearned
+    o(5000, 0x52, [chunk(SC_DATA, data_body(1))])
+    # an association; a stray INIT_ACK once established
+    o(5001, 0, [chunk(SC_INIT, init_body(C))])
+    i(5001, C, [chunk(SC_INIT_ACK, init_body(S))])
+    o(5001, S, [chunk(SC_ECHO, b"cookie!!")])
+    i(5001, C, [chunk(SC_COOKIE_ACK)])
+    i(5001, C, [chunk(SC_INIT_ACK, init_body(0x777))])   # unknown tag: invalid
+    i(5001, C, [chunk(SC_INIT_ACK, init_body(S))])
+    i(5001, C, [chunk(SC_SHUTDOWN, bytes(4))])           # the peer shuts down
+    o(5001, S, [chunk(SC_SHUTDOWN_ACK)])
+    i(5001, C, [chunk(SC_SHUTDOWN_DONE)])
+    o(5002, 0, [chunk(SC_ABORT)])                        # out of the blue, tag 0
+    i(5003, 0, [chunk(SC_INIT, init_body(C))])           # in from the VNet peer
+    i(5003, 0, [chunk(SC_INIT, init_body(C))])           # retransmitted
+    return c
+
+
 CASES = {
     "handshake-in": handshake_in, "handshake-out": handshake_out,
     "established-return": established_return, "invalid": invalid,
@@ -251,6 +383,7 @@ CASES = {
     "regress-ipv6-frag-thdr": regress_ipv6_frag_thdr,
     "regress-udplite": regress_udplite, "regress-dccp-generic": regress_dccp_generic,
     "rate-limited-log": rate_limited_log, "gre": gre,
+    "sctp-assoc": sctp_assoc, "sctp-invalid": sctp_invalid, "sctp-paths": sctp_paths,
 }
 
 

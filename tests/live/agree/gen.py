@@ -91,6 +91,40 @@ def fill_csum(l4, proto, src, dst):
     return bytes(l4)
 
 
+# SCTP (RFC 9260): chunk types, and a packet with its CRC32c
+SC_DATA, SC_INIT, SC_INIT_ACK, SC_SACK, SC_HB, SC_HB_ACK, SC_ABORT = 0, 1, 2, 3, 4, 5, 6
+SC_SHUTDOWN, SC_SHUTDOWN_ACK, SC_ERROR, SC_ECHO, SC_COOKIE_ACK, SC_SHUTDOWN_DONE = 7, 8, 9, 10, 11, 14
+
+
+def crc32c(b):
+    c = 0xffffffff
+    for x in b:
+        c ^= x
+        for _ in range(8):
+            c = (c >> 1) ^ (0x82f63b78 if c & 1 else 0)
+    return c ^ 0xffffffff
+
+
+def chunk(t, body=b"", flags=0, length=None):
+    """One chunk, padded to 4 bytes; length: a length field other than the real one."""
+    n = 4 + len(body) if length is None else length
+    return struct.pack("!BBH", t, flags, n) + body + bytes(-len(body) % 4)
+
+
+def init_body(tag, tsn=1):
+    return struct.pack("!IIHHI", tag, 65536, 10, 10, tsn)
+
+
+def data_body(tsn, payload=b"sctp-data"):
+    return struct.pack("!IHHI", tsn, 0, 0, 0) + payload
+
+
+def sctp(sport, dport, vtag, chunks):
+    """chunks: chunk() byte strings, bundled in this order."""
+    pkt = struct.pack("!HHII", sport, dport, vtag, 0) + b"".join(chunks)
+    return pkt[:8] + struct.pack("<I", crc32c(pkt)) + pkt[12:]
+
+
 def ip4(src, dst, proto, l4, ident=1, df=False, ttl=64, frag=None, csum_l4=True):
     if csum_l4:
         l4 = fill_csum(l4, proto, src, dst)
@@ -214,6 +248,7 @@ class Gen:
     def __init__(self, seed):
         self.r = random.Random(seed)
         self.seed = seed
+        self.sctp_weight = 0
         self.tags = load_tags()
         self.tagnames = sorted(self.tags)
         self.peers4, self.peers6 = set(), set()
@@ -386,6 +421,8 @@ class Gen:
         kinds = [(self.tcp_flow, 30), (self.udp_flow, 15), (self.echo, 10), (self.icmp_error, 10),
                  (self.frag_flow, 8), (self.v6ext, 6), (self.nd, 4), (self.midstream, 8),
                  (self.odd, 5), (self.more, 8)]
+        if self.sctp_weight:
+            kinds.append((self.sctp_flow, self.sctp_weight))
         total = sum(w for _, w in kinds)
         while len(cap.recs) < n:
             x = r.uniform(0, total)
@@ -658,6 +695,9 @@ def _more(self):
     elif k == 2:    # other transport protocols (generic conntrack)
         proto = r.choice([132, 136, 136, 47, 33, 33])
         inbound = r.random() < 0.5
+        if proto == 132 and r.random() < 0.75:
+            self.sctp_assoc(host, peer, inbound)
+            return
         s_, d_ = (peer, host) if inbound else (host, peer)
         body = struct.pack("!HH", self.eport(), r.choice([self.port(), 5000])) + bytes(16)
         if proto == 136:    # UDP-Lite: coverage 0 / 8 / broken, checksum or none
@@ -716,13 +756,82 @@ def _more(self):
 Gen.more = _more
 
 
+def _sctp_assoc(self, host, peer, inbound):
+    """An SCTP association with random faults: steps left out, repeated or
+    swapped, a wrong verification tag, chunks bundled where they may not be,
+    the T bit, a heartbeat from another path, ABORT instead of SHUTDOWN."""
+    r = self.r
+    c, s_ = (peer, host) if inbound else (host, peer)
+    cp, sp = self.eport(), r.choice([self.port(), 5000])
+    A, B = r.getrandbits(32) | 1, r.getrandbits(32) | 1
+
+    def tag(v):
+        return v if r.random() > 0.08 else r.choice([0, r.getrandbits(32), A ^ B])
+
+    def body(n):
+        return bytes(r.getrandbits(8) for _ in range(n))
+    steps = [(True, 0, [chunk(SC_INIT, init_body(A))]),
+             (False, A, [chunk(SC_INIT_ACK, init_body(B))]),
+             (True, B, [chunk(SC_ECHO, body(8))] +
+              ([chunk(SC_DATA, data_body(1))] if r.random() < 0.3 else [])),
+             (False, A, [chunk(SC_COOKIE_ACK)]),
+             (True, B, [chunk(SC_DATA, data_body(2))]),
+             (False, A, [chunk(SC_SACK, bytes(12))])]
+    if r.random() < 0.3:
+        steps.append((r.random() < 0.5, None, [chunk(SC_HB, bytes(8))]))
+        steps.append((None, None, [chunk(SC_HB_ACK, bytes(8))]))
+    end = r.randrange(4)
+    if end == 0:
+        steps += [(True, B, [chunk(SC_SHUTDOWN, bytes(4))]),
+                  (False, A, [chunk(SC_SHUTDOWN_ACK)]),
+                  (True, B, [chunk(SC_SHUTDOWN_DONE)])]
+    elif end == 1:
+        steps += [(False, A, [chunk(SC_SHUTDOWN, bytes(4))]),
+                  (True, B, [chunk(SC_SHUTDOWN_ACK)]),
+                  (False, B, [chunk(SC_SHUTDOWN_DONE, flags=1)])]
+    elif end == 2:
+        side = r.random() < 0.5
+        steps.append((side, (B if side else A) if r.random() < 0.5 else (A if side else B),
+                      [chunk(SC_ABORT, flags=r.choice([0, 1]))]))
+    last = True
+    for i, (from_c, vt, chunks) in enumerate(steps):
+        if r.random() < 0.1:
+            continue                                    # lost
+        if from_c is None:
+            from_c = not last                           # the answer
+        if vt is None:
+            vt = B if from_c else A
+        if r.random() < 0.05:
+            chunks = chunks + [chunk(SC_DATA, data_body(9))]    # bundled
+        if r.random() < 0.03:
+            chunks = [chunk(r.choice([SC_DATA, SC_ERROR]), length=0)]
+        x, y, xp, yp = (c, s_, cp, sp) if from_c else (s_, c, sp, cp)
+        pkt = self.mkip(x, y, 132, sctp(xp, yp, tag(vt), chunks))
+        self.emit(pkt, x == peer)
+        if r.random() < 0.08:
+            self.emit(pkt, x == peer)                   # repeated
+        last = from_c
+
+
+def _sctp_flow(self):
+    host, peer = self.pair()
+    self.sctp_assoc(host, peer, self.r.random() < 0.5)
+
+
+Gen.sctp_assoc = _sctp_assoc
+Gen.sctp_flow = _sctp_flow
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, required=True)
     ap.add_argument("--out", required=True)
     ap.add_argument("--packets", type=int, default=200)
+    ap.add_argument("--sctp", type=int, default=0,
+                    help="weight of SCTP associations in the traffic mix (the others sum to 104)")
     a = ap.parse_args()
     g = Gen(a.seed)
+    g.sctp_weight = a.sctp
     os.makedirs(a.out, exist_ok=True)
     pol = g.policy()
     with open(os.path.join(a.out, "policy.yaml"), "w") as f:
