@@ -35,8 +35,11 @@
  * closes the packet's events (one CPU: the backlog keeps the order).
  *
  * Comparison per frame: the rules that matched (chain, handle, verdict, jump
- * target) and the policy, in order, the conntrack state at the hook, and
- * whether the hook was reached at all.  Undecidable offline, reported per
+ * target) and the policy, in order, the conntrack state at the hook, whether
+ * the hook was reached at all, and for a TCP or SCTP packet with an entry the
+ * tracker's own state (SYN_SENT, COOKIE_WAIT, ...), which the host's table
+ * gives for the entry's tuple over ctnetlink (when it lists the entry: one
+ * refused by the ruleset was never confirmed).  Undecidable offline, reported per
  * packet: pcap-replay marked it incomplete; the capture cut an IP header;
  * the kernel's routing dropped a packet between conntrack and the input hook
  * (martian source, multicast group not joined: host state no capture shows);
@@ -66,6 +69,7 @@
 #include <linux/if_packet.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
+#include <linux/netfilter/nfnetlink_conntrack.h>
 #include <linux/netfilter/nf_tables.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/trace.h>
@@ -137,9 +141,8 @@ struct kc {
 	int host_ifindex, peer_ifindex;
 	struct mnl_socket *nl;
 	int raw4, raw6, raw4b, raw6b, pkt;
-	int ctfd;			/* the host's /proc/net/nf_conntrack */
-	char *ctbuf;
-	size_t ctcap;
+	struct mnl_socket *ctnl;	/* ctnetlink in the host: tracker states */
+	uint32_t ctseq;
 	struct kc_rec *recs;
 	size_t nrecs, rcap;
 	struct kc_path cur;	/* evaluator events of the current frame */
@@ -574,8 +577,13 @@ static int open_sockets(struct kc *k)
 	}
 	if (enter(k, k->host_ns) < 0)
 		return -1;
-	/* bound to the namespace it is opened in: the host's table from here */
-	k->ctfd = open("/proc/self/net/nf_conntrack", O_RDONLY | O_CLOEXEC);
+	/* a netlink socket belongs to the namespace it is opened in: the
+	 * host's conntrack table from here */
+	k->ctnl = mnl_socket_open(NETLINK_NETFILTER);
+	if (k->ctnl && mnl_socket_bind(k->ctnl, 0, MNL_SOCKET_AUTOPID) < 0) {
+		mnl_socket_close(k->ctnl);
+		k->ctnl = NULL;
+	}
 	return 0;
 }
 
@@ -988,66 +996,108 @@ static int inject(struct kc *k, const struct kc_rec *rec, const uint8_t *data, s
 }
 
 /* The protocol state the host's conntrack table holds for the entry whose
- * original tuple is t (a line of /proc/net/nf_conntrack: "ipv4 2 sctp 132
- * 207 ESTABLISHED src=... dst=... sport=... dport=... src=..."), into buf;
- * buf stays "" when the table has no such entry or cannot be read. */
+ * original tuple is t, asked by tuple over ctnetlink (IPCTNL_MSG_CT_GET: one
+ * entry, whatever the table's size), into buf by the names
+ * /proc/net/nf_conntrack prints; buf stays "" when the table has no such
+ * (confirmed) entry or cannot be asked. */
+static const char *const kern_tcp_names[] = {
+	"NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE_WAIT",
+	"LAST_ACK", "TIME_WAIT", "CLOSE", "SYN_SENT2",
+};
+static const char *const kern_sctp_names[] = {
+	"NONE", "CLOSED", "COOKIE_WAIT", "COOKIE_ECHOED", "ESTABLISHED", "SHUTDOWN_SENT",
+	"SHUTDOWN_RECD", "SHUTDOWN_ACK_SENT", "HEARTBEAT_SENT", "HEARTBEAT_ACKED",
+};
+
+struct kc_ct_get {
+	char *buf;
+	size_t len;
+};
+
+static int ct_get_cb(const struct nlmsghdr *nlh, void *arg)
+{
+	struct kc_ct_get *g = arg;
+	const struct nlattr *a, *pi = NULL;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+		if (mnl_attr_get_type(a) == CTA_PROTOINFO)
+			pi = a;
+	if (!pi)
+		return MNL_CB_OK;
+	mnl_attr_for_each_nested(a, pi) {
+		unsigned type = mnl_attr_get_type(a), want;
+		const char *const *names;
+		size_t nnames;
+		const struct nlattr *b;
+
+		if (type == CTA_PROTOINFO_TCP) {
+			want = CTA_PROTOINFO_TCP_STATE;
+			names = kern_tcp_names;
+			nnames = sizeof(kern_tcp_names) / sizeof(kern_tcp_names[0]);
+		} else if (type == CTA_PROTOINFO_SCTP) {
+			want = CTA_PROTOINFO_SCTP_STATE;
+			names = kern_sctp_names;
+			nnames = sizeof(kern_sctp_names) / sizeof(kern_sctp_names[0]);
+		} else {
+			continue;
+		}
+		mnl_attr_for_each_nested(b, a) {
+			if (mnl_attr_get_type(b) != want ||
+			    mnl_attr_validate(b, MNL_TYPE_U8) < 0)
+				continue;
+			uint8_t st = mnl_attr_get_u8(b);
+
+			if (st < nnames)
+				snprintf(g->buf, g->len, "%s", names[st]);
+			else
+				snprintf(g->buf, g->len, "state %u", st);
+		}
+	}
+	return MNL_CB_OK;
+}
+
 static void kernel_pstate(struct kc *k, const struct ct_tuple *t, char *buf, size_t len)
 {
-	size_t used = 0;
+	static char msg[8192];	/* a request; an entry and an ACK */
+	struct kc_ct_get g = { buf, len };
+	struct nlmsghdr *nlh;
+	struct nfgenmsg *nfg;
+	struct nlattr *tup, *nest;
+	bool v4 = t->nfproto == NFPROTO_IPV4;
+	uint32_t seq = ++k->ctseq;
 	ssize_t n;
 
 	buf[0] = '\0';
-	if (k->ctfd < 0 || lseek(k->ctfd, 0, SEEK_SET) < 0)
+	if (!k->ctnl)
 		return;
-	for (;;) {
-		if (used + 4096 + 1 > k->ctcap) {
-			size_t nc = k->ctcap ? k->ctcap * 2 : 65536;
-			char *nb = realloc(k->ctbuf, nc);
+	nlh = mnl_nlmsg_put_header(msg);
+	nlh->nlmsg_type = (NFNL_SUBSYS_CTNETLINK << 8) | IPCTNL_MSG_CT_GET;
+	nlh->nlmsg_flags = NLM_F_REQUEST | NLM_F_ACK;
+	nlh->nlmsg_seq = seq;
+	nfg = mnl_nlmsg_put_extra_header(nlh, sizeof(*nfg));
+	nfg->nfgen_family = v4 ? AF_INET : AF_INET6;
+	nfg->version = NFNETLINK_V0;
+	nfg->res_id = 0;
+	tup = mnl_attr_nest_start(nlh, CTA_TUPLE_ORIG);
+	nest = mnl_attr_nest_start(nlh, CTA_TUPLE_IP);
+	mnl_attr_put(nlh, v4 ? CTA_IP_V4_SRC : CTA_IP_V6_SRC, v4 ? 4 : 16, t->src);
+	mnl_attr_put(nlh, v4 ? CTA_IP_V4_DST : CTA_IP_V6_DST, v4 ? 4 : 16, t->dst);
+	mnl_attr_nest_end(nlh, nest);
+	nest = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
+	mnl_attr_put_u8(nlh, CTA_PROTO_NUM, t->proto);
+	mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, htons(t->sport));
+	mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, htons(t->dport));
+	mnl_attr_nest_end(nlh, nest);
+	mnl_attr_nest_end(nlh, tup);
+	if (mnl_socket_sendto(k->ctnl, nlh, nlh->nlmsg_len) < 0)
+		return;
+	/* the entry, then the ACK (or only an error: ENOENT) */
+	while ((n = mnl_socket_recvfrom(k->ctnl, msg, sizeof(msg))) > 0) {
+		int rc = mnl_cb_run(msg, (size_t)n, seq, mnl_socket_get_portid(k->ctnl),
+				    ct_get_cb, &g);
 
-			if (!nb)
-				return;
-			k->ctbuf = nb;
-			k->ctcap = nc;
-		}
-		n = read(k->ctfd, k->ctbuf + used, k->ctcap - used - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
+		if (rc <= MNL_CB_STOP)
 			break;
-		used += (size_t)n;
-	}
-	if (!k->ctbuf)
-		return;
-	k->ctbuf[used] = '\0';
-	for (char *line = k->ctbuf, *next; line && *line; line = next) {
-		char fam[8], pname[16], state[32] = "", src[64], dst[64];
-		unsigned l3, proto, sport, dport;
-		long timeout;
-		uint8_t a[16], b[16];
-		int af = t->nfproto == NFPROTO_IPV4 ? AF_INET : AF_INET6;
-		size_t alen = af == AF_INET ? 4 : 16;
-		const char *q;
-		int off = 0;
-
-		next = strchr(line, '\n');
-		if (next)
-			*next++ = '\0';
-		if (sscanf(line, "%7s %u %15s %u %ld %n", fam, &l3, pname, &proto, &timeout,
-			   &off) != 5 || proto != t->proto)
-			continue;
-		q = line + off;
-		if (strncmp(q, "src=", 4) != 0 && sscanf(q, "%31s", state) != 1)
-			continue;
-		q = strstr(q, "src=");
-		if (!q || sscanf(q, "src=%63s dst=%63s sport=%u dport=%u", src, dst, &sport,
-				 &dport) != 4)
-			continue;
-		if (inet_pton(af, src, a) != 1 || inet_pton(af, dst, b) != 1 ||
-		    memcmp(a, t->src, alen) != 0 || memcmp(b, t->dst, alen) != 0 ||
-		    sport != t->sport || dport != t->dport)
-			continue;
-		snprintf(buf, len, "%s", state);
-		return;
 	}
 }
 
@@ -1459,7 +1509,7 @@ int kernel_check(const struct replay_opts *o, const struct ruleset *rs,
 {
 	struct kc k = { .o = o, .verbose = ko->verbose, .orig_ns = -1, .host_ns = -1,
 			.peer_ns = -1, .raw4 = -1, .raw6 = -1, .raw4b = -1, .raw6b = -1,
-			.pkt = -1, .ctfd = -1 };
+			.pkt = -1 };
 	struct replay_opts o2 = *o;
 	struct replay r0, r;
 	bool r0_ready = false, r_ready = false;
@@ -1596,10 +1646,10 @@ out:
 		setns(k.orig_ns, CLONE_NEWNET);
 	if (k.nl)
 		mnl_socket_close(k.nl);
-	int fds[] = { k.raw4, k.raw6, k.raw4b, k.raw6b, k.pkt, k.host_ns, k.peer_ns, k.orig_ns,
-		      k.ctfd };
+	int fds[] = { k.raw4, k.raw6, k.raw4b, k.raw6b, k.pkt, k.host_ns, k.peer_ns, k.orig_ns };
 
-	free(k.ctbuf);
+	if (k.ctnl)
+		mnl_socket_close(k.ctnl);
 
 	for (size_t i = 0; i < sizeof(fds) / sizeof(fds[0]); i++)
 		if (fds[i] >= 0)

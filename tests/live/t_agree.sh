@@ -88,6 +88,24 @@ for cap in "$DATA"/*.pcap; do
 	fi
 done
 
+# the tracker-state comparison is live: the kernel's states are read back
+# (were ctnetlink unreachable, the comparison would be skipped silently)
+"$REPLAY" --kernel-check --kernel-check-verbose --netns-prefix "$PREFIX-st" \
+	--policy "$DATA/policy.yaml" --tags "$TAGS" --local 10.0.1.4,fd00:10::4 \
+	"$DATA/handshake-in.pcap" "$DATA/sctp-assoc.pcap" >"$tmp/states.out" 2>"$tmp/states.err"
+missing=""
+for st in "new SYN_SENT" "established SYN_RECV" "established TIME_WAIT" "new CLOSED" \
+	"established COOKIE_WAIT" "established COOKIE_ECHOED" "established SHUTDOWN_SENT" \
+	"established SHUTDOWN_ACK_SENT"; do
+	grep -q "^agree .*, ct $st, " "$tmp/states.out" || missing="$missing '$st'"
+done
+if [ -z "$missing" ]; then
+	ok "agree: the kernel's TCP and SCTP tracker states are read back and compared"
+else
+	not_ok "agree: tracker states read back" "not seen:$missing" "$(head -20 "$tmp/states.out")" \
+		"$(head -5 "$tmp/states.err")"
+fi
+
 # ---- 2. random policies --------------------------------------------------------
 seeds=()
 spec=${SEEDS:-}
