@@ -37,9 +37,9 @@
  * Comparison per frame: the rules that matched (chain, handle, verdict, jump
  * target) and the policy, in order, the conntrack state at the hook, whether
  * the hook was reached at all, and for a TCP or SCTP packet with an entry the
- * tracker's own state (SYN_SENT, COOKIE_WAIT, ...), which the host's table
- * gives for the entry's tuple over ctnetlink (when it lists the entry: one
- * refused by the ruleset was never confirmed).  Undecidable offline, reported per
+ * tracker's own state (SYN_SENT, COOKIE_WAIT, ...) and the entry's time left,
+ * which the host's table gives for the entry's tuple over ctnetlink (when it
+ * lists the entry: one refused by the ruleset was never confirmed).  Undecidable offline, reported per
  * packet: pcap-replay marked it incomplete; the capture cut an IP header;
  * the kernel's routing dropped a packet between conntrack and the input hook
  * (martian source, multicast group not joined: host state no capture shows);
@@ -118,6 +118,8 @@ struct kc_rec {
 	 * (TCP, SCTP), with the entry's original tuple; "" when none */
 	char pstate[24];
 	struct ct_tuple ptuple;
+	int64_t pto_ms;		/* with pstate: the entry's time left, ms */
+	double cap_s;		/* capture time since the run's first packet */
 	char desc[160];
 	struct kc_path path;
 };
@@ -130,6 +132,7 @@ struct kc_kern {
 	char ct_in[32], ct_out[32];	/* matched ct rules at input / output */
 	struct kc_path path;
 	char pstate[24];	/* the entry's protocol state in the host's table, or "" */
+	int64_t pto_s;		/* with pstate: its time left (CTA_TIMEOUT), s */
 };
 
 struct kc {
@@ -143,6 +146,10 @@ struct kc {
 	int raw4, raw6, raw4b, raw6b, pkt;
 	struct mnl_socket *ctnl;	/* ctnetlink in the host: tracker states */
 	uint32_t ctseq;
+	const struct ct_table *ctt;	/* the evaluator's conntrack table */
+	bool have_t0;
+	struct timeval t0;		/* the first packet's capture time */
+	struct timespec run0;		/* when the kernel's run began */
 	bool ct_noted;			/* said once that they cannot be compared */
 	struct kc_rec *recs;
 	size_t nrecs, rcap;
@@ -701,6 +708,12 @@ static void on_packet(const struct replay_pkt *rp, void *arg)
 	r->incomplete = rp->incomplete;
 	r->why = rp->why;
 	r->truncated = rp->p->cls == PKT_TRUNCATED;
+	if (!k->have_t0) {
+		k->t0 = rp->p->ts;
+		k->have_t0 = true;
+	}
+	r->cap_s = (double)(rp->p->ts.tv_sec - k->t0.tv_sec) +
+		   (double)(rp->p->ts.tv_usec - k->t0.tv_usec) / 1e6;
 	if (rp->kind == RP_JUDGED) {
 		r->verdict = rp->v->verdict;
 		r->ct_state = rp->p->ct_state;
@@ -713,6 +726,7 @@ static void on_packet(const struct replay_pkt *rp, void *arg)
 			if (ps) {
 				snprintf(r->pstate, sizeof(r->pstate), "%s", ps);
 				ct_entry_tuple(rp->p->ct, 0, &r->ptuple);	/* original */
+				r->pto_ms = k->ctt ? (int64_t)ct_entry_expiration_ms(k->ctt, rp->p->ct) : -1;
 			}
 		}
 	}
@@ -1013,6 +1027,7 @@ static const char *const kern_sctp_names[] = {
 struct kc_ct_get {
 	char *buf;
 	size_t len;
+	int64_t *timeout;
 };
 
 static int ct_get_cb(const struct nlmsghdr *nlh, void *arg)
@@ -1020,9 +1035,13 @@ static int ct_get_cb(const struct nlmsghdr *nlh, void *arg)
 	struct kc_ct_get *g = arg;
 	const struct nlattr *a, *pi = NULL;
 
-	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg))
+	mnl_attr_for_each(a, nlh, sizeof(struct nfgenmsg)) {
 		if (mnl_attr_get_type(a) == CTA_PROTOINFO)
 			pi = a;
+		else if (mnl_attr_get_type(a) == CTA_TIMEOUT &&
+			 mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+			*g->timeout = ntohl(mnl_attr_get_u32(a));
+	}
 	if (!pi)
 		return MNL_CB_OK;
 	mnl_attr_for_each_nested(a, pi) {
@@ -1057,10 +1076,11 @@ static int ct_get_cb(const struct nlmsghdr *nlh, void *arg)
 	return MNL_CB_OK;
 }
 
-static void kernel_pstate(struct kc *k, const struct ct_tuple *t, char *buf, size_t len)
+static void kernel_pstate(struct kc *k, const struct ct_tuple *t, char *buf, size_t len,
+			  int64_t *timeout)
 {
 	static char msg[8192];	/* a request; an entry and an ACK */
-	struct kc_ct_get g = { buf, len };
+	struct kc_ct_get g = { buf, len, timeout };
 	struct nlmsghdr *nlh;
 	struct nfgenmsg *nfg;
 	struct nlattr *tup, *nest;
@@ -1069,6 +1089,7 @@ static void kernel_pstate(struct kc *k, const struct ct_tuple *t, char *buf, siz
 	ssize_t n;
 
 	buf[0] = '\0';
+	*timeout = -1;
 	if (!k->ctnl) {
 		if (!k->ct_noted)
 			fprintf(stderr, "pcap-replay: note: --kernel-check cannot open ctnetlink in "
@@ -1287,6 +1308,25 @@ static enum kc_outcome compare(struct kc *k, const struct kc_rec *r, const struc
 			 r->ptuple.proto == IPPROTO_SCTP ? "SCTP" : "TCP", r->pstate, kr->pstate);
 		return KC_DISAGREE;
 	}
+	/* and the entry's time left: the kernel counts it in wall-clock time
+	 * since the entry's last refresh, the evaluator in capture time, and
+	 * the kernel rounds down to seconds; both clocks have run at most as
+	 * long as their whole run so far */
+	if (r->pstate[0] && kr->pstate[0] && r->pto_ms >= 0 && kr->pto_s >= 0) {
+		struct timespec now;
+		double here = (double)r->pto_ms / 1000.0, wall = 0, slack;
+
+		if (clock_gettime(CLOCK_MONOTONIC, &now) == 0)
+			wall = (double)(now.tv_sec - k->run0.tv_sec) +
+			       (double)(now.tv_nsec - k->run0.tv_nsec) / 1e9;
+		slack = 1.5 + wall + r->cap_s;
+		if (here - (double)kr->pto_s > slack || (double)kr->pto_s - here > slack) {
+			snprintf(why, len, "the %s entry's timeout differs: %.1f s left here, %lld s "
+				 "in the kernel", r->ptuple.proto == IPPROTO_SCTP ? "SCTP" : "TCP",
+				 here, (long long)kr->pto_s);
+			return KC_DISAGREE;
+		}
+	}
 	if (!path_eq(&r->path, &kr->path)) {
 		struct kc_path a, b;
 		bool decided = false;
@@ -1390,6 +1430,7 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 {
 	size_t ri = 0;
 
+	clock_gettime(CLOCK_MONOTONIC, &k->run0);
 	for (size_t ci = 0; ci < k->o->ncaptures; ci++) {
 		char errbuf[PCAP_ERRBUF_SIZE] = "";
 		pcap_t *pd = pcap_open_offline(replay_open_path(k->o, ci), errbuf);
@@ -1432,7 +1473,7 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 				return -1;
 			}
 			if (r->pstate[0])
-				kernel_pstate(k, &r->ptuple, kr.pstate, sizeof(kr.pstate));
+				kernel_pstate(k, &r->ptuple, kr.pstate, sizeof(kr.pstate), &kr.pto_s);
 			oc = compare(k, r, &kr, why, sizeof(why));
 			if (oc == KC_AGREE) {
 				(*agree)++;
@@ -1443,10 +1484,15 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 						ct_names(r->ct_state, ct, sizeof(ct));
 					if (r->path.n)
 						ev_text(k, &r->path.ev[r->path.n - 1], last, sizeof(last));
-					printf("agree capture %u frame %llu: %s: %s, ct %s%s%s, %u rules%s%s\n",
+					char pst[64] = "";
+
+					if (kr.pstate[0])
+						snprintf(pst, sizeof(pst), " %s %llds", kr.pstate,
+							 (long long)kr.pto_s);
+					printf("agree capture %u frame %llu: %s: %s, ct %s%s, %u rules%s%s\n",
 					       r->capture, (unsigned long long)r->frame, r->desc,
-					       kind_text(r), ct, kr.pstate[0] ? " " : "", kr.pstate,
-					       r->path.n, last[0] ? ": " : "", last);
+					       kind_text(r), ct, pst, r->path.n, last[0] ? ": " : "",
+					       last);
 				}
 			} else if (oc == KC_UNDECIDABLE) {
 				(*undecidable)++;
@@ -1623,6 +1669,7 @@ int kernel_check(const struct replay_opts *o, const struct ruleset *rs,
 	r_ready = true;
 	r.on_packet = on_packet;
 	r.on_packet_arg = &k;
+	k.ctt = r.ct;
 	vm_set_trace(vm, vm_trace_cb, &k);
 	if (replay_run(&r) < 0) {
 		snprintf(k.err, sizeof(k.err), "%.900s", r.err);

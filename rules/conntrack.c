@@ -1188,11 +1188,23 @@ static enum pk tcp_packet(struct ct_table *t, struct ct_entry *e, int dir,
 	if (wr == W_IGNORE)
 		return PK_ACCEPT_NOACCT;
 	if (wr == W_INVALID) {
-		/* nf_tcp_handle_invalid: an out-of-window FIN/RST on an assured
-		 * connection shortens its timeout to the unacknowledged one */
-		if ((e->status & IPS_ASSURED) && (s->idx == TI_FIN || s->idx == TI_RST) &&
-		    e->timeout - t->now > tcp_timeout[TS_UNACK])
-			e->timeout = t->now + tcp_timeout[TS_UNACK];
+		/* nf_tcp_handle_invalid: on an assured connection, an
+		 * out-of-window FIN or RST answering one from the other side
+		 * (a close conntrack lost track of) shortens a timeout of more
+		 * than 120 s to the unacknowledged one, if longer; a first one
+		 * is only remembered */
+		if ((e->status & IPS_ASSURED) && (s->idx == TI_FIN || s->idx == TI_RST)) {
+			if (st->last_dir != dir &&
+			    (st->last_index == TI_FIN || st->last_index == TI_RST)) {
+				int64_t left = e->timeout - t->now;
+
+				if (left >= SECS(120) && left > tcp_timeout[TS_UNACK])
+					e->timeout = t->now + tcp_timeout[TS_UNACK];
+			} else {
+				st->last_index = (uint8_t)s->idx;
+				st->last_dir = (uint8_t)dir;
+			}
+		}
 		return PK_INVALID;
 	}
 in_window:

@@ -16,7 +16,7 @@
 #     shutdown and abort), SCTP_SEEDS (default 1-20; none when only SEEDS is
 #     given, "none" for none).
 # Besides verdicts, rule paths and ct state, the check compares each TCP and
-# SCTP packet's tracker state (SYN_SENT, COOKIE_WAIT, ...) with the host's
+# SCTP packet's tracker state (SYN_SENT, COOKIE_WAIT, ...) and time left with the host's
 # conntrack table.
 # Prints "ok - NAME", "not ok - NAME" or "skip - NAME: reason" per case; every
 # namespace it makes (pcap-replay --netns-prefix kca<pid>-*) is deleted on exit.
@@ -88,7 +88,7 @@ for cap in "$DATA"/*.pcap; do
 	fi
 done
 
-# the tracker-state comparison is live: the kernel's states are read back
+# the tracker-state comparison is live: the kernel's states and timeouts are read back
 # (were ctnetlink unreachable, the comparison would be skipped silently)
 "$REPLAY" --kernel-check --kernel-check-verbose --netns-prefix "$PREFIX-st" \
 	--policy "$DATA/policy.yaml" --tags "$TAGS" --local 10.0.1.4,fd00:10::4 \
@@ -97,7 +97,7 @@ missing=""
 for st in "new SYN_SENT" "established SYN_RECV" "established TIME_WAIT" "new CLOSED" \
 	"established COOKIE_WAIT" "established COOKIE_ECHOED" "established SHUTDOWN_SENT" \
 	"established SHUTDOWN_ACK_SENT"; do
-	grep -q "^agree .*, ct $st, " "$tmp/states.out" || missing="$missing '$st'"
+	grep -q "^agree .*, ct $st [0-9]*s, " "$tmp/states.out" || missing="$missing '$st'"
 done
 if [ -z "$missing" ]; then
 	ok "agree: the kernel's TCP and SCTP tracker states are read back and compared"

@@ -192,6 +192,29 @@ static void test_tcp_window(void **state)
 	assert_int_equal(OUT(200101, 5001, PG_ACK, 100), CT_STATE_ESTABLISHED);
 }
 
+/* nf_tcp_handle_invalid: on an assured connection an out-of-window FIN is
+ * only remembered (last_index/last_dir); one from the other side answering it
+ * (a close conntrack lost track of) shortens the 5-day timeout to the
+ * unacknowledged one, 300 s.  Found by --kernel-check comparing timeouts. */
+static void test_tcp_invalid_fin(void **state)
+{
+	struct ct_entry *e;
+
+	OUT(100, 0, PG_SYN, 0);
+	IN(5000, 101, PG_SYN | PG_ACK, 0);
+	assert_int_equal(OUT(101, 5001, PG_ACK, 0), CT_STATE_ESTABLISHED);
+	e = P.ct;
+	assert_true(P.ct_status & IPS_ASSURED);
+	assert_int_equal(ct_entry_expiration_ms(T, e), 432000000);
+	assert_int_equal(OUT(101 + 10000000, 5001, PG_FIN | PG_ACK, 0), CT_STATE_INVALID);
+	assert_int_equal(ct_entry_expiration_ms(T, e), 432000000);
+	assert_int_equal(OUT(101 + 20000000, 5001, PG_FIN | PG_ACK, 0), CT_STATE_INVALID);
+	assert_int_equal(ct_entry_expiration_ms(T, e), 432000000);
+	assert_int_equal(IN(5001 + 10000000, 101, PG_FIN | PG_ACK, 0), CT_STATE_INVALID);
+	assert_int_equal(ct_entry_expiration_ms(T, e), 300000);
+	assert_string_equal(ct_entry_tcp_state(e), "ESTABLISHED");
+}
+
 /* RST answering a SYN: the reply RST is ESTABLISHED (reply direction) and the
  * entry is killed (nf_ct_kill_acct: only reply was a RST). */
 static void test_tcp_refused(void **state)
@@ -807,6 +830,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tcp_pickup, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_window, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_invalid_fin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_udp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_icmp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_icmpv6, setup, teardown),

@@ -375,6 +375,25 @@ def sctp_paths():
     return c
 
 
+def regress_tcp_invalid_fin():
+    """conntrack.c fix (found comparing timeouts with the kernel): on an
+    assured connection an out-of-window FIN is only remembered; the other
+    side's out-of-window FIN answering it shortens the timeout to 300 s
+    (nf_tcp_handle_invalid).  An ignored SYN at the end of each connection
+    shows the timeout without refreshing it."""
+    c = Cap()
+    for n, answered in enumerate((False, True)):
+        cp = 41000 + n
+        a, b = 1000, 5000
+        c.inb(c.ip(VNET4, H4, 6, tcp(cp, 8080, a, 0, 0x02, 64240, MSS)))
+        c.out(c.ip(H4, VNET4, 6, tcp(8080, cp, b, a + 1, 0x12, 65160, MSS)))
+        c.inb(c.ip(VNET4, H4, 6, tcp(cp, 8080, a + 1, b + 1, 0x10, 64240)))
+        c.inb(c.ip(VNET4, H4, 6, tcp(cp, 8080, a + 10000000, b + 1, 0x11, 64240)))
+        if answered:
+            c.out(c.ip(H4, VNET4, 6, tcp(8080, cp, b + 10000000, a + 1, 0x11, 65160)))
+        c.inb(c.ip(VNET4, H4, 6, tcp(cp, 8080, a + 200000, 0, 0x02, 64240, MSS)))
+    return c
+
 CASES = {
     "handshake-in": handshake_in, "handshake-out": handshake_out,
     "established-return": established_return, "invalid": invalid,
@@ -382,6 +401,7 @@ CASES = {
     "regress-ipv6-frag-odd": regress_ipv6_frag_odd,
     "regress-ipv6-frag-thdr": regress_ipv6_frag_thdr,
     "regress-udplite": regress_udplite, "regress-dccp-generic": regress_dccp_generic,
+    "regress-tcp-invalid-fin": regress_tcp_invalid_fin,
     "rate-limited-log": rate_limited_log, "gre": gre,
     "sctp-assoc": sctp_assoc, "sctp-invalid": sctp_invalid, "sctp-paths": sctp_paths,
 }
