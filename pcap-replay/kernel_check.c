@@ -36,10 +36,10 @@
  *
  * Comparison per frame: the rules that matched (chain, handle, verdict, jump
  * target) and the policy, in order, the conntrack state at the hook, whether
- * the hook was reached at all, and for a TCP or SCTP packet with an entry the
- * tracker's own state (SYN_SENT, COOKIE_WAIT, ...) and the entry's time left,
- * which the host's table gives for the entry's tuple over ctnetlink (when it
- * lists the entry: one refused by the ruleset was never confirmed).  Undecidable offline, reported per
+ * the hook was reached at all, and for a packet with a conntrack entry its
+ * time left and (TCP, SCTP) the tracker's own state (SYN_SENT, COOKIE_WAIT,
+ * ...), which the host's table gives for the entry's tuple over ctnetlink
+ * (when it lists the entry: one refused by the ruleset was never confirmed).  Undecidable offline, reported per
  * packet: pcap-replay marked it incomplete; the capture cut an IP header;
  * the kernel's routing dropped a packet between conntrack and the input hook
  * (martian source, multicast group not joined: host state no capture shows);
@@ -114,11 +114,12 @@ struct kc_rec {
 	int verdict;
 	uint32_t ct_state;	/* bits as nft_ct reads them (judged only) */
 	uint8_t l4proto;	/* judged, when the transport was located; else 0 */
-	/* the protocol state of its conntrack entry after conntrack saw it
-	 * (TCP, SCTP), with the entry's original tuple; "" when none */
+	/* its conntrack entry after conntrack saw it: the original tuple, the
+	 * protocol state (TCP, SCTP; else ""), the time left */
+	bool has_entry;
 	char pstate[24];
 	struct ct_tuple ptuple;
-	int64_t pto_ms;		/* with pstate: the entry's time left, ms */
+	int64_t pto_ms;		/* with has_entry: the entry's time left, ms */
 	double cap_s;		/* capture time since the run's first packet */
 	char desc[160];
 	struct kc_path path;
@@ -132,7 +133,7 @@ struct kc_kern {
 	char ct_in[32], ct_out[32];	/* matched ct rules at input / output */
 	struct kc_path path;
 	char pstate[24];	/* the entry's protocol state in the host's table, or "" */
-	int64_t pto_s;		/* with pstate: its time left (CTA_TIMEOUT), s */
+	int64_t pto_s;		/* its time left (CTA_TIMEOUT), s; -1: not listed */
 };
 
 struct kc {
@@ -723,11 +724,11 @@ static void on_packet(const struct replay_pkt *rp, void *arg)
 
 			if (!ps)
 				ps = ct_entry_sctp_state(rp->p->ct);
-			if (ps) {
+			if (ps)
 				snprintf(r->pstate, sizeof(r->pstate), "%s", ps);
-				ct_entry_tuple(rp->p->ct, 0, &r->ptuple);	/* original */
-				r->pto_ms = k->ctt ? (int64_t)ct_entry_expiration_ms(k->ctt, rp->p->ct) : -1;
-			}
+			r->has_entry = true;
+			ct_entry_tuple(rp->p->ct, 0, &r->ptuple);	/* original */
+			r->pto_ms = k->ctt ? (int64_t)ct_entry_expiration_ms(k->ctt, rp->p->ct) : -1;
 		}
 	}
 	describe_pkt(rp->p, r->desc, sizeof(r->desc));
@@ -1112,8 +1113,19 @@ static void kernel_pstate(struct kc *k, const struct ct_tuple *t, char *buf, siz
 	mnl_attr_nest_end(nlh, nest);
 	nest = mnl_attr_nest_start(nlh, CTA_TUPLE_PROTO);
 	mnl_attr_put_u8(nlh, CTA_PROTO_NUM, t->proto);
-	mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, htons(t->sport));
-	mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, htons(t->dport));
+	if (ct_tuple_has_ports(t->proto) || t->proto == IPPROTO_GRE) {
+		/* (GRE's keys travel as ports, nf_ct_port_tuple_to_nlattr) */
+		mnl_attr_put_u16(nlh, CTA_PROTO_SRC_PORT, htons(t->sport));
+		mnl_attr_put_u16(nlh, CTA_PROTO_DST_PORT, htons(t->dport));
+	} else if (t->proto == IPPROTO_ICMP) {
+		mnl_attr_put_u16(nlh, CTA_PROTO_ICMP_ID, htons(t->icmp_id));
+		mnl_attr_put_u8(nlh, CTA_PROTO_ICMP_TYPE, t->icmp_type);
+		mnl_attr_put_u8(nlh, CTA_PROTO_ICMP_CODE, t->icmp_code);
+	} else if (t->proto == IPPROTO_ICMPV6) {
+		mnl_attr_put_u16(nlh, CTA_PROTO_ICMPV6_ID, htons(t->icmp_id));
+		mnl_attr_put_u8(nlh, CTA_PROTO_ICMPV6_TYPE, t->icmp_type);
+		mnl_attr_put_u8(nlh, CTA_PROTO_ICMPV6_CODE, t->icmp_code);
+	}
 	mnl_attr_nest_end(nlh, nest);
 	mnl_attr_nest_end(nlh, tup);
 	if (mnl_socket_sendto(k->ctnl, nlh, nlh->nlmsg_len) < 0)
@@ -1312,7 +1324,7 @@ static enum kc_outcome compare(struct kc *k, const struct kc_rec *r, const struc
 	 * since the entry's last refresh, the evaluator in capture time, and
 	 * the kernel rounds down to seconds; both clocks have run at most as
 	 * long as their whole run so far */
-	if (r->pstate[0] && kr->pstate[0] && r->pto_ms >= 0 && kr->pto_s >= 0) {
+	if (r->has_entry && r->pto_ms >= 0 && kr->pto_s >= 0) {
 		struct timespec now;
 		double here = (double)r->pto_ms / 1000.0, wall = 0, slack;
 
@@ -1321,9 +1333,11 @@ static enum kc_outcome compare(struct kc *k, const struct kc_rec *r, const struc
 			       (double)(now.tv_nsec - k->run0.tv_nsec) / 1e9;
 		slack = 1.5 + wall + r->cap_s;
 		if (here - (double)kr->pto_s > slack || (double)kr->pto_s - here > slack) {
+			char pn[8];
+
 			snprintf(why, len, "the %s entry's timeout differs: %.1f s left here, %lld s "
-				 "in the kernel", r->ptuple.proto == IPPROTO_SCTP ? "SCTP" : "TCP",
-				 here, (long long)kr->pto_s);
+				 "in the kernel", l4_name_buf(r->ptuple.proto, pn), here,
+				 (long long)kr->pto_s);
 			return KC_DISAGREE;
 		}
 	}
@@ -1472,7 +1486,8 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 				pcap_close(pd);
 				return -1;
 			}
-			if (r->pstate[0])
+			kr.pto_s = -1;
+			if (r->has_entry)
 				kernel_pstate(k, &r->ptuple, kr.pstate, sizeof(kr.pstate), &kr.pto_s);
 			oc = compare(k, r, &kr, why, sizeof(why));
 			if (oc == KC_AGREE) {
@@ -1486,8 +1501,9 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 						ev_text(k, &r->path.ev[r->path.n - 1], last, sizeof(last));
 					char pst[64] = "";
 
-					if (kr.pstate[0])
-						snprintf(pst, sizeof(pst), " %s %llds", kr.pstate,
+					if (kr.pto_s >= 0)
+						snprintf(pst, sizeof(pst), "%s%s %llds",
+							 kr.pstate[0] ? " " : "", kr.pstate,
 							 (long long)kr.pto_s);
 					printf("agree capture %u frame %llu: %s: %s, ct %s%s, %u rules%s%s\n",
 					       r->capture, (unsigned long long)r->frame, r->desc,

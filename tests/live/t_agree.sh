@@ -15,9 +15,9 @@
 #     (gen.py --sctp 100: random faults in the handshake, tags, bundling,
 #     shutdown and abort), SCTP_SEEDS (default 1-20; none when only SEEDS is
 #     given, "none" for none).
-# Besides verdicts, rule paths and ct state, the check compares each TCP and
-# SCTP packet's tracker state (SYN_SENT, COOKIE_WAIT, ...) and time left with the host's
-# conntrack table.
+# Besides verdicts, rule paths and ct state, the check compares each packet's
+# conntrack entry with the host's conntrack table: its time left, and for TCP
+# and SCTP the tracker state (SYN_SENT, COOKIE_WAIT, ...).
 # Prints "ok - NAME", "not ok - NAME" or "skip - NAME: reason" per case; every
 # namespace it makes (pcap-replay --netns-prefix kca<pid>-*) is deleted on exit.
 set -u
