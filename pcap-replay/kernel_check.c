@@ -152,6 +152,7 @@ struct kc {
 	struct timeval t0;		/* the first packet's capture time */
 	struct timespec run0;		/* when the kernel's run began */
 	bool ct_noted;			/* said once that they cannot be compared */
+	bool timing;			/* --kernel-check-timing */
 	struct kc_rec *recs;
 	size_t nrecs, rcap;
 	struct kc_path cur;	/* evaluator events of the current frame */
@@ -1331,7 +1332,8 @@ static enum kc_outcome compare(struct kc *k, const struct kc_rec *r, const struc
 		if (clock_gettime(CLOCK_MONOTONIC, &now) == 0)
 			wall = (double)(now.tv_sec - k->run0.tv_sec) +
 			       (double)(now.tv_nsec - k->run0.tv_nsec) / 1e9;
-		slack = 1.5 + wall + r->cap_s;
+		/* with --kernel-check-timing the two clocks run together */
+		slack = k->timing ? 1.5 : 1.5 + wall + r->cap_s;
 		if (here - (double)kr->pto_s > slack || (double)kr->pto_s - here > slack) {
 			char pn[8];
 
@@ -1439,10 +1441,32 @@ static void print_side_by_side(const struct kc *k, const struct kc_rec *r,
 
 /* ---- the run ------------------------------------------------------------------ */
 
+/* --kernel-check-timing: sleeps until `at` seconds after the kernel run's
+ * start (earlier capture times, out of order, do not wait) */
+static void kc_wait_until(const struct kc *k, double at)
+{
+	for (;;) {
+		struct timespec now, d;
+		double left;
+
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		left = at - ((double)(now.tv_sec - k->run0.tv_sec) +
+			     (double)(now.tv_nsec - k->run0.tv_nsec) / 1e9);
+		if (left <= 0)
+			return;
+		d.tv_sec = (time_t)left;
+		d.tv_nsec = (long)((left - (double)d.tv_sec) * 1e9);
+		nanosleep(&d, NULL);
+	}
+}
+
 static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 		      uint64_t *disagree)
 {
 	size_t ri = 0;
+
+	bool have_c0 = false;
+	struct timeval c0 = { 0 };
 
 	clock_gettime(CLOCK_MONOTONIC, &k->run0);
 	for (size_t ci = 0; ci < k->o->ncaptures; ci++) {
@@ -1475,6 +1499,15 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 			}
 			r = &k->recs[ri++];
 			memset(&kr, 0, sizeof(kr));
+			if (k->timing) {
+				/* this frame's offset in the capture, on the wall clock */
+				if (!have_c0) {
+					c0 = h->ts;
+					have_c0 = true;
+				}
+				kc_wait_until(k, (double)(h->ts.tv_sec - c0.tv_sec) +
+						 (double)(h->ts.tv_usec - c0.tv_usec) / 1e6);
+			}
 			if (inject(k, r, data, h->caplen, dlt, h->len, &kr) > 0) {
 				(*undecidable)++;
 				printf("UNDECIDABLE capture %u frame %llu: %s: link type without "
@@ -1583,7 +1616,8 @@ static int add_capture_locals(struct replay *r)
 int kernel_check(const struct replay_opts *o, const struct ruleset *rs,
 		 const struct kcheck_opts *ko)
 {
-	struct kc k = { .o = o, .verbose = ko->verbose, .orig_ns = -1, .host_ns = -1,
+	struct kc k = { .o = o, .verbose = ko->verbose, .timing = ko->timing,
+			.orig_ns = -1, .host_ns = -1,
 			.peer_ns = -1, .raw4 = -1, .raw6 = -1, .raw4b = -1, .raw6b = -1,
 			.pkt = -1 };
 	struct replay_opts o2 = *o;

@@ -85,7 +85,11 @@ static const char usage_text[] =
 "                              in scratch network namespaces and compare verdicts\n"
 "                              and rule paths packet by packet (exit 1 on any\n"
 "                              disagreement); --netns-prefix X names them X-host,\n"
-"                              X-peer; --kernel-check-verbose lists every packet\n"
+"                              X-peer; --kernel-check-verbose lists every packet;\n"
+"                              --kernel-check-timing plays the capture's spacing in\n"
+"                              real time (as slow as the capture), so that timeouts\n"
+"                              and gap-dependent conntrack transitions meet the\n"
+"                              kernel too\n"
 "\n"
 "Captures (pcap or pcapng) are replayed one after the other in command-line order;\n"
 "frame numbers count per capture.  Direction comes from the capture (Linux cooked\n"
@@ -342,6 +346,7 @@ static const struct option long_opts[] = {
 	{ "kernel-check", no_argument, NULL, 'k' },
 	{ "netns-prefix", required_argument, NULL, 'P' },
 	{ "kernel-check-verbose", no_argument, NULL, 'v' },
+	{ "kernel-check-timing", no_argument, NULL, 0x109 },
 	{ "resolver", required_argument, NULL, 0x100 },
 	{ "fqdn-map", required_argument, NULL, 0x101 },
 	{ "fqdn-ttl-min", required_argument, NULL, 0x102 },
@@ -428,6 +433,7 @@ int main(int argc, char **argv)
 		case 'k': kcheck = true; break;
 		case 'P': kco.prefix = optarg; break;
 		case 'v': kco.verbose = true; break;
+		case 0x109: kco.timing = true; break;
 		case 'F': {
 			char *end;
 			unsigned long long v;
@@ -492,8 +498,9 @@ int main(int argc, char **argv)
 		usage_error("--require-all, --require-match and --junit need --expect");
 		goto out;
 	}
-	if ((kco.prefix || kco.verbose) && !kcheck) {
-		usage_error("--netns-prefix and --kernel-check-verbose go with --kernel-check");
+	if ((kco.prefix || kco.verbose || kco.timing) && !kcheck) {
+		usage_error("--netns-prefix, --kernel-check-verbose and --kernel-check-timing go "
+			    "with --kernel-check");
 		goto out;
 	}
 	if (kcheck && (expect_path || o.ntrace || o.json || coverage)) {

@@ -260,6 +260,7 @@ const char *l4_name_buf(uint8_t proto, char buf[8]);	/* static text, or buf */
 struct kcheck_opts {
 	const char *prefix;		/* netns name prefix; NULL: "kc<pid>" */
 	bool verbose;			/* a line for every agreeing packet too */
+	bool timing;			/* play the capture's spacing in real time */
 };
 int kernel_check(const struct replay_opts *o, const struct ruleset *rs,
 		 const struct kcheck_opts *ko);

@@ -5,8 +5,10 @@
 #  1. hand-built stateful cases (tests/data/agree/*.pcap, written by
 #     tests/live/agree/cases.py): handshakes in and out, established return
 #     traffic, invalid packets, related ICMP/ICMPv6 errors, mid-stream pickup,
-#     IPv4/IPv6 fragments, and the regression cases of the disagreements the
-#     check found (regress-*.pcap).  Each must agree on every packet.
+#     IPv4/IPv6 fragments, SCTP, and the regression cases of the disagreements
+#     the check found (regress-*.pcap); timing-*.pcap with
+#     --kernel-check-timing (expiry and gap-dependent transitions, ~17 s).
+#     Each must agree on every packet.
 #  2. random policies and traffic (tests/live/agree/gen.py), one per seed:
 #     SEEDS (from `make check-live SEEDS=...`: "1-500", "7", "1 5 9") or by
 #     default 1-50 with AGREE_PACKETS (240) packets each; the agreement figure
@@ -65,10 +67,12 @@ if [ ! -x "$REPLAY" ]; then
 	not_ok "pcap-replay built" "$REPLAY missing: make O=$O all"; exit 1
 fi
 
-# kcheck NAME POLICY LOCAL CAPTURE: runs the check, output in $tmp/NAME.out
+# kcheck NAME POLICY LOCAL CAPTURE [ARG...]: runs the check, output in $tmp/NAME.out
 kcheck() {
-	"$REPLAY" --kernel-check --netns-prefix "$PREFIX-$1" --policy "$2" --tags "$TAGS" \
-		--local "$3" "$4" >"$tmp/$1.out" 2>"$tmp/$1.err"
+	local n=$1 pol=$2 loc=$3 cap=$4
+	shift 4
+	"$REPLAY" --kernel-check --netns-prefix "$PREFIX-$n" --policy "$pol" --tags "$TAGS" \
+		--local "$loc" "$@" "$cap" >"$tmp/$n.out" 2>"$tmp/$n.err"
 }
 
 # ---- 1. hand-built cases -----------------------------------------------------
@@ -77,7 +81,11 @@ for cap in "$DATA"/*.pcap; do
 	name=$(basename "$cap" .pcap)
 	pol=$DATA/policy.yaml
 	[ -f "$DATA/$name.policy.yaml" ] && pol=$DATA/$name.policy.yaml
-	kcheck "case-$name" "$pol" 10.0.1.4,fd00:10::4 "$cap"
+	# timing-*: the capture's gaps matter (expiry, UDP streams): played in
+	# real time
+	timing=()
+	case "$name" in timing-*) timing=(--kernel-check-timing) ;; esac
+	kcheck "case-$name" "$pol" 10.0.1.4,fd00:10::4 "$cap" "${timing[@]}"
 	rc=$?
 	line=$(grep '^agreement:' "$tmp/case-$name.out")
 	if [ $rc -eq 0 ] && printf '%s' "$line" | grep -q ', 0 undecidable offline, 0 disagreements'; then
