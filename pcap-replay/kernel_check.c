@@ -37,8 +37,8 @@
  * Comparison per frame: the rules that matched (chain, handle, verdict, jump
  * target) and the policy, in order, the conntrack state at the hook, whether
  * the hook was reached at all, and for a packet with a conntrack entry its
- * time left and (TCP, SCTP) the tracker's own state (SYN_SENT, COOKIE_WAIT,
- * ...), which the host's table gives for the entry's tuple over ctnetlink
+ * time left, its SEEN_REPLY and ASSURED bits and (TCP, SCTP) the tracker's
+ * own state (SYN_SENT, COOKIE_WAIT, ...), which the host's table gives for the entry's tuple over ctnetlink
  * (when it lists the entry: one refused by the ruleset was never confirmed).  Undecidable offline, reported per
  * packet: pcap-replay marked it incomplete; the capture cut an IP header;
  * the kernel's routing dropped a packet between conntrack and the input hook
@@ -70,6 +70,7 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_conntrack.h>
+#include <linux/netfilter/nf_conntrack_common.h>
 #include <linux/netfilter/nf_tables.h>
 #include <libmnl/libmnl.h>
 #include <libnftnl/trace.h>
@@ -102,6 +103,10 @@ struct kc_path {
 	bool overflow;
 };
 
+/* the conntrack status bits compared (CONFIRMED differs by design: the
+ * evaluator's record is taken before the confirmation) */
+#define KC_STATUS_BITS (IPS_SEEN_REPLY | IPS_ASSURED)
+
 /* What the evaluator did with one frame. */
 struct kc_rec {
 	unsigned capture;
@@ -120,6 +125,7 @@ struct kc_rec {
 	char pstate[24];
 	struct ct_tuple ptuple;
 	int64_t pto_ms;		/* with has_entry: the entry's time left, ms */
+	uint32_t pstatus;	/* with has_entry: its IPS_SEEN_REPLY | IPS_ASSURED bits */
 	double cap_s;		/* capture time since the run's first packet */
 	char desc[160];
 	struct kc_path path;
@@ -134,6 +140,7 @@ struct kc_kern {
 	struct kc_path path;
 	char pstate[24];	/* the entry's protocol state in the host's table, or "" */
 	int64_t pto_s;		/* its time left (CTA_TIMEOUT), s; -1: not listed */
+	uint32_t pstatus;	/* its status (CTA_STATUS) bits as pstatus above */
 };
 
 struct kc {
@@ -730,6 +737,7 @@ static void on_packet(const struct replay_pkt *rp, void *arg)
 			r->has_entry = true;
 			ct_entry_tuple(rp->p->ct, 0, &r->ptuple);	/* original */
 			r->pto_ms = k->ctt ? (int64_t)ct_entry_expiration_ms(k->ctt, rp->p->ct) : -1;
+			r->pstatus = ct_entry_status(rp->p->ct) & KC_STATUS_BITS;
 		}
 	}
 	describe_pkt(rp->p, r->desc, sizeof(r->desc));
@@ -1030,6 +1038,7 @@ struct kc_ct_get {
 	char *buf;
 	size_t len;
 	int64_t *timeout;
+	uint32_t *status;
 };
 
 static int ct_get_cb(const struct nlmsghdr *nlh, void *arg)
@@ -1043,6 +1052,9 @@ static int ct_get_cb(const struct nlmsghdr *nlh, void *arg)
 		else if (mnl_attr_get_type(a) == CTA_TIMEOUT &&
 			 mnl_attr_validate(a, MNL_TYPE_U32) == 0)
 			*g->timeout = ntohl(mnl_attr_get_u32(a));
+		else if (mnl_attr_get_type(a) == CTA_STATUS &&
+			 mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+			*g->status = ntohl(mnl_attr_get_u32(a)) & KC_STATUS_BITS;
 	}
 	if (!pi)
 		return MNL_CB_OK;
@@ -1079,10 +1091,10 @@ static int ct_get_cb(const struct nlmsghdr *nlh, void *arg)
 }
 
 static void kernel_pstate(struct kc *k, const struct ct_tuple *t, char *buf, size_t len,
-			  int64_t *timeout)
+			  int64_t *timeout, uint32_t *status)
 {
 	static char msg[8192];	/* a request; an entry and an ACK */
-	struct kc_ct_get g = { buf, len, timeout };
+	struct kc_ct_get g = { buf, len, timeout, status };
 	struct nlmsghdr *nlh;
 	struct nfgenmsg *nfg;
 	struct nlattr *tup, *nest;
@@ -1325,6 +1337,14 @@ static enum kc_outcome compare(struct kc *k, const struct kc_rec *r, const struc
 	 * since the entry's last refresh, the evaluator in capture time, and
 	 * the kernel rounds down to seconds; both clocks have run at most as
 	 * long as their whole run so far */
+	if (r->has_entry && kr->pto_s >= 0 && r->pstatus != kr->pstatus) {
+		snprintf(why, len, "the entry's status differs: %s%s here, %s%s in the kernel",
+			 r->pstatus & IPS_SEEN_REPLY ? "SEEN_REPLY " : "",
+			 r->pstatus & IPS_ASSURED ? "ASSURED" : "-",
+			 kr->pstatus & IPS_SEEN_REPLY ? "SEEN_REPLY " : "",
+			 kr->pstatus & IPS_ASSURED ? "ASSURED" : "-");
+		return KC_DISAGREE;
+	}
 	if (r->has_entry && r->pto_ms >= 0 && kr->pto_s >= 0) {
 		struct timespec now;
 		double here = (double)r->pto_ms / 1000.0, wall = 0, slack;
@@ -1521,7 +1541,8 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 			}
 			kr.pto_s = -1;
 			if (r->has_entry)
-				kernel_pstate(k, &r->ptuple, kr.pstate, sizeof(kr.pstate), &kr.pto_s);
+				kernel_pstate(k, &r->ptuple, kr.pstate, sizeof(kr.pstate), &kr.pto_s,
+					      &kr.pstatus);
 			oc = compare(k, r, &kr, why, sizeof(why));
 			if (oc == KC_AGREE) {
 				(*agree)++;

@@ -18,8 +18,9 @@
 #     shutdown and abort), SCTP_SEEDS (default 1-20; none when only SEEDS is
 #     given, "none" for none).
 # Besides verdicts, rule paths and ct state, the check compares each packet's
-# conntrack entry with the host's conntrack table: its time left, and for TCP
-# and SCTP the tracker state (SYN_SENT, COOKIE_WAIT, ...).
+# conntrack entry with the host's conntrack table: its time left, its
+# SEEN_REPLY and ASSURED bits, and for TCP and SCTP the tracker state
+# (SYN_SENT, COOKIE_WAIT, ...).
 # Prints "ok - NAME", "not ok - NAME" or "skip - NAME: reason" per case; every
 # namespace it makes (pcap-replay --netns-prefix kca<pid>-*) is deleted on exit.
 set -u
