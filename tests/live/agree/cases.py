@@ -338,7 +338,8 @@ def sctp_paths():
     with another tag (let through) and the peer's HEARTBEAT_ACK moving the
     entry to the new tags (the other direction's tag forgotten, relearned from
     a HEARTBEAT), a stray INIT_ACK with an unknown tag, an out-of-the-blue ABORT
-    with a zero tag, and a reply-side SHUTDOWN."""
+    with a zero tag, a reply-side SHUTDOWN, and ICMP/ICMPv6 errors quoting an
+    association's INIT (RELATED to it)."""
     c = Cap()
     P = "10.0.1.12"
     C, S = 0x0c0c0c0c, 0x5e5e5e5e
@@ -372,6 +373,11 @@ def sctp_paths():
     o(5002, 0, [chunk(SC_ABORT)])                        # out of the blue, tag 0
     i(5003, 0, [chunk(SC_INIT, init_body(C))])           # in from the VNet peer
     i(5003, 0, [chunk(SC_INIT, init_body(C))])           # retransmitted
+    # ICMP errors quoting an association's packets: RELATED (IPv4 and IPv6)
+    q = o(5004, 0, [chunk(SC_INIT, init_body(C))])
+    c.inb(c.ip(P, H4, 1, icmp(3, 2, 0, q[:28])))         # protocol unreachable
+    q6 = c.out(c.ip(H6, "fd00:10::12", 132, sctp(5005, 6000, 0, [chunk(SC_INIT, init_body(C))])))
+    c.inb(c.ip("fd00:10::12", H6, 58, icmp(1, 4, 0, q6[:52])))
     return c
 
 
