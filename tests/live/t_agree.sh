@@ -7,7 +7,7 @@
 #     traffic, invalid packets, related ICMP/ICMPv6 errors, mid-stream pickup,
 #     IPv4/IPv6 fragments, SCTP, and the regression cases of the disagreements
 #     the check found (regress-*.pcap); timing-*.pcap with
-#     --kernel-check-timing (expiry and gap-dependent transitions, ~17 s).
+#     --kernel-check-timing (expiry and gap-dependent transitions, ~21 s).
 #     Each must agree on every packet.
 #  2. random policies and traffic (tests/live/agree/gen.py), one per seed:
 #     SEEDS (from `make check-live SEEDS=...`: "1-500", "7", "1 5 9") or by

@@ -401,18 +401,19 @@ def regress_tcp_invalid_fin():
     return c
 
 def timing_conntrack():
-    """Played with --kernel-check-timing (the gaps in real time, ~18 s): UDP
-    replied and then seen again after 2 s becomes a stream (30 s -> 120 s,
-    ASSURED); SCTP COOKIE_WAIT (3 s) and SHUTDOWN_SENT (3 s) entries expire
-    under a 3.5 s gap; a TCP connection closed by a RST (CLOSE, 10 s) is gone
-    10.5 s later, and its next SYN is NEW."""
+    """Played with --kernel-check-timing (the gaps in real time, ~21 s; each
+    gap at least 1.5 s past its threshold, so that a stalled machine does not
+    move a packet across it): UDP replied and then seen again after 2 s becomes
+    a stream (30 s -> 120 s, ASSURED); SCTP COOKIE_WAIT (3 s) and SHUTDOWN_SENT
+    (3 s) entries expire under a 5 s gap; a TCP connection closed by a RST
+    (CLOSE, 10 s) is gone 12 s later, and its next SYN is NEW."""
     c = Cap()
     u = lambda sp, dp, pl: struct.pack("!HHHH", sp, dp, 8 + len(pl), 0) + pl  # noqa: E731
     c.out(c.ip(H4, VNET4, 17, u(52000, 5000, b"q")))
     c.inb(c.ip(VNET4, H4, 17, u(5000, 52000, b"a")))
     c.t += 0.1
     c.out(c.ip(H4, VNET4, 17, u(52000, 5000, b"q2")))        # replied, < 2 s: 30 s
-    c.t += 2.5
+    c.t += 3.5
     c.out(c.ip(H4, VNET4, 17, u(52000, 5000, b"q3")))        # > 2 s: a stream, 120 s
     A, B = 0x0a0a0a0a, 0x0b0b0b0b
     c.out(c.ip(H4, VNET4, 132, sctp(5100, 6100, 0, [chunk(SC_INIT, init_body(A))])))
@@ -422,14 +423,14 @@ def timing_conntrack():
     c.out(c.ip(H4, VNET4, 132, sctp(5101, 6101, B, [chunk(SC_ECHO, b"cookie!!")])))
     c.inb(c.ip(VNET4, H4, 132, sctp(6101, 5101, A, [chunk(SC_COOKIE_ACK)])))
     c.out(c.ip(H4, VNET4, 132, sctp(5101, 6101, B, [chunk(SC_SHUTDOWN, bytes(4))])))
-    c.t += 3.5
+    c.t += 5.0
     c.out(c.ip(H4, VNET4, 132, sctp(5100, 6100, B, [chunk(SC_ECHO, b"cookie!!")])))  # expired
     c.out(c.ip(H4, VNET4, 132, sctp(5101, 6101, B, [chunk(SC_DATA, data_body(5))])))   # expired
     c.out(c.ip(H4, VNET4, 6, tcp(50100, 8080, 1000, 0, 0x02, 64240, MSS)))
     c.inb(c.ip(VNET4, H4, 6, tcp(8080, 50100, 5000, 1001, 0x12, 65160, MSS)))
     c.out(c.ip(H4, VNET4, 6, tcp(50100, 8080, 1001, 5001, 0x10, 64240)))
     c.inb(c.ip(VNET4, H4, 6, tcp(8080, 50100, 5001, 1001, 0x14, 65160)))     # RST: CLOSE
-    c.t += 10.5
+    c.t += 12.0
     c.out(c.ip(H4, VNET4, 6, tcp(50100, 8080, 9000, 0, 0x02, 64240, MSS)))   # gone: NEW
     return c
 
