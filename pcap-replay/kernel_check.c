@@ -38,8 +38,9 @@
  * target) and the policy, in order, the conntrack state at the hook, whether
  * the hook was reached at all, and for a packet with a conntrack entry its
  * time left, its SEEN_REPLY and ASSURED bits and (TCP, SCTP) the tracker's
- * own state (SYN_SENT, COOKIE_WAIT, ...), which the host's table gives for the entry's tuple over ctnetlink
- * (when it lists the entry: one refused by the ruleset was never confirmed).  Undecidable offline, reported per
+ * own state (SYN_SENT, COOKIE_WAIT, ...), which the host's table gives for
+ * the entry's tuple over ctnetlink (when it lists the entry: one refused by
+ * the ruleset was never confirmed).  Undecidable offline, reported per
  * packet: pcap-replay marked it incomplete; the capture cut an IP header;
  * the kernel's routing dropped a packet between conntrack and the input hook
  * (martian source, multicast group not joined: host state no capture shows);
@@ -604,6 +605,20 @@ static int open_sockets(struct kc *k)
 	return 0;
 }
 
+/* Seconds from a to b (capture times), and since a monotonic instant. */
+static double tv_secs(const struct timeval *a, const struct timeval *b)
+{
+	return (double)(b->tv_sec - a->tv_sec) + (double)(b->tv_usec - a->tv_usec) / 1e6;
+}
+
+static double secs_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - t0->tv_sec) + (double)(now.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
 /* ---- evaluator side ----------------------------------------------------------- */
 
 static uint64_t rule_handle(const struct nftnl_rule *r)
@@ -721,8 +736,7 @@ static void on_packet(const struct replay_pkt *rp, void *arg)
 		k->t0 = rp->p->ts;
 		k->have_t0 = true;
 	}
-	r->cap_s = (double)(rp->p->ts.tv_sec - k->t0.tv_sec) +
-		   (double)(rp->p->ts.tv_usec - k->t0.tv_usec) / 1e6;
+	r->cap_s = tv_secs(&k->t0, &rp->p->ts);
 	if (rp->kind == RP_JUDGED) {
 		r->verdict = rp->v->verdict;
 		r->ct_state = rp->p->ct_state;
@@ -1020,11 +1034,12 @@ static int inject(struct kc *k, const struct kc_rec *rec, const uint8_t *data, s
 	return 0;
 }
 
-/* The protocol state the host's conntrack table holds for the entry whose
- * original tuple is t, asked by tuple over ctnetlink (IPCTNL_MSG_CT_GET: one
- * entry, whatever the table's size), into buf by the names
- * /proc/net/nf_conntrack prints; buf stays "" when the table has no such
- * (confirmed) entry or cannot be asked. */
+/* What the host's conntrack table holds for the entry whose original tuple
+ * is t, asked by tuple over ctnetlink (IPCTNL_MSG_CT_GET: one entry, whatever
+ * the table's size): its protocol state into buf by the names
+ * /proc/net/nf_conntrack prints (TCP, SCTP; else ""), its time left in
+ * *timeout, its KC_STATUS_BITS in *status.  *timeout stays -1 when the table
+ * has no such (confirmed) entry or cannot be asked. */
 static const char *const kern_tcp_names[] = {
 	"NONE", "SYN_SENT", "SYN_RECV", "ESTABLISHED", "FIN_WAIT", "CLOSE_WAIT",
 	"LAST_ACK", "TIME_WAIT", "CLOSE", "SYN_SENT2",
@@ -1090,8 +1105,8 @@ static int ct_get_cb(const struct nlmsghdr *nlh, void *arg)
 	return MNL_CB_OK;
 }
 
-static void kernel_pstate(struct kc *k, const struct ct_tuple *t, char *buf, size_t len,
-			  int64_t *timeout, uint32_t *status)
+static void kernel_entry(struct kc *k, const struct ct_tuple *t, char *buf, size_t len,
+			 int64_t *timeout, uint32_t *status)
 {
 	static char msg[8192];	/* a request; an entry and an ACK */
 	struct kc_ct_get g = { buf, len, timeout, status };
@@ -1107,7 +1122,7 @@ static void kernel_pstate(struct kc *k, const struct ct_tuple *t, char *buf, siz
 	if (!k->ctnl) {
 		if (!k->ct_noted)
 			fprintf(stderr, "pcap-replay: note: --kernel-check cannot open ctnetlink in "
-				"the scratch namespace: TCP/SCTP tracker states are not compared\n");
+				"the scratch namespace: conntrack entries are not compared\n");
 		k->ct_noted = true;
 		return;
 	}
@@ -1152,8 +1167,8 @@ static void kernel_pstate(struct kc *k, const struct ct_tuple *t, char *buf, siz
 			continue;	/* an earlier request's late answer */
 		/* ENOENT: the table has no such entry, which happens */
 		if (rc < 0 && errno != ENOENT && !k->ct_noted) {
-			fprintf(stderr, "pcap-replay: note: --kernel-check: ctnetlink: %s: TCP/SCTP "
-				"tracker states are not compared\n", strerror(errno));
+			fprintf(stderr, "pcap-replay: note: --kernel-check: ctnetlink: %s: "
+				"conntrack entries are not compared\n", strerror(errno));
 			k->ct_noted = true;
 		}
 		if (rc <= MNL_CB_STOP)
@@ -1333,10 +1348,7 @@ static enum kc_outcome compare(struct kc *k, const struct kc_rec *r, const struc
 			 r->ptuple.proto == IPPROTO_SCTP ? "SCTP" : "TCP", r->pstate, kr->pstate);
 		return KC_DISAGREE;
 	}
-	/* and the entry's time left: the kernel counts it in wall-clock time
-	 * since the entry's last refresh, the evaluator in capture time, and
-	 * the kernel rounds down to seconds; both clocks have run at most as
-	 * long as their whole run so far */
+	/* the entry's SEEN_REPLY and ASSURED bits */
 	if (r->has_entry && kr->pto_s >= 0 && r->pstatus != kr->pstatus) {
 		snprintf(why, len, "the entry's status differs: %s%s here, %s%s in the kernel",
 			 r->pstatus & IPS_SEEN_REPLY ? "SEEN_REPLY " : "",
@@ -1345,16 +1357,15 @@ static enum kc_outcome compare(struct kc *k, const struct kc_rec *r, const struc
 			 kr->pstatus & IPS_ASSURED ? "ASSURED" : "-");
 		return KC_DISAGREE;
 	}
+	/* and its time left: the kernel counts it in wall-clock time since the
+	 * entry's last refresh, the evaluator in capture time, and the kernel
+	 * rounds down to seconds; both clocks have run at most as long as their
+	 * whole run so far (with --kernel-check-timing they run together, but
+	 * for the rounding and a late frame) */
 	if (r->has_entry && r->pto_ms >= 0 && kr->pto_s >= 0) {
-		struct timespec now;
-		double here = (double)r->pto_ms / 1000.0, wall = 0, slack;
+		double here = (double)r->pto_ms / 1000.0;
+		double slack = k->timing ? 2.5 : 1.5 + secs_since(&k->run0) + r->cap_s;
 
-		if (clock_gettime(CLOCK_MONOTONIC, &now) == 0)
-			wall = (double)(now.tv_sec - k->run0.tv_sec) +
-			       (double)(now.tv_nsec - k->run0.tv_nsec) / 1e9;
-		/* with --kernel-check-timing the two clocks run together (but
-		 * for the kernel's rounding and a late frame) */
-		slack = k->timing ? 2.5 : 1.5 + wall + r->cap_s;
 		if (here - (double)kr->pto_s > slack || (double)kr->pto_s - here > slack) {
 			char pn[8];
 
@@ -1467,12 +1478,9 @@ static void print_side_by_side(const struct kc *k, const struct kc_rec *r,
 static void kc_wait_until(const struct kc *k, double at)
 {
 	for (;;) {
-		struct timespec now, d;
-		double left;
+		struct timespec d;
+		double left = at - secs_since(&k->run0);
 
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		left = at - ((double)(now.tv_sec - k->run0.tv_sec) +
-			     (double)(now.tv_nsec - k->run0.tv_nsec) / 1e9);
 		if (left <= 0)
 			return;
 		d.tv_sec = (time_t)left;
@@ -1485,9 +1493,6 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 		      uint64_t *disagree)
 {
 	size_t ri = 0;
-
-	bool have_c0 = false;
-	struct timeval c0 = { 0 };
 
 	clock_gettime(CLOCK_MONOTONIC, &k->run0);
 	for (size_t ci = 0; ci < k->o->ncaptures; ci++) {
@@ -1520,15 +1525,10 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 			}
 			r = &k->recs[ri++];
 			memset(&kr, 0, sizeof(kr));
-			if (k->timing) {
-				/* this frame's offset in the capture, on the wall clock */
-				if (!have_c0) {
-					c0 = h->ts;
-					have_c0 = true;
-				}
-				kc_wait_until(k, (double)(h->ts.tv_sec - c0.tv_sec) +
-						 (double)(h->ts.tv_usec - c0.tv_usec) / 1e6);
-			}
+			/* this frame's offset in the capture (the evaluator's
+			 * record has it), on the wall clock */
+			if (k->timing)
+				kc_wait_until(k, r->cap_s);
 			if (inject(k, r, data, h->caplen, dlt, h->len, &kr) > 0) {
 				(*undecidable)++;
 				printf("UNDECIDABLE capture %u frame %llu: %s: link type without "
@@ -1542,8 +1542,8 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 			}
 			kr.pto_s = -1;
 			if (r->has_entry)
-				kernel_pstate(k, &r->ptuple, kr.pstate, sizeof(kr.pstate), &kr.pto_s,
-					      &kr.pstatus);
+				kernel_entry(k, &r->ptuple, kr.pstate, sizeof(kr.pstate), &kr.pto_s,
+					     &kr.pstatus);
 			oc = compare(k, r, &kr, why, sizeof(why));
 			if (oc == KC_AGREE) {
 				(*agree)++;

@@ -1375,7 +1375,7 @@ static bool sctp_new(struct ct_entry *e, const struct view *v, size_t off, uint3
 			sc->vtag[IP_CT_DIR_REPLY] = vtag;	/* out of the blue */
 		}
 	}
-	return !w.trunc;
+	return true;	/* (do_basic_checks walked the same chunks whole) */
 }
 
 /* nf_conntrack_sctp_packet(): sctp_error's length check (the checksum is not
@@ -1516,8 +1516,7 @@ sctp_packet(struct ct_table *t, struct ct_entry *e, int dir, const struct pkt *p
 		if (old != ns && ns == SC_ESTABLISHED)
 			e->status |= IPS_ASSURED;
 	}
-	if (w.trunc)
-		return PK_INVALID;
+	/* (a truncated walk cannot happen: do_basic_checks walked it whole) */
 	if (ignore)
 		return PK_ACCEPT_NOACCT;	/* let through, timeout not renewed */
 	refresh(t, e, sctp_timeout[ns]);
