@@ -246,6 +246,23 @@ def rate_limited_log():
     return c
 
 
+def sctp_sides(c, peer, hport=None, pport=None):
+    """Senders of SCTP packets between this host (H4) and peer: o(port, vtag,
+    chunks) from the host, i(port, vtag, chunks) to it.  One side's port is
+    fixed (hport or pport); port is the other side's."""
+    def ports(port):            # (host port, peer port)
+        return (hport, port) if hport is not None else (port, pport)
+
+    def o(port, vtag, chunks):
+        h, p = ports(port)
+        return c.out(c.ip(H4, peer, 132, sctp(h, p, vtag, chunks)))
+
+    def i(port, vtag, chunks):
+        h, p = ports(port)
+        return c.inb(c.ip(peer, H4, 132, sctp(p, h, vtag, chunks)))
+    return o, i
+
+
 def sctp_assoc():
     """conntrack.c: SCTP as nf_conntrack_proto_sctp tracks it -- the four-way
     handshake (INIT from NONE is CLOSED, INIT_ACK COOKIE_WAIT, COOKIE_ECHO
@@ -292,12 +309,7 @@ def sctp_invalid():
     c = Cap()
     P = "10.0.1.11"
     C, D = 0x0c0c0c0c, 0x0d0d0d0d
-
-    def i(sp, vtag, chunks):
-        return c.inb(c.ip(P, H4, 132, sctp(sp, 9000, vtag, chunks)))
-
-    def o(dp, vtag, chunks):
-        return c.out(c.ip(H4, P, 132, sctp(9000, dp, vtag, chunks)))
+    o, i = sctp_sides(c, P, hport=9000)
     c.inb(c.ip(P, H4, 132, struct.pack("!HHI", 7000, 9000, 0)))          # 8 bytes: short
     i(7001, 0, [])                                                       # no chunk
     i(7002, 0, [chunk(SC_DATA, length=0)])                               # zero length
@@ -343,12 +355,7 @@ def sctp_paths():
     c = Cap()
     P = "10.0.1.12"
     C, S = 0x0c0c0c0c, 0x5e5e5e5e
-
-    def o(sp, vtag, chunks):
-        return c.out(c.ip(H4, P, 132, sctp(sp, 6000, vtag, chunks)))
-
-    def i(sp, vtag, chunks):
-        return c.inb(c.ip(P, H4, 132, sctp(6000, sp, vtag, chunks)))
+    o, i = sctp_sides(c, P, pport=6000)
     o(5000, 0x51, [chunk(SC_HB, bytes(8))])
     i(5000, 0x61, [chunk(SC_HB_ACK, bytes(8))])
     o(5000, 0x51, [chunk(SC_DATA, data_body(1))])
