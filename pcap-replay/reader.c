@@ -34,6 +34,7 @@ struct batch {
 	size_t n, used;
 	struct pcap_pkthdr hdr[BATCH_PACKETS];
 	size_t off[BATCH_PACKETS];
+	uint64_t hint[BATCH_PACKETS];	/* what prep returned */
 	uint8_t *area;			/* BATCH_PACKETS * area_size */
 	uint8_t *data;
 	size_t cap;
@@ -126,8 +127,8 @@ static bool batch_add(struct reader *r, struct batch *b, const struct pcap_pkthd
 	b->hdr[n] = *h;
 	b->off[n] = used;
 	memcpy(dst, data, len);
-	if (r->prep)
-		r->prep(r->prep_arg, h, dst, ++r->frame, b->area + n * r->area_size);
+	b->hint[n] = r->prep ? r->prep(r->prep_arg, h, dst, ++r->frame,
+				       b->area + n * r->area_size) : 0;
 	b->used = used + len;
 	b->n = n + 1;
 	return true;
@@ -440,6 +441,16 @@ void *reader_peek(struct reader *r, unsigned ahead)
 	if (!r->threaded || !r->consuming || !r->pos || i >= b->n)
 		return NULL;
 	return b->area + i * r->area_size;
+}
+
+uint64_t reader_peek_hint(const struct reader *r, unsigned ahead)
+{
+	const struct batch *b = &r->b[r->head];
+	size_t i = r->pos - 1 + ahead;
+
+	if (!r->threaded || !r->consuming || !r->pos || i >= b->n)
+		return 0;
+	return b->hint[i];
 }
 
 const char *reader_error(const struct reader *r)

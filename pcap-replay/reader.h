@@ -11,9 +11,11 @@ struct reader;
 
 /* Work done on each packet as it is read, in the reader thread when there is
  * one: fills area (area_size bytes, the packet's own) from the packet; data
- * stays valid as long as area does.  frame counts from 1. */
-typedef void (*reader_prep_fn)(void *arg, const struct pcap_pkthdr *h, const uint8_t *data,
-			       uint64_t frame, void *area);
+ * stays valid as long as area does.  frame counts from 1.  Returns a hint for
+ * the consumer's cache hints, kept apart in a dense array (reader_peek_hint:
+ * a look far ahead reads one line for eight packets, not a packet's area). */
+typedef uint64_t (*reader_prep_fn)(void *arg, const struct pcap_pkthdr *h, const uint8_t *data,
+				   uint64_t frame, void *area);
 
 /* Opens the capture (pcap or pcapng, via libpcap).  With more than one CPU
  * online and !single_thread, a thread reads ahead from the first
@@ -38,6 +40,8 @@ const char *reader_error(const struct reader *r);
 /* The area of the packet `ahead` packets after the one reader_next returned
  * last, when it has been read already (else NULL): for cache hints. */
 void *reader_peek(struct reader *r, unsigned ahead);
+/* The hint prep returned for that packet, or 0 when it has not been read. */
+uint64_t reader_peek_hint(const struct reader *r, unsigned ahead);
 /* How the reading went, for --stats: the reader thread's CPU time and how
  * often each side waited for the other (all 0 without a thread). */
 struct reader_stats {

@@ -1421,8 +1421,9 @@ struct prep_ctx {
 	struct capinfo *ci;
 };
 
-static void prepare(void *arg, const struct pcap_pkthdr *h, const uint8_t *data,
-		    uint64_t frame, void *area)
+/* The hint for the replay's cache hints: the conntrack hash | 1 << 32, or 0. */
+static uint64_t prepare(void *arg, const struct pcap_pkthdr *h, const uint8_t *data,
+			uint64_t frame, void *area)
 {
 	const struct prep_ctx *c = arg;
 	struct prepared *pp = area;
@@ -1436,18 +1437,19 @@ static void prepare(void *arg, const struct pcap_pkthdr *h, const uint8_t *data,
 		p->ts.tv_sec = p->ts.tv_sec < 0 ? -((time_t)1 << 40) : (time_t)1 << 40;
 	p->frame = frame;
 	if (pp->decoded < 0)
-		return;
+		return 0;
 	apply_dir(c->ci, p, frame);
 	pp->dir_rc = packet_dir(c->r, p, &pp->dir);
 	pp->ct.valid = false;
 	if (pp->dir_rc < 0)
-		return;
+		return 0;
 	/* the hook the packet takes first (here: in the reader thread when
 	 * there is one, which has time to spare) */
 	set_iface(p, pp->dir == FLOW_IN ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT,
 		  pp->dir == FLOW_LO);
-	if (!p->is_frag)
-		ct_packet_hint(p, &pp->ct);
+	if (!p->is_frag && ct_packet_hint(p, &pp->ct))
+		return (uint64_t)1 << 32 | pp->ct.h;
+	return 0;
 }
 
 static int replay_one(struct replay *r, size_t ci)
@@ -1473,17 +1475,18 @@ static int replay_one(struct replay *r, size_t ci)
 	local_fast_build(r);
 	ciw->dlt = reader_datalink(rd);
 	while ((rc = reader_next(rd, h, &data, &area)) == 1) {
-		struct prepared *pp = area, *ahead;
+		struct prepared *pp = area;
 		struct pkt *pk = &pp->p;
 		enum flow_dir dir = pp->dir;
+		uint64_t ah;
 
 		/* conntrack lookups of the packets ahead, in steps: the slot
 		 * twelve packets ahead, then the entry and its flow (the slot
 		 * keeps a hint of the flow) eight ahead */
-		if ((ahead = reader_peek(rd, 12)) && ahead->ct.valid)
-			ct_prefetch_slot(r->ct, ahead->ct.h);
-		if ((ahead = reader_peek(rd, 8)) && ahead->ct.valid) {
-			uint64_t u = ct_prefetch_entry(r->ct, ahead->ct.h);
+		if ((ah = reader_peek_hint(rd, 12)))
+			ct_prefetch_slot(r->ct, (uint32_t)ah);
+		if ((ah = reader_peek_hint(rd, 8))) {
+			uint64_t u = ct_prefetch_entry(r->ct, (uint32_t)ah);
 
 			/* the fields each packet reads and counts (closed ..
 			 * related): the row's start is on another line, as
@@ -1491,7 +1494,7 @@ static int replay_one(struct replay *r, size_t ci)
 			if (!u) {
 				/* likely a first packet: judge asks its tuple's
 				 * refused-memo tag */
-				__builtin_prefetch(&r->refused_tag[ahead->ct.h &
+				__builtin_prefetch(&r->refused_tag[(uint32_t)ah &
 								   (REPLAY_REFUSED_MEMOS - 1)]);
 			}
 		}

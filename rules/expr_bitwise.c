@@ -103,6 +103,21 @@ static void bitwise_eval(void *priv, struct vm_regs *regs, struct vm_exec *x)
 	}
 }
 
+bool vm_bitwise_bool(const struct vm_expr *e, int *sreg, int *dreg, uint32_t *len,
+		     const uint8_t **mask, const uint8_t **xor)
+{
+	const struct bitwise *b = e->priv;
+
+	if (e->ops != &vm_expr_bitwise || b->op != NFT_BITWISE_BOOL)
+		return false;
+	*sreg = b->sreg;
+	*dreg = b->dreg;
+	*len = b->len;
+	*mask = (const uint8_t *)b->mask;
+	*xor = (const uint8_t *)b->xor;
+	return true;
+}
+
 const struct vm_expr_ops vm_expr_bitwise = {
 	.name = "bitwise",
 	.priv_size = sizeof(struct bitwise),

@@ -97,6 +97,20 @@ bool vm_cmp_eq(const struct vm_expr *e, int *sreg, const uint8_t **data, uint32_
 	return true;
 }
 
+bool vm_cmp_any(const struct vm_expr *e, int *sreg, uint32_t *op, const uint8_t **data,
+		uint32_t *len)
+{
+	const struct cmp *c = e->priv;
+
+	if (e->ops != &vm_expr_cmp)
+		return false;
+	*sreg = c->sreg;
+	*op = c->op;
+	*data = c->data;
+	*len = c->len;
+	return true;
+}
+
 const struct vm_expr_ops vm_expr_cmp = {
 	.name = "cmp",
 	.priv_size = sizeof(struct cmp),

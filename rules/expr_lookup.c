@@ -117,6 +117,17 @@ bool vm_lookup_plain(const struct vm_expr *e, int *sreg, const struct vm_set **s
 	return true;
 }
 
+bool vm_lookup_any(const struct vm_expr *e, int *sreg, const struct vm_set **set)
+{
+	const struct lookup *lk = e->priv;
+
+	if (e->ops != &vm_expr_lookup)
+		return false;
+	*sreg = lk->sreg;
+	*set = lk->set;
+	return true;
+}
+
 const struct vm_expr_ops vm_expr_lookup = {
 	.name = "lookup",
 	.priv_size = sizeof(struct lookup),

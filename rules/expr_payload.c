@@ -17,6 +17,8 @@
 struct payload {
 	uint32_t base, offset, len;
 	int dreg;
+	unsigned classable;	/* VM_CLASS_* kinds whose classes decide what its
+				 * register's readers do (vm_class.c) */
 };
 
 static const char *const payload_attrs[] = {
@@ -148,20 +150,54 @@ static unsigned payload_memo(const void *priv, const struct pkt *p)
 		if (p->nfproto == NFPROTO_IPV4 && within(pl->offset, pl->len, 9, 10))
 			return 0;	/* the l4 protocol: in every memo's key */
 		if (p->nfproto == NFPROTO_IPV4 && within(pl->offset, pl->len, 12, 20))
-			return VM_MEMO_KEY_TUPLE;
+			return VM_MEMO_KEY_TUPLE |
+			       (pl->classable & VM_CLASS_A4 ? 0 : VM_MEMO_KEY_EXACT);
 		if (p->nfproto == NFPROTO_IPV6 && within(pl->offset, pl->len, 8, 40))
-			return VM_MEMO_KEY_TUPLE;
+			return VM_MEMO_KEY_TUPLE |
+			       (pl->classable & VM_CLASS_A6 ? 0 : VM_MEMO_KEY_EXACT);
 		return VM_MEMO_NEVER;
 	}
 	if (pl->base != NFT_PAYLOAD_TRANSPORT_HEADER || !p->tprot_set || p->fragoff)
 		return VM_MEMO_NEVER;
 	if (ct_tuple_has_ports(p->l4proto) && within(pl->offset, pl->len, 0, 4))
-		return VM_MEMO_KEY_TUPLE;
+		return VM_MEMO_KEY_TUPLE |
+		       (pl->classable & VM_CLASS_PORT ? 0 : VM_MEMO_KEY_EXACT);
 	if (((p->l4proto == 1 /* IPPROTO_ICMP */ && p->nfproto == NFPROTO_IPV4) ||
 	     (p->l4proto == 58 /* IPPROTO_ICMPV6 */ && p->nfproto == NFPROTO_IPV6)) &&
 	    (within(pl->offset, pl->len, 0, 2) || within(pl->offset, pl->len, 4, 6)))
-		return VM_MEMO_KEY_TUPLE;
+		return VM_MEMO_KEY_TUPLE | VM_MEMO_KEY_EXACT;
 	return VM_MEMO_NEVER;
+}
+
+/* The field kinds (VM_CLASS_*) of which this load reads a prefix: the first
+ * len bytes of an address (offset 12 or 16 in IPv4's header, 8 or 24 in
+ * IPv6's) or of a port (0 or 2 in the transport header).  Which one it reads
+ * depends on the packet's family; payload_memo asks the packet. */
+unsigned vm_payload_class_kind(const struct vm_expr *e)
+{
+	const struct payload *pl = e->priv;
+
+	if (e->ops != &vm_expr_payload || pl->len == 0)
+		return 0;
+	if (pl->base == NFT_PAYLOAD_NETWORK_HEADER) {
+		if ((pl->offset == 12 || pl->offset == 16) && pl->len <= 4)
+			return VM_CLASS_A4;
+		if ((pl->offset == 8 || pl->offset == 24) && pl->len <= 16)
+			return VM_CLASS_A6;
+		return 0;
+	}
+	if (pl->base == NFT_PAYLOAD_TRANSPORT_HEADER && (pl->offset == 0 || pl->offset == 2) &&
+	    pl->len <= 2)
+		return VM_CLASS_PORT;
+	return 0;
+}
+
+void vm_payload_set_classable(struct vm_expr *e, unsigned kinds)
+{
+	struct payload *pl = e->priv;
+
+	if (e->ops == &vm_expr_payload)
+		pl->classable = kinds;
 }
 
 bool vm_payload_field(const struct vm_expr *e, uint32_t *base, uint32_t *offset,

@@ -48,6 +48,20 @@ static void range_eval(void *priv, struct vm_regs *regs, struct vm_exec *x)
 		regs->code = NFT_BREAK;
 }
 
+bool vm_range_any(const struct vm_expr *e, int *sreg, const uint8_t **from, const uint8_t **to,
+		  uint32_t *len)
+{
+	const struct range *r = e->priv;
+
+	if (e->ops != &vm_expr_range)
+		return false;
+	*sreg = r->sreg;
+	*from = r->from;
+	*to = r->to;
+	*len = r->len;
+	return true;
+}
+
 const struct vm_expr_ops vm_expr_range = {
 	.name = "range",
 	.priv_size = sizeof(struct range),

@@ -103,6 +103,8 @@ int vm_reg_load(struct vm_load *ld, uint32_t reg, uint32_t len, const char *what
 	 * which skips writes, is off for this ruleset (vm_index.c) */
 	if (w >= 0 && (reg_words(w, len) & ~ld->rule_words))
 		ld->vm->regs_shared = true;
+	if (w >= 0)
+		ld->expr_rwords |= reg_words(w, len);
 	return w;
 }
 
@@ -220,10 +222,12 @@ static int load_expr(struct vm_load *ld, struct vm_expr *x, struct nftnl_expr *e
 	x->priv = calloc(1, ops->priv_size ? ops->priv_size : 1);
 	if (!x->priv)
 		return vm_err(ld, "out of memory");
-	ld->expr_words = 0;
+	ld->expr_words = ld->expr_rwords = 0;
 	if (ops->load(ld, e, x->priv) < 0)
 		return -1;
 	ld->rule_words |= ld->expr_words;
+	x->rwords = ld->expr_rwords;
+	x->wwords = ld->expr_words;
 	x->memo = ops->memo ? ops->memo(x->priv, NULL) : VM_MEMO_NEVER;
 	return 0;
 }
@@ -575,7 +579,7 @@ struct vm *vm_load(const struct ruleset *rs, char *err, size_t errlen)
 			goto fail;
 	free(onpath);
 	onpath = NULL;
-	if (vm_index_build(vm) < 0)
+	if (vm_index_build(vm) < 0 || vm_class_build(vm) < 0)
 		goto nomem;
 	nftnl_chain_list_iter_destroy(ci);
 	nftnl_set_list_iter_destroy(si);
@@ -600,6 +604,7 @@ void vm_free(struct vm *vm)
 	if (!vm)
 		return;
 	vm_index_free(vm);
+	vm_class_free(vm);
 	for (size_t i = 0; i < vm->nrules; i++) {
 		struct vm_rule *vr = &vm->rules[i];
 

@@ -66,6 +66,9 @@ struct vm_exec {
 					 * outcome is this conntrack entry's alone;
 					 * without it, any entry's with the same
 					 * protocols, hook and ctinfo (vm_memo.c) */
+#define VM_MEMO_KEY_EXACT	0x8u	/* with TUPLE: a tuple field was read in a way
+					 * its class (vm_class.c) does not capture:
+					 * not for the class memo */
 #define VM_MEMO_NEVER		0x80u
 #define VM_MEMO_PER_PACKET	0x40u	/* memo(priv, NULL): "depends on the packet" */
 /* ct state and ct direction come from ctinfo, which every memo compares. */
@@ -101,6 +104,29 @@ bool vm_payload_field(const struct vm_expr *e, uint32_t *base, uint32_t *offset,
 		      uint32_t *len, int *dreg);
 struct vm_set;
 bool vm_lookup_plain(const struct vm_expr *e, int *sreg, const struct vm_set **set);
+/* Any lookup (maps and inverted ones too): its key register and set. */
+bool vm_lookup_any(const struct vm_expr *e, int *sreg, const struct vm_set **set);
+/* cmp / range operands (vm_class.c). */
+bool vm_cmp_any(const struct vm_expr *e, int *sreg, uint32_t *op, const uint8_t **data,
+		uint32_t *len);
+bool vm_range_any(const struct vm_expr *e, int *sreg, const uint8_t **from, const uint8_t **to,
+		  uint32_t *len);
+/* A bitwise mask-and-xor: operands, mask and xor (len bytes each). */
+bool vm_bitwise_bool(const struct vm_expr *e, int *sreg, int *dreg, uint32_t *len,
+		     const uint8_t **mask, const uint8_t **xor);
+/* The tuple field kinds a payload load is a prefix of, for the class memo
+ * (vm_class.c): VM_CLASS_* bits; payload_memo reports reads of the tuple by a
+ * load whose kind is not set as VM_MEMO_KEY_EXACT. */
+#define VM_CLASS_A4	0x1u	/* IPv4 source or destination address */
+#define VM_CLASS_A6	0x2u	/* IPv6 source or destination address */
+#define VM_CLASS_PORT	0x4u	/* source or destination port (tcp, udp, udplite, sctp, dccp) */
+unsigned vm_payload_class_kind(const struct vm_expr *e);
+void vm_payload_set_classable(struct vm_expr *e, unsigned kinds);
+/* vm_class.c: builds vm->cls after the load (nothing when the ruleset does
+ * not allow it); the classes of p's tuple fields (false: p has none). */
+int vm_class_build(struct vm *vm);
+bool vm_class_key(const struct vm *vm, const struct pkt *p, uint32_t key[4]);
+void vm_class_free(struct vm *vm);
 
 /* memo() of the types that read registers and constants only */
 unsigned vm_memo_pure(const void *priv, const struct pkt *p);
@@ -118,6 +144,7 @@ struct vm_load {
 	 * one being loaded (vm_reg_load/_store; vm_index.c needs to know that
 	 * no rule reads a register it did not write itself) */
 	uint32_t rule_words, expr_words;
+	uint32_t expr_rwords;	/* ... and read by the one being loaded */
 };
 
 /* One expression type: the analogue of libnftnl's struct expr_ops and of the
@@ -148,6 +175,7 @@ struct vm_expr {
 	void *priv;
 	unsigned memo;		/* ops->memo(priv, NULL) at load, VM_MEMO_PER_PACKET: ask per packet */
 	const struct vm_expr_ops *ops;
+	uint32_t rwords, wwords;	/* register words it reads, writes (vm_class.c) */
 };
 
 struct vm_chain;
@@ -247,6 +275,8 @@ struct vm {
 	struct vm_outcome *scratch;	/* the one being recorded */
 	bool hits_pending;		/* some outcome's hits are not in the counters yet */
 	struct vm_gmemo *gmemo;		/* VM_GMEMO slots: outcomes no tuple field decided */
+	struct vm_classes *cls;		/* the tuple's classes (vm_class.c), NULL: none */
+	struct vm_cmemo *cmemo;		/* VM_CMEMO slots: outcomes by classes */
 	/* the rule index (vm_index.c) */
 	bool regs_shared;		/* a rule reads a register it did not write */
 	struct vm_ixgroup *ixg;

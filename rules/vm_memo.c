@@ -21,7 +21,11 @@
  * decided (typically "ct state established accept" after interface and
  * protocol checks) is also kept in a small table by protocols, hook,
  * interfaces and ctinfo, where the first such packet of every other
- * connection finds it. */
+ * connection finds it; one that tuple fields decided only through the tests
+ * vm_class.c follows (an address in a tag's prefix, a port in a list) is kept
+ * in the class memo by the same and the fields' classes, where the first
+ * packet of another connection to another address of the same segments
+ * finds it. */
 #include "vm_int.h"
 #include "conntrack.h"
 
@@ -133,6 +137,8 @@ void vm_memo_free(struct vm *vm)
 	free(vm->scratch);
 	free(vm->gmemo);
 	vm->gmemo = NULL;
+	free(vm->cmemo);
+	vm->cmemo = NULL;
 	vm->outcomes = NULL;
 	vm->ohash = NULL;
 	vm->scratch = NULL;
@@ -176,6 +182,45 @@ static bool gmemo_matches(const struct vm_gmemo *g, const struct pkt *p)
 	keys = g->o->keys;
 	return (!(keys & VM_MEMO_KEY_STATUS) || g->status == p->ct_status) &&
 	       (!(keys & VM_MEMO_KEY_MARK) || g->mark == ct_entry_mark(p->ct));
+}
+
+/* The class memo: direct-mapped, a newer outcome replaces an older one. */
+#define VM_CMEMO (1u << 14)
+struct vm_cmemo {
+	const struct vm_outcome *o;	/* NULL: empty */
+	uint32_t cls[4];		/* vm_class_key */
+	uint32_t status, mark, iif, oif;
+	int32_t hook;
+	uint8_t ctinfo, nfproto, l4proto;
+};
+
+static struct vm_cmemo *cmemo_slot(struct vm *vm, const struct pkt *p, const uint32_t cls[4])
+{
+	uint64_t h = (uint64_t)p->hook * 0x9e3779b1u ^ p->ctinfo * 0x85ebca6bu ^
+		     p->l4proto * 0xc2b2ae35u ^ p->nfproto ^ p->iif * 0x27d4eb2fu ^
+		     p->oif * 0x165667b1u;
+
+	for (int i = 0; i < 4; i++)
+		h = (h ^ cls[i]) * 0x9e3779b97f4a7c15ull;
+	if (!vm->cmemo) {
+		vm->cmemo = calloc(VM_CMEMO, sizeof(*vm->cmemo));
+		if (!vm->cmemo)
+			return NULL;
+	}
+	return &vm->cmemo[(h ^ h >> 29) & (VM_CMEMO - 1)];
+}
+
+static bool cmemo_matches(const struct vm_cmemo *c, const struct pkt *p, const uint32_t cls[4])
+{
+	unsigned keys;
+
+	if (!c->o || c->hook != p->hook || c->iif != p->iif || c->oif != p->oif ||
+	    c->ctinfo != p->ctinfo || c->nfproto != p->nfproto || c->l4proto != p->l4proto ||
+	    memcmp(c->cls, cls, sizeof(c->cls)) != 0)
+		return false;
+	keys = c->o->keys;
+	return (!(keys & VM_MEMO_KEY_STATUS) || c->status == p->ct_status) &&
+	       (!(keys & VM_MEMO_KEY_MARK) || c->mark == ct_entry_mark(p->ct));
 }
 
 static bool memo_usable(const struct vm *vm, const struct pkt *p)
@@ -278,6 +323,8 @@ int vm_eval_memo(struct vm *vm, struct pkt *p, struct vm_verdict *out, struct vm
 {
 	struct vm_outcome *s;
 	struct vm_gmemo *g;
+	struct vm_cmemo *c = NULL;
+	uint32_t cls[4];
 	int rc = 1;
 
 	if (!vm || !p || !out || !m) {
@@ -298,6 +345,15 @@ int vm_eval_memo(struct vm *vm, struct pkt *p, struct vm_verdict *out, struct vm
 		*out = g->o->v;
 		m->o = g->o;
 		goto keep;
+	}
+	if (vm->cls && vm_class_key(vm, p, cls)) {
+		c = cmemo_slot(vm, p, cls);
+		if (c && cmemo_matches(c, p, cls) && limits_agree(c->o, p)) {
+			count_hit(vm, c->o, p);
+			*out = c->o->v;
+			m->o = c->o;
+			goto keep;
+		}
 	}
 	if (!vm->scratch) {
 		vm->scratch = calloc(1, outcome_size(VM_MEMO_EFFECTS));
@@ -320,6 +376,13 @@ int vm_eval_memo(struct vm *vm, struct pkt *p, struct vm_verdict *out, struct vm
 					.mark = ct_entry_mark(p->ct), .iif = p->iif,
 					.oif = p->oif, .hook = p->hook, .ctinfo = p->ctinfo,
 					.nfproto = p->nfproto, .l4proto = p->l4proto };
+	else if (c && !(m->o->keys & VM_MEMO_KEY_EXACT)) {
+		*c = (struct vm_cmemo){ .o = m->o, .status = p->ct_status,
+					.mark = ct_entry_mark(p->ct), .iif = p->iif,
+					.oif = p->oif, .hook = p->hook, .ctinfo = p->ctinfo,
+					.nfproto = p->nfproto, .l4proto = p->l4proto };
+		memcpy(c->cls, cls, sizeof(c->cls));
+	}
 	rc = 0;
 keep:
 	m->hook = p->hook;

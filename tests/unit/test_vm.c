@@ -1920,6 +1920,30 @@ static void test_set_structures_random(void **state)
 
 /* ------------------------------------------------------------ flow memo --- */
 
+/* The IPv4 header checksum ip_rcv checks, the decode, and the input hook. */
+static void memo_finish(struct tp *t, bool v6, long usec)
+{
+	if (!v6) {
+		uint32_t sum = 0;
+
+		t->b[14 + 10] = t->b[14 + 11] = 0;
+		for (int i = 0; i < 20; i += 2)
+			sum += (uint32_t)t->b[14 + i] << 8 | t->b[14 + i + 1];
+		while (sum >> 16)
+			sum = (sum & 0xffff) + (sum >> 16);
+		t->b[14 + 10] = (uint8_t)(~sum >> 8);
+		t->b[14 + 11] = (uint8_t)~sum;
+	}
+	if (pkt_decode(&t->p, 1, t->b, t->p.caplen, t->p.caplen) < 0)
+		print_error("pkt_decode: %s\n", t->p.why ? t->p.why : "?");
+	assert_int_equal(t->p.cls, PKT_OK);
+	t->p.ts.tv_sec = 1000;
+	t->p.ts.tv_usec = usec;
+	t->p.hook = NF_INET_LOCAL_IN;
+	strcpy(t->p.iifname, "eth0");
+	t->p.iif = 2;
+}
+
 /* One TCP segment of the flow 10.0.0.2:1000 <-> 10.0.0.1:9, decoded as the
  * replayer decodes it, at the input hook (both directions: the test is about
  * the memo, not routing). */
@@ -1940,25 +1964,7 @@ static void memo_seg(struct tp *t, bool reply, uint8_t flags, uint32_t seq, uint
 	frame(t, 0, reply ? "10.0.0.1" : "10.0.0.2", reply ? "10.0.0.2" : "10.0.0.1", 6, th,
 	      20 + payload);
 	t->b[14 + 8] = ttl;
-	{	/* the IPv4 header checksum ip_rcv checks */
-		uint32_t sum = 0;
-
-		t->b[14 + 10] = t->b[14 + 11] = 0;
-		for (int i = 0; i < 20; i += 2)
-			sum += (uint32_t)t->b[14 + i] << 8 | t->b[14 + i + 1];
-		while (sum >> 16)
-			sum = (sum & 0xffff) + (sum >> 16);
-		t->b[14 + 10] = (uint8_t)(~sum >> 8);
-		t->b[14 + 11] = (uint8_t)~sum;
-	}
-	if (pkt_decode(&t->p, 1, t->b, t->p.caplen, t->p.caplen) < 0)
-		print_error("pkt_decode: %s\n", t->p.why ? t->p.why : "?");
-	assert_int_equal(t->p.cls, PKT_OK);
-	t->p.ts.tv_sec = 1000;
-	t->p.ts.tv_usec = usec;
-	t->p.hook = NF_INET_LOCAL_IN;
-	strcpy(t->p.iifname, "eth0");
-	t->p.iif = 2;
+	memo_finish(t, false, usec);
 }
 
 struct memo_run {
@@ -2016,6 +2022,112 @@ static void memo_same_stats(const struct memo_run *m)
 		assert_int_equal(a.packets, b.packets);
 		assert_int_equal(a.bytes, b.bytes);
 	}
+}
+
+/* A SYN from src:sport to dst:dport (a new connection each). */
+static void class_syn(struct tp *t, int v6, const char *src, const char *dst, uint16_t sport,
+		      uint16_t dport, long usec)
+{
+	uint8_t th[20] = { 0 };
+
+	th[0] = (uint8_t)(sport >> 8); th[1] = (uint8_t)sport;
+	th[2] = (uint8_t)(dport >> 8); th[3] = (uint8_t)dport;
+	th[7] = 1;
+	th[12] = 0x50;
+	th[13] = 0x02;
+	th[14] = 0xff; th[15] = 0xff;
+	frame(t, v6, src, dst, 6, th, sizeof(th));
+	memo_finish(t, v6, usec);
+}
+
+struct class_case {
+	int v6;
+	const char *src;
+	uint16_t sport, dport;
+	int verdict, rule;	/* rule index in chain input, -1: policy */
+	int hit;		/* 1: the class memo must answer, 0: it must not */
+};
+
+static void class_run(const char *text, const struct class_case *c, size_t n)
+{
+	struct ruleset *rs = kernel_ruleset(text);
+	struct memo_run m = { .full = must_load(rs), .memo = must_load(rs) };
+	struct tp t;
+
+	m.ct = ct_table_new(256);
+	assert_non_null(m.ct);
+	for (size_t i = 0; i < n; i++) {
+		unsigned before = m.hits;
+
+		class_syn(&t, c[i].v6, c[i].src, c[i].v6 ? "2001:db8:ff::1" : "10.0.0.1",
+			  c[i].sport, c[i].dport, (long)i + 1);
+		if (memo_step(&m, &t, c[i].rule) != c[i].verdict || m.hits - before != (unsigned)c[i].hit)
+			fail_msg("case %zu (%s port %u): hit %u, want %d", i, c[i].src, c[i].dport,
+				 m.hits - before, c[i].hit);
+	}
+	memo_same_stats(&m);
+	vm_free(m.full);
+	vm_free(m.memo);
+	ct_table_free(m.ct);
+	ruleset_free(rs);
+}
+
+/* The class memo (vm_class.c): the first packet of a connection is answered
+ * by another connection's outcome when every address and port test the rules
+ * make answers the same for both: here two-byte prefix loads (/16), a
+ * bitwise prefix (/17, /33), an interval set, an anonymous port set and a
+ * range.  A test the classes cannot capture (a mask that is not a prefix)
+ * keeps every outcome that passed it out of the class memo. */
+static void test_class_memo(void **state)
+{
+	static const struct class_case a[] = {
+		{ 0, "10.1.1.1", 40000, 22, NF_ACCEPT, 2, 0 },
+		{ 0, "10.1.2.2", 40001, 22, NF_ACCEPT, 2, 1 },	/* same /17 half */
+		{ 0, "10.1.200.1", 40002, 22, NF_DROP, 1, 0 },	/* the other half */
+		{ 0, "10.1.255.1", 40003, 22, NF_DROP, 1, 1 },
+		{ 0, "10.1.127.255", 40004, 22, NF_ACCEPT, 2, 1 },	/* last of the first */
+		{ 0, "10.1.128.0", 40005, 22, NF_DROP, 1, 1 },	/* first of the second */
+		{ 0, "10.3.0.9", 40006, 443, NF_ACCEPT, 3, 0 },
+		{ 0, "10.3.0.200", 40007, 80, NF_ACCEPT, 3, 0 },	/* port 80: its own class */
+		{ 0, "10.3.0.201", 50000, 80, NF_ACCEPT, 3, 1 },
+		{ 0, "10.3.1.1", 40008, 443, NF_DROP, -1, 0 },	/* outside the set */
+		{ 0, "10.2.0.1", 40009, 1500, NF_ACCEPT, 4, 0 },
+		{ 0, "10.2.0.2", 60000, 1999, NF_ACCEPT, 4, 1 },
+		{ 0, "10.2.0.3", 60001, 2000, NF_ACCEPT, 4, 1 },	/* the range's end */
+		{ 0, "10.2.0.4", 60002, 2001, NF_DROP, -1, 0 },
+		{ 0, "10.2.0.5", 60003, 3000, NF_DROP, -1, 1 },	/* the same segment */
+		{ 0, "10.2.0.6", 60004, 999, NF_DROP, -1, 0 },	/* another one */
+		{ 1, "2001:db8:1::1", 40010, 22, NF_ACCEPT, 6, 0 },
+		{ 1, "2001:db8:2::2", 40011, 22, NF_ACCEPT, 6, 1 },
+		{ 1, "2001:db8:8000::1", 40012, 22, NF_DROP, 5, 0 },	/* the /33's other half */
+		{ 1, "2001:db9::1", 40013, 22, NF_DROP, -1, 0 },
+	};
+	static const struct class_case b[] = {
+		{ 0, "10.1.0.8", 40000, 80, NF_ACCEPT, 2, 0 },
+		{ 0, "10.1.0.7", 40001, 80, NF_DROP, 1, 0 },	/* the mask's byte */
+		{ 0, "10.1.0.9", 40002, 80, NF_ACCEPT, 2, 0 },	/* passed the mask: exact */
+		{ 0, "10.1.1.7", 40003, 80, NF_DROP, 1, 0 },
+	};
+
+	(void)state;
+	class_run("table inet t {\n"
+		  " set tags { type ipv4_addr; flags interval; elements = { 10.1.0.0/16, 10.3.0.0/24 } }\n"
+		  " chain input { type filter hook input priority 0; policy drop;\n"
+		  "  ct state established accept\n"
+		  "  ip saddr 10.1.128.0/17 tcp dport 22 counter drop\n"
+		  "  ip saddr 10.1.0.0/16 tcp dport 22 counter accept\n"
+		  "  ip saddr @tags tcp dport { 80, 443 } counter accept\n"
+		  "  tcp dport 1000-2000 counter accept\n"
+		  "  ip6 saddr 2001:db8:8000::/33 tcp dport 22 counter drop\n"
+		  "  ip6 saddr 2001:db8::/32 tcp dport 22 counter accept\n"
+		  " }\n}\n", a, sizeof(a) / sizeof(a[0]));
+	class_run("table inet t {\n"
+		  " set tags { type ipv4_addr; flags interval; elements = { 10.1.0.0/16 } }\n"
+		  " chain input { type filter hook input priority 0; policy drop;\n"
+		  "  ct state established accept\n"
+		  "  ip saddr & 0.0.0.255 == 0.0.0.7 counter drop\n"
+		  "  ip saddr @tags counter accept\n"
+		  " }\n}\n", b, sizeof(b) / sizeof(b[0]));
 }
 
 /* vm_eval_memo: a memoised outcome is reused only for packets the rules
@@ -2240,6 +2352,7 @@ int main(void)
 		cmocka_unit_test(test_ct),
 		cmocka_unit_test(test_meta),
 		cmocka_unit_test(test_flow_memo),
+		cmocka_unit_test(test_class_memo),
 		cmocka_unit_test(test_flow_memo_limit),
 		cmocka_unit_test(test_limit),
 		cmocka_unit_test(test_fragments),

@@ -1,0 +1,421 @@
+/* vm_class — classes of the tuple's fields, for the class memo (vm_memo.c).
+ *
+ * The flow memo answers the packets of one connection after its first; the
+ * first packet of every connection still runs the bytecode, and on a host
+ * that talks to thousands of addresses of a service tag that is most of the
+ * evaluation time.  Yet two connections to two addresses of one prefix of the
+ * tag take the same path through the same rules: what decides is not the
+ * address but which side of each boundary the rules test it against it lies.
+ *
+ * At load time every payload load of an address or port (or of a prefix of
+ * one: nft loads two bytes for a /16) is followed through the registers of its
+ * rule to the expressions that read it.  When each of them is a cmp (any
+ * operator), a range, a lookup whose key is exactly that value (membership,
+ * map or verdict map, inverted or not), or a bitwise that keeps a prefix of it
+ * (mask of leading ones, xor 0: "ip daddr 203.0.113.128/25") whose own readers
+ * are such tests, the answer of each reader is constant between two
+ * consecutive points of its "boundaries": a cmp's value and/or the value
+ * after it, a range's start and the value after its end, a set's element starts and the values after their ends.
+ * Mapped back through the prefix and the mask onto the whole field (the map is
+ * monotone, so an interval of the loaded value is an interval of the field),
+ * and merged over the ruleset, they cut each field kind — IPv4 address, IPv6
+ * address, port — into segments: the field's class is its segment.  Two
+ * packets whose fields lie in the same segments, with the same protocols,
+ * hook, interfaces and conntrack state, make every such reader answer the
+ * same, take the same path, match the same set elements and reach the same
+ * verdict; the memo replays the path's counters, so rule and element
+ * statistics and coverage are those of the plain evaluation.
+ *
+ * A load with any other reader (a concatenation, a shift, a mask that is not a
+ * prefix, a byteorder, a register stored somewhere) keeps its kind exact:
+ * payload_memo then reports a read by it as VM_MEMO_KEY_EXACT, and no outcome
+ * that read it is kept by class.  A ruleset where a rule reads a register an
+ * earlier rule wrote gets no classes at all.  The tests compare every capture
+ * with the memo on and off (test_replay_captures.c) and with the kernel. */
+#include "vm_int.h"
+#include "conntrack.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+enum { K_A4, K_A6, K_PORT, K_N };
+
+static const unsigned kind_width[K_N] = { 4, 16, 2 };	/* bytes */
+
+struct bounds {
+	set_u128 *v;
+	size_t n, cap;
+};
+
+struct vm_classes {
+	uint32_t *a4;		/* IPv4 boundaries, ascending */
+	size_t na4;
+	set_u128 *a6;		/* IPv6 ones */
+	size_t na6;
+	uint16_t *port;		/* class of each port value */
+};
+
+/* A register value followed through a rule: the first L bytes of a field of
+ * kind k, of which the first pbits bits survive a mask. */
+struct tracked {
+	struct vm_expr *pl;	/* its payload load, NULL: nothing tracked */
+	int head;		/* first register word */
+	unsigned L, pbits, k;
+};
+
+static int kind_of(unsigned bits)
+{
+	return bits == VM_CLASS_A4 ? K_A4 : bits == VM_CLASS_A6 ? K_A6 :
+	       bits == VM_CLASS_PORT ? K_PORT : -1;
+}
+
+static int bounds_add(struct bounds *b, set_u128 v)
+{
+	if (v == 0)
+		return 0;	/* every field starts a segment at 0 */
+	if (b->n == b->cap) {
+		size_t cap = b->cap ? 2 * b->cap : 256;
+		set_u128 *nv = realloc(b->v, cap * sizeof(*nv));
+
+		if (!nv)
+			return -1;
+		b->v = nv;
+		b->cap = cap;
+	}
+	b->v[b->n++] = v;
+	return 0;
+}
+
+/* A point b (L-byte value) where a reader of t may change its answer, as the
+ * smallest field value whose loaded-and-masked value is >= b. */
+static int add_point(struct bounds *kb, const struct tracked *t, set_u128 b)
+{
+	unsigned s = 8 * t->L - t->pbits, W = 8 * kind_width[t->k];
+	set_u128 q = s ? (b >> s) + ((b & (((set_u128)1 << s) - 1)) != 0) : b;
+
+	if (t->pbits < 128 && q >> t->pbits)
+		return 0;		/* beyond the field's last value */
+	if (W - t->pbits >= 128)
+		return 0;
+	return bounds_add(kb, q << (W - t->pbits));
+}
+
+static set_u128 top_of(unsigned len)
+{
+	return len >= 16 ? ~(set_u128)0 : ((set_u128)1 << (8 * len)) - 1;
+}
+
+/* v and v + 1 (when v is not the top): a test of equality or order at v. */
+static int add_value(struct bounds *kb, const struct tracked *t, set_u128 v)
+{
+	if (add_point(kb, t, v) < 0)
+		return -1;
+	return v == top_of(t->L) ? 0 : add_point(kb, t, v + 1);
+}
+
+/* The points of set s's answers (s's key is t's value exactly). */
+static int add_set(struct bounds *kb, const struct tracked *t, const struct vm_set *s)
+{
+	if (s->kind == VM_SET_INTERVAL && s->interval) {
+		const set_u128 *k;
+		const int32_t *v;
+		size_t n = interval_set_bounds(s->interval, &k, &v);
+
+		for (size_t i = 0; i < n; i++)
+			if (add_point(kb, t, k[i]) < 0)
+				return -1;
+		return 0;
+	}
+	for (size_t i = 0; i < s->nelems; i++) {
+		/* (libnftnl's getters take no const element) */
+		struct nftnl_set_elem *el = (struct nftnl_set_elem *)s->elems[i].e;
+		uint32_t len = 0;
+		const void *key;
+
+		if ((int)i == s->catchall || !el || !nftnl_set_elem_is_set(el, NFTNL_SET_ELEM_KEY))
+			continue;
+		key = nftnl_set_elem_get(el, NFTNL_SET_ELEM_KEY, &len);
+		if (!key || len < t->L)
+			continue;
+		if (add_value(kb, t, set_key_u128(key, t->L)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Leading ones over len bytes and nothing after them: how many, or -1. */
+static int prefix_bits(const uint8_t *mask, uint32_t len)
+{
+	int n = 0;
+	bool zeros = false;
+
+	for (uint32_t i = 0; i < len; i++) {
+		for (int b = 7; b >= 0; b--) {
+			bool one = mask[i] >> b & 1;
+
+			if (one && zeros)
+				return -1;
+			if (one)
+				n++;
+			else
+				zeros = true;
+		}
+	}
+	return n;
+}
+
+static bool all_zero(const uint8_t *d, uint32_t len)
+{
+	for (uint32_t i = 0; i < len; i++)
+		if (d[i])
+			return false;
+	return true;
+}
+
+static uint32_t words_of(int head, unsigned len)
+{
+	unsigned n = (len + 3) / 4;
+
+	return (n >= 32 ? ~0u : (1u << n) - 1) << head;
+}
+
+/* e reads t's value: adds its points, or makes t's load exact.  A bitwise
+ * keeping a prefix yields a new value in *out (out->pl NULL: none). */
+static int reader(struct bounds *kb, struct tracked *t, const struct vm_expr *e,
+		  struct tracked *out)
+{
+	const struct vm_set *set;
+	const uint8_t *d, *d2;
+	uint32_t len, op;
+	int sreg, dreg;
+
+	out->pl = NULL;
+	if (vm_cmp_any(e, &sreg, &op, &d, &len) && sreg == t->head && len == t->L) {
+		set_u128 v = set_key_u128(d, len);
+
+		/* where the answer changes: < v and >= v change at v, <= v
+		 * and > v after it, == and != at both */
+		if (op == NFT_CMP_LT || op == NFT_CMP_GTE)
+			return add_point(kb, t, v);
+		if (op == NFT_CMP_LTE || op == NFT_CMP_GT)
+			return v == top_of(len) ? 0 : add_point(kb, t, v + 1);
+		return add_value(kb, t, v);
+	}
+	if (vm_range_any(e, &sreg, &d, &d2, &len) && sreg == t->head && len == t->L) {
+		set_u128 hi = set_key_u128(d2, len);
+
+		if (add_point(kb, t, set_key_u128(d, len)) < 0)
+			return -1;
+		return hi == top_of(len) ? 0 : add_point(kb, t, hi + 1);
+	}
+	if (vm_lookup_any(e, &sreg, &set) && sreg == t->head && set->klen == t->L &&
+	    set->nfields <= 1 && ((set->kind == VM_SET_INTERVAL && set->interval) ||
+				  set->kind == VM_SET_EXACT))
+		return add_set(kb, t, set);
+	if (vm_bitwise_bool(e, &sreg, &dreg, &len, &d, &d2) && sreg == t->head && len == t->L &&
+	    all_zero(d2, len)) {
+		int pb = prefix_bits(d, len);
+
+		if (pb >= 0) {
+			*out = *t;
+			out->head = dreg;
+			if ((unsigned)pb < out->pbits)
+				out->pbits = (unsigned)pb;
+			return 0;
+		}
+	}
+	vm_payload_set_classable(t->pl, 0);	/* any other reader */
+	return 0;
+}
+
+static int rule_walk(struct vm_rule *r, struct bounds *kb)
+{
+	struct tracked t[VM_REG_WORDS];
+	unsigned nt = 0;
+
+	for (unsigned i = 0; i < r->nexprs; i++) {
+		struct vm_expr *e = &r->exprs[i];
+		struct tracked nv[VM_REG_WORDS];
+		unsigned nn = 0, k;
+		int kind;
+
+		for (unsigned j = 0; j < nt; j++) {
+			if (!(e->rwords & words_of(t[j].head, t[j].L)))
+				continue;
+			if (reader(&kb[t[j].k], &t[j], e, &nv[nn]) < 0)
+				return -1;
+			if (nv[nn].pl)
+				nn++;
+		}
+		/* what e writes replaces what was there */
+		for (unsigned j = 0; j < nt;) {
+			if (e->wwords & words_of(t[j].head, t[j].L))
+				t[j] = t[--nt];
+			else
+				j++;
+		}
+		for (unsigned j = 0; j < nn && nt < VM_REG_WORDS; j++)
+			t[nt++] = nv[j];
+		k = vm_payload_class_kind(e);
+		kind = kind_of(k);
+		if (kind >= 0 && nt < VM_REG_WORDS) {
+			int base, dreg;
+			uint32_t b, off, len;
+
+			vm_payload_field(e, &b, &off, &len, &dreg);
+			base = dreg;
+			vm_payload_set_classable(e, k);
+			t[nt++] = (struct tracked){ .pl = e, .head = base, .L = len,
+						    .pbits = 8 * len, .k = (unsigned)kind };
+		}
+	}
+	return 0;
+}
+
+static int cmp_u128(const void *a, const void *b)
+{
+	const set_u128 *x = a, *y = b;
+
+	return *x < *y ? -1 : *x > *y;
+}
+
+static size_t sort_unique(set_u128 *v, size_t n)
+{
+	size_t m = 0;
+
+	qsort(v, n, sizeof(*v), cmp_u128);
+	for (size_t i = 0; i < n; i++)
+		if (!m || v[m - 1] != v[i])
+			v[m++] = v[i];
+	return m;
+}
+
+int vm_class_build(struct vm *vm)
+{
+	struct bounds kb[K_N] = { { 0 } };
+	struct vm_classes *c = NULL;
+	int rc = -1;
+
+	vm->cls = NULL;
+	if (vm->regs_shared)
+		return 0;
+	for (size_t i = 0; i < vm->nrules; i++)
+		if (rule_walk(&vm->rules[i], kb) < 0)
+			goto out;
+	c = calloc(1, sizeof(*c));
+	if (!c)
+		goto out;
+	c->na4 = sort_unique(kb[K_A4].v, kb[K_A4].n);
+	c->a4 = malloc((c->na4 ? c->na4 : 1) * sizeof(*c->a4));
+	c->na6 = sort_unique(kb[K_A6].v, kb[K_A6].n);
+	c->a6 = kb[K_A6].v;
+	kb[K_A6].v = NULL;
+	c->port = malloc(65536 * sizeof(*c->port));
+	if (!c->a4 || !c->port)
+		goto out;
+	for (size_t i = 0; i < c->na4; i++)
+		c->a4[i] = (uint32_t)kb[K_A4].v[i];
+	{
+		size_t n = sort_unique(kb[K_PORT].v, kb[K_PORT].n), j = 0;
+		uint16_t cls = 0;
+
+		for (uint32_t p = 0; p < 65536; p++) {
+			while (j < n && kb[K_PORT].v[j] <= p) {
+				j++;
+				cls++;
+			}
+			c->port[p] = cls;
+		}
+	}
+	vm->cls = c;
+	c = NULL;
+	rc = 0;
+out:
+	for (int k = 0; k < K_N; k++)
+		free(kb[k].v);
+	if (c) {
+		free(c->a4);
+		free(c->a6);
+		free(c->port);
+		free(c);
+	}
+	if (rc < 0)
+		errno = ENOMEM;
+	return rc;
+}
+
+/* Segments before v: how many boundaries are <= v. */
+static uint32_t class4(const struct vm_classes *c, uint32_t v)
+{
+	size_t lo = 0, hi = c->na4;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (c->a4[mid] <= v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (uint32_t)lo;
+}
+
+static uint32_t class6(const struct vm_classes *c, set_u128 v)
+{
+	size_t lo = 0, hi = c->na6;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (c->a6[mid] <= v)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return (uint32_t)lo;
+}
+
+bool vm_class_key(const struct vm *vm, const struct pkt *p, uint32_t key[4])
+{
+	const struct vm_classes *c = vm->cls;
+	const uint8_t *ip;
+
+	if (!c || p->caplen < p->nh_off + (p->nfproto == NFPROTO_IPV4 ? 20 : 40))
+		return false;
+	ip = p->data + p->nh_off;
+	if (p->nfproto == NFPROTO_IPV4) {
+		key[0] = class4(c, (uint32_t)set_key_u128(ip + 12, 4));
+		key[1] = class4(c, (uint32_t)set_key_u128(ip + 16, 4));
+	} else if (p->nfproto == NFPROTO_IPV6) {
+		key[0] = class6(c, set_key_u128(ip + 8, 16));
+		key[1] = class6(c, set_key_u128(ip + 24, 16));
+	} else {
+		return false;
+	}
+	/* ports only where payload_memo calls them the tuple's; elsewhere no
+	 * class-memoised outcome read the transport header */
+	if (p->tprot_set && !p->fragoff && ct_tuple_has_ports(p->l4proto) &&
+	    p->th_off + 4 <= p->caplen) {
+		const uint8_t *th = p->data + p->th_off;
+
+		key[2] = c->port[th[0] << 8 | th[1]];
+		key[3] = c->port[th[2] << 8 | th[3]];
+	} else {
+		key[2] = key[3] = UINT32_MAX;
+	}
+	return true;
+}
+
+void vm_class_free(struct vm *vm)
+{
+	struct vm_classes *c = vm->cls;
+
+	if (!c)
+		return;
+	free(c->a4);
+	free(c->a6);
+	free(c->port);
+	free(c);
+	vm->cls = NULL;
+}
