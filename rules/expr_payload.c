@@ -171,7 +171,7 @@ static unsigned payload_memo(const void *priv, const struct pkt *p)
 
 /* The field kinds (VM_CLASS_*) of which this load reads a prefix: the first
  * len bytes of an address (offset 12 or 16 in IPv4's header, 8 or 24 in
- * IPv6's) or of a port (0 or 2 in the transport header).  Which one it reads
+ * IPv6's) or of a port (0 or 2 in the transport header), or both ports.  Which one it reads
  * depends on the packet's family; payload_memo asks the packet. */
 unsigned vm_payload_class_kind(const struct vm_expr *e)
 {
@@ -186,8 +186,9 @@ unsigned vm_payload_class_kind(const struct vm_expr *e)
 			return VM_CLASS_A6;
 		return 0;
 	}
-	if (pl->base == NFT_PAYLOAD_TRANSPORT_HEADER && (pl->offset == 0 || pl->offset == 2) &&
-	    pl->len <= 2)
+	if (pl->base == NFT_PAYLOAD_TRANSPORT_HEADER &&
+	    (((pl->offset == 0 || pl->offset == 2) && pl->len <= 2) ||
+	     (pl->offset == 0 && pl->len == 4)))	/* both ports (vm_class.c) */
 		return VM_CLASS_PORT;
 	return 0;
 }

@@ -62,6 +62,8 @@ struct tracked {
 	struct vm_expr *pl;	/* its payload load, NULL: nothing tracked */
 	int head;		/* first register word */
 	unsigned L, pbits, k;
+	bool pair;		/* both ports, source then destination (nft loads
+				 * "udp sport 67 udp dport 68" as one 4-byte word) */
 };
 
 static int kind_of(unsigned bits)
@@ -114,6 +116,23 @@ static int add_value(struct bounds *kb, const struct tracked *t, set_u128 v)
 	return v == top_of(t->L) ? 0 : add_point(kb, t, v + 1);
 }
 
+/* A 4-byte constant compared with both ports: any order test of the pair is
+ * decided by how each port compares with its half (lexicographic order), so
+ * each half and the value after it cut the port kind. */
+static int add_pair(struct bounds *kb, set_u128 v)
+{
+	static const struct tracked port = { .L = 2, .pbits = 16, .k = K_PORT };
+
+	if (add_value(kb, &port, v >> 16) < 0)
+		return -1;
+	return add_value(kb, &port, v & 0xffff);
+}
+
+static int add_const(struct bounds *kb, const struct tracked *t, set_u128 v)
+{
+	return t->pair ? add_pair(kb, v) : add_value(kb, t, v);
+}
+
 /* The points of set s's answers (s's key is t's value exactly). */
 static int add_set(struct bounds *kb, const struct tracked *t, const struct vm_set *s)
 {
@@ -123,7 +142,7 @@ static int add_set(struct bounds *kb, const struct tracked *t, const struct vm_s
 		size_t n = interval_set_bounds(s->interval, &k, &v);
 
 		for (size_t i = 0; i < n; i++)
-			if (add_point(kb, t, k[i]) < 0)
+			if ((t->pair ? add_pair(kb, k[i]) : add_point(kb, t, k[i])) < 0)
 				return -1;
 		return 0;
 	}
@@ -138,7 +157,7 @@ static int add_set(struct bounds *kb, const struct tracked *t, const struct vm_s
 		key = nftnl_set_elem_get(el, NFTNL_SET_ELEM_KEY, &len);
 		if (!key || len < t->L)
 			continue;
-		if (add_value(kb, t, set_key_u128(key, t->L)) < 0)
+		if (add_const(kb, t, set_key_u128(key, t->L)) < 0)
 			return -1;
 	}
 	return 0;
@@ -194,6 +213,8 @@ static int reader(struct bounds *kb, struct tracked *t, const struct vm_expr *e,
 	if (vm_cmp_any(e, &sreg, &op, &d, &len) && sreg == t->head && len == t->L) {
 		set_u128 v = set_key_u128(d, len);
 
+		if (t->pair)
+			return add_pair(kb, v);
 		/* where the answer changes: < v and >= v change at v, <= v
 		 * and > v after it, == and != at both */
 		if (op == NFT_CMP_LT || op == NFT_CMP_GTE)
@@ -205,6 +226,8 @@ static int reader(struct bounds *kb, struct tracked *t, const struct vm_expr *e,
 	if (vm_range_any(e, &sreg, &d, &d2, &len) && sreg == t->head && len == t->L) {
 		set_u128 hi = set_key_u128(d2, len);
 
+		if (t->pair)
+			return add_pair(kb, set_key_u128(d, len)) < 0 ? -1 : add_pair(kb, hi);
 		if (add_point(kb, t, set_key_u128(d, len)) < 0)
 			return -1;
 		return hi == top_of(len) ? 0 : add_point(kb, t, hi + 1);
@@ -214,7 +237,7 @@ static int reader(struct bounds *kb, struct tracked *t, const struct vm_expr *e,
 				  set->kind == VM_SET_EXACT))
 		return add_set(kb, t, set);
 	if (vm_bitwise_bool(e, &sreg, &dreg, &len, &d, &d2) && sreg == t->head && len == t->L &&
-	    all_zero(d2, len)) {
+	    !t->pair && all_zero(d2, len)) {
 		int pb = prefix_bits(d, len);
 
 		if (pb >= 0) {
@@ -267,7 +290,8 @@ static int rule_walk(struct vm_rule *r, struct bounds *kb)
 			base = dreg;
 			vm_payload_set_classable(e, k);
 			t[nt++] = (struct tracked){ .pl = e, .head = base, .L = len,
-						    .pbits = 8 * len, .k = (unsigned)kind };
+						    .pbits = 8 * len, .k = (unsigned)kind,
+						    .pair = kind == K_PORT && len == 4 };
 		}
 	}
 	return 0;

@@ -2075,8 +2075,8 @@ static void class_run(const char *text, const struct class_case *c, size_t n)
 /* The class memo (vm_class.c): the first packet of a connection is answered
  * by another connection's outcome when every address and port test the rules
  * make answers the same for both: here two-byte prefix loads (/16), a
- * bitwise prefix (/17, /33), an interval set, an anonymous port set and a
- * range.  A test the classes cannot capture (a mask that is not a prefix)
+ * bitwise prefix (/17, /33), an interval set, an anonymous port set, a range
+ * and both ports loaded as one word.  A test the classes cannot capture (a mask that is not a prefix)
  * keeps every outcome that passed it out of the class memo. */
 static void test_class_memo(void **state)
 {
@@ -2101,6 +2101,11 @@ static void test_class_memo(void **state)
 		{ 1, "2001:db8:2::2", 40011, 22, NF_ACCEPT, 6, 1 },
 		{ 1, "2001:db8:8000::1", 40012, 22, NF_DROP, 5, 0 },	/* the /33's other half */
 		{ 1, "2001:db9::1", 40013, 22, NF_DROP, -1, 0 },
+		/* both ports in one 4-byte load */
+		{ 0, "10.2.0.7", 1000, 23, NF_ACCEPT, 7, 0 },
+		{ 0, "10.2.0.8", 1000, 23, NF_ACCEPT, 7, 1 },
+		{ 0, "10.2.0.9", 1001, 23, NF_DROP, -1, 0 },
+		{ 0, "10.2.0.10", 1000, 24, NF_DROP, -1, 0 },
 	};
 	static const struct class_case b[] = {
 		{ 0, "10.1.0.8", 40000, 80, NF_ACCEPT, 2, 0 },
@@ -2120,6 +2125,7 @@ static void test_class_memo(void **state)
 		  "  tcp dport 1000-2000 counter accept\n"
 		  "  ip6 saddr 2001:db8:8000::/33 tcp dport 22 counter drop\n"
 		  "  ip6 saddr 2001:db8::/32 tcp dport 22 counter accept\n"
+		  "  tcp sport 1000 tcp dport 23 counter accept\n"
 		  " }\n}\n", a, sizeof(a) / sizeof(a[0]));
 	class_run("table inet t {\n"
 		  " set tags { type ipv4_addr; flags interval; elements = { 10.1.0.0/16 } }\n"
