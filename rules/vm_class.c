@@ -308,6 +308,8 @@ static size_t sort_unique(set_u128 *v, size_t n)
 {
 	size_t m = 0;
 
+	if (!n)
+		return 0;	/* (v may be NULL) */
 	qsort(v, n, sizeof(*v), cmp_u128);
 	for (size_t i = 0; i < n; i++)
 		if (!m || v[m - 1] != v[i])
