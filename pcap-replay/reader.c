@@ -433,16 +433,6 @@ int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data, v
 	}
 }
 
-void *reader_peek(struct reader *r, unsigned ahead)
-{
-	const struct batch *b = &r->b[r->head];
-	size_t i = r->pos - 1 + ahead;
-
-	if (!r->threaded || !r->consuming || !r->pos || i >= b->n)
-		return NULL;
-	return b->area + i * r->area_size;
-}
-
 uint64_t reader_peek_hint(const struct reader *r, unsigned ahead)
 {
 	const struct batch *b = &r->b[r->head];

@@ -37,10 +37,8 @@ int reader_spool(const char *path, char **open_path, char *err, size_t errlen);
  * it were all returned). */
 int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data, void **area);
 const char *reader_error(const struct reader *r);
-/* The area of the packet `ahead` packets after the one reader_next returned
- * last, when it has been read already (else NULL): for cache hints. */
-void *reader_peek(struct reader *r, unsigned ahead);
-/* The hint prep returned for that packet, or 0 when it has not been read. */
+/* The hint prep returned for the packet `ahead` packets after the one
+ * reader_next returned last, or 0 when it has not been read yet. */
 uint64_t reader_peek_hint(const struct reader *r, unsigned ahead);
 /* How the reading went, for --stats: the reader thread's CPU time and how
  * often each side waited for the other (all 0 without a thread). */

@@ -88,7 +88,7 @@ static int reg_check(struct vm_load *ld, uint32_t reg, uint32_t len, const char 
 
 /* The words [w, w + len rounded up to words): the kernel's register writers
  * all fill whole words (the last one zero-padded). */
-static uint32_t reg_words(int w, uint32_t len)
+uint32_t vm_reg_words(int w, uint32_t len)
 {
 	uint32_t n = (len + 3) / 4;
 
@@ -101,10 +101,10 @@ int vm_reg_load(struct vm_load *ld, uint32_t reg, uint32_t len, const char *what
 
 	/* a read of what an earlier rule (or nothing) wrote: the rule index,
 	 * which skips writes, is off for this ruleset (vm_index.c) */
-	if (w >= 0 && (reg_words(w, len) & ~ld->rule_words))
+	if (w >= 0 && (vm_reg_words(w, len) & ~ld->rule_words))
 		ld->vm->regs_shared = true;
 	if (w >= 0)
-		ld->expr_rwords |= reg_words(w, len);
+		ld->expr_rwords |= vm_reg_words(w, len);
 	return w;
 }
 
@@ -113,7 +113,7 @@ int vm_reg_store(struct vm_load *ld, uint32_t reg, uint32_t len, const char *wha
 	int w = reg_check(ld, reg, len, what, "destination");
 
 	if (w >= 0)
-		ld->expr_words |= reg_words(w, len);
+		ld->expr_words |= vm_reg_words(w, len);
 	return w;
 }
 

@@ -108,12 +108,16 @@ static set_u128 top_of(unsigned len)
 	return len >= 16 ? ~(set_u128)0 : ((set_u128)1 << (8 * len)) - 1;
 }
 
-/* v and v + 1 (when v is not the top): a test of equality or order at v. */
+/* v + 1, when v is not the top: where a test of <= v or > v changes. */
+static int add_after(struct bounds *kb, const struct tracked *t, set_u128 v)
+{
+	return v == top_of(t->L) ? 0 : add_point(kb, t, v + 1);
+}
+
+/* v and v + 1: a test of equality or order at v. */
 static int add_value(struct bounds *kb, const struct tracked *t, set_u128 v)
 {
-	if (add_point(kb, t, v) < 0)
-		return -1;
-	return v == top_of(t->L) ? 0 : add_point(kb, t, v + 1);
+	return add_point(kb, t, v) < 0 ? -1 : add_after(kb, t, v);
 }
 
 /* A 4-byte constant compared with both ports: any order test of the pair is
@@ -192,13 +196,6 @@ static bool all_zero(const uint8_t *d, uint32_t len)
 	return true;
 }
 
-static uint32_t words_of(int head, unsigned len)
-{
-	unsigned n = (len + 3) / 4;
-
-	return (n >= 32 ? ~0u : (1u << n) - 1) << head;
-}
-
 /* e reads t's value: adds its points, or makes t's load exact.  A bitwise
  * keeping a prefix yields a new value in *out (out->pl NULL: none). */
 static int reader(struct bounds *kb, struct tracked *t, const struct vm_expr *e,
@@ -220,7 +217,7 @@ static int reader(struct bounds *kb, struct tracked *t, const struct vm_expr *e,
 		if (op == NFT_CMP_LT || op == NFT_CMP_GTE)
 			return add_point(kb, t, v);
 		if (op == NFT_CMP_LTE || op == NFT_CMP_GT)
-			return v == top_of(len) ? 0 : add_point(kb, t, v + 1);
+			return add_after(kb, t, v);
 		return add_value(kb, t, v);
 	}
 	if (vm_range_any(e, &sreg, &d, &d2, &len) && sreg == t->head && len == t->L) {
@@ -228,9 +225,7 @@ static int reader(struct bounds *kb, struct tracked *t, const struct vm_expr *e,
 
 		if (t->pair)
 			return add_pair(kb, set_key_u128(d, len)) < 0 ? -1 : add_pair(kb, hi);
-		if (add_point(kb, t, set_key_u128(d, len)) < 0)
-			return -1;
-		return hi == top_of(len) ? 0 : add_point(kb, t, hi + 1);
+		return add_point(kb, t, set_key_u128(d, len)) < 0 ? -1 : add_after(kb, t, hi);
 	}
 	if (vm_lookup_any(e, &sreg, &set) && sreg == t->head && set->klen == t->L &&
 	    set->nfields <= 1 && ((set->kind == VM_SET_INTERVAL && set->interval) ||
@@ -264,7 +259,7 @@ static int rule_walk(struct vm_rule *r, struct bounds *kb)
 		int kind;
 
 		for (unsigned j = 0; j < nt; j++) {
-			if (!(e->rwords & words_of(t[j].head, t[j].L)))
+			if (!(e->rwords & vm_reg_words(t[j].head, t[j].L)))
 				continue;
 			if (reader(&kb[t[j].k], &t[j], e, &nv[nn]) < 0)
 				return -1;
@@ -273,7 +268,7 @@ static int rule_walk(struct vm_rule *r, struct bounds *kb)
 		}
 		/* what e writes replaces what was there */
 		for (unsigned j = 0; j < nt;) {
-			if (e->wwords & words_of(t[j].head, t[j].L))
+			if (e->wwords & vm_reg_words(t[j].head, t[j].L))
 				t[j] = t[--nt];
 			else
 				j++;
@@ -283,13 +278,12 @@ static int rule_walk(struct vm_rule *r, struct bounds *kb)
 		k = vm_payload_class_kind(e);
 		kind = kind_of(k);
 		if (kind >= 0 && nt < VM_REG_WORDS) {
-			int base, dreg;
-			uint32_t b, off, len;
+			int dreg;
+			uint32_t base, off, len;
 
-			vm_payload_field(e, &b, &off, &len, &dreg);
-			base = dreg;
+			vm_payload_field(e, &base, &off, &len, &dreg);
 			vm_payload_set_classable(e, k);
-			t[nt++] = (struct tracked){ .pl = e, .head = base, .L = len,
+			t[nt++] = (struct tracked){ .pl = e, .head = dreg, .L = len,
 						    .pbits = 8 * len, .k = (unsigned)kind,
 						    .pair = kind == K_PORT && len == 4 };
 		}

@@ -147,6 +147,9 @@ struct vm_load {
 	uint32_t expr_rwords;	/* ... and read by the one being loaded */
 };
 
+/* The register words [w, w + len rounded up to words), as a mask. */
+uint32_t vm_reg_words(int w, uint32_t len);
+
 /* One expression type: the analogue of libnftnl's struct expr_ops and of the
  * kernel's struct nft_expr_ops.  attr_allowed/attr_required are bit masks of
  * NFTNL_EXPR_* attribute types, checked by vm.c before load() runs; attr_names

@@ -150,19 +150,55 @@ size_t vm_memo_outcomes(const struct vm *vm)
 	return vm->noutcomes;
 }
 
-#define VM_GMEMO 256
-struct vm_gmemo {
-	const struct vm_outcome *o;	/* NULL: empty */
+/* What the shared memos (by protocols, and by classes) compare besides the
+ * outcome's own keys: hook, interfaces, ctinfo, protocols, and the ct status
+ * and mark when the outcome read them. */
+struct memo_ctx {
 	uint32_t status, mark, iif, oif;
 	int32_t hook;
 	uint8_t ctinfo, nfproto, l4proto;
 };
 
+static struct memo_ctx ctx_of(const struct pkt *p)
+{
+	return (struct memo_ctx){ .status = p->ct_status, .mark = ct_entry_mark(p->ct),
+				  .iif = p->iif, .oif = p->oif, .hook = p->hook,
+				  .ctinfo = p->ctinfo, .nfproto = p->nfproto,
+				  .l4proto = p->l4proto };
+}
+
+static uint32_t ctx_hash(const struct pkt *p)
+{
+	return (uint32_t)p->hook * 0x9e3779b1u ^ p->ctinfo * 0x85ebca6bu ^
+	       p->l4proto * 0xc2b2ae35u ^ p->nfproto ^ p->iif * 0x27d4eb2fu ^
+	       p->oif * 0x165667b1u;
+}
+
+/* The ct status and mark, where o read them. */
+static bool keys_agree(const struct vm_outcome *o, uint32_t status, uint32_t mark,
+		       const struct pkt *p)
+{
+	return (!(o->keys & VM_MEMO_KEY_STATUS) || status == p->ct_status) &&
+	       (!(o->keys & VM_MEMO_KEY_MARK) || mark == ct_entry_mark(p->ct));
+}
+
+static bool ctx_matches(const struct memo_ctx *c, const struct vm_outcome *o,
+			const struct pkt *p)
+{
+	return o && c->hook == p->hook && c->iif == p->iif && c->oif == p->oif &&
+	       c->ctinfo == p->ctinfo && c->nfproto == p->nfproto &&
+	       c->l4proto == p->l4proto && keys_agree(o, c->status, c->mark, p);
+}
+
+#define VM_GMEMO 256
+struct vm_gmemo {
+	const struct vm_outcome *o;	/* NULL: empty */
+	struct memo_ctx ctx;
+};
+
 static struct vm_gmemo *gmemo_slot(struct vm *vm, const struct pkt *p)
 {
-	uint32_t h = (uint32_t)p->hook * 0x9e3779b1u ^ p->ctinfo * 0x85ebca6bu ^
-		     p->l4proto * 0xc2b2ae35u ^ p->nfproto ^ p->iif * 0x27d4eb2fu ^
-		     p->oif * 0x165667b1u;
+	uint32_t h = ctx_hash(p);
 
 	if (!vm->gmemo) {
 		vm->gmemo = calloc(VM_GMEMO, sizeof(*vm->gmemo));
@@ -172,33 +208,17 @@ static struct vm_gmemo *gmemo_slot(struct vm *vm, const struct pkt *p)
 	return &vm->gmemo[(h ^ h >> 16) % VM_GMEMO];
 }
 
-static bool gmemo_matches(const struct vm_gmemo *g, const struct pkt *p)
-{
-	unsigned keys;
-
-	if (!g->o || g->hook != p->hook || g->iif != p->iif || g->oif != p->oif ||
-	    g->ctinfo != p->ctinfo || g->nfproto != p->nfproto || g->l4proto != p->l4proto)
-		return false;
-	keys = g->o->keys;
-	return (!(keys & VM_MEMO_KEY_STATUS) || g->status == p->ct_status) &&
-	       (!(keys & VM_MEMO_KEY_MARK) || g->mark == ct_entry_mark(p->ct));
-}
-
 /* The class memo: direct-mapped, a newer outcome replaces an older one. */
 #define VM_CMEMO (1u << 14)
 struct vm_cmemo {
 	const struct vm_outcome *o;	/* NULL: empty */
 	uint32_t cls[4];		/* vm_class_key */
-	uint32_t status, mark, iif, oif;
-	int32_t hook;
-	uint8_t ctinfo, nfproto, l4proto;
+	struct memo_ctx ctx;
 };
 
 static struct vm_cmemo *cmemo_slot(struct vm *vm, const struct pkt *p, const uint32_t cls[4])
 {
-	uint64_t h = (uint64_t)p->hook * 0x9e3779b1u ^ p->ctinfo * 0x85ebca6bu ^
-		     p->l4proto * 0xc2b2ae35u ^ p->nfproto ^ p->iif * 0x27d4eb2fu ^
-		     p->oif * 0x165667b1u;
+	uint64_t h = ctx_hash(p);
 
 	for (int i = 0; i < 4; i++)
 		h = (h ^ cls[i]) * 0x9e3779b97f4a7c15ull;
@@ -210,19 +230,6 @@ static struct vm_cmemo *cmemo_slot(struct vm *vm, const struct pkt *p, const uin
 	return &vm->cmemo[(h ^ h >> 29) & (VM_CMEMO - 1)];
 }
 
-static bool cmemo_matches(const struct vm_cmemo *c, const struct pkt *p, const uint32_t cls[4])
-{
-	unsigned keys;
-
-	if (!c->o || c->hook != p->hook || c->iif != p->iif || c->oif != p->oif ||
-	    c->ctinfo != p->ctinfo || c->nfproto != p->nfproto || c->l4proto != p->l4proto ||
-	    memcmp(c->cls, cls, sizeof(c->cls)) != 0)
-		return false;
-	keys = c->o->keys;
-	return (!(keys & VM_MEMO_KEY_STATUS) || c->status == p->ct_status) &&
-	       (!(keys & VM_MEMO_KEY_MARK) || c->mark == ct_entry_mark(p->ct));
-}
-
 static bool memo_usable(const struct vm *vm, const struct pkt *p)
 {
 	return !vm->trace && p->ct_present && p->ct && p->cls == PKT_OK &&
@@ -231,14 +238,8 @@ static bool memo_usable(const struct vm *vm, const struct pkt *p)
 
 static bool memo_matches(const struct vm_memo *m, const struct pkt *p)
 {
-	unsigned keys;
-
-	if (!m->o || m->hook != p->hook || m->iif != p->iif || m->oif != p->oif ||
-	    m->ctinfo != p->ctinfo)
-		return false;
-	keys = m->o->keys;
-	return (!(keys & VM_MEMO_KEY_STATUS) || m->status == p->ct_status) &&
-	       (!(keys & VM_MEMO_KEY_MARK) || m->mark == ct_entry_mark(p->ct));
+	return m->o && m->hook == p->hook && m->iif == p->iif && m->oif == p->oif &&
+	       m->ctinfo == p->ctinfo && keys_agree(m->o, m->status, m->mark, p);
 }
 
 /* The counters of outcome o's path, n times over packets of `bytes` bytes. */
@@ -340,7 +341,7 @@ int vm_eval_memo(struct vm *vm, struct pkt *p, struct vm_verdict *out, struct vm
 	}
 	m->o = NULL;
 	g = gmemo_slot(vm, p);
-	if (g && gmemo_matches(g, p) && limits_agree(g->o, p)) {
+	if (g && ctx_matches(&g->ctx, g->o, p) && limits_agree(g->o, p)) {
 		count_hit(vm, g->o, p);
 		*out = g->o->v;
 		m->o = g->o;
@@ -348,7 +349,8 @@ int vm_eval_memo(struct vm *vm, struct pkt *p, struct vm_verdict *out, struct vm
 	}
 	if (vm->cls && vm_class_key(vm, p, cls)) {
 		c = cmemo_slot(vm, p, cls);
-		if (c && cmemo_matches(c, p, cls) && limits_agree(c->o, p)) {
+		if (c && ctx_matches(&c->ctx, c->o, p) &&
+		    memcmp(c->cls, cls, sizeof(c->cls)) == 0 && limits_agree(c->o, p)) {
 			count_hit(vm, c->o, p);
 			*out = c->o->v;
 			m->o = c->o;
@@ -371,16 +373,10 @@ int vm_eval_memo(struct vm *vm, struct pkt *p, struct vm_verdict *out, struct vm
 	m->o = intern(vm, s);
 	if (!m->o)
 		return 0;
-	if (g && !(m->o->keys & VM_MEMO_KEY_TUPLE))
-		*g = (struct vm_gmemo){ .o = m->o, .status = p->ct_status,
-					.mark = ct_entry_mark(p->ct), .iif = p->iif,
-					.oif = p->oif, .hook = p->hook, .ctinfo = p->ctinfo,
-					.nfproto = p->nfproto, .l4proto = p->l4proto };
-	else if (c && !(m->o->keys & VM_MEMO_KEY_EXACT)) {
-		*c = (struct vm_cmemo){ .o = m->o, .status = p->ct_status,
-					.mark = ct_entry_mark(p->ct), .iif = p->iif,
-					.oif = p->oif, .hook = p->hook, .ctinfo = p->ctinfo,
-					.nfproto = p->nfproto, .l4proto = p->l4proto };
+	if (g && !(m->o->keys & VM_MEMO_KEY_TUPLE)) {
+		*g = (struct vm_gmemo){ .o = m->o, .ctx = ctx_of(p) };
+	} else if (c && !(m->o->keys & VM_MEMO_KEY_EXACT)) {
+		*c = (struct vm_cmemo){ .o = m->o, .ctx = ctx_of(p) };
 		memcpy(c->cls, cls, sizeof(c->cls));
 	}
 	rc = 0;
