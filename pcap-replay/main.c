@@ -310,9 +310,11 @@ static void print_stats(const struct replay *r, double wall_s, double cpu_s)
 		wall_s > 0 ? (double)r->t.packets / wall_s / 1e6 : 0.0, cpu_s);
 	if (st->threaded)
 		fprintf(stderr, ", reader thread %.3f s CPU; %llu batches, the reader waited "
-			"for the replay %llu times, the replay for the reader %llu times",
+			"for the replay %llu times (%.3f s), the replay for the reader %llu times "
+			"(%.3f s)",
 			st->thread_cpu_s, (unsigned long long)st->batches,
-			(unsigned long long)st->reader_waits, (unsigned long long)st->consumer_waits);
+			(unsigned long long)st->reader_waits, st->reader_wait_s,
+			(unsigned long long)st->consumer_waits, st->consumer_wait_s);
 	else
 		fprintf(stderr, " (reading included: no reader thread)");
 	size_t ixm, ixg = vm_rule_index_groups(r->vm, &ixm);

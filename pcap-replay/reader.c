@@ -4,7 +4,11 @@
  * as judging a packet whose verdict the flow memo knows, so on a machine with
  * more than one CPU a reader thread runs pcap_next_ex ahead of the replay and
  * hands packets over in batches (BATCH_PACKETS packets or BATCH_BYTES bytes,
- * NBATCHES in flight, one mutex/condition pair per batch, not per packet).
+ * NBATCHES in flight).  The ring's fill count is an atomic; a side that finds
+ * the ring full (the reader) or empty (the replay) spins for up to SPIN_NS
+ * before it sleeps on the condition variable: a batch takes ~100 us, and a
+ * futex sleep and wake-up cost both CPUs more than that wait (perf: a tenth
+ * of the samples sat in the scheduler when each wait slept).
  * The replay consumes them in capture order, exactly as it would consume
  * pcap_next_ex; everything else stays single-threaded.  With one CPU, or with
  * --single-thread, reader_next is pcap_next_ex itself. */
@@ -13,6 +17,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdio_ext.h>
@@ -23,12 +28,15 @@
 #include <unistd.h>
 
 #define NBATCHES 4
-#define BATCH_PACKETS 512
+#define BATCH_PACKETS 1024
 #define BATCH_BYTES (1u << 20)
 /* stdio's default buffer is 4 KiB: one read(2) per 4 KiB of capture.  64 KiB
  * (still well inside L2) takes a quarter off libpcap's reading time
  * (bench/replay.sh prints the bare loop with either buffer). */
 #define READ_BUFFER (64u << 10)
+#ifndef SPIN_NS
+#define SPIN_NS 200000
+#endif
 
 struct batch {
 	size_t n, used;
@@ -43,46 +51,110 @@ struct batch {
 	char err[PCAP_ERRBUF_SIZE + 64];
 };
 
+/* The fields each thread writes are on cache lines of their own: a line
+ * written by one CPU and read by the other moves between them at each write
+ * (the replay's per-packet pos next to the reader's per-packet frame cost
+ * more than the spinning). */
 struct reader {
+	/* set before the thread starts, then only read */
 	pcap_t *pd;
 	char *iobuf;			/* the FILE's buffer (READ_BUFFER bytes), freed after pcap_close */
 	bool threaded;
 	size_t area_size;
 	reader_prep_fn prep;
 	void *prep_arg;
-	uint64_t frame;			/* frames read (by the thread when threaded) */
 	uint8_t *area;			/* unthreaded: the current packet's */
-	/* threaded: batches are filled and consumed in ring order; nfull counts
-	 * the published ones, the one being consumed included */
 	pthread_t thread;
 	bool started;
 	pthread_mutex_t mu;
 	pthread_cond_t cv;
+	/* threaded: batches are filled (at tail, by the thread) and consumed (at
+	 * head) in ring order; nfull counts the published ones, the one being
+	 * consumed included.  A side that waits too long sleeps on cv, having
+	 * counted itself in sleepers; the other side wakes it after changing
+	 * nfull or stop (both sequentially consistent: either the sleeper sees
+	 * the change before it sleeps or the waker sees the sleeper). */
 	struct batch b[NBATCHES];
-	unsigned head, nfull;
-	bool stop;			/* the consumer is done: the thread ends */
-	/* stats: the thread's CPU time (set as it ends), waits on either side */
+	/* shared, written once a batch */
+	_Alignas(64) atomic_uint nfull;
+	atomic_bool stop;		/* the consumer is done: the thread ends */
+	atomic_int sleepers;
+	/* the reader thread's (the replay's when unthreaded); thread_cpu_s is
+	 * set as it ends */
+	_Alignas(64) uint64_t frame;	/* frames read */
+	unsigned tail;
+	uint64_t batches, reader_waits, reader_wait_ns;
 	double thread_cpu_s;
-	uint64_t batches, reader_waits, consumer_waits;
+	/* the replay's */
+	_Alignas(64) unsigned head;
 	bool consuming;			/* b[head] is being consumed */
-	size_t pos;
 	bool ended;
+	size_t pos;
+	uint64_t consumer_waits, consumer_wait_ns;
 	char err[PCAP_ERRBUF_SIZE + 64];
 };
+
+static bool ring_full(struct reader *r)
+{
+	return atomic_load(&r->nfull) == NBATCHES && !atomic_load(&r->stop);
+}
+
+static bool ring_empty(struct reader *r)
+{
+	return atomic_load(&r->nfull) == 0;
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Waits while busy(r): spinning first, then asleep; adds the time to *ns. */
+static void wait_while(struct reader *r, bool (*busy)(struct reader *), uint64_t *ns)
+{
+	uint64_t t0 = now_ns();
+
+	for (unsigned i = 1; busy(r); i++) {
+#if defined(__x86_64__) || defined(__i386__)
+		__builtin_ia32_pause();
+#endif
+		if (i % 64 == 0 && now_ns() - t0 > SPIN_NS) {
+			pthread_mutex_lock(&r->mu);
+			atomic_fetch_add(&r->sleepers, 1);
+			while (busy(r))
+				pthread_cond_wait(&r->cv, &r->mu);
+			atomic_fetch_sub(&r->sleepers, 1);
+			pthread_mutex_unlock(&r->mu);
+			break;
+		}
+	}
+	*ns += now_ns() - t0;
+}
+
+/* After a change of nfull or stop: wakes the other side if it sleeps. */
+static void wake(struct reader *r)
+{
+	if (atomic_load(&r->sleepers)) {
+		pthread_mutex_lock(&r->mu);
+		pthread_cond_broadcast(&r->cv);
+		pthread_mutex_unlock(&r->mu);
+	}
+}
 
 /* The next batch to fill, once the consumer has released it; NULL: stop. */
 static struct batch *acquire(struct reader *r)
 {
 	struct batch *b = NULL;
 
-	pthread_mutex_lock(&r->mu);
-	if (r->nfull == NBATCHES && !r->stop)
+	if (ring_full(r)) {
 		r->reader_waits++;
-	while (r->nfull == NBATCHES && !r->stop)
-		pthread_cond_wait(&r->cv, &r->mu);
-	if (!r->stop)
-		b = &r->b[(r->head + r->nfull) % NBATCHES];
-	pthread_mutex_unlock(&r->mu);
+		wait_while(r, ring_full, &r->reader_wait_ns);
+	}
+	if (!atomic_load(&r->stop))
+		b = &r->b[r->tail];
 	if (b) {
 		b->n = b->used = 0;
 		b->last = false;
@@ -94,11 +166,10 @@ static struct batch *acquire(struct reader *r)
 
 static void publish(struct reader *r)
 {
-	pthread_mutex_lock(&r->mu);
 	r->batches++;
-	r->nfull++;
-	pthread_cond_broadcast(&r->cv);
-	pthread_mutex_unlock(&r->mu);
+	r->tail = (r->tail + 1) % NBATCHES;
+	atomic_fetch_add(&r->nfull, 1);
+	wake(r);
 }
 
 /* Copies one packet into b and prepares it; false when it does not fit.  The
@@ -190,13 +261,14 @@ int reader_open(struct reader **out, const char *path, bool single_thread, size_
 		reader_prep_fn prep, void *prep_arg, char *err, size_t errlen)
 {
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
-	struct reader *r = calloc(1, sizeof(*r));
+	struct reader *r = aligned_alloc(_Alignof(struct reader), sizeof(*r));
 
 	*out = NULL;
 	if (!r) {
 		snprintf(err, errlen, "out of memory");
 		return -1;
 	}
+	memset(r, 0, sizeof(*r));
 	if (strcmp(path, "-") == 0) {
 		r->pd = pcap_open_offline(path, errbuf);
 	} else {
@@ -407,7 +479,6 @@ int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data, v
 			r->pos++;
 			return 1;
 		}
-		pthread_mutex_lock(&r->mu);
 		if (r->consuming) {		/* done with it: back to the reader */
 			if (b->last) {
 				r->ended = true;
@@ -416,20 +487,17 @@ int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data, v
 			}
 			r->consuming = false;
 			r->head = (r->head + 1) % NBATCHES;
-			r->nfull--;
-			pthread_cond_broadcast(&r->cv);
-			if (r->ended) {
-				pthread_mutex_unlock(&r->mu);
+			atomic_fetch_sub(&r->nfull, 1);
+			wake(r);
+			if (r->ended)
 				continue;
-			}
 		}
-		if (!r->nfull)
+		if (ring_empty(r)) {
 			r->consumer_waits++;
-		while (!r->nfull)
-			pthread_cond_wait(&r->cv, &r->mu);
+			wait_while(r, ring_empty, &r->consumer_wait_ns);
+		}
 		r->consuming = true;
 		r->pos = 0;
-		pthread_mutex_unlock(&r->mu);
 	}
 }
 
@@ -455,10 +523,8 @@ void reader_close(struct reader *r, struct reader_stats *st)
 	if (!r)
 		return;
 	if (r->started) {
-		pthread_mutex_lock(&r->mu);
-		r->stop = true;
-		pthread_cond_broadcast(&r->cv);
-		pthread_mutex_unlock(&r->mu);
+		atomic_store(&r->stop, true);
+		wake(r);
 		pthread_join(r->thread, NULL);
 		pthread_mutex_destroy(&r->mu);
 		pthread_cond_destroy(&r->cv);
@@ -467,6 +533,8 @@ void reader_close(struct reader *r, struct reader_stats *st)
 				.threaded = true, .thread_cpu_s = r->thread_cpu_s,
 				.batches = r->batches, .reader_waits = r->reader_waits,
 				.consumer_waits = r->consumer_waits,
+				.reader_wait_s = (double)r->reader_wait_ns / 1e9,
+				.consumer_wait_s = (double)r->consumer_wait_ns / 1e9,
 			};
 	}
 	for (unsigned i = 0; i < NBATCHES; i++) {

@@ -46,6 +46,7 @@ struct reader_stats {
 	bool threaded;
 	double thread_cpu_s;
 	uint64_t batches, reader_waits, consumer_waits;
+	double reader_wait_s, consumer_wait_s;	/* wall time spent waiting */
 };
 /* Closes r; st (may be NULL) receives its stats, the thread joined. */
 void reader_close(struct reader *r, struct reader_stats *st);

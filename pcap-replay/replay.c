@@ -33,6 +33,7 @@
 
 #include "packet.h"
 #include "reader.h"
+#include "zalloc.h"
 
 /* A conntrack entry's packets are counted in the entry itself (its lines are
  * in the cache: conntrack and the memo have just read them) and added to
@@ -242,7 +243,7 @@ static struct flow *flow_find(struct replay *r, const struct flow_key *k, bool *
 static int hash_grow(struct replay *r)
 {
 	size_t ncap = r->hcap ? 2 * r->hcap : 1024;
-	struct flow_slot *nh = calloc(ncap, sizeof(*nh));
+	struct flow_slot *nh = zalloc(ncap, sizeof(*nh));
 
 	if (!nh)
 		return -1;
@@ -607,7 +608,7 @@ static int acount_add(struct acounts *c, int fam, const uint8_t *a16)
 
 	if ((c->n + 1) * 2 > c->cap) {
 		size_t ncap = c->cap ? 2 * c->cap : 1024;
-		struct acount *nv = calloc(ncap, sizeof(*nv));
+		struct acount *nv = zalloc(ncap, sizeof(*nv));
 
 		if (!nv)
 			return -1;
@@ -1554,6 +1555,8 @@ out:
 		r->rstats.batches += st.batches;
 		r->rstats.reader_waits += st.reader_waits;
 		r->rstats.consumer_waits += st.consumer_waits;
+		r->rstats.reader_wait_s += st.reader_wait_s;
+		r->rstats.consumer_wait_s += st.consumer_wait_s;
 	}
 	return ret;
 }

@@ -13,6 +13,7 @@
 #include <linux/netfilter/nf_conntrack_tuple_common.h>
 
 #include "conntrack.h"
+#include "zalloc.h"
 
 #define USEC		1000000LL
 #define SECS(x)		((int64_t)(x) * USEC)
@@ -390,7 +391,7 @@ static bool hash_reserve(struct ct_table *t)
 	if (need * 2 <= t->nslots)
 		return true;
 	n = t->nslots * 2;
-	ns = n > t->nslots ? calloc(n, sizeof(*ns)) : NULL;
+	ns = n > t->nslots ? zalloc(n, sizeof(*ns)) : NULL;
 	if (!ns)
 		return need * 8 <= t->nslots * 7;
 	for (size_t i = 0; i < t->nslots; i++)

@@ -28,6 +28,7 @@
  * finds it. */
 #include "vm_int.h"
 #include "conntrack.h"
+#include "zalloc.h"
 
 #include <errno.h>
 #include <stdlib.h>
@@ -71,7 +72,7 @@ static bool outcome_eq(const struct vm_outcome *a, const struct vm_outcome *b)
 static bool outcomes_grow(struct vm *vm)
 {
 	size_t n = vm->outcap ? 2 * vm->outcap : 256;
-	struct vm_outcome **t = calloc(n, sizeof(*t));
+	struct vm_outcome **t = zalloc(n, sizeof(*t));
 	uint32_t *th = malloc(n * sizeof(*th));
 
 	if (!t || !th) {
@@ -201,7 +202,7 @@ static struct vm_gmemo *gmemo_slot(struct vm *vm, const struct pkt *p)
 	uint32_t h = ctx_hash(p);
 
 	if (!vm->gmemo) {
-		vm->gmemo = calloc(VM_GMEMO, sizeof(*vm->gmemo));
+		vm->gmemo = zalloc(VM_GMEMO, sizeof(*vm->gmemo));
 		if (!vm->gmemo)
 			return NULL;
 	}
@@ -223,7 +224,7 @@ static struct vm_cmemo *cmemo_slot(struct vm *vm, const struct pkt *p, const uin
 	for (int i = 0; i < 4; i++)
 		h = (h ^ cls[i]) * 0x9e3779b97f4a7c15ull;
 	if (!vm->cmemo) {
-		vm->cmemo = calloc(VM_CMEMO, sizeof(*vm->cmemo));
+		vm->cmemo = zalloc(VM_CMEMO, sizeof(*vm->cmemo));
 		if (!vm->cmemo)
 			return NULL;
 	}
