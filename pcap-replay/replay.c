@@ -1417,9 +1417,12 @@ struct prepared {
 	struct ct_hint ct;	/* ct_in's first steps, done here (prefetching uses its hash) */
 };
 
+/* What prepare reads, copied: the replay thread counts in the capinfo (its
+ * packets), and a line written by one CPU per packet and read by the other
+ * moves between them each time. */
 struct prep_ctx {
-	struct replay *r;
-	struct capinfo *ci;
+	_Alignas(64) const struct replay *r;	/* whole lines of the replay's stack */
+	struct capinfo ci;		/* dlt, dirs, ndirs */
 };
 
 /* The hint for the replay's cache hints: the conntrack hash | 1 << 32, or 0. */
@@ -1430,7 +1433,7 @@ static uint64_t prepare(void *arg, const struct pcap_pkthdr *h, const uint8_t *d
 	struct prepared *pp = area;
 	struct pkt *p = &pp->p;
 
-	pp->decoded = pkt_decode(p, c->ci->dlt, data, h->caplen, h->len);
+	pp->decoded = pkt_decode(p, c->ci.dlt, data, h->caplen, h->len);
 	p->ts = h->ts;
 	/* pcapng timestamps are 64-bit: a crafted file can hold any value;
 	 * +-2^40 s keeps every microsecond computation far from overflow */
@@ -1439,7 +1442,7 @@ static uint64_t prepare(void *arg, const struct pcap_pkthdr *h, const uint8_t *d
 	p->frame = frame;
 	if (pp->decoded < 0)
 		return 0;
-	apply_dir(c->ci, p, frame);
+	apply_dir(&c->ci, p, frame);
 	pp->dir_rc = packet_dir(c->r, p, &pp->dir);
 	pp->ct.valid = false;
 	if (pp->dir_rc < 0)
@@ -1461,7 +1464,7 @@ static int replay_one(struct replay *r, size_t ci)
 	const uint8_t *data;
 	uint64_t frame = 0;
 	struct reader *rd;
-	struct prep_ctx pc = { .r = r, .ci = ciw };
+	struct prep_ctx pc = { .r = r };
 	char errbuf[PCAP_ERRBUF_SIZE + 64];
 	void *area;
 	int rc, ret = -1;
@@ -1475,6 +1478,9 @@ static int replay_one(struct replay *r, size_t ci)
 	load_dirs(r, ci);
 	local_fast_build(r);
 	ciw->dlt = reader_datalink(rd);
+	pc.ci.dlt = ciw->dlt;
+	pc.ci.dirs = ciw->dirs;
+	pc.ci.ndirs = ciw->ndirs;
 	while ((rc = reader_next(rd, h, &data, &area)) == 1) {
 		struct prepared *pp = area;
 		struct pkt *pk = &pp->p;
