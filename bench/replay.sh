@@ -76,12 +76,13 @@ addp azureml_nc bench/data/azureml.yaml "$T1"
 CMD[azureml_nc]="${CMD[azureml_nc]} --no-flow-cache"
 addp azureml_js bench/data/azureml.yaml "$T1"
 CMD[azureml_js]="${CMD[azureml_js]} --format json"
-if [ "$HAVE_TCPDUMP" = 1 ]; then
-	add tcpdump "tcpdump -r"
-	add tcpdump_bpf "tcpdump -F $W/Storage.bpf -r"
-	add tcpdump_bpf2 "tcpdump -F $W/AzureMonitor.bpf -r"
-fi
+# Each tcpdump run is followed at once by the pcap-replay run it is compared
+# with (the per-rotation ratios pair neighbours; the Storage replay used to
+# follow the 16 s AzureMonitor tcpdump and ran slowest of the policies).
+[ "$HAVE_TCPDUMP" = 1 ] && add tcpdump "tcpdump -r"
+[ "$HAVE_TCPDUMP" = 1 ] && add tcpdump_bpf "tcpdump -F $W/Storage.bpf -r"
 addp storage "$W/storage-in.yaml" "$T1"
+[ "$HAVE_TCPDUMP" = 1 ] && add tcpdump_bpf2 "tcpdump -F $W/AzureMonitor.bpf -r"
 addp azuremonitor "$W/azuremonitor-in.yaml" "$T1"
 for n in $SIZES; do addp "s$n" "$W/scale-$n.yaml" "$W/scaletags.json"; done
 # Every tag of the file as one inbound source list: one union set per family
