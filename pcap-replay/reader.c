@@ -6,7 +6,7 @@
  * hands packets over in batches (BATCH_PACKETS packets or BATCH_BYTES bytes,
  * NBATCHES in flight).  The ring's fill count is an atomic; a side that finds
  * the ring full (the reader) or empty (the replay) spins for up to SPIN_NS
- * before it sleeps on the condition variable: a batch takes ~100 us, and a
+ * before it sleeps on the condition variable: a batch takes ~0.2 ms, and a
  * futex sleep and wake-up cost both CPUs more than that wait (perf: a tenth
  * of the samples sat in the scheduler when each wait slept).
  * The replay consumes them in capture order, exactly as it would consume
