@@ -162,10 +162,17 @@ static unsigned payload_memo(const void *priv, const struct pkt *p)
 	if (ct_tuple_has_ports(p->l4proto) && within(pl->offset, pl->len, 0, 4))
 		return VM_MEMO_KEY_TUPLE |
 		       (pl->classable & VM_CLASS_PORT ? 0 : VM_MEMO_KEY_EXACT);
-	if (((p->l4proto == 1 /* IPPROTO_ICMP */ && p->nfproto == NFPROTO_IPV4) ||
-	     (p->l4proto == 58 /* IPPROTO_ICMPV6 */ && p->nfproto == NFPROTO_IPV6)) &&
-	    (within(pl->offset, pl->len, 0, 2) || within(pl->offset, pl->len, 4, 6)))
-		return VM_MEMO_KEY_TUPLE | VM_MEMO_KEY_EXACT;
+	if ((p->l4proto == 1 /* IPPROTO_ICMP */ && p->nfproto == NFPROTO_IPV4) ||
+	    (p->l4proto == 58 /* IPPROTO_ICMPV6 */ && p->nfproto == NFPROTO_IPV6)) {
+		/* type and code sit where a port would: a load of the type
+		 * (or of both) is a prefix of that 16-bit word, classed with
+		 * the ports (vm_class_key); the code alone and the id are not */
+		if (within(pl->offset, pl->len, 0, 2))
+			return VM_MEMO_KEY_TUPLE |
+			       (pl->classable & VM_CLASS_PORT ? 0 : VM_MEMO_KEY_EXACT);
+		if (within(pl->offset, pl->len, 4, 6))
+			return VM_MEMO_KEY_TUPLE | VM_MEMO_KEY_EXACT;
+	}
 	return VM_MEMO_NEVER;
 }
 

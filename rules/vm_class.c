@@ -414,15 +414,20 @@ bool vm_class_key(const struct vm *vm, const struct pkt *p, uint32_t key[4])
 		return false;
 	}
 	/* ports only where payload_memo calls them the tuple's; elsewhere no
-	 * class-memoised outcome read the transport header */
-	if (p->tprot_set && !p->fragoff && ct_tuple_has_ports(p->l4proto) &&
-	    p->th_off + 4 <= p->caplen) {
+	 * class-memoised outcome read the transport header.  ICMP's type and
+	 * code are the first word, classed as a port is (payload_memo) */
+	key[2] = key[3] = UINT32_MAX;
+	if (p->tprot_set && !p->fragoff) {
 		const uint8_t *th = p->data + p->th_off;
 
-		key[2] = c->port[th[0] << 8 | th[1]];
-		key[3] = c->port[th[2] << 8 | th[3]];
-	} else {
-		key[2] = key[3] = UINT32_MAX;
+		if (ct_tuple_has_ports(p->l4proto) && p->th_off + 4 <= p->caplen) {
+			key[2] = c->port[th[0] << 8 | th[1]];
+			key[3] = c->port[th[2] << 8 | th[3]];
+		} else if (((p->l4proto == IPPROTO_ICMP && p->nfproto == NFPROTO_IPV4) ||
+			    (p->l4proto == IPPROTO_ICMPV6 && p->nfproto == NFPROTO_IPV6)) &&
+			   p->th_off + 2 <= p->caplen) {
+			key[2] = c->port[th[0] << 8 | th[1]];
+		}
 	}
 	return true;
 }

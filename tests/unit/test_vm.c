@@ -2046,7 +2046,19 @@ struct class_case {
 	uint16_t sport, dport;
 	int verdict, rule;	/* rule index in chain input, -1: policy */
 	int hit;		/* 1: the class memo must answer, 0: it must not */
+	int icmp;		/* an ICMP/ICMPv6 query instead: sport = type << 8 | code,
+				 * dport = its id */
 };
+
+/* An ICMP (v6: ICMPv6) query of that type, code and id: a new connection. */
+static void class_icmp(struct tp *t, int v6, const char *src, const char *dst, uint8_t type,
+		       uint8_t code, uint16_t id, long usec)
+{
+	uint8_t ih[16] = { type, code, 0, 0, (uint8_t)(id >> 8), (uint8_t)id, 0, 1 };
+
+	frame(t, v6, src, dst, v6 ? IPPROTO_ICMPV6 : IPPROTO_ICMP, ih, sizeof(ih));
+	memo_finish(t, v6, usec);
+}
 
 static void class_run(const char *text, const struct class_case *c, size_t n)
 {
@@ -2059,8 +2071,13 @@ static void class_run(const char *text, const struct class_case *c, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		unsigned before = m.hits;
 
-		class_syn(&t, c[i].v6, c[i].src, c[i].v6 ? "2001:db8:ff::1" : "10.0.0.1",
-			  c[i].sport, c[i].dport, (long)i + 1);
+		if (c[i].icmp)
+			class_icmp(&t, c[i].v6, c[i].src, c[i].v6 ? "2001:db8:ff::1" : "10.0.0.1",
+				   (uint8_t)(c[i].sport >> 8), (uint8_t)c[i].sport, c[i].dport,
+				   (long)i + 1);
+		else
+			class_syn(&t, c[i].v6, c[i].src, c[i].v6 ? "2001:db8:ff::1" : "10.0.0.1",
+				  c[i].sport, c[i].dport, (long)i + 1);
 		if (memo_step(&m, &t, c[i].rule) != c[i].verdict || m.hits - before != (unsigned)c[i].hit)
 			fail_msg("case %zu (%s port %u): hit %u, want %d", i, c[i].src, c[i].dport,
 				 m.hits - before, c[i].hit);
@@ -2076,42 +2093,57 @@ static void class_run(const char *text, const struct class_case *c, size_t n)
  * by another connection's outcome when every address and port test the rules
  * make answers the same for both: here two-byte prefix loads (/16), a
  * bitwise prefix (/17, /33), an interval set, an anonymous port set, a range
- * and both ports loaded as one word.  A test the classes cannot capture (a mask that is not a prefix)
- * keeps every outcome that passed it out of the class memo. */
+ * and both ports loaded as one word; ICMP's type, which sits where the source
+ * port would.  A test the classes cannot capture (a mask that is not a
+ * prefix, ICMP's code alone) keeps every outcome that passed it out of the
+ * class memo. */
 static void test_class_memo(void **state)
 {
 	static const struct class_case a[] = {
-		{ 0, "10.1.1.1", 40000, 22, NF_ACCEPT, 2, 0 },
-		{ 0, "10.1.2.2", 40001, 22, NF_ACCEPT, 2, 1 },	/* same /17 half */
-		{ 0, "10.1.200.1", 40002, 22, NF_DROP, 1, 0 },	/* the other half */
-		{ 0, "10.1.255.1", 40003, 22, NF_DROP, 1, 1 },
-		{ 0, "10.1.127.255", 40004, 22, NF_ACCEPT, 2, 1 },	/* last of the first */
-		{ 0, "10.1.128.0", 40005, 22, NF_DROP, 1, 1 },	/* first of the second */
-		{ 0, "10.3.0.9", 40006, 443, NF_ACCEPT, 3, 0 },
-		{ 0, "10.3.0.200", 40007, 80, NF_ACCEPT, 3, 0 },	/* port 80: its own class */
-		{ 0, "10.3.0.201", 50000, 80, NF_ACCEPT, 3, 1 },
-		{ 0, "10.3.1.1", 40008, 443, NF_DROP, -1, 0 },	/* outside the set */
-		{ 0, "10.2.0.1", 40009, 1500, NF_ACCEPT, 4, 0 },
-		{ 0, "10.2.0.2", 60000, 1999, NF_ACCEPT, 4, 1 },
-		{ 0, "10.2.0.3", 60001, 2000, NF_ACCEPT, 4, 1 },	/* the range's end */
-		{ 0, "10.2.0.4", 60002, 2001, NF_DROP, -1, 0 },
-		{ 0, "10.2.0.5", 60003, 3000, NF_DROP, -1, 1 },	/* the same segment */
-		{ 0, "10.2.0.6", 60004, 999, NF_DROP, -1, 0 },	/* another one */
-		{ 1, "2001:db8:1::1", 40010, 22, NF_ACCEPT, 6, 0 },
-		{ 1, "2001:db8:2::2", 40011, 22, NF_ACCEPT, 6, 1 },
-		{ 1, "2001:db8:8000::1", 40012, 22, NF_DROP, 5, 0 },	/* the /33's other half */
-		{ 1, "2001:db9::1", 40013, 22, NF_DROP, -1, 0 },
+		{ 0, "10.1.1.1", 40000, 22, NF_ACCEPT, 2, 0, 0 },
+		{ 0, "10.1.2.2", 40001, 22, NF_ACCEPT, 2, 1, 0 },	/* same /17 half */
+		{ 0, "10.1.200.1", 40002, 22, NF_DROP, 1, 0, 0 },	/* the other half */
+		{ 0, "10.1.255.1", 40003, 22, NF_DROP, 1, 1, 0 },
+		{ 0, "10.1.127.255", 40004, 22, NF_ACCEPT, 2, 1, 0 },	/* last of the first */
+		{ 0, "10.1.128.0", 40005, 22, NF_DROP, 1, 1, 0 },	/* first of the second */
+		{ 0, "10.3.0.9", 40006, 443, NF_ACCEPT, 3, 0, 0 },
+		{ 0, "10.3.0.200", 40007, 80, NF_ACCEPT, 3, 0, 0 },	/* port 80: its own class */
+		{ 0, "10.3.0.201", 50000, 80, NF_ACCEPT, 3, 1, 0 },
+		{ 0, "10.3.1.1", 40008, 443, NF_DROP, -1, 0, 0 },	/* outside the set */
+		{ 0, "10.2.0.1", 40009, 1500, NF_ACCEPT, 4, 0, 0 },
+		{ 0, "10.2.0.2", 60000, 1999, NF_ACCEPT, 4, 1, 0 },
+		{ 0, "10.2.0.3", 60001, 2000, NF_ACCEPT, 4, 1, 0 },	/* the range's end */
+		{ 0, "10.2.0.4", 60002, 2001, NF_DROP, -1, 0, 0 },
+		{ 0, "10.2.0.5", 60003, 3000, NF_DROP, -1, 1, 0 },	/* the same segment */
+		{ 0, "10.2.0.6", 60004, 999, NF_DROP, -1, 0, 0 },	/* another one */
+		{ 1, "2001:db8:1::1", 40010, 22, NF_ACCEPT, 6, 0, 0 },
+		{ 1, "2001:db8:2::2", 40011, 22, NF_ACCEPT, 6, 1, 0 },
+		{ 1, "2001:db8:8000::1", 40012, 22, NF_DROP, 5, 0, 0 },	/* the /33's other half */
+		{ 1, "2001:db9::1", 40013, 22, NF_DROP, -1, 0, 0 },
 		/* both ports in one 4-byte load */
-		{ 0, "10.2.0.7", 1000, 23, NF_ACCEPT, 7, 0 },
-		{ 0, "10.2.0.8", 1000, 23, NF_ACCEPT, 7, 1 },
-		{ 0, "10.2.0.9", 1001, 23, NF_DROP, -1, 0 },
-		{ 0, "10.2.0.10", 1000, 24, NF_DROP, -1, 0 },
+		{ 0, "10.2.0.7", 1000, 23, NF_ACCEPT, 7, 0, 0 },
+		{ 0, "10.2.0.8", 1000, 23, NF_ACCEPT, 7, 1, 0 },
+		{ 0, "10.2.0.9", 1001, 23, NF_DROP, -1, 0, 0 },
+		{ 0, "10.2.0.10", 1000, 24, NF_DROP, -1, 0, 0 },
 	};
 	static const struct class_case b[] = {
-		{ 0, "10.1.0.8", 40000, 80, NF_ACCEPT, 2, 0 },
-		{ 0, "10.1.0.7", 40001, 80, NF_DROP, 1, 0 },	/* the mask's byte */
-		{ 0, "10.1.0.9", 40002, 80, NF_ACCEPT, 2, 0 },	/* passed the mask: exact */
-		{ 0, "10.1.1.7", 40003, 80, NF_DROP, 1, 0 },
+		{ 0, "10.1.0.8", 40000, 80, NF_ACCEPT, 2, 0, 0 },
+		{ 0, "10.1.0.7", 40001, 80, NF_DROP, 1, 0, 0 },	/* the mask's byte */
+		{ 0, "10.1.0.9", 40002, 80, NF_ACCEPT, 2, 0, 0 },	/* passed the mask: exact */
+		{ 0, "10.1.1.7", 40003, 80, NF_DROP, 1, 0, 0 },
+	};
+	/* type << 8 | code, id */
+	static const struct class_case ic[] = {
+		{ 0, "10.0.0.2", 8 << 8, 1, NF_ACCEPT, 1, 0, 1 },	/* echo request */
+		{ 0, "10.0.0.3", 8 << 8, 2, NF_ACCEPT, 1, 1, 1 },	/* another id */
+		{ 0, "10.0.0.4", 13 << 8, 3, NF_ACCEPT, 3, 0, 1 },	/* timestamp: code read */
+		{ 0, "10.0.0.5", 13 << 8, 4, NF_ACCEPT, 3, 0, 1 },	/* ... so exact */
+		{ 0, "10.0.0.6", 13 << 8 | 1, 5, NF_DROP, 2, 0, 1 },
+		{ 0, "10.0.0.9", 7 << 8, 8, NF_DROP, -1, 0, 0 },	/* a TCP SYN from port 1792 */
+		{ 1, "2001:db8::2", 128 << 8, 9, NF_ACCEPT, 4, 0, 1 },
+		{ 1, "2001:db8::3", 128 << 8, 10, NF_ACCEPT, 4, 1, 1 },
+		{ 1, "2001:db8::4", 139 << 8, 11, NF_DROP, -1, 0, 1 },	/* node information */
+		{ 1, "2001:db8::5", 139 << 8 | 2, 12, NF_DROP, -1, 1, 1 },	/* the same segment */
 	};
 
 	(void)state;
@@ -2134,6 +2166,14 @@ static void test_class_memo(void **state)
 		  "  ip saddr & 0.0.0.255 == 0.0.0.7 counter drop\n"
 		  "  ip saddr @tags counter accept\n"
 		  " }\n}\n", b, sizeof(b) / sizeof(b[0]));
+	class_run("table inet t {\n"
+		  " chain input { type filter hook input priority 0; policy drop;\n"
+		  "  ct state established accept\n"
+		  "  icmp type echo-request counter accept\n"
+		  "  icmp code 1 counter drop\n"
+		  "  icmp type timestamp-request counter accept\n"
+		  "  icmpv6 type echo-request counter accept\n"
+		  " }\n}\n", ic, sizeof(ic) / sizeof(ic[0]));
 }
 
 /* vm_eval_memo: a memoised outcome is reused only for packets the rules
