@@ -21,6 +21,7 @@
 #include <linux/netfilter.h>
 
 #include "compile.h"
+#include "conntrack.h"
 #include "netns.h"
 #include "dump.h"
 #include "policy.h"
@@ -56,6 +57,10 @@ static const char usage_text[] =
 "                              with CAPTURE the 1-based position on the command line)\n"
 "  --coverage                  list policy rules and set elements no packet reached\n"
 "  --max-flows N               conntrack table size (default 1000000)\n"
+"  --ct-timeout NAME=SECONDS   a conntrack timeout other than the kernel's default,\n"
+"                              named as its sysctl net.netfilter.nf_conntrack_NAME\n"
+"                              (udp_timeout, tcp_timeout_established, ...; repeatable)\n"
+"  --ct-timeouts-from-host     every such timeout as this host has it set\n"
 "  --single-thread             read the captures in the replay's own thread (by\n"
 "                              default a second thread reads ahead when more than\n"
 "                              one CPU is online; the results are the same)\n"
@@ -143,6 +148,77 @@ static int parse_addr_list(const char *opt, const char *arg, struct pset *v4, st
 	pset_normalize(v4);
 	pset_normalize(v6);
 	return rc;
+}
+
+/* A conntrack timeout for the replay: the name as ct_table_set_timeout takes
+ * it (checked here), secs 0 .. 2^31-1.  0, or -1 with err. */
+static int add_ct_timeout(struct replay_opts *o, const char *name, const char *val, char *err,
+			  size_t errlen)
+{
+	struct replay_ct_timeout *t;
+	unsigned long long v;
+	const char *n;
+	char *end;
+	size_t i;
+
+	if (strncmp(name, "nf_conntrack_", 13) == 0)
+		name += 13;
+	for (i = 0; (n = ct_timeout_name(i)) && strcmp(n, name) != 0; i++)
+		;
+	if (!n) {
+		snprintf(err, errlen, "no conntrack timeout '%s' (one of: generic_timeout, "
+			 "tcp_timeout_established, udp_timeout, udp_timeout_stream, icmp_timeout, ...: "
+			 "the net.netfilter.nf_conntrack_*timeout* sysctls)", name);
+		return -1;
+	}
+	errno = 0;
+	v = strtoull(val, &end, 10);
+	if (errno || *end || end == val || *val == '-' || v > INT_MAX) {
+		snprintf(err, errlen, "conntrack timeout %s: expected seconds from 0 to %d, got '%s'",
+			 name, INT_MAX, val);
+		return -1;
+	}
+	for (i = 0; i < o->nct_timeouts && strcmp(o->ct_timeouts[i].name, name) != 0; i++)
+		;
+	if (i == REPLAY_CT_TIMEOUTS) {
+		snprintf(err, errlen, "more than %d conntrack timeouts", REPLAY_CT_TIMEOUTS);
+		return -1;
+	}
+	t = &o->ct_timeouts[i];
+	snprintf(t->name, sizeof(t->name), "%s", name);
+	t->secs = (int64_t)v;
+	if (i == o->nct_timeouts)
+		o->nct_timeouts++;
+	return 0;
+}
+
+/* --ct-timeouts-from-host: every timeout this host's conntrack has a sysctl
+ * for.  The number read, or -1 with err. */
+static int host_ct_timeouts(struct replay_opts *o, char *err, size_t errlen)
+{
+	const char *n;
+	int found = 0;
+
+	for (size_t i = 0; (n = ct_timeout_name(i)); i++) {
+		char path[128], buf[32];
+		ssize_t len;
+		int fd;
+
+		snprintf(path, sizeof(path), "/proc/sys/net/netfilter/nf_conntrack_%s", n);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;	/* this kernel has no such one, or no conntrack */
+		len = read(fd, buf, sizeof(buf) - 1);
+		close(fd);
+		if (len <= 0)
+			continue;
+		buf[len] = '\0';
+		buf[strcspn(buf, "\n")] = '\0';
+		if (add_ct_timeout(o, n, buf, err, errlen) < 0)
+			return -1;
+		found++;
+	}
+	return found;
 }
 
 static int parse_trace(const char *arg, struct replay_opts *o)
@@ -345,6 +421,8 @@ static const struct option long_opts[] = {
 	{ "trace", required_argument, NULL, 'x' },
 	{ "coverage", no_argument, NULL, 'c' },
 	{ "max-flows", required_argument, NULL, 'F' },
+	{ "ct-timeout", required_argument, NULL, 0x10a },
+	{ "ct-timeouts-from-host", no_argument, NULL, 0x10b },
 	{ "no-flow-cache", no_argument, NULL, 0x105 },
 	{ "single-thread", no_argument, NULL, 0x106 },
 	{ "stats", no_argument, NULL, 0x107 },
@@ -454,6 +532,35 @@ int main(int argc, char **argv)
 			o.max_flows = (size_t)v;
 			break;
 		}
+		case 0x10a: {
+			char name[64];
+			const char *eq = strchr(optarg, '=');
+
+			if (!eq || eq == optarg || (size_t)(eq - optarg) >= sizeof(name)) {
+				usage_error("--ct-timeout: expected NAME=SECONDS, got '%s'", optarg);
+				goto out;
+			}
+			memcpy(name, optarg, (size_t)(eq - optarg));
+			name[eq - optarg] = '\0';
+			if (add_ct_timeout(&o, name, eq + 1, err, sizeof(err)) < 0) {
+				usage_error("--ct-timeout: %s", err);
+				goto out;
+			}
+			break;
+		}
+		case 0x10b: {
+			int n = host_ct_timeouts(&o, err, sizeof(err));
+
+			if (n < 0) {
+				fprintf(stderr, "pcap-replay: --ct-timeouts-from-host: %s\n", err);
+				goto out;
+			}
+			if (n == 0)
+				fprintf(stderr, "pcap-replay: warning: --ct-timeouts-from-host: no "
+					"/proc/sys/net/netfilter/nf_conntrack_*timeout* on this host "
+					"(nf_conntrack not loaded?): the kernel's defaults apply\n");
+			break;
+		}
 		case 0x105:
 			o.no_flow_cache = true;
 			break;
@@ -491,6 +598,13 @@ int main(int argc, char **argv)
 			fprintf(stderr, "(pcap-replay --help for usage)\n");
 			goto out;
 		}
+	}
+	if (o.nct_timeouts) {		/* what the conntrack emulation uses, said once */
+		fprintf(stderr, "pcap-replay: conntrack timeouts set:");
+		for (size_t i = 0; i < o.nct_timeouts; i++)
+			fprintf(stderr, "%s %s=%lld", i ? "," : "", o.ct_timeouts[i].name,
+				(long long)o.ct_timeouts[i].secs);
+		fputc('\n', stderr);
 	}
 	if ((policy_path != NULL) + (ruleset_path != NULL) + from_kernel != 1) {
 		usage_error("give exactly one of --policy, --ruleset and --from-kernel");

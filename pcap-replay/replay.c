@@ -391,6 +391,13 @@ int replay_init(struct replay *r, const struct replay_opts *o, const struct rule
 	r->ct = ct_table_new(o->max_flows);
 	if (!r->ct)
 		goto oom;
+	/* (main checked the names and values) */
+	for (size_t i = 0; i < o->nct_timeouts; i++)
+		if (ct_table_set_timeout(r->ct, o->ct_timeouts[i].name, o->ct_timeouts[i].secs) < 0) {
+			snprintf(r->err, sizeof(r->err), "conntrack timeout %s: %s",
+				 o->ct_timeouts[i].name, strerror(errno));
+			return -1;
+		}
 	r->flow_cache = !o->no_flow_cache;
 	vm_set_rule_index(vm, !o->no_rule_index);
 	r->refused = calloc(REPLAY_REFUSED_MEMOS, sizeof(*r->refused));

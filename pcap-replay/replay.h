@@ -37,6 +37,8 @@ struct trace_sel {
 	uint64_t frame;
 };
 
+#define REPLAY_CT_TIMEOUTS 64
+
 struct replay_opts {
 	char **captures;		/* as given: names in reports and messages */
 	char **open_paths;		/* what to open: captures[i], or its temporary
@@ -52,6 +54,13 @@ struct replay_opts {
 	bool no_rule_index;		/* --no-rule-index: every rule's expressions run */
 	bool single_thread;		/* --single-thread: no reader thread (reader.c) */
 	struct pcapng_walk *walk;	/* the captures' pcapng directions, walked ahead */
+	/* conntrack timeouts other than the kernel's defaults (--ct-timeout,
+	 * --ct-timeouts-from-host), applied in order: a later one wins */
+	struct replay_ct_timeout {
+		char name[64];		/* as ct_table_set_timeout takes it */
+		int64_t secs;
+	} ct_timeouts[REPLAY_CT_TIMEOUTS];
+	size_t nct_timeouts;
 };
 
 /* The path to open for capture i: its temporary copy when it was a pipe,

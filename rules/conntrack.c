@@ -31,8 +31,9 @@ static const char *const tcp_state_names[TS_MAX] = {
 	"LAST_ACK", "TIME_WAIT", "CLOSE", "SYN_SENT2",
 };
 
-/* nf_conntrack_proto_tcp.c tcp_timeouts[] defaults */
-static const int64_t tcp_timeout[TS_TIMEOUT_MAX] = {
+/* nf_conntrack_proto_tcp.c tcp_timeouts[] defaults (a table's own may differ:
+ * ct_table_set_timeout) */
+static const int64_t tcp_timeout_default[TS_TIMEOUT_MAX] = {
 	[TS_SYN_SENT] = SECS(120), [TS_SYN_RECV] = SECS(60),
 	[TS_ESTABLISHED] = SECS(5 * 24 * 3600), [TS_FIN_WAIT] = SECS(120),
 	[TS_CLOSE_WAIT] = SECS(60), [TS_LAST_ACK] = SECS(30),
@@ -41,7 +42,7 @@ static const int64_t tcp_timeout[TS_TIMEOUT_MAX] = {
 };
 #define UDP_TIMEOUT		SECS(30)	/* UDP_CT_UNREPLIED */
 #define UDP_TIMEOUT_STREAM	SECS(120)	/* UDP_CT_REPLIED */
-#define ICMP_TIMEOUT		SECS(30)	/* nf_ct_icmp_timeout, icmpv6 too */
+#define ICMP_TIMEOUT		SECS(30)	/* nf_ct_icmp_timeout, nf_ct_icmpv6_timeout */
 #define GENERIC_TIMEOUT		SECS(600)	/* nf_ct_generic_timeout */
 #define GRE_TIMEOUT		SECS(30)	/* GRE_CT_UNREPLIED */
 #define GRE_TIMEOUT_STREAM	SECS(180)	/* GRE_CT_REPLIED */
@@ -225,7 +226,13 @@ struct ct_table {
 	uint8_t *out;			/* reassembled frame */
 	struct ct_chunk *chunks;	/* entries come from these (entry_alloc) */
 	struct ct_entry *free_entries;	/* released ones, via next */
+	/* the timeouts, microseconds: the kernel's defaults unless set as a
+	 * host's net.netfilter.nf_conntrack_*timeout* sysctls are */
+	int64_t tcp_to[TS_TIMEOUT_MAX], sctp_to[SC_MAX];
+	int64_t udp_to, udp_stream_to, icmp_to, icmpv6_to, generic_to, gre_to, gre_stream_to;
 };
+
+static void timeouts_default(struct ct_table *t);
 
 /* Entries are carved from chunks and recycled through a free list: a capture
  * makes and drops an entry per flow (and one per refused first packet), and
@@ -309,6 +316,7 @@ struct ct_table *ct_table_new(size_t max_entries)
 		return NULL;
 	}
 	t->next_id = 1;
+	timeouts_default(t);
 	return t;
 }
 
@@ -1199,8 +1207,8 @@ static enum pk tcp_packet(struct ct_table *t, struct ct_entry *e, int dir,
 			    (st->last_index == TI_FIN || st->last_index == TI_RST)) {
 				int64_t left = e->timeout - t->now;
 
-				if (left >= SECS(120) && left > tcp_timeout[TS_UNACK])
-					e->timeout = t->now + tcp_timeout[TS_UNACK];
+				if (left >= SECS(120) && left > t->tcp_to[TS_UNACK])
+					e->timeout = t->now + t->tcp_to[TS_UNACK];
 			} else {
 				st->last_index = (uint8_t)s->idx;
 				st->last_dir = (uint8_t)dir;
@@ -1215,25 +1223,25 @@ in_window:
 	if (old != ns && ns == TS_FIN_WAIT)
 		st->seen[dir].flags |= TF_CLOSE_INIT;
 
-	if (st->retrans >= TCP_MAX_RETRANS && tcp_timeout[ns] > tcp_timeout[TS_RETRANS])
-		timeout = tcp_timeout[TS_RETRANS];
+	if (st->retrans >= TCP_MAX_RETRANS && t->tcp_to[ns] > t->tcp_to[TS_RETRANS])
+		timeout = t->tcp_to[TS_RETRANS];
 	else if (s->idx == TI_RST)
-		timeout = tcp_timeout[TS_CLOSE];
+		timeout = t->tcp_to[TS_CLOSE];
 	else if (((st->seen[0].flags | st->seen[1].flags) & TF_DATA_UNACK) &&
-		 tcp_timeout[ns] > tcp_timeout[TS_UNACK])
-		timeout = tcp_timeout[TS_UNACK];
-	else if (st->last_win == 0 && tcp_timeout[ns] > tcp_timeout[TS_RETRANS])
-		timeout = tcp_timeout[TS_RETRANS];
+		 t->tcp_to[ns] > t->tcp_to[TS_UNACK])
+		timeout = t->tcp_to[TS_UNACK];
+	else if (st->last_win == 0 && t->tcp_to[ns] > t->tcp_to[TS_RETRANS])
+		timeout = t->tcp_to[TS_RETRANS];
 	else
-		timeout = tcp_timeout[ns];
+		timeout = t->tcp_to[ns];
 
 	if (!(e->status & IPS_SEEN_REPLY)) {
 		if (s->flags & F_RST)
 			return PK_KILLED;	/* only reply was a RST: drop the entry */
 		if (s->idx == TI_SYN && old == TS_SYN_SENT)
 			return PK_ACCEPT;	/* SYN retransmit does not renew */
-		if (ns == TS_ESTABLISHED && timeout > tcp_timeout[TS_UNACK])
-			timeout = tcp_timeout[TS_UNACK];	/* picked up, unreplied */
+		if (ns == TS_ESTABLISHED && timeout > t->tcp_to[TS_UNACK])
+			timeout = t->tcp_to[TS_UNACK];	/* picked up, unreplied */
 	} else if (!(e->status & IPS_ASSURED) &&
 		   (old == TS_SYN_RECV || old == TS_ESTABLISHED) && ns == TS_ESTABLISHED) {
 		e->status |= IPS_ASSURED;
@@ -1262,13 +1270,84 @@ in_window:
 #define SCTP_HB_VTAG_FAILED	1	/* a HEARTBEAT's vtag differed: a path change? */
 
 /* nf_conntrack_sctp_timeout_* defaults; NONE takes CLOSED's (timeouts[0]) */
-static const int64_t sctp_timeout[SC_MAX] = {
+static const int64_t sctp_timeout_default[SC_MAX] = {
 	[SC_NONE] = SECS(10), [SC_CLOSED] = SECS(10),
 	[SC_COOKIE_WAIT] = SECS(3), [SC_COOKIE_ECHOED] = SECS(3),
 	[SC_ESTABLISHED] = SECS(210),
 	[SC_SHUTDOWN_SENT] = SECS(3), [SC_SHUTDOWN_RECD] = SECS(3),
 	[SC_SHUTDOWN_ACK_SENT] = SECS(3), [SC_HEARTBEAT_SENT] = SECS(30),
 };
+
+static void timeouts_default(struct ct_table *t)
+{
+	memcpy(t->tcp_to, tcp_timeout_default, sizeof(t->tcp_to));
+	memcpy(t->sctp_to, sctp_timeout_default, sizeof(t->sctp_to));
+	t->udp_to = UDP_TIMEOUT;
+	t->udp_stream_to = UDP_TIMEOUT_STREAM;
+	t->icmp_to = t->icmpv6_to = ICMP_TIMEOUT;
+	t->generic_to = GENERIC_TIMEOUT;
+	t->gre_to = GRE_TIMEOUT;
+	t->gre_stream_to = GRE_TIMEOUT_STREAM;
+}
+
+/* The sysctls (net.netfilter.nf_conntrack_<name>, nf_conntrack_standalone.c)
+ * and the timeout each sets.  SYN_SENT2 has none (it keeps 120 s); SCTP's
+ * "closed" sets CLOSED only, as the sysctl does. */
+#define TO(field) offsetof(struct ct_table, field)
+static const struct {
+	const char *name;
+	size_t off;
+} timeout_names[] = {
+	{ "generic_timeout", TO(generic_to) },
+	{ "tcp_timeout_syn_sent", TO(tcp_to[TS_SYN_SENT]) },
+	{ "tcp_timeout_syn_recv", TO(tcp_to[TS_SYN_RECV]) },
+	{ "tcp_timeout_established", TO(tcp_to[TS_ESTABLISHED]) },
+	{ "tcp_timeout_fin_wait", TO(tcp_to[TS_FIN_WAIT]) },
+	{ "tcp_timeout_close_wait", TO(tcp_to[TS_CLOSE_WAIT]) },
+	{ "tcp_timeout_last_ack", TO(tcp_to[TS_LAST_ACK]) },
+	{ "tcp_timeout_time_wait", TO(tcp_to[TS_TIME_WAIT]) },
+	{ "tcp_timeout_close", TO(tcp_to[TS_CLOSE]) },
+	{ "tcp_timeout_max_retrans", TO(tcp_to[TS_RETRANS]) },
+	{ "tcp_timeout_unacknowledged", TO(tcp_to[TS_UNACK]) },
+	{ "udp_timeout", TO(udp_to) },
+	{ "udp_timeout_stream", TO(udp_stream_to) },
+	{ "icmp_timeout", TO(icmp_to) },
+	{ "icmpv6_timeout", TO(icmpv6_to) },
+	{ "sctp_timeout_closed", TO(sctp_to[SC_CLOSED]) },
+	{ "sctp_timeout_cookie_wait", TO(sctp_to[SC_COOKIE_WAIT]) },
+	{ "sctp_timeout_cookie_echoed", TO(sctp_to[SC_COOKIE_ECHOED]) },
+	{ "sctp_timeout_established", TO(sctp_to[SC_ESTABLISHED]) },
+	{ "sctp_timeout_shutdown_sent", TO(sctp_to[SC_SHUTDOWN_SENT]) },
+	{ "sctp_timeout_shutdown_recd", TO(sctp_to[SC_SHUTDOWN_RECD]) },
+	{ "sctp_timeout_shutdown_ack_sent", TO(sctp_to[SC_SHUTDOWN_ACK_SENT]) },
+	{ "sctp_timeout_heartbeat_sent", TO(sctp_to[SC_HEARTBEAT_SENT]) },
+	{ "gre_timeout", TO(gre_to) },
+	{ "gre_timeout_stream", TO(gre_stream_to) },
+};
+#undef TO
+
+const char *ct_timeout_name(size_t i)
+{
+	return i < sizeof(timeout_names) / sizeof(timeout_names[0]) ? timeout_names[i].name : NULL;
+}
+
+int ct_table_set_timeout(struct ct_table *t, const char *name, int64_t secs)
+{
+	if (strncmp(name, "nf_conntrack_", 13) == 0)
+		name += 13;
+	for (size_t i = 0; i < sizeof(timeout_names) / sizeof(timeout_names[0]); i++) {
+		if (strcmp(name, timeout_names[i].name) != 0)
+			continue;
+		if (secs < 0 || secs > INT32_MAX) {
+			errno = ERANGE;
+			return -1;
+		}
+		memcpy((char *)t + timeout_names[i].off, &(int64_t){ SECS(secs) }, sizeof(int64_t));
+		return 0;
+	}
+	errno = ENOENT;
+	return -1;
+}
 
 /* The transitions (sctp_conntracks), one string per direction and chunk type
  * that moves the state, one letter per current state in enum order (NONE ..
@@ -1520,7 +1599,7 @@ sctp_packet(struct ct_table *t, struct ct_entry *e, int dir, const struct pkt *p
 	/* (a truncated walk cannot happen: do_basic_checks walked it whole) */
 	if (ignore)
 		return PK_ACCEPT_NOACCT;	/* let through, timeout not renewed */
-	refresh(t, e, sctp_timeout[ns]);
+	refresh(t, e, t->sctp_to[ns]);
 	return PK_ACCEPT;
 }
 
@@ -1556,18 +1635,18 @@ static enum pk udp_packet(struct ct_table *t, struct ct_entry *e, const struct p
 	if (!(e->status & IPS_CONFIRMED))
 		e->udp_stream_ts = t->now + SECS(2);
 	if (e->status & IPS_SEEN_REPLY) {
-		int64_t extra = UDP_TIMEOUT;
+		int64_t extra = t->udp_to;
 		bool stream = false;
 
 		if (t->now > e->udp_stream_ts) {
-			extra = UDP_TIMEOUT_STREAM;
+			extra = t->udp_stream_to;
 			stream = !(e->status & IPS_ASSURED);
 		}
 		refresh(t, e, extra);
 		if (stream)
 			e->status |= IPS_ASSURED;
 	} else {
-		refresh(t, e, UDP_TIMEOUT);
+		refresh(t, e, t->udp_to);
 	}
 	return PK_ACCEPT;
 }
@@ -1577,10 +1656,10 @@ static enum pk udp_packet(struct ct_table *t, struct ct_entry *e, const struct p
 static enum pk gre_packet(struct ct_table *t, struct ct_entry *e)
 {
 	if (e->status & IPS_SEEN_REPLY) {
-		refresh(t, e, GRE_TIMEOUT_STREAM);
+		refresh(t, e, t->gre_stream_to);
 		e->status |= IPS_ASSURED;
 	} else {
-		refresh(t, e, GRE_TIMEOUT);
+		refresh(t, e, t->gre_to);
 	}
 	return PK_ACCEPT;
 }
@@ -1598,7 +1677,7 @@ static enum pk icmp_packet(struct ct_table *t, struct ct_entry *e)
 	} else if (!(e->status & IPS_CONFIRMED) && type != 128 && type != 139) {
 		return PK_INVALID;
 	}
-	refresh(t, e, ICMP_TIMEOUT);
+	refresh(t, e, e->tuple[0].nfproto == NFPROTO_IPV4 ? t->icmp_to : t->icmpv6_to);
 	return PK_ACCEPT;
 }
 
@@ -1874,7 +1953,7 @@ repeat:
 	else if (proto == IPPROTO_SCTP)
 		res = sctp_packet(t, e, dir, p, off);
 	else {
-		refresh(t, e, GENERIC_TIMEOUT);
+		refresh(t, e, t->generic_to);
 		res = PK_ACCEPT;
 	}
 

@@ -125,6 +125,14 @@ struct ct_table *ct_table_new(size_t max_entries);
 /* Frees the table; each entry still in it is first passed to the reaper with
  * CT_GONE_FLUSHED.  NULL-safe. */
 void ct_table_free(struct ct_table *t);
+/* A table starts with the kernel's default timeouts.  Sets one as the sysctl
+ * net.netfilter.nf_conntrack_<name> would ("udp_timeout",
+ * "tcp_timeout_established", ...; the "nf_conntrack_" prefix may be given):
+ * 0, or -1 with errno ENOENT (no such timeout) or ERANGE (secs outside
+ * 0 .. 2^31-1).  Entries already made keep their deadline, as in the kernel.
+ * ct_timeout_name(i) is the i-th name, NULL past the last. */
+int ct_table_set_timeout(struct ct_table *t, const char *name, int64_t secs);
+const char *ct_timeout_name(size_t i);
 
 /* Called with each entry just before it is freed (any reason).  The entry and
  * its accessors are valid only during the call. */

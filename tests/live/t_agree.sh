@@ -7,7 +7,9 @@
 #     traffic, invalid packets, related ICMP/ICMPv6 errors, mid-stream pickup,
 #     IPv4/IPv6 fragments, SCTP, and the regression cases of the disagreements
 #     the check found (regress-*.pcap); timing-*.pcap with
-#     --kernel-check-timing (expiry and gap-dependent transitions, ~21 s).
+#     --kernel-check-timing (expiry and gap-dependent transitions, ~26 s;
+#     timing-timeouts with the options in timing-timeouts.args: timeouts set
+#     as a host's sysctls would, in both).
 #     Each must agree on every packet.
 #  2. random policies and traffic (tests/live/agree/gen.py), one per seed:
 #     SEEDS (from `make check-live SEEDS=...`: "1-500", "7", "1 5 9") or by
@@ -86,7 +88,11 @@ for cap in "$DATA"/*.pcap; do
 	# real time
 	timing=()
 	case "$name" in timing-*) timing=(--kernel-check-timing) ;; esac
-	kcheck "case-$name" "$pol" 10.0.1.4,fd00:10::4 "$cap" "${timing[@]}"
+	# NAME.args: more options (timing-timeouts: tuned conntrack timeouts,
+	# which the check also sets in the kernel's scratch namespace)
+	extra=()
+	[ -f "$DATA/$name.args" ] && read -r -a extra <"$DATA/$name.args"
+	kcheck "case-$name" "$pol" 10.0.1.4,fd00:10::4 "$cap" "${timing[@]}" "${extra[@]}"
 	rc=$?
 	line=$(grep '^agreement:' "$tmp/case-$name.out")
 	if [ $rc -eq 0 ] && printf '%s' "$line" | grep -q ', 0 undecidable offline, 0 disagreements'; then

@@ -393,6 +393,51 @@ else
 	not_ok "--stats" "$(cat "$tmp/s.err")"
 fi
 
+# --ct-timeout: a host's tuned conntrack timeouts (UDP 2 s, ICMP 2 s, TCP
+# established 3 s) expire the three connections of timing-timeouts.pcap
+# under its 4.5 s gap: the answers start flows of their own (the echo reply
+# invalid, the TCP segment picked up mid-stream); with the defaults they do
+# not.  (tests/live/t_agree.sh plays the same capture against the kernel.)
+TT=tests/data/agree/timing-timeouts.pcap
+flows_of() { python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["totals"]; print(t["flows"], t["dropped"])' "$1" 2>/dev/null; }
+"$REPLAY" --policy tests/data/agree/policy.yaml --tags "$TAGS" --local "$LOCAL" --format json \
+	"$TT" >"$tmp/to0.json" 2>"$tmp/to0.err"
+# shellcheck disable=SC2046
+"$REPLAY" --policy tests/data/agree/policy.yaml --tags "$TAGS" --local "$LOCAL" --format json \
+	$(cat tests/data/agree/timing-timeouts.args) "$TT" >"$tmp/to1.json" 2>"$tmp/to1.err"
+if [ "$(flows_of "$tmp/to0.json")" = "3 0" ] && [ "$(flows_of "$tmp/to1.json")" = "6 1" ] &&
+   grep -q "^pcap-replay: conntrack timeouts set: udp_timeout=2, icmp_timeout=2, tcp_timeout_established=3$" "$tmp/to1.err" &&
+   ! grep -q "timeouts" "$tmp/to0.err"; then
+	ok "--ct-timeout: tuned timeouts expire the connections (6 flows, 1 dropped; defaults: 3, 0), said on stderr"
+else
+	not_ok "--ct-timeout" "defaults: $(flows_of "$tmp/to0.json"); tuned: $(flows_of "$tmp/to1.json")" "$(cat "$tmp/to1.err")"
+fi
+bad=0
+for arg in bogus_timeout=5 udp_timeout=-1 udp_timeout=2147483648 udp_timeout= =5 udp_timeout; do
+	"$REPLAY" --policy tests/data/agree/policy.yaml --tags "$TAGS" --local "$LOCAL" \
+		--ct-timeout "$arg" "$TT" >"$tmp/tob.out" 2>"$tmp/tob.err"
+	rc=$?
+	if [ $rc -ne 2 ] || [ -s "$tmp/tob.out" ] || ! grep -q -- "--ct-timeout" "$tmp/tob.err"; then
+		bad=1
+		not_ok "--ct-timeout $arg is refused" "exit $rc" "$(cat "$tmp/tob.err")"
+	fi
+done
+[ $bad = 0 ] && ok "--ct-timeout: an unknown name or a bad value is a usage error (exit 2, nothing on stdout)"
+"$REPLAY" --policy tests/data/agree/policy.yaml --tags "$TAGS" --local "$LOCAL" \
+	--ct-timeouts-from-host "$TT" >/dev/null 2>"$tmp/toh.err"
+rc=$?
+f=/proc/sys/net/netfilter/nf_conntrack_udp_timeout
+if [ -r "$f" ]; then
+	want="udp_timeout=$(cat "$f"),"
+else
+	want="no /proc/sys/net/netfilter/nf_conntrack_\*timeout\* on this host"
+fi
+if [ $rc -eq 0 ] && grep -q -- "$want" "$tmp/toh.err"; then
+	ok "--ct-timeouts-from-host: the host's timeouts are read and said (${want%,})"
+else
+	not_ok "--ct-timeouts-from-host" "exit $rc, wanted '$want'" "$(cat "$tmp/toh.err")"
+fi
+
 # By default the process exits without freeing its tables; with
 # FILTERD_FREE_AT_EXIT (for leak checkers) everything is freed: no leak, and the
 # same report either way.

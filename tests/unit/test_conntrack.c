@@ -1,4 +1,5 @@
 /* test_conntrack — the conntrack emulation against the kernel's decisions. */
+#include <errno.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -253,6 +254,69 @@ static void test_udp(void **state)
 	l4[5] = 200;
 	n = pg_ip4(ipb, C, S, 17, l4, n, NULL);
 	assert_int_equal(run(n, true), CT_STATE_INVALID);
+}
+
+/* ct_table_set_timeout: a table with a host's tuned sysctls expires entries
+ * on those (nf_conntrack_standalone.c's per-netns timeouts): UDP 5 s instead
+ * of 30, its stream 7 s instead of 120, ICMPv4 4 s (ICMPv6 keeps 30), TCP
+ * established 1 h; an entry keeps the deadline it was given.  Unknown names
+ * and values out of range are refused and change nothing. */
+static void test_timeouts_set(void **state)
+{
+	struct ct_entry *e;
+	size_t n;
+
+	assert_int_equal(ct_table_set_timeout(T, "udp_timeout", 5), 0);
+	assert_int_equal(ct_table_set_timeout(T, "nf_conntrack_udp_timeout_stream", 7), 0);
+	assert_int_equal(ct_table_set_timeout(T, "icmp_timeout", 4), 0);
+	assert_int_equal(ct_table_set_timeout(T, "tcp_timeout_established", 3600), 0);
+	assert_int_equal(ct_table_set_timeout(T, "udp_timeout_bogus", 5), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(ct_table_set_timeout(T, "udp_timeout", -1), -1);
+	assert_int_equal(errno, ERANGE);
+	assert_int_equal(ct_table_set_timeout(T, "udp_timeout", (int64_t)1 << 31), -1);
+	assert_string_equal(ct_timeout_name(0), "generic_timeout");
+	assert_null(ct_timeout_name(1000));
+
+	n = pg_udp(l4, 5353, 53, "q", 1);
+	n = pg_ip4(ipb, C, S, 17, l4, n, NULL);
+	assert_int_equal(run(n, true), CT_STATE_NEW);
+	assert_int_equal(ct_entry_expiration_ms(T, P.ct), 5000);
+	now_sec += 4;
+	assert_int_equal(run(n, true), CT_STATE_NEW);	/* unreplied, still there */
+	assert_int_equal(ct_entry_expiration_ms(T, P.ct), 5000);
+	now_sec += 6;
+	assert_int_equal(run(n, true), CT_STATE_NEW);	/* expired: a new entry */
+	n = pg_udp(l4, 53, 5353, "a", 1);
+	n = pg_ip4(ipb, S, C, 17, l4, n, NULL);
+	assert_int_equal(run(n, true), CT_STATE_ESTABLISHED);
+	now_sec += 3;
+	assert_int_equal(run(n, true), CT_STATE_ESTABLISHED);	/* a stream: 7 s */
+	assert_true(P.ct_status & IPS_ASSURED);
+	assert_int_equal(ct_entry_expiration_ms(T, P.ct), 7000);
+	/* set while the entry lives: it keeps its deadline (another flow's
+	 * packet moves the clock) */
+	e = P.ct;
+	assert_int_equal(ct_table_set_timeout(T, "udp_timeout_stream", 100), 0);
+	now_sec += 6;
+	n = pg_udp(l4, 5354, 53, "q", 1);
+	n = pg_ip4(ipb, C, S, 17, l4, n, NULL);
+	assert_int_equal(run(n, true), CT_STATE_NEW);
+	assert_int_equal(ct_entry_expiration_ms(T, e), 1000);
+
+	n = pg_icmp(l4, 8, 0, 0x12340001, NULL, 0);
+	n = pg_ip4(ipb, C, S, 1, l4, n, NULL);
+	assert_int_equal(run(n, true), CT_STATE_NEW);
+	assert_int_equal(ct_entry_expiration_ms(T, P.ct), 4000);
+	n = pg_icmp(l4, 128, 0, 0x12340001, NULL, 0);
+	n = pg_ip6(ipb, "fd00::5", "2001:db8::10", 58, l4, n, NULL);
+	assert_int_equal(run(n, true), CT_STATE_NEW);
+	assert_int_equal(ct_entry_expiration_ms(T, P.ct), 30000);
+
+	OUT(100, 0, PG_SYN, 0);
+	IN(5000, 101, PG_SYN | PG_ACK, 0);
+	assert_int_equal(OUT(101, 5001, PG_ACK, 0), CT_STATE_ESTABLISHED);
+	assert_int_equal(ct_entry_expiration_ms(T, P.ct), 3600000);
 }
 
 /* ICMP: echo request NEW, reply ESTABLISHED; a reply without a request is
@@ -832,6 +896,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tcp_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_invalid_fin, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_udp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_timeouts_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_icmp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_icmpv6, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_generic, setup, teardown),

@@ -442,6 +442,28 @@ def timing_conntrack():
     return c
 
 
+def timing_timeouts():
+    """Played with --kernel-check-timing and tuned timeouts (timing-timeouts.args:
+    UDP 2 s, ICMP 2 s, TCP established 3 s, set as sysctls in the kernel's
+    scratch namespace too; ~5 s): a UDP request, an echo request and a TCP
+    connection, then a 4.5 s gap (1.5 s past the longest): the UDP answer and
+    the server's next segment find no entry and are NEW (the segment picked up
+    mid-stream), the echo reply is INVALID; with the default 30 s, 30 s and
+    5 days all three would be ESTABLISHED."""
+    c = Cap()
+    u = lambda sp, dp, pl: struct.pack("!HHHH", sp, dp, 8 + len(pl), 0) + pl  # noqa: E731
+    c.out(c.ip(H4, VNET4, 17, u(52100, 5000, b"q")))
+    c.out(c.ip(H4, VNET4, 1, icmp(8, 0, 0x00170001, b"p" * 16)))
+    c.out(c.ip(H4, VNET4, 6, tcp(50200, 8080, 1000, 0, 0x02, 64240, MSS)))
+    c.inb(c.ip(VNET4, H4, 6, tcp(8080, 50200, 5000, 1001, 0x12, 65160, MSS)))
+    c.out(c.ip(H4, VNET4, 6, tcp(50200, 8080, 1001, 5001, 0x10, 64240)))
+    c.t += 4.5
+    c.inb(c.ip(VNET4, H4, 17, u(5000, 52100, b"a")))
+    c.inb(c.ip(VNET4, H4, 1, icmp(0, 0, 0x00170001, b"p" * 16)))
+    c.inb(c.ip(VNET4, H4, 6, tcp(8080, 50200, 5001, 1001, 0x10, 65160)))
+    return c
+
+
 CASES = {
     "handshake-in": handshake_in, "handshake-out": handshake_out,
     "established-return": established_return, "invalid": invalid,
@@ -451,7 +473,7 @@ CASES = {
     "regress-udplite": regress_udplite, "regress-dccp-generic": regress_dccp_generic,
     "regress-tcp-invalid-fin": regress_tcp_invalid_fin,
     "rate-limited-log": rate_limited_log, "gre": gre,
-    "timing-conntrack": timing_conntrack,
+    "timing-conntrack": timing_conntrack, "timing-timeouts": timing_timeouts,
     "sctp-assoc": sctp_assoc, "sctp-invalid": sctp_invalid, "sctp-paths": sctp_paths,
 }
 
