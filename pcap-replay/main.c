@@ -600,11 +600,21 @@ int main(int argc, char **argv)
 		}
 	}
 	if (o.nct_timeouts) {		/* what the conntrack emulation uses, said once */
-		fprintf(stderr, "pcap-replay: conntrack timeouts set:");
-		for (size_t i = 0; i < o.nct_timeouts; i++)
-			fprintf(stderr, "%s %s=%lld", i ? "," : "", o.ct_timeouts[i].name,
-				(long long)o.ct_timeouts[i].secs);
-		fputc('\n', stderr);
+		size_t ndiff = 0;
+
+		fprintf(stderr, "pcap-replay: conntrack timeouts other than the kernel's defaults:");
+		for (size_t i = 0; i < o.nct_timeouts; i++) {
+			const struct replay_ct_timeout *t = &o.ct_timeouts[i];
+			size_t j = 0;
+
+			while (ct_timeout_name(j) && strcmp(ct_timeout_name(j), t->name) != 0)
+				j++;
+			if (t->secs == ct_timeout_default(j))
+				continue;
+			fprintf(stderr, "%s %s=%lld (default %lld)", ndiff++ ? "," : "", t->name,
+				(long long)t->secs, (long long)ct_timeout_default(j));
+		}
+		fprintf(stderr, "%s\n", ndiff ? "" : " none");
 	}
 	if ((policy_path != NULL) + (ruleset_path != NULL) + from_kernel != 1) {
 		usage_error("give exactly one of --policy, --ruleset and --from-kernel");

@@ -208,6 +208,12 @@ struct frag_queue {
 	uint8_t *data;			/* FRAG_MAX bytes */
 };
 
+/* The timeouts, microseconds (net.netfilter.nf_conntrack_*timeout*). */
+struct ct_timeouts {
+	int64_t tcp[TS_TIMEOUT_MAX], sctp[SC_MAX];
+	int64_t udp, udp_stream, icmp, icmpv6, generic, gre, gre_stream;
+};
+
 struct ct_table {
 	size_t max, count, nslots;	/* count: confirmed + pending; nslots: 2^k */
 	struct ct_slot *slot;
@@ -226,13 +232,11 @@ struct ct_table {
 	uint8_t *out;			/* reassembled frame */
 	struct ct_chunk *chunks;	/* entries come from these (entry_alloc) */
 	struct ct_entry *free_entries;	/* released ones, via next */
-	/* the timeouts, microseconds: the kernel's defaults unless set as a
-	 * host's net.netfilter.nf_conntrack_*timeout* sysctls are */
-	int64_t tcp_to[TS_TIMEOUT_MAX], sctp_to[SC_MAX];
-	int64_t udp_to, udp_stream_to, icmp_to, icmpv6_to, generic_to, gre_to, gre_stream_to;
+	/* the kernel's defaults unless set as a host's sysctls set them */
+	struct ct_timeouts to;
 };
 
-static void timeouts_default(struct ct_table *t);
+static void timeouts_default(struct ct_timeouts *to);
 
 /* Entries are carved from chunks and recycled through a free list: a capture
  * makes and drops an entry per flow (and one per refused first packet), and
@@ -316,7 +320,7 @@ struct ct_table *ct_table_new(size_t max_entries)
 		return NULL;
 	}
 	t->next_id = 1;
-	timeouts_default(t);
+	timeouts_default(&t->to);
 	return t;
 }
 
@@ -1207,8 +1211,8 @@ static enum pk tcp_packet(struct ct_table *t, struct ct_entry *e, int dir,
 			    (st->last_index == TI_FIN || st->last_index == TI_RST)) {
 				int64_t left = e->timeout - t->now;
 
-				if (left >= SECS(120) && left > t->tcp_to[TS_UNACK])
-					e->timeout = t->now + t->tcp_to[TS_UNACK];
+				if (left >= SECS(120) && left > t->to.tcp[TS_UNACK])
+					e->timeout = t->now + t->to.tcp[TS_UNACK];
 			} else {
 				st->last_index = (uint8_t)s->idx;
 				st->last_dir = (uint8_t)dir;
@@ -1223,25 +1227,25 @@ in_window:
 	if (old != ns && ns == TS_FIN_WAIT)
 		st->seen[dir].flags |= TF_CLOSE_INIT;
 
-	if (st->retrans >= TCP_MAX_RETRANS && t->tcp_to[ns] > t->tcp_to[TS_RETRANS])
-		timeout = t->tcp_to[TS_RETRANS];
+	if (st->retrans >= TCP_MAX_RETRANS && t->to.tcp[ns] > t->to.tcp[TS_RETRANS])
+		timeout = t->to.tcp[TS_RETRANS];
 	else if (s->idx == TI_RST)
-		timeout = t->tcp_to[TS_CLOSE];
+		timeout = t->to.tcp[TS_CLOSE];
 	else if (((st->seen[0].flags | st->seen[1].flags) & TF_DATA_UNACK) &&
-		 t->tcp_to[ns] > t->tcp_to[TS_UNACK])
-		timeout = t->tcp_to[TS_UNACK];
-	else if (st->last_win == 0 && t->tcp_to[ns] > t->tcp_to[TS_RETRANS])
-		timeout = t->tcp_to[TS_RETRANS];
+		 t->to.tcp[ns] > t->to.tcp[TS_UNACK])
+		timeout = t->to.tcp[TS_UNACK];
+	else if (st->last_win == 0 && t->to.tcp[ns] > t->to.tcp[TS_RETRANS])
+		timeout = t->to.tcp[TS_RETRANS];
 	else
-		timeout = t->tcp_to[ns];
+		timeout = t->to.tcp[ns];
 
 	if (!(e->status & IPS_SEEN_REPLY)) {
 		if (s->flags & F_RST)
 			return PK_KILLED;	/* only reply was a RST: drop the entry */
 		if (s->idx == TI_SYN && old == TS_SYN_SENT)
 			return PK_ACCEPT;	/* SYN retransmit does not renew */
-		if (ns == TS_ESTABLISHED && timeout > t->tcp_to[TS_UNACK])
-			timeout = t->tcp_to[TS_UNACK];	/* picked up, unreplied */
+		if (ns == TS_ESTABLISHED && timeout > t->to.tcp[TS_UNACK])
+			timeout = t->to.tcp[TS_UNACK];	/* picked up, unreplied */
 	} else if (!(e->status & IPS_ASSURED) &&
 		   (old == TS_SYN_RECV || old == TS_ESTABLISHED) && ns == TS_ESTABLISHED) {
 		e->status |= IPS_ASSURED;
@@ -1278,57 +1282,69 @@ static const int64_t sctp_timeout_default[SC_MAX] = {
 	[SC_SHUTDOWN_ACK_SENT] = SECS(3), [SC_HEARTBEAT_SENT] = SECS(30),
 };
 
-static void timeouts_default(struct ct_table *t)
+static void timeouts_default(struct ct_timeouts *to)
 {
-	memcpy(t->tcp_to, tcp_timeout_default, sizeof(t->tcp_to));
-	memcpy(t->sctp_to, sctp_timeout_default, sizeof(t->sctp_to));
-	t->udp_to = UDP_TIMEOUT;
-	t->udp_stream_to = UDP_TIMEOUT_STREAM;
-	t->icmp_to = t->icmpv6_to = ICMP_TIMEOUT;
-	t->generic_to = GENERIC_TIMEOUT;
-	t->gre_to = GRE_TIMEOUT;
-	t->gre_stream_to = GRE_TIMEOUT_STREAM;
+	memcpy(to->tcp, tcp_timeout_default, sizeof(to->tcp));
+	memcpy(to->sctp, sctp_timeout_default, sizeof(to->sctp));
+	to->udp = UDP_TIMEOUT;
+	to->udp_stream = UDP_TIMEOUT_STREAM;
+	to->icmp = to->icmpv6 = ICMP_TIMEOUT;
+	to->generic = GENERIC_TIMEOUT;
+	to->gre = GRE_TIMEOUT;
+	to->gre_stream = GRE_TIMEOUT_STREAM;
 }
 
 /* The sysctls (net.netfilter.nf_conntrack_<name>, nf_conntrack_standalone.c)
  * and the timeout each sets.  SYN_SENT2 has none (it keeps 120 s); SCTP's
  * "closed" sets CLOSED only, as the sysctl does. */
-#define TO(field) offsetof(struct ct_table, field)
+#define TO(field) offsetof(struct ct_timeouts, field)
 static const struct {
 	const char *name;
 	size_t off;
 } timeout_names[] = {
-	{ "generic_timeout", TO(generic_to) },
-	{ "tcp_timeout_syn_sent", TO(tcp_to[TS_SYN_SENT]) },
-	{ "tcp_timeout_syn_recv", TO(tcp_to[TS_SYN_RECV]) },
-	{ "tcp_timeout_established", TO(tcp_to[TS_ESTABLISHED]) },
-	{ "tcp_timeout_fin_wait", TO(tcp_to[TS_FIN_WAIT]) },
-	{ "tcp_timeout_close_wait", TO(tcp_to[TS_CLOSE_WAIT]) },
-	{ "tcp_timeout_last_ack", TO(tcp_to[TS_LAST_ACK]) },
-	{ "tcp_timeout_time_wait", TO(tcp_to[TS_TIME_WAIT]) },
-	{ "tcp_timeout_close", TO(tcp_to[TS_CLOSE]) },
-	{ "tcp_timeout_max_retrans", TO(tcp_to[TS_RETRANS]) },
-	{ "tcp_timeout_unacknowledged", TO(tcp_to[TS_UNACK]) },
-	{ "udp_timeout", TO(udp_to) },
-	{ "udp_timeout_stream", TO(udp_stream_to) },
-	{ "icmp_timeout", TO(icmp_to) },
-	{ "icmpv6_timeout", TO(icmpv6_to) },
-	{ "sctp_timeout_closed", TO(sctp_to[SC_CLOSED]) },
-	{ "sctp_timeout_cookie_wait", TO(sctp_to[SC_COOKIE_WAIT]) },
-	{ "sctp_timeout_cookie_echoed", TO(sctp_to[SC_COOKIE_ECHOED]) },
-	{ "sctp_timeout_established", TO(sctp_to[SC_ESTABLISHED]) },
-	{ "sctp_timeout_shutdown_sent", TO(sctp_to[SC_SHUTDOWN_SENT]) },
-	{ "sctp_timeout_shutdown_recd", TO(sctp_to[SC_SHUTDOWN_RECD]) },
-	{ "sctp_timeout_shutdown_ack_sent", TO(sctp_to[SC_SHUTDOWN_ACK_SENT]) },
-	{ "sctp_timeout_heartbeat_sent", TO(sctp_to[SC_HEARTBEAT_SENT]) },
-	{ "gre_timeout", TO(gre_to) },
-	{ "gre_timeout_stream", TO(gre_stream_to) },
+	{ "generic_timeout", TO(generic) },
+	{ "tcp_timeout_syn_sent", TO(tcp[TS_SYN_SENT]) },
+	{ "tcp_timeout_syn_recv", TO(tcp[TS_SYN_RECV]) },
+	{ "tcp_timeout_established", TO(tcp[TS_ESTABLISHED]) },
+	{ "tcp_timeout_fin_wait", TO(tcp[TS_FIN_WAIT]) },
+	{ "tcp_timeout_close_wait", TO(tcp[TS_CLOSE_WAIT]) },
+	{ "tcp_timeout_last_ack", TO(tcp[TS_LAST_ACK]) },
+	{ "tcp_timeout_time_wait", TO(tcp[TS_TIME_WAIT]) },
+	{ "tcp_timeout_close", TO(tcp[TS_CLOSE]) },
+	{ "tcp_timeout_max_retrans", TO(tcp[TS_RETRANS]) },
+	{ "tcp_timeout_unacknowledged", TO(tcp[TS_UNACK]) },
+	{ "udp_timeout", TO(udp) },
+	{ "udp_timeout_stream", TO(udp_stream) },
+	{ "icmp_timeout", TO(icmp) },
+	{ "icmpv6_timeout", TO(icmpv6) },
+	{ "sctp_timeout_closed", TO(sctp[SC_CLOSED]) },
+	{ "sctp_timeout_cookie_wait", TO(sctp[SC_COOKIE_WAIT]) },
+	{ "sctp_timeout_cookie_echoed", TO(sctp[SC_COOKIE_ECHOED]) },
+	{ "sctp_timeout_established", TO(sctp[SC_ESTABLISHED]) },
+	{ "sctp_timeout_shutdown_sent", TO(sctp[SC_SHUTDOWN_SENT]) },
+	{ "sctp_timeout_shutdown_recd", TO(sctp[SC_SHUTDOWN_RECD]) },
+	{ "sctp_timeout_shutdown_ack_sent", TO(sctp[SC_SHUTDOWN_ACK_SENT]) },
+	{ "sctp_timeout_heartbeat_sent", TO(sctp[SC_HEARTBEAT_SENT]) },
+	{ "gre_timeout", TO(gre) },
+	{ "gre_timeout_stream", TO(gre_stream) },
 };
 #undef TO
 
 const char *ct_timeout_name(size_t i)
 {
 	return i < sizeof(timeout_names) / sizeof(timeout_names[0]) ? timeout_names[i].name : NULL;
+}
+
+int64_t ct_timeout_default(size_t i)
+{
+	struct ct_timeouts d;
+	int64_t v;
+
+	if (i >= sizeof(timeout_names) / sizeof(timeout_names[0]))
+		return -1;
+	timeouts_default(&d);
+	memcpy(&v, (const char *)&d + timeout_names[i].off, sizeof(v));
+	return v / USEC;
 }
 
 int ct_table_set_timeout(struct ct_table *t, const char *name, int64_t secs)
@@ -1342,7 +1358,8 @@ int ct_table_set_timeout(struct ct_table *t, const char *name, int64_t secs)
 			errno = ERANGE;
 			return -1;
 		}
-		memcpy((char *)t + timeout_names[i].off, &(int64_t){ SECS(secs) }, sizeof(int64_t));
+		memcpy((char *)&t->to + timeout_names[i].off, &(int64_t){ SECS(secs) },
+		       sizeof(int64_t));
 		return 0;
 	}
 	errno = ENOENT;
@@ -1599,7 +1616,7 @@ sctp_packet(struct ct_table *t, struct ct_entry *e, int dir, const struct pkt *p
 	/* (a truncated walk cannot happen: do_basic_checks walked it whole) */
 	if (ignore)
 		return PK_ACCEPT_NOACCT;	/* let through, timeout not renewed */
-	refresh(t, e, t->sctp_to[ns]);
+	refresh(t, e, t->to.sctp[ns]);
 	return PK_ACCEPT;
 }
 
@@ -1635,18 +1652,18 @@ static enum pk udp_packet(struct ct_table *t, struct ct_entry *e, const struct p
 	if (!(e->status & IPS_CONFIRMED))
 		e->udp_stream_ts = t->now + SECS(2);
 	if (e->status & IPS_SEEN_REPLY) {
-		int64_t extra = t->udp_to;
+		int64_t extra = t->to.udp;
 		bool stream = false;
 
 		if (t->now > e->udp_stream_ts) {
-			extra = t->udp_stream_to;
+			extra = t->to.udp_stream;
 			stream = !(e->status & IPS_ASSURED);
 		}
 		refresh(t, e, extra);
 		if (stream)
 			e->status |= IPS_ASSURED;
 	} else {
-		refresh(t, e, t->udp_to);
+		refresh(t, e, t->to.udp);
 	}
 	return PK_ACCEPT;
 }
@@ -1656,10 +1673,10 @@ static enum pk udp_packet(struct ct_table *t, struct ct_entry *e, const struct p
 static enum pk gre_packet(struct ct_table *t, struct ct_entry *e)
 {
 	if (e->status & IPS_SEEN_REPLY) {
-		refresh(t, e, t->gre_stream_to);
+		refresh(t, e, t->to.gre_stream);
 		e->status |= IPS_ASSURED;
 	} else {
-		refresh(t, e, t->gre_to);
+		refresh(t, e, t->to.gre);
 	}
 	return PK_ACCEPT;
 }
@@ -1677,7 +1694,7 @@ static enum pk icmp_packet(struct ct_table *t, struct ct_entry *e)
 	} else if (!(e->status & IPS_CONFIRMED) && type != 128 && type != 139) {
 		return PK_INVALID;
 	}
-	refresh(t, e, e->tuple[0].nfproto == NFPROTO_IPV4 ? t->icmp_to : t->icmpv6_to);
+	refresh(t, e, e->tuple[0].nfproto == NFPROTO_IPV4 ? t->to.icmp : t->to.icmpv6);
 	return PK_ACCEPT;
 }
 
@@ -1953,7 +1970,7 @@ repeat:
 	else if (proto == IPPROTO_SCTP)
 		res = sctp_packet(t, e, dir, p, off);
 	else {
-		refresh(t, e, t->generic_to);
+		refresh(t, e, t->to.generic);
 		res = PK_ACCEPT;
 	}
 

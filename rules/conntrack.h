@@ -130,9 +130,11 @@ void ct_table_free(struct ct_table *t);
  * "tcp_timeout_established", ...; the "nf_conntrack_" prefix may be given):
  * 0, or -1 with errno ENOENT (no such timeout) or ERANGE (secs outside
  * 0 .. 2^31-1).  Entries already made keep their deadline, as in the kernel.
- * ct_timeout_name(i) is the i-th name, NULL past the last. */
+ * ct_timeout_name(i) is the i-th name, NULL past the last; ct_timeout_default(i)
+ * its default in seconds (-1 past the last). */
 int ct_table_set_timeout(struct ct_table *t, const char *name, int64_t secs);
 const char *ct_timeout_name(size_t i);
+int64_t ct_timeout_default(size_t i);
 
 /* Called with each entry just before it is freed (any reason).  The entry and
  * its accessors are valid only during the call. */

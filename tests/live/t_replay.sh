@@ -20,8 +20,10 @@ failures=0
 tmp=$(mktemp -d /tmp/t_replay.XXXXXX)
 ns=""
 
+ns2=""
 cleanup() {
 	[ -n "$ns" ] && ip netns del "$ns" 2>/dev/null
+	[ -n "$ns2" ] && ip netns del "$ns2" 2>/dev/null
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -406,7 +408,7 @@ flows_of() { python3 -c 'import json,sys; t=json.load(open(sys.argv[1]))["totals
 "$REPLAY" --policy tests/data/agree/policy.yaml --tags "$TAGS" --local "$LOCAL" --format json \
 	$(cat tests/data/agree/timing-timeouts.args) "$TT" >"$tmp/to1.json" 2>"$tmp/to1.err"
 if [ "$(flows_of "$tmp/to0.json")" = "3 0" ] && [ "$(flows_of "$tmp/to1.json")" = "6 1" ] &&
-   grep -q "^pcap-replay: conntrack timeouts set: udp_timeout=2, icmp_timeout=2, tcp_timeout_established=3$" "$tmp/to1.err" &&
+   grep -q "^pcap-replay: conntrack timeouts other than the kernel's defaults: udp_timeout=2 (default 30), icmp_timeout=2 (default 30), tcp_timeout_established=3 (default 432000)$" "$tmp/to1.err" &&
    ! grep -q "timeouts" "$tmp/to0.err"; then
 	ok "--ct-timeout: tuned timeouts expire the connections (6 flows, 1 dropped; defaults: 3, 0), said on stderr"
 else
@@ -426,16 +428,43 @@ done
 "$REPLAY" --policy tests/data/agree/policy.yaml --tags "$TAGS" --local "$LOCAL" \
 	--ct-timeouts-from-host "$TT" >/dev/null 2>"$tmp/toh.err"
 rc=$?
+# said: those that differ from the kernel's defaults (udp_timeout's is 30 s)
 f=/proc/sys/net/netfilter/nf_conntrack_udp_timeout
-if [ -r "$f" ]; then
-	want="udp_timeout=$(cat "$f"),"
+said=$(grep "^pcap-replay: conntrack timeouts other than the kernel's defaults:" "$tmp/toh.err")
+if [ ! -r "$f" ]; then
+	grep -q "no /proc/sys/net/netfilter/nf_conntrack_\*timeout\* on this host" "$tmp/toh.err"
+elif [ "$(cat "$f")" = 30 ]; then
+	[ -n "$said" ] && ! printf '%s' "$said" | grep -q " udp_timeout="
 else
-	want="no /proc/sys/net/netfilter/nf_conntrack_\*timeout\* on this host"
+	printf '%s' "$said" | grep -q " udp_timeout=$(cat "$f") (default 30)"
 fi
-if [ $rc -eq 0 ] && grep -q -- "$want" "$tmp/toh.err"; then
-	ok "--ct-timeouts-from-host: the host's timeouts are read and said (${want%,})"
+if [ $? -eq 0 ] && [ $rc -eq 0 ]; then
+	ok "--ct-timeouts-from-host: the host's timeouts are read, those not the defaults said"
 else
-	not_ok "--ct-timeouts-from-host" "exit $rc, wanted '$want'" "$(cat "$tmp/toh.err")"
+	not_ok "--ct-timeouts-from-host" "exit $rc" "$(cat "$tmp/toh.err")"
+fi
+
+# ... and on a host whose timeouts were tuned (a network namespace of its own,
+# the sysctls being per namespace): those are used and said
+if [ "$(id -u)" != 0 ] || [ ! -r /proc/sys/net/netfilter/nf_conntrack_udp_timeout ]; then
+	skip "--ct-timeouts-from-host on a tuned host" "needs root and nf_conntrack loaded"
+elif ! ip netns add "filterd-ctto-$$" 2>/dev/null; then
+	skip "--ct-timeouts-from-host on a tuned host" "cannot create a network namespace"
+else
+	ns2=filterd-ctto-$$
+	ip netns exec "$ns2" sh -c 'echo 31 >/proc/sys/net/netfilter/nf_conntrack_udp_timeout &&
+		echo 7200 >/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established'
+	ip netns exec "$ns2" "$REPLAY" --policy tests/data/agree/policy.yaml --tags "$TAGS" \
+		--local "$LOCAL" --format json --ct-timeouts-from-host "$TT" >"$tmp/toh2.json" 2>"$tmp/toh2.err"
+	rc=$?
+	ip netns del "$ns2"
+	ns2=""
+	if [ $rc -eq 0 ] && [ "$(flows_of "$tmp/toh2.json")" = "3 0" ] &&
+	   grep -q "^pcap-replay: conntrack timeouts other than the kernel's defaults: tcp_timeout_established=7200 (default 432000), udp_timeout=31 (default 30)$" "$tmp/toh2.err"; then
+		ok "--ct-timeouts-from-host on a tuned host: its two tuned timeouts are used and said"
+	else
+		not_ok "--ct-timeouts-from-host on a tuned host" "exit $rc" "$(cat "$tmp/toh2.err")"
+	fi
 fi
 
 # By default the process exits without freeing its tables; with

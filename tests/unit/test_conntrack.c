@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <dirent.h>
 #include <netinet/in.h>
 #include <linux/netfilter.h>
@@ -276,7 +277,15 @@ static void test_timeouts_set(void **state)
 	assert_int_equal(errno, ERANGE);
 	assert_int_equal(ct_table_set_timeout(T, "udp_timeout", (int64_t)1 << 31), -1);
 	assert_string_equal(ct_timeout_name(0), "generic_timeout");
+	assert_int_equal(ct_timeout_default(0), 600);
 	assert_null(ct_timeout_name(1000));
+	assert_int_equal(ct_timeout_default(1000), -1);
+	for (size_t i = 0; ct_timeout_name(i); i++) {
+		if (strcmp(ct_timeout_name(i), "tcp_timeout_established") == 0)
+			assert_int_equal(ct_timeout_default(i), 432000);
+		if (strcmp(ct_timeout_name(i), "sctp_timeout_cookie_wait") == 0)
+			assert_int_equal(ct_timeout_default(i), 3);
+	}
 
 	n = pg_udp(l4, 5353, 53, "q", 1);
 	n = pg_ip4(ipb, C, S, 17, l4, n, NULL);
