@@ -690,6 +690,18 @@ bool ct_tuple_has_ports(uint8_t proto)
 	return has_ports(proto);
 }
 
+/* ICMP in IPv4, ICMPv6 in IPv6 (ICMPv6 in IPv4 is generic to conntrack). */
+static bool is_icmp(uint8_t nfproto, uint8_t proto)
+{
+	return (proto == IPPROTO_ICMP && nfproto == NFPROTO_IPV4) ||
+	       (proto == IPPROTO_ICMPV6 && nfproto == NFPROTO_IPV6);
+}
+
+bool ct_is_icmp(uint8_t nfproto, uint8_t proto)
+{
+	return is_icmp(nfproto, proto);
+}
+
 /* Could the kernel read n bytes at off (the packet's own length, whatever the
  * capture kept)? */
 static bool kreadable(const struct view *v, size_t off, size_t n)
@@ -740,8 +752,7 @@ static bool get_tuple(const struct view *v, uint8_t proto, size_t off, struct ct
 			return false;
 		k->sport = rd16(v->d + off);
 		k->dport = rd16(v->d + off + 2);
-	} else if ((proto == IPPROTO_ICMP && v->nfproto == NFPROTO_IPV4) ||
-		   (proto == IPPROTO_ICMPV6 && v->nfproto == NFPROTO_IPV6)) {
+	} else if (is_icmp(v->nfproto, proto)) {
 		if (!readable(v, off, 8))
 			return false;
 		k->icmp_type = v->d[off];
@@ -1696,12 +1707,6 @@ static enum pk icmp_packet(struct ct_table *t, struct ct_entry *e)
 	}
 	refresh(t, e, e->tuple[0].nfproto == NFPROTO_IPV4 ? t->to.icmp : t->to.icmpv6);
 	return PK_ACCEPT;
-}
-
-static bool is_icmp(uint8_t nfproto, uint8_t proto)
-{
-	return (proto == IPPROTO_ICMP && nfproto == NFPROTO_IPV4) ||
-	       (proto == IPPROTO_ICMPV6 && nfproto == NFPROTO_IPV6);
 }
 
 /* ---- nf_conntrack_in ---------------------------------------------------------- */

@@ -109,6 +109,8 @@ uint32_t ct_tuple_hash(const struct ct_tuple *k);
 
 /* Is proto one whose tuple holds the ports (tcp, udp, udplite, sctp)? */
 bool ct_tuple_has_ports(uint8_t proto);
+/* Is it ICMP over IPv4 or ICMPv6 over IPv6, whose tuple holds type, code, id? */
+bool ct_is_icmp(uint8_t nfproto, uint8_t proto);
 
 /* Why an entry leaves the table (reported to the reaper). */
 enum ct_gone {

@@ -162,8 +162,7 @@ static unsigned payload_memo(const void *priv, const struct pkt *p)
 	if (ct_tuple_has_ports(p->l4proto) && within(pl->offset, pl->len, 0, 4))
 		return VM_MEMO_KEY_TUPLE |
 		       (pl->classable & VM_CLASS_PORT ? 0 : VM_MEMO_KEY_EXACT);
-	if ((p->l4proto == 1 /* IPPROTO_ICMP */ && p->nfproto == NFPROTO_IPV4) ||
-	    (p->l4proto == 58 /* IPPROTO_ICMPV6 */ && p->nfproto == NFPROTO_IPV6)) {
+	if (ct_is_icmp(p->nfproto, p->l4proto)) {
 		/* type and code sit where a port would: a load of the type
 		 * (or of both) is a prefix of that 16-bit word, classed with
 		 * the ports (vm_class_key); the code alone and the id are not */

@@ -311,6 +311,16 @@ static size_t sort_unique(set_u128 *v, size_t n)
 	return m;
 }
 
+static void classes_free(struct vm_classes *c)
+{
+	if (!c)
+		return;
+	free(c->a4);
+	free(c->a6);
+	free(c->port);
+	free(c);
+}
+
 int vm_class_build(struct vm *vm)
 {
 	struct bounds kb[K_N] = { { 0 } };
@@ -354,12 +364,7 @@ int vm_class_build(struct vm *vm)
 out:
 	for (int k = 0; k < K_N; k++)
 		free(kb[k].v);
-	if (c) {
-		free(c->a4);
-		free(c->a6);
-		free(c->port);
-		free(c);
-	}
+	classes_free(c);
 	if (rc < 0)
 		errno = ENOMEM;
 	return rc;
@@ -423,9 +428,7 @@ bool vm_class_key(const struct vm *vm, const struct pkt *p, uint32_t key[4])
 		if (ct_tuple_has_ports(p->l4proto) && p->th_off + 4 <= p->caplen) {
 			key[2] = c->port[th[0] << 8 | th[1]];
 			key[3] = c->port[th[2] << 8 | th[3]];
-		} else if (((p->l4proto == IPPROTO_ICMP && p->nfproto == NFPROTO_IPV4) ||
-			    (p->l4proto == IPPROTO_ICMPV6 && p->nfproto == NFPROTO_IPV6)) &&
-			   p->th_off + 2 <= p->caplen) {
+		} else if (ct_is_icmp(p->nfproto, p->l4proto) && p->th_off + 2 <= p->caplen) {
 			key[2] = c->port[th[0] << 8 | th[1]];
 		}
 	}
@@ -434,13 +437,6 @@ bool vm_class_key(const struct vm *vm, const struct pkt *p, uint32_t key[4])
 
 void vm_class_free(struct vm *vm)
 {
-	struct vm_classes *c = vm->cls;
-
-	if (!c)
-		return;
-	free(c->a4);
-	free(c->a6);
-	free(c->port);
-	free(c);
+	classes_free(vm->cls);
 	vm->cls = NULL;
 }
