@@ -312,7 +312,10 @@ int reader_open(struct reader **out, const char *path, bool single_thread, size_
 	for (unsigned i = 0; r->threaded && i < NBATCHES; i++) {
 		r->b[i].data = malloc(BATCH_BYTES);
 		r->b[i].cap = BATCH_BYTES;
-		r->b[i].area = calloc(BATCH_PACKETS, r->area_size ? r->area_size : 1);
+		/* on line boundaries: a 256-byte area is four lines, not five */
+		r->b[i].area = aligned_alloc(64, (BATCH_PACKETS * r->area_size + 63) & ~(size_t)63);
+		if (r->b[i].area)
+			memset(r->b[i].area, 0, BATCH_PACKETS * r->area_size);
 		if (!r->b[i].data || !r->b[i].area)
 			r->threaded = false;
 	}

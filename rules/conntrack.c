@@ -1788,9 +1788,12 @@ static int64_t pkt_time_us(const struct pkt *p)
  * pure, any thread may call it. */
 bool ct_packet_hint(const struct pkt *p, struct ct_hint *hint)
 {
+	size_t off = 0;
+
 	hint->valid = (p->nfproto == NFPROTO_IPV4 || p->nfproto == NFPROTO_IPV6) &&
-		      get_l4_pkt(p, &hint->proto, &hint->off) &&
-		      get_tuple_pkt(p, hint->proto, hint->off, &hint->k);
+		      get_l4_pkt(p, &hint->proto, &off) &&
+		      get_tuple_pkt(p, hint->proto, off, &hint->k);
+	hint->off = (uint32_t)off;
 	hint->tcp_ok = false;
 	if (hint->valid) {
 		hint->h = tuple_hash(&hint->k);
@@ -2344,8 +2347,8 @@ static enum ct_frag_result defrag(struct ct_table *t, struct pkt *p)
 		np.frame = save.frame;
 		np.pcap_dir = save.pcap_dir;
 		np.hook = save.hook;
-		memcpy(np.iifname, save.iifname, sizeof(np.iifname));
-		memcpy(np.oifname, save.oifname, sizeof(np.oifname));
+		np.iifname = save.iifname;
+		np.oifname = save.oifname;
 		np.iif = save.iif;
 		np.oif = save.oif;
 		np.mark = save.mark;

@@ -90,11 +90,11 @@ struct ct_hint {		/* what ct_in finds first, found beforehand */
 	bool valid;
 	uint8_t proto;
 	bool tcp_ok;		/* TCP: tcp holds its header, parsed (false: tcp_error) */
-	size_t off;		/* transport header */
+	uint32_t off;		/* transport header */
 	struct ct_tuple k;
 	uint32_t h;		/* the hash k is looked up by */
 	struct ct_tcpseg tcp;
-};
+};				/* (88 bytes: pcap-replay hands one over per packet) */
 bool ct_packet_hint(const struct pkt *p, struct ct_hint *hint);
 /* ct_in with the hint of this very packet (same data: not for a datagram
  * reassembled since); NULL: ct_in. */

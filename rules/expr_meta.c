@@ -120,7 +120,7 @@ static void store_ifname(uint32_t *d, const char *name, bool present)
 {
 	char buf[16] = { 0 };
 
-	if (present)
+	if (present && name)
 		memcpy(buf, name, strnlen(name, sizeof(buf) - 1));
 	memcpy(d, buf, sizeof(buf));
 }

@@ -40,67 +40,72 @@ enum pkt_class {
 	PKT_UNSUPPORTED_LINK,	/* link type we do not decode */
 };
 
+/* Laid out small (offsets and lengths are 32-bit: a frame is at most
+ * libpcap's 256 KiB snapshot; no holes): pcap-replay's reader thread hands
+ * one over per packet, and every cache line of it moves between the CPUs. */
 struct pkt {
 	/* capture */
 	const uint8_t *data;	/* frame as captured */
-	size_t caplen, wirelen;
 	struct timeval ts;
 	uint64_t frame;		/* 1-based frame number in the file */
-	int linktype;		/* DLT_* */
-	int pcap_dir;		/* the capture's direction: 0 unknown, 1 in, 2 out.  pkt_decode
-				 * sets it only from an SLL/SLL2 packet type; libpcap does
-				 * not expose pcapng epb_flags, so pcap-replay fills it
-				 * from its own pcapng walk (pcap-replay/pcapng.c) */
+	void *ct;		/* conntrack entry, opaque to the evaluator (below) */
+	const char *why;	/* static reason when cls != PKT_OK */
+	/* hook context, filled by the caller (direction inference): interface
+	 * names (the first 15 characters count, as IFNAMSIZ), NULL for none ("") */
+	const char *iifname, *oifname;
+	uint32_t caplen, wirelen;
 
 	/* link layer (for payload base NFT_PAYLOAD_LL_HEADER) */
-	bool has_ll;
-	size_t ll_off;		/* start of the MAC header, when has_ll */
-	uint8_t pkttype;	/* PACKET_HOST, PACKET_BROADCAST, ... */
+	uint32_t ll_off;	/* start of the MAC header, when has_ll */
 
 	/* network layer */
-	uint8_t nfproto;	/* NFPROTO_IPV4 / NFPROTO_IPV6 */
-	size_t nh_off;		/* offset of the IP header in data */
-	size_t len;		/* skb->len at the hook: the IP total length */
-	size_t avail;		/* bytes of the IP packet in the capture: min(len, caplen - nh_off) */
-	uint16_t l3proto;	/* skb->protocol (host order): ETH_P_IP / ETH_P_IPV6 / link ethertype */
-	uint16_t vlan_tci;	/* outermost 802.1Q/802.1ad tag (host order), when vlan_depth > 0 */
-	uint8_t vlan_depth;	/* number of VLAN tags before the network header */
+	uint32_t nh_off;	/* offset of the IP header in data */
+	uint32_t len;		/* skb->len at the hook: the IP total length */
+	uint32_t avail;		/* bytes of the IP packet in the capture: min(len, caplen - nh_off) */
 
 	/* IP fragment (valid when is_frag): what nf_defrag needs to reassemble */
-	bool is_frag;		/* IPv4 MF or offset, or an IPv6 fragment header */
-	bool frag_mf;		/* more fragments follow */
 	uint32_t frag_id;	/* IPv4 id (16 bits) or IPv6 fragment identification */
-	uint16_t frag_offset;	/* offset of this fragment's data in the datagram, bytes */
-	size_t frag_data_off;	/* offset in data of this fragment's data */
-	size_t frag_hdr_off;	/* IPv6: offset in data of the fragment header */
-	uint8_t frag_nexthdr;	/* IPv6: next header field of the fragment header */
+	uint32_t frag_data_off;	/* offset in data of this fragment's data */
+	uint32_t frag_hdr_off;	/* IPv6: offset in data of the fragment header */
 
 	/* transport (kernel pkt->thoff / tprot / fragoff) */
-	bool tprot_set;		/* NFT_PKTINFO_L4PROTO: transport header located */
-	uint8_t l4proto;
-	size_t th_off;
-	uint16_t fragoff;	/* fragment offset in bytes; non-zero: non-first fragment,
-				 * transport-header loads break (see above) */
-	bool inner_set;		/* inner header (tunnel) offset known */
-	size_t inner_off;
+	uint32_t th_off;
+	uint32_t inner_off;	/* when inner_set */
 
-	/* hook context, filled by the caller (direction inference) */
-	int hook;		/* NF_INET_LOCAL_IN, NF_INET_LOCAL_OUT, NF_INET_FORWARD */
-	char iifname[16], oifname[16];
+	/* hook context */
 	uint32_t iif, oif;
 	uint32_t mark;
 
 	/* conntrack, filled by conntrack.c before evaluation */
-	bool ct_present;	/* false: untracked/invalid as the kernel sees it */
 	uint32_t ct_state;	/* NF_CT_STATE_BIT(ctinfo) | UNTRACKED bit, as nft_ct reads it */
+	uint32_t ct_status;	/* IPS_* bits */
+
+	uint16_t linktype;	/* DLT_* */
+	uint16_t l3proto;	/* skb->protocol (host order): ETH_P_IP / ETH_P_IPV6 / link ethertype */
+	uint16_t vlan_tci;	/* outermost 802.1Q/802.1ad tag (host order), when vlan_depth > 0 */
+	uint16_t frag_offset;	/* offset of this fragment's data in the datagram, bytes */
+	uint16_t fragoff;	/* fragment offset in bytes; non-zero: non-first fragment,
+				 * transport-header loads break (see above) */
+	uint8_t cls;		/* enum pkt_class */
+	uint8_t hook;		/* NF_INET_LOCAL_IN, NF_INET_LOCAL_OUT, NF_INET_FORWARD */
+	uint8_t pcap_dir;	/* the capture's direction: 0 unknown, 1 in, 2 out.  pkt_decode
+				 * sets it only from an SLL/SLL2 packet type; libpcap does
+				 * not expose pcapng epb_flags, so pcap-replay fills it
+				 * from its own pcapng walk (pcap-replay/pcapng.c) */
+	bool has_ll;
+	uint8_t pkttype;	/* PACKET_HOST, PACKET_BROADCAST, ... */
+	uint8_t nfproto;	/* NFPROTO_IPV4 / NFPROTO_IPV6 */
+	uint8_t vlan_depth;	/* number of VLAN tags before the network header */
+	bool is_frag;		/* IPv4 MF or offset, or an IPv6 fragment header */
+	bool frag_mf;		/* more fragments follow */
+	uint8_t frag_nexthdr;	/* IPv6: next header field of the fragment header */
+	bool tprot_set;		/* NFT_PKTINFO_L4PROTO: transport header located */
+	uint8_t l4proto;
+	bool inner_set;		/* inner header (tunnel) offset known */
+	bool ct_present;	/* false: untracked/invalid as the kernel sees it */
 	uint8_t ct_dir;		/* IP_CT_DIR_ORIGINAL / REPLY */
 	uint8_t ctinfo;		/* enum ip_conntrack_info when ct_present; PKT_CTINFO_UNTRACKED
 				 * (with ct_state = untracked bit) for ICMPv6 ND/MLD */
-	uint32_t ct_status;	/* IPS_* bits */
-	void *ct;		/* conntrack entry, opaque to the evaluator */
-
-	enum pkt_class cls;
-	const char *why;	/* static reason when cls != PKT_OK */
 };
 
 /* Decodes one frame of the given DLT into p (data is not copied; p is cleared

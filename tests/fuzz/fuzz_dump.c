@@ -69,8 +69,8 @@ static void eval_some(struct vm *vm)
 			if (pkt_decode(&p, DLT_RAW, b, tot, tot) < 0)
 				continue;
 			p.hook = hooks[h];
-			strcpy(p.iifname, "eth0");
-			strcpy(p.oifname, "eth0");
+			p.iifname = "eth0";
+			p.oifname = "eth0";
 			p.iif = p.oif = 2;
 			p.ct_present = true;
 			p.ctinfo = h == 1 ? IP_CT_ESTABLISHED : IP_CT_NEW;

@@ -194,7 +194,7 @@ static void frame(struct tp *t, int v6, const char *src, const char *dst, uint8_
 	t->p.l4proto = proto;
 	t->p.th_off = 14 + hl;
 	t->p.hook = NF_INET_LOCAL_IN;
-	strcpy(t->p.iifname, "eth0");
+	t->p.iifname = "eth0";
 	t->p.iif = 2;
 	t->p.ct_present = true;
 	t->p.ctinfo = IP_CT_NEW;
@@ -917,10 +917,10 @@ static void test_meta(void **state)
 	icmp(&t, "10.0.0.2", "10.0.0.1", 8);
 	assert_int_equal(verdict(vm, &t), NF_ACCEPT);
 	tcp(&t, "10.0.0.2", 1, "10.0.0.1", 1);
-	strcpy(t.p.iifname, "veth-x");
+	t.p.iifname = "veth-x";
 	assert_int_equal(eval(vm, &t, &v), NF_DROP);
 	assert_int_equal(v.rule_index, 2);
-	strcpy(t.p.iifname, "lo");
+	t.p.iifname = "lo";
 	assert_int_equal(eval(vm, &t, &v), NF_ACCEPT);
 	assert_int_equal(v.rule_index, 1);
 	tcp(&t, "10.0.0.2", 1, "10.0.0.1", 2);
@@ -935,7 +935,7 @@ static void test_meta(void **state)
 	assert_int_equal(verdict(vm, &t), NF_DROP);
 	/* at input there is no output device: oifname reads "" */
 	udp(&t, "10.0.0.2", 1, "10.0.0.1", 5, 0);
-	strcpy(t.p.oifname, "eth9");
+	t.p.oifname = "eth9";
 	assert_int_equal(eval(vm, &t, &v), NF_ACCEPT);
 	t.p.hook = NF_INET_FORWARD;	/* forward: both devices */
 	assert_int_equal(eval(vm, &t, &v), NF_ACCEPT);	/* no forward chain */
@@ -945,7 +945,7 @@ static void test_meta(void **state)
 	/* output hook */
 	tcp(&t, "10.0.0.1", 1, "10.0.0.2", 1);
 	t.p.hook = NF_INET_LOCAL_OUT;
-	strcpy(t.p.oifname, "eth1");
+	t.p.oifname = "eth1";
 	assert_int_equal(eval(vm, &t, &v), NF_DROP);
 	assert_string_equal(v.chain, "output");
 	vm_free(vm);
@@ -1760,7 +1760,7 @@ static void test_saved_sample(void **state)
 	/* output */
 	tcp(&t, "10.0.0.1", 40000, "203.0.113.9", 443);
 	t.p.hook = NF_INET_LOCAL_OUT;
-	strcpy(t.p.oifname, "eth0");
+	t.p.oifname = "eth0";
 	assert_int_equal(eval(vm, &t, &v), NF_ACCEPT);
 	assert_string_equal(v.chain, "outbound");
 	assert_int_equal(v.rule_index, 0);
@@ -1940,7 +1940,7 @@ static void memo_finish(struct tp *t, bool v6, long usec)
 	t->p.ts.tv_sec = 1000;
 	t->p.ts.tv_usec = usec;
 	t->p.hook = NF_INET_LOCAL_IN;
-	strcpy(t->p.iifname, "eth0");
+	t->p.iifname = "eth0";
 	t->p.iif = 2;
 }
 

@@ -163,7 +163,7 @@ static void pkt4(struct tp *t, const char *src, const char *dst, uint8_t proto,
 	t->p.l4proto = proto;
 	t->p.th_off = 14 + 20;
 	t->p.hook = NF_INET_LOCAL_IN;
-	strcpy(t->p.iifname, "eth0");
+	t->p.iifname = "eth0";
 	t->p.iif = 2;
 	t->p.ct_present = true;
 	t->p.ctinfo = IP_CT_NEW;
