@@ -10,9 +10,8 @@ other /64 of the merged IPv6 ones, round-robin over the prefixes, 4:1 v4:v6) —
 so that the compiled interval set really holds N elements (the real file's
 42,375 distinct prefixes merge into only 2,411 intervals).  Also writes
 OUTDIR/scale-N.yaml: the Azure ML bench policy (without hbi_workspace) with an
-inbound rule allowing tcp 443 from BenchN, and OUTDIR/storage-in.yaml and
-OUTDIR/azuremonitor-in.yaml with the same rule from the real tags Storage and
-AzureMonitor.  Prints "N v4 v6" per tag."""
+inbound rule allowing tcp 443 from BenchN, and OUTDIR/in-TAG.yaml with the same
+rule from the real tags AzureMachineLearning, Storage and AzureMonitor.  Prints "N v4 v6" per tag."""
 import ipaddress, json, sys
 
 tags_path, outdir, sizes = sys.argv[1], sys.argv[2], [int(a) for a in sys.argv[3:]]
@@ -74,5 +73,5 @@ managed_network:
 """
 for n in sizes:
     open("%s/scale-%d.yaml" % (outdir, n), "w").write(POLICY % ("Bench%d" % n))
-open(outdir + "/storage-in.yaml", "w").write(POLICY % "Storage")
-open(outdir + "/azuremonitor-in.yaml", "w").write(POLICY % "AzureMonitor")
+for tag in ("AzureMachineLearning", "Storage", "AzureMonitor"):
+    open("%s/in-%s.yaml" % (outdir, tag), "w").write(POLICY % tag)
