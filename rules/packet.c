@@ -391,13 +391,16 @@ static int decode_null(struct pkt *p)
 int pkt_decode(struct pkt *p, int linktype, const uint8_t *data, size_t caplen,
 	       size_t wirelen)
 {
-	size_t cap = data ? caplen : 0;
+	/* struct pkt's offsets and lengths are 32-bit (libpcap's snapshot is at
+	 * most 256 KiB): anything larger is read as its first 4 GiB - 1, and a
+	 * link type beyond 16 bits is one the switch below does not know */
+	size_t cap = data ? (caplen < UINT32_MAX ? caplen : UINT32_MAX) : 0;
 
 	memset(p, 0, sizeof(*p));
 	p->data = data;
-	p->caplen = cap;
-	p->wirelen = wirelen < cap ? cap : wirelen;
-	p->linktype = linktype;
+	p->caplen = (uint32_t)cap;
+	p->wirelen = (uint32_t)(wirelen < cap ? cap : wirelen < UINT32_MAX ? wirelen : UINT32_MAX);
+	p->linktype = (uint16_t)linktype;
 	p->cls = PKT_OK;
 	/* Ethernet first: the DLT_* values are far apart, the switch is a
 	 * chain of compares */
