@@ -23,7 +23,8 @@
 # "replay" figures subtract the set-up (tags load + compile, measured with a
 # one-packet capture and the same policy); "end to end" ones do not.
 #
-#   O=build bench/replay.sh        (make bench runs it; RUNS, PACKETS override)
+#   O=build bench/replay.sh        (make bench runs it; REPLAY_RUNS, REPLAY_PACKETS,
+#                                   REPLAY_BPF_TAGS="TAG ..." override)
 set -u
 cd "$(dirname "$0")/.." || exit 2
 O=${O:-build}
@@ -47,9 +48,10 @@ echo "== pcap-replay throughput (issue 3)"
 "$O/bench/gencap" "$T1" "$W/one.pcap" 1 1 2>/dev/null
 echo "   capture: $(sed 's/^gencap: //' "$W/gen.txt"), $(($(stat -c %s "$CAP") / 1048576)) MiB"
 echo "      made by: $O/bench/gencap $T1 FILE $PACKETS 1"
-python3 bench/data/gen_scale.py "$T1" "$W" $SIZES >/dev/null || exit 1
+# the tags whose IPv4 prefixes tcpdump filters by (REPLAY_BPF_TAGS overrides)
+BPF_TAGS=${REPLAY_BPF_TAGS:-AzureMachineLearning Storage AzureMonitor}
+python3 bench/data/gen_scale.py "$T1" "$W" $SIZES --in $BPF_TAGS >/dev/null || exit 1
 python3 bench/data/gen_alltags.py "$T1" >"$W/alltags.yaml" || exit 1
-BPF_TAGS="AzureMachineLearning Storage AzureMonitor"
 for tag in $BPF_TAGS; do
 	python3 - "$T1" "$tag" >"$W/$tag.bpf" <<'EOF' || exit 1
 import json, sys

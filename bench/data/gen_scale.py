@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Data for pcap-replay's scaling benchmark (bench/replay.sh).
 
-  gen_scale.py TAGS.json OUTDIR N...
+  gen_scale.py TAGS.json OUTDIR N... [--in TAG...]
 
 Writes OUTDIR/scaletags.json: the real tags file plus one synthetic tag BenchN
 per N, made of N disjoint, non-adjacent prefixes carved out of the real
@@ -11,10 +11,16 @@ so that the compiled interval set really holds N elements (the real file's
 42,375 distinct prefixes merge into only 2,411 intervals).  Also writes
 OUTDIR/scale-N.yaml: the Azure ML bench policy (without hbi_workspace) with an
 inbound rule allowing tcp 443 from BenchN, and OUTDIR/in-TAG.yaml with the same
-rule from the real tags AzureMachineLearning, Storage and AzureMonitor.  Prints "N v4 v6" per tag."""
+rule from each real tag after --in (default AzureMachineLearning, Storage and
+AzureMonitor).  Prints "N v4 v6" per tag."""
 import ipaddress, json, sys
 
-tags_path, outdir, sizes = sys.argv[1], sys.argv[2], [int(a) for a in sys.argv[3:]]
+args = sys.argv[3:]
+in_tags = ["AzureMachineLearning", "Storage", "AzureMonitor"]
+if "--in" in args:
+    i = args.index("--in")
+    in_tags, args = args[i + 1:], args[:i]
+tags_path, outdir, sizes = sys.argv[1], sys.argv[2], [int(a) for a in args]
 d = json.load(open(tags_path))
 allp = {p for v in d["values"] for p in v["properties"]["addressPrefixes"]}
 nets4 = list(ipaddress.collapse_addresses(ipaddress.ip_network(p) for p in allp if ":" not in p))
@@ -73,5 +79,8 @@ managed_network:
 """
 for n in sizes:
     open("%s/scale-%d.yaml" % (outdir, n), "w").write(POLICY % ("Bench%d" % n))
-for tag in ("AzureMachineLearning", "Storage", "AzureMonitor"):
+names = {v["name"] for v in d["values"]}
+for tag in in_tags:
+    if tag not in names:
+        raise SystemExit("gen_scale.py: no tag %s in %s" % (tag, tags_path))
     open("%s/in-%s.yaml" % (outdir, tag), "w").write(POLICY % tag)
