@@ -1721,12 +1721,11 @@ int kernel_check(const struct replay_opts *o, const struct ruleset *rs,
 	/* the timeouts the evaluator's conntrack uses, in the scratch host's
 	 * own conntrack (per network namespace) */
 	for (size_t i = 0; i < o->nct_timeouts; i++) {
-		char path[128], val[32];
+		char path[128] = "?", val[32];
 
-		snprintf(path, sizeof(path), "/proc/sys/net/netfilter/nf_conntrack_%s",
-			 o->ct_timeouts[i].name);
 		snprintf(val, sizeof(val), "%lld", (long long)o->ct_timeouts[i].secs);
-		if (write_sysctl(path, val) < 0) {
+		if (ct_timeout_path(o->ct_timeouts[i].name, path, sizeof(path)) < 0 ||
+		    write_sysctl(path, val) < 0) {
 			snprintf(k.err, sizeof(k.err), "cannot set %s in the scratch namespace: %s "
 				 "(this kernel has no such sysctl?)", path, strerror(errno));
 			goto fail;

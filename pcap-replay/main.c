@@ -59,7 +59,9 @@ static const char usage_text[] =
 "  --max-flows N               conntrack table size (default 1000000)\n"
 "  --ct-timeout NAME=SECONDS   a conntrack timeout other than the kernel's default,\n"
 "                              named as its sysctl net.netfilter.nf_conntrack_NAME\n"
-"                              (udp_timeout, tcp_timeout_established, ...; repeatable)\n"
+"                              (udp_timeout, tcp_timeout_established, ...,\n"
+"                              frag6_timeout; ipfrag_time for net.ipv4.ipfrag_time;\n"
+"                              repeatable)\n"
 "  --ct-timeouts-from-host     every such timeout as this host has it set\n"
 "  --single-thread             read the captures in the replay's own thread (by\n"
 "                              default a second thread reads ahead when more than\n"
@@ -168,7 +170,7 @@ static int add_ct_timeout(struct replay_opts *o, const char *name, const char *v
 	if (!n) {
 		snprintf(err, errlen, "no conntrack timeout '%s' (one of: generic_timeout, "
 			 "tcp_timeout_established, udp_timeout, udp_timeout_stream, icmp_timeout, ...: "
-			 "the net.netfilter.nf_conntrack_*timeout* sysctls)", name);
+			 "the net.netfilter.nf_conntrack_*timeout* sysctls; ipfrag_time)", name);
 		return -1;
 	}
 	errno = 0;
@@ -204,7 +206,8 @@ static int host_ct_timeouts(struct replay_opts *o, char *err, size_t errlen)
 		ssize_t len;
 		int fd;
 
-		snprintf(path, sizeof(path), "/proc/sys/net/netfilter/nf_conntrack_%s", n);
+		if (ct_timeout_path(n, path, sizeof(path)) < 0)
+			continue;
 		fd = open(path, O_RDONLY | O_CLOEXEC);
 		if (fd < 0)
 			continue;	/* this kernel has no such one, or no conntrack */

@@ -5,6 +5,7 @@
  * nf_conntrack_proto_{tcp,udp,icmp,icmpv6,generic}.c and nf_defrag_ipv4/ipv6.
  * Written from reading those, not copied: each block names what it mirrors. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <netinet/in.h>
@@ -212,6 +213,7 @@ struct frag_queue {
 struct ct_timeouts {
 	int64_t tcp[TS_TIMEOUT_MAX], sctp[SC_MAX];
 	int64_t udp, udp_stream, icmp, icmpv6, generic, gre, gre_stream;
+	int64_t frag4, frag6;		/* reassembly queues (defrag) */
 };
 
 struct ct_table {
@@ -1303,41 +1305,49 @@ static void timeouts_default(struct ct_timeouts *to)
 	to->generic = GENERIC_TIMEOUT;
 	to->gre = GRE_TIMEOUT;
 	to->gre_stream = GRE_TIMEOUT_STREAM;
+	to->frag4 = FRAG4_TIMEOUT;
+	to->frag6 = FRAG6_TIMEOUT;
 }
 
 /* The sysctls (net.netfilter.nf_conntrack_<name>, nf_conntrack_standalone.c)
  * and the timeout each sets.  SYN_SENT2 has none (it keeps 120 s); SCTP's
- * "closed" sets CLOSED only, as the sysctl does. */
+ * "closed" sets CLOSED only, as the sysctl does.  The reassembly queues'
+ * lifetimes: nf_defrag_ipv4 queues in the namespace's IPv4 fragment directory
+ * (net.ipv4.ipfrag_time, ip_fragment.c), nf_defrag_ipv6 in conntrack's own
+ * (net.netfilter.nf_conntrack_frag6_timeout, nf_conntrack_reasm.c). */
 #define TO(field) offsetof(struct ct_timeouts, field)
 static const struct {
 	const char *name;
 	size_t off;
+	const char *path;	/* NULL: /proc/sys/net/netfilter/nf_conntrack_<name> */
 } timeout_names[] = {
-	{ "generic_timeout", TO(generic) },
-	{ "tcp_timeout_syn_sent", TO(tcp[TS_SYN_SENT]) },
-	{ "tcp_timeout_syn_recv", TO(tcp[TS_SYN_RECV]) },
-	{ "tcp_timeout_established", TO(tcp[TS_ESTABLISHED]) },
-	{ "tcp_timeout_fin_wait", TO(tcp[TS_FIN_WAIT]) },
-	{ "tcp_timeout_close_wait", TO(tcp[TS_CLOSE_WAIT]) },
-	{ "tcp_timeout_last_ack", TO(tcp[TS_LAST_ACK]) },
-	{ "tcp_timeout_time_wait", TO(tcp[TS_TIME_WAIT]) },
-	{ "tcp_timeout_close", TO(tcp[TS_CLOSE]) },
-	{ "tcp_timeout_max_retrans", TO(tcp[TS_RETRANS]) },
-	{ "tcp_timeout_unacknowledged", TO(tcp[TS_UNACK]) },
-	{ "udp_timeout", TO(udp) },
-	{ "udp_timeout_stream", TO(udp_stream) },
-	{ "icmp_timeout", TO(icmp) },
-	{ "icmpv6_timeout", TO(icmpv6) },
-	{ "sctp_timeout_closed", TO(sctp[SC_CLOSED]) },
-	{ "sctp_timeout_cookie_wait", TO(sctp[SC_COOKIE_WAIT]) },
-	{ "sctp_timeout_cookie_echoed", TO(sctp[SC_COOKIE_ECHOED]) },
-	{ "sctp_timeout_established", TO(sctp[SC_ESTABLISHED]) },
-	{ "sctp_timeout_shutdown_sent", TO(sctp[SC_SHUTDOWN_SENT]) },
-	{ "sctp_timeout_shutdown_recd", TO(sctp[SC_SHUTDOWN_RECD]) },
-	{ "sctp_timeout_shutdown_ack_sent", TO(sctp[SC_SHUTDOWN_ACK_SENT]) },
-	{ "sctp_timeout_heartbeat_sent", TO(sctp[SC_HEARTBEAT_SENT]) },
-	{ "gre_timeout", TO(gre) },
-	{ "gre_timeout_stream", TO(gre_stream) },
+	{ "generic_timeout", TO(generic), NULL },
+	{ "tcp_timeout_syn_sent", TO(tcp[TS_SYN_SENT]), NULL },
+	{ "tcp_timeout_syn_recv", TO(tcp[TS_SYN_RECV]), NULL },
+	{ "tcp_timeout_established", TO(tcp[TS_ESTABLISHED]), NULL },
+	{ "tcp_timeout_fin_wait", TO(tcp[TS_FIN_WAIT]), NULL },
+	{ "tcp_timeout_close_wait", TO(tcp[TS_CLOSE_WAIT]), NULL },
+	{ "tcp_timeout_last_ack", TO(tcp[TS_LAST_ACK]), NULL },
+	{ "tcp_timeout_time_wait", TO(tcp[TS_TIME_WAIT]), NULL },
+	{ "tcp_timeout_close", TO(tcp[TS_CLOSE]), NULL },
+	{ "tcp_timeout_max_retrans", TO(tcp[TS_RETRANS]), NULL },
+	{ "tcp_timeout_unacknowledged", TO(tcp[TS_UNACK]), NULL },
+	{ "udp_timeout", TO(udp), NULL },
+	{ "udp_timeout_stream", TO(udp_stream), NULL },
+	{ "icmp_timeout", TO(icmp), NULL },
+	{ "icmpv6_timeout", TO(icmpv6), NULL },
+	{ "sctp_timeout_closed", TO(sctp[SC_CLOSED]), NULL },
+	{ "sctp_timeout_cookie_wait", TO(sctp[SC_COOKIE_WAIT]), NULL },
+	{ "sctp_timeout_cookie_echoed", TO(sctp[SC_COOKIE_ECHOED]), NULL },
+	{ "sctp_timeout_established", TO(sctp[SC_ESTABLISHED]), NULL },
+	{ "sctp_timeout_shutdown_sent", TO(sctp[SC_SHUTDOWN_SENT]), NULL },
+	{ "sctp_timeout_shutdown_recd", TO(sctp[SC_SHUTDOWN_RECD]), NULL },
+	{ "sctp_timeout_shutdown_ack_sent", TO(sctp[SC_SHUTDOWN_ACK_SENT]), NULL },
+	{ "sctp_timeout_heartbeat_sent", TO(sctp[SC_HEARTBEAT_SENT]), NULL },
+	{ "gre_timeout", TO(gre), NULL },
+	{ "gre_timeout_stream", TO(gre_stream), NULL },
+	{ "frag6_timeout", TO(frag6), NULL },
+	{ "ipfrag_time", TO(frag4), "/proc/sys/net/ipv4/ipfrag_time" },
 };
 #undef TO
 
@@ -1356,6 +1366,23 @@ int64_t ct_timeout_default(size_t i)
 	timeouts_default(&d);
 	memcpy(&v, (const char *)&d + timeout_names[i].off, sizeof(v));
 	return v / USEC;
+}
+
+int ct_timeout_path(const char *name, char *buf, size_t len)
+{
+	if (strncmp(name, "nf_conntrack_", 13) == 0)
+		name += 13;
+	for (size_t i = 0; i < sizeof(timeout_names) / sizeof(timeout_names[0]); i++) {
+		if (strcmp(name, timeout_names[i].name) != 0)
+			continue;
+		if (timeout_names[i].path)
+			snprintf(buf, len, "%s", timeout_names[i].path);
+		else
+			snprintf(buf, len, "/proc/sys/net/netfilter/nf_conntrack_%s", name);
+		return 0;
+	}
+	errno = ENOENT;
+	return -1;
 }
 
 int ct_table_set_timeout(struct ct_table *t, const char *name, int64_t secs)
@@ -2132,7 +2159,7 @@ static struct frag_queue *fq_find(struct ct_table *t, const struct pkt *p, const
 	memcpy(q->src, src, alen);
 	memcpy(q->dst, dst, alen);
 	q->created = t->now;
-	q->expires = t->now + (p->nfproto == NFPROTO_IPV4 ? FRAG4_TIMEOUT : FRAG6_TIMEOUT);
+	q->expires = t->now + (p->nfproto == NFPROTO_IPV4 ? t->to.frag4 : t->to.frag6);
 	return q;
 }
 

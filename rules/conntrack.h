@@ -129,14 +129,18 @@ struct ct_table *ct_table_new(size_t max_entries);
 void ct_table_free(struct ct_table *t);
 /* A table starts with the kernel's default timeouts.  Sets one as the sysctl
  * net.netfilter.nf_conntrack_<name> would ("udp_timeout",
- * "tcp_timeout_established", ...; the "nf_conntrack_" prefix may be given):
- * 0, or -1 with errno ENOENT (no such timeout) or ERANGE (secs outside
- * 0 .. 2^31-1).  Entries already made keep their deadline, as in the kernel.
- * ct_timeout_name(i) is the i-th name, NULL past the last; ct_timeout_default(i)
- * its default in seconds (-1 past the last). */
+ * "tcp_timeout_established", ...; the "nf_conntrack_" prefix may be given),
+ * or the reassembly queues' ("frag6_timeout", and "ipfrag_time" for
+ * net.ipv4.ipfrag_time): 0, or -1 with errno ENOENT (no such timeout) or
+ * ERANGE (secs outside 0 .. 2^31-1).  Entries and queues already made keep
+ * their deadline, as in the kernel.  ct_timeout_name(i) is the i-th name, NULL
+ * past the last; ct_timeout_default(i) its default in seconds (-1 past the
+ * last); ct_timeout_path writes the sysctl's /proc/sys path (0, or -1 with
+ * errno ENOENT). */
 int ct_table_set_timeout(struct ct_table *t, const char *name, int64_t secs);
 const char *ct_timeout_name(size_t i);
 int64_t ct_timeout_default(size_t i);
+int ct_timeout_path(const char *name, char *buf, size_t len);
 
 /* Called with each entry just before it is freed (any reason).  The entry and
  * its accessors are valid only during the call. */
@@ -153,8 +157,9 @@ void ct_table_set_reaper(struct ct_table *t, ct_reaper_fn fn, void *arg);
  * fields) and CT_FRAG_DONE is returned; that frame stays valid until the next
  * ct_defrag or ct_table_free call, and p keeps the completing fragment's ts,
  * frame and hook context.  Incomplete queues expire after 30 s (IPv4
- * ipfrag_time) / 60 s (nf_conntrack_frag6_timeout), or are evicted oldest
- * first when CT_FRAG_QUEUES are in use. */
+ * ipfrag_time) / 60 s (nf_conntrack_frag6_timeout) unless set otherwise
+ * (ct_table_set_timeout), or are evicted oldest first when CT_FRAG_QUEUES are
+ * in use. */
 enum ct_frag_result { CT_FRAG_NONE, CT_FRAG_HELD, CT_FRAG_DONE, CT_FRAG_DROPPED };
 enum ct_frag_result ct_defrag(struct ct_table *t, struct pkt *p);
 

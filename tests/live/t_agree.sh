@@ -8,8 +8,8 @@
 #     IPv4/IPv6 fragments, SCTP, and the regression cases of the disagreements
 #     the check found (regress-*.pcap); timing-*.pcap with
 #     --kernel-check-timing (expiry and gap-dependent transitions, ~26 s;
-#     timing-timeouts with the options in timing-timeouts.args: timeouts set
-#     as a host's sysctls would, in both).
+#     timing-timeouts and timing-frag-timeouts with the options in their
+#     NAME.args: timeouts set as a host's sysctls would, in both).
 #     Each must agree on every packet.
 #  2. random policies and traffic (tests/live/agree/gen.py), one per seed:
 #     SEEDS (from `make check-live SEEDS=...`: "1-500", "7", "1 5 9") or by

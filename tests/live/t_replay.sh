@@ -453,15 +453,16 @@ elif ! ip netns add "filterd-ctto-$$" 2>/dev/null; then
 else
 	ns2=filterd-ctto-$$
 	ip netns exec "$ns2" sh -c 'echo 31 >/proc/sys/net/netfilter/nf_conntrack_udp_timeout &&
-		echo 7200 >/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established'
+		echo 7200 >/proc/sys/net/netfilter/nf_conntrack_tcp_timeout_established &&
+		echo 9 >/proc/sys/net/ipv4/ipfrag_time'
 	ip netns exec "$ns2" "$REPLAY" --policy tests/data/agree/policy.yaml --tags "$TAGS" \
 		--local "$LOCAL" --format json --ct-timeouts-from-host "$TT" >"$tmp/toh2.json" 2>"$tmp/toh2.err"
 	rc=$?
 	ip netns del "$ns2"
 	ns2=""
 	if [ $rc -eq 0 ] && [ "$(flows_of "$tmp/toh2.json")" = "3 0" ] &&
-	   grep -q "^pcap-replay: conntrack timeouts other than the kernel's defaults: tcp_timeout_established=7200 (default 432000), udp_timeout=31 (default 30)$" "$tmp/toh2.err"; then
-		ok "--ct-timeouts-from-host on a tuned host: its two tuned timeouts are used and said"
+	   grep -q "^pcap-replay: conntrack timeouts other than the kernel's defaults: tcp_timeout_established=7200 (default 432000), udp_timeout=31 (default 30), ipfrag_time=9 (default 30)$" "$tmp/toh2.err"; then
+		ok "--ct-timeouts-from-host on a tuned host: its three tuned timeouts (net.ipv4.ipfrag_time too) are used and said"
 	else
 		not_ok "--ct-timeouts-from-host on a tuned host" "exit $rc" "$(cat "$tmp/toh2.err")"
 	fi

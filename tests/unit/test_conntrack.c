@@ -599,6 +599,85 @@ static void test_defrag(void **state)
 	assert_int_equal(memcmp(P.data + 14, dg, d), 0);
 }
 
+/* The reassembly queues' lifetimes as a host sets them: net.ipv4.ipfrag_time
+ * for nf_defrag_ipv4 (the namespace's IPv4 fragment directory, ip_expire),
+ * net.netfilter.nf_conntrack_frag6_timeout for nf_defrag_ipv6
+ * (nf_ct_frag6_expire): a queue older than its timeout is gone, and the
+ * fragment after the gap starts a new one. */
+static size_t frag_at(uint8_t *frag, size_t n, int linktype, long sec, long usec)
+{
+	assert_int_equal(pkt_decode(&P, linktype, frag, n, n), 0);
+	P.ts.tv_sec = sec;
+	P.ts.tv_usec = usec;
+	return n;
+}
+
+static void test_defrag_timeouts(void **state)
+{
+	static uint8_t frag[PG_MAX];
+	uint8_t pay[200];
+	char path[128];
+	struct pg_ipopt o = { .id = 21 };
+	size_t n, d, i;
+
+	/* the kernel's defaults, and where each sysctl lives */
+	for (i = 0; ct_timeout_name(i) && strcmp(ct_timeout_name(i), "ipfrag_time") != 0; i++)
+		;
+	assert_non_null(ct_timeout_name(i));
+	assert_int_equal(ct_timeout_default(i), 30);
+	for (i = 0; ct_timeout_name(i) && strcmp(ct_timeout_name(i), "frag6_timeout") != 0; i++)
+		;
+	assert_non_null(ct_timeout_name(i));
+	assert_int_equal(ct_timeout_default(i), 60);
+	assert_int_equal(ct_timeout_path("ipfrag_time", path, sizeof(path)), 0);
+	assert_string_equal(path, "/proc/sys/net/ipv4/ipfrag_time");
+	assert_int_equal(ct_timeout_path("nf_conntrack_frag6_timeout", path, sizeof(path)), 0);
+	assert_string_equal(path, "/proc/sys/net/netfilter/nf_conntrack_frag6_timeout");
+	assert_int_equal(ct_timeout_path("udp_timeout", path, sizeof(path)), 0);
+	assert_string_equal(path, "/proc/sys/net/netfilter/nf_conntrack_udp_timeout");
+	assert_int_equal(ct_timeout_path("ipfrag_timeout", path, sizeof(path)), -1);
+	assert_int_equal(errno, ENOENT);
+
+	memset(pay, 'y', sizeof(pay));
+	n = pg_udp(l4, 5000, 53, pay, sizeof(pay));
+	d = pg_ip4(dg, C, S, 17, l4, n, &o);
+
+	/* defaults: a 25 s gap still completes an IPv4 datagram (30 s) */
+	frag_at(frag, pg_ip4_frag(frag, dg, 0, 104, true), DLT_RAW, 1000, 0);
+	assert_int_equal(ct_defrag(T, &P), CT_FRAG_HELD);
+	frag_at(frag, pg_ip4_frag(frag, dg, 104, d - 20 - 104, false), DLT_RAW, 1025, 0);
+	assert_int_equal(ct_defrag(T, &P), CT_FRAG_DONE);
+
+	/* ipfrag_time 2: a 2.5 s gap loses the first half; 1.5 s does not */
+	assert_int_equal(ct_table_set_timeout(T, "ipfrag_time", 2), 0);
+	frag_at(frag, pg_ip4_frag(frag, dg, 0, 104, true), DLT_RAW, 1100, 0);
+	assert_int_equal(ct_defrag(T, &P), CT_FRAG_HELD);
+	frag_at(frag, pg_ip4_frag(frag, dg, 104, d - 20 - 104, false), DLT_RAW, 1102, 500000);
+	assert_int_equal(ct_defrag(T, &P), CT_FRAG_HELD);	/* a new queue, alone */
+	frag_at(frag, pg_ip4_frag(frag, dg, 0, 104, true), DLT_RAW, 1104, 0);
+	assert_int_equal(ct_defrag(T, &P), CT_FRAG_DONE);	/* 1.5 s after it */
+	assert_int_equal(P.len, d);
+
+	/* frag6_timeout 3 (and the IPv4 one does not apply to IPv6) */
+	assert_int_equal(ct_table_set_timeout(T, "nf_conntrack_frag6_timeout", 3), 0);
+	n = pg_udp(l4, 5000, 53, pay, sizeof(pay));
+	d = pg_ip6(dg, "fd00::1", "2001:db8::1", 17, l4, n, NULL);
+	n = pg_eth(frag, ipb, pg_ip6_frag(ipb, dg, 0, 104, true, 41));
+	frag_at(frag, n, DLT_EN10MB, 1200, 0);
+	assert_int_equal(ct_defrag(T, &P), CT_FRAG_HELD);
+	n = pg_eth(frag, ipb, pg_ip6_frag(ipb, dg, 104, d - 40 - 104, false, 41));
+	frag_at(frag, n, DLT_EN10MB, 1202, 500000);
+	assert_int_equal(ct_defrag(T, &P), CT_FRAG_DONE);	/* 2.5 s < 3 s */
+	n = pg_eth(frag, ipb, pg_ip6_frag(ipb, dg, 0, 104, true, 42));
+	frag_at(frag, n, DLT_EN10MB, 1300, 0);
+	assert_int_equal(ct_defrag(T, &P), CT_FRAG_HELD);
+	n = pg_eth(frag, ipb, pg_ip6_frag(ipb, dg, 104, d - 40 - 104, false, 42));
+	frag_at(frag, n, DLT_EN10MB, 1303, 500000);
+	assert_int_equal(ct_defrag(T, &P), CT_FRAG_HELD);	/* 3.5 s: expired */
+	assert_int_equal(ct_table_set_timeout(T, "ipfrag_time", -1), -1);
+	assert_int_equal(errno, ERANGE);
+}
+
 /* Every frame of tcpdump's regression captures through nf_defrag, conntrack
  * and confirm (everything accepted): no crash, no overread, bounded table.
  * A second table takes the same frames through ct_packet_hint + ct_in_hint
@@ -915,6 +994,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sctp_heartbeat, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_table_full, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defrag, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_defrag_timeouts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcpdump_corpus, setup, teardown),
 	};
 

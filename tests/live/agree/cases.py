@@ -464,6 +464,32 @@ def timing_timeouts():
     return c
 
 
+def timing_frag_timeouts():
+    """Played with --kernel-check-timing and reassembly timeouts of 2 s
+    (timing-frag-timeouts.args: net.ipv4.ipfrag_time and
+    nf_conntrack_frag6_timeout, set in the kernel's scratch namespace too;
+    ~9 s): an outbound SYN to Storage cut in two fragments, over IPv4 and
+    IPv6, each sent twice: with 0.5 s between the halves it is reassembled and
+    accepted; with 3.5 s the first half's queue has expired and the second
+    half waits alone, never delivered.  With the defaults (30 s, 60 s) all
+    four would be accepted."""
+    c = Cap()
+    for n, gap in enumerate((0.5, 3.5)):
+        dg = ip4(H4, STO4, 6, tcp(50400 + n, 443, 1, 0, 0x02, 1000, payload=bytes(60)), ident=7200 + n)
+        fr = frags4(dg, 40)
+        c.out(fr[0])
+        c.t += gap
+        c.out(fr[1])
+        c.t += 0.2
+        dg = ip6(H6, STO6, 6, tcp(50410 + n, 443, 1, 0, 0x02, 1000, payload=bytes(60)))
+        fr = frags6(dg, 40, 0x7300 + n)
+        c.out(fr[0])
+        c.t += gap
+        c.out(fr[1])
+        c.t += 0.2
+    return c
+
+
 CASES = {
     "handshake-in": handshake_in, "handshake-out": handshake_out,
     "established-return": established_return, "invalid": invalid,
@@ -474,6 +500,7 @@ CASES = {
     "regress-tcp-invalid-fin": regress_tcp_invalid_fin,
     "rate-limited-log": rate_limited_log, "gre": gre,
     "timing-conntrack": timing_conntrack, "timing-timeouts": timing_timeouts,
+    "timing-frag-timeouts": timing_frag_timeouts,
     "sctp-assoc": sctp_assoc, "sctp-invalid": sctp_invalid, "sctp-paths": sctp_paths,
 }
 
