@@ -18,8 +18,10 @@
  * after it, a range's start and the value after its end, a set's element starts and the values after their ends.
  * Mapped back through the prefix and the mask onto the whole field (the map is
  * monotone, so an interval of the loaded value is an interval of the field),
- * and merged over the ruleset, they cut each field kind — IPv4 address, IPv6
- * address, port — into segments: the field's class is its segment.  Two
+ * and merged over the ruleset, they cut each field — IPv4 or IPv6 source or
+ * destination address, source or destination port (ICMP's type and code with
+ * the source port) — into segments, each field by the tests of that field
+ * alone: the field's class is its segment.  Two
  * packets whose fields lie in the same segments, with the same protocols,
  * hook, interfaces and conntrack state, make every such reader answer the
  * same, take the same path, match the same set elements and reach the same
@@ -39,9 +41,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { K_A4, K_A6, K_PORT, K_N };
+/* The fields, each cut by the tests of that field alone: a rule that tests
+ * the destination port does not cut the source port (the ephemeral source
+ * ports of a host's connections then fall in one class, not in as many as
+ * the destination ports tested cut them into). */
+enum { K_SA4, K_DA4, K_SA6, K_DA6, K_SPORT, K_DPORT, K_N };
 
-static const unsigned kind_width[K_N] = { 4, 16, 2 };	/* bytes */
+static const unsigned kind_width[K_N] = { 4, 4, 16, 16, 2, 2 };	/* bytes */
 
 struct bounds {
 	set_u128 *v;
@@ -49,27 +55,41 @@ struct bounds {
 };
 
 struct vm_classes {
-	uint32_t *a4;		/* IPv4 boundaries, ascending */
-	size_t na4;
-	set_u128 *a6;		/* IPv6 ones */
-	size_t na6;
-	uint16_t *port;		/* class of each port value */
+	uint32_t *a4[2];	/* IPv4 boundaries, ascending: source, destination */
+	size_t na4[2];
+	set_u128 *a6[2];	/* IPv6 ones */
+	size_t na6[2];
+	uint16_t *port[2];	/* class of each port value: source, destination
+				 * (ICMP's type and code: source) */
 };
 
-/* A register value followed through a rule: the first L bytes of a field of
- * kind k, of which the first pbits bits survive a mask. */
+/* A register value followed through a rule: the first L bytes of field k,
+ * of which the first pbits bits survive a mask. */
 struct tracked {
 	struct vm_expr *pl;	/* its payload load, NULL: nothing tracked */
 	int head;		/* first register word */
 	unsigned L, pbits, k;
 	bool pair;		/* both ports, source then destination (nft loads
-				 * "udp sport 67 udp dport 68" as one 4-byte word) */
+				 * "udp sport 67 udp dport 68" as one 4-byte word;
+				 * k is then K_SPORT) */
 };
 
-static int kind_of(unsigned bits)
+/* The field a classable load reads (vm_payload_class_kind: its kind; the
+ * offset says which end), or -1. */
+static int field_of(const struct vm_expr *e, unsigned bits)
 {
-	return bits == VM_CLASS_A4 ? K_A4 : bits == VM_CLASS_A6 ? K_A6 :
-	       bits == VM_CLASS_PORT ? K_PORT : -1;
+	uint32_t base, off, len;
+	int dreg;
+
+	if (!vm_payload_field(e, &base, &off, &len, &dreg))
+		return -1;
+	if (bits == VM_CLASS_A4)
+		return off == 12 ? K_SA4 : off == 16 ? K_DA4 : -1;
+	if (bits == VM_CLASS_A6)
+		return off == 8 ? K_SA6 : off == 24 ? K_DA6 : -1;
+	if (bits == VM_CLASS_PORT)
+		return off == 0 ? K_SPORT : off == 2 ? K_DPORT : -1;
+	return -1;
 }
 
 static int bounds_add(struct bounds *b, set_u128 v)
@@ -90,7 +110,8 @@ static int bounds_add(struct bounds *b, set_u128 v)
 }
 
 /* A point b (L-byte value) where a reader of t may change its answer, as the
- * smallest field value whose loaded-and-masked value is >= b. */
+ * smallest field value whose loaded-and-masked value is >= b (kb: the
+ * fields' bounds, K_N of them). */
 static int add_point(struct bounds *kb, const struct tracked *t, set_u128 b)
 {
 	unsigned s = 8 * t->L - t->pbits, W = 8 * kind_width[t->k];
@@ -100,7 +121,7 @@ static int add_point(struct bounds *kb, const struct tracked *t, set_u128 b)
 		return 0;		/* beyond the field's last value */
 	if (W - t->pbits >= 128)
 		return 0;
-	return bounds_add(kb, q << (W - t->pbits));
+	return bounds_add(&kb[t->k], q << (W - t->pbits));
 }
 
 static set_u128 top_of(unsigned len)
@@ -122,14 +143,16 @@ static int add_value(struct bounds *kb, const struct tracked *t, set_u128 v)
 
 /* A 4-byte constant compared with both ports: any order test of the pair is
  * decided by how each port compares with its half (lexicographic order), so
- * each half and the value after it cut the port kind. */
+ * the high half and the value after it cut the source port, the low half and
+ * the value after it the destination port. */
 static int add_pair(struct bounds *kb, set_u128 v)
 {
-	static const struct tracked port = { .L = 2, .pbits = 16, .k = K_PORT };
+	static const struct tracked sport = { .L = 2, .pbits = 16, .k = K_SPORT };
+	static const struct tracked dport = { .L = 2, .pbits = 16, .k = K_DPORT };
 
-	if (add_value(kb, &port, v >> 16) < 0)
+	if (add_value(kb, &sport, v >> 16) < 0)
 		return -1;
-	return add_value(kb, &port, v & 0xffff);
+	return add_value(kb, &dport, v & 0xffff);
 }
 
 static int add_const(struct bounds *kb, const struct tracked *t, set_u128 v)
@@ -261,7 +284,7 @@ static int rule_walk(struct vm_rule *r, struct bounds *kb)
 		for (unsigned j = 0; j < nt; j++) {
 			if (!(e->rwords & vm_reg_words(t[j].head, t[j].L)))
 				continue;
-			if (reader(&kb[t[j].k], &t[j], e, &nv[nn]) < 0)
+			if (reader(kb, &t[j], e, &nv[nn]) < 0)
 				return -1;
 			if (nv[nn].pl)
 				nn++;
@@ -276,7 +299,7 @@ static int rule_walk(struct vm_rule *r, struct bounds *kb)
 		for (unsigned j = 0; j < nn && nt < VM_REG_WORDS; j++)
 			t[nt++] = nv[j];
 		k = vm_payload_class_kind(e);
-		kind = kind_of(k);
+		kind = k ? field_of(e, k) : -1;
 		if (kind >= 0 && nt < VM_REG_WORDS) {
 			int dreg;
 			uint32_t base, off, len;
@@ -285,7 +308,7 @@ static int rule_walk(struct vm_rule *r, struct bounds *kb)
 			vm_payload_set_classable(e, k);
 			t[nt++] = (struct tracked){ .pl = e, .head = dreg, .L = len,
 						    .pbits = 8 * len, .k = (unsigned)kind,
-						    .pair = kind == K_PORT && len == 4 };
+						    .pair = kind == K_SPORT && len == 4 };
 		}
 	}
 	return 0;
@@ -315,9 +338,11 @@ static void classes_free(struct vm_classes *c)
 {
 	if (!c)
 		return;
-	free(c->a4);
-	free(c->a6);
-	free(c->port);
+	for (int i = 0; i < 2; i++) {
+		free(c->a4[i]);
+		free(c->a6[i]);
+		free(c->port[i]);
+	}
 	free(c);
 }
 
@@ -336,26 +361,29 @@ int vm_class_build(struct vm *vm)
 	c = calloc(1, sizeof(*c));
 	if (!c)
 		goto out;
-	c->na4 = sort_unique(kb[K_A4].v, kb[K_A4].n);
-	c->a4 = malloc((c->na4 ? c->na4 : 1) * sizeof(*c->a4));
-	c->na6 = sort_unique(kb[K_A6].v, kb[K_A6].n);
-	c->a6 = kb[K_A6].v;
-	kb[K_A6].v = NULL;
-	c->port = malloc(65536 * sizeof(*c->port));
-	if (!c->a4 || !c->port)
-		goto out;
-	for (size_t i = 0; i < c->na4; i++)
-		c->a4[i] = (uint32_t)kb[K_A4].v[i];
-	{
-		size_t n = sort_unique(kb[K_PORT].v, kb[K_PORT].n), j = 0;
+	for (int i = 0; i < 2; i++) {
+		const struct bounds *b4 = &kb[i ? K_DA4 : K_SA4], *bp = &kb[i ? K_DPORT : K_SPORT];
+		struct bounds *b6 = &kb[i ? K_DA6 : K_SA6];
+		size_t n, j = 0;
 		uint16_t cls = 0;
 
+		c->na4[i] = sort_unique(b4->v, b4->n);
+		c->a4[i] = malloc((c->na4[i] ? c->na4[i] : 1) * sizeof(*c->a4[i]));
+		c->na6[i] = sort_unique(b6->v, b6->n);
+		c->a6[i] = b6->v;
+		b6->v = NULL;
+		c->port[i] = malloc(65536 * sizeof(*c->port[i]));
+		if (!c->a4[i] || !c->port[i])
+			goto out;
+		for (size_t k = 0; k < c->na4[i]; k++)
+			c->a4[i][k] = (uint32_t)b4->v[k];
+		n = sort_unique(bp->v, bp->n);
 		for (uint32_t p = 0; p < 65536; p++) {
-			while (j < n && kb[K_PORT].v[j] <= p) {
+			while (j < n && bp->v[j] <= p) {
 				j++;
 				cls++;
 			}
-			c->port[p] = cls;
+			c->port[i][p] = cls;
 		}
 	}
 	vm->cls = c;
@@ -370,15 +398,17 @@ out:
 	return rc;
 }
 
-/* Segments before v: how many boundaries are <= v. */
-static uint32_t class4(const struct vm_classes *c, uint32_t v)
+/* Segments before v: how many boundaries of end i (0 source, 1 destination)
+ * are <= v. */
+static uint32_t class4(const struct vm_classes *c, int i, uint32_t v)
 {
-	size_t lo = 0, hi = c->na4;
+	const uint32_t *a = c->a4[i];
+	size_t lo = 0, hi = c->na4[i];
 
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 
-		if (c->a4[mid] <= v)
+		if (a[mid] <= v)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -386,14 +416,15 @@ static uint32_t class4(const struct vm_classes *c, uint32_t v)
 	return (uint32_t)lo;
 }
 
-static uint32_t class6(const struct vm_classes *c, set_u128 v)
+static uint32_t class6(const struct vm_classes *c, int i, set_u128 v)
 {
-	size_t lo = 0, hi = c->na6;
+	const set_u128 *a = c->a6[i];
+	size_t lo = 0, hi = c->na6[i];
 
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
 
-		if (c->a6[mid] <= v)
+		if (a[mid] <= v)
 			lo = mid + 1;
 		else
 			hi = mid;
@@ -410,11 +441,11 @@ bool vm_class_key(const struct vm *vm, const struct pkt *p, uint32_t key[4])
 		return false;
 	ip = p->data + p->nh_off;
 	if (p->nfproto == NFPROTO_IPV4) {
-		key[0] = class4(c, (uint32_t)set_key_u128(ip + 12, 4));
-		key[1] = class4(c, (uint32_t)set_key_u128(ip + 16, 4));
+		key[0] = class4(c, 0, (uint32_t)set_key_u128(ip + 12, 4));
+		key[1] = class4(c, 1, (uint32_t)set_key_u128(ip + 16, 4));
 	} else if (p->nfproto == NFPROTO_IPV6) {
-		key[0] = class6(c, set_key_u128(ip + 8, 16));
-		key[1] = class6(c, set_key_u128(ip + 24, 16));
+		key[0] = class6(c, 0, set_key_u128(ip + 8, 16));
+		key[1] = class6(c, 1, set_key_u128(ip + 24, 16));
 	} else {
 		return false;
 	}
@@ -426,10 +457,10 @@ bool vm_class_key(const struct vm *vm, const struct pkt *p, uint32_t key[4])
 		const uint8_t *th = p->data + p->th_off;
 
 		if (ct_tuple_has_ports(p->l4proto) && p->th_off + 4 <= p->caplen) {
-			key[2] = c->port[th[0] << 8 | th[1]];
-			key[3] = c->port[th[2] << 8 | th[3]];
+			key[2] = c->port[0][th[0] << 8 | th[1]];
+			key[3] = c->port[1][th[2] << 8 | th[3]];
 		} else if (ct_is_icmp(p->nfproto, p->l4proto) && p->th_off + 2 <= p->caplen) {
-			key[2] = c->port[th[0] << 8 | th[1]];
+			key[2] = c->port[0][th[0] << 8 | th[1]];
 		}
 	}
 	return true;

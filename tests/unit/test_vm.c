@@ -2091,7 +2091,8 @@ static void class_run(const char *text, const struct class_case *c, size_t n)
 
 /* The class memo (vm_class.c): the first packet of a connection is answered
  * by another connection's outcome when every address and port test the rules
- * make answers the same for both: here two-byte prefix loads (/16), a
+ * make answers the same for both (each field cut by its own tests: a source
+ * port is not cut where destination ports are tested): here two-byte prefix loads (/16), a
  * bitwise prefix (/17, /33), an interval set, an anonymous port set, a range
  * and both ports loaded as one word; ICMP's type, which sits where the source
  * port would.  A test the classes cannot capture (a mask that is not a
@@ -2109,6 +2110,10 @@ static void test_class_memo(void **state)
 		{ 0, "10.3.0.9", 40006, 443, NF_ACCEPT, 3, 0, 0 },
 		{ 0, "10.3.0.200", 40007, 80, NF_ACCEPT, 3, 0, 0 },	/* port 80: its own class */
 		{ 0, "10.3.0.201", 50000, 80, NF_ACCEPT, 3, 1, 0 },
+		/* source port 1500: inside the destination port range the
+		 * rules test, but source ports are cut at 1000 only: the same
+		 * class as 50000 */
+		{ 0, "10.3.0.202", 1500, 80, NF_ACCEPT, 3, 1, 0 },
 		{ 0, "10.3.1.1", 40008, 443, NF_DROP, -1, 0, 0 },	/* outside the set */
 		{ 0, "10.2.0.1", 40009, 1500, NF_ACCEPT, 4, 0, 0 },
 		{ 0, "10.2.0.2", 60000, 1999, NF_ACCEPT, 4, 1, 0 },
