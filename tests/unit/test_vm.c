@@ -19,6 +19,8 @@
 #include <signal.h>
 #include <time.h>
 #include <unistd.h>
+#include <dirent.h>
+#include <errno.h>
 #include <arpa/inet.h>
 #include <sys/socket.h>
 #include <linux/if_packet.h>
@@ -26,6 +28,9 @@
 #include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nf_conntrack_common.h>
 #include <cmocka.h>
+#if defined(__SANITIZE_ADDRESS__)
+#include <sanitizer/common_interface_defs.h>
+#endif
 
 #include "conntrack.h"
 #include "dump.h"
@@ -73,6 +78,30 @@ static void on_signal(int sig)
 	raise(sig);
 }
 
+/* Namespaces an earlier run left behind when it could not clean up (killed,
+ * or a sanitizer that exits without aborting): those of processes gone. */
+static void ns_sweep_stale(void)
+{
+	DIR *d = opendir("/run/netns");
+	struct dirent *de;
+
+	if (!d)
+		return;
+	while ((de = readdir(d))) {
+		char *end;
+		long pid;
+
+		if (strncmp(de->d_name, "filterd-vmtest-", 15) != 0)
+			continue;
+		pid = strtol(de->d_name + 15, &end, 10);
+		if (*end || pid <= 0 || pid == (long)getpid() ||
+		    kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+			continue;
+		sh("ip netns del %s 2>/dev/null", de->d_name);
+	}
+	closedir(d);
+}
+
 static int group_setup(void **state)
 {
 	(void)state;
@@ -83,11 +112,17 @@ static int group_setup(void **state)
 	signal(SIGABRT, on_signal);	/* sanitizer aborts */
 	if (geteuid() != 0 || access("/usr/sbin/nft", X_OK) != 0)
 		return 0;
+	ns_sweep_stale();
 	snprintf(ns_name, sizeof(ns_name), "filterd-vmtest-%d", (int)getpid());
 	if (sh("ip netns add %s", ns_name) != 0)
 		return 0;
 	ns_ready = true;
 	atexit(ns_cleanup);
+#if defined(__SANITIZE_ADDRESS__)
+	/* a sanitizer report ends the process without atexit (unless
+	 * abort_on_error, which SIGABRT's handler covers) */
+	__sanitizer_set_death_callback(ns_cleanup);
+#endif
 	orig_ns = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 	return 0;
 }
