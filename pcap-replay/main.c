@@ -159,45 +159,45 @@ static int add_ct_timeout(struct replay_opts *o, const char *name, const char *v
 {
 	struct replay_ct_timeout *t;
 	unsigned long long v;
-	const char *n;
 	char *end;
 	size_t i;
+	int ix = ct_timeout_index(name);
+	const char *canon;
 
-	if (strncmp(name, "nf_conntrack_", 13) == 0)
-		name += 13;
-	for (i = 0; (n = ct_timeout_name(i)) && strcmp(n, name) != 0; i++)
-		;
-	if (!n) {
+	if (ix < 0) {
 		snprintf(err, errlen, "no conntrack timeout '%s' (one of: generic_timeout, "
 			 "tcp_timeout_established, udp_timeout, udp_timeout_stream, icmp_timeout, ...: "
 			 "the net.netfilter.nf_conntrack_*timeout* sysctls; ipfrag_time)", name);
 		return -1;
 	}
+	canon = ct_timeout_name((size_t)ix);	/* without the nf_conntrack_ prefix */
 	errno = 0;
 	v = strtoull(val, &end, 10);
 	if (errno || *end || end == val || *val == '-' || v > INT_MAX) {
 		snprintf(err, errlen, "conntrack timeout %s: expected seconds from 0 to %d, got '%s'",
-			 name, INT_MAX, val);
+			 canon, INT_MAX, val);
 		return -1;
 	}
-	for (i = 0; i < o->nct_timeouts && strcmp(o->ct_timeouts[i].name, name) != 0; i++)
+	for (i = 0; i < o->nct_timeouts && strcmp(o->ct_timeouts[i].name, canon) != 0; i++)
 		;
 	if (i == REPLAY_CT_TIMEOUTS) {
 		snprintf(err, errlen, "more than %d conntrack timeouts", REPLAY_CT_TIMEOUTS);
 		return -1;
 	}
 	t = &o->ct_timeouts[i];
-	snprintf(t->name, sizeof(t->name), "%s", name);
+	snprintf(t->name, sizeof(t->name), "%s", canon);
 	t->secs = (int64_t)v;
 	if (i == o->nct_timeouts)
 		o->nct_timeouts++;
 	return 0;
 }
 
-/* --ct-timeouts-from-host: every timeout this host's conntrack has a sysctl
- * for.  The number read, or -1 with err. */
+/* --ct-timeouts-from-host: every timeout this host has a sysctl for.  The
+ * number of conntrack's own read (net.ipv4.ipfrag_time is there without it),
+ * or -1 with err. */
 static int host_ct_timeouts(struct replay_opts *o, char *err, size_t errlen)
 {
+	static const char nf[] = "/proc/sys/net/netfilter/";
 	const char *n;
 	int found = 0;
 
@@ -219,7 +219,7 @@ static int host_ct_timeouts(struct replay_opts *o, char *err, size_t errlen)
 		buf[strcspn(buf, "\n")] = '\0';
 		if (add_ct_timeout(o, n, buf, err, errlen) < 0)
 			return -1;
-		found++;
+		found += strncmp(path, nf, sizeof(nf) - 1) == 0;
 	}
 	return found;
 }
@@ -608,10 +608,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pcap-replay: conntrack timeouts other than the kernel's defaults:");
 		for (size_t i = 0; i < o.nct_timeouts; i++) {
 			const struct replay_ct_timeout *t = &o.ct_timeouts[i];
-			size_t j = 0;
+			size_t j = (size_t)ct_timeout_index(t->name);	/* (checked when added) */
 
-			while (ct_timeout_name(j) && strcmp(ct_timeout_name(j), t->name) != 0)
-				j++;
 			if (t->secs == ct_timeout_default(j))
 				continue;
 			fprintf(stderr, "%s %s=%lld (default %lld)", ndiff++ ? "," : "", t->name,

@@ -1368,40 +1368,42 @@ int64_t ct_timeout_default(size_t i)
 	return v / USEC;
 }
 
-int ct_timeout_path(const char *name, char *buf, size_t len)
+int ct_timeout_index(const char *name)
 {
 	if (strncmp(name, "nf_conntrack_", 13) == 0)
 		name += 13;
-	for (size_t i = 0; i < sizeof(timeout_names) / sizeof(timeout_names[0]); i++) {
-		if (strcmp(name, timeout_names[i].name) != 0)
-			continue;
-		if (timeout_names[i].path)
-			snprintf(buf, len, "%s", timeout_names[i].path);
-		else
-			snprintf(buf, len, "/proc/sys/net/netfilter/nf_conntrack_%s", name);
-		return 0;
-	}
+	for (size_t i = 0; i < sizeof(timeout_names) / sizeof(timeout_names[0]); i++)
+		if (strcmp(name, timeout_names[i].name) == 0)
+			return (int)i;
 	errno = ENOENT;
 	return -1;
 }
 
+int ct_timeout_path(const char *name, char *buf, size_t len)
+{
+	int i = ct_timeout_index(name);
+
+	if (i < 0)
+		return -1;
+	if (timeout_names[i].path)
+		snprintf(buf, len, "%s", timeout_names[i].path);
+	else
+		snprintf(buf, len, "/proc/sys/net/netfilter/nf_conntrack_%s", timeout_names[i].name);
+	return 0;
+}
+
 int ct_table_set_timeout(struct ct_table *t, const char *name, int64_t secs)
 {
-	if (strncmp(name, "nf_conntrack_", 13) == 0)
-		name += 13;
-	for (size_t i = 0; i < sizeof(timeout_names) / sizeof(timeout_names[0]); i++) {
-		if (strcmp(name, timeout_names[i].name) != 0)
-			continue;
-		if (secs < 0 || secs > INT32_MAX) {
-			errno = ERANGE;
-			return -1;
-		}
-		memcpy((char *)&t->to + timeout_names[i].off, &(int64_t){ SECS(secs) },
-		       sizeof(int64_t));
-		return 0;
+	int i = ct_timeout_index(name);
+
+	if (i < 0)
+		return -1;
+	if (secs < 0 || secs > INT32_MAX) {
+		errno = ERANGE;
+		return -1;
 	}
-	errno = ENOENT;
-	return -1;
+	memcpy((char *)&t->to + timeout_names[i].off, &(int64_t){ SECS(secs) }, sizeof(int64_t));
+	return 0;
 }
 
 /* The transitions (sctp_conntracks), one string per direction and chunk type

@@ -141,6 +141,9 @@ int ct_table_set_timeout(struct ct_table *t, const char *name, int64_t secs);
 const char *ct_timeout_name(size_t i);
 int64_t ct_timeout_default(size_t i);
 int ct_timeout_path(const char *name, char *buf, size_t len);
+/* The index of a timeout's name (as ct_table_set_timeout takes it), or -1
+ * with errno ENOENT. */
+int ct_timeout_index(const char *name);
 
 /* Called with each entry just before it is freed (any reason).  The entry and
  * its accessors are valid only during the call. */

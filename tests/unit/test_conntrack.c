@@ -637,6 +637,11 @@ static void test_defrag_timeouts(void **state)
 	assert_string_equal(path, "/proc/sys/net/netfilter/nf_conntrack_udp_timeout");
 	assert_int_equal(ct_timeout_path("ipfrag_timeout", path, sizeof(path)), -1);
 	assert_int_equal(errno, ENOENT);
+	i = (size_t)ct_timeout_index("nf_conntrack_frag6_timeout");
+	assert_string_equal(ct_timeout_name(i), "frag6_timeout");
+	assert_int_equal(ct_timeout_index("frag6_timeout"), (int)i);
+	assert_int_equal(ct_timeout_index("nf_conntrack_ipfrag_timeout"), -1);
+	assert_int_equal(errno, ENOENT);
 
 	memset(pay, 'y', sizeof(pay));
 	n = pg_udp(l4, 5000, 53, pay, sizeof(pay));
