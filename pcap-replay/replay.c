@@ -928,18 +928,19 @@ static int eval_hook(struct replay *r, struct pkt *p, int hook, bool lo, struct 
 	if (p->hook != hook || p->iif + p->oif != (lo ? 1u : 2u))
 		set_iface(p, hook, lo);
 	if (r->tracing) {
+		const char *iif = p->iifname ? p->iifname : "", *oif = p->oifname ? p->oifname : "";
+
 		if (r->cur_events) {
 			json_t *o = json_object();
 
 			json_object_set_new(o, "type", json_string("hook"));
 			json_object_set_new(o, "hook", json_string(hook_name(hook)));
-			json_object_set_new(o, "iifname", json_string(p->iifname ? p->iifname : ""));
-			json_object_set_new(o, "oifname", json_string(p->oifname ? p->oifname : ""));
+			json_object_set_new(o, "iifname", json_string(iif));
+			json_object_set_new(o, "oifname", json_string(oif));
 			json_array_append_new(r->cur_events, o);
 		} else {
-			fprintf(r->trace_out, " hook %s%s%s%s%s\n", hook_name(hook),
-				p->iifname ? " iif " : "", p->iifname ? p->iifname : "",
-				p->oifname ? " oif " : "", p->oifname ? p->oifname : "");
+			fprintf(r->trace_out, " hook %s%s%s%s%s\n", hook_name(hook), *iif ? " iif " : "",
+				iif, *oif ? " oif " : "", oif);
 		}
 	}
 	/* run-time elements (FQDN sets) live on capture time */
