@@ -80,6 +80,9 @@
 #include "dump.h"
 #include "netlink.h"
 
+#define KC_MTU		65535	/* the veth pair's MTU: ETH_MAX_MTU */
+#define KC_MTU_STR	"65535"
+
 #define KC_MARK		0x4b434b21u	/* "KCK!": packets we inject on output */
 #define KC_SENTINEL	0x88b5		/* IEEE local experimental ethertype */
 #define KC_TABLE	"kcheck"
@@ -169,6 +172,8 @@ struct kc {
 	uint64_t *limited;		/* handles of rules with a limit expression */
 	size_t nlimited;
 	uint64_t limit_only;		/* agreed once rate-limited rules were left out */
+	uint64_t ahead;			/* disagreed when the capture's clock was ahead of
+					 * the kernel's by over a second (not --timing) */
 	char err[1024];
 };
 
@@ -465,9 +470,9 @@ static int setup_ns(struct kc *k, const struct pset *l4, const struct pset *l6)
 	snprintf(mac_p, sizeof(mac_p), "%02x:%02x:%02x:%02x:%02x:%02x", peer_mac[0], peer_mac[1],
 		 peer_mac[2], peer_mac[3], peer_mac[4], peer_mac[5]);
 	{
-		const char *veth[] = { "ip", "-n", k->host, "link", "add", "eth0", "mtu", "65535",
+		const char *veth[] = { "ip", "-n", k->host, "link", "add", "eth0", "mtu", KC_MTU_STR,
 				       "address", mac_h, "type", "veth", "peer", "name", "eth0",
-				       "netns", k->peer, "mtu", "65535", "address", mac_p, NULL };
+				       "netns", k->peer, "mtu", KC_MTU_STR, "address", mac_p, NULL };
 		const char *lo_up[] = { "ip", "-n", k->host, "link", "set", "lo", "up", NULL };
 		const char *plo_up[] = { "ip", "-n", k->peer, "link", "set", "lo", "up", NULL };
 
@@ -985,8 +990,12 @@ static int inject(struct kc *k, const struct kc_rec *rec, const uint8_t *data, s
 	ip = data + p.nh_off;
 	have = caplen > p.nh_off ? caplen - p.nh_off : 0;
 	iplen = p.len ? p.len : have;
-	if (iplen > sizeof(buf) - 14)
-		iplen = sizeof(buf) - 14;
+	/* the veth link carries at most 65,535 bytes of IP (ETH_MAX_MTU): a
+	 * larger packet (a BIG TCP jumbogram) cannot be played */
+	if (iplen > KC_MTU) {
+		kr->send_errno = EMSGSIZE;
+		return 0;
+	}
 
 	if (rec->kind == RP_NOT_HOOKED || rec->kind == RP_TRANSIT || rec->dir == FLOW_IN) {
 		memset(buf, 0, 14 + iplen);
@@ -1281,6 +1290,10 @@ static enum kc_outcome compare(struct kc *k, const struct kc_rec *r, const struc
 		snprintf(why, len, "the capture lacks bytes a rule or conntrack needed");
 		return KC_UNDECIDABLE;
 	}
+	if (!kr->sent && kr->send_errno == EMSGSIZE) {
+		snprintf(why, len, "larger than the 65,535 bytes the kernel check's link carries");
+		return KC_UNDECIDABLE;
+	}
 	if (!kr->sent && r->kind == RP_JUDGED && r->dir != FLOW_IN) {
 		snprintf(why, len, "the raw socket refused to send it: %s", strerror(kr->send_errno));
 		return KC_UNDECIDABLE;
@@ -1571,6 +1584,10 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 				       r->capture, (unsigned long long)r->frame, r->desc, why);
 			} else {
 				(*disagree)++;
+				/* played faster than captured: a gap the kernel did
+				 * not wait may be the cause */
+				if (!k->timing && r->cap_s > secs_since(&k->run0) + 1.0)
+					k->ahead++;
 				print_side_by_side(k, r, &kr, why, stdout);
 			}
 		}
@@ -1780,6 +1797,11 @@ int kernel_check(const struct replay_opts *o, const struct ruleset *rs,
 			printf("note: %llu packets agreed once rate-limited log rules were left out "
 			       "(their limit runs on capture time here, on wall-clock time in the "
 			       "kernel)\n", (unsigned long long)k.limit_only);
+		if (k.ahead)
+			printf("note: %llu of the disagreements came after gaps in the capture that "
+			       "the kernel, played as fast as it goes, did not wait: what depends "
+			       "on them (UDP's stream rule after 2 s, expiry) meets the kernel only "
+			       "with --kernel-check-timing\n", (unsigned long long)k.ahead);
 	}
 	rc = dis ? 1 : 0;
 	goto out;

@@ -1244,6 +1244,9 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 	 * may have tracked it */
 	if (p->cls == PKT_TRUNCATED && !p->ct_present && p->ct_state == CT_STATE_INVALID)
 		v.incomplete = true;
+	/* the kernel may have dropped it on the hop-by-hop options the capture cut */
+	if (p->hbh_cut)
+		v.incomplete = true;
 	if (v.incomplete)
 		r->t.incomplete++;
 

@@ -215,7 +215,122 @@ static void ipv6_walk(struct pkt *p)
 	p->th_off = start;
 }
 
-/* ipv6_rcv(): version and payload length against the frame; then the walk. */
+/* Hop-by-hop options (include/uapi/linux/in6.h IPV6_TLV_*) */
+enum {
+	TLV_PAD1 = 0, TLV_PADN = 1, TLV_ROUTERALERT = 5, TLV_CALIPSO = 7, TLV_IOAM = 49,
+	TLV_JUMBO = 194,
+};
+#define MAX_HBH_OPTS	8	/* net.ipv6.max_hbh_opts_number's default */
+
+/* ip6_rcv_core() parses a hop-by-hop header before the prerouting hook
+ * (ipv6_parse_hopopts(), ip6_parse_tlv() in net/ipv6/exthdrs.c) and drops
+ * the packet when a check fails, so no filter hook sees it: the header must
+ * lie within the packet; Pad1/PadN padding runs at most 7 bytes and PadN
+ * holds zeros; at most 8 other options; a router alert is 2 bytes long; an
+ * IOAM option is 4n-aligned (else ignored: ioam6_enabled is 0 by default); a
+ * CALIPSO option is dropped (calipso_validate() finds no DOI: none is
+ * configured on a pool host); a jumbo payload option (RFC 2675) is 4 bytes at
+ * 4n+2, in a packet whose payload length is 0, announcing more than 65,535
+ * bytes and no more than the frame holds, and then sets the packet's length;
+ * any other option is skipped or drops the packet as its two high bits say.
+ * *tot is skb->len and may change (jumbogram).  Returns -1 when the kernel
+ * drops the packet; a header the capture cuts leaves the outcome open:
+ * hbh_cut, and the verdict is undecidable. */
+static int hop_by_hop(struct pkt *p, const uint8_t *ip, size_t cap, size_t *tot)
+{
+	size_t end, off = 42;
+	unsigned padlen = 0, count = 0;
+
+	if (*tot < 48)
+		return classify(p, PKT_MALFORMED, "IPv6 hop-by-hop header beyond the packet");
+	if (cap < 48)
+		goto cut;
+	end = 40 + ((size_t)ip[41] + 1) * 8;
+	if (end > *tot)
+		return classify(p, PKT_MALFORMED, "IPv6 hop-by-hop header beyond the packet");
+	if (cap < end)
+		goto cut;
+	while (off < end) {
+		uint8_t type = ip[off];
+		size_t optlen;
+
+		if (type == TLV_PAD1) {
+			if (++padlen > 7)
+				return classify(p, PKT_MALFORMED, "hop-by-hop padding over 7 bytes");
+			off++;
+			continue;
+		}
+		if (end - off < 2 || (optlen = (size_t)ip[off + 1] + 2) > end - off)
+			return classify(p, PKT_MALFORMED, "hop-by-hop option beyond its header");
+		if (type == TLV_PADN) {
+			padlen += (unsigned)optlen;
+			if (padlen > 7)
+				return classify(p, PKT_MALFORMED, "hop-by-hop padding over 7 bytes");
+			for (size_t i = 2; i < optlen; i++)
+				if (ip[off + i])
+					return classify(p, PKT_MALFORMED,
+							"hop-by-hop PadN option not all zeros");
+			off += optlen;
+			continue;
+		}
+		if (++count > MAX_HBH_OPTS)
+			return classify(p, PKT_MALFORMED,
+					"more than 8 hop-by-hop options (net.ipv6.max_hbh_opts_number)");
+		switch (type) {
+		case TLV_ROUTERALERT:
+			if (optlen != 4)
+				return classify(p, PKT_MALFORMED,
+						"hop-by-hop router alert not 2 bytes long");
+			break;
+		case TLV_IOAM:
+			if (off & 3)
+				return classify(p, PKT_MALFORMED, "hop-by-hop IOAM option misaligned");
+			break;
+		case TLV_CALIPSO:
+			return classify(p, PKT_MALFORMED,
+					"hop-by-hop CALIPSO option (no CALIPSO DOI configured)");
+		case TLV_JUMBO: {
+			uint32_t jlen;
+
+			if (optlen != 6 || (off & 3) != 2)
+				return classify(p, PKT_MALFORMED,
+						"jumbo payload option of wrong length or alignment");
+			jlen = rd32(ip + off + 2);
+			if (jlen <= 65535)
+				return classify(p, PKT_MALFORMED,
+						"jumbo payload length of 65,535 bytes or less");
+			if (rd16(ip + 4))
+				return classify(p, PKT_MALFORMED,
+						"jumbo payload option with a non-zero payload length");
+			if (jlen > *tot - 40)
+				return classify(p, PKT_MALFORMED,
+						"jumbo payload length exceeds the frame");
+			*tot = 40 + (size_t)jlen;
+			break;
+		}
+		default:
+			/* ip6_tlvopt_unknown(): 00 skip, 01 drop, 10 drop (and
+			 * ICMP), 11 drop (ICMP unless to a multicast address) */
+			if (type >> 6)
+				return classify(p, PKT_MALFORMED,
+						"unknown hop-by-hop option whose type says discard");
+			break;
+		}
+		padlen = 0;
+		off += optlen;
+	}
+	return 0;
+cut:
+	p->hbh_cut = true;
+	mark(p, PKT_TRUNCATED, "hop-by-hop header beyond the capture");
+	return 0;
+}
+
+/* ip6_rcv_core(): version, the RFC 4291 address checks that need no host
+ * state (multicast source; multicast destination of the reserved scope 0),
+ * the payload length against the frame (none when the payload length is 0
+ * and a hop-by-hop header follows: a jumbogram's length comes from its
+ * option), the hop-by-hop header; then the walk. */
 static int decode_ipv6(struct pkt *p)
 {
 	const uint8_t *ip = p->data + p->nh_off;
@@ -227,11 +342,19 @@ static int decode_ipv6(struct pkt *p)
 		return classify(p, PKT_TRUNCATED, "truncated IPv6 header");
 	if (ip[0] >> 4 != 6)
 		return classify(p, PKT_MALFORMED, "IPv6 version field is not 6");
-	tot = 40 + (size_t)rd16(ip + 4);
-	/* Jumbograms (payload length 0 + hop-by-hop jumbo option) are not
-	 * expected in captures from an MTU-bound link: taken as header-only. */
-	if (tot > wire)
-		return classify(p, PKT_MALFORMED, "IPv6 payload length exceeds the frame");
+	if (ip[8] == 0xff)
+		return classify(p, PKT_MALFORMED, "IPv6 multicast source address");
+	if (ip[24] == 0xff && (ip[25] & 0x0f) == 0)
+		return classify(p, PKT_MALFORMED, "IPv6 multicast destination of scope 0");
+	if (rd16(ip + 4) || ip[6] != NH_HOP) {
+		tot = 40 + (size_t)rd16(ip + 4);
+		if (tot > wire)
+			return classify(p, PKT_MALFORMED, "IPv6 payload length exceeds the frame");
+	} else {
+		tot = wire;	/* not trimmed: the link's padding stays */
+	}
+	if (ip[6] == NH_HOP && hop_by_hop(p, ip, cap, &tot) < 0)
+		return -1;
 
 	p->nfproto = NFPROTO_IPV6;
 	p->l3proto = ETH_P_IPV6;

@@ -106,6 +106,9 @@ struct pkt {
 	uint8_t ct_dir;		/* IP_CT_DIR_ORIGINAL / REPLY */
 	uint8_t ctinfo;		/* enum ip_conntrack_info when ct_present; PKT_CTINFO_UNTRACKED
 				 * (with ct_state = untracked bit) for ICMPv6 ND/MLD */
+	bool hbh_cut;		/* the capture cuts an IPv6 hop-by-hop header, whose checks
+				 * decide whether the kernel drops the packet before
+				 * prerouting: the verdict is undecidable */
 };
 
 /* Decodes one frame of the given DLT into p (data is not copied; p is cleared

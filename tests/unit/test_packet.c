@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <dirent.h>
 #include <netinet/in.h>
 #include <linux/if_ether.h>
@@ -285,20 +286,161 @@ static void test_ipv6_ah_esp_none(void **state)
 }
 
 /* An extension header running past skb->len: -EBADMSG, L4PROTO unset, but the
- * packet still goes through the hooks. */
+ * packet still goes through the hooks (a destination options header: one
+ * the kernel parses only after the input hook).  A hop-by-hop header is
+ * parsed in ip6_rcv_core() before prerouting: past the packet, it is
+ * dropped there (test_ipv6_hop_by_hop). */
 static void test_ipv6_bad_chain(void **state)
 {
 	struct pkt p;
-	size_t n = pg_ip6(ip, "fd00::1", "fd00::2", 0, NULL, 0, NULL);
+	size_t n = pg_ip6(ip, "fd00::1", "fd00::2", 60, NULL, 0, NULL);
 
 	assert_int_equal(pkt_decode(&p, DLT_RAW, ip, n, n), 0);
 	assert_false(p.tprot_set);
 	assert_int_equal(p.cls, PKT_MALFORMED);
 
+	ip[6] = 0;
+	assert_int_equal(pkt_decode(&p, DLT_RAW, ip, n, n), -1);
+	assert_string_equal(p.why, "IPv6 hop-by-hop header beyond the packet");
+	ip[6] = 60;
+
 	/* IPv6 payload length beyond the frame: ipv6_rcv drops it */
 	ip[5] = 200;
 	assert_int_equal(pkt_decode(&p, DLT_RAW, ip, n, n), -1);
 	assert_int_equal(p.cls, PKT_MALFORMED);
+}
+
+/* IPv6 fd00::1 > fd00::2, a hop-by-hop header (body: its bytes after the
+ * next-header byte, hdrlen first) and a TCP SYN; plen0: payload length 0. */
+static size_t hbh6(const uint8_t *body, size_t blen, bool plen0)
+{
+	size_t l = pg_tcp(l4, 40000, 443, 1, 0, PG_SYN, 64240, NULL, NULL, 0);
+	size_t n = pg_ip6(ip, "fd00::1", "fd00::2", 6, NULL, 0, NULL);
+
+	ip[6] = 0;
+	ip[40] = 6;
+	memcpy(ip + 41, body, blen);
+	memcpy(ip + 41 + blen, l4, l);
+	n += 1 + blen + l;
+	pg_w16(ip + 4, plen0 ? 0 : (uint16_t)(n - 40));
+	return n;
+}
+
+static int hbh_decode(struct pkt *p, const uint8_t *body, size_t blen, bool plen0)
+{
+	size_t n = hbh6(body, blen, plen0);
+
+	return pkt_decode(p, DLT_RAW, ip, n, n);
+}
+
+#define HBH(p, ...) ({ static const uint8_t b_[] = { __VA_ARGS__ }; \
+		       hbh_decode(p, b_, sizeof(b_), false); })
+
+/* ip6_rcv_core() parses the hop-by-hop header before NF_INET_PRE_ROUTING
+ * (ipv6_parse_hopopts(), ip6_parse_tlv(), net/ipv6/exthdrs.c) and drops the
+ * packet on a failed check: no filter hook sees it (-1).  The kernel check
+ * case tests/data/agree/ipv6-hop-by-hop.pcap plays the same against a kernel. */
+static void test_ipv6_hop_by_hop(void **state)
+{
+	struct pkt p;
+
+	/* PadN(4): judged; the transport after the 8-byte header */
+	assert_int_equal(HBH(&p, 0, 1, 4, 0, 0, 0, 0), 0);
+	assert_int_equal(p.cls, PKT_OK);
+	assert_int_equal(p.l4proto, 6);
+	assert_int_equal(p.th_off, 48);
+	/* "RFC 4942 recommends receiving hosts to actively check PadN payload
+	 * to contain only zeroes" */
+	assert_int_equal(HBH(&p, 0, 1, 4, 0, 0, 7, 0), -1);
+	assert_string_equal(p.why, "hop-by-hop PadN option not all zeros");
+	/* padlen > 7: 14 Pad1 in a 16-byte header */
+	assert_int_equal(HBH(&p, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), -1);
+	assert_string_equal(p.why, "hop-by-hop padding over 7 bytes");
+	/* 6 Pad1: padlen 6, fine */
+	assert_int_equal(HBH(&p, 0, 0, 0, 0, 0, 0, 0), 0);
+	/* an option running past its header */
+	assert_int_equal(HBH(&p, 0, 0x1e, 9, 0, 0, 0, 0), -1);
+	assert_string_equal(p.why, "hop-by-hop option beyond its header");
+	/* ipv6_hop_ra(): nh[optoff + 1] == 2, else dropped */
+	assert_int_equal(HBH(&p, 0, 5, 2, 0, 0, 1, 0), 0);
+	assert_int_equal(HBH(&p, 0, 5, 3, 0, 0, 0, 0), -1);
+	assert_string_equal(p.why, "hop-by-hop router alert not 2 bytes long");
+	/* ip6_tlvopt_unknown(): the type's two high bits */
+	assert_int_equal(HBH(&p, 0, 0x1e, 0, 1, 2, 0, 0), 0);
+	assert_int_equal(HBH(&p, 0, 0x5e, 0, 1, 2, 0, 0), -1);
+	assert_int_equal(HBH(&p, 0, 0x9e, 0, 1, 2, 0, 0), -1);
+	assert_int_equal(HBH(&p, 0, 0xde, 0, 1, 2, 0, 0), -1);
+	assert_string_equal(p.why, "unknown hop-by-hop option whose type says discard");
+	/* tlv_count > max_hbh_opts_cnt (8): 8 options fine, 9 not */
+	assert_int_equal(HBH(&p, 2, 0x1e, 0, 0x1e, 0, 0x1e, 0, 0x1e, 0, 0x1e, 0, 0x1e, 0, 0x1e, 0,
+			     0x1e, 0, 1, 4, 0, 0, 0, 0), 0);
+	assert_int_equal(HBH(&p, 2, 0x1e, 0, 0x1e, 0, 0x1e, 0, 0x1e, 0, 0x1e, 0, 0x1e, 0, 0x1e, 0,
+			     0x1e, 0, 0x1e, 0, 1, 2, 0, 0), -1);
+	assert_string_equal(p.why, "more than 8 hop-by-hop options (net.ipv6.max_hbh_opts_number)");
+	/* ipv6_hop_ioam(): "Bad alignment (must be 4n-aligned)" first; then
+	 * ignored while ioam6_enabled is 0 */
+	assert_int_equal(HBH(&p, 0, 0, 0, 49, 2, 0, 0), 0);
+	assert_int_equal(HBH(&p, 0, 49, 2, 0, 0, 1, 0), -1);
+	assert_string_equal(p.why, "hop-by-hop IOAM option misaligned");
+	/* ipv6_hop_calipso(): calipso_validate() finds no DOI */
+	assert_int_equal(HBH(&p, 1, 7, 8, 0, 0, 0, 0, 0, 0, 0, 0, 1, 2, 0, 0), -1);
+	/* ipv6_hop_jumbo(): length 4 at 4n+2, payload length 0, > 65535 */
+	assert_int_equal(HBH(&p, 0, 194, 4, 0, 1, 0, 0), -1);
+	assert_string_equal(p.why, "jumbo payload option with a non-zero payload length");
+	assert_int_equal(HBH(&p, 1, 0, 194, 4, 0, 1, 0, 0, 1, 5, 0, 0, 0, 0, 0), -1);	/* at 43 */
+	assert_string_equal(p.why, "jumbo payload option of wrong length or alignment");
+	assert_int_equal(HBH(&p, 0, 194, 3, 0, 1, 0, 0), -1);		/* 3 bytes */
+	assert_string_equal(p.why, "jumbo payload option of wrong length or alignment");
+	{
+		static const uint8_t small[] = { 0, 194, 4, 0, 0, 1, 0 };
+		static const uint8_t big[] = { 0, 194, 4, 0, 1, 0, 0 };
+		static const uint8_t none[] = { 0, 1, 4, 0, 0, 0, 0 };
+		static uint8_t jumbo[70000 + 40];
+		size_t n;
+
+		assert_int_equal(hbh_decode(&p, small, sizeof(small), true), -1);
+		assert_string_equal(p.why, "jumbo payload length of 65,535 bytes or less");
+		/* 65,536 announced, the frame shorter: INTRUNCATEDPKTS */
+		assert_int_equal(hbh_decode(&p, big, sizeof(big), true), -1);
+		assert_string_equal(p.why, "jumbo payload length exceeds the frame");
+		/* a whole jumbogram: skb->len from the option, then trimmed to it
+		 * (the frame is 64 bytes longer: padding) */
+		n = hbh6(big, sizeof(big), true);
+		memcpy(jumbo, ip, n);
+		assert_int_equal(pkt_decode(&p, DLT_RAW, jumbo, 40 + 65536 + 64, 40 + 65536 + 64), 0);
+		assert_int_equal(p.len, 40 + 65536);
+		assert_int_equal(p.l4proto, 6);
+		/* payload length 0 without a jumbo option: not trimmed, the
+		 * whole frame is the packet */
+		n = hbh6(none, sizeof(none), true);
+		assert_int_equal(pkt_decode(&p, DLT_RAW, ip, n + 10, n + 10), 0);
+		assert_int_equal(p.len, n + 10);
+	}
+	/* the capture cuts the header: judged, the outcome open */
+	{
+		size_t n = hbh6((const uint8_t[]){ 1, 1, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
+				15, false);
+
+		assert_int_equal(pkt_decode(&p, DLT_RAW, ip, 50, n), 0);
+		assert_true(p.hbh_cut);
+		assert_int_equal(p.cls, PKT_TRUNCATED);
+	}
+	/* RFC 4291 2.7 in ip6_rcv_core(): a multicast source; a multicast
+	 * destination of scope 0 */
+	{
+		size_t n = hbh6((const uint8_t[]){ 0, 1, 4, 0, 0, 0, 0 }, 7, false);
+
+		ip[8] = 0xff;
+		assert_int_equal(pkt_decode(&p, DLT_RAW, ip, n, n), -1);
+		assert_string_equal(p.why, "IPv6 multicast source address");
+		ip[8] = 0xfd;
+		ip[24] = 0xff;
+		ip[25] = 0x00;
+		assert_int_equal(pkt_decode(&p, DLT_RAW, ip, n, n), -1);
+		assert_string_equal(p.why, "IPv6 multicast destination of scope 0");
+		ip[25] = 0x02;
+		assert_int_equal(pkt_decode(&p, DLT_RAW, ip, n, n), 0);
+	}
 }
 
 /* 802.1Q and 802.1ad/QinQ tags before the network header */
@@ -485,6 +627,7 @@ int main(void)
 		cmocka_unit_test(test_ipv6_fragments),
 		cmocka_unit_test(test_ipv6_ah_esp_none),
 		cmocka_unit_test(test_ipv6_bad_chain),
+		cmocka_unit_test(test_ipv6_hop_by_hop),
 		cmocka_unit_test(test_vlan),
 		cmocka_unit_test(test_sll),
 		cmocka_unit_test(test_null_loop),

@@ -490,6 +490,57 @@ def timing_frag_timeouts():
     return c
 
 
+def ipv6_hop_by_hop():
+    """packet.c: the hop-by-hop checks ip6_rcv_core() makes before prerouting
+    (ipv6_parse_hopopts, ip6_parse_tlv, ipv6_hop_ra/_ioam/_jumbo/_calipso in
+    net/ipv6/exthdrs.c; the RFC 4291 address checks): a packet failing one is
+    dropped before any filter hook; the others are judged.  Found by replaying
+    tcpdump's bigtcp-ipv6-hbh.pcap through the kernel check (the jumbogram was
+    read as a 40-byte header).  Each SYN comes from its own port to the
+    allowed port 44224; the options bodies follow the next-header byte."""
+    c = Cap()
+    port = [40700]
+
+    def syn(body, src=AML6, dst=H6, plen0=False):
+        port[0] += 1
+        pk = bytearray(ip6(src, dst, 6, tcp(port[0], 44224, 1, 0, 0x02, 64240, MSS),
+                           ext=[(0, bytes(body))]))
+        if plen0:
+            pk[4:6] = b"\0\0"
+        c.inb(bytes(pk))
+
+    def opts(*tlvs):
+        """a header of 8n bytes from TLVs (bytes), then PadN/Pad1 to fill"""
+        b = b"".join(tlvs)
+        fill = (-(len(b) + 2)) % 8
+        b += bytes([1, fill - 2]) + bytes(fill - 2) if fill >= 2 else bytes(fill)
+        return bytes([(len(b) + 2) // 8 - 1]) + b
+
+    syn(opts())                                          # PadN(4): judged
+    syn(bytes([0, 1, 4, 0, 0, 7, 0]))                    # PadN not all zeros: dropped
+    syn(bytes([1]) + bytes(14))                          # 14 x Pad1, 7 too many: dropped
+    syn(opts(bytes([5, 2, 0, 0])))                       # router alert: judged
+    syn(opts(bytes([5, 3, 0, 0, 0])))                    # router alert of 3 bytes: dropped
+    syn(opts(bytes([0x1e, 0])))                          # unknown, action 00: skipped, judged
+    syn(opts(bytes([0x5e, 0])))                          # action 01: dropped
+    syn(opts(bytes([0x9e, 0])))                          # action 10: dropped
+    syn(opts(bytes([0xde, 0])))                          # action 11, unicast: dropped
+    syn(opts(*[bytes([0x1e, 0])] * 8))                   # 8 options: judged
+    syn(opts(*[bytes([0x1e, 0])] * 9))                   # 9 options: dropped
+    syn(opts(bytes([0, 0, 49, 2, 0, 0])))                # IOAM at 4n: ignored, judged
+    syn(opts(bytes([49, 2, 0, 0])))                      # IOAM at 4n+2: dropped
+    syn(opts(bytes([7, 8]) + bytes(8)))                  # CALIPSO: dropped (no DOI)
+    syn(opts(bytes([194, 4, 0, 1, 0, 0])))               # jumbo, payload length set: dropped
+    syn(opts(bytes([194, 4, 0, 0, 1, 0])), plen0=True)   # jumbo of 256 bytes: dropped
+    syn(opts(), plen0=True)                              # length 0, no jumbo: the frame's, judged
+    syn(bytes([10]) + bytes(5))                          # header beyond the packet: dropped
+    syn(opts(), src="ff02::1")                           # multicast source: dropped
+    syn(opts(), dst="ff00::1")                           # multicast destination, scope 0
+    # the host's own packet with a router alert: judged on output
+    c.out(ip6(H6, AML6, 17, udp(40800, 5831, b"q" * 8), ext=[(0, opts(bytes([5, 2, 0, 0])))]))
+    return c
+
+
 CASES = {
     "handshake-in": handshake_in, "handshake-out": handshake_out,
     "established-return": established_return, "invalid": invalid,
@@ -501,6 +552,7 @@ CASES = {
     "rate-limited-log": rate_limited_log, "gre": gre,
     "timing-conntrack": timing_conntrack, "timing-timeouts": timing_timeouts,
     "timing-frag-timeouts": timing_frag_timeouts,
+    "ipv6-hop-by-hop": ipv6_hop_by_hop,
     "sctp-assoc": sctp_assoc, "sctp-invalid": sctp_invalid, "sctp-paths": sctp_paths,
 }
 
