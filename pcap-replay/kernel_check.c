@@ -958,7 +958,7 @@ static void dst_mac(const struct pkt *p, const uint8_t *ip, size_t iplen, uint8_
 static int inject(struct kc *k, const struct kc_rec *rec, const uint8_t *data, size_t caplen,
 		  int dlt, size_t wirelen, struct kc_kern *kr)
 {
-	static uint8_t buf[70000];
+	static uint8_t buf[14 + KC_MTU];
 	struct pkt p;
 	size_t iplen, have;
 	const uint8_t *ip;
@@ -975,6 +975,10 @@ static int inject(struct kc *k, const struct kc_rec *rec, const uint8_t *data, s
 		while ((type == 0x8100 || type == 0x88a8 || type == 0x9100) && off + 6 <= caplen) {
 			off += 4;
 			type = (uint16_t)(data[off] << 8 | data[off + 1]);
+		}
+		if (caplen - off > 2 + KC_MTU) {	/* type + payload: not over the MTU */
+			kr->send_errno = EMSGSIZE;
+			return 0;
 		}
 		memcpy(buf, host_mac, 6);
 		if (data[0] & 1)

@@ -19,6 +19,9 @@
 #     (gen.py --sctp 100: random faults in the handshake, tags, bundling,
 #     shutdown and abort), SCTP_SEEDS (default 1-20; none when only SEEDS is
 #     given, "none" for none).
+#  4. every capture of tcpdump's regression suite (../shared/data, skipped
+#     when absent; AGREE_CORPUS=0 skips it), addresses moved into the test
+#     ranges by tests/tools/remap_addrs.py; and no namespace left behind.
 # Besides verdicts, rule paths and ct state, the check compares each packet's
 # conntrack entry with the host's conntrack table: its time left, its
 # SEEN_REPLY and ASSURED bits, and for TCP and SCTP the tracker state
@@ -199,6 +202,87 @@ else
 fi
 if [ -z "${SEEDS:-}" ] && { [ "$P" -lt 50 ] || [ "$N" -lt 10000 ]; }; then
 	not_ok "agree: coverage" "only $P policies and $N packets (want >= 50 and >= 10000)"
+fi
+
+# ---- 4. tcpdump's regression captures through the kernel ----------------------
+# Real traffic of every kind (routing protocols, tunnels, IPv6 extension
+# headers, malformed and truncated frames, BIG TCP), not what gen.py thinks
+# of.  Their addresses are moved into the test ranges first
+# (tests/tools/remap_addrs.py: no played packet names a host outside the
+# namespaces); the host's addresses are inferred.  A capture whose every
+# disagreement followed a gap the fast replay did not wait is played again
+# with --kernel-check-timing, and that run counts.
+CORPUS=${SHARED_DATA:-../shared/data}/pcaps/tcpdump
+if [ "${AGREE_CORPUS:-1}" = 0 ]; then
+	skip "agree: tcpdump corpus through the kernel" "AGREE_CORPUS=0"
+elif [ ! -d "$CORPUS" ]; then
+	skip "agree: tcpdump corpus through the kernel" "$CORPUS absent"
+else
+	mkdir -p "$tmp/corpus"
+	if ! python3 tests/tools/remap_addrs.py --dir "$tmp/corpus" "$CORPUS"/*.pcap "$CORPUS"/*.pcapng \
+		2>"$tmp/remap.err"; then
+		not_ok "agree: tcpdump corpus, addresses remapped" "$(tail -3 "$tmp/remap.err")"
+	else
+		# corpus_one N FILE: one status line
+		corpus_one() {
+			local n=$1 f=$2 b o rc gaps dis
+			b=$(basename "$f"); o=$tmp/corpus/$b
+			"$REPLAY" --kernel-check --netns-prefix "$PREFIX-c$n" --policy "$DATA/policy.yaml" \
+				--tags "$TAGS" "$f" >"$o.out" 2>"$o.err"
+			rc=$?
+			timed=""
+			if [ $rc = 1 ]; then
+				dis=$(sed -n 's/^agreement: .*, \([0-9]*\) disagreements\{0,1\}$/\1/p' "$o.out")
+				gaps=$(sed -n 's/^note: \([0-9]*\) of the disagreements came after gaps.*/\1/p' "$o.out")
+				if [ -n "$dis" ] && [ "$dis" = "$gaps" ]; then
+					timeout 120 "$REPLAY" --kernel-check --kernel-check-timing \
+						--netns-prefix "$PREFIX-c$n" --policy "$DATA/policy.yaml" \
+						--tags "$TAGS" "$f" >"$o.out" 2>"$o.err"
+					rc=$?
+					timed=" (in real time)"
+				fi
+			fi
+			echo "$b: rc=$rc$timed $(grep '^agreement:' "$o.out" || echo "no agreement line: $(tail -1 "$o.err")")"
+		}
+		export -f corpus_one
+		export DATA
+		start=$(date +%s)
+		i=0
+		for f in "$tmp"/corpus/*.pcap "$tmp"/corpus/*.pcapng; do
+			i=$((i + 1)); echo "$i $f"
+		done | xargs -P "$JOBS" -L 1 bash -c 'corpus_one "$0" "$1"' >"$tmp/corpus.txt"
+		secs=$(( $(date +%s) - start ))
+		A=0 N=0 U=0 D=0 C=0 T=0 bad=0
+		while IFS= read -r l; do
+			C=$((C + 1))
+			case "$l" in *"(in real time)"*) T=$((T + 1)) ;; esac
+			if [[ "$l" =~ rc=([0-9]+).*agreement:\ ([0-9]+)/([0-9]+)\ packets.*,\ ([0-9]+)\ undecidable\ offline,\ ([0-9]+)\ disagreement ]]; then
+				A=$((A + BASH_REMATCH[2])); N=$((N + BASH_REMATCH[3]))
+				U=$((U + BASH_REMATCH[4])); D=$((D + BASH_REMATCH[5]))
+				if [ "${BASH_REMATCH[1]}" != 0 ] || [ "${BASH_REMATCH[5]}" != 0 ]; then
+					bad=$((bad + 1))
+					b=${l%%:*}
+					not_ok "agree: tcpdump capture $b (addresses remapped)" "$l" \
+						"reproduce: python3 tests/tools/remap_addrs.py $CORPUS/$b X; $REPLAY --kernel-check --policy $DATA/policy.yaml --tags $TAGS X" \
+						"$(grep -v '^agree \|^UNDECIDABLE' "$tmp/corpus/$b.out" | head -40)"
+				fi
+			else
+				bad=$((bad + 1))
+				not_ok "agree: tcpdump capture ${l%%:*}" "$l"
+			fi
+		done <"$tmp/corpus.txt"
+		echo "# tcpdump corpus through the kernel: $A/$N packets agree, $U undecidable offline," \
+			"$D disagreements; $C captures ($T played in real time), ${secs}s"
+		if [ "$bad" = 0 ] && [ "$C" -gt 0 ]; then
+			ok "agree: tcpdump corpus, $C captures (addresses remapped): $A/$N packets agree with the kernel, $U undecidable offline, 0 disagreements"
+		fi
+	fi
+fi
+leaked=$(ip netns list 2>/dev/null | awk '{print $1}' | grep -c "^$PREFIX-")
+if [ "$leaked" = 0 ]; then
+	ok "agree: every scratch namespace of the checks is gone"
+else
+	not_ok "agree: scratch namespaces left behind" "$(ip netns list | grep "^$PREFIX-")"
 fi
 
 [ "$failures" -eq 0 ]
