@@ -21,7 +21,10 @@
 #     given, "none" for none).
 #  4. every capture of tcpdump's regression suite (../shared/data, skipped
 #     when absent; AGREE_CORPUS=0 skips it), addresses moved into the test
-#     ranges by tests/tools/remap_addrs.py; and no namespace left behind.
+#     ranges by tests/tools/remap_addrs.py;
+#  5. the Linux stack's own traffic (window scaling, SACK, timestamps,
+#     retransmissions after random losses), captured in two namespaces and
+#     played back through the check; and no namespace left behind.
 # Besides verdicts, rule paths and ct state, the check compares each packet's
 # conntrack entry with the host's conntrack table: its time left, its
 # SEEN_REPLY and ASSURED bits, and for TCP and SCTP the tracker state
@@ -278,6 +281,91 @@ else
 		fi
 	fi
 fi
+# ---- 5. the Linux stack's own traffic, captured and played back -----------------
+# gen.py's TCP has no window scaling, SACK or timestamps and never retransmits;
+# the kernel's TCP has all of them.  Two namespaces (pool host 10.0.1.4 /
+# fd00:10::4, and a peer holding the AzureMachineLearning, Storage.EastUS and
+# VNet test addresses) exchange real traffic, unfiltered, with 4% of the TCP
+# segments lost at the peer (nft numgen) so that retransmissions, duplicate
+# ACKs and SACK blocks occur; segmentation offload is off (gso_max_segs 1) so
+# that the capture holds the segments on the wire.  The capture, taken on the
+# host's interface, then goes through the kernel check with the agree policy.
+stack_case() {
+	local H=$PREFIX-sh P=$PREFIX-sp S=tests/live/agree/stack.py cap=$tmp/stack.pcap pid i
+	ip netns add "$H" && ip netns add "$P" &&
+		ip link add eth0 netns "$H" type veth peer name eth0 netns "$P" || return 1
+	for n in "$H" "$P"; do
+		ip -n "$n" link set eth0 gso_max_segs 1 || return 1
+		ip netns exec "$n" sysctl -qw net.ipv6.conf.all.accept_dad=0 \
+			net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.eth0.accept_dad=0 || return 1
+		ip -n "$n" link set lo up && ip -n "$n" link set eth0 up || return 1
+	done
+	ip -n "$H" addr add 10.0.1.4/16 dev eth0 && ip -n "$H" addr add fd00:10::4/64 dev eth0 &&
+	for a in 192.0.2.5 198.51.100.10 2001:db8:1::5 2001:db8:3::10; do
+		ip -n "$H" route add "$a" dev eth0 || return 1
+	done &&
+	ip -n "$P" addr add 10.0.1.10/16 dev eth0 && ip -n "$P" addr add fd00:10::10/64 dev eth0 &&
+	for a in 192.0.2.5/32 198.51.100.10/32 2001:db8:1::5/128 2001:db8:3::10/128; do
+		ip -n "$P" addr add "$a" dev eth0 || return 1
+	done &&
+	ip netns exec "$P" nft -f - <<-'NFT' || return 1
+	table inet loss {
+		chain in { type filter hook input priority 0; meta l4proto tcp numgen random mod 25 0 drop; }
+		chain out { type filter hook output priority 0; meta l4proto tcp numgen random mod 25 0 drop; }
+	}
+	NFT
+	ip netns exec "$H" tcpdump -i eth0 -U -n -s 0 -w "$cap" >"$tmp/stack.tcpdump" 2>&1 &
+	pid=$!
+	for i in $(seq 50); do grep -q 'listening on' "$tmp/stack.tcpdump" && break; sleep 0.1; done
+	{
+		ip netns exec "$H" python3 "$S" tcp-server 10.0.1.4 44224 1 &
+		ip netns exec "$H" python3 "$S" tcp-server fd00:10::4 44224 1 &
+		ip netns exec "$P" python3 "$S" tcp-server 198.51.100.10 443 1 &
+		ip netns exec "$P" python3 "$S" tcp-server 2001:db8:3::10 443 1 &
+		ip netns exec "$P" python3 "$S" udp-echo 10.0.1.10 5000 5 &
+		ip netns exec "$P" python3 "$S" udp-echo fd00:10::10 5000 5 &
+		sleep 0.5
+		ip netns exec "$P" python3 "$S" tcp-client 192.0.2.5 10.0.1.4 44224 1000000 &&
+		ip netns exec "$P" python3 "$S" tcp-client 2001:db8:1::5 fd00:10::4 44224 1000000 &&
+		ip netns exec "$H" python3 "$S" tcp-client 10.0.1.4 198.51.100.10 443 1000000 &&
+		ip netns exec "$H" python3 "$S" tcp-client fd00:10::4 2001:db8:3::10 443 1000000 &&
+		ip netns exec "$H" python3 "$S" udp-client 10.0.1.4 10.0.1.10 5000 5 &&
+		ip netns exec "$H" python3 "$S" udp-client fd00:10::4 fd00:10::10 5000 5 &&
+		ip netns exec "$H" python3 "$S" tcp-refused 10.0.1.4 198.51.100.10 444 &&
+		ip netns exec "$H" python3 "$S" udp-closed 10.0.1.4 10.0.1.10 5999 &&
+		ip netns exec "$H" python3 "$S" udp-closed fd00:10::4 fd00:10::10 5999 &&
+		ip netns exec "$H" ping -q -c 3 -i 0.2 10.0.1.10 >/dev/null &&
+		ip netns exec "$H" ping -q -c 3 -i 0.2 fd00:10::10 >/dev/null &&
+		ip netns exec "$P" ping -q -c 3 -i 0.2 -I 10.0.1.10 10.0.1.4 >/dev/null
+	} 2>"$tmp/stack.err"
+	local rc=$?
+	sleep 0.3
+	kill -INT "$pid" 2>/dev/null
+	wait
+	ip netns del "$H"; ip netns del "$P"
+	return $rc
+}
+if ! command -v tcpdump >/dev/null 2>&1; then
+	skip "agree: the Linux stack's traffic" "tcpdump not found"
+elif ! stack_case; then
+	not_ok "agree: the Linux stack's traffic, captured" "$(tail -5 "$tmp/stack.err")" \
+		"$(tail -3 "$tmp/stack.tcpdump")"
+else
+	kcheck stack "$DATA/policy.yaml" 10.0.1.4,fd00:10::4 "$tmp/stack.pcap"
+	rc=$?
+	line=$(grep '^agreement:' "$tmp/stack.out")
+	n=$(printf '%s' "$line" | sed -n 's|^agreement: [0-9]*/\([0-9]*\) packets.*|\1|p')
+	retx=$(tcpdump -n -r "$tmp/stack.pcap" 'tcp[13] & 0x10 != 0' 2>/dev/null |
+		grep -c 'sack')
+	if [ $rc -eq 0 ] && printf '%s' "$line" | grep -q ', 0 disagreements' &&
+		[ "${n:-0}" -ge 2000 ] && [ "$retx" -gt 0 ]; then
+		ok "agree: the Linux stack's traffic (TCP with window scaling, SACK, timestamps and $retx SACK-carrying ACKs after losses; UDP, ICMP, refused connections): $line"
+	else
+		not_ok "agree: the Linux stack's traffic" "exit $rc: $line; $retx ACKs with SACK blocks (want > 0), ${n:-0} packets (want >= 2000)" \
+			"$(grep -v '^agree \|^UNDECIDABLE' "$tmp/stack.out" | head -40)" "$(head -5 "$tmp/stack.err")"
+	fi
+fi
+
 leaked=$(ip netns list 2>/dev/null | awk '{print $1}' | grep -c "^$PREFIX-")
 if [ "$leaked" = 0 ]; then
 	ok "agree: every scratch namespace of the checks is gone"

@@ -1,0 +1,119 @@
+#!/usr/bin/env python3
+"""Endpoints of real Linux-stack traffic for t_agree's captured case (run inside
+the test's namespaces with ip netns exec): whatever the kernel's TCP does with
+window scaling, SACK, timestamps, delayed ACKs and retransmissions is what the
+capture then holds.
+
+    stack.py tcp-server ADDR PORT CONNS      accept CONNS connections: read to EOF,
+                                             send as many bytes back, close
+    stack.py tcp-client SRC DST PORT BYTES   send BYTES, half-close, read the echo
+    stack.py tcp-refused SRC DST PORT        connect to a closed port: refused
+    stack.py udp-echo ADDR PORT COUNT        answer COUNT datagrams
+    stack.py udp-client SRC DST PORT COUNT   COUNT request/response exchanges
+    stack.py udp-closed SRC DST PORT         one datagram to a closed port
+
+Exit status 0 when the exchange went as described; a message on stderr else.
+"""
+import socket
+import sys
+import time
+
+
+def fam(a):
+    return socket.AF_INET6 if ":" in a else socket.AF_INET
+
+
+def tcp_server(addr, port, conns):
+    s = socket.socket(fam(addr), socket.SOCK_STREAM)
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind((addr, int(port)))
+    s.listen(8)
+    s.settimeout(30)
+    for _ in range(int(conns)):
+        c, _ = s.accept()
+        c.settimeout(30)
+        n = 0
+        while True:
+            b = c.recv(65536)
+            if not b:
+                break
+            n += len(b)
+        c.sendall(b"s" * n)
+        c.close()
+
+
+def tcp_client(src, dst, port, nbytes):
+    n = int(nbytes)
+    c = socket.socket(fam(dst), socket.SOCK_STREAM)
+    c.settimeout(30)
+    c.bind((src, 0))
+    c.connect((dst, int(port)))
+    c.sendall(b"c" * n)
+    c.shutdown(socket.SHUT_WR)
+    got = 0
+    while True:
+        b = c.recv(65536)
+        if not b:
+            break
+        got += len(b)
+    c.close()
+    if got != n:
+        sys.exit(f"tcp-client: {got} bytes back, {n} sent")
+
+
+def tcp_refused(src, dst, port):
+    c = socket.socket(fam(dst), socket.SOCK_STREAM)
+    c.settimeout(5)
+    c.bind((src, 0))
+    try:
+        c.connect((dst, int(port)))
+    except ConnectionRefusedError:
+        return
+    sys.exit("tcp-refused: the connection was accepted")
+
+
+def udp_echo(addr, port, count):
+    s = socket.socket(fam(addr), socket.SOCK_DGRAM)
+    s.bind((addr, int(port)))
+    s.settimeout(30)
+    for _ in range(int(count)):
+        b, a = s.recvfrom(2048)
+        s.sendto(b, a)
+
+
+def udp_client(src, dst, port, count):
+    c = socket.socket(fam(dst), socket.SOCK_DGRAM)
+    c.bind((src, 0))
+    c.settimeout(5)
+    for i in range(int(count)):
+        q = b"q%d" % i
+        c.sendto(q, (dst, int(port)))
+        b, _ = c.recvfrom(2048)
+        if b != q:
+            sys.exit("udp-client: wrong answer")
+        time.sleep(0.05)
+
+
+def udp_closed(src, dst, port):
+    c = socket.socket(fam(dst), socket.SOCK_DGRAM)
+    c.bind((src, 0))
+    c.settimeout(2)
+    c.connect((dst, int(port)))
+    c.send(b"anyone?")
+    try:
+        c.recv(2048)
+    except ConnectionRefusedError:     # the ICMP port unreachable came back
+        return
+    sys.exit("udp-closed: an answer, or no ICMP error")
+
+
+CMDS = {"tcp-server": tcp_server, "tcp-client": tcp_client, "tcp-refused": tcp_refused,
+        "udp-echo": udp_echo, "udp-client": udp_client, "udp-closed": udp_closed}
+
+if __name__ == "__main__":
+    if len(sys.argv) < 2 or sys.argv[1] not in CMDS:
+        sys.exit(__doc__)
+    try:
+        CMDS[sys.argv[1]](*sys.argv[2:])
+    except (OSError, TypeError) as e:
+        sys.exit(f"{sys.argv[1]}: {e}")
