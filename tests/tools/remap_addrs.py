@@ -131,6 +131,17 @@ class Frame:
         d[off:off + n] = new
         return old, new
 
+    def swap_pair(self, off, n, fn):
+        """source and destination, n bytes each from off: (olds, news)
+        concatenated, as far as the frame holds them"""
+        olds, news = b"", b""
+        for a in (off, off + n):
+            r = self.swap(a, n, fn)
+            if r:
+                olds += r[0]
+                news += r[1]
+        return olds, news
+
     def l4_csum_off(self, proto, l4, first):
         if not first:
             return None, False
@@ -142,12 +153,7 @@ class Frame:
         if o + 20 > len(d) or d[o] >> 4 != 4:
             return b"", b""
         ihl = (d[o] & 15) * 4
-        olds, news = b"", b""
-        for a in (o + 12, o + 16):
-            r = self.swap(a, 4, self.m.v4)
-            if r:
-                olds += r[0]
-                news += r[1]
+        olds, news = self.swap_pair(o + 12, 4, self.m.v4)
         if len(olds) == 8:
             self.fix16(o + 10, olds, news)
         else:
@@ -164,12 +170,7 @@ class Frame:
         d = self.d
         if o + 40 > len(d) or d[o] >> 4 != 6:
             return
-        olds, news = b"", b""
-        for a in (o + 8, o + 24):
-            r = self.swap(a, 16, self.m.v6)
-            if r:
-                olds += r[0]
-                news += r[1]
+        olds, news = self.swap_pair(o + 8, 16, self.m.v6)
         if len(olds) != 32:
             return
         nh, p, first = d[o + 6], o + 40, True

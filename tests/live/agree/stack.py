@@ -32,39 +32,41 @@ def tcp_server(addr, port, conns):
     for _ in range(int(conns)):
         c, _ = s.accept()
         c.settimeout(30)
-        n = 0
-        while True:
-            b = c.recv(65536)
-            if not b:
-                break
-            n += len(b)
-        c.sendall(b"s" * n)
+        c.sendall(b"s" * drain(c))
         c.close()
+
+
+def drain(c):
+    """reads to end of stream; returns how many bytes came"""
+    n = 0
+    while True:
+        b = c.recv(65536)
+        if not b:
+            return n
+        n += len(b)
+
+
+def client(kind, src, dst, timeout):
+    c = socket.socket(fam(dst), kind)
+    c.settimeout(timeout)
+    c.bind((src, 0))
+    return c
 
 
 def tcp_client(src, dst, port, nbytes):
     n = int(nbytes)
-    c = socket.socket(fam(dst), socket.SOCK_STREAM)
-    c.settimeout(30)
-    c.bind((src, 0))
+    c = client(socket.SOCK_STREAM, src, dst, 30)
     c.connect((dst, int(port)))
     c.sendall(b"c" * n)
     c.shutdown(socket.SHUT_WR)
-    got = 0
-    while True:
-        b = c.recv(65536)
-        if not b:
-            break
-        got += len(b)
+    got = drain(c)
     c.close()
     if got != n:
         sys.exit(f"tcp-client: {got} bytes back, {n} sent")
 
 
 def tcp_refused(src, dst, port):
-    c = socket.socket(fam(dst), socket.SOCK_STREAM)
-    c.settimeout(5)
-    c.bind((src, 0))
+    c = client(socket.SOCK_STREAM, src, dst, 5)
     try:
         c.connect((dst, int(port)))
     except ConnectionRefusedError:
@@ -82,9 +84,7 @@ def udp_echo(addr, port, count):
 
 
 def udp_client(src, dst, port, count):
-    c = socket.socket(fam(dst), socket.SOCK_DGRAM)
-    c.bind((src, 0))
-    c.settimeout(5)
+    c = client(socket.SOCK_DGRAM, src, dst, 5)
     for i in range(int(count)):
         q = b"q%d" % i
         c.sendto(q, (dst, int(port)))
@@ -95,9 +95,7 @@ def udp_client(src, dst, port, count):
 
 
 def udp_closed(src, dst, port):
-    c = socket.socket(fam(dst), socket.SOCK_DGRAM)
-    c.bind((src, 0))
-    c.settimeout(2)
+    c = client(socket.SOCK_DGRAM, src, dst, 2)
     c.connect((dst, int(port)))
     c.send(b"anyone?")
     try:
