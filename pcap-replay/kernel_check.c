@@ -1335,6 +1335,15 @@ static enum kc_outcome compare(struct kc *k, const struct kc_rec *r, const struc
 			return KC_DISAGREE;
 		}
 		return KC_AGREE;
+	case RP_OPT_DROP:
+		/* conntrack saw it at prerouting, then ip_rcv_options() */
+		if (!kr->pre || kr->in || kr->path.n) {
+			snprintf(why, len, "pcap-replay: %s after prerouting; the kernel %s",
+				 r->why ? r->why : "IPv4 options", kr->pre ? "delivered it" :
+				 "dropped it before prerouting");
+			return KC_DISAGREE;
+		}
+		return KC_AGREE;
 	case RP_JUDGED:
 		break;
 	}
@@ -1452,6 +1461,7 @@ static const char *kind_text(const struct kc_rec *r)
 	case RP_FRAG_HELD: return "fragment held for reassembly";
 	case RP_FRAG_DROPPED: return "fragment dropped by defrag";
 	case RP_CT_DROP: return "dropped by conntrack";
+	case RP_OPT_DROP: return "dropped on its IPv4 options after prerouting";
 	case RP_JUDGED: break;
 	}
 	return r->dir == FLOW_IN ? "input" : r->dir == FLOW_OUT ? "output" : "loopback";

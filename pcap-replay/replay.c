@@ -1139,7 +1139,7 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 	struct flow_key k;
 	struct key2 k2;
 	struct flow *f;
-	bool reply = false, accepted, ct_dropped = false, have_k2 = false;
+	bool reply = false, accepted, ct_dropped = false, opt_dropped = false, have_k2 = false;
 	const char *decided = NULL;
 	enum ct_frag_result fr;
 
@@ -1187,6 +1187,13 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 				"the kernel would (\"nf_conntrack: table full, dropping packet\")\n",
 				r->o->max_flows, cap, (unsigned long long)p->frame);
 		}
+		accepted = false;
+	} else if (p->opt_drop && dir == FLOW_IN) {
+		/* its IPv4 options drop it after prerouting (conntrack has seen
+		 * it, as above), before the input hook: no rule sees it */
+		opt_dropped = true;
+		memset(&v, 0, sizeof(v));
+		v.verdict = NF_DROP;
 		accepted = false;
 	} else {
 		/* A first packet: what a refused one of its tuple left, found by
@@ -1253,6 +1260,8 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 	/* the decision's text: only for a new flow or a trace (it is not cheap) */
 	if (ct_dropped)
 		decided = "conntrack (table full)";
+	else if (opt_dropped)
+		decided = pkt_opt_drop_text(p->opt_drop);
 	/* the flow, before ct_confirm can free a discarded entry; the conntrack
 	 * entry remembers its flow (index + 1), which spares the lookup for all
 	 * but the first packet of a tracked connection */
@@ -1285,7 +1294,7 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 	if (!f) {
 		f = flow_new(r, &k2.k, k2.h);
 		if (f) {
-			if (!ct_dropped)
+			if (!decided)
 				decided = decision_text(r, &v);
 			f->dir = dir;
 			f->capture = cap;
@@ -1342,8 +1351,8 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 			f->related += related;
 		}
 	}
-	emit(r, cap, p, p->frame, ct_dropped ? RP_CT_DROP : RP_JUDGED, dir,
-	     ct_dropped ? NULL : &v, v.incomplete, NULL);
+	emit(r, cap, p, p->frame, ct_dropped ? RP_CT_DROP : opt_dropped ? RP_OPT_DROP : RP_JUDGED,
+	     dir, ct_dropped || opt_dropped ? NULL : &v, v.incomplete, opt_dropped ? decided : NULL);
 	if (!ct_dropped)
 		ct_confirm(r->ct, p, accepted);
 

@@ -137,6 +137,7 @@ enum replay_pkt_kind {
 	RP_FRAG_HELD,		/* fragment queued by defrag */
 	RP_FRAG_DROPPED,	/* fragment dropped by defrag */
 	RP_CT_DROP,		/* dropped by conntrack (table full) */
+	RP_OPT_DROP,		/* received; its IPv4 options drop it after prerouting */
 	RP_JUDGED,		/* evaluated: v holds the verdict (loopback: input's) */
 };
 

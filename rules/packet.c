@@ -73,6 +73,100 @@ static bool ip_csum_ok(const uint8_t *b, size_t n)
 	return sum != 0 && sum % 0xffff == 0;
 }
 
+/* IPv4 option types (include/uapi/linux/ip.h IPOPT_*) */
+enum {
+	OPT_END = 0, OPT_NOOP = 1, OPT_RR = 7, OPT_TIMESTAMP = 68, OPT_LSRR = 131,
+	OPT_CIPSO = 134, OPT_SSRR = 137, OPT_RA = 148,
+};
+
+const char *pkt_opt_drop_text(uint8_t opt_drop)
+{
+	switch (opt_drop) {
+	case PKT_OPT_MALFORMED:
+		return "the kernel: malformed IPv4 options (ip_options_compile)";
+	case PKT_OPT_SRR:
+		return "the kernel: IPv4 source route option (accept_source_route is 0)";
+	case PKT_OPT_CIPSO:
+		return "the kernel: IPv4 CIPSO option (no CIPSO DOI configured)";
+	default:
+		return "";
+	}
+}
+
+/* ip_options_compile() on a received packet (net/ipv4/ip_options.c), then
+ * ip_rcv_options() (net/ipv4/ip_input.c): the checks that make the kernel
+ * drop it after prerouting.  o: the n option bytes after the 20-byte header.
+ * The defaults of a pool host are assumed: accept_source_route 0 (net.ipv4.
+ * conf.all's 0 ANDed with the device's), no CIPSO DOI. */
+static uint8_t ip4_options(const uint8_t *o, size_t n)
+{
+	bool srr = false, rr = false, ts = false, cipso = false;
+	size_t l = n;
+
+	while (l > 0) {
+		size_t optlen;
+
+		if (o[0] == OPT_END)
+			break;
+		if (o[0] == OPT_NOOP) {
+			o++;
+			l--;
+			continue;
+		}
+		if (l < 2)
+			return PKT_OPT_MALFORMED;
+		optlen = o[1];
+		if (optlen < 2 || optlen > l)
+			return PKT_OPT_MALFORMED;
+		switch (o[0]) {
+		case OPT_SSRR:
+		case OPT_LSRR:
+			if (optlen < 3 || o[2] < 4 || srr)
+				return PKT_OPT_MALFORMED;
+			srr = true;
+			break;
+		case OPT_RR:
+			if (rr || optlen < 3 || o[2] < 4)
+				return PKT_OPT_MALFORMED;
+			if (o[2] <= optlen && o[2] + 3u > optlen)
+				return PKT_OPT_MALFORMED;
+			rr = true;
+			break;
+		case OPT_TIMESTAMP:
+			if (ts || optlen < 4 || o[2] < 5)
+				return PKT_OPT_MALFORMED;
+			if (o[2] <= optlen) {
+				if (o[2] + 3u > optlen)
+					return PKT_OPT_MALFORMED;
+				/* with an address: TSANDADDR (1), PRESPEC (3) */
+				if (((o[3] & 0xf) == 1 || (o[3] & 0xf) == 3) &&
+				    o[2] + 7u > optlen)
+					return PKT_OPT_MALFORMED;
+			} else if (o[3] >> 4 == 15) {
+				return PKT_OPT_MALFORMED;	/* overflow counter full */
+			}
+			ts = true;
+			break;
+		case OPT_RA:
+			if (optlen < 4)
+				return PKT_OPT_MALFORMED;
+			break;
+		case OPT_CIPSO:
+			if (cipso)
+				return PKT_OPT_MALFORMED;
+			cipso = true;
+			break;
+		default:	/* IPOPT_SEC, IPOPT_SID, unknown: accepted on receive */
+			break;
+		}
+		l -= optlen;
+		o += optlen;
+	}
+	if (cipso)
+		return PKT_OPT_CIPSO;
+	return srr ? PKT_OPT_SRR : PKT_OPT_OK;
+}
+
 /* ip_rcv_core() checks (version, IHL, checksum, lengths) and then
  * nft_set_pktinfo_ipv4(): tprot/thoff/fragoff set for every valid header.
  * The header is read into locals before p is written: a store to p could
@@ -119,6 +213,8 @@ static int decode_ipv4(struct pkt *p)
 	if (avail < tot)
 		mark(p, PKT_TRUNCATED, "capture shorter than the IPv4 packet");
 
+	if (ihl > 20)
+		p->opt_drop = ip4_options(ip + 20, ihl - 20);
 	p->tprot_set = true;
 	p->l4proto = proto;
 	p->th_off = nh + ihl;

@@ -109,7 +109,22 @@ struct pkt {
 	bool hbh_cut;		/* the capture cuts an IPv6 hop-by-hop header, whose checks
 				 * decide whether the kernel drops the packet before
 				 * prerouting: the verdict is undecidable */
+	uint8_t opt_drop;	/* enum pkt_opt_drop: IPv4 options that make the kernel drop
+				 * a received packet after prerouting, before input */
 };
+
+/* ip_rcv_finish_core() -> ip_rcv_options(): what the IPv4 options of a packet
+ * the host receives do to it after the prerouting hook (conntrack has seen
+ * it) and before the input hook (no filter rule sees it). */
+enum pkt_opt_drop {
+	PKT_OPT_OK,
+	PKT_OPT_MALFORMED,	/* ip_options_compile() fails */
+	PKT_OPT_SRR,		/* a source route, and accept_source_route is 0 */
+	PKT_OPT_CIPSO,		/* cipso_v4_validate(): no CIPSO DOI is configured */
+};
+
+/* The kernel's reason for an opt_drop, for reports. */
+const char *pkt_opt_drop_text(uint8_t opt_drop);
 
 /* Decodes one frame of the given DLT into p (data is not copied; p is cleared
  * first, so set ts/frame/hook context afterwards).  Never reads beyond caplen.

@@ -67,6 +67,71 @@ static void test_ipv4_options(void **state)
 	assert_int_equal(p.len, 48);
 }
 
+static uint16_t rfc1071_sum(const uint8_t *b, size_t n);
+
+/* A TCP SYN to this host whose IPv4 options are opt (n bytes, a multiple of
+ * 4), header checksum right; returns what the decoder made of the options. */
+static int opts4(struct pkt *p, const uint8_t *opt, size_t n)
+{
+	struct pg_ipopt o = { .ip4_optlen = n };
+	size_t len = tcp4("192.0.2.5", "10.0.1.4", &o);
+
+	memcpy(ip + 20, opt, n);
+	ip[10] = ip[11] = 0;
+	pg_w16(ip + 10, (uint16_t)~rfc1071_sum(ip, 20 + n));
+	assert_int_equal(pkt_decode(p, DLT_RAW, ip, len, len), 0);	/* hooked: prerouting */
+	return p->opt_drop;
+}
+
+#define OPTS4(p, ...) ({ static const uint8_t o_[] = { __VA_ARGS__ }; \
+			 opts4(p, o_, sizeof(o_)); })
+
+/* ip_rcv_finish_core() -> ip_rcv_options(): ip_options_compile() on a
+ * received packet (net/ipv4/ip_options.c), then the source route refused
+ * (accept_source_route 0): dropped after prerouting, before input.  The
+ * kernel check case tests/data/agree/ipv4-options.pcap plays them. */
+static void test_ipv4_option_checks(void **state)
+{
+	struct pkt p;
+
+	(void)state;
+	assert_int_equal(OPTS4(&p, 1, 1, 1, 1), PKT_OPT_OK);
+	assert_int_equal(OPTS4(&p, 7, 7, 4, 0, 0, 0, 0, 0), PKT_OPT_OK);		/* RR */
+	assert_int_equal(OPTS4(&p, 131, 7, 4, 10, 0, 1, 10, 0), PKT_OPT_SRR);	/* LSRR */
+	assert_int_equal(OPTS4(&p, 137, 7, 4, 10, 0, 1, 10, 0), PKT_OPT_SRR);	/* SSRR */
+	assert_string_equal(pkt_opt_drop_text(PKT_OPT_SRR),
+			    "the kernel: IPv4 source route option (accept_source_route is 0)");
+	/* "if (optlen < 2 || optlen > l)" */
+	assert_int_equal(OPTS4(&p, 7, 1, 0, 0), PKT_OPT_MALFORMED);
+	assert_int_equal(OPTS4(&p, 7, 12, 4, 0, 0, 0, 0, 0), PKT_OPT_MALFORMED);
+	/* "if (unlikely(l < 2))": a lone option byte at the end */
+	assert_int_equal(OPTS4(&p, 1, 1, 1, 7), PKT_OPT_MALFORMED);
+	/* RR: pointer < 4; the pointer's slot past the option; twice */
+	assert_int_equal(OPTS4(&p, 7, 7, 3, 0, 0, 0, 0, 0), PKT_OPT_MALFORMED);
+	assert_int_equal(OPTS4(&p, 7, 6, 4, 0, 0, 0, 0, 0), PKT_OPT_MALFORMED);
+	assert_int_equal(OPTS4(&p, 7, 7, 8, 0, 0, 0, 0, 0), PKT_OPT_OK);		/* full */
+	assert_int_equal(OPTS4(&p, 7, 3, 4, 7, 3, 4, 0, 0), PKT_OPT_MALFORMED);
+	/* timestamp: fine; pointer < 5; full with the overflow count at 15;
+	 * TSANDADDR without room for address and time; unknown flag: fine */
+	assert_int_equal(OPTS4(&p, 68, 8, 5, 0, 0, 0, 0, 0), PKT_OPT_OK);
+	assert_int_equal(OPTS4(&p, 68, 8, 4, 0, 0, 0, 0, 0), PKT_OPT_MALFORMED);
+	assert_int_equal(OPTS4(&p, 68, 8, 9, 0xf0, 0, 0, 0, 0), PKT_OPT_MALFORMED);
+	assert_int_equal(OPTS4(&p, 68, 8, 9, 0xe0, 0, 0, 0, 0), PKT_OPT_OK);
+	assert_int_equal(OPTS4(&p, 68, 8, 5, 1, 0, 0, 0, 0), PKT_OPT_MALFORMED);
+	assert_int_equal(OPTS4(&p, 68, 8, 5, 2, 0, 0, 0, 0), PKT_OPT_OK);
+	/* router alert: at least 4 bytes */
+	assert_int_equal(OPTS4(&p, 148, 4, 0, 0), PKT_OPT_OK);
+	assert_int_equal(OPTS4(&p, 148, 3, 0, 1), PKT_OPT_MALFORMED);
+	/* CIPSO: cipso_v4_validate() finds no DOI */
+	assert_int_equal(OPTS4(&p, 134, 8, 0, 0, 0, 1, 0, 0), PKT_OPT_CIPSO);
+	/* two source routes */
+	assert_int_equal(OPTS4(&p, 131, 3, 4, 137, 3, 4, 0, 0), PKT_OPT_MALFORMED);
+	/* unknown options pass on receive; END ends the list (what follows
+	 * is not read) */
+	assert_int_equal(OPTS4(&p, 0x99, 4, 0, 0), PKT_OPT_OK);
+	assert_int_equal(OPTS4(&p, 0, 7, 1, 0), PKT_OPT_OK);
+}
+
 /* The header checksum test (ip_fast_csum() != 0 drops, ip_rcv_core) against
  * RFC 1071's 16-bit one's complement sum, on random headers with options:
  * valid ones, ones off by a bit, and sums that fold to 0x0000/0xffff. */
@@ -621,6 +686,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_eth_ipv4_tcp),
 		cmocka_unit_test(test_ipv4_options),
+		cmocka_unit_test(test_ipv4_option_checks),
 		cmocka_unit_test(test_ipv4_malformed),
 		cmocka_unit_test(test_ipv4_fragments),
 		cmocka_unit_test(test_ipv6_exthdrs),

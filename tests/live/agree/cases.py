@@ -13,6 +13,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from gen import Pcap, eth, icmp, ip4, ip6, tcp, udp, frags4, frags6  # noqa: E402
+from gen import abytes, csum, fill_csum  # noqa: E402
 from gen import (sctp, chunk, init_body, data_body, SC_DATA, SC_INIT, SC_INIT_ACK,  # noqa: E402
                  SC_SACK, SC_HB, SC_HB_ACK, SC_ABORT, SC_SHUTDOWN, SC_SHUTDOWN_ACK,
                  SC_ERROR, SC_ECHO, SC_COOKIE_ACK, SC_SHUTDOWN_DONE)
@@ -541,6 +542,59 @@ def ipv6_hop_by_hop():
     return c
 
 
+def ip4opt(src, dst, proto, l4, opts, ident=1):
+    """IPv4 with options (padded with END to 4n bytes)."""
+    l4 = fill_csum(l4, proto, src, dst)
+    opts += bytes(-len(opts) % 4)
+    ihl = 20 + len(opts)
+    h = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl // 4, 0, ihl + len(l4), ident, 0, 64, proto, 0,
+                    abytes(src), abytes(dst)) + opts
+    return h[:10] + struct.pack("!H", csum(h)) + h[12:] + l4
+
+
+def ipv4_options():
+    """packet.c / replay.c: a received IPv4 packet's options as
+    ip_rcv_finish_core() -> ip_rcv_options() judge them after prerouting and
+    before the input hook (ip_options_compile() in net/ipv4/ip_options.c):
+    malformed options, a source route (accept_source_route 0) and CIPSO (no
+    DOI) drop it there; conntrack has seen it.  Each SYN from its own port to
+    the allowed port 44224; then an established connection whose middle
+    segment carries a source route; and the host's own source-routed SYN
+    (output: no such check)."""
+    c = Cap()
+    port = [40900]
+    r = abytes(VNET4)
+
+    def syn(opts):
+        port[0] += 1
+        c.inb(ip4opt(AML4, H4, 6, tcp(port[0], 44224, 1, 0, 0x02, 64240, MSS), opts))
+
+    syn(bytes([1, 1, 1, 1]))                        # NOPs: judged
+    syn(bytes([7, 7, 4]) + bytes(4))                # record route: judged
+    syn(bytes([131, 7, 4]) + r)                     # loose source route: dropped
+    syn(bytes([137, 7, 4]) + r)                     # strict source route: dropped
+    syn(bytes([7, 1, 0, 0]))                        # option length 1: dropped
+    syn(bytes([7, 12, 4]) + bytes(5))               # longer than the header: dropped
+    syn(bytes([68, 8, 5, 0]) + bytes(4))            # timestamp: judged
+    syn(bytes([68, 8, 4, 0]) + bytes(4))            # timestamp pointer < 5: dropped
+    syn(bytes([68, 8, 9, 0xf0]) + bytes(4))         # full, overflow 15: dropped
+    syn(bytes([68, 8, 5, 1]) + bytes(4))            # with addresses, no room: dropped
+    syn(bytes([148, 4, 0, 0]))                      # router alert: judged
+    syn(bytes([134, 8, 0, 0, 0, 1, 0, 0]))          # CIPSO, no DOI: dropped
+    syn(bytes([7, 7, 4]) + bytes(4) + bytes([7, 7, 4]) + bytes(4))   # two RR: dropped
+    syn(bytes([0x99, 4, 0, 0]))                     # unknown option: judged
+    # an established connection: conntrack sees the source-routed segment
+    # at prerouting; the filter does not
+    c.handshake(AML4, H4, 40950, 44224, True, close=False)
+    c.inb(ip4opt(AML4, H4, 6, tcp(40950, 44224, 1001, 5001, 0x18, 64240, payload=b"x" * 10),
+                 bytes([131, 7, 4]) + r))
+    c.inb(c.ip(AML4, H4, 6, tcp(40950, 44224, 1001, 5001, 0x18, 64240, payload=b"y" * 10)))
+    c.out(c.ip(H4, AML4, 6, tcp(44224, 40950, 5001, 1011, 0x10, 65160)))
+    # the host's own source-routed SYN: the output hook judges it
+    c.out(ip4opt(H4, STO4, 6, tcp(50900, 443, 1, 0, 0x02, 64240, MSS), bytes([131, 7, 4]) + r))
+    return c
+
+
 CASES = {
     "handshake-in": handshake_in, "handshake-out": handshake_out,
     "established-return": established_return, "invalid": invalid,
@@ -552,7 +606,7 @@ CASES = {
     "rate-limited-log": rate_limited_log, "gre": gre,
     "timing-conntrack": timing_conntrack, "timing-timeouts": timing_timeouts,
     "timing-frag-timeouts": timing_frag_timeouts,
-    "ipv6-hop-by-hop": ipv6_hop_by_hop,
+    "ipv6-hop-by-hop": ipv6_hop_by_hop, "ipv4-options": ipv4_options,
     "sctp-assoc": sctp_assoc, "sctp-invalid": sctp_invalid, "sctp-paths": sctp_paths,
 }
 
