@@ -310,8 +310,8 @@ stack_case() {
 	done &&
 	ip netns exec "$P" nft -f - <<-'NFT' || return 1
 	table inet loss {
-		chain in { type filter hook input priority 0; meta l4proto tcp numgen random mod 25 0 drop; }
-		chain out { type filter hook output priority 0; meta l4proto tcp numgen random mod 25 0 drop; }
+		chain in { type filter hook input priority 0; tcp sport != 9000 tcp dport != 9000 numgen random mod 25 0 drop; }
+		chain out { type filter hook output priority 0; tcp sport != 9000 tcp dport != 9000 numgen random mod 25 0 drop; }
 	}
 	NFT
 	ip netns exec "$H" tcpdump -i eth0 -U -n -s 0 -w "$cap" >"$tmp/stack.tcpdump" 2>&1 &
@@ -320,6 +320,7 @@ stack_case() {
 	{
 		ip netns exec "$H" python3 "$S" tcp-server 10.0.1.4 44224 1 &
 		ip netns exec "$H" python3 "$S" tcp-server fd00:10::4 44224 1 &
+		ip netns exec "$H" python3 "$S" tcp-server 10.0.1.4 9000 1 &
 		ip netns exec "$P" python3 "$S" tcp-server 198.51.100.10 443 1 &
 		ip netns exec "$P" python3 "$S" tcp-server 2001:db8:3::10 443 1 &
 		ip netns exec "$P" python3 "$S" udp-echo 10.0.1.10 5000 5 &
@@ -327,6 +328,7 @@ stack_case() {
 		sleep 0.5
 		ip netns exec "$P" python3 "$S" tcp-client 192.0.2.5 10.0.1.4 44224 1000000 &&
 		ip netns exec "$P" python3 "$S" tcp-client 2001:db8:1::5 fd00:10::4 44224 1000000 &&
+		ip netns exec "$P" python3 "$S" tcp-client 10.0.1.10 10.0.1.4 9000 8000000 &&
 		ip netns exec "$H" python3 "$S" tcp-client 10.0.1.4 198.51.100.10 443 1000000 &&
 		ip netns exec "$H" python3 "$S" tcp-client fd00:10::4 2001:db8:3::10 443 1000000 &&
 		ip netns exec "$H" python3 "$S" udp-client 10.0.1.4 10.0.1.10 5000 5 &&
