@@ -287,7 +287,9 @@ fi
 # fd00:10::4, and a peer holding the AzureMachineLearning, Storage.EastUS and
 # VNet test addresses) exchange real traffic, unfiltered, with 4% of the TCP
 # segments lost at the peer (nft numgen) so that retransmissions, duplicate
-# ACKs and SACK blocks occur; segmentation offload is off (gso_max_segs 1) so
+# ACKs and SACK blocks occur, and 8 MB without losses on port 9000 (scaled
+# windows with more than 64 KiB in flight); UDP datagrams over the MTU (the
+# stack's fragments); segmentation offload is off (gso_max_segs 1) so
 # that the capture holds the segments on the wire.  The capture, taken on the
 # host's interface, then goes through the kernel check with the agree policy.
 stack_case() {
@@ -323,8 +325,8 @@ stack_case() {
 		ip netns exec "$H" python3 "$S" tcp-server 10.0.1.4 9000 1 &
 		ip netns exec "$P" python3 "$S" tcp-server 198.51.100.10 443 1 &
 		ip netns exec "$P" python3 "$S" tcp-server 2001:db8:3::10 443 1 &
-		ip netns exec "$P" python3 "$S" udp-echo 10.0.1.10 5000 5 &
-		ip netns exec "$P" python3 "$S" udp-echo fd00:10::10 5000 5 &
+		ip netns exec "$P" python3 "$S" udp-echo 10.0.1.10 5000 8 &
+		ip netns exec "$P" python3 "$S" udp-echo fd00:10::10 5000 8 &
 		sleep 0.5
 		ip netns exec "$P" python3 "$S" tcp-client 192.0.2.5 10.0.1.4 44224 1000000 &&
 		ip netns exec "$P" python3 "$S" tcp-client 2001:db8:1::5 fd00:10::4 44224 1000000 &&
@@ -333,6 +335,8 @@ stack_case() {
 		ip netns exec "$H" python3 "$S" tcp-client fd00:10::4 2001:db8:3::10 443 1000000 &&
 		ip netns exec "$H" python3 "$S" udp-client 10.0.1.4 10.0.1.10 5000 5 &&
 		ip netns exec "$H" python3 "$S" udp-client fd00:10::4 fd00:10::10 5000 5 &&
+		ip netns exec "$H" python3 "$S" udp-client 10.0.1.4 10.0.1.10 5000 3 4000 &&
+		ip netns exec "$H" python3 "$S" udp-client fd00:10::4 fd00:10::10 5000 3 4000 &&
 		ip netns exec "$H" python3 "$S" tcp-refused 10.0.1.4 198.51.100.10 444 &&
 		ip netns exec "$H" python3 "$S" udp-closed 10.0.1.4 10.0.1.10 5999 &&
 		ip netns exec "$H" python3 "$S" udp-closed fd00:10::4 fd00:10::10 5999 &&

@@ -9,7 +9,9 @@ capture then holds.
     stack.py tcp-client SRC DST PORT BYTES   send BYTES, half-close, read the echo
     stack.py tcp-refused SRC DST PORT        connect to a closed port: refused
     stack.py udp-echo ADDR PORT COUNT        answer COUNT datagrams
-    stack.py udp-client SRC DST PORT COUNT   COUNT request/response exchanges
+    stack.py udp-client SRC DST PORT COUNT [SIZE]
+                                             COUNT request/response exchanges (SIZE
+                                             bytes: over the MTU, fragments both ways)
     stack.py udp-closed SRC DST PORT         one datagram to a closed port
 
 Exit status 0 when the exchange went as described; a message on stderr else.
@@ -79,16 +81,16 @@ def udp_echo(addr, port, count):
     s.bind((addr, int(port)))
     s.settimeout(30)
     for _ in range(int(count)):
-        b, a = s.recvfrom(2048)
+        b, a = s.recvfrom(65536)
         s.sendto(b, a)
 
 
-def udp_client(src, dst, port, count):
+def udp_client(src, dst, port, count, size="0"):
     c = client(socket.SOCK_DGRAM, src, dst, 5)
     for i in range(int(count)):
-        q = b"q%d" % i
+        q = (b"q%d" % i).ljust(int(size), b".")
         c.sendto(q, (dst, int(port)))
-        b, _ = c.recvfrom(2048)
+        b, _ = c.recvfrom(65536)
         if b != q:
             sys.exit("udp-client: wrong answer")
         time.sleep(0.05)
