@@ -48,6 +48,7 @@
 #include "replay.h"
 
 #include <errno.h>
+#include <math.h>
 #include <fcntl.h>
 #include <poll.h>
 #include <sched.h>
@@ -1390,7 +1391,8 @@ static enum kc_outcome compare(struct kc *k, const struct kc_rec *r, const struc
 	 * for the rounding and a late frame) */
 	if (r->has_entry && r->pto_ms >= 0 && kr->pto_s >= 0) {
 		double here = (double)r->pto_ms / 1000.0;
-		double slack = k->timing ? 2.5 : 1.5 + secs_since(&k->run0) + r->cap_s;
+		/* (a capture whose clock runs backwards has cap_s < 0) */
+		double slack = k->timing ? 2.5 : 1.5 + secs_since(&k->run0) + fabs(r->cap_s);
 
 		if (here - (double)kr->pto_s > slack || (double)kr->pto_s - here > slack) {
 			char pn[8];
