@@ -905,6 +905,40 @@ static void set_iface(struct pkt *p, int hook, bool lo)
 	}
 }
 
+/* Does a copy of this outgoing packet come back to the input hook?  The
+ * kernel loops every IPv4 multicast and broadcast it sends back through its
+ * receive path (ip_mc_output(), dev_loopback_xmit()); the copy passes
+ * routing to the input hook for the limited broadcast and for groups the
+ * host has joined; IPv6 loops only such groups (ip6_finish_output2()).
+ * Joined by every host without asking: 224.0.0.1; ff01::1, ff02::1 and the
+ * solicited-node group of each of its addresses.  Other groups are host
+ * state (an application's joins) and not assumed. */
+static bool looped_locally(const struct replay *r, const struct pkt *p)
+{
+	const uint8_t *d;
+
+	if (p->nfproto == NFPROTO_IPV4) {
+		d = p->data + p->nh_off + 16;
+		return (d[0] == 224 && d[1] == 0 && d[2] == 0 && d[3] == 1) ||
+		       (d[0] == 255 && d[1] == 255 && d[2] == 255 && d[3] == 255);
+	}
+	static const uint8_t all1[16] = { 0xff, 0x01, [15] = 1 }, all2[16] = { 0xff, 0x02, [15] = 1 };
+	static const uint8_t sol[13] = { 0xff, 0x02, [11] = 1, [12] = 0xff };
+
+	d = p->data + p->nh_off + 24;
+	if (memcmp(d, all1, 16) == 0 || memcmp(d, all2, 16) == 0)
+		return true;
+	if (memcmp(d, sol, 13) != 0)
+		return false;
+	for (size_t i = 0; i < r->local6.n; i++) {
+		const uint8_t *lo = r->local6.v[i].lo.b;
+
+		if (memcmp(lo, r->local6.v[i].hi.b, 16) == 0 && memcmp(lo + 13, d + 13, 3) == 0)
+			return true;
+	}
+	return false;
+}
+
 /* The refused-memo slot of the current first packet, taken over for it
  * (its conntrack entry is still there: called before ct_confirm). */
 static struct refused_memo *refused_claim(struct replay *r, const struct pkt *p)
@@ -1232,6 +1266,20 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 				return -1;
 			v2.incomplete = v2.incomplete || v.incomplete;
 			v = v2;
+		} else if (dir == FLOW_OUT && v.verdict == NF_ACCEPT &&
+			   p->data[p->nh_off + (p->nfproto == NFPROTO_IPV4 ? 16 : 24)] >= 224 &&
+			   looped_locally(r, p)) {
+			/* its looped copy, received on the same interface as
+			 * PACKET_LOOPBACK: the input hook judges the local
+			 * delivery; the packet on the wire keeps its verdict */
+			struct vm_verdict v2;
+			uint8_t pt = p->pkttype;
+
+			p->pkttype = 5;		/* PACKET_LOOPBACK */
+			if (eval_hook(r, p, NF_INET_LOCAL_IN, false, &v2) < 0)
+				return -1;
+			p->pkttype = pt;
+			v.incomplete = v.incomplete || v2.incomplete;
 		}
 		accepted = v.verdict == NF_ACCEPT;
 		/* queued to filterd: it learns from the DNS answer, then accepts */
@@ -1477,6 +1525,10 @@ static uint64_t prepare(void *arg, const struct pcap_pkthdr *h, const uint8_t *d
 	 * there is one, which has time to spare) */
 	set_iface(p, pp->dir == FLOW_IN ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT,
 		  pp->dir == FLOW_LO);
+	/* a packet this host sends is PACKET_HOST (an skb the stack made),
+	 * whatever group address its frame's destination MAC has */
+	if (pp->dir != FLOW_IN)
+		p->pkttype = PACKET_HOST;
 	if (!p->is_frag && ct_packet_hint(p, &pp->ct))
 		return (uint64_t)1 << 32 | pp->ct.h;
 	return 0;

@@ -595,6 +595,26 @@ def ipv4_options():
     return c
 
 
+def multicast_loop():
+    """replay.c: the kernel loops an IPv4 multicast or broadcast the host sends
+    back through its receive path (ip_mc_output, dev_loopback_xmit), and the
+    input hook judges the copy when routing delivers it: the limited
+    broadcast and groups the host has joined (224.0.0.1; IPv6, which loops
+    only joined groups: ff01::1, ff02::1, the solicited-node group of its
+    address).  Other groups (mDNS's, joined by no one here) go out only.
+    Found by replaying tcpdump's igmpv3-queries and icmpv6-ra-pref64 with a
+    permissive policy (multicast-loop.policy.yaml: gen.py --seed 3's)."""
+    c = Cap()
+    c.out(c.ip(H4, "224.0.0.1", 17, udp(41000, 41001, b"all-hosts")))
+    c.out(c.ip(H4, "255.255.255.255", 17, udp(68, 67, b"dhcp-ish")))
+    c.out(c.ip(H4, "224.0.0.251", 17, udp(5353, 5353, b"mdns")))
+    c.out(c.ip(H6, "ff02::1", 17, udp(41000, 41001, b"all-nodes")))
+    c.out(c.ip(H6, "ff02::1:ff00:4", 17, udp(41000, 41001, b"solicited-node")))
+    c.out(c.ip(H6, "ff02::fb", 17, udp(5353, 5353, b"mdns")))
+    c.out(c.ip(H6, "ff02::1", 58, icmp(136, 0, 0x20000000, abytes(H6))))  # unsolicited NA
+    return c
+
+
 CASES = {
     "handshake-in": handshake_in, "handshake-out": handshake_out,
     "established-return": established_return, "invalid": invalid,
@@ -607,6 +627,7 @@ CASES = {
     "timing-conntrack": timing_conntrack, "timing-timeouts": timing_timeouts,
     "timing-frag-timeouts": timing_frag_timeouts,
     "ipv6-hop-by-hop": ipv6_hop_by_hop, "ipv4-options": ipv4_options,
+    "multicast-loop": multicast_loop,
     "sctp-assoc": sctp_assoc, "sctp-invalid": sctp_invalid, "sctp-paths": sctp_paths,
 }
 
