@@ -294,7 +294,9 @@ fi
 # segments lost at the peer (nft numgen) so that retransmissions, duplicate
 # ACKs and SACK blocks occur, and 8 MB without losses on port 9000 (scaled
 # windows with more than 64 KiB in flight); UDP datagrams over the MTU (the
-# stack's fragments); segmentation offload is off (gso_max_segs 1) so
+# stack's fragments); datagrams with the stack's own IPv4 options (record
+# route, timestamp, a source route the host drops) and IPv6 hop-by-hop
+# headers; segmentation offload is off (gso_max_segs 1) so
 # that the capture holds the segments on the wire.  The capture, taken on the
 # host's interface, then goes through the kernel check with the agree policy.
 stack_case() {
@@ -347,7 +349,16 @@ stack_case() {
 		ip netns exec "$H" python3 "$S" udp-closed fd00:10::4 fd00:10::10 5999 &&
 		ip netns exec "$H" ping -q -c 3 -i 0.2 10.0.1.10 >/dev/null &&
 		ip netns exec "$H" ping -q -c 3 -i 0.2 fd00:10::10 >/dev/null &&
-		ip netns exec "$P" ping -q -c 3 -i 0.2 -I 10.0.1.10 10.0.1.4 >/dev/null
+		ip netns exec "$P" ping -q -c 3 -i 0.2 -I 10.0.1.10 10.0.1.4 >/dev/null &&
+		# the stack's own IPv4 options and IPv6 hop-by-hop headers: record
+		# route and timestamps (judged), a loose source route through the
+		# host (dropped after prerouting: accept_source_route 0); a
+		# skippable unknown option (judged), one whose type says discard
+		ip netns exec "$P" python3 "$S" udp-opts 10.0.1.10 10.0.1.4 7000 0707040000000000 &&
+		ip netns exec "$P" python3 "$S" udp-opts 10.0.1.10 10.0.1.4 7001 4408050000000000 &&
+		ip netns exec "$P" python3 "$S" udp-opts 10.0.1.10 198.51.100.10 7002 8307040a00010400 &&
+		ip netns exec "$P" python3 "$S" udp-opts fd00:10::10 fd00:10::4 7003 00001e0001020000 &&
+		ip netns exec "$P" python3 "$S" udp-opts fd00:10::10 fd00:10::4 7004 00005e0001020000
 	} 2>"$tmp/stack.err"
 	local rc=$?
 	sleep 0.3
@@ -370,7 +381,7 @@ else
 		grep -c 'sack')
 	if [ $rc -eq 0 ] && printf '%s' "$line" | grep -q ', 0 disagreements' &&
 		[ "${n:-0}" -ge 2000 ] && [ "$retx" -gt 0 ]; then
-		ok "agree: the Linux stack's traffic (TCP with window scaling, SACK, timestamps and $retx SACK-carrying ACKs after losses; UDP, ICMP, refused connections): $line"
+		ok "agree: the Linux stack's traffic (TCP with window scaling, SACK, timestamps and $retx SACK-carrying ACKs after losses; UDP with fragments, IPv4 options, IPv6 hop-by-hop options; ICMP, refused connections): $line"
 	else
 		not_ok "agree: the Linux stack's traffic" "exit $rc: $line; $retx ACKs with SACK blocks (want > 0), ${n:-0} packets (want >= 2000)" \
 			"$(grep -v '^agree \|^UNDECIDABLE' "$tmp/stack.out" | head -40)" "$(head -5 "$tmp/stack.err")"

@@ -13,6 +13,9 @@ capture then holds.
                                              COUNT request/response exchanges (SIZE
                                              bytes: over the MTU, fragments both ways)
     stack.py udp-closed SRC DST PORT         one datagram to a closed port
+    stack.py udp-opts SRC DST PORT HEX       one datagram carrying the IPv4 options
+                                             (IP_OPTIONS) or the IPv6 hop-by-hop
+                                             header (IPV6_HOPOPTS) HEX
 
 Exit status 0 when the exchange went as described; a message on stderr else.
 """
@@ -107,8 +110,18 @@ def udp_closed(src, dst, port):
     sys.exit("udp-closed: an answer, or no ICMP error")
 
 
+def udp_opts(src, dst, port, hexopts):
+    c = client(socket.SOCK_DGRAM, src, dst, 2)
+    if fam(dst) == socket.AF_INET:
+        c.setsockopt(socket.IPPROTO_IP, socket.IP_OPTIONS, bytes.fromhex(hexopts))
+    else:
+        c.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_HOPOPTS, bytes.fromhex(hexopts))
+    c.sendto(b"with options", (dst, int(port)))
+
+
 CMDS = {"tcp-server": tcp_server, "tcp-client": tcp_client, "tcp-refused": tcp_refused,
-        "udp-echo": udp_echo, "udp-client": udp_client, "udp-closed": udp_closed}
+        "udp-echo": udp_echo, "udp-client": udp_client, "udp-closed": udp_closed,
+        "udp-opts": udp_opts}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in CMDS:
