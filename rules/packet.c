@@ -12,6 +12,7 @@
 #include "packet.h"
 
 #define MAX_VLAN_TAGS	8	/* more stacked tags than this: treat as malformed */
+#define ARPHRD_LOOPBACK_ 772	/* include/uapi/linux/if_arp.h ARPHRD_LOOPBACK */
 #define ETH_P_QINQ_OLD	0x9100
 
 /* IPv6 next-header values the walk knows (include/net/ipv6.h NEXTHDR_*) */
@@ -422,8 +423,10 @@ cut:
 	return 0;
 }
 
-/* ip6_rcv_core(): version, the RFC 4291 address checks that need no host
- * state (multicast source; multicast destination of the reserved scope 0),
+/* ip6_rcv_core(): version, the RFC 4291 address checks (the loopback
+ * address and interface-local multicast on a device other than lo, when the
+ * link layer tells; a multicast source; a multicast destination of the
+ * reserved scope 0),
  * the payload length against the frame (none when the payload length is 0
  * and a hop-by-hop header follows: a jumbogram's length comes from its
  * option), the hop-by-hop header; then the walk. */
@@ -438,6 +441,18 @@ static int decode_ipv6(struct pkt *p)
 		return classify(p, PKT_TRUNCATED, "truncated IPv6 header");
 	if (ip[0] >> 4 != 6)
 		return classify(p, PKT_MALFORMED, "IPv6 version field is not 6");
+	/* RFC 4291 2.5.3 and Errata 3480, on a device other than lo (known
+	 * from the link layer only) */
+	if (p->nonlo) {
+		static const uint8_t lo6[16] = { [15] = 1 };
+
+		if (memcmp(ip + 8, lo6, 16) == 0 || memcmp(ip + 24, lo6, 16) == 0)
+			return classify(p, PKT_MALFORMED,
+					"IPv6 loopback address on a device other than lo");
+		if (ip[24] == 0xff && (ip[25] & 0x0f) == 1)
+			return classify(p, PKT_MALFORMED,
+					"interface-local IPv6 multicast on a device other than lo");
+	}
 	if (ip[8] == 0xff)
 		return classify(p, PKT_MALFORMED, "IPv6 multicast source address");
 	if (ip[24] == 0xff && (ip[25] & 0x0f) == 0)
@@ -513,6 +528,8 @@ static int decode_ether(struct pkt *p)
 		p->pkttype = PACKET_BROADCAST;
 	else
 		p->pkttype = PACKET_MULTICAST;
+	/* lo's Ethernet header carries all-zero addresses */
+	p->nonlo = ld32(p->data) | ld32(p->data + 4) | ld32(p->data + 8);
 	type = rd16(p->data + 12);
 	if (is_vlan(type) && skip_vlans(p, &off, &type) < 0)
 		return -1;
@@ -543,6 +560,7 @@ static int decode_sll(struct pkt *p)
 	if (p->caplen < 16)
 		return classify(p, PKT_TRUNCATED, "truncated Linux cooked header");
 	set_sll_pkttype(p, rd16(p->data));
+	p->nonlo = rd16(p->data + 2) != ARPHRD_LOOPBACK_;
 	type = rd16(p->data + 14);
 	if (skip_vlans(p, &off, &type) < 0)
 		return -1;
@@ -558,6 +576,7 @@ static int decode_sll2(struct pkt *p)
 	if (p->caplen < 20)
 		return classify(p, PKT_TRUNCATED, "truncated Linux cooked v2 header");
 	set_sll_pkttype(p, p->data[10]);
+	p->nonlo = rd16(p->data + 8) != ARPHRD_LOOPBACK_;
 	type = rd16(p->data);
 	if (skip_vlans(p, &off, &type) < 0)
 		return -1;

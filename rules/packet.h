@@ -111,6 +111,9 @@ struct pkt {
 				 * prerouting: the verdict is undecidable */
 	uint8_t opt_drop;	/* enum pkt_opt_drop: IPv4 options that make the kernel drop
 				 * a received packet after prerouting, before input */
+	bool nonlo;		/* the link layer shows a device other than lo: Ethernet
+				 * addresses not all zero, a cooked header's hatype
+				 * not ARPHRD_LOOPBACK (raw IP: unknown, false) */
 };
 
 /* ip_rcv_finish_core() -> ip_rcv_options(): what the IPv4 options of a packet

@@ -508,6 +508,41 @@ static void test_ipv6_hop_by_hop(void **state)
 	}
 }
 
+/* ip6_rcv_core(): "A packet received on an interface with a destination
+ * address of loopback must be dropped" (RFC 4291 2.5.3), the loopback source
+ * too, and interface-local multicast "received from another node" (Errata
+ * 3480) -- unless the device is lo, which the link layer shows: all-zero
+ * Ethernet addresses, a cooked header's ARPHRD_LOOPBACK. */
+static void test_ipv6_loopback_wire(void **state)
+{
+	struct pkt p;
+	size_t l = pg_udp(l4, 5000, 53, NULL, 0), n, f;
+
+	(void)state;
+	n = pg_ip6(ip, "::1", "fd00::2", 17, l4, l, NULL);
+	f = pg_eth(fr, ip, n);
+	assert_int_equal(pkt_decode(&p, DLT_EN10MB, fr, f, f), -1);
+	assert_string_equal(p.why, "IPv6 loopback address on a device other than lo");
+	memset(fr, 0, 12);				/* lo's header */
+	assert_int_equal(pkt_decode(&p, DLT_EN10MB, fr, f, f), 0);
+	f = pg_sll(fr, 0, ip, n);			/* ARPHRD_ETHER */
+	assert_int_equal(pkt_decode(&p, DLT_LINUX_SLL, fr, f, f), -1);
+	pg_w16(fr + 2, 772);				/* ARPHRD_LOOPBACK */
+	assert_int_equal(pkt_decode(&p, DLT_LINUX_SLL, fr, f, f), 0);
+	assert_int_equal(pkt_decode(&p, DLT_RAW, ip, n, n), 0);	/* no link layer: unknown */
+
+	n = pg_ip6(ip, "fd00::1", "::1", 17, l4, l, NULL);
+	f = pg_eth(fr, ip, n);
+	assert_int_equal(pkt_decode(&p, DLT_EN10MB, fr, f, f), -1);
+	n = pg_ip6(ip, "fd00::1", "ff01::1", 17, l4, l, NULL);
+	f = pg_eth(fr, ip, n);
+	assert_int_equal(pkt_decode(&p, DLT_EN10MB, fr, f, f), -1);
+	assert_string_equal(p.why, "interface-local IPv6 multicast on a device other than lo");
+	n = pg_ip6(ip, "fd00::1", "ff02::1", 17, l4, l, NULL);
+	f = pg_eth(fr, ip, n);
+	assert_int_equal(pkt_decode(&p, DLT_EN10MB, fr, f, f), 0);
+}
+
 /* 802.1Q and 802.1ad/QinQ tags before the network header */
 static void test_vlan(void **state)
 {
@@ -694,6 +729,7 @@ int main(void)
 		cmocka_unit_test(test_ipv6_ah_esp_none),
 		cmocka_unit_test(test_ipv6_bad_chain),
 		cmocka_unit_test(test_ipv6_hop_by_hop),
+		cmocka_unit_test(test_ipv6_loopback_wire),
 		cmocka_unit_test(test_vlan),
 		cmocka_unit_test(test_sll),
 		cmocka_unit_test(test_null_loop),

@@ -23,6 +23,7 @@ AML4, AML6 = "192.0.2.5", "2001:db8:1::5"       # AzureMachineLearning
 STO4, STO6 = "198.51.100.10", "2001:db8:3::10"   # Storage.EastUS
 INET4, INET6 = "203.0.113.10", "2001:db8:ffff::10"
 VNET4 = "10.0.1.10"
+VNET6 = "fd00:10::10"
 MSS = struct.pack("!BBH", 2, 4, 1460)
 
 
@@ -615,6 +616,20 @@ def multicast_loop():
     return c
 
 
+def ipv6_loopback_wire():
+    """packet.c: ip6_rcv_core() drops the loopback address (RFC 4291 2.5.3)
+    and interface-local multicast (Errata 3480) arriving on a device other
+    than lo, before prerouting; a spoofed ::1 was judged as loopback traffic
+    before.  Control: the same datagram to ff02::1 is judged."""
+    c = Cap()
+    c.inb(c.ip("::1", H6, 17, udp(41100, 41101, b"spoofed")))
+    c.inb(c.ip(AML6, "::1", 17, udp(41102, 41101, b"to loopback")))
+    c.inb(c.ip(VNET6, "ff01::1", 17, udp(41103, 41101, b"node-local")))
+    c.inb(c.ip(VNET6, "ff02::1", 17, udp(41104, 41101, b"link-local")))
+    c.inb(c.ip(VNET6, H6, 17, udp(41105, 41101, b"plain")))
+    return c
+
+
 CASES = {
     "handshake-in": handshake_in, "handshake-out": handshake_out,
     "established-return": established_return, "invalid": invalid,
@@ -627,7 +642,7 @@ CASES = {
     "timing-conntrack": timing_conntrack, "timing-timeouts": timing_timeouts,
     "timing-frag-timeouts": timing_frag_timeouts,
     "ipv6-hop-by-hop": ipv6_hop_by_hop, "ipv4-options": ipv4_options,
-    "multicast-loop": multicast_loop,
+    "multicast-loop": multicast_loop, "ipv6-loopback-wire": ipv6_loopback_wire,
     "sctp-assoc": sctp_assoc, "sctp-invalid": sctp_invalid, "sctp-paths": sctp_paths,
 }
 
