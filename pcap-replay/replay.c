@@ -926,6 +926,8 @@ static bool looped_locally(const struct replay *r, const struct pkt *p)
 	static const uint8_t sol[13] = { 0xff, 0x02, [11] = 1, [12] = 0xff };
 
 	d = p->data + p->nh_off + 24;
+	if (d[0] != 0xff)
+		return false;
 	if (memcmp(d, all1, 16) == 0 || memcmp(d, all2, 16) == 0)
 		return true;
 	if (memcmp(d, sol, 13) != 0)
@@ -1194,6 +1196,8 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 		r->t.reassembled++;
 		/* the re-decoded datagram lost our hook context */
 		set_iface(p, dir == FLOW_IN ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT, dir == FLOW_LO);
+		if (dir == FLOW_OUT)
+			p->mc_loop = looped_locally(r, p);
 	}
 
 	if (!r->early_drop_warned) {
@@ -1266,9 +1270,7 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 				return -1;
 			v2.incomplete = v2.incomplete || v.incomplete;
 			v = v2;
-		} else if (dir == FLOW_OUT && v.verdict == NF_ACCEPT &&
-			   p->data[p->nh_off + (p->nfproto == NFPROTO_IPV4 ? 16 : 24)] >= 224 &&
-			   looped_locally(r, p)) {
+		} else if (p->mc_loop && v.verdict == NF_ACCEPT) {
 			/* its looped copy, received on the same interface as
 			 * PACKET_LOOPBACK: the input hook judges the local
 			 * delivery; the packet on the wire keeps its verdict */
@@ -1529,6 +1531,9 @@ static uint64_t prepare(void *arg, const struct pcap_pkthdr *h, const uint8_t *d
 	 * whatever group address its frame's destination MAC has */
 	if (pp->dir != FLOW_IN)
 		p->pkttype = PACKET_HOST;
+	/* decided here, where the packet's bytes are in this CPU's cache */
+	if (pp->dir == FLOW_OUT)
+		p->mc_loop = looped_locally(c->r, p);
 	if (!p->is_frag && ct_packet_hint(p, &pp->ct))
 		return (uint64_t)1 << 32 | pp->ct.h;
 	return 0;

@@ -114,6 +114,8 @@ struct pkt {
 	bool nonlo;		/* the link layer shows a device other than lo: Ethernet
 				 * addresses not all zero, a cooked header's hatype
 				 * not ARPHRD_LOOPBACK (raw IP: unknown, false) */
+	bool mc_loop;		/* set by the caller: a copy of this outgoing packet
+				 * comes back to the input hook (pcap-replay) */
 };
 
 /* ip_rcv_finish_core() -> ip_rcv_options(): what the IPv4 options of a packet

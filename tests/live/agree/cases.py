@@ -613,6 +613,9 @@ def multicast_loop():
     c.out(c.ip(H6, "ff02::1:ff00:4", 17, udp(41000, 41001, b"solicited-node")))
     c.out(c.ip(H6, "ff02::fb", 17, udp(5353, 5353, b"mdns")))
     c.out(c.ip(H6, "ff02::1", 58, icmp(136, 0, 0x20000000, abytes(H6))))  # unsolicited NA
+    # a fragmented one: the reassembled datagram is looped
+    for f in frags4(ip4(H4, "224.0.0.1", 17, udp(41010, 41001, bytes(100)), ident=7101), 64):
+        c.out(f)
     return c
 
 
