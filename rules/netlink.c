@@ -152,7 +152,17 @@ static int build_batch(const struct ruleset *rs, uint32_t first_flags, uint32_t 
 	while (ci && (c = nftnl_chain_list_iter_next(ci))) {
 		nlh = nftnl_chain_nlmsg_build_hdr(scratch, NFT_MSG_NEWCHAIN, fam,
 						  NLM_F_CREATE | NLM_F_ACK, b->seq++);
-		nftnl_chain_nlmsg_build_payload(nlh, c);
+		/* a dumped chain keeps the handle its kernel gave it, and a
+		 * NEWCHAIN with a handle updates that chain (ENOENT here) */
+		if (nftnl_chain_is_set(c, NFTNL_CHAIN_HANDLE)) {
+			uint64_t h = nftnl_chain_get_u64(c, NFTNL_CHAIN_HANDLE);
+
+			nftnl_chain_unset(c, NFTNL_CHAIN_HANDLE);
+			nftnl_chain_nlmsg_build_payload(nlh, c);
+			nftnl_chain_set_u64(c, NFTNL_CHAIN_HANDLE, h);
+		} else {
+			nftnl_chain_nlmsg_build_payload(nlh, c);
+		}
 		snprintf(what, sizeof(what), "chain %s", nftnl_chain_get_str(c, NFTNL_CHAIN_NAME));
 		batch_append(b, nlh, what);
 	}
@@ -161,11 +171,25 @@ static int build_batch(const struct ruleset *rs, uint32_t first_flags, uint32_t 
 
 	struct nftnl_set_list_iter *si = nftnl_set_list_iter_create(rs->sets);
 	struct nftnl_set *s;
+	uint32_t dump_set_id = 0x40000000;	/* above the compiler's */
 	while (si && (s = nftnl_set_list_iter_next(si))) {
 		const char *sname = nftnl_set_get_str(s, NFTNL_SET_NAME);
 		nlh = nftnl_set_nlmsg_build_hdr(scratch, NFT_MSG_NEWSET, fam,
 						NLM_F_CREATE | NLM_F_ACK, b->seq++);
+		/* a dumped set: no handle (as chains), and an id, which
+		 * NEWSET requires and a dump does not carry */
+		bool had_h = nftnl_set_is_set(s, NFTNL_SET_HANDLE), had_id = nftnl_set_is_set(s, NFTNL_SET_ID);
+		uint64_t h = had_h ? nftnl_set_get_u64(s, NFTNL_SET_HANDLE) : 0;
+
+		if (had_h)
+			nftnl_set_unset(s, NFTNL_SET_HANDLE);
+		if (!had_id)
+			nftnl_set_set_u32(s, NFTNL_SET_ID, ++dump_set_id);
 		nftnl_set_nlmsg_build_payload(nlh, s);
+		if (had_h)
+			nftnl_set_set_u64(s, NFTNL_SET_HANDLE, h);
+		if (!had_id)
+			nftnl_set_unset(s, NFTNL_SET_ID);
 		snprintf(what, sizeof(what), "set %s", sname);
 		batch_append(b, nlh, what);
 
@@ -198,7 +222,20 @@ static int build_batch(const struct ruleset *rs, uint32_t first_flags, uint32_t 
 		prev_chain = ch;
 		nlh = nftnl_rule_nlmsg_build_hdr(scratch, NFT_MSG_NEWRULE, fam,
 						 NLM_F_CREATE | NLM_F_APPEND | NLM_F_ACK, b->seq++);
+		/* likewise a dumped rule's handle (NEWRULE would replace by it)
+		 * and position (the previous rule's handle: insert after it) */
+		bool had_h = nftnl_rule_is_set(r, NFTNL_RULE_HANDLE);
+		bool had_pos = nftnl_rule_is_set(r, NFTNL_RULE_POSITION);
+		uint64_t h = had_h ? nftnl_rule_get_u64(r, NFTNL_RULE_HANDLE) : 0;
+		uint64_t pos = had_pos ? nftnl_rule_get_u64(r, NFTNL_RULE_POSITION) : 0;
+
+		nftnl_rule_unset(r, NFTNL_RULE_HANDLE);
+		nftnl_rule_unset(r, NFTNL_RULE_POSITION);
 		nftnl_rule_nlmsg_build_payload(nlh, r);
+		if (had_h)
+			nftnl_rule_set_u64(r, NFTNL_RULE_HANDLE, h);
+		if (had_pos)
+			nftnl_rule_set_u64(r, NFTNL_RULE_POSITION, pos);
 		describe_rule(r, idx, what, sizeof(what));
 		batch_append(b, nlh, what);
 	}
