@@ -1176,6 +1176,7 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 	struct key2 k2;
 	struct flow *f;
 	bool reply = false, accepted, ct_dropped = false, opt_dropped = false, have_k2 = false;
+	bool lo_opt_dropped = false;
 	const char *decided = NULL;
 	enum ct_frag_result fr;
 
@@ -1263,7 +1264,13 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 		if (eval_hook(r, p, dir == FLOW_IN ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT,
 			      dir == FLOW_LO, &v) < 0)
 			return -1;
-		if (dir == FLOW_LO && v.verdict == NF_ACCEPT) {
+		if (dir == FLOW_LO && v.verdict == NF_ACCEPT && p->opt_drop) {
+			/* lo's receive path checks the options as any other
+			 * (accept_source_route is 0 for lo too): dropped
+			 * before the input hook */
+			lo_opt_dropped = true;
+			v.verdict = NF_DROP;
+		} else if (dir == FLOW_LO && v.verdict == NF_ACCEPT) {
 			struct vm_verdict v2;
 
 			if (eval_hook(r, p, NF_INET_LOCAL_IN, true, &v2) < 0)
@@ -1310,7 +1317,7 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 	/* the decision's text: only for a new flow or a trace (it is not cheap) */
 	if (ct_dropped)
 		decided = "conntrack (table full)";
-	else if (opt_dropped)
+	else if (opt_dropped || lo_opt_dropped)
 		decided = pkt_opt_drop_text(p->opt_drop);
 	/* the flow, before ct_confirm can free a discarded entry; the conntrack
 	 * entry remembers its flow (index + 1), which spares the lookup for all
@@ -1403,8 +1410,10 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 	}
 	emit(r, cap, p, p->frame, ct_dropped ? RP_CT_DROP : opt_dropped ? RP_OPT_DROP : RP_JUDGED,
 	     dir, ct_dropped || opt_dropped ? NULL : &v, v.incomplete, opt_dropped ? decided : NULL);
+	/* (a loopback packet lo's receive path dropped was confirmed on its
+	 * way out, at postrouting) */
 	if (!ct_dropped)
-		ct_confirm(r->ct, p, accepted);
+		ct_confirm(r->ct, p, accepted || lo_opt_dropped);
 
 	if (r->tracing) {
 		char res[320];

@@ -593,6 +593,11 @@ def ipv4_options():
     c.out(c.ip(H4, AML4, 6, tcp(44224, 40950, 5001, 1011, 0x10, 65160)))
     # the host's own source-routed SYN: the output hook judges it
     c.out(ip4opt(H4, STO4, 6, tcp(50900, 443, 1, 0, 0x02, 64240, MSS), bytes([131, 7, 4]) + r))
+    # to itself (loopback): output judges it, lo's receive path drops it;
+    # with a timestamp option it goes on to the input hook
+    c.out(ip4opt(H4, H4, 17, udp(50901, 50902, b"self"), bytes([131, 7, 4]) + r))
+    c.out(ip4opt(H4, H4, 17, udp(50901, 50902, b"again"), bytes([131, 7, 4]) + r))
+    c.out(ip4opt(H4, H4, 17, udp(50903, 50902, b"self"), bytes([68, 8, 5, 0]) + bytes(4)))
     return c
 
 
