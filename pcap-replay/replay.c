@@ -1284,7 +1284,7 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 			struct vm_verdict v2;
 			uint8_t pt = p->pkttype;
 
-			p->pkttype = 5;		/* PACKET_LOOPBACK */
+			p->pkttype = PACKET_LOOPBACK;
 			if (eval_hook(r, p, NF_INET_LOCAL_IN, false, &v2) < 0)
 				return -1;
 			p->pkttype = pt;

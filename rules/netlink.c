@@ -153,16 +153,15 @@ static int build_batch(const struct ruleset *rs, uint32_t first_flags, uint32_t 
 		nlh = nftnl_chain_nlmsg_build_hdr(scratch, NFT_MSG_NEWCHAIN, fam,
 						  NLM_F_CREATE | NLM_F_ACK, b->seq++);
 		/* a dumped chain keeps the handle its kernel gave it, and a
-		 * NEWCHAIN with a handle updates that chain (ENOENT here) */
-		if (nftnl_chain_is_set(c, NFTNL_CHAIN_HANDLE)) {
-			uint64_t h = nftnl_chain_get_u64(c, NFTNL_CHAIN_HANDLE);
+		 * NEWCHAIN with a handle updates that chain (ENOENT here): left
+		 * out of the message, put back after (sets and rules alike) */
+		bool had_h = nftnl_chain_is_set(c, NFTNL_CHAIN_HANDLE);
+		uint64_t h = had_h ? nftnl_chain_get_u64(c, NFTNL_CHAIN_HANDLE) : 0;
 
-			nftnl_chain_unset(c, NFTNL_CHAIN_HANDLE);
-			nftnl_chain_nlmsg_build_payload(nlh, c);
+		nftnl_chain_unset(c, NFTNL_CHAIN_HANDLE);
+		nftnl_chain_nlmsg_build_payload(nlh, c);
+		if (had_h)
 			nftnl_chain_set_u64(c, NFTNL_CHAIN_HANDLE, h);
-		} else {
-			nftnl_chain_nlmsg_build_payload(nlh, c);
-		}
 		snprintf(what, sizeof(what), "chain %s", nftnl_chain_get_str(c, NFTNL_CHAIN_NAME));
 		batch_append(b, nlh, what);
 	}
@@ -181,8 +180,7 @@ static int build_batch(const struct ruleset *rs, uint32_t first_flags, uint32_t 
 		bool had_h = nftnl_set_is_set(s, NFTNL_SET_HANDLE), had_id = nftnl_set_is_set(s, NFTNL_SET_ID);
 		uint64_t h = had_h ? nftnl_set_get_u64(s, NFTNL_SET_HANDLE) : 0;
 
-		if (had_h)
-			nftnl_set_unset(s, NFTNL_SET_HANDLE);
+		nftnl_set_unset(s, NFTNL_SET_HANDLE);
 		if (!had_id)
 			nftnl_set_set_u32(s, NFTNL_SET_ID, ++dump_set_id);
 		nftnl_set_nlmsg_build_payload(nlh, s);

@@ -151,20 +151,18 @@ class Frame:
     def ipv4(self, o, inner=False):
         d = self.d
         if o + 20 > len(d) or d[o] >> 4 != 4:
-            return b"", b""
-        ihl = (d[o] & 15) * 4
+            return
         olds, news = self.swap_pair(o + 12, 4, self.m.v4)
-        if len(olds) == 8:
-            self.fix16(o + 10, olds, news)
-        else:
-            return olds, news
+        self.fix16(o + 10, olds, news)
         proto = d[o + 9]
         frag = struct.unpack_from(">H", d, o + 6)[0] & 0x1fff
-        l4 = o + ihl
+        l4 = o + (d[o] & 15) * 4
         co, udp = self.l4_csum_off(proto, l4, frag == 0)
         if co is not None and proto != 58:
             self.fix16(co, olds, news, udp)
-        return olds, news
+        if proto == 1 and frag == 0 and not inner and l4 + 8 <= len(d) and \
+                d[l4] in (3, 4, 5, 11, 12):
+            self.icmp_inner(l4 + 2, l4 + 8, 4)
 
     def ipv6(self, o, inner=False):
         d = self.d
@@ -226,22 +224,11 @@ class Frame:
 
     def l3(self, et, o):
         if et == 0x0800:
-            self.ipv4_top(o)
+            self.ipv4(o)
         elif et == 0x86dd:
             self.ipv6(o)
         elif et == 0x0806:
             self.arp(o)
-
-    def ipv4_top(self, o):
-        d = self.d
-        self.ipv4(o)
-        if o + 20 > len(d):
-            return
-        ihl = (d[o] & 15) * 4
-        frag = struct.unpack_from(">H", d, o + 6)[0] & 0x1fff
-        l4 = o + ihl
-        if d[o + 9] == 1 and frag == 0 and l4 + 8 <= len(d) and d[l4] in (3, 4, 5, 11, 12):
-            self.icmp_inner(l4 + 2, l4 + 8, 4)
 
     def raw(self, o):
         if o < len(self.d):
