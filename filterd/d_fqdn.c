@@ -200,8 +200,12 @@ void fqdn_compile_opts(struct daemon *d, struct compile_opts *co)
 		}
 		s->nres++;
 	}
-	if (s->nres && !s->queue_probed) {
-		/* a queue rule will be compiled: which kind, asked once */
+	if (!s->queue_probed) {
+		/* a queue rule may be compiled -- for the resolvers of dns_servers
+		 * or, without them, of /etc/resolv.conf: which kind, asked once
+		 * (a first version asked only for dns_servers, and the default
+		 * configuration's rule, the nf_tables queue, was refused by a
+		 * kernel without it: no policy in force) */
 		s->queue_probed = true;
 		s->use_xt = kernel_lacks_nft_queue();
 		if (s->use_xt)

@@ -10,7 +10,10 @@
  * and the one-second observe tick (drop log summary, metrics textfile). */
 #include "observe.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
@@ -195,6 +198,7 @@ static struct compiled *compile_current(struct daemon *d, bool text, char *err, 
 	co.log_rate = d->cfg.log_rate;
 	co.log_burst = d->cfg.log_burst;
 	co.no_text = !text;
+	fqdn_compile_opts(d, &co);	/* as d_apply compiled it: the DNS queue rule */
 	if (compile_policy(pol, d->tags, &co, &comp, &dg) < 0)
 		goto fail;
 	policy_free(pol);
@@ -437,8 +441,41 @@ static int run_capture(char *const argv[], char **out)
 	return 128 + (WIFSIGNALED(status) ? WTERMSIG(status) : 0);
 }
 
+/* This host's addresses, "A,B,..." (getifaddrs; loopback left out: it is
+ * local to pcap-replay anyway), or "" when none can be read. */
+static void host_addresses(char *buf, size_t len)
+{
+	struct ifaddrs *ifa, *i;
+	size_t off = 0;
+
+	buf[0] = '\0';
+	if (getifaddrs(&ifa) < 0)
+		return;
+	for (i = ifa; i; i = i->ifa_next) {
+		char a[INET6_ADDRSTRLEN];
+		const void *p;
+		int fam = i->ifa_addr ? i->ifa_addr->sa_family : AF_UNSPEC;
+
+		if (fam == AF_INET)
+			p = &((struct sockaddr_in *)i->ifa_addr)->sin_addr;
+		else if (fam == AF_INET6)
+			p = &((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr;
+		else
+			continue;
+		if ((i->ifa_flags & IFF_LOOPBACK) || !inet_ntop(fam, p, a, sizeof(a)))
+			continue;
+		if (off + strlen(a) + 2 >= len)
+			break;
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", off ? "," : "", a);
+	}
+	freeifaddrs(ifa);
+}
+
 static json_t *verify_captures(struct daemon *d, struct ruleset *live, bool *failed)
 {
+	char local[2048];
+
+	host_addresses(local, sizeof(local));
 	json_t *out = json_array();
 	char dump[4096], bin[PATH_MAX], err[512];
 	char *list = strdup(d->cfg.verify_captures ? d->cfg.verify_captures : ""), *save = NULL, *tok;
@@ -471,7 +508,17 @@ static json_t *verify_captures(struct daemon *d, struct ruleset *live, bool *fai
 			continue;
 		}
 		saved = true;
-		char *argv[] = { bin, "--ruleset", dump, "--tags", d->cfg.tags, "--expect", colon + 1, tok, NULL };
+		/* the host's own addresses: a capture of this host's traffic
+		 * (its drop log) has its direction from them, not guessed */
+		char *argv[12] = { bin, "--ruleset", dump, "--tags", d->cfg.tags, "--expect", colon + 1 };
+		int na = 7;
+
+		if (local[0]) {
+			argv[na++] = "--local";
+			argv[na++] = local;
+		}
+		argv[na++] = tok;
+		argv[na] = NULL;
 		char *output = NULL;
 		int rc = run_capture(argv, &output);
 		json_object_set_new(jc, "exit", json_integer(rc));

@@ -148,6 +148,9 @@ fi
 
 if nsx host nft list chain inet filterd input 2>&1 | tr '\n' ' ' | grep -Eq "dns_resolvers_v4.*(queue|NFQUEUE)"; then ok "ruleset: DNS answers from the resolver are queued"
 else not_ok "ruleset: DNS answers from the resolver are queued" "$(nsx host nft list chain inet filterd input 2>&1 | head -8)"; fi
+# verify compiles the policy in force afresh: with the same DNS queue rule
+if out=$(ctl verify 2>&1); then ok "verify: the table in force is the policy's, FQDN queue rule included"
+else not_ok "verify: the table in force is the policy's, FQDN queue rule included" "$out"; fi
 
 # 1. exact name, resolved by filterd
 if wait_until 5 in_set fqdn_app_v4 $APP1; then ok "exact: $APP1 learned for app.test.example"
@@ -407,4 +410,34 @@ M
 else
 	skip "replay: the capture replays offline to the same verdicts" "pcap-replay has no --resolver"
 fi
+# ---- the default configuration: no dns_servers, the resolvers of
+# /etc/resolv.conf (ip netns exec bind-mounts $_etc_ns/resolv.conf, which
+# names $DNS1).  A first version probed the kernel's queue support only for
+# dns_servers: with the default configuration, on a kernel without the
+# nf_tables queue expression, the policy was refused and nothing filtered.
+# (the background job is nsx's subshell: the daemon is found by its options)
+fq_pid=$(pgrep -f -- "--state-dir $T/state --socket $T/sock ")
+[ -n "$fq_pid" ] && kill $fq_pid
+wait_until 10 sh -c "! kill -0 ${fq_pid:-0} 2>/dev/null"
+sed -i "s/^$APP2 app/$APP1 app/" "$T/hosts1"
+kill -HUP "$(cat "$T/dnsmasq.$DNS1.pid")"
+nsx host "$FILTERD" --policy "$T/policy.yaml" --tags "$TAGS" --state-dir "$T/state2" \
+	--socket "$T/sock2" --set audit_log="$T/audit2.log" --set fqdn_ttl_min=2 >"$T/log2" 2>&1 &
+_live_pids+=($!)
+if wait_until 10 env FILTERD_SOCKET="$T/sock2" "$FILTERCTL" status &&
+   nsx host nft list chain inet filterd input 2>&1 | tr '\n' ' ' | grep -Eq "dns_resolvers_v4.*(queue|NFQUEUE)" &&
+   ! grep -q "event=no-policy-in-force\|event=kernel-refused" "$T/log2"; then
+	ok "resolv.conf: filterd without dns_servers applies the FQDN policy (answers from $DNS1 queued)"
+else
+	not_ok "resolv.conf: filterd without dns_servers applies the FQDN policy" "$(grep -v 'event=drop ' "$T/log2" | tail -8)"
+fi
+if nsx host nft list set inet filterd dns_resolvers_v4 2>/dev/null | grep -qF "$DNS1"; then
+	ok "resolv.conf: the resolver set holds $DNS1, from resolv.conf"
+else not_ok "resolv.conf: the resolver set holds $DNS1" "$(nsx host nft list set inet filterd dns_resolvers_v4 2>&1)"; fi
+if out=$(FILTERD_SOCKET="$T/sock2" "$FILTERCTL" verify 2>&1); then ok "resolv.conf: verify: ok"
+else not_ok "resolv.conf: verify" "$out"; fi
+if wait_until 8 in_set fqdn_app_v4 $APP1; then ok "resolv.conf: filterd resolved app.test.example through $DNS1 ($APP1 learned)"
+else not_ok "resolv.conf: filterd resolved app.test.example through $DNS1" "$(grep fqdn "$T/log2" | tail -5)"; fi
+expect_allowed "resolv.conf: tcp 443 to app.test.example ($APP1) allowed" host tcp $APP1 443
+checks_wait
 live_finish

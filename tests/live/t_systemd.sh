@@ -71,7 +71,7 @@ else
 	if [ $rc -eq 0 ] && [ -z "$out" ]; then ok "systemd-analyze verify scripts/filterd.service (no warning)"
 	else not_ok "systemd-analyze verify scripts/filterd.service (no warning)" "exit $rc" "$out"; fi
 	for k in 'Type=notify' 'ExecReload=/bin/kill -HUP $MAINPID' 'Restart=always' 'NoNewPrivileges=yes' \
-		'ProtectSystem=strict' 'RestrictAddressFamilies=AF_UNIX AF_NETLINK' 'AmbientCapabilities=' \
+		'ProtectSystem=strict' 'RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6' 'AmbientCapabilities=' \
 		'SystemCallFilter=@system-service' 'StateDirectory=filterd' 'RuntimeDirectory=filterd' 'LogsDirectory=filterd'; do
 		grep -qxF "$k" scripts/filterd.service || not_ok "unit: $k" "missing in scripts/filterd.service"
 	done
