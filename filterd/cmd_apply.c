@@ -58,6 +58,10 @@ int cmd_apply(int argc, char **argv)
 	}
 	if (via_daemon || (!direct && !tags_given && ctl_reachable()))
 		return apply_via_daemon(argv[optind], (unsigned)confirm, force);
+	if (!direct && !tags_given && !quiet)
+		/* said, not silent: no daemon means no audit record and no hbi latch */
+		fprintf(stderr, "note: filterd does not answer on %s: applying directly (no audit "
+			"record, no hbi latch; --direct says so and silences this)\n", ctl_socket_path());
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	rc = load_policy(argv[optind], tags, true, &l);
 	if (rc != EXIT_OK)
@@ -66,6 +70,12 @@ int cmd_apply(int argc, char **argv)
 		     fault && strcmp(fault, "kernel-reject") == 0 ? NL_FAULT_BAD_JUMP : NL_FAULT_NONE,
 		     &rep) < 0) {
 		fprintf(stderr, "filterctl: %s\n", rep.msg);
+		if (strstr(rep.msg, "Operation not permitted") && strstr(rep.msg, "(create)"))
+			/* the table is owned: a running filterd holds it */
+			fprintf(stderr, "filterctl: table inet %s is owned by a running filterd "
+				"(kernel-enforced ownership): apply through it (--daemon, with "
+				"FILTERD_SOCKET if its socket is not the default)\n",
+				l.compiled->rs->table);
 		rc = EXIT_KERNEL;
 		goto out;
 	}

@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <getopt.h>
 #include <poll.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -224,7 +226,7 @@ int cmd_status(int argc, char **argv)
 		return rc;
 	s = json_object_get(ans, "status");
 	if (as_json) {
-		char *t = json_dumps(s, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+		char *t = json_dumps(s, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
 		if (t)
 			printf("%s\n", t);
 		free(t);
@@ -237,7 +239,7 @@ int cmd_status(int argc, char **argv)
 				const char *k2;
 				json_t *v2;
 				json_object_foreach(v, k2, v2) {
-					char *t = json_dumps(v2, JSON_ENCODE_ANY);
+					char *t = json_dumps(v2, JSON_ENCODE_ANY | JSON_REAL_PRECISION(9));
 					printf(" %s=%s", k2, t ? t : "?");
 					free(t);
 				}
@@ -245,7 +247,7 @@ int cmd_status(int argc, char **argv)
 			} else if (json_is_string(v)) {
 				printf("%-26s %s\n", k, json_string_value(v));
 			} else {
-				char *t = json_dumps(v, JSON_ENCODE_ANY);
+				char *t = json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(9));
 				printf("%-26s %s\n", k, t ? t : "?");
 				free(t);
 			}
@@ -300,6 +302,23 @@ int apply_via_daemon(const char *path, unsigned confirm_within, bool force)
 	return EXIT_OK;
 }
 
+/* A user: or group: name this host does not know grants nobody: said, not
+ * refused (a directory service may know it later). */
+static void warn_unknown_members(const char *list)
+{
+	char *dup = strdup(list), *save = NULL;
+
+	for (char *t = dup ? strtok_r(dup, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {
+		if (strncmp(t, "user:", 5) == 0 && !getpwnam(t + 5))
+			fprintf(stderr, "filterctl: warning: no user '%s' on this host: '%s' grants "
+				"nobody until there is\n", t + 5, t);
+		else if (strncmp(t, "group:", 6) == 0 && !getgrnam(t + 6))
+			fprintf(stderr, "filterctl: warning: no group '%s' on this host: '%s' grants "
+				"nobody until there is\n", t + 6, t);
+	}
+	free(dup);
+}
+
 /* filterctl roles                       shows who has which role
  * filterctl roles set [--reader L] [--contributor L] [--owner L]   (owner) */
 int cmd_roles(int argc, char **argv)
@@ -323,6 +342,13 @@ int cmd_roles(int argc, char **argv)
 				return EXIT_USAGE;
 			}
 			json_object_set_new(args, names[k], json_string(argv[++i]));
+			warn_unknown_members(argv[i]);
+		}
+		if (json_object_size(args) == 0) {
+			fprintf(stderr, "usage: filterctl roles set [--reader LIST] [--contributor LIST] [--owner LIST]\n"
+					"(give at least one list)\n");
+			json_decref(args);
+			return EXIT_USAGE;
 		}
 	} else if (argc != 1) {
 		fprintf(stderr, "usage: filterctl roles [set [--reader LIST] [--contributor LIST] [--owner LIST]]\n");
@@ -332,7 +358,9 @@ int cmd_roles(int argc, char **argv)
 	if (rc != EXIT_OK)
 		return rc;
 	json_t *r = json_object_get(ans, "roles");
-	printf("owner        root, %s\n", json_string_value(json_object_get(r, "owner")));
+	const char *own = json_string_value(json_object_get(r, "owner"));
+
+	printf("owner        root%s%s\n", own && *own ? ", " : "", own ? own : "");
 	printf("contributor  %s\n", json_string_value(json_object_get(r, "contributor")));
 	printf("reader       %s\n", json_string_value(json_object_get(r, "reader")));
 	if (json_object_get(ans, "saved") && !json_is_true(json_object_get(ans, "saved")))

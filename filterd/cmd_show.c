@@ -14,7 +14,7 @@
  * EXIT_OK, or the exit code of the failure (printed). */
 static void print_json(json_t *j)
 {
-	char *t = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	char *t = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
 	if (t)
 		printf("%s\n", t);
 	free(t);

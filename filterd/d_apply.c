@@ -315,6 +315,10 @@ int daemon_save_state(struct daemon *d)
 	if (d->have_prev)
 		json_object_set_new(root, "previous", applied_json(&d->prev));
 	json_object_set_new(root, "pending_until", json_integer(d->pending ? d->pending_deadline : 0));
+	if (d->pending) {
+		json_object_set_new(root, "pending_sha256", json_string(d->pending_sha256));
+		json_object_set_new(root, "pending_by", json_string(d->pending_by));
+	}
 	pc = state_path(d, "current.yaml");
 	pp = state_path(d, "previous.yaml");
 	if (!pc || !pp)
@@ -370,6 +374,19 @@ int daemon_load_state(struct daemon *d)
 	applied_from_json(d, json_object_get(j, "current"), "current.yaml", &d->cur);
 	applied_from_json(d, json_object_get(j, "previous"), "previous.yaml", &d->prev);
 	d->have_prev = d->prev.text != NULL;
+	/* a confirmation window open when filterd stopped: in force again
+	 * for the startup apply (no hbi latch, the previous policy kept as the
+	 * rollback target); daemon_resume_pending decides after it */
+	json_int_t until = json_integer_value(json_object_get(j, "pending_until"));
+	const char *psha = json_string_value(json_object_get(j, "pending_sha256"));
+
+	if (until > 0 && psha && d->have_prev) {
+		d->pending = true;
+		d->pending_deadline = (time_t)until;
+		snprintf(d->pending_sha256, sizeof(d->pending_sha256), "%s", psha);
+		snprintf(d->pending_by, sizeof(d->pending_by), "%s",
+			 json_string_value(json_object_get(j, "pending_by")) ?: "?");
+	}
 	json_decref(j);
 	return 0;
 }
@@ -423,8 +440,24 @@ static void set_error(struct apply_res *res, const char *fmt, ...)
 {
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(res->error, sizeof(res->error), fmt, ap);
+	int n = vsnprintf(res->error, sizeof(res->error), fmt, ap);
 	va_end(ap);
+	if (n >= (int)sizeof(res->error)) {
+		/* cut on a character boundary: a cut UTF-8 sequence made the
+		 * answer's and the audit record's JSON string fail, and the reason
+		 * was lost */
+		size_t e = strlen(res->error), i = e;
+
+		while (i > 0 && ((unsigned char)res->error[i - 1] & 0xc0) == 0x80)
+			i--;
+		if (i > 0) {
+			unsigned char lead = (unsigned char)res->error[i - 1];
+			size_t need = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+
+			if (e - (i - 1) < need)
+				res->error[i - 1] = '\0';
+		}
+	}
 }
 
 int daemon_apply(struct daemon *d, const struct apply_req *rq, struct apply_res *res)
@@ -524,7 +557,12 @@ int daemon_apply(struct daemon *d, const struct apply_req *rq, struct apply_res 
 		d->cur.tags_change = d->tags->change_number;
 		goto remembered;
 	}
-	if (d->cur.text && strcmp(d->cur.sha256, sha) != 0) {
+	if (d->cur.text && strcmp(d->cur.sha256, sha) != 0 && d->pending && d->have_prev) {
+		/* the policy in force was never confirmed: the rollback target
+		 * stays the last confirmed one (a reload or a plain apply in the
+		 * window used to make the unconfirmed policy the target) */
+		applied_free(&d->cur);
+	} else if (d->cur.text && strcmp(d->cur.sha256, sha) != 0) {
 		applied_free(&d->prev);
 		d->prev = d->cur;
 		d->have_prev = true;
@@ -550,7 +588,11 @@ remembered:
 	d->current = comp;
 	comp = NULL;
 	fqdn_policy_applied(d);
-	if (pol->hbi_workspace && hbi_lock(d, pol->workspace) < 0)
+	/* an hbi policy latches once it stays: applied without a confirmation
+	 * window, or confirmed (a pending one latched at once, and its own
+	 * rollback was then refused) */
+	if (pol->hbi_workspace && !rq->confirm_within && !d->pending &&
+	    hbi_lock(d, pol->workspace) < 0)
 		dlog("event=state-write-failed what=hbi-latch error=\"%s\"", strerror(errno));
 	if (rq->write_policy && strcmp(name, d->cfg.policy) != 0 &&
 	    write_atomic(d->cfg.policy, text, len, 0644) < 0)
@@ -560,6 +602,7 @@ remembered:
 		d->pending = true;
 		d->pending_deadline = time(NULL) + rq->confirm_within;
 		snprintf(d->pending_by, sizeof(d->pending_by), "%s", by);
+		snprintf(d->pending_sha256, sizeof(d->pending_sha256), "%s", d->cur.sha256);
 	}
 	daemon_save_state(d);
 	d->n_applies += res->applied;
@@ -602,6 +645,44 @@ out:
 	diags_clear(&dg);
 	free(filebuf);
 	return ret;
+}
+
+void hbi_latch_current(struct daemon *d)
+{
+	if (d->cur.text && d->cur.hbi && hbi_lock(d, d->cur.workspace) < 0)
+		dlog("event=state-write-failed what=hbi-latch error=\"%s\"", strerror(errno));
+}
+
+void daemon_resume_pending(struct daemon *d)
+{
+	struct actor who = { .uid = 0, .via = "startup" };
+	struct apply_res res;
+
+	if (!d->pending)
+		return;
+	snprintf(who.user, sizeof(who.user), "filterd");
+	if (!d->cur.text || strcmp(d->cur.sha256, d->pending_sha256) != 0) {
+		d->pending = false;
+		dlog("event=pending-dropped sha256=%.16s by=\"%s\" note=\"the policy file held "
+		     "another policy at startup: it is in force, the unconfirmed one is not\"",
+		     d->pending_sha256, d->pending_by);
+		hbi_latch_current(d);
+		daemon_save_state(d);
+		return;
+	}
+	if (time(NULL) < d->pending_deadline) {
+		dlog("event=pending-resumed sha256=%.16s by=\"%s\" seconds_left=%lld",
+		     d->pending_sha256, d->pending_by,
+		     (long long)(d->pending_deadline - time(NULL)));
+		return;
+	}
+	dlog("event=confirm-timeout by=\"%s\" action=rollback note=\"the window ended while "
+	     "filterd was not running\"", d->pending_by);
+	int rc = daemon_rollback(d, &who, "not confirmed in time (filterd was restarted)", &res);
+	audit_write(d, &who, "rollback", rc == 0 ? "rolled back" : "failed",
+		    rc == 0 ? "not confirmed in time (window ended while filterd was stopped)" :
+		    res.error, rc == 0 ? &d->cur : NULL, res.ms);
+	apply_res_free(&res);
 }
 
 int daemon_rollback(struct daemon *d, const struct actor *who, const char *why,

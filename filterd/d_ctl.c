@@ -24,18 +24,31 @@
 #include <jansson.h>
 
 #define CTL_MAX_REQUEST (8u << 20)	/* a policy of 4 MiB, JSON-escaped */
+/* Requests of peers who may not change anything (readers, and users with no
+ * role, whose requests are refused) are small: a parsed JSON request costs
+ * up to ~80 times its size, and no one without a role may make filterd hold
+ * 650 MB to tell them "no" */
+#define CTL_MAX_REQUEST_READ (64u << 10)
 #define CTL_MAX_CLIENTS 64
 #define CTL_TIMEOUT_S 10
+/* The whole answer must be taken within this, however slowly a client reads:
+ * answers are sent from a buffer as the socket takes them, never blocking the
+ * loop (a reader reading 64 KiB every 1.5 s once held it for minutes). */
+#define CTL_SEND_TIMEOUT_S 10
 
 struct client {
 	int fd;
 	char *buf;
-	size_t len, cap;
+	size_t len, cap, limit;
+	char *out;			/* the answer, while it is being sent */
+	size_t outlen, outoff;
 	time_t deadline;
 	struct actor who;
 };
 
 static struct client clients[CTL_MAX_CLIENTS];
+static dev_t ctl_dev;		/* the socket file this daemon bound */
+static ino_t ctl_ino;
 
 static const char *role_names[] = { "reader", "contributor", "owner" };
 
@@ -68,7 +81,28 @@ int ctl_open(struct daemon *d)
 	}
 	strcpy(sa.sun_path, d->cfg.socket);
 	mkdir_parent(d->cfg.socket);
-	unlink(d->cfg.socket);
+	/* A socket left by a filterd that died is removed; one another filterd
+	 * still answers on is not taken over (the other daemon would be cut off
+	 * from its operators), and a file that is not a socket is not deleted. */
+	struct stat st;
+
+	if (lstat(d->cfg.socket, &st) == 0) {
+		if (!S_ISSOCK(st.st_mode)) {
+			dlog("event=error what=socket path=%s error=\"exists and is not a socket\"",
+			     d->cfg.socket);
+			return -1;
+		}
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+			close(fd);
+			dlog("event=error what=socket path=%s error=\"another filterd answers on this "
+			     "socket\" note=\"stop it, or give this one another socket\"", d->cfg.socket);
+			return -1;
+		}
+		if (fd >= 0)
+			close(fd);
+		unlink(d->cfg.socket);
+	}
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return -1;
@@ -81,6 +115,10 @@ int ctl_open(struct daemon *d)
 		return -1;
 	}
 	umask(old);
+	if (stat(d->cfg.socket, &st) == 0) {
+		ctl_dev = st.st_dev;
+		ctl_ino = st.st_ino;
+	}
 	if (d->cfg.socket_group[0]) {
 		struct group *g = getgrnam(d->cfg.socket_group);
 		if (!g || chown(d->cfg.socket, 0, g->gr_gid) < 0)
@@ -183,7 +221,7 @@ void audit_write(struct daemon *d, const struct actor *who, const char *op,
 		json_object_set_new(j, "tags_change_number", json_integer(pol->tags_change));
 	}
 	json_object_set_new(j, "duration_ms", json_real(ms));
-	line = json_dumps(j, JSON_COMPACT);
+	line = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
 	json_decref(j);
 	if (!line)
 		return;
@@ -278,6 +316,97 @@ static json_t *apply_answer(const struct apply_res *r, int rc)
 	return a;
 }
 
+/* Refusals are audited one by one up to REFUSAL_BUDGET per user a minute;
+ * past that they are counted, and one record says how many (a user with no
+ * role flooding refused requests once pushed every earlier record out of the
+ * audit log's two generations). */
+#define REFUSAL_BUDGET 20
+#define REFUSAL_USERS 32
+/* 60 s; FILTERD_REFUSAL_WINDOW_S shortens it for the tests */
+static int refusal_window(void)
+{
+	static int w;
+
+	if (!w) {
+		const char *e = getenv("FILTERD_REFUSAL_WINDOW_S");
+
+		w = e && atoi(e) > 0 && atoi(e) <= 3600 ? atoi(e) : 60;
+	}
+	return w;
+}
+#define REFUSAL_WINDOW_S refusal_window()
+
+static struct refusals {
+	uid_t uid;
+	bool used;
+	time_t start;
+	unsigned n;
+	unsigned long suppressed;
+	struct actor who;
+} refusals[REFUSAL_USERS];
+
+static void refusals_flush(struct daemon *d, struct refusals *e)
+{
+	char msg[200];
+
+	if (!e->suppressed)
+		return;
+	snprintf(msg, sizeof(msg), "%lu further refusals of this user in %d s not recorded one by "
+		 "one (more than %d a minute)", e->suppressed, REFUSAL_WINDOW_S, REFUSAL_BUDGET);
+	audit_write(d, &e->who, "refused-summary", "refused", msg, NULL, 0);
+	dlog("event=refusals-suppressed uid=%u count=%lu window_s=%d", (unsigned)e->uid,
+	     e->suppressed, REFUSAL_WINDOW_S);
+	e->suppressed = 0;
+}
+
+/* Whether this refusal is recorded one by one. */
+static bool refusal_recorded(struct daemon *d, const struct actor *who)
+{
+	time_t now = time(NULL);
+	struct refusals *e = NULL, *oldest = &refusals[0];
+
+	for (int i = 0; i < REFUSAL_USERS; i++) {
+		if (refusals[i].used && refusals[i].uid == who->uid) {
+			e = &refusals[i];
+			break;
+		}
+		if (!refusals[i].used || refusals[i].start < oldest->start)
+			oldest = &refusals[i];
+	}
+	if (!e) {
+		e = oldest;
+		if (e->used)
+			refusals_flush(d, e);
+		memset(e, 0, sizeof(*e));
+		e->used = true;
+		e->uid = who->uid;
+		e->start = now;
+	}
+	if (now - e->start >= REFUSAL_WINDOW_S) {
+		refusals_flush(d, e);
+		e->start = now;
+		e->n = 0;
+	}
+	e->who = *who;
+	if (e->n < REFUSAL_BUDGET) {
+		e->n++;
+		return true;
+	}
+	e->suppressed++;
+	return false;
+}
+
+/* The timer's part: summaries of windows that ended. */
+static void refusals_sweep(struct daemon *d)
+{
+	time_t now = time(NULL);
+
+	for (int i = 0; i < REFUSAL_USERS; i++)
+		if (refusals[i].used && refusals[i].suppressed &&
+		    now - refusals[i].start >= REFUSAL_WINDOW_S)
+			refusals_flush(d, &refusals[i]);
+}
+
 static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 {
 	struct ctl_request q;
@@ -298,10 +427,13 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 			 force ? " --force" : "", role_names[need],
 			 c->who.user[0] ? c->who.user : "this user",
 			 have == ROLE_NONE ? "no role" : role_names[have]);
-		/* every refusal is audited, reads included */
-		audit_write(d, &c->who, op, "refused", msg, NULL, 0);
-		dlog("event=refused op=%s uid=%u user=%s need=%s", op, (unsigned)c->who.uid,
-		     c->who.user, role_names[need]);
+		/* every refusal is audited, reads included (past a user's
+		 * budget, as a count) */
+		if (refusal_recorded(d, &c->who)) {
+			audit_write(d, &c->who, op, "refused", msg, NULL, 0);
+			dlog("event=refused op=%s uid=%u user=%s need=%s", op, (unsigned)c->who.uid,
+			     c->who.user, role_names[need]);
+		}
 		return json_pack("{s:b,s:s,s:s}", "ok", 0, "error", msg, "need_role", role_names[need]);
 	}
 	if (q.arg_error)
@@ -318,10 +450,30 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 			rq.name = q.policy_name;
 			rq.write_policy = true;
 			rq.confirm_within = q.confirm_within;
-			if (d->pending && !rq.confirm_within)
-				d->pending = false;	/* a plain apply supersedes a pending one */
+			if (d->pending && rq.confirm_within) {
+				/* one window at a time: a second would make the first
+				 * unconfirmed policy the rollback target */
+				char msg[300];
+				long long left = (long long)(d->pending_deadline - time(NULL));
+
+				snprintf(msg, sizeof(msg), "a policy applied by %s is waiting for "
+					 "confirmation (%lld s left): confirm or roll it back first",
+					 d->pending_by, left > 0 ? left : 0);
+				audit_write(d, &c->who, op, "rejected", msg, NULL, 0);
+				return json_pack("{s:b,s:s}", "ok", 0, "error", msg);
+			}
 		}
+		bool was_pending = d->pending;
+
 		rc = daemon_apply(d, &rq, &res);
+		if (rc == 0 && was_pending && !rq.confirm_within && strcmp(op, "apply") == 0) {
+			/* a plain apply supersedes the pending one -- once it is in
+			 * force (a rejected one used to cancel the rollback) */
+			d->pending = false;
+			hbi_latch_current(d);
+			daemon_save_state(d);
+			dlog("event=pending-superseded by=%s", c->who.user);
+		}
 		audit_write(d, &c->who, op, rc == 0 ? (res.unchanged ? "unchanged" : "applied") : "rejected",
 			    rc == 0 ? (rq.confirm_within ? "pending confirmation" : "") : res.error,
 			    rc == 0 ? &d->cur : NULL, res.ms);
@@ -337,6 +489,7 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 			return json_pack("{s:b,s:s}", "ok", 0, "error", "nothing to confirm");
 		}
 		d->pending = false;
+		hbi_latch_current(d);	/* an hbi policy latches once it is confirmed */
 		daemon_save_state(d);
 		dlog("event=confirmed sha256=%.16s by=%s", d->cur.sha256, c->who.user);
 		audit_write(d, &c->who, op, "confirmed", "", &d->cur, 0);
@@ -354,7 +507,7 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 		return json_pack("{s:b,s:{s:s,s:s,s:s}}", "ok", 1, "roles", "reader", d->cfg.roles[0],
 				 "contributor", d->cfg.roles[1], "owner", d->cfg.roles[2]);
 	if (strcmp(op, "set-roles") == 0) {
-		char detail[512];
+		char *detail = NULL;
 		for (int i = 0; i < 3; i++) {
 			if (!q.roles[i])
 				continue;
@@ -365,11 +518,16 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 			d->cfg.roles[i] = n;
 		}
 		rc = roles_save(d);
-		snprintf(detail, sizeof(detail), "reader=\"%s\" contributor=\"%s\" owner=\"%s\"%s",
-			 d->cfg.roles[0], d->cfg.roles[1], d->cfg.roles[2],
-			 rc == 0 ? "" : " (in force, but not saved: the state directory is not writable)");
-		audit_write(d, &c->who, op, "changed", detail, NULL, 0);
-		dlog("event=roles-changed by=%s %s", c->who.user, detail);
+		/* whole lists, however long (a fixed buffer once cut the owner
+		 * list off the record) */
+		if (asprintf(&detail, "reader=\"%s\" contributor=\"%s\" owner=\"%s\"%s",
+			     d->cfg.roles[0], d->cfg.roles[1], d->cfg.roles[2],
+			     rc == 0 ? "" : " (in force, but not saved: the state directory is not "
+			     "writable)") < 0)
+			detail = NULL;
+		audit_write(d, &c->who, op, "changed", detail ? detail : "(out of memory)", NULL, 0);
+		dlog("event=roles-changed by=%s %s", c->who.user, detail ? detail : "");
+		free(detail);
 		return json_pack("{s:b,s:{s:s,s:s,s:s},s:b}", "ok", 1, "roles", "reader", d->cfg.roles[0],
 				 "contributor", d->cfg.roles[1], "owner", d->cfg.roles[2], "saved", rc == 0);
 	}
@@ -394,30 +552,51 @@ static void client_close(struct daemon *d, struct client *c)
 		close(c->fd);
 	}
 	free(c->buf);
+	free(c->out);
 	memset(c, 0, sizeof(*c));
 	c->fd = -1;
 }
 
-static void reply(struct client *c, json_t *ans)
+/* Sends what the socket takes now.  1: all sent, 0: more to send, -1: the
+ * client is gone. */
+static int send_more(struct client *c)
 {
-	char *txt = json_dumps(ans, JSON_COMPACT);
-	json_decref(ans);
-	if (!txt)
-		return;
-	size_t l = strlen(txt), off = 0;
-	txt[l] = '\n';
-	/* The socket is non-blocking; give a slow reader a short grace. */
-	int flags = fcntl(c->fd, F_GETFL);
-	fcntl(c->fd, F_SETFL, flags & ~O_NONBLOCK);
-	struct timeval tv = { .tv_sec = 2 };
-	setsockopt(c->fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
-	while (off < l + 1) {
-		ssize_t w = send(c->fd, txt + off, l + 1 - off, MSG_NOSIGNAL);
+	while (c->outoff < c->outlen) {
+		ssize_t w = send(c->fd, c->out + c->outoff, c->outlen - c->outoff,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (w < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+			return 0;
 		if (w <= 0)
-			break;
-		off += (size_t)w;
+			return -1;
+		c->outoff += (size_t)w;
 	}
-	free(txt);
+	return 1;
+}
+
+/* Answers and closes the client -- at once when the socket takes the whole
+ * answer, else from the loop as it drains (EPOLLOUT), within
+ * CTL_SEND_TIMEOUT_S. */
+static void reply(struct daemon *d, struct client *c, json_t *ans)
+{
+	char *txt = json_dumps(ans, JSON_COMPACT | JSON_REAL_PRECISION(9));
+
+	json_decref(ans);
+	if (!txt) {
+		client_close(d, c);
+		return;
+	}
+	c->outlen = strlen(txt) + 1;
+	txt[c->outlen - 1] = '\n';
+	c->out = txt;
+	c->outoff = 0;
+	if (send_more(c) != 0) {
+		client_close(d, c);
+		return;
+	}
+	struct epoll_event ev = { .events = EPOLLOUT, .data.fd = c->fd };
+
+	epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+	c->deadline = time(NULL) + CTL_SEND_TIMEOUT_S;
 }
 
 /* A local user must not be able to lock the operators out: at most
@@ -483,6 +662,9 @@ void ctl_accept(struct daemon *d)
 		c->who.pid = cr.pid;
 		struct passwd *pw = getpwuid(c->who.uid);
 		snprintf(c->who.user, sizeof(c->who.user), "%s", pw ? pw->pw_name : "");
+		/* known before a byte is read: how large a request may be */
+		c->limit = role_of(d, &c->who) >= ROLE_CONTRIBUTOR ? CTL_MAX_REQUEST :
+			   CTL_MAX_REQUEST_READ;
 		struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
 		epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev);
 	}
@@ -504,24 +686,37 @@ void ctl_event(struct daemon *d, int fd, uint32_t events)
 		/* The timer sweep (fd == -1) closes clients past their deadline.
 		 * (Not through client_of(): free slots have fd == -1 too.) */
 		time_t now = time(NULL);
+		refusals_sweep(d);
 		for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 			if (clients[i].fd >= 0 && now > clients[i].deadline) {
-				dlog("event=client-timeout uid=%u", (unsigned)clients[i].who.uid);
+				dlog("event=client-timeout uid=%u while=%s", (unsigned)clients[i].who.uid,
+				     clients[i].out ? "sending-answer" : "reading-request");
 				client_close(d, &clients[i]);
 			}
 		return;
 	}
 	if (!(c = client_of(fd)))
 		return;
+	if (c->out) {			/* an answer being sent */
+		if (send_more(c) != 0)
+			client_close(d, c);
+		return;
+	}
 	for (;;) {
 		if (c->len == c->cap) {
-			if (c->cap >= CTL_MAX_REQUEST) {
-				reply(c, json_pack("{s:b,s:s}", "ok", 0, "error", "request larger than 8 MiB"));
-				dlog("event=client-oversized uid=%u", (unsigned)c->who.uid);
-				client_close(d, c);
+			if (c->cap >= c->limit) {
+				dlog("event=client-oversized uid=%u limit=%zu", (unsigned)c->who.uid,
+				     c->limit);
+				reply(d, c, json_pack("{s:b,s:s}", "ok", 0, "error",
+						      c->limit == CTL_MAX_REQUEST ?
+						      "request larger than 8 MiB" :
+						      "request larger than 64 KiB (the limit for "
+						      "users who may not change the policy)"));
 				return;
 			}
 			size_t nc = c->cap ? c->cap * 2 : 65536;
+			if (nc > c->limit)
+				nc = c->limit;
 			char *nb = realloc(c->buf, nc + 1);
 			if (!nb) {
 				client_close(d, c);
@@ -545,8 +740,7 @@ void ctl_event(struct daemon *d, int fd, uint32_t events)
 			json_t *ans = req ? handle(d, c, req) :
 				      json_pack("{s:b,s:s}", "ok", 0, "error", "request is not JSON");
 			json_decref(req);
-			reply(c, ans);
-			client_close(d, c);
+			reply(d, c, ans);
 			return;
 		}
 	}
@@ -558,8 +752,12 @@ void ctl_close_all(struct daemon *d)
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		client_close(d, &clients[i]);
 	if (d->ctl_fd >= 0) {
+		struct stat st;
+
 		close(d->ctl_fd);
-		unlink(d->cfg.socket);
+		/* only our own socket: not one another daemon bound since */
+		if (stat(d->cfg.socket, &st) == 0 && st.st_dev == ctl_dev && st.st_ino == ctl_ino)
+			unlink(d->cfg.socket);
 		d->ctl_fd = -1;
 	}
 }

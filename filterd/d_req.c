@@ -58,6 +58,24 @@ static const struct opdef ops[] = {
 	{ NULL, ROLE_NONE, false },
 };
 
+/* A name a client gives that ends up in log lines, status and the audit log:
+ * 1..255 bytes, no control characters (C0, DEL, and C1 as UTF-8 encodes
+ * them: terminal escapes), no '"' or '\\' (the log quotes values). */
+static bool label_valid(const char *s)
+{
+	size_t n = strlen(s);
+
+	if (n == 0 || n > 255)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+		if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
+			return false;
+		if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+			return false;
+	}
+	return true;
+}
+
 int ctl_request_check(json_t *req, struct ctl_request *rq, const char **error)
 {
 	const struct opdef *od;
@@ -93,7 +111,21 @@ int ctl_request_check(json_t *req, struct ctl_request *rq, const char **error)
 		rq->policy_name = json_string_value(json_object_get(req, "policy_name"));
 		if (!rq->policy_name)
 			rq->policy_name = "(filterctl)";
-		cw = json_integer_value(json_object_get(req, "confirm_within"));
+		if (!label_valid(rq->policy_name)) {
+			/* it is printed in the log, status and audit: no line
+			 * breaks, escapes or quotes to forge records with */
+			rq->arg_error = "policy_name must be 1..255 printable characters without "
+					"quotes, backslashes or control characters";
+			return 0;
+		}
+		json_t *cwj = json_object_get(req, "confirm_within");
+
+		if (cwj && !json_is_integer(cwj)) {
+			/* "60" or 60.0 read as 0 would apply with no guard */
+			rq->arg_error = "confirm_within must be an integer number of seconds";
+			return 0;
+		}
+		cw = json_integer_value(cwj);
 		if (cw < 0 || cw > 86400) {
 			rq->arg_error = "confirm_within must be 0..86400 seconds";
 			return 0;
@@ -120,6 +152,9 @@ int ctl_request_check(json_t *req, struct ctl_request *rq, const char **error)
 		rq->workspace = json_string_value(json_object_get(req, "workspace"));
 		if (!rq->workspace)
 			rq->arg_error = "hbi-clear needs 'workspace'";
+		else if (!label_valid(rq->workspace))
+			rq->arg_error = "hbi-clear: workspace must be 1..255 printable characters "
+					"without quotes, backslashes or control characters";
 	}
 	return 0;
 }

@@ -58,6 +58,7 @@ struct daemon {
 	bool pending;
 	time_t pending_deadline;
 	char pending_by[96];
+	char pending_sha256[65];	/* the policy waiting (state.json keeps all three) */
 
 	/* counters for status/metrics */
 	uint64_t n_applies, n_rejects, n_rollbacks, n_incremental, n_drift, n_refused;
@@ -99,6 +100,13 @@ int daemon_rollback(struct daemon *d, const struct actor *who, const char *why,
 int daemon_load_state(struct daemon *d);
 int daemon_save_state(struct daemon *d);
 bool hbi_is_locked(struct daemon *d, const char *workspace);
+/* The hbi latch for the policy in force, when it is an hbi policy (applied
+ * without a confirmation window, or confirmed). */
+void hbi_latch_current(struct daemon *d);
+/* After the startup apply: a confirmation window that was open when filterd
+ * stopped is kept (its deadline as it was), ended by a rollback when it has
+ * passed, or dropped when the policy file holds another policy now. */
+void daemon_resume_pending(struct daemon *d);
 /* Roles set at run time (op set-roles), kept in state_dir/roles.json. */
 int roles_save(struct daemon *d);
 void roles_load(struct daemon *d);

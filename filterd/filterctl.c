@@ -1,5 +1,6 @@
 /* filterctl — subcommand dispatch and the load/compile pipeline they share. */
 #include "filterctl.h"
+#include "version.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,7 @@ static const struct command commands[] = {
 	{ "metrics", cmd_metrics, "   Prometheus metrics (rule counters, drops, applies, ...)" },
 	{ "verify", cmd_verify, "[--json]   the live table against a fresh compile, and the verify_captures replays" },
 	{ "audit", cmd_audit, "[--since RFC3339|DURATION] [--json]   the audit log" },
-	{ "dump", cmd_dump, "--out FILE [--netns NAME]   save the live table for pcap-replay --ruleset" },
+	{ "dump", cmd_dump, "--out FILE [--netns NAME] [--table NAME]   save the live table for pcap-replay --ruleset" },
 	{ NULL, NULL, NULL },
 };
 
@@ -83,6 +84,10 @@ int main(int argc, char **argv)
 	if (argc < 2 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0) {
 		usage(argc < 2 ? stderr : stdout);
 		return argc < 2 ? EXIT_USAGE : EXIT_OK;
+	}
+	if (strcmp(argv[1], "--version") == 0) {
+		printf("filterctl %s\n", FILTERD_VERSION);
+		return EXIT_OK;
 	}
 	for (const struct command *c = commands; c->name; c++)
 		if (strcmp(argv[1], c->name) == 0)

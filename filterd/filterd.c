@@ -31,7 +31,7 @@
 #include <linux/netfilter/nfnetlink.h>
 #include <systemd/sd-daemon.h>
 
-#define FILTERD_VERSION "0.1"
+#include "version.h"
 
 void dlog(const char *fmt, ...)
 {
@@ -387,6 +387,7 @@ int main(int argc, char **argv)
 	}
 	audit_write(d, &boot, "startup", res.error[0] ? "rejected" : "applied", res.error, &d->cur, res.ms);
 	apply_res_free(&res);
+	daemon_resume_pending(d);
 
 	int bextra = 0;
 	if (drop_capabilities(&bextra) < 0)

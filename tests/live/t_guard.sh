@@ -1,0 +1,274 @@
+#!/bin/bash
+# t_guard — the control socket and the safe-apply guard under a hostile or
+# careless local user (the findings of a security review, each a case):
+#
+#   - a reader that reads its answer slowly does not stall the daemon: other
+#     clients are answered, the confirmation timer fires on time, and the slow
+#     client is cut off after the send deadline
+#   - a user with no role cannot make filterd parse a large request (64 KiB
+#     limit below the contributor role; peak memory measured)
+#   - refused requests cannot flush the audit log: past 20 a minute per user
+#     they are counted, and one record says how many
+#   - the confirmation window holds: one at a time, a rejected apply does not
+#     cancel it, a restart neither (resumed, or rolled back when it ended
+#     while filterd was down), an hbi policy latches only once confirmed, a
+#     confirm_within that is not an integer is refused
+#   - names a client gives (policy_name, workspace) cannot forge log lines
+#   - a second filterd cannot take over (and then delete) a live socket
+#   - set-roles audits the whole lists; a long error keeps its reason
+# Only a scratch namespace; no packet is sent.
+. "$(dirname "$0")/lib.sh"
+live_init t_guard
+FILTERD=$O/filterd
+T=$(live_tmp)
+chmod 755 "$T"	# the test users reach the socket and read the policies
+U_R=fdg_r$$ U_C=fdg_c$$ U_N=fdg_n$$
+_users=()
+users_cleanup() { local u; for u in "${_users[@]}"; do userdel -f "$u" >/dev/null 2>&1; done; _users=(); }
+trap 'users_cleanup; live_cleanup' EXIT
+trap 'users_cleanup; live_cleanup; exit 130' INT
+trap 'users_cleanup; live_cleanup; exit 143' TERM
+finish() { users_cleanup; live_finish; }
+
+wait_until() {
+	local n i
+	n=$(awk "BEGIN { print int($1 * 20) }")
+	shift
+	for ((i = 0; i <= n; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	return 1
+}
+ctl() { FILTERD_SOCKET="$T/sock" "$FILTERCTL" "$@"; }
+as_user() { local u=$1; shift; runuser -u "$u" -- env FILTERD_SOCKET="$T/sock" "$FILTERCTL" "$@"; }
+# raw USER JSON: one request as USER, the answer on stdout
+raw() {
+	runuser -u "$1" -- "$PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(sys.argv[2].encode() + b"\n")
+b = b""
+while not b.endswith(b"\n"):
+    d = s.recv(65536)
+    if not d: break
+    b += d
+print(b.decode(errors="replace").strip())' "$T/sock" "$2"
+}
+log_has() { grep -q -- "$1" "$T/log"; }
+nlog() { grep -c -- "$1" "$T/log"; }
+status_get() { ctl status --json | "$PY" -c 'import json,sys; v=json.load(sys.stdin).get(sys.argv[1]); print("null" if v is None else v)' "$1"; }
+# pol WORKSPACE HBI [PORT]: a small policy; PORT adds an inbound allow (AllowInet<PORT>)
+pol() {
+	cat <<EOF
+version: 1
+workspace: $1
+hbi_workspace: $2
+virtual_network:
+  address_space: [10.0.0.0/16]
+managed_network:
+  isolation_mode: disabled
+security_rules:
+  - name: AllowAzureMachineLearning
+    priority: 110
+    direction: inbound
+    access: allow
+    protocol: tcp
+    source: AzureMachineLearning
+    destination_ports: "44224"
+EOF
+	[ -n "${3:-}" ] && cat <<EOF
+  - name: AllowInet$3
+    priority: 120
+    direction: inbound
+    access: allow
+    protocol: tcp
+    source: 203.0.113.0/24
+    destination_ports: "$3"
+EOF
+}
+in_force() { ctl show 2>/dev/null | grep -q "AllowInet$1"; }
+
+ns_add host || { not_ok "guard: namespace"; finish; }
+for u in "$U_R" "$U_C" "$U_N"; do
+	useradd -M -N -s /usr/sbin/nologin "$u" && _users+=("$u") || { skip "guard" "cannot create test users"; finish; }
+done
+pol ws false >"$T/policy.yaml"
+pol ws false 8080 >"$T/B.yaml"
+pol ws false 8081 >"$T/C.yaml"
+pol ws true | sed 's/^hbi_workspace: true/hbi_workspace: true/' >"$T/H.yaml"
+cat >>"$T/H.yaml" <<EOF
+  - name: AllowInet8082
+    priority: 120
+    direction: inbound
+    access: allow
+    protocol: tcp
+    source: 10.0.5.0/24
+    destination_ports: "8082"
+EOF
+{ pol ws false; echo "  - name: broken"; echo "    priority: nope"; } >"$T/broken.yaml"
+chmod 644 "$T"/*.yaml
+# an audit log of ~5 MiB before start: the reader's answer fills many socket buffers
+"$PY" -c '
+import json, sys
+with open(sys.argv[1], "w") as f:
+    for i in range(30000):
+        f.write(json.dumps({"time": "2026-01-01T00:00:00.000Z", "uid": 0, "user": "root", "via": "socket",
+                            "op": "apply", "result": "applied", "detail": "x" * 120, "n": i}) + "\n")' "$T/audit.log"
+chmod 600 "$T/audit.log"
+
+start() { # EXTRA ARGS...: filterd in host; waits for its socket
+	nsx host env FILTERD_REFUSAL_WINDOW_S=3 "$FILTERD" --policy "$T/policy.yaml" --tags "$TAGS" \
+		--state-dir "$T/state" --socket "$T/sock" --set audit_log="$T/audit.log" \
+		--set audit_log_max=67108864 --set role.reader=user:$U_R \
+		--set role.contributor=user:$U_C --set socket_mode=0666 "$@" >>"$T/log" 2>&1 &
+	_live_pids+=($!)
+	wait_until 10 ctl status
+}
+fd_pid() { pgrep -f -- "--state-dir $T/state --socket $T/sock " | head -1; }
+stop() { local p; p=$(fd_pid); [ -n "$p" ] && kill -TERM "$p"; wait_until 10 sh -c "! kill -0 ${p:-0}"; }
+
+if start; then ok "guard: filterd up (reader $U_R, contributor $U_C, no role $U_N)"
+else not_ok "guard: filterd up" "$(tail -5 "$T/log")"; finish; fi
+PID=$(fd_pid)
+
+# ---- a slow reader does not stall the loop ----------------------------------------
+runuser -u "$U_R" -- "$PY" -c '
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"{\"op\":\"audit\"}\n")
+time.sleep(1); print("got %d bytes" % len(s.recv(4096)), flush=True)
+for i in range(14):	# a little every 1.5 s: a per-send timeout never expires
+    time.sleep(1.5); s.recv(65536)' "$T/sock" >"$T/slow.out" 2>&1 &
+slow=$!
+_live_pids+=($slow)
+if wait_until 5 grep -q "got 4096 bytes" "$T/slow.out"; then ok "slow reader: connected as $U_R, asked for the audit log, read 4 KiB of it"
+else not_ok "slow reader: connected and read" "$(cat "$T/slow.out")"; fi
+t0=$(date +%s%N)
+out=$(timeout 10 env FILTERD_SOCKET="$T/sock" "$FILTERCTL" status 2>&1); rc=$?
+ms=$(( ($(date +%s%N) - t0) / 1000000 ))
+if [ $rc -eq 0 ] && [ $ms -lt 3000 ]; then ok "slow reader: root's status answered in ${ms} ms while a reader does not read its 5 MiB answer"
+else not_ok "slow reader: root's status answered while a reader stalls" "exit $rc after ${ms} ms" "$out"; fi
+rb0=$(nlog 'event=rolled-back')
+if ctl apply "$T/B.yaml" --confirm-within 2 >/dev/null 2>&1 && wait_until 6 sh -c "[ \$(grep -c event=rolled-back '$T/log') -gt $rb0 ]"; then
+	ok "slow reader: a 2 s confirmation window still ends in a rollback on time"
+else not_ok "slow reader: the confirmation timer fires on time" "$(tail -4 "$T/log")"; fi
+if wait_until 14 log_has "event=client-timeout uid=$(id -u "$U_R") while=sending-answer"; then
+	ok "slow reader: cut off after the send deadline (event=client-timeout while=sending-answer)"
+else not_ok "slow reader: cut off after the send deadline" "$(grep client "$T/log" | tail -3)"; fi
+kill $slow 2>/dev/null; wait $slow 2>/dev/null
+
+# ---- no role, no large request ---------------------------------------------------
+hwm() { awk '/VmHWM/ { print $2 }' "/proc/$PID/status"; }
+h0=$(hwm)
+ans=$(runuser -u "$U_N" -- "$PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+try:
+    s.sendall(b"[" + b"{}," * ((4 << 20) // 3) + b"{}]\n")
+except OSError:
+    pass
+print(s.recv(4096).decode())' "$T/sock" 2>&1)
+h1=$(hwm)
+if grep -q "request larger than 64 KiB" <<<"$ans" && [ "$((h1 - h0))" -lt 20000 ]; then
+	ok "no role: a 4 MiB request is refused at 64 KiB; peak memory ${h0} -> ${h1} kB"
+else not_ok "no role: a large request refused before parsing" "answer: $ans" "VmHWM ${h0} -> ${h1} kB"; fi
+big=$("$PY" -c 'print("x" * 200000)')
+if out=$(as_user "$U_C" apply "$T/B.yaml" --daemon --confirm-within 30 2>&1) && ctl rollback >/dev/null 2>&1; then
+	ok "contributor: requests over 64 KiB are still taken (apply)"
+else not_ok "contributor: apply still taken" "$out"; fi
+
+# ---- refused requests cannot flush the audit log -----------------------------------
+as_user "$U_C" apply "$T/B.yaml" --daemon >/dev/null 2>&1
+ctl apply "$T/policy.yaml" >/dev/null 2>&1
+runuser -u "$U_N" -- "$PY" -c '
+import socket, sys
+for i in range(300):
+    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"{\"op\":\"status\"}\n"); s.recv(4096); s.close()' "$T/sock"
+uid_n=$(id -u "$U_N")
+n=$(grep -c "\"uid\":$uid_n,.*\"result\":\"refused\"" "$T/audit.log")
+if [ "$n" -eq 20 ] && grep -q "\"user\":\"$U_C\".*\"op\":\"apply\",\"result\":\"applied\"" "$T/audit.log"; then
+	ok "refusal flood: 300 refused requests, 20 audited one by one; the contributor's apply still there"
+else not_ok "refusal flood: 20 audited one by one" "got $n"; fi
+if wait_until 6 grep -q "\"op\":\"refused-summary\".*280 further refusals" "$T/audit.log" &&
+   log_has "event=refusals-suppressed uid=$uid_n count=280"; then
+	ok "refusal flood: one summary record counts the other 280"
+else not_ok "refusal flood: a summary record" "$(grep summary "$T/audit.log" | tail -2)"; fi
+
+# ---- the confirmation window holds ------------------------------------------------
+ctl apply "$T/B.yaml" --confirm-within 6 >/dev/null 2>&1
+out=$(ctl apply "$T/C.yaml" --confirm-within 6 2>&1); rc=$?
+if [ $rc -ne 0 ] && grep -q "waiting for confirmation" <<<"$out" && ! in_force 8081; then
+	ok "window: a second confirm-apply is refused while one waits"
+else not_ok "window: a second confirm-apply is refused" "exit $rc" "$out"; fi
+out=$(ctl apply "$T/broken.yaml" --daemon 2>&1); rc=$?
+if [ $rc -eq 1 ] && [ "$(status_get pending_confirmation)" != null ]; then
+	ok "window: a rejected plain apply leaves the window open"
+else not_ok "window: a rejected plain apply leaves the window open" "exit $rc" "$(ctl status 2>&1)"; fi
+if wait_until 9 sh -c "! FILTERD_SOCKET='$T/sock' '$FILTERCTL' show | grep -q AllowInet8080"; then
+	ok "window: rolled back to the confirmed policy at the deadline"
+else not_ok "window: rolled back at the deadline" "$(tail -3 "$T/log")"; fi
+# a restart within the window: resumed, then rolled back on time
+ctl apply "$T/B.yaml" --confirm-within 5 >/dev/null 2>&1
+stop
+if start && log_has "event=pending-resumed" && in_force 8080 &&
+   wait_until 8 sh -c "! FILTERD_SOCKET='$T/sock' '$FILTERCTL' show | grep -q AllowInet8080"; then
+	ok "restart in the window: the window resumed, and the rollback came at its deadline"
+else not_ok "restart in the window: resumed and rolled back" "$(tail -5 "$T/log")"; fi
+# a window that ended while filterd was down: rolled back at startup
+ctl apply "$T/B.yaml" --confirm-within 1 >/dev/null 2>&1
+stop
+sleep 1.5
+if start && log_has "window ended while filterd was not running" && ! in_force 8080 &&
+   cmp -s "$T/policy.yaml" <(pol ws false); then
+	ok "restart after the window: rolled back at startup, the policy file holds the confirmed policy"
+else not_ok "restart after the window: rolled back at startup" "$(tail -5 "$T/log")"; fi
+PID=$(fd_pid)
+# an hbi policy latches only once confirmed: its own rollback is not refused
+out=$(ctl apply "$T/H.yaml" --confirm-within 2 2>&1); rc=$?
+if [ $rc -eq 0 ] && in_force 8082 && [ "$(status_get hbi_locked)" = False ] &&
+   wait_until 6 sh -c "! FILTERD_SOCKET='$T/sock' '$FILTERCTL' show | grep -q AllowInet8082" &&
+   [ "$(status_get hbi_workspace)" = False ]; then
+	ok "hbi: a pending hbi policy is not latched; its rollback at the deadline goes through"
+else not_ok "hbi: pending hbi policy rolled back" "apply: exit $rc $out" "$(ctl status 2>&1 | head -12)" "$(tail -3 "$T/log")"; fi
+ans=$(raw root "{\"op\":\"apply\",\"policy_text\":$("$PY" -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$T/B.yaml"),\"confirm_within\":\"60\"}")
+if grep -q "confirm_within must be an integer" <<<"$ans" && ! in_force 8080; then
+	ok "window: confirm_within \"60\" (a string) is refused, not applied unguarded"
+else not_ok "window: a string confirm_within refused" "$ans"; fi
+
+# ---- names a client gives cannot forge log lines ---------------------------------
+ans=$(raw "$U_C" "{\"op\":\"apply\",\"policy_text\":\"x\",\"policy_name\":\"x.yaml\\n2026-01-01T00:00:00Z filterd[1]: event=confirmed sha256=deadbeef by=root\"}")
+if grep -q "policy_name must be" <<<"$ans" && ! log_has "sha256=deadbeef"; then
+	ok "policy_name with a line break is refused (no forged log line)"
+else not_ok "policy_name with a line break refused" "$ans"; fi
+ans=$(raw root '{"op":"hbi-clear","workspace":"a\u001b[2Jb"}')
+if grep -q "workspace must be" <<<"$ans"; then ok "hbi-clear: a workspace with a terminal escape is refused"
+else not_ok "hbi-clear: a workspace with an escape refused" "$ans"; fi
+
+# ---- a second filterd does not take over the socket --------------------------------
+ns_add other
+nsx other "$FILTERD" --policy "$T/policy.yaml" --tags "$TAGS" --state-dir "$T/state2" \
+	--socket "$T/sock" --set audit_log="$T/audit2.log" >"$T/log2" 2>&1 &
+p2=$!
+_live_pids+=($p2)
+if wait_until 10 sh -c "! kill -0 $p2" && grep -q "another filterd answers on this socket" "$T/log2" &&
+   ctl status >/dev/null 2>&1 && [ "$(status_get pid 2>/dev/null)" != "$p2" ]; then
+	ok "socket: a second filterd refuses to start on a live socket; the first still answers"
+else not_ok "socket: a second filterd refused" "$(tail -3 "$T/log2")"; fi
+
+# ---- set-roles: the whole lists in the audit record --------------------------------
+long=$(for i in $(seq 100 160); do printf 'uid:%d,' "$i"; done)user:$U_R
+if ctl roles set --reader "$long" --owner "user:root,uid:4242" >/dev/null 2>&1 &&
+   grep '"op":"set-roles"' "$T/audit.log" | tail -1 | grep -q 'owner=\\"user:root,uid:4242\\"'; then
+	ok "set-roles: a 700-byte reader list and the owner list are both in the audit record"
+else not_ok "set-roles: the whole lists audited" "$(grep set-roles "$T/audit.log" | tail -1 | tail -c 300)"; fi
+ctl roles set --owner "" --reader "user:$U_R" >/dev/null 2>&1
+
+# ---- a long error keeps its reason (cut on a character boundary) -------------------
+ws=$("$PY" -c 'print("é" * 1500)')
+pol "$ws" false >"$T/long.yaml"
+ans=$(raw root "{\"op\":\"apply\",\"policy_text\":$("$PY" -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$T/long.yaml")}")
+if "$PY" -c 'import json,sys; a=json.loads(sys.argv[1]); sys.exit(0 if not a["ok"] and a.get("error") else 1)' "$ans" &&
+   tail -1 "$T/audit.log" | grep -q '"result":"rejected".*"detail"'; then
+	ok "a rejection whose reason is cut mid-character keeps its reason (answer and audit record)"
+else not_ok "a long error keeps its reason" "$(head -c 300 <<<"$ans")" "$(tail -1 "$T/audit.log" | head -c 300)"; fi
+
+finish
