@@ -21,6 +21,7 @@
 #include <linux/netfilter.h>
 
 #include "compile.h"
+#include "version.h"
 #include "conntrack.h"
 #include "netns.h"
 #include "dump.h"
@@ -59,6 +60,7 @@ static const char usage_text[] =
 "  --max-flows N               conntrack table size (default 1000000)\n"
 "  --ct-timeout NAME=SECONDS   a conntrack timeout other than the kernel's default,\n"
 "                              named as its sysctl net.netfilter.nf_conntrack_NAME\n"
+"                              (the full name as sysctl -a prints it works too)\n"
 "                              (udp_timeout, tcp_timeout_established, ...,\n"
 "                              frag6_timeout; ipfrag_time for net.ipv4.ipfrag_time;\n"
 "                              repeatable)\n"
@@ -100,7 +102,9 @@ static const char usage_text[] =
 "                              --kernel-check-timing plays the capture's spacing in\n"
 "                              real time (as slow as the capture), so that timeouts\n"
 "                              and gap-dependent conntrack transitions meet the\n"
-"                              kernel too\n"
+"                              kernel too.  It prints the agreement, not the flow\n"
+"                              table, and does not combine with --expect, --trace,\n"
+"                              --format json or --coverage (run those separately)\n"
 "\n"
 "Captures (pcap or pcapng) are replayed one after the other in command-line order;\n"
 "frame numbers count per capture.  Direction comes from the capture (Linux cooked\n"
@@ -108,7 +112,13 @@ static const char usage_text[] =
 "local = output hook, destination local = input hook, both = loopback, neither =\n"
 "transit (not judged).\n"
 "\n"
-"exit status: 0 all assertions hold, 1 an assertion failed, 2 bad input\n";
+"With --expect a pass must mean something: no packet judged, or (--require-all)\n"
+"packets no line could check -- past --max-flows, or a whole address family\n"
+"without a host address -- fail the run; host addresses that had to be guessed\n"
+"(a tie, or the busiest in under half the packets) are an error: pass --local.\n"
+"\n"
+"exit status: 0 all assertions hold, 1 an assertion failed, 2 bad input\n"
+"(--version prints the version)\n";
 
 static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void usage_error(const char *fmt, ...)
@@ -166,8 +176,9 @@ static int add_ct_timeout(struct replay_opts *o, const char *name, const char *v
 
 	if (ix < 0) {
 		snprintf(err, errlen, "no conntrack timeout '%s' (one of: generic_timeout, "
-			 "tcp_timeout_established, udp_timeout, udp_timeout_stream, icmp_timeout, ...: "
-			 "the net.netfilter.nf_conntrack_*timeout* sysctls; ipfrag_time)", name);
+			 "tcp_timeout_established, udp_timeout, udp_timeout_stream, icmp_timeout, ..., "
+			 "frag6_timeout: the net.netfilter.nf_conntrack_*timeout* sysctls, with or "
+			 "without that prefix; ipfrag_time)", name);
 		return -1;
 	}
 	canon = ct_timeout_name((size_t)ix);	/* without the nf_conntrack_ prefix */
@@ -249,7 +260,7 @@ static int parse_trace(const char *arg, struct replay_opts *o)
 		}
 		errno = 0;
 		v = strtoull(tok, &end, 10);
-		if (errno || *end || end == tok || v == 0) {
+		if (errno || *end || end == tok || v == 0 || *tok == '-' || *tok == '+') {
 			usage_error("--trace: bad frame number '%s' (frames count from 1)", tok);
 			rc = -1;
 			break;
@@ -440,8 +451,133 @@ static const struct option long_opts[] = {
 	{ "fqdn-ttl-max", required_argument, NULL, 0x103 },
 	{ "fqdn-max-addresses", required_argument, NULL, 0x104 },
 	{ "help", no_argument, NULL, 'h' },
+	{ "version", no_argument, NULL, 0x1f0 },
 	{ NULL, 0, NULL, 0 },
 };
+
+/* Why the run stopped before its report: printed, and kept for the JUnit
+ * file that --junit still writes then (a CI publisher must see an error,
+ * not a missing file). */
+static char fatal_text[4096];
+
+static void fatalf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void fatalf(const char *fmt, ...)
+{
+	size_t used = strlen(fatal_text);
+	va_list ap;
+
+	fputs("pcap-replay: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	va_start(ap, fmt);
+	vsnprintf(fatal_text + used, sizeof(fatal_text) - used, fmt, ap);
+	va_end(ap);
+}
+
+/* A file's diagnostics, printed and kept as fatalf's are. */
+static void fatal_diags(const struct diags *d)
+{
+	size_t used = strlen(fatal_text);
+	FILE *f;
+
+	diags_print(d, stderr);
+	f = fmemopen(fatal_text + used, sizeof(fatal_text) - used, "w");
+	if (f) {
+		diags_print(d, f);
+		fclose(f);
+	}
+	fatal_text[sizeof(fatal_text) - 1] = '\0';
+}
+
+/* Appends one problem (run_problems). */
+static int add_problem(struct run_problem **v, size_t *n, bool error, const char *what,
+		       const char *fmt, ...) __attribute__((format(printf, 5, 6)));
+static int add_problem(struct run_problem **v, size_t *n, bool error, const char *what,
+		       const char *fmt, ...)
+{
+	struct run_problem *nv = realloc(*v, (*n + 1) * sizeof(**v));
+	va_list ap;
+
+	if (!nv)
+		return -1;
+	*v = nv;
+	nv += (*n)++;
+	nv->error = error;
+	snprintf(nv->what, sizeof(nv->what), "%s", what);
+	va_start(ap, fmt);
+	vsnprintf(nv->text, sizeof(nv->text), fmt, ap);
+	va_end(ap);
+	return 0;
+}
+
+/* What keeps a run from passing besides its expectation lines.  Errors
+ * (exit 2) always: a capture not read to its end, a capture whose link type
+ * nothing was judged of.  With --expect, where a pass must mean something:
+ * host addresses that could only be guessed (an error: every direction would
+ * be a guess), no packet judged at all, and with --require-all packets that
+ * no line could check -- flows past --max-flows, and a whole address family
+ * taken as transit because no host address of it is known. */
+static int run_problems(const struct replay *r, const struct replay_opts *o, bool expect,
+			bool require_all, struct run_problem **v, size_t *n)
+{
+	uint64_t t4 = r->t.foreign - r->t.foreign_v6, t6 = r->t.foreign_v6;
+
+	for (size_t i = 0; i < r->ncaps; i++) {
+		const struct capinfo *ci = &r->caps[i];
+
+		if (ci->read_error &&
+		    add_problem(v, n, true, "capture read to its end", "%s", ci->err) < 0)
+			return -1;
+		if (ci->packets && ci->unsupported == ci->packets) {
+			const char *ln = pcap_datalink_val_to_name(ci->dlt);
+
+			if (add_problem(v, n, true, "capture link type supported",
+					"%s: link type %s (%d) is not supported: none of its %llu "
+					"packets was judged", ci->path, ln ? ln : "?", ci->dlt,
+					(unsigned long long)ci->packets) < 0)
+				return -1;
+		}
+	}
+	/* a family with transit packets and no host address: said always */
+	for (int six = 0; six < 2; six++) {
+		uint64_t t = six ? t6 : t4;
+
+		if (!t || (six ? r->local6.n : r->local4.n))
+			continue;
+		fprintf(stderr, "pcap-replay: warning: %llu IPv%c packet%s not judged: no host "
+			"address of IPv%c is %s\n", (unsigned long long)t, six ? '6' : '4',
+			t == 1 ? " was" : "s were", six ? '6' : '4',
+			o->have_local ? "given (--local)" : "known");
+		if (expect && require_all &&
+		    add_problem(v, n, false, six ? "IPv6 packets judged" : "IPv4 packets judged",
+				"%llu IPv%c packet%s not judged, so no line checked %s: no host "
+				"address of IPv%c is %s (--require-all)", (unsigned long long)t,
+				six ? '6' : '4', t == 1 ? " was" : "s were", t == 1 ? "it" : "them",
+				six ? '6' : '4',
+				o->have_local ? "given with --local" : "known") < 0)
+			return -1;
+	}
+	if (!expect)
+		return 0;
+	if (r->local_ambiguous &&
+	    add_problem(v, n, true, "host addresses known",
+			"cannot tell this host's addresses: %s; the directions were guessed "
+			"(pass --local ADDR)", r->local_ambiguity) < 0)
+		return -1;
+	if (r->t.judged == 0 &&
+	    add_problem(v, n, false, "packets judged",
+			"no packet was judged (%llu read): the expectations were checked "
+			"against nothing", (unsigned long long)r->t.packets) < 0)
+		return -1;
+	if (require_all && r->t.flows_over_cap &&
+	    add_problem(v, n, false, "flows listed",
+			"%llu packets of flows beyond --max-flows %zu were judged but not "
+			"listed, so no line checked them (--require-all)",
+			(unsigned long long)r->t.flows_over_cap, o->max_flows) < 0)
+		return -1;
+	return 0;
+}
 
 int main(int argc, char **argv)
 {
@@ -473,7 +609,9 @@ int main(int argc, char **argv)
 	bool fq_ready = false;
 	struct compile_opts fq_co;
 	struct prefix fq_res[FQDN_MAX_RESOLVERS];
-	bool r_ready = false;
+	bool r_ready = false, junit_done = false, junit_armed = false;
+	struct run_problem *probs = NULL;
+	size_t nprobs = 0;
 	char err[1024], desc[1024];
 	int c, rc = EXIT_BAD_INPUT;
 
@@ -593,6 +731,10 @@ int main(int argc, char **argv)
 				goto out;
 			}
 			break;
+		case 0x1f0:
+			printf("pcap-replay (filterd) %s\n", FILTERD_VERSION);
+			rc = EXIT_PASS;
+			goto out;
 		case 'h':
 			fputs(usage_text, stdout);
 			rc = EXIT_PASS;
@@ -643,11 +785,12 @@ int main(int argc, char **argv)
 		usage_error("no capture file given");
 		goto out;
 	}
+	junit_armed = junit_path != NULL;	/* options are sound: a JUnit file from here on */
 	o.captures = argv + optind;
 	o.ncaptures = (size_t)(argc - optind);
 	o.open_paths = calloc(o.ncaptures, sizeof(*o.open_paths));
 	if (!o.open_paths) {
-		fprintf(stderr, "pcap-replay: out of memory\n");
+		fatalf("out of memory\n");
 		goto out;
 	}
 	for (size_t i = 0; i < o.ncaptures; i++) {
@@ -655,7 +798,7 @@ int main(int argc, char **argv)
 		int sr = reader_spool(o.captures[i], &sp, err, sizeof(err));
 
 		if (sr < 0) {
-			fprintf(stderr, "pcap-replay: %s\n", err);
+			fatalf("%s\n", err);
 			goto out;
 		}
 		o.open_paths[i] = sr ? sp : o.captures[i];
@@ -675,19 +818,18 @@ int main(int argc, char **argv)
 	if (tags_path) {
 		tags = tagdb_load(tags_path, err, sizeof(err));
 		if (!tags) {
-			fprintf(stderr, "pcap-replay: %s\n", err);
+			fatalf("%s\n", err);
 			goto out;
 		}
 	}
 
 	/* the ruleset */
 	if (policy_path) {
-		if (policy_parse_file(policy_path, &pol, &d) < 0 ||
-		    policy_resolve(pol, tags, &d) < 0 ||
+		if (policy_load_file(policy_path, tags, &pol, &d) < 0 ||
 		    compile_policy(pol, tags, fqdn_compile_opts(&fqo, &fq_co, fq_res), &comp,
 				   &d) < 0) {
-			diags_print(&d, stderr);
-			fprintf(stderr, "pcap-replay: %s: policy rejected (%zu error%s)\n",
+			fatal_diags(&d);
+			fatalf("%s: policy rejected (%zu error%s)\n",
 				policy_path, d.errors, d.errors == 1 ? "" : "s");
 			goto out;
 		}
@@ -710,7 +852,7 @@ int main(int argc, char **argv)
 	} else if (ruleset_path) {
 		loaded_rs = ruleset_load_file(ruleset_path, err, sizeof(err));
 		if (!loaded_rs) {
-			fprintf(stderr, "pcap-replay: %s\n", err);
+			fatalf("%s\n", err);
 			goto out;
 		}
 		rs = loaded_rs;
@@ -722,7 +864,7 @@ int main(int argc, char **argv)
 			goto out;
 		loaded_rs = ruleset_from_kernel(table, NFPROTO_INET, err, sizeof(err));
 		if (!loaded_rs) {
-			fprintf(stderr, "pcap-replay: --from-kernel%s%s: %s\n", netns ? " --netns " : "",
+			fatalf("--from-kernel%s%s: %s\n", netns ? " --netns " : "",
 				netns ? netns : "", err);
 			goto out;
 		}
@@ -740,7 +882,7 @@ int main(int argc, char **argv)
 
 	vm = vm_load(rs, err, sizeof(err));
 	if (!vm) {
-		fprintf(stderr, "pcap-replay: the evaluator cannot load this ruleset: %s\n", err);
+		fatalf("the evaluator cannot load this ruleset: %s\n", err);
 		goto out;
 	}
 
@@ -757,8 +899,8 @@ int main(int argc, char **argv)
 		};
 
 		if (expect_parse_file(expect_path, &env, &ex, &d) < 0) {
-			diags_print(&d, stderr);
-			fprintf(stderr, "pcap-replay: %s: rejected (%zu error%s)\n", expect_path,
+			fatal_diags(&d);
+			fatalf("%s: rejected (%zu error%s)\n", expect_path,
 				d.errors, d.errors == 1 ? "" : "s");
 			goto out;
 		}
@@ -767,19 +909,19 @@ int main(int argc, char **argv)
 	}
 
 	if (replay_init(&r, &o, rs, vm) < 0) {
-		fprintf(stderr, "pcap-replay: %s\n", r.err);
+		fatalf("%s\n", r.err);
 		goto out;
 	}
 	r_ready = true;
 	if (fqmap_path && fqdn_map_parse_file(fqmap_path, &fqmap, &d) < 0) {
-		diags_print(&d, stderr);
-		fprintf(stderr, "pcap-replay: %s: rejected (%zu error%s)\n", fqmap_path, d.errors,
+		fatal_diags(&d);
+		fatalf("%s: rejected (%zu error%s)\n", fqmap_path, d.errors,
 			d.errors == 1 ? "" : "s");
 		goto out;
 	}
 	fqo.map = fqmap;
 	if (fqdn_replay_init(&fq, &fqo, rs, vm, stderr) < 0) {
-		fprintf(stderr, "pcap-replay: %s\n", fq.err);
+		fatalf("%s\n", fq.err);
 		goto out;
 	}
 	fq_ready = true;
@@ -787,7 +929,7 @@ int main(int argc, char **argv)
 	if (fq.nsets || fqmap || fqo.nres)
 		r.fqdn = &fq;
 	if (replay_infer_local(&r) < 0) {
-		fprintf(stderr, "pcap-replay: %s\n", r.err);
+		fatalf("%s\n", r.err);
 		goto out;
 	}
 	if (r.local_inferred && (o.json || !isatty(STDOUT_FILENO)))
@@ -795,37 +937,69 @@ int main(int argc, char **argv)
 	double wall0 = clock_s(CLOCK_MONOTONIC), cpu0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
 
 	if (replay_run(&r) < 0) {
-		fprintf(stderr, "pcap-replay: %s\n", r.err);
+		fatalf("%s\n", r.err);
 		goto out;
+	}
+	/* a frame asked for and not there is said, not silently untraced */
+	for (size_t i = 0; i < o.ntrace; i++) {
+		const struct trace_sel *t = &o.trace[i];
+		uint64_t most = 0;
+
+		if (t->capture > r.ncaps) {
+			fprintf(stderr, "pcap-replay: warning: --trace %u:%llu: there is no capture %u "
+				"(%zu given)\n", t->capture, (unsigned long long)t->frame, t->capture,
+				r.ncaps);
+			continue;
+		}
+		for (size_t ci = 0; ci < r.ncaps; ci++)
+			if ((!t->capture || ci + 1 == t->capture) && r.caps[ci].packets > most)
+				most = r.caps[ci].packets;
+		char cp[16] = "";
+
+		if (t->capture)
+			snprintf(cp, sizeof(cp), "%u:", t->capture);
+		if (t->frame > most)
+			fprintf(stderr, "pcap-replay: warning: --trace %s%llu: %s %llu frame%s: "
+				"nothing traced\n", cp, (unsigned long long)t->frame,
+				t->capture ? "that capture has" : r.ncaps > 1 ? "the longest capture has" :
+				"the capture has", (unsigned long long)most, most == 1 ? "" : "s");
 	}
 	if (stats)
 		print_stats(&r, clock_s(CLOCK_MONOTONIC) - wall0,
 			    clock_s(CLOCK_THREAD_CPUTIME_ID) - cpu0);
 	if (ex)
 		replay_judge(&r, ex);
+	if (run_problems(&r, &o, ex != NULL, require_all, &probs, &nprobs) < 0) {
+		fatalf("out of memory\n");
+		goto out;
+	}
 
 	struct report_ctx rc_ctx = {
 		.r = &r, .e = ex, .ruleset_desc = desc, .coverage = coverage,
 		.require_all = require_all, .require_match = require_match,
+		.problems = probs, .nproblems = nprobs,
 	};
 	struct expect_outcome eo;
 
 	fflush(stdout);
 	if (o.json) {
 		if (report_json(&rc_ctx, stdout) < 0) {
-			fprintf(stderr, "pcap-replay: cannot write the JSON report\n");
+			fatalf("cannot write the JSON report\n");
 			goto out;
 		}
 	} else {
 		report_text(&rc_ctx, stdout);
 	}
 	if (fflush(stdout) != 0) {
-		fprintf(stderr, "pcap-replay: writing the report: %s\n", strerror(errno));
+		fatalf("writing the report: %s\n", strerror(errno));
 		goto out;
 	}
-	if (junit_path && report_junit(&rc_ctx, junit_path, err, sizeof(err)) < 0) {
-		fprintf(stderr, "pcap-replay: --junit %s\n", err);
-		goto out;
+	if (junit_path) {
+		junit_done = true;
+		if (report_junit(&rc_ctx, junit_path, err, sizeof(err)) < 0) {
+			fatalf("--junit %s\n", err);
+			goto out;
+		}
 	}
 
 	expect_outcome(&rc_ctx, &eo);
@@ -843,8 +1017,8 @@ int main(int argc, char **argv)
 					require_match ? "error" : "warning", l->text);
 		}
 		if (require_all && eo.flows_unmatched)
-			fprintf(stderr, "pcap-replay: %zu flows matched no line (--require-all)\n",
-				eo.flows_unmatched);
+			fprintf(stderr, "pcap-replay: %zu flow%s matched no line (--require-all)\n",
+				eo.flows_unmatched, eo.flows_unmatched == 1 ? "" : "s");
 		if (eo.failed)
 			rc = EXIT_FAIL;
 	}
@@ -852,19 +1026,13 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pcap-replay: warning: more than --max-flows %zu flows: %llu "
 			"packets were not accounted to a flow\n", o.max_flows,
 			(unsigned long long)r.t.flows_over_cap);
-	for (size_t i = 0; i < r.ncaps; i++) {
-		if (r.caps[i].read_error) {
-			fprintf(stderr, "pcap-replay: %s\n", r.caps[i].err);
+	for (size_t i = 0; i < nprobs; i++) {
+		fprintf(stderr, "pcap-replay: %s%s\n", probs[i].error ? "" : "FAIL: ",
+			probs[i].text);
+		if (probs[i].error)
 			rc = EXIT_BAD_INPUT;
-		}
-		if (r.caps[i].packets && r.caps[i].unsupported == r.caps[i].packets) {
-			const char *n = pcap_datalink_val_to_name(r.caps[i].dlt);
-
-			fprintf(stderr, "pcap-replay: %s: link type %s (%d) is not supported: none "
-				"of its %llu packets was judged\n", r.caps[i].path, n ? n : "?",
-				r.caps[i].dlt, (unsigned long long)r.caps[i].packets);
-			rc = EXIT_BAD_INPUT;
-		}
+		else if (rc == EXIT_PASS)
+			rc = EXIT_FAIL;
 	}
 	/* Done: the memory goes back with the process.  Freeing a large
 	 * replay's flows, conntrack entries, sets and tags object by object
@@ -876,6 +1044,12 @@ int main(int argc, char **argv)
 		return rc;
 	}
 out:
+	if (junit_armed && !junit_done && rc == EXIT_BAD_INPUT &&
+	    report_junit_error(junit_path, expect_path, fatal_text[0] ? fatal_text :
+			       "pcap-replay stopped before judging (see its standard error)",
+			       err, sizeof(err)) < 0)
+		fprintf(stderr, "pcap-replay: --junit %s\n", err);
+	free(probs);
 	if (r_ready)
 		replay_free(&r);
 	if (fq_ready)

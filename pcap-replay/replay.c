@@ -600,6 +600,29 @@ struct acounts {
 	size_t cap, n;
 };
 
+/* RFC 1918 / RFC 6598 IPv4, ULA IPv6: where a pool host's own address lies */
+static bool addr_is_private(int fam, const uint8_t *a)
+{
+	if (fam == AF_INET6)
+		return (a[0] & 0xfe) == 0xfc;
+	return a[0] == 10 || (a[0] == 172 && (a[1] & 0xf0) == 16) ||
+	       (a[0] == 192 && a[1] == 168) || (a[0] == 100 && (a[1] & 0xc0) == 64);
+}
+
+/* Inference order: more packets; on a tie a private address, then the lower. */
+static bool acount_before(const struct acount *x, const struct acount *y)
+{
+	bool px, py;
+
+	if (x->n != y->n)
+		return x->n > y->n;
+	px = addr_is_private(x->fam, x->a);
+	py = addr_is_private(y->fam, y->a);
+	if (px != py)
+		return px;
+	return memcmp(x->a, y->a, 16) < 0;
+}
+
 static uint64_t addr_hash(int fam, const uint8_t *a)
 {
 	uint64_t h = 1469598103934665603ull ^ (uint64_t)fam;
@@ -670,7 +693,7 @@ static inline bool packet_addrs(const struct pkt *p, int *fam, const uint8_t **s
 int replay_infer_local(struct replay *r)
 {
 	struct acounts c = { 0 };
-	uint64_t fam_packets[2] = { 0, 0 };
+	uint64_t fam_packets[2] = { 0, 0 }, dir_packets = 0;
 	int rc = -1;
 
 	if (r->o->have_local)
@@ -697,8 +720,10 @@ int replay_infer_local(struct replay *r)
 			if (pkt_decode(&p, dlt, data, h->caplen, h->len) < 0)
 				continue;
 			apply_dir(&r->caps[i], &p, frame);
-			if (p.pcap_dir)
+			if (p.pcap_dir) {
+				dir_packets++;
 				continue;
+			}
 			if (!packet_addrs(&p, &fam, &s, &d))
 				continue;
 			fam_packets[fam == AF_INET6]++;
@@ -729,17 +754,30 @@ int replay_infer_local(struct replay *r)
 
 		for (int fi = 0; fi < 2; fi++) {
 			int fam = fi ? AF_INET6 : AF_INET;
-			const struct acount *best = NULL;
+			const struct acount *best = NULL, *second = NULL;
 
-			for (size_t j = 0; j < c.cap; j++)
-				if (c.v[j].fam == fam && (!best || c.v[j].n > best->n ||
-				    (c.v[j].n == best->n && memcmp(c.v[j].a, best->a, 16) < 0)))
-					best = &c.v[j];
+			/* the busiest address; on a tie (a capture of one conversation
+			 * has two addresses in every packet) a private one (a pool
+			 * host's VNet address) before a public one, else the lower --
+			 * and the inference says it could not tell */
+			for (size_t j = 0; j < c.cap; j++) {
+				const struct acount *a = &c.v[j];
+
+				if (a->fam != fam)
+					continue;
+				if (!best || acount_before(a, best)) {
+					second = best;
+					best = a;
+				} else if (!second || acount_before(a, second)) {
+					second = a;
+				}
+			}
 			if (!best)
 				continue;
 			struct prefix pf = { .family = fam, .len = fam == AF_INET ? 32 : 128 };
-			char txt[INET6_ADDRSTRLEN];
+			char txt[INET6_ADDRSTRLEN], txt2[INET6_ADDRSTRLEN];
 			unsigned pct = (unsigned)(100 * best->n / (fam_packets[fi] ? fam_packets[fi] : 1));
+			bool tie = second && second->n == best->n;
 
 			memcpy(pf.a.b, best->a, 16);
 			if (pset_add_prefix(fi ? &r->local6 : &r->local4, &pf) < 0) {
@@ -747,15 +785,34 @@ int replay_infer_local(struct replay *r)
 				goto out;
 			}
 			addr_format(fam, &pf.a, txt, sizeof(txt));
+			if (tie) {
+				memcpy(pf.a.b, second->a, 16);
+				addr_format(fam, &pf.a, txt2, sizeof(txt2));
+			}
 			if (off < sizeof(r->local_note))
 				off += (size_t)snprintf(r->local_note + off, sizeof(r->local_note) - off,
-							"%s%s (in %u%% of the IPv%c packets%s)",
+							"%s%s (in %u%% of the IPv%c packets%s%s%s)",
 							any ? ", " : "", txt, pct, fi ? '6' : '4',
+							tie ? "; so is " : "", tie ? txt2 : "",
+							tie ? ": ambiguous, pass --local" :
 							pct < 50 ? "; ambiguous, pass --local" : "");
+			if ((tie || pct < 50) && !r->local_ambiguous) {
+				r->local_ambiguous = true;
+				if (tie)
+					snprintf(r->local_ambiguity, sizeof(r->local_ambiguity),
+						 "%s and %s are each in %u%% of the IPv%c packets",
+						 txt, txt2, pct, fi ? '6' : '4');
+				else
+					snprintf(r->local_ambiguity, sizeof(r->local_ambiguity),
+						 "the busiest address, %s, is in only %u%% of the "
+						 "IPv%c packets", txt, pct, fi ? '6' : '4');
+			}
 			any = true;
 		}
 		if (!any)
-			snprintf(r->local_note, sizeof(r->local_note),
+			snprintf(r->local_note, sizeof(r->local_note), "%s",
+				 dir_packets ? "none needed: every IP packet's direction is in the "
+				 "capture (no --local; only loopback is local)" :
 				 "none found in the captures (no --local): only loopback is local");
 		pset_normalize(&r->local4);
 		pset_normalize(&r->local6);
@@ -1619,6 +1676,7 @@ static int replay_one(struct replay *r, size_t ci)
 			add_bad(r, cap, pk, true);
 		if (pp->dir_rc < 0) {
 			r->t.foreign++;
+			r->t.foreign_v6 += pk->nfproto == NFPROTO_IPV6;
 			trace_skip(r, cap, frame, "transit: neither end is this host (--local)");
 			emit(r, cap, pk, frame, RP_TRANSIT, FLOW_IN, NULL, false,
 			     "transit: neither end is this host");

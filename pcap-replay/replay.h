@@ -122,6 +122,7 @@ struct totals {
 	uint64_t malformed, truncated;	/* all of them, judged or not */
 	uint64_t not_judged_bad;	/* malformed/truncated the hooks never see */
 	uint64_t foreign;		/* neither end is this host */
+	uint64_t foreign_v6;		/* of them IPv6 */
 	uint64_t frags_held, frags_dropped, reassembled;
 	uint64_t ct_drops;		/* conntrack table full */
 	uint64_t judged, accepted, dropped, incomplete;
@@ -198,6 +199,11 @@ struct replay {
 	} lf;
 	bool local_inferred;
 	char local_note[512];
+	/* the inference could not tell: a tie between the busiest addresses, or
+	 * the busiest in under half of its family's packets (--expect makes it
+	 * an error: directions would be guesses) */
+	bool local_ambiguous;
+	char local_ambiguity[256];
 
 	struct flow *flows;
 	size_t nflows, fcap;
@@ -373,23 +379,41 @@ int pcapng_walk_take(struct pcapng_walk *w, size_t i, const char *path, uint8_t 
 void pcapng_walk_free(struct pcapng_walk *w);
 
 /* report.c */
+/* What makes a run's result an error (exit 2) or a failure (exit 1) besides
+ * the expectation lines: a capture that could not be read to its end, a link
+ * type nothing of was judged, host addresses that could only be guessed,
+ * flows no line could check (main.c, run_problems). */
+struct run_problem {
+	bool error;			/* bad input (exit 2); else a failure (exit 1) */
+	char what[80];			/* short: the JUnit test case's name */
+	char text[640];
+};
 struct report_ctx {
 	const struct replay *r;
 	const struct expect *e;		/* may be NULL */
 	const char *ruleset_desc;
 	bool coverage;
 	bool require_all, require_match;
+	const struct run_problem *problems;
+	size_t nproblems;
 };
 /* Exit-relevant outcome of the expectations. */
 struct expect_outcome {
 	size_t lines_failed;		/* lines with failures (or unmatched with --require-match) */
 	size_t lines_unmatched;
 	size_t flows_unmatched;		/* in/out flows no line matched */
-	bool failed;
+	size_t problems_failed, problems_error;
+	bool failed, errored;
 };
+/* "pass", "fail" or "error" */
+const char *expect_result_name(const struct expect_outcome *o);
 void expect_outcome(const struct report_ctx *c, struct expect_outcome *out);
 void report_text(const struct report_ctx *c, FILE *f);
 int report_json(const struct report_ctx *c, FILE *f);
 int report_junit(const struct report_ctx *c, const char *path, char *err, size_t errlen);
+/* The JUnit file of a run that stopped before judging (exit 2): one test
+ * case with an <error> carrying why. */
+int report_junit_error(const char *path, const char *expect_file, const char *why, char *err,
+		       size_t errlen);
 
 #endif

@@ -38,7 +38,20 @@ void expect_outcome(const struct report_ctx *c, struct expect_outcome *out)
 	for (size_t i = 0; i < c->r->nflows; i++)
 		if (judged_flow(&c->r->flows[i]) && c->r->flows[i].expect_line < 0)
 			out->flows_unmatched++;
-	out->failed = out->lines_failed > 0 || (c->require_all && out->flows_unmatched > 0);
+	for (size_t i = 0; i < c->nproblems; i++) {
+		if (c->problems[i].error)
+			out->problems_error++;
+		else
+			out->problems_failed++;
+	}
+	out->failed = out->lines_failed > 0 || (c->require_all && out->flows_unmatched > 0) ||
+		      out->problems_failed > 0;
+	out->errored = out->problems_error > 0;
+}
+
+const char *expect_result_name(const struct expect_outcome *o)
+{
+	return o->errored ? "error" : o->failed ? "fail" : "pass";
 }
 
 /* "#3 in tcp 192.0.2.1:40000 -> 10.0.0.4:44224 (capture 1 frame 7): drop by ..." */
@@ -562,14 +575,15 @@ void report_text(const struct report_ctx *c, FILE *f)
 		struct expect_outcome eo;
 
 		expect_outcome(c, &eo);
-		fprintf(f, "\nexpectations (%s): %zu lines\n", c->e->file, c->e->n);
+		fprintf(f, "\nexpectations (%s): %zu line%s\n", c->e->file, c->e->n,
+			c->e->n == 1 ? "" : "s");
 		for (size_t i = 0; i < c->e->n; i++) {
 			const struct expect_line *l = &c->e->v[i];
 			const char *st = l->failures ? "FAIL" :
 					 l->matched ? "ok" : c->require_match ? "FAIL" : "unmatched";
 
-			fprintf(f, "  %-9s line %d: %s  (%llu flows", st, l->line, l->text,
-				(unsigned long long)l->matched);
+			fprintf(f, "  %-9s line %d: %s  (%llu flow%s", st, l->line, l->text,
+				(unsigned long long)l->matched, l->matched == 1 ? "" : "s");
 			if (l->failures)
 				fprintf(f, ", %llu failed", (unsigned long long)l->failures);
 			fprintf(f, ")\n");
@@ -593,7 +607,8 @@ void report_text(const struct report_ctx *c, FILE *f)
 		if (eo.flows_unmatched) {
 			size_t shown = 0;
 
-			fprintf(f, "  %zu flows matched no line%s\n", eo.flows_unmatched,
+			fprintf(f, "  %zu flow%s matched no line%s\n", eo.flows_unmatched,
+				eo.flows_unmatched == 1 ? "" : "s",
 				c->require_all ? " (FAIL: --require-all)" : " (not judged)");
 			for (size_t j = 0; j < r->nflows; j++) {
 				char fl[512];
@@ -608,7 +623,10 @@ void report_text(const struct report_ctx *c, FILE *f)
 				fprintf(f, "      %s\n", fl);
 			}
 		}
-		fprintf(f, "result: %s\n", eo.failed ? "FAIL" : "PASS");
+		for (size_t i = 0; i < c->nproblems; i++)
+			fprintf(f, "  %-9s %s\n", c->problems[i].error ? "ERROR" : "FAIL",
+				c->problems[i].text);
+		fprintf(f, "result: %s\n", eo.errored ? "ERROR" : eo.failed ? "FAIL" : "PASS");
 	}
 	if (c->coverage)
 		coverage_text(c, f);
@@ -871,7 +889,19 @@ int report_json(const struct report_ctx *c, FILE *f)
 		json_object_set_new(eobj, "unmatched_flows", um);
 		json_object_set_new(eobj, "require_all", json_boolean(c->require_all));
 		json_object_set_new(eobj, "require_match", json_boolean(c->require_match));
-		json_object_set_new(eobj, "result", json_string(eo.failed ? "fail" : "pass"));
+		json_t *probs = json_array();
+
+		for (size_t i = 0; i < c->nproblems; i++) {
+			json_t *o = json_object();
+
+			json_object_set_new(o, "kind", json_string(c->problems[i].error ? "error" :
+								     "failure"));
+			json_object_set_new(o, "what", json_string(c->problems[i].what));
+			json_object_set_new(o, "text", json_string(c->problems[i].text));
+			json_array_append_new(probs, o);
+		}
+		json_object_set_new(eobj, "problems", probs);
+		json_object_set_new(eobj, "result", json_string(expect_result_name(&eo)));
 		json_object_set_new(root, "expectations", eobj);
 	}
 	if (r->traces)
@@ -931,7 +961,7 @@ int report_junit(const struct report_ctx *c, const char *path, char *err, size_t
 	const struct replay *r = c->r;
 	struct expect_outcome eo;
 	struct strbuf sb = { 0 };
-	size_t tests = 0, failures = 0, skipped = 0;
+	size_t tests = 0, failures = 0, skipped = 0, errors = 0;
 	char tmp[4096];
 	FILE *f;
 	int rc = -1;
@@ -1002,8 +1032,8 @@ int report_junit(const struct report_ctx *c, const char *path, char *err, size_t
 					flow_line(r, j, fl, sizeof(fl));
 					sb_printf(&body, "%s\n", fl);
 				}
-				snprintf(tmp, sizeof(tmp), "%zu flows matched no line",
-					 eo.flows_unmatched);
+				snprintf(tmp, sizeof(tmp), "%zu flow%s matched no line",
+					 eo.flows_unmatched, eo.flows_unmatched == 1 ? "" : "s");
 				sb_puts(&sb, "      <failure message=\"");
 				xml_escape(&sb, tmp);
 				sb_puts(&sb, "\" type=\"unmatched\">");
@@ -1013,6 +1043,22 @@ int report_junit(const struct report_ctx *c, const char *path, char *err, size_t
 			}
 			sb_puts(&sb, "    </testcase>\n");
 		}
+	}
+	for (size_t i = 0; i < c->nproblems; i++) {
+		const struct run_problem *pr = &c->problems[i];
+
+		tests++;
+		if (pr->error)
+			errors++;
+		else
+			failures++;
+		sb_puts(&sb, "    <testcase classname=\"pcap-replay\" name=\"");
+		xml_escape(&sb, pr->what);
+		sb_puts(&sb, pr->error ? "\">\n      <error message=\"" :
+			"\">\n      <failure message=\"");
+		xml_escape(&sb, pr->text);
+		sb_puts(&sb, pr->error ? "\" type=\"input\"/>\n" : "\" type=\"unchecked\"/>\n");
+		sb_puts(&sb, "    </testcase>\n");
 	}
 	if (sb.oom) {
 		snprintf(err, errlen, "%s: out of memory", path);
@@ -1029,11 +1075,51 @@ int report_junit(const struct report_ctx *c, const char *path, char *err, size_t
 
 		xml_escape(&h, c->e ? c->e->file : "pcap-replay");
 		fprintf(f, "  <testsuite name=\"pcap-replay %s\" tests=\"%zu\" failures=\"%zu\" "
-			"errors=\"0\" skipped=\"%zu\">\n", sb_str(&h), tests, failures, skipped);
+			"errors=\"%zu\" skipped=\"%zu\">\n", sb_str(&h), tests, failures, errors,
+			skipped);
 		sb_free(&h);
 	}
 	fputs(sb_str(&sb), f);
 	fprintf(f, "  </testsuite>\n</testsuites>\n");
+	if (fclose(f) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	sb_free(&sb);
+	return rc;
+}
+
+int report_junit_error(const char *path, const char *expect_file, const char *why, char *err,
+		       size_t errlen)
+{
+	struct strbuf sb = { 0 };
+	size_t wl = strcspn(why, "\n");
+	char first[640];
+	FILE *f;
+	int rc = -1;
+
+	snprintf(first, sizeof(first), "%.*s", (int)wl, why);
+	sb_puts(&sb, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n"
+		"  <testsuite name=\"pcap-replay ");
+	xml_escape(&sb, expect_file ? expect_file : "pcap-replay");
+	sb_puts(&sb, "\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\">\n"
+		"    <testcase classname=\"pcap-replay\" name=\"run\">\n      <error message=\"");
+	xml_escape(&sb, first);
+	sb_puts(&sb, "\" type=\"input\">");
+	xml_escape(&sb, why);
+	sb_puts(&sb, "</error>\n    </testcase>\n  </testsuite>\n</testsuites>\n");
+	if (sb.oom) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	f = fopen(path, "w");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	fputs(sb_str(&sb), f);
 	if (fclose(f) != 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto out;

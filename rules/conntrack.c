@@ -1370,6 +1370,11 @@ int64_t ct_timeout_default(size_t i)
 
 int ct_timeout_index(const char *name)
 {
+	/* as sysctl -a prints it, or without the directory part */
+	if (strncmp(name, "net.netfilter.", 14) == 0)
+		name += 14;
+	else if (strncmp(name, "net.ipv4.", 9) == 0 || strncmp(name, "net.ipv6.", 9) == 0)
+		name += 9;
 	if (strncmp(name, "nf_conntrack_", 13) == 0)
 		name += 13;
 	for (size_t i = 0; i < sizeof(timeout_names) / sizeof(timeout_names[0]); i++)

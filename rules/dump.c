@@ -1271,11 +1271,17 @@ struct ruleset *ruleset_load_buf(const void *data, size_t len, const char *name,
 		}
 		if (check_message(nlh, type, why, sizeof(why)) < 0) {
 			free(copy);
-			fail(err, errlen, "%s: record %zu: malformed %s message: %s", name, rec,
-			     type == NFT_MSG_NEWTABLE ? "table" :
-			     type == NFT_MSG_NEWCHAIN ? "chain" :
-			     type == NFT_MSG_NEWSET ? "set" :
-			     type == NFT_MSG_NEWSETELEM ? "set element" : "rule", why);
+			/* a well-formed rule with an expression the evaluator lacks
+			 * (fib, socket, ...) is not "malformed" */
+			if (strstr(why, "is not supported") && !strstr(why, "attribute"))
+				fail(err, errlen, "%s: record %zu: rule: %s (the evaluator cannot run it)",
+				     name, rec, why);
+			else
+				fail(err, errlen, "%s: record %zu: malformed %s message: %s", name,
+				     rec, type == NFT_MSG_NEWTABLE ? "table" :
+				     type == NFT_MSG_NEWCHAIN ? "chain" :
+				     type == NFT_MSG_NEWSET ? "set" :
+				     type == NFT_MSG_NEWSETELEM ? "set element" : "rule", why);
 			goto bad;
 		}
 		switch (type) {

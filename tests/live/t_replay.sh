@@ -105,15 +105,112 @@ fi
 # --require-match: a line no flow reaches
 printf 'allow out tcp to 192.0.2.250 port 9\n' >"$tmp/unmatched.txt"
 if run "unmatched line fails with --require-match" 1 "$REPLAY" --policy "$POLICY" --tags "$TAGS" \
-	--expect "$tmp/unmatched.txt" --require-match "$DATA/udp.pcap"; then
+	--local "$LOCAL" --expect "$tmp/unmatched.txt" --require-match "$DATA/udp.pcap"; then
 	ok "unmatched line fails with --require-match"
 fi
 if run "unmatched line only warns without --require-match" 0 "$REPLAY" --policy "$POLICY" \
-	--tags "$TAGS" --expect "$tmp/unmatched.txt" "$DATA/udp.pcap"; then
+	--tags "$TAGS" --local "$LOCAL" --expect "$tmp/unmatched.txt" "$DATA/udp.pcap"; then
 	if grep -q "warning: matched no flow" "$tmp/err"; then
 		ok "unmatched line only warns without --require-match"
 	else
 		not_ok "unmatched line only warns without --require-match" "no warning on stderr"
+	fi
+fi
+
+# ---- a pass must mean something: what makes a run with --expect an error or
+# a failure besides its lines (text, JSON and JUnit say it, and the exit code)
+printf 'allow in udp from any to any\nallow out udp to any\n' >"$tmp/udp-any.txt"
+# host addresses that could only be guessed: udp.pcap's IPv6 part is one
+# conversation, both ends in every packet
+if run "ambiguous host addresses are an error with --expect" 2 "$REPLAY" --policy "$POLICY" \
+	--tags "$TAGS" --expect "$tmp/udp-any.txt" --junit "$tmp/amb.xml" "$DATA/udp.pcap"; then
+	if grep -q "cannot tell this host's addresses: fd00:10::4 and 2001:db8:1::7 are each in 100% of the IPv6 packets" "$tmp/err" &&
+	   grep -q "^  ERROR *cannot tell" "$tmp/out" && grep -q "^result: ERROR" "$tmp/out" &&
+	   grep -q 'errors="1"' "$tmp/amb.xml" && grep -q '<error message="cannot tell' "$tmp/amb.xml"; then
+		ok "ambiguous host addresses are an error with --expect (stderr, report, JUnit <error>)"
+	else
+		not_ok "ambiguous host addresses are an error with --expect" "$(cat "$tmp/err")" "$(tail -3 "$tmp/out")"
+	fi
+fi
+if run "ambiguous host addresses: a note without --expect" 0 "$REPLAY" --policy "$POLICY" \
+	--tags "$TAGS" "$DATA/udp.pcap"; then
+	if grep -q "host addresses: inferred (no --local): 10.0.1.4 (in 100% of the IPv4 packets), fd00:10::4 (in 100% of the IPv6 packets; so is 2001:db8:1::7: ambiguous, pass --local)" "$tmp/out"; then
+		ok "ambiguous host addresses: a note without --expect, the private address preferred"
+	else
+		not_ok "ambiguous host addresses: a note without --expect" "$(grep 'host addresses' "$tmp/out")"
+	fi
+fi
+# a capture that ends in a read error: exit 2 and an error result, never PASS
+head -c 300 "$DATA/tcp.pcap" >"$tmp/cut.pcap"
+if run "capture read error: result ERROR" 2 "$REPLAY" --policy "$POLICY" --tags "$TAGS" \
+	--local "$LOCAL" --expect "$tmp/udp-any.txt" --junit "$tmp/cut.xml" "$tmp/cut.pcap"; then
+	if grep -q "^result: ERROR" "$tmp/out" && grep -q 'errors="1"' "$tmp/cut.xml" &&
+	   grep -q 'name="capture read to its end"' "$tmp/cut.xml" &&
+	   "$REPLAY" --policy "$POLICY" --tags "$TAGS" --local "$LOCAL" --expect "$tmp/udp-any.txt" \
+		--format json "$tmp/cut.pcap" 2>/dev/null | python3 -c '
+import json, sys
+e = json.load(sys.stdin)["expectations"]
+assert e["result"] == "error", e["result"]
+assert e["problems"][0]["kind"] == "error" and "cut.pcap" in e["problems"][0]["text"], e["problems"]'; then
+		ok "capture read error: exit 2, result ERROR in text and JSON, a JUnit <error>"
+	else
+		not_ok "capture read error: result ERROR" "$(tail -3 "$tmp/out")" "$(grep -c '<error' "$tmp/cut.xml")"
+	fi
+fi
+# an empty capture: nothing was checked
+python3 -c 'import struct,sys; open(sys.argv[1],"wb").write(struct.pack("<IHHiIII",0xa1b2c3d4,2,4,0,0,65535,1))' "$tmp/empty.pcap"
+if run "empty capture fails with --expect" 1 "$REPLAY" --policy "$POLICY" --tags "$TAGS" \
+	--local "$LOCAL" --expect "$tmp/udp-any.txt" --junit "$tmp/empty.xml" "$tmp/empty.pcap"; then
+	if grep -q "FAIL: no packet was judged (0 read): the expectations were checked against nothing" "$tmp/err" &&
+	   grep -q "^result: FAIL" "$tmp/out" && grep -q 'failures="1"' "$tmp/empty.xml"; then
+		ok "empty capture fails with --expect: no packet was judged"
+	else
+		not_ok "empty capture fails with --expect" "$(cat "$tmp/err")"
+	fi
+fi
+# --require-all: flows past --max-flows were never listed, so never checked
+# shellcheck disable=SC2086
+if run "--require-all fails on flows past --max-flows" 1 "$REPLAY" --policy "$POLICY" \
+	--tags "$TAGS" --local "$LOCAL" --expect "$DATA/expect.txt" --require-all --max-flows 3 \
+	--junit "$tmp/cap.xml" $GOLDEN; then
+	if grep -q "FAIL: [0-9]* packets of flows beyond --max-flows 3 were judged but not listed, so no line checked them (--require-all)" "$tmp/err" &&
+	   grep -q 'name="flows listed"' "$tmp/cap.xml"; then
+		ok "--require-all fails on flows past --max-flows"
+	else
+		not_ok "--require-all fails on flows past --max-flows" "$(cat "$tmp/err")"
+	fi
+fi
+# --require-all: a whole family taken as transit (--local names no IPv6 address)
+if run "--require-all fails on a family without a host address" 1 "$REPLAY" --policy "$POLICY" \
+	--tags "$TAGS" --local 10.0.1.4 --expect "$tmp/udp-any.txt" --require-all "$DATA/udp.pcap"; then
+	if grep -q "warning: 1 IPv6 packet was not judged: no host address of IPv6 is given (--local)" "$tmp/err" &&
+	   grep -q "FAIL: 1 IPv6 packet was not judged, so no line checked it: no host address of IPv6 is given with --local (--require-all)" "$tmp/err"; then
+		ok "--require-all fails on a family without a host address (and a warning without it)"
+	else
+		not_ok "--require-all fails on a family without a host address" "$(cat "$tmp/err")"
+	fi
+fi
+# a rejected expectation file still leaves a JUnit file, with the diagnostics
+printf 'allow in udp from any to any\nallow sideways tcp to any\n' >"$tmp/badexp.txt"
+if run "rejected expectation file: JUnit error" 2 "$REPLAY" --policy "$POLICY" --tags "$TAGS" \
+	--local "$LOCAL" --expect "$tmp/badexp.txt" --junit "$tmp/badexp.xml" "$DATA/udp.pcap"; then
+	if grep -q 'errors="1"' "$tmp/badexp.xml" && grep -q "badexp.txt:2:7: error" "$tmp/badexp.xml" &&
+	   python3 -c 'import sys, xml.etree.ElementTree as E; E.parse(sys.argv[1])' "$tmp/badexp.xml"; then
+		ok "rejected expectation file: exit 2 and a JUnit <error> with its line:col diagnostics"
+	else
+		not_ok "rejected expectation file: JUnit error" "$(cat "$tmp/badexp.xml" 2>&1 | head -8)"
+	fi
+fi
+# a policy's errors: all of them, as filterctl check reports them
+printf 'version: 1\nworkspace: w\nsecurity_rules:\n  - name: A\n    direction: inbound\n    access: allow\n    priority: 99999\n    protocol: tcp\n    source: NoSuchTag\n    destination_ports: [22]\n' >"$tmp/twoerr.yaml"
+"$FILTERCTL" check "$tmp/twoerr.yaml" --tags "$TAGS" >/dev/null 2>"$tmp/check.err"
+if run "pcap-replay reports a policy's errors as check does" 2 "$REPLAY" --policy "$tmp/twoerr.yaml" \
+	--tags "$TAGS" --local "$LOCAL" "$DATA/udp.pcap"; then
+	if [ "$(grep -c ': error: ' "$tmp/check.err")" -ge 2 ] &&
+	   diff <(grep ': error: ' "$tmp/check.err") <(grep ': error: ' "$tmp/err") >/dev/null; then
+		ok "pcap-replay reports a policy's errors as filterctl check does ($(grep -c ': error: ' "$tmp/err"))"
+	else
+		not_ok "pcap-replay reports a policy's errors as check does" "check: $(cat "$tmp/check.err")" "replay: $(cat "$tmp/err")"
 	fi
 fi
 
@@ -327,6 +424,25 @@ else
 			else
 				not_ok "--from-kernel gives --policy's verdicts" \
 					"$(diff "$tmp/policy.flows" "$tmp/kernel.flows" | head -5)"
+			fi
+		fi
+		# a table with an expression the evaluator lacks (fib): the same
+		# plain reason from a saved dump as from the kernel, never "malformed"
+		ip netns exec "$ns" nft -f - <<'NFT'
+table inet fibtest {
+	chain in { type filter hook input priority 10; policy accept; fib saddr . iif oif missing drop; }
+}
+NFT
+		"$FILTERCTL" dump --netns "$ns" --table fibtest --out "$tmp/fib.frs" >/dev/null 2>&1
+		if run "unsupported expression in a dump" 2 "$REPLAY" --ruleset "$tmp/fib.frs" \
+			--local "$LOCAL" "$DATA/udp.pcap"; then
+			if grep -q "expression 'fib' is not supported (the evaluator cannot run it)" "$tmp/err" &&
+			   ! grep -q malformed "$tmp/err" &&
+			   "$REPLAY" --from-kernel --netns "$ns" --table fibtest --local "$LOCAL" \
+				"$DATA/udp.pcap" 2>&1 >/dev/null | grep -q "expression 'fib' is not supported"; then
+				ok "an expression the evaluator lacks (fib): named, not 'malformed', from a dump and from the kernel"
+			else
+				not_ok "unsupported expression in a dump" "$(cat "$tmp/err")"
 			fi
 		fi
 	fi
