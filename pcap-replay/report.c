@@ -165,6 +165,126 @@ static bool elem_is_end(const struct nftnl_set_elem *e)
 	       (nftnl_set_elem_get_u32(m, NFTNL_SET_ELEM_FLAGS) & NFT_SET_ELEM_INTERVAL_END);
 }
 
+/* The interval sets' end markers, sorted: an element's range is its start up
+ * to the first end above it (nft_set_rbtree's element pairs). */
+struct set_ends {
+	unsigned __int128 *v;
+	size_t n;
+	uint32_t klen;
+};
+
+static unsigned __int128 key_value(const uint8_t *k, uint32_t klen)
+{
+	unsigned __int128 v = 0;
+
+	for (uint32_t i = 0; i < klen; i++)
+		v = v << 8 | k[i];
+	return v;
+}
+
+static int u128_cmp(const void *a, const void *b)
+{
+	unsigned __int128 x = *(const unsigned __int128 *)a, y = *(const unsigned __int128 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void set_ends_collect(const struct vm *vm, size_t s, struct set_ends *se)
+{
+	size_t ne = vm_set_nelems(vm, s);
+
+	memset(se, 0, sizeof(*se));
+	for (size_t j = 0; j < ne; j++) {
+		const struct nftnl_set_elem *e = vm_set_elem(vm, s, j);
+		uint32_t klen = 0;
+		const uint8_t *k;
+
+		if (!e || !elem_is_end(e))
+			continue;
+		k = nftnl_set_elem_get((struct nftnl_set_elem *)e, NFTNL_SET_ELEM_KEY, &klen);
+		if (!k || (klen != 2 && klen != 4 && klen != 16))
+			continue;
+		if (!se->v && !(se->v = calloc(ne, sizeof(*se->v))))
+			return;
+		se->klen = klen;
+		se->v[se->n++] = key_value(k, klen);
+	}
+	if (se->n)
+		qsort(se->v, se->n, sizeof(*se->v), u128_cmp);
+}
+
+static void addr_or_port(uint32_t klen, unsigned __int128 v, char *buf, size_t len)
+{
+	uint8_t b[16];
+	char txt[INET6_ADDRSTRLEN];
+
+	for (uint32_t i = 0; i < klen; i++)
+		b[klen - 1 - i] = (uint8_t)(v >> (8 * i));
+	if (klen == 2) {
+		snprintf(buf, len, "%u", (unsigned)v);
+		return;
+	}
+	inet_ntop(klen == 4 ? AF_INET : AF_INET6, b, txt, sizeof(txt));
+	snprintf(buf, len, "%s", txt);
+}
+
+/* An unhit element as the policy wrote it: an address prefix as CIDR
+ * ("1.0.0.0/8"), another range as "first-last", a single value alone; not
+ * only its start (which said "1.0.0.0" for all of 1.0.0.0/8). */
+static void elem_format(const struct nftnl_set_elem *e, const struct set_ends *se, char *buf,
+			size_t len)
+{
+	struct nftnl_set_elem *m = (struct nftnl_set_elem *)e;
+	uint32_t klen = 0, kel = 0;
+	const uint8_t *k = nftnl_set_elem_get(m, NFTNL_SET_ELEM_KEY, &klen);
+	const uint8_t *ke = nftnl_set_elem_is_set(m, NFTNL_SET_ELEM_KEY_END) ?
+			    nftnl_set_elem_get(m, NFTNL_SET_ELEM_KEY_END, &kel) : NULL;
+	unsigned __int128 lo, hi, size;
+	char a[INET6_ADDRSTRLEN], b[INET6_ADDRSTRLEN];
+	bool have_hi = false;
+
+	if (!k || (klen != 2 && klen != 4 && klen != 16)) {
+		elem_key_format(e, buf, len);
+		return;
+	}
+	lo = key_value(k, klen);
+	if (ke && kel == klen) {
+		hi = key_value(ke, klen);
+		have_hi = true;
+	} else if (se && se->n && se->klen == klen) {
+		size_t l = 0, r = se->n;
+
+		while (l < r) {		/* first end above lo */
+			size_t mid = (l + r) / 2;
+
+			if (se->v[mid] <= lo)
+				l = mid + 1;
+			else
+				r = mid;
+		}
+		if (l < se->n) {
+			hi = se->v[l] - 1;
+			have_hi = true;
+		}
+	}
+	addr_or_port(klen, lo, a, sizeof(a));
+	if (!have_hi || hi == lo) {
+		snprintf(buf, len, "%s", a);
+		return;
+	}
+	size = hi - lo + 1;
+	if (klen != 2 && size && (size & (size - 1)) == 0 && (lo & (size - 1)) == 0) {
+		unsigned bits = 0;
+
+		while (((unsigned __int128)1 << bits) < size)
+			bits++;
+		snprintf(buf, len, "%s/%u", a, klen * 8 - bits);
+		return;
+	}
+	addr_or_port(klen, hi, b, sizeof(b));
+	snprintf(buf, len, "%s-%s", a, b);
+}
+
 static void coverage_text(const struct report_ctx *c, FILE *f)
 {
 	const struct vm *vm = c->r->vm;
@@ -188,10 +308,12 @@ static void coverage_text(const struct report_ctx *c, FILE *f)
 	for (size_t s = 0; s < vm_set_count(vm); s++) {
 		size_t ne = vm_set_nelems(vm, s), listed = 0, missing = 0, total = 0;
 		struct strbuf sb = { 0 };
+		struct set_ends se;
 
+		set_ends_collect(vm, s, &se);
 		for (size_t j = 0; j < ne; j++) {
 			const struct nftnl_set_elem *e = vm_set_elem(vm, s, j);
-			char key[64];
+			char key[2 * INET6_ADDRSTRLEN + 8];
 
 			if (!e || elem_is_end(e) || vm_set_elem_ignored(vm, s, j))
 				continue;
@@ -200,7 +322,7 @@ static void coverage_text(const struct report_ctx *c, FILE *f)
 				continue;
 			missing++;
 			if (listed < TEXT_LIST_MAX) {
-				elem_key_format(e, key, sizeof(key));
+				elem_format(e, &se, key, sizeof(key));
 				sb_printf(&sb, "%s%s", listed ? ", " : "", key);
 				listed++;
 			}
@@ -211,6 +333,7 @@ static void coverage_text(const struct report_ctx *c, FILE *f)
 				sb_str(&sb), missing > listed ? ", ..." : "");
 		}
 		sb_free(&sb);
+		free(se.v);
 	}
 	if (!unhit)
 		fprintf(f, "  (none)\n");
@@ -236,10 +359,12 @@ static json_t *coverage_json(const struct report_ctx *c)
 	for (size_t s = 0; s < vm_set_count(vm); s++) {
 		size_t ne = vm_set_nelems(vm, s), total = 0, missing = 0;
 		json_t *so = json_object(), *un = json_array();
+		struct set_ends se;
 
+		set_ends_collect(vm, s, &se);
 		for (size_t j = 0; j < ne; j++) {
 			const struct nftnl_set_elem *e = vm_set_elem(vm, s, j);
-			char key[64];
+			char key[2 * INET6_ADDRSTRLEN + 8];
 
 			if (!e || elem_is_end(e) || vm_set_elem_ignored(vm, s, j))
 				continue;
@@ -247,10 +372,11 @@ static json_t *coverage_json(const struct report_ctx *c)
 			if (vm_set_elem_hits(vm, s, j))
 				continue;
 			if (missing++ < JSON_ELEMS_MAX) {
-				elem_key_format(e, key, sizeof(key));
+				elem_format(e, &se, key, sizeof(key));
 				json_array_append_new(un, json_string(key));
 			}
 		}
+		free(se.v);
 		json_object_set_new(so, "set", json_string(vm_set_name(vm, s)));
 		json_object_set_new(so, "elements", json_integer((json_int_t)total));
 		json_object_set_new(so, "unhit", json_integer((json_int_t)missing));

@@ -214,6 +214,19 @@ if run "pcap-replay reports a policy's errors as check does" 2 "$REPLAY" --polic
 	fi
 fi
 
+# coverage names unhit elements as the policy wrote them: prefixes as CIDR,
+# other ranges first-last (a start address alone said nothing of their size)
+if run "coverage: elements as prefixes and ranges" 0 "$REPLAY" --policy "$POLICY" --tags "$TAGS" \
+	--local "$LOCAL" --coverage "$DATA/tcp.pcap"; then
+	if grep -q "^  tag_AzureActiveDirectory_v4 .*1 of 1: 192.0.2.32/28$" "$tmp/out" &&
+	   grep -q "^  tag_AzureActiveDirectory_v6 .*2001:db8:5::/48$" "$tmp/out" &&
+	   grep -q "^  internet_v4 .*: 1.0.0.0-9.255.255.255, 11.0.0.0-100.63.255.255," "$tmp/out"; then
+		ok "coverage: unhit set elements as CIDR prefixes and first-last ranges"
+	else
+		not_ok "coverage: elements as prefixes and ranges" "$(sed -n '/coverage: set/,$p' "$tmp/out" | head -8)"
+	fi
+fi
+
 # JSON report is valid and holds every flow
 # shellcheck disable=SC2086
 if run "json report" 0 "$REPLAY" --format json --policy "$POLICY" --tags "$TAGS" \
