@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <pcap/pcap.h>
+#include <libnftnl/chain.h>
 #include <linux/netfilter.h>
 
 #include "compile.h"
@@ -880,6 +881,22 @@ int main(int argc, char **argv)
 		have_vnet6 = vnet_from_set(rs, "vnet_v6", AF_INET6, &vnet6);
 	}
 
+	{
+		/* a table without base chains judges nothing: netfilter accepts
+		 * every packet -- said, as a typo in --table would give that */
+		bool any_base = false;
+		struct nftnl_chain_list_iter *it = rs->chains ? nftnl_chain_list_iter_create(rs->chains) : NULL;
+
+		for (struct nftnl_chain *ch = it ? nftnl_chain_list_iter_next(it) : NULL; ch && !any_base;
+		     ch = nftnl_chain_list_iter_next(it))
+			any_base = nftnl_chain_is_set(ch, NFTNL_CHAIN_HOOKNUM);
+		if (it)
+			nftnl_chain_list_iter_destroy(it);
+		if (!any_base)
+			fprintf(stderr, "pcap-replay: warning: the ruleset (%s) has no base chain: no "
+				"rule sees a packet, every packet is accepted (netfilter's default)\n",
+				desc);
+	}
 	vm = vm_load(rs, err, sizeof(err));
 	if (!vm) {
 		fatalf("the evaluator cannot load this ruleset: %s\n", err);

@@ -458,6 +458,14 @@ NFT
 				not_ok "unsupported expression in a dump" "$(cat "$tmp/err")"
 			fi
 		fi
+		ip netns exec "$ns" nft add table inet emptytest
+		if run "a table without base chains" 0 "$REPLAY" --from-kernel --netns "$ns" --table emptytest \
+			--local "$LOCAL" "$DATA/udp.pcap" &&
+		   grep -q "has no base chain: no rule sees a packet, every packet is accepted" "$tmp/err"; then
+			ok "a table without base chains: judged accept, and a warning says why"
+		else
+			not_ok "a table without base chains: a warning" "$(cat "$tmp/err")"
+		fi
 	fi
 fi
 
