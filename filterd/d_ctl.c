@@ -661,7 +661,10 @@ void ctl_accept(struct daemon *d)
 		c->who.gid = cr.gid;
 		c->who.pid = cr.pid;
 		struct passwd *pw = getpwuid(c->who.uid);
-		snprintf(c->who.user, sizeof(c->who.user), "%s", pw ? pw->pw_name : "");
+		/* a name too long to hold whole is not cut (a cut name could
+		 * equal another user's): such a user is known by uid alone */
+		if (pw && strlen(pw->pw_name) < sizeof(c->who.user))
+			snprintf(c->who.user, sizeof(c->who.user), "%s", pw->pw_name);
 		/* known before a byte is read: how large a request may be */
 		c->limit = role_of(d, &c->who) >= ROLE_CONTRIBUTOR ? CTL_MAX_REQUEST :
 			   CTL_MAX_REQUEST_READ;

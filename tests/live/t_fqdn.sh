@@ -440,4 +440,36 @@ if wait_until 8 in_set fqdn_app_v4 $APP1; then ok "resolv.conf: filterd resolved
 else not_ok "resolv.conf: filterd resolved app.test.example through $DNS1" "$(grep fqdn "$T/log2" | tail -5)"; fi
 expect_allowed "resolv.conf: tcp 443 to app.test.example ($APP1) allowed" host tcp $APP1 443
 checks_wait
+# ---- under the unit's address families (RestrictAddressFamilies= of
+# scripts/filterd.service, applied by tests/tools/restrict_af.py as systemd
+# would): filterd's own DNS queries need AF_INET/AF_INET6.  A first unit
+# allowed only AF_UNIX and AF_NETLINK, and names were never resolved.
+unit_af=$(sed -n 's/^RestrictAddressFamilies=//p' "$ROOT/scripts/filterd.service")
+af_run() { # LABEL FAMILIES: filterd under FAMILIES; resolves app.test.example?
+	local pid
+	for pid in $(pgrep -f -- "$FILTERD --policy $T/policy.yaml"); do	# every earlier daemon
+		kill "$pid" && wait_until 10 sh -c "! kill -0 $pid 2>/dev/null"
+	done
+	nsx host "$PY" "$ROOT/tests/tools/restrict_af.py" "$2" -- "$FILTERD" --policy "$T/policy.yaml" \
+		--tags "$TAGS" --state-dir "$T/state-$1" --socket "$T/sock-$1" \
+		--set audit_log="$T/audit-$1.log" --set dns_servers=$DNS1 --set fqdn_ttl_min=2 >"$T/log-$1" 2>&1 &
+	_live_pids+=($!)
+	wait_until 10 env FILTERD_SOCKET="$T/sock-$1" "$FILTERCTL" status
+}
+if [ -z "$unit_af" ]; then
+	not_ok "unit families: RestrictAddressFamilies= in scripts/filterd.service" "no such line"
+elif ! "$PY" -c 'import ctypes; ctypes.CDLL("libseccomp.so.2")' 2>/dev/null; then
+	skip "unit families: filterd resolves names under the unit's address families" "libseccomp.so.2 not found"
+else
+	# the control: without AF_INET the emulation must make resolving fail
+	af_run narrow "AF_UNIX AF_NETLINK"
+	if wait_until 8 grep -q "event=fqdn-resolve-empty name=app.test.example" "$T/log-narrow" &&
+	   ! in_set fqdn_app_v4 $APP1; then
+		ok "unit families: with AF_UNIX AF_NETLINK only, filterd cannot resolve (the emulation bites)"
+	else not_ok "unit families: the AF_UNIX AF_NETLINK control" "$(grep fqdn "$T/log-narrow" | tail -3)"; fi
+	af_run unit "$unit_af"
+	if wait_until 8 in_set fqdn_app_v4 $APP1 && ! grep -q "event=fqdn-resolve-empty" "$T/log-unit"; then
+		ok "unit families: under the unit's RestrictAddressFamilies=$unit_af filterd resolves app.test.example"
+	else not_ok "unit families: filterd resolves under the unit's families ($unit_af)" "$(grep fqdn "$T/log-unit" | tail -3)"; fi
+fi
 live_finish
