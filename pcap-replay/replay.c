@@ -1419,7 +1419,9 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 			f->midstream = p->ct_present && p->ct &&
 				       ct_entry_began_before_capture(p->ct);
 			f->decided = decided;
-			if (accepted)
+			if (v.incomplete)
+				r->t.flows_undecidable++;	/* neither: the capture cannot tell */
+			else if (accepted)
 				r->t.flows_accepted++;
 			else
 				r->t.flows_dropped++;

@@ -127,7 +127,7 @@ struct totals {
 	uint64_t ct_drops;		/* conntrack table full */
 	uint64_t judged, accepted, dropped, incomplete;
 	uint64_t flows_over_cap;	/* packets of flows past --max-flows */
-	uint64_t flows_accepted, flows_dropped;
+	uint64_t flows_accepted, flows_dropped, flows_undecidable;
 };
 
 /* What the pipeline did with one frame, for --kernel-check (kernel_check.c),

@@ -665,9 +665,12 @@ void report_text(const struct report_ctx *c, FILE *f)
 		"proto", "source", "destination", "verdict", "decided by", "packets", "first");
 	flow_rows(r, f);
 
-	fprintf(f, "\ntotals: %llu packets, %zu flows (%llu accepted, %llu dropped)\n",
-		(unsigned long long)t->packets, r->nflows,
+	fprintf(f, "\ntotals: %llu packets, %zu flow%s (%llu accepted, %llu dropped",
+		(unsigned long long)t->packets, r->nflows, r->nflows == 1 ? "" : "s",
 		(unsigned long long)t->flows_accepted, (unsigned long long)t->flows_dropped);
+	if (t->flows_undecidable)
+		fprintf(f, ", %llu undecidable", (unsigned long long)t->flows_undecidable);
+	fprintf(f, ")\n");
 	fprintf(f, "  judged packets: %llu (%llu accepted, %llu dropped, %llu undecidable)\n",
 		(unsigned long long)t->judged, (unsigned long long)t->accepted,
 		(unsigned long long)t->dropped, (unsigned long long)t->incomplete);
@@ -953,6 +956,7 @@ int report_json(const struct report_ctx *c, FILE *f)
 	json_object_set_new(tot, "flows", JI(r->nflows));
 	json_object_set_new(tot, "flows_accepted", JI(t->flows_accepted));
 	json_object_set_new(tot, "flows_dropped", JI(t->flows_dropped));
+	json_object_set_new(tot, "flows_undecidable", JI(t->flows_undecidable));
 	json_object_set_new(tot, "judged", JI(t->judged));
 	json_object_set_new(tot, "accepted", JI(t->accepted));
 	json_object_set_new(tot, "dropped", JI(t->dropped));

@@ -420,6 +420,8 @@ int expect_parse_buffer(const char *name, const char *buf, size_t len,
 		diags_add(d, DIAG_ERROR, name, 0, 0, "out of memory");
 		return -1;
 	}
+	if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+		pos = 3;	/* a UTF-8 byte-order mark (some editors write one) */
 	while (pos < len) {
 		const char *s = buf + pos, *nl = memchr(s, '\n', len - pos);
 		size_t ll = nl ? (size_t)(nl - s) : len - pos;

@@ -312,6 +312,21 @@ if run "damaged capture" 0 "$REPLAY" --policy "$POLICY" --tags "$TAGS" --local "
 	else
 		not_ok "damaged capture" "$(grep -i 'malformed\|truncated' "$tmp/out")"
 	fi
+# an undecidable flow is neither accepted nor dropped in the totals
+if run "damaged capture: flow totals" 0 "$REPLAY" --policy "$POLICY" --tags "$TAGS" --local "$LOCAL" \
+	"$DATA/damaged.pcap"; then
+	if grep -q "^totals: 11 packets, 2 flows (1 accepted, 0 dropped, 1 undecidable)$" "$tmp/out"; then
+		ok "damaged capture: the undecidable flow is counted as such, not as dropped"
+	else
+		not_ok "damaged capture: flow totals" "$(grep '^totals' "$tmp/out")"
+	fi
+fi
+# an expectation file that begins with a UTF-8 byte-order mark
+printf '\xef\xbb\xbfdeny in udp from any to any\n' >"$tmp/bom.txt"
+if run "expectation file with a byte-order mark" 0 "$REPLAY" --policy "$POLICY" --tags "$TAGS" \
+	--local "$LOCAL" --expect "$tmp/bom.txt" "$DATA/udp.pcap"; then
+	ok "expectation file with a UTF-8 byte-order mark is read"
+fi
 fi
 
 # conntrack cap
