@@ -64,7 +64,8 @@ const char *expect_dir_name(enum expect_dir d)
 static const char *const proto_names[] = {
 	[EXPECT_PROTO_ANY] = "any", [EXPECT_PROTO_TCP] = "tcp", [EXPECT_PROTO_UDP] = "udp",
 	[EXPECT_PROTO_ICMP] = "icmp", [EXPECT_PROTO_ICMPV6] = "icmpv6",
-	[EXPECT_PROTO_ESP] = "esp", [EXPECT_PROTO_AH] = "ah",
+	[EXPECT_PROTO_ESP] = "esp", [EXPECT_PROTO_AH] = "ah", [EXPECT_PROTO_SCTP] = "sctp",
+	[EXPECT_PROTO_GRE] = "gre", [EXPECT_PROTO_DCCP] = "dccp", [EXPECT_PROTO_UDPLITE] = "udplite",
 };
 
 const char *expect_proto_name(enum expect_proto p)
@@ -238,7 +239,9 @@ static int parse_spec(struct lctx *c, const struct token *t, struct expect_side 
 
 static bool proto_has_ports(enum expect_proto p)
 {
-	return p == EXPECT_PROTO_ANY || p == EXPECT_PROTO_TCP || p == EXPECT_PROTO_UDP;
+	/* the protocols whose conntrack tuple has ports */
+	return p == EXPECT_PROTO_ANY || p == EXPECT_PROTO_TCP || p == EXPECT_PROTO_UDP ||
+	       p == EXPECT_PROTO_SCTP || p == EXPECT_PROTO_DCCP || p == EXPECT_PROTO_UDPLITE;
 }
 
 /* "from SPEC [port PORTS]" or "to ..." starting at tokens[*i] (the keyword). */
@@ -286,7 +289,8 @@ static void parse_side(struct lctx *c, const struct token *tk, size_t n, size_t 
 			return;
 		}
 		if (!proto_has_ports(proto))
-			err_at(c, pk->col, "ports need protocol tcp, udp or any, not %s",
+			err_at(c, pk->col, "ports need protocol tcp, udp, sctp, dccp, udplite or "
+			       "any, not %s",
 			       expect_proto_name(proto));
 		w = tok_dup(&tk[*i]);
 		if (!w) {
@@ -367,7 +371,7 @@ static int parse_line(struct lctx *c, const struct token *tk, size_t n,
 		       (int)tk[1].len, tk[1].s);
 
 	if (n < 3) {
-		err_at(c, c->endcol, "missing protocol (tcp, udp, icmp, icmpv6, esp, ah or any)");
+		err_at(c, c->endcol, "missing protocol (tcp, udp, icmp, icmpv6, sctp, gre, dccp, udplite, esp, ah or any)");
 		return c->errors;
 	}
 	l->proto = EXPECT_PROTO_ANY;
@@ -382,8 +386,8 @@ static int parse_line(struct lctx *c, const struct token *tk, size_t n,
 		if (!found && (tok_is(&tk[2], "*") || tok_is(&tk[2], "all")))
 			found = true;
 		if (!found)
-			err_at(c, tk[2].col, "expected protocol tcp, udp, icmp, icmpv6, esp, ah or "
-			       "any, got '%.*s'", (int)tk[2].len, tk[2].s);
+			err_at(c, tk[2].col, "expected protocol tcp, udp, icmp, icmpv6, sctp, gre, "
+			       "dccp, udplite, esp, ah or any, got '%.*s'", (int)tk[2].len, tk[2].s);
 	}
 
 	i = 3;
@@ -549,6 +553,10 @@ static bool proto_matches(enum expect_proto p, uint8_t proto)
 	case EXPECT_PROTO_ICMPV6: return proto == IPPROTO_ICMPV6;
 	case EXPECT_PROTO_ESP: return proto == IPPROTO_ESP;
 	case EXPECT_PROTO_AH: return proto == IPPROTO_AH;
+	case EXPECT_PROTO_SCTP: return proto == IPPROTO_SCTP;
+	case EXPECT_PROTO_GRE: return proto == IPPROTO_GRE;
+	case EXPECT_PROTO_DCCP: return proto == IPPROTO_DCCP;
+	case EXPECT_PROTO_UDPLITE: return proto == IPPROTO_UDPLITE;
 	}
 	return false;
 }

@@ -103,7 +103,8 @@ static struct expect_flow flow(enum expect_dir dir, uint8_t proto, const char *s
 	fl.family = strchr(src, ':') ? AF_INET6 : AF_INET;
 	assert_int_equal(inet_pton(fl.family, src, fl.src.b), 1);
 	assert_int_equal(inet_pton(fl.family, dst, fl.dst.b), 1);
-	fl.has_ports = proto == IPPROTO_TCP || proto == IPPROTO_UDP;
+	fl.has_ports = proto == IPPROTO_TCP || proto == IPPROTO_UDP || proto == IPPROTO_SCTP ||
+		       proto == IPPROTO_DCCP || proto == IPPROTO_UDPLITE;
 	fl.sport = sport;
 	fl.dport = dport;
 	return fl;
@@ -173,7 +174,7 @@ static void test_errors(void **state)
 	assert_int_equal(parse(f,
 		"permit in tcp\n"				/* 1 */
 		"allow sideways tcp\n"				/* 2 */
-		"allow in gre\n"				/* 3 */
+		"allow in ospf\n"				/* 3 */
 		"allow\n"					/* 4 */
 		"deny out\n"					/* 5 */
 		"allow in tcp towards any\n"			/* 6 */
@@ -201,7 +202,8 @@ static void test_errors(void **state)
 	assert_diag(&f->d, 8, 9, 23, "unknown service tag 'AzureMachineLerning' (did you mean "
 		    "'AzureMachineLearning'?)");
 	assert_diag(&f->d, 9, 10, 26, "bad port spec '70000'");
-	assert_diag(&f->d, 10, 11, 22, "ports need protocol tcp, udp or any, not icmp");
+	assert_diag(&f->d, 10, 11, 22, "ports need protocol tcp, udp, sctp, dccp, udplite or any, "
+		    "not icmp");
 	assert_diag(&f->d, 11, 12, 21, "'from' must come before 'to'");
 	assert_diag(&f->d, 12, 13, 23, "'from' given twice");
 	assert_diag(&f->d, 13, 14, 14, "'port' must follow 'from SPEC' or 'to SPEC'");
@@ -283,6 +285,37 @@ static void test_first_match_and_ports(void **state)
 	assert_int_equal(f->e->v[0].matched, 2);
 	assert_int_equal(f->e->v[0].failures, 1);
 	assert_int_equal(f->e->v[1].failures, 0);
+}
+
+/* The protocols conntrack tracks besides TCP and UDP: SCTP, DCCP and UDP-Lite
+ * with ports (their tuples carry them, nf_conntrack_proto_{sctp,dccp,udp}.c),
+ * GRE without (a port list on it is an error). */
+static void test_more_protocols(void **state)
+{
+	struct fx *f = *state;
+	struct expect_flow fl;
+
+	assert_int_equal(parse(f,
+		"allow in sctp to any port 9899\n"			/* 0 */
+		"deny  in sctp\n"					/* 1 */
+		"allow out gre\n"					/* 2 */
+		"allow in dccp from any port 5000\n"			/* 3 */
+		"allow in udplite to any port 7\n", &f->env), 0);	/* 4 */
+	fl = flow(EXPECT_IN, IPPROTO_SCTP, "198.51.100.9", 40000, "10.0.1.4", 9899);
+	assert_int_equal(expect_match(f->e, &fl), 0);
+	fl = flow(EXPECT_IN, IPPROTO_SCTP, "198.51.100.9", 40000, "10.0.1.4", 9900);
+	assert_int_equal(expect_match(f->e, &fl), 1);
+	fl = flow(EXPECT_OUT, IPPROTO_GRE, "10.0.1.4", 0, "198.51.100.1", 0);
+	assert_int_equal(expect_match(f->e, &fl), 2);
+	fl = flow(EXPECT_IN, IPPROTO_DCCP, "198.51.100.9", 5000, "10.0.1.4", 1);
+	assert_int_equal(expect_match(f->e, &fl), 3);
+	fl = flow(EXPECT_IN, IPPROTO_UDPLITE, "198.51.100.9", 5000, "10.0.1.4", 7);
+	assert_int_equal(expect_match(f->e, &fl), 4);
+	fl = flow(EXPECT_IN, IPPROTO_UDP, "198.51.100.9", 5000, "10.0.1.4", 7);
+	assert_int_equal(expect_match(f->e, &fl), -1);	/* udplite is not udp */
+	assert_int_equal(parse(f, "allow out gre to any port 1\n", &f->env), -1);
+	assert_diag(&f->d, 0, 1, 22, "ports need protocol tcp, udp, sctp, dccp, udplite or any, "
+		    "not gre");
 }
 
 static void test_tags_vnet_internet(void **state)
@@ -372,6 +405,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_context, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_first_match_and_ports, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_more_protocols, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tags_vnet_internet, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_internet_excludes_vnet, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file, setup, teardown),
