@@ -139,9 +139,19 @@ int ctl_request(const char *op, json_t *extra, unsigned timeout_s, json_t **ans)
 		return EXIT_OK;
 	const char *e = json_string_value(json_object_get(*ans, "error"));
 	const char *diag = json_string_value(json_object_get(*ans, "diagnostics"));
-	if (diag && *diag)
+	if (diag && *diag) {
+		/* the diagnostics, then what happened, as `filterctl check` says it
+		 * (not the first diagnostic a second time) */
+		size_t nerr = 0;
+
+		for (const char *q = diag; (q = strstr(q, ": error: ")); q++)
+			nerr++;
 		fputs(diag, stderr);
-	fprintf(stderr, "filterctl: %s\n", e ? e : "failed");
+		fprintf(stderr, "filterctl: rejected by filterd (%zu error%s); the rules in force are "
+			"unchanged\n", nerr, nerr == 1 ? "" : "s");
+	} else {
+		fprintf(stderr, "filterctl: %s\n", e ? e : "failed");
+	}
 	rc = json_object_get(*ans, "need_role") ? EXIT_DENIED :
 	     e && strstr(e, "kernel refused") ? EXIT_KERNEL : EXIT_POLICY;
 	json_decref(*ans);
@@ -278,7 +288,16 @@ int apply_via_daemon(const char *path, unsigned confirm_within, bool force)
 		free(buf);
 		return EXIT_POLICY;
 	}
-	args = json_pack("{s:s%,s:s,s:I,s:b}", "policy_text", buf, len, "policy_name", path,
+	/* the path is the policy's name in filterd's log and status: what
+	 * filterd refuses there (control characters, quotes, backslashes, over
+	 * 1024 bytes) is replaced, not sent */
+	char name[1025];
+	size_t nl = 0;
+
+	for (const unsigned char *q = (const unsigned char *)path; *q && nl < sizeof(name) - 1; q++)
+		name[nl++] = *q < 0x20 || *q == 0x7f || *q == '"' || *q == '\\' ? '?' : (char)*q;
+	name[nl] = '\0';
+	args = json_pack("{s:s%,s:s,s:I,s:b}", "policy_text", buf, len, "policy_name", name,
 			 "confirm_within", (json_int_t)confirm_within, "force", force);
 	free(buf);
 	if (!args) {

@@ -59,13 +59,13 @@ static const struct opdef ops[] = {
 };
 
 /* A name a client gives that ends up in log lines, status and the audit log:
- * 1..255 bytes, no control characters (C0, DEL, and C1 as UTF-8 encodes
+ * 1..1024 bytes (a policy's path), no control characters (C0, DEL, and C1 as UTF-8 encodes
  * them: terminal escapes), no '"' or '\\' (the log quotes values). */
 static bool label_valid(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > 255)
+	if (n == 0 || n > 1024)
 		return false;
 	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
 		if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
@@ -114,7 +114,7 @@ int ctl_request_check(json_t *req, struct ctl_request *rq, const char **error)
 		if (!label_valid(rq->policy_name)) {
 			/* it is printed in the log, status and audit: no line
 			 * breaks, escapes or quotes to forge records with */
-			rq->arg_error = "policy_name must be 1..255 printable characters without "
+			rq->arg_error = "policy_name must be 1..1024 printable characters without "
 					"quotes, backslashes or control characters";
 			return 0;
 		}
@@ -153,7 +153,7 @@ int ctl_request_check(json_t *req, struct ctl_request *rq, const char **error)
 		if (!rq->workspace)
 			rq->arg_error = "hbi-clear needs 'workspace'";
 		else if (!label_valid(rq->workspace))
-			rq->arg_error = "hbi-clear: workspace must be 1..255 printable characters "
+			rq->arg_error = "hbi-clear: workspace must be 1..1024 printable characters "
 					"without quotes, backslashes or control characters";
 	}
 	return 0;

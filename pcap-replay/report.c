@@ -1086,6 +1086,42 @@ static void xml_escape(struct strbuf *sb, const char *s)
 	}
 }
 
+/* The JUnit document around its test cases (cases: their XML), written whole. */
+static int junit_write(const char *path, const char *suite, size_t tests, size_t failures,
+		       size_t errors, size_t skipped, const struct strbuf *cases, char *err,
+		       size_t errlen)
+{
+	struct strbuf doc = { 0 };
+	FILE *f;
+	int rc = -1;
+
+	sb_puts(&doc, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n"
+		"  <testsuite name=\"pcap-replay ");
+	xml_escape(&doc, suite);
+	sb_printf(&doc, "\" tests=\"%zu\" failures=\"%zu\" errors=\"%zu\" skipped=\"%zu\">\n",
+		  tests, failures, errors, skipped);
+	sb_puts(&doc, sb_str(cases));
+	sb_puts(&doc, "  </testsuite>\n</testsuites>\n");
+	if (doc.oom || cases->oom) {
+		snprintf(err, errlen, "%s: out of memory", path);
+		goto out;
+	}
+	f = fopen(path, "w");
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	fputs(sb_str(&doc), f);
+	if (fclose(f) != 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	sb_free(&doc);
+	return rc;
+}
+
 int report_junit(const struct report_ctx *c, const char *path, char *err, size_t errlen)
 {
 	const struct replay *r = c->r;
@@ -1093,7 +1129,6 @@ int report_junit(const struct report_ctx *c, const char *path, char *err, size_t
 	struct strbuf sb = { 0 };
 	size_t tests = 0, failures = 0, skipped = 0, errors = 0;
 	char tmp[4096];
-	FILE *f;
 	int rc = -1;
 
 	expect_outcome(c, &eo);
@@ -1190,33 +1225,8 @@ int report_junit(const struct report_ctx *c, const char *path, char *err, size_t
 		sb_puts(&sb, pr->error ? "\" type=\"input\"/>\n" : "\" type=\"unchecked\"/>\n");
 		sb_puts(&sb, "    </testcase>\n");
 	}
-	if (sb.oom) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		goto out;
-	}
-	f = fopen(path, "w");
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	fprintf(f, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n");
-	{
-		struct strbuf h = { 0 };
-
-		xml_escape(&h, c->e ? c->e->file : "pcap-replay");
-		fprintf(f, "  <testsuite name=\"pcap-replay %s\" tests=\"%zu\" failures=\"%zu\" "
-			"errors=\"%zu\" skipped=\"%zu\">\n", sb_str(&h), tests, failures, errors,
-			skipped);
-		sb_free(&h);
-	}
-	fputs(sb_str(&sb), f);
-	fprintf(f, "  </testsuite>\n</testsuites>\n");
-	if (fclose(f) != 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	rc = 0;
-out:
+	rc = junit_write(path, c->e ? c->e->file : "pcap-replay", tests, failures, errors, skipped,
+			 &sb, err, errlen);
 	sb_free(&sb);
 	return rc;
 }
@@ -1225,37 +1235,17 @@ int report_junit_error(const char *path, const char *expect_file, const char *wh
 		       size_t errlen)
 {
 	struct strbuf sb = { 0 };
-	size_t wl = strcspn(why, "\n");
 	char first[640];
-	FILE *f;
-	int rc = -1;
+	int rc;
 
-	snprintf(first, sizeof(first), "%.*s", (int)wl, why);
-	sb_puts(&sb, "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuites>\n"
-		"  <testsuite name=\"pcap-replay ");
-	xml_escape(&sb, expect_file ? expect_file : "pcap-replay");
-	sb_puts(&sb, "\" tests=\"1\" failures=\"0\" errors=\"1\" skipped=\"0\">\n"
-		"    <testcase classname=\"pcap-replay\" name=\"run\">\n      <error message=\"");
+	snprintf(first, sizeof(first), "%.*s", (int)strcspn(why, "\n"), why);
+	sb_puts(&sb, "    <testcase classname=\"pcap-replay\" name=\"run\">\n      <error message=\"");
 	xml_escape(&sb, first);
 	sb_puts(&sb, "\" type=\"input\">");
 	xml_escape(&sb, why);
-	sb_puts(&sb, "</error>\n    </testcase>\n  </testsuite>\n</testsuites>\n");
-	if (sb.oom) {
-		snprintf(err, errlen, "%s: out of memory", path);
-		goto out;
-	}
-	f = fopen(path, "w");
-	if (!f) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	fputs(sb_str(&sb), f);
-	if (fclose(f) != 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
-		goto out;
-	}
-	rc = 0;
-out:
+	sb_puts(&sb, "</error>\n    </testcase>\n");
+	rc = junit_write(path, expect_file ? expect_file : "pcap-replay", 1, 0, 1, 0, &sb, err,
+			 errlen);
 	sb_free(&sb);
 	return rc;
 }

@@ -95,6 +95,19 @@ live_init() {
 
 live_tmp() { echo "$_live_tmp"; }
 
+# wait_until SECONDS COMMAND...: polls COMMAND every 50 ms (SECONDS may be a
+# fraction); fails after SECONDS.
+wait_until() {
+	local n i
+	n=$(awk "BEGIN { print int($1 * 20) }")
+	shift
+	for ((i = 0; i <= n; i++)); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
 ok() { echo "ok - $1"; _live_ok=$((_live_ok + 1)); }
 skip() { echo "skip - $1: $2"; }
 # not_ok NAME [DIAGNOSTIC...]: every diagnostic line is printed with "# ".

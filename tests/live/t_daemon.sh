@@ -37,17 +37,6 @@ finish() { users_cleanup; live_finish; }
 
 # ---- helpers -------------------------------------------------------------
 now_ms() { date +%s%3N; }
-# wait_until SECONDS COMMAND...: polls COMMAND every 50 ms; fails after SECONDS.
-wait_until() {
-	local n i
-	n=$(awk "BEGIN { print int($1 * 20) }")
-	shift
-	for ((i = 0; i <= n; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	return 1
-}
 flog() { echo "$T/$1/log"; }
 faudit() { echo "$T/$1/audit.log"; }
 nlines() { grep -c -- "$2" "$(flog "$1")" 2>/dev/null; }	# DAEMON PATTERN

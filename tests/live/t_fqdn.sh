@@ -24,16 +24,6 @@ DNS2=10.0.1.54      # another DNS server: never trusted
 APP1=203.0.113.51 APP2=203.0.113.52 BLOB=203.0.113.60 EVIL=203.0.113.66 OTHER=203.0.113.70
 TCPA=203.0.113.100 TCPZ=203.0.113.139   # first and last of x.tcp.test.example's 40 records
 
-wait_until() {
-	local n i
-	n=$(awk "BEGIN { print int($1 * 20) }")
-	shift
-	for ((i = 0; i <= n; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	return 1
-}
 ctl() { FILTERD_SOCKET="$T/sock" "$FILTERCTL" "$@"; }
 in_set() { nsx host nft list set inet filterd "$1" 2>/dev/null | grep -qF "$2"; }
 _etc_ns=

@@ -30,16 +30,6 @@ trap 'users_cleanup; live_cleanup; exit 130' INT
 trap 'users_cleanup; live_cleanup; exit 143' TERM
 finish() { users_cleanup; live_finish; }
 
-wait_until() {
-	local n i
-	n=$(awk "BEGIN { print int($1 * 20) }")
-	shift
-	for ((i = 0; i <= n; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	return 1
-}
 ctl() { FILTERD_SOCKET="$T/sock" "$FILTERCTL" "$@"; }
 as_user() { local u=$1; shift; runuser -u "$u" -- env FILTERD_SOCKET="$T/sock" "$FILTERCTL" "$@"; }
 # raw USER JSON: one request as USER, the answer on stdout
@@ -203,6 +193,12 @@ out=$(ctl apply "$T/broken.yaml" --daemon 2>&1); rc=$?
 if [ $rc -eq 1 ] && [ "$(status_get pending_confirmation)" != null ]; then
 	ok "window: a rejected plain apply leaves the window open"
 else not_ok "window: a rejected plain apply leaves the window open" "exit $rc" "$(ctl status 2>&1)"; fi
+# what filterctl says of it: the diagnostic once, then the outcome
+if [ "$(grep -c 'broken.yaml:[0-9]*:[0-9]*: error: ' <<<"$out")" = 4 ] &&
+   [ "$(grep -c "'priority' must be an integer, not 'nope'" <<<"$out")" = 1 ] &&
+   grep -q "^filterctl: rejected by filterd (4 errors); the rules in force are unchanged$" <<<"$out"; then
+	ok "a rejected apply through filterd: each diagnostic once, then 'rejected by filterd (4 errors)'"
+else not_ok "a rejected apply through filterd: diagnostics and outcome" "$out"; fi
 if wait_until 9 sh -c "! FILTERD_SOCKET='$T/sock' '$FILTERCTL' show | grep -q AllowInet8080"; then
 	ok "window: rolled back to the confirmed policy at the deadline"
 else not_ok "window: rolled back at the deadline" "$(tail -3 "$T/log")"; fi

@@ -286,8 +286,6 @@ done
 # ---- state directory read-only / full ----
 # filterd runs in a private mount namespace where its state directory is a
 # read-only bind mount, or a 64 KiB tmpfs that is then filled.
-wait_until() { local n i; n=$(( $1 * 20 )); shift
-	for ((i = 0; i <= n; i++)); do "$@" >/dev/null 2>&1 && return 0; sleep 0.05; done; return 1; }
 ctl() { local d=$1; shift; FILTERD_SOCKET="$T/$d/sock" "$FILTERCTL" "$@"; }
 state_case() { # NAME MODE(ro|full)
 	local n=$1 mode=$2 pid S

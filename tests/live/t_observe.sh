@@ -36,16 +36,6 @@ trap 'users_cleanup; live_cleanup; exit 143' TERM
 finish() { users_cleanup; live_finish; }
 
 # ---- helpers -------------------------------------------------------------
-wait_until() {	# SECONDS COMMAND...
-	local n i
-	n=$(awk "BEGIN { print int($1 * 20) }")
-	shift
-	for ((i = 0; i <= n; i++)); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	return 1
-}
 D=$T/d
 LOG=$D/log
 ctl() { FILTERD_SOCKET="$D/sock" "$FILTERCTL" "$@"; }
