@@ -401,9 +401,15 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 	if (!pa.tb[NFULA_PAYLOAD])
 		return MNL_CB_OK;
 	if (pa.tb[NFULA_TIMESTAMP]) {
-		const struct nfulnl_msg_packet_timestamp *t = mnl_attr_get_payload(pa.tb[NFULA_TIMESTAMP]);
-		ts.tv_sec = (time_t)be64toh(t->sec);
-		ts.tv_usec = (suseconds_t)be64toh(t->usec);
+		/* netlink attributes are 4-byte aligned, the struct's fields 8:
+		 * copied out, not read in place (UBSan: misaligned access) */
+		struct nfulnl_msg_packet_timestamp t;
+
+		if (mnl_attr_get_payload_len(pa.tb[NFULA_TIMESTAMP]) < sizeof(t))
+			return MNL_CB_OK;
+		memcpy(&t, mnl_attr_get_payload(pa.tb[NFULA_TIMESTAMP]), sizeof(t));
+		ts.tv_sec = (time_t)be64toh(t.sec);
+		ts.tv_usec = (suseconds_t)be64toh(t.usec);
 	} else {
 		gettimeofday(&ts, NULL);
 	}
