@@ -594,8 +594,10 @@ remembered:
 	if (pol->hbi_workspace && !rq->confirm_within && !d->pending &&
 	    hbi_lock(d, pol->workspace) < 0)
 		dlog("event=state-write-failed what=hbi-latch error=\"%s\"", strerror(errno));
-	if (rq->write_policy && strcmp(name, d->cfg.policy) != 0 &&
-	    write_atomic(d->cfg.policy, text, len, 0644) < 0)
+	/* what a client applied becomes the policy file, whatever name it gave
+	 * (a client naming its policy as the configured path used to skip the
+	 * write: the file kept the old policy and the next reload reverted) */
+	if (rq->write_policy && write_atomic(d->cfg.policy, text, len, 0644) < 0)
 		dlog("event=policy-write-failed file=%s error=\"%s\" note=\"applied policy is in force; the file on disk is older\"",
 		     d->cfg.policy, strerror(errno));
 	if (rq->confirm_within) {

@@ -239,6 +239,14 @@ ans=$(raw root '{"op":"hbi-clear","workspace":"a\u001b[2Jb"}')
 if grep -q "workspace must be" <<<"$ans"; then ok "hbi-clear: a workspace with a terminal escape is refused"
 else not_ok "hbi-clear: a workspace with an escape refused" "$ans"; fi
 
+# a client naming its policy as the configured path: the file still gets what was applied
+ans=$(raw root "{\"op\":\"apply\",\"policy_text\":$("$PY" -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$T/C.yaml"),\"policy_name\":\"$T/policy.yaml\"}")
+if grep -q '"ok":true' <<<"$ans" && cmp -s "$T/policy.yaml" "$T/C.yaml" && in_force 8081; then
+	ok "policy_name = the configured path: the applied policy is written to the file all the same"
+else not_ok "policy_name = the configured path: the file holds what was applied" "$ans" "$(diff "$T/C.yaml" "$T/policy.yaml" | head -5)"; fi
+pol ws false >"$T/A.yaml"
+ctl apply "$T/A.yaml" >/dev/null 2>&1
+
 # ---- a second filterd does not take over the socket --------------------------------
 ns_add other
 nsx other "$FILTERD" --policy "$T/policy.yaml" --tags "$TAGS" --state-dir "$T/state2" \
