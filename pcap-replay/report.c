@@ -11,7 +11,10 @@
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 #include <pcap/pcap.h>
+#include <libnftnl/expr.h>
+#include <libnftnl/rule.h>
 
+#include "ruleset.h"
 #include "strbuf.h"
 
 #define TEXT_LIST_MAX 20	/* items listed per section in text output */
@@ -285,6 +288,36 @@ static void elem_format(const struct nftnl_set_elem *e, const struct set_ends *s
 	snprintf(buf, len, "%s-%s", a, b);
 }
 
+/* An anonymous set (__setN) is named by the rule that looks it up: its nft
+ * comment ("user:in:AllowWeb"), "" when none does. */
+static void set_user(const struct ruleset *rs, const char *set, char *buf, size_t len)
+{
+	struct nftnl_rule_list_iter *it;
+
+	buf[0] = '\0';
+	if (strncmp(set, "__set", 5) != 0 || !rs->rules ||
+	    !(it = nftnl_rule_list_iter_create(rs->rules)))
+		return;
+	for (struct nftnl_rule *r = nftnl_rule_list_iter_next(it); r && !buf[0];
+	     r = nftnl_rule_list_iter_next(it)) {
+		struct nftnl_expr_iter *ei = nftnl_expr_iter_create(r);
+
+		for (struct nftnl_expr *e = ei ? nftnl_expr_iter_next(ei) : NULL; e;
+		     e = nftnl_expr_iter_next(ei)) {
+			const char *n = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+			if (n && strcmp(n, "lookup") == 0 && nftnl_expr_is_set(e, NFTNL_EXPR_LOOKUP_SET) &&
+			    strcmp(nftnl_expr_get_str(e, NFTNL_EXPR_LOOKUP_SET), set) == 0) {
+				rule_comment(r, buf, len);
+				break;
+			}
+		}
+		if (ei)
+			nftnl_expr_iter_destroy(ei);
+	}
+	nftnl_rule_list_iter_destroy(it);
+}
+
 static void coverage_text(const struct report_ctx *c, FILE *f)
 {
 	const struct vm *vm = c->r->vm;
@@ -328,8 +361,13 @@ static void coverage_text(const struct report_ctx *c, FILE *f)
 			}
 		}
 		if (missing) {
+			char user[160], name[200];
+
+			set_user(c->r->rs, vm_set_name(vm, s), user, sizeof(user));
+			snprintf(name, sizeof(name), "%s%s%s%s", vm_set_name(vm, s), user[0] ? " (" : "",
+				 user, user[0] ? ")" : "");
 			unhit++;
-			fprintf(f, "  %-40s %zu of %zu: %s%s\n", vm_set_name(vm, s), missing, total,
+			fprintf(f, "  %-40s %zu of %zu: %s%s\n", name, missing, total,
 				sb_str(&sb), missing > listed ? ", ..." : "");
 		}
 		sb_free(&sb);
@@ -378,6 +416,13 @@ static json_t *coverage_json(const struct report_ctx *c)
 		}
 		free(se.v);
 		json_object_set_new(so, "set", json_string(vm_set_name(vm, s)));
+		{
+			char user[160];
+
+			set_user(c->r->rs, vm_set_name(vm, s), user, sizeof(user));
+			if (user[0])
+				json_object_set_new(so, "rule", json_string(user));
+		}
 		json_object_set_new(so, "elements", json_integer((json_int_t)total));
 		json_object_set_new(so, "unhit", json_integer((json_int_t)missing));
 		json_object_set_new(so, "unhit_elements", un);
