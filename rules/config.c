@@ -275,7 +275,10 @@ int config_load(struct config *c, const char *path, bool optional, struct diags 
 		*eq = '\0';
 		char *k = trim(s), *v = trim(eq + 1);
 		if (set_key(c, k, v, err, sizeof(err)) < 0)
-			diags_add(d, DIAG_ERROR, path, lineno, (int)(v - line) + 1, "%s", err);
+			/* an unknown key points at the key, a bad value at the value */
+			diags_add(d, DIAG_ERROR, path, lineno,
+				  (int)((strncmp(err, "unknown key", 11) == 0 ? k : v) - line) + 1,
+				  "%s", err);
 	}
 	fclose(f);
 	return d->errors > errors ? -1 : 0;

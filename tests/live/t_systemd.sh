@@ -96,10 +96,11 @@ for k in $(sed -n '/^static const struct key keys\[\]/,/^};/s/^[[:space:]]*{ "\(
 done
 if [ -z "$missing" ]; then ok "scripts/filterd.conf and filterd(8) document every configuration key"
 else not_ok "scripts/filterd.conf and filterd(8) document every configuration key" "missing:$missing"; fi
-printf 'policy = /etc/filterd/policy.yaml\nfail_mode = sometimes\n' >"$T/bad.conf"
+printf 'policy = /etc/filterd/policy.yaml\nfail_mode = sometimes\n  bogus = 1\n' >"$T/bad.conf"
 out=$("$O/filterd" --config "$T/bad.conf" --check-config 2>&1); rc=$?
-if [ $rc -eq 2 ] && printf '%s\n' "$out" | grep -q "bad.conf:2:[0-9]*: .*fail_mode"; then
-	ok "filterd --check-config: a bad value exits 2 with file:line:col"
+if [ $rc -eq 2 ] && printf '%s\n' "$out" | grep -q "bad.conf:2:13: .*fail_mode" &&
+   printf '%s\n' "$out" | grep -q "bad.conf:3:3: error: unknown key 'bogus'"; then
+	ok "filterd --check-config: exits 2; a bad value at the value's column, an unknown key at the key's"
 else
 	not_ok "filterd --check-config: a bad value exits 2 with file:line:col" "exit $rc" "$out"
 fi
