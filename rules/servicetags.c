@@ -214,7 +214,7 @@ struct tagdb *tagdb_load_buffer(const char *name, const char *buf, size_t len,
 	json_set_alloc_funcs(arena_malloc, arena_free);
 	root = json_loadb(buf, len, JSON_REJECT_DUPLICATES, &je);
 	if (!root)
-		snprintf(err, errlen, "%s:%d:%d: invalid JSON: %s", name, je.line, je.column, je.text);
+		snprintf(err, errlen, "%s:%d:%d: invalid JSON: %s", name, je.line, je.column > 0 ? je.column : 1, je.text);
 	else
 		db = tagdb_from_json(name, root, err, errlen);
 	/* the tree lives in the arena: no json_decref walk */

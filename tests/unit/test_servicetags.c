@@ -227,7 +227,7 @@ struct bad {
 static void test_bad_buffers(void **state)
 {
 	static const struct bad cases[] = {
-		{ "", "b.json:1:0: invalid JSON: '[' or '{' expected near end of file" },
+		{ "", "b.json:1:1: invalid JSON: '[' or '{' expected near end of file" },
 		{ "not json", "b.json:1:3: invalid JSON: '[' or '{' expected near 'not'" },
 		{ "{\"changeNumber\": 1,\n \"values\": [\n  {\"name\": \"X\",,}]}",
 		  "b.json:3:16: invalid JSON: string or '}' expected near ','" },
