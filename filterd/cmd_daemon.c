@@ -293,9 +293,23 @@ int apply_via_daemon(const char *path, unsigned confirm_within, bool force)
 	 * 1024 bytes) is replaced, not sent */
 	char name[1025];
 	size_t nl = 0;
+	const unsigned char *q = (const unsigned char *)path;
 
-	for (const unsigned char *q = (const unsigned char *)path; *q && nl < sizeof(name) - 1; q++)
-		name[nl++] = *q < 0x20 || *q == 0x7f || *q == '"' || *q == '\\' ? '?' : (char)*q;
+	for (; *q && nl < sizeof(name) - 1; q++) {
+		if (q[0] == 0xc2 && q[1] >= 0x80 && q[1] <= 0x9f) {
+			name[nl++] = '?';	/* a C1 control character, as UTF-8 */
+			q++;
+		} else {
+			name[nl++] = *q < 0x20 || *q == 0x7f || *q == '"' || *q == '\\' ? '?' :
+				     (char)*q;
+		}
+	}
+	if (*q) {		/* cut: not inside a UTF-8 character */
+		while (nl > 0 && ((unsigned char)name[nl - 1] & 0xc0) == 0x80)
+			nl--;
+		if (nl > 0 && ((unsigned char)name[nl - 1] & 0xc0) == 0xc0)
+			nl--;
+	}
 	name[nl] = '\0';
 	args = json_pack("{s:s%,s:s,s:I,s:b}", "policy_text", buf, len, "policy_name", name,
 			 "confirm_within", (json_int_t)confirm_within, "force", force);

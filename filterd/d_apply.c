@@ -604,8 +604,11 @@ remembered:
 		d->pending = true;
 		d->pending_deadline = time(NULL) + rq->confirm_within;
 		snprintf(d->pending_by, sizeof(d->pending_by), "%s", by);
-		snprintf(d->pending_sha256, sizeof(d->pending_sha256), "%s", d->cur.sha256);
 	}
+	if (d->pending)
+		/* whatever is in force during a window is unconfirmed (a reload
+		 * in the window too): what a restart must resume or roll back */
+		snprintf(d->pending_sha256, sizeof(d->pending_sha256), "%s", d->cur.sha256);
 	daemon_save_state(d);
 	d->n_applies += res->applied;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
@@ -613,13 +616,13 @@ remembered:
 	if (res->applied)
 		d->last_apply_ms = res->ms;
 	if (res->unchanged)
-		dlog("event=unchanged policy=%s sha256=%.16s tags_change_number=%ld by=\"%s\"",
+		dlog("event=unchanged policy=\"%s\" sha256=%.16s tags_change_number=%ld by=\"%s\"",
 		     name, sha, d->tags->change_number, by);
 	else if (res->incremental)
-		dlog("event=applied mode=incremental policy=%s sha256=%.16s tags_change_number=%ld elements_added=%zu elements_deleted=%zu sets_changed=%zu ms=%.1f by=\"%s\"",
+		dlog("event=applied mode=incremental policy=\"%s\" sha256=%.16s tags_change_number=%ld elements_added=%zu elements_deleted=%zu sets_changed=%zu ms=%.1f by=\"%s\"",
 		     name, sha, d->tags->change_number, res->nadd, res->ndel, delta.n, res->ms, by);
 	else
-		dlog("event=applied mode=full policy=%s sha256=%.16s workspace=%s tags_change_number=%ld rules=%zu sets=%zu elements=%zu ownership=%s ms=%.1f by=\"%s\"%s",
+		dlog("event=applied mode=full policy=\"%s\" sha256=%.16s workspace=%s tags_change_number=%ld rules=%zu sets=%zu elements=%zu ownership=%s ms=%.1f by=\"%s\"%s",
 		     name, sha, pol->workspace, d->tags->change_number, res->nrules, res->nsets,
 		     res->nelements, d->ownership_active ? (d->table_flags & NFT_TABLE_F_PERSIST ?
 		     "owner,persist" : "owner") : "none", res->ms, by,
@@ -629,13 +632,13 @@ remembered:
 	goto out;
 
 kernel_refused:
-	dlog("event=kernel-refused policy=%s error=\"%s\" by=\"%s\"", name ? name : "-", res->error, by);
+	dlog("event=kernel-refused policy=\"%s\" error=\"%s\" by=\"%s\"", name ? name : "-", res->error, by);
 	d->n_rejects++;
 	goto out;
 rejected:
 	res->diagnostics = diags_text(&dg);
 	log_diags(&dg);
-	dlog("event=rejected policy=%s error=\"%s\" by=\"%s\" note=\"the rules in force are unchanged\"",
+	dlog("event=rejected policy=\"%s\" error=\"%s\" by=\"%s\" note=\"the rules in force are unchanged\"",
 	     name ? name : "-", res->error, by);
 	d->n_rejects++;
 out:
@@ -687,6 +690,8 @@ void daemon_resume_pending(struct daemon *d)
 	apply_res_free(&res);
 }
 
+#define ROLLBACK_RETRY_S 30
+
 int daemon_rollback(struct daemon *d, const struct actor *who, const char *why,
 		    struct apply_res *res)
 {
@@ -711,13 +716,31 @@ int daemon_rollback(struct daemon *d, const struct actor *who, const char *why,
 		.write_policy = true, .force_tags = true,
 	};
 	/* The policy file must hold what is in force, whatever name it came from. */
+	bool was_pending = d->pending;
+
 	d->pending = false;
 	int ret = daemon_apply(d, &rq, res);
 	if (ret == 0) {
 		if (write_atomic(d->cfg.policy, text, rq.len, 0644) < 0)
 			dlog("event=policy-write-failed file=%s error=\"%s\"", d->cfg.policy, strerror(errno));
 		d->n_rollbacks++;
+		if (was_pending) {
+			/* the policy rolled back was never confirmed: it is no
+			 * rollback target (daemon_apply made it the previous one) */
+			applied_free(&d->prev);
+			d->have_prev = false;
+		}
+		daemon_save_state(d);
 		dlog("event=rolled-back reason=\"%s\" to_sha256=%.16s", why, d->cur.sha256);
+	} else if (was_pending) {
+		/* the unconfirmed policy is still in force: the window stays open
+		 * and the rollback is tried again (a tags file that lost a tag the
+		 * previous policy names, say) -- not silently ended */
+		d->pending = true;
+		d->pending_deadline = time(NULL) + ROLLBACK_RETRY_S;
+		daemon_save_state(d);
+		dlog("event=rollback-failed reason=\"%s\" error=\"%s\" retry_in_s=%d note=\"the "
+		     "unconfirmed policy is still in force\"", why, res->error, ROLLBACK_RETRY_S);
 	}
 	free(text);
 	free(name);

@@ -92,8 +92,12 @@ int ctl_open(struct daemon *d)
 			     d->cfg.socket);
 			return -1;
 		}
-		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-		if (fd >= 0 && connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0) {
+		/* non-blocking: a daemon that is stopped with a full backlog
+		 * (EAGAIN) is alive too, and must not hold this start-up in
+		 * connect() where SIGTERM is already blocked */
+		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+		if (fd >= 0 && (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0 ||
+				errno == EAGAIN || errno == EINPROGRESS)) {
 			close(fd);
 			dlog("event=error what=socket path=%s error=\"another filterd answers on this "
 			     "socket\" note=\"stop it, or give this one another socket\"", d->cfg.socket);
@@ -320,7 +324,7 @@ static json_t *apply_answer(const struct apply_res *r, int rc)
  * past that they are counted, and one record says how many (a user with no
  * role flooding refused requests once pushed every earlier record out of the
  * audit log's two generations). */
-#define REFUSAL_BUDGET 20
+#define REFUSAL_BUDGET 10
 #define REFUSAL_USERS 32
 /* 60 s; FILTERD_REFUSAL_WINDOW_S shortens it for the tests */
 static int refusal_window(void)
@@ -644,8 +648,20 @@ void ctl_accept(struct daemon *d)
 			continue;
 		}
 		if (cr.uid != 0 && same >= CTL_MAX_PER_UID) {
-			dlog("event=client-refused uid=%u reason=per-user-limit limit=%d", (unsigned)cr.uid,
-			     CTL_MAX_PER_UID);
+			/* one line per 10 s with a count: a user looping on
+			 * connect() wrote 70,000 lines a second */
+			static time_t last;
+			static unsigned long quiet;
+			time_t now = time(NULL);
+
+			if (now - last >= 10) {
+				dlog("event=client-refused uid=%u reason=per-user-limit limit=%d "
+				     "refused_since_last=%lu", (unsigned)cr.uid, CTL_MAX_PER_UID, quiet);
+				last = now;
+				quiet = 0;
+			} else {
+				quiet++;
+			}
 			refuse(fd, "too many connections from this user");
 			continue;
 		}
@@ -752,6 +768,9 @@ void ctl_event(struct daemon *d, int fd, uint32_t events)
 
 void ctl_close_all(struct daemon *d)
 {
+	for (int i = 0; i < REFUSAL_USERS; i++)	/* counted refusals get their record */
+		if (refusals[i].used)
+			refusals_flush(d, &refusals[i]);
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 		client_close(d, &clients[i]);
 	if (d->ctl_fd >= 0) {

@@ -473,7 +473,7 @@ static void host_addresses(char *buf, size_t len)
 
 static json_t *verify_captures(struct daemon *d, struct ruleset *live, bool *failed)
 {
-	char local[2048];
+	char local[8192];
 
 	host_addresses(local, sizeof(local));
 	json_t *out = json_array();

@@ -200,8 +200,7 @@ static void on_tick(struct daemon *d)
 		audit_write(d, &who, "rollback", rc == 0 ? "rolled back" : "failed",
 			    rc == 0 ? "not confirmed in time" : res.error, rc == 0 ? &d->cur : NULL, res.ms);
 		apply_res_free(&res);
-		d->pending = false;
-		daemon_save_state(d);
+		/* daemon_rollback ended the window, or kept it open for a retry */
 	}
 }
 
