@@ -1,6 +1,7 @@
 /* filterctl subcommands that talk to filterd over its control socket:
  * status, reload, confirm, rollback, hbi-clear; and apply through the daemon. */
 #include "filterctl.h"
+#include "label.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -289,20 +290,16 @@ int apply_via_daemon(const char *path, unsigned confirm_within, bool force)
 		return EXIT_POLICY;
 	}
 	/* the path is the policy's name in filterd's log and status: what
-	 * filterd refuses there (control characters, quotes, backslashes, over
-	 * 1024 bytes) is replaced, not sent */
-	char name[1025];
+	 * filterd refuses there (label.h) is replaced, not sent */
+	char name[LABEL_MAX + 1];
 	size_t nl = 0;
 	const unsigned char *q = (const unsigned char *)path;
 
-	for (; *q && nl < sizeof(name) - 1; q++) {
-		if (q[0] == 0xc2 && q[1] >= 0x80 && q[1] <= 0x9f) {
-			name[nl++] = '?';	/* a C1 control character, as UTF-8 */
-			q++;
-		} else {
-			name[nl++] = *q < 0x20 || *q == 0x7f || *q == '"' || *q == '\\' ? '?' :
-				     (char)*q;
-		}
+	while (*q && nl < sizeof(name) - 1) {
+		size_t bad = label_bad_char(q);
+
+		name[nl++] = bad ? '?' : (char)*q;
+		q += bad ? bad : 1;
 	}
 	if (*q) {		/* cut: not inside a UTF-8 character */
 		while (nl > 0 && ((unsigned char)name[nl - 1] & 0xc0) == 0x80)

@@ -652,27 +652,38 @@ out:
 	return ret;
 }
 
-void hbi_latch_current(struct daemon *d)
+void daemon_pending_end(struct daemon *d)
 {
+	d->pending = false;
 	if (d->cur.text && d->cur.hbi && hbi_lock(d, d->cur.workspace) < 0)
 		dlog("event=state-write-failed what=hbi-latch error=\"%s\"", strerror(errno));
+	daemon_save_state(d);
+}
+
+void daemon_confirm_timeout(struct daemon *d, const char *via, const char *why,
+			    const char *note)
+{
+	struct actor who = { .uid = 0, .via = via };
+	struct apply_res res;
+
+	snprintf(who.user, sizeof(who.user), "filterd");
+	dlog("event=confirm-timeout by=\"%s\" action=rollback%s%s%s", d->pending_by,
+	     note ? " note=\"" : "", note ? note : "", note ? "\"" : "");
+	int rc = daemon_rollback(d, &who, why, &res);
+	audit_write(d, &who, "rollback", rc == 0 ? "rolled back" : "failed",
+		    rc == 0 ? why : res.error, rc == 0 ? &d->cur : NULL, res.ms);
+	apply_res_free(&res);
 }
 
 void daemon_resume_pending(struct daemon *d)
 {
-	struct actor who = { .uid = 0, .via = "startup" };
-	struct apply_res res;
-
 	if (!d->pending)
 		return;
-	snprintf(who.user, sizeof(who.user), "filterd");
 	if (!d->cur.text || strcmp(d->cur.sha256, d->pending_sha256) != 0) {
-		d->pending = false;
 		dlog("event=pending-dropped sha256=%.16s by=\"%s\" note=\"the policy file held "
 		     "another policy at startup: it is in force, the unconfirmed one is not\"",
 		     d->pending_sha256, d->pending_by);
-		hbi_latch_current(d);
-		daemon_save_state(d);
+		daemon_pending_end(d);
 		return;
 	}
 	if (time(NULL) < d->pending_deadline) {
@@ -681,13 +692,8 @@ void daemon_resume_pending(struct daemon *d)
 		     (long long)(d->pending_deadline - time(NULL)));
 		return;
 	}
-	dlog("event=confirm-timeout by=\"%s\" action=rollback note=\"the window ended while "
-	     "filterd was not running\"", d->pending_by);
-	int rc = daemon_rollback(d, &who, "not confirmed in time (filterd was restarted)", &res);
-	audit_write(d, &who, "rollback", rc == 0 ? "rolled back" : "failed",
-		    rc == 0 ? "not confirmed in time (window ended while filterd was stopped)" :
-		    res.error, rc == 0 ? &d->cur : NULL, res.ms);
-	apply_res_free(&res);
+	daemon_confirm_timeout(d, "startup", "not confirmed in time (the window ended while "
+			       "filterd was stopped)", "the window ended while filterd was not running");
 }
 
 #define ROLLBACK_RETRY_S 30

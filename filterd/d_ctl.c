@@ -473,9 +473,7 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 		if (rc == 0 && was_pending && !rq.confirm_within && strcmp(op, "apply") == 0) {
 			/* a plain apply supersedes the pending one -- once it is in
 			 * force (a rejected one used to cancel the rollback) */
-			d->pending = false;
-			hbi_latch_current(d);
-			daemon_save_state(d);
+			daemon_pending_end(d);
 			dlog("event=pending-superseded by=%s", c->who.user);
 		}
 		audit_write(d, &c->who, op, rc == 0 ? (res.unchanged ? "unchanged" : "applied") : "rejected",
@@ -492,9 +490,7 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 			audit_write(d, &c->who, op, "rejected", "nothing to confirm", NULL, 0);
 			return json_pack("{s:b,s:s}", "ok", 0, "error", "nothing to confirm");
 		}
-		d->pending = false;
-		hbi_latch_current(d);	/* an hbi policy latches once it is confirmed */
-		daemon_save_state(d);
+		daemon_pending_end(d);	/* an hbi policy latches once it is confirmed */
 		dlog("event=confirmed sha256=%.16s by=%s", d->cur.sha256, c->who.user);
 		audit_write(d, &c->who, op, "confirmed", "", &d->cur, 0);
 		return json_pack("{s:b}", "ok", 1);

@@ -1,5 +1,6 @@
 /* filterd: control-socket request validation (see d_req.h). */
 #include "d_req.h"
+#include "label.h"
 
 #include <ctype.h>
 #include <string.h>
@@ -59,20 +60,16 @@ static const struct opdef ops[] = {
 };
 
 /* A name a client gives that ends up in log lines, status and the audit log:
- * 1..1024 bytes (a policy's path), no control characters (C0, DEL, and C1 as UTF-8 encodes
- * them: terminal escapes), no '"' or '\\' (the log quotes values). */
+ * 1..LABEL_MAX bytes, no character label_bad_char() refuses. */
 static bool label_valid(const char *s)
 {
 	size_t n = strlen(s);
 
-	if (n == 0 || n > 1024)
+	if (n == 0 || n > LABEL_MAX)
 		return false;
-	for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-		if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (label_bad_char(p))
 			return false;
-		if (*p == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
-			return false;
-	}
 	return true;
 }
 

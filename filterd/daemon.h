@@ -100,13 +100,20 @@ int daemon_rollback(struct daemon *d, const struct actor *who, const char *why,
 int daemon_load_state(struct daemon *d);
 int daemon_save_state(struct daemon *d);
 bool hbi_is_locked(struct daemon *d, const char *workspace);
-/* The hbi latch for the policy in force, when it is an hbi policy (applied
- * without a confirmation window, or confirmed). */
-void hbi_latch_current(struct daemon *d);
 /* After the startup apply: a confirmation window that was open when filterd
  * stopped is kept (its deadline as it was), ended by a rollback when it has
  * passed, or dropped when the policy file holds another policy now. */
 void daemon_resume_pending(struct daemon *d);
+/* The window ends with the policy in force kept (confirmed, or superseded by
+ * a plain apply or the policy file at start-up): an hbi policy latches, the
+ * state is saved. */
+void daemon_pending_end(struct daemon *d);
+/* The window ended unconfirmed: rolls back, logged and audited as done by
+ * filterd (via "timer" or "startup"); why is the rollback's reason, note an
+ * optional remark on the log line.  daemon_rollback ends the window, or
+ * keeps it open for a retry when the rollback fails. */
+void daemon_confirm_timeout(struct daemon *d, const char *via, const char *why,
+			    const char *note);
 /* Roles set at run time (op set-roles), kept in state_dir/roles.json. */
 int roles_save(struct daemon *d);
 void roles_load(struct daemon *d);

@@ -191,17 +191,8 @@ static void on_tick(struct daemon *d)
 		/* nothing */
 	}
 	ctl_event(d, -1, 0);	/* client deadlines */
-	if (d->pending && time(NULL) >= d->pending_deadline) {
-		struct actor who = { .uid = 0, .via = "timer" };
-		struct apply_res res;
-		snprintf(who.user, sizeof(who.user), "filterd");
-		dlog("event=confirm-timeout by=\"%s\" action=rollback", d->pending_by);
-		int rc = daemon_rollback(d, &who, "not confirmed in time", &res);
-		audit_write(d, &who, "rollback", rc == 0 ? "rolled back" : "failed",
-			    rc == 0 ? "not confirmed in time" : res.error, rc == 0 ? &d->cur : NULL, res.ms);
-		apply_res_free(&res);
-		/* daemon_rollback ended the window, or kept it open for a retry */
-	}
+	if (d->pending && time(NULL) >= d->pending_deadline)
+		daemon_confirm_timeout(d, "timer", "not confirmed in time", NULL);
 }
 
 /* Keeps CAP_NET_ADMIN only.  Reducing the bounding set needs CAP_SETPCAP; without

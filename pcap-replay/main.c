@@ -561,7 +561,7 @@ static int run_problems(const struct replay *r, const struct replay_opts *o, boo
 	}
 	if (!expect)
 		return 0;
-	if (r->local_ambiguous &&
+	if (r->local_ambiguity[0] &&
 	    add_problem(v, n, true, "host addresses known",
 			"cannot tell this host's addresses: %s; the directions were guessed "
 			"(pass --local ADDR)", r->local_ambiguity) < 0)

@@ -796,8 +796,7 @@ int replay_infer_local(struct replay *r)
 							tie ? "; so is " : "", tie ? txt2 : "",
 							tie ? ": ambiguous, pass --local" :
 							pct < 50 ? "; ambiguous, pass --local" : "");
-			if ((tie || pct < 50) && !r->local_ambiguous) {
-				r->local_ambiguous = true;
+			if ((tie || pct < 50) && !r->local_ambiguity[0]) {
 				if (tie)
 					snprintf(r->local_ambiguity, sizeof(r->local_ambiguity),
 						 "%s and %s are each in %u%% of the IPv%c packets",

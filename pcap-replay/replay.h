@@ -199,10 +199,9 @@ struct replay {
 	} lf;
 	bool local_inferred;
 	char local_note[512];
-	/* the inference could not tell: a tie between the busiest addresses, or
-	 * the busiest in under half of its family's packets (--expect makes it
-	 * an error: directions would be guesses) */
-	bool local_ambiguous;
+	/* why the inference could not tell ("" when it could): a tie between
+	 * the busiest addresses, or the busiest in under half of its family's
+	 * packets (--expect makes it an error: directions would be guesses) */
 	char local_ambiguity[256];
 
 	struct flow *flows;

@@ -15,6 +15,7 @@
 #include <libnftnl/rule.h>
 
 #include "ruleset.h"
+#include "set_lookup.h"
 #include "strbuf.h"
 
 #define TEXT_LIST_MAX 20	/* items listed per section in text output */
@@ -176,15 +177,6 @@ struct set_ends {
 	uint32_t klen;
 };
 
-static unsigned __int128 key_value(const uint8_t *k, uint32_t klen)
-{
-	unsigned __int128 v = 0;
-
-	for (uint32_t i = 0; i < klen; i++)
-		v = v << 8 | k[i];
-	return v;
-}
-
 static int u128_cmp(const void *a, const void *b)
 {
 	unsigned __int128 x = *(const unsigned __int128 *)a, y = *(const unsigned __int128 *)b;
@@ -210,7 +202,7 @@ static void set_ends_collect(const struct vm *vm, size_t s, struct set_ends *se)
 		if (!se->v && !(se->v = calloc(ne, sizeof(*se->v))))
 			return;
 		se->klen = klen;
-		se->v[se->n++] = key_value(k, klen);
+		se->v[se->n++] = set_key_u128(k, klen);
 	}
 	if (se->n)
 		qsort(se->v, se->n, sizeof(*se->v), u128_cmp);
@@ -250,9 +242,9 @@ static void elem_format(const struct nftnl_set_elem *e, const struct set_ends *s
 		elem_key_format(e, buf, len);
 		return;
 	}
-	lo = key_value(k, klen);
+	lo = set_key_u128(k, klen);
 	if (ke && kel == klen) {
-		hi = key_value(ke, klen);
+		hi = set_key_u128(ke, klen);
 		have_hi = true;
 	} else if (se && se->n && se->klen == klen) {
 		size_t l = 0, r = se->n;

@@ -1,0 +1,24 @@
+/* Names a client gives that filterd prints in log lines, status and the
+ * audit log (an apply's policy_name, an hbi-clear workspace): the one rule
+ * of what they may hold, for the daemon that refuses them (d_req.c) and for
+ * filterctl, which replaces what would be refused in a path it sends. */
+#ifndef FILTERD_LABEL_H
+#define FILTERD_LABEL_H
+
+#include <stddef.h>
+
+#define LABEL_MAX 1024	/* bytes: a policy's path */
+
+/* 0 when the character at p may stand in a label, else the bytes of the
+ * character that may not: a C0 control, DEL, '"' or '\\' (the log quotes
+ * values), or a C1 control as UTF-8 encodes it (terminal escapes). */
+static inline size_t label_bad_char(const unsigned char *p)
+{
+	if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
+		return 1;
+	if (p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f)
+		return 2;
+	return 0;
+}
+
+#endif
