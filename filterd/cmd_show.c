@@ -167,6 +167,13 @@ int cmd_verify(int argc, char **argv)
 			}
 		}
 	}
+	if (json_object_get(ans, "captures_error")) {
+		printf("captures: not replayed: %s\n", str(ans, "captures_error"));
+		printf("verify: FAILED (%zu difference%s, the captures not replayed)\n", ndiff,
+		       ndiff == 1 ? "" : "s");
+		json_decref(ans);
+		return EXIT_POLICY;
+	}
 	printf("verify: %s (%zu difference%s, %zu of %zu capture%s failed)\n", clean ? "ok" : "FAILED", ndiff,
 	       ndiff == 1 ? "" : "s", nfail, json_array_size(json_object_get(ans, "captures")),
 	       json_array_size(json_object_get(ans, "captures")) == 1 ? "" : "s");

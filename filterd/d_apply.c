@@ -314,7 +314,7 @@ int daemon_save_state(struct daemon *d)
 		json_object_set_new(root, "current", applied_json(&d->cur));
 	if (d->have_prev)
 		json_object_set_new(root, "previous", applied_json(&d->prev));
-	json_object_set_new(root, "pending_until", json_integer(d->pending ? d->pending_deadline : 0));
+	json_object_set_new(root, "pending_until", json_integer(d->pending ? pending_until_wall(d) : 0));
 	if (d->pending) {
 		json_object_set_new(root, "pending_sha256", json_string(d->pending_sha256));
 		json_object_set_new(root, "pending_by", json_string(d->pending_by));
@@ -382,7 +382,8 @@ int daemon_load_state(struct daemon *d)
 
 	if (until > 0 && psha && d->have_prev) {
 		d->pending = true;
-		d->pending_deadline = (time_t)until;
+		/* what was left of it, on this boot's clock */
+		d->pending_deadline = mono_now() + ((time_t)until - time(NULL));
 		snprintf(d->pending_sha256, sizeof(d->pending_sha256), "%s", psha);
 		snprintf(d->pending_by, sizeof(d->pending_by), "%s",
 			 json_string_value(json_object_get(j, "pending_by")) ?: "?");
@@ -602,7 +603,7 @@ remembered:
 		     d->cfg.policy, strerror(errno));
 	if (rq->confirm_within) {
 		d->pending = true;
-		d->pending_deadline = time(NULL) + rq->confirm_within;
+		d->pending_deadline = mono_now() + rq->confirm_within;
 		snprintf(d->pending_by, sizeof(d->pending_by), "%s", by);
 	}
 	if (d->pending)
@@ -686,10 +687,9 @@ void daemon_resume_pending(struct daemon *d)
 		daemon_pending_end(d);
 		return;
 	}
-	if (time(NULL) < d->pending_deadline) {
+	if (pending_left(d) > 0) {
 		dlog("event=pending-resumed sha256=%.16s by=\"%s\" seconds_left=%lld",
-		     d->pending_sha256, d->pending_by,
-		     (long long)(d->pending_deadline - time(NULL)));
+		     d->pending_sha256, d->pending_by, pending_left(d));
 		return;
 	}
 	daemon_confirm_timeout(d, "startup", "not confirmed in time (the window ended while "
@@ -743,7 +743,7 @@ int daemon_rollback(struct daemon *d, const struct actor *who, const char *why,
 		 * and the rollback is tried again (a tags file that lost a tag the
 		 * previous policy names, say) -- not silently ended */
 		d->pending = true;
-		d->pending_deadline = time(NULL) + ROLLBACK_RETRY_S;
+		d->pending_deadline = mono_now() + ROLLBACK_RETRY_S;
 		daemon_save_state(d);
 		dlog("event=rollback-failed reason=\"%s\" error=\"%s\" retry_in_s=%d note=\"the "
 		     "unconfirmed policy is still in force\"", why, res->error, ROLLBACK_RETRY_S);

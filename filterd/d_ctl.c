@@ -42,11 +42,16 @@ struct client {
 	size_t len, cap, limit;
 	char *out;			/* the answer, while it is being sent */
 	size_t outlen, outoff;
-	time_t deadline;
+	time_t deadline;		/* mono_now() */
+	uint64_t id;			/* never reused: a deferred answer finds its client */
+	bool waiting;			/* for a deferred answer (ctl_answer) */
 	struct actor who;
 };
 
 static struct client clients[CTL_MAX_CLIENTS];
+static uint64_t next_client_id = 1;
+/* How long a client waits for a deferred answer: the verify job's limit and a margin. */
+#define CTL_WAIT_TIMEOUT_S 560
 static dev_t ctl_dev;		/* the socket file this daemon bound */
 static ino_t ctl_ino;
 
@@ -280,14 +285,17 @@ static json_t *status_json(struct daemon *d)
 		json_object_set_new(s, "elements", json_integer((json_int_t)d->current->nelements));
 	}
 	if (d->pending) {
-		gmtime_r(&d->pending_deadline, &tm);
+		time_t until = pending_until_wall(d);
+
+		gmtime_r(&until, &tm);
 		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		json_object_set_new(s, "pending_confirmation",
 				    json_pack("{s:s,s:I,s:s}", "until", ts, "seconds_left",
-					      (json_int_t)(d->pending_deadline - time(NULL)), "by", d->pending_by));
+					      (json_int_t)pending_left(d), "by", d->pending_by));
 	} else {
 		json_object_set_new(s, "pending_confirmation", json_null());
 	}
+	json_object_set_new(s, "verify_running", verify_status_json());
 	json_object_set_new(s, "previous_policy_sha256",
 			    d->have_prev ? json_string(d->prev.sha256) : json_null());
 	json_object_set_new(s, "counters", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:f}",
@@ -366,7 +374,7 @@ static void refusals_flush(struct daemon *d, struct refusals *e)
 /* Whether this refusal is recorded one by one. */
 static bool refusal_recorded(struct daemon *d, const struct actor *who)
 {
-	time_t now = time(NULL);
+	time_t now = mono_now();
 	struct refusals *e = NULL, *oldest = &refusals[0];
 
 	for (int i = 0; i < REFUSAL_USERS; i++) {
@@ -403,7 +411,7 @@ static bool refusal_recorded(struct daemon *d, const struct actor *who)
 /* The timer's part: summaries of windows that ended. */
 static void refusals_sweep(struct daemon *d)
 {
-	time_t now = time(NULL);
+	time_t now = mono_now();
 
 	for (int i = 0; i < REFUSAL_USERS; i++)
 		if (refusals[i].used && refusals[i].suppressed &&
@@ -411,6 +419,7 @@ static void refusals_sweep(struct daemon *d)
 			refusals_flush(d, &refusals[i]);
 }
 
+/* The answer to c's request; NULL when it comes later (c->waiting). */
 static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 {
 	struct ctl_request q;
@@ -458,7 +467,7 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 				/* one window at a time: a second would make the first
 				 * unconfirmed policy the rollback target */
 				char msg[300];
-				long long left = (long long)(d->pending_deadline - time(NULL));
+				long long left = pending_left(d);
 
 				snprintf(msg, sizeof(msg), "a policy applied by %s is waiting for "
 					 "confirmation (%lld s left): confirm or roll it back first",
@@ -539,9 +548,20 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 		return rc == 0 ? json_pack("{s:b}", "ok", 1) :
 		       json_pack("{s:b,s:s}", "ok", 0, "error", strerror(errno));
 	}
-	json_t *oa = observe_handle(d, &c->who, op, req);
+	bool deferred;
+	json_t *oa = observe_handle(d, &c->who, c->id, op, req, &deferred);
 	if (oa)
 		return oa;
+	if (deferred) {
+		/* only a hang-up is heard from it now (more bytes would wake
+		 * a level-triggered loop for nothing) */
+		struct epoll_event ev = { .events = EPOLLRDHUP, .data.fd = c->fd };
+
+		epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+		c->waiting = true;
+		c->deadline = mono_now() + CTL_WAIT_TIMEOUT_S;
+		return NULL;
+	}
 	return json_pack("{s:b,s:s}", "ok", 0, "error", "unknown op");
 }
 
@@ -585,6 +605,7 @@ static void reply(struct daemon *d, struct client *c, json_t *ans)
 		client_close(d, c);
 		return;
 	}
+	c->waiting = false;
 	c->outlen = strlen(txt) + 1;
 	txt[c->outlen - 1] = '\n';
 	c->out = txt;
@@ -596,7 +617,7 @@ static void reply(struct daemon *d, struct client *c, json_t *ans)
 	struct epoll_event ev = { .events = EPOLLOUT, .data.fd = c->fd };
 
 	epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
-	c->deadline = time(NULL) + CTL_SEND_TIMEOUT_S;
+	c->deadline = mono_now() + CTL_SEND_TIMEOUT_S;
 }
 
 /* A local user must not be able to lock the operators out: at most
@@ -648,7 +669,7 @@ void ctl_accept(struct daemon *d)
 			 * connect() wrote 70,000 lines a second */
 			static time_t last;
 			static unsigned long quiet;
-			time_t now = time(NULL);
+			time_t now = mono_now();
 
 			if (now - last >= 10) {
 				dlog("event=client-refused uid=%u reason=per-user-limit limit=%d "
@@ -667,7 +688,8 @@ void ctl_accept(struct daemon *d)
 		}
 		memset(c, 0, sizeof(*c));
 		c->fd = fd;
-		c->deadline = time(NULL) + CTL_TIMEOUT_S;
+		c->id = next_client_id++;
+		c->deadline = mono_now() + CTL_TIMEOUT_S;
 		c->who.via = "socket";
 		c->who.uid = cr.uid;
 		c->who.gid = cr.gid;
@@ -685,6 +707,16 @@ void ctl_accept(struct daemon *d)
 	}
 }
 
+void ctl_answer(struct daemon *d, uint64_t id, json_t *ans)
+{
+	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+		if (clients[i].fd >= 0 && clients[i].id == id && clients[i].waiting) {
+			reply(d, &clients[i], ans);
+			return;
+		}
+	json_decref(ans);		/* it hung up, or timed out */
+}
+
 static struct client *client_of(int fd)
 {
 	for (int i = 0; i < CTL_MAX_CLIENTS; i++)
@@ -700,12 +732,13 @@ void ctl_event(struct daemon *d, int fd, uint32_t events)
 	if (fd < 0) {
 		/* The timer sweep (fd == -1) closes clients past their deadline.
 		 * (Not through client_of(): free slots have fd == -1 too.) */
-		time_t now = time(NULL);
+		time_t now = mono_now();
 		refusals_sweep(d);
 		for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 			if (clients[i].fd >= 0 && now > clients[i].deadline) {
 				dlog("event=client-timeout uid=%u while=%s", (unsigned)clients[i].who.uid,
-				     clients[i].out ? "sending-answer" : "reading-request");
+				     clients[i].out ? "sending-answer" :
+				     clients[i].waiting ? "waiting-for-answer" : "reading-request");
 				client_close(d, &clients[i]);
 			}
 		return;
@@ -715,6 +748,19 @@ void ctl_event(struct daemon *d, int fd, uint32_t events)
 	if (c->out) {			/* an answer being sent */
 		if (send_more(c) != 0)
 			client_close(d, c);
+		return;
+	}
+	if (c->waiting) {
+		/* hung up before its answer came -- or only shut its sending
+		 * side (socat does, once the request is sent): that one still
+		 * reads, so it keeps waiting, heard from again only on HUP */
+		if (events & (EPOLLHUP | EPOLLERR)) {
+			client_close(d, c);
+		} else {
+			struct epoll_event ev = { .events = 0, .data.fd = c->fd };
+
+			epoll_ctl(d->epfd, EPOLL_CTL_MOD, c->fd, &ev);
+		}
 		return;
 	}
 	for (;;) {
@@ -755,7 +801,9 @@ void ctl_event(struct daemon *d, int fd, uint32_t events)
 			json_t *ans = req ? handle(d, c, req) :
 				      json_pack("{s:b,s:s}", "ok", 0, "error", "request is not JSON");
 			json_decref(req);
-			reply(d, c, ans);
+			if (ans || !c->waiting)
+				reply(d, c, ans ? ans : json_pack("{s:b,s:s}", "ok", 0, "error",
+								  "out of memory"));
 			return;
 		}
 	}

@@ -195,7 +195,7 @@ int droplog_open(struct daemon *d)
 	const char *step = "socket";
 
 	dl.group = d->cfg.log_group;
-	dl.window = time(NULL);
+	dl.window = mono_now();
 	if (d->cfg.drop_pcap && d->cfg.drop_pcap[0]) {
 		dl.pcap_path = strdup(d->cfg.drop_pcap);
 		dl.pcap_max = d->cfg.drop_pcap_max;
@@ -272,7 +272,7 @@ static void summary_flush(time_t now)
 void droplog_tick(struct daemon *d)
 {
 	(void)d;
-	summary_flush(time(NULL));
+	summary_flush(mono_now());
 }
 
 /* "filterd user:in:DenySsh " -> comment "user:in:DenySsh" */
@@ -325,7 +325,7 @@ static void log_packet(struct daemon *d, uint8_t family, const char *prefix, con
 	size_t wirelen = ok ? p.len : len;
 	pcap_write(ts, data, len, wirelen < len ? len : wirelen);
 
-	summary_flush(time(NULL));
+	summary_flush(mono_now());
 	if (dl.in_window >= d->cfg.drop_log_rate) {
 		dl.held++;
 		dl.st.suppressed++;

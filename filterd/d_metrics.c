@@ -223,7 +223,7 @@ char *metrics_text(struct daemon *d)
 	if (d->pending)
 		plain(&sb, "filterd_pending_confirmation_deadline_seconds", "gauge",
 		      "When the pending apply is rolled back unless confirmed (Unix time).",
-		      (double)d->pending_deadline);
+		      (double)pending_until_wall(d));
 	plain(&sb, "filterd_ownership_active", "gauge",
 	      "1 when the kernel enforces filterd's ownership of the table.", d->ownership_active ? 1 : 0);
 	plain(&sb, "filterd_policy_in_force", "gauge", "1 when a policy applied by filterd is in force.",
@@ -328,7 +328,7 @@ int metrics_write_textfile(struct daemon *d)
 	}
 	if (ret < 0) {
 		static time_t last_warned;
-		time_t now = time(NULL);
+		time_t now = mono_now();
 		if (now - last_warned >= 300) {	/* a broken path must not flood the log */
 			dlog("event=warning what=metrics-file file=%s error=\"%s\"", d->cfg.metrics_file,
 			     strerror(errno));

@@ -23,6 +23,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/timerfd.h>
 #include <sys/wait.h>
@@ -42,6 +43,9 @@
 
 static int nflog_fd = -1;
 static unsigned metrics_age;
+
+static bool verify_event(struct daemon *d, int fd);
+static void verify_sweep(struct daemon *d);
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
@@ -75,11 +79,14 @@ bool observe_event(struct daemon *d, int fd)
 		droplog_read(d);
 		return true;
 	}
+	if (verify_event(d, fd))
+		return true;
 	if (fd == d->metrics_fd) {
 		uint64_t x;
 		if (read(fd, &x, sizeof(x)) != sizeof(x))
 			return true;
 		droplog_tick(d);
+		verify_sweep(d);
 		metrics_age += (unsigned)x;
 		unsigned every = d->cfg.metrics_interval ? d->cfg.metrics_interval : 1;
 		if (d->cfg.metrics_file && d->cfg.metrics_file[0] && metrics_age >= every) {
@@ -386,7 +393,7 @@ static int run_capture(char *const argv[], char **out)
 	char *buf = calloc(1, REPLAY_OUTPUT_MAX + 64);
 	size_t len = 0;
 	int status = 0;
-	time_t deadline = time(NULL) + REPLAY_TIMEOUT_S;
+	time_t deadline = mono_now() + REPLAY_TIMEOUT_S;
 
 	*out = buf;
 	if (!buf || pipe2(p, O_CLOEXEC) < 0)
@@ -414,7 +421,7 @@ static int run_capture(char *const argv[], char **out)
 	}
 	close(p[1]);
 	for (;;) {
-		int left = (int)(deadline - time(NULL));
+		int left = (int)(deadline - mono_now());
 		struct pollfd pf = { .fd = p[0], .events = POLLIN };
 		if (left <= 0 || poll(&pf, 1, left * 1000) <= 0) {
 			kill(pid, SIGKILL);
@@ -534,14 +541,197 @@ static json_t *verify_captures(struct daemon *d, struct ruleset *live, bool *fai
 	return out;
 }
 
-static json_t *op_verify(struct daemon *d)
+/* One verify job at a time.  The table comparison is quick and done in the
+ * loop; the replays (up to REPLAY_TIMEOUT_S each) run in a child forked for
+ * them, which writes their JSON array to a pipe the loop reads: every other
+ * request is answered meanwhile.  A verify asked for while one runs waits for
+ * that one's answer (no second job: readers cannot multiply the work). */
+/* 540 s (filterctl waits 600 s); FILTERD_VERIFY_TIMEOUT_S shortens it for the tests */
+static int verify_timeout(void)
+{
+	static int t;
+
+	if (!t) {
+		const char *e = getenv("FILTERD_VERIFY_TIMEOUT_S");
+		int v = e ? atoi(e) : 0;
+
+		t = v > 0 && v < 540 ? v : 540;
+	}
+	return t;
+}
+#define VERIFY_TIMEOUT_S verify_timeout()
+#define VERIFY_RESULT_MAX (8u << 20)
+#define VERIFY_WAITERS 64
+
+static struct {
+	pid_t pid;
+	int fd;				/* the result pipe; -1: no job */
+	char *buf;
+	size_t len, cap;
+	json_t *answer;			/* the comparison's part of the answer */
+	bool failed;			/* the comparison found differences */
+	time_t started, deadline;	/* mono_now() */
+	uint64_t waiters[VERIFY_WAITERS];
+	size_t nwaiters;
+} job = { .fd = -1 };
+
+static size_t captures_configured(const struct daemon *d)
+{
+	size_t n = 0;
+	const char *p = d->cfg.verify_captures;
+
+	for (; p && *p; p++)
+		if (*p != ',' && *p != ' ' && (p == d->cfg.verify_captures || p[-1] == ',' || p[-1] == ' '))
+			n++;
+	return n;
+}
+
+/* The child: no descriptor of the daemon's but the pipe (a replay must not
+ * hold the control socket or the netlink sockets), signals as a fresh
+ * process has them, its own process group (a timeout kills the replay too),
+ * and it dies with the daemon. */
+static void verify_child(struct daemon *d, struct ruleset *live, int wfd)
+{
+	sigset_t none;
+	bool failed = false;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	setpgid(0, 0);
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	if (wfd > 3)
+		close_range(3, (unsigned)wfd - 1, 0);
+	close_range((unsigned)wfd + 1, ~0U, 0);
+	json_t *caps = verify_captures(d, live, &failed);
+	char *txt = caps ? json_dumps(caps, JSON_COMPACT) : NULL;
+	size_t len = txt ? strlen(txt) : 0, off = 0;
+
+	while (off < len) {
+		ssize_t w = write(wfd, txt + off, len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			_exit(3);
+		off += (size_t)w;
+	}
+	_exit(txt ? 0 : 2);
+}
+
+/* The whole answer: the comparison's part with the captures' results, or
+ * with why they have none (the job failed, timed out, filterd is stopping). */
+static json_t *answer_finish(json_t *a, json_t *caps, bool failed, const char *caps_error,
+			     size_t waiting)
+{
+	json_object_set_new(a, "captures", caps ? caps : json_array());
+	if (caps_error)
+		json_object_set_new(a, "captures_error", json_string(caps_error));
+	failed = failed || caps_error;
+	json_object_set_new(a, "clean", json_boolean(!failed));
+	dlog("event=verify differences=%zu captures=%zu result=%s waiting=%zu%s%s%s",
+	     json_array_size(json_object_get(a, "differences")), json_array_size(caps),
+	     failed ? "failed" : "clean", waiting, caps_error ? " error=\"" : "",
+	     caps_error ? caps_error : "", caps_error ? "\"" : "");
+	return a;
+}
+
+static void job_answer(struct daemon *d, json_t *caps, bool caps_failed, const char *caps_error)
+{
+	json_t *a = answer_finish(job.answer, caps, job.failed || caps_failed, caps_error,
+				  job.nwaiters);
+
+	job.answer = NULL;
+	for (size_t i = 0; i < job.nwaiters; i++)
+		ctl_answer(d, job.waiters[i], json_incref(a));
+	json_decref(a);
+	job.nwaiters = 0;
+}
+
+/* Ends the job with why its captures have no results. */
+static void job_fail(struct daemon *d, const char *why)
+{
+	job_answer(d, NULL, true, why);
+}
+
+static void job_reap(struct daemon *d)
+{
+	int status = 0;
+
+	if (job.fd >= 0) {
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, job.fd, NULL);
+		close(job.fd);
+		job.fd = -1;
+	}
+	if (job.pid > 0)
+		while (waitpid(job.pid, &status, 0) < 0 && errno == EINTR)
+			;
+	job.pid = 0;
+	free(job.buf);
+	job.buf = NULL;
+	job.len = job.cap = 0;
+	(void)status;
+}
+
+static void job_read(struct daemon *d)
+{
+	for (;;) {
+		if (job.cap - job.len < 4096) {
+			size_t nc = job.cap ? job.cap * 2 : 65536;
+			char *nb = nc <= VERIFY_RESULT_MAX ? realloc(job.buf, nc + 1) : NULL;
+			if (!nb) {
+				kill(-job.pid, SIGKILL);
+				job_reap(d);
+				job_fail(d, "the replays' report is too large");
+				return;
+			}
+			job.buf = nb;
+			job.cap = nc;
+		}
+		ssize_t r = read(job.fd, job.buf + job.len, job.cap - job.len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0 && errno == EAGAIN)
+			return;
+		if (r > 0) {
+			job.len += (size_t)r;
+			continue;
+		}
+		break;				/* end of file: the child is done */
+	}
+	json_error_t je;
+	json_t *caps = json_loadb(job.buf, job.len, 0, &je);
+	pid_t pid = job.pid;
+
+	job_reap(d);
+	if (!json_is_array(caps)) {
+		json_decref(caps);
+		dlog("event=error what=verify-job pid=%d error=\"no report from the replays\"", (int)pid);
+		job_fail(d, "the replay job ended without a report");
+		return;
+	}
+	bool failed = false;
+	size_t i;
+	json_t *c;
+
+	json_array_foreach(caps, i, c)
+		if (strcmp(json_string_value(json_object_get(c, "status")) ?: "", "pass") != 0)
+			failed = true;
+	job_answer(d, caps, failed, NULL);
+}
+
+static json_t *verify_begin(struct daemon *d, uint64_t client)
 {
 	char err[512];
 	struct compiled *want;
 	struct ruleset *live;
 	struct rs_diffs diffs = {0};
-	bool failed = false;
 
+	if (job.answer) {			/* one is running: wait for it */
+		if (job.nwaiters == VERIFY_WAITERS)
+			return json_pack("{s:b,s:s}", "ok", 0, "error", "too many verify requests waiting");
+		job.waiters[job.nwaiters++] = client;
+		return NULL;
+	}
 	want = compile_current(d, false, err, sizeof(err));
 	if (!want)
 		return json_pack("{s:b,s:s}", "ok", 0, "error", err);
@@ -556,27 +746,97 @@ static json_t *op_verify(struct daemon *d)
 		json_array_append_new(jd, json_string(diffs.v[i]));
 	if (n < 0)
 		json_array_append_new(jd, json_string("out of memory: the list is incomplete"));
-	if (n != 0)
-		failed = true;
-	json_t *caps = verify_captures(d, live, &failed);
-	json_t *a = json_pack("{s:b,s:b,s:o,s:o,s:o,s:I,s:I,s:I}", "ok", 1, "clean", !failed,
-			      "policy", policy_json(d), "differences", jd, "captures", caps,
-			      "rules", (json_int_t)ruleset_count_rules(live),
-			      "sets", (json_int_t)ruleset_count_sets(live),
-			      "elements", (json_int_t)ruleset_count_elements(live));
-	dlog("event=verify differences=%zu captures=%zu result=%s", diffs.n, json_array_size(caps),
-	     failed ? "failed" : "clean");
+	json_t *a = json_pack("{s:b,s:o,s:o,s:I,s:I,s:I}", "ok", 1,
+			       "policy", policy_json(d), "differences", jd,
+			       "rules", (json_int_t)ruleset_count_rules(live),
+			       "sets", (json_int_t)ruleset_count_sets(live),
+			       "elements", (json_int_t)ruleset_count_elements(live));
 	rs_diffs_free(&diffs);
-	ruleset_free(live);
 	compiled_free(want);
-	return a;
+	if (!captures_configured(d)) {
+		ruleset_free(live);
+		return answer_finish(a, json_array(), n != 0, NULL, 1);
+	}
+	int p[2] = { -1, -1 };
+	pid_t pid = pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0 ? -1 : fork();
+
+	if (pid == 0) {
+		close(p[0]);
+		verify_child(d, live, p[1]);
+	}
+	ruleset_free(live);
+	if (pid < 0) {
+		char why[160];
+
+		snprintf(why, sizeof(why), "cannot start the replays: %s", strerror(errno));
+		if (p[0] >= 0) {
+			close(p[0]);
+			close(p[1]);
+		}
+		return answer_finish(a, NULL, true, why, 1);
+	}
+	close(p[1]);
+	job.answer = a;
+	job.failed = n != 0;
+	job.waiters[0] = client;
+	job.nwaiters = 1;
+	job.pid = pid;
+	job.fd = p[0];
+	job.started = mono_now();
+	job.deadline = job.started + VERIFY_TIMEOUT_S;
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = job.fd };
+	epoll_ctl(d->epfd, EPOLL_CTL_ADD, job.fd, &ev);
+	dlog("event=verify-started pid=%d captures=%zu", (int)pid, captures_configured(d));
+	return NULL;
+}
+
+static bool verify_event(struct daemon *d, int fd)
+{
+	if (fd < 0 || fd != job.fd)
+		return false;
+	job_read(d);
+	return true;
+}
+
+/* The observe tick's part: a job past its time is killed, its waiters told. */
+static void verify_sweep(struct daemon *d)
+{
+	if (job.fd < 0 || mono_now() < job.deadline)
+		return;
+	kill(-job.pid, SIGKILL);
+	job_reap(d);
+	dlog("event=error what=verify-job error=\"killed after %d s\"", VERIFY_TIMEOUT_S);
+	char msg[80];
+
+	snprintf(msg, sizeof(msg), "the replays did not finish within %d s: killed", VERIFY_TIMEOUT_S);
+	job_fail(d, msg);
+}
+
+json_t *verify_status_json(void)
+{
+	if (job.fd < 0)
+		return json_null();
+	return json_pack("{s:i,s:I,s:I}", "pid", (int)job.pid,
+			 "seconds", (json_int_t)(mono_now() - job.started),
+			 "waiting", (json_int_t)job.nwaiters);
+}
+
+void verify_stop(struct daemon *d)
+{
+	if (job.fd < 0)
+		return;
+	kill(-job.pid, SIGKILL);
+	job_reap(d);
+	job_fail(d, "filterd is stopping");
 }
 
 /* ---- dispatch -------------------------------------------------------------- */
 
-json_t *observe_handle(struct daemon *d, const struct actor *who, const char *op, json_t *req)
+json_t *observe_handle(struct daemon *d, const struct actor *who, uint64_t client,
+		       const char *op, json_t *req, bool *deferred)
 {
 	(void)who;
+	*deferred = false;
 	if (strcmp(op, "metrics") == 0) {
 		char *t = metrics_text(d);
 		if (!t)
@@ -588,8 +848,12 @@ json_t *observe_handle(struct daemon *d, const struct actor *who, const char *op
 	}
 	if (strcmp(op, "show") == 0)
 		return op_show(d);
-	if (strcmp(op, "verify") == 0)
-		return op_verify(d);
+	if (strcmp(op, "verify") == 0) {
+		json_t *a = verify_begin(d, client);
+
+		*deferred = a == NULL;
+		return a;
+	}
 	if (strcmp(op, "audit") == 0)
 		return op_audit(d, req);
 	return NULL;

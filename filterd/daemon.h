@@ -56,7 +56,10 @@ struct daemon {
 
 	/* pending confirmation of a safe apply */
 	bool pending;
-	time_t pending_deadline;
+	time_t pending_deadline;	/* on mono_now()'s clock: a step of the wall
+					 * clock (NTP at boot) neither ends a window
+					 * early nor holds it open; state.json keeps
+					 * the wall-clock time it stands for */
 	char pending_by[96];
 	char pending_sha256[65];	/* the policy waiting (state.json keeps all three) */
 
@@ -70,6 +73,26 @@ struct daemon {
 	bool quit;
 	int exit_code;
 };
+
+/* Seconds on CLOCK_BOOTTIME: every deadline and rate window in the daemon is
+ * on it (a suspended host's time counts; wall-clock steps do not).  Times shown
+ * or stored are wall-clock times computed from what is left. */
+static inline time_t mono_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_BOOTTIME, &ts);
+	return ts.tv_sec;
+}
+/* The pending window's seconds left (may be <= 0) and its end as a wall-clock time. */
+static inline long long pending_left(const struct daemon *d)
+{
+	return (long long)(d->pending_deadline - mono_now());
+}
+static inline time_t pending_until_wall(const struct daemon *d)
+{
+	return time(NULL) + (time_t)pending_left(d);
+}
 
 /* log.c-ish: one line per event, "filterd: event=NAME key=value ..." */
 void dlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -127,6 +150,10 @@ int ctl_open(struct daemon *d);
 void ctl_accept(struct daemon *d);
 void ctl_event(struct daemon *d, int fd, uint32_t events);
 void ctl_close_all(struct daemon *d);
+/* A deferred answer for the client with this id (ans is taken; dropped when
+ * the client is gone). */
+struct json_t;
+void ctl_answer(struct daemon *d, uint64_t id, struct json_t *ans);
 void audit_write(struct daemon *d, const struct actor *who, const char *op,
 		 const char *result, const char *detail, const struct applied *pol,
 		 double ms);

@@ -191,7 +191,7 @@ static void on_tick(struct daemon *d)
 		/* nothing */
 	}
 	ctl_event(d, -1, 0);	/* client deadlines */
-	if (d->pending && time(NULL) >= d->pending_deadline)
+	if (d->pending && pending_left(d) <= 0)
 		daemon_confirm_timeout(d, "timer", "not confirmed in time", NULL);
 }
 
@@ -452,6 +452,7 @@ int main(int argc, char **argv)
 		     d->cfg.fail_mode == FAIL_CLOSED ? "stays in force" : "removed by the kernel with its owner");
 	}
 	fqdn_free(d);
+	verify_stop(d);		/* its waiters hear why before the socket closes */
 	ctl_close_all(d);
 	observe_stop(d);
 	if (d->mon)

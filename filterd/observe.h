@@ -25,8 +25,15 @@ bool observe_event(struct daemon *d, int fd);
 void observe_stop(struct daemon *d);
 
 /* Answers a reader's control op ("metrics", "show", "verify", "audit"), or
- * returns NULL when op is not one of these. */
-json_t *observe_handle(struct daemon *d, const struct actor *who, const char *op, json_t *req);
+ * returns NULL when op is not one of these -- or, with *deferred set, when
+ * the answer comes later through ctl_answer(d, client, ...) (a verify whose
+ * captures are being replayed). */
+json_t *observe_handle(struct daemon *d, const struct actor *who, uint64_t client,
+		       const char *op, json_t *req, bool *deferred);
+/* The verify job running ({pid, seconds, waiting}), or JSON null. */
+json_t *verify_status_json(void);
+/* Ends a running verify job (its waiters get an error answer). */
+void verify_stop(struct daemon *d);
 
 /* Rotates the audit log to PATH.1 when writing `incoming` more bytes would
  * take it past cfg.audit_log_max (0: never). */

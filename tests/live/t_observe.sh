@@ -43,7 +43,7 @@ as_user() { local u=$1; shift; runuser -u "$u" -- env FILTERD_SOCKET="$D/sock" "
 # fd_start ARGS...: filterd in the host namespace; waits for its socket.
 fd_start() {
 	mkdir -p "$D"
-	ip netns exec "$(ns_name host)" "$FILTERD" --policy "$D/policy.yaml" --tags "$TAGS" \
+	ip netns exec "$(ns_name host)" env ${FD_ENV:-} "$FILTERD" --policy "$D/policy.yaml" --tags "$TAGS" \
 		--state-dir "$D/state" --socket "$D/sock" --set audit_log="$D/audit.log" \
 		--set ownership=off --set repair=off --set socket_mode=0666 \
 		--set role.reader=user:$U_R --set drop_pcap="$D/drops.pcap" --set drop_pcap_max=4096 \
@@ -274,6 +274,103 @@ if fd_start --set verify_captures="$T/cap.pcap:$T/pass.expect,$T/cap.pcap:$T/fai
 	fi
 else
 	not_ok "verify: second daemon starts"
+fi
+
+# ---- verify's replays run beside the loop ------------------------------------------------
+# A pcap-replay that waits for a go file: while it waits, filterd answers
+# other requests; further verifies join the running one (one job, one
+# replay); a client that shut its sending side gets the answer too; a job past
+# FILTERD_VERIFY_TIMEOUT_S is killed with its replay; a client that hangs up
+# costs nothing; stopping filterd tells a waiting client why.
+cat >"$T/slow-replay" <<EOF2
+#!/bin/bash
+echo \$\$ >>"$T/slow.pids"
+while [ ! -e "$T/go" ]; do sleep 0.1; done
+exec "$REPLAY" "\$@"
+EOF2
+chmod 755 "$T/slow-replay"
+waiting_is() {	# verify_running.waiting in status equals $1
+	ctl status --json 2>/dev/null | $PY -c '
+import json, sys
+v = json.load(sys.stdin).get("verify_running")
+sys.exit(0 if v and v["waiting"] == int(sys.argv[1]) else 1)' "$1"
+}
+half_closed_verify() {	# sends the request, shuts its sending side, reads the answer
+	$PY - "$D/sock" <<'EOF3'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b'{"op":"verify"}\n')
+s.shutdown(socket.SHUT_WR)
+s.settimeout(60)
+data = b""
+while True:
+    b = s.recv(65536)
+    if not b:
+        break
+    data += b
+sys.stdout.write(data.decode())
+EOF3
+}
+slow_pid_dead() { local p; p=$(tail -n 1 "$T/slow.pids" 2>/dev/null) && [ -n "$p" ] && ! kill -0 "$p" 2>/dev/null; }
+fd_stop
+rm -f "$T/go" "$T/slow.pids"
+LOG0=$(wc -l <"$LOG")
+log_new() { tail -n +$((LOG0 + 1)) "$LOG"; }
+if FD_ENV="FILTERD_VERIFY_TIMEOUT_S=8" fd_start --set pcap_replay="$T/slow-replay" \
+	--set verify_captures="$T/cap.pcap:$T/pass.expect"; then
+	ctl verify >"$T/v1.out" 2>&1 & V1=$!
+	if wait_until 10 test -s "$T/slow.pids" && out=$(timeout 5 env FILTERD_SOCKET="$D/sock" "$FILTERCTL" status 2>&1) &&
+		grep -q "verify_running .*waiting=1" <<<"$out"; then
+		ok "verify: status is answered while the replays run (verify_running shown)"
+	else
+		not_ok "verify: status is answered while the replays run (verify_running shown)" "$out"
+	fi
+	ctl verify >"$T/v2.out" 2>&1 & V2=$!
+	half_closed_verify >"$T/v3.out" 2>&1 & V3=$!
+	if wait_until 10 waiting_is 3; then ok "verify: two more verifies wait for the running one"; else
+		not_ok "verify: two more verifies wait for the running one" "$(ctl status 2>&1)"; fi
+	touch "$T/go"
+	wait $V1; r1=$?; wait $V2; r2=$?; wait $V3
+	if [ $r1 = 0 ] && [ $r2 = 0 ] && grep -q "pass.expect: pass" "$T/v1.out" && grep -q "pass.expect: pass" "$T/v2.out" &&
+		$PY -c 'import json,sys; a=json.load(open(sys.argv[1])); sys.exit(0 if a["clean"] and a["captures"][0]["status"] == "pass" else 1)' "$T/v3.out" &&
+		[ "$(wc -l <"$T/slow.pids")" = 1 ] && [ "$(log_new | grep -c "event=verify-started")" = 1 ] &&
+		log_new | grep -q "event=verify differences=0 captures=1 result=clean waiting=3"; then
+		ok "verify: one job answers all three (the half-closed client too), one replay ran"
+	else
+		not_ok "verify: one job answers all three (the half-closed client too), one replay ran" \
+			"r1=$r1 r2=$r2" "$(cat "$T/v1.out" "$T/v2.out" "$T/v3.out" "$T/slow.pids")" "$(log_new | grep "event=verify")"
+	fi
+	rm -f "$T/go"
+	out=$(ctl verify 2>&1); rc=$?
+	if [ $rc = 1 ] && grep -q "captures: not replayed: the replays did not finish within 8 s: killed" <<<"$out" &&
+		grep -q "verify: FAILED" <<<"$out" && wait_until 5 slow_pid_dead && [ "$(wc -l <"$T/slow.pids")" = 2 ]; then
+		ok "verify: a job past its time is killed with its replay; the answer says so (exit 1)"
+	else
+		not_ok "verify: a job past its time is killed with its replay; the answer says so (exit 1)" "rc=$rc" "$out"
+	fi
+	timeout 1 env FILTERD_SOCKET="$D/sock" "$FILTERCTL" verify >/dev/null 2>&1	# hangs up after 1 s
+	touch "$T/go"
+	hung_up() { log_new | grep -q "event=verify differences=0 captures=1 result=clean waiting=1"; }
+	if wait_until 10 hung_up &&
+		ctl status >/dev/null 2>&1 && kill -0 "$FD_PID" 2>/dev/null; then
+		ok "verify: a client that hung up while waiting costs nothing"
+	else
+		not_ok "verify: a client that hung up while waiting costs nothing" "$(tail -5 "$LOG")"
+	fi
+	rm -f "$T/go"
+	ctl verify >"$T/v4.out" 2>&1 & V4=$!
+	wait_until 10 waiting_is 1
+	fd_stop
+	wait $V4; r4=$?
+	if [ $r4 = 1 ] && grep -q "captures: not replayed: filterd is stopping" "$T/v4.out" && wait_until 5 slow_pid_dead; then
+		ok "verify: stopping filterd answers the waiting client and kills the replay"
+	else
+		not_ok "verify: stopping filterd answers the waiting client and kills the replay" "r4=$r4" "$(cat "$T/v4.out")" "$(log_new | tail -8)"
+	fi
+	touch "$T/go"
+else
+	not_ok "verify: daemon with a slow replay starts"
 fi
 
 # ---- audit log rotation ----------------------------------------------------------------
