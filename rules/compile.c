@@ -45,6 +45,10 @@ struct cctx {
 	/* name -> set, open addressing: thousands of tag sets stay O(1) */
 	struct nftnl_set **setidx;
 	size_t setidx_cap, setidx_n;
+	/* by set id: the elements' hash of each address set (0: not one) --
+	 * a name is shared only by equal sets */
+	uint64_t *content;
+	size_t content_cap;
 };
 
 /* One rule being built: its expressions and, in step, its nft text. */
@@ -365,23 +369,72 @@ static void text_pset_elements(struct strbuf *sb, const struct pset *ps)
 	}
 }
 
-/* A named address interval set, created on first use.  Returns its name, or NULL
- * when the family has no addresses (then no rule can match that family). */
-static const char *named_addr_set(struct cctx *c, const char *name, const struct pset *ps)
+static uint64_t pset_hash(const struct pset *ps)
+{
+	uint64_t h = 1469598103934665603ull ^ (uint64_t)ps->family;
+	const unsigned char *p = (const unsigned char *)ps->v;
+
+	for (size_t i = 0; i < ps->n * sizeof(*ps->v); i++)
+		h = (h ^ p[i]) * 1099511628211ull;
+	return h | 1;			/* never 0 */
+}
+
+static uint64_t *set_content(struct cctx *c, struct nftnl_set *s)
+{
+	uint32_t id = nftnl_set_get_u32(s, NFTNL_SET_ID);
+
+	if (id >= c->content_cap) {
+		size_t nc = c->content_cap ? c->content_cap : 64;
+		while (nc <= id)
+			nc *= 2;
+		uint64_t *nv = realloc(c->content, nc * sizeof(*nv));
+		if (!nv) {
+			c->oom = true;
+			return NULL;
+		}
+		memset(nv + c->content_cap, 0, (nc - c->content_cap) * sizeof(*nv));
+		c->content = nv;
+		c->content_cap = nc;
+	}
+	return &c->content[id];
+}
+
+/* A named address interval set "<base>_v4" or "<base>_v6", created on first
+ * use; a set of that name with other elements (two rule names that differ
+ * only in characters a set name cannot hold: "a-b" and "a_b") makes it
+ * "<base>_2_v4", "<base>_3_v4", ...: a rule never matches another rule's
+ * addresses.  Returns its name, or NULL when the family has no addresses
+ * (then no rule can match that family). */
+static const char *named_addr_set(struct cctx *c, const char *base, const struct pset *ps)
 {
 	struct nftnl_set *s;
 	struct ivl *iv;
 	uint32_t len = (uint32_t)family_bytes(ps->family);
+	const char *fam = ps->family == AF_INET ? "v4" : "v6";
+	char name[320];
+	uint64_t h, *slot;
 
 	if (!ps->n)
 		return NULL;
-	s = find_set(c, name);
-	if (s)
-		return nftnl_set_get_str(s, NFTNL_SET_NAME);
+	h = pset_hash(ps);
+	for (unsigned k = 1;; k++) {
+		if (k == 1)
+			snprintf(name, sizeof(name), "%s_%s", base, fam);
+		else
+			snprintf(name, sizeof(name), "%s_%u_%s", base, k, fam);
+		s = find_set(c, name);
+		if (!s)
+			break;
+		slot = set_content(c, s);
+		if (slot && *slot == h)
+			return nftnl_set_get_str(s, NFTNL_SET_NAME);
+	}
 	s = set_new(c, name, NFT_SET_INTERVAL,
 		    ps->family == AF_INET ? DT_IPADDR : DT_IP6ADDR, len, BO_BIG);
 	if (!s)
 		return NULL;
+	if ((slot = set_content(c, s)))
+		*slot = h;
 	iv = calloc(ps->n, sizeof(*iv));
 	if (!iv) {
 		c->oom = true;
@@ -903,16 +956,13 @@ static const char *tag_set(struct cctx *c, const struct service_tag *t, int fami
 	char name[256], clean[200];
 
 	sanitize(clean, sizeof(clean), t->name);
-	snprintf(name, sizeof(name), "tag_%s_%s", clean, family == AF_INET ? "v4" : "v6");
+	snprintf(name, sizeof(name), "tag_%s", clean);
 	return named_addr_set(c, name, family == AF_INET ? &t->v4 : &t->v6);
 }
 
 static const char *pseudo_set(struct cctx *c, const char *base, const struct pset *ps)
 {
-	char name[64];
-
-	snprintf(name, sizeof(name), "%s_%s", base, ps->family == AF_INET ? "v4" : "v6");
-	return named_addr_set(c, name, ps);
+	return named_addr_set(c, base, ps);
 }
 
 static const struct prefix alb_prefix = {
@@ -998,7 +1048,7 @@ static void side_build(struct cctx *c, struct side *sd, const struct addrspec *a
 		if (unite[f]) {
 			char clean[200], name[256];
 			sanitize(clean, sizeof(clean), label);
-			snprintf(name, sizeof(name), "u_%s_%s", clean, f ? "v6" : "v4");
+			snprintf(name, sizeof(name), "u_%s", clean);
 			side_add_set(sd, f, named_addr_set(c, name, &sd->lit[f]));
 		} else {
 			side_push(sd, f, (struct amatch){ .lit = &sd->lit[f] });
@@ -1155,10 +1205,33 @@ static void emit_platform(struct cctx *c, bool in)
 	emit_rule(c, chain, &s, ACT_ACCEPT, NULL, CAT_PLATFORM, dir, "established");
 	s = (struct spec){ .ct_bits = 1, .ct_text = "invalid" };
 	emit_rule(c, chain, &s, ACT_DROP, NULL, CAT_PLATFORM, dir, "invalid");
-	s = (struct spec){ .proto = PROTO_UDP, .sports = in ? &p67 : &p68, .dports = in ? &p68 : &p67 };
+	/* The DHCP client: its requests go anywhere (a DISCOVER is broadcast);
+	 * what reaches it is from Azure's DHCP service, 168.63.129.16, or for
+	 * DHCPv6 from the link (link-local sources) -- not from anyone with
+	 * source port 67, which an hbi host must not admit. */
+	struct pset dhcp_src;
+	struct prefix ll6;
+	char perr[64];
+
+	pset_init(&dhcp_src, AF_INET);
+	if (pset_add_prefix(&dhcp_src, &alb_prefix) < 0)
+		c->oom = true;
+	s = (struct spec){ .family = AF_INET, .proto = PROTO_UDP, .sports = in ? &p67 : &p68,
+			   .dports = in ? &p68 : &p67 };
+	s.src = in ? (struct amatch){ .lit = &dhcp_src } : (struct amatch){ .any = true };
+	s.dst = (struct amatch){ .any = true };
 	emit_rule(c, chain, &s, ACT_ACCEPT, NULL, CAT_PLATFORM, dir, "dhcp");
-	s = (struct spec){ .proto = PROTO_UDP, .sports = in ? &p547 : &p546, .dports = in ? &p546 : &p547 };
+	pset_free(&dhcp_src);
+	pset_init(&dhcp_src, AF_INET6);
+	if (prefix_parse("fe80::/10", &ll6, NULL, perr, sizeof(perr)) != 0 ||
+	    pset_add_prefix(&dhcp_src, &ll6) < 0)
+		c->oom = true;
+	s = (struct spec){ .family = AF_INET6, .proto = PROTO_UDP, .sports = in ? &p547 : &p546,
+			   .dports = in ? &p546 : &p547 };
+	s.src = in ? (struct amatch){ .lit = &dhcp_src } : (struct amatch){ .any = true };
+	s.dst = (struct amatch){ .any = true };
 	emit_rule(c, chain, &s, ACT_ACCEPT, NULL, CAT_PLATFORM, dir, "dhcpv6");
+	pset_free(&dhcp_src);
 	if (!in) {
 		static const struct prefix imds = { .family = AF_INET, .len = 32,
 						    .a = { { 169, 254, 169, 254 } } };
@@ -1357,11 +1430,16 @@ static void emit_managed(struct cctx *c)
 			 * (with timeouts); empty until then, so nothing is opened. */
 			static struct portrange r80_443[] = { { 80, 80 }, { 443, 443 } };
 			static struct portspec p80_443 = { .n = 2, .r = r80_443 };
-			char clean[100], setname[160];
+			char clean[100], base[120], setname[160];
 			sanitize(clean, sizeof(clean), o->name);
+			/* a name of its own ("x-y" and "x_y" both clean to x_y) */
+			snprintf(base, sizeof(base), "fqdn_%s", clean);
+			for (unsigned k = 2; find_set(c, strcat(strcpy(setname, base), "_v4")) ||
+					    find_set(c, strcat(strcpy(setname, base), "_v6")); k++)
+				snprintf(base, sizeof(base), "fqdn_%s_%u", clean, k);
 			for (int f = 0; f < 2; f++) {
 				int family = f ? AF_INET6 : AF_INET;
-				snprintf(setname, sizeof(setname), "fqdn_%s_%s", clean, f ? "v6" : "v4");
+				snprintf(setname, sizeof(setname), "%s_%s", base, f ? "v6" : "v4");
 				struct nftnl_set *fs = set_new(c, setname, NFT_SET_TIMEOUT,
 							       f ? DT_IP6ADDR : DT_IPADDR,
 							       (uint32_t)family_bytes(family), BO_BIG);
@@ -1379,8 +1457,8 @@ static void emit_managed(struct cctx *c)
 				emit_rule(c, "managed", &s, ACT_ACCEPT, NULL, CAT_MANAGED, "out", o->name);
 			}
 			diags_add(c->d, DIAG_NOTE, p->file, o->pos.line, o->pos.col,
-				  "fqdn rule '%s' (%s): the sets fqdn_%s_v4/_v6 start empty; addresses are filled in at run time",
-				  o->name, o->fqdn, clean);
+				  "fqdn rule '%s' (%s): the sets %s_v4/_v6 start empty; addresses are filled in at run time",
+				  o->name, o->fqdn, base);
 		}
 	}
 	for (size_t i = 0; i < sizeof(required_rules) / sizeof(*required_rules); i++) {
@@ -1551,6 +1629,7 @@ static char *render_nft(struct cctx *c)
 static void cctx_free(struct cctx *c)
 {
 	free(c->setidx);
+	free(c->content);
 	sb_free(&c->sets_text);
 	for (size_t i = 0; i < c->nchains; i++)
 		sb_free(&c->chains[i].text);

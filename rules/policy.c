@@ -678,6 +678,7 @@ static bool parse_cidr(struct pctx *c, yaml_node_t *n, const char *s, struct pre
 {
 	char err[160], net[INET6_ADDRSTRLEN + 8];
 	bool host = false;
+	static struct prefix mapped;
 
 	if (prefix_parse(s, out, &host, err, sizeof(err)) < 0) {
 		error_at(c, n, "%s", err);
@@ -687,12 +688,100 @@ static bool parse_cidr(struct pctx *c, yaml_node_t *n, const char *s, struct pre
 		prefix_format(out, net, sizeof(net));
 		warn_at(c, n, "'%s' has host bits set; using %s", s, net);
 	}
+	if (!mapped.family)
+		prefix_parse("::ffff:0:0/96", &mapped, NULL, err, sizeof(err));
+	if (out->family == AF_INET6 && out->len >= 96 && prefix_contains(&mapped, &out->a))
+		warn_at(c, n, "'%s' is an IPv4-mapped IPv6 address: IPv4 traffic never matches it "
+			"(write the IPv4 address)", s);
 	return true;
 }
 
+/* Whether two prefixes share an address (prefixes nest or are disjoint). */
+static bool prefixes_overlap(const struct prefix *a, const struct prefix *b)
+{
+	return a->family == b->family &&
+	       (prefix_contains(a, &b->a) || prefix_contains(b, &a->a));
+}
+
+/* What a virtual network cannot hold (Azure refuses these address spaces). */
+static const struct {
+	const char *cidr, *what;
+} not_vnet[] = {
+	{ "0.0.0.0/8", "'this network'" },
+	{ "127.0.0.0/8", "loopback" },
+	{ "169.254.0.0/16", "link-local" },
+	{ "168.63.129.16/32", "Azure's platform address" },
+	{ "224.0.0.0/4", "multicast" },
+	{ "240.0.0.0/4", "reserved and broadcast" },
+	{ "::/128", "the unspecified address" },
+	{ "::1/128", "loopback" },
+	{ "::ffff:0:0/96", "IPv4-mapped" },
+	{ "fe80::/10", "link-local" },
+	{ "ff00::/8", "multicast" },
+};
+
+/* Whether pf may be (a part of) the address space; an error where not. */
+static bool check_vnet_space(struct pctx *c, yaml_node_t *n, const char *s,
+			     const struct prefix *pf, const struct prefix *earlier, size_t nearlier)
+{
+	char err[64], txt[INET6_ADDRSTRLEN + 8];
+
+	for (size_t i = 0; i < sizeof(not_vnet) / sizeof(*not_vnet); i++) {
+		struct prefix r;
+
+		prefix_parse(not_vnet[i].cidr, &r, NULL, err, sizeof(err));
+		if (prefixes_overlap(pf, &r)) {
+			error_at(c, n, "address_space '%s' overlaps %s (%s), which a virtual network "
+				 "cannot hold", s, not_vnet[i].cidr, not_vnet[i].what);
+			return false;
+		}
+	}
+	for (size_t i = 0; i < nearlier; i++)
+		if (prefixes_overlap(pf, &earlier[i])) {
+			prefix_format(&earlier[i], txt, sizeof(txt));
+			error_at(c, n, "address_space '%s' overlaps %s, listed before it", s, txt);
+			return false;
+		}
+	return true;
+}
+
+/* A private endpoint is a private address: in the virtual network, or in a
+ * private range (a hub network's endpoint subnet, peered).  An Internet
+ * address there would be approved by the managed network in every mode --
+ * 0.0.0.0/0 would approve the whole Internet on the endpoint's ports. */
+static const char *const private_ranges[] = {
+	"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "100.64.0.0/10", "fc00::/7",
+};
+
+static void check_endpoint_addr(struct pctx *c, yaml_node_t *n, const char *s,
+				const struct prefix *pf)
+{
+	char err[64];
+
+	for (size_t i = 0; i < c->p->nvnet; i++) {
+		const struct prefix *v = &c->p->vnet[i];
+
+		if (v->family == pf->family && v->len <= pf->len && prefix_contains(v, &pf->a))
+			return;
+	}
+	for (size_t i = 0; i < sizeof(private_ranges) / sizeof(*private_ranges); i++) {
+		struct prefix r;
+
+		prefix_parse(private_ranges[i], &r, NULL, err, sizeof(err));
+		if (r.family == pf->family && r.len <= pf->len && prefix_contains(&r, &pf->a))
+			return;
+	}
+	error_at(c, n, "private endpoint address '%s' is neither in virtual_network.address_space "
+		 "nor in a private range (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7): the "
+		 "managed network approves an endpoint in every mode; a public destination is a "
+		 "service_tag rule with address_prefixes", s);
+}
+
+enum plist_check { PL_PLAIN, PL_VNET_SPACE, PL_ENDPOINT };
+
 /* A non-empty list of addresses/CIDRs (no tags). */
 static void parse_prefix_list(struct pctx *c, yaml_node_t *n, const char *key,
-			      struct prefix **out, size_t *nout)
+			      struct prefix **out, size_t *nout, enum plist_check chk)
 {
 	char what[96];
 	size_t len;
@@ -711,8 +800,15 @@ static void parse_prefix_list(struct pctx *c, yaml_node_t *n, const char *key,
 	for (size_t i = 0; i < len; i++) {
 		yaml_node_t *it = seq_item(c, n, i);
 		const char *s = get_str(c, it, what);
-		if (s && parse_cidr(c, it, s, &(*out)[*nout]))
-			(*nout)++;
+		struct prefix *pf = &(*out)[*nout];
+
+		if (!s || !parse_cidr(c, it, s, pf))
+			continue;
+		if (chk == PL_VNET_SPACE && !check_vnet_space(c, it, s, pf, *out, *nout))
+			continue;	/* not part of it: nothing is judged by it */
+		if (chk == PL_ENDPOINT)
+			check_endpoint_addr(c, it, s, pf);
+		(*nout)++;
 	}
 }
 
@@ -910,7 +1006,7 @@ static void parse_vnet(struct pctx *c, yaml_node_t *n)
 	yaml_node_t *v[1];
 
 	if (map_fields(c, n, "'virtual_network'", keys, 1, v) && v[0])
-		parse_prefix_list(c, v[0], "address_space", &c->p->vnet, &c->p->nvnet);
+		parse_prefix_list(c, v[0], "address_space", &c->p->vnet, &c->p->nvnet, PL_VNET_SPACE);
 }
 
 static void parse_forward(struct pctx *c, yaml_node_t *n)
@@ -988,7 +1084,7 @@ static void parse_private_endpoints(struct pctx *c, yaml_node_t *n)
 				names[nn++] = (struct named){ e->name, npos(v[PE_NAME]), i };
 		}
 		if (v[PE_ADDRESSES])
-			parse_prefix_list(c, v[PE_ADDRESSES], "addresses", &e->addrs, &e->naddrs);
+			parse_prefix_list(c, v[PE_ADDRESSES], "addresses", &e->addrs, &e->naddrs, PL_ENDPOINT);
 		parse_ports(c, v[PE_PORTS], "ports", "443", e->pos, &e->ports);
 	}
 	report_dups(c, names, nn, true, "private endpoint name");
@@ -1265,7 +1361,7 @@ static void parse_out_private_endpoint(struct pctx *c, yaml_node_t *n,
 	if (v[PD_SPARK])
 		get_bool(c, v[PD_SPARK], "'spark_enabled'", &o->spark_enabled);
 	if (v[PD_ADDRESSES])
-		parse_prefix_list(c, v[PD_ADDRESSES], "addresses", &o->addrs, &o->naddrs);
+		parse_prefix_list(c, v[PD_ADDRESSES], "addresses", &o->addrs, &o->naddrs, PL_ENDPOINT);
 }
 
 static void parse_out_fqdn(struct pctx *c, yaml_node_t *n, struct outbound_rule *o)
@@ -1354,15 +1450,17 @@ static void parse_managed_network(struct pctx *c, yaml_node_t *n)
 	const char *s;
 	size_t len, nn = 0;
 	int k;
+	bool mode_known;
 
 	if (!map_fields(c, n, "'managed_network'", keys, 2, v))
 		return;
+	mode_known = !v[0];
 	if (v[0] && (s = get_str(c, v[0], "'isolation_mode'"))) {
 		if ((k = lookup_ci(s, modes)) < 0)
 			error_at(c, v[0], "invalid isolation_mode '%s' (disabled, "
 				 "allow_internet_outbound or allow_only_approved_outbound)", s);
 		else
-			c->p->isolation = (enum isolation)k;
+			c->p->isolation = (enum isolation)k, mode_known = true;
 	}
 	if (!v[1] || !(seq = get_seq(c, v[1], "'outbound_rules'", true)))
 		return;
@@ -1380,6 +1478,13 @@ static void parse_managed_network(struct pctx *c, yaml_node_t *n)
 	}
 	report_dups(c, names, nn, true, "outbound rule name");
 	free(names);
+	/* only allow_only_approved_outbound restricts outbound traffic: the
+	 * rules approve nothing otherwise (private endpoints pass in every mode) */
+	if (mode_known && c->p->isolation != ISO_ALLOW_ONLY_APPROVED)
+		report(c, c->p->isolation == ISO_DISABLED ? DIAG_WARNING : DIAG_NOTE, npos(v[1]),
+		       "outbound_rules have no effect on the filter with isolation_mode '%s': "
+		       "outbound traffic is not restricted by the managed network (only "
+		       "allow_only_approved_outbound restricts it)", isolation_name(c->p->isolation));
 }
 
 /* ---------------------------------------------------------------- top level */

@@ -35,7 +35,7 @@ INET4=203.0.113.10          INET6=2001:db8:ffff::10  # Internet, in no tag
 PARTNER4=203.0.113.200                               # Internet, in 203.0.113.128/25
 # Ports servers listen on in the host and peers namespaces.
 HOST_TCP=22,80,443,5000,8080,29876,44224
-HOST_UDP=5000,5001
+HOST_UDP=68,546,5000,5001
 PEER_TCP=22,80,443,445,8443,18881
 PEER_UDP=5000,5831
 
@@ -234,7 +234,8 @@ rule_counter() {
 # ---- traffic checks -----------------------------------------------------
 # expect_allowed NAME FROMNS PROTO ADDR [PORT] [SRC]
 # expect_denied  NAME FROMNS PROTO ADDR [PORT] [SRC]
-#   PROTO tcp|udp|icmp (PORT ignored for icmp, give "-"); SRC binds the source address.
+#   PROTO tcp|udp|icmp (PORT ignored for icmp, give "-"); SRC binds the source address
+#   (ADDR#PORT: and the source port).
 # Checks run in the background, in parallel; checks_wait (called by apply and
 # live_finish) waits for them and prints their lines in the order they were asked.
 

@@ -5,7 +5,7 @@
       Listens on every given port, TCP and UDP, IPv4 and IPv6 (dual-stack
       socket on ::).  TCP: sends "filterd-ok <port>\\n" and closes.  UDP: echoes
       "filterd-ok <port> <data>".  Prints "ready" on stdout once bound.
-  probe.py tcp|udp ADDR PORT [--src ADDR] [--timeout S]
+  probe.py tcp|udp ADDR PORT [--src ADDR[#SPORT]] [--timeout S]
       Connects (TCP) or sends a request and waits for the reply (UDP).
       Prints one word and exits:
         allowed  0   the server answered
@@ -88,7 +88,11 @@ def client(proto, addr, port, src, timeout):
     s.settimeout(timeout)
     try:
         if src:
-            s.bind((src, 0))
+            # ADDR#SPORT binds a source port too; fe80::1%IF a link-local source
+            a, _, sp = src.partition("#")
+            ai = socket.getaddrinfo(a, int(sp or 0), fam, s.type)[0][4]
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            s.bind(ai)
         s.connect((addr, port))
         if proto == "tcp":
             data = s.recv(100)

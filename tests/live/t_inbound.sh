@@ -48,6 +48,13 @@ expect_allowed "internet -> host udp 5000 allowed (AllowPartnerUdp, v6)" peers u
 expect_denied  "internet -> host udp 5001 denied (v4)" peers udp $HOST4 5001 $INET4
 expect_denied  "internet -> host udp 5001 denied (v6)" peers udp $HOST6 5001 $INET6
 expect_denied  "internet -> host tcp 5000 denied (udp rule, v4)" peers tcp $HOST4 5000 $INET4
+# the DHCP client's rules admit Azure's DHCP service (168.63.129.16, not a test
+# address: offline in t_replay) and DHCPv6 from the link, not anyone with the
+# server's source port
+PEER_LL=$(ip -n "$(ns_name peers)" -6 -o addr show dev eth0 scope link | awk '{ sub("/.*", "", $4); print $4; exit }')
+expect_denied  "internet udp 67 -> host udp 68 denied (DHCP only from 168.63.129.16, v4)" peers udp $HOST4 68 "$INET4#67"
+expect_denied  "internet udp 547 -> host udp 546 denied (DHCPv6 only from link-local, v6)" peers udp $HOST6 546 "$INET6#547"
+expect_allowed "link-local udp 547 -> host udp 546 allowed (platform:in:dhcpv6)" peers udp $HOST6 546 "$PEER_LL%eth0#547"
 checks_wait
 
 # drops are counted on the rule responsible

@@ -14,7 +14,7 @@ TAGS=examples/servicetags.json
 POLICY=$DATA/policy.yaml
 LOCAL=10.0.1.4,fd00:10::4
 GOLDEN="$DATA/tcp.pcap $DATA/midstream.pcap $DATA/udp.pcap $DATA/icmp.pcap $DATA/frag4.pcap
-	$DATA/ipv6-ext.pcap $DATA/vlan.pcap $DATA/sll.pcap"
+	$DATA/ipv6-ext.pcap $DATA/vlan.pcap $DATA/sll.pcap $DATA/dhcp.pcap"
 CORPUS=../shared/data/pcaps/tcpdump
 failures=0
 tmp=$(mktemp -d /tmp/t_replay.XXXXXX)
@@ -236,7 +236,7 @@ if run "json report" 0 "$REPLAY" --format json --policy "$POLICY" --tags "$TAGS"
 		if python3 -c '
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert d["totals"]["flows"] == len(d["flows"]) == 32, d["totals"]
+assert d["totals"]["flows"] == len(d["flows"]) == 34, d["totals"]  # dhcp.pcap: 2
 rst = [f for f in d["flows"] if 50007 in (f.get("sport"), f.get("dport"))]
 assert len(rst) == 1 and rst[0]["packets"] == 2, rst
 # each flow holds its packets (tests/unit/test_replay_captures.c builds them):
@@ -274,9 +274,9 @@ if run "json report with --expect" 0 "$REPLAY" --format json --policy "$POLICY" 
 import json, sys
 d = json.load(open(sys.argv[1]))
 lines = [i + 1 for i, l in enumerate(open(sys.argv[2])) if l.strip() and not l.lstrip().startswith("#")]
-assert len(d["flows"]) == d["totals"]["flows"] == 32
+assert len(d["flows"]) == d["totals"]["flows"] == 34
 assert all(f["expect_ok"] is True and f["expect_line"] in lines for f in d["flows"]), d["flows"][0]
-assert [f["id"] for f in d["flows"]] == list(range(1, 33))
+assert [f["id"] for f in d["flows"]] == list(range(1, 35))
 assert d["expectations"]["result"] == "pass"
 PY
 		ok "json report with --expect: every flow names its line, the document parses"

@@ -191,6 +191,20 @@ static void gen_udp(const char *dir)
 	pg_close(&g.w);
 }
 
+/* DHCP answers: from Azure's DHCP service (168.63.129.16, offline only: not a
+ * test address for live traffic) accepted by platform:in:dhcp; the same from
+ * an Internet address with source port 67 dropped (a first compile accepted
+ * it: any source with port 67). */
+static void gen_dhcp(const char *dir)
+{
+	struct gen g;
+
+	gen_open(&g, dir, "dhcp.pcap", LINK_ETH);
+	udp(&g, "168.63.129.16", 67, HOST4, 68, 300, false);
+	udp(&g, "203.0.113.61", 67, HOST4, 68, 300, false);
+	pg_close(&g.w);
+}
+
 /* ICMP: echo in the vnet, an error quoting a live flow (related), an error
  * quoting nothing (invalid), an inbound ICMPv6 echo. */
 static void gen_icmp(const char *dir)
@@ -352,11 +366,11 @@ static void gen_damaged(const char *dir)
 
 static void (*const generators[])(const char *) = {
 	gen_tcp, gen_midstream, gen_udp, gen_icmp, gen_frag4, gen_ipv6_ext, gen_vlan,
-	gen_sll, gen_damaged,
+	gen_sll, gen_damaged, gen_dhcp,
 };
 static const char *const names[] = {
 	"tcp.pcap", "midstream.pcap", "udp.pcap", "icmp.pcap", "frag4.pcap", "ipv6-ext.pcap",
-	"vlan.pcap", "sll.pcap", "damaged.pcap",
+	"vlan.pcap", "sll.pcap", "damaged.pcap", "dhcp.pcap",
 };
 
 static char *slurp(const char *path, size_t *len)
