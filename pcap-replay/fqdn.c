@@ -358,6 +358,21 @@ int fqdn_replay_queued(struct fqdn_replay *f, unsigned cap, const struct pkt *p)
 	int kind;
 
 	f->n_queued++;
+	if (p->cls == PKT_TRUNCATED) {
+		/* cut by the capture's snap length: whatever it held is not
+		 * learned (filterd on the host saw all of it) */
+		bool v6 = p->avail >= 40 && (ip[0] >> 4) == 6;
+
+		if (!(v6 || (p->avail >= 20 && (ip[0] >> 4) == 4))) {
+			f->n_not_dns++;
+		} else if (!fqdn_is_resolver(&f->info, v6 ? AF_INET6 : AF_INET, ip + (v6 ? 8 : 12))) {
+			f->n_foreign++;
+		} else if (!f->n_cut++) {
+			f->cut_capture = cap;
+			f->cut_frame = p->frame;
+		}
+		return 0;
+	}
 	kind = fqdn_dns_packet(ip, p->avail, &seg);
 	if (kind == FQDN_NOT_DNS) {
 		f->n_not_dns++;
@@ -430,12 +445,16 @@ void fqdn_replay_text(const struct fqdn_replay *f, FILE *out)
 
 	dns_tcp_get_stats(f->tcp, &ts);
 	fprintf(out, "  answers: %llu packets queued, %llu answers parsed, %llu gave addresses "
-		"for FQDN rules, %llu not from a resolver, %llu unparsable, %llu not DNS; "
-		"%llu addresses left out (cap)\n",
+		"for FQDN rules, %llu not from a resolver, %llu unparsable, %llu not DNS, "
+		"%llu cut by the capture; %llu addresses left out (cap)\n",
 		(unsigned long long)f->n_queued, (unsigned long long)f->n_answers,
 		(unsigned long long)f->n_learned_answers, (unsigned long long)f->n_foreign,
 		(unsigned long long)f->n_bad, (unsigned long long)f->n_not_dns,
-		(unsigned long long)f->n_capped);
+		(unsigned long long)f->n_cut, (unsigned long long)f->n_capped);
+	if (f->n_cut)
+		fprintf(out, "  first answer cut by the capture: capture %u frame %llu (not learned "
+			"from: flows to the addresses it held are judged without them)\n",
+			f->cut_capture, (unsigned long long)f->cut_frame);
 	if (f->n_tcp_segments)
 		fprintf(out, "  over TCP: %llu segments, %llu answers reassembled, %llu stream%s "
 			"given up at a missing segment (its later answers not learned)\n",
@@ -567,6 +586,7 @@ json_t *fqdn_replay_json(const struct fqdn_replay *f)
 	json_object_set_new(cnt, "not_from_resolver", json_integer((json_int_t)f->n_foreign));
 	json_object_set_new(cnt, "unparsable", json_integer((json_int_t)f->n_bad));
 	json_object_set_new(cnt, "not_dns", json_integer((json_int_t)f->n_not_dns));
+	json_object_set_new(cnt, "cut", json_integer((json_int_t)f->n_cut));
 	{
 		struct dns_tcp_stats ts;
 

@@ -868,6 +868,11 @@ static int trace_cb(const struct nlmsghdr *nlh, void *data)
 			}
 		}
 	} else if (strcmp(table, rd->k->krs->table) == 0 && fam == NFPROTO_INET) {
+		/* a queue rule (FQDN: DNS answers to filterd, bypass): nobody
+		 * listens in the check, so the kernel accepts; the evaluator
+		 * models filterd, which accepts once it has learned */
+		if (type == NFT_TRACETYPE_RULE && (verdict & NF_VERDICT_MASK) == NF_QUEUE)
+			verdict = NF_ACCEPT;
 		if (type == NFT_TRACETYPE_RULE)
 			path_add(&o->path, false, chain,
 				 nftnl_trace_get_u64(t, NFTNL_TRACE_RULE_HANDLE), verdict,
@@ -1681,6 +1686,7 @@ int kernel_check(const struct replay_opts *o, const struct ruleset *rs,
 	struct ruleset *dumped = NULL;
 	struct vm *vm = NULL;
 	struct nl_report rep;
+	char capprob[1024] = "";	/* a capture not read whole, or unsupported */
 	char prefix[64];
 	uint64_t agree = 0, undec = 0, dis = 0;
 	int rc = 2;
@@ -1796,6 +1802,22 @@ int kernel_check(const struct replay_opts *o, const struct ruleset *rs,
 	vm_set_trace(vm, NULL, NULL);
 	if (k.err[0])
 		goto fail;
+	/* what the run without --kernel-check fails on fails the check too (exit
+	 * 2 after the agreement over what could be read): a capture not read to
+	 * its end, or one whose link type nothing was judged of */
+	for (size_t i = 0; i < r.ncaps && !capprob[0]; i++) {
+		const struct capinfo *ci = &r.caps[i];
+
+		if (ci->read_error) {
+			snprintf(capprob, sizeof(capprob), "%.900s", ci->err);
+		} else if (ci->packets && ci->unsupported == ci->packets) {
+			const char *ln = pcap_datalink_val_to_name(ci->dlt);
+
+			snprintf(capprob, sizeof(capprob), "%s: link type %s (%d) is not supported: "
+				 "none of its %llu packets was judged", ci->path, ln ? ln : "?",
+				 ci->dlt, (unsigned long long)ci->packets);
+		}
+	}
 
 	/* the kernel's run */
 	if (open_sockets(&k) < 0)
@@ -1820,6 +1842,10 @@ int kernel_check(const struct replay_opts *o, const struct ruleset *rs,
 			       "with --kernel-check-timing\n", (unsigned long long)k.ahead);
 	}
 	rc = dis ? 1 : 0;
+	if (capprob[0]) {
+		fprintf(stderr, "pcap-replay: --kernel-check: %s\n", capprob);
+		rc = 2;
+	}
 	goto out;
 fail:
 	fprintf(stderr, "pcap-replay: --kernel-check: %s\n", k.err);

@@ -26,6 +26,7 @@
 #include "conntrack.h"
 #include "netns.h"
 #include "dump.h"
+#include "netlink.h"
 #include "policy.h"
 #include "servicetags.h"
 #include "strbuf.h"
@@ -826,9 +827,20 @@ int main(int argc, char **argv)
 
 	/* the ruleset */
 	if (policy_path) {
+		const struct compile_opts *co = fqdn_compile_opts(&fqo, &fq_co, fq_res);
+		char perr[256];
+
+		/* the kernel that checks it queues DNS answers as filterd on it
+		 * would: with the xtables NFQUEUE target where the nf_tables queue
+		 * expression is missing (CONFIG_NFT_QUEUE unset) */
+		if (co && kcheck && geteuid() == 0 && nl_probe_queue(perr, sizeof(perr)) == 0) {
+			fq_co.dns_queue_xt = true;
+			fprintf(stderr, "pcap-replay: note: this kernel has no nf_tables queue "
+				"expression: DNS answers are queued by the xtables NFQUEUE target, "
+				"as filterd does here\n");
+		}
 		if (policy_load_file(policy_path, tags, &pol, &d) < 0 ||
-		    compile_policy(pol, tags, fqdn_compile_opts(&fqo, &fq_co, fq_res), &comp,
-				   &d) < 0) {
+		    compile_policy(pol, tags, co, &comp, &d) < 0) {
 			fatal_diags(&d);
 			fatalf("%s: policy rejected (%zu error%s)\n",
 				policy_path, d.errors, d.errors == 1 ? "" : "s");
@@ -981,6 +993,14 @@ int main(int argc, char **argv)
 				t->capture ? "that capture has" : r.ncaps > 1 ? "the longest capture has" :
 				"the capture has", (unsigned long long)most, most == 1 ? "" : "s");
 	}
+	if (r.fqdn && r.fqdn->n_cut)
+		fprintf(stderr, "pcap-replay: warning: %llu DNS answer%s from the resolvers cut by "
+			"the capture's snap length (first: capture %u frame %llu): the addresses %s "
+			"held are not learned, so flows to them may be denied here where filterd, "
+			"which saw the whole answer, allowed them; capture with -s 0\n",
+			(unsigned long long)r.fqdn->n_cut, r.fqdn->n_cut == 1 ? "" : "s",
+			r.fqdn->cut_capture, (unsigned long long)r.fqdn->cut_frame,
+			r.fqdn->n_cut == 1 ? "it" : "they");
 	if (stats)
 		print_stats(&r, clock_s(CLOCK_MONOTONIC) - wall0,
 			    clock_s(CLOCK_THREAD_CPUTIME_ID) - cpu0);

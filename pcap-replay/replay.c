@@ -1367,6 +1367,9 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 	/* the kernel may have dropped it on the hop-by-hop options the capture cut */
 	if (p->hbh_cut)
 		v.incomplete = true;
+	/* conntrack's window check lacked TCP options the capture cut */
+	if (p->ct_unsure && p->ct_state == CT_STATE_INVALID)
+		v.incomplete = true;
 	if (v.incomplete)
 		r->t.incomplete++;
 

@@ -323,6 +323,9 @@ struct fqdn_replay {
 	size_t nev, evcap;
 	uint64_t n_queued, n_answers, n_learned_answers, n_foreign, n_bad, n_not_dns,
 		 n_capped, n_map, n_tcp_segments;
+	uint64_t n_cut;			/* answers the capture cut (snap length) */
+	unsigned cut_capture;
+	uint64_t cut_frame;		/* the first of them */
 	struct dns_tcp *tcp;		/* answers over TCP, reassembled as filterd does */
 	unsigned bad_capture;
 	uint64_t bad_frame;

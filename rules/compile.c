@@ -1363,12 +1363,15 @@ static const struct service_tag *required_tag(struct cctx *c, const char *spec, 
 		t = tagdb_find(c->tags, name);
 		if (t)
 			return t;
+		/* at 'region:', which made the name */
 		if (warn && g)
-			diags_add(c->d, DIAG_WARNING, c->p->file, 0, 0,
+			diags_add(c->d, DIAG_WARNING, c->p->file, c->p->region_pos.line,
+				  c->p->region_pos.col,
 				  "required rule: tag '%s' is not in %s; the global tag '%s' stands in",
 				  name, c->tags->path, base);
 		else if (warn)
-			diags_add(c->d, DIAG_WARNING, c->p->file, 0, 0,
+			diags_add(c->d, DIAG_WARNING, c->p->file, c->p->region_pos.line,
+				  c->p->region_pos.col,
 				  "required rule: neither tag '%s' nor '%s' is in %s; that required destination stays closed",
 				  name, base, c->tags->path);
 		return g;
@@ -1410,6 +1413,9 @@ static void emit_managed(struct cctx *c)
 	}
 	for (size_t i = 0; i < p->nout; i++) {
 		const struct outbound_rule *o = &p->out[i];
+
+		if (o->inactive)
+			continue;
 		if (o->type == OUT_SERVICE_TAG) {
 			emit_policy_rule(c, "managed", NULL, &o->dst, o->proto, &any_ports, &o->ports,
 					 ACT_ACCEPT, NULL, CAT_MANAGED, "out", o->name);
@@ -1502,7 +1508,7 @@ static bool policy_has_fqdn(const struct policy *p)
 	if (p->isolation != ISO_ALLOW_ONLY_APPROVED)
 		return false;
 	for (size_t i = 0; i < p->nout; i++)
-		if (p->out[i].type == OUT_FQDN)
+		if (p->out[i].type == OUT_FQDN && !p->out[i].inactive)
 			return true;
 	return false;
 }

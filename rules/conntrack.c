@@ -132,6 +132,8 @@ struct tcp_side {		/* struct ip_ct_tcp_state */
 struct tcp_ct {			/* struct ip_ct_tcp */
 	struct tcp_side seen[2];
 	uint8_t state, last_dir, retrans, last_index, last_wscale, last_flags;
+	uint8_t opts_cut;		/* not the kernel's: a SYN's options were cut by the
+					 * capture (window scale, SACK-permitted unknown) */
 	uint32_t last_seq, last_ack, last_end;
 	uint16_t last_win;
 };
@@ -804,7 +806,11 @@ static void refresh(struct ct_table *t, struct ct_entry *e, int64_t extra)
 	e->timeout = (e->status & IPS_CONFIRMED) ? t->now + extra : extra;
 }
 
-enum pk { PK_ACCEPT, PK_ACCEPT_NOACCT, PK_INVALID, PK_REPEAT, PK_DROP, PK_KILLED };
+/* PK_INVALID_UNSURE: invalid by a window check that options the capture cut
+ * (a SYN's window scale or SACK-permitted, this segment's SACK blocks) could
+ * have changed: the kernel, which saw them, may have found it in window. */
+enum pk { PK_ACCEPT, PK_ACCEPT_NOACCT, PK_INVALID, PK_INVALID_UNSURE, PK_REPEAT, PK_DROP,
+	  PK_KILLED };
 
 /* ---- TCP (nf_conntrack_proto_tcp.c) ---------------------------------------- */
 
@@ -1119,6 +1125,8 @@ static enum pk tcp_packet(struct ct_table *t, struct ct_entry *e, int dir,
 	}
 	if (!(e->status & IPS_CONFIRMED) && !tcp_new(e, s))
 		return PK_INVALID;
+	if ((s->flags & F_SYN) && s->optlen && !s->opt)
+		st->opts_cut = 1;
 
 	old = st->state;
 	ns = tcp_next(dir, s->idx, old);
@@ -1231,7 +1239,7 @@ static enum pk tcp_packet(struct ct_table *t, struct ct_entry *e, int dir,
 				st->last_dir = (uint8_t)dir;
 			}
 		}
-		return PK_INVALID;
+		return st->opts_cut || (s->optlen && !s->opt) ? PK_INVALID_UNSURE : PK_INVALID;
 	}
 in_window:
 	st->last_index = (uint8_t)s->idx;
@@ -2026,6 +2034,9 @@ repeat:
 		if (++tries > 1)
 			return CT_DROP;
 		goto repeat;
+	case PK_INVALID_UNSURE:
+		p->ct_unsure = true;
+		/* fall through */
 	case PK_INVALID:
 		if (e == t->pending)
 			discard_pending(t);

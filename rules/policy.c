@@ -1387,12 +1387,13 @@ static void parse_out_fqdn(struct pctx *c, yaml_node_t *n, struct outbound_rule 
 		diags_add(c->d, DIAG_ERROR, c->file, 0, 0, "out of memory");
 }
 
-enum { O_NAME, O_TYPE, O_DESTINATION, O_CATEGORY, O_N };
+enum { O_NAME, O_TYPE, O_DESTINATION, O_CATEGORY, O_STATUS, O_N };
 static const struct keydef out_keys[O_N] = {
 	[O_NAME] = { "name", true },
 	[O_TYPE] = { "type", true },
 	[O_DESTINATION] = { "destination", true },
 	[O_CATEGORY] = { "category", false },	/* Azure's own listing; ignored */
+	[O_STATUS] = { "status", false },	/* Azure's: Active or Inactive */
 };
 
 /* nm receives the rule's name and its position for the duplicate check. */
@@ -1414,6 +1415,16 @@ static void parse_outbound_rule(struct pctx *c, yaml_node_t *m, size_t idx,
 				 "characters of A-Z, a-z, 0-9 and _.-)", s);
 		else if ((o->name = xstrdup(c, s)))
 			*nm = (struct named){ o->name, npos(v[O_NAME]), idx };
+	}
+	if (v[O_STATUS] && (s = get_str(c, v[O_STATUS], "'status'"))) {
+		static const char *const st[] = { "Active", "Inactive", NULL };
+		int k = lookup_ci(s, st);
+
+		if (k < 0)
+			error_at(c, v[O_STATUS], "invalid status '%s' (Active or Inactive)", s);
+		else if ((o->inactive = k == 1))
+			report(c, DIAG_NOTE, npos(v[O_STATUS]), "outbound rule '%s' is Inactive: it "
+			       "approves nothing (not compiled)", o->name ? o->name : "?");
 	}
 	if (v[O_TYPE] && (s = get_str(c, v[O_TYPE], "'type'"))) {
 		if ((type = lookup_ci(s, types)) < 0)
@@ -1439,21 +1450,26 @@ static void parse_outbound_rule(struct pctx *c, yaml_node_t *m, size_t idx,
 
 static void parse_managed_network(struct pctx *c, yaml_node_t *n)
 {
+	/* firewall_sku (Azure Firewall's tier for FQDN rules: Basic or
+	 * Standard) is Azure's; accepted as written and checked, no effect here */
 	static const struct keydef keys[] = {
-		{ "isolation_mode", false }, { "outbound_rules", false },
+		{ "isolation_mode", false }, { "outbound_rules", false }, { "firewall_sku", false },
 	};
 	static const char *const modes[] = {
 		"disabled", "allow_internet_outbound", "allow_only_approved_outbound", NULL,
 	};
-	yaml_node_t *v[2], *seq;
+	static const char *const skus[] = { "Basic", "Standard", NULL };
+	yaml_node_t *v[3], *seq;
 	struct named *names;
 	const char *s;
 	size_t len, nn = 0;
 	int k;
 	bool mode_known;
 
-	if (!map_fields(c, n, "'managed_network'", keys, 2, v))
+	if (!map_fields(c, n, "'managed_network'", keys, 3, v))
 		return;
+	if (v[2] && (s = get_str(c, v[2], "'firewall_sku'")) && lookup_ci(s, skus) < 0)
+		error_at(c, v[2], "invalid firewall_sku '%s' (Basic or Standard)", s);
 	mode_known = !v[0];
 	if (v[0] && (s = get_str(c, v[0], "'isolation_mode'"))) {
 		if ((k = lookup_ci(s, modes)) < 0)
@@ -1529,11 +1545,14 @@ static void parse_top(struct pctx *c, yaml_node_t *root)
 			p->workspace = xstrdup(c, s);
 	}
 	if (v[T_REGION] && (s = get_str(c, v[T_REGION], "'region'"))) {
-		if (!region_ok(s))
+		p->region_pos = npos(v[T_REGION]);
+		if (!region_ok(s)) {
 			error_at(c, v[T_REGION], "invalid region '%s' (letters and digits, "
 				 "e.g. eastus)", s);
-		else
+			p->region_invalid = true;
+		} else {
 			p->region = xstrdup(c, s);
+		}
 	}
 	if (v[T_HBI])
 		get_bool(c, v[T_HBI], "'hbi_workspace'", &p->hbi_workspace);
@@ -1828,8 +1847,9 @@ static void resolve_item(struct pctx *c, const struct tagdb *tags, struct addr_i
 		return;
 	if (ends_with_region(it->text, &base)) {
 		if (!c->p->region) {
-			report(c, DIAG_ERROR, it->pos,
-			       "'%s' needs 'region:' at the top level", it->text);
+			if (!c->p->region_invalid)	/* else said at 'region:' */
+				report(c, DIAG_ERROR, it->pos,
+				       "'%s' needs 'region:' at the top level", it->text);
 			return;
 		}
 		if (asprintf(&expanded, "%.*s.%s", (int)base, it->text, c->p->region) < 0) {

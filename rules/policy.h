@@ -92,6 +92,7 @@ struct outbound_rule {
 	char *name;
 	enum outbound_type type;
 	struct srcpos pos;
+	bool inactive;			/* status: Inactive (Azure's): not compiled */
 	/* OUT_SERVICE_TAG: either a tag or address_prefixes (the latter stand
 	 * instead of the tag when given). */
 	struct addrspec dst;		/* one ADDR_TAG item, or ADDR_CIDR items */
@@ -111,6 +112,8 @@ struct policy {
 	int version;
 	char *workspace;
 	char *region;			/* NULL when absent */
+	struct srcpos region_pos;	/* where it is written (0:0 when absent) */
+	bool region_invalid;		/* written, and refused */
 	bool hbi_workspace;
 	struct prefix *vnet;		/* virtual_network.address_space */
 	size_t nvnet;

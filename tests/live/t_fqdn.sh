@@ -375,6 +375,37 @@ M
 		"any(l.get('line') == 2 for l in d['fqdn']['learned'])" \
 		--policy "$T/policy.yaml" --tags "$TAGS" --fqdn-map "$T/fqdn.map" \
 		--require-match --expect "$T/expect.txt"
+	# the resolver's UDP answers cut to 70 bytes (a short snap length): counted
+	# as cut and warned about -- not "not DNS" -- and what they held is not
+	# learned from (the flow to $APP2, opened by a UDP answer, is denied here)
+	ncut=$("$PY" - "$T/fqdn-all.pcap" "$T/fqdn-cut.pcap" "$DNS1" <<'PYEOF'
+import socket, struct, sys
+src = socket.inet_aton(sys.argv[3])
+d = open(sys.argv[1], 'rb').read()
+out, o, n = [d[:24]], 24, 0
+while o + 16 <= len(d):
+    s, us, incl, orig = struct.unpack('<IIII', d[o:o + 16])
+    f = d[o + 16:o + 16 + incl]
+    o += 16 + incl
+    if (len(f) > 70 and f[12:14] == b'\x08\x00' and f[14] == 0x45 and f[23] == 17 and
+            f[26:30] == src and f[34:36] == b'\x00\x35'):
+        f, n = f[:70], n + 1
+    out.append(struct.pack('<IIII', s, us, len(f), orig) + f)
+open(sys.argv[2], 'wb').write(b''.join(out))
+print(n)
+PYEOF
+)
+	"$REPLAY" --policy "$T/policy.yaml" --tags "$TAGS" --resolver $DNS1 "${FQ_OPTS[@]}" --format json \
+		"$T/fqdn-cut.pcap" >"$T/cut.json" 2>"$T/cut.err"
+	if [ "${ncut:-0}" -gt 0 ] &&
+		grep -q "warning: $ncut DNS answers\? from the resolvers cut by the capture's snap length" "$T/cut.err" &&
+		"$PY" -c 'import json,sys; d=json.load(open(sys.argv[1])); a=d["fqdn"]["answers"]; sys.exit(0 if a["cut"] == int(sys.argv[2]) and a["not_dns"] == 0 and not any(f["dst"] == sys.argv[3] and f["verdict"] == "accept" for f in d["flows"]) else 1)' \
+			"$T/cut.json" "$ncut" "$APP2"; then
+		ok "replay: $ncut DNS answers cut by the snap length are counted as cut and warned about"
+	else
+		not_ok "replay: DNS answers cut by the snap length are counted as cut and warned about" \
+			"cut: ${ncut:-?}" "$(cat "$T/cut.err")" "$(head -c 1500 "$T/cut.json")"
+	fi
 	printf 'app.test.example\n' >"$T/bad.map"
 	out=$("$REPLAY" --policy "$T/policy.yaml" --tags "$TAGS" --fqdn-map "$T/bad.map" "$T/fqdn-all.pcap" 2>&1)
 	if [ $? -eq 2 ] && grep -q "bad.map:1:17: error" <<<"$out"; then

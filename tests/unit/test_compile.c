@@ -676,15 +676,15 @@ static void test_diag_required_missing(void **state)
 	assert_string_equal(t,
 		"p.yaml: warning: required rule: tag 'AzureActiveDirectory' is not in tags.json; "
 		"that required destination stays closed\n"
-		"p.yaml: warning: required rule: neither tag 'BatchNodeManagement.northeurope' nor "
+		"p.yaml:3:9: warning: required rule: neither tag 'BatchNodeManagement.northeurope' nor "
 		"'BatchNodeManagement' is in tags.json; that required destination stays closed\n"
 		"p.yaml: warning: required rule: tag 'AzureResourceManager' is not in tags.json; "
 		"that required destination stays closed\n"
-		"p.yaml: warning: required rule: tag 'Storage.northeurope' is not in tags.json; "
+		"p.yaml:3:9: warning: required rule: tag 'Storage.northeurope' is not in tags.json; "
 		"the global tag 'Storage' stands in\n"
 		"p.yaml: warning: required rule: tag 'AzureFrontDoor.FirstParty' is not in tags.json; "
 		"that required destination stays closed\n"
-		"p.yaml: warning: required rule: neither tag 'MicrosoftContainerRegistry.northeurope' "
+		"p.yaml:3:9: warning: required rule: neither tag 'MicrosoftContainerRegistry.northeurope' "
 		"nor 'MicrosoftContainerRegistry' is in tags.json; that required destination stays closed\n"
 		"p.yaml: warning: required rule: tag 'AzureMonitor' is not in tags.json; "
 		"that required destination stays closed\n");

@@ -638,6 +638,39 @@ def ipv6_loopback_wire():
     return c
 
 
+def _dns_name(n):
+    return b"".join(bytes([len(p)]) + p.encode() for p in n.split(".")) + b"\0"
+
+
+def _dns(qid, name, answers=(), qtype=1):
+    """A DNS query (no answers) or response: answers are (type, rdata)."""
+    flags = 0x8180 if answers else 0x0100
+    m = struct.pack("!HHHHHH", qid, flags, 1, len(answers), 0, 0)
+    m += _dns_name(name) + struct.pack("!HH", qtype, 1)
+    for t, data in answers:
+        m += b"\xc0\x0c" + struct.pack("!HHIH", t, 1, 60, len(data)) + data
+    return m
+
+
+def fqdn_queue():
+    """A policy with FQDN rules queues the resolvers' DNS answers to filterd
+    (bypass).  In the check nobody listens: the kernel accepts them, the
+    evaluator (modelling filterd, which accepts once it has learned) too; on
+    a kernel without the nf_tables queue expression the check queues with
+    the xtables NFQUEUE target, as filterd does there.  The check refused the
+    ruleset on such a kernel, and compared the kernel's 'queue' with the
+    evaluator's accept (fqdn-queue.args: --resolver 10.0.0.53)."""
+    c = Cap()
+    res = "10.0.0.53"
+    c.out(c.ip(H4, res, 17, udp(50600, 53, _dns(1, "pypi.org"))))
+    c.inb(c.ip(res, H4, 17, udp(53, 50600, _dns(1, "pypi.org", [(1, abytes(INET4))]))))
+    c.out(c.ip(H4, INET4, 6, tcp(50601, 443, 100, 0, 0x02)))
+    c.out(c.ip(H4, res, 17, udp(50602, 53, _dns(2, "pypi.org", qtype=28))))
+    c.inb(c.ip(res, H4, 17, udp(53, 50602, _dns(2, "pypi.org", [(28, abytes(INET6))], 28))))
+    c.out(c.ip(H6, INET6, 6, tcp(50603, 443, 100, 0, 0x02)))
+    return c
+
+
 CASES = {
     "handshake-in": handshake_in, "handshake-out": handshake_out,
     "established-return": established_return, "invalid": invalid,
@@ -652,6 +685,7 @@ CASES = {
     "ipv6-hop-by-hop": ipv6_hop_by_hop, "ipv4-options": ipv4_options,
     "multicast-loop": multicast_loop, "ipv6-loopback-wire": ipv6_loopback_wire,
     "sctp-assoc": sctp_assoc, "sctp-invalid": sctp_invalid, "sctp-paths": sctp_paths,
+    "fqdn-queue": fqdn_queue,
 }
 
 
