@@ -583,10 +583,13 @@ struct qctx {
 	char name[];
 };
 
+/* (resync moves names out, leaving NULL: a second name looked up after a
+ * first was moved crashed filterd on every reload of a policy with two
+ * FQDN names) */
 static struct fq_name *find_name(struct fqdn_state *s, const char *name)
 {
 	for (size_t i = 0; i < s->nnames; i++)
-		if (strcmp(s->names[i].name, name) == 0)
+		if (s->names[i].name && strcmp(s->names[i].name, name) == 0)
 			return &s->names[i];
 	return NULL;
 }

@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <getopt.h>
 #include <libgen.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -81,16 +82,67 @@ static void arm_ms(int fd, unsigned ms)
 	timerfd_settime(fd, 0, &its, NULL);
 }
 
-static int watch_dirs(struct daemon *d)
+/* What inotify watches: the directories of the policy and tags files (editors
+ * write, rename and replace), and -- with dns_servers empty, when FQDN rules
+ * take their resolvers from it -- /etc/resolv.conf: the file itself (a bind
+ * mount or a write in place: the file's inode tells), its directory (replaced
+ * by a rename), and where a symlink points (systemd-resolved, resolvconf).
+ * A change of it recompiles the policy with the resolvers it names. */
+#define RESOLV_CONF "/etc/resolv.conf"
+#define N_DIR_WATCH 4
+
+static struct dir_watch {
+	int wd;
+	char name[256];			/* the file's name in the directory */
+	bool resolv;
+} dir_watch[N_DIR_WATCH];
+static size_t n_dir_watch;
+static int resolv_file_wd = -1;
+static bool resolv_burst;		/* logged; the debounced reload ends it */
+
+static int watch_dir_of(struct daemon *d, const char *path, bool resolv)
 {
 	char a[4096], b[4096];
-	snprintf(a, sizeof(a), "%s", d->cfg.policy);
-	snprintf(b, sizeof(b), "%s", d->cfg.tags);
 	const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_ATTRIB;
-	if (inotify_add_watch(d->inofd, dirname(a), mask) < 0 ||
-	    inotify_add_watch(d->inofd, dirname(b), mask) < 0) {
+	int wd;
+
+	snprintf(a, sizeof(a), "%s", path);
+	snprintf(b, sizeof(b), "%s", path);
+	if ((wd = inotify_add_watch(d->inofd, dirname(a), mask)) < 0)
+		return -1;
+	if (n_dir_watch < N_DIR_WATCH) {
+		struct dir_watch *w = &dir_watch[n_dir_watch++];
+
+		w->wd = wd;
+		w->resolv = resolv;
+		snprintf(w->name, sizeof(w->name), "%s", basename(b));
+	}
+	return 0;
+}
+
+/* (Re)arms the watch of resolv.conf's inode: after a rename over it, the
+ * name is another inode. */
+static void watch_resolv_file(struct daemon *d)
+{
+	resolv_file_wd = inotify_add_watch(d->inofd, RESOLV_CONF, IN_CLOSE_WRITE | IN_MODIFY |
+					   IN_ATTRIB | IN_DELETE_SELF | IN_MOVE_SELF);
+}
+
+static int watch_dirs(struct daemon *d)
+{
+	if (watch_dir_of(d, d->cfg.policy, false) < 0 || watch_dir_of(d, d->cfg.tags, false) < 0) {
 		dlog("event=error what=inotify error=\"%s\"", strerror(errno));
 		return -1;
+	}
+	if (!d->cfg.dns_servers || !d->cfg.dns_servers[0]) {
+		char real[PATH_MAX];
+
+		watch_resolv_file(d);
+		if (watch_dir_of(d, RESOLV_CONF, true) < 0)
+			dlog("event=warning what=inotify file=%s error=\"%s\" note=\"a change of the "
+			     "resolvers is applied at the next reload\"", RESOLV_CONF, strerror(errno));
+		if (realpath(RESOLV_CONF, real) && strcmp(real, RESOLV_CONF) != 0)
+			watch_dir_of(d, real, true);
 	}
 	return 0;
 }
@@ -98,11 +150,7 @@ static int watch_dirs(struct daemon *d)
 static void on_inotify(struct daemon *d)
 {
 	char buf[8192] __attribute__((aligned(__alignof__(struct inotify_event))));
-	char pa[4096], pb[4096];
-	snprintf(pa, sizeof(pa), "%s", d->cfg.policy);
-	snprintf(pb, sizeof(pb), "%s", d->cfg.tags);
-	const char *np = basename(pa), *nt = basename(pb);
-	bool hit = false;
+	bool hit = false, resolv = false;
 
 	for (;;) {
 		ssize_t n = read(d->inofd, buf, sizeof(buf));
@@ -110,10 +158,25 @@ static void on_inotify(struct daemon *d)
 			break;
 		for (char *p = buf; p < buf + n;) {
 			struct inotify_event *ev = (struct inotify_event *)p;
-			if (ev->len && (strcmp(ev->name, np) == 0 || strcmp(ev->name, nt) == 0))
-				hit = true;
+
+			if (ev->wd == resolv_file_wd && resolv_file_wd >= 0 && !(ev->mask & IN_IGNORED))
+				resolv = true;
+			for (size_t i = 0; ev->len && i < n_dir_watch; i++)
+				if (dir_watch[i].wd == ev->wd && strcmp(ev->name, dir_watch[i].name) == 0) {
+					if (dir_watch[i].resolv)
+						resolv = true;
+					else
+						hit = true;
+				}
 			p += sizeof(*ev) + ev->len;
 		}
+	}
+	if (resolv) {
+		watch_resolv_file(d);		/* replaced: watch the new file */
+		if (!resolv_burst)		/* one line a burst of writes */
+			dlog("event=resolv-conf-changed file=%s action=reload", RESOLV_CONF);
+		resolv_burst = true;
+		hit = true;
 	}
 	/* Editors write, rename and touch in bursts: wait for the burst to end. */
 	if (hit)
@@ -416,8 +479,10 @@ int main(int argc, char **argv)
 				on_inotify(d);
 			} else if (fd == d->debounce_fd) {
 				uint64_t x;
-				if (read(fd, &x, sizeof(x)) == sizeof(x))
+				if (read(fd, &x, sizeof(x)) == sizeof(x)) {
+					resolv_burst = false;
 					reload(d, "inotify");
+				}
 			} else if (fd == d->confirm_fd) {
 				on_tick(d);
 			} else if (fd == d->ctl_fd) {

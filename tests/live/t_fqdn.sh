@@ -461,6 +461,34 @@ if wait_until 8 in_set fqdn_app_v4 $APP1; then ok "resolv.conf: filterd resolved
 else not_ok "resolv.conf: filterd resolved app.test.example through $DNS1" "$(grep fqdn "$T/log2" | tail -5)"; fi
 expect_allowed "resolv.conf: tcp 443 to app.test.example ($APP1) allowed" host tcp $APP1 443
 checks_wait
+# resolv.conf changes (written in place, as resolvconf does; ip netns exec's
+# bind mount shows filterd the same inode): filterd recompiles with the
+# resolvers it names now -- a first version kept the old ones until a reload
+resolvers_are() {	# the resolver set holds $1 and not $2
+	local set
+	set=$(nsx host nft list set inet filterd dns_resolvers_v4 2>/dev/null)
+	grep -qF "$1" <<<"$set" && ! grep -qF "$2" <<<"$set"
+}
+n0=$(grep -c "event=resolv-conf-changed" "$T/log2")
+echo "nameserver $DNS2" >"$_etc_ns/resolv.conf"
+if wait_until 10 resolvers_are $DNS2 $DNS1 &&
+	[ "$(grep -c "event=resolv-conf-changed" "$T/log2")" -gt "$n0" ]; then
+	ok "resolv.conf: a change is applied (the resolver set holds $DNS2 now, not $DNS1)"
+else
+	not_ok "resolv.conf: a change is applied" "$(nsx host nft list set inet filterd dns_resolvers_v4 2>&1)" \
+		"$(grep -v 'event=drop ' "$T/log2" | tail -5)"
+fi
+echo "nameserver $DNS1" >"$_etc_ns/resolv.conf"
+if wait_until 10 resolvers_are $DNS1 $DNS2 &&
+	out=$(FILTERD_SOCKET="$T/sock2" "$FILTERCTL" verify 2>&1) &&
+	[ "$(grep -c "event=resolv-conf-changed" "$T/log2")" = $((n0 + 2)) ]; then
+	# (a reload of this policy, whose FQDN names were learned, crashed
+	# filterd in resync until the resolv.conf watch made one happen here)
+	ok "resolv.conf: changed back, applied again (one log line a change); verify: ok"
+else
+	not_ok "resolv.conf: changed back, applied again" "$(nsx host nft list set inet filterd dns_resolvers_v4 2>&1)" "$out" \
+		"$(grep -v 'event=drop ' "$T/log2" | tail -8)" "$(grep -A14 'ERROR: AddressSanitizer' "$T/log2")"
+fi
 # ---- under the unit's address families (RestrictAddressFamilies= of
 # scripts/filterd.service, applied by tests/tools/restrict_af.py as systemd
 # would): filterd's own DNS queries need AF_INET/AF_INET6.  A first unit
