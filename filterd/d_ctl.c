@@ -170,30 +170,97 @@ static bool list_has(const char *list, const char *kind, const char *name, unsig
 	return found;
 }
 
-static enum role role_of(struct daemon *d, const struct actor *a)
+/* Who a uid is -- its name and groups -- asked of NSS (getpwuid,
+ * getgrouplist, getgrgid) at most once every IDENT_TTL_S for a uid and
+ * primary gid: a slow directory service (LDAP, sssd) is asked once, not on
+ * every request (it was asked two or three times a request, in the loop).
+ * A change of group membership takes up to IDENT_TTL_S, as with nscd; the
+ * role lists are matched against the identity on every request, so
+ * set-roles takes effect at once. */
+#define IDENT_CACHE 32
+#define IDENT_TTL_S 30
+#define IDENT_GROUPS 64
+
+struct ident {
+	bool used;
+	uid_t uid;
+	gid_t gid;
+	time_t at;			/* mono_now() */
+	char user[64];			/* "" when unknown or too long to hold whole */
+	int ng;
+	gid_t groups[IDENT_GROUPS];
+	char gname[IDENT_GROUPS][64];	/* "" likewise: matched by gid alone */
+};
+static struct ident idents[IDENT_CACHE];
+static unsigned long ident_lookups;	/* NSS lookups made (tests: FILTERD_DEBUG_IDENT) */
+
+static const struct ident *ident_of(uid_t uid, gid_t gid)
 {
+	time_t now = mono_now();
+	struct ident *e = NULL, *oldest = &idents[0];
 	gid_t groups[256];
 	int ng = 256;
 	struct passwd *pw;
 
-	if (a->uid == 0)
-		return ROLE_OWNER;
-	pw = getpwuid(a->uid);
-	if (pw && getgrouplist(pw->pw_name, a->gid, groups, &ng) < 0)
-		ng = 0;
-	if (!pw) {
-		groups[0] = a->gid;
+	for (int i = 0; i < IDENT_CACHE; i++) {
+		struct ident *x = &idents[i];
+
+		if (x->used && x->uid == uid && x->gid == gid) {
+			if (now - x->at < IDENT_TTL_S)
+				return x;
+			e = x;
+			break;
+		}
+		if (!x->used || (oldest->used && x->at < oldest->at))
+			oldest = x;
+	}
+	if (!e)
+		e = oldest;
+	memset(e, 0, sizeof(*e));
+	e->used = true;
+	e->uid = uid;
+	e->gid = gid;
+	e->at = now;
+	ident_lookups++;
+	if (getenv("FILTERD_DEBUG_IDENT"))
+		dlog("event=ident-lookup uid=%u lookups=%lu", (unsigned)uid, ident_lookups);
+	pw = getpwuid(uid);
+	/* a name too long to hold whole is not cut (a cut name could equal
+	 * another user's): such a user is known by uid alone */
+	if (pw && strlen(pw->pw_name) < sizeof(e->user))
+		snprintf(e->user, sizeof(e->user), "%s", pw->pw_name);
+	if (!pw || getgrouplist(pw->pw_name, gid, groups, &ng) < 0) {
+		/* unknown user, or more groups than are held: the primary group
+		 * only (fewer roles, never more) */
+		groups[0] = gid;
 		ng = 1;
 	}
+	for (int i = 0; i < ng && e->ng < IDENT_GROUPS; i++) {
+		struct group *g = getgrgid(groups[i]);
+
+		e->groups[e->ng] = groups[i];
+		if (g && strlen(g->gr_name) < sizeof(e->gname[0]))
+			snprintf(e->gname[e->ng], sizeof(e->gname[0]), "%s", g->gr_name);
+		e->ng++;
+	}
+	return e;
+}
+
+static enum role role_of(struct daemon *d, const struct actor *a)
+{
+	const struct ident *id;
+
+	if (a->uid == 0)
+		return ROLE_OWNER;
+	id = ident_of(a->uid, a->gid);
 	for (int r = ROLE_OWNER; r >= ROLE_READER; r--) {
 		const char *list = d->cfg.roles[r];
 		if (list_has(list, "user", a->user[0] ? a->user : NULL, a->uid))
 			return (enum role)r;
-		for (int i = 0; i < ng; i++) {
-			struct group *g = getgrgid(groups[i]);
-			if (list_has(list, "group", g ? g->gr_name : NULL, groups[i]))
+		for (int i = 0; i < id->ng; i++)
+			if (list_has(list, "group", id->gname[i][0] ? id->gname[i] : NULL,
+				     id->groups[i]))
 				return (enum role)r;
-		}
 	}
 	return ROLE_NONE;
 }
@@ -694,11 +761,8 @@ void ctl_accept(struct daemon *d)
 		c->who.uid = cr.uid;
 		c->who.gid = cr.gid;
 		c->who.pid = cr.pid;
-		struct passwd *pw = getpwuid(c->who.uid);
-		/* a name too long to hold whole is not cut (a cut name could
-		 * equal another user's): such a user is known by uid alone */
-		if (pw && strlen(pw->pw_name) < sizeof(c->who.user))
-			snprintf(c->who.user, sizeof(c->who.user), "%s", pw->pw_name);
+		snprintf(c->who.user, sizeof(c->who.user), "%s",
+			 ident_of(c->who.uid, c->who.gid)->user);
 		/* known before a byte is read: how large a request may be */
 		c->limit = role_of(d, &c->who) >= ROLE_CONTRIBUTOR ? CTL_MAX_REQUEST :
 			   CTL_MAX_REQUEST_READ;

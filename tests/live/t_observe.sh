@@ -86,7 +86,7 @@ EOF2
 cat >"$T/fail.expect" <<'EOF2'
 allow in  tcp from 203.0.113.0/24 to any port 22
 EOF2
-if ! fd_start --set verify_captures="$T/cap.pcap:$T/pass.expect"; then
+if ! FD_ENV="FILTERD_DEBUG_IDENT=1" fd_start --set verify_captures="$T/cap.pcap:$T/pass.expect"; then
 	not_ok "t_observe: filterd starts"
 	finish
 fi
@@ -246,6 +246,8 @@ if [ $? = 2 ]; then ok "audit --since: bad value is a usage error"; else not_ok 
 
 # ---- roles ----------------------------------------------------------------------
 if [ $HAVE_USERS = 1 ]; then
+	lookups() { grep -c "event=ident-lookup uid=$(id -u "$1") " "$LOG"; }
+	l0r=$(lookups "$U_R") l0n=$(lookups "$U_N")
 	for op in show metrics verify audit; do
 		out=$(as_user "$U_R" $op 2>&1); rc=$?
 		# verify fails (the table was changed) but is answered
@@ -258,6 +260,15 @@ if [ $HAVE_USERS = 1 ]; then
 		if [ $rc = 5 ] && grep -q "permission denied" <<<"$out"; then ok "roles: no role, no $op"; else
 			not_ok "roles: no role, no $op" "rc=$rc" "$out"; fi
 	done
+	# who a uid is (name, groups) is asked of NSS once for these requests, not
+	# two or three times a request in the loop (a slow LDAP held every client)
+	if [ $(($(lookups "$U_R") - l0r)) -le 1 ] && [ $(($(lookups "$U_N") - l0n)) -le 1 ] &&
+		[ "$(lookups "$U_R")" -ge 1 ]; then
+		ok "roles: a user's identity is looked up once for 4 requests (cached $((30)) s)"
+	else
+		not_ok "roles: a user's identity is looked up once for 4 requests" \
+			"reader: $l0r -> $(lookups "$U_R"), no role: $l0n -> $(lookups "$U_N")"
+	fi
 else
 	skip "roles" "cannot create test users"
 fi
