@@ -993,6 +993,15 @@ int main(int argc, char **argv)
 				t->capture ? "that capture has" : r.ncaps > 1 ? "the longest capture has" :
 				"the capture has", (unsigned long long)most, most == 1 ? "" : "s");
 	}
+	if (r.t.dir_contradicted)
+		fprintf(stderr, "pcap-replay: warning: %llu packet%s flagged outgoing on a device "
+			"other than lo go%s to a host address (first: capture %u frame %llu): judged "
+			"as loopback traffic, which never leaves by such a device; are the host's "
+			"addresses (--local%s) right?\n",
+			(unsigned long long)r.t.dir_contradicted, r.t.dir_contradicted == 1 ? "" : "s",
+			r.t.dir_contradicted == 1 ? "es" : "", r.t.dir_contradicted_capture,
+			(unsigned long long)r.t.dir_contradicted_frame,
+			r.local_inferred ? ", inferred here" : "");
 	if (r.fqdn && r.fqdn->n_cut)
 		fprintf(stderr, "pcap-replay: warning: %llu DNS answer%s from the resolvers cut by "
 			"the capture's snap length (first: capture %u frame %llu): the addresses %s "

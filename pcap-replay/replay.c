@@ -1236,6 +1236,10 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 	const char *decided = NULL;
 	enum ct_frag_result fr;
 
+	if (dir == FLOW_LO && p->pcap_dir == 2 && p->nonlo && !r->t.dir_contradicted++) {
+		r->t.dir_contradicted_capture = cap;
+		r->t.dir_contradicted_frame = p->frame;
+	}
 	fr = ct_defrag(r->ct, p);
 	if (fr == CT_FRAG_HELD || fr == CT_FRAG_DROPPED) {
 		if (fr == CT_FRAG_HELD)

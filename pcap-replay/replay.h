@@ -128,6 +128,11 @@ struct totals {
 	uint64_t judged, accepted, dropped, incomplete;
 	uint64_t flows_over_cap;	/* packets of flows past --max-flows */
 	uint64_t flows_accepted, flows_dropped, flows_undecidable;
+	/* flagged outgoing (pcapng, SLL) on a device other than lo, to a host
+	 * address: judged as loopback traffic, which never leaves by such a
+	 * device -- --local or the flags are likely wrong */
+	uint64_t dir_contradicted, dir_contradicted_frame;
+	unsigned dir_contradicted_capture;
 };
 
 /* What the pipeline did with one frame, for --kernel-check (kernel_check.c),

@@ -165,6 +165,23 @@ else
 		"with flags: $(flows "$tmp/out1" | tr '\n' ';')" "without: $(flows "$tmp/out2" | tr '\n' ';')"
 fi
 
+# flags that contradict --local (packet 2 leaves eth0 for 203.0.113.200, which
+# --local calls a host address): judged as loopback, and said -- it was silent
+"$REPLAY" --policy "$POLICY" --tags "$TAGS" --local 10.0.1.4,203.0.113.200 "$tmp/le.pcapng" \
+	>"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ "$rc" -eq 0 ] && grep -q "warning: 1 packet flagged outgoing on a device other than lo goes to a host address (first: capture 1 frame 2)" "$tmp/err"; then
+	ok "pcapng: an outgoing flag towards a --local address is warned about (taken as loopback)"
+else
+	not_ok "pcapng: an outgoing flag towards a --local address is warned about" "exit $rc" "$(head -3 "$tmp/err")"
+fi
+"$REPLAY" --policy "$POLICY" --tags "$TAGS" --local 10.0.1.4 "$tmp/le.pcapng" >/dev/null 2>"$tmp/err"
+if grep -q "flagged outgoing" "$tmp/err"; then
+	not_ok "pcapng: no such warning when the flags and --local agree" "$(cat "$tmp/err")"
+else
+	ok "pcapng: no such warning when the flags and --local agree"
+fi
+
 # options that lie about their length: flags given up with a warning, replay goes on
 gen "$tmp/lying.pcapng" lying
 "$REPLAY" --policy "$POLICY" --tags "$TAGS" --local "$WRONG_LOCAL" "$tmp/lying.pcapng" \
