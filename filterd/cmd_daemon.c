@@ -222,6 +222,64 @@ int cmd_hbi_clear(int argc, char **argv)
 	return simple("hbi-clear", json_pack("{s:s}", "workspace", argv[1]));
 }
 
+/* The FQDN block of status, for people: one line a set, one a name. */
+static void print_fqdn(json_t *fq)
+{
+	json_t *v, *x;
+	size_t i, j;
+	const char *k;
+
+	char q[32] = "(not bound)";
+
+	if (json_is_integer(json_object_get(fq, "queue")))
+		snprintf(q, sizeof(q), "%lld", (long long)json_integer_value(json_object_get(fq, "queue")));
+	printf("%-26s queue %s, resolvers", "fqdn", q);
+	json_array_foreach(json_object_get(fq, "resolvers"), i, v)
+		printf("%s %s", i ? "," : "", json_string_value(v));
+	if (!json_array_size(json_object_get(fq, "resolvers")))
+		printf(" none");
+	printf("\n");
+	json_array_foreach(json_object_get(fq, "sets"), i, v) {
+		json_t *addrs = json_object_get(v, "addresses");
+		long long soonest = -1;
+
+		json_array_foreach(addrs, j, x) {
+			long long e = json_integer_value(json_object_get(x, "expires_in"));
+			if (soonest < 0 || e < soonest)
+				soonest = e;
+		}
+		printf("  set %-30s %-28s %zu address%s", json_string_value(json_object_get(v, "set")),
+		       json_string_value(json_object_get(v, "fqdn")), json_array_size(addrs),
+		       json_array_size(addrs) == 1 ? "" : "es");
+		json_array_foreach(addrs, j, x) {
+			if (j == 4) {
+				printf(" ...");
+				break;
+			}
+			printf("%s%s", j ? ", " : ": ", json_string_value(json_object_get(x, "address")));
+		}
+		if (soonest >= 0)
+			printf(" (next expiry in %lld s)", soonest);
+		if (json_integer_value(json_object_get(v, "capped")))
+			printf(" [capped %lld]", (long long)json_integer_value(json_object_get(v, "capped")));
+		printf("\n");
+	}
+	json_array_foreach(json_object_get(fq, "resolved_names"), i, v) {
+		const char *err = json_string_value(json_object_get(v, "last_error"));
+
+		printf("  name %-29s resolved %lld time%s, next in %lld s%s%s\n",
+		       json_string_value(json_object_get(v, "name")),
+		       (long long)json_integer_value(json_object_get(v, "resolves")),
+		       json_integer_value(json_object_get(v, "resolves")) == 1 ? "" : "s",
+		       (long long)json_integer_value(json_object_get(v, "next_resolve_in")),
+		       err && *err ? "; last error: " : "", err ? err : "");
+	}
+	printf("  counters");
+	json_object_foreach(json_object_get(fq, "counters"), k, v)
+		printf(" %s=%lld", k, (long long)json_integer_value(v));
+	printf("\n");
+}
+
 int cmd_status(int argc, char **argv)
 {
 	bool as_json = argc > 1 && strcmp(argv[1], "--json") == 0;
@@ -245,7 +303,9 @@ int cmd_status(int argc, char **argv)
 		const char *k;
 		json_t *v;
 		json_object_foreach(s, k, v) {
-			if (json_is_object(v)) {
+			if (strcmp(k, "fqdn") == 0 && json_is_object(v)) {
+				print_fqdn(v);
+			} else if (json_is_object(v)) {
 				printf("%-26s", k);
 				const char *k2;
 				json_t *v2;

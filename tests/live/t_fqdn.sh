@@ -235,6 +235,14 @@ nsx host getent hosts acct1.blob.test.example >/dev/null
 if ctl status --json >"$T/status.json" && grep -q "acct1\|$BLOB" "$T/status.json" && grep -q '"expires_in"' "$T/status.json"; then
 	ok "status: FQDN sets with addresses and expiry"
 else not_ok "status: FQDN sets with addresses and expiry" "$(head -c 2000 "$T/status.json")"; fi
+# the text form: a line a set (its addresses, next expiry), a line a resolved name
+if ctl status >"$T/status.txt" &&
+	grep -Eq "^fqdn +queue [0-9]+, resolvers $DNS1\$" "$T/status.txt" &&
+	grep -Eq "^  set fqdn_blob_v4 +\*\.blob\.test\.example +[0-9]+ address(es)?: .*$BLOB.* \(next expiry in [0-9]+ s\)" "$T/status.txt" &&
+	grep -Eq "^  name app\.test\.example +resolved [0-9]+ times?, next in -?[0-9]+ s" "$T/status.txt" &&
+	! grep -q '\[{' "$T/status.txt"; then
+	ok "status: the FQDN block as text (sets, names), not raw JSON"
+else not_ok "status: the FQDN block as text" "$(grep -A8 '^fqdn' "$T/status.txt")"; fi
 # show: the same names and addresses beside the rules
 if ctl show >"$T/show.txt" && grep -Eq '^  \*\.blob\.test\.example +fqdn_blob_v4 .*'"$BLOB"' \([0-9]+s\)' "$T/show.txt"; then
 	ok "show: FQDN sets with learned addresses and expiry"
