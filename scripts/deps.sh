@@ -1,7 +1,7 @@
 #!/bin/sh
 # Install the Debian packages filterd needs when they are missing (root only).
 set -e
-PKGS="build-essential pkg-config libnftnl-dev libmnl-dev libpcap-dev libcmocka-dev libyaml-dev libjansson-dev nftables iproute2 tcpdump dnsmasq-base iputils-ping netcat-openbsd python3 libssl-dev libsystemd-dev libcap-ng-dev systemd valgrind groff-base libc-ares-dev dnsutils clang libclang-rt-14-dev util-linux libseccomp2"
+PKGS="build-essential pkg-config libnftnl-dev libmnl-dev libpcap-dev libcmocka-dev libyaml-dev libjansson-dev nftables iproute2 tcpdump dnsmasq-base iputils-ping netcat-openbsd python3 libssl-dev libsystemd-dev libcap-ng-dev systemd valgrind groff-base libc-ares-dev dnsutils clang libclang-rt-14-dev util-linux libseccomp2 faketime"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

@@ -309,6 +309,49 @@ if ctl roles set --reader "$long" --owner "user:root,uid:4242" >/dev/null 2>&1 &
 else not_ok "set-roles: the whole lists audited" "$(grep set-roles "$T/audit.log" | tail -1 | tail -c 300)"; fi
 ctl roles set --owner "" --reader "user:$U_R" >/dev/null 2>&1
 
+# ---- the confirmation window is on the boot clock, not the wall clock -------------
+# filterd under libfaketime (the wall clock offset as a file says; CLOCK_BOOTTIME
+# and CLOCK_MONOTONIC untouched): a step forward must not end a window early
+# (NTP at boot), a step back must not hold it open -- the windows were on
+# time(NULL) before
+FTLIB=$(ls /usr/lib/*/faketime/libfaketime.so.1 2>/dev/null | head -1)
+if [ -z "$FTLIB" ]; then
+	skip "window: wall-clock steps" "libfaketime not installed (apt-get install faketime)"
+else
+	stop
+	echo "+0" >"$T/faketime"
+	start_ft() {
+		nsx host env LD_PRELOAD="$FTLIB" FAKETIME_TIMESTAMP_FILE="$T/faketime" FAKETIME_NO_CACHE=1 \
+			FAKETIME_DONT_FAKE_MONOTONIC=1 "$FILTERD" --policy "$T/policy.yaml" --tags "$T/tags.json" \
+			--state-dir "$T/state" --socket "$T/sock" --set audit_log="$T/audit.log" \
+			--set audit_log_max=67108864 --set socket_mode=0666 >>"$T/log" 2>&1 &
+		_live_pids+=($!)
+		wait_until 10 ctl status
+	}
+	left() { ctl status --json | "$PY" -c 'import json,sys; p=json.load(sys.stdin)["pending_confirmation"]; print(p["seconds_left"] if p else -1)'; }
+	if start_ft && ctl apply "$T/B.yaml" --confirm-within 20 >/dev/null 2>&1 && in_force 8080; then
+		rb0=$(nlog 'event=rolled-back')
+		echo "+2h" >"$T/faketime"
+		sleep 3
+		l=$(left)
+		if [ "$(nlog 'event=rolled-back')" = "$rb0" ] && in_force 8080 && [ "$l" -ge 12 ] && [ "$l" -le 18 ]; then
+			ok "window: the wall clock stepped 2 h forward: the window holds ($l s left of 20)"
+		else not_ok "window: a forward wall-clock step does not end the window" "left: $l" "$(tail -3 "$T/log")"; fi
+		ctl rollback >/dev/null 2>&1
+		echo "+0" >"$T/faketime"
+		ctl apply "$T/B.yaml" --confirm-within 3 >/dev/null 2>&1
+		echo "-1h" >"$T/faketime"
+		if wait_until 8 sh -c "! FILTERD_SOCKET='$T/sock' '$FILTERCTL' show | grep -q AllowInet8080" &&
+			[ "$(nlog 'event=rolled-back')" -gt "$rb0" ]; then
+			ok "window: the wall clock stepped 1 h back: rolled back after its 3 s all the same"
+		else not_ok "window: a backward wall-clock step does not hold the window open" "$(tail -3 "$T/log")"; fi
+	else
+		not_ok "window: filterd under libfaketime" "$(tail -5 "$T/log")"
+	fi
+	stop
+	start || not_ok "guard: filterd up again after the wall-clock cases" "$(tail -5 "$T/log")"
+fi
+
 # ---- a long error keeps its reason (cut on a character boundary) -------------------
 ws=$("$PY" -c 'print("é" * 1500)')
 pol "$ws" false >"$T/long.yaml"
