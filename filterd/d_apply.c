@@ -696,6 +696,32 @@ void daemon_resume_pending(struct daemon *d)
 			       "filterd was stopped)", "the window ended while filterd was not running");
 }
 
+int daemon_repair(struct daemon *d, struct apply_res *res)
+{
+	struct nl_report rep;
+
+	memset(res, 0, sizeof(*res));
+	if (!d->current) {
+		set_error(res, "no policy in force");
+		return -1;
+	}
+	/* the ruleset in force, as sent: not a recompile of the policy file
+	 * (which may have been edited since, or fail against newer tags --
+	 * a failed repair used to leave no ruleset in force in memory, and
+	 * drift went unwatched) */
+	if (full_apply(d, d->current->rs, &rep) < 0) {
+		set_error(res, "%s", rep.msg);
+		return -1;
+	}
+	res->applied = true;
+	res->ms = rep.ms;
+	res->nrules = d->current->nrules;
+	res->nsets = d->current->nsets;
+	res->nelements = d->current->nelements;
+	fqdn_policy_applied(d);		/* the learned addresses back into the new sets */
+	return 0;
+}
+
 #define ROLLBACK_RETRY_S 30
 
 int daemon_rollback(struct daemon *d, const struct actor *who, const char *why,

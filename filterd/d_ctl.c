@@ -610,10 +610,20 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 	if (strcmp(op, "hbi-clear") == 0) {
 		const char *ws = q.workspace;
 		rc = hbi_clear(d, ws);
-		audit_write(d, &c->who, op, rc == 0 ? "cleared" : "failed", ws, NULL, 0);
-		dlog("event=hbi-cleared workspace=%s by=%s", ws, c->who.user);
+		/* hbi_clear's errno, before the audit write and the log line
+		 * change it (the answer said "File exists") */
+		const char *why = rc == 0 ? "" : strerror(errno);
+		char detail[1200];
+
+		snprintf(detail, sizeof(detail), "%s%s%s", ws, rc == 0 ? "" : ": ", why);
+		audit_write(d, &c->who, op, rc == 0 ? "cleared" : "failed", detail, NULL, 0);
+		if (rc == 0)
+			dlog("event=hbi-cleared workspace=\"%s\" by=%s", ws, c->who.user);
+		else
+			dlog("event=hbi-clear-failed workspace=\"%s\" by=%s error=\"%s\"", ws,
+			     c->who.user, why);
 		return rc == 0 ? json_pack("{s:b}", "ok", 1) :
-		       json_pack("{s:b,s:s}", "ok", 0, "error", strerror(errno));
+		       json_pack("{s:b,s:s}", "ok", 0, "error", why);
 	}
 	bool deferred;
 	json_t *oa = observe_handle(d, &c->who, c->id, op, req, &deferred);

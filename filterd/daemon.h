@@ -141,6 +141,9 @@ void daemon_confirm_timeout(struct daemon *d, const char *via, const char *why,
 int roles_save(struct daemon *d);
 void roles_load(struct daemon *d);
 int hbi_clear(struct daemon *d, const char *workspace);
+/* Drift repair: the ruleset in force (d->current) sent again as a whole-table
+ * replace, the learned FQDN addresses put back; d->current is kept either way. */
+int daemon_repair(struct daemon *d, struct apply_res *res);
 /* Checks the live table against d->current; returns NULL when equal, else a
  * description (static or into buf). */
 const char *daemon_check_drift(struct daemon *d, char *buf, size_t len);

@@ -236,12 +236,9 @@ static void on_monitor(struct daemon *d)
 	audit_write(d, &who, "drift", "detected", diff, &d->cur, 0);
 	if (!d->cfg.repair)
 		return;		/* only logged: `filterctl verify` lists the differences */
-	/* Put back exactly what should be there: forget the current ruleset so
-	 * the apply is a whole-table replace. */
-	compiled_free(d->current);
-	d->current = NULL;
+	/* Put back exactly what should be there, as a whole-table replace. */
 	struct apply_res res;
-	int rc = daemon_apply(d, &(struct apply_req){ .who = &who }, &res);
+	int rc = daemon_repair(d, &res);
 	audit_write(d, &who, "repair", rc == 0 ? "applied" : "failed", rc == 0 ? "" : res.error,
 		    &d->cur, res.ms);
 	apply_res_free(&res);

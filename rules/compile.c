@@ -13,6 +13,7 @@
 #include <linux/netfilter/nf_tables.h>
 
 #include "dns.h"
+#include "fqdn.h"
 #include "strbuf.h"
 
 /* nftables datatype ids (nftables' enum datatypes) and byte orders, used so that
@@ -1449,7 +1450,7 @@ static void emit_managed(struct cctx *c)
 				struct nftnl_set *fs = set_new(c, setname, NFT_SET_TIMEOUT,
 							       f ? DT_IP6ADDR : DT_IPADDR,
 							       (uint32_t)family_bytes(family), BO_BIG);
-				char fcomment[128];
+				char fcomment[FQDN_NAME_MAX + 8];
 				if (!fs)
 					return;
 				snprintf(fcomment, sizeof(fcomment), "fqdn=%s", o->fqdn);

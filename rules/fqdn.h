@@ -38,6 +38,9 @@ void fqdn_info_free(struct fqdn_info *info);
 bool fqdn_is_resolver(const struct fqdn_info *info, int family, const uint8_t *addr);
 /* Adds a resolver (duplicates ignored); -1 when the list is full. */
 int fqdn_add_resolver(struct fqdn_info *info, int family, const uint8_t *addr);
+/* The longest FQDN name a rule may have: its sets' comment "fqdn=NAME" holds
+ * 128 characters (nftables' limit for a comment). */
+#define FQDN_NAME_MAX 123
 /* The set's FQDN from its comment, into buf; NULL when it is no FQDN set. */
 const char *fqdn_of_set(const struct nftnl_set *s, char *buf, size_t len);
 

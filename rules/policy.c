@@ -7,6 +7,7 @@
  * the document tree and walks it against small key tables (one per mapping kind,
  * checked in one place by map_fields()), collecting every problem with the node's
  * position.  Nothing here keeps global state. */
+#include "fqdn.h"
 #include "policy.h"
 
 #include <arpa/inet.h>
@@ -1377,6 +1378,15 @@ static void parse_out_fqdn(struct pctx *c, yaml_node_t *n, struct outbound_rule 
 		return;
 	if (!fqdn_ok(f)) {
 		error_at(c, n, "invalid host name '%s'", s);
+		free(f);
+		return;
+	}
+	/* the name lives in its sets' comment, "fqdn=NAME", which nftables
+	 * caps at 128 characters (a longer one was cut: the cut name was
+	 * resolved and matched, never the real one) */
+	if (strlen(f) > FQDN_NAME_MAX) {
+		error_at(c, n, "host name '%s' is %zu characters long: at most %d are supported "
+			 "(the FQDN set's comment, fqdn=NAME, holds 128)", s, strlen(f), FQDN_NAME_MAX);
 		free(f);
 		return;
 	}

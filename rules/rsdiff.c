@@ -7,6 +7,8 @@
 
 #include <linux/netfilter/nf_tables.h>
 
+#include "fqdn.h"
+
 /* One element as the kernel keys it. */
 struct ekey {
 	uint8_t key[64];
@@ -101,6 +103,18 @@ static bool same_elements(struct nftnl_set *a, struct nftnl_set *b)
 	return same;
 }
 
+/* Whether two sets serve the same FQDN name (or neither serves one): the
+ * set comment "fqdn=NAME", which nothing else in a set's definition tells
+ * (an apply that changed only the name was taken as unchanged, and the old
+ * name's addresses stayed allowed). */
+static bool same_fqdn(const struct nftnl_set *a, const struct nftnl_set *b)
+{
+	char fa[300], fb[300];
+	const char *x = fqdn_of_set(a, fa, sizeof(fa)), *y = fqdn_of_set(b, fb, sizeof(fb));
+
+	return (!x && !y) || (x && y && strcmp(x, y) == 0);
+}
+
 const char *ruleset_shape_diff(const struct ruleset *a, const struct ruleset *b,
 			       char *buf, size_t len)
 {
@@ -161,6 +175,11 @@ const char *ruleset_shape_diff(const struct ruleset *a, const struct ruleset *b,
 				why = buf;
 			} else if (is_anon(sb) && !same_elements(sa, sb)) {
 				snprintf(buf, len, "constant set %s differs", nb);
+				why = buf;
+			} else if (!same_fqdn(sa, sb)) {
+				/* the rule kept its name, its destination changed:
+				 * the set's learned addresses are the old name's */
+				snprintf(buf, len, "set %s serves another name", nb);
 				why = buf;
 			}
 		}

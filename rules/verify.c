@@ -541,8 +541,17 @@ long ruleset_compare(const struct ruleset *want, const struct ruleset *have, str
 				found++;
 				continue;
 			}
-			char fq[256];
-			if (fqdn_of_set(s, fq, sizeof(fq)))
+			char fq[300], fh[300];
+			const char *ws = fqdn_of_set(s, fq, sizeof(fq)), *hs = fqdn_of_set(h, fh, sizeof(fh));
+
+			if ((ws || hs) && !(ws && hs && strcmp(ws, hs) == 0)) {
+				rs_diffs_add(out, "set %s: serves %s%s%s, expected %s%s%s", name,
+					     hs ? "'" : "", hs ? hs : "no FQDN name", hs ? "'" : "",
+					     ws ? "'" : "", ws ? ws : "no FQDN name", ws ? "'" : "");
+				found++;
+				continue;
+			}
+			if (ws)
 				continue;	/* learned at run time, with timeouts */
 			long f = diff_elements(out, name, s, h);
 			if (f < 0) {

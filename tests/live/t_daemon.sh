@@ -317,6 +317,15 @@ if [ $rc -eq 1 ] && printf '%s\n' "$out" | grep -q 'hbi'; then
 else
 	not_ok "hbi: same workspace without hbi_workspace refused (exit 1, says why)" "exit $rc" "$out"
 fi
+# a state directory filterd cannot write (it keeps CAP_NET_ADMIN only: no
+# DAC override): hbi-clear fails with the reason, and the latch stays
+chown nobody "$T/d1/state" && chmod 0555 "$T/d1/state"
+out=$(ctl d1 hbi-clear live-hbi 2>&1); rc=$?
+chmod 0755 "$T/d1/state"; chown root "$T/d1/state"
+if [ $rc -ne 0 ] && grep -q "Permission denied" <<<"$out" && grep -q "event=hbi-clear-failed workspace=\"live-hbi\"" "$(flog d1)" &&
+	! grep -q "event=hbi-cleared workspace=\"live-hbi\"" "$(flog d1)"; then
+	ok "hbi: hbi-clear that cannot write the state says why (Permission denied), logged as failed"
+else not_ok "hbi: a failed hbi-clear says why" "exit $rc" "$out" "$(grep hbi-clear "$(flog d1)" | tail -2)"; fi
 check "hbi: filterctl hbi-clear live-hbi (root = owner)" ctl d1 hbi-clear live-hbi
 check "hbi: after hbi-clear the policy without hbi is accepted" ctl d1 apply "$T/nohbi.yaml"
 sleep 0.4
@@ -465,6 +474,24 @@ if fd_start d2 own "$T/own.yaml" "$EXTAGS" --set ownership=off; then
 	wait_until 1 sh -c "! ip netns exec $(ns_name own) nft list chain inet filterd inbound | grep -qx '[[:space:]]*accept'"
 	table own >"$T/own.table"
 	same_files "drift: repaired, the table equals a fresh filterctl apply" "$T/fresh.table" "$T/own.table"
+	# the policy file broken afterwards (the reload it causes is rejected):
+	# drift is repaired from the ruleset in force, twice -- a repair from the
+	# file failed and left drift unwatched from then on
+	rj0=$(nlines d2 'event=rejected')
+	printf 'version: [\n' >"$T/own.yaml"
+	wait_until 3 more_lines d2 'event=rejected' "$rj0"
+	for n in 1 2; do
+		drift1=$(nlines d2 'event=drift')
+		nsx own nft add rule inet filterd inbound accept
+		if wait_until 2 more_lines d2 'event=drift' "$drift1" &&
+			wait_until 2 sh -c "! ip netns exec $(ns_name own) nft list chain inet filterd inbound | grep -qx '[[:space:]]*accept'"; then
+			table own >"$T/own.table"
+			same_files "drift $n with a broken policy file: repaired from the ruleset in force" "$T/fresh.table" "$T/own.table"
+		else
+			not_ok "drift $n with a broken policy file: detected and repaired" "$(tail -4 "$(flog d2)")"
+		fi
+	done
+	cp "$T/p1.yaml" "$T/own.yaml"
 else
 	not_ok "drift: filterd with ownership=off"
 fi

@@ -498,6 +498,21 @@ else
 	not_ok "resolv.conf: changed back, applied again" "$(nsx host nft list set inet filterd dns_resolvers_v4 2>&1)" "$out" \
 		"$(grep -v 'event=drop ' "$T/log2" | tail -8)" "$(grep -A14 'ERROR: AddressSanitizer' "$T/log2")"
 fi
+# an FQDN rule that keeps its name and changes its destination: the same set
+# names and bytecode, only the sets' comment differs -- such an apply was
+# "unchanged", and the kernel's set kept the old name's addresses open
+sed 's/destination: app.test.example/destination: acct1.blob.test.example/' "$T/policy.yaml" >"$T/policy-dest.yaml"
+cp "$T/policy.yaml" "$T/policy-orig.yaml"
+out=$(FILTERD_SOCKET="$T/sock2" "$FILTERCTL" apply "$T/policy-dest.yaml" --daemon 2>&1)
+if ! grep -q unchanged <<<"$out" &&
+	nsx host nft list set inet filterd fqdn_app_v4 2>/dev/null | grep -q 'comment "fqdn=acct1.blob.test.example"' &&
+	! in_set fqdn_app_v4 $APP1 && wait_until 8 in_set fqdn_app_v4 $BLOB; then
+	ok "apply: an FQDN rule's new destination is applied (its set serves the new name; the old name's $APP1 gone)"
+else
+	not_ok "apply: an FQDN rule's new destination is applied" "$out" "$(nsx host nft list set inet filterd fqdn_app_v4 2>&1)"
+fi
+FILTERD_SOCKET="$T/sock2" "$FILTERCTL" apply "$T/policy-orig.yaml" --daemon >/dev/null 2>&1
+cp "$T/policy-orig.yaml" "$T/policy.yaml"
 # ---- under the unit's address families (RestrictAddressFamilies= of
 # scripts/filterd.service, applied by tests/tools/restrict_af.py as systemd
 # would): filterd's own DNS queries need AF_INET/AF_INET6.  A first unit

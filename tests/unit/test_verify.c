@@ -15,6 +15,7 @@
 #include <linux/netfilter/nf_tables.h>
 
 #include "compile.h"
+#include "rsdiff.h"
 #include "ruleinfo.h"
 #include "verify.h"
 
@@ -169,6 +170,55 @@ static void test_missing_chain_and_set(void **state)
 	compiled_free(want);
 }
 
+static struct compiled *compile_fqdn(const char *dest)
+{
+	char err[512], *text = NULL;
+	struct diags d = {0};
+	struct tagdb *tags = tagdb_load(TAGS_FILE, err, sizeof(err));
+	struct policy *p = NULL;
+	struct compiled *c = NULL;
+
+	assert_non_null(tags);
+	assert_true(asprintf(&text, "version: 1\nworkspace: w\nvirtual_network:\n"
+			     "  address_space: [10.0.0.0/16]\nmanaged_network:\n"
+			     "  isolation_mode: allow_only_approved_outbound\n  outbound_rules:\n"
+			     "    - {name: pkgs, type: fqdn, destination: %s}\n", dest) > 0);
+	assert_int_equal(policy_parse_buffer("p.yaml", text, strlen(text), &p, &d), 0);
+	assert_int_equal(policy_resolve(p, tags, &d), 0);
+	assert_int_equal(compile_policy(p, tags, NULL, &c, &d), 0);
+	policy_free(p);
+	tagdb_free(tags);
+	diags_clear(&d);
+	free(text);
+	return c;
+}
+
+/* An FQDN rule that keeps its name and changes its destination compiles to
+ * the same set names and bytecode: only the sets' comment (fqdn=NAME) tells.
+ * The shape diff must see it (else an apply is "unchanged" and the kernel's
+ * sets keep the old name's addresses), and so must verify. */
+static void test_fqdn_name_change(void **state)
+{
+	struct compiled *a = compile_fqdn("pypi.org"), *b = compile_fqdn("files.example.net");
+	struct compiled *a2 = compile_fqdn("pypi.org");
+	struct rs_diffs diffs = {0};
+	char buf[256];
+	const char *why;
+
+	(void)state;
+	why = ruleset_shape_diff(a->rs, b->rs, buf, sizeof(buf));
+	assert_non_null(why);
+	assert_string_equal(why, "set fqdn_pkgs_v4 serves another name");
+	assert_null(ruleset_shape_diff(a->rs, a2->rs, buf, sizeof(buf)));
+	assert_int_equal(ruleset_compare(b->rs, a->rs, &diffs), 2);
+	assert_true(has_line(&diffs, "set fqdn_pkgs_v4: serves 'pypi.org', expected 'files.example.net'"));
+	assert_true(has_line(&diffs, "set fqdn_pkgs_v6: serves 'pypi.org', expected 'files.example.net'"));
+	rs_diffs_free(&diffs);
+	compiled_free(a);
+	compiled_free(a2);
+	compiled_free(b);
+}
+
 static void test_ruleinfo(void **state)
 {
 	struct compiled *c = compile_with("10.0.0.0/16", "");
@@ -215,6 +265,7 @@ int main(void)
 		cmocka_unit_test(test_every_difference),
 		cmocka_unit_test(test_missing_chain_and_set),
 		cmocka_unit_test(test_ruleinfo),
+		cmocka_unit_test(test_fqdn_name_change),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
