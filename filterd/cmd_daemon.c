@@ -385,7 +385,9 @@ int apply_via_daemon(const char *path, unsigned confirm_within, bool force)
 	       json_integer_value(json_object_get(ans, "elements")),
 	       json_real_value(json_object_get(ans, "ms")));
 	printf("note: existing connections are kept (rule changes affect new connections only)\n");
-	if (confirm_within)
+	if (json_object_get(ans, "no_window"))
+		printf("no confirmation window: %s\n", json_string_value(json_object_get(ans, "no_window")));
+	else if (confirm_within)
 		printf("confirm within %u s with 'filterctl confirm', or filterd rolls back to the previous policy\n",
 		       confirm_within);
 	json_decref(ans);

@@ -142,8 +142,14 @@ void apply_res_free(struct apply_res *r)
 	r->diagnostics = NULL;
 }
 
-/* Tags file identity: reloaded only when it changed on disk. */
-static int ensure_tags(struct daemon *d, char *err, size_t errlen)
+/* Tags file identity: reloaded only when it changed on disk.  A new file
+ * replaces d->tags for the apply; the one before is handed back in *prev
+ * (with its signature) for the caller to restore when the apply is
+ * rejected -- a refused file (older changeNumber, a tag a policy needs
+ * missing) once stayed loaded: verify compiled against it, and a rollback
+ * applied the previous policy with it. */
+static int ensure_tags(struct daemon *d, char *err, size_t errlen, struct tagdb **prev,
+		       char *prev_sig, size_t sig_len)
 {
 	struct stat st;
 	char sig[128];
@@ -166,7 +172,8 @@ static int ensure_tags(struct daemon *d, char *err, size_t errlen)
 	else
 		dlog("event=tags-loaded file=%s change_number=%ld tags=%zu prefixes=%zu",
 		     d->cfg.tags, t->change_number, t->n, t->total_prefixes);
-	tagdb_free(d->tags);
+	*prev = d->tags;
+	snprintf(prev_sig, sig_len, "%s", d->tags_sig);
 	d->tags = t;
 	snprintf(d->tags_sig, sizeof(d->tags_sig), "%s", sig);
 	return 0;
@@ -475,6 +482,8 @@ int daemon_apply(struct daemon *d, const struct apply_req *rq, struct apply_res 
 	struct nl_report rep;
 	struct rs_delta delta = {0};
 	int ret = -1;
+	struct tagdb *prev_tags = NULL;	/* the tags before this apply loaded a new file */
+	char prev_sig[128] = "";
 
 	memset(res, 0, sizeof(*res));
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -492,7 +501,7 @@ int daemon_apply(struct daemon *d, const struct apply_req *rq, struct apply_res 
 		goto rejected;
 	}
 	sha256_hex(text, len, sha);
-	if (ensure_tags(d, err, sizeof(err)) < 0) {
+	if (ensure_tags(d, err, sizeof(err), &prev_tags, prev_sig, sizeof(prev_sig)) < 0) {
 		set_error(res, "%s", err);
 		goto rejected;
 	}
@@ -601,14 +610,24 @@ remembered:
 	if (rq->write_policy && write_atomic(d->cfg.policy, text, len, 0644) < 0)
 		dlog("event=policy-write-failed file=%s error=\"%s\" note=\"applied policy is in force; the file on disk is older\"",
 		     d->cfg.policy, strerror(errno));
-	if (rq->confirm_within) {
+	/* a window needs something to roll back to, and something to guard:
+	 * not a first policy (its rollback failed every second, each failure
+	 * audited, forever) and not the policy already in force (the window
+	 * would have rolled it back to an older one) */
+	if (rq->confirm_within && !res->unchanged && d->have_prev) {
 		d->pending = true;
 		d->pending_deadline = mono_now() + rq->confirm_within;
 		snprintf(d->pending_by, sizeof(d->pending_by), "%s", by);
+		res->window = true;
+	} else if (rq->confirm_within && !d->pending) {
+		dlog("event=no-confirm-window policy=\"%s\" reason=\"%s\"", name,
+		     res->unchanged ? "the policy is already in force" : "no previous policy to roll back to");
 	}
-	if (d->pending)
+	if (d->pending && !rq->startup)
 		/* whatever is in force during a window is unconfirmed (a reload
-		 * in the window too): what a restart must resume or roll back */
+		 * in the window too): what a restart must resume or roll back.
+		 * Not the start-up apply: a policy file edited while filterd was
+		 * down is no unconfirmed policy (it was, and was rolled back) */
 		snprintf(d->pending_sha256, sizeof(d->pending_sha256), "%s", d->cur.sha256);
 	daemon_save_state(d);
 	d->n_applies += res->applied;
@@ -650,6 +669,17 @@ out:
 	policy_free(pol);
 	diags_clear(&dg);
 	free(filebuf);
+	if (prev_tags && ret != 0) {
+		/* refused: the tags in force stay what the loop compiles with */
+		dlog("event=tags-not-taken file=%s change_number=%ld kept_change_number=%ld "
+		     "note=\"the apply that loaded it was refused\"", d->cfg.tags,
+		     d->tags->change_number, prev_tags->change_number);
+		tagdb_free(d->tags);
+		d->tags = prev_tags;
+		snprintf(d->tags_sig, sizeof(d->tags_sig), "%s", prev_sig);
+	} else {
+		tagdb_free(prev_tags);
+	}
 	return ret;
 }
 
@@ -730,6 +760,13 @@ int daemon_rollback(struct daemon *d, const struct actor *who, const char *why,
 	if (!d->have_prev) {
 		memset(res, 0, sizeof(*res));
 		set_error(res, "no previous policy to roll back to");
+		if (d->pending) {
+			/* nothing to go back to: the window ends, the policy stays
+			 * (not a failed rollback every second) */
+			dlog("event=pending-ended reason=\"no previous policy to roll back to\" "
+			     "sha256=%.16s note=\"the policy in force stays\"", d->cur.sha256);
+			daemon_pending_end(d);
+		}
 		return -1;
 	}
 	/* Apply a copy: daemon_apply moves cur into prev. */

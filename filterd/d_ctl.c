@@ -553,11 +553,15 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 			dlog("event=pending-superseded by=%s", c->who.user);
 		}
 		audit_write(d, &c->who, op, rc == 0 ? (res.unchanged ? "unchanged" : "applied") : "rejected",
-			    rc == 0 ? (rq.confirm_within ? "pending confirmation" : "") : res.error,
+			    rc == 0 ? (res.window ? "pending confirmation" : "") : res.error,
 			    rc == 0 ? &d->cur : NULL, res.ms);
 		json_t *a = apply_answer(&res, rc);
-		if (rc == 0 && rq.confirm_within)
+		if (rc == 0 && res.window)
 			json_object_set_new(a, "confirm_within", json_integer(rq.confirm_within));
+		else if (rc == 0 && rq.confirm_within)
+			json_object_set_new(a, "no_window", json_string(
+				res.unchanged ? "the policy is already in force: nothing to confirm" :
+				"no previous policy to roll back to: nothing to confirm"));
 		apply_res_free(&res);
 		return a;
 	}

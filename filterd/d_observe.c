@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <ifaddrs.h>
 #include <net/if.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <libgen.h>
 #include <limits.h>
@@ -46,6 +47,7 @@ static unsigned metrics_age;
 
 static bool verify_event(struct daemon *d, int fd);
 static void verify_sweep(struct daemon *d);
+static void verify_clean_stale(struct daemon *d);
 
 /* ---- lifecycle ----------------------------------------------------------- */
 
@@ -67,6 +69,7 @@ void observe_start(struct daemon *d)
 		epoll_ctl(d->epfd, EPOLL_CTL_ADD, d->metrics_fd, &ev);
 	}
 	metrics_age = UINT_MAX / 2;	/* first textfile at the first tick */
+	verify_clean_stale(d);
 	if (d->cfg.metrics_file && d->cfg.metrics_file[0])
 		dlog("event=metrics-file file=%s interval=%us", d->cfg.metrics_file, d->cfg.metrics_interval);
 }
@@ -410,6 +413,9 @@ static int run_capture(char *const argv[], char **out)
 		sigemptyset(&all);
 		sigprocmask(SIG_SETMASK, &all, NULL);	/* the daemon blocks them for signalfd */
 		signal(SIGPIPE, SIG_DFL);
+		/* dies with the verify job (which dies with filterd): a replay
+		 * outlived a filterd killed with -9 */
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
 		dup2(p[1], 1);
 		dup2(p[1], 2);
 		int nul = open("/dev/null", O_RDONLY);
@@ -478,6 +484,13 @@ static void host_addresses(char *buf, size_t len)
 	freeifaddrs(ifa);
 }
 
+/* The dump a job's child saved for its replays (verify_captures names it by
+ * the child's pid): the child removes it, but not when it is killed. */
+static void job_dump_path(const struct daemon *d, pid_t pid, char *buf, size_t len)
+{
+	snprintf(buf, len, "%s/verify-%d.ruleset", d->cfg.state_dir, (int)pid);
+}
+
 static json_t *verify_captures(struct daemon *d, struct ruleset *live, bool *failed)
 {
 	char local[8192];
@@ -488,7 +501,7 @@ static json_t *verify_captures(struct daemon *d, struct ruleset *live, bool *fai
 	char *list = strdup(d->cfg.verify_captures ? d->cfg.verify_captures : ""), *save = NULL, *tok;
 	bool saved = false;
 
-	snprintf(dump, sizeof(dump), "%s/verify-%d.ruleset", d->cfg.state_dir, (int)getpid());
+	job_dump_path(d, getpid(), dump, sizeof(dump));
 	replay_binary(d, bin, sizeof(bin));
 	for (tok = list ? strtok_r(list, ",", &save) : NULL; tok; tok = strtok_r(NULL, ",", &save)) {
 		while (*tok == ' ')
@@ -656,15 +669,19 @@ static void job_fail(struct daemon *d, const char *why)
 static void job_reap(struct daemon *d)
 {
 	int status = 0;
+	char dump[4096];
 
 	if (job.fd >= 0) {
 		epoll_ctl(d->epfd, EPOLL_CTL_DEL, job.fd, NULL);
 		close(job.fd);
 		job.fd = -1;
 	}
-	if (job.pid > 0)
+	if (job.pid > 0) {
 		while (waitpid(job.pid, &status, 0) < 0 && errno == EINTR)
 			;
+		job_dump_path(d, job.pid, dump, sizeof(dump));
+		unlink(dump);
+	}
 	job.pid = 0;
 	free(job.buf);
 	job.buf = NULL;
@@ -758,7 +775,10 @@ static json_t *verify_begin(struct daemon *d, uint64_t client)
 		return answer_finish(a, json_array(), n != 0, NULL, 1);
 	}
 	int p[2] = { -1, -1 };
-	pid_t pid = pipe2(p, O_CLOEXEC | O_NONBLOCK) < 0 ? -1 : fork();
+	/* only the loop's end is non-blocking: the child writes its report
+	 * whole, however large (with O_NONBLOCK on both ends a report over the
+	 * pipe's 64 KiB met EAGAIN and the child gave up) */
+	pid_t pid = pipe2(p, O_CLOEXEC) < 0 || fcntl(p[0], F_SETFL, O_NONBLOCK) < 0 ? -1 : fork();
 
 	if (pid == 0) {
 		close(p[0]);
@@ -810,6 +830,27 @@ static void verify_sweep(struct daemon *d)
 
 	snprintf(msg, sizeof(msg), "the replays did not finish within %d s: killed", VERIFY_TIMEOUT_S);
 	job_fail(d, msg);
+}
+
+/* At start-up: the dumps of verify jobs a filterd killed with -9 left. */
+static void verify_clean_stale(struct daemon *d)
+{
+	DIR *dir = opendir(d->cfg.state_dir);
+	struct dirent *e;
+	char path[4096];
+
+	if (!dir)
+		return;
+	while ((e = readdir(dir))) {
+		size_t n = strlen(e->d_name);
+
+		if (strncmp(e->d_name, "verify-", 7) == 0 && n > 15 &&
+		    strcmp(e->d_name + n - 8, ".ruleset") == 0) {
+			snprintf(path, sizeof(path), "%s/%s", d->cfg.state_dir, e->d_name);
+			unlink(path);
+		}
+	}
+	closedir(dir);
 }
 
 json_t *verify_status_json(void)

@@ -105,12 +105,16 @@ struct apply_req {
 	unsigned confirm_within;	/* seconds; 0 = no confirmation */
 	bool force_tags;	/* owner: accept an older tags changeNumber */
 	bool write_policy;	/* store the text as cfg.policy on success */
+	bool startup;		/* the start-up apply: a window from state.json is
+				 * judged after it (daemon_resume_pending), not
+				 * taken over by what the policy file holds now */
 	const struct actor *who;
 };
 struct apply_res {
 	bool applied;		/* kernel changed */
 	bool unchanged;		/* nothing to do */
 	bool incremental;
+	bool window;		/* a confirmation window opened (confirm_within) */
 	char error[2048];	/* first error, "" on success */
 	char *diagnostics;	/* all diagnostics, malloc'd, may be NULL */
 	size_t nadd, ndel, nrules, nsets, nelements;

@@ -427,7 +427,7 @@ int main(int argc, char **argv)
 	struct actor boot = { .uid = 0, .via = "startup" };
 	struct apply_res res;
 	snprintf(boot.user, sizeof(boot.user), "filterd");
-	if (daemon_apply(d, &(struct apply_req){ .who = &boot }, &res) < 0) {
+	if (daemon_apply(d, &(struct apply_req){ .who = &boot, .startup = true }, &res) < 0) {
 		struct nl_table_info info;
 		if (nl_table_query(d->nl, d->cfg.table, NFPROTO_INET, &info) == 0 && info.exists)
 			dlog("event=kept-existing-table table=inet %s flags=0x%x note=\"no valid policy at startup; the table found in the kernel stays in force\"",

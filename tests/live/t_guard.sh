@@ -185,6 +185,9 @@ if wait_until 6 grep -q "\"op\":\"refused-summary\".*290 further refusals" "$T/a
 else not_ok "refusal flood: a summary record" "$(grep summary "$T/audit.log" | tail -2)"; fi
 
 # ---- the confirmation window holds ------------------------------------------------
+# (from the confirmed policy A: a window guards a change, and B is in force now)
+pol ws false >"$T/A.yaml"
+ctl apply "$T/A.yaml" >/dev/null 2>&1
 ctl apply "$T/B.yaml" --confirm-within 6 >/dev/null 2>&1
 out=$(ctl apply "$T/C.yaml" --confirm-within 6 2>&1); rc=$?
 if [ $rc -ne 0 ] && grep -q "waiting for confirmation" <<<"$out" && ! in_force 8081; then
@@ -256,6 +259,18 @@ if start && [ "$(nlog "window ended while filterd was not running")" -gt "$we0" 
    cmp -s "$T/policy.yaml" <(pol ws false); then
 	ok "restart after the window: rolled back at startup, the policy file holds the confirmed policy"
 else not_ok "restart after the window: rolled back at startup" "$(tail -5 "$T/log")"; fi
+# the policy file edited while filterd was down (a window open): at start-up
+# the edit is in force and the window dropped -- it was taken for the
+# unconfirmed policy and rolled back at the deadline, the file overwritten
+ctl apply "$T/B.yaml" --confirm-within 30 >/dev/null 2>&1
+pd0=$(nlog "event=pending-dropped")
+stop
+cp "$T/C.yaml" "$T/policy.yaml"
+if start && [ "$(nlog "event=pending-dropped")" -gt "$pd0" ] && in_force 8081 &&
+	[ "$(status_get pending_confirmation)" = null ] && cmp -s "$T/policy.yaml" "$T/C.yaml"; then
+	ok "restart in the window with the policy file edited meanwhile: the edit is in force, the window dropped"
+else not_ok "restart with the policy file edited: the edit stays" "$(tail -5 "$T/log")"; fi
+ctl apply "$T/A.yaml" >/dev/null 2>&1
 PID=$(fd_pid)
 # an hbi policy latches only once confirmed: its own rollback is not refused
 out=$(ctl apply "$T/H.yaml" --confirm-within 2 2>&1); rc=$?
@@ -268,6 +283,35 @@ ans=$(raw root "{\"op\":\"apply\",\"policy_text\":$("$PY" -c 'import json,sys; p
 if grep -q "confirm_within must be an integer" <<<"$ans" && ! in_force 8080; then
 	ok "window: confirm_within \"60\" (a string) is refused, not applied unguarded"
 else not_ok "window: a string confirm_within refused" "$ans"; fi
+
+# ---- a window needs something to roll back to, and something to guard ----------
+# the policy already in force, applied with --confirm-within: no window (it
+# would have rolled back to an older policy)
+ct0=$(nlog "event=confirm-timeout")
+cur=$(mktemp "$T/cur.XXXXXX.yaml"); cp "$T/policy.yaml" "$cur"
+out=$(ctl apply "$cur" --confirm-within 2 2>&1); rc=$?
+sleep 3
+if [ $rc = 0 ] && grep -q "no confirmation window: the policy is already in force" <<<"$out" &&
+	[ "$(status_get pending_confirmation)" = null ] && [ "$(nlog "event=confirm-timeout")" = "$ct0" ]; then
+	ok "window: the policy already in force, applied with --confirm-within: no window, said so"
+else not_ok "window: no window for the policy already in force" "exit $rc" "$out" "$(tail -3 "$T/log")"; fi
+# a first policy (nothing in force before it): no window -- its rollback
+# failed every second, each failure an audit record, forever
+ns_add first
+nsx first "$FILTERD" --policy "$T/first.yaml" --tags "$T/tags.json" --state-dir "$T/state-first" \
+	--socket "$T/sock-first" --set audit_log="$T/audit-first.log" >"$T/log-first" 2>&1 &
+_live_pids+=($!)
+if wait_until 10 env FILTERD_SOCKET="$T/sock-first" "$FILTERCTL" status; then
+	out=$(FILTERD_SOCKET="$T/sock-first" "$FILTERCTL" apply "$T/B.yaml" --confirm-within 1 2>&1); rc=$?
+	sleep 3
+	if [ $rc = 0 ] && grep -q "no confirmation window: no previous policy to roll back to" <<<"$out" &&
+		! grep -q "event=confirm-timeout" "$T/log-first" &&
+		[ "$(grep -c '"op":"rollback"' "$T/audit-first.log")" = 0 ] &&
+		nsx first nft list table inet filterd | grep -q AllowInet8080; then
+		ok "window: a first policy with --confirm-within: applied, no window (nothing to roll back to)"
+	else not_ok "window: a first policy gets no window" "exit $rc" "$out" "$(tail -4 "$T/log-first")"; fi
+	kill "$(pgrep -f -- "--socket $T/sock-first")" 2>/dev/null
+else not_ok "window: a filterd without a policy starts" "$(tail -3 "$T/log-first")"; fi
 
 # ---- names a client gives cannot forge log lines ---------------------------------
 ans=$(raw "$U_C" "{\"op\":\"apply\",\"policy_text\":\"x\",\"policy_name\":\"x.yaml\\n2026-01-01T00:00:00Z filterd[1]: event=confirmed sha256=deadbeef by=root\"}")
@@ -308,6 +352,28 @@ if ctl roles set --reader "$long" --owner "user:root,uid:4242" >/dev/null 2>&1 &
 	ok "set-roles: a 700-byte reader list and the owner list are both in the audit record"
 else not_ok "set-roles: the whole lists audited" "$(grep set-roles "$T/audit.log" | tail -1 | tail -c 300)"; fi
 ctl roles set --owner "" --reader "user:$U_R" >/dev/null 2>&1
+
+# ---- a refused tags file is not kept --------------------------------------------
+# an older changeNumber (rollback protection) without a tag: refused; verify
+# still compares with the tags in force, and a rollback uses them -- the
+# refused file stayed loaded (verify listed false differences; a rollback
+# applied the previous policy with the refused tags)
+n_now=$(status_get tags_change_number)
+"$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["changeNumber"] = int(sys.argv[3]) - 1
+d["values"] = [v for v in d["values"] if v["name"] != "BatchNodeManagement"]
+json.dump(d, open(sys.argv[2], "w"))' "$TAGS" "$T/tags.old" "$n_now"
+cp "$T/tags.json" "$T/tags.keep"
+tn0=$(nlog "event=tags-not-taken")
+mv "$T/tags.old" "$T/tags.json"
+if wait_until 5 sh -c "[ \$(grep -c event=tags-not-taken '$T/log') -gt $tn0 ]" &&
+	[ "$(status_get tags_loaded_change_number)" = "$n_now" ] &&
+	out=$(ctl verify 2>&1) && grep -q "matches the policy in force" <<<"$out"; then
+	ok "tags: an older tags file is refused and not kept (verify clean, the loaded changeNumber still $n_now)"
+else not_ok "tags: a refused tags file is not kept" "$(tail -3 "$T/log")" "${out:-}"; fi
+mv "$T/tags.keep" "$T/tags.json"
 
 # ---- the confirmation window is on the boot clock, not the wall clock -------------
 # filterd under libfaketime (the wall clock offset as a file says; CLOCK_BOOTTIME

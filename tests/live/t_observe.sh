@@ -287,6 +287,45 @@ else
 	not_ok "verify: second daemon starts"
 fi
 
+# ---- a report larger than a pipe holds ---------------------------------------------
+# 1,500 inbound UDP flows (~200 KiB of report): the replay job's child writes
+# it whole (with the pipe non-blocking at its end too, it gave up at 64 KiB:
+# "the replay job ended without a report")
+"$PY" - "$T/big.pcap" <<'PYEOF'
+import struct, sys
+def csum(b):
+    if len(b) % 2: b += b"\0"
+    s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
+    while s >> 16: s = (s & 0xffff) + (s >> 16)
+    return ~s & 0xffff
+out = [struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 65535, 101)]   # LINKTYPE_RAW
+for i in range(1500):
+    src = bytes([203, 0, 113, 1 + i % 200]); dst = bytes([10, 0, 1, 4])
+    udp = struct.pack("!HHHH", 20000 + i, 7000 + i % 50, 12, 0) + b"big!"
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), i, 0, 64, 17, 0, src, dst)
+    ip = ip[:10] + struct.pack("!H", csum(ip)) + ip[12:]
+    out.append(struct.pack("<IIII", 1700000000 + i, 0, len(ip + udp), len(ip + udp)) + ip + udp)
+open(sys.argv[1], "wb").write(b"".join(out))
+PYEOF
+printf 'deny in udp from 203.0.113.0/24 to any\n' >"$T/big.expect"
+fd_stop
+if fd_start --set verify_captures="$T/big.pcap:$T/big.expect"; then
+	out=$(ctl verify 2>&1); rc=$?
+	n=$(ctl verify --json 2>/dev/null | "$PY" -c 'import json,sys; print(len(json.load(sys.stdin)["captures"][0]["output"]))' 2>/dev/null)
+	if [ $rc = 0 ] && grep -q "big.expect: pass" <<<"$out" && [ "${n:-0}" -gt 65536 ]; then
+		ok "verify: a capture report of $n bytes (more than a pipe holds) comes back whole"
+	else
+		not_ok "verify: a report larger than a pipe holds" "rc=$rc report=${n:-?} bytes" "$(head -5 <<<"$out")"
+	fi
+	if ! ls "$D/state"/verify-*.ruleset >/dev/null 2>&1; then
+		ok "verify: no dump of the replays is left in the state directory"
+	else
+		not_ok "verify: no dump left in the state directory" "$(ls "$D/state")"
+	fi
+else
+	not_ok "verify: daemon with a large capture starts"
+fi
+
 # ---- verify's replays run beside the loop ------------------------------------------------
 # A pcap-replay that waits for a go file: while it waits, filterd answers
 # other requests; further verifies join the running one (one job, one
@@ -355,8 +394,9 @@ if FD_ENV="FILTERD_VERIFY_TIMEOUT_S=8" fd_start --set pcap_replay="$T/slow-repla
 	rm -f "$T/go"
 	out=$(ctl verify 2>&1); rc=$?
 	if [ $rc = 1 ] && grep -q "captures: not replayed: the replays did not finish within 8 s: killed" <<<"$out" &&
-		grep -q "verify: FAILED" <<<"$out" && wait_until 5 slow_pid_dead && [ "$(wc -l <"$T/slow.pids")" = 2 ]; then
-		ok "verify: a job past its time is killed with its replay; the answer says so (exit 1)"
+		grep -q "verify: FAILED" <<<"$out" && wait_until 5 slow_pid_dead && [ "$(wc -l <"$T/slow.pids")" = 2 ] &&
+		! ls "$D/state"/verify-*.ruleset >/dev/null 2>&1; then
+		ok "verify: a job past its time is killed with its replay, its dump removed; the answer says so (exit 1)"
 	else
 		not_ok "verify: a job past its time is killed with its replay; the answer says so (exit 1)" "rc=$rc" "$out"
 	fi
