@@ -158,12 +158,13 @@ FUZZ_CC      ?= clang
 FUZZ_O       ?= $(O)/fuzz
 FUZZ_SAN     := -fsanitize=fuzzer-no-link,address,undefined -fno-omit-frame-pointer -Wno-error
 ASAN_O       ?= $(O)/asan
+ASAN_LIVE    ?= t_daemon t_guard t_observe t_fqdn
 ASAN_SAN     := -fsanitize=address,undefined -fno-omit-frame-pointer
 FUZZ_BINS    := $(FUZZ_NAMES:%=$(O)/fuzzers/fuzz_%)
 REGRESS_BINS := $(FUZZ_NAMES:%=$(O)/fuzz-regress/regress_%)
 FUZZ_DEFS    := -Itests/fuzz -DFUZZ_SRCDIR='"$(CURDIR)"'
 
-.PHONY: fuzz fuzz-build fuzzers fuzz-regress fuzz-regress-bins unit-bins check-asan
+.PHONY: fuzz fuzz-build fuzzers fuzz-regress fuzz-regress-bins unit-bins check-asan print-asan-live
 
 $(O)/fuzzers/fuzz_%: tests/fuzz/fuzz_%.c $(LIB)
 	@mkdir -p $(dir $@)
@@ -196,6 +197,9 @@ fuzz-regress: $(REGRESS_BINS)
 		$(O)/fuzz-regress/regress_$$n tests/fuzz/regress/$$n || exit 1; \
 	done
 
+print-asan-live:
+	@echo $(ASAN_LIVE)
+
 check-asan:
 	$(Q)$(MAKE) --no-print-directory O=$(ASAN_O) SAN="$(ASAN_SAN)" all unit-bins fuzz-regress-bins
 	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
@@ -204,3 +208,15 @@ check-asan:
 		$(MAKE) --no-print-directory O=$(ASAN_O) SAN="$(ASAN_SAN)" fuzz-regress
 	$(Q)ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		O=$(ASAN_O) bash tests/live/t_replay.sh
+	@# the daemon's live tests (root): every filterd run under the sanitizers,
+	@# their reports (leaks at exit included) written to files, none allowed
+	$(Q)rm -rf $(ASAN_O)/reports && mkdir -p $(ASAN_O)/reports
+	$(Q)for t in $(ASAN_LIVE); do \
+		echo "== live under ASan+UBSan: $$t"; \
+		ASAN_OPTIONS=detect_leaks=1:verify_asan_link_order=0:log_path=$(abspath $(ASAN_O))/reports/asan \
+		UBSAN_OPTIONS=print_stacktrace=1:log_path=$(abspath $(ASAN_O))/reports/ubsan \
+		O=$(ASAN_O) bash tests/live/$$t.sh >$(ASAN_O)/reports.$$t.log 2>&1 || \
+		{ grep -A8 '^not ok' $(ASAN_O)/reports.$$t.log | head -40; echo "FAILED: $$t under ASan"; exit 1; }; \
+	done
+	$(Q)if ls $(ASAN_O)/reports/* >/dev/null 2>&1; then head -60 $(ASAN_O)/reports/*; \
+		echo "FAILED: sanitizer reports from the live tests (above)"; exit 1; fi

@@ -910,8 +910,10 @@ static int elem_keys_equal(struct nftnl_set *a, struct nftnl_set *b)
 
 	nftnl_set_elem_foreach(a, keycb, &ka);
 	nftnl_set_elem_foreach(b, keycb, &kb);
-	qsort(ka.k, ka.n, sizeof(char *), strp_cmp);
-	qsort(kb.k, kb.n, sizeof(char *), strp_cmp);
+	if (ka.n)
+		qsort(ka.k, ka.n, sizeof(char *), strp_cmp);
+	if (kb.n)
+		qsort(kb.k, kb.n, sizeof(char *), strp_cmp);
 	eq = ka.n == kb.n;
 	for (size_t i = 0; eq && i < ka.n; i++)
 		eq = strp_cmp(&ka.k[i], &kb.k[i]) == 0;

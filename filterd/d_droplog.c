@@ -136,7 +136,22 @@ static void pcap_rotate(void)
 	else
 		unlink(dl.pcap_path);
 	dl.st.pcap_rotations++;
-	dlog("event=drop-pcap-rotated file=%s to=%s", dl.pcap_path, old);
+	/* one line per 10 s with a count: a drop flood into a small
+	 * drop_pcap_max rotated (and logged) thousands of times a second */
+	{
+		static time_t last;
+		static unsigned long quiet;
+		time_t now = mono_now();
+
+		if (!last || now - last >= 10) {
+			dlog("event=drop-pcap-rotated file=%s to=%s rotations=%llu rotated_since_last_line=%lu",
+			     dl.pcap_path, old, (unsigned long long)dl.st.pcap_rotations, quiet);
+			last = now;
+			quiet = 0;
+		} else {
+			quiet++;
+		}
+	}
 	pcap_open_file();
 }
 

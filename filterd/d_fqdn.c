@@ -92,6 +92,8 @@ struct fqdn_state {
 	uint16_t queue;
 	/* c-ares */
 	bool ares_ok;
+	char servers[FQDN_MAX_RESOLVERS * 48];	/* what c-ares was given ("" : resolv.conf at init) */
+	bool servers_pending;		/* to be given once no query is in flight */
 	ares_channel ch;
 	int fds[FQ_MAX_FDS];
 	size_t nfds;
@@ -730,10 +732,45 @@ static void rearm(struct daemon *d)
 	timerfd_settime(s->timer_fd, 0, &its, NULL);
 }
 
+/* With dns_servers empty, c-ares read /etc/resolv.conf once, at its start,
+ * while the table's resolvers follow the file (a change recompiles): filterd's
+ * own queries go to the resolvers the table names -- those it learns answers
+ * from -- given to c-ares again whenever they change (it kept asking the
+ * servers of start-up, and timed out once they were gone). */
+static void ares_follow_resolvers(struct daemon *d, struct fqdn_state *s)
+{
+	char csv[sizeof(s->servers)] = "", a[INET6_ADDRSTRLEN];
+	size_t off = 0;
+	int rc;
+
+	if (!s->ares_ok || (d->cfg.dns_servers && d->cfg.dns_servers[0]) || !s->info.nres)
+		return;
+	for (size_t i = 0; i < s->info.nres && off + sizeof(a) + 2 < sizeof(csv); i++) {
+		fmt_addr(s->info.res_family[i], s->info.res_addr[i], a, sizeof(a));
+		off += (size_t)snprintf(csv + off, sizeof(csv) - off, "%s%s", off ? "," : "", a);
+	}
+	if (strcmp(csv, s->servers) == 0) {
+		s->servers_pending = false;
+		return;
+	}
+	rc = ares_set_servers_csv(s->ch, csv);
+	if (rc != ARES_SUCCESS) {
+		/* (c-ares refuses while queries are pending: again later) */
+		s->servers_pending = true;
+		return;
+	}
+	s->servers_pending = false;
+	dlog("event=fqdn-resolvers servers=%s%s%s", csv, s->servers[0] ? " was=" : "", s->servers);
+	snprintf(s->servers, sizeof(s->servers), "%s", csv);
+}
+
 static void run_due(struct daemon *d)
 {
 	struct fqdn_state *s = d->fqdn;
 	double now = mono();
+
+	if (s->servers_pending)
+		ares_follow_resolvers(d, s);
 
 	for (size_t i = 0; i < s->nnames; i++)
 		if (!s->names[i].inflight && s->names[i].next <= now)
@@ -822,6 +859,7 @@ static void resync(struct daemon *d, struct fqdn_state *s)
 	s->nnames = nnn;
 	fqdn_info_free(&s->info);
 	s->info = info;
+	ares_follow_resolvers(d, s);
 
 	/* put back the live addresses: a full apply replaced the sets */
 	struct rs_delta delta = { .v = calloc(s->nsets + 1, sizeof(*delta.v)) };

@@ -296,6 +296,23 @@ static int open_monitor(struct daemon *d)
 	return add_fd(d, d->mon_fd);
 }
 
+/* A start-up that fails after the configuration is read: what is held so
+ * far, given back (leak checkers see the exit of every run). */
+static int early_exit(struct daemon *d, int code)
+{
+	nl_close(d->nl);
+	free(d->cur.text);
+	free(d->cur.name);
+	free(d->prev.text);
+	free(d->prev.name);
+	config_free(&d->cfg);
+	int fds[] = { d->epfd, d->sigfd, d->inofd, d->debounce_fd, d->confirm_fd };
+	for (size_t i = 0; i < sizeof(fds) / sizeof(*fds); i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	return code;
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -312,7 +329,8 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct daemon dd = { .epfd = -1, .ctl_fd = -1, .mon_fd = -1 }, *d = &dd;
+	struct daemon dd = { .epfd = -1, .sigfd = -1, .inofd = -1, .debounce_fd = -1, .confirm_fd = -1,
+			     .metrics_fd = -1, .ctl_fd = -1, .mon_fd = -1 }, *d = &dd;
 	const char *conf = NULL;
 	char **sets = calloc((size_t)argc + 1, sizeof(char *));
 	size_t nsets = 0;
@@ -385,7 +403,7 @@ int main(int argc, char **argv)
 	}
 	if (mkdir(d->cfg.state_dir, 0700) < 0 && errno != EEXIST) {
 		dlog("event=error what=state_dir dir=%s error=\"%s\"", d->cfg.state_dir, strerror(errno));
-		return 1;
+		return early_exit(d, 1);
 	}
 	daemon_load_state(d);
 	roles_load(d);
@@ -406,7 +424,7 @@ int main(int argc, char **argv)
 	d->nl = nl_open(err, sizeof(err));
 	if (d->epfd < 0 || d->sigfd < 0 || d->inofd < 0 || d->debounce_fd < 0 || d->confirm_fd < 0 || !d->nl) {
 		dlog("event=error what=setup error=\"%s\"", d->nl ? strerror(errno) : err);
-		return 1;
+		return early_exit(d, 1);
 	}
 	add_fd(d, d->sigfd);
 	add_fd(d, d->inofd);
@@ -415,7 +433,7 @@ int main(int argc, char **argv)
 	struct itimerspec tick = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
 	timerfd_settime(d->confirm_fd, 0, &tick, NULL);
 	if (ctl_open(d) < 0)
-		return 1;
+		return early_exit(d, 1);
 	add_fd(d, d->ctl_fd);
 	open_monitor(d);
 	observe_start(d);

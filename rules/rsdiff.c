@@ -68,7 +68,8 @@ static int set_keys(struct nftnl_set *s, struct ekeys *k)
 		errno = ENOMEM;
 		return -1;
 	}
-	qsort(k->v, k->n, sizeof(*k->v), ekey_cmp);
+	if (k->n)		/* (qsort of NULL, 0: undefined, UBSan says) */
+		qsort(k->v, k->n, sizeof(*k->v), ekey_cmp);
 	return 0;
 }
 
@@ -290,7 +291,8 @@ static struct unit *units_of(const struct ekeys *k, bool interval, size_t *n)
 			u[m++] = (struct unit){ &k->v[i], NULL };
 		}
 	}
-	qsort(u, m, sizeof(*u), unit_cmp);
+	if (m)
+		qsort(u, m, sizeof(*u), unit_cmp);
 	*n = m;
 	return u;
 }

@@ -291,7 +291,8 @@ static struct unit *units(struct elems *es, bool interval, size_t *n)
 
 	if (!u)
 		return NULL;
-	qsort(es->v, es->n, sizeof(*es->v), elem_cmp);
+	if (es->n)
+		qsort(es->v, es->n, sizeof(*es->v), elem_cmp);
 	for (size_t i = 0; i < es->n; i++) {
 		if (interval && !es->v[i].end && i + 1 < es->n && es->v[i + 1].end) {
 			u[m++] = (struct unit){ &es->v[i], &es->v[i + 1] };
@@ -300,7 +301,8 @@ static struct unit *units(struct elems *es, bool interval, size_t *n)
 			u[m++] = (struct unit){ &es->v[i], NULL };
 		}
 	}
-	qsort(u, m, sizeof(*u), unit_cmp);
+	if (m)
+		qsort(u, m, sizeof(*u), unit_cmp);
 	*n = m;
 	return u;
 }

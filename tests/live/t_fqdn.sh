@@ -480,8 +480,12 @@ resolvers_are() {	# the resolver set holds $1 and not $2
 n0=$(grep -c "event=resolv-conf-changed" "$T/log2")
 echo "nameserver $DNS2" >"$_etc_ns/resolv.conf"
 if wait_until 10 resolvers_are $DNS2 $DNS1 &&
-	[ "$(grep -c "event=resolv-conf-changed" "$T/log2")" -gt "$n0" ]; then
-	ok "resolv.conf: a change is applied (the resolver set holds $DNS2 now, not $DNS1)"
+	[ "$(grep -c "event=resolv-conf-changed" "$T/log2")" -gt "$n0" ] &&
+	wait_until 5 grep -q "event=fqdn-resolvers servers=$DNS2 was=$DNS1" "$T/log2" &&
+	wait_until 10 grep -q "event=fqdn-learned set=fqdn_app_v4 name=app.test.example source=resolve addresses=$EVIL" "$T/log2"; then
+	# (filterd's own resolver follows too: $DNS2 answers app.test.example
+	# with $EVIL -- c-ares kept the servers of start-up before)
+	ok "resolv.conf: a change is applied (the resolver set holds $DNS2 now, not $DNS1; filterd resolves through it)"
 else
 	not_ok "resolv.conf: a change is applied" "$(nsx host nft list set inet filterd dns_resolvers_v4 2>&1)" \
 		"$(grep -v 'event=drop ' "$T/log2" | tail -5)"

@@ -5,7 +5,8 @@
 #   2. bounded resources, offline: policy and tags size limits, YAML aliases and
 #      nesting, a million-prefix tags file, malformed captures, ten million flows
 #   3. sanitizers: `make check-asan` (unit tests, regression inputs, t_replay.sh
-#      under ASan+UBSan) and a short libFuzzer pass (`make fuzz`)
+#      and the daemon's live tests under ASan+UBSan, leaks at exit included)
+#      and a short libFuzzer pass (`make fuzz`)
 #   4. live (root, network namespaces): kernel refusal, filterd/filterctl killed
 #      at every step of an apply, state directory read-only or full, control
 #      socket abuse (oversized, unfinished, hundreds of clients)
@@ -157,7 +158,7 @@ if [ "${HOSTILE_ASAN:-1}" = 0 ]; then
 else
 	t0=$(date +%s)
 	if out=$(make --no-print-directory O="$O" check-asan 2>&1); then
-		hok "sanitizers: unit tests, fuzz regressions and t_replay.sh under ASan+UBSan, no report ($(( $(date +%s) - t0 )) s)"
+		hok "sanitizers: unit tests, fuzz regressions, t_replay.sh and the daemon's live tests ($(make -s --no-print-directory -f Makefile print-asan-live 2>/dev/null)) under ASan+UBSan, no report ($(( $(date +%s) - t0 )) s)"
 	else
 		hnot "sanitizers: make check-asan" "$(printf '%s\n' "$out" | grep -E 'ERROR|runtime error|SUMMARY|not ok|FAILED|failed' | head -20)" \
 			"$(printf '%s\n' "$out" | tail -5)"

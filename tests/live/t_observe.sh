@@ -181,6 +181,17 @@ else
 fi
 if wait_until 3 grep -q "event=drop-suppressed suppressed=" "$LOG"; then ok "drop log: rate limit with a suppressed summary"; else
 	not_ok "drop log: rate limit with a suppressed summary" "$(grep event=drop "$LOG")"; fi
+# a flood of drops into the 4 KiB pcap rotates it many times: one log line a
+# 10 s, with the count (5,000 lines in 6 s before)
+syn_flood 400
+syn_flood 400
+nrot=$(metric filterd_drop_pcap_rotations_total)
+nlines=$(grep -c "event=drop-pcap-rotated" "$LOG")
+if [ "${nrot%.*}" -gt 5 ] && [ "$nlines" -le 2 ] && grep -q "event=drop-pcap-rotated .*rotations=" "$LOG"; then
+	ok "drop pcap: $nlines rotation log line(s) for ${nrot%.*} rotations"
+else
+	not_ok "drop pcap: rotation log lines bounded" "rotations: $nrot, lines: $nlines"
+fi
 
 # ---- show -------------------------------------------------------------------
 if out=$(ctl show 2>&1) && grep -q "sha256:.*$(sha256sum "$D/policy.yaml" | cut -c1-64)" <<<"$out" &&
