@@ -267,7 +267,7 @@ static void print_fqdn(json_t *fq)
 	json_array_foreach(json_object_get(fq, "resolved_names"), i, v) {
 		const char *err = json_string_value(json_object_get(v, "last_error"));
 
-		printf("  name %-29s resolved %lld time%s, next in %lld s%s%s\n",
+		printf("  name %-29s asked %lld time%s, next in %lld s%s%s\n",
 		       json_string_value(json_object_get(v, "name")),
 		       (long long)json_integer_value(json_object_get(v, "resolves")),
 		       json_integer_value(json_object_get(v, "resolves")) == 1 ? "" : "s",

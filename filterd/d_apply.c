@@ -594,16 +594,11 @@ int daemon_apply(struct daemon *d, const struct apply_req *rq, struct apply_res 
 	d->cur.at = time(NULL);
 	snprintf(d->cur.by, sizeof(d->cur.by), "%s", by);
 remembered:
+	d->gen++;
 	compiled_free(d->current);
 	d->current = comp;
 	comp = NULL;
 	fqdn_policy_applied(d);
-	/* an hbi policy latches once it stays: applied without a confirmation
-	 * window, or confirmed (a pending one latched at once, and its own
-	 * rollback was then refused) */
-	if (pol->hbi_workspace && !rq->confirm_within && !d->pending &&
-	    hbi_lock(d, pol->workspace) < 0)
-		dlog("event=state-write-failed what=hbi-latch error=\"%s\"", strerror(errno));
 	/* what a client applied becomes the policy file, whatever name it gave
 	 * (a client naming its policy as the configured path used to skip the
 	 * write: the file kept the old policy and the next reload reverted) */
@@ -623,6 +618,12 @@ remembered:
 		dlog("event=no-confirm-window policy=\"%s\" reason=\"%s\"", name,
 		     res->unchanged ? "the policy is already in force" : "no previous policy to roll back to");
 	}
+	/* an hbi policy latches once it stays: applied without a confirmation
+	 * window -- asked for or not (a first hbi policy applied with
+	 * --confirm-within got no window and no latch) -- or confirmed (a
+	 * pending one latched at once, and its own rollback was then refused) */
+	if (pol->hbi_workspace && !d->pending && hbi_lock(d, pol->workspace) < 0)
+		dlog("event=state-write-failed what=hbi-latch error=\"%s\"", strerror(errno));
 	if (d->pending && !rq->startup)
 		/* whatever is in force during a window is unconfirmed (a reload
 		 * in the window too): what a restart must resume or roll back.
@@ -646,7 +647,7 @@ remembered:
 		     name, sha, pol->workspace, d->tags->change_number, res->nrules, res->nsets,
 		     res->nelements, d->ownership_active ? (d->table_flags & NFT_TABLE_F_PERSIST ?
 		     "owner,persist" : "owner") : "none", res->ms, by,
-		     rq->confirm_within ? " pending=confirm" : "");
+		     res->window ? " pending=confirm" : "");
 	log_diags(&dg);
 	ret = 0;
 	goto out;
@@ -743,6 +744,7 @@ int daemon_repair(struct daemon *d, struct apply_res *res)
 		set_error(res, "%s", rep.msg);
 		return -1;
 	}
+	d->gen++;
 	res->applied = true;
 	res->ms = rep.ms;
 	res->nrules = d->current->nrules;

@@ -94,6 +94,7 @@ struct fqdn_state {
 	bool ares_ok;
 	char servers[FQDN_MAX_RESOLVERS * 48];	/* what c-ares was given ("" : resolv.conf at init) */
 	bool servers_pending;		/* to be given once no query is in flight */
+	bool no_servers;		/* the table names no resolver: nothing is asked */
 	ares_channel ch;
 	int fds[FQ_MAX_FDS];
 	size_t nfds;
@@ -664,6 +665,14 @@ static void resolve(struct daemon *d, struct fq_name *fn)
 
 	if (!s->ares_ok || fn->inflight)
 		return;
+	if (s->no_servers) {
+		/* resolv.conf names no resolver: c-ares would fall back to
+		 * its own default (127.0.0.1), whose answers the table does
+		 * not trust -- not asked; looked at again in a minute */
+		snprintf(fn->last_error, sizeof(fn->last_error), "no resolver (resolv.conf names none)");
+		fn->next = mono() + 60;
+		return;
+	}
 	fn->ttl_seen = 1e18;
 	fn->got_any = false;
 	fn->last_error[0] = '\0';
@@ -743,8 +752,21 @@ static void ares_follow_resolvers(struct daemon *d, struct fqdn_state *s)
 	size_t off = 0;
 	int rc;
 
-	if (!s->ares_ok || (d->cfg.dns_servers && d->cfg.dns_servers[0]) || !s->info.nres)
+	if (!s->ares_ok || (d->cfg.dns_servers && d->cfg.dns_servers[0]))
 		return;
+	if (!s->info.nres && !s->nsets)
+		return;			/* no FQDN rule: nothing to resolve */
+	if (!s->info.nres) {
+		if (!s->no_servers)
+			dlog("event=fqdn-resolvers servers=none%s%s note=\"resolv.conf names no "
+			     "resolver: names are not resolved\"", s->servers[0] ? " was=" : "",
+			     s->servers);
+		s->no_servers = true;
+		s->servers[0] = '\0';
+		s->servers_pending = false;
+		return;
+	}
+	s->no_servers = false;
 	for (size_t i = 0; i < s->info.nres && off + sizeof(a) + 2 < sizeof(csv); i++) {
 		fmt_addr(s->info.res_family[i], s->info.res_addr[i], a, sizeof(a));
 		off += (size_t)snprintf(csv + off, sizeof(csv) - off, "%s%s", off ? "," : "", a);
@@ -762,6 +784,9 @@ static void ares_follow_resolvers(struct daemon *d, struct fqdn_state *s)
 	s->servers_pending = false;
 	dlog("event=fqdn-resolvers servers=%s%s%s", csv, s->servers[0] ? " was=" : "", s->servers);
 	snprintf(s->servers, sizeof(s->servers), "%s", csv);
+	for (size_t i = 0; i < s->nnames; i++)	/* asked of the new ones at once */
+		if (!s->names[i].inflight)
+			s->names[i].next = mono();
 }
 
 static void run_due(struct daemon *d)

@@ -586,6 +586,9 @@ static struct {
 	time_t started, deadline;	/* mono_now() */
 	uint64_t waiters[VERIFY_WAITERS];
 	size_t nwaiters;
+	uint64_t gen;			/* d->gen when it compared */
+	uint64_t next[VERIFY_WAITERS];	/* asked after the policy or table changed */
+	size_t nnext;
 } job = { .fd = -1 };
 
 static size_t captures_configured(const struct daemon *d)
@@ -648,6 +651,8 @@ static json_t *answer_finish(json_t *a, json_t *caps, bool failed, const char *c
 	return a;
 }
 
+static json_t *job_start(struct daemon *d, const uint64_t *who, size_t nwho, bool direct);
+
 static void job_answer(struct daemon *d, json_t *caps, bool caps_failed, const char *caps_error)
 {
 	json_t *a = answer_finish(job.answer, caps, job.failed || caps_failed, caps_error,
@@ -658,6 +663,14 @@ static void job_answer(struct daemon *d, json_t *caps, bool caps_failed, const c
 		ctl_answer(d, job.waiters[i], json_incref(a));
 	json_decref(a);
 	job.nwaiters = 0;
+	if (job.nnext && !d->quit) {	/* those who asked after a change: a job of their own */
+		uint64_t who[VERIFY_WAITERS];
+		size_t n = job.nnext;
+
+		memcpy(who, job.next, n * sizeof(*who));
+		job.nnext = 0;
+		job_start(d, who, n, false);
+	}
 }
 
 /* Ends the job with why its captures have no results. */
@@ -736,26 +749,35 @@ static void job_read(struct daemon *d)
 	job_answer(d, caps, failed, NULL);
 }
 
-static json_t *verify_begin(struct daemon *d, uint64_t client)
+/* An answer to clients who are waiting already (ctl_answer), or, when
+ * direct, to the one asking now (returned; NULL for the others). */
+static json_t *answer_now(struct daemon *d, json_t *a, const uint64_t *who, size_t n, bool direct)
+{
+	if (direct)
+		return a;
+	for (size_t i = 0; i < n; i++)
+		ctl_answer(d, who[i], json_incref(a));
+	json_decref(a);
+	return NULL;
+}
+
+/* Compares the live table with a fresh compile, then replays the captures
+ * in a child for the clients who; direct: who[0] is the one asking now. */
+static json_t *job_start(struct daemon *d, const uint64_t *who, size_t nwho, bool direct)
 {
 	char err[512];
 	struct compiled *want;
 	struct ruleset *live;
 	struct rs_diffs diffs = {0};
 
-	if (job.answer) {			/* one is running: wait for it */
-		if (job.nwaiters == VERIFY_WAITERS)
-			return json_pack("{s:b,s:s}", "ok", 0, "error", "too many verify requests waiting");
-		job.waiters[job.nwaiters++] = client;
-		return NULL;
-	}
 	want = compile_current(d, false, err, sizeof(err));
 	if (!want)
-		return json_pack("{s:b,s:s}", "ok", 0, "error", err);
+		return answer_now(d, json_pack("{s:b,s:s}", "ok", 0, "error", err), who, nwho, direct);
 	live = ruleset_from_kernel(d->cfg.table, NFPROTO_INET, err, sizeof(err));
 	if (!live) {
 		compiled_free(want);
-		return json_pack("{s:b,s:s,s:b}", "ok", 1, "clean", 0, "error", err);
+		return answer_now(d, json_pack("{s:b,s:s,s:b}", "ok", 1, "clean", 0, "error", err),
+				  who, nwho, direct);
 	}
 	long n = ruleset_compare(want->rs, live, &diffs);
 	json_t *jd = json_array();
@@ -772,7 +794,8 @@ static json_t *verify_begin(struct daemon *d, uint64_t client)
 	compiled_free(want);
 	if (!captures_configured(d)) {
 		ruleset_free(live);
-		return answer_finish(a, json_array(), n != 0, NULL, 1);
+		return answer_now(d, answer_finish(a, json_array(), n != 0, NULL, nwho), who, nwho,
+				  direct);
 	}
 	int p[2] = { -1, -1 };
 	/* only the loop's end is non-blocking: the child writes its report
@@ -793,21 +816,43 @@ static json_t *verify_begin(struct daemon *d, uint64_t client)
 			close(p[0]);
 			close(p[1]);
 		}
-		return answer_finish(a, NULL, true, why, 1);
+		return answer_now(d, answer_finish(a, NULL, true, why, nwho), who, nwho, direct);
 	}
 	close(p[1]);
 	job.answer = a;
 	job.failed = n != 0;
-	job.waiters[0] = client;
-	job.nwaiters = 1;
+	memcpy(job.waiters, who, nwho * sizeof(*who));
+	job.nwaiters = nwho;
+	job.gen = d->gen;
 	job.pid = pid;
 	job.fd = p[0];
 	job.started = mono_now();
 	job.deadline = job.started + VERIFY_TIMEOUT_S;
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = job.fd };
 	epoll_ctl(d->epfd, EPOLL_CTL_ADD, job.fd, &ev);
-	dlog("event=verify-started pid=%d captures=%zu", (int)pid, captures_configured(d));
+	dlog("event=verify-started pid=%d captures=%zu waiting=%zu", (int)pid, captures_configured(d),
+	     nwho);
 	return NULL;
+}
+
+/* A verify asked for while one runs waits for that one's answer -- if the
+ * table and policy are still those it compared (d->gen); else for a job
+ * started after it (the joiner got the answer about a policy no longer in
+ * force, "clean"). */
+static json_t *verify_begin(struct daemon *d, uint64_t client)
+{
+	if (job.answer) {
+		if (job.gen == d->gen && job.nwaiters < VERIFY_WAITERS) {
+			job.waiters[job.nwaiters++] = client;
+			return NULL;
+		}
+		if (job.gen != d->gen && job.nnext < VERIFY_WAITERS) {
+			job.next[job.nnext++] = client;
+			return NULL;
+		}
+		return json_pack("{s:b,s:s}", "ok", 0, "error", "too many verify requests waiting");
+	}
+	return job_start(d, &client, 1, true);
 }
 
 static bool verify_event(struct daemon *d, int fd)
@@ -859,7 +904,7 @@ json_t *verify_status_json(void)
 		return json_null();
 	return json_pack("{s:i,s:I,s:I}", "pid", (int)job.pid,
 			 "seconds", (json_int_t)(mono_now() - job.started),
-			 "waiting", (json_int_t)job.nwaiters);
+			 "waiting", (json_int_t)(job.nwaiters + job.nnext));
 }
 
 void verify_stop(struct daemon *d)
@@ -868,6 +913,9 @@ void verify_stop(struct daemon *d)
 		return;
 	kill(-job.pid, SIGKILL);
 	job_reap(d);
+	for (size_t i = 0; i < job.nnext; i++)	/* (d->quit: no job of their own) */
+		ctl_answer(d, job.next[i], json_pack("{s:b,s:s}", "ok", 0, "error", "filterd is stopping"));
+	job.nnext = 0;
 	job_fail(d, "filterd is stopping");
 }
 

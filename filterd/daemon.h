@@ -69,6 +69,8 @@ struct daemon {
 	size_t last_delta_add, last_delta_del;
 
 	struct fqdn_state *fqdn;	/* d_fqdn.c: FQDN rules at run time */
+	uint64_t gen;			/* changes whenever what is in force or the table
+					 * may have changed (apply, repair, drift) */
 
 	bool quit;
 	int exit_code;

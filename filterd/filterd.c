@@ -229,6 +229,7 @@ static void on_monitor(struct daemon *d)
 	if (!diff)
 		return;
 	d->n_drift++;
+	d->gen++;
 	dlog("event=drift table=inet %s difference=\"%s\" ownership=%s action=%s", d->cfg.table, diff,
 	     d->ownership_active ? "active" : "none", d->cfg.repair ? "repair" : "none (repair=off)");
 	struct actor who = { .uid = 0, .via = "drift-repair" };

@@ -239,7 +239,7 @@ else not_ok "status: FQDN sets with addresses and expiry" "$(head -c 2000 "$T/st
 if ctl status >"$T/status.txt" &&
 	grep -Eq "^fqdn +queue [0-9]+, resolvers $DNS1\$" "$T/status.txt" &&
 	grep -Eq "^  set fqdn_blob_v4 +\*\.blob\.test\.example +[0-9]+ address(es)?: .*$BLOB.* \(next expiry in [0-9]+ s\)" "$T/status.txt" &&
-	grep -Eq "^  name app\.test\.example +resolved [0-9]+ times?, next in -?[0-9]+ s" "$T/status.txt" &&
+	grep -Eq "^  name app\.test\.example +asked [0-9]+ times?, next in -?[0-9]+ s" "$T/status.txt" &&
 	! grep -q '\[{' "$T/status.txt"; then
 	ok "status: the FQDN block as text (sets, names), not raw JSON"
 else not_ok "status: the FQDN block as text" "$(grep -A8 '^fqdn' "$T/status.txt")"; fi
@@ -502,6 +502,18 @@ else
 	not_ok "resolv.conf: changed back, applied again" "$(nsx host nft list set inet filterd dns_resolvers_v4 2>&1)" "$out" \
 		"$(grep -v 'event=drop ' "$T/log2" | tail -8)" "$(grep -A14 'ERROR: AddressSanitizer' "$T/log2")"
 fi
+# resolv.conf emptied: no resolver, so filterd asks nobody (c-ares would fall
+# back to 127.0.0.1, which the table does not trust); then back again
+: >"$_etc_ns/resolv.conf"
+if wait_until 10 grep -q "event=fqdn-resolvers servers=none was=$DNS1" "$T/log2"; then
+	ok "resolv.conf emptied: filterd's own resolver asks nobody (servers=none)"
+else not_ok "resolv.conf emptied: servers=none" "$(grep -v 'event=drop ' "$T/log2" | tail -4)"; fi
+echo "nameserver $DNS1" >"$_etc_ns/resolv.conf"
+if wait_until 10 sh -c "grep 'event=fqdn-resolvers' '$T/log2' | tail -1 | grep -q 'servers=$DNS1\$'" &&
+	wait_until 10 in_set fqdn_app_v4 $APP1; then
+	ok "resolv.conf filled again: resolved through $DNS1 again"
+else not_ok "resolv.conf filled again" "$(grep 'event=fqdn-resolvers' "$T/log2" | tail -3)"; fi
+
 # an FQDN rule that keeps its name and changes its destination: the same set
 # names and bytecode, only the sets' comment differs -- such an apply was
 # "unchanged", and the kernel's set kept the old name's addresses open

@@ -312,6 +312,22 @@ if wait_until 10 env FILTERD_SOCKET="$T/sock-first" "$FILTERCTL" status; then
 	else not_ok "window: a first policy gets no window" "exit $rc" "$out" "$(tail -4 "$T/log-first")"; fi
 	kill "$(pgrep -f -- "--socket $T/sock-first")" 2>/dev/null
 else not_ok "window: a filterd without a policy starts" "$(tail -3 "$T/log-first")"; fi
+# a first hbi policy with --confirm-within: no window, so it latches at once
+# (it was neither pending nor latched: a policy without hbi was then taken)
+wait_until 5 sh -c "! pgrep -f -- '--socket $T/sock-first' >/dev/null"
+rm -rf "$T/state-first" "$T/first.yaml"
+nsx first "$FILTERD" --policy "$T/first.yaml" --tags "$T/tags.json" --state-dir "$T/state-first" \
+	--socket "$T/sock-first" --set audit_log="$T/audit-first.log" >"$T/log-first" 2>&1 &
+_live_pids+=($!)
+if wait_until 10 env FILTERD_SOCKET="$T/sock-first" "$FILTERCTL" status; then
+	FILTERD_SOCKET="$T/sock-first" "$FILTERCTL" apply "$T/H.yaml" --confirm-within 30 >/dev/null 2>&1
+	out=$(FILTERD_SOCKET="$T/sock-first" "$FILTERCTL" apply "$T/A.yaml" 2>&1); rc=$?
+	if [ $rc = 1 ] && grep -q "hbi" <<<"$out" &&
+		FILTERD_SOCKET="$T/sock-first" "$FILTERCTL" status --json | grep -q '"hbi_locked": true'; then
+		ok "window: a first hbi policy with --confirm-within latches at once (a policy without hbi refused)"
+	else not_ok "window: a first hbi policy latches" "exit $rc" "$out" "$(tail -3 "$T/log-first")"; fi
+	kill "$(pgrep -f -- "--socket $T/sock-first")" 2>/dev/null
+else not_ok "window: a filterd without a policy starts again" "$(tail -3 "$T/log-first")"; fi
 
 # ---- names a client gives cannot forge log lines ---------------------------------
 ans=$(raw "$U_C" "{\"op\":\"apply\",\"policy_text\":\"x\",\"policy_name\":\"x.yaml\\n2026-01-01T00:00:00Z filterd[1]: event=confirmed sha256=deadbeef by=root\"}")

@@ -420,6 +420,27 @@ if FD_ENV="FILTERD_VERIFY_TIMEOUT_S=8" fd_start --set pcap_replay="$T/slow-repla
 	else
 		not_ok "verify: a client that hung up while waiting costs nothing" "$(tail -5 "$LOG")"
 	fi
+	# a verify asked after the policy changed does not join the running one:
+	# it gets a job of its own, after it (it was answered about the old policy)
+	rm -f "$T/go"
+	vs0=$(log_new | grep -c "event=verify-started")
+	ctl verify --json >"$T/v5.json" 2>/dev/null & V5=$!
+	wait_until 10 waiting_is 1
+	sed 's/destination_ports: "80"/destination_ports: "8080"/' "$D/policy.yaml" >"$T/changed.yaml"
+	ctl apply "$T/changed.yaml" >/dev/null 2>&1
+	ctl verify --json >"$T/v6.json" 2>/dev/null & V6=$!
+	wait_until 10 waiting_is 2
+	touch "$T/go"
+	wait $V5; wait $V6
+	sha() { "$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["policy"]["sha256"])' "$1" 2>/dev/null; }
+	want=$(sha256sum "$T/changed.yaml" | cut -d' ' -f1)
+	if [ "$(sha "$T/v6.json")" = "$want" ] && [ "$(sha "$T/v5.json")" != "$want" ] &&
+		[ "$(log_new | grep -c "event=verify-started")" = $((vs0 + 2)) ]; then
+		ok "verify: one asked after an apply gets a job of its own (the new policy's), not the running one's answer"
+	else
+		not_ok "verify: one asked after an apply is not answered about the old policy" \
+			"v5: $(sha "$T/v5.json") v6: $(sha "$T/v6.json") want: $want" "$(log_new | grep event=verify-started)"
+	fi
 	rm -f "$T/go"
 	ctl verify >"$T/v4.out" 2>&1 & V4=$!
 	wait_until 10 waiting_is 1
