@@ -708,7 +708,9 @@ void report_text(const struct report_ctx *c, FILE *f)
 	if (t->flows_undecidable)
 		fprintf(f, ", %llu undecidable", (unsigned long long)t->flows_undecidable);
 	fprintf(f, ")\n");
-	fprintf(f, "  judged packets: %llu (%llu accepted, %llu dropped, %llu undecidable)\n",
+	/* (an undecidable packet has a verdict here too: it is among the
+	 * accepted or dropped ones, which together make the judged) */
+	fprintf(f, "  judged packets: %llu (%llu accepted, %llu dropped; of them %llu undecidable)\n",
 		(unsigned long long)t->judged, (unsigned long long)t->accepted,
 		(unsigned long long)t->dropped, (unsigned long long)t->incomplete);
 	fprintf(f, "  not judged: %llu not IP, %llu unsupported link type, %llu transit "
