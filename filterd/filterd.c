@@ -297,11 +297,14 @@ static int open_monitor(struct daemon *d)
 	return add_fd(d, d->mon_fd);
 }
 
-/* A start-up that fails after the configuration is read: what is held so
- * far, given back (leak checkers see the exit of every run). */
-static int early_exit(struct daemon *d, int code)
+/* What the daemon holds beyond its loop's parts, given back: at exit, and
+ * when start-up fails after the configuration is read (leak checkers see the
+ * exit of every run). */
+static int release(struct daemon *d, int code)
 {
 	nl_close(d->nl);
+	compiled_free(d->current);
+	tagdb_free(d->tags);
 	free(d->cur.text);
 	free(d->cur.name);
 	free(d->prev.text);
@@ -404,7 +407,7 @@ int main(int argc, char **argv)
 	}
 	if (mkdir(d->cfg.state_dir, 0700) < 0 && errno != EEXIST) {
 		dlog("event=error what=state_dir dir=%s error=\"%s\"", d->cfg.state_dir, strerror(errno));
-		return early_exit(d, 1);
+		return release(d, 1);
 	}
 	daemon_load_state(d);
 	roles_load(d);
@@ -425,7 +428,7 @@ int main(int argc, char **argv)
 	d->nl = nl_open(err, sizeof(err));
 	if (d->epfd < 0 || d->sigfd < 0 || d->inofd < 0 || d->debounce_fd < 0 || d->confirm_fd < 0 || !d->nl) {
 		dlog("event=error what=setup error=\"%s\"", d->nl ? strerror(errno) : err);
-		return early_exit(d, 1);
+		return release(d, 1);
 	}
 	add_fd(d, d->sigfd);
 	add_fd(d, d->inofd);
@@ -434,7 +437,7 @@ int main(int argc, char **argv)
 	struct itimerspec tick = { .it_interval = { 1, 0 }, .it_value = { 1, 0 } };
 	timerfd_settime(d->confirm_fd, 0, &tick, NULL);
 	if (ctl_open(d) < 0)
-		return early_exit(d, 1);
+		return release(d, 1);
 	add_fd(d, d->ctl_fd);
 	open_monitor(d);
 	observe_start(d);
@@ -538,18 +541,5 @@ int main(int argc, char **argv)
 	observe_stop(d);
 	if (d->mon)
 		mnl_socket_close(d->mon);
-	nl_close(d->nl);
-	compiled_free(d->current);
-	tagdb_free(d->tags);
-	free(d->cur.text);
-	free(d->cur.name);
-	free(d->prev.text);
-	free(d->prev.name);
-	config_free(&d->cfg);
-	close(d->epfd);
-	close(d->sigfd);
-	close(d->inofd);
-	close(d->debounce_fd);
-	close(d->confirm_fd);
-	return d->exit_code;
+	return release(d, d->exit_code);
 }

@@ -46,16 +46,17 @@ static const char extra_rule[] =
 	"    protocol: tcp\n"
 	"    destination_ports: \"80\"\n";
 
-static struct compiled *compile_with(const char *vnet, const char *more)
+/* Compiles a policy text (taken: freed here) against the example tags. */
+static struct compiled *compile_text(char *text)
 {
-	char err[512], *text = NULL;
+	char err[512];
 	struct diags d = {0};
 	struct tagdb *tags = tagdb_load(TAGS_FILE, err, sizeof(err));
 	struct policy *p = NULL;
 	struct compiled *c = NULL;
 
 	assert_non_null(tags);
-	assert_true(asprintf(&text, policy_fmt, vnet, more) > 0);
+	assert_non_null(text);
 	assert_int_equal(policy_parse_buffer("p.yaml", text, strlen(text), &p, &d), 0);
 	assert_int_equal(policy_resolve(p, tags, &d), 0);
 	assert_int_equal(compile_policy(p, tags, NULL, &c, &d), 0);
@@ -65,6 +66,14 @@ static struct compiled *compile_with(const char *vnet, const char *more)
 	diags_clear(&d);
 	free(text);
 	return c;
+}
+
+static struct compiled *compile_with(const char *vnet, const char *more)
+{
+	char *text = NULL;
+
+	assert_true(asprintf(&text, policy_fmt, vnet, more) > 0);
+	return compile_text(text);
 }
 
 static bool has_line(const struct rs_diffs *d, const char *needle)
@@ -172,25 +181,13 @@ static void test_missing_chain_and_set(void **state)
 
 static struct compiled *compile_fqdn(const char *dest)
 {
-	char err[512], *text = NULL;
-	struct diags d = {0};
-	struct tagdb *tags = tagdb_load(TAGS_FILE, err, sizeof(err));
-	struct policy *p = NULL;
-	struct compiled *c = NULL;
+	char *text = NULL;
 
-	assert_non_null(tags);
 	assert_true(asprintf(&text, "version: 1\nworkspace: w\nvirtual_network:\n"
 			     "  address_space: [10.0.0.0/16]\nmanaged_network:\n"
 			     "  isolation_mode: allow_only_approved_outbound\n  outbound_rules:\n"
 			     "    - {name: pkgs, type: fqdn, destination: %s}\n", dest) > 0);
-	assert_int_equal(policy_parse_buffer("p.yaml", text, strlen(text), &p, &d), 0);
-	assert_int_equal(policy_resolve(p, tags, &d), 0);
-	assert_int_equal(compile_policy(p, tags, NULL, &c, &d), 0);
-	policy_free(p);
-	tagdb_free(tags);
-	diags_clear(&d);
-	free(text);
-	return c;
+	return compile_text(text);
 }
 
 /* An FQDN rule that keeps its name and changes its destination compiles to
