@@ -615,8 +615,9 @@ remembered:
 		snprintf(d->pending_by, sizeof(d->pending_by), "%s", by);
 		res->window = true;
 	} else if (rq->confirm_within && !d->pending) {
-		dlog("event=no-confirm-window policy=\"%s\" reason=\"%s\"", name,
-		     res->unchanged ? "the policy is already in force" : "no previous policy to roll back to");
+		res->no_window = res->unchanged ? "the policy is already in force" :
+				 "no previous policy to roll back to";
+		dlog("event=no-confirm-window policy=\"%s\" reason=\"%s\"", name, res->no_window);
 	}
 	/* an hbi policy latches once it stays: applied without a confirmation
 	 * window -- asked for or not (a first hbi policy applied with

@@ -558,10 +558,12 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 		json_t *a = apply_answer(&res, rc);
 		if (rc == 0 && res.window)
 			json_object_set_new(a, "confirm_within", json_integer(rq.confirm_within));
-		else if (rc == 0 && rq.confirm_within)
-			json_object_set_new(a, "no_window", json_string(
-				res.unchanged ? "the policy is already in force: nothing to confirm" :
-				"no previous policy to roll back to: nothing to confirm"));
+		else if (rc == 0 && res.no_window) {
+			char why[160];
+
+			snprintf(why, sizeof(why), "%s: nothing to confirm", res.no_window);
+			json_object_set_new(a, "no_window", json_string(why));
+		}
 		apply_res_free(&res);
 		return a;
 	}

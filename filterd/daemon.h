@@ -117,6 +117,7 @@ struct apply_res {
 	bool unchanged;		/* nothing to do */
 	bool incremental;
 	bool window;		/* a confirmation window opened (confirm_within) */
+	const char *no_window;	/* why none opened although asked for, else NULL */
 	char error[2048];	/* first error, "" on success */
 	char *diagnostics;	/* all diagnostics, malloc'd, may be NULL */
 	size_t nadd, ndel, nrules, nsets, nelements;
