@@ -5,9 +5,10 @@
  * joined by one veth pair (eth0 on both sides, MTU 65535).  The host gets
  * this capture's local addresses, a default route through a gateway with a
  * permanent neighbour entry (10.255.255.254, fe80::ff) so that nothing waits
- * for ARP/ND, rp_filter and redirects off, and nf_conntrack_checksum=0 (the
- * evaluator, like most captures with offloaded checksums, does not check
- * transport checksums; see conntrack.h).  The ruleset is applied there with
+ * for ARP/ND, rp_filter and redirects off, and nf_conntrack_checksum as the
+ * evaluator has it: 0, or 1 with --verify-checksums (see conntrack.h; frames
+ * sent from the peer through AF_PACKET reach the host's prerouting as
+ * CHECKSUM_NONE, which is what the evaluator mirrors).  The ruleset is applied there with
  * nl_apply(), dumped back with ruleset_from_kernel() and the EVALUATOR LOADS
  * THAT DUMP, so rule handles name the same rules on both sides.
  *
@@ -1756,7 +1757,9 @@ int kernel_check(const struct replay_opts *o, const struct ruleset *rs,
 		snprintf(k.err, sizeof(k.err), "the kernel refused the ruleset: %.900s", rep.msg);
 		goto fail;
 	}
-	write_sysctl("/proc/sys/net/netfilter/nf_conntrack_checksum", "0");
+	/* as the evaluator's conntrack: 0, or 1 with --verify-checksums */
+	write_sysctl("/proc/sys/net/netfilter/nf_conntrack_checksum",
+		     o->verify_checksums ? "1" : "0");
 	/* the timeouts the evaluator's conntrack uses, in the scratch host's
 	 * own conntrack (per network namespace) */
 	for (size_t i = 0; i < o->nct_timeouts; i++) {
@@ -1835,6 +1838,14 @@ int kernel_check(const struct replay_opts *o, const struct ruleset *rs,
 			printf("note: %llu packets agreed once rate-limited log rules were left out "
 			       "(their limit runs on capture time here, on wall-clock time in the "
 			       "kernel)\n", (unsigned long long)k.limit_only);
+		if (o->verify_checksums) {
+			struct ct_stats st;
+
+			ct_table_stats(r.ct, &st);
+			printf("checksums verified: %llu bad (ct state invalid), %llu the capture cut\n",
+			       (unsigned long long)st.bad_checksum,
+			       (unsigned long long)st.checksum_cut);
+		}
 		if (k.ahead)
 			printf("note: %llu of the disagreements came after gaps in the capture that "
 			       "the kernel, played as fast as it goes, did not wait: what depends "

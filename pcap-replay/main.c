@@ -67,6 +67,13 @@ static const char usage_text[] =
 "                              frag6_timeout; ipfrag_time for net.ipv4.ipfrag_time;\n"
 "                              repeatable)\n"
 "  --ct-timeouts-from-host     every such timeout as this host has it set\n"
+"  --verify-checksums          verify the TCP, UDP, UDP-Lite, ICMP, ICMPv6 and SCTP\n"
+"                              checksums of received packets as conntrack does with\n"
+"                              the kernel's default nf_conntrack_checksum=1: a bad one\n"
+"                              is ct state invalid.  Off by default: a capture taken\n"
+"                              on a host shows checksums its NIC verified or had yet\n"
+"                              to fill in (offload, GRO); use it for captures taken\n"
+"                              off the wire.  A checksum the capture cut is undecidable\n"
 "  --single-thread             read the captures in the replay's own thread (by\n"
 "                              default a second thread reads ahead when more than\n"
 "                              one CPU is online; the results are the same)\n"
@@ -441,6 +448,7 @@ static const struct option long_opts[] = {
 	{ "ct-timeouts-from-host", no_argument, NULL, 0x10b },
 	{ "no-flow-cache", no_argument, NULL, 0x105 },
 	{ "single-thread", no_argument, NULL, 0x106 },
+	{ "verify-checksums", no_argument, NULL, 0x10c },
 	{ "stats", no_argument, NULL, 0x107 },
 	{ "no-rule-index", no_argument, NULL, 0x108 },
 	{ "kernel-check", no_argument, NULL, 'k' },
@@ -712,6 +720,9 @@ int main(int argc, char **argv)
 			break;
 		case 0x106:
 			o.single_thread = true;
+			break;
+		case 0x10c:
+			o.verify_checksums = true;
 			break;
 		case 0x107:
 			stats = true;

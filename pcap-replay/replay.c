@@ -398,6 +398,7 @@ int replay_init(struct replay *r, const struct replay_opts *o, const struct rule
 				 o->ct_timeouts[i].name, strerror(errno));
 			return -1;
 		}
+	ct_table_set_checksum(r->ct, o->verify_checksums);
 	r->flow_cache = !o->no_flow_cache;
 	vm_set_rule_index(vm, !o->no_rule_index);
 	r->refused = calloc(REPLAY_REFUSED_MEMOS, sizeof(*r->refused));
@@ -1371,8 +1372,10 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 	/* the kernel may have dropped it on the hop-by-hop options the capture cut */
 	if (p->hbh_cut)
 		v.incomplete = true;
-	/* conntrack's window check lacked TCP options the capture cut */
-	if (p->ct_unsure && p->ct_state == CT_STATE_INVALID)
+	/* conntrack's window check lacked TCP options the capture cut (set
+	 * only when it found the packet invalid), or its checksum check
+	 * bytes the capture cut */
+	if (p->ct_unsure)
 		v.incomplete = true;
 	if (v.incomplete)
 		r->t.incomplete++;
@@ -1422,6 +1425,7 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 			f->accepted = accepted;
 			f->incomplete = v.incomplete;
 			f->no_ct = !p->ct_present;
+			f->bad_checksum = p->csum_bad;
 			f->midstream = p->ct_present && p->ct &&
 				       ct_entry_began_before_capture(p->ct);
 			f->decided = decided;

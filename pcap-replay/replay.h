@@ -53,6 +53,7 @@ struct replay_opts {
 	bool no_flow_cache;		/* --no-flow-cache: evaluate every packet */
 	bool no_rule_index;		/* --no-rule-index: every rule's expressions run */
 	bool single_thread;		/* --single-thread: no reader thread (reader.c) */
+	bool verify_checksums;		/* --verify-checksums: nf_conntrack_checksum=1 */
 	struct pcapng_walk *walk;	/* the captures' pcapng directions, walked ahead */
 	/* conntrack timeouts other than the kernel's defaults (--ct-timeout,
 	 * --ct-timeouts-from-host), applied in order: a later one wins */
@@ -87,6 +88,7 @@ struct flow {
 	bool accepted;			/* verdict of the first packet */
 	bool incomplete;		/* the vm needed bytes the capture lacks */
 	bool no_ct;			/* first packet had no conntrack (invalid/untracked) */
+	bool bad_checksum;		/* ... for its transport checksum (--verify-checksums) */
 	bool midstream;			/* TCP picked up after its SYN */
 	bool closed;			/* its conntrack entry left the table */
 	const char *decided;		/* "user:AllowAzureMachineLearning", "chain policy (input)";

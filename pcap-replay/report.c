@@ -573,7 +573,7 @@ static size_t flow_row(const struct replay *r, size_t i, char *buf)
 	if (fl->midstream)
 		row_left(&w, " mid-stream", 0);
 	if (fl->no_ct)
-		row_left(&w, " no-conntrack", 0);
+		row_left(&w, fl->bad_checksum ? " no-conntrack (bad checksum)" : " no-conntrack", 0);
 	if (fl->incomplete)
 		row_left(&w, " UNDECIDABLE", 0);
 	if (fl->expect_line >= 0 && !fl->expect_ok)
@@ -723,6 +723,14 @@ void report_text(const struct report_ctx *c, FILE *f)
 		"conntrack drops (table full): %llu\n",
 		(unsigned long long)t->malformed, (unsigned long long)t->truncated,
 		(unsigned long long)t->reassembled, (unsigned long long)t->ct_drops);
+	if (r->o->verify_checksums) {
+		struct ct_stats st;
+
+		ct_table_stats(r->ct, &st);
+		fprintf(f, "  transport checksums verified (--verify-checksums): %llu bad (ct state "
+			"invalid), %llu the capture cut (undecidable)\n",
+			(unsigned long long)st.bad_checksum, (unsigned long long)st.checksum_cut);
+	}
 	if (t->flows_over_cap)
 		fprintf(f, "  WARNING: %llu packets of flows beyond --max-flows %zu were not "
 			"accounted to a flow\n", (unsigned long long)t->flows_over_cap,
@@ -904,6 +912,7 @@ static size_t flow_json_text(const struct report_ctx *c, size_t i, struct jstr_c
 	jkv_str(&w, "decided_by", jstr(jc, fl->decided), false);
 	jkv_b(&w, "undecidable", fl->incomplete, false);
 	jkv_b(&w, "conntrack", !fl->no_ct, false);
+	jkv_b(&w, "bad_checksum", fl->bad_checksum, false);
 	jkv_b(&w, "midstream", fl->midstream, false);
 	jkv_u(&w, "packets", fl->packets, false);
 	jkv_u(&w, "packets_accepted", fl->pkts_accepted, false);
@@ -1014,6 +1023,14 @@ int report_json(const struct report_ctx *c, FILE *f)
 	json_object_set_new(tot, "reassembled", JI(t->reassembled));
 	json_object_set_new(tot, "conntrack_drops", JI(t->ct_drops));
 	json_object_set_new(tot, "flows_over_cap_packets", JI(t->flows_over_cap));
+	{
+		struct ct_stats st;
+
+		ct_table_stats(r->ct, &st);
+		json_object_set_new(tot, "checksums_verified", json_boolean(r->o->verify_checksums));
+		json_object_set_new(tot, "bad_checksums", JI(st.bad_checksum));
+		json_object_set_new(tot, "checksums_cut", JI(st.checksum_cut));
+	}
 	json_object_set_new(root, "totals", tot);
 
 	for (size_t i = 0; i < r->nbad; i++) {

@@ -14,6 +14,7 @@
 #include <linux/netfilter/nf_conntrack_tuple_common.h>
 
 #include "conntrack.h"
+#include "csum.h"
 #include "zalloc.h"
 
 #define USEC		1000000LL
@@ -238,6 +239,7 @@ struct ct_table {
 	struct ct_entry *free_entries;	/* released ones, via next */
 	/* the kernel's defaults unless set as a host's sysctls set them */
 	struct ct_timeouts to;
+	bool checksum;			/* nf_conntrack_checksum (ct_table_set_checksum) */
 };
 
 static void timeouts_default(struct ct_timeouts *to);
@@ -326,6 +328,11 @@ struct ct_table *ct_table_new(size_t max_entries)
 	t->next_id = 1;
 	timeouts_default(&t->to);
 	return t;
+}
+
+void ct_table_set_checksum(struct ct_table *t, bool on)
+{
+	t->checksum = on;
 }
 
 void ct_table_set_reaper(struct ct_table *t, ct_reaper_fn fn, void *arg)
@@ -1751,6 +1758,135 @@ static enum pk icmp_packet(struct ct_table *t, struct ct_entry *e)
 	return PK_ACCEPT;
 }
 
+/* ---- nf_conntrack_checksum ---------------------------------------------------- */
+
+enum csum_res { CSUM_GOOD, CSUM_BAD, CSUM_CUT };
+
+/* Is the packet's checksum conntrack's to verify?  Only with
+ * nf_conntrack_checksum=1 and at PRE_ROUTING (every protocol's error check:
+ * "we skip checking packets on the outgoing path"), i.e. for a packet the
+ * host receives; not for one on lo (the sender's stack filled in a checksum
+ * the capture may not show: CHECKSUM_PARTIAL, which nf_checksum does not
+ * recompute; and a looped packet carries the conntrack its LOCAL_OUT pass
+ * attached, which nf_conntrack_in takes as it is). */
+static bool csum_wanted(const struct ct_table *t, const struct pkt *p)
+{
+	return t->checksum && p->hook != NF_INET_LOCAL_OUT && p->hook != NF_INET_POST_ROUTING &&
+	       !(p->iifname && strcmp(p->iifname, "lo") == 0);
+}
+
+/* The ones' complement sum nf_ip_checksum() / nf_ip6_checksum() and their
+ * _partial variants make of a CHECKSUM_NONE skb: pseudo (the pseudo header's
+ * length and protocol words, as the caller computed them) plus the two
+ * addresses when addrs, plus the bytes from the start of the skb (IPv4: the
+ * IP header, which its own valid checksum makes neutral; IPv6: the header is
+ * summed and subtracted again) to end.  CSUM_CUT: the capture lacks some. */
+static enum csum_res csum_verify(const struct view *v, size_t off, size_t end, uint64_t pseudo,
+				 bool addrs)
+{
+	bool v4 = v->nfproto == NFPROTO_IPV4;
+	size_t from = v4 ? v->nh : off;
+	uint64_t s = pseudo;
+
+	if (end > v->lim || end < from)
+		return CSUM_CUT;
+	/* the source and destination are adjacent in both headers */
+	if (addrs)
+		s = csum_add(s, v->d + v->nh + (v4 ? 12 : 8), v4 ? 8 : 32);
+	s = csum_add(s, v->d + from, end - from);
+	return csum_fold(s) == 0xffff ? CSUM_GOOD : CSUM_BAD;
+}
+
+/* The checksum check of each protocol's error function, on the packet as it
+ * reaches it (the transport header at off).  The protocol's other checks are
+ * left to it: a packet they find invalid is invalid whatever this says, so
+ * here a header too short to read is CSUM_GOOD. */
+static enum csum_res l4_checksum(const struct view *v, uint8_t proto, size_t off)
+{
+	size_t len = v->klim - off;		/* skb->len - dataoff */
+	bool v4 = v->nfproto == NFPROTO_IPV4;
+
+	switch (proto) {
+	case IPPROTO_TCP:
+		/* tcp_error(): nf_checksum(..., IPPROTO_TCP, pf) */
+		return csum_verify(v, off, v->klim, len + IPPROTO_TCP, true);
+	case IPPROTO_UDP:
+		/* udp_error(): a zero checksum is "no checksum" (IPv6 too:
+		 * conntrack leaves that to the UDP layer) */
+		if (!readable(v, off, 8) || rd16(v->d + off + 6) == 0)
+			return CSUM_GOOD;
+		return csum_verify(v, off, v->klim, len + IPPROTO_UDP, true);
+	case IPPROTO_UDPLITE: {
+		/* udplite_error(): nf_checksum_partial(skb, hook, dataoff, cscov,
+		 * IPPROTO_UDP, pf) -- the kernel passes UDP's protocol number,
+		 * not UDP-Lite's, so a right UDP-Lite checksum fails there; and
+		 * for IPv4 nf_ip_checksum_partial() hands csum_tcpudp_nofold()
+		 * the protocol as the length and the length (cut to 8 bits) as
+		 * the protocol.  Mirrored as the kernel computes it. */
+		size_t cscov;
+
+		if (!readable(v, off, 8))
+			return CSUM_GOOD;
+		cscov = rd16(v->d + off + 4);
+		if (cscov == 0)
+			cscov = len;
+		if (cscov < 8 || cscov > len || rd16(v->d + off + 6) == 0)
+			return CSUM_GOOD;	/* udplite_error's own invalid cases */
+		if (v4)
+			return csum_verify(v, off, off + cscov, IPPROTO_UDP + (len & 0xff), true);
+		return csum_verify(v, off, off + cscov, len + IPPROTO_UDP, true);
+	}
+	case IPPROTO_ICMP:
+		/* nf_conntrack_icmpv4_error(): nf_ip_checksum(..., IPPROTO_ICMP):
+		 * no pseudo header */
+		return v4 ? csum_verify(v, off, v->klim, 0, false) : CSUM_GOOD;
+	case IPPROTO_ICMPV6:
+		/* nf_conntrack_icmpv6_error(): nf_ip6_checksum(..., IPPROTO_ICMPV6) */
+		return v4 ? CSUM_GOOD : csum_verify(v, off, v->klim, len + IPPROTO_ICMPV6, true);
+	case IPPROTO_SCTP: {
+		/* sctp_error(): for a CHECKSUM_NONE skb (what a packet from the
+		 * wire is unless its NIC verified it), sctp_compute_cksum() over
+		 * dataoff..end with the checksum field as zero */
+		static const uint8_t zero[4];
+		uint32_t c;
+		const uint8_t *cs;
+
+		if (len < 12 || !readable(v, off, 12))
+			return CSUM_GOOD;
+		if (v->klim > v->lim)
+			return CSUM_CUT;
+		c = crc32c(~0u, v->d + off, 8);
+		c = crc32c(c, zero, 4);
+		c = ~crc32c(c, v->d + off + 12, len - 12);
+		cs = v->d + off + 8;
+		return ((uint32_t)cs[0] | (uint32_t)cs[1] << 8 | (uint32_t)cs[2] << 16 |
+			(uint32_t)cs[3] << 24) == c ? CSUM_GOOD : CSUM_BAD;
+	}
+	}
+	return CSUM_GOOD;	/* GRE and the generic tracker verify nothing */
+}
+
+/* The check for p: true when the packet is invalid for its checksum (counted);
+ * a checksum the capture cut marks the packet undecidable (p->ct_unsure). */
+static bool csum_bad(struct ct_table *t, struct pkt *p, uint8_t proto, size_t off)
+{
+	struct view v = pkt_view(p);
+
+	switch (l4_checksum(&v, proto, off)) {
+	case CSUM_BAD:
+		t->st.bad_checksum++;
+		p->csum_bad = true;
+		return true;
+	case CSUM_CUT:
+		t->st.checksum_cut++;
+		p->ct_unsure = true;
+		return false;
+	case CSUM_GOOD:
+		break;
+	}
+	return false;
+}
+
 /* ---- nf_conntrack_in ---------------------------------------------------------- */
 
 /* NF_CT_STATE_BIT(ctinfo) = 1 << (ctinfo % IP_CT_IS_REPLY + 1), tabulated:
@@ -1896,6 +2032,8 @@ enum ct_verdict ct_in_hint(struct ct_table *t, struct pkt *p, const struct ct_hi
 	p->ct_dir = 0;
 	p->ct_status = 0;
 	p->ct_state = CT_STATE_INVALID;
+	p->ct_unsure = false;
+	p->csum_bad = false;
 	if (!t->have_now || ts > t->now)
 		t->now = ts;
 	t->have_now = true;
@@ -1923,6 +2061,9 @@ enum ct_verdict ct_in_hint(struct ct_table *t, struct pkt *p, const struct ct_hi
 
 		if (!readable(&v, off, 8))
 			return no_ct(t, p);		/* "short packet" */
+		/* the checksum next, before the type tells error from query */
+		if (csum_wanted(t, p) && csum_bad(t, p, proto, off))
+			return no_ct(t, p);
 		type = v.d[off];
 		if (v.nfproto == NFPROTO_IPV4) {
 			if (type > 18)
@@ -2008,8 +2149,11 @@ repeat:
 	else
 		ctinfo = IP_CT_NEW;
 
-	/* nf_conntrack_handle_packet */
-	if (proto == IPPROTO_TCP)
+	/* nf_conntrack_handle_packet: each protocol's error function checks
+	 * the checksum first (ICMP's ran above) */
+	if (!is_icmp(p->nfproto, proto) && csum_wanted(t, p) && csum_bad(t, p, proto, off))
+		res = PK_INVALID;
+	else if (proto == IPPROTO_TCP)
 		res = tcp_packet(t, e, dir, p, off, hint);
 	else if (proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE)
 		res = udp_packet(t, e, p, off);

@@ -17,8 +17,10 @@
  * NEW 8; INVALID 1 when there is no conntrack; UNTRACKED 64), ct_dir, ctinfo,
  * ct_status (IPS_* bits) and ct (a struct ct_entry *).  The kernel defaults are
  * built in: nf_conntrack_tcp_loose=1, tcp_be_liberal=0, tcp_ignore_invalid_rst=0,
- * tcp_max_retrans=3, nf_conntrack_checksum is NOT emulated (captures usually
- * carry offloaded, unfinished checksums).
+ * tcp_max_retrans=3; nf_conntrack_checksum is 0 unless ct_table_set_checksum()
+ * turns it on (the kernel's default is 1, but a capture taken on a host
+ * carries checksums the NIC or the stack finished or verified later:
+ * offload, GRO; only a capture off the wire shows what conntrack would sum).
  *
  * Protocols: TCP (window tracking), UDP and UDP-Lite, ICMP/ICMPv6 (queries,
  * errors RELATED to their quoted flow), GRE (the PPTP call ID as key, 30 s
@@ -148,6 +150,12 @@ int ct_timeout_index(const char *name);
 /* Called with each entry just before it is freed (any reason).  The entry and
  * its accessors are valid only during the call. */
 typedef void (*ct_reaper_fn)(const struct ct_entry *e, enum ct_gone why, void *arg);
+/* nf_conntrack_checksum=1 (off by default, see above): verify the transport
+ * checksum of every packet the host receives (a hook other than LOCAL_OUT and
+ * POST_ROUTING, not on "lo") as each protocol's error function does for a
+ * CHECKSUM_NONE skb; a bad one makes the packet invalid (no conntrack, no
+ * entry made or changed). */
+void ct_table_set_checksum(struct ct_table *t, bool on);
 void ct_table_set_reaper(struct ct_table *t, ct_reaper_fn fn, void *arg);
 
 /* nf_defrag_ipv4 / nf_defrag_ipv6.  For a packet that is no fragment returns
@@ -194,6 +202,10 @@ struct ct_stats {
 	uint64_t table_full_drops; /* packets dropped: full and nothing evictable */
 	bool table_full_warning; /* set once the first table-full drop happened */
 	uint64_t frags_held, frags_dropped, frags_expired, reassembled;
+	/* ct_table_set_checksum(t, true): received packets found invalid for
+	 * their transport checksum, and those whose checksum the capture cut
+	 * (tracked as if right, marked undecidable: p->ct_unsure) */
+	uint64_t bad_checksum, checksum_cut;
 };
 void ct_table_stats(const struct ct_table *t, struct ct_stats *st);
 /* st.early_drops alone (asked per packet) */

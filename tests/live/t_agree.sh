@@ -21,7 +21,8 @@
 #     given, "none" for none).
 #  4. every capture of tcpdump's regression suite (../shared/data, skipped
 #     when absent; AGREE_CORPUS=0 skips it), addresses moved into the test
-#     ranges by tests/tools/remap_addrs.py;
+#     ranges by tests/tools/remap_addrs.py, with two policies, the second run
+#     with --verify-checksums (nf_conntrack_checksum=1 on both sides);
 #  5. the Linux stack's own traffic (window scaling, SACK, timestamps,
 #     retransmissions after random losses), captured in two namespaces and
 #     played back through the check; and no namespace left behind.
@@ -272,12 +273,13 @@ else
 		2>"$tmp/remap.err"; then
 		not_ok "agree: tcpdump corpus, addresses remapped" "$(tail -3 "$tmp/remap.err")"
 	else
-		# corpus_one N FILE POLICY LABEL: one status line
+		# corpus_one N FILE POLICY LABEL [OPTION...]: one status line
 		corpus_one() {
 			local n=$1 f=$2 pol=$3 b o rc gaps dis
 			b=$(basename "$f")@$4; o=$tmp/corpus/$b
+			shift 4
 			"$REPLAY" --kernel-check --netns-prefix "$PREFIX-c$n" --policy "$pol" \
-				--tags "$TAGS" "$f" >"$o.out" 2>"$o.err"
+				--tags "$TAGS" "$@" "$f" >"$o.out" 2>"$o.err"
 			rc=$?
 			timed=""
 			if [ $rc = 1 ]; then
@@ -286,7 +288,7 @@ else
 				if [ -n "$dis" ] && [ "$dis" = "$gaps" ]; then
 					timeout 120 "$REPLAY" --kernel-check --kernel-check-timing \
 						--netns-prefix "$PREFIX-c$n" --policy "$pol" \
-						--tags "$TAGS" "$f" >"$o.out" 2>"$o.err"
+						--tags "$TAGS" "$@" "$f" >"$o.out" 2>"$o.err"
 					rc=$?
 					timed=" (in real time)"
 				fi
@@ -296,19 +298,23 @@ else
 		export -f corpus_one
 		# two policies: the agree policy (strict: few flows get an entry)
 		# and gen.py's seed 3 (permissive: entries, timeouts and tracker
-		# states to compare for most flows)
+		# states to compare for most flows), that one with transport
+		# checksums verified as the kernel's default nf_conntrack_checksum=1
+		# does (real captures, real checksums: right, wrong, offloaded)
 		python3 "$GEN" --seed 3 --out "$tmp/gen3" --packets 10 >/dev/null 2>&1
 		start=$(date +%s)
 		i=0
-		for pl in "$DATA/policy.yaml agree" "$tmp/gen3/policy.yaml gen3"; do
+		for pl in "$DATA/policy.yaml agree" "$tmp/gen3/policy.yaml gen3+checksums --verify-checksums"; do
 			for f in "$tmp"/corpus/*.pcap "$tmp"/corpus/*.pcapng; do
 				i=$((i + 1)); echo "$i $f $pl"
 			done
-		done | xargs -P "$JOBS" -L 1 bash -c 'corpus_one "$0" "$1" "$2" "$3"' >"$tmp/corpus.txt"
+		done | xargs -P "$JOBS" -L 1 bash -c 'corpus_one "$@"' corpus_one >"$tmp/corpus.txt"
 		secs=$(( $(date +%s) - start ))
-		A=0 N=0 U=0 D=0 C=0 T=0 bad=0 P=0
+		A=0 N=0 U=0 D=0 C=0 T=0 bad=0 P=0 K=0
 		while IFS= read -r l; do
 			C=$((C + 1))
+			k=$(sed -n 's/^checksums verified: \([0-9]*\) bad.*/\1/p' "$tmp/corpus/${l%%:*}.out")
+			K=$((K + ${k:-0}))
 			case "$l" in *"(in real time)"*) T=$((T + 1)) ;; esac
 			# exit 2 for a capture not read to its end or of an unsupported
 			# link type (as a plain run), after the agreement over what was read
@@ -325,7 +331,7 @@ else
 					bad=$((bad + 1))
 					b=${l%%:*}
 					not_ok "agree: tcpdump capture ${b%@*} with the ${b#*@} policy (addresses remapped)" "$l" \
-						"reproduce: python3 tests/tools/remap_addrs.py $CORPUS/${b%@*} X; $REPLAY --kernel-check --policy POLICY --tags $TAGS X (POLICY: $DATA/policy.yaml, or gen.py --seed 3's)" \
+						"reproduce: python3 tests/tools/remap_addrs.py $CORPUS/${b%@*} X; $REPLAY --kernel-check --policy POLICY --tags $TAGS X (POLICY: $DATA/policy.yaml, or gen.py --seed 3's with --verify-checksums)" \
 						"$(grep -v '^agree \|^UNDECIDABLE' "$tmp/corpus/$b.out" | head -40)"
 				fi
 			else
@@ -337,7 +343,7 @@ else
 			"$D disagreements; $((C / 2)) captures x 2 policies ($T runs in real time, $P exit 2:" \
 			"not read to the end or an unsupported link type), ${secs}s"
 		if [ "$bad" = 0 ] && [ "$C" -gt 0 ]; then
-			ok "agree: tcpdump corpus, $((C / 2)) captures (addresses remapped) x 2 policies: $A/$N packets agree with the kernel, $U undecidable offline, 0 disagreements"
+			ok "agree: tcpdump corpus, $((C / 2)) captures (addresses remapped) x 2 policies (the second with --verify-checksums: $K bad checksums found): $A/$N packets agree with the kernel, $U undecidable offline, 0 disagreements"
 		fi
 	fi
 fi

@@ -742,6 +742,68 @@ PY
 	fi
 fi
 
+# --verify-checksums (nf_conntrack_checksum=1; t_agree's "checksums" case shows
+# the kernel deciding each of these packets the same way): 17 received packets
+# with a wrong TCP, UDP, ICMP, ICMPv6, UDP-Lite or SCTP checksum are invalid;
+# the flow's first packet says why; without the option they are tracked
+CK=tests/data/agree/checksums.pcap
+CKPOL=tests/data/agree/policy.yaml
+if run "verify-checksums" 0 "$REPLAY" --policy "$CKPOL" --tags "$TAGS" --local "$LOCAL" \
+	--verify-checksums --format json "$CK"; then
+	cp "$tmp/out" "$tmp/ck-on.json"
+	run "verify-checksums (off)" 0 "$REPLAY" --policy "$CKPOL" --tags "$TAGS" --local "$LOCAL" \
+		--format json "$CK" && cp "$tmp/out" "$tmp/ck-off.json"
+	run "verify-checksums (text)" 0 "$REPLAY" --policy "$CKPOL" --tags "$TAGS" --local "$LOCAL" \
+		--verify-checksums "$CK" && cp "$tmp/out" "$tmp/ck-on.txt"
+	# the good SYN (frame 2) cut by the capture: tracked, undecidable
+	python3 - "$CK" "$tmp/ck-cut.pcap" <<'EOF'
+import struct, sys
+d = open(sys.argv[1], "rb").read()
+out, off, n = bytearray(d[:24]), 24, 0
+while off < len(d):
+    ts, us, cap, wire = struct.unpack("<IIII", d[off:off + 16])
+    n += 1
+    keep = cap - 4 if n == 2 else cap
+    out += struct.pack("<IIII", ts, us, keep, wire) + d[off + 16:off + 16 + keep]
+    off += 16 + cap
+open(sys.argv[2], "wb").write(out)
+EOF
+	run "verify-checksums (cut)" 0 "$REPLAY" --policy "$CKPOL" --tags "$TAGS" --local "$LOCAL" \
+		--verify-checksums --format json "$tmp/ck-cut.pcap" && cp "$tmp/out" "$tmp/ck-cut.json"
+	if python3 - "$tmp/ck-on.json" "$tmp/ck-off.json" "$tmp/ck-cut.json" >"$tmp/py" 2>&1 <<'EOF'
+import json, sys
+on, off, cut = (json.load(open(f)) for f in sys.argv[1:4])
+def flow(rep, proto, dport):
+    return next(f for f in rep["flows"] if f["proto"] == proto and f.get("dport") == dport
+                and f["dst"] in ("10.0.1.4", "fd00:10::4"))
+t = on["totals"]
+assert t["checksums_verified"] and t["bad_checksums"] == 17 and t["checksums_cut"] == 0, t
+f = flow(on, "tcp", 44224)
+assert f["verdict"] == "drop" and f["decided_by"] == "platform:invalid" and f["bad_checksum"], f
+assert f["packets_accepted"] == 3 and f["packets_dropped"] == 3, f   # bad SYN, ACK, data
+assert flow(on, "udplite", 52101)["verdict"] == "accept"    # summed the kernel's way
+assert flow(on, "udplite", 52100)["bad_checksum"]           # right by RFC 3828
+assert flow(on, "udp", 40601)["verdict"] == "accept"        # checksum 0: none
+t = off["totals"]
+assert not t["checksums_verified"] and t["bad_checksums"] == 0, t
+f = flow(off, "tcp", 44224)
+assert f["verdict"] == "accept" and f["decided_by"] == "user:AllowAzureMachineLearning", f
+assert not f["bad_checksum"] and f["packets_dropped"] == 0, f
+t = cut["totals"]
+assert t["checksums_cut"] == 1 and t["bad_checksums"] == 17 and t["undecidable"] == 1, t
+EOF
+	then
+		if grep -q "^  transport checksums verified (--verify-checksums): 17 bad (ct state invalid), 0 the capture cut (undecidable)$" "$tmp/ck-on.txt" &&
+			grep -q "^    1  in   tcp .* drop     platform:invalid .* no-conntrack (bad checksum)$" "$tmp/ck-on.txt"; then
+			ok "--verify-checksums: 17 bad checksums invalid (TCP, UDP, ICMP, ICMPv6, UDP-Lite as the kernel sums it, SCTP), a cut one undecidable; off: tracked"
+		else
+			not_ok "--verify-checksums: text report" "$(tail -3 "$tmp/ck-on.txt")"
+		fi
+	else
+		not_ok "--verify-checksums: JSON report" "$(tail -3 "$tmp/py")"
+	fi
+fi
+
 # the tcpdump corpus: no crash, no hang; exit 0, or 2 with a message
 if [ ! -d "$CORPUS" ]; then
 	skip "tcpdump capture corpus" "$CORPUS absent (it lives in ../shared, outside a fresh clone)"
@@ -756,14 +818,17 @@ else
 	for f in "$CORPUS"/*; do
 		[ -f "$f" ] || continue
 		n=$((n + 1))
+		# every other capture with transport checksums verified
+		ck=()
+		[ $((n % 2)) = 1 ] && ck=(--verify-checksums)
 		timeout 30 "$REPLAY" --policy "$corpus_policy" --tags "$TAGS" --coverage \
-			--format json "$f" >"$tmp/cached.json" 2>"$tmp/err"
+			--format json "${ck[@]}" "$f" >"$tmp/cached.json" 2>"$tmp/err"
 		rc=$?
 		if [ $rc -eq 0 ]; then
 			# the flow cache and the rule index change nothing: flows,
 			# totals, coverage counts
 			timeout 30 "$REPLAY" --policy "$corpus_policy" --tags "$TAGS" --coverage \
-				--format json --no-flow-cache --no-rule-index "$f" >"$tmp/full.json" 2>/dev/null
+				--format json --no-flow-cache --no-rule-index "${ck[@]}" "$f" >"$tmp/full.json" 2>/dev/null
 			if same_report "$tmp/cached.json" "$tmp/full.json"; then
 				same=$((same + 1))
 			else

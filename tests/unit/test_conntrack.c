@@ -15,6 +15,7 @@
 #include <cmocka.h>
 
 #include "conntrack.h"
+#include "csum.h"
 #include "pcapgen.h"
 
 #define C "10.0.0.5"
@@ -24,11 +25,17 @@ static uint8_t l4[PG_MAX], ipb[PG_MAX], dg[PG_MAX];
 static struct ct_table *T;
 static struct pkt P;
 static long now_sec = 1000;
+/* the hook and input device run() gives the packet (checksums are verified
+ * for a received packet only): prerouting from eth0 unless a test says */
+static int run_hook = NF_INET_PRE_ROUTING;
+static const char *run_iif;
 
 static int setup(void **state)
 {
 	T = ct_table_new(16);
 	now_sec = 1000;
+	run_hook = NF_INET_PRE_ROUTING;
+	run_iif = NULL;
 	return T ? 0 : -1;
 }
 
@@ -49,6 +56,8 @@ static uint32_t run(size_t n, bool accept)
 	assert_int_equal(pkt_decode(&P, DLT_RAW, frame, n, n), 0);
 	P.ts.tv_sec = now_sec;
 	P.frame = ++frame_no;
+	P.hook = (uint8_t)run_hook;
+	P.iifname = run_iif;
 	assert_int_equal(ct_in(T, &P), CT_ACCEPT);
 	ct_confirm(T, &P, accept);
 	return P.ct_state;
@@ -1029,6 +1038,205 @@ static void test_sctp_heartbeat(void **state)
 	assert_int_equal(ct_entry_expiration_ms(T, P.ct), 6000);
 }
 
+/* ---- nf_conntrack_checksum=1 (ct_table_set_checksum) ---- */
+
+static struct ct_stats stats(void)
+{
+	struct ct_stats st;
+
+	ct_table_stats(T, &st);
+	return st;
+}
+
+/* tcp_error(): "bad checksum" at PRE_ROUTING makes the packet invalid and
+ * leaves no entry; the same packet sent (LOCAL_OUT) or looped (lo) is not
+ * checked; with the sysctl at 0 nothing is checked. */
+static void test_checksum_tcp(void **state)
+{
+	struct pg_ipopt bad = { .bad_csum = true };
+	size_t n;
+
+	n = pg_tcp(l4, 443, 40000, 1, 0, PG_SYN, 1000, NULL, NULL, 0);
+	n = pg_ip4(ipb, S, C, 6, l4, n, &bad);
+	assert_int_equal(run(n, true), CT_STATE_NEW);		/* off by default */
+	assert_int_equal(stats().bad_checksum, 0);
+	ct_table_free(T);
+	T = ct_table_new(16);
+	ct_table_set_checksum(T, true);
+	n = pg_tcp(l4, 443, 40000, 1, 0, PG_SYN, 1000, NULL, NULL, 0);
+	n = pg_ip4(ipb, S, C, 6, l4, n, &bad);
+	assert_int_equal(run(n, true), CT_STATE_INVALID);
+	assert_false(P.ct_present);
+	assert_false(P.ct_unsure);
+	assert_int_equal(stats().bad_checksum, 1);
+	assert_int_equal(stats().entries, 0);
+	run_hook = NF_INET_LOCAL_OUT;		/* ours: not checked */
+	assert_int_equal(run(n, true), CT_STATE_NEW);
+	run_hook = NF_INET_LOCAL_IN;
+	run_iif = "lo";				/* looped: not checked */
+	n = pg_tcp(l4, 443, 40001, 1, 0, PG_SYN, 1000, NULL, NULL, 0);
+	n = pg_ip4(ipb, S, C, 6, l4, n, &bad);
+	assert_int_equal(run(n, true), CT_STATE_NEW);
+	run_iif = "eth0";
+	n = pg_tcp(l4, 443, 40002, 1, 0, PG_SYN, 1000, NULL, NULL, 0);
+	n = pg_ip4(ipb, S, C, 6, l4, n, &bad);
+	assert_int_equal(run(n, true), CT_STATE_INVALID);
+	/* right: tracked; IPv4 options are summed with the header, neutral */
+	bad.bad_csum = false;
+	bad.ip4_optlen = 8;
+	n = pg_tcp(l4, 443, 40002, 1, 0, PG_SYN, 1000, NULL, "data", 4);
+	n = pg_ip4(ipb, S, C, 6, l4, n, &bad);
+	assert_int_equal(run(n, true), CT_STATE_NEW);
+	/* IPv6: the pseudo header's addresses are the header's */
+	bad.ip4_optlen = 0;
+	bad.bad_csum = true;
+	n = pg_tcp(l4, 443, 40003, 1, 0, PG_SYN, 1000, NULL, NULL, 0);
+	n = pg_ip6(ipb, "2001:db8::1", "fd00::1", 6, l4, n, &bad);
+	assert_int_equal(run(n, true), CT_STATE_INVALID);
+	bad.bad_csum = false;
+	bad.dstopt = true;	/* after an extension header: length from the transport header */
+	n = pg_ip6(ipb, "2001:db8::1", "fd00::1", 6, l4, n, &bad);
+	assert_int_equal(run(n, true), CT_STATE_NEW);
+	assert_int_equal(stats().bad_checksum, 3);
+}
+
+/* udp_error(): a zero checksum is none (IPv6 too); ICMP errors and ND are
+ * checked before their type is looked at: a bad echo, a bad error quoting a
+ * flow and a bad neighbour solicitation are all invalid. */
+static void test_checksum_udp_icmp(void **state)
+{
+	struct pg_ipopt bad = { .bad_csum = true };
+	size_t n, q;
+
+	ct_table_set_checksum(T, true);
+	n = pg_udp(l4, 53, 5353, "a", 1);
+	n = pg_ip4(ipb, S, C, 17, l4, n, &bad);
+	assert_int_equal(run(n, true), CT_STATE_INVALID);
+	n = pg_udp(l4, 53, 5353, "a", 1);
+	n = pg_ip4(ipb, S, C, 17, l4, n, NULL);
+	ipb[20 + 6] = ipb[20 + 7] = 0;		/* no checksum */
+	assert_int_equal(run(n, true), CT_STATE_NEW);
+	n = pg_udp(l4, 53, 5354, "a", 1);
+	n = pg_ip6(ipb, "2001:db8::1", "fd00::1", 17, l4, n, NULL);
+	ipb[40 + 6] = ipb[40 + 7] = 0;
+	assert_int_equal(run(n, true), CT_STATE_NEW);
+
+	n = pg_icmp(l4, 8, 0, 0x12340001, "ping", 4);
+	n = pg_ip4(ipb, S, C, 1, l4, n, &bad);
+	assert_int_equal(run(n, true), CT_STATE_INVALID);
+	n = pg_icmp(l4, 8, 0, 0x12340001, "ping", 4);
+	n = pg_ip4(ipb, S, C, 1, l4, n, NULL);
+	assert_int_equal(run(n, true), CT_STATE_NEW);
+
+	run_hook = NF_INET_LOCAL_OUT;
+	n = pg_udp(l4, 5000, 9999, "x", 1);
+	q = pg_ip4(dg, C, S, 17, l4, n, NULL);
+	memcpy(ipb, dg, q);
+	assert_int_equal(run(q, true), CT_STATE_NEW);
+	run_hook = NF_INET_PRE_ROUTING;
+	n = pg_icmp(l4, 3, 3, 0, dg, q);
+	n = pg_ip4(ipb, S, C, 1, l4, n, &bad);
+	assert_int_equal(run(n, true), CT_STATE_INVALID);
+	n = pg_icmp(l4, 3, 3, 0, dg, q);
+	n = pg_ip4(ipb, S, C, 1, l4, n, NULL);
+	assert_int_equal(run(n, true), CT_STATE_RELATED);
+
+	n = pg_icmp(l4, 135, 0, 0, "0123456789abcdef", 16);
+	n = pg_ip6(ipb, "fe80::1", "ff02::1:ff00:2", 58, l4, n, &bad);
+	assert_int_equal(run(n, true), CT_STATE_INVALID);
+	n = pg_icmp(l4, 135, 0, 0, "0123456789abcdef", 16);
+	n = pg_ip6(ipb, "fe80::1", "ff02::1:ff00:2", 58, l4, n, NULL);
+	assert_int_equal(run(n, true), CT_STATE_UNTRACKED);
+	assert_int_equal(stats().bad_checksum, 4);
+}
+
+/* A packet whose checksum the capture cut: tracked as if right, and marked
+ * undecidable (the kernel had the bytes); counted apart. */
+static void test_checksum_cut(void **state)
+{
+	static uint8_t frame[PG_MAX];
+	size_t n;
+
+	ct_table_set_checksum(T, true);
+	n = pg_tcp(l4, 443, 40000, 1, 0, PG_SYN, 1000, NULL, "0123456789", 10);
+	n = pg_ip4(ipb, S, C, 6, l4, n, NULL);
+	memcpy(frame, ipb, n);
+	assert_int_equal(pkt_decode(&P, DLT_RAW, frame, n - 4, n), 0);
+	P.ts.tv_sec = now_sec;
+	P.frame = 1;
+	assert_int_equal(ct_in(T, &P), CT_ACCEPT);
+	assert_int_equal(P.ct_state, CT_STATE_NEW);
+	assert_true(P.ct_unsure);
+	assert_int_equal(stats().checksum_cut, 1);
+	assert_int_equal(stats().bad_checksum, 0);
+	ct_confirm(T, &P, true);
+	/* the whole packet: decided, the flag cleared */
+	n = pg_tcp(l4, 40000, 443, 1, 2, PG_SYN | PG_ACK, 1000, NULL, NULL, 0);
+	n = pg_ip4(ipb, C, S, 6, l4, n, NULL);
+	assert_int_equal(run(n, true), CT_STATE_ESTABLISHED);
+	assert_false(P.ct_unsure);
+}
+
+/* UDP-Lite as udplite_error() sums it: with UDP's protocol number, and for
+ * IPv4 length and protocol swapped into csum_tcpudp_nofold() (the length cut
+ * to 8 bits); a checksum right by RFC 3828 fails.  (t_agree's "checksums"
+ * case shows the kernel does this.) */
+static size_t udplite(bool v6, size_t plen, uint32_t pseudo_extra)
+{
+	static const uint8_t pay[400];
+	uint8_t a[16], b[16];
+	size_t n = 8 + plen, alen = v6 ? 16 : 4;
+	uint64_t sum;
+	uint16_t ck;
+
+	memset(l4, 0, n);
+	pg_w16(l4, 5000);
+	pg_w16(l4 + 2, 6000);
+	memcpy(l4 + 8, pay, plen);
+	inet_pton(v6 ? AF_INET6 : AF_INET, v6 ? "2001:db8::1" : S, a);
+	inet_pton(v6 ? AF_INET6 : AF_INET, v6 ? "fd00::1" : C, b);
+	sum = csum_add(0, a, alen);
+	sum = csum_add(sum, b, alen);
+	sum = csum_add(sum + pseudo_extra, l4, n);
+	ck = (uint16_t)(0xffffu - csum_fold(sum));
+	pg_w16(l4 + 6, ck ? ck : 0xffff);
+	return v6 ? pg_ip6(ipb, "2001:db8::1", "fd00::1", 136, l4, n, NULL) :
+		    pg_ip4(ipb, S, C, 136, l4, n, NULL);
+}
+
+static void test_checksum_udplite(void **state)
+{
+	ct_table_set_checksum(T, true);
+	/* RFC 3828: protocol 136, the length */
+	assert_int_equal(run(udplite(false, 292, 136 + 300), true), CT_STATE_INVALID);
+	assert_int_equal(run(udplite(true, 292, 136 + 300), true), CT_STATE_INVALID);
+	/* the kernel's: IPv4 17 + (300 & 0xff); IPv6 17 + 300 */
+	assert_int_equal(run(udplite(false, 292, 17 + (300 & 0xff)), true), CT_STATE_NEW);
+	assert_int_equal(run(udplite(true, 292, 17 + 300), true), CT_STATE_NEW);
+	assert_int_equal(stats().bad_checksum, 2);
+}
+
+/* CRC32c: the check value of the catalogue ("123456789" -> 0xe3069283), and
+ * sctp_error() on a CHECKSUM_NONE packet: the CRC over the packet with its
+ * checksum field zero, stored least significant byte first. */
+static void test_checksum_sctp(void **state)
+{
+	size_t n;
+	uint32_t c;
+
+	assert_int_equal(crc32c(~0u, (const uint8_t *)"123456789", 9) ^ ~0u, 0xe3069283u);
+	ct_table_set_checksum(T, true);
+	n = sctp_pkt(false, 0, 1, 1u, 0u, 16u, 0x0c0c0c0cu);	/* INIT from S */
+	assert_int_equal(run(n, true), CT_STATE_INVALID);	/* checksum 0 */
+	c = ~crc32c(~0u, ipb + 20, n - 20);
+	ipb[28] = (uint8_t)c;
+	ipb[29] = (uint8_t)(c >> 8);
+	ipb[30] = (uint8_t)(c >> 16);
+	ipb[31] = (uint8_t)(c >> 24);
+	assert_int_equal(run(n, true), CT_STATE_NEW);
+	assert_int_equal(stats().bad_checksum, 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1053,6 +1261,11 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_defrag, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defrag_timeouts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcpdump_corpus, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checksum_tcp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checksum_udp_icmp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checksum_cut, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checksum_udplite, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checksum_sctp, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -671,6 +671,94 @@ def fqdn_queue():
     return c
 
 
+def checksums():
+    """--verify-checksums (checksums.args): nf_conntrack_checksum=1 on both sides.
+    A received packet with a bad TCP, UDP, ICMP, ICMPv6 or SCTP checksum is
+    invalid (no entry made or changed); an outgoing one is not checked, nor a
+    looped one, nor UDP with checksum 0.  UDP-Lite: the kernel sums it with
+    UDP's protocol number (and, IPv4, length and protocol swapped), so a
+    checksum right by RFC 3828 is invalid there and one made its way passes."""
+    c = Cap()
+
+    def bad(pkt, off):
+        """pkt with one bit of the transport checksum at transport offset off flipped"""
+        l4 = 20 if pkt[0] >> 4 == 4 else 40
+        b = bytearray(pkt)
+        b[l4 + off] ^= 0x10
+        return bytes(b)
+
+    def inb_bad(ip, off):
+        c.add(eth(bad(ip, off), True))
+
+    def out_bad(ip, off):
+        c.add(eth(bad(ip, off), False))
+
+    # TCP: a bad SYN, then the good one; the reply's bad checksum is ours
+    # (not checked); a bad ACK, then the good one
+    for h, a in ((H4, AML4), (H6, AML6)):
+        syn = c.ip(a, h, 6, tcp(40500, 44224, 1000, 0, 0x02, 64240, MSS))
+        inb_bad(syn, 16)
+        c.inb(syn)
+        out_bad(c.ip(h, a, 6, tcp(44224, 40500, 5000, 1001, 0x12, 65160, MSS)), 16)
+        ack = c.ip(a, h, 6, tcp(40500, 44224, 1001, 5001, 0x10, 64240))
+        inb_bad(ack, 16)
+        c.inb(ack)
+        inb_bad(c.ip(a, h, 6, tcp(40500, 44224, 1001, 5001, 0x18, 64240, payload=b"x" * 31)), 16)
+    # UDP: bad, zero (not checked), good; in both families
+    for h, v in ((H4, VNET4), (H6, VNET6)):
+        inb_bad(c.ip(v, h, 17, udp(5353, 40600, b"u" * 9)), 6)
+        z = bytearray(c.ip(v, h, 17, udp(5353, 40601, b"u" * 9), csum_l4=False))
+        c.inb(bytes(z))
+        c.inb(c.ip(v, h, 17, udp(5353, 40602, b"u" * 9)))
+    # ICMP / ICMPv6 echo: bad, then good; an error quoting our flow, bad
+    inb_bad(c.ip(AML4, H4, 1, icmp(8, 0, 0x01000001, b"ping")), 2)
+    c.inb(c.ip(AML4, H4, 1, icmp(8, 0, 0x01000001, b"ping")))
+    inb_bad(c.ip(AML6, H6, 58, icmp(128, 0, 0x01000001, b"ping")), 2)
+    c.inb(c.ip(AML6, H6, 58, icmp(128, 0, 0x01000001, b"ping")))
+    q = c.out(c.ip(H4, AML4, 17, udp(51300, 5831, b"q" * 8)))
+    inb_bad(c.ip(AML4, H4, 1, icmp(3, 3, 0, q[:28])), 2)
+    c.inb(c.ip(AML4, H4, 1, icmp(3, 3, 0, q[:28])))
+    q6 = c.out(c.ip(H6, AML6, 17, udp(51301, 5831, b"q" * 8)))
+    inb_bad(c.ip(AML6, H6, 58, icmp(1, 4, 0, q6[:48])), 2)
+    # neighbour solicitation: untracked when right, invalid when not
+    ns = struct.pack("!I16s", 0, abytes(H6))
+    inb_bad(c.ip("fe80::ff", H6, 58, icmp(135, 0, 0, ns[4:]), hlim=255), 2)
+    c.inb(c.ip("fe80::ff", H6, 58, icmp(135, 0, 0, ns[4:]), hlim=255))
+    # a looped packet: its LOCAL_OUT pass tracked it, nothing checks it again
+    lo = bytearray(c.ip(H4, H4, 17, udp(51400, 51401, b"l" * 5)))
+    lo[20 + 6] ^= 0x10
+    c.add(eth(bytes(lo), False))
+
+    # UDP-Lite, full coverage
+    def ul(src, dst, sp, dp, payload, kernel_way):
+        l4 = bytearray(struct.pack("!HHHH", sp, dp, 0, 0) + payload)
+        n = len(l4)
+        v4 = ":" not in src
+        if kernel_way:
+            ph = abytes(src) + abytes(dst) + (struct.pack("!H", 17 + (n & 0xff)) if v4
+                                              else struct.pack("!IxxxB", n, 17))
+        else:
+            ph = abytes(src) + abytes(dst) + struct.pack("!IxxxB", n, 136)
+        ck = csum(ph + bytes(l4)) or 0xffff
+        l4[6:8] = struct.pack("!H", ck)
+        return bytes(l4)
+    for h, v in ((H4, VNET4), (H6, VNET6)):
+        c.inb(c.ip(v, h, 136, ul(v, h, 5000, 52100, b"lite-rfc", False), csum_l4=False))
+        c.inb(c.ip(v, h, 136, ul(v, h, 5000, 52101, b"lite-kernel", True), csum_l4=False))
+    # 300 bytes: IPv4's swap shows (17 + (300 & 0xff), not 17 + 300)
+    c.inb(c.ip(VNET4, H4, 136, ul(VNET4, H4, 5000, 52102, b"k" * 292, True), csum_l4=False))
+    l4 = bytearray(struct.pack("!HHHH", 5000, 52103, 0, 0) + b"s" * 292)
+    l4[6:8] = struct.pack("!H", csum(abytes(VNET4) + abytes(H4) + struct.pack("!H", 17 + 300) + bytes(l4)) or 0xffff)
+    c.inb(c.ip(VNET4, H4, 136, bytes(l4), csum_l4=False))
+    # SCTP INIT: a bad CRC32c, then the right one
+    init = sctp(5000, 6000, 0, [chunk(SC_INIT, init_body(0x0c0c0c0c))])
+    b = bytearray(init)
+    b[8] ^= 1
+    c.inb(c.ip(VNET4, H4, 132, bytes(b)))
+    c.inb(c.ip(VNET4, H4, 132, init))
+    return c
+
+
 CASES = {
     "handshake-in": handshake_in, "handshake-out": handshake_out,
     "established-return": established_return, "invalid": invalid,
@@ -685,7 +773,7 @@ CASES = {
     "ipv6-hop-by-hop": ipv6_hop_by_hop, "ipv4-options": ipv4_options,
     "multicast-loop": multicast_loop, "ipv6-loopback-wire": ipv6_loopback_wire,
     "sctp-assoc": sctp_assoc, "sctp-invalid": sctp_invalid, "sctp-paths": sctp_paths,
-    "fqdn-queue": fqdn_queue,
+    "fqdn-queue": fqdn_queue, "checksums": checksums,
 }
 
 
