@@ -21,7 +21,9 @@
  *   outbound  sent inside the host through a raw socket (IPv4 IP_HDRINCL,
  *   loopback  IPv6 IPPROTO_RAW = IPV6_HDRINCL) carrying a mark, so that it
  *             traverses LOCAL_OUT (and, to a local address, lo and INPUT).
- * Frames the capture cut short are padded with zeros to their IP length;
+ * Frames the capture cut short are padded with zeros to their IP length
+ * (with --verify-checksums an inbound one then gets a right transport
+ * checksum: the evaluator took the cut one for right);
  * pcap-replay then reports them "incomplete" whenever a rule or conntrack
  * needed the missing bytes, and those packets are undecidable offline.
  *
@@ -151,6 +153,7 @@ struct kc_kern {
 
 struct kc {
 	const struct replay_opts *o;
+	FILE *out;			/* its report lines */
 	const char *prefix;
 	bool verbose;
 	char host[64], peer[64];
@@ -1015,6 +1018,11 @@ static int inject(struct kc *k, const struct kc_rec *rec, const uint8_t *data, s
 		buf[12] = (uint8_t)(p.l3proto >> 8);
 		buf[13] = (uint8_t)p.l3proto;
 		memcpy(buf + 14, ip, have < iplen ? have : iplen);
+		/* checksums verified: the evaluator took a checksum the capture
+		 * cut for right (and marked the packet undecidable); the padded
+		 * packet gets one that is, so that both track it alike */
+		if (have < iplen && k->o->verify_checksums && !p.is_frag)
+			ct_checksum_fix(buf + 14, iplen, p.nfproto);
 		if (send(k->pkt, buf, 14 + iplen, 0) < 0)
 			kr->send_errno = errno;
 		else
@@ -1566,7 +1574,7 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 				kc_wait_until(k, r->cap_s);
 			if (inject(k, r, data, h->caplen, dlt, h->len, &kr) > 0) {
 				(*undecidable)++;
-				printf("UNDECIDABLE capture %u frame %llu: %s: link type without "
+				fprintf(k->out, "UNDECIDABLE capture %u frame %llu: %s: link type without "
 				       "Ethernet framing, not IP: not replayed\n", r->capture,
 				       (unsigned long long)r->frame, r->desc);
 				continue;
@@ -1595,14 +1603,14 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 						snprintf(pst, sizeof(pst), "%s%s %llds",
 							 kr.pstate[0] ? " " : "", kr.pstate,
 							 (long long)kr.pto_s);
-					printf("agree capture %u frame %llu: %s: %s, ct %s%s, %u rules%s%s\n",
+					fprintf(k->out, "agree capture %u frame %llu: %s: %s, ct %s%s, %u rules%s%s\n",
 					       r->capture, (unsigned long long)r->frame, r->desc,
 					       kind_text(r), ct, pst, r->path.n, last[0] ? ": " : "",
 					       last);
 				}
 			} else if (oc == KC_UNDECIDABLE) {
 				(*undecidable)++;
-				printf("UNDECIDABLE capture %u frame %llu: %s: undecidable offline: %s\n",
+				fprintf(k->out, "UNDECIDABLE capture %u frame %llu: %s: undecidable offline: %s\n",
 				       r->capture, (unsigned long long)r->frame, r->desc, why);
 			} else {
 				(*disagree)++;
@@ -1610,7 +1618,7 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 				 * not wait may be the cause */
 				if (!k->timing && r->cap_s > secs_since(&k->run0) + 1.0)
 					k->ahead++;
-				print_side_by_side(k, r, &kr, why, stdout);
+				print_side_by_side(k, r, &kr, why, k->out);
 			}
 		}
 		pcap_close(pd);
@@ -1675,9 +1683,10 @@ static int add_capture_locals(struct replay *r)
 }
 
 int kernel_check(const struct replay_opts *o, const struct ruleset *rs,
-		 const struct kcheck_opts *ko)
+		 struct kcheck_opts *ko)
 {
 	struct kc k = { .o = o, .verbose = ko->verbose, .timing = ko->timing,
+			.out = ko->out ? ko->out : stdout,
 			.orig_ns = -1, .host_ns = -1,
 			.peer_ns = -1, .raw4 = -1, .raw6 = -1, .raw4b = -1, .raw6b = -1,
 			.pkt = -1 };
@@ -1691,7 +1700,8 @@ int kernel_check(const struct replay_opts *o, const struct ruleset *rs,
 	char prefix[64];
 	uint64_t agree = 0, undec = 0, dis = 0;
 	int rc = 2;
-	cpu_set_t cpus;
+	cpu_set_t cpus, cpus0;
+	bool have_cpus0 = false;
 
 	if (geteuid() != 0) {
 		fprintf(stderr, "pcap-replay: --kernel-check needs root (network namespaces, "
@@ -1707,6 +1717,8 @@ int kernel_check(const struct replay_opts *o, const struct ruleset *rs,
 	/* one CPU: the sentinel then follows the packet through the same backlog */
 	CPU_ZERO(&cpus);
 	if (sched_getaffinity(0, sizeof(cpus), &cpus) == 0) {
+		cpus0 = cpus;		/* given back at the end: a replay may follow */
+		have_cpus0 = true;
 		for (int c = 0; c < CPU_SETSIZE; c++) {
 			if (CPU_ISSET(c, &cpus)) {
 				CPU_ZERO(&cpus);
@@ -1830,29 +1842,33 @@ int kernel_check(const struct replay_opts *o, const struct ruleset *rs,
 	{
 		uint64_t total = agree + undec + dis;
 
-		printf("agreement: %llu/%llu packets (%.2f%%), %llu undecidable offline, "
+		fprintf(k.out, "agreement: %llu/%llu packets (%.2f%%), %llu undecidable offline, "
 		       "%llu disagreement%s\n", (unsigned long long)agree,
 		       (unsigned long long)total, total ? 100.0 * (double)agree / (double)total : 100.0,
 		       (unsigned long long)undec, (unsigned long long)dis, dis == 1 ? "" : "s");
 		if (k.limit_only)
-			printf("note: %llu packets agreed once rate-limited log rules were left out "
+			fprintf(k.out, "note: %llu packets agreed once rate-limited log rules were left out "
 			       "(their limit runs on capture time here, on wall-clock time in the "
 			       "kernel)\n", (unsigned long long)k.limit_only);
 		if (o->verify_checksums) {
 			struct ct_stats st;
 
 			ct_table_stats(r.ct, &st);
-			printf("checksums verified: %llu bad (ct state invalid), %llu the capture cut\n",
+			fprintf(k.out, "checksums verified: %llu bad (ct state invalid), %llu the capture cut\n",
 			       (unsigned long long)st.bad_checksum,
 			       (unsigned long long)st.checksum_cut);
 		}
 		if (k.ahead)
-			printf("note: %llu of the disagreements came after gaps in the capture that "
+			fprintf(k.out, "note: %llu of the disagreements came after gaps in the capture that "
 			       "the kernel, played as fast as it goes, did not wait: what depends "
 			       "on them (UDP's stream rule after 2 s, expiry) meets the kernel only "
 			       "with --kernel-check-timing\n", (unsigned long long)k.ahead);
 	}
 	rc = dis ? 1 : 0;
+	ko->done = true;
+	ko->agree = agree;
+	ko->undecidable = undec;
+	ko->disagree = dis;
 	if (capprob[0]) {
 		fprintf(stderr, "pcap-replay: --kernel-check: %s\n", capprob);
 		rc = 2;
@@ -1862,7 +1878,9 @@ fail:
 	fprintf(stderr, "pcap-replay: --kernel-check: %s\n", k.err);
 	rc = 2;
 out:
-	fflush(stdout);
+	fflush(k.out);
+	if (have_cpus0)
+		sched_setaffinity(0, sizeof(cpus0), &cpus0);
 	if (k.orig_ns >= 0)
 		setns(k.orig_ns, CLONE_NEWNET);
 	if (k.nl)

@@ -283,9 +283,14 @@ struct kcheck_opts {
 	const char *prefix;		/* netns name prefix; NULL: "kc<pid>" */
 	bool verbose;			/* a line for every agreeing packet too */
 	bool timing;			/* play the capture's spacing in real time */
+	FILE *out;			/* its lines (agree/DISAGREE/agreement); NULL: stdout */
+	/* filled when it ran to its end (exit 0 or 1, or 2 for a capture
+	 * not read whole after the agreement over what was read) */
+	bool done;
+	uint64_t agree, undecidable, disagree;
 };
 int kernel_check(const struct replay_opts *o, const struct ruleset *rs,
-		 const struct kcheck_opts *ko);
+		 struct kcheck_opts *ko);
 
 /* fqdn.c: FQDN rules offline — sets filled from the capture's DNS answers
  * (queued by the ruleset's queue rule) and --fqdn-map, on capture time. */
@@ -405,6 +410,7 @@ struct report_ctx {
 	bool require_all, require_match;
 	const struct run_problem *problems;
 	size_t nproblems;
+	const struct kcheck_opts *kcheck;	/* --kernel-check ran first: its figures */
 };
 /* Exit-relevant outcome of the expectations. */
 struct expect_outcome {

@@ -1032,6 +1032,16 @@ int report_json(const struct report_ctx *c, FILE *f)
 		json_object_set_new(tot, "checksums_cut", JI(st.checksum_cut));
 	}
 	json_object_set_new(root, "totals", tot);
+	if (c->kcheck) {
+		json_t *kc = json_object();
+
+		json_object_set_new(kc, "packets", JI(c->kcheck->agree + c->kcheck->undecidable +
+						       c->kcheck->disagree));
+		json_object_set_new(kc, "agree", JI(c->kcheck->agree));
+		json_object_set_new(kc, "undecidable", JI(c->kcheck->undecidable));
+		json_object_set_new(kc, "disagreements", JI(c->kcheck->disagree));
+		json_object_set_new(root, "kernel_check", kc);
+	}
 
 	for (size_t i = 0; i < r->nbad; i++) {
 		json_t *o = json_object();

@@ -1775,47 +1775,45 @@ static bool csum_wanted(const struct ct_table *t, const struct pkt *p)
 	       !(p->iifname && strcmp(p->iifname, "lo") == 0);
 }
 
-/* The ones' complement sum nf_ip_checksum() / nf_ip6_checksum() and their
- * _partial variants make of a CHECKSUM_NONE skb: pseudo (the pseudo header's
- * length and protocol words, as the caller computed them) plus the two
- * addresses when addrs, plus the bytes from the start of the skb (IPv4: the
- * IP header, which its own valid checksum makes neutral; IPv6: the header is
- * summed and subtracted again) to end.  CSUM_CUT: the capture lacks some. */
-static enum csum_res csum_verify(const struct view *v, size_t off, size_t end, uint64_t pseudo,
-				 bool addrs)
-{
-	bool v4 = v->nfproto == NFPROTO_IPV4;
-	size_t from = v4 ? v->nh : off;
-	uint64_t s = pseudo;
+/* What conntrack sums to verify a packet's transport checksum (each
+ * protocol's error function, on a CHECKSUM_NONE skb, the transport header at
+ * off), or false when it verifies nothing for this packet.  The protocol's
+ * other checks are left to it: a packet they find invalid is invalid whatever
+ * the sum says, so a header too short to read verifies nothing here. */
+struct csum_spec {
+	bool crc;		/* SCTP's CRC32c over [off, end), else the Internet checksum */
+	size_t field;		/* offset of the checksum field in the packet */
+	size_t end;		/* the sum covers up to here */
+	uint64_t pseudo;	/* the pseudo header's length and protocol words */
+	bool addrs;		/* ... and its addresses */
+	bool zero_is_none;	/* UDP: a field of 0 means no checksum */
+};
 
-	if (end > v->lim || end < from)
-		return CSUM_CUT;
-	/* the source and destination are adjacent in both headers */
-	if (addrs)
-		s = csum_add(s, v->d + v->nh + (v4 ? 12 : 8), v4 ? 8 : 32);
-	s = csum_add(s, v->d + from, end - from);
-	return csum_fold(s) == 0xffff ? CSUM_GOOD : CSUM_BAD;
-}
-
-/* The checksum check of each protocol's error function, on the packet as it
- * reaches it (the transport header at off).  The protocol's other checks are
- * left to it: a packet they find invalid is invalid whatever this says, so
- * here a header too short to read is CSUM_GOOD. */
-static enum csum_res l4_checksum(const struct view *v, uint8_t proto, size_t off)
+static bool csum_spec_of(const struct view *v, uint8_t proto, size_t off, struct csum_spec *c)
 {
 	size_t len = v->klim - off;		/* skb->len - dataoff */
 	bool v4 = v->nfproto == NFPROTO_IPV4;
 
+	memset(c, 0, sizeof(*c));
+	c->end = v->klim;
+	c->addrs = true;
 	switch (proto) {
 	case IPPROTO_TCP:
 		/* tcp_error(): nf_checksum(..., IPPROTO_TCP, pf) */
-		return csum_verify(v, off, v->klim, len + IPPROTO_TCP, true);
+		if (len < 20)
+			return false;
+		c->field = off + 16;
+		c->pseudo = len + IPPROTO_TCP;
+		return true;
 	case IPPROTO_UDP:
 		/* udp_error(): a zero checksum is "no checksum" (IPv6 too:
 		 * conntrack leaves that to the UDP layer) */
-		if (!readable(v, off, 8) || rd16(v->d + off + 6) == 0)
-			return CSUM_GOOD;
-		return csum_verify(v, off, v->klim, len + IPPROTO_UDP, true);
+		if (len < 8)
+			return false;
+		c->field = off + 6;
+		c->pseudo = len + IPPROTO_UDP;
+		c->zero_is_none = true;
+		return true;
 	case IPPROTO_UDPLITE: {
 		/* udplite_error(): nf_checksum_partial(skb, hook, dataoff, cscov,
 		 * IPPROTO_UDP, pf) -- the kernel passes UDP's protocol number,
@@ -1825,45 +1823,129 @@ static enum csum_res l4_checksum(const struct view *v, uint8_t proto, size_t off
 		 * the protocol.  Mirrored as the kernel computes it. */
 		size_t cscov;
 
-		if (!readable(v, off, 8))
-			return CSUM_GOOD;
+		if (len < 8 || !readable(v, off, 8))
+			return false;
 		cscov = rd16(v->d + off + 4);
 		if (cscov == 0)
 			cscov = len;
-		if (cscov < 8 || cscov > len || rd16(v->d + off + 6) == 0)
-			return CSUM_GOOD;	/* udplite_error's own invalid cases */
-		if (v4)
-			return csum_verify(v, off, off + cscov, IPPROTO_UDP + (len & 0xff), true);
-		return csum_verify(v, off, off + cscov, len + IPPROTO_UDP, true);
+		if (cscov < 8 || cscov > len)
+			return false;		/* udplite_error's own invalid case */
+		c->field = off + 6;
+		c->end = off + cscov;
+		c->pseudo = v4 ? IPPROTO_UDP + (len & 0xff) : len + IPPROTO_UDP;
+		return true;
 	}
 	case IPPROTO_ICMP:
 		/* nf_conntrack_icmpv4_error(): nf_ip_checksum(..., IPPROTO_ICMP):
 		 * no pseudo header */
-		return v4 ? csum_verify(v, off, v->klim, 0, false) : CSUM_GOOD;
+		if (!v4 || len < 8)
+			return false;
+		c->field = off + 2;
+		c->addrs = false;
+		return true;
 	case IPPROTO_ICMPV6:
 		/* nf_conntrack_icmpv6_error(): nf_ip6_checksum(..., IPPROTO_ICMPV6) */
-		return v4 ? CSUM_GOOD : csum_verify(v, off, v->klim, len + IPPROTO_ICMPV6, true);
-	case IPPROTO_SCTP: {
+		if (v4 || len < 8)
+			return false;
+		c->field = off + 2;
+		c->pseudo = len + IPPROTO_ICMPV6;
+		return true;
+	case IPPROTO_SCTP:
 		/* sctp_error(): for a CHECKSUM_NONE skb (what a packet from the
 		 * wire is unless its NIC verified it), sctp_compute_cksum() over
 		 * dataoff..end with the checksum field as zero */
-		static const uint8_t zero[4];
-		uint32_t c;
-		const uint8_t *cs;
+		if (len < 12)
+			return false;
+		c->crc = true;
+		c->field = off + 8;
+		return true;
+	}
+	return false;	/* GRE and the generic tracker verify nothing */
+}
 
-		if (len < 12 || !readable(v, off, 12))
-			return CSUM_GOOD;
-		if (v->klim > v->lim)
-			return CSUM_CUT;
-		c = crc32c(~0u, v->d + off, 8);
-		c = crc32c(c, zero, 4);
-		c = ~crc32c(c, v->d + off + 12, len - 12);
-		cs = v->d + off + 8;
-		return ((uint32_t)cs[0] | (uint32_t)cs[1] << 8 | (uint32_t)cs[2] << 16 |
-			(uint32_t)cs[3] << 24) == c ? CSUM_GOOD : CSUM_BAD;
+/* The sum of c over the packet with its checksum field as zero: the ones'
+ * complement sum nf_ip_checksum() / nf_ip6_checksum() and their _partial
+ * variants make (the pseudo header, then the bytes from the start of the skb
+ * -- IPv4: the IP header, which its own valid checksum makes neutral; IPv6:
+ * the header is summed and subtracted again -- to c->end), folded; or SCTP's
+ * CRC32c, complemented.  The caller made sure the bytes are there. */
+static uint32_t csum_compute(const struct view *v, size_t off, const struct csum_spec *c)
+{
+	static const uint8_t zero[4];
+	bool v4 = v->nfproto == NFPROTO_IPV4;
+	size_t from = c->crc || !v4 ? off : v->nh;
+	size_t flen = c->crc ? 4 : 2;
+	uint64_t s = c->pseudo;
+
+	if (c->crc) {
+		uint32_t crc = crc32c(~0u, v->d + from, c->field - from);
+
+		crc = crc32c(crc, zero, flen);
+		return ~crc32c(crc, v->d + c->field + flen, c->end - c->field - flen);
 	}
+	/* the source and destination are adjacent in both headers */
+	if (c->addrs)
+		s = csum_add(s, v->d + v->nh + (v4 ? 12 : 8), v4 ? 8 : 32);
+	s = csum_add(s, v->d + from, c->field - from);
+	s = csum_add(s, v->d + c->field + flen, c->end - c->field - flen);
+	return csum_fold(s);
+}
+
+static uint32_t csum_field(const uint8_t *f, bool crc)
+{
+	return crc ? (uint32_t)f[0] | (uint32_t)f[1] << 8 | (uint32_t)f[2] << 16 | (uint32_t)f[3] << 24 :
+		     rd16(f);
+}
+
+/* The checksum check of p's protocol: CSUM_CUT when the capture lacks bytes
+ * it sums. */
+static enum csum_res l4_checksum(const struct view *v, uint8_t proto, size_t off)
+{
+	struct csum_spec c;
+	uint32_t field, sum;
+
+	if (!csum_spec_of(v, proto, off, &c))
+		return CSUM_GOOD;
+	/* UDP without a checksum is so whatever the capture cut after it */
+	if (c.zero_is_none && readable(v, c.field, 2) && rd16(v->d + c.field) == 0)
+		return CSUM_GOOD;
+	if (c.end > v->lim)
+		return CSUM_CUT;
+	field = csum_field(v->d + c.field, c.crc);
+	sum = csum_compute(v, off, &c);
+	if (c.crc)
+		return sum == field ? CSUM_GOOD : CSUM_BAD;
+	/* with the field: sum + field folds to 0xffff */
+	return csum_fold((uint64_t)sum + field) == 0xffff ? CSUM_GOOD : CSUM_BAD;
+}
+
+bool ct_checksum_fix(uint8_t *ip, size_t len, uint8_t nfproto)
+{
+	struct view v = { .d = ip, .nh = 0, .lim = len, .klim = len, .nfproto = nfproto };
+	struct csum_spec c;
+	uint8_t proto;
+	size_t off;
+	uint32_t sum;
+
+	if (!get_l4(&v, &proto, &off) || off > len || !csum_spec_of(&v, proto, off, &c))
+		return false;
+	if (c.zero_is_none && csum_field(ip + c.field, false) == 0)
+		return false;		/* none: nothing to verify */
+	sum = csum_compute(&v, off, &c);
+	if (c.crc) {
+		ip[c.field] = (uint8_t)sum;
+		ip[c.field + 1] = (uint8_t)(sum >> 8);
+		ip[c.field + 2] = (uint8_t)(sum >> 16);
+		ip[c.field + 3] = (uint8_t)(sum >> 24);
+	} else {
+		uint16_t f = (uint16_t)(0xffffu - sum);
+
+		if (f == 0)		/* the same in ones' complement; 0 is "none" for UDP */
+			f = 0xffff;
+		ip[c.field] = (uint8_t)(f >> 8);
+		ip[c.field + 1] = (uint8_t)f;
 	}
-	return CSUM_GOOD;	/* GRE and the generic tracker verify nothing */
+	return true;
 }
 
 /* The check for p: true when the packet is invalid for its checksum (counted);

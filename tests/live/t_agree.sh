@@ -11,7 +11,9 @@
 #     timing-timeouts and timing-frag-timeouts with the options in their
 #     NAME.args: timeouts set as a host's sysctls would, in both).
 #     Each must agree on every packet.
-#  2. random policies and traffic (tests/live/agree/gen.py), one per seed:
+#  2. random policies and traffic (tests/live/agree/gen.py), one per seed
+#     (every third seed: 5 % of the frames with a wrong transport checksum,
+#     played with --verify-checksums):
 #     SEEDS (from `make check-live SEEDS=...`: "1-500", "7", "1 5 9") or by
 #     default 1-50 with AGREE_PACKETS (240) packets each; the agreement figure
 #     over all of them is printed.
@@ -141,6 +143,45 @@ else
 	not_ok "agree: a capture cut short fails the check" "exit $rc" "$(cat "$tmp/cut.out" "$tmp/cut.err" | head -5)"
 fi
 
+# --kernel-check with a report: the replay's report, expectations and JUnit
+# file as without it, the agreement first, a disagreement one more failure.
+# timing-conntrack played as fast as the kernel goes disagrees on 4 packets
+# (its gaps matter; see section 1, where it runs in real time)
+printf 'allow out udp to vnet\nallow out tcp to vnet\n' >"$tmp/tc.expect"
+"$REPLAY" --kernel-check --netns-prefix "$PREFIX-rx" --policy "$DATA/policy.yaml" --tags "$TAGS" \
+	--local 10.0.1.4,fd00:10::4 --expect "$tmp/tc.expect" --junit "$tmp/tc.xml" \
+	"$DATA/timing-conntrack.pcap" >"$tmp/tc.out" 2>"$tmp/tc.err"
+rc=$?
+"$REPLAY" --kernel-check --netns-prefix "$PREFIX-rj" --policy "$DATA/policy.yaml" --tags "$TAGS" \
+	--local 10.0.1.4,fd00:10::4 --format json --kernel-check-timing \
+	"$DATA/timing-conntrack.pcap" >"$tmp/tcj.out" 2>"$tmp/tcj.err"
+rcj=$?
+if [ $rc = 1 ] && grep -q '^agreement: 14/18 packets .*, 4 disagreements$' "$tmp/tc.out" &&
+	grep -q '^  ok        line 1: allow out udp to vnet' "$tmp/tc.out" &&
+	grep -q '^result: FAIL' "$tmp/tc.out" &&
+	grep -q '^pcap-replay: FAIL: 4 of 18 packets disagree with the kernel' "$tmp/tc.err" &&
+	python3 - "$tmp/tc.xml" "$tmp/tcj.out" <<'EOF'
+import json, sys
+import xml.etree.ElementTree as ET
+s = ET.parse(sys.argv[1]).getroot().find("testsuite")
+assert (s.get("tests"), s.get("failures")) == ("3", "1"), s.attrib
+f = [c for c in s.iter("testcase") if c.find("failure") is not None]
+assert f[0].get("name") == "agreement with the kernel (--kernel-check)", f[0].attrib
+j = json.load(open(sys.argv[2]))       # stdout is the JSON alone
+assert j["kernel_check"] == {"packets": 18, "agree": 18, "undecidable": 0, "disagreements": 0}, j["kernel_check"]
+assert j["totals"]["packets"] == 18
+EOF
+then
+	if [ $rcj = 0 ] && grep -q '^agreement: 18/18 packets' "$tmp/tcj.err"; then
+		ok "agree: --kernel-check with --expect/--junit/--format json: the report as without it, a disagreement fails it (exit 1, JUnit case, JSON figures)"
+	else
+		not_ok "agree: --kernel-check with --format json" "exit $rcj" "$(tail -3 "$tmp/tcj.err")"
+	fi
+else
+	not_ok "agree: --kernel-check with --expect and --junit" "exit $rc" "$(head -3 "$tmp/tc.out")" \
+		"$(tail -5 "$tmp/tc.out")" "$(cat "$tmp/tc.err")"
+fi
+
 # a saved dump (--ruleset) goes through the check too: the agree policy's,
 # and a hand-written table whose rules read meta pkttype on output and on
 # the looped copies of multicast-loop.pcap
@@ -208,8 +249,11 @@ run_seed() {
 	if ! "$FILTERCTL" check "$d/policy.yaml" --tags "$TAGS" >/dev/null 2>"$d.check.err"; then
 		echo "seed $1: POLICY $(head -1 "$d.check.err")"; return
 	fi
+	# gen.py's options for the replay (every third seed: --verify-checksums)
+	local args=()
+	read -r -a args <"$d/args"
 	"$REPLAY" --kernel-check --netns-prefix "$PREFIX-s$1" --policy "$d/policy.yaml" \
-		--tags "$TAGS" --local "$(cat "$d/local")" "$d/capture.pcap" >"$d.out" 2>"$d.err"
+		--tags "$TAGS" --local "$(cat "$d/local")" "${args[@]}" "$d/capture.pcap" >"$d.out" 2>"$d.err"
 	rc=$?
 	echo "seed $1: rc=$rc $(grep '^agreement:' "$d.out" || echo "no agreement line: $(tail -1 "$d.err")")"
 }
@@ -231,7 +275,7 @@ while IFS= read -r l; do
 			ga="--seed ${s#sctp}"
 			[ "${s#sctp}" != "$s" ] && ga="$ga --sctp 100"
 			not_ok "agree: random policy seed $s" "$l" \
-				"reproduce: python3 $GEN $ga --out DIR --packets $PACKETS; $REPLAY --kernel-check --policy DIR/policy.yaml --tags $TAGS --local \$(cat DIR/local) DIR/capture.pcap" \
+				"reproduce: python3 $GEN $ga --out DIR --packets $PACKETS; $REPLAY --kernel-check --policy DIR/policy.yaml --tags $TAGS --local \$(cat DIR/local) \$(cat DIR/args) DIR/capture.pcap" \
 				"$(grep -v '^agree \|^UNDECIDABLE' "$tmp/seed$s.out" | head -60)"
 		fi
 	else
@@ -246,7 +290,7 @@ echo "# agreement: $A/$N packets ($pct%), $U undecidable offline, $D disagreemen
 	"decided packets agree $dec%; $P policies (SEEDS=$spec, SCTP_SEEDS=$sspec," \
 	"$PACKETS packets each), ${secs}s"
 if [ "$bad" -eq 0 ] && [ "$P" -eq $((${#seeds[@]} + ${#sseeds[@]})) ]; then
-	ok "agree: $P random policies, $A/$N packets agree with the kernel, $U undecidable offline, 0 disagreements"
+	ok "agree: $P random policies (every third seed with wrong checksums and --verify-checksums), $A/$N packets agree with the kernel, $U undecidable offline, 0 disagreements"
 else
 	not_ok "agree: random policies" "$bad of $((${#seeds[@]} + ${#sseeds[@]})) seeds failed"
 fi

@@ -1237,6 +1237,46 @@ static void test_checksum_sctp(void **state)
 	assert_int_equal(stats().bad_checksum, 1);
 }
 
+/* ct_checksum_fix (--kernel-check's padded frames): a wrong checksum made
+ * right as the check above sums it, for each protocol; UDP without one and a
+ * protocol conntrack does not verify are left alone. */
+static void test_checksum_fix(void **state)
+{
+	struct pg_ipopt bad = { .bad_csum = true };
+	size_t n;
+
+	ct_table_set_checksum(T, true);
+	n = pg_tcp(l4, 443, 40000, 1, 0, PG_SYN, 1000, NULL, "odd", 3);
+	n = pg_ip4(ipb, S, C, 6, l4, n, &bad);
+	assert_true(ct_checksum_fix(ipb, n, NFPROTO_IPV4));
+	assert_int_equal(run(n, true), CT_STATE_NEW);
+	n = pg_udp(l4, 53, 5353, "a", 1);
+	n = pg_ip6(ipb, "2001:db8::1", "fd00::1", 17, l4, n, &bad);
+	assert_true(ct_checksum_fix(ipb, n, NFPROTO_IPV6));
+	assert_int_equal(run(n, true), CT_STATE_NEW);
+	ipb[40 + 6] = ipb[40 + 7] = 0;
+	assert_false(ct_checksum_fix(ipb, n, NFPROTO_IPV6));	/* none */
+	assert_int_equal(ipb[40 + 6] | ipb[40 + 7], 0);
+	n = pg_icmp(l4, 8, 0, 0x12340001, "ping", 4);
+	n = pg_ip4(ipb, S, C, 1, l4, n, &bad);
+	assert_true(ct_checksum_fix(ipb, n, NFPROTO_IPV4));
+	assert_int_equal(run(n, true), CT_STATE_NEW);
+	n = pg_icmp(l4, 128, 0, 0x12340001, "ping", 4);
+	n = pg_ip6(ipb, "2001:db8::1", "fd00::1", 58, l4, n, &bad);
+	assert_true(ct_checksum_fix(ipb, n, NFPROTO_IPV6));
+	assert_int_equal(run(n, true), CT_STATE_NEW);
+	n = udplite(false, 292, 136 + 300);		/* right by RFC 3828: not the kernel's */
+	assert_true(ct_checksum_fix(ipb, n, NFPROTO_IPV4));
+	assert_int_equal(run(n, true), CT_STATE_NEW);
+	n = sctp_pkt(false, 0, 1, 1u, 0u, 16u, 0x0c0c0c0cu);
+	assert_true(ct_checksum_fix(ipb, n, NFPROTO_IPV4));
+	assert_int_equal(run(n, true), CT_STATE_NEW);
+	n = pg_udp(l4, 1, 2, "x", 1);
+	n = pg_ip4(ipb, S, C, 99, l4, n, NULL);	/* generic: nothing verified */
+	assert_false(ct_checksum_fix(ipb, n, NFPROTO_IPV4));
+	assert_int_equal(stats().bad_checksum, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1266,6 +1306,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_checksum_cut, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checksum_udplite, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checksum_sctp, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_checksum_fix, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -822,6 +822,41 @@ Gen.sctp_assoc = _sctp_assoc
 Gen.sctp_flow = _sctp_flow
 
 
+# transport checksum offsets (TCP, UDP, UDP-Lite, ICMP, ICMPv6, SCTP)
+CK_OFF = {6: 16, 17: 6, 136: 6, 1: 2, 58: 2, 132: 8}
+
+
+def corrupt_checksums(cap, rng, share):
+    """Flips one bit of the transport checksum in about `share` of the whole
+    frames whose transport header follows the IP header directly (IPv4 first
+    fragments and unfragmented, IPv6 without extension headers); UDP checksums
+    of 0 (none) are left alone.  Returns how many."""
+    n = 0
+    for i, (t, fr, wl) in enumerate(cap.recs):
+        if len(fr) != wl or rng.random() >= share:
+            continue
+        off = 14 + (4 if fr[12:14] == b"\x81\x00" else 0)
+        ip = fr[off:]
+        if len(ip) < 20:
+            continue
+        if ip[0] >> 4 == 4:
+            if struct.unpack("!H", ip[6:8])[0] & 0x3fff:
+                continue
+            proto, l4 = ip[9], off + (ip[0] & 15) * 4
+        elif ip[0] >> 4 == 6 and len(ip) >= 40:
+            proto, l4 = ip[6], off + 40
+        else:
+            continue
+        c = CK_OFF.get(proto)
+        if c is None or l4 + c + 2 > len(fr) or (proto == 17 and fr[l4 + c:l4 + c + 2] == b"\0\0"):
+            continue
+        b = bytearray(fr)
+        b[l4 + c] ^= 0x04
+        cap.recs[i] = (t, bytes(b), wl)
+        n += 1
+    return n
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--seed", type=int, required=True)
@@ -837,6 +872,15 @@ def main():
     with open(os.path.join(a.out, "policy.yaml"), "w") as f:
         f.write(pol)
     cap = g.traffic(a.packets)
+    # every third seed: wrong checksums in 5 % of the frames, replayed with
+    # --verify-checksums (nf_conntrack_checksum=1 on both sides); their own
+    # generator, so that the traffic is the same with or without
+    args = []
+    if a.seed % 3 == 0:
+        corrupt_checksums(cap, random.Random(a.seed * 7919 + 1), 0.05)
+        args.append("--verify-checksums")
+    with open(os.path.join(a.out, "args"), "w") as f:
+        f.write(" ".join(args) + "\n")
     cap.write(os.path.join(a.out, "capture.pcap"))
     with open(os.path.join(a.out, "local"), "w") as f:
         f.write("%s,%s\n" % (g.host4, g.host6))
