@@ -1520,7 +1520,14 @@ static int packet_dir(const struct replay *r, const struct pkt *p, enum flow_dir
 	if (p->pcap_dir == 1) {		/* incoming */
 		if (p->pkttype == PACKET_OTHERHOST)
 			return -1;
-		*dir = slo ? FLOW_LO : FLOW_IN;
+		/* received on lo (a cooked header's hardware type, or Ethernet
+		 * addresses all zero): a packet this host sent itself, whatever
+		 * its addresses.  libpcap shows a loopback packet once, as it
+		 * comes in (linux_check_direction() drops the outgoing copy), so
+		 * this is the packet's only record: output then input, on lo */
+		*dir = slo || (!p->nonlo && (p->linktype == DLT_EN10MB ||
+					     p->linktype == DLT_LINUX_SLL ||
+					     p->linktype == DLT_LINUX_SLL2)) ? FLOW_LO : FLOW_IN;
 		return 0;
 	}
 	sl = slo || is_local(r, fam, s);

@@ -804,6 +804,31 @@ EOF
 	fi
 fi
 
+# `tcpdump -i any` (cooked SLL / SLL2): a packet the host sends itself shows
+# once, coming in on lo, whatever its addresses -- loopback traffic (output,
+# then input on lo), not a packet from the wire (t_agree plays both through
+# the kernel: it agrees)
+for c in cooked-loopback cooked2-loopback; do
+	if run "$c" 0 "$REPLAY" --policy tests/data/agree/policy.yaml --tags "$TAGS" --local "$LOCAL" \
+		--format json "tests/data/agree/$c.pcap" &&
+		python3 - "$tmp/out" >"$tmp/py" 2>&1 <<'EOF'
+import json, sys
+j = json.load(open(sys.argv[1]))
+got = sorted((f["dir"], f["proto"], f["src"], f["decided_by"]) for f in j["flows"])
+want = sorted([("lo", "icmp", "10.0.1.4", "platform:loopback"),
+               ("lo", "icmpv6", "fd00:10::4", "platform:loopback"),
+               ("lo", "tcp", "10.0.1.4", "platform:loopback"),
+               ("lo", "udp", "127.0.0.1", "platform:loopback"),
+               ("in", "tcp", "10.0.1.10", "default:AllowVnetInBound")])
+assert got == want, got
+EOF
+	then
+		ok "$c: packets in on lo are loopback traffic whatever their addresses; eth0's are not"
+	else
+		not_ok "$c: loopback from a cooked capture" "$(tail -3 "$tmp/py")"
+	fi
+done
+
 # the tcpdump corpus: no crash, no hang; exit 0, or 2 with a message
 if [ ! -d "$CORPUS" ]; then
 	skip "tcpdump capture corpus" "$CORPUS absent (it lives in ../shared, outside a fresh clone)"

@@ -759,6 +759,43 @@ def checksums():
     return c
 
 
+def cooked_loopback(sll2):
+    """A `tcpdump -i any` capture (LINUX_SLL, or SLL2 with sll2): libpcap shows a
+    packet the host sends itself once, as it comes in on lo (hardware type
+    ARPHRD_LOOPBACK), whatever its addresses: judged as loopback (output, then
+    input on lo), not as a packet from the wire.  Next to it, a connection from
+    a VNet peer on eth0, in and out."""
+    c = Cap()
+    c.linktype = 276 if sll2 else 113
+    ETH_P = {4: 0x0800, 6: 0x86dd}
+
+    def rec(ip, lo, pkttype):
+        proto = ETH_P[ip[0] >> 4]
+        hatype, ifindex = (772, 1) if lo else (1, 2)
+        addr = bytes(8) if lo else bytes.fromhex("02000000000a0000")
+        if sll2:
+            h = struct.pack("!HHIHBB8s", proto, 0, ifindex, hatype, pkttype, 6, addr)
+        else:
+            h = struct.pack("!HHH8sH", pkttype, hatype, 6, addr, proto)
+        c.add(h + ip)
+        return ip
+
+    # pings and a TCP connection the host makes to itself (own address, ::1-less)
+    rec(c.ip(H4, H4, 1, icmp(8, 0, 0x02000001, b"self")), True, 0)
+    rec(c.ip(H4, H4, 1, icmp(0, 0, 0x02000001, b"self")), True, 0)
+    rec(c.ip(H6, H6, 58, icmp(128, 0, 0x02000001, b"self")), True, 0)
+    rec(c.ip(H6, H6, 58, icmp(129, 0, 0x02000001, b"self")), True, 0)
+    rec(c.ip(H4, H4, 6, tcp(50500, 8080, 100, 0, 0x02, 65495, MSS)), True, 0)
+    rec(c.ip(H4, H4, 6, tcp(8080, 50500, 900, 101, 0x12, 65483, MSS)), True, 0)
+    rec(c.ip(H4, H4, 6, tcp(50500, 8080, 101, 901, 0x10, 512)), True, 0)
+    rec(c.ip("127.0.0.1", "127.0.0.1", 17, udp(40700, 53, b"q")), True, 0)
+    # a VNet peer's connection on eth0: in (PACKET_HOST), out (PACKET_OUTGOING)
+    rec(c.ip(VNET4, H4, 6, tcp(40800, 8080, 1, 0, 0x02, 64240, MSS)), False, 0)
+    rec(c.ip(H4, VNET4, 6, tcp(8080, 40800, 7, 2, 0x12, 65160, MSS)), False, 4)
+    rec(c.ip(VNET4, H4, 6, tcp(40800, 8080, 2, 8, 0x10, 64240)), False, 0)
+    return c
+
+
 CASES = {
     "handshake-in": handshake_in, "handshake-out": handshake_out,
     "established-return": established_return, "invalid": invalid,
@@ -774,6 +811,8 @@ CASES = {
     "multicast-loop": multicast_loop, "ipv6-loopback-wire": ipv6_loopback_wire,
     "sctp-assoc": sctp_assoc, "sctp-invalid": sctp_invalid, "sctp-paths": sctp_paths,
     "fqdn-queue": fqdn_queue, "checksums": checksums,
+    "cooked-loopback": lambda: cooked_loopback(False),
+    "cooked2-loopback": lambda: cooked_loopback(True),
 }
 
 

@@ -214,9 +214,10 @@ def eth(ip, inbound, vlan=None):
 
 
 class Pcap:
-    def __init__(self):
+    def __init__(self, linktype=1):
         self.recs = []
         self.t = 1700000000.0
+        self.linktype = linktype
 
     def add(self, frame, snap=None, gap=0.0002):
         self.t += gap
@@ -225,7 +226,7 @@ class Pcap:
 
     def write(self, path):
         with open(path, "wb") as f:
-            f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 262144, 1))
+            f.write(struct.pack("<IHHiIII", 0xa1b2c3d4, 2, 4, 0, 0, 262144, self.linktype))
             for t, cap, wl in self.recs:
                 sec = int(t)
                 usec = int(round((t - sec) * 1e6))
