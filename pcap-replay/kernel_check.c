@@ -1022,7 +1022,7 @@ static int inject(struct kc *k, const struct kc_rec *rec, const uint8_t *data, s
 		 * cut for right (and marked the packet undecidable); the padded
 		 * packet gets one that is, so that both track it alike */
 		if (have < iplen && k->o->verify_checksums && !p.is_frag)
-			ct_checksum_fix(buf + 14, iplen, p.nfproto);
+			ct_checksum_fix(buf + 14, iplen, have, p.nfproto);
 		if (send(k->pkt, buf, 14 + iplen, 0) < 0)
 			kr->send_errno = errno;
 		else

@@ -1372,6 +1372,10 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 	/* the kernel may have dropped it on the hop-by-hop options the capture cut */
 	if (p->hbh_cut)
 		v.incomplete = true;
+	/* reassembled from a fragment the capture cut: the rules and conntrack
+	 * read zeros where the datagram had bytes */
+	if (p->frag_cut)
+		v.incomplete = true;
 	/* conntrack's window check lacked TCP options the capture cut (set
 	 * only when it found the packet invalid), or its checksum check
 	 * bytes the capture cut */

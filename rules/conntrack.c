@@ -210,6 +210,7 @@ struct frag_queue {
 	size_t prevnh;			/* IPv6: offset in head of the field naming the frag header */
 	uint8_t nexthdr;		/* IPv6: fragment header's next header */
 	uint8_t *data;			/* FRAG_MAX bytes */
+	bool cut;			/* a fragment's bytes were cut by the capture */
 };
 
 /* The timeouts, microseconds (net.netfilter.nf_conntrack_*timeout*). */
@@ -1919,7 +1920,7 @@ static enum csum_res l4_checksum(const struct view *v, uint8_t proto, size_t off
 	return csum_fold((uint64_t)sum + field) == 0xffff ? CSUM_GOOD : CSUM_BAD;
 }
 
-bool ct_checksum_fix(uint8_t *ip, size_t len, uint8_t nfproto)
+bool ct_checksum_fix(uint8_t *ip, size_t len, size_t have, uint8_t nfproto)
 {
 	struct view v = { .d = ip, .nh = 0, .lim = len, .klim = len, .nfproto = nfproto };
 	struct csum_spec c;
@@ -1931,6 +1932,8 @@ bool ct_checksum_fix(uint8_t *ip, size_t len, uint8_t nfproto)
 		return false;
 	if (c.zero_is_none && csum_field(ip + c.field, false) == 0)
 		return false;		/* none: nothing to verify */
+	if (c.end <= have)
+		return false;		/* all there: the evaluator judged the sum as it is */
 	sum = csum_compute(&v, off, &c);
 	if (c.crc) {
 		ip[c.field] = (uint8_t)sum;
@@ -1953,8 +1956,16 @@ bool ct_checksum_fix(uint8_t *ip, size_t len, uint8_t nfproto)
 static bool csum_bad(struct ct_table *t, struct pkt *p, uint8_t proto, size_t off)
 {
 	struct view v = pkt_view(p);
+	struct csum_spec c;
+	enum csum_res res = l4_checksum(&v, proto, off);
 
-	switch (l4_checksum(&v, proto, off)) {
+	/* reassembled from a fragment the capture cut: its zeros stand for
+	 * bytes the sum needed */
+	if (p->frag_cut && res != CSUM_GOOD)
+		res = CSUM_CUT;
+	else if (p->frag_cut && csum_spec_of(&v, proto, off, &c))
+		res = CSUM_CUT;
+	switch (res) {
 	case CSUM_BAD:
 		t->st.bad_checksum++;
 		p->csum_bad = true;
@@ -2476,7 +2487,10 @@ static enum ct_frag_result defrag(struct ct_table *t, struct pkt *p)
 	if (!t->have_now || ts > t->now)
 		t->now = ts;
 	t->have_now = true;
-	if (p->frag_data_off > p->nh_off + p->len || p->avail < p->len) {
+	/* a fragment the capture cut after its own headers is queued as the
+	 * kernel queued it whole (its range is in its header); the datagram
+	 * it completes has bytes nobody knows (p->frag_cut) */
+	if (p->frag_data_off > p->nh_off + p->len || p->frag_data_off > p->nh_off + p->avail) {
 		t->st.frags_dropped++;	/* cannot reassemble what was not captured */
 		return CT_FRAG_DROPPED;
 	}
@@ -2538,7 +2552,17 @@ static enum ct_frag_result defrag(struct ct_table *t, struct pkt *p)
 	q->r[q->nr].start = start;
 	q->r[q->nr].end = end;
 	q->nr++;
-	memcpy(q->data + start, p->data + p->frag_data_off, end - start);
+	{
+		size_t have = p->nh_off + p->avail - p->frag_data_off;
+
+		if (have < end - start) {
+			memcpy(q->data + start, p->data + p->frag_data_off, have);
+			memset(q->data + start + have, 0, end - start - have);
+			q->cut = true;
+		} else {
+			memcpy(q->data + start, p->data + p->frag_data_off, end - start);
+		}
+	}
 	if (start == 0) {
 		unfrag = (p->nfproto == NFPROTO_IPV4 ? p->frag_data_off : p->frag_hdr_off) - p->nh_off;
 		if (p->nh_off + unfrag > sizeof(q->head))
@@ -2588,6 +2612,7 @@ static enum ct_frag_result defrag(struct ct_table *t, struct pkt *p)
 		uint8_t *o = t->out, *h = o + q->ll_len;
 		struct pkt np;
 		struct pkt save = *p;
+		bool cut = q->cut;
 
 		memcpy(o, q->head, q->head_len);
 		memcpy(o + q->head_len, q->data, q->total);
@@ -2625,6 +2650,7 @@ static enum ct_frag_result defrag(struct ct_table *t, struct pkt *p)
 		np.mark = save.mark;
 		if (save.linktype == np.linktype && (np.pkttype == 0 || !np.has_ll))
 			np.pkttype = save.pkttype;
+		np.frag_cut = cut;
 		*p = np;
 		return CT_FRAG_DONE;
 	}

@@ -157,11 +157,13 @@ typedef void (*ct_reaper_fn)(const struct ct_entry *e, enum ct_gone why, void *a
  * entry made or changed). */
 void ct_table_set_checksum(struct ct_table *t, bool on);
 /* Rewrites the transport checksum of the IP packet ip[0..len) (network header
- * first, transport header found as conntrack finds it) so that the check
- * above passes; false when conntrack verifies nothing for it.  For
- * --kernel-check, which pads a frame the capture cut with zeros: the
- * evaluator took its cut checksum for right, and the kernel must too. */
-bool ct_checksum_fix(uint8_t *ip, size_t len, uint8_t nfproto);
+ * first, transport header found as conntrack finds it), of which the capture
+ * held the first `have` bytes and the rest are zeros, so that the check above
+ * passes; false when conntrack verifies nothing for it or every byte its sum
+ * covers was captured (then the sum is judged as it is).  For --kernel-check,
+ * which pads a frame the capture cut with zeros: the evaluator took its cut
+ * checksum for right, and the kernel must too. */
+bool ct_checksum_fix(uint8_t *ip, size_t len, size_t have, uint8_t nfproto);
 void ct_table_set_reaper(struct ct_table *t, ct_reaper_fn fn, void *arg);
 
 /* nf_defrag_ipv4 / nf_defrag_ipv6.  For a packet that is no fragment returns

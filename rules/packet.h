@@ -106,13 +106,16 @@ struct pkt {
 	uint8_t ct_dir;		/* IP_CT_DIR_ORIGINAL / REPLY */
 	uint8_t ctinfo;		/* enum ip_conntrack_info when ct_present; PKT_CTINFO_UNTRACKED
 				 * (with ct_state = untracked bit) for ICMPv6 ND/MLD */
-	bool ct_unsure;		/* conntrack's decision lacked bytes the capture cut: TCP
+	/* rare outcomes, one bit each (the struct stays at 160 bytes) */
+	bool ct_unsure : 1;		/* conntrack's decision lacked bytes the capture cut: TCP
 				 * options that could have put an out-of-window packet
 				 * in window, or (checksums verified) the bytes of a
 				 * transport checksum: undecidable */
-	bool csum_bad;		/* conntrack verified its transport checksum (received,
+	bool csum_bad : 1;		/* conntrack verified its transport checksum (received,
 				 * ct_table_set_checksum): wrong, so invalid */
-	bool hbh_cut;		/* the capture cuts an IPv6 hop-by-hop header, whose checks
+	bool frag_cut : 1;		/* reassembled (ct_defrag) from a fragment the capture cut:
+				 * some of its bytes are zeros standing for unknown ones */
+	bool hbh_cut : 1;		/* the capture cuts an IPv6 hop-by-hop header, whose checks
 				 * decide whether the kernel drops the packet before
 				 * prerouting: the verdict is undecidable */
 	uint8_t opt_drop;	/* enum pkt_opt_drop: IPv4 options that make the kernel drop

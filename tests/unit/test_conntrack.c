@@ -657,6 +657,31 @@ static void test_defrag(void **state)
 	assert_int_equal(P.l4proto, 17);
 	assert_int_equal(P.th_off, 14 + 40);
 	assert_int_equal(memcmp(P.data + 14, dg, d), 0);
+	assert_false(P.frag_cut);
+
+	/* a fragment the capture cut after its header: queued as the kernel
+	 * queues it whole (its range is in its header); the datagram it
+	 * completes is marked, and its checksum cannot be told */
+	ct_table_set_checksum(T, true);
+	o.id = 9;
+	d = pg_ip4(dg, C, S, 17, l4, pg_udp(l4, 5000, 53, pay, sizeof(pay)), &o);
+	n = pg_ip4_frag(frag, dg, 0, 104, true);
+	assert_int_equal(pkt_decode(&P, DLT_RAW, frag, n - 30, n), 0);
+	assert_int_equal(P.cls, PKT_TRUNCATED);
+	assert_int_equal(ct_defrag(T, &P), CT_FRAG_HELD);
+	n = pg_ip4_frag(frag, dg, 104, d - 20 - 104, false);
+	assert_int_equal(pkt_decode(&P, DLT_RAW, frag, n, n), 0);
+	assert_int_equal(ct_defrag(T, &P), CT_FRAG_DONE);
+	assert_true(P.frag_cut);
+	assert_int_equal(P.len, d);
+	assert_int_equal(ct_in(T, &P), CT_ACCEPT);
+	assert_int_equal(P.ct_state, CT_STATE_NEW);
+	assert_true(P.ct_unsure);
+	/* its header cut: nothing to queue */
+	o.id = 10;
+	d = pg_ip4(dg, C, S, 17, l4, pg_udp(l4, 5000, 53, pay, sizeof(pay)), &o);
+	n = pg_ip4_frag(frag, dg, 104, d - 20 - 104, false);
+	assert_int_equal(pkt_decode(&P, DLT_RAW, frag, 12, n), -1);
 }
 
 /* The reassembly queues' lifetimes as a host sets them: net.ipv4.ipfrag_time
@@ -1248,33 +1273,38 @@ static void test_checksum_fix(void **state)
 	ct_table_set_checksum(T, true);
 	n = pg_tcp(l4, 443, 40000, 1, 0, PG_SYN, 1000, NULL, "odd", 3);
 	n = pg_ip4(ipb, S, C, 6, l4, n, &bad);
-	assert_true(ct_checksum_fix(ipb, n, NFPROTO_IPV4));
+	assert_true(ct_checksum_fix(ipb, n, n - 1, NFPROTO_IPV4));
 	assert_int_equal(run(n, true), CT_STATE_NEW);
 	n = pg_udp(l4, 53, 5353, "a", 1);
 	n = pg_ip6(ipb, "2001:db8::1", "fd00::1", 17, l4, n, &bad);
-	assert_true(ct_checksum_fix(ipb, n, NFPROTO_IPV6));
+	assert_true(ct_checksum_fix(ipb, n, n - 1, NFPROTO_IPV6));
 	assert_int_equal(run(n, true), CT_STATE_NEW);
 	ipb[40 + 6] = ipb[40 + 7] = 0;
-	assert_false(ct_checksum_fix(ipb, n, NFPROTO_IPV6));	/* none */
+	assert_false(ct_checksum_fix(ipb, n, n - 1, NFPROTO_IPV6));	/* none */
 	assert_int_equal(ipb[40 + 6] | ipb[40 + 7], 0);
 	n = pg_icmp(l4, 8, 0, 0x12340001, "ping", 4);
 	n = pg_ip4(ipb, S, C, 1, l4, n, &bad);
-	assert_true(ct_checksum_fix(ipb, n, NFPROTO_IPV4));
+	assert_true(ct_checksum_fix(ipb, n, n - 1, NFPROTO_IPV4));
 	assert_int_equal(run(n, true), CT_STATE_NEW);
 	n = pg_icmp(l4, 128, 0, 0x12340001, "ping", 4);
 	n = pg_ip6(ipb, "2001:db8::1", "fd00::1", 58, l4, n, &bad);
-	assert_true(ct_checksum_fix(ipb, n, NFPROTO_IPV6));
+	assert_true(ct_checksum_fix(ipb, n, n - 1, NFPROTO_IPV6));
 	assert_int_equal(run(n, true), CT_STATE_NEW);
 	n = udplite(false, 292, 136 + 300);		/* right by RFC 3828: not the kernel's */
-	assert_true(ct_checksum_fix(ipb, n, NFPROTO_IPV4));
+	assert_true(ct_checksum_fix(ipb, n, n - 1, NFPROTO_IPV4));
 	assert_int_equal(run(n, true), CT_STATE_NEW);
 	n = sctp_pkt(false, 0, 1, 1u, 0u, 16u, 0x0c0c0c0cu);
-	assert_true(ct_checksum_fix(ipb, n, NFPROTO_IPV4));
+	assert_true(ct_checksum_fix(ipb, n, n - 1, NFPROTO_IPV4));
 	assert_int_equal(run(n, true), CT_STATE_NEW);
+	/* every summed byte captured: left as it is */
+	n = pg_tcp(l4, 443, 40001, 1, 0, PG_SYN, 1000, NULL, NULL, 0);
+	n = pg_ip4(ipb, S, C, 6, l4, n, &bad);
+	assert_false(ct_checksum_fix(ipb, n, n, NFPROTO_IPV4));
+	assert_int_equal(run(n, true), CT_STATE_INVALID);
 	n = pg_udp(l4, 1, 2, "x", 1);
 	n = pg_ip4(ipb, S, C, 99, l4, n, NULL);	/* generic: nothing verified */
-	assert_false(ct_checksum_fix(ipb, n, NFPROTO_IPV4));
-	assert_int_equal(stats().bad_checksum, 0);
+	assert_false(ct_checksum_fix(ipb, n, n - 1, NFPROTO_IPV4));
+	assert_int_equal(stats().bad_checksum, 1);
 }
 
 int main(void)
