@@ -1497,7 +1497,8 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 		snprintf(res, sizeof(res), "%s by %s%s (ct state %s)",
 			 accepted ? "accept" : "drop", decided,
 			 v.incomplete ? ", UNDECIDABLE: the capture lacks bytes a rule needed" : "",
-			 !p->ct_present ? (p->ct_state == CT_STATE_UNTRACKED ? "untracked" : "invalid") :
+			 !p->ct_present ? (p->ct_state == CT_STATE_UNTRACKED ? "untracked" :
+					   p->csum_bad ? "invalid: bad checksum" : "invalid") :
 			 p->ct_state & CT_STATE_NEW ? "new" :
 			 p->ct_state & CT_STATE_RELATED ? "related" : "established");
 		trace_end_pkt(r, p, res);

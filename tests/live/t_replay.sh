@@ -754,7 +754,7 @@ if run "verify-checksums" 0 "$REPLAY" --policy "$CKPOL" --tags "$TAGS" --local "
 	run "verify-checksums (off)" 0 "$REPLAY" --policy "$CKPOL" --tags "$TAGS" --local "$LOCAL" \
 		--format json "$CK" && cp "$tmp/out" "$tmp/ck-off.json"
 	run "verify-checksums (text)" 0 "$REPLAY" --policy "$CKPOL" --tags "$TAGS" --local "$LOCAL" \
-		--verify-checksums "$CK" && cp "$tmp/out" "$tmp/ck-on.txt"
+		--verify-checksums --trace 1,2 "$CK" && cp "$tmp/out" "$tmp/ck-on.txt"
 	# the good SYN (frame 2) cut by the capture: tracked, undecidable
 	python3 - "$CK" "$tmp/ck-cut.pcap" <<'EOF'
 import struct, sys
@@ -794,8 +794,10 @@ assert t["checksums_cut"] == 1 and t["bad_checksums"] == 17 and t["undecidable"]
 EOF
 	then
 		if grep -q "^  transport checksums verified (--verify-checksums): 17 bad (ct state invalid), 0 the capture cut (undecidable)$" "$tmp/ck-on.txt" &&
-			grep -q "^    1  in   tcp .* drop     platform:invalid .* no-conntrack (bad checksum)$" "$tmp/ck-on.txt"; then
-			ok "--verify-checksums: 17 bad checksums invalid (TCP, UDP, ICMP, ICMPv6, UDP-Lite as the kernel sums it, SCTP), a cut one undecidable; off: tracked"
+			grep -q "^    1  in   tcp .* drop     platform:invalid .* no-conntrack (bad checksum)$" "$tmp/ck-on.txt" &&
+			[ "$(grep -c '^ => drop by platform:invalid (ct state invalid: bad checksum)$' "$tmp/ck-on.txt")" = 1 ] &&
+			grep -q '^ => accept by user:AllowAzureMachineLearning (ct state new)$' "$tmp/ck-on.txt"; then
+			ok "--verify-checksums: 17 bad checksums invalid (TCP, UDP, ICMP, ICMPv6, UDP-Lite as the kernel sums it, SCTP; the trace says why), a cut one undecidable; off: tracked"
 		else
 			not_ok "--verify-checksums: text report" "$(tail -3 "$tmp/ck-on.txt")"
 		fi
