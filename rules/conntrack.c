@@ -1959,11 +1959,9 @@ static bool csum_bad(struct ct_table *t, struct pkt *p, uint8_t proto, size_t of
 	struct csum_spec c;
 	enum csum_res res = l4_checksum(&v, proto, off);
 
-	/* reassembled from a fragment the capture cut: its zeros stand for
-	 * bytes the sum needed */
-	if (p->frag_cut && res != CSUM_GOOD)
-		res = CSUM_CUT;
-	else if (p->frag_cut && csum_spec_of(&v, proto, off, &c))
+	/* reassembled from a fragment the capture cut: its zeros may stand for
+	 * bytes the sum covers (whether they do is not tracked) */
+	if (p->frag_cut && csum_spec_of(&v, proto, off, &c))
 		res = CSUM_CUT;
 	switch (res) {
 	case CSUM_BAD:
