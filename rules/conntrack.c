@@ -970,10 +970,13 @@ tcp_in_window(struct tcp_ct *st, int dir, const struct tcpseg *s)
 
 		if (in_recv && ack_ok && overshot <= rcv->td_maxwin &&
 		    before(sack, rcv->td_end + 1)) {
-			/* peer sent more than the window: track it, accept */
+			/* peer sent more than the window ("%u bytes more than
+			 * expected"): track its end, so that the ACK of it is
+			 * in window, but ignore the packet (NFCT_TCP_IGNORE: no
+			 * state change, no refresh) unless liberal */
 			snd->td_end = end;
 			snd->flags |= TF_DATA_UNACK;
-			return W_ACCEPT;
+			return liberal ? W_ACCEPT : W_IGNORE;
 		}
 		return liberal ? W_ACCEPT : W_INVALID;	/* SEQ over upper bound */
 	}
@@ -1183,6 +1186,10 @@ static enum pk tcp_packet(struct ct_table *t, struct ct_entry *e, int dir,
 			if (old == TS_LAST_ACK)
 				st->last_flags |= TF_CHALLENGE_ACK;
 		}
+		/* possible challenge ACK answering our SYN: remembered, so
+		 * that the RST it draws passes (TS_CLOSE below) */
+		if (old == TS_SYN_SENT && s->idx == TI_ACK && dir == IP_CT_DIR_REPLY)
+			st->last_ack = s->ack;
 		return PK_ACCEPT_NOACCT;	/* ignored: ct kept, no state change */
 	case TS_MAX:
 		return PK_INVALID;		/* "invalid state" */
@@ -1208,6 +1215,10 @@ static enum pk tcp_packet(struct ct_table *t, struct ct_entry *e, int dir,
 		    old == TS_CLOSE || old == TS_CLOSE_WAIT)
 			goto in_window;			/* tcp_can_early_drop: skip checks */
 		if ((st->seen[!dir].flags & TF_MAXACK_SET) && st->last_index != TI_SYN) {
+			/* not established and SEQ 0: most likely the answer to
+			 * a SYN let through (the window check follows) */
+			if (s->seq == 0 && !tcp_established(e))
+				break;
 			if (before(s->seq, st->seen[!dir].td_maxack))
 				return PK_INVALID;	/* "invalid rst" */
 			if (!tcp_established(e) || s->seq == st->seen[!dir].td_maxack)
@@ -1221,6 +1232,10 @@ static enum pk tcp_packet(struct ct_table *t, struct ct_entry *e, int dir,
 		     (!(e->status & IPS_ASSURED) && st->last_index == TI_ACK)) &&
 		    s->ack == st->last_end)
 			goto in_window;	/* RST to a SYN or ACK we let through */
+		/* RST answering a challenge ACK let through earlier */
+		if (old == TS_SYN_SENT && st->last_index == TI_ACK &&
+		    st->last_dir == IP_CT_DIR_REPLY && s->seq == st->last_ack)
+			goto in_window;
 		break;
 	default:
 		break;

@@ -1307,6 +1307,57 @@ static void test_checksum_fix(void **state)
 	assert_int_equal(stats().bad_checksum, 1);
 }
 
+/* nf_conntrack_proto_tcp.c, three behaviours a review's cases found missing
+ * (t_agree "regress-tcp-window-rst" plays them through the kernel):
+ * tcp_in_window() ignores a segment past td_maxend that the receiver's
+ * window could still hold ("%u bytes more than expected": NFCT_TCP_IGNORE,
+ * ct kept, no state change), so a FIN there leaves ESTABLISHED; the
+ * TCP_CONNTRACK_CLOSE case lets an RST with SEQ 0 before ESTABLISHED go on
+ * to the window check ("most likely an answer to a SYN we let go through"),
+ * and an RST answering a challenge ACK to our SYN (its seq the ACK's ack,
+ * kept as last_ack when the ACK was ignored) skip it. */
+static uint32_t tcpw(bool out, uint16_t cport, uint32_t seq, uint32_t ack, uint8_t fl,
+		     uint16_t win, size_t plen)
+{
+	static const uint8_t pay[400];
+	size_t n = out ? pg_tcp(l4, cport, 443, seq, ack, fl, win, NULL, pay, plen) :
+			 pg_tcp(l4, 443, cport, seq, ack, fl, win, NULL, pay, plen);
+
+	n = out ? pg_ip4(ipb, C, S, 6, l4, n, NULL) : pg_ip4(ipb, S, C, 6, l4, n, NULL);
+	return run(n, true);
+}
+
+static void test_tcp_ignore_and_rst(void **state)
+{
+	/* the server's window is 100; 150 bytes are in window, a FIN past
+	 * them is not, but within reach: ignored */
+	tcpw(true, 41000, 100, 0, PG_SYN, 64240, 0);
+	tcpw(false, 41000, 5000, 101, PG_SYN | PG_ACK, 100, 0);
+	tcpw(true, 41000, 101, 5001, PG_ACK, 64240, 0);
+	assert_int_equal(tcpw(true, 41000, 101, 5001, PG_ACK | PG_PSH, 64240, 150),
+			 CT_STATE_ESTABLISHED);
+	assert_int_equal(tcpw(true, 41000, 251, 5001, PG_FIN | PG_ACK, 64240, 0),
+			 CT_STATE_ESTABLISHED);
+	assert_true(P.ct_present);
+	assert_string_equal(ct_entry_tcp_state(P.ct), "ESTABLISHED");	/* not FIN_WAIT */
+
+	/* SYN_RECV, an RST with SEQ 0: through the window check, CLOSE */
+	tcpw(true, 41001, 100, 0, PG_SYN, 64240, 0);
+	tcpw(false, 41001, 5000, 101, PG_SYN | PG_ACK, 64240, 0);
+	assert_string_equal(ct_entry_tcp_state(P.ct), "SYN_RECV");
+	assert_int_equal(tcpw(true, 41001, 0, 0, PG_RST, 0, 0), CT_STATE_ESTABLISHED);
+	assert_string_equal(ct_entry_tcp_state(P.ct), "CLOSE");
+
+	/* SYN_SENT, a bare ACK (a challenge ACK: ignored, its ack kept), our
+	 * RST at that ack: passes, CLOSE */
+	tcpw(true, 41002, 100, 0, PG_SYN, 64240, 0);
+	assert_int_equal(tcpw(false, 41002, 777, 0x50000000u, PG_ACK, 65160, 0),
+			 CT_STATE_ESTABLISHED);
+	assert_string_equal(ct_entry_tcp_state(P.ct), "SYN_SENT");
+	assert_int_equal(tcpw(true, 41002, 0x50000000u, 0, PG_RST, 0, 0), CT_STATE_ESTABLISHED);
+	assert_string_equal(ct_entry_tcp_state(P.ct), "CLOSE");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1337,6 +1388,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_checksum_udplite, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checksum_sctp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checksum_fix, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_ignore_and_rst, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

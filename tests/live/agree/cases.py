@@ -823,6 +823,53 @@ def regress_frag_cut():
     return c
 
 
+def regress_tcp_window_rst():
+    """Found by a review's hand-built TCP cases (each disagreed before):
+    1. data past the receiver's window but within what it allows ("N bytes
+       more than expected") is ignored (NFCT_TCP_IGNORE: no state change, no
+       refresh), not accepted: a FIN or RST past it changes nothing;
+    2. our RST answering a stale SYN/ACK (seq = its ack) is ignored the same
+       way, so the right SYN/ACK that follows is in window;
+    3. an RST with SEQ 0 before the connection is established skips the
+       "invalid rst" check (the answer to a SYN let through);
+    4. an RST answering a challenge ACK to our SYN (seq = the ACK's ack) passes."""
+    c = Cap()
+    a, b = 1000, 5000
+
+    def i(sp, dp, seq, ack, fl, win, opts=b"", pl=b"", src=AML4):
+        c.inb(c.ip(src, H4, 6, tcp(sp, dp, seq, ack, fl, win, opts, pl)))
+
+    def o(sp, dp, seq, ack, fl, win, opts=b"", pl=b"", dst=AML4):
+        c.out(c.ip(H4, dst, 6, tcp(sp, dp, seq, ack, fl, win, opts, pl)))
+
+    # 1: our window is 100; 150 bytes in window's reach; a FIN, then a RST, past it
+    for sp, last in ((40901, 0x11), (40902, 0x14)):
+        i(sp, 44224, a, 0, 0x02, 64240, MSS)
+        o(44224, sp, b, a + 1, 0x12, 100, MSS)
+        i(sp, 44224, a + 1, b + 1, 0x10, 64240)
+        i(sp, 44224, a + 1, b + 1, 0x18, 64240, pl=b"x" * 150)
+        i(sp, 44224, a + 151, b + 1, last, 64240 if last == 0x11 else 0)
+        o(44224, sp, b + 1, a + 152 if last == 0x11 else a + 151, 0x18, 100, pl=b"y")
+    # 2: stale SYN/ACK, our RFC 793 RST, the right SYN/ACK, our ACK
+    o(50901, 443, a, 0, 0x02, 64240, MSS, dst=STO4)
+    i(443, 50901, b, a + 500, 0x12, 65160, MSS, src=STO4)
+    o(50901, 443, a + 500, 0, 0x04, 0, dst=STO4)
+    i(443, 50901, b, a + 1, 0x12, 65160, MSS, src=STO4)
+    o(50901, 443, a + 1, b + 1, 0x10, 64240, dst=STO4)
+    # 3: SYN_RECV, an RST with SEQ 0, the ACK after it
+    i(40903, 44224, a, 0, 0x02, 64240, MSS)
+    o(44224, 40903, b, a + 1, 0x12, 65160, MSS)
+    i(40903, 44224, 0, 0, 0x04, 0)
+    i(40903, 44224, a + 1, b + 1, 0x10, 64240)
+    # 4: our SYN, a bare ACK (challenge ACK), our RST at its ack, a new SYN
+    x = 0x50000000
+    o(50902, 443, a, 0, 0x02, 64240, MSS, dst=STO4)
+    i(443, 50902, 777777, x, 0x10, 65160, src=STO4)
+    o(50902, 443, x, 0, 0x04, 0, dst=STO4)
+    o(50902, 443, a + 5, 0, 0x02, 64240, MSS, dst=STO4)
+    return c
+
+
 CASES = {
     "handshake-in": handshake_in, "handshake-out": handshake_out,
     "established-return": established_return, "invalid": invalid,
@@ -839,6 +886,7 @@ CASES = {
     "sctp-assoc": sctp_assoc, "sctp-invalid": sctp_invalid, "sctp-paths": sctp_paths,
     "fqdn-queue": fqdn_queue, "checksums": checksums,
     "regress-frag-cut": regress_frag_cut,
+    "regress-tcp-window-rst": regress_tcp_window_rst,
     "cooked-loopback": lambda: cooked_loopback(False),
     "cooked2-loopback": lambda: cooked_loopback(True),
 }
