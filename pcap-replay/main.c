@@ -923,20 +923,6 @@ int main(int argc, char **argv)
 		goto out;
 	}
 
-	/* --kernel-check alone prints the agreement; with a report asked for
-	 * (--expect, --junit, --format json, --coverage, --trace) the replay
-	 * then runs as without it, and a disagreement is one more failure of
-	 * that report (its lines go to stderr when stdout holds the JSON) */
-	if (kcheck) {
-		if (o.json)
-			kco.out = stderr;
-		kcheck_rc = kernel_check(&o, rs, &kco);
-		if (!(expect_path || o.ntrace || o.json || coverage) || !kco.done) {
-			rc = kcheck_rc;
-			goto out;
-		}
-	}
-
 	if (expect_path) {
 		struct expect_env env = {
 			.tags = tags,
@@ -952,6 +938,21 @@ int main(int argc, char **argv)
 		}
 		diags_print(&d, stderr);	/* warnings */
 		diags_clear(&d);
+	}
+
+	/* (after the expectations parsed: a broken file fails before the
+	 * kernel check runs) --kernel-check alone prints the agreement; with a report asked for
+	 * (--expect, --junit, --format json, --coverage, --trace) the replay
+	 * then runs as without it, and a disagreement is one more failure of
+	 * that report (its lines go to stderr when stdout holds the JSON) */
+	if (kcheck) {
+		if (o.json)
+			kco.out = stderr;
+		kcheck_rc = kernel_check(&o, rs, &kco);
+		if (!(expect_path || o.ntrace || o.json || coverage) || !kco.done) {
+			rc = kcheck_rc;
+			goto out;
+		}
 	}
 
 	if (replay_init(&r, &o, rs, vm) < 0) {
