@@ -194,6 +194,9 @@ struct ct_entry {
 
 struct frag_range { uint32_t start, end; };
 
+/* inet_frag_queue_insert()'s outcomes */
+enum { FI_OK, FI_DUP, FI_OVERLAP, FI_FULL };
+
 struct frag_queue {
 	bool used;
 	uint8_t nfproto, proto;
@@ -202,8 +205,11 @@ struct frag_queue {
 	int64_t expires, created;
 	uint32_t total;			/* datagram payload length once the last is in */
 	bool last_in, first_in;
-	struct frag_range r[64];
+	struct frag_range r[64];		/* runs of contiguous fragments (disjoint) */
 	unsigned nr;
+	unsigned tail_run;		/* the run that holds the fragment ending last */
+	uint32_t tail_end;		/* where that fragment ends */
+	uint32_t meat;			/* bytes queued */
 	uint8_t head[256];		/* link header + unfragmentable part of offset 0 */
 	size_t ll_len, head_len;
 	int linktype;
@@ -2265,6 +2271,8 @@ repeat:
 		res = udp_packet(t, e, p, off);
 	else if (is_icmp(p->nfproto, proto))
 		res = icmp_packet(t, e);
+	else if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6)
+		res = PK_INVALID;	/* nf_conntrack_icmp(v6)_packet: the other family's */
 	else if (proto == IPPROTO_GRE)
 		res = gre_packet(t, e);
 	else if (proto == IPPROTO_SCTP)
@@ -2477,6 +2485,43 @@ static bool ipv6_first_frag_truncated(const struct pkt *p)
 	return start + need > end;
 }
 
+/* inet_frag_queue_insert(): fragments make runs of contiguous data.  One
+ * that ends past the fragment ending last extends that fragment's run when it
+ * starts where it ends, starts a run when it starts later, and overlaps it
+ * when it starts earlier; any other lies inside a run (a duplicate: dropped,
+ * the queue kept), overlaps one (the whole datagram goes), or starts a run of
+ * its own between them.  Runs are not merged afterwards. */
+static int frag_insert(struct frag_queue *q, uint32_t start, uint32_t end)
+{
+	if (q->nr && q->tail_end >= end) {
+		for (unsigned i = 0; i < q->nr; i++) {
+			if (end <= q->r[i].start || start >= q->r[i].end)
+				continue;
+			return start >= q->r[i].start && end <= q->r[i].end ? FI_DUP : FI_OVERLAP;
+		}
+	} else if (q->nr) {
+		if (start < q->tail_end)
+			return FI_OVERLAP;
+		if (start == q->tail_end) {
+			q->r[q->tail_run].end = end;
+			q->tail_end = end;
+			q->meat += end - start;
+			return FI_OK;
+		}
+	}
+	if (q->nr == sizeof(q->r) / sizeof(q->r[0]))
+		return FI_FULL;
+	q->r[q->nr].start = start;
+	q->r[q->nr].end = end;
+	if (!q->nr || end > q->tail_end) {
+		q->tail_run = q->nr;
+		q->tail_end = end;
+	}
+	q->nr++;
+	q->meat += end - start;
+	return FI_OK;
+}
+
 static enum ct_frag_result defrag(struct ct_table *t, struct pkt *p);
 
 enum ct_frag_result ct_defrag(struct ct_table *t, struct pkt *p)
@@ -2533,7 +2578,7 @@ static enum ct_frag_result defrag(struct ct_table *t, struct pkt *p)
 			end &= ~7u;		/* ip_frag_queue trims */
 		}
 	}
-	if (end > FRAG_MAX - 60 || end <= start) {
+	if (end > FRAG_MAX - 60) {
 		t->st.frags_dropped++;
 		return CT_FRAG_DROPPED;
 	}
@@ -2542,29 +2587,33 @@ static enum ct_frag_result defrag(struct ct_table *t, struct pkt *p)
 		t->st.frags_dropped++;
 		return CT_FRAG_DROPPED;
 	}
+	/* ip_frag_queue / nf_ct_frag6_queue: the queue's length is the largest
+	 * end seen, the last fragment's once it is in.  A fragment that
+	 * contradicts it, or holds no data, is corrupt: IPv4 throws the whole
+	 * queue away (discard_qp), IPv6 drops the fragment alone (goto err),
+	 * after the length and the last flag were updated */
 	if (!p->frag_mf) {
 		if (end < q->total || (q->last_in && end != q->total))
-			goto discard;
+			goto corrupt;
 		q->last_in = true;
 		q->total = end;
-	} else if (q->last_in && end > q->total) {
-		goto discard;
+	} else if (end > q->total) {
+		if (q->last_in)
+			goto corrupt;
+		q->total = end;
 	}
-	/* inet_frag_queue_insert: an exact duplicate is dropped alone, any
-	 * other overlap throws the whole datagram away */
-	for (unsigned i = 0; i < q->nr; i++) {
-		if (q->r[i].start == start && q->r[i].end == end) {
-			t->st.frags_dropped++;
-			return CT_FRAG_DROPPED;
-		}
-		if (start < q->r[i].end && q->r[i].start < end)
-			goto discard;
-	}
-	if (q->nr == sizeof(q->r) / sizeof(q->r[0]))
+	if (end == start)
+		goto corrupt;
+	switch (frag_insert(q, start, end)) {
+	case FI_DUP:			/* dropped alone, the queue kept */
+		t->st.frags_dropped++;
+		return CT_FRAG_DROPPED;
+	case FI_OVERLAP:		/* RFC 5722: the whole datagram goes */
+	case FI_FULL:
 		goto discard;
-	q->r[q->nr].start = start;
-	q->r[q->nr].end = end;
-	q->nr++;
+	default:
+		break;
+	}
 	{
 		size_t have = p->nh_off + p->avail - p->frag_data_off;
 
@@ -2600,21 +2649,8 @@ static enum ct_frag_result defrag(struct ct_table *t, struct pkt *p)
 	t->st.frags_held++;
 	if (!q->first_in || !q->last_in)
 		return CT_FRAG_HELD;
-	{
-		uint32_t covered = 0;
-		bool progress = true;
-
-		while (progress && covered < q->total) {
-			progress = false;
-			for (unsigned i = 0; i < q->nr; i++)
-				if (q->r[i].start <= covered && q->r[i].end > covered) {
-					covered = q->r[i].end;
-					progress = true;
-				}
-		}
-		if (covered < q->total)
-			return CT_FRAG_HELD;
-	}
+	if (q->meat != q->total)		/* the runs are disjoint: all there? */
+		return CT_FRAG_HELD;
 
 	/* complete: link header + unfragmentable part + payload, fragment
 	 * fields cleared as ip_frag_reasm / nf_ct_frag6_reasm leave them */
@@ -2667,6 +2703,12 @@ static enum ct_frag_result defrag(struct ct_table *t, struct pkt *p)
 		*p = np;
 		return CT_FRAG_DONE;
 	}
+corrupt:
+	if (p->nfproto == NFPROTO_IPV6) {
+		t->st.frags_dropped++;
+		return CT_FRAG_DROPPED;
+	}
+	/* fall through: IPv4 discards the queue */
 discard:
 	t->st.frags_dropped++;
 	fq_release(q);

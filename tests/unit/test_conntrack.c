@@ -659,6 +659,35 @@ static void test_defrag(void **state)
 	assert_int_equal(memcmp(P.data + 14, dg, d), 0);
 	assert_false(P.frag_cut);
 
+	/* inet_frag_queue_insert's runs: a fragment inside contiguous data
+	 * already queued is a duplicate (dropped, the queue kept); ip_frag_queue
+	 * throws the queue away on a zero-length fragment */
+	o.id = 11;
+	d = pg_ip4(dg, C, S, 17, l4, pg_udp(l4, 5000, 53, pay, sizeof(pay)), &o);
+	n = pg_ip4_frag(frag, dg, 0, 32, true);
+	pkt_decode(&P, DLT_RAW, frag, n, n);
+	assert_int_equal(ct_defrag(T, &P), CT_FRAG_HELD);
+	n = pg_ip4_frag(frag, dg, 32, 32, true);
+	pkt_decode(&P, DLT_RAW, frag, n, n);
+	assert_int_equal(ct_defrag(T, &P), CT_FRAG_HELD);
+	n = pg_ip4_frag(frag, dg, 16, 32, true);
+	pkt_decode(&P, DLT_RAW, frag, n, n);
+	assert_int_equal(ct_defrag(T, &P), CT_FRAG_DROPPED);	/* inside [0, 64) */
+	n = pg_ip4_frag(frag, dg, 64, d - 20 - 64, false);
+	pkt_decode(&P, DLT_RAW, frag, n, n);
+	assert_int_equal(ct_defrag(T, &P), CT_FRAG_DONE);
+	o.id = 12;
+	d = pg_ip4(dg, C, S, 17, l4, pg_udp(l4, 5000, 53, pay, sizeof(pay)), &o);
+	n = pg_ip4_frag(frag, dg, 0, 32, true);
+	pkt_decode(&P, DLT_RAW, frag, n, n);
+	assert_int_equal(ct_defrag(T, &P), CT_FRAG_HELD);
+	n = pg_ip4_frag(frag, dg, 32, 0, true);
+	pkt_decode(&P, DLT_RAW, frag, n, n);
+	assert_int_equal(ct_defrag(T, &P), CT_FRAG_DROPPED);	/* and the queue with it */
+	n = pg_ip4_frag(frag, dg, 32, d - 20 - 32, false);
+	pkt_decode(&P, DLT_RAW, frag, n, n);
+	assert_int_equal(ct_defrag(T, &P), CT_FRAG_HELD);	/* a new queue, no first */
+
 	/* a fragment the capture cut after its header: queued as the kernel
 	 * queues it whole (its range is in its header); the datagram it
 	 * completes is marked, and its checksum cannot be told */

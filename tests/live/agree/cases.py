@@ -870,6 +870,57 @@ def regress_tcp_window_rst():
     return c
 
 
+def regress_frag_queue():
+    """Found by a review's fragment cases (each disagreed before): the kernel's
+    reassembly queues as inet_frag_queue_insert() and ip_frag_queue() /
+    nf_ct_frag6_queue() keep them.  A fragment inside a run of contiguous data
+    already queued is a duplicate (dropped alone, the datagram completes); a
+    zero-length fragment or one past the last one's end throws an IPv4 queue
+    away; for IPv6 a last fragment that contradicts the queue's length is
+    dropped alone and the datagram still completes.  Also ICMP in IPv6 and
+    ICMPv6 in IPv4: invalid (nf_conntrack_icmp(v6)_packet), not generic."""
+    c = Cap()
+
+    def f4(dg, off, length, mf):
+        hdr, pl = dg[:20], dg[20:]
+        part = pl[off:off + length]
+        fl = (0x2000 if mf else 0) | (off // 8)
+        h = hdr[:2] + struct.pack("!H", 20 + len(part)) + hdr[4:6] + struct.pack("!H", fl) + \
+            hdr[8:10] + b"\0\0" + hdr[12:]
+        return h[:10] + struct.pack("!H", csum(h)) + h[12:] + part
+
+    def f6(dg, off, length, mf, ident):
+        base, nh, pl = dg[:40], dg[6], dg[40:]
+        fh = struct.pack("!BBHI", nh, 0, off | (1 if mf else 0), ident)
+        return base[:4] + struct.pack("!H", 8 + len(pl[off:off + length])) + bytes([44]) + \
+            base[7:] + fh + pl[off:off + length]
+
+    def in4(sp, ident, pieces):
+        dg = ip4(VNET4, H4, 17, udp(sp, 5000, bytes(range(96))), ident=ident)
+        for off, ln, mf in pieces:
+            c.inb(f4(dg, off, ln, mf))
+
+    def in6(sp, ident, pieces):
+        dg = ip6(VNET6, H6, 17, udp(sp, 5000, bytes(range(96))))
+        for off, ln, mf in pieces:
+            c.inb(f6(dg, off, ln, mf, ident))
+
+    contained = [(0, 32, 1), (32, 32, 1), (16, 32, 1), (64, 40, 0)]
+    in4(4101, 901, contained)
+    in6(4101, 901, contained)
+    in4(4102, 902, [(0, 32, 1), (32, 0, 1), (32, 72, 0)])     # zero length: queue gone
+    in4(4103, 903, [(64, 40, 0), (104, 8, 1), (0, 64, 1)])    # past the end: queue gone
+    in6(4104, 904, [(64, 40, 0), (64, 32, 0), (0, 64, 1)])    # other end: dropped alone
+    in6(4105, 905, [(0, 64, 1), (32, 16, 0), (64, 40, 0)])    # ends early: dropped alone
+    in6(4106, 906, [(0, 32, 1), (32, 0, 1), (32, 72, 0)])     # zero length: dropped alone
+    # ICMP echo in IPv6, ICMPv6 echo in IPv4 (checksums as the sender made them)
+    e4 = bytearray(icmp(8, 0, 0x00080001, b"x" * 8))
+    e4[2:4] = struct.pack("!H", csum(bytes(e4)))
+    c.out(ip6(H6, VNET6, 1, bytes(e4), csum_l4=False))
+    c.out(c.ip(H4, VNET4, 58, icmp(128, 0, 0x00090001, b"y" * 8), csum_l4=False))
+    return c
+
+
 CASES = {
     "handshake-in": handshake_in, "handshake-out": handshake_out,
     "established-return": established_return, "invalid": invalid,
@@ -887,6 +938,7 @@ CASES = {
     "fqdn-queue": fqdn_queue, "checksums": checksums,
     "regress-frag-cut": regress_frag_cut,
     "regress-tcp-window-rst": regress_tcp_window_rst,
+    "regress-frag-queue": regress_frag_queue,
     "cooked-loopback": lambda: cooked_loopback(False),
     "cooked2-loopback": lambda: cooked_loopback(True),
 }
