@@ -1978,12 +1978,14 @@ static bool csum_bad(struct ct_table *t, struct pkt *p, uint8_t proto, size_t of
 {
 	struct view v = pkt_view(p);
 	struct csum_spec c;
-	enum csum_res res = l4_checksum(&v, proto, off);
+	enum csum_res res;
 
 	/* reassembled from a fragment the capture cut: its zeros may stand for
-	 * bytes the sum covers (whether they do is not tracked) */
-	if (p->frag_cut && csum_spec_of(&v, proto, off, &c))
-		res = CSUM_CUT;
+	 * bytes the sum covers (whether they do is not tracked), nothing to sum */
+	if (p->frag_cut)
+		res = csum_spec_of(&v, proto, off, &c) ? CSUM_CUT : CSUM_GOOD;
+	else
+		res = l4_checksum(&v, proto, off);
 	switch (res) {
 	case CSUM_BAD:
 		t->st.bad_checksum++;

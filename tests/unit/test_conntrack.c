@@ -607,6 +607,16 @@ static void test_table_full(void **state)
 
 /* nf_defrag: fragments are held, the last one releases the datagram which
  * conntrack then sees whole; overlap drops the queue. */
+/* One fragment of the datagram in dg (an IPv4 one, no options) through
+ * ct_defrag; frag is the buffer it is built in. */
+static enum ct_frag_result defrag4(uint8_t *frag, size_t off, size_t len, bool mf)
+{
+	size_t n = pg_ip4_frag(frag, dg, off, len, mf);
+
+	pkt_decode(&P, DLT_RAW, frag, n, n);
+	return ct_defrag(T, &P);
+}
+
 static void test_defrag(void **state)
 {
 	static uint8_t frag[PG_MAX];
@@ -664,29 +674,15 @@ static void test_defrag(void **state)
 	 * throws the queue away on a zero-length fragment */
 	o.id = 11;
 	d = pg_ip4(dg, C, S, 17, l4, pg_udp(l4, 5000, 53, pay, sizeof(pay)), &o);
-	n = pg_ip4_frag(frag, dg, 0, 32, true);
-	pkt_decode(&P, DLT_RAW, frag, n, n);
-	assert_int_equal(ct_defrag(T, &P), CT_FRAG_HELD);
-	n = pg_ip4_frag(frag, dg, 32, 32, true);
-	pkt_decode(&P, DLT_RAW, frag, n, n);
-	assert_int_equal(ct_defrag(T, &P), CT_FRAG_HELD);
-	n = pg_ip4_frag(frag, dg, 16, 32, true);
-	pkt_decode(&P, DLT_RAW, frag, n, n);
-	assert_int_equal(ct_defrag(T, &P), CT_FRAG_DROPPED);	/* inside [0, 64) */
-	n = pg_ip4_frag(frag, dg, 64, d - 20 - 64, false);
-	pkt_decode(&P, DLT_RAW, frag, n, n);
-	assert_int_equal(ct_defrag(T, &P), CT_FRAG_DONE);
+	assert_int_equal(defrag4(frag, 0, 32, true), CT_FRAG_HELD);
+	assert_int_equal(defrag4(frag, 32, 32, true), CT_FRAG_HELD);
+	assert_int_equal(defrag4(frag, 16, 32, true), CT_FRAG_DROPPED);	/* inside [0, 64) */
+	assert_int_equal(defrag4(frag, 64, d - 20 - 64, false), CT_FRAG_DONE);
 	o.id = 12;
 	d = pg_ip4(dg, C, S, 17, l4, pg_udp(l4, 5000, 53, pay, sizeof(pay)), &o);
-	n = pg_ip4_frag(frag, dg, 0, 32, true);
-	pkt_decode(&P, DLT_RAW, frag, n, n);
-	assert_int_equal(ct_defrag(T, &P), CT_FRAG_HELD);
-	n = pg_ip4_frag(frag, dg, 32, 0, true);
-	pkt_decode(&P, DLT_RAW, frag, n, n);
-	assert_int_equal(ct_defrag(T, &P), CT_FRAG_DROPPED);	/* and the queue with it */
-	n = pg_ip4_frag(frag, dg, 32, d - 20 - 32, false);
-	pkt_decode(&P, DLT_RAW, frag, n, n);
-	assert_int_equal(ct_defrag(T, &P), CT_FRAG_HELD);	/* a new queue, no first */
+	assert_int_equal(defrag4(frag, 0, 32, true), CT_FRAG_HELD);
+	assert_int_equal(defrag4(frag, 32, 0, true), CT_FRAG_DROPPED);	/* and the queue with it */
+	assert_int_equal(defrag4(frag, 32, d - 20 - 32, false), CT_FRAG_HELD);	/* new queue, no first */
 
 	/* a fragment the capture cut after its header: queued as the kernel
 	 * queues it whole (its range is in its header); the datagram it
