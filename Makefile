@@ -110,13 +110,26 @@ bench: all $(BENCH_BINS)
 # /usr/local alike) with ExecStart= pointing at $(PREFIX)/sbin/filterd, the
 # default configuration to /etc/filterd/filterd.conf (never overwritten: filterd
 # reads /etc/filterd whatever the prefix), the examples to
-# $(PREFIX)/share/filterd and the man pages to $(PREFIX)/share/man.
+# $(PREFIX)/share/filterd and the man pages to $(PREFIX)/share/man; the user
+# filterd runs as (sysusers.d) and /etc/filterd's group (tmpfiles.d) to
+# $(PREFIX)/lib, and without DESTDIR both are applied at once when
+# systemd-sysusers and systemd-tmpfiles are there.
 install: UNITDIR ?= $(PREFIX)/lib/systemd/system
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/filterd \
 		$(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man5 \
-		$(DESTDIR)$(PREFIX)/share/man/man8 \
-		$(DESTDIR)$(UNITDIR) $(DESTDIR)/etc/filterd
+		$(DESTDIR)$(PREFIX)/share/man/man8 $(DESTDIR)$(PREFIX)/lib/sysusers.d \
+		$(DESTDIR)$(PREFIX)/lib/tmpfiles.d $(DESTDIR)$(UNITDIR) $(DESTDIR)/etc/filterd
+	install -m 0644 scripts/filterd.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/filterd.conf
+	install -m 0644 scripts/filterd.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/filterd.conf
+	@if [ -z "$(DESTDIR)" ] && command -v systemd-sysusers >/dev/null 2>&1; then \
+		echo "systemd-sysusers $(PREFIX)/lib/sysusers.d/filterd.conf"; \
+		systemd-sysusers $(PREFIX)/lib/sysusers.d/filterd.conf; \
+		if command -v systemd-tmpfiles >/dev/null 2>&1; then \
+			echo "systemd-tmpfiles --create $(PREFIX)/lib/tmpfiles.d/filterd.conf"; \
+			systemd-tmpfiles --create $(PREFIX)/lib/tmpfiles.d/filterd.conf; \
+		fi; \
+	fi
 	install -m 0755 $(O)/filterd $(O)/filterctl $(DESTDIR)$(PREFIX)/sbin/
 	$(if $(filter %/pcap-replay,$(BINS)),install -m 0755 $(O)/pcap-replay $(DESTDIR)$(PREFIX)/bin/,@true)
 	sed 's|@SBINDIR@|$(PREFIX)/sbin|g' scripts/filterd.service >$(DESTDIR)$(UNITDIR)/filterd.service.tmp

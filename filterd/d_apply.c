@@ -696,7 +696,7 @@ void daemon_pending_end(struct daemon *d)
 void daemon_confirm_timeout(struct daemon *d, const char *via, const char *why,
 			    const char *note)
 {
-	struct actor who = { .uid = 0, .via = via };
+	struct actor who = { .uid = geteuid(), .via = via };
 	struct apply_res res;
 
 	snprintf(who.user, sizeof(who.user), "filterd");

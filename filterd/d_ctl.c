@@ -130,7 +130,7 @@ int ctl_open(struct daemon *d)
 	}
 	if (d->cfg.socket_group[0]) {
 		struct group *g = getgrnam(d->cfg.socket_group);
-		if (!g || chown(d->cfg.socket, 0, g->gr_gid) < 0)
+		if (!g || chown(d->cfg.socket, (uid_t)-1, g->gr_gid) < 0)
 			dlog("event=warning what=socket-group group=%s error=\"%s\"", d->cfg.socket_group,
 			     g ? strerror(errno) : "no such group");
 	}

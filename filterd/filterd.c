@@ -6,6 +6,7 @@
  * deadlines.  See man/filterd.8. */
 #include "daemon.h"
 #include "observe.h"
+#include "privs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -25,7 +26,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <cap-ng.h>
 #include <linux/netfilter.h>
 #include <libmnl/libmnl.h>
 #include <linux/netfilter/nf_tables.h>
@@ -185,7 +185,7 @@ static void on_inotify(struct daemon *d)
 
 static void reload(struct daemon *d, const char *via)
 {
-	struct actor who = { .uid = 0, .via = via };
+	struct actor who = { .uid = geteuid(), .via = via };
 	struct apply_res res;
 
 	snprintf(who.user, sizeof(who.user), "filterd");
@@ -232,7 +232,7 @@ static void on_monitor(struct daemon *d)
 	d->gen++;
 	dlog("event=drift table=inet %s difference=\"%s\" ownership=%s action=%s", d->cfg.table, diff,
 	     d->ownership_active ? "active" : "none", d->cfg.repair ? "repair" : "none (repair=off)");
-	struct actor who = { .uid = 0, .via = "drift-repair" };
+	struct actor who = { .uid = geteuid(), .via = "drift-repair" };
 	snprintf(who.user, sizeof(who.user), "filterd");
 	audit_write(d, &who, "drift", "detected", diff, &d->cur, 0);
 	if (!d->cfg.repair)
@@ -254,31 +254,6 @@ static void on_tick(struct daemon *d)
 	ctl_event(d, -1, 0);	/* client deadlines */
 	if (d->pending && pending_left(d) <= 0)
 		daemon_confirm_timeout(d, "timer", "not confirmed in time", NULL);
-}
-
-/* Keeps CAP_NET_ADMIN only.  Reducing the bounding set needs CAP_SETPCAP; without
- * it (e.g. under a unit that already bounds the set) only effective and
- * permitted are reduced.  *bounding_extra tells what the kernel reports after. */
-static int drop_capabilities(int *bounding_extra)
-{
-	*bounding_extra = 0;
-	capng_clear(CAPNG_SELECT_BOTH);
-	if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED | CAPNG_BOUNDING_SET,
-			 CAP_NET_ADMIN) < 0)
-		return -1;
-	if (capng_apply(CAPNG_SELECT_BOTH) < 0 && capng_apply(CAPNG_SELECT_CAPS) < 0)
-		return -1;
-	capng_get_caps_process();
-	for (unsigned cap = 0; cap <= CAP_LAST_CAP; cap++) {
-		if (cap == CAP_NET_ADMIN)
-			continue;
-		if (capng_have_capability(CAPNG_EFFECTIVE, cap) ||
-		    capng_have_capability(CAPNG_PERMITTED, cap))
-			return -1;
-		if (capng_have_capability(CAPNG_BOUNDING_SET, cap))
-			(*bounding_extra)++;
-	}
-	return 0;
 }
 
 static int open_monitor(struct daemon *d)
@@ -399,6 +374,12 @@ int main(int argc, char **argv)
 	dlog("event=start version=%s config=%s policy=%s tags=%s state_dir=%s socket=%s fail_mode=%s",
 	     FILTERD_VERSION, d->cfg.path ? d->cfg.path : "(defaults)", d->cfg.policy, d->cfg.tags,
 	     d->cfg.state_dir, d->cfg.socket, d->cfg.fail_mode == FAIL_CLOSED ? "closed" : "open");
+	/* the user to become, before anything is applied: a wrong name stops here */
+	struct run_as run_as;
+	if (privs_resolve(&d->cfg, &run_as, err, sizeof(err)) < 0) {
+		dlog("event=error what=user error=\"%s\" note=\"nothing was applied; the rules in force are unchanged\"", err);
+		return release(d, 1);
+	}
 	/* parents as needed (0755), the state directory itself private */
 	for (char *q = d->cfg.state_dir + 1; (q = strchr(q, '/')); q++) {
 		*q = '\0';
@@ -446,7 +427,7 @@ int main(int argc, char **argv)
 
 	/* Startup: a valid policy replaces (and so adopts) whatever table is there;
 	 * without one, the table found in the kernel stays in force. */
-	struct actor boot = { .uid = 0, .via = "startup" };
+	struct actor boot = { .uid = geteuid(), .via = "startup" };
 	struct apply_res res;
 	snprintf(boot.user, sizeof(boot.user), "filterd");
 	if (daemon_apply(d, &(struct apply_req){ .who = &boot, .startup = true }, &res) < 0) {
@@ -461,14 +442,11 @@ int main(int argc, char **argv)
 	apply_res_free(&res);
 	daemon_resume_pending(d);
 
-	int bextra = 0;
-	if (drop_capabilities(&bextra) < 0)
-		dlog("event=warning what=capabilities error=\"cannot drop capabilities\"");
-	else if (bextra)
-		dlog("event=capabilities kept=cap_net_admin bounding_set=\"%d others left (no CAP_SETPCAP to reduce it; the systemd unit bounds it)\"",
-		     bextra);
-	else
-		dlog("event=capabilities kept=cap_net_admin bounding_set=cap_net_admin");
+	if (privs_drop(d, &run_as) < 0 && run_as.change) {
+		/* half a change of user: nothing to trust; the table stays as
+		 * fail_mode says, systemd restarts us */
+		return release(d, 1);
+	}
 	sd_notifyf(0, "READY=1\nSTATUS=%s\nMAINPID=%d", d->cur.text ? "policy in force" : "no policy in force",
 		   (int)getpid());
 

@@ -15,6 +15,7 @@ void config_defaults(struct config *c)
 	c->socket = strdup("/run/filterd/filterd.sock");
 	c->socket_mode = 0660;
 	c->socket_group = strdup("");
+	c->user = strdup("");
 	c->table = strdup("filterd");
 	c->fail_mode = FAIL_CLOSED;
 	c->ownership = OWN_AUTO;
@@ -50,6 +51,7 @@ void config_free(struct config *c)
 	free(c->state_dir);
 	free(c->socket);
 	free(c->socket_group);
+	free(c->user);
 	free(c->table);
 	for (int i = 0; i < 3; i++)
 		free(c->roles[i]);
@@ -100,6 +102,7 @@ static const struct key keys[] = {
 	{ "socket_mode", K_OCTAL, OFF(socket_mode), 0777, "control socket permissions (octal)" },
 	{ "socket_group", K_STR, OFF(socket_group), 0, "group of the control socket" },
 	{ "table", K_STR, OFF(table), 0, "nftables table name" },
+	{ "user", K_STR, OFF(user), 0, "user to run as after start-up (keeps CAP_NET_ADMIN)" },
 	{ "fail_mode", K_FAIL, OFF(fail_mode), 0, "closed | open" },
 	{ "ownership", K_OWN, OFF(ownership), 0, "auto | on | off" },
 	{ "debounce_ms", K_UINT, OFF(debounce_ms), 60000, "wait for editors' write bursts" },

@@ -23,6 +23,7 @@ struct config {
 	char *socket;
 	unsigned socket_mode;
 	char *socket_group;	/* group owning the socket, "" = root's */
+	char *user;		/* user filterd runs as after start-up, "" = stays as started */
 	char *table;
 	enum fail_mode fail_mode;
 	enum ownership ownership;

@@ -25,6 +25,8 @@ if out=$(make --no-print-directory O="$O" install DESTDIR="$T/inst" PREFIX=/usr 
 ./etc/filterd/filterd.conf
 ./usr/bin/pcap-replay
 ./usr/lib/systemd/system/filterd.service
+./usr/lib/sysusers.d/filterd.conf
+./usr/lib/tmpfiles.d/filterd.conf
 ./usr/sbin/filterctl
 ./usr/sbin/filterd
 ./usr/share/filterd/filterd.conf
@@ -71,7 +73,8 @@ else
 	if [ $rc -eq 0 ] && [ -z "$out" ]; then ok "systemd-analyze verify scripts/filterd.service (no warning)"
 	else not_ok "systemd-analyze verify scripts/filterd.service (no warning)" "exit $rc" "$out"; fi
 	for k in 'Type=notify' 'ExecReload=/bin/kill -HUP $MAINPID' 'Restart=always' 'NoNewPrivileges=yes' \
-		'ProtectSystem=strict' 'RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6' 'AmbientCapabilities=' \
+		'ProtectSystem=strict' 'RestrictAddressFamilies=AF_UNIX AF_NETLINK AF_INET AF_INET6' \
+		'User=filterd' 'AmbientCapabilities=CAP_NET_ADMIN CAP_CHOWN' \
 		'SystemCallFilter=@system-service' 'StateDirectory=filterd' 'RuntimeDirectory=filterd' 'LogsDirectory=filterd'; do
 		grep -qxF "$k" scripts/filterd.service || not_ok "unit: $k" "missing in scripts/filterd.service"
 	done
@@ -80,6 +83,23 @@ else
 	if sec=$(systemd-analyze security --offline=yes "$T/unit/filterd.service" 2>/dev/null | tail -1); then
 		echo "# ${sec#→ }"
 	fi
+fi
+
+# ---- the user of the unit (sysusers.d) and /etc/filterd's group (tmpfiles.d) ----
+if command -v systemd-sysusers >/dev/null 2>&1 && command -v systemd-tmpfiles >/dev/null 2>&1; then
+	R=$T/root
+	mkdir -p "$R/etc"
+	if systemd-sysusers --root="$R" "$ROOT/scripts/filterd.sysusers" >/dev/null 2>&1 &&
+		pw=$(grep '^filterd:' "$R/etc/passwd") && gid=$(awk -F: '$1 == "filterd" { print $3 }' "$R/etc/group") &&
+		[ "$(echo "$pw" | cut -d: -f6-7)" = /var/lib/filterd:/usr/sbin/nologin ] && [ "$(echo "$pw" | cut -d: -f3)" != 0 ] &&
+		systemd-tmpfiles --root="$R" --create "$ROOT/scripts/filterd.tmpfiles" >/dev/null 2>&1 &&
+		[ "$(stat -c '%u %g %a' "$R/etc/filterd")" = "0 $gid 775" ]; then
+		ok "sysusers.d makes the system user filterd (nologin); tmpfiles.d gives /etc/filterd to its group (0775)"
+	else
+		not_ok "sysusers.d / tmpfiles.d" "$(cat "$R/etc/passwd" "$R/etc/group" 2>&1)" "$(stat -c '%u %g %a' "$R/etc/filterd" 2>&1)"
+	fi
+else
+	skip "sysusers.d / tmpfiles.d" "systemd-sysusers or systemd-tmpfiles not found"
 fi
 
 # ---- configuration --------------------------------------------------------------

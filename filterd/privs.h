@@ -1,0 +1,29 @@
+/* privs — the user filterd runs as and the capability it keeps (d_privs.c). */
+#ifndef FILTERD_PRIVS_H
+#define FILTERD_PRIVS_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <sys/types.h>
+
+struct config;
+struct daemon;
+
+struct run_as {
+	bool change;		/* started as root: become uid/gid after start-up */
+	uid_t uid;
+	gid_t gid;
+	char name[64];		/* "" when cfg.user is empty */
+};
+
+/* cfg.user resolved (before anything is applied, so that a wrong name stops
+ * the start at once): 0, or -1 with err (no such user; started as a user
+ * other than root and other than that one). */
+int privs_resolve(const struct config *c, struct run_as *ra, char *err, size_t errlen);
+/* After the start-up apply: gives ra's user the files it goes on writing,
+ * becomes it when ra->change, keeps CAP_NET_ADMIN only, logs event=user and
+ * event=capabilities, and warns about each path it can no longer write.
+ * 0, or -1 when CAP_NET_ADMIN cannot be kept alone (logged). */
+int privs_drop(struct daemon *d, const struct run_as *ra);
+
+#endif
