@@ -871,7 +871,10 @@ static void tcp_options(const struct tcpseg *s, struct tcp_side *side)
 	if (!s->opt || !s->optlen)
 		return;
 	side->td_scale = s->syn_scale;
-	side->flags = s->syn_flags;
+	/* "state->flags &= IP_CT_TCP_FLAG_BE_LIBERAL": a side picked up
+	 * mid-stream stays liberal through a SYN's options (found comparing
+	 * with the kernel: a resync from a SYN/ACK lost it here) */
+	side->flags = (uint8_t)((side->flags & TF_BE_LIBERAL) | s->syn_flags);
 }
 
 /* tcp_sack(): the highest right edge of the SACK blocks (into s->sack, which
@@ -1170,7 +1173,13 @@ static enum pk tcp_packet(struct ct_table *t, struct ct_entry *e, int dir,
 			l->td_scale = st->last_wscale;
 			st->last_flags &= (uint8_t)~TF_CHALLENGE_ACK;
 			l->flags = st->last_flags;
-			memset(&st->seen[dir], 0, sizeof(st->seen[dir]));
+			/* nf_ct_tcp_state_reset(): all but BE_LIBERAL */
+			{
+				uint8_t lib = st->seen[dir].flags & TF_BE_LIBERAL;
+
+				memset(&st->seen[dir], 0, sizeof(st->seen[dir]));
+				st->seen[dir].flags = lib;
+			}
 			break;
 		}
 		st->last_index = (uint8_t)s->idx;
@@ -2185,7 +2194,11 @@ enum ct_verdict ct_in_hint(struct ct_table *t, struct pkt *p, const struct ct_hi
 			if (type == 3 || type == 4 || type == 5 || type == 11 || type == 12)
 				return icmp_error(t, p, &v, off + 8);
 		} else {
-			if ((type >= 130 && type <= 136) || type == 143) {
+			/* noct_valid_new[]: ND, MLD and (since 2024, "fix
+			 * ct-state for ICMPv6 Multicast Router Discovery")
+			 * MRD advertisements and solicitations */
+			if ((type >= 130 && type <= 136) || type == 143 || type == 151 ||
+			    type == 152) {
 				p->ctinfo = PKT_CTINFO_UNTRACKED;
 				p->ct_state = CT_STATE_UNTRACKED;
 				t->st.untracked++;

@@ -1383,6 +1383,45 @@ static void test_tcp_ignore_and_rst(void **state)
 	assert_string_equal(ct_entry_tcp_state(P.ct), "CLOSE");
 }
 
+/* nf_ct_tcp_state_reset() and tcp_options() keep IP_CT_TCP_FLAG_BE_LIBERAL:
+ * a connection picked up mid-stream (both sides liberal), a new SYN ignored
+ * in ESTABLISHED, the SYN/ACK answering it (with options) resyncs to
+ * SYN_RECV -- and the server's data far out of its window still passes
+ * (agree case regress-tcp-liberal-resync; it was INVALID here). */
+static void test_tcp_liberal_resync(void **state)
+{
+	struct pg_tcpopt o = { .mss = 1460, .wscale = -1 };
+	size_t n;
+
+	assert_int_equal(tcpw(true, 42000, 90000, 70000, PG_ACK, 1000, 0), CT_STATE_NEW);
+	n = pg_tcp(l4, 42000, 443, 300000, 0, PG_SYN, 64240, &o, NULL, 0);
+	/* (no reply seen yet: still NEW) */
+	assert_int_equal(run(pg_ip4(ipb, C, S, 6, l4, n, NULL), true), CT_STATE_NEW);
+	assert_string_equal(ct_entry_tcp_state(P.ct), "ESTABLISHED");	/* ignored */
+	n = pg_tcp(l4, 443, 42000, 800000, 300001, PG_SYN | PG_ACK, 65160, &o, NULL, 0);
+	assert_int_equal(run(pg_ip4(ipb, S, C, 6, l4, n, NULL), true), CT_STATE_ESTABLISHED);
+	assert_string_equal(ct_entry_tcp_state(P.ct), "SYN_RECV");
+	assert_int_equal(tcpw(false, 42000, 800001u + 0x30000000u, 300001, PG_ACK | PG_PSH, 1000, 3),
+			 CT_STATE_ESTABLISHED);
+}
+
+/* ICMPv6 Multicast Router Discovery: advertisements (151) and solicitations
+ * (152) are untracked like ND and MLD (noct_valid_new[], kernel fix of 2024);
+ * termination (153) is an informational type conntrack does not know:
+ * invalid (agree case regress-icmpv6-mrd). */
+static void test_icmpv6_mrd(void **state)
+{
+	size_t n;
+
+	(void)state;
+	for (uint8_t t = 151; t <= 153; t++) {
+		n = pg_icmp(l4, t, 0, 0, NULL, 0);
+		n = pg_ip6(ipb, "fe80::1", "ff02::6a", 58, l4, n, NULL);
+		assert_int_equal(run(n, true), t == 153 ? CT_STATE_INVALID : CT_STATE_UNTRACKED);
+		assert_false(P.ct_present);
+	}
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1414,6 +1453,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_checksum_sctp, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checksum_fix, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_ignore_and_rst, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tcp_liberal_resync, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_icmpv6_mrd, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

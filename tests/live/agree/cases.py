@@ -921,6 +921,42 @@ def regress_frag_queue():
     return c
 
 
+def regress_tcp_liberal_resync():
+    """Found by a review's TCP cases (disagreed before): a connection picked up
+    mid-stream is liberal on both sides (nf_conntrack_tcp_loose); a new SYN is
+    ignored in ESTABLISHED and the SYN/ACK answering it resyncs to SYN_RECV --
+    nf_ct_tcp_state_reset() and tcp_options() keep IP_CT_TCP_FLAG_BE_LIBERAL on
+    the SYN/ACK's side, so its data far out of the window is still accepted.
+    IPv4 and IPv6."""
+    c = Cap()
+    for h, s in ((H4, STO4), (H6, STO6)):
+        def o(seq, ack, fl, win, opts=b"", pl=b""):
+            c.out(c.ip(h, s, 6, tcp(50500, 443, seq, ack, fl, win, opts, pl)))
+
+        def i(seq, ack, fl, win, opts=b"", pl=b""):
+            c.inb(c.ip(s, h, 6, tcp(443, 50500, seq, ack, fl, win, opts, pl)))
+        o(90000, 70000, 0x10, 1000)                         # picked up: liberal
+        o(300000, 0, 0x02, 64240, MSS)                      # new SYN: ignored
+        i(800000, 300001, 0x12, 65160, MSS)                 # its SYN/ACK: resync
+        i(800001 + 0x30000000, 300001, 0x18, 1000, pl=b"far")   # far out of the window
+        o(300001, 800001, 0x10, 64240)
+    return c
+
+
+def regress_icmpv6_mrd():
+    """Found by a review's ICMPv6 cases (disagreed before): Multicast Router
+    Discovery advertisements (151) and solicitations (152) are untracked, as ND
+    and MLD are (noct_valid_new[], since the 2024 fix "ct-state for ICMPv6
+    Multicast Router Discovery"); termination (153) is not: invalid.  In and
+    out, from a global and a link-local source."""
+    c = Cap()
+    for t in (151, 152, 153):
+        c.inb(c.ip(AML6, H6, 58, icmp(t, 0, 0, b""), hlim=1))
+        c.out(c.ip(H6, AML6, 58, icmp(t, 0, 0, b""), hlim=1))
+    c.inb(c.ip("fe80::99", H6, 58, icmp(151, 0, 0x00140000, b""), hlim=1))
+    return c
+
+
 CASES = {
     "handshake-in": handshake_in, "handshake-out": handshake_out,
     "established-return": established_return, "invalid": invalid,
@@ -939,6 +975,8 @@ CASES = {
     "regress-frag-cut": regress_frag_cut,
     "regress-tcp-window-rst": regress_tcp_window_rst,
     "regress-frag-queue": regress_frag_queue,
+    "regress-tcp-liberal-resync": regress_tcp_liberal_resync,
+    "regress-icmpv6-mrd": regress_icmpv6_mrd,
     "cooked-loopback": lambda: cooked_loopback(False),
     "cooked2-loopback": lambda: cooked_loopback(True),
 }
