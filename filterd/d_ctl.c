@@ -330,6 +330,8 @@ static json_t *status_json(struct daemon *d)
 	json_object_set_new(s, "ownership", json_string(!d->ownership_probed ? "unknown" :
 			    d->ownership_active ? ((d->table_flags & 0x4) ? "owner,persist" : "owner") :
 			    "none (drift detection and repair)"));
+	if (d->runs_as[0])
+		json_object_set_new(s, "runs_as", json_string(d->runs_as));
 	json_object_set_new(s, "policy_file", json_string(d->cfg.policy));
 	json_object_set_new(s, "tags_file", json_string(d->cfg.tags));
 	if (d->tags)

@@ -211,6 +211,12 @@ int privs_drop(struct daemon *d, const struct run_as *ra)
 			     (unsigned)geteuid());
 		return -1;
 	}
+	{
+		struct passwd *pw = ra->name[0] ? NULL : getpwuid(geteuid());
+
+		snprintf(d->runs_as, sizeof(d->runs_as), "%s (uid %u), cap_net_admin",
+			 ra->name[0] ? ra->name : pw ? pw->pw_name : "?", (unsigned)geteuid());
+	}
 	if (ra->change || geteuid() != 0)
 		dlog("event=user user=%s uid=%u gid=%u note=\"%s\"",
 		     ra->name[0] ? ra->name : "(as started)", (unsigned)geteuid(), (unsigned)getegid(),

@@ -47,6 +47,7 @@ struct daemon {
 	uint32_t table_flags;		/* NFT_TABLE_F_* in use */
 	bool ownership_active;		/* the kernel enforces our ownership */
 	bool ownership_probed;
+	char runs_as[96];		/* "NAME (uid N), CAPS" once privileges are dropped */
 
 	struct tagdb *tags;
 	char tags_sig[128];		/* identity of the loaded tags file */

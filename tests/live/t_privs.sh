@@ -147,6 +147,12 @@ if log_has "$A" "event=user user=$U uid=$UID_U gid=$GID_G note=\"became this use
 else
 	not_ok "privs: start-up log" "$(grep -E 'event=(user|capabilities|warning|error)' "$A/out")"
 fi
+ra=$(ctl "$A/run" status --json | "$PY" -c 'import json,sys; print(json.load(sys.stdin).get("runs_as"))')
+if [ "$ra" = "$U (uid $UID_U), cap_net_admin" ]; then
+	ok "privs: filterctl status says whom filterd runs as ($ra)"
+else
+	not_ok "privs: filterctl status runs_as" "got: $ra"
+fi
 bad=$(find "$A/state" "$A/log/audit.log" ! -user "$U" 2>&1)
 if [ -z "$bad" ] && [ "$(stat -c %a "$A/state")" = 700 ] &&
 	[ "$(stat -c '%U %G %a' "$A/run/sock")" = "$U $G 660" ]; then
