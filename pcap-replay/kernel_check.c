@@ -877,6 +877,14 @@ static int trace_cb(const struct nlmsghdr *nlh, void *data)
 		 * models filterd, which accepts once it has learned */
 		if (type == NFT_TRACETYPE_RULE && (verdict & NF_VERDICT_MASK) == NF_QUEUE)
 			verdict = NF_ACCEPT;
+		/* the end of a chain: since the verdict mask patch (6.x),
+		 * __nft_trace_verdict() no longer knows NFT_CONTINUE and
+		 * reports it as a RULE event without a rule handle -- not a
+		 * rule of the path (the evaluator's path has the policy or
+		 * the caller's next rule, as the kernel's next event does) */
+		if (type == NFT_TRACETYPE_RULE && verdict == NFT_CONTINUE &&
+		    !nftnl_trace_is_set(t, NFTNL_TRACE_RULE_HANDLE))
+			goto out;
 		if (type == NFT_TRACETYPE_RULE)
 			path_add(&o->path, false, chain,
 				 nftnl_trace_get_u64(t, NFTNL_TRACE_RULE_HANDLE), verdict,

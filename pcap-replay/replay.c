@@ -1224,6 +1224,20 @@ static void emit(struct replay *r, unsigned cap, const struct pkt *p, uint64_t f
 	}
 }
 
+/* A packet the host sends itself (loopback, or the looped copy of a
+ * multicast or broadcast), accepted at output: nf_confirm() at postrouting
+ * confirms its new entry before the receive path runs, and prerouting keeps
+ * the conntrack the skb carries ("previously seen (loopback or untracked)?
+ * Ignore." in nf_conntrack_in()). */
+static void lo_out_confirm(struct replay *r, struct pkt *p)
+{
+	if (!p->ct_present || !p->ct || ct_entry_confirmed(p->ct))
+		return;
+	ct_confirm(r->ct, p, true);
+	if (p->ct)
+		p->ct_status = ct_entry_status(p->ct);
+}
+
 /* One decoded IP packet with its hook context decided. */
 static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir dir,
 		 const struct ct_hint *hint)
@@ -1334,6 +1348,11 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 		} else if (dir == FLOW_LO && v.verdict == NF_ACCEPT) {
 			struct vm_verdict v2;
 
+			/* postrouting confirmed its entry before lo handed it
+			 * back; prerouting keeps the conntrack it carries: the
+			 * input hook sees it CONFIRMED, and an input drop
+			 * leaves it in the table */
+			lo_out_confirm(r, p);
 			if (eval_hook(r, p, NF_INET_LOCAL_IN, true, &v2) < 0)
 				return -1;
 			v2.incomplete = v2.incomplete || v.incomplete;
@@ -1346,6 +1365,7 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 			uint8_t pt = p->pkttype;
 
 			p->pkttype = PACKET_LOOPBACK;
+			lo_out_confirm(r, p);	/* the copy shares the entry (as above) */
 			if (eval_hook(r, p, NF_INET_LOCAL_IN, false, &v2) < 0)
 				return -1;
 			p->pkttype = pt;

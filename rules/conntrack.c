@@ -1243,10 +1243,16 @@ static enum pk tcp_packet(struct ct_table *t, struct ct_entry *e, int dir,
 				break;			/* RST in a train */
 			ns = old;	/* inexact RST: keep state for a challenge ACK */
 		}
-		if ((((e->status & IPS_SEEN_REPLY) && st->last_index == TI_SYN) ||
+		/* RST to a SYN or ACK we let through; the SYN's only from the
+		 * other side (the kernel's "do not force CLOSE on invalid-seq
+		 * RST without direction check", 2026, in 6.18.y: found
+		 * comparing with the kernel -- a side's own RST with ack 0
+		 * matched last_end 0 after its SYN and closed the entry) */
+		if ((((e->status & IPS_SEEN_REPLY) && st->last_index == TI_SYN &&
+		      st->last_dir != dir) ||
 		     (!(e->status & IPS_ASSURED) && st->last_index == TI_ACK)) &&
 		    s->ack == st->last_end)
-			goto in_window;	/* RST to a SYN or ACK we let through */
+			goto in_window;
 		/* RST answering a challenge ACK let through earlier */
 		if (old == TS_SYN_SENT && st->last_index == TI_ACK &&
 		    st->last_dir == IP_CT_DIR_REPLY && s->seq == st->last_ack)

@@ -78,6 +78,31 @@ static bool inner_offset(struct vm_exec *x)
 	return true;
 }
 
+/* A VLAN-tagged Ethernet frame as the kernel's link-layer loads read it: the
+ * receive path takes the tags off the data (skb_vlan_untag(), and the VLAN
+ * device's vlan_do_receive() clears skb->vlan_tci, so nft_payload_copy_vlan()
+ * has no tag to put back), leaving the addresses followed by the inner
+ * ethertype and the network header -- the frame --kernel-check plays, tags
+ * stripped.  false: NFT_BREAK (out->incomplete when the capture cut it). */
+static bool ll_untagged(const struct payload *pl, struct vm_exec *x, uint8_t *out)
+{
+	const struct pkt *p = x->p;
+
+	for (uint32_t i = 0; i < pl->len; i++) {
+		uint32_t o = pl->offset + i;
+		size_t at = o < 12 ? p->ll_off + o : p->nh_off - 2 + (o - 12);
+
+		if (at >= x->end)
+			return false;
+		if (at >= x->cap_end) {
+			x->out->incomplete = true;
+			return false;
+		}
+		out[i] = p->data[at];
+	}
+	return true;
+}
+
 static void payload_eval(void *priv, struct vm_regs *regs, struct vm_exec *x)
 {
 	const struct payload *pl = priv;
@@ -91,6 +116,11 @@ static void payload_eval(void *priv, struct vm_regs *regs, struct vm_exec *x)
 	case NFT_PAYLOAD_LL_HEADER:
 		if (!p->has_ll || p->ll_off >= p->nh_off)
 			goto brk;
+		if (p->vlan_depth) {
+			if (!ll_untagged(pl, x, (uint8_t *)dest))
+				goto brk;
+			return;
+		}
 		off = p->ll_off;
 		break;
 	case NFT_PAYLOAD_NETWORK_HEADER:

@@ -187,8 +187,10 @@ else
 fi
 
 # a saved dump (--ruleset) goes through the check too: the agree policy's,
-# and a hand-written table whose rules read meta pkttype on output and on
-# the looped copies of multicast-loop.pcap
+# a hand-written table whose rules read meta pkttype on output and on
+# the looped copies of multicast-loop.pcap, and one whose rules read ct status
+# confirmed on packets the host sends itself and whose chains packets fall
+# off (confirmed.nft)
 dumped_case() {
 	local n=$1 ns=$PREFIX-d$1 out
 	shift
@@ -201,10 +203,12 @@ dumped_case() {
 	ip netns del "$ns"
 	return 1
 }
-for d in "agree-dump:$DATA/handshake-in.pcap" "pkttype-dump:$DATA/multicast-loop.pcap"; do
+for d in "agree-dump:$DATA/handshake-in.pcap" "pkttype-dump:$DATA/multicast-loop.pcap" \
+	"confirmed-dump:$DATA/lo-confirmed.pcap" "confirmed-mc-dump:$DATA/multicast-loop.pcap"; do
 	n=${d%%:*} cap=${d#*:}
 	case "$n" in
 	agree-dump) dumped_case "$n" "$FILTERCTL" compile "$DATA/policy.yaml" --tags "$TAGS" ;;
+	confirmed*) dumped_case "$n" cat "$DATA/confirmed.nft" ;;
 	*) dumped_case "$n" cat "$DATA/pkttype.nft" ;;
 	esac || { not_ok "agree: $n" "could not load and dump the table: $(head -3 "$tmp/$n.dump.err")"; continue; }
 	"$REPLAY" --kernel-check --netns-prefix "$PREFIX-$n" --ruleset "$tmp/$n.frs" \

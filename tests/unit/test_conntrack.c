@@ -1381,6 +1381,23 @@ static void test_tcp_ignore_and_rst(void **state)
 	assert_string_equal(ct_entry_tcp_state(P.ct), "SYN_SENT");
 	assert_int_equal(tcpw(true, 41002, 0x50000000u, 0, PG_RST, 0, 0), CT_STATE_ESTABLISHED);
 	assert_string_equal(ct_entry_tcp_state(P.ct), "CLOSE");
+
+	/* SYN_SENT, the server's RST|ACK ignored (ACK under the lower bound)
+	 * but the entry has SEEN_REPLY: the "RST sent to invalid SYN"
+	 * shortcut (ack == last_end, 0 after a SYN) only for an RST from the
+	 * side opposite the SYN's -- the client's own goes through the
+	 * window check (SEQ under the lower bound: ignored), the server's
+	 * closes (agree case regress-tcp-rst-direction) */
+	tcpw(true, 41003, 100, 0, PG_SYN, 64240, 0);
+	assert_int_equal(tcpw(false, 41003, 5000, 101 - 100000, PG_RST | PG_ACK, 0, 400),
+			 CT_STATE_ESTABLISHED);
+	assert_string_equal(ct_entry_tcp_state(P.ct), "SYN_SENT");
+	assert_int_equal(tcpw(true, 41003, 100 - 100000, 0, PG_RST | PG_ACK, 1, 0),
+			 CT_STATE_ESTABLISHED);
+	assert_string_equal(ct_entry_tcp_state(P.ct), "SYN_SENT");
+	assert_int_equal(tcpw(false, 41003, 5000 - 100000, 0, PG_RST | PG_ACK, 1, 0),
+			 CT_STATE_ESTABLISHED);
+	assert_string_equal(ct_entry_tcp_state(P.ct), "CLOSE");
 }
 
 /* nf_ct_tcp_state_reset() and tcp_options() keep IP_CT_TCP_FLAG_BE_LIBERAL:

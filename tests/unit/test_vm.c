@@ -1262,6 +1262,56 @@ static void test_save_load(void **state)
 
 /* ------------------------------------------- hand-built (no root) ------- */
 
+/* nft_payload LL loads on a VLAN-tagged frame: the receive path takes the
+ * tag off the data (skb_vlan_untag; vlan_do_receive clears vlan_tci), so
+ * @ll,96,16 is the inner ethertype and @ll,112,8 the first IP byte -- what
+ * the kernel check sees with the tag stripped (a review found 0x8100 read
+ * here). */
+static void test_handbuilt_ll_vlan(void **state)
+{
+	struct ruleset *rs = hb_new(NF_ACCEPT);
+	struct nftnl_rule *r;
+	struct vm *vm;
+	struct vm_verdict v;
+	struct tp t;
+
+	(void)state;
+	r = hb_rule(rs);	/* rule 0: @ll,96,16 0x8100 drop */
+	hb_payload(r, NFT_PAYLOAD_LL_HEADER, 12, 2, NFT_REG_1);
+	hb_cmp(r, NFT_REG_1, NFT_CMP_EQ, "\x81\x00", 2);
+	hb_verdict(r, NF_DROP);
+	r = hb_rule(rs);	/* rule 1: @ll,96,24 0x080045 (ethertype, IP version/ihl) drop */
+	hb_payload(r, NFT_PAYLOAD_LL_HEADER, 12, 3, NFT_REG_1);
+	hb_cmp(r, NFT_REG_1, NFT_CMP_EQ, "\x08\x00\x45", 3);
+	hb_verdict(r, NF_DROP);
+	vm = must_load(rs);
+
+	udp(&t, "10.0.0.2", 1, "10.0.0.1", 53, 4);
+	{	/* the IPv4 header checksum, which the decoder checks */
+		uint32_t sum = 0;
+
+		for (int i = 0; i < 20; i += 2)
+			sum += (uint32_t)t.b[14 + i] << 8 | t.b[14 + i + 1];
+		while (sum >> 16)
+			sum = (sum & 0xffff) + (sum >> 16);
+		t.b[14 + 10] = (uint8_t)(~sum >> 8);
+		t.b[14 + 11] = (uint8_t)~sum;
+	}
+	/* the tag: 802.1Q, VID 5, between the addresses and the ethertype */
+	memmove(t.b + 16, t.b + 12, t.p.caplen - 12);
+	memcpy(t.b + 12, "\x81\x00\x00\x05", 4);
+	t.p.caplen += 4;
+	assert_int_equal(pkt_decode(&t.p, 1, t.b, t.p.caplen, t.p.caplen), 0);
+	assert_int_equal(t.p.vlan_depth, 1);
+	t.p.hook = NF_INET_LOCAL_IN;
+	t.p.iifname = "eth0";
+	assert_int_equal(eval(vm, &t, &v), NF_DROP);
+	assert_int_equal(v.rule_index, 1);
+	assert_false(v.incomplete);
+	vm_free(vm);
+	ruleset_free(rs);
+}
+
 /* nft_bitwise_eval_lshift/rshift on host-order words, carrying across words;
  * nft_byteorder size 2 (u16 at the start of each 32-bit word) */
 static void test_handbuilt_shift_byteorder(void **state)
@@ -2446,6 +2496,7 @@ int main(void)
 		cmocka_unit_test(test_unsupported),
 		cmocka_unit_test(test_save_load),
 		cmocka_unit_test(test_handbuilt_shift_byteorder),
+		cmocka_unit_test(test_handbuilt_ll_vlan),
 		cmocka_unit_test(test_handbuilt_catchall),
 		cmocka_unit_test(test_rule_index),
 		cmocka_unit_test(test_handbuilt_index_registers),

@@ -957,6 +957,60 @@ def regress_icmpv6_mrd():
     return c
 
 
+def lo_confirmed():
+    """Played with tests/data/agree/confirmed.nft (t_agree, --ruleset): packets
+    the host sends itself -- UDP and a TCP SYN over lo, IPv4 and IPv6, and
+    twice UDP to 5001, which the table's input hook drops -- are CONFIRMED at
+    input (postrouting confirmed them before lo handed them back) and the
+    dropped one's entry stays (its second packet is confirmed at output);
+    inbound and outbound packets the table's chains fall through (UDP 7 off
+    the end of a regular chain, the rest to the base chains' policies); and a
+    VLAN-tagged frame, whose link-layer loads see the inner ethertype (the
+    receive path takes the tag off the data)."""
+    c = Cap()
+    c.out(c.ip(H4, H4, 17, udp(5000, 53, b"x")))
+    c.out(c.ip(H6, H6, 6, tcp(50011, 22, 1, 0, 0x02, 64240, MSS)))
+    c.out(c.ip(H4, H4, 17, udp(5002, 5001, b"a")))
+    c.out(c.ip(H4, H4, 17, udp(5002, 5001, b"b")))
+    c.inb(c.ip(AML4, H4, 17, udp(5353, 53, b"q")))
+    c.inb(c.ip(AML6, H6, 17, udp(5353, 7, b"q")))
+    c.out(c.ip(H4, INET4, 17, udp(5353, 7, b"r")))
+    c.out(c.ip(H6, INET6, 17, udp(5353, 9, b"r")))
+    # a VLAN-tagged frame: link-layer loads read it with the tag off
+    c.inb(c.ip(AML4, H4, 17, udp(5354, 9, b"v")), vlan=5)
+    return c
+
+
+def regress_tcp_rst_direction():
+    """Found by a review's random TCP flows (disagreed before): in SYN_SENT,
+    after an RST|ACK from the other side that the window check ignored (its
+    ACK under the lower bound, but the entry has seen a reply), an RST with
+    ack 0 from the SYN's own side does not take the "RST sent to invalid SYN"
+    shortcut (ack == last_end, 0 after a SYN) -- the kernel checks the
+    direction since 2026 -- and, its SEQ under the window, is ignored; one
+    from the other side closes the entry.  Inbound and outbound SYNs."""
+    c = Cap()
+    for sp, inbound in ((20438, True), (20439, False)):
+        def a(seq, ack, fl, win, pl=b""):     # the SYN's side
+            if inbound:
+                c.inb(c.ip(AML4, H4, 6, tcp(sp, 44224, seq, ack, fl, win, b"", pl)))
+            else:
+                c.out(c.ip(H4, AML4, 6, tcp(44224, sp, seq, ack, fl, win, b"", pl)))
+
+        def b(seq, ack, fl, win, pl=b""):     # the other side
+            if inbound:
+                c.out(c.ip(H4, AML4, 6, tcp(44224, sp, seq, ack, fl, win, b"", pl)))
+            else:
+                c.inb(c.ip(AML4, H4, 6, tcp(sp, 44224, seq, ack, fl, win, b"", pl)))
+        a(687663891, 0, 0x02, 65535)
+        b(1896257766, 687563892, 0x14, 0, b"p" * 1000)   # ignored: ACK under the bound
+        a(687563891, 0, 0x14, 1)                         # own side, ack 0: ignored
+        a(687663892, 1896257766, 0x10, 1000)             # still SYN_SENT
+        b(1896157766, 0, 0x14, 1)                        # other side, ack 0: CLOSE
+        a(687663892, 1896257766, 0x10, 1000)
+    return c
+
+
 CASES = {
     "handshake-in": handshake_in, "handshake-out": handshake_out,
     "established-return": established_return, "invalid": invalid,
@@ -977,6 +1031,8 @@ CASES = {
     "regress-frag-queue": regress_frag_queue,
     "regress-tcp-liberal-resync": regress_tcp_liberal_resync,
     "regress-icmpv6-mrd": regress_icmpv6_mrd,
+    "lo-confirmed": lo_confirmed,
+    "regress-tcp-rst-direction": regress_tcp_rst_direction,
     "cooked-loopback": lambda: cooked_loopback(False),
     "cooked2-loopback": lambda: cooked_loopback(True),
 }
