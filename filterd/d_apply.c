@@ -85,7 +85,10 @@ static int write_atomic(const char *path, const void *buf, size_t len, mode_t mo
 	int fd, ret = -1;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	/* a new file, never through a link someone left at that name */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
 	if (fd < 0)
 		return -1;
 	const char *p = buf;
@@ -196,9 +199,13 @@ static void log_diags(const struct diags *dg)
 {
 	for (size_t i = 0; i < dg->n; i++) {
 		const struct diag *g = &dg->v[i];
-		dlog("event=diagnostic severity=%s file=%s line=%d col=%d msg=\"%s\"",
+		char f[1024], m[2048];
+
+		/* the message quotes the policy's own text: escaped */
+		dlog("event=diagnostic severity=%s file=\"%s\" line=%d col=%d msg=\"%s\"",
 		     g->sev == DIAG_ERROR ? "error" : g->sev == DIAG_WARNING ? "warning" : "note",
-		     g->file ? g->file : "-", g->line, g->col, g->msg);
+		     log_quote(f, sizeof(f), g->file ? g->file : "-"), g->line, g->col,
+		     log_quote(m, sizeof(m), g->msg));
 	}
 }
 
@@ -231,6 +238,22 @@ bool hbi_is_locked(struct daemon *d, const char *workspace)
 	json_array_foreach(json_object_get(j, "workspaces"), i, v)
 		if (json_is_string(v) && strcmp(json_string_value(v), workspace) == 0)
 			found = true;
+	json_decref(j);
+	return found;
+}
+
+/* The first workspace latched on this host (into out), or NULL. */
+static const char *hbi_any_locked(struct daemon *d, char *out, size_t n)
+{
+	json_t *j = load_json(d, "hbi.json"), *v;
+	const char *found = NULL;
+	size_t i;
+
+	json_array_foreach(json_object_get(j, "workspaces"), i, v)
+		if (!found && json_is_string(v)) {
+			snprintf(out, n, "%s", json_string_value(v));
+			found = out;
+		}
 	json_decref(j);
 	return found;
 }
@@ -511,10 +534,20 @@ int daemon_apply(struct daemon *d, const struct apply_req *rq, struct apply_res 
 		free(first);
 		goto rejected;
 	}
-	if (!pol->hbi_workspace && hbi_is_locked(d, pol->workspace)) {
-		set_error(res, "%s: workspace '%s' was applied with hbi_workspace: true on this host; "
-			  "a policy without it is refused (hbi cannot be turned off; state in %s/hbi.json)",
-			  name, pol->workspace, d->cfg.state_dir);
+	/* the latch holds the host, whatever workspace the next policy names
+	 * (a review turned hbi off by renaming the workspace) */
+	char latched[256];
+
+	if (!pol->hbi_workspace && hbi_any_locked(d, latched, sizeof(latched))) {
+		if (strcmp(latched, pol->workspace) == 0 || hbi_is_locked(d, pol->workspace))
+			set_error(res, "%s: workspace '%s' was applied with hbi_workspace: true on this host; "
+				  "a policy without it is refused (hbi cannot be turned off; state in %s/hbi.json)",
+				  name, pol->workspace, d->cfg.state_dir);
+		else
+			set_error(res, "%s: this host was applied with hbi_workspace: true for workspace '%s'; "
+				  "a policy without it is refused, whatever its workspace ('%s'); an owner "
+				  "can lift the latch first (filterctl hbi-clear %s; state in %s/hbi.json)",
+				  name, latched, pol->workspace, latched, d->cfg.state_dir);
 		d->n_refused++;
 		goto rejected;
 	}
@@ -654,14 +687,25 @@ remembered:
 	goto out;
 
 kernel_refused:
-	dlog("event=kernel-refused policy=\"%s\" error=\"%s\" by=\"%s\"", name ? name : "-", res->error, by);
+	{
+		char qn[1024], qe[2048];
+
+		dlog("event=kernel-refused policy=\"%s\" error=\"%s\" by=\"%s\"",
+		     log_quote(qn, sizeof(qn), name ? name : "-"),
+		     log_quote(qe, sizeof(qe), res->error), by);
+	}
 	d->n_rejects++;
 	goto out;
 rejected:
 	res->diagnostics = diags_text(&dg);
 	log_diags(&dg);
-	dlog("event=rejected policy=\"%s\" error=\"%s\" by=\"%s\" note=\"the rules in force are unchanged\"",
-	     name ? name : "-", res->error, by);
+	{
+		char qn[1024], qe[2048];
+
+		dlog("event=rejected policy=\"%s\" error=\"%s\" by=\"%s\" note=\"the rules in force are unchanged\"",
+		     log_quote(qn, sizeof(qn), name ? name : "-"),
+		     log_quote(qe, sizeof(qe), res->error), by);
+	}
 	d->n_rejects++;
 out:
 	clock_gettime(CLOCK_MONOTONIC, &t1);

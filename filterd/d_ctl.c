@@ -124,17 +124,31 @@ int ctl_open(struct daemon *d)
 		return -1;
 	}
 	umask(old);
-	if (stat(d->cfg.socket, &st) == 0) {
-		ctl_dev = st.st_dev;
-		ctl_ino = st.st_ino;
+	/* The socket's directory may be writable by the user filterd runs as,
+	 * who could swap the socket for a link between bind() and a chown by
+	 * name (a review had a root-owned file given to socket_group so).  So
+	 * the object at the path is opened without following a link, checked
+	 * (a socket, one name: a hard link has two), and changed through that
+	 * descriptor; the mode came from the umask, no chmod. */
+	int pfd = open(d->cfg.socket, O_PATH | O_NOFOLLOW | O_CLOEXEC);
+
+	if (pfd < 0 || fstat(pfd, &st) < 0 || !S_ISSOCK(st.st_mode) || st.st_nlink != 1) {
+		dlog("event=error what=socket path=%s error=\"replaced right after it was made\"",
+		     d->cfg.socket);
+		if (pfd >= 0)
+			close(pfd);
+		close(fd);
+		return -1;
 	}
+	ctl_dev = st.st_dev;
+	ctl_ino = st.st_ino;
 	if (d->cfg.socket_group[0]) {
 		struct group *g = getgrnam(d->cfg.socket_group);
-		if (!g || chown(d->cfg.socket, (uid_t)-1, g->gr_gid) < 0)
+		if (!g || fchownat(pfd, "", (uid_t)-1, g->gr_gid, AT_EMPTY_PATH) < 0)
 			dlog("event=warning what=socket-group group=%s error=\"%s\"", d->cfg.socket_group,
 			     g ? strerror(errno) : "no such group");
 	}
-	chmod(d->cfg.socket, d->cfg.socket_mode);
+	close(pfd);
 	if (listen(fd, 32) < 0) {
 		close(fd);
 		return -1;
@@ -303,7 +317,7 @@ void audit_write(struct daemon *d, const struct actor *who, const char *op,
 		return;
 	mkdir_parent(d->cfg.audit_log);
 	audit_rotate(d, strlen(line) + 1);
-	fd = open(d->cfg.audit_log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+	fd = open(d->cfg.audit_log, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 	if (fd < 0) {
 		dlog("event=audit-write-failed file=%s error=\"%s\" record=%s", d->cfg.audit_log,
 		     strerror(errno), line);
@@ -432,8 +446,9 @@ static void refusals_flush(struct daemon *d, struct refusals *e)
 
 	if (!e->suppressed)
 		return;
-	snprintf(msg, sizeof(msg), "%lu further refusals of this user in %d s not recorded one by "
-		 "one (more than %d a minute)", e->suppressed, REFUSAL_WINDOW_S, REFUSAL_BUDGET);
+	snprintf(msg, sizeof(msg), "%lu further refused, rejected or unchanged requests of this "
+		 "user in %d s not recorded one by one (more than %d a minute)", e->suppressed,
+		 REFUSAL_WINDOW_S, REFUSAL_BUDGET);
 	audit_write(d, &e->who, "refused-summary", "refused", msg, NULL, 0);
 	dlog("event=refusals-suppressed uid=%u count=%lu window_s=%d", (unsigned)e->uid,
 	     e->suppressed, REFUSAL_WINDOW_S);
@@ -475,6 +490,21 @@ static bool refusal_recorded(struct daemon *d, const struct actor *who)
 	}
 	e->suppressed++;
 	return false;
+}
+
+/* An audit record of a request: one that changed nothing (rejected, or an
+ * apply of the policy in force) counts against the user's budget of
+ * refusals, so that a contributor cannot push the records that matter out
+ * of the rotated log (a review did, with "confirm" and nothing pending);
+ * root's are always written. */
+static void audit_req(struct daemon *d, const struct actor *who, const char *op,
+		      const char *result, const char *detail, const struct applied *pol, double ms)
+{
+	bool noop = strcmp(result, "rejected") == 0 || strcmp(result, "unchanged") == 0;
+
+	if (noop && who->uid != 0 && !refusal_recorded(d, who))
+		return;
+	audit_write(d, who, op, result, detail, pol, ms);
 }
 
 /* The timer's part: summaries of windows that ended. */
@@ -541,7 +571,7 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 				snprintf(msg, sizeof(msg), "a policy applied by %s is waiting for "
 					 "confirmation (%lld s left): confirm or roll it back first",
 					 d->pending_by, left > 0 ? left : 0);
-				audit_write(d, &c->who, op, "rejected", msg, NULL, 0);
+				audit_req(d, &c->who, op, "rejected", msg, NULL, 0);
 				return json_pack("{s:b,s:s}", "ok", 0, "error", msg);
 			}
 		}
@@ -554,7 +584,7 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 			daemon_pending_end(d);
 			dlog("event=pending-superseded by=%s", c->who.user);
 		}
-		audit_write(d, &c->who, op, rc == 0 ? (res.unchanged ? "unchanged" : "applied") : "rejected",
+		audit_req(d, &c->who, op, rc == 0 ? (res.unchanged ? "unchanged" : "applied") : "rejected",
 			    rc == 0 ? (res.window ? "pending confirmation" : "") : res.error,
 			    rc == 0 ? &d->cur : NULL, res.ms);
 		json_t *a = apply_answer(&res, rc);
@@ -571,8 +601,18 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 	}
 	if (strcmp(op, "confirm") == 0) {
 		if (!d->pending) {
-			audit_write(d, &c->who, op, "rejected", "nothing to confirm", NULL, 0);
+			audit_req(d, &c->who, op, "rejected", "nothing to confirm", NULL, 0);
 			return json_pack("{s:b,s:s}", "ok", 0, "error", "nothing to confirm");
+		}
+		if (pending_left(d) <= 0) {
+			/* the window has ended (the 1 s tick has not rolled
+			 * back yet): too late, and the rollback is now */
+			audit_write(d, &c->who, op, "rejected", "too late: the confirmation window has ended",
+				    NULL, 0);
+			daemon_confirm_timeout(d, "confirm", "not confirmed in time",
+					       "a confirmation came after the window");
+			return json_pack("{s:b,s:s}", "ok", 0, "error",
+					 "too late: the confirmation window has ended; the previous policy is back in force");
 		}
 		daemon_pending_end(d);	/* an hbi policy latches once it is confirmed */
 		dlog("event=confirmed sha256=%.16s by=%s", d->cur.sha256, c->who.user);
@@ -581,7 +621,7 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 	}
 	if (strcmp(op, "rollback") == 0) {
 		rc = daemon_rollback(d, &c->who, "requested", &res);
-		audit_write(d, &c->who, op, rc == 0 ? "rolled back" : "rejected", rc == 0 ? "" : res.error,
+		audit_req(d, &c->who, op, rc == 0 ? "rolled back" : "rejected", rc == 0 ? "" : res.error,
 			    rc == 0 ? &d->cur : NULL, res.ms);
 		json_t *a = apply_answer(&res, rc);
 		apply_res_free(&res);

@@ -96,7 +96,7 @@ static int pcap_open_file(void)
 	char err[PCAP_ERRBUF_SIZE];
 	struct stat st;
 	/* Created here with the final mode: dropped packets are traffic data. */
-	int fd = open(dl.pcap_path, O_WRONLY | O_CREAT | O_CLOEXEC, 0600);
+	int fd = open(dl.pcap_path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 
 	if (fd < 0) {
 		dlog("event=warning what=drop-pcap file=%s error=\"%s\"", dl.pcap_path, strerror(errno));
@@ -112,7 +112,7 @@ static int pcap_open_file(void)
 		dlog("event=warning what=drop-pcap file=%s error=\"%s\" action=\"moved to %s\"", dl.pcap_path,
 		     err, old);
 		if (rename(dl.pcap_path, old) < 0 ||
-		    (fd = open(dl.pcap_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600)) < 0)
+		    (fd = open(dl.pcap_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
 			return -1;
 		close(fd);
 		dl.dump = pcap_dump_open_append(dl.dead, dl.pcap_path);

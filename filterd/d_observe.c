@@ -121,10 +121,19 @@ void audit_rotate(struct daemon *d, size_t incoming)
 	    (size_t)st.st_size + incoming <= d->cfg.audit_log_max)
 		return;
 	snprintf(old, sizeof(old), "%s.1", d->cfg.audit_log);
-	if (rename(d->cfg.audit_log, old) < 0)
-		dlog("event=warning what=audit-rotate file=%s error=\"%s\"", d->cfg.audit_log, strerror(errno));
-	else
+	if (rename(d->cfg.audit_log, old) < 0) {
+		/* once an hour at most: every record would repeat it */
+		static time_t warned;
+		time_t now = time(NULL);
+
+		if (!warned || now - warned >= 3600) {
+			warned = now;
+			dlog("event=warning what=audit-rotate file=%s error=\"%s\" note=\"the log grows past audit_log_max; said once an hour\"",
+			     d->cfg.audit_log, strerror(errno));
+		}
+	} else {
 		dlog("event=audit-rotated file=%s to=%s size=%lld", d->cfg.audit_log, old, (long long)st.st_size);
+	}
 }
 
 /* "2024-05-06T07:08:09.123Z" -> Unix time; -1 when it is not that. */

@@ -99,6 +99,10 @@ static inline time_t pending_until_wall(const struct daemon *d)
 
 /* log.c-ish: one line per event, "filterd: event=NAME key=value ..." */
 void dlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* s as the inside of a quoted log value: backslash, double quote and control
+ * characters escaped (\\, \", \n, \r, \t, \xHH), so that text from a policy
+ * or a client can neither end the value nor start a line; cut to fit n. */
+const char *log_quote(char *out, size_t n, const char *s);
 
 /* d_apply.c */
 struct apply_req {

@@ -34,6 +34,36 @@
 
 #include "version.h"
 
+const char *log_quote(char *out, size_t n, const char *s)
+{
+	size_t o = 0;
+
+	if (!n)
+		return out;
+	for (; s && *s; s++) {
+		unsigned char ch = (unsigned char)*s;
+		char e[5];
+		size_t l;
+
+		if (ch == '\\' || ch == '"') {
+			e[0] = '\\', e[1] = (char)ch, l = 2;
+		} else if (ch == '\n' || ch == '\r' || ch == '\t') {
+			e[0] = '\\', e[1] = ch == '\n' ? 'n' : ch == '\r' ? 'r' : 't', l = 2;
+		} else if (ch < 0x20 || ch == 0x7f) {
+			snprintf(e, sizeof(e), "\\x%02x", ch);
+			l = 4;
+		} else {
+			e[0] = (char)ch, l = 1;
+		}
+		if (o + l >= n)
+			break;
+		memcpy(out + o, e, l);
+		o += l;
+	}
+	out[o] = '\0';
+	return out;
+}
+
 void dlog(const char *fmt, ...)
 {
 	va_list ap;
@@ -42,6 +72,11 @@ void dlog(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(line, sizeof(line), fmt, ap);
 	va_end(ap);
+	/* one event, one line, whatever a value held (values that come from a
+	 * policy or a client are quoted with log_quote; this is the net) */
+	for (char *q = line; *q; q++)
+		if ((unsigned char)*q < 0x20 && *q != '\t')
+			*q = ' ';
 	/* journald stamps lines itself; elsewhere the time is ours to add */
 	if (getenv("JOURNAL_STREAM")) {
 		fprintf(stderr, "filterd: %s\n", line);
@@ -206,6 +241,16 @@ static void on_monitor(struct daemon *d)
 
 	for (;;) {
 		ssize_t n = mnl_socket_recvfrom(d->mon, buf, sizeof(buf));
+		if (n < 0 && errno == ENOBUFS) {
+			/* the kernel dropped events while we were busy: one
+			 * of them may have been a change to our table, so
+			 * the table is checked as if it was (a review hid a
+			 * rule behind a flood of another table's events) */
+			dlog("event=warning what=monitor error=\"%s\" note=\"events were lost; the table is checked whole\"",
+			     strerror(errno));
+			foreign = true;
+			continue;
+		}
 		if (n <= 0)
 			break;
 		int len = (int)n;
@@ -376,7 +421,8 @@ int main(int argc, char **argv)
 	     d->cfg.state_dir, d->cfg.socket, d->cfg.fail_mode == FAIL_CLOSED ? "closed" : "open");
 	/* the user to become, before anything is applied: a wrong name stops here */
 	struct run_as run_as;
-	if (privs_resolve(&d->cfg, &run_as, err, sizeof(err)) < 0) {
+	if (privs_resolve(&d->cfg, &run_as, err, sizeof(err)) < 0 ||
+	    privs_become(&run_as, err, sizeof(err)) < 0) {
 		dlog("event=error what=user error=\"%s\" note=\"nothing was applied; the rules in force are unchanged\"", err);
 		return release(d, 1);
 	}
@@ -442,11 +488,7 @@ int main(int argc, char **argv)
 	apply_res_free(&res);
 	daemon_resume_pending(d);
 
-	if (privs_drop(d, &run_as) < 0 && run_as.change) {
-		/* half a change of user: nothing to trust; the table stays as
-		 * fail_mode says, systemd restarts us */
-		return release(d, 1);
-	}
+	privs_drop(d, &run_as);
 	sd_notifyf(0, "READY=1\nSTATUS=%s\nMAINPID=%d", d->cur.text ? "policy in force" : "no policy in force",
 		   (int)getpid());
 

@@ -10,7 +10,7 @@ struct config;
 struct daemon;
 
 struct run_as {
-	bool change;		/* started as root: become uid/gid after start-up */
+	bool change;		/* started as root: become uid/gid (privs_become) */
 	uid_t uid;
 	gid_t gid;
 	char name[64];		/* "" when cfg.user is empty */
@@ -20,10 +20,13 @@ struct run_as {
  * the start at once): 0, or -1 with err (no such user; started as a user
  * other than root and other than that one). */
 int privs_resolve(const struct config *c, struct run_as *ra, char *err, size_t errlen);
-/* After the start-up apply: gives ra's user the files it goes on writing,
- * becomes it when ra->change, keeps CAP_NET_ADMIN only, logs event=user and
- * event=capabilities, and warns about each path it can no longer write.
- * 0, or -1 when CAP_NET_ADMIN cannot be kept alone (logged). */
+/* Started as root with cfg.user (ra->change): becomes that user now, before
+ * any file is touched, keeping CAP_NET_ADMIN and CAP_CHOWN (the socket's
+ * group), the bounding set cut to CAP_NET_ADMIN.  0, or -1 with err. */
+int privs_become(const struct run_as *ra, char *err, size_t errlen);
+/* After the start-up apply: keeps CAP_NET_ADMIN only, logs event=user and
+ * event=capabilities, and warns about each path it cannot write.  0, or -1
+ * when the capabilities cannot be reduced (logged). */
 int privs_drop(struct daemon *d, const struct run_as *ra);
 
 #endif

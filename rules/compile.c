@@ -1304,7 +1304,15 @@ static void emit_nsg(struct cctx *c, enum direction dir)
 		enum action act = r->access == ACCESS_DENY ? ACT_DROP : in ? ACT_ACCEPT : ACT_GOTO;
 		size_t k = emit_policy_rule(c, chain, &r->src, &r->dst, r->proto, &r->sports,
 					    &r->dports, act, "managed", CAT_USER, dname, r->name);
-		if (!k)
+		/* a deny that denies nothing fails open: refused, so that a
+		 * tags file emptying a tag it names is refused with it (the
+		 * rules in force stay); an allow that allows nothing is only
+		 * narrower */
+		if (!k && r->access == ACCESS_DENY)
+			diags_add(c->d, DIAG_ERROR, p->file, r->pos.line, r->pos.col,
+				  "deny rule '%s' matches no address (its tags or address lists are empty for every family): it would deny nothing; refused",
+				  r->name);
+		else if (!k)
 			diags_add(c->d, DIAG_WARNING, p->file, r->pos.line, r->pos.col,
 				  "rule '%s' matches no address (its tags or address lists are empty for every family); it compiles to nothing",
 				  r->name);
@@ -1653,6 +1661,7 @@ int compile_policy(const struct policy *p, const struct tagdb *tags,
 	struct compile_opts defaults;
 	struct cctx c = { .p = p, .tags = tags, .d = d };
 	struct compiled *res = NULL;
+	size_t errors0 = d->errors;
 
 	*out = NULL;
 	if (!o) {
@@ -1681,6 +1690,10 @@ int compile_policy(const struct policy *p, const struct tagdb *tags,
 	emit_managed(&c);
 	if (c.oom || c.sets_text.oom)
 		goto oom;
+	if (d->errors > errors0) {	/* a rule the compiler refuses (said in d) */
+		cctx_free(&c);
+		return -1;
+	}
 
 	res = calloc(1, sizeof(*res));
 	if (!res)

@@ -317,6 +317,15 @@ if [ $rc -eq 1 ] && printf '%s\n' "$out" | grep -q 'hbi'; then
 else
 	not_ok "hbi: same workspace without hbi_workspace refused (exit 1, says why)" "exit $rc" "$out"
 fi
+# nor does naming another workspace lift it (a review did so)
+pol_text live-other false >"$T/other-ws.yaml"
+out=$(ctl d1 apply "$T/other-ws.yaml" 2>&1); rc=$?
+if [ $rc -eq 1 ] && grep -q "whatever its workspace ('live-other')" <<<"$out" &&
+	[ "$(ctl d1 status --json | json_get /dev/stdin workspace)" = live-hbi ]; then
+	ok "hbi: a policy without hbi for another workspace is refused too (the latch holds the host)"
+else
+	not_ok "hbi: another workspace without hbi refused" "exit $rc" "$out"
+fi
 # a state directory filterd cannot write (it keeps CAP_NET_ADMIN only: no
 # DAC override): hbi-clear fails with the reason, and the latch stays
 chown nobody "$T/d1/state" && chmod 0555 "$T/d1/state"

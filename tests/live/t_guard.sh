@@ -179,7 +179,7 @@ n=$(grep -c "\"uid\":$uid_n,.*\"result\":\"refused\"" "$T/audit.log")
 if [ "$n" -eq 10 ] && grep -q "\"user\":\"$U_C\".*\"op\":\"apply\",\"result\":\"applied\"" "$T/audit.log"; then
 	ok "refusal flood: 300 refused requests, 10 audited one by one; the contributor's apply still there"
 else not_ok "refusal flood: 10 audited one by one" "got $n"; fi
-if wait_until 6 grep -q "\"op\":\"refused-summary\".*290 further refusals" "$T/audit.log" &&
+if wait_until 6 grep -q "\"op\":\"refused-summary\".*290 further refused" "$T/audit.log" &&
    log_has "event=refusals-suppressed uid=$uid_n count=290"; then
 	ok "refusal flood: one summary record counts the other 290"
 else not_ok "refusal flood: a summary record" "$(grep summary "$T/audit.log" | tail -2)"; fi
@@ -342,6 +342,42 @@ ans=$(raw root '{"op":"hbi-clear","workspace":"a\u001b[2Jb"}')
 if grep -q "workspace must be" <<<"$ans"; then ok "hbi-clear: a workspace with a terminal escape is refused"
 else not_ok "hbi-clear: a workspace with an escape refused" "$ans"; fi
 
+# a rejected policy's diagnostics quote the policy's own text: escaped, never a
+# line of its own (a review forged an event=roles-changed line so)
+printf '%s\n' 'version: 1' \
+	'workspace: "ws\n2026-11-30T00:00:00.000Z filterd[1]: event=roles-changed by=root owner=\"user:mallory\""' \
+	'virtual_network:' '  address_space: [10.0.0.0/16]' >"$T/forge.yaml"
+chmod 644 "$T/forge.yaml"
+out=$(as_user "$U_C" apply "$T/forge.yaml" 2>&1); rc=$?
+if [ $rc -eq 1 ] && ! grep -q '^2026-11-30T00:00:00.000Z filterd\[1\]' "$T/log" &&
+	grep -F 'event=diagnostic' "$T/log" | grep -qF '\n2026-11-30T00:00:00.000Z filterd[1]: event=roles-changed by=root owner=\"user:mallory\"'; then
+	ok "a policy's text in a diagnostic is escaped in the log (a line break and quotes forge nothing)"
+else not_ok "diagnostics escaped in the log" "exit $rc" "$(grep -n 'mallory' "$T/log" | tail -3)"; fi
+
+# requests that change nothing count against the same budget as refusals: a
+# contributor's flood of "confirm" with nothing pending cannot rotate the log
+sleep 3.2	# a fresh window of the refusal budget (FILTERD_REFUSAL_WINDOW_S=3)
+for i in $(seq 40); do as_user "$U_C" confirm >/dev/null 2>&1; done
+n=$(grep -c "\"user\":\"$U_C\".*\"op\":\"confirm\",\"result\":\"rejected\"" "$T/audit.log")
+if [ "$n" -le 10 ] && [ "$n" -ge 1 ] &&
+	wait_until 6 grep -q "\"user\":\"$U_C\".*\"op\":\"refused-summary\".*further refused, rejected or unchanged" "$T/audit.log"; then
+	ok "40 confirms with nothing to confirm: $n audited one by one, the rest in one summary"
+else not_ok "no-op flood budgeted" "got $n one by one" "$(grep summary "$T/audit.log" | tail -2)"; fi
+
+# a confirmation that arrives after the window is refused and the rollback is
+# done at once (the window's 1 s tick may not have run yet)
+ctl apply "$T/B.yaml" >/dev/null 2>&1
+ctl apply "$T/C.yaml" --confirm-within 1 >/dev/null 2>&1
+PIDG=$(fd_pid)
+kill -STOP "$PIDG"; sleep 2.2
+FILTERD_SOCKET="$T/sock" "$FILTERCTL" confirm >"$T/late.out" 2>&1 &
+lp=$!
+sleep 0.3; kill -CONT "$PIDG"
+wait $lp; rc=$?
+if [ $rc -ne 0 ] && wait_until 5 in_force 8080 && ! in_force 8081; then
+	ok "a confirmation after the window is refused, and the previous policy is back ($(head -c 90 "$T/late.out"))"
+else not_ok "late confirmation refused" "exit $rc: $(cat "$T/late.out")" "$(ctl show 2>&1 | grep -c AllowInet)"; fi
+
 # a client naming its policy as the configured path: the file still gets what was applied
 ans=$(raw root "{\"op\":\"apply\",\"policy_text\":$("$PY" -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$T/C.yaml"),\"policy_name\":\"$T/policy.yaml\"}")
 if grep -q '"ok":true' <<<"$ans" && cmp -s "$T/policy.yaml" "$T/C.yaml" && in_force 8081; then
@@ -390,6 +426,33 @@ if wait_until 5 sh -c "[ \$(grep -c event=tags-not-taken '$T/log') -gt $tn0 ]" &
 	ok "tags: an older tags file is refused and not kept (verify clean, the loaded changeNumber still $n_now)"
 else not_ok "tags: a refused tags file is not kept" "$(tail -3 "$T/log")" "${out:-}"; fi
 mv "$T/tags.keep" "$T/tags.json"
+
+# a newer tags file that empties a tag a deny rule names would make that rule
+# deny nothing (fail open): refused, the rules in force unchanged
+{ pol ws false; printf '%s\n' '  - name: DenyKeyVault' '    priority: 130' '    direction: outbound' \
+	'    access: deny' '    protocol: tcp' '    destination: AzureKeyVault'; } >"$T/K.yaml"
+chmod 644 "$T/K.yaml"
+if ctl apply "$T/K.yaml" >/dev/null 2>&1 && ctl show | grep -q DenyKeyVault; then
+	n_now=$(status_get tags_change_number)
+	"$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+d["changeNumber"] = int(sys.argv[3]) + 1
+for v in d["values"]:
+    if v["name"] == "AzureKeyVault":
+        v["properties"]["addressPrefixes"] = []
+json.dump(d, open(sys.argv[2], "w"))' "$T/tags.json" "$T/tags.empty" "$n_now"
+	cp "$T/tags.json" "$T/tags.keep"
+	nr=$(nlog "it would deny nothing")
+	mv "$T/tags.empty" "$T/tags.json"
+	if wait_until 5 sh -c "[ \$(grep -c 'it would deny nothing' '$T/log') -gt $nr ]" &&
+		[ "$(status_get tags_change_number)" = "$n_now" ] && ctl show | grep -q DenyKeyVault; then
+		ok "tags: a newer file emptying a tag a deny rule names is refused (the deny stays in force)"
+	else not_ok "tags: emptied deny tag refused" "$(grep -E 'rejected|deny nothing' "$T/log" | tail -2)"; fi
+	mv "$T/tags.keep" "$T/tags.json"
+else not_ok "tags: emptied deny tag" "could not apply K.yaml: $(ctl apply "$T/K.yaml" 2>&1 | tail -2)"; fi
+sleep 0.5
+ctl apply "$T/A.yaml" >/dev/null 2>&1
 
 # ---- the confirmation window is on the boot clock, not the wall clock -------------
 # filterd under libfaketime (the wall clock offset as a file says; CLOCK_BOOTTIME

@@ -2,19 +2,22 @@
 # t_privs — filterd without uid 0: CAP_NET_ADMIN and nothing else, as a user of
 # its own, both ways it can get there:
 #
-#   - started as root with `user = NAME`: it becomes NAME after the start-up
-#     apply (ids, groups, capabilities and bounding set read back from
-#     /proc/PID/status), its state and audit files become NAME's, and it still
-#     does its whole job: apply through the socket (the kernel's table
-#     changes, the policy file is stored), the confirmation window's rollback,
-#     reload on a file change, drop logs from NFLOG, the audit log;
+#   - started as root with `user = NAME`: it becomes NAME before it touches
+#     any file (ids, groups, capabilities and bounding set read back from
+#     /proc/PID/status; every file it makes is NAME's), and it still does its
+#     whole job: apply through the socket (the kernel's table changes, the
+#     policy file is stored), the confirmation window's rollback, reload on a
+#     file change, drop logs from NFLOG, the audit log;
 #   - started as NAME itself with CAP_NET_ADMIN ambient (what the systemd unit
 #     does: User=filterd, AmbientCapabilities=CAP_NET_ADMIN CAP_CHOWN);
 #
 # and what goes wrong says so: an unknown user stops the start before anything
 # is applied (the table in force untouched), a non-root start that names
 # another user likewise, a policy directory NAME cannot write is named at start
-# and an apply puts the policy in force without storing it.
+# and an apply puts the policy in force without storing it, the files a run as
+# root left are named, not taken over; and links NAME plants where filterd
+# writes (state, audit log, socket) lead nowhere: a review had a root start
+# follow them into a root-only directory.
 # Namespaces "host" and "peers" (lib.sh topo_setup): one denied probe for the
 # drop log; test users and groups are removed on exit.
 . "$(dirname "$0")/lib.sh"
@@ -111,15 +114,10 @@ mkfiles() {	# DIR OWNER-OF-DIRS
 topo_setup || { not_ok "privs: topology"; finish; }
 
 # ---- started as root with user = U ------------------------------------------
+# U's directories made beforehand, as systemd (or the operator) makes them
 A=$T/a
 mkfiles "$A" "$U"
-# a first run as root: the state and audit files it leaves are root's
-fd "$A" -- && up "$A" && stop "$FDPID"
-if [ "$(stat -c %U "$A/state")" = root ] && [ "$(stat -c %U "$A/log/audit.log")" = root ]; then
-	ok "privs: a run as root leaves root's state directory and audit log"
-else
-	not_ok "privs: a run as root leaves root's files" "$(ls -la "$A/state" "$A/out")"
-fi
+mkdir -m 0700 "$A/state" && chown "$U:$G" "$A/state"
 fd "$A" -- --set user="$U"
 if up "$A"; then ok "privs: filterd with user=$U is up"
 else not_ok "privs: filterd with user=$U is up" "$(tail -5 "$A/out")"; finish; fi
@@ -140,7 +138,7 @@ if [ "$(st "$P" CapEff)" = 0000000000001000 ] && [ "$(st "$P" CapPrm)" = 0000000
 else
 	not_ok "privs: CAP_NET_ADMIN alone" "$(grep ^Cap "/proc/$P/status")"
 fi
-if log_has "$A" "event=user user=$U uid=$UID_U gid=$GID_G note=\"became this user after start-up\"" &&
+if log_has "$A" "event=user user=$U uid=$UID_U gid=$GID_G note=\"became this user before touching any file\"" &&
 	log_has "$A" "event=capabilities kept=cap_net_admin bounding_set=cap_net_admin" &&
 	! log_has "$A" "what=privileges"; then
 	ok "privs: event=user and event=capabilities logged, no path it cannot write"
@@ -154,11 +152,11 @@ else
 	not_ok "privs: filterctl status runs_as" "got: $ra"
 fi
 bad=$(find "$A/state" "$A/log/audit.log" ! -user "$U" 2>&1)
-if [ -z "$bad" ] && [ "$(stat -c %a "$A/state")" = 700 ] &&
+if [ -z "$bad" ] && [ -s "$A/state/state.json" ] && [ -s "$A/log/audit.log" ] &&
 	[ "$(stat -c '%U %G %a' "$A/run/sock")" = "$U $G 660" ]; then
-	ok "privs: the state directory, its files and the audit log are $U's; the socket $U:$G 0660"
+	ok "privs: every file it made is $U's (state, audit log: made as $U); the socket $U:$G 0660"
 else
-	not_ok "privs: files handed over" "not $U's: $bad" "$(ls -la "$A/state" "$A/run")"
+	not_ok "privs: files made as $U" "not $U's: $bad" "$(ls -la "$A/state" "$A/run" "$A/log")"
 fi
 # the job, as U: an apply through the socket changes the kernel's table and is stored
 pol ws 8080 >"$T/B.yaml"
@@ -203,6 +201,41 @@ if [ "$(st "$P" Uid)" = "$want_ids" ] && [ "$(st "$P" CapEff)" = 000000000000100
 	ok "privs: still $U with CAP_NET_ADMIN alone after all that"
 else
 	not_ok "privs: ids after the work" "$(grep -E '^(Uid|Cap)' "/proc/$P/status")"
+fi
+stop "$P"
+
+# ---- links U plants where filterd writes lead nowhere ---------------------------
+# (as a compromised filterd could leave them for its next start as root)
+mkdir -m 0700 "$T/rootonly"
+ln -sfn "$T/rootonly/audit-target" "$A/log/audit.log"
+for i in $(seq 0 400); do
+	ln -sfn "$T/rootonly/state-target" "$A/state/state.json.tmp.$(($$ + i))"
+	ln -sfn "$T/rootonly/state-target" "$A/state/current.yaml.tmp.$(($$ + i))"
+done
+chown -h "$U:$G" "$A/log/audit.log" "$A"/state/*.tmp.*
+fd "$A" -- --set user="$U"
+P=$FDPID
+if up "$A" && ctl "$A/run" apply "$T/D.yaml" >/dev/null 2>&1 && [ -z "$(ls -A "$T/rootonly")" ] &&
+	log_has "$A" "event=audit-write-failed file=$A/log/audit.log error=\"Too many levels of symbolic links\""; then
+	ok "privs: links $U planted at the audit log and the state files' names lead nowhere (nothing made in a root-only directory)"
+else
+	not_ok "privs: planted links" "$(ls -la "$T/rootonly")" "$(grep -E 'audit-write|state-write|error' "$A/out" | tail -3)"
+fi
+stop "$P"
+rm -f "$A/log/audit.log"
+
+# ---- what a run as root left is named, not taken over -----------------------------
+E=$T/e
+mkfiles "$E" "$U"
+fd "$E" -- && up "$E" && stop "$FDPID"
+fd "$E" -- --set user="$U"
+P=$FDPID
+if up "$E" && log_has "$E" "event=warning what=privileges state_dir=$E/state dir=$E/state uid=$UID_U error=\"Permission denied\"" &&
+	log_has "$E" "event=warning what=privileges audit_log=$E/log/audit.log uid=$UID_U error=\"Permission denied\"" &&
+	[ "$(stat -c %U "$E/state")" = root ] && [ "$(stat -c %U "$E/log/audit.log")" = root ]; then
+	ok "privs: a state directory and audit log a run as root left are named at start, and stay root's"
+else
+	not_ok "privs: root's leftovers named" "$(grep -E 'warning|error' "$E/out" | tail -6)" "$(ls -la "$E" "$E/log")"
 fi
 stop "$P"
 
@@ -256,6 +289,7 @@ fi
 # ---- a policy directory U cannot write ------------------------------------------
 C=$T/c
 mkfiles "$C" "$U"
+mkdir -m 0700 "$C/state" && chown "$U:$G" "$C/state"
 chown root "$C/etc"	# 0755 root: U reads the policy, cannot store one
 cp "$C/etc/policy.yaml" "$T/c-orig.yaml"
 fd "$C" -- --set user="$U"

@@ -585,6 +585,46 @@ static const char tags_with_empty[] =
 	"{\"name\": \"AzureMonitor\", \"properties\": {\"addressPrefixes\": [\"192.0.2.96/28\"]}}"
 	"]}";
 
+/* A deny rule that matches no address would deny nothing (fail open): an
+ * error, so that a tags file emptying a tag a deny names is refused with the
+ * policy and the rules in force stay (a review found it only warned). */
+static void test_diag_empty_deny(void **state)
+{
+	static const char policy[] =
+		"version: 1\n"
+		"workspace: w\n"
+		"security_rules:\n"
+		"  - name: DenyEmpty\n"
+		"    priority: 100\n"
+		"    direction: inbound\n"
+		"    access: deny\n"
+		"    protocol: tcp\n"
+		"    source: Empty\n";
+	struct diags d = { 0 };
+	char err[512];
+	struct tagdb *tags = tagdb_load_buffer("tags.json", tags_with_empty,
+					       strlen(tags_with_empty), err, sizeof(err));
+	struct policy *p = NULL;
+	struct compiled *c = NULL;
+	char *t;
+
+	(void)state;
+	assert_non_null(tags);
+	assert_int_equal(policy_parse_buffer("p.yaml", policy, strlen(policy), &p, &d), 0);
+	assert_int_equal(policy_resolve(p, tags, &d), 0);
+	assert_int_not_equal(compile_policy(p, tags, NULL, &c, &d), 0);
+	assert_null(c);
+	t = diags_text(&d);
+	assert_string_equal(t,
+		"p.yaml:4:5: error: deny rule 'DenyEmpty' matches no address (its tags or address "
+		"lists are empty for every family): it would deny nothing; refused\n");
+	assert_int_equal(d.errors, 1);
+	free(t);
+	policy_free(p);
+	tagdb_free(tags);
+	diags_clear(&d);
+}
+
 static void test_diag_empty_tag(void **state)
 {
 	static const char policy[] =
@@ -600,7 +640,7 @@ static void test_diag_empty_tag(void **state)
 		"  - name: SixToFour\n"
 		"    priority: 101\n"
 		"    direction: outbound\n"
-		"    access: deny\n"
+		"    access: allow\n"
 		"    protocol: tcp\n"
 		"    source: six\n"
 		"    destination: 192.0.2.1\n"
@@ -834,6 +874,7 @@ int main(void)
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_diag_empty_tag),
+		cmocka_unit_test(test_diag_empty_deny),
 		cmocka_unit_test(test_diag_required_missing),
 		cmocka_unit_test(test_bytecode_parity),
 	};
