@@ -1206,42 +1206,57 @@ static void emit_platform(struct cctx *c, bool in)
 	emit_rule(c, chain, &s, ACT_ACCEPT, NULL, CAT_PLATFORM, dir, "established");
 	s = (struct spec){ .ct_bits = 1, .ct_text = "invalid" };
 	emit_rule(c, chain, &s, ACT_DROP, NULL, CAT_PLATFORM, dir, "invalid");
-	/* The DHCP client: its requests go anywhere (a DISCOVER is broadcast);
-	 * what reaches it is from Azure's DHCP service, 168.63.129.16, or for
-	 * DHCPv6 from the link (link-local sources) -- not from anyone with
-	 * source port 67, which an hbi host must not admit. */
-	struct pset dhcp_src;
-	struct prefix ll6;
+	/* The DHCP client and Azure's DHCP service, 168.63.129.16: requests
+	 * to it or broadcast (a DISCOVER), answers from it; DHCPv6 on the link
+	 * (link-local servers, ff02::1:2).  Neither way to or from anyone else
+	 * with the DHCP ports: an hbi host must not admit source port 67 from
+	 * anyone, nor let a process bound to port 68 talk to any host (a review
+	 * found the requests' rule had no destination). */
+	struct pset dhcp_peer;
+	struct prefix pf;
 	char perr[64];
 
-	pset_init(&dhcp_src, AF_INET);
-	if (pset_add_prefix(&dhcp_src, &alb_prefix) < 0)
+	pset_init(&dhcp_peer, AF_INET);
+	if (pset_add_prefix(&dhcp_peer, &alb_prefix) < 0 ||
+	    (!in && (prefix_parse("255.255.255.255/32", &pf, NULL, perr, sizeof(perr)) != 0 ||
+		     pset_add_prefix(&dhcp_peer, &pf) < 0)))
 		c->oom = true;
 	s = (struct spec){ .family = AF_INET, .proto = PROTO_UDP, .sports = in ? &p67 : &p68,
 			   .dports = in ? &p68 : &p67 };
-	s.src = in ? (struct amatch){ .lit = &dhcp_src } : (struct amatch){ .any = true };
-	s.dst = (struct amatch){ .any = true };
+	s.src = in ? (struct amatch){ .lit = &dhcp_peer } : (struct amatch){ .any = true };
+	s.dst = in ? (struct amatch){ .any = true } : (struct amatch){ .lit = &dhcp_peer };
 	emit_rule(c, chain, &s, ACT_ACCEPT, NULL, CAT_PLATFORM, dir, "dhcp");
-	pset_free(&dhcp_src);
-	pset_init(&dhcp_src, AF_INET6);
-	if (prefix_parse("fe80::/10", &ll6, NULL, perr, sizeof(perr)) != 0 ||
-	    pset_add_prefix(&dhcp_src, &ll6) < 0)
+	pset_free(&dhcp_peer);
+	pset_init(&dhcp_peer, AF_INET6);
+	if (prefix_parse("fe80::/10", &pf, NULL, perr, sizeof(perr)) != 0 ||
+	    pset_add_prefix(&dhcp_peer, &pf) < 0 ||
+	    (!in && (prefix_parse("ff02::1:2/128", &pf, NULL, perr, sizeof(perr)) != 0 ||
+		     pset_add_prefix(&dhcp_peer, &pf) < 0)))
 		c->oom = true;
 	s = (struct spec){ .family = AF_INET6, .proto = PROTO_UDP, .sports = in ? &p547 : &p546,
 			   .dports = in ? &p546 : &p547 };
-	s.src = in ? (struct amatch){ .lit = &dhcp_src } : (struct amatch){ .any = true };
-	s.dst = (struct amatch){ .any = true };
+	s.src = in ? (struct amatch){ .lit = &dhcp_peer } : (struct amatch){ .any = true };
+	s.dst = in ? (struct amatch){ .any = true } : (struct amatch){ .lit = &dhcp_peer };
 	emit_rule(c, chain, &s, ACT_ACCEPT, NULL, CAT_PLATFORM, dir, "dhcpv6");
-	pset_free(&dhcp_src);
+	pset_free(&dhcp_peer);
 	if (!in) {
 		static const struct prefix imds = { .family = AF_INET, .len = 32,
 						    .a = { { 169, 254, 169, 254 } } };
+		static struct portrange r53 = { 53, 53 }, rws[] = { { 80, 80 }, { 32526, 32526 } };
+		static struct portspec p53 = { .n = 1, .r = &r53 }, pws = { .n = 2, .r = rws };
 		struct pset ps;
 		pset_init(&ps, AF_INET);
 		if (pset_add_prefix(&ps, &alb_prefix) < 0)
 			c->oom = true;
-		s = (struct spec){ .family = AF_INET, .src = { .any = true }, .dst = { .lit = &ps } };
+		/* 168.63.129.16: DNS (udp and tcp 53), and the wire server the
+		 * VM agent reports to (tcp 80, 32526) -- not every port */
+		s = (struct spec){ .family = AF_INET, .src = { .any = true }, .dst = { .lit = &ps },
+				   .proto = PROTO_ANY, .dports = &p53 };
 		emit_rule(c, chain, &s, ACT_ACCEPT, NULL, CAT_PLATFORM, dir, "azure-dns");
+		s = (struct spec){ .family = AF_INET, .src = { .any = true }, .dst = { .lit = &ps },
+				   .proto = PROTO_TCP, .dports = &pws };
+		emit_rule(c, chain, &s, ACT_ACCEPT, NULL, CAT_PLATFORM, dir, "azure-wireserver");
+		s = (struct spec){ .family = AF_INET, .src = { .any = true }, .dst = { .lit = &ps } };
 		ps.n = 0;
 		if (pset_add_prefix(&ps, &imds) < 0)
 			c->oom = true;

@@ -29,7 +29,13 @@ struct pctx {
 	struct diags *d;
 	yaml_document_t *doc;
 	struct policy *p;
+	unsigned suggested;	/* unknown tags given a "did you mean" (bounded) */
 };
+
+/* "did you mean" for the first this many unknown tags of a file only: each
+ * compares the name with every tag (a review made `check` run for minutes
+ * with tens of thousands of unknown names) */
+#define MAX_SUGGESTIONS 32
 
 /* ---------------------------------------------------------------- names */
 
@@ -1423,6 +1429,11 @@ static void parse_outbound_rule(struct pctx *c, yaml_node_t *m, size_t idx,
 		if (!name_ok(s, 80))
 			error_at(c, v[O_NAME], "invalid outbound rule name '%s' (1..80 "
 				 "characters of A-Z, a-z, 0-9 and _.-)", s);
+		else if (strcasecmp(s, "DenyUnapprovedOutbound") == 0)
+			/* its comment would be the final drop's: the flow table,
+			 * counters and coverage could not tell them apart */
+			error_at(c, v[O_NAME], "outbound rule name '%s' is reserved (the managed "
+				 "network's final drop, managed:out:DenyUnapprovedOutbound)", s);
 		else if ((o->name = xstrdup(c, s)))
 			*nm = (struct named){ o->name, npos(v[O_NAME]), idx };
 	}
@@ -1874,10 +1885,14 @@ static void resolve_item(struct pctx *c, const struct tagdb *tags, struct addr_i
 		it->tag = t;
 		goto out;
 	}
+	if (c->suggested >= MAX_SUGGESTIONS)
+		tags = NULL;	/* and no pseudo-tag either: the same message each time */
+	else
+		c->suggested++;
 	if (tags)
 		sugg = tagdb_suggest(tags, name);
 	/* The pseudo-tags are not in the file but are typed just as often. */
-	for (int i = 0; pseudo_tags[i]; i++) {
+	for (int i = 0; tags && pseudo_tags[i]; i++) {
 		size_t dp = edit_distance_ci(name, pseudo_tags[i]);
 		if (dp <= 2 && (!sugg || dp < edit_distance_ci(name, sugg)))
 			sugg = pseudo_tags[i];

@@ -317,7 +317,16 @@ const char *tagdb_suggest(const struct tagdb *db, const char *name)
 	const char *best = NULL;
 	size_t bestd = (size_t)-1, len = strlen(name);
 
+	size_t maxd = len / 3 > 2 ? len / 3 : 2;
+
+	if (len > 256)
+		return NULL;		/* no tag is named so */
 	for (size_t i = 0; i < db->n; i++) {
+		size_t tl = strlen(db->tags[i].name);
+
+		/* the distance is at least the difference of the lengths */
+		if ((tl > len ? tl - len : len - tl) > maxd || (tl > len ? tl - len : len - tl) >= bestd)
+			continue;
 		size_t d = edit_distance_ci(name, db->tags[i].name);
 		if (d < bestd) {
 			bestd = d;
@@ -325,7 +334,7 @@ const char *tagdb_suggest(const struct tagdb *db, const char *name)
 		}
 	}
 	/* Only suggest when the name is plausibly a typo: at most a third wrong. */
-	if (best && bestd <= (len / 3 > 2 ? len / 3 : 2))
+	if (best && bestd <= maxd)
 		return best;
 	return NULL;
 }

@@ -53,6 +53,10 @@ expect_denied  "approved-only: host -> internet outside address_prefixes:443 den
 expect_allowed "approved-only: host -> AzureMachineLearning udp 5831 allowed (required, v4)" host udp $AML4 5831
 expect_allowed "approved-only: host -> AzureMachineLearning udp 5831 allowed (required, v6)" host udp $AML6 5831
 expect_denied  "approved-only: host -> AzureMachineLearning udp 5000 denied" host udp $AML4 5000
+# the DHCP client's platform rule reaches Azure's DHCP service or broadcast only:
+# from port 68 to port 67 elsewhere is not a way out (it was, before a review)
+expect_denied  "approved-only: host udp 68 -> internet udp 67 denied (DHCP only to 168.63.129.16 or broadcast)" host udp $INET4 67 "$HOST4#68"
+expect_denied  "approved-only: host udp 546 -> internet udp 547 denied (DHCPv6 only on the link)" host udp $INET6 547 "$HOST6#546"
 expect_allowed "approved-only: host -> AzureMachineLearning:18881 allowed (required)" host tcp $AML4 18881
 expect_allowed "approved-only: host -> BatchNodeManagement.EastUS:443 allowed (required)" host tcp $BATCH4 443
 expect_denied  "approved-only: host -> BatchNodeManagement.EastUS:80 denied" host tcp $BATCH4 80

@@ -649,9 +649,80 @@ static void test_load_reports_everything(void **state)
 	tagdb_free(tags);
 }
 
+/* "did you mean" for the first 32 unknown tags of a file only (each compares
+ * the name with every tag: a review made `check` run for minutes with 40,000
+ * unknown names); the others are still reported, plainly. */
+static void test_suggestions_bounded(void **state)
+{
+	char *text = NULL, *out = NULL;
+	size_t tlen = 0, len = 0;
+	FILE *m = open_memstream(&text, &tlen);
+	struct tagdb *tags = load_tags();
+	struct diags d = {0};
+	struct policy *p = NULL;
+
+	(void)state;
+	assert_non_null(m);
+	fprintf(m, "version: 1\nworkspace: ws\nsecurity_rules:\n");
+	for (int i = 0; i < 34; i++)
+		fprintf(m, "  - {name: R%d, priority: %d, direction: inbound, access: allow, "
+			"protocol: tcp, source: AzureMachineLerning}\n", i, 100 + i);
+	fclose(m);
+	assert_int_equal(policy_load("t.yaml", text, tlen, tags, &p, &d), -1);
+	assert_int_equal(d.errors, 34);
+	m = open_memstream(&out, &len);
+	diags_print(&d, m);
+	fclose(m);
+	assert_non_null(strstr(out, "t.yaml:35:"));	/* the 32nd: with a suggestion */
+	assert_non_null(strstr(strstr(out, "t.yaml:35:"), "did you mean 'AzureMachineLearning'?\n"
+							   "t.yaml:36:"));
+	assert_non_null(strstr(out, "t.yaml:36:90: error: unknown service tag 'AzureMachineLerning'\n"));
+	assert_non_null(strstr(out, "t.yaml:37:90: error: unknown service tag 'AzureMachineLerning'\n"));
+	free(out);
+	free(text);
+	diags_clear(&d);
+	tagdb_free(tags);
+}
+
+/* An outbound rule may not take the name of the managed network's final drop:
+ * its nft comment would be the drop's (found by a review: the flow table said
+ * "accept managed:DenyUnapprovedOutbound" for one flow, "drop" for the next). */
+static void test_reserved_outbound_name(void **state)
+{
+	static const char text[] =
+		"version: 1\n"
+		"workspace: ws\n"
+		"managed_network:\n"
+		"  isolation_mode: allow_only_approved_outbound\n"
+		"  outbound_rules:\n"
+		"    - name: denyunapprovedoutbound\n"
+		"      type: service_tag\n"
+		"      destination: {service_tag: Storage, protocol: TCP, port_ranges: \"443\"}\n";
+	struct tagdb *tags = load_tags();
+	struct diags d = {0};
+	struct policy *p = NULL;
+	char *out = NULL;
+	size_t len = 0;
+	FILE *m;
+
+	(void)state;
+	assert_int_equal(policy_load("t.yaml", text, sizeof(text) - 1, tags, &p, &d), -1);
+	m = open_memstream(&out, &len);
+	diags_print(&d, m);
+	fclose(m);
+	assert_string_equal(out, "t.yaml:6:13: error: outbound rule name 'denyunapprovedoutbound' is "
+			    "reserved (the managed network's final drop, "
+			    "managed:out:DenyUnapprovedOutbound)\n");
+	free(out);
+	diags_clear(&d);
+	tagdb_free(tags);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_reserved_outbound_name),
+		cmocka_unit_test(test_suggestions_bounded),
 		cmocka_unit_test(test_names),
 		cmocka_unit_test(test_portspec),
 		cmocka_unit_test(test_defaults_and_fields),
