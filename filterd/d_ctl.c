@@ -132,9 +132,10 @@ int ctl_open(struct daemon *d)
 	 * descriptor; the mode came from the umask, no chmod. */
 	int pfd = open(d->cfg.socket, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 
-	if (pfd < 0 || fstat(pfd, &st) < 0 || !S_ISSOCK(st.st_mode) || st.st_nlink != 1) {
-		dlog("event=error what=socket path=%s error=\"replaced right after it was made\"",
-		     d->cfg.socket);
+	if (pfd < 0 || fstat(pfd, &st) < 0 || !S_ISSOCK(st.st_mode) || st.st_nlink != 1 ||
+	    st.st_uid != geteuid()) {
+		dlog("event=error what=socket path=%s error=\"%s\"", d->cfg.socket,
+		     pfd < 0 ? strerror(errno) : "replaced right after it was made (not our socket)");
 		if (pfd >= 0)
 			close(pfd);
 		close(fd);
@@ -612,7 +613,8 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 			daemon_confirm_timeout(d, "confirm", "not confirmed in time",
 					       "a confirmation came after the window");
 			return json_pack("{s:b,s:s}", "ok", 0, "error",
-					 "too late: the confirmation window has ended; the previous policy is back in force");
+					 "too late: the confirmation window has ended; filterd rolled back "
+					 "to the previous policy (filterctl status says what is in force)");
 		}
 		daemon_pending_end(d);	/* an hbi policy latches once it is confirmed */
 		dlog("event=confirmed sha256=%.16s by=%s", d->cur.sha256, c->who.user);

@@ -91,19 +91,33 @@ static void count_rule(const char *comment)
 
 /* ---- pcap ---------------------------------------------------------------- */
 
+/* libpcap opens by name (fopen "ab+"), following links; so it is given
+ * the file already opened here without following one, by its descriptor's
+ * /proc name -- the same file, whatever the path names by then (a review:
+ * a link swapped in between made root create and fill a file elsewhere). */
+static pcap_dumper_t *dump_open_fd(int fd)
+{
+	char proc[64];
+	pcap_dumper_t *p;
+
+	snprintf(proc, sizeof(proc), "/proc/self/fd/%d", fd);
+	p = pcap_dump_open_append(dl.dead, proc);
+	close(fd);
+	return p;
+}
+
 static int pcap_open_file(void)
 {
 	char err[PCAP_ERRBUF_SIZE];
 	struct stat st;
 	/* Created here with the final mode: dropped packets are traffic data. */
-	int fd = open(dl.pcap_path, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+	int fd = open(dl.pcap_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
 
 	if (fd < 0) {
 		dlog("event=warning what=drop-pcap file=%s error=\"%s\"", dl.pcap_path, strerror(errno));
 		return -1;
 	}
-	close(fd);
-	dl.dump = pcap_dump_open_append(dl.dead, dl.pcap_path);
+	dl.dump = dump_open_fd(fd);
 	if (!dl.dump) {
 		/* not a raw-IP pcap of ours: keep it aside, start afresh */
 		snprintf(err, sizeof(err), "%s", pcap_geterr(dl.dead));
@@ -112,15 +126,15 @@ static int pcap_open_file(void)
 		dlog("event=warning what=drop-pcap file=%s error=\"%s\" action=\"moved to %s\"", dl.pcap_path,
 		     err, old);
 		if (rename(dl.pcap_path, old) < 0 ||
-		    (fd = open(dl.pcap_path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
+		    (fd = open(dl.pcap_path, O_RDWR | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)) < 0)
 			return -1;
-		close(fd);
-		dl.dump = pcap_dump_open_append(dl.dead, dl.pcap_path);
+		dl.dump = dump_open_fd(fd);
 		if (!dl.dump)
 			return -1;
 	}
 	pcap_dump_flush(dl.dump);
-	dl.st.pcap_bytes = stat(dl.pcap_path, &st) == 0 ? (uint64_t)st.st_size : PCAP_FILE_HDR;
+	dl.st.pcap_bytes = fstat(fileno(pcap_dump_file(dl.dump)), &st) == 0 ? (uint64_t)st.st_size :
+			   PCAP_FILE_HDR;
 	return 0;
 }
 

@@ -22,6 +22,7 @@
  * directories). */
 #include "daemon.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
@@ -70,10 +71,48 @@ int privs_resolve(const struct config *c, struct run_as *ra, char *err, size_t e
 	return 0;
 }
 
-int privs_become(const struct run_as *ra, char *err, size_t errlen)
+/* path and every directory above it only root can change (a directory
+ * writable by others only with the sticky bit): else the user filterd
+ * becomes could rewrite the configuration the next start reads as root. */
+static int root_only(const char *path, char *err, size_t errlen)
+{
+	char buf[PATH_MAX];
+	struct stat st;
+	char *slash;
+
+	if (!realpath(path, buf)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -1;
+	}
+	for (bool file = true;; file = false) {
+		if (lstat(buf[0] ? buf : "/", &st) < 0) {
+			snprintf(err, errlen, "%s: %s", buf[0] ? buf : "/", strerror(errno));
+			return -1;
+		}
+		if (st.st_uid != 0 ||
+		    ((st.st_mode & (S_IWGRP | S_IWOTH)) && (file || !(st.st_mode & S_ISVTX)))) {
+			snprintf(err, errlen, "user = needs a configuration only root can change, and "
+				 "%s is %s (owner uid %u, mode %04o): the user could rewrite %s for the "
+				 "next start as root", buf[0] ? buf : "/", st.st_uid ? "not root's" :
+				 "writable by others", (unsigned)st.st_uid, (unsigned)(st.st_mode & 07777),
+				 path);
+			return -1;
+		}
+		if (!buf[0])
+			return 0;
+		slash = strrchr(buf, '/');
+		if (!slash)
+			return 0;
+		*slash = '\0';	/* the parent; "" stands for / */
+	}
+}
+
+int privs_become(const struct run_as *ra, const char *config, char *err, size_t errlen)
 {
 	if (!ra->change)
 		return 0;
+	if (config && root_only(config, err, errlen) < 0)
+		return -1;
 	capng_clear(CAPNG_SELECT_BOTH);
 	if (capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_NET_ADMIN) < 0 ||
 	    capng_update(CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_CHOWN) < 0 ||
@@ -94,6 +133,55 @@ int privs_become(const struct run_as *ra, char *err, size_t errlen)
 		return -1;
 	}
 	return 0;
+}
+
+int privs_check_state(const struct config *c, char *err, size_t errlen)
+{
+	DIR *dp;
+	struct dirent *e;
+	int dfd, ret = 0;
+
+	if (access(c->state_dir, R_OK | W_OK | X_OK) < 0) {
+		snprintf(err, errlen, "%s: %s (uid %u; a state directory left by a run as root "
+			 "must be chowned to the user filterd runs as)", c->state_dir, strerror(errno),
+			 (unsigned)geteuid());
+		return -1;
+	}
+	dfd = open(c->state_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	dp = dfd >= 0 ? fdopendir(dfd) : NULL;
+	if (!dp) {
+		if (dfd >= 0)
+			close(dfd);
+		snprintf(err, errlen, "%s: %s", c->state_dir, strerror(errno));
+		return -1;
+	}
+	while (!ret && (e = readdir(dp))) {
+		struct stat st;
+
+		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
+			continue;
+		if (faccessat(dfd, e->d_name, R_OK | W_OK, 0) < 0) {
+			snprintf(err, errlen, "%s/%s: %s (uid %u; files a run as root left must be "
+				 "chowned to the user filterd runs as)", c->state_dir, e->d_name,
+				 strerror(errno), (unsigned)geteuid());
+			ret = -1;
+		}
+	}
+	closedir(dp);
+	return ret;
+}
+
+void privs_drop_chown(void)
+{
+	capng_get_caps_process();
+	if (!capng_have_capability(CAPNG_EFFECTIVE, CAP_CHOWN) &&
+	    !capng_have_capability(CAPNG_PERMITTED, CAP_CHOWN))
+		return;
+	if (geteuid() == 0)
+		return;		/* root keeps it until privs_drop (it has all of them) */
+	capng_update(CAPNG_DROP, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_CHOWN);
+	if (capng_apply(CAPNG_SELECT_CAPS) < 0)
+		dlog("event=warning what=capabilities error=\"cannot drop CAP_CHOWN\"");
 }
 
 /* Keeps CAP_NET_ADMIN only.  Reducing the bounding set needs CAP_SETPCAP;
@@ -157,7 +245,7 @@ int privs_drop(struct daemon *d, const struct run_as *ra)
 	int bextra = 0;
 
 	if (keep_net_admin(&bextra) < 0) {
-		dlog("event=warning what=capabilities uid=%u error=\"cannot drop capabilities\"",
+		dlog("event=error what=capabilities uid=%u error=\"cannot drop capabilities\"",
 		     (unsigned)geteuid());
 		return -1;
 	}

@@ -246,8 +246,14 @@ static void on_monitor(struct daemon *d)
 			 * of them may have been a change to our table, so
 			 * the table is checked as if it was (a review hid a
 			 * rule behind a flood of another table's events) */
-			dlog("event=warning what=monitor error=\"%s\" note=\"events were lost; the table is checked whole\"",
-			     strerror(errno));
+			static time_t said;	/* a line a minute at most */
+			time_t now = mono_now();
+
+			if (!said || now - said >= 60) {
+				said = now;
+				dlog("event=warning what=monitor error=\"%s\" note=\"events were lost; the table is checked whole (said once a minute)\"",
+				     strerror(errno));
+			}
 			foreign = true;
 			continue;
 		}
@@ -422,7 +428,7 @@ int main(int argc, char **argv)
 	/* the user to become, before anything is applied: a wrong name stops here */
 	struct run_as run_as;
 	if (privs_resolve(&d->cfg, &run_as, err, sizeof(err)) < 0 ||
-	    privs_become(&run_as, err, sizeof(err)) < 0) {
+	    privs_become(&run_as, d->cfg.path, err, sizeof(err)) < 0) {
 		dlog("event=error what=user error=\"%s\" note=\"nothing was applied; the rules in force are unchanged\"", err);
 		return release(d, 1);
 	}
@@ -434,6 +440,14 @@ int main(int argc, char **argv)
 	}
 	if (mkdir(d->cfg.state_dir, 0700) < 0 && errno != EEXIST) {
 		dlog("event=error what=state_dir dir=%s error=\"%s\"", d->cfg.state_dir, strerror(errno));
+		return release(d, 1);
+	}
+	/* a state the daemon cannot read would be taken for none: the hbi
+	 * latch and roles set at run time silently gone (a review: a state
+	 * directory a run as root left, then user = NAME) -- stop instead */
+	if (privs_check_state(&d->cfg, err, sizeof(err)) < 0) {
+		dlog("event=error what=state_dir dir=%s error=\"%s\" note=\"nothing was applied; the rules in force are unchanged\"",
+		     d->cfg.state_dir, err);
 		return release(d, 1);
 	}
 	daemon_load_state(d);
@@ -465,6 +479,7 @@ int main(int argc, char **argv)
 	timerfd_settime(d->confirm_fd, 0, &tick, NULL);
 	if (ctl_open(d) < 0)
 		return release(d, 1);
+	privs_drop_chown();	/* the socket has its group: CAP_CHOWN's only use */
 	add_fd(d, d->ctl_fd);
 	open_monitor(d);
 	observe_start(d);
@@ -488,7 +503,12 @@ int main(int argc, char **argv)
 	apply_res_free(&res);
 	daemon_resume_pending(d);
 
-	privs_drop(d, &run_as);
+	if (privs_drop(d, &run_as) < 0) {
+		/* more than CAP_NET_ADMIN would stay: not a daemon to keep
+		 * running (the table stays as fail_mode says) */
+		dlog("event=error what=capabilities note=\"exiting: the capabilities could not be reduced to CAP_NET_ADMIN\"");
+		return release(d, 1);
+	}
 	sd_notifyf(0, "READY=1\nSTATUS=%s\nMAINPID=%d", d->cur.text ? "policy in force" : "no policy in force",
 		   (int)getpid());
 

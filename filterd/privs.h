@@ -22,8 +22,16 @@ struct run_as {
 int privs_resolve(const struct config *c, struct run_as *ra, char *err, size_t errlen);
 /* Started as root with cfg.user (ra->change): becomes that user now, before
  * any file is touched, keeping CAP_NET_ADMIN and CAP_CHOWN (the socket's
- * group), the bounding set cut to CAP_NET_ADMIN.  0, or -1 with err. */
-int privs_become(const struct run_as *ra, char *err, size_t errlen);
+ * group), the bounding set cut to CAP_NET_ADMIN.  config (the file it was
+ * read from, or NULL) and the directories above it must be root's alone.
+ * 0, or -1 with err. */
+int privs_become(const struct run_as *ra, const char *config, char *err, size_t errlen);
+/* The state directory and every file in it readable and writable by this
+ * process (else the hbi latch and the roles set at run time would be taken
+ * for absent): 0, or -1 with err naming the first that is not. */
+int privs_check_state(const struct config *c, char *err, size_t errlen);
+/* Once the socket has its group: CAP_CHOWN goes (a no-op when not held). */
+void privs_drop_chown(void);
 /* After the start-up apply: keeps CAP_NET_ADMIN only, logs event=user and
  * event=capabilities, and warns about each path it cannot write.  0, or -1
  * when the capabilities cannot be reduced (logged). */

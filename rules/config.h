@@ -22,7 +22,7 @@ struct config {
 	char *state_dir;
 	char *socket;
 	unsigned socket_mode;
-	char *socket_group;	/* group owning the socket, "" = root's */
+	char *socket_group;	/* group owning the socket, "" = the daemon's own */
 	char *user;		/* user filterd runs as after start-up, "" = stays as started */
 	char *table;
 	enum fail_mode fail_mode;

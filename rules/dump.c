@@ -1,6 +1,7 @@
 #include "dump.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -553,10 +554,18 @@ int ruleset_save(const struct ruleset *rs, const char *path, char *err, size_t e
 		fail(err, errlen, "out of memory");
 		goto out;
 	}
-	f = fopen(tmp, "wb");
-	if (!f) {
-		fail(err, errlen, "%s: %s", tmp, strerror(errno));
-		goto out;
+	{	/* a new file, never through a link left at that name */
+		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+
+		if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
+			fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+		f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+		if (!f) {
+			fail(err, errlen, "%s: %s", tmp, strerror(errno));
+			if (fd >= 0)
+				close(fd);
+			goto out;
+		}
 	}
 	if (fwrite(data, 1, len, f) != len || fflush(f) != 0 || fsync(fileno(f)) != 0) {
 		fail(err, errlen, "%s: write failed: %s", tmp, strerror(errno));

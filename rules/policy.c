@@ -1885,14 +1885,14 @@ static void resolve_item(struct pctx *c, const struct tagdb *tags, struct addr_i
 		it->tag = t;
 		goto out;
 	}
-	if (c->suggested >= MAX_SUGGESTIONS)
-		tags = NULL;	/* and no pseudo-tag either: the same message each time */
-	else
+	bool suggest = c->suggested < MAX_SUGGESTIONS;
+
+	if (suggest)
 		c->suggested++;
-	if (tags)
+	if (tags && suggest)
 		sugg = tagdb_suggest(tags, name);
 	/* The pseudo-tags are not in the file but are typed just as often. */
-	for (int i = 0; tags && pseudo_tags[i]; i++) {
+	for (int i = 0; suggest && pseudo_tags[i]; i++) {
 		size_t dp = edit_distance_ci(name, pseudo_tags[i]);
 		if (dp <= 2 && (!sugg || dp < edit_distance_ci(name, sugg)))
 			sugg = pseudo_tags[i];

@@ -224,18 +224,53 @@ fi
 stop "$P"
 rm -f "$A/log/audit.log"
 
-# ---- what a run as root left is named, not taken over -----------------------------
+# ---- what a run as root left stops the start, and is not taken over ----------------
+# (a state it cannot read would be taken for none: the hbi latch gone)
 E=$T/e
 mkfiles "$E" "$U"
 fd "$E" -- && up "$E" && stop "$FDPID"
+nft_table host -s >"$T/e-before.nft"
+fd "$E" -- --set user="$U"
+wait "$FDPID" 2>/dev/null
+rc=$?
+nft_table host -s >"$T/e-after.nft"
+if [ $rc = 1 ] && log_has "$E" "event=error what=state_dir dir=$E/state error=\"$E/state: Permission denied (uid $UID_U; a state directory left by a run as root must be chowned" &&
+	[ "$(stat -c %U "$E/state")" = root ] && cmp -s "$T/e-before.nft" "$T/e-after.nft"; then
+	ok "privs: a state directory a run as root left stops a start as $U (exit 1, says to chown it), stays root's, the table untouched"
+else
+	not_ok "privs: root's leftovers" "exit $rc" "$(grep -E 'warning|error' "$E/out" | tail -4)"
+fi
+chown -R "$U:$G" "$E/state" "$E/log/audit.log"
+nl0=$(wc -l <"$E/out")
 fd "$E" -- --set user="$U"
 P=$FDPID
-if up "$E" && log_has "$E" "event=warning what=privileges state_dir=$E/state dir=$E/state uid=$UID_U error=\"Permission denied\"" &&
-	log_has "$E" "event=warning what=privileges audit_log=$E/log/audit.log uid=$UID_U error=\"Permission denied\"" &&
-	[ "$(stat -c %U "$E/state")" = root ] && [ "$(stat -c %U "$E/log/audit.log")" = root ]; then
-	ok "privs: a state directory and audit log a run as root left are named at start, and stay root's"
+if up "$E" && ! tail -n +"$((nl0 + 1))" "$E/out" | grep -q "what=privileges"; then
+	ok "privs: chowned to $U, the same state starts"
 else
-	not_ok "privs: root's leftovers named" "$(grep -E 'warning|error' "$E/out" | tail -6)" "$(ls -la "$E" "$E/log")"
+	not_ok "privs: chowned state starts" "$(tail -4 "$E/out")"
+fi
+stop "$P"
+
+# ---- a configuration the user could rewrite: a root start refuses user = ----------
+F=$T/f
+mkfiles "$F" "$U"
+mkdir -m 0700 "$F/state" && chown "$U:$G" "$F/state"
+printf 'user = %s\n' "$U" >"$F/etc/filterd.conf"	# in U's etc directory
+fd "$F" -- --config "$F/etc/filterd.conf"
+wait "$FDPID" 2>/dev/null
+rc=$?
+if [ $rc = 1 ] && log_has "$F" "event=error what=user error=\"user = needs a configuration only root can change, and $F/etc is not root's"; then
+	ok "privs: a root start refuses user = when $U could rewrite filterd.conf (its directory is $U's)"
+else
+	not_ok "privs: config in the user's directory" "exit $rc" "$(tail -3 "$F/out")"
+fi
+mkdir -m 0755 "$T/rootetc" && mv "$F/etc/filterd.conf" "$T/rootetc/" && chmod 644 "$T/rootetc/filterd.conf"
+fd "$F" -- --config "$T/rootetc/filterd.conf"
+P=$FDPID
+if up "$F" && [ "$(st "$P" Uid)" = "$want_ids" ]; then
+	ok "privs: the same configuration in a root-only directory: started, $U"
+else
+	not_ok "privs: root-only config" "$(tail -3 "$F/out")"
 fi
 stop "$P"
 
