@@ -166,9 +166,14 @@ static int ensure_tags(struct daemon *d, char *err, size_t errlen, struct tagdb 
 		 st.st_mtim.tv_nsec);
 	if (d->tags && strcmp(sig, d->tags_sig) == 0)
 		return 0;
-	struct tagdb *t = tagdb_load(d->cfg.tags, err, errlen);
+	char *raw = NULL;
+	size_t rawlen = 0;
+	struct tagdb *t = tagdb_load_raw(d->cfg.tags, &raw, &rawlen, err, errlen);
 	if (!t)
 		return -1;
+	free(d->tags_raw);
+	d->tags_raw = raw;
+	d->tags_raw_len = rawlen;
 	if (d->tags)
 		dlog("event=tags-loaded file=%s change_number=%ld->%ld tags=%zu prefixes=%zu",
 		     d->cfg.tags, d->tags->change_number, t->change_number, t->n, t->total_prefixes);
@@ -715,6 +720,20 @@ out:
 	policy_free(pol);
 	diags_clear(&dg);
 	free(filebuf);
+	if (d->tags_raw) {
+		/* the tags in force kept beside the policy in force: a start
+		 * whose files are refused and that finds no table (a reboot)
+		 * falls back to both (filterd.c) */
+		if (ret == 0) {
+			char *p = state_path(d, "tags.json");
+
+			if (!p || write_atomic(p, d->tags_raw, d->tags_raw_len, 0600) < 0)
+				dlog("event=state-write-failed what=tags error=\"%s\"", strerror(errno));
+			free(p);
+		}
+		free(d->tags_raw);
+		d->tags_raw = NULL;
+	}
 	if (prev_tags && ret != 0) {
 		/* refused: the tags in force stay what the loop compiles with */
 		dlog("event=tags-not-taken file=%s change_number=%ld kept_change_number=%ld "

@@ -50,6 +50,9 @@ struct daemon {
 	char runs_as[96];		/* "NAME (uid N), CAPS" once privileges are dropped */
 
 	struct tagdb *tags;
+	char *tags_raw;			/* the bytes of tags just loaded: kept in state_dir
+					 * (tags.json) once an apply with them succeeds */
+	size_t tags_raw_len;
 	char tags_sig[128];		/* identity of the loaded tags file */
 	struct compiled *current;	/* what the kernel holds */
 	struct applied cur, prev;	/* current and previous applied policies */

@@ -307,6 +307,44 @@ static void on_tick(struct daemon *d)
 		daemon_confirm_timeout(d, "timer", "not confirmed in time", NULL);
 }
 
+/* A start whose policy or tags file is refused and that finds no table in
+ * the kernel (after a reboot: a persistent table outlives filterd, not the
+ * kernel) puts the last policy and tags in force back -- state_dir's
+ * current.yaml and tags.json -- rather than leave the host unfiltered until
+ * someone fixes the files.  The files stay as they are; the next reload
+ * reads them again.  0 when it applied them. */
+static int startup_fallback(struct daemon *d, const struct actor *boot)
+{
+	char *tags_path = NULL, *saved_tags = d->cfg.tags, *text;
+	struct apply_res res;
+	struct stat st;
+	int rc;
+
+	if (!d->cur.text || asprintf(&tags_path, "%s/tags.json", d->cfg.state_dir) < 0)
+		return -1;
+	if (stat(tags_path, &st) < 0 || !(text = strdup(d->cur.text))) {
+		free(tags_path);
+		return -1;
+	}
+	d->cfg.tags = tags_path;
+	rc = daemon_apply(d, &(struct apply_req){ .who = boot, .startup = true, .text = text,
+					       .len = strlen(text), .name = "state: last in force" },
+			  &res);
+	d->cfg.tags = saved_tags;
+	d->tags_sig[0] = '\0';		/* the configured file is read again next time */
+	if (rc == 0)
+		dlog("event=fallback-applied sha256=%.16s tags_change_number=%ld note=\"the policy or tags file was refused and the kernel held no table: the last policy and tags in force (state_dir) are in force again; fix the files and reload\"",
+		     d->cur.sha256, d->tags ? d->tags->change_number : -1L);
+	else
+		dlog("event=fallback-failed error=\"%s\"", res.error);
+	audit_write(d, boot, "startup-fallback", rc == 0 ? "applied" : "rejected", res.error,
+		    rc == 0 ? &d->cur : NULL, res.ms);
+	apply_res_free(&res);
+	free(text);
+	free(tags_path);
+	return rc;
+}
+
 static int open_monitor(struct daemon *d)
 {
 	d->mon = mnl_socket_open2(NETLINK_NETFILTER, SOCK_NONBLOCK | SOCK_CLOEXEC);
@@ -496,6 +534,8 @@ int main(int argc, char **argv)
 		if (nl_table_query(d->nl, d->cfg.table, NFPROTO_INET, &info) == 0 && info.exists)
 			dlog("event=kept-existing-table table=inet %s flags=0x%x note=\"no valid policy at startup; the table found in the kernel stays in force\"",
 			     d->cfg.table, info.flags);
+		else if (startup_fallback(d, &boot) == 0)
+			;	/* the last policy and tags in force again (logged) */
 		else
 			dlog("event=no-policy-in-force note=\"no valid policy and no table: nothing is filtered until a valid policy is applied\"");
 	}

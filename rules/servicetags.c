@@ -225,6 +225,12 @@ struct tagdb *tagdb_load_buffer(const char *name, const char *buf, size_t len,
 
 struct tagdb *tagdb_load(const char *path, char *err, size_t errlen)
 {
+	return tagdb_load_raw(path, NULL, NULL, err, errlen);
+}
+
+struct tagdb *tagdb_load_raw(const char *path, char **raw, size_t *rawlen, char *err,
+			     size_t errlen)
+{
 	FILE *f = fopen(path, "rb");
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
@@ -259,6 +265,11 @@ struct tagdb *tagdb_load(const char *path, char *err, size_t errlen)
 		goto out;
 	}
 	db = tagdb_load_buffer(path, buf, len, err, errlen);
+	if (db && raw) {
+		*raw = buf;
+		*rawlen = len;
+		buf = NULL;
+	}
 out:
 	free(buf);
 	fclose(f);

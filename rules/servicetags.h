@@ -29,6 +29,10 @@ struct tagdb {
  * (the reason names the JSON line/column for syntax errors and the tag for bad
  * prefixes); nothing is half-loaded. */
 struct tagdb *tagdb_load(const char *path, char *err, size_t errlen);
+/* tagdb_load, and (when raw) the file's bytes as read, for the caller to keep
+ * (free) -- the very text the database came from. */
+struct tagdb *tagdb_load_raw(const char *path, char **raw, size_t *rawlen, char *err,
+			     size_t errlen);
 /* Same from memory; name is used in messages. */
 struct tagdb *tagdb_load_buffer(const char *name, const char *buf, size_t len,
 				char *err, size_t errlen);

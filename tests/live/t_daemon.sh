@@ -545,6 +545,47 @@ else
 fi
 
 # =====================================================================
+# d5: a start after a reboot with files it refuses: the last policy and tags
+# in force come back (a deny rule's tag emptied by the tags file)
+# =====================================================================
+ns_add boot || { not_ok "fallback: namespace"; finish; }
+{ pol_text live-boot false 8090; printf '%s\n' '  - name: DenyKeyVaultOut' '    priority: 300' \
+	'    direction: outbound' '    access: deny' '    protocol: tcp' '    destination: AzureKeyVault'; } >"$T/boot.yaml"
+cp "$EXTAGS" "$T/boot-tags.json"
+chmod 644 "$T/boot.yaml" "$T/boot-tags.json"
+if fd_start d5 boot "$T/boot.yaml" "$T/boot-tags.json"; then
+	table boot >"$T/boot-before.table"
+	kill -TERM "$PID_d5"; wait "$PID_d5" 2>/dev/null
+	nsx boot nft delete table inet filterd	# what a reboot leaves: no table
+	"$PY" -c '
+import json, sys
+d = json.load(open(sys.argv[1])); d["changeNumber"] += 1
+for v in d["values"]:
+    if v["name"] == "AzureKeyVault": v["properties"]["addressPrefixes"] = []
+json.dump(d, open(sys.argv[1], "w"))' "$T/boot-tags.json"
+	fb0=$(nlines d5 'event=fallback-applied')
+	if fd_start d5 boot "$T/boot.yaml" "$T/boot-tags.json" &&
+		more_lines d5 'event=fallback-applied' "${fb0:-0}" && nlines d5 'it would deny nothing' >/dev/null &&
+		table boot >"$T/boot-after.table" && cmp -s "$T/boot-before.table" "$T/boot-after.table" &&
+		grep -q '"op":"startup-fallback","result":"applied"' "$(faudit d5)"; then
+		ok "fallback: files refused at start and no table: the last policy and tags in force are back (the same table, audited)"
+	else
+		not_ok "fallback: last policy and tags in force" "$(grep -E 'fallback|rejected|no-policy' "$(flog d5)" | tail -3)" \
+			"$(diff "$T/boot-before.table" "$T/boot-after.table" 2>&1 | head -5)"
+	fi
+	cp "$EXTAGS" "$T/boot-tags.json.new" && mv "$T/boot-tags.json.new" "$T/boot-tags.json"
+	if wait_until 5 sh -c "grep -q 'event=tags-loaded file=$T/boot-tags.json' '$(flog d5)'" &&
+		ctl d5 status --json | json_get /dev/stdin tags_loaded_change_number | grep -qx 1; then
+		ok "fallback: fixed files are read again on the next change (tags file back, change number 1)"
+	else
+		not_ok "fallback: files read again" "$(tail -3 "$(flog d5)")"
+	fi
+	kill -TERM "$PID_d5"; wait "$PID_d5" 2>/dev/null
+else
+	not_ok "fallback: first start" "$(tail -3 "$(flog d5)")"
+fi
+
+# =====================================================================
 # d4: real service tags, swapped 20240415 -> 20240506 -> back
 # =====================================================================
 if [ ! -f "$REAL1" ] || [ ! -f "$REAL2" ]; then
