@@ -206,6 +206,49 @@ topo_setup() {
 
 # ---- policy -------------------------------------------------------------
 
+# live_policy WORKSPACE HBI [PORT...]: the daemon tests' small policy (no FQDN):
+# the Azure ML inbound rule, and for every PORT an inbound allow of tcp PORT
+# from 203.0.113.0/24 (rule AllowInet<PORT>).
+live_policy() {
+	local ws=$1 hbi=$2 p prio=200
+	shift 2 2>/dev/null
+	cat <<EOF
+# live test policy (lib.sh live_policy)
+version: 1
+workspace: $ws
+region: eastus
+hbi_workspace: $hbi
+
+virtual_network:
+  address_space: [10.0.0.0/16, "fd00:10::/48"]
+
+managed_network:
+  isolation_mode: disabled
+
+security_rules:
+  - name: AllowAzureMachineLearning
+    priority: 110
+    direction: inbound
+    access: allow
+    protocol: tcp
+    source: AzureMachineLearning
+    destination_ports: "44224"
+EOF
+	for p in "$@"; do
+		prio=$((prio + 1))
+		cat <<EOF
+  - name: AllowInet$p
+    priority: $prio
+    direction: inbound
+    access: allow
+    protocol: tcp
+    source: 203.0.113.0/24
+    destination_ports: "$p"
+EOF
+	done
+}
+
+
 # apply NS POLICY [TAGS]: filterctl apply in NS; output kept in $APPLY_OUT.
 APPLY_OUT=
 apply() {

@@ -83,46 +83,9 @@ for k in sys.argv[2].split("."):
 print("null" if v is None else v)' "$1" "$2"
 }
 
-# pol_text [WORKSPACE [HBI [PORT...]]]: the policy of these tests; every PORT adds
-# an inbound allow of tcp PORT from 203.0.113.0/24 (rule AllowInet<PORT>).
-pol_text() {
-	local ws=${1:-live-daemon} hbi=${2:-false} p prio=200
-	shift 2 2>/dev/null
-	cat <<EOF
-# t_daemon.sh test policy
-version: 1
-workspace: $ws
-region: eastus
-hbi_workspace: $hbi
-
-virtual_network:
-  address_space: [10.0.0.0/16, "fd00:10::/48"]
-
-managed_network:
-  isolation_mode: disabled
-
-security_rules:
-  - name: AllowAzureMachineLearning
-    priority: 110
-    direction: inbound
-    access: allow
-    protocol: tcp
-    source: AzureMachineLearning
-    destination_ports: "44224"
-EOF
-	for p in "$@"; do
-		prio=$((prio + 1))
-		cat <<EOF
-  - name: AllowInet$p
-    priority: $prio
-    direction: inbound
-    access: allow
-    protocol: tcp
-    source: 203.0.113.0/24
-    destination_ports: "$p"
-EOF
-	done
-}
+# pol_text [WORKSPACE [HBI [PORT...]]]: the policy of these tests (lib.sh
+# live_policy; the default workspace live-daemon).
+pol_text() { local ws=${1:-live-daemon} hbi=${2:-false}; shift 2 2>/dev/null; live_policy "$ws" "$hbi" "$@"; }
 
 # =====================================================================
 # d1: the pool host

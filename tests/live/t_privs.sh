@@ -50,40 +50,10 @@ UID_U=$(id -u "$U") GID_G=$(getent group "$G" | cut -d: -f3)
 ctl() { FILTERD_SOCKET="$1/sock" "$FILTERCTL" "${@:2}"; }	# DIR ARGS...
 log_has() { grep -q -- "$2" "$1/out"; }				# DIR PATTERN
 st() { awk -v k="$2:" '$1 == k { $1 = ""; sub(/^ /, ""); print }' "/proc/$1/status"; }	# PID KEY
-pol() {	# WORKSPACE [PORT]: a small policy; PORT adds an inbound allow (AllowInet<PORT>)
-	cat <<EOF
-version: 1
-workspace: $1
-hbi_workspace: false
-virtual_network:
-  address_space: [10.0.0.0/16, "fd00:10::/48"]
-managed_network:
-  isolation_mode: disabled
-security_rules:
-  - name: AllowAzureMachineLearning
-    priority: 110
-    direction: inbound
-    access: allow
-    protocol: tcp
-    source: AzureMachineLearning
-    destination_ports: "44224"
-  - name: DenySshFromInternet
-    priority: 150
-    direction: inbound
-    access: deny
-    protocol: tcp
-    source: Internet
-    destination_ports: "22"
-EOF
-	[ -n "${2:-}" ] && cat <<EOF
-  - name: AllowInet$2
-    priority: 120
-    direction: inbound
-    access: allow
-    protocol: tcp
-    source: 203.0.113.0/24
-    destination_ports: "$2"
-EOF
+pol() {	# WORKSPACE [PORT]: lib.sh's live_policy and an inbound ssh deny (drop log)
+	live_policy "$1" false ${2:+"$2"}
+	printf '%s\n' '  - name: DenySshFromInternet' '    priority: 150' '    direction: inbound' \
+		'    access: deny' '    protocol: tcp' '    source: Internet' '    destination_ports: "22"'
 }
 in_force() { nft_table host | grep -qF "AllowInet$1\""; }
 not_in_force() { ! in_force "$1"; }
