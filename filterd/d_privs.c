@@ -49,7 +49,11 @@ int privs_resolve(const struct config *c, struct run_as *ra, char *err, size_t e
 	errno = 0;
 	pw = getpwnam(c->user);
 	if (!pw) {
-		snprintf(err, errlen, "user %s: %s", c->user, errno ? strerror(errno) : "no such user");
+		/* getpwnam(3): 0, ENOENT, ESRCH, EBADF or EPERM mean not found */
+		bool none = errno == 0 || errno == ENOENT || errno == ESRCH || errno == EBADF ||
+			    errno == EPERM;
+
+		snprintf(err, errlen, "user %s: %s", c->user, none ? "no such user" : strerror(errno));
 		return -1;
 	}
 	if (strlen(pw->pw_name) >= sizeof(ra->name)) {
