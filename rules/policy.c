@@ -1341,12 +1341,14 @@ static void parse_out_service_tag(struct pctx *c, yaml_node_t *n, struct outboun
 	}
 }
 
-enum { PD_RESOURCE, PD_SUBRESOURCE, PD_SPARK, PD_ADDRESSES, PD_N };
+/* spark_status: Azure's read-only report, accepted and ignored */
+enum { PD_RESOURCE, PD_SUBRESOURCE, PD_SPARK, PD_ADDRESSES, PD_SPARK_STATUS, PD_N };
 static const struct keydef pd_keys[PD_N] = {
 	[PD_RESOURCE] = { "service_resource_id", true },
 	[PD_SUBRESOURCE] = { "subresource_target", true },
 	[PD_SPARK] = { "spark_enabled", false },
 	[PD_ADDRESSES] = { "addresses", true },
+	[PD_SPARK_STATUS] = { "spark_status", false },
 };
 
 static void parse_out_private_endpoint(struct pctx *c, yaml_node_t *n,
@@ -1473,21 +1475,25 @@ static void parse_managed_network(struct pctx *c, yaml_node_t *n)
 {
 	/* firewall_sku (Azure Firewall's tier for FQDN rules: Basic or
 	 * Standard) is Azure's; accepted as written and checked, no effect here */
+	/* network_id and status are what `az ml workspace show` prints of the
+	 * managed network (read-only): accepted and ignored, so that the
+	 * block can be pasted as printed */
 	static const struct keydef keys[] = {
 		{ "isolation_mode", false }, { "outbound_rules", false }, { "firewall_sku", false },
+		{ "network_id", false }, { "status", false },
 	};
 	static const char *const modes[] = {
 		"disabled", "allow_internet_outbound", "allow_only_approved_outbound", NULL,
 	};
 	static const char *const skus[] = { "Basic", "Standard", NULL };
-	yaml_node_t *v[3], *seq;
+	yaml_node_t *v[5], *seq;
 	struct named *names;
 	const char *s;
 	size_t len, nn = 0;
 	int k;
 	bool mode_known;
 
-	if (!map_fields(c, n, "'managed_network'", keys, 3, v))
+	if (!map_fields(c, n, "'managed_network'", keys, 5, v))
 		return;
 	if (v[2] && (s = get_str(c, v[2], "'firewall_sku'")) && lookup_ci(s, skus) < 0)
 		error_at(c, v[2], "invalid firewall_sku '%s' (Basic or Standard)", s);
