@@ -1389,6 +1389,17 @@ static void parse_out_fqdn(struct pctx *c, yaml_node_t *n, struct outbound_rule 
 		free(f);
 		return;
 	}
+	{	/* all digits and dots: an IPv4 address, never resolved as a name */
+		struct prefix ip;
+		char perr[64];
+
+		if (prefix_parse(f, &ip, NULL, perr, sizeof(perr)) == 0) {
+			error_at(c, n, "'%s' is an IP address, not a host name: use an address "
+				 "rule (address_prefixes) for it", s);
+			free(f);
+			return;
+		}
+	}
 	/* the name lives in its sets' comment, "fqdn=NAME", which nftables
 	 * caps at 128 characters (a longer one was cut: the cut name was
 	 * resolved and matched, never the real one) */

@@ -81,6 +81,12 @@ int prefix_parse(const char *s, struct prefix *out, bool *host_bits,
 		}
 		errno = 0;
 		plen = strtol(n, &end, 10);
+		if (*end && (*end == ',' || *end == ' ' || *end == ';')) {
+			/* "10.0.0.0/8, 192.0.2.0/24": a list written as one string */
+			snprintf(err, errlen, "'%s' is several addresses in one string; write a "
+				 "list: [a, b]", s);
+			return -1;
+		}
 		if (*end || errno || plen < 0 || plen > (long)max) {
 			snprintf(err, errlen, "'%s': prefix length must be 0..%u", s, max);
 			return -1;
