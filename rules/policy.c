@@ -1648,6 +1648,15 @@ static void refuse_anchor(struct pctx *c, const yaml_event_t *ev, const yaml_cha
 		       "YAML anchors are not allowed ('&%s')", (const char *)anchor);
 }
 
+/* An explicit YAML tag ("!foo", "!!float") would be dropped silently by the
+ * loader (a review's "priority: !!float 102" passed): refused. */
+static void refuse_tag(struct pctx *c, const yaml_event_t *ev, const yaml_char_t *tag)
+{
+	if (tag)
+		report(c, DIAG_ERROR, mpos(&ev->start_mark),
+		       "YAML tags are not allowed ('%s'); quote the value instead", (const char *)tag);
+}
+
 /* Refuses what the loader would accept: anchors and aliases, deep nesting, more
  * than one document; reports syntax errors.  Returns -1 when anything was found. */
 static int check_events(struct pctx *c, const char *buf, size_t len)
@@ -1686,12 +1695,15 @@ static int check_events(struct pctx *c, const char *buf, size_t len)
 			break;
 		case YAML_SCALAR_EVENT:
 			refuse_anchor(c, &ev, ev.data.scalar.anchor);
+			refuse_tag(c, &ev, ev.data.scalar.tag);
 			break;
 		case YAML_SEQUENCE_START_EVENT:
 		case YAML_MAPPING_START_EVENT:
 			refuse_anchor(c, &ev, ev.type == YAML_SEQUENCE_START_EVENT ?
 				      ev.data.sequence_start.anchor :
 				      ev.data.mapping_start.anchor);
+			refuse_tag(c, &ev, ev.type == YAML_SEQUENCE_START_EVENT ?
+				   ev.data.sequence_start.tag : ev.data.mapping_start.tag);
 			if (++depth > POLICY_MAX_DEPTH) {
 				report(c, DIAG_ERROR, mpos(&ev.start_mark),
 				       "nesting is deeper than %d levels", POLICY_MAX_DEPTH);
