@@ -145,7 +145,9 @@ int privs_check_state(const struct config *c, char *err, size_t errlen)
 	struct dirent *e;
 	int dfd, ret = 0;
 
-	if (access(c->state_dir, R_OK | W_OK | X_OK) < 0) {
+	/* readable: unwritable is only warned about (a read-only state
+	 * directory is a supported set-up: the state is then not saved) */
+	if (access(c->state_dir, R_OK | X_OK) < 0) {
 		snprintf(err, errlen, "%s: %s (uid %u; a state directory left by a run as root "
 			 "must be chowned to the user filterd runs as)", c->state_dir, strerror(errno),
 			 (unsigned)geteuid());
@@ -164,7 +166,7 @@ int privs_check_state(const struct config *c, char *err, size_t errlen)
 
 		if (fstatat(dfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0 || !S_ISREG(st.st_mode))
 			continue;
-		if (faccessat(dfd, e->d_name, R_OK | W_OK, 0) < 0) {
+		if (faccessat(dfd, e->d_name, R_OK, 0) < 0) {
 			snprintf(err, errlen, "%s/%s: %s (uid %u; files a run as root left must be "
 				 "chowned to the user filterd runs as)", c->state_dir, e->d_name,
 				 strerror(errno), (unsigned)geteuid());

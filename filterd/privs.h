@@ -26,9 +26,10 @@ int privs_resolve(const struct config *c, struct run_as *ra, char *err, size_t e
  * read from, or NULL) and the directories above it must be root's alone.
  * 0, or -1 with err. */
 int privs_become(const struct run_as *ra, const char *config, char *err, size_t errlen);
-/* The state directory and every file in it readable and writable by this
- * process (else the hbi latch and the roles set at run time would be taken
- * for absent): 0, or -1 with err naming the first that is not. */
+/* The state directory and every file in it readable by this process (else
+ * the hbi latch and the roles set at run time would be taken for absent;
+ * unwritable is only warned about, privs_drop): 0, or -1 with err naming
+ * the first that is not. */
 int privs_check_state(const struct config *c, char *err, size_t errlen);
 /* Once the socket has its group: CAP_CHOWN goes (a no-op when not held). */
 void privs_drop_chown(void);
