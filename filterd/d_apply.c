@@ -1,6 +1,7 @@
 /* filterd: validating, applying (whole or incremental), rolling back, and the
  * state directory (what was applied, by whom, the hbi one-way latch). */
 #include "daemon.h"
+#include "fsutil.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -85,10 +86,7 @@ static int write_atomic(const char *path, const void *buf, size_t len, mode_t mo
 	int fd, ret = -1;
 
 	snprintf(tmp, sizeof(tmp), "%s.tmp.%d", path, (int)getpid());
-	/* a new file, never through a link someone left at that name */
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
-	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	fd = open_fresh(tmp, mode);
 	if (fd < 0)
 		return -1;
 	const char *p = buf;
@@ -216,7 +214,7 @@ static void log_diags(const struct diags *dg)
 
 /* ---- hbi latch --------------------------------------------------------- */
 
-static char *state_path(struct daemon *d, const char *name)
+char *state_path(struct daemon *d, const char *name)
 {
 	char *p = NULL;
 	if (asprintf(&p, "%s/%s", d->cfg.state_dir, name) < 0)
@@ -247,18 +245,22 @@ bool hbi_is_locked(struct daemon *d, const char *workspace)
 	return found;
 }
 
-/* The first workspace latched on this host (into out), or NULL. */
-static const char *hbi_any_locked(struct daemon *d, char *out, size_t n)
+/* A workspace latched on this host (into out) -- workspace itself when it
+ * is, else the first -- or NULL when none is. */
+static const char *hbi_latched(struct daemon *d, const char *workspace, char *out, size_t n)
 {
 	json_t *j = load_json(d, "hbi.json"), *v;
 	const char *found = NULL;
 	size_t i;
 
-	json_array_foreach(json_object_get(j, "workspaces"), i, v)
-		if (!found && json_is_string(v)) {
+	json_array_foreach(json_object_get(j, "workspaces"), i, v) {
+		if (!json_is_string(v))
+			continue;
+		if (!found || strcmp(json_string_value(v), workspace) == 0) {
 			snprintf(out, n, "%s", json_string_value(v));
 			found = out;
 		}
+	}
 	json_decref(j);
 	return found;
 }
@@ -543,8 +545,8 @@ int daemon_apply(struct daemon *d, const struct apply_req *rq, struct apply_res 
 	 * (a review turned hbi off by renaming the workspace) */
 	char latched[256];
 
-	if (!pol->hbi_workspace && hbi_any_locked(d, latched, sizeof(latched))) {
-		if (strcmp(latched, pol->workspace) == 0 || hbi_is_locked(d, pol->workspace))
+	if (!pol->hbi_workspace && hbi_latched(d, pol->workspace, latched, sizeof(latched))) {
+		if (strcmp(latched, pol->workspace) == 0)
 			set_error(res, "%s: workspace '%s' was applied with hbi_workspace: true on this host; "
 				  "a policy without it is refused (hbi cannot be turned off; state in %s/hbi.json)",
 				  name, pol->workspace, d->cfg.state_dir);
@@ -725,9 +727,11 @@ out:
 		 * whose files are refused and that finds no table (a reboot)
 		 * falls back to both (filterd.c) */
 		if (ret == 0) {
-			char *p = state_path(d, "tags.json");
+			char *p = state_path(d, STATE_TAGS);
 
-			if (!p || write_atomic(p, d->tags_raw, d->tags_raw_len, 0600) < 0)
+			/* (not onto itself: the fallback read it from there) */
+			if (!p || (strcmp(p, d->cfg.tags) != 0 &&
+				   write_atomic(p, d->tags_raw, d->tags_raw_len, 0600) < 0))
 				dlog("event=state-write-failed what=tags error=\"%s\"", strerror(errno));
 			free(p);
 		}

@@ -20,6 +20,7 @@
 
 #include <linux/netfilter.h>
 
+#include "fsutil.h"
 #include "ruleinfo.h"
 #include "strbuf.h"
 
@@ -306,9 +307,7 @@ int metrics_write_textfile(struct daemon *d)
 		return -1;
 	/* node_exporter reads *.prom only: a ".tmp" suffix is never half-read */
 	snprintf(tmp, sizeof(tmp), "%s.%d.tmp", d->cfg.metrics_file, (int)getpid());
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
-	if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
-		fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	fd = open_fresh(tmp, 0644);
 	if (fd >= 0) {
 		size_t len = strlen(txt), off = 0;
 		while (off < len) {

@@ -108,6 +108,9 @@ void dlog(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 const char *log_quote(char *out, size_t n, const char *s);
 
 /* d_apply.c */
+/* state_dir/name (malloc'ed), or NULL when memory is out. */
+char *state_path(struct daemon *d, const char *name);
+#define STATE_TAGS "tags.json"	/* the tags in force, beside current.yaml */
 struct apply_req {
 	const char *text;	/* policy text; NULL = read cfg.policy */
 	size_t len;

@@ -320,7 +320,7 @@ static int startup_fallback(struct daemon *d, const struct actor *boot)
 	struct stat st;
 	int rc;
 
-	if (!d->cur.text || asprintf(&tags_path, "%s/tags.json", d->cfg.state_dir) < 0)
+	if (!d->cur.text || !(tags_path = state_path(d, STATE_TAGS)))
 		return -1;
 	if (stat(tags_path, &st) < 0 || !(text = strdup(d->cur.text))) {
 		free(tags_path);

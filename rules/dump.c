@@ -1,7 +1,7 @@
 #include "dump.h"
+#include "fsutil.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -554,11 +554,9 @@ int ruleset_save(const struct ruleset *rs, const char *path, char *err, size_t e
 		fail(err, errlen, "out of memory");
 		goto out;
 	}
-	{	/* a new file, never through a link left at that name */
-		int fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
+	{
+		int fd = open_fresh(tmp, 0644);
 
-		if (fd < 0 && errno == EEXIST && unlink(tmp) == 0)
-			fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644);
 		f = fd >= 0 ? fdopen(fd, "wb") : NULL;
 		if (!f) {
 			fail(err, errlen, "%s: %s", tmp, strerror(errno));
