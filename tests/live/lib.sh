@@ -41,6 +41,8 @@ PEER_UDP=5000,5831
 
 _live_ns=()        # namespaces created (full names)
 _live_pids=()      # background processes started
+_users=()          # test users a script made (useradd ... && _users+=(NAME))
+_groups=()         # test groups likewise; both removed by live_cleanup
 _live_failed=0
 _live_ok=0
 _live_tmp=
@@ -60,6 +62,9 @@ live_cleanup() {
 		ip netns del "$n" 2>/dev/null
 	done
 	_live_ns=()
+	for n in "${_users[@]}"; do userdel -f "$n" >/dev/null 2>&1; done
+	for n in "${_groups[@]}"; do groupdel "$n" >/dev/null 2>&1; done
+	_users=() _groups=()
 	[ -n "$_live_tmp" ] && rm -rf "$_live_tmp"
 	_live_tmp=
 }

@@ -23,17 +23,6 @@ REAL2=$SHARED/data/servicetags/ServiceTags_Public_20240506.json
 
 # ---- test users (roles); removed on exit whatever happens -----------------
 U_R=fdtest_r$$ U_C=fdtest_c$$ U_N=fdtest_n$$ G_C=fdtest_g$$
-_users=() _groups=()
-users_cleanup() {
-	local u
-	for u in "${_users[@]}"; do userdel -f "$u" >/dev/null 2>&1; done
-	for u in "${_groups[@]}"; do groupdel "$u" >/dev/null 2>&1; done
-	_users=() _groups=()
-}
-trap 'users_cleanup; live_cleanup' EXIT
-trap 'users_cleanup; live_cleanup; exit 130' INT
-trap 'users_cleanup; live_cleanup; exit 143' TERM
-finish() { users_cleanup; live_finish; }
 
 # ---- helpers -------------------------------------------------------------
 now_ms() { date +%s%3N; }
@@ -90,7 +79,7 @@ pol_text() { local ws=${1:-live-daemon} hbi=${2:-false}; shift 2 2>/dev/null; li
 # =====================================================================
 # d1: the pool host
 # =====================================================================
-topo_setup || { not_ok "daemon: topology"; finish; }
+topo_setup || { not_ok "daemon: topology"; live_finish; }
 POL=$T/d1/policy.yaml
 mkdir -p "$T/d1"
 pol_text >"$POL"
@@ -99,7 +88,7 @@ pol_text live-daemon false 8080 >"$T/p2.yaml"
 chmod 644 "$POL" "$T/p1.yaml" "$T/p2.yaml"
 
 if fd_start d1 host "$POL" "$EXTAGS"; then ok "start: filterd in a namespace with a policy"
-else not_ok "start: filterd in a namespace with a policy"; finish; fi
+else not_ok "start: filterd in a namespace with a policy"; live_finish; fi
 check "start: table inet filterd present" nft_table host
 
 ctl d1 status --json >"$T/status.json" 2>&1
@@ -428,7 +417,7 @@ fi
 # =====================================================================
 # d2: ownership=off, drift detection and repair
 # =====================================================================
-ns_add own && ns_add fresh || { not_ok "drift: namespaces"; finish; }
+ns_add own && ns_add fresh || { not_ok "drift: namespaces"; live_finish; }
 cp "$T/p1.yaml" "$T/own.yaml"
 if fd_start d2 own "$T/own.yaml" "$EXTAGS" --set ownership=off; then
 	nsx fresh "$FILTERCTL" apply "$T/own.yaml" --direct --tags "$EXTAGS" >/dev/null 2>&1
@@ -492,7 +481,7 @@ fi
 # =====================================================================
 # d3: --fail-mode open: the kernel removes the owned table with its owner
 # =====================================================================
-ns_add open || { not_ok "fail open: namespace"; finish; }
+ns_add open || { not_ok "fail open: namespace"; live_finish; }
 cp "$T/p1.yaml" "$T/open.yaml"
 if fd_start d3 open "$T/open.yaml" "$EXTAGS" --fail-mode open && nft_table open >/dev/null 2>&1; then
 	ok "fail open: table present while filterd runs"
@@ -511,7 +500,7 @@ fi
 # d5: a start after a reboot with files it refuses: the last policy and tags
 # in force come back (a deny rule's tag emptied by the tags file)
 # =====================================================================
-ns_add boot || { not_ok "fallback: namespace"; finish; }
+ns_add boot || { not_ok "fallback: namespace"; live_finish; }
 { pol_text live-boot false 8090; printf '%s\n' '  - name: DenyKeyVaultOut' '    priority: 300' \
 	'    direction: outbound' '    access: deny' '    protocol: tcp' '    destination: AzureKeyVault'; } >"$T/boot.yaml"
 cp "$EXTAGS" "$T/boot-tags.json"
@@ -554,7 +543,7 @@ fi
 if [ ! -f "$REAL1" ] || [ ! -f "$REAL2" ]; then
 	skip "tags swap" "no ServiceTags_Public_20240415/0506.json under $SHARED/data/servicetags (set FILTERD_SHARED)"
 else
-	ns_add real && ns_add realfresh || { not_ok "tags swap: namespaces"; finish; }
+	ns_add real && ns_add realfresh || { not_ok "tags swap: namespaces"; live_finish; }
 	mkdir -p "$T/d4"
 	cat >"$T/d4/policy.yaml" <<'EOF'
 # t_daemon.sh: real service tags (compiled and loaded only; no traffic)
@@ -645,4 +634,4 @@ bad=$(cat "$T"/d*/log | grep -Ev '^[0-9T:.-]+Z filterd\[[0-9]+\]: event=[a-z-]+(
 if [ -z "$bad" ]; then ok "log: every stderr line of filterd is one 'event=...' line"
 else not_ok "log: every stderr line of filterd is one 'event=...' line" "$bad"; fi
 
-finish
+live_finish

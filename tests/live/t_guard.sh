@@ -23,12 +23,6 @@ FILTERD=$O/filterd
 T=$(live_tmp)
 chmod 755 "$T"	# the test users reach the socket and read the policies
 U_R=fdg_r$$ U_C=fdg_c$$ U_N=fdg_n$$
-_users=()
-users_cleanup() { local u; for u in "${_users[@]}"; do userdel -f "$u" >/dev/null 2>&1; done; _users=(); }
-trap 'users_cleanup; live_cleanup' EXIT
-trap 'users_cleanup; live_cleanup; exit 130' INT
-trap 'users_cleanup; live_cleanup; exit 143' TERM
-finish() { users_cleanup; live_finish; }
 
 ctl() { FILTERD_SOCKET="$T/sock" "$FILTERCTL" "$@"; }
 as_user() { local u=$1; shift; runuser -u "$u" -- env FILTERD_SOCKET="$T/sock" "$FILTERCTL" "$@"; }
@@ -78,9 +72,9 @@ EOF
 }
 in_force() { ctl show 2>/dev/null | grep -q "AllowInet$1"; }
 
-ns_add host || { not_ok "guard: namespace"; finish; }
+ns_add host || { not_ok "guard: namespace"; live_finish; }
 for u in "$U_R" "$U_C" "$U_N"; do
-	useradd -M -N -s /usr/sbin/nologin "$u" && _users+=("$u") || { skip "guard" "cannot create test users"; finish; }
+	useradd -M -N -s /usr/sbin/nologin "$u" && _users+=("$u") || { skip "guard" "cannot create test users"; live_finish; }
 done
 pol ws false >"$T/policy.yaml"
 pol ws false 8080 >"$T/B.yaml"
@@ -119,7 +113,7 @@ fd_pid() { pgrep -f -- "--state-dir $T/state --socket $T/sock " | head -1; }
 stop() { local p; p=$(fd_pid); [ -n "$p" ] && kill -TERM "$p"; wait_until 10 sh -c "! kill -0 ${p:-0}"; }
 
 if start; then ok "guard: filterd up (reader $U_R, contributor $U_C, no role $U_N)"
-else not_ok "guard: filterd up" "$(tail -5 "$T/log")"; finish; fi
+else not_ok "guard: filterd up" "$(tail -5 "$T/log")"; live_finish; fi
 PID=$(fd_pid)
 
 # ---- a slow reader does not stall the loop ----------------------------------------
@@ -506,4 +500,4 @@ if "$PY" -c 'import json,sys; a=json.loads(sys.argv[1]); sys.exit(0 if not a["ok
 	ok "a rejection whose reason is cut mid-character keeps its reason (answer and audit record)"
 else not_ok "a long error keeps its reason" "$(head -c 300 <<<"$ans")" "$(tail -1 "$T/audit.log" | head -c 300)"; fi
 
-finish
+live_finish

@@ -24,16 +24,6 @@ fi
 
 # ---- test users (roles); removed on exit whatever happens -----------------
 U_R=fdobs_r$$ U_N=fdobs_n$$
-_users=()
-users_cleanup() {
-	local u
-	for u in "${_users[@]}"; do userdel -f "$u" >/dev/null 2>&1; done
-	_users=()
-}
-trap 'users_cleanup; live_cleanup' EXIT
-trap 'users_cleanup; live_cleanup; exit 130' INT
-trap 'users_cleanup; live_cleanup; exit 143' TERM
-finish() { users_cleanup; live_finish; }
 
 # ---- helpers -------------------------------------------------------------
 D=$T/d
@@ -67,7 +57,7 @@ metric_ge() { local v; v=$(metric "$1") && awk -v v="$v" -v m="$2" 'BEGIN { exit
 # ---- setup ---------------------------------------------------------------
 if ! topo_setup; then
 	not_ok "t_observe: topology"
-	finish
+	live_finish
 fi
 if useradd -M -N -s /usr/sbin/nologin "$U_R" && _users+=("$U_R") &&
 	useradd -M -N -s /usr/sbin/nologin "$U_N" && _users+=("$U_N"); then
@@ -88,7 +78,7 @@ allow in  tcp from 203.0.113.0/24 to any port 22
 EOF2
 if ! FD_ENV="FILTERD_DEBUG_IDENT=1" fd_start --set verify_captures="$T/cap.pcap:$T/pass.expect"; then
 	not_ok "t_observe: filterd starts"
-	finish
+	live_finish
 fi
 ok "filterd starts with drop log, drop pcap and metrics file"
 if grep -q "event=drop-log group=" "$LOG"; then ok "drop log: NFLOG group bound"; else
@@ -469,4 +459,4 @@ if fd_start --set audit_log_max=4096; then
 	fi
 fi
 fd_stop
-finish
+live_finish

@@ -26,24 +26,13 @@ FILTERD=$O/filterd
 T=$(live_tmp)
 chmod 755 "$T"
 U=fdp_u$$ U2=fdp_v$$ G=fdp_g$$
-_users=() _groups=()
-users_cleanup() {
-	local u
-	for u in "${_users[@]}"; do userdel -f "$u" >/dev/null 2>&1; done
-	for u in "${_groups[@]}"; do groupdel "$u" >/dev/null 2>&1; done
-	_users=() _groups=()
-}
-trap 'users_cleanup; live_cleanup' EXIT
-trap 'users_cleanup; live_cleanup; exit 130' INT
-trap 'users_cleanup; live_cleanup; exit 143' TERM
-finish() { users_cleanup; live_finish; }
 
-if [ ! -x "$FILTERD" ]; then not_ok "t_privs: $FILTERD missing (make O=... all)"; finish; fi
-command -v setpriv >/dev/null 2>&1 || { skip "t_privs" "setpriv not found (util-linux)"; finish; }
-groupadd "$G" && _groups+=("$G") || { skip "t_privs" "cannot create test groups"; finish; }
+if [ ! -x "$FILTERD" ]; then not_ok "t_privs: $FILTERD missing (make O=... all)"; live_finish; fi
+command -v setpriv >/dev/null 2>&1 || { skip "t_privs" "setpriv not found (util-linux)"; live_finish; }
+groupadd "$G" && _groups+=("$G") || { skip "t_privs" "cannot create test groups"; live_finish; }
 for u in "$U" "$U2"; do
 	useradd -M -N -g "$G" -s /usr/sbin/nologin "$u" && _users+=("$u") ||
-		{ skip "t_privs" "cannot create test users"; finish; }
+		{ skip "t_privs" "cannot create test users"; live_finish; }
 done
 UID_U=$(id -u "$U") GID_G=$(getent group "$G" | cut -d: -f3)
 
@@ -81,7 +70,7 @@ mkfiles() {	# DIR OWNER-OF-DIRS
 	chown "$2" "$1/etc" "$1/run" "$1/log"
 }
 
-topo_setup || { not_ok "privs: topology"; finish; }
+topo_setup || { not_ok "privs: topology"; live_finish; }
 
 # ---- started as root with user = U ------------------------------------------
 # U's directories made beforehand, as systemd (or the operator) makes them
@@ -90,7 +79,7 @@ mkfiles "$A" "$U"
 mkdir -m 0700 "$A/state" && chown "$U:$G" "$A/state"
 fd "$A" -- --set user="$U"
 if up "$A"; then ok "privs: filterd with user=$U is up"
-else not_ok "privs: filterd with user=$U is up" "$(tail -5 "$A/out")"; finish; fi
+else not_ok "privs: filterd with user=$U is up" "$(tail -5 "$A/out")"; live_finish; fi
 P=$FDPID
 want_ids="$UID_U $UID_U $UID_U $UID_U"
 want_g="$GID_G $GID_G $GID_G $GID_G"
@@ -312,4 +301,4 @@ else
 fi
 stop "$P"
 
-finish
+live_finish
