@@ -262,7 +262,13 @@ fi
 sleep 0.4
 pol_text live-hbi true >"$T/hbi.yaml"
 pol_text live-hbi false >"$T/nohbi.yaml"
+ino0=$(nlines d1 'via inotify"')
 check "hbi: apply an hbi_workspace policy through filterd" ctl d1 apply "$T/hbi.yaml"
+# the apply wrote the policy file: the reload its inotify event brings (which
+# latches hbi again, the file being hbi) is let run before the latch is
+# cleared below -- under ASan it came after the hbi-clear, and the policy
+# without hbi was refused
+wait_until 3 more_lines d1 'via inotify"' "${ino0:-0}"
 out=$(ctl d1 apply "$T/nohbi.yaml" 2>&1); rc=$?
 if [ $rc -eq 1 ] && printf '%s\n' "$out" | grep -q 'hbi'; then
 	ok "hbi: same workspace without hbi_workspace refused (exit 1, says why)"
