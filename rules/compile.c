@@ -1284,6 +1284,154 @@ static void emit_forward(struct cctx *c)
 	emit_rule(c, "forward", &s, ACT_DROP, NULL, CAT_PLATFORM, "fwd", "not-containers");
 }
 
+/* What the platform rules accept before any security rule, named by a deny
+ * rule's explicit address (a CIDR or AzureLoadBalancer; "*", Internet and
+ * tags would make this warn for every broad deny): that traffic passes the
+ * deny.  dir is the rule's direction, the address its peer (destination
+ * outbound, source inbound). */
+struct platform_pass {
+	enum direction dir;
+	struct prefix peer;
+	enum proto proto;		/* PROTO_ANY: every protocol */
+	uint16_t sport;			/* 0: any */
+	struct portrange dports[2];	/* {0, 0} unused; none at all: any */
+	const char *what;
+};
+
+static const struct platform_pass platform_passes[] = {
+	{ DIR_OUTBOUND, { .family = AF_INET, .len = 32, .a = { { 168, 63, 129, 16 } } },
+	  PROTO_TCP, 0, { { 53, 53 } }, "DNS (udp and tcp 53)" },
+	{ DIR_OUTBOUND, { .family = AF_INET, .len = 32, .a = { { 168, 63, 129, 16 } } },
+	  PROTO_UDP, 0, { { 53, 53 } }, "DNS (udp and tcp 53)" },
+	{ DIR_OUTBOUND, { .family = AF_INET, .len = 32, .a = { { 168, 63, 129, 16 } } },
+	  PROTO_TCP, 0, { { 80, 80 }, { 32526, 32526 } }, "the wire server (tcp 80 and 32526)" },
+	{ DIR_OUTBOUND, { .family = AF_INET, .len = 32, .a = { { 168, 63, 129, 16 } } },
+	  PROTO_UDP, 68, { { 67, 67 } }, "DHCP requests (udp 68 to 67)" },
+	{ DIR_OUTBOUND, { .family = AF_INET, .len = 32, .a = { { 255, 255, 255, 255 } } },
+	  PROTO_UDP, 68, { { 67, 67 } }, "DHCP requests (udp 68 to 67)" },
+	{ DIR_OUTBOUND, { .family = AF_INET, .len = 32, .a = { { 169, 254, 169, 254 } } },
+	  PROTO_ANY, 0, { { 0, 0 } }, "instance metadata (every protocol and port)" },
+	{ DIR_INBOUND, { .family = AF_INET, .len = 32, .a = { { 168, 63, 129, 16 } } },
+	  PROTO_UDP, 67, { { 68, 68 } }, "DHCP answers (udp 67 to 68)" },
+};
+
+static bool ports_meet(const struct portspec *ps, uint16_t lo, uint16_t hi)
+{
+	if (ps->any)
+		return true;
+	for (size_t i = 0; i < ps->n; i++)
+		if (ps->r[i].lo <= hi && lo <= ps->r[i].hi)
+			return true;
+	return false;
+}
+
+static bool pass_meets(const struct security_rule *r, const struct platform_pass *pp)
+{
+	bool dport = false;
+
+	if (r->proto != PROTO_ANY && pp->proto != PROTO_ANY && r->proto != pp->proto)
+		return false;
+	/* an icmp/esp/ah rule against "every protocol": ports do not apply */
+	if (r->proto != PROTO_TCP && r->proto != PROTO_UDP && pp->proto == PROTO_ANY)
+		return true;
+	if (pp->sport && !ports_meet(&r->sports, pp->sport, pp->sport))
+		return false;
+	if (!pp->dports[0].hi)
+		return true;
+	for (size_t i = 0; i < 2 && pp->dports[i].hi; i++)
+		dport |= ports_meet(&r->dports, pp->dports[i].lo, pp->dports[i].hi);
+	return dport;
+}
+
+static void warn_platform_passes(struct cctx *c)
+{
+	const struct policy *p = c->p;
+
+	for (size_t i = 0; i < p->nrules; i++) {
+		const struct security_rule *r = &p->rules[i];
+		const struct addrspec *as = r->dir == DIR_OUTBOUND ? &r->dst : &r->src;
+
+		if (r->access != ACCESS_DENY)
+			continue;
+		for (size_t k = 0; k < as->n; k++) {
+			const struct addr_item *it = &as->v[k];
+			char list[512], item[128], ptxt[INET6_ADDRSTRLEN];
+			size_t o = 0;
+
+			if (it->kind != ADDR_CIDR && it->kind != ADDR_ALB)
+				continue;
+			list[0] = '\0';
+			for (size_t j = 0; j < sizeof(platform_passes) / sizeof(*platform_passes); j++) {
+				const struct platform_pass *pp = &platform_passes[j];
+				const struct prefix *named = it->kind == ADDR_CIDR ? &it->pfx : &alb_prefix;
+
+				if (pp->dir != r->dir || named->family != pp->peer.family ||
+				    !prefix_contains(named, &pp->peer.a) || !pass_meets(r, pp))
+					continue;
+				addr_format(AF_INET, &pp->peer.a, ptxt, sizeof(ptxt));
+				snprintf(item, sizeof(item), "%s %s %s", pp->what,
+					 r->dir == DIR_OUTBOUND ? "to" : "from", ptxt);
+				if (strstr(list, item))	/* DNS: one entry per protocol */
+					continue;
+				o += (size_t)snprintf(list + o, sizeof(list) - o, "%s%s",
+						      o ? ", " : "", item);
+				if (o >= sizeof(list))
+					o = sizeof(list) - 1;
+			}
+			if (!o)
+				continue;
+			diags_add(c->d, DIAG_WARNING, p->file, it->pos.line, it->pos.col,
+				  "deny rule '%s': the platform rules accept %s before any security rule; this rule does not deny that",
+				  r->name, list);
+		}
+	}
+}
+
+/* A private endpoint outside the address space (policy.c admits one in a
+ * private range: a peered hub network's endpoint subnet) is not
+ * VirtualNetwork: the NSG default rules drop traffic to it
+ * (DenyAllOutBound) unless a security rule allows it, however the managed
+ * network approves it. */
+static void warn_pe_addresses(struct cctx *c, const char *kind, const char *name,
+			      const struct prefix *addrs, size_t naddrs, struct srcpos pos)
+{
+	for (size_t i = 0; i < naddrs; i++) {
+		const struct prefix *a = &addrs[i];
+		struct pset one;
+		bool vnet;
+		char txt[INET6_ADDRSTRLEN + 8];
+
+		pset_init(&one, a->family);
+		if (pset_add_prefix(&one, a) < 0) {
+			c->oom = true;
+			return;
+		}
+		pset_normalize(&one);
+		vnet = pset_is_subset(&one, &c->vnet[fam_idx(a->family)]);
+		pset_free(&one);
+		if (vnet)
+			continue;
+		prefix_format(a, txt, sizeof(txt));
+		diags_add(c->d, DIAG_WARNING, c->p->file, pos.line, pos.col,
+			  "%s '%s': %s is outside virtual_network.address_space, so not VirtualNetwork: DenyAllOutBound drops traffic to it unless an outbound security rule allows it",
+			  kind, name, txt);
+	}
+}
+
+static void warn_unreached(struct cctx *c)
+{
+	const struct policy *p = c->p;
+
+	for (size_t i = 0; i < p->npe; i++)
+		warn_pe_addresses(c, "private endpoint", p->pe[i].name, p->pe[i].addrs,
+				  p->pe[i].naddrs, p->pe[i].pos);
+	for (size_t i = 0; i < p->nout; i++)
+		if (p->out[i].type == OUT_PRIVATE_ENDPOINT && !p->out[i].inactive)
+			warn_pe_addresses(c, "outbound rule", p->out[i].name, p->out[i].addrs,
+					  p->out[i].naddrs, p->out[i].pos);
+	warn_platform_passes(c);
+}
+
 static int rule_prio_cmp(const void *a, const void *b)
 {
 	const struct security_rule *x = *(const struct security_rule *const *)a;
@@ -1703,6 +1851,7 @@ int compile_policy(const struct policy *p, const struct tagdb *tags,
 	emit_nsg(&c, DIR_INBOUND);
 	emit_nsg(&c, DIR_OUTBOUND);
 	emit_managed(&c);
+	warn_unreached(&c);
 	if (c.oom || c.sets_text.oom)
 		goto oom;
 	if (d->errors > errors0) {	/* a rule the compiler refuses (said in d) */

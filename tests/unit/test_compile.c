@@ -674,6 +674,62 @@ static void test_diag_empty_tag(void **state)
 	diags_clear(&d);
 }
 
+/* Traffic the platform rules accept before any security rule (emit_platform)
+ * passes a deny that names its address; an endpoint outside the address
+ * space is not VirtualNetwork.  Broad denies ("*") and denies that miss the
+ * platform's protocols and ports stay quiet. */
+static void test_diag_unreached(void **state)
+{
+	static const char policy[] =
+		"version: 1\n"
+		"workspace: w\n"
+		"virtual_network:\n"
+		"  address_space: [10.0.0.0/16]\n"
+		"private_endpoints:\n"
+		"  - {name: hub, addresses: [10.1.2.5]}\n"
+		"  - {name: own, addresses: [10.0.2.5]}\n"
+		"security_rules:\n"
+		"  - {name: NoWire, priority: 100, direction: outbound, access: deny, protocol: tcp, destination: [192.0.2.1, 168.63.129.16], destination_ports: \"80-90\"}\n"
+		"  - {name: NoImds, priority: 101, direction: outbound, access: deny, protocol: icmp, destination: 169.254.0.0/16}\n"
+		"  - {name: NoAlb, priority: 102, direction: inbound, access: deny, protocol: udp, source: AzureLoadBalancer}\n"
+		"  - {name: NoNtp, priority: 103, direction: outbound, access: deny, protocol: udp, destination: AzureLoadBalancer, destination_ports: \"123\"}\n"
+		"  - {name: NoAlbTcp, priority: 104, direction: inbound, access: deny, protocol: tcp, source: 168.63.129.16}\n"
+		"  - {name: NoAll, priority: 105, direction: outbound, access: deny, protocol: \"*\", destination: \"*\"}\n"
+		"managed_network:\n"
+		"  isolation_mode: allow_only_approved_outbound\n"
+		"  outbound_rules:\n"
+		"    - name: blob\n"
+		"      type: private_endpoint\n"
+		"      destination: {service_resource_id: /x, subresource_target: blob, addresses: [\"172.16.0.0/24\"]}\n";
+	struct diags d = { 0 };
+	struct compiled *c = compile_text(policy, tags_with_empty, &d);
+	char *t = diags_text(&d);
+
+	(void)state;
+	assert_non_null(c);
+	assert_string_equal(t,
+		"p.yaml:6:5: warning: private endpoint 'hub': 10.1.2.5 is outside "
+		"virtual_network.address_space, so not VirtualNetwork: DenyAllOutBound drops "
+		"traffic to it unless an outbound security rule allows it\n"
+		"p.yaml:18:7: warning: outbound rule 'blob': 172.16.0.0/24 is outside "
+		"virtual_network.address_space, so not VirtualNetwork: DenyAllOutBound drops "
+		"traffic to it unless an outbound security rule allows it\n"
+		"p.yaml:9:110: warning: deny rule 'NoWire': the platform rules accept the wire "
+		"server (tcp 80 and 32526) to 168.63.129.16 before any security rule; this rule "
+		"does not deny that\n"
+		"p.yaml:10:99: warning: deny rule 'NoImds': the platform rules accept instance "
+		"metadata (every protocol and port) to 169.254.169.254 before any security rule; "
+		"this rule does not deny that\n"
+		"p.yaml:11:91: warning: deny rule 'NoAlb': the platform rules accept DHCP answers "
+		"(udp 67 to 68) from 168.63.129.16 before any security rule; this rule does not "
+		"deny that\n");
+	assert_int_equal(d.warnings, 5);
+	assert_int_equal(d.errors, 0);
+	free(t);
+	compiled_free(c);
+	diags_clear(&d);
+}
+
 static void test_diag_required_missing(void **state)
 {
 	/* without a region the global tags stand in silently; AzureKeyVault is
@@ -875,6 +931,7 @@ int main(void)
 		cmocka_unit_test(test_options),
 		cmocka_unit_test(test_diag_empty_tag),
 		cmocka_unit_test(test_diag_empty_deny),
+		cmocka_unit_test(test_diag_unreached),
 		cmocka_unit_test(test_diag_required_missing),
 		cmocka_unit_test(test_bytecode_parity),
 	};
