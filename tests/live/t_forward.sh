@@ -1,0 +1,71 @@
+#!/bin/bash
+# Live: forwarded container traffic (forward.interfaces).  The container's
+# address (10.99.0.2, fd00:99::2) is outside the address space, as container
+# networks are; its traffic goes through the host's NSG chains and the managed
+# network as the host's own would after masquerading: the VNet and the private
+# endpoints reachable, the Internet only where approved, the VNet default
+# inbound rule admitting VNet peers.  Before the VNet defaults took the
+# container's side as VirtualNetwork, the container reached the Internet but
+# neither the VNet nor the private endpoint.
+. "$(dirname "$0")/lib.sh"
+live_init t_forward
+topo_setup || { not_ok "forward: topology"; live_finish; }
+CTR4=10.99.0.2 CTR6=fd00:99::2
+setup_container() {
+	ns_add ctr || return 1
+	local h c
+	h=$(ns_name host) c=$(ns_name ctr)
+	ip link add fdtc0 netns "$h" type veth peer name fdtc1 netns "$c" || return 1
+	ip -n "$h" link set fdtc0 name ctr0
+	ip -n "$c" link set fdtc1 name eth0
+	ip -n "$h" addr add 10.99.0.1/24 dev ctr0
+	ip -n "$h" addr add fd00:99::1/64 dev ctr0 nodad
+	ip -n "$c" addr add $CTR4/24 dev eth0
+	ip -n "$c" addr add $CTR6/64 dev eth0 nodad
+	ip -n "$h" link set ctr0 up
+	ip -n "$c" link set eth0 up
+	ip -n "$c" route add default via 10.99.0.1
+	ip -n "$c" -6 route add default via fd00:99::1
+	ip -n "$(ns_name peers)" route add 10.99.0.0/24 via $HOST4
+	ip -n "$(ns_name peers)" -6 route add fd00:99::/64 via $HOST6
+	nsx host sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 >/dev/null
+	serve ctr 80,8080 5000
+}
+setup_container || { not_ok "forward: container namespace"; live_finish; }
+
+expect_allowed "no filter: container -> internet tcp 443 (v4)" ctr tcp $INET4 443
+expect_allowed "no filter: container -> vnet peer tcp 22 (v6)" ctr tcp $VNET6 22
+checks_wait
+
+check_apply "apply forward.yaml" host "$DATA/forward.yaml"
+vnet_rules() {
+	local t
+	t=$(nft_table host) || return 1
+	grep -E -q 'oifname "ctr0" ip saddr @vnet_v4 counter packets [0-9]+ bytes [0-9]+ accept comment "default:in:AllowVnetInBound"' <<<"$t" &&
+		grep -E -q 'iifname "ctr0" ip6 daddr @vnet_v6 counter packets [0-9]+ bytes [0-9]+ goto managed comment "default:out:AllowVnetOutBound"' <<<"$t"
+}
+check "kernel: the VNet default rules take the container's side as VirtualNetwork" vnet_rules
+
+# outbound from the container: NSG defaults, then the managed network
+expect_allowed "container -> private endpoint tcp 443 allowed (approved in every mode)" ctr tcp $PE4 443
+expect_allowed "container -> vnet peer tcp 22 allowed (v4: AllowVnetOutBound, required VirtualNetwork)" ctr tcp $VNET4 22
+expect_allowed "container -> vnet peer tcp 22 allowed (v6)" ctr tcp $VNET6 22
+expect_denied  "container -> vnet peer tcp 8443 denied (security rule DenyVnet8443 first)" ctr tcp $VNET4 8443
+expect_allowed "container -> Storage.EastUS tcp 443 allowed (required)" ctr tcp $STORAGE4 443
+expect_allowed "container -> partner tcp 443 allowed (outbound rule)" ctr tcp $PARTNER4 443
+expect_denied  "container -> partner tcp 80 denied (not approved)" ctr tcp $PARTNER4 80
+expect_denied  "container -> internet tcp 443 denied (not approved, v4)" ctr tcp $INET4 443
+expect_denied  "container -> internet tcp 443 denied (not approved, v6)" ctr tcp $INET6 443
+expect_denied  "container -> internet udp 5000 denied (not approved)" ctr udp $INET4 5000
+# inbound to the container
+expect_allowed "vnet peer -> container tcp 80 allowed (AllowVnetInBound, v4)" peers tcp $CTR4 80 $VNET4
+expect_allowed "vnet peer -> container tcp 80 allowed (v6)" peers tcp $CTR6 80 $VNET6
+expect_denied  "internet -> container tcp 80 denied (DenyAllInBound)" peers tcp $CTR4 80 $INET4
+expect_allowed "internet -> container tcp 8080 allowed (security rule AllowInet8080)" peers tcp $CTR4 8080 $INET4
+expect_denied  "internet -> container udp 5000 denied" peers udp $CTR4 5000 $INET4
+# the host's own traffic is judged as before
+expect_denied  "host -> internet tcp 443 denied (not approved)" host tcp $INET4 443
+expect_allowed "host -> vnet peer tcp 22 allowed" host tcp $VNET4 22
+checks_wait
+
+live_finish
