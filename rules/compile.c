@@ -1137,47 +1137,18 @@ static void add_chain(struct cctx *c, const char *name, int hook, bool base)
 	c->chains[c->nchains++] = (struct chain_text){ .name = name };
 }
 
-/* Address ranges that are not "Internet" (DESIGN.md): private, loopback,
- * link-local, CGNAT, multicast, reserved; for IPv6 everything outside 2000::/3. */
+/* The pseudo-tags VirtualNetwork (the address space) and Internet
+ * (pset_internet, DESIGN.md). */
 static int build_pseudo(struct cctx *c)
 {
-	static const char *not_inet4[] = {
-		"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-		"172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4",
-	};
-	struct prefix pf;
-	char err[128];
-	struct pset cut;
-
-	for (int f = 0; f < 2; f++) {
+	for (int f = 0; f < 2; f++)
 		pset_init(&c->vnet[f], f ? AF_INET6 : AF_INET);
-		pset_init(&c->inet[f], f ? AF_INET6 : AF_INET);
-	}
 	for (size_t i = 0; i < c->p->nvnet; i++)
 		if (pset_add_prefix(&c->vnet[fam_idx(c->p->vnet[i].family)], &c->p->vnet[i]) < 0)
 			return -1;
 	pset_normalize(&c->vnet[0]);
 	pset_normalize(&c->vnet[1]);
-
-	prefix_parse("0.0.0.0/0", &pf, NULL, err, sizeof(err));
-	if (pset_add_prefix(&c->inet[0], &pf) < 0)
-		return -1;
-	pset_init(&cut, AF_INET);
-	for (size_t i = 0; i < sizeof(not_inet4) / sizeof(*not_inet4); i++) {
-		prefix_parse(not_inet4[i], &pf, NULL, err, sizeof(err));
-		if (pset_add_prefix(&cut, &pf) < 0)
-			goto fail;
-	}
-	if (pset_union(&cut, &c->vnet[0]) < 0 || pset_subtract(&c->inet[0], &cut) < 0)
-		goto fail;
-	pset_free(&cut);
-	prefix_parse("2000::/3", &pf, NULL, err, sizeof(err));
-	if (pset_add_prefix(&c->inet[1], &pf) < 0 || pset_subtract(&c->inet[1], &c->vnet[1]) < 0)
-		return -1;
-	return 0;
-fail:
-	pset_free(&cut);
-	return -1;
+	return pset_internet(&c->vnet[0], &c->vnet[1], &c->inet[0], &c->inet[1]);
 }
 
 static void emit_platform(struct cctx *c, bool in)

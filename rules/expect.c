@@ -95,57 +95,6 @@ void expect_free(struct expect *e)
 	free(e);
 }
 
-static int add_text(struct pset *s, const char *cidr)
-{
-	struct prefix pf;
-	char err[64];
-
-	if (prefix_parse(cidr, &pf, NULL, err, sizeof(err)) < 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	return pset_add_prefix(s, &pf);
-}
-
-int expect_internet(const struct pset *vnet4, const struct pset *vnet6,
-		    struct pset *out4, struct pset *out6)
-{
-	/* DESIGN.md: documentation ranges count as Internet; the compiler's
-	 * Internet sets are built from the same list. */
-	static const char *const not_inet4[] = {
-		"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-		"172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4",
-	};
-	struct pset cut;
-	int rc = -1;
-
-	pset_init(out4, AF_INET);
-	pset_init(out6, AF_INET6);
-	pset_init(&cut, AF_INET);
-	if (add_text(out4, "0.0.0.0/0") < 0 || add_text(out6, "2000::/3") < 0)
-		goto out;
-	for (size_t i = 0; i < sizeof(not_inet4) / sizeof(*not_inet4); i++)
-		if (add_text(&cut, not_inet4[i]) < 0)
-			goto out;
-	pset_normalize(&cut);
-	pset_normalize(out4);
-	pset_normalize(out6);
-	if (vnet4 && pset_union(&cut, vnet4) < 0)
-		goto out;
-	if (pset_subtract(out4, &cut) < 0)
-		goto out;
-	if (vnet6 && pset_subtract(out6, vnet6) < 0)
-		goto out;
-	rc = 0;
-out:
-	pset_free(&cut);
-	if (rc < 0) {
-		pset_free(out4);
-		pset_free(out6);
-	}
-	return rc;
-}
-
 /* Resolves SPEC into s.  Errors are reported at the token. */
 static int parse_spec(struct lctx *c, const struct token *t, struct expect_side *s)
 {
@@ -202,7 +151,7 @@ static int parse_spec(struct lctx *c, const struct token *t, struct expect_side 
 		s->kind = EXPECT_SPEC_INTERNET;
 		pset_free(&s->v4);
 		pset_free(&s->v6);
-		if (expect_internet(c->env ? c->env->vnet4 : NULL, c->env ? c->env->vnet6 : NULL,
+		if (pset_internet(c->env ? c->env->vnet4 : NULL, c->env ? c->env->vnet6 : NULL,
 				    &s->v4, &s->v6) < 0) {
 			pset_init(&s->v4, AF_INET);
 			pset_init(&s->v6, AF_INET6);

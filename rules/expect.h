@@ -118,9 +118,4 @@ const char *expect_verdict_name(enum expect_verdict v);
 const char *expect_dir_name(enum expect_dir d);
 const char *expect_proto_name(enum expect_proto p);
 
-/* The policy's Internet pseudo-tag for a given address space (either pset may
- * be NULL): 0, or -1 with errno ENOMEM.  out4/out6 are initialised here. */
-int expect_internet(const struct pset *vnet4, const struct pset *vnet6,
-		    struct pset *out4, struct pset *out6);
-
 #endif

@@ -1951,39 +1951,25 @@ static int add_text_prefix(struct pset *s, const char *text)
 	return pset_add_prefix(s, &pf);
 }
 
-/* What counts as Internet for the hbi example: IPv4 unicast outside the private,
- * loopback, link-local, CGNAT, multicast and reserved ranges; IPv6 global unicast;
- * both minus the virtual network. */
+/* What counts as Internet for the hbi example (pset_internet, for the
+ * policy's address space). */
 static int internet_set(const struct policy *p, struct pset *v4, struct pset *v6)
 {
-	static const char *const not4[] = {
-		"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
-		"172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4", NULL,
-	};
-	struct pset cut4, cut6;
+	struct pset vnet4, vnet6;
 	int ret = -1;
 
-	pset_init(v4, AF_INET);
-	pset_init(v6, AF_INET6);
-	pset_init(&cut4, AF_INET);
-	pset_init(&cut6, AF_INET6);
-	if (add_text_prefix(v4, "0.0.0.0/0") < 0 || add_text_prefix(v6, "2000::/3") < 0)
-		goto out;
-	for (int i = 0; not4[i]; i++)
-		if (add_text_prefix(&cut4, not4[i]) < 0)
-			goto out;
+	pset_init(&vnet4, AF_INET);
+	pset_init(&vnet6, AF_INET6);
 	for (size_t i = 0; i < p->nvnet; i++)
-		if (pset_add_prefix(p->vnet[i].family == AF_INET ? &cut4 : &cut6,
+		if (pset_add_prefix(p->vnet[i].family == AF_INET ? &vnet4 : &vnet6,
 				    &p->vnet[i]) < 0)
 			goto out;
-	pset_normalize(&cut4);
-	pset_normalize(&cut6);
-	if (pset_subtract(v4, &cut4) < 0 || pset_subtract(v6, &cut6) < 0)
-		goto out;
-	ret = 0;
+	pset_normalize(&vnet4);
+	pset_normalize(&vnet6);
+	ret = pset_internet(&vnet4, &vnet6, v4, v6);
 out:
-	pset_free(&cut4);
-	pset_free(&cut6);
+	pset_free(&vnet4);
+	pset_free(&vnet6);
 	return ret;
 }
 

@@ -444,6 +444,56 @@ bool interval_is_prefix(int family, const struct interval *iv, unsigned *len)
 	return true;
 }
 
+static int add_cidr(struct pset *s, const char *cidr)
+{
+	struct prefix pf;
+	char err[64];
+
+	if (prefix_parse(cidr, &pf, NULL, err, sizeof(err)) < 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return pset_add_prefix(s, &pf);
+}
+
+int pset_internet(const struct pset *vnet4, const struct pset *vnet6,
+		  struct pset *out4, struct pset *out6)
+{
+	static const char *const not4[] = {
+		"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
+		"172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4",
+	};
+	struct pset cut;
+	int rc = -1;
+
+	pset_init(out4, AF_INET);
+	pset_init(out6, AF_INET6);
+	pset_init(&cut, AF_INET);
+	if (add_cidr(out4, "0.0.0.0/0") < 0 || add_cidr(out6, "2000::/3") < 0 ||
+	    add_cidr(out6, "64:ff9b::/96") < 0)
+		goto out;
+	for (size_t i = 0; i < sizeof(not4) / sizeof(*not4); i++)
+		if (add_cidr(&cut, not4[i]) < 0)
+			goto out;
+	pset_normalize(&cut);
+	pset_normalize(out4);
+	pset_normalize(out6);
+	if (vnet4 && pset_union(&cut, vnet4) < 0)
+		goto out;
+	if (pset_subtract(out4, &cut) < 0)
+		goto out;
+	if (vnet6 && pset_subtract(out6, vnet6) < 0)
+		goto out;
+	rc = 0;
+out:
+	pset_free(&cut);
+	if (rc < 0) {
+		pset_free(out4);
+		pset_free(out6);
+	}
+	return rc;
+}
+
 size_t pset_count_prefixes(const struct pset *s)
 {
 	size_t n = 0;

@@ -271,7 +271,7 @@ static void test_example_counts(void **state)
 
 	(void)state;
 	assert_int_equal(c->nsets, 23);
-	assert_int_equal(c->nelements, 68);
+	assert_int_equal(c->nelements, 69);
 	assert_int_equal(c->nrules, 61);
 	/* one note (the fqdn rule), no warning */
 	assert_int_equal(d.n, 1);

@@ -377,12 +377,24 @@ static void test_internet_excludes_vnet(void **state)
 	prefix_parse("198.51.100.0/24", &p, NULL, err, sizeof(err));	/* a public vnet */
 	pset_add_prefix(&v4, &p);
 	pset_normalize(&v4);
-	assert_int_equal(expect_internet(&v4, NULL, &i4, &i6), 0);
+	assert_int_equal(pset_internet(&v4, NULL, &i4, &i6), 0);
 	memset(&a, 0, sizeof(a));
 	inet_pton(AF_INET, "198.51.100.7", a.b);
 	assert_false(pset_contains(&i4, &a));
 	inet_pton(AF_INET, "203.0.113.7", a.b);
 	assert_true(pset_contains(&i4, &a));
+	/* IPv6: global unicast and the NAT64 well-known prefix (RFC 6052: public
+	 * IPv4 inside), not the local-use one (RFC 8215), ULA or link-local */
+	static const struct { const char *a; bool inet; } six[] = {
+		{ "2001:db8::1", true }, { "64:ff9b::c000:201", true },
+		{ "64:ff9b:1::1", false }, { "fd00::1", false }, { "fe80::1", false },
+		{ "::ffff:192.0.2.1", false }, { "ff02::1", false },
+	};
+	for (size_t i = 0; i < sizeof(six) / sizeof(*six); i++) {
+		assert_int_equal(inet_pton(AF_INET6, six[i].a, a.b), 1);
+		if (pset_contains(&i6, &a) != six[i].inet)
+			fail_msg("%s: Internet %d, expected %d", six[i].a, !six[i].inet, six[i].inet);
+	}
 	pset_free(&v4);
 	pset_free(&i4);
 	pset_free(&i6);
