@@ -5,9 +5,11 @@
  *   event=drop direction=in proto=tcp src=203.0.113.10:40000 dst=10.0.1.4:22 rule=user:DenySsh
  * at most cfg.drop_log_rate lines a second, the rest counted and summed up in
  * one "event=drop-suppressed suppressed=N" line per second.  With
- * cfg.drop_pcap the packets also go to a pcap file (LINKTYPE_RAW: the IP
- * packet as the hook saw it), rotated to PATH.1 before it would pass
- * cfg.drop_pcap_max bytes; pcap-replay reads it back. */
+ * cfg.drop_pcap the packets also go to a pcap file (LINKTYPE_LINUX_SLL: the
+ * IP packet as the hook saw it behind a cooked header that says its direction
+ * -- PACKET_OUTGOING at the output hook, else the packet type the link
+ * layer gave it -- so pcap-replay needs no --local to judge it), rotated to
+ * PATH.1 before it would pass cfg.drop_pcap_max bytes. */
 #include "observe.h"
 
 #include <arpa/inet.h>
@@ -24,6 +26,7 @@
 #include <unistd.h>
 
 #include <libmnl/libmnl.h>
+#include <linux/if_packet.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nfnetlink.h>
 #include <linux/netfilter/nfnetlink_log.h>
@@ -169,18 +172,85 @@ static void pcap_rotate(void)
 	pcap_open_file();
 }
 
-static void pcap_write(const struct timeval *ts, const uint8_t *data, size_t caplen, size_t wirelen)
+/* The link layer of a logged packet, as NFLOG reports it. */
+struct linkinfo {
+	uint32_t iif, oif;
+	int hwtype;			/* NFULA_HWTYPE, -1 when absent */
+	const uint8_t *hwhdr;		/* NFULA_HWHEADER (the MAC header), or NULL */
+	size_t hwlen;
+};
+
+#define SLL_HDR 16
+#define ARPHRD_NONE_ 0xfffe
+#define ARPHRD_LOOPBACK_ 772
+
+static bool is_lo(uint32_t ifindex)
 {
-	struct pcap_pkthdr h = { .ts = *ts, .caplen = (bpf_u_int32)caplen, .len = (bpf_u_int32)wirelen };
+	char n[IF_NAMESIZE];
+
+	return ifindex && if_indextoname(ifindex, n) && !strcmp(n, "lo");
+}
+
+/* The packet type an incoming packet had: from its Ethernet destination when
+ * NFLOG gave the MAC header (as eth_type_trans set it), else from its IP
+ * destination (the limited broadcast, multicast). */
+static uint16_t in_pkttype(const struct linkinfo *li, const uint8_t *ip, size_t len)
+{
+	static const uint8_t bcast[6] = { 0xff, 0xff, 0xff, 0xff, 0xff, 0xff };
+
+	if (li->hwtype == 1 /* ARPHRD_ETHER */ && li->hwhdr && li->hwlen >= 14)
+		return !memcmp(li->hwhdr, bcast, 6) ? PACKET_BROADCAST
+		       : li->hwhdr[0] & 1 ? PACKET_MULTICAST : PACKET_HOST;
+	if (len >= 20 && ip[0] >> 4 == 4)
+		return !memcmp(ip + 16, bcast, 4) ? PACKET_BROADCAST
+		       : (ip[16] & 0xf0) == 0xe0 ? PACKET_MULTICAST : PACKET_HOST;
+	if (len >= 40 && ip[0] >> 4 == 6 && ip[24] == 0xff)
+		return PACKET_MULTICAST;
+	return PACKET_HOST;
+}
+
+/* The cooked (SLL) header: packet type, device type, source link-layer
+ * address (incoming Ethernet), protocol. */
+static void sll_header(uint8_t *h, const struct linkinfo *li, const uint8_t *ip, size_t len)
+{
+	bool out = li->oif && !li->iif;
+	uint32_t dev = out ? li->oif : li->iif;
+	uint16_t pkttype = out ? PACKET_OUTGOING : in_pkttype(li, ip, len);
+	uint16_t hatype = is_lo(dev) ? ARPHRD_LOOPBACK_ : li->hwtype >= 0 ? (uint16_t)li->hwtype
+									    : ARPHRD_NONE_;
+	uint16_t proto = len && ip[0] >> 4 == 6 ? 0x86dd : 0x0800;
+
+	memset(h, 0, SLL_HDR);
+	h[0] = (uint8_t)(pkttype >> 8), h[1] = (uint8_t)pkttype;
+	h[2] = (uint8_t)(hatype >> 8), h[3] = (uint8_t)hatype;
+	if (!out && li->hwtype == 1 && li->hwhdr && li->hwlen >= 14) {
+		h[5] = 6;
+		memcpy(h + 6, li->hwhdr + 6, 6);
+	}
+	h[14] = (uint8_t)(proto >> 8), h[15] = (uint8_t)proto;
+}
+
+static void pcap_write(const struct timeval *ts, const struct linkinfo *li, const uint8_t *data,
+		       size_t caplen, size_t wirelen)
+{
+	static uint8_t rec[SLL_HDR + 65536];
+	struct pcap_pkthdr h = { .ts = *ts };
 
 	if (!dl.dump)
 		return;
+	if (caplen > sizeof(rec) - SLL_HDR)
+		caplen = sizeof(rec) - SLL_HDR;
+	sll_header(rec, li, data, caplen);
+	memcpy(rec + SLL_HDR, data, caplen);
+	caplen += SLL_HDR;
+	h.caplen = (bpf_u_int32)caplen;
+	h.len = (bpf_u_int32)(wirelen + SLL_HDR);
 	if (dl.st.pcap_bytes + PCAP_RECORD_HDR + caplen > dl.pcap_max && dl.st.pcap_bytes > PCAP_FILE_HDR) {
 		pcap_rotate();
 		if (!dl.dump)
 			return;
 	}
-	pcap_dump((u_char *)dl.dump, &h, data);
+	pcap_dump((u_char *)dl.dump, &h, rec);
 	pcap_dump_flush(dl.dump);
 	dl.st.pcap_bytes += PCAP_RECORD_HDR + caplen;
 	dl.st.pcap_packets++;
@@ -228,7 +298,7 @@ int droplog_open(struct daemon *d)
 	if (d->cfg.drop_pcap && d->cfg.drop_pcap[0]) {
 		dl.pcap_path = strdup(d->cfg.drop_pcap);
 		dl.pcap_max = d->cfg.drop_pcap_max;
-		dl.dead = pcap_open_dead(DLT_RAW, 65535);
+		dl.dead = pcap_open_dead(DLT_LINUX_SLL, SLL_HDR + 65535);
 		if (!dl.pcap_path || !dl.dead || pcap_open_file() < 0)
 			dlog("event=warning what=drop-pcap file=%s note=\"dropped packets are not captured\"",
 			     d->cfg.drop_pcap);
@@ -333,8 +403,9 @@ static void fmt_endpoint(const struct pkt *p, bool dst, bool ports, char *buf, s
 }
 
 static void log_packet(struct daemon *d, uint8_t family, const char *prefix, const uint8_t *data,
-		       size_t len, uint32_t iif, uint32_t oif, const struct timeval *ts)
+		       size_t len, const struct linkinfo *li, const struct timeval *ts)
 {
+	uint32_t iif = li->iif, oif = li->oif;
 	char comment[256], cat[64] = "?", dir[16] = "?", name[200] = "?";
 	char src[80], dst[80], pbuf[8], extra[64] = "", ifs[64] = "";
 	struct pkt p;
@@ -352,7 +423,7 @@ static void log_packet(struct daemon *d, uint8_t family, const char *prefix, con
 	}
 	bool ok = pkt_decode(&p, DLT_RAW, data, len, len) == 0;
 	size_t wirelen = ok ? p.len : len;
-	pcap_write(ts, data, len, wirelen < len ? len : wirelen);
+	pcap_write(ts, li, data, len, wirelen < len ? len : wirelen);
 
 	summary_flush(mono_now());
 	if (dl.in_window >= d->cfg.drop_log_rate) {
@@ -401,6 +472,11 @@ static int attr_cb(const struct nlattr *a, void *data)
 		if (mnl_attr_validate(a, MNL_TYPE_U32) < 0)
 			return MNL_CB_OK;
 		break;
+	case NFULA_HWTYPE:
+	case NFULA_HWLEN:
+		if (mnl_attr_validate(a, MNL_TYPE_U16) < 0)
+			return MNL_CB_OK;
+		break;
 	case NFULA_TIMESTAMP:
 		if (mnl_attr_validate2(a, MNL_TYPE_UNSPEC, sizeof(struct nfulnl_msg_packet_timestamp)) < 0)
 			return MNL_CB_OK;
@@ -442,11 +518,23 @@ static int msg_cb(const struct nlmsghdr *nlh, void *data)
 	} else {
 		gettimeofday(&ts, NULL);
 	}
+	struct linkinfo li = {
+		.iif = pa.tb[NFULA_IFINDEX_INDEV] ? ntohl(mnl_attr_get_u32(pa.tb[NFULA_IFINDEX_INDEV])) : 0,
+		.oif = pa.tb[NFULA_IFINDEX_OUTDEV] ? ntohl(mnl_attr_get_u32(pa.tb[NFULA_IFINDEX_OUTDEV])) : 0,
+		.hwtype = pa.tb[NFULA_HWTYPE] ? ntohs(mnl_attr_get_u16(pa.tb[NFULA_HWTYPE])) : -1,
+	};
+	if (pa.tb[NFULA_HWHEADER]) {
+		/* the header's length is NFULA_HWLEN, within the attribute */
+		size_t al = mnl_attr_get_payload_len(pa.tb[NFULA_HWHEADER]);
+		size_t hl = pa.tb[NFULA_HWLEN] ? ntohs(mnl_attr_get_u16(pa.tb[NFULA_HWLEN])) : al;
+
+		li.hwhdr = mnl_attr_get_payload(pa.tb[NFULA_HWHEADER]);
+		li.hwlen = hl < al ? hl : al;
+	}
 	log_packet(d, g->nfgen_family,
 		   pa.tb[NFULA_PREFIX] ? mnl_attr_get_str(pa.tb[NFULA_PREFIX]) : NULL,
 		   mnl_attr_get_payload(pa.tb[NFULA_PAYLOAD]), mnl_attr_get_payload_len(pa.tb[NFULA_PAYLOAD]),
-		   pa.tb[NFULA_IFINDEX_INDEV] ? ntohl(mnl_attr_get_u32(pa.tb[NFULA_IFINDEX_INDEV])) : 0,
-		   pa.tb[NFULA_IFINDEX_OUTDEV] ? ntohl(mnl_attr_get_u32(pa.tb[NFULA_IFINDEX_OUTDEV])) : 0, &ts);
+		   &li, &ts);
 	return MNL_CB_OK;
 }
 

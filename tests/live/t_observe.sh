@@ -142,6 +142,16 @@ if out=$("$REPLAY" --policy "$POL" --tags "$TAGS" --local $HOST4,$HOST6 --expect
 else
 	not_ok "drop pcap: pcap-replay of the same policy denies every flow in it" "$out"
 fi
+# the cooked header says each packet's direction: no --local needed
+if out=$("$REPLAY" --policy "$POL" --tags "$TAGS" --expect "$T/pass.expect" \
+	--require-all --require-match "$D/drops.pcap" 2>&1) &&
+	grep -q "capture 1: .*(LINUX_SLL, " <<<"$out" &&
+	grep -Eq "^ +[0-9]+ +in +tcp +203\.0\.113\.10:[0-9]+ +10\.0\.1\.4:22 +drop +user:DenySshFromInternet" <<<"$out" &&
+	grep -Eq "^ +[0-9]+ +out +tcp +10\.0\.1\.4:[0-9]+ +203\.0\.113\.10:8443 +drop +user:DenyPartnerAlt" <<<"$out"; then
+	ok "drop pcap: Linux cooked capture, directions from it: the same verdicts without --local"
+else
+	not_ok "drop pcap: Linux cooked capture, directions from it: the same verdicts without --local" "$out"
+fi
 cp "$D/drops.pcap" "$T/cap.pcap"
 
 # rotation: denied SYNs past drop_pcap_max (4 KiB); the log is rate-limited
