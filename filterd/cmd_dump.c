@@ -73,7 +73,7 @@ int cmd_dump(int argc, char **argv)
 	}
 	printf("%s: table inet %s%s%s: %zu rules, %zu sets, %zu elements\n", out, table,
 	       netns ? " in netns " : "", netns ? netns : "", ruleset_count_rules(rs),
-	       ruleset_count_sets(rs), ruleset_count_elements(rs));
+	       ruleset_count_named_sets(rs), ruleset_count_elements(rs));
 	rc = EXIT_OK;
 out:
 	ruleset_free(rs);

@@ -797,7 +797,7 @@ static json_t *job_start(struct daemon *d, const uint64_t *who, size_t nwho, boo
 	json_t *a = json_pack("{s:b,s:o,s:o,s:I,s:I,s:I}", "ok", 1,
 			       "policy", policy_json(d), "differences", jd,
 			       "rules", (json_int_t)ruleset_count_rules(live),
-			       "sets", (json_int_t)ruleset_count_sets(live),
+			       "sets", (json_int_t)ruleset_count_named_sets(live),
 			       "elements", (json_int_t)ruleset_count_elements(live));
 	rs_diffs_free(&diffs);
 	compiled_free(want);

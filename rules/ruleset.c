@@ -105,6 +105,21 @@ size_t ruleset_count_sets(const struct ruleset *rs)
 	return n;
 }
 
+size_t ruleset_count_named_sets(const struct ruleset *rs)
+{
+	struct nftnl_set_list_iter *it = nftnl_set_list_iter_create(rs->sets);
+	struct nftnl_set *s;
+	size_t n = 0;
+
+	if (!it)
+		return 0;
+	while ((s = nftnl_set_list_iter_next(it)))
+		n += !(nftnl_set_is_set(s, NFTNL_SET_FLAGS) &&
+		       (nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS));
+	nftnl_set_list_iter_destroy(it);
+	return n;
+}
+
 static int count_elem(struct nftnl_set_elem *e, void *data)
 {
 	size_t *n = data;

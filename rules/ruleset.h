@@ -47,7 +47,10 @@ void ruleset_free(struct ruleset *rs);
 struct nftnl_set *ruleset_find_set(const struct ruleset *rs, const char *name);
 struct nftnl_chain *ruleset_find_chain(const struct ruleset *rs, const char *name);
 size_t ruleset_count_rules(const struct ruleset *rs);
-size_t ruleset_count_sets(const struct ruleset *rs);
+size_t ruleset_count_sets(const struct ruleset *rs);	/* anonymous ones too */
+/* The sets a user names ("sets" in every report: apply, status, verify, dump);
+ * elements are counted over every set, the rules' anonymous ones too. */
+size_t ruleset_count_named_sets(const struct ruleset *rs);
 size_t ruleset_count_elements(const struct ruleset *rs);
 
 /* The rule's comment (NFTNL_UDATA_RULE_COMMENT) into buf; "" when absent. */

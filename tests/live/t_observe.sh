@@ -227,6 +227,17 @@ if out=$(ctl verify 2>&1) && grep -q "matches the policy in force" <<<"$out" &&
 else
 	not_ok "verify: untouched table and passing capture -> exit 0" "$out"
 fi
+# one count of sets everywhere: the named ones (verify counted the rules'
+# anonymous sets too, status did not)
+counts_agree() {
+	local st v d
+	st=$(ctl status --json | "$PY" -c 'import json,sys; j=json.load(sys.stdin); print(j["rules"], j["sets"])') &&
+		v=$(ctl verify --json | "$PY" -c 'import json,sys; j=json.load(sys.stdin); print(j["rules"], j["sets"])') &&
+		d=$(nsx host "$FILTERCTL" dump --out "$T/counts.frs" | sed -n 's/.*: \([0-9]*\) rules, \([0-9]*\) sets, .*/\1 \2/p') &&
+		[ -n "$st" ] && [ "$st" = "$v" ] && [ "$st" = "$d" ] ||
+		{ echo "status: $st, verify: $v, dump: $d"; return 1; }
+}
+check "status, verify and dump count the same rules and sets" counts_agree
 # behind filterd's back (ownership=off, repair=off): an extra rule and a lost element
 nsx host nft add rule inet filterd inbound accept
 nsx host nft delete element inet filterd vnet_v4 '{ 10.0.0.0/16 }'
