@@ -15,7 +15,7 @@ struct command {
 static const struct command commands[] = {
 	{ "check", cmd_check, "POLICY [--tags FILE] [-v]   validate a policy (nothing is applied)" },
 	{ "compile", cmd_compile, "POLICY [--tags FILE] [--format nft|json|bytecode]   print the ruleset" },
-	{ "apply", cmd_apply, "POLICY [--tags FILE | --confirm-within SECONDS] [--direct|--daemon]\n"
+	{ "apply", cmd_apply, "POLICY [--tags FILE [--direct] [--quiet] | --confirm-within SECONDS [--daemon] [--force]]\n"
 	  "           replace the filterd table in one atomic batch (directly with --tags, else through filterd)" },
 	{ "status", cmd_status, "[--json]   what filterd holds in force: workspace, sha256, tags, who, pending" },
 	{ "reload", cmd_reload, "[--force]   make filterd re-read its policy and tags files now" },

@@ -97,7 +97,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: filterd [--config FILE] [--set KEY=VALUE]... [--policy FILE] [--tags FILE]\n"
 		"               [--state-dir DIR] [--socket PATH] [--fail-mode closed|open]\n"
-		"               [--ownership auto|on|off] [--check-config]\n"
+		"               [--ownership auto|on|off] [--check-config] [--version] [--help]\n"
 		"Keeps the workspace network policy in force (see filterd(8)).\n");
 }
 
