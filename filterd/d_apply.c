@@ -198,12 +198,17 @@ static char *diags_text(const struct diags *dg)
 	return buf;
 }
 
-static void log_diags(const struct diags *dg)
+/* notes: false leaves the notes out (an unchanged reload: the fqdn rules'
+ * "the sets start empty" was logged on every one, while the sets kept their
+ * learned addresses) */
+static void log_diags(const struct diags *dg, bool notes)
 {
 	for (size_t i = 0; i < dg->n; i++) {
 		const struct diag *g = &dg->v[i];
 		char f[1024], m[2048];
 
+		if (!notes && g->sev == DIAG_NOTE)
+			continue;
 		/* the message quotes the policy's own text: escaped */
 		dlog("event=diagnostic severity=%s file=\"%s\" line=%d col=%d msg=\"%s\"",
 		     g->sev == DIAG_ERROR ? "error" : g->sev == DIAG_WARNING ? "warning" : "note",
@@ -689,7 +694,7 @@ remembered:
 		     res->nelements, d->ownership_active ? (d->table_flags & NFT_TABLE_F_PERSIST ?
 		     "owner,persist" : "owner") : "none", res->ms, by,
 		     res->window ? " pending=confirm" : "");
-	log_diags(&dg);
+	log_diags(&dg, !res->unchanged);
 	ret = 0;
 	goto out;
 
@@ -705,7 +710,7 @@ kernel_refused:
 	goto out;
 rejected:
 	res->diagnostics = diags_text(&dg);
-	log_diags(&dg);
+	log_diags(&dg, true);
 	{
 		char qn[1024], qe[2048];
 

@@ -148,6 +148,17 @@ else not_ok "exact: $APP1 learned for app.test.example" "$(tail -20 "$T/log")"; 
 expect_allowed "exact: tcp 443 to app.test.example ($APP1) allowed" host tcp $APP1 443
 expect_denied "exact: tcp 443 to an address no answer gave ($OTHER) denied" host tcp $OTHER 443
 checks_wait
+# an unchanged reload keeps the learned addresses and does not log the
+# compiler's "the sets start empty" note again (it did on every reload)
+nnotes=$(grep -c "start empty" "$T/log")
+nunch=$(grep -c "event=unchanged" "$T/log")
+ctl reload >/dev/null 2>&1
+if wait_until 5 sh -c "[ \$(grep -c event=unchanged '$T/log') -gt $nunch ]" &&
+	[ "$(grep -c "start empty" "$T/log")" = "$nnotes" ] && in_set fqdn_app_v4 $APP1; then
+	ok "reload: unchanged, learned $APP1 kept, no 'sets start empty' note again"
+else
+	not_ok "reload: unchanged, learned $APP1 kept, no 'sets start empty' note again" "$(tail -5 "$T/log")"
+fi
 
 # 2. record change: followed within the TTL, the old address expires
 sed -i "s/^$APP1 app/$APP2 app/" "$T/hosts1"
