@@ -897,18 +897,18 @@ static void trace_cb(const struct vm_trace_event *ev, void *arg)
 
 		if (!o)
 			return;
-		json_object_set_new(o, "type", json_string(ev->type == VM_TRACE_RULE ? "rule" :
+		json_object_set_new(o, "type", jtext(ev->type == VM_TRACE_RULE ? "rule" :
 					ev->type == VM_TRACE_RETURN ? "return" : "policy"));
-		json_object_set_new(o, "chain", json_string(ev->chain ? ev->chain : ""));
+		json_object_set_new(o, "chain", jtext(ev->chain ? ev->chain : ""));
 		if (ev->type == VM_TRACE_RULE) {
 			json_object_set_new(o, "rule_index", json_integer(ev->rule_index));
-			json_object_set_new(o, "rule", json_string(text));
+			json_object_set_new(o, "rule", jtext(text));
 			json_object_set_new(o, "matched", json_boolean(ev->matched));
 		}
 		if (ev->type != VM_TRACE_RULE || ev->matched) {
-			json_object_set_new(o, "verdict", json_string(verdict));
+			json_object_set_new(o, "verdict", jtext(verdict));
 			if (ev->target)
-				json_object_set_new(o, "target", json_string(ev->target));
+				json_object_set_new(o, "target", jtext(ev->target));
 		}
 		json_array_append_new(r->cur_events, o);
 		return;
@@ -1026,10 +1026,10 @@ static int eval_hook(struct replay *r, struct pkt *p, int hook, bool lo, struct 
 		if (r->cur_events) {
 			json_t *o = json_object();
 
-			json_object_set_new(o, "type", json_string("hook"));
-			json_object_set_new(o, "hook", json_string(hook_name(hook)));
-			json_object_set_new(o, "iifname", json_string(iif));
-			json_object_set_new(o, "oifname", json_string(oif));
+			json_object_set_new(o, "type", jtext("hook"));
+			json_object_set_new(o, "hook", jtext(hook_name(hook)));
+			json_object_set_new(o, "iifname", jtext(iif));
+			json_object_set_new(o, "oifname", jtext(oif));
 			json_array_append_new(r->cur_events, o);
 		} else {
 			fprintf(r->trace_out, " hook %s%s%s%s%s\n", hook_name(hook), *iif ? " iif " : "",
@@ -1178,11 +1178,11 @@ static void trace_begin(struct replay *r, unsigned cap, const struct pkt *p, boo
 		r->cur_events = json_array();
 		json_object_set_new(o, "capture", json_integer(cap));
 		json_object_set_new(o, "frame", json_integer((json_int_t)p->frame));
-		json_object_set_new(o, "src", json_string(s));
-		json_object_set_new(o, "dst", json_string(d));
+		json_object_set_new(o, "src", jtext(s));
+		json_object_set_new(o, "dst", jtext(d));
 		json_object_set_new(o, "events", json_incref(r->cur_events));
 		if (held)
-			json_object_set_new(o, "note", json_string("fragment held for reassembly"));
+			json_object_set_new(o, "note", jtext("fragment held for reassembly"));
 		json_array_append_new(r->traces, o);
 	} else {
 		fprintf(r->trace_out, "trace capture %u frame %llu: %s -> %s %s%s\n", cap,
@@ -1197,8 +1197,8 @@ static void trace_end_pkt(struct replay *r, const struct pkt *p, const char *wha
 	if (r->cur_events) {
 		json_t *o = json_object();
 
-		json_object_set_new(o, "type", json_string("result"));
-		json_object_set_new(o, "result", json_string(what));
+		json_object_set_new(o, "type", jtext("result"));
+		json_object_set_new(o, "result", jtext(what));
 		json_object_set_new(o, "ct_state", json_integer(p->ct_state));
 		json_array_append_new(r->cur_events, o);
 		json_decref(r->cur_events);
@@ -1578,7 +1578,7 @@ static void trace_skip(struct replay *r, unsigned cap, uint64_t frame, const cha
 
 		json_object_set_new(o, "capture", json_integer(cap));
 		json_object_set_new(o, "frame", json_integer((json_int_t)frame));
-		json_object_set_new(o, "not_judged", json_string(why));
+		json_object_set_new(o, "not_judged", jtext(why));
 		json_array_append_new(r->traces, o);
 	} else {
 		fprintf(r->trace_out, "trace capture %u frame %llu: not judged: %s\n", cap,

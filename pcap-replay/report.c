@@ -379,7 +379,7 @@ static json_t *coverage_json(const struct report_ctx *c)
 	for (size_t i = 0; v && i < n; i++) {
 		json_t *ro = json_object();
 
-		json_object_set_new(ro, "origin", json_string(v[i].origin));
+		json_object_set_new(ro, "origin", jtext(v[i].origin));
 		json_object_set_new(ro, "nft_rules", json_integer((json_int_t)v[i].nrules));
 		json_object_set_new(ro, "evaluated", json_integer((json_int_t)v[i].evaluated));
 		json_object_set_new(ro, "matched", json_integer((json_int_t)v[i].matched));
@@ -403,17 +403,17 @@ static json_t *coverage_json(const struct report_ctx *c)
 				continue;
 			if (missing++ < JSON_ELEMS_MAX) {
 				elem_format(e, &se, key, sizeof(key));
-				json_array_append_new(un, json_string(key));
+				json_array_append_new(un, jtext(key));
 			}
 		}
 		free(se.v);
-		json_object_set_new(so, "set", json_string(vm_set_name(vm, s)));
+		json_object_set_new(so, "set", jtext(vm_set_name(vm, s)));
 		{
 			char user[160];
 
 			set_user(c->r->rs, vm_set_name(vm, s), user, sizeof(user));
 			if (user[0])
-				json_object_set_new(so, "rule", json_string(user));
+				json_object_set_new(so, "rule", jtext(user));
 		}
 		json_object_set_new(so, "elements", json_integer((json_int_t)total));
 		json_object_set_new(so, "unhit", json_integer((json_int_t)missing));
@@ -833,7 +833,7 @@ static const char *jstr(struct jstr_cache *c, const char *s)
 	free(c->val[h]);
 	c->key[h] = s;
 	c->val[h] = NULL;
-	j = json_string(s);
+	j = jtext(s);
 	if (j) {
 		c->val[h] = json_dumps(j, JSON_ENCODE_ANY);
 		json_decref(j);
@@ -969,17 +969,17 @@ int report_json(const struct report_ctx *c, FILE *f)
 	char buf[INET6_ADDRSTRLEN + 8];
 	int rc;
 
-	json_object_set_new(root, "ruleset", json_string(c->ruleset_desc));
+	json_object_set_new(root, "ruleset", jtext(c->ruleset_desc));
 	for (size_t i = 0; i < r->ncaps; i++) {
 		json_t *o = json_object();
 
-		json_object_set_new(o, "path", json_string(r->caps[i].path));
-		json_object_set_new(o, "linktype", json_string(
+		json_object_set_new(o, "path", jtext(r->caps[i].path));
+		json_object_set_new(o, "linktype", jtext(
 			pcap_datalink_val_to_name(r->caps[i].dlt) ?
 			pcap_datalink_val_to_name(r->caps[i].dlt) : "?"));
 		json_object_set_new(o, "packets", JI(r->caps[i].packets));
 		if (r->caps[i].read_error)
-			json_object_set_new(o, "error", json_string(r->caps[i].err));
+			json_object_set_new(o, "error", jtext(r->caps[i].err));
 		json_array_append_new(caps, o);
 	}
 	json_object_set_new(root, "captures", caps);
@@ -988,13 +988,13 @@ int report_json(const struct report_ctx *c, FILE *f)
 
 		for (size_t i = 0; i < s->n; i++) {
 			interval_format(s->family, &s->v[i], buf, sizeof(buf));
-			json_array_append_new(addrs, json_string(buf));
+			json_array_append_new(addrs, jtext(buf));
 		}
 	}
 	json_object_set_new(local, "addresses", addrs);
 	json_object_set_new(local, "inferred", json_boolean(r->local_inferred));
 	if (r->local_inferred)
-		json_object_set_new(local, "note", json_string(r->local_note));
+		json_object_set_new(local, "note", jtext(r->local_note));
 	json_object_set_new(root, "host", local);
 
 	/* a placeholder: the flows are written in its place (flows_json) */
@@ -1048,8 +1048,8 @@ int report_json(const struct report_ctx *c, FILE *f)
 
 		json_object_set_new(o, "capture", JI(r->bad[i].capture));
 		json_object_set_new(o, "frame", JI(r->bad[i].frame));
-		json_object_set_new(o, "class", json_string(r->bad[i].cls));
-		json_object_set_new(o, "why", json_string(r->bad[i].why));
+		json_object_set_new(o, "class", jtext(r->bad[i].cls));
+		json_object_set_new(o, "why", jtext(r->bad[i].why));
 		json_object_set_new(o, "judged", json_boolean(r->bad[i].judged));
 		json_array_append_new(bad, o);
 	}
@@ -1065,10 +1065,10 @@ int report_json(const struct report_ctx *c, FILE *f)
 			json_t *o = json_object(), *fails = json_array();
 
 			json_object_set_new(o, "line", JI(l->line));
-			json_object_set_new(o, "text", json_string(l->text));
+			json_object_set_new(o, "text", jtext(l->text));
 			json_object_set_new(o, "matched", JI(l->matched));
 			json_object_set_new(o, "failures", JI(l->failures));
-			json_object_set_new(o, "status", json_string(
+			json_object_set_new(o, "status", jtext(
 				l->failures ? "fail" : l->matched ? "ok" :
 				c->require_match ? "fail" : "unmatched"));
 			for (size_t j = 0; j < r->nflows; j++)
@@ -1080,7 +1080,7 @@ int report_json(const struct report_ctx *c, FILE *f)
 		for (size_t j = 0; j < r->nflows; j++)
 			if (judged_flow(&r->flows[j]) && r->flows[j].expect_line < 0)
 				json_array_append_new(um, JI(j + 1));
-		json_object_set_new(eobj, "file", json_string(c->e->file));
+		json_object_set_new(eobj, "file", jtext(c->e->file));
 		json_object_set_new(eobj, "lines", lines);
 		json_object_set_new(eobj, "unmatched_flows", um);
 		json_object_set_new(eobj, "require_all", json_boolean(c->require_all));
@@ -1090,14 +1090,14 @@ int report_json(const struct report_ctx *c, FILE *f)
 		for (size_t i = 0; i < c->nproblems; i++) {
 			json_t *o = json_object();
 
-			json_object_set_new(o, "kind", json_string(c->problems[i].error ? "error" :
+			json_object_set_new(o, "kind", jtext(c->problems[i].error ? "error" :
 								     "failure"));
-			json_object_set_new(o, "what", json_string(c->problems[i].what));
-			json_object_set_new(o, "text", json_string(c->problems[i].text));
+			json_object_set_new(o, "what", jtext(c->problems[i].what));
+			json_object_set_new(o, "text", jtext(c->problems[i].text));
 			json_array_append_new(probs, o);
 		}
 		json_object_set_new(eobj, "problems", probs);
-		json_object_set_new(eobj, "result", json_string(expect_result_name(&eo)));
+		json_object_set_new(eobj, "result", jtext(expect_result_name(&eo)));
 		json_object_set_new(root, "expectations", eobj);
 	}
 	if (r->traces)
@@ -1137,7 +1137,7 @@ static void xml_escape(struct strbuf *sb, const char *s)
 		size_t n = strcspn(s, "<>&\"'\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0d\x0e\x0f"
 				      "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f");
 
-		sb_putn(sb, s, n);	/* a run that needs no escape */
+		sb_put_utf8(sb, s, n);	/* a run that needs no escape (U+FFFD for bytes not UTF-8) */
 		s += n;
 		switch (*s) {
 		case '\0': return;
@@ -1177,7 +1177,13 @@ static int junit_write(const char *path, const char *suite, size_t tests, size_t
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto out;
 	}
-	fputs(sb_str(&doc), f);
+	/* every write checked: a full disk or a file size limit left a cut
+	 * document behind and the run exited 0 */
+	if (fputs(sb_str(&doc), f) == EOF || fflush(f) != 0 || ferror(f)) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno ? errno : EIO));
+		fclose(f);
+		goto out;
+	}
 	if (fclose(f) != 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		goto out;

@@ -49,6 +49,68 @@ void sb_putn(struct strbuf *sb, const char *s, size_t n)
 	sb->s[sb->n] = '\0';
 }
 
+/* Length of the valid UTF-8 sequence at p (n bytes available), 0 if none. */
+static size_t utf8_seq(const unsigned char *p, size_t n)
+{
+	unsigned char b = p[0], lo = 0x80, hi = 0xbf;
+	size_t len;
+
+	if (b < 0x80)
+		return 1;
+	if (b >= 0xc2 && b <= 0xdf)
+		len = 2;
+	else if (b >= 0xe0 && b <= 0xef) {
+		len = 3;
+		if (b == 0xe0)
+			lo = 0xa0;	/* overlong */
+		else if (b == 0xed)
+			hi = 0x9f;	/* surrogates */
+	} else if (b >= 0xf0 && b <= 0xf4) {
+		len = 4;
+		if (b == 0xf0)
+			lo = 0x90;	/* overlong */
+		else if (b == 0xf4)
+			hi = 0x8f;	/* past U+10FFFF */
+	} else {
+		return 0;
+	}
+	if (n < len || p[1] < lo || p[1] > hi)
+		return 0;
+	for (size_t i = 2; i < len; i++)
+		if (p[i] < 0x80 || p[i] > 0xbf)
+			return 0;
+	return len;
+}
+
+void sb_put_utf8(struct strbuf *sb, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t run = 0;
+
+	while (run < n) {
+		size_t k = utf8_seq(p + run, n - run);
+
+		if (k) {
+			run += k;
+			continue;
+		}
+		sb_putn(sb, (const char *)p, run);
+		sb_puts(sb, "\xef\xbf\xbd");	/* U+FFFD */
+		p += run + 1;
+		n -= run + 1;
+		run = 0;
+	}
+	sb_putn(sb, (const char *)p, run);
+}
+
+char *utf8_lossy(const char *s)
+{
+	struct strbuf sb = { 0 };
+
+	sb_put_utf8(&sb, s, strlen(s));
+	return sb_take(&sb);	/* "" for an empty s, NULL when out of memory */
+}
+
 void sb_puts(struct strbuf *sb, const char *s)
 {
 	sb_putn(sb, s, strlen(s));

@@ -102,6 +102,33 @@ PY
 	fi
 fi
 
+# bytes that are not UTF-8 (a Latin-1 expectation file, a file name): the
+# JUnit file still parses (U+FFFD for them) and JSON keeps the capture's path
+printf 'allow in tcp from caf\xe9 to any\n' >"$tmp/latin1.txt"
+latin=$'lat\xffin.pcap'
+cp "$DATA/udp.pcap" "$tmp/$latin"
+if run "junit: bytes not UTF-8" 2 "$REPLAY" --policy "$POLICY" --tags "$TAGS" \
+	--local "$LOCAL" --expect "$tmp/latin1.txt" --junit "$tmp/latin.xml" "$tmp/$latin"; then
+	if python3 -c 'import sys, xml.dom.minidom as m; d = m.parse(sys.argv[1]); assert "\ufffd" in d.toxml()' \
+		"$tmp/latin.xml" 2>"$tmp/py" &&
+		"$REPLAY" --policy "$POLICY" --tags "$TAGS" --local "$LOCAL" --format json "$tmp/$latin" |
+		python3 -c 'import json, sys; p = json.load(sys.stdin)["captures"][0]["path"]; assert p.endswith("lat\ufffdin.pcap"), p' 2>>"$tmp/py"; then
+		ok "junit and json: bytes that are not UTF-8 in an expectation file and a file name: XML parses, JSON keeps the path"
+	else
+		not_ok "junit and json: bytes that are not UTF-8" "$(tail -3 "$tmp/py")"
+	fi
+fi
+# a JUnit write that fails after the open (EIO here; a full disk likewise)
+# is an error, exit 2, not a cut file and exit 0
+if run "junit: write error" 2 "$REPLAY" --policy "$POLICY" --tags "$TAGS" \
+	--local "$LOCAL" --expect "$DATA/expect.txt" --junit /proc/version "$DATA/udp.pcap"; then
+	if grep -q "junit /proc/version: " "$tmp/err"; then
+		ok "junit: a write error after the open exits 2 and says so"
+	else
+		not_ok "junit: a write error after the open exits 2 and says so" "$(cat "$tmp/err")"
+	fi
+fi
+
 # --require-match: a line no flow reaches
 printf 'allow out tcp to 192.0.2.250 port 9\n' >"$tmp/unmatched.txt"
 if run "unmatched line fails with --require-match" 1 "$REPLAY" --policy "$POLICY" --tags "$TAGS" \

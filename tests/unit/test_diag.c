@@ -129,6 +129,33 @@ static void test_many(void **state)
 
 /* ---- strbuf ------------------------------------------------------------ */
 
+/* sb_put_utf8: valid sequences kept, every byte that does not start one
+ * becomes U+FFFD (RFC 3629's table: no overlongs, surrogates or code points
+ * past U+10FFFF; a cut sequence is replaced byte by byte). */
+static void test_utf8(void **state)
+{
+	static const struct { const char *in, *out; } c[] = {
+		{ "plain", "plain" },
+		{ "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80", "caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80" },
+		{ "caf\xe9", "caf\xef\xbf\xbd" },				/* Latin-1 */
+		{ "\x80x", "\xef\xbf\xbdx" },					/* stray continuation */
+		{ "\xc0\xaf", "\xef\xbf\xbd\xef\xbf\xbd" },			/* overlong '/' */
+		{ "\xe0\x80\xaf", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },	/* overlong, 3 bytes */
+		{ "\xed\xa0\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" },	/* surrogate */
+		{ "\xf4\x90\x80\x80", "\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd" }, /* > U+10FFFF */
+		{ "a\xe2\x82", "a\xef\xbf\xbd\xef\xbf\xbd" },			/* cut at the end */
+		{ "", "" },
+	};
+	(void)state;
+	for (size_t i = 0; i < sizeof(c) / sizeof(*c); i++) {
+		char *u = utf8_lossy(c[i].in);
+
+		assert_non_null(u);
+		assert_string_equal(u, c[i].out);
+		free(u);
+	}
+}
+
 static void test_strbuf(void **state)
 {
 	struct strbuf sb = { 0 };
@@ -197,6 +224,7 @@ int main(void)
 		cmocka_unit_test(test_locations),
 		cmocka_unit_test(test_many),
 		cmocka_unit_test(test_strbuf),
+		cmocka_unit_test(test_utf8),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
