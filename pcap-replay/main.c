@@ -569,6 +569,21 @@ static int run_problems(const struct replay *r, const struct replay_opts *o, boo
 				o->have_local ? "given with --local" : "known") < 0)
 			return -1;
 	}
+	/* host addresses given, and most packets have neither end among them:
+	 * a wrong --local (a pass with --require-all checked a fifth of the
+	 * capture) */
+	if (o->have_local && r->t.foreign > r->t.judged) {
+		fprintf(stderr, "pcap-replay: warning: %llu of %llu packets are transit (neither end "
+			"is a --local address), %llu judged: are the host's addresses right?\n",
+			(unsigned long long)r->t.foreign, (unsigned long long)r->t.packets,
+			(unsigned long long)r->t.judged);
+		if (expect && require_all &&
+		    add_problem(v, n, false, "packets judged",
+				"%llu of %llu packets were transit (neither end is a --local "
+				"address), so no line checked them (--require-all)",
+				(unsigned long long)r->t.foreign, (unsigned long long)r->t.packets) < 0)
+			return -1;
+	}
 	if (!expect)
 		return 0;
 	if (r->local_ambiguity[0] &&

@@ -129,6 +129,18 @@ if run "junit: write error" 2 "$REPLAY" --policy "$POLICY" --tags "$TAGS" \
 	fi
 fi
 
+# a wrong --local: most packets are transit; --require-all fails the run
+printf 'allow in tcp from tag:AzureMachineLearning\nallow out tcp\ndeny in any\n' >"$tmp/wrong-local.txt"
+if run "wrong --local fails --require-all" 1 "$REPLAY" --policy "$POLICY" --tags "$TAGS" \
+	--local 10.0.1.99,fd00:10::4 --expect "$tmp/wrong-local.txt" --require-all "$DATA/tcp.pcap"; then
+	if grep -q "58 of 74 packets are transit (neither end is a --local address), 16 judged" "$tmp/err" &&
+		grep -q "FAIL      58 of 74 packets were transit" "$tmp/out"; then
+		ok "wrong --local: warned, and a failure with --require-all (58 of 74 packets transit)"
+	else
+		not_ok "wrong --local: warned, and a failure with --require-all" "$(cat "$tmp/err" "$tmp/out" | tail -6)"
+	fi
+fi
+
 # --require-match: a line no flow reaches
 printf 'allow out tcp to 192.0.2.250 port 9\n' >"$tmp/unmatched.txt"
 if run "unmatched line fails with --require-match" 1 "$REPLAY" --policy "$POLICY" --tags "$TAGS" \
