@@ -234,7 +234,7 @@ static void parse_side(struct lctx *c, const struct token *tk, size_t n, size_t 
 		(*i)++;
 		if (*i >= n || tok_is(&tk[*i], "from") || tok_is(&tk[*i], "to")) {
 			err_at(c, *i < n ? tk[*i].col : c->endcol, "'port' needs a port list "
-			       "(\"443\", \"80,443\", \"1024-65535\" or \"*\")");
+			       "(443, 80,443, 1024-65535 or *, without spaces)");
 			return;
 		}
 		if (!proto_has_ports(proto))
@@ -242,6 +242,11 @@ static void parse_side(struct lctx *c, const struct token *tk, size_t n, size_t 
 			       "any, not %s",
 			       expect_proto_name(proto));
 		w = tok_dup(&tk[*i]);
+		/* quoted as in the policy ("443"): the quotes are not the list */
+		if (w && strlen(w) >= 2 && w[0] == '"' && w[strlen(w) - 1] == '"') {
+			memmove(w, w + 1, strlen(w) - 2);
+			w[strlen(w) - 2] = '\0';
+		}
 		if (!w) {
 			err_at(c, tk[*i].col, "out of memory");
 		} else if (portspec_parse(w, &ps, err, sizeof(err)) < 0) {

@@ -252,7 +252,7 @@ static void test_first_match_and_ports(void **state)
 		"deny  in any\n"					/* 3 */
 		"allow out icmp\n"					/* 4 */
 		"deny out icmpv6\n"					/* 5: shadowed by 4 */
-		"allow out any to any port 443\n", &f->env), 0);	/* 6 */
+		"allow out any to any port \"443\"\n", &f->env), 0);	/* 6: quoted as in a policy */
 
 	fl = flow(EXPECT_IN, IPPROTO_TCP, "203.0.113.9", 40000, "10.0.1.4", 22);
 	assert_int_equal(expect_match(f->e, &fl), 0);		/* first match wins */
