@@ -884,6 +884,14 @@ static void rule_text(const struct nftnl_rule *rule, char *buf, size_t len)
 	nftnl_expr_iter_destroy(it);
 }
 
+/* Control bytes (ESC, CR, ...) of s as '?', in place. */
+static void printable(char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			*s = '?';
+}
+
 static void trace_cb(const struct vm_trace_event *ev, void *arg)
 {
 	struct replay *r = arg;
@@ -913,21 +921,29 @@ static void trace_cb(const struct vm_trace_event *ev, void *arg)
 		json_array_append_new(r->cur_events, o);
 		return;
 	}
+	/* names and comments come from a dump: no control bytes to the terminal */
+	char chain[256], target[256];
+
+	printable(text);
+	snprintf(chain, sizeof(chain), "%s", ev->chain ? ev->chain : "");
+	printable(chain);
+	snprintf(target, sizeof(target), "%s", ev->target ? ev->target : "");
+	printable(target);
 	switch (ev->type) {
 	case VM_TRACE_RULE:
 		if (ev->matched)
 			fprintf(r->trace_out, "  %s rule %d: %s  -> match, verdict %s%s%s\n",
-				ev->chain, ev->rule_index, text, verdict,
-				ev->target ? " " : "", ev->target ? ev->target : "");
+				chain, ev->rule_index, text, verdict,
+				ev->target ? " " : "", target);
 		else
-			fprintf(r->trace_out, "  %s rule %d: %s  -> no match\n", ev->chain,
+			fprintf(r->trace_out, "  %s rule %d: %s  -> no match\n", chain,
 				ev->rule_index, text);
 		break;
 	case VM_TRACE_RETURN:
-		fprintf(r->trace_out, "  %s: end of chain, return\n", ev->chain);
+		fprintf(r->trace_out, "  %s: end of chain, return\n", chain);
 		break;
 	case VM_TRACE_POLICY:
-		fprintf(r->trace_out, "  %s: policy %s\n", ev->chain, verdict);
+		fprintf(r->trace_out, "  %s: policy %s\n", chain, verdict);
 		break;
 	}
 }

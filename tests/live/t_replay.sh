@@ -513,6 +513,16 @@ NFT
 				not_ok "unsupported expression in a dump" "$(cat "$tmp/err")"
 			fi
 		fi
+		# a rule comment with control bytes (ESC): --trace prints '?' for them
+		printf 'table inet esctest {\n\tchain c { type filter hook output priority 10; policy accept; counter comment "a\033[31mb"; }\n}\n' |
+			ip netns exec "$ns" nft -f -
+		if run "control bytes in a comment" 0 "$REPLAY" --from-kernel --netns "$ns" --table esctest \
+			--local "$LOCAL" --trace 1 "$DATA/udp.pcap" &&
+		   grep -q "c rule 0: a?\[31mb  -> match" "$tmp/out" && ! grep -q $'\033' "$tmp/out"; then
+			ok "--trace: control bytes of a rule comment from the kernel printed as '?'"
+		else
+			not_ok "--trace: control bytes of a rule comment" "$(grep -a "rule 0" "$tmp/out" | cat -v)"
+		fi
 		ip netns exec "$ns" nft add table inet emptytest
 		if run "a table without base chains" 0 "$REPLAY" --from-kernel --netns "$ns" --table emptytest \
 			--local "$LOCAL" "$DATA/udp.pcap" &&
