@@ -146,7 +146,7 @@ static void usage_error(const char *fmt, ...)
 static int parse_addr_list(const char *opt, const char *arg, struct pset *v4, struct pset *v6)
 {
 	char *copy = strdup(arg), *save = NULL, *tok;
-	int rc = 0;
+	int rc = 0, n = 0;
 
 	if (!copy)
 		return -1;
@@ -156,6 +156,9 @@ static int parse_addr_list(const char *opt, const char *arg, struct pset *v4, st
 
 		while (*tok == ' ')
 			tok++;
+		if (!*tok)
+			continue;
+		n++;
 		if (prefix_parse(tok, &pf, NULL, err, sizeof(err)) < 0) {
 			usage_error("%s: bad address '%s': %s", opt, tok, err);
 			rc = -1;
@@ -167,6 +170,11 @@ static int parse_addr_list(const char *opt, const char *arg, struct pset *v4, st
 		}
 	}
 	free(copy);
+	if (!rc && !n) {
+		/* '' or ',,' (an empty shell variable): no host address at all */
+		usage_error("%s: no address in '%s'", opt, arg);
+		rc = -1;
+	}
 	pset_normalize(v4);
 	pset_normalize(v6);
 	return rc;

@@ -123,7 +123,14 @@ static int parse_spec(struct lctx *c, const struct token *t, struct expect_side 
 		} else if (!(tag = tagdb_find(c->env->tags, name))) {
 			const char *sug = tagdb_suggest(c->env->tags, name);
 
-			if (sug)
+			if (!strcasecmp(name, "VirtualNetwork") || !strcasecmp(name, "Internet") ||
+			    !strcasecmp(name, "AzureLoadBalancer"))
+				/* the policy's pseudo-tags are no tags of the file */
+				err_at(c, t->col + 4, "'%s' is a pseudo-tag, not in the tags file: "
+				       "write %s", name, !strcasecmp(name, "Internet") ? "internet"
+				       : !strcasecmp(name, "VirtualNetwork") ? "vnet"
+				       : "168.63.129.16");
+			else if (sug)
 				err_at(c, t->col + 4, "unknown service tag '%s' (did you mean '%s'?)",
 				       name, sug);
 			else
@@ -166,8 +173,12 @@ static int parse_spec(struct lctx *c, const struct token *t, struct expect_side 
 
 		s->kind = EXPECT_SPEC_CIDR;
 		if (prefix_parse(w, &pf, &host_bits, err, sizeof(err)) < 0) {
-			err_at(c, t->col, "bad address spec '%s' (%s); expected any, an address, "
-			       "a CIDR, tag:NAME, vnet or internet", w, err);
+			if (c->env && c->env->tags && tagdb_find(c->env->tags, w))
+				err_at(c, t->col, "bad address spec '%s': a service tag is written "
+				       "tag:%s", w, w);
+			else
+				err_at(c, t->col, "bad address spec '%s' (%s); expected any, an address, "
+				       "a CIDR, tag:NAME, vnet or internet", w, err);
 		} else if (pset_add_prefix(pf.family == AF_INET ? &s->v4 : &s->v6, &pf) < 0) {
 			err_at(c, t->col, "out of memory");
 		} else {
@@ -263,13 +274,15 @@ static void parse_side(struct lctx *c, const struct token *tk, size_t n, size_t 
 }
 
 /* Splits a line into whitespace-separated tokens; '#' ends the line. */
+/* *extra_col: the column of the first word past max (0 if none). */
 static size_t tokenize(const char *s, size_t len, struct token *tk, size_t max,
-		       size_t *total, int *endcol)
+		       size_t *total, int *endcol, int *extra_col)
 {
 	size_t n = 0, i = 0;
 
 	*total = 0;
 	*endcol = 1;
+	*extra_col = 0;
 	while (i < len) {
 		size_t start;
 
@@ -282,6 +295,8 @@ static size_t tokenize(const char *s, size_t len, struct token *tk, size_t max,
 			i++;
 		if (n < max)
 			tk[n++] = (struct token){ s + start, i - start, (int)start + 1 };
+		else if (!*extra_col)
+			*extra_col = (int)start + 1;
 		(*total)++;
 		*endcol = (int)i + 1;
 	}
@@ -386,6 +401,7 @@ int expect_parse_buffer(const char *name, const char *buf, size_t len,
 		struct token tk[MAX_TOKENS];
 		struct lctx c = { .file = name, .line = ++line, .env = env, .d = d };
 		size_t n, total;
+		int extra_col;
 
 		pos += ll + (nl ? 1 : 0);
 		if (memchr(s, '\0', ll)) {
@@ -394,11 +410,12 @@ int expect_parse_buffer(const char *name, const char *buf, size_t len,
 			errors++;
 			continue;
 		}
-		n = tokenize(s, ll, tk, MAX_TOKENS, &total, &c.endcol);
+		n = tokenize(s, ll, tk, MAX_TOKENS, &total, &c.endcol, &extra_col);
 		if (n == 0)
 			continue;
 		if (total > MAX_TOKENS) {
-			err_at(&c, tk[MAX_TOKENS - 1].col, "too many words (at most %d)",
+			/* at the first word past the limit (tokenize keeps its column) */
+			err_at(&c, extra_col, "too many words (at most %d)",
 			       MAX_TOKENS);
 			errors++;
 			continue;

@@ -439,6 +439,12 @@ if run "usage error" 2 "$REPLAY" "$DATA/tcp.pcap"; then
 	then ok "usage error exits 2"
 	else not_ok "usage error" "message: $(cat "$tmp/err")"; fi
 fi
+# --local from an empty variable: no host address, said (it was taken as none given)
+if run "--local ''" 2 "$REPLAY" --policy "$POLICY" --tags "$TAGS" --local '' "$DATA/tcp.pcap"; then
+	if grep -q -- "--local: no address in ''" "$tmp/err"
+	then ok "--local '' exits 2: no address"
+	else not_ok "--local ''" "message: $(cat "$tmp/err")"; fi
+fi
 if run "unloadable ruleset" 2 "$REPLAY" --ruleset "$DATA/expect.txt" "$DATA/tcp.pcap"; then
 	ok "a file that is no saved dump exits 2"
 fi

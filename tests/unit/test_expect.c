@@ -189,7 +189,12 @@ static void test_errors(void **state)
 		"allow in tcp to any port\n"			/* 15 */
 		"allow in tcp from tag:\n"			/* 16 */
 		"allow in tcp to any port 80 to any\n"		/* 17 */
-		"good in tcp\n", &f->env), -1);			/* 18: still reported */
+		"good in tcp\n"					/* 18: still reported */
+		"allow in tcp from tag:VirtualNetwork\n"	/* 19 */
+		"allow in tcp from AzureMachineLearning\n"	/* 20 */
+		"allow in tcp from any to any port 1 # 1 2 3 4 5 6 7 8 9 10 11 12\n"
+		"allow in tcp from any to any port 1 a b c d e f g h i j k l m n o p q r s t u v w x\n",
+		&f->env), -1);					/* 21: a comment; 22: 33 words */
 	assert_null(f->e);
 	assert_diag(&f->d, 0, 1, 1, "expected verdict 'allow' or 'deny', got 'permit'");
 	assert_diag(&f->d, 1, 2, 7, "expected direction in or out, got 'sideways'");
@@ -211,7 +216,13 @@ static void test_errors(void **state)
 	assert_diag(&f->d, 15, 16, 23, "'tag:' needs a service tag name");
 	assert_diag(&f->d, 16, 17, 29, "'to' given twice");
 	assert_diag(&f->d, 17, 18, 1, "expected verdict");
-	assert_int_equal(f->d.errors, 18);
+	assert_diag(&f->d, 18, 19, 23, "'VirtualNetwork' is a pseudo-tag, not in the tags file: "
+		    "write vnet");
+	assert_diag(&f->d, 19, 20, 19, "bad address spec 'AzureMachineLearning': a service tag "
+		    "is written tag:AzureMachineLearning");
+	/* the first word too many: the 33rd, 'x' */
+	assert_diag(&f->d, 20, 22, 83, "too many words (at most 32)");
+	assert_int_equal(f->d.errors, 21);
 }
 
 static void test_missing_context(void **state)
