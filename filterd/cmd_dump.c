@@ -60,8 +60,11 @@ int cmd_dump(int argc, char **argv)
 		fputs(dump_usage, stderr);
 		return EXIT_USAGE;
 	}
+	/* exit codes: 2 for what the command line named wrong (no such
+	 * namespace, an --out that cannot be written), 3 for what the kernel
+	 * refused or lacks (no such table) */
 	if (netns && enter_netns(netns) < 0)
-		return EXIT_KERNEL;
+		return EXIT_USAGE;
 	rs = ruleset_from_kernel(table, NFPROTO_INET, err, sizeof(err));
 	if (!rs) {
 		fprintf(stderr, "filterctl dump: %s\n", err);
@@ -69,6 +72,7 @@ int cmd_dump(int argc, char **argv)
 	}
 	if (ruleset_save(rs, out, err, sizeof(err)) < 0) {
 		fprintf(stderr, "filterctl dump: %s\n", err);
+		rc = EXIT_USAGE;
 		goto out;
 	}
 	printf("%s: table inet %s%s%s: %zu rules, %zu sets, %zu elements\n", out, table,

@@ -474,6 +474,11 @@ else
 		:
 	else
 		ok "filterctl dump --netns saves the live table"
+		# exit codes: 2 for a namespace that does not exist, 3 for a table the kernel lacks
+		if run "dump: no such namespace" 2 "$FILTERCTL" dump --netns "$ns-none" --out "$tmp/x.frs" &&
+		   run "dump: no such table" 3 "$FILTERCTL" dump --netns "$ns" --table nosuch --out "$tmp/x.frs"; then
+			ok "filterctl dump: no such namespace exits 2, no such table 3"
+		fi
 		# shellcheck disable=SC2086
 		"$REPLAY" --format json --policy "$POLICY" --tags "$TAGS" --local "$LOCAL" $GOLDEN \
 			>"$tmp/policy.json" 2>/dev/null
