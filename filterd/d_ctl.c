@@ -913,6 +913,14 @@ void ctl_event(struct daemon *d, int fd, uint32_t events)
 		ssize_t r = recv(fd, c->buf + c->len, c->cap - c->len, 0);
 		if (r < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
 			break;
+		if (r == 0 && c->len && !memchr(c->buf, '\n', c->len)) {
+			/* the writer half-closed after a request without its
+			 * newline: told, not dropped without a word */
+			reply(d, c, json_pack("{s:b,s:s}", "ok", 0, "error",
+					      "request ended without a newline (one JSON object "
+					      "per line)"));
+			return;
+		}
 		if (r <= 0) {
 			client_close(d, c);
 			return;

@@ -355,6 +355,22 @@ else
 	not_ok "control socket: oversized request" "answer: $out"
 fi
 
+# a request without its newline, then the write side closed: an answer
+out=$("$PY" -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.connect(sys.argv[1])
+s.sendall(b"{\"op\":\"status\"}")
+s.shutdown(socket.SHUT_WR)
+s.settimeout(5)
+print(s.recv(4096).decode())
+' "$SOCK" 2>&1)
+if printf '%s' "$out" | grep -qF '"error":"request ended without a newline (one JSON object per line)"'; then
+	ok "control socket: a request half-closed without its newline is answered so"
+else
+	not_ok "control socket: a request half-closed without its newline" "answer: $out"
+fi
+
 $ABUSE slow "$SOCK" >"$T/slow.out" 2>&1 &
 slowpid=$!
 _live_pids+=("$slowpid")
