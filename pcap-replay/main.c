@@ -902,7 +902,7 @@ int main(int argc, char **argv)
 		rs = loaded_rs;
 		snprintf(desc, sizeof(desc), "saved dump %s (table %s), %zu rules, %zu sets",
 			 ruleset_path, rs->table ? rs->table : "?", ruleset_count_rules(rs),
-			 ruleset_count_sets(rs));
+			 ruleset_count_named_sets(rs));
 	} else {
 		if (netns && enter_netns(netns) < 0)
 			goto out;
@@ -915,7 +915,7 @@ int main(int argc, char **argv)
 		rs = loaded_rs;
 		snprintf(desc, sizeof(desc), "kernel table inet %s%s%s, %zu rules, %zu sets", table,
 			 netns ? " in netns " : "", netns ? netns : "", ruleset_count_rules(rs),
-			 ruleset_count_sets(rs));
+			 ruleset_count_named_sets(rs));
 	}
 	if (have_vnet_opt) {
 		have_vnet4 = have_vnet6 = true;
@@ -942,7 +942,7 @@ int main(int argc, char **argv)
 	}
 	vm = vm_load(rs, err, sizeof(err));
 	if (!vm) {
-		fatalf("the evaluator cannot load this ruleset: %s\n", err);
+		fatalf("the evaluator cannot load the ruleset (%s): %s\n", desc, err);
 		goto out;
 	}
 
