@@ -130,9 +130,13 @@ static const char usage_text[] =
 "exit status: 0 all assertions hold, 1 an assertion failed, 2 bad input\n"
 "(--version prints the version)\n";
 
+/* What stopped the run (exit 2), for the JUnit and JSON reports of it. */
+static char fatal_text[4096];
+
 static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void usage_error(const char *fmt, ...)
 {
+	size_t used = strlen(fatal_text);
 	va_list ap;
 
 	fprintf(stderr, "pcap-replay: ");
@@ -140,6 +144,9 @@ static void usage_error(const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "\n(pcap-replay --help for usage)\n");
+	va_start(ap, fmt);
+	vsnprintf(fatal_text + used, sizeof(fatal_text) - used, fmt, ap);
+	va_end(ap);
 }
 
 /* "a,b/n,..." into the psets; -1 with a message printed. */
@@ -477,7 +484,6 @@ static const struct option long_opts[] = {
 /* Why the run stopped before its report: printed, and kept for the JUnit
  * file that --junit still writes then (a CI publisher must see an error,
  * not a missing file). */
-static char fatal_text[4096];
 
 static void fatalf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void fatalf(const char *fmt, ...)
@@ -644,7 +650,7 @@ int main(int argc, char **argv)
 	bool fq_ready = false;
 	struct compile_opts fq_co;
 	struct prefix fq_res[FQDN_MAX_RESOLVERS];
-	bool r_ready = false, junit_done = false, junit_armed = false;
+	bool r_ready = false, junit_done = false, junit_armed = false, json_done = false;
 	struct run_problem *probs = NULL;
 	size_t nprobs = 0;
 	char err[1024], desc[1024];
@@ -1081,6 +1087,7 @@ int main(int argc, char **argv)
 
 	fflush(stdout);
 	if (o.json) {
+		json_done = true;
 		if (report_json(&rc_ctx, stdout) < 0) {
 			fatalf("cannot write the JSON report\n");
 			goto out;
@@ -1147,6 +1154,19 @@ out:
 			       "pcap-replay stopped before judging (see its standard error)",
 			       err, sizeof(err)) < 0)
 		fprintf(stderr, "pcap-replay: --junit %s\n", err);
+	/* --format json stops with JSON too: a consumer parsing standard output
+	 * got nothing when a policy or an expectation file was rejected */
+	if (o.json && !json_done && rc == EXIT_BAD_INPUT) {
+		json_t *j = json_pack("{s:s,s:o}", "result", "error", "error",
+				      jtext(fatal_text[0] ? fatal_text : "pcap-replay stopped before "
+					    "judging (see its standard error)"));
+
+		if (j) {
+			json_dumpf(j, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+			fputc('\n', stdout);
+			json_decref(j);
+		}
+	}
 	free(probs);
 	if (r_ready)
 		replay_free(&r);

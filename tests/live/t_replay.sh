@@ -434,6 +434,13 @@ if run "expectation error" 2 "$REPLAY" --policy "$POLICY" --tags "$TAGS" --expec
 	then ok "expectation error exits 2 with file:line:col"
 	else not_ok "expectation error" "message: $(cat "$tmp/err")"; fi
 fi
+# --format json stops with JSON too
+if run "expectation error, json" 2 "$REPLAY" --policy "$POLICY" --tags "$TAGS" --expect "$tmp/bad.expect" \
+	--format json "$DATA/tcp.pcap"; then
+	if python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); assert j["result"] == "error", j; assert "bad.expect:2:1: error: expected verdict" in j["error"], j' "$tmp/out" 2>"$tmp/py"
+	then ok "--format json: a rejected expectation file gives a JSON error object (exit 2)"
+	else not_ok "--format json: a rejected expectation file gives a JSON error object" "$(cat "$tmp/out" "$tmp/py")"; fi
+fi
 if run "usage error" 2 "$REPLAY" "$DATA/tcp.pcap"; then
 	if grep -q "exactly one of --policy, --ruleset and --from-kernel" "$tmp/err"
 	then ok "usage error exits 2"
