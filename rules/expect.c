@@ -379,6 +379,70 @@ static int parse_line(struct lctx *c, const struct token *tk, size_t n,
 	return c->errors;
 }
 
+/* ---- lines no flow can reach ------------------------------------------- */
+
+static bool proto_covers(enum expect_proto a, enum expect_proto b)
+{
+	return a == EXPECT_PROTO_ANY || a == b ||
+	       (a == EXPECT_PROTO_ICMP && b == EXPECT_PROTO_ICMPV6);
+}
+
+/* Every port of b is one of a's (both sorted and merged by portspec_parse). */
+static bool ports_cover(const struct portspec *a, const struct portspec *b)
+{
+	if (a->any)
+		return true;
+	if (b->any)
+		return false;
+	for (size_t i = 0; i < b->n; i++) {
+		bool in = false;
+
+		for (size_t k = 0; k < a->n && !in; k++)
+			in = a->r[k].lo <= b->r[i].lo && b->r[i].hi <= a->r[k].hi;
+		if (!in)
+			return false;
+	}
+	return true;
+}
+
+static bool side_covers(const struct expect_side *a, const struct expect_side *b)
+{
+	if (a->kind != EXPECT_SPEC_ANY &&
+	    (b->kind == EXPECT_SPEC_ANY || !pset_is_subset(&b->v4, &a->v4) ||
+	     !pset_is_subset(&b->v6, &a->v6)))
+		return false;
+	return ports_cover(&a->ports, &b->ports);
+}
+
+/* a matches every flow b matches (expect_line_matches), so b, after a,
+ * decides nothing. */
+static bool line_covers(const struct expect_line *a, const struct expect_line *b)
+{
+	return a->dir == b->dir && proto_covers(a->proto, b->proto) &&
+	       side_covers(&a->from, &b->from) && side_covers(&a->to, &b->to);
+}
+
+/* The first matching line decides: a line an earlier one covers never
+ * matches a flow (a duplicate, or "deny out icmpv6" after "allow out icmp").
+ * Warned at parse time -- it would otherwise show only as "unmatched".  The
+ * pairwise check is quadratic: files of up to 2,000 lines. */
+#define SHADOW_MAX_LINES 2000
+
+static void warn_shadowed(const struct expect *e, struct diags *d)
+{
+	if (e->n > SHADOW_MAX_LINES)
+		return;
+	for (size_t j = 1; j < e->n; j++)
+		for (size_t i = 0; i < j; i++)
+			if (line_covers(&e->v[i], &e->v[j])) {
+				diags_add(d, DIAG_WARNING, e->file, e->v[j].line, 1,
+					  "no flow can reach this line: line %d (%s) comes first "
+					  "and matches every flow it would", e->v[i].line,
+					  e->v[i].text ? e->v[i].text : "");
+				break;
+			}
+}
+
 int expect_parse_buffer(const char *name, const char *buf, size_t len,
 			const struct expect_env *env, struct expect **out,
 			struct diags *d)
@@ -458,6 +522,7 @@ int expect_parse_buffer(const char *name, const char *buf, size_t len,
 		expect_free(e);
 		return -1;
 	}
+	warn_shadowed(e, d);
 	*out = e;
 	return 0;
 }

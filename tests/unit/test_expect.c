@@ -81,14 +81,18 @@ static int parse(struct fx *f, const char *text, const struct expect_env *env)
 	return expect_parse_buffer("x.expect", text, strlen(text), env, &f->e, &f->d);
 }
 
-/* Asserts that diagnostic i is an error at line:col whose message contains s. */
-static void assert_diag(const struct diags *d, size_t i, int line, int col, const char *s)
+/* Asserts that diagnostic i is of severity sev at line:col and its message
+ * contains s; assert_diag: an error, assert_warning: a warning. */
+#define assert_diag(d, i, line, col, s) assert_diag_sev(d, i, DIAG_ERROR, line, col, s)
+#define assert_warning(d, i, line, col, s) assert_diag_sev(d, i, DIAG_WARNING, line, col, s)
+static void assert_diag_sev(const struct diags *d, size_t i, enum diag_severity sev, int line,
+			    int col, const char *s)
 {
 	assert_true(i < d->n);
 	if (d->v[i].line != line || d->v[i].col != col || !strstr(d->v[i].msg, s))
 		print_error("diag %zu: %d:%d: %s (want %d:%d: ...%s...)\n", i, d->v[i].line,
 			    d->v[i].col, d->v[i].msg, line, col, s);
-	assert_int_equal(d->v[i].sev, DIAG_ERROR);
+	assert_int_equal(d->v[i].sev, sev);
 	assert_string_equal(d->v[i].file, "x.expect");
 	assert_int_equal(d->v[i].line, line);
 	assert_int_equal(d->v[i].col, col);
@@ -263,7 +267,18 @@ static void test_first_match_and_ports(void **state)
 		"deny  in any\n"					/* 3 */
 		"allow out icmp\n"					/* 4 */
 		"deny out icmpv6\n"					/* 5: shadowed by 4 */
-		"allow out any to any port \"443\"\n", &f->env), 0);	/* 6: quoted as in a policy */
+		"allow out any to any port \"443\"\n"			/* 6: quoted as in a policy */
+		"deny out tcp to 192.0.2.0/24 port 443\n"		/* 7: shadowed by 6 */
+		"deny in tcp from 203.0.113.0/25 port 2000-3000 to any port 80\n"	/* 8: by 1 */
+		"deny in tcp from 203.0.113.0/25 port 1-3000 to any\n", &f->env), 0);	/* 9: by 3 */
+	/* lines an earlier one covers: warned, at parse time (9 is covered by
+	 * 3, "deny in any", though not by 1, whose source ports start at 1024) */
+	assert_int_equal(f->d.warnings, 4);
+	assert_warning(&f->d, 0, 6, 1, "no flow can reach this line: line 5 (allow out icmp) comes "
+		    "first and matches every flow it would");
+	assert_warning(&f->d, 1, 8, 1, "line 7 (allow out any to any port \"443\")");
+	assert_warning(&f->d, 2, 9, 1, "line 2 (allow in tcp from any port 1024-65535 to any port 22,80)");
+	assert_warning(&f->d, 3, 10, 1, "line 4 (deny in any)");
 
 	fl = flow(EXPECT_IN, IPPROTO_TCP, "203.0.113.9", 40000, "10.0.1.4", 22);
 	assert_int_equal(expect_match(f->e, &fl), 0);		/* first match wins */
