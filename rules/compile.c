@@ -1410,38 +1410,6 @@ static int rule_prio_cmp(const void *a, const void *b)
 	return (x->priority > y->priority) - (x->priority < y->priority);
 }
 
-/* Forwarded container traffic (forward.interfaces) carries the container's
- * address through the forward hook; the host masquerades it afterwards (or
- * DNATs to it before), so the NSG would see the host's address.  The VNet
- * default rules therefore take a container's side as VirtualNetwork: inbound,
- * a VirtualNetwork source towards a container interface; outbound, a
- * VirtualNetwork destination from one.  Without this a container reached the
- * Internet (AllowInternetOutBound checks no source) but neither the VNet nor
- * the private endpoints. */
-static void emit_container_vnet(struct cctx *c, bool in, const char *chain, const char *dname)
-{
-	static struct addr_item vnet_item = { .kind = ADDR_VNET };
-	const struct addrspec vnet = { .v = &vnet_item, .n = 1 };
-	struct side sd;
-
-	if (!c->p->nforward)
-		return;
-	side_build(c, &sd, &vnet, NULL);
-	for (int f = 0; f < 2; f++)
-		for (size_t i = 0; i < sd.n[f]; i++) {
-			struct spec x = {
-				.family = f ? AF_INET6 : AF_INET,
-				.ifnames = c->p->forward_ifaces, .nifnames = c->p->nforward,
-				.ifin = !in,	/* to a container: oifname; from one: iifname */
-				.src = in ? sd.m[f][i] : (struct amatch){ .any = true },
-				.dst = in ? (struct amatch){ .any = true } : sd.m[f][i],
-			};
-			emit_rule(c, chain, &x, in ? ACT_ACCEPT : ACT_GOTO, in ? NULL : "managed",
-				  CAT_DEFAULT, dname, in ? "AllowVnetInBound" : "AllowVnetOutBound");
-		}
-	side_free(&sd);
-}
-
 static void emit_nsg(struct cctx *c, enum direction dir)
 {
 	const struct policy *p = c->p;
@@ -1487,7 +1455,6 @@ static void emit_nsg(struct cctx *c, enum direction dir)
 	if (in) {
 		emit_policy_rule(c, chain, &vnet, &vnet, PROTO_ANY, &any_ports, &any_ports,
 				 ACT_ACCEPT, NULL, CAT_DEFAULT, dname, "AllowVnetInBound");
-		emit_container_vnet(c, true, chain, dname);
 		emit_policy_rule(c, chain, &alb, NULL, PROTO_ANY, &any_ports, &any_ports,
 				 ACT_ACCEPT, NULL, CAT_DEFAULT, dname, "AllowAzureLoadBalancerInBound");
 		emit_policy_rule(c, chain, NULL, NULL, PROTO_ANY, &any_ports, &any_ports,
@@ -1495,7 +1462,6 @@ static void emit_nsg(struct cctx *c, enum direction dir)
 	} else {
 		emit_policy_rule(c, chain, &vnet, &vnet, PROTO_ANY, &any_ports, &any_ports,
 				 ACT_GOTO, "managed", CAT_DEFAULT, dname, "AllowVnetOutBound");
-		emit_container_vnet(c, false, chain, dname);
 		emit_policy_rule(c, chain, NULL, &inet, PROTO_ANY, &any_ports, &any_ports,
 				 ACT_GOTO, "managed", CAT_DEFAULT, dname, "AllowInternetOutBound");
 		emit_policy_rule(c, chain, NULL, NULL, PROTO_ANY, &any_ports, &any_ports,

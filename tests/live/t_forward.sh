@@ -1,12 +1,13 @@
 #!/bin/bash
 # Live: forwarded container traffic (forward.interfaces).  The container's
 # address (10.99.0.2, fd00:99::2) is outside the address space, as container
-# networks are; its traffic goes through the host's NSG chains and the managed
-# network as the host's own would after masquerading: the VNet and the private
-# endpoints reachable, the Internet only where approved, the VNet default
-# inbound rule admitting VNet peers.  Before the VNet defaults took the
-# container's side as VirtualNetwork, the container reached the Internet but
-# neither the VNet nor the private endpoint.
+# networks are, and is not VirtualNetwork: its traffic goes through the host's
+# NSG chains and managed network, where the VNet default rules do not match it
+# (so the VNet is closed to and from it unless a security rule names the
+# container network) while AllowInternetOutBound, which checks no source, does.
+# A first version took the container's side as VirtualNetwork in the default
+# rules; a review showed deny rules naming VirtualNetwork then missed
+# container traffic and a container could spoof a VNet source: reverted.
 . "$(dirname "$0")/lib.sh"
 live_init t_forward
 topo_setup || { not_ok "forward: topology"; live_finish; }
@@ -38,34 +39,29 @@ expect_allowed "no filter: container -> vnet peer tcp 22 (v6)" ctr tcp $VNET6 22
 checks_wait
 
 check_apply "apply forward.yaml" host "$DATA/forward.yaml"
-vnet_rules() {
-	local t
-	t=$(nft_table host) || return 1
-	grep -E -q 'oifname "ctr0" ip saddr @vnet_v4 counter packets [0-9]+ bytes [0-9]+ accept comment "default:in:AllowVnetInBound"' <<<"$t" &&
-		grep -E -q 'iifname "ctr0" ip6 daddr @vnet_v6 counter packets [0-9]+ bytes [0-9]+ goto managed comment "default:out:AllowVnetOutBound"' <<<"$t"
-}
-check "kernel: the VNet default rules take the container's side as VirtualNetwork" vnet_rules
 
-# outbound from the container: NSG defaults, then the managed network
-expect_allowed "container -> private endpoint tcp 443 allowed (approved in every mode)" ctr tcp $PE4 443
-expect_allowed "container -> vnet peer tcp 22 allowed (v4: AllowVnetOutBound, required VirtualNetwork)" ctr tcp $VNET4 22
-expect_allowed "container -> vnet peer tcp 22 allowed (v6)" ctr tcp $VNET6 22
-expect_denied  "container -> vnet peer tcp 8443 denied (security rule DenyVnet8443 first)" ctr tcp $VNET4 8443
-expect_allowed "container -> Storage.EastUS tcp 443 allowed (required)" ctr tcp $STORAGE4 443
+# outbound from the container: security rules, NSG defaults, managed network
+expect_allowed "container -> vnet peer tcp 22 allowed (security rule AllowContainersToVnet)" ctr tcp $VNET4 22
+expect_allowed "container -> private endpoint tcp 443 allowed (AllowContainersToVnet, then approved)" ctr tcp $PE4 443
+expect_denied  "container -> private endpoint tcp 80 denied (no rule names it; not VirtualNetwork: DenyAllOutBound)" ctr tcp $PE4 80
+expect_denied  "container -> vnet peer tcp 22 denied (v6: the rule names only 10.99.0.0/24)" ctr tcp $VNET6 22
+expect_denied  "container -> vnet peer tcp 8443 denied (DenyVnet8443 first)" ctr tcp $VNET4 8443
+expect_allowed "container -> Storage.EastUS tcp 443 allowed (AllowInternetOutBound, required)" ctr tcp $STORAGE4 443
 expect_allowed "container -> partner tcp 443 allowed (outbound rule)" ctr tcp $PARTNER4 443
 expect_denied  "container -> partner tcp 80 denied (not approved)" ctr tcp $PARTNER4 80
 expect_denied  "container -> internet tcp 443 denied (not approved, v4)" ctr tcp $INET4 443
 expect_denied  "container -> internet tcp 443 denied (not approved, v6)" ctr tcp $INET6 443
 expect_denied  "container -> internet udp 5000 denied (not approved)" ctr udp $INET4 5000
 # inbound to the container
-expect_allowed "vnet peer -> container tcp 80 allowed (AllowVnetInBound, v4)" peers tcp $CTR4 80 $VNET4
+expect_allowed "vnet peer -> container tcp 80 allowed (AllowVnetToContainers, v4)" peers tcp $CTR4 80 $VNET4
 expect_allowed "vnet peer -> container tcp 80 allowed (v6)" peers tcp $CTR6 80 $VNET6
+expect_denied  "vnet peer -> container tcp 8080 denied (not VirtualNetwork: DenyAllInBound)" peers tcp $CTR4 8080 $VNET4
 expect_denied  "internet -> container tcp 80 denied (DenyAllInBound)" peers tcp $CTR4 80 $INET4
 expect_allowed "internet -> container tcp 8080 allowed (security rule AllowInet8080)" peers tcp $CTR4 8080 $INET4
 expect_denied  "internet -> container udp 5000 denied" peers udp $CTR4 5000 $INET4
 # the host's own traffic is judged as before
 expect_denied  "host -> internet tcp 443 denied (not approved)" host tcp $INET4 443
-expect_allowed "host -> vnet peer tcp 22 allowed" host tcp $VNET4 22
+expect_allowed "host -> vnet peer tcp 80 allowed (AllowVnetOutBound)" host tcp $VNET4 80
 checks_wait
 
 live_finish
