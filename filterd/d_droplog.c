@@ -184,11 +184,11 @@ struct linkinfo {
 #define ARPHRD_NONE_ 0xfffe
 #define ARPHRD_LOOPBACK_ 772
 
+/* lo is ifindex 1 in every namespace (LOOPBACK_IFINDEX); no name lookup
+ * (three system calls) per logged packet */
 static bool is_lo(uint32_t ifindex)
 {
-	char n[IF_NAMESIZE];
-
-	return ifindex && if_indextoname(ifindex, n) && !strcmp(n, "lo");
+	return ifindex == 1;
 }
 
 /* The packet type an incoming packet had: from its Ethernet destination when
@@ -215,7 +215,11 @@ static void sll_header(uint8_t *h, const struct linkinfo *li, const uint8_t *ip,
 {
 	bool out = li->oif && !li->iif;
 	uint32_t dev = out ? li->oif : li->iif;
-	uint16_t pkttype = out ? PACKET_OUTGOING : in_pkttype(li, ip, len);
+	/* forwarded (both devices): neither to nor from this host -- written
+	 * as PACKET_OTHERHOST, which pcap-replay counts as transit (judged as
+	 * input, a forward drop came out "allowed") */
+	uint16_t pkttype = out ? PACKET_OUTGOING : li->oif ? PACKET_OTHERHOST
+						 : in_pkttype(li, ip, len);
 	uint16_t hatype = is_lo(dev) ? ARPHRD_LOOPBACK_ : li->hwtype >= 0 ? (uint16_t)li->hwtype
 									    : ARPHRD_NONE_;
 	uint16_t proto = len && ip[0] >> 4 == 6 ? 0x86dd : 0x0800;

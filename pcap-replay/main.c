@@ -546,7 +546,10 @@ static int add_problem(struct run_problem **v, size_t *n, bool error, const char
 static int run_problems(const struct replay *r, const struct replay_opts *o, bool expect,
 			bool require_all, struct run_problem **v, size_t *n)
 {
-	uint64_t t4 = r->t.foreign - r->t.foreign_v6, t6 = r->t.foreign_v6;
+	/* packets the capture marks as for another host are transit whatever
+	 * the host's addresses: not what a missing --local explains */
+	uint64_t t4 = r->t.foreign - r->t.foreign_v6 - r->t.otherhost4,
+		 t6 = r->t.foreign_v6 - r->t.otherhost6;
 
 	for (size_t i = 0; i < r->ncaps; i++) {
 		const struct capinfo *ci = &r->caps[i];
@@ -586,16 +589,18 @@ static int run_problems(const struct replay *r, const struct replay_opts *o, boo
 	/* host addresses given, and most packets have neither end among them:
 	 * a wrong --local (a pass with --require-all checked a fifth of the
 	 * capture) */
-	if (o->have_local && r->t.foreign > r->t.judged) {
+	uint64_t tr = r->t.foreign - r->t.otherhost4 - r->t.otherhost6;
+
+	if (o->have_local && tr > r->t.judged) {
 		fprintf(stderr, "pcap-replay: warning: %llu of %llu packets are transit (neither end "
 			"is a --local address), %llu judged: are the host's addresses right?\n",
-			(unsigned long long)r->t.foreign, (unsigned long long)r->t.packets,
+			(unsigned long long)tr, (unsigned long long)r->t.packets,
 			(unsigned long long)r->t.judged);
 		if (expect && require_all &&
 		    add_problem(v, n, false, "packets judged",
 				"%llu of %llu packets were transit (neither end is a --local "
 				"address), so no line checked them (--require-all)",
-				(unsigned long long)r->t.foreign, (unsigned long long)r->t.packets) < 0)
+				(unsigned long long)tr, (unsigned long long)r->t.packets) < 0)
 			return -1;
 	}
 	if (!expect)

@@ -1735,9 +1735,14 @@ static int replay_one(struct replay *r, size_t ci)
 		if (pk->cls == PKT_TRUNCATED || pk->cls == PKT_MALFORMED)
 			add_bad(r, cap, pk, true);
 		if (pp->dir_rc < 0) {
+			bool other = pk->pcap_dir == 1 && pk->pkttype == PACKET_OTHERHOST;
+
 			r->t.foreign++;
 			r->t.foreign_v6 += pk->nfproto == NFPROTO_IPV6;
-			trace_skip(r, cap, frame, "transit: neither end is this host (--local)");
+			r->t.otherhost6 += other && pk->nfproto == NFPROTO_IPV6;
+			r->t.otherhost4 += other && pk->nfproto != NFPROTO_IPV6;
+			trace_skip(r, cap, frame, other ? "transit: the capture says it was for another host"
+						 : "transit: neither end is this host (--local)");
 			emit(r, cap, pk, frame, RP_TRANSIT, FLOW_IN, NULL, false,
 			     "transit: neither end is this host");
 			continue;

@@ -127,6 +127,9 @@ struct totals {
 	uint64_t not_judged_bad;	/* malformed/truncated the hooks never see */
 	uint64_t foreign;		/* neither end is this host */
 	uint64_t foreign_v6;		/* of them IPv6 */
+	uint64_t otherhost4, otherhost6;	/* of them, received for another host
+					 * (PACKET_OTHERHOST in the capture: a
+					 * forwarded drop in filterd's capture) */
 	uint64_t frags_held, frags_dropped, reassembled;
 	uint64_t ct_drops;		/* conntrack table full */
 	uint64_t judged, accepted, dropped, incomplete;

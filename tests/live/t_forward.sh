@@ -64,4 +64,35 @@ expect_denied  "host -> internet tcp 443 denied (not approved)" host tcp $INET4 
 expect_allowed "host -> vnet peer tcp 80 allowed (AllowVnetOutBound)" host tcp $VNET4 80
 checks_wait
 
+# filterd's drop capture: a forwarded drop is neither to nor from this host
+# (PACKET_OTHERHOST): pcap-replay counts it as transit; the host's own drop
+# is judged as the kernel did
+D=$(live_tmp)/fd
+mkdir -p "$D"
+nsx host "$O/filterd" --policy "$DATA/forward.yaml" --tags "$TAGS" --state-dir "$D/state" \
+	--socket "$D/sock" --set audit_log="$D/audit.log" --set ownership=off \
+	--set drop_pcap="$D/drops.pcap" >"$D/log" 2>&1 &
+_live_pids+=($!)
+if ! wait_until 10 env FILTERD_SOCKET="$D/sock" "$FILTERCTL" status; then
+	not_ok "filterd starts with the forward policy" "$(tail -5 "$D/log")"
+else
+	expect_denied "internet -> container tcp 80 denied (logged in the forward hook)" peers tcp $CTR4 80 $INET4
+	expect_denied "internet -> host tcp 22 denied (logged in the input hook)" peers tcp $HOST4 22 $INET4
+	checks_wait
+	drops_in() { [ "$(grep -c 'event=drop ' "$D/log")" -ge 2 ]; }
+	if wait_until 5 drops_in && out=$("$O/pcap-replay" --policy "$DATA/forward.yaml" --tags "$TAGS" \
+		--format json "$D/drops.pcap" 2>"$D/replay.err") && "$PY" -c '
+import json, sys
+j = json.loads(sys.argv[1])
+assert j["totals"]["transit"] >= 1, j["totals"]
+fl = j["flows"]
+assert fl and all(f["dir"] == "in" and f["verdict"] == "drop" for f in fl), fl
+assert all(f["dst"] == "10.0.1.4" for f in fl), fl
+' "$out" 2>"$D/py" && ! grep -q "not judged: no host address" "$D/replay.err"; then
+		ok "drop pcap: the forwarded drop is transit, the host's own drop judged as dropped"
+	else
+		not_ok "drop pcap: forwarded drop as transit" "$(cat "$D/py" "$D/replay.err")" "$(grep 'event=drop ' "$D/log")"
+	fi
+fi
+
 live_finish
