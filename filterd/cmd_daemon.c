@@ -1,6 +1,7 @@
 /* filterctl subcommands that talk to filterd over its control socket:
  * status, reload, confirm, rollback, hbi-clear; and apply through the daemon. */
 #include "filterctl.h"
+#include "jsonutil.h"
 #include "label.h"
 
 #include <errno.h>
@@ -433,7 +434,7 @@ int cmd_roles(int argc, char **argv)
 				json_decref(args);
 				return EXIT_USAGE;
 			}
-			json_object_set_new(args, names[k], json_string(argv[++i]));
+			json_object_set_new(args, names[k], jtext(argv[++i]));
 			warn_unknown_members(argv[i]);
 		}
 		if (json_object_size(args) == 0) {

@@ -1,6 +1,7 @@
 /* filterd: validating, applying (whole or incremental), rolling back, and the
  * state directory (what was applied, by whom, the hbi one-way latch). */
 #include "daemon.h"
+#include "jsonutil.h"
 #include "fsutil.h"
 
 #include <errno.h>
@@ -307,7 +308,7 @@ static int hbi_lock(struct daemon *d, const char *workspace)
 		return 0;
 	}
 	list = json_is_array(list) ? json_incref(list) : json_array();
-	json_array_append_new(list, json_string(workspace));
+	json_array_append_new(list, jtext(workspace));
 	ret = hbi_write(d, list);
 	json_decref(list);
 	json_decref(j);
@@ -358,8 +359,8 @@ int daemon_save_state(struct daemon *d)
 		json_object_set_new(root, "previous", applied_json(&d->prev));
 	json_object_set_new(root, "pending_until", json_integer(d->pending ? pending_until_wall(d) : 0));
 	if (d->pending) {
-		json_object_set_new(root, "pending_sha256", json_string(d->pending_sha256));
-		json_object_set_new(root, "pending_by", json_string(d->pending_by));
+		json_object_set_new(root, "pending_sha256", jtext(d->pending_sha256));
+		json_object_set_new(root, "pending_by", jtext(d->pending_by));
 	}
 	pc = state_path(d, "current.yaml");
 	pp = state_path(d, "previous.yaml");

@@ -4,6 +4,7 @@
  * that changes or tries to change state, and every refusal, is written to the
  * audit log. */
 #include "daemon.h"
+#include "jsonutil.h"
 #include "d_req.h"
 #include "observe.h"
 
@@ -304,11 +305,11 @@ void audit_write(struct daemon *d, const struct actor *who, const char *op,
 	if (!j)
 		return;
 	if (detail && *detail)
-		json_object_set_new(j, "detail", json_string(detail));
+		json_object_set_new(j, "detail", jtext(detail));
 	if (pol && pol->text) {
-		json_object_set_new(j, "policy", json_string(pol->name ? pol->name : ""));
-		json_object_set_new(j, "policy_sha256", json_string(pol->sha256));
-		json_object_set_new(j, "workspace", json_string(pol->workspace));
+		json_object_set_new(j, "policy", jtext(pol->name ? pol->name : ""));
+		json_object_set_new(j, "policy_sha256", jtext(pol->sha256));
+		json_object_set_new(j, "workspace", jtext(pol->workspace));
 		json_object_set_new(j, "tags_change_number", json_integer(pol->tags_change));
 	}
 	json_object_set_new(j, "duration_ms", json_real(ms));
@@ -341,25 +342,25 @@ static json_t *status_json(struct daemon *d)
 	json_t *s = json_object();
 
 	json_object_set_new(s, "table", json_sprintf("inet %s", d->cfg.table));
-	json_object_set_new(s, "fail_mode", json_string(d->cfg.fail_mode == FAIL_CLOSED ? "closed" : "open"));
-	json_object_set_new(s, "ownership", json_string(!d->ownership_probed ? "unknown" :
+	json_object_set_new(s, "fail_mode", jtext(d->cfg.fail_mode == FAIL_CLOSED ? "closed" : "open"));
+	json_object_set_new(s, "ownership", jtext(!d->ownership_probed ? "unknown" :
 			    d->ownership_active ? ((d->table_flags & 0x4) ? "owner,persist" : "owner") :
 			    "none (drift detection and repair)"));
 	if (d->runs_as[0])
-		json_object_set_new(s, "runs_as", json_string(d->runs_as));
-	json_object_set_new(s, "policy_file", json_string(d->cfg.policy));
-	json_object_set_new(s, "tags_file", json_string(d->cfg.tags));
+		json_object_set_new(s, "runs_as", jtext(d->runs_as));
+	json_object_set_new(s, "policy_file", jtext(d->cfg.policy));
+	json_object_set_new(s, "tags_file", jtext(d->cfg.tags));
 	if (d->tags)
 		json_object_set_new(s, "tags_loaded_change_number", json_integer(d->tags->change_number));
 	if (d->cur.text) {
 		gmtime_r(&d->cur.at, &tm);
 		strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		json_object_set_new(s, "workspace", json_string(d->cur.workspace));
-		json_object_set_new(s, "policy", json_string(d->cur.name ? d->cur.name : ""));
-		json_object_set_new(s, "policy_sha256", json_string(d->cur.sha256));
+		json_object_set_new(s, "workspace", jtext(d->cur.workspace));
+		json_object_set_new(s, "policy", jtext(d->cur.name ? d->cur.name : ""));
+		json_object_set_new(s, "policy_sha256", jtext(d->cur.sha256));
 		json_object_set_new(s, "tags_change_number", json_integer(d->cur.tags_change));
-		json_object_set_new(s, "applied_at", json_string(ts));
-		json_object_set_new(s, "applied_by", json_string(d->cur.by));
+		json_object_set_new(s, "applied_at", jtext(ts));
+		json_object_set_new(s, "applied_by", jtext(d->cur.by));
 		json_object_set_new(s, "hbi_workspace", json_boolean(d->cur.hbi));
 		json_object_set_new(s, "hbi_locked", json_boolean(hbi_is_locked(d, d->cur.workspace)));
 	}
@@ -381,7 +382,7 @@ static json_t *status_json(struct daemon *d)
 	}
 	json_object_set_new(s, "verify_running", verify_status_json());
 	json_object_set_new(s, "previous_policy_sha256",
-			    d->have_prev ? json_string(d->prev.sha256) : json_null());
+			    d->have_prev ? jtext(d->prev.sha256) : json_null());
 	json_object_set_new(s, "counters", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:f}",
 		"applies", (json_int_t)d->n_applies, "rejections", (json_int_t)d->n_rejects,
 		"rollbacks", (json_int_t)d->n_rollbacks, "incremental_updates", (json_int_t)d->n_incremental,
@@ -396,12 +397,12 @@ static json_t *apply_answer(const struct apply_res *r, int rc)
 	json_t *a = json_pack("{s:b}", "ok", rc == 0);
 
 	if (rc != 0) {
-		json_object_set_new(a, "error", json_string(r->error));
+		json_object_set_new(a, "error", jtext(r->error));
 		if (r->diagnostics)
-			json_object_set_new(a, "diagnostics", json_string(r->diagnostics));
+			json_object_set_new(a, "diagnostics", jtext(r->diagnostics));
 		return a;
 	}
-	json_object_set_new(a, "mode", json_string(r->unchanged ? "unchanged" :
+	json_object_set_new(a, "mode", jtext(r->unchanged ? "unchanged" :
 			    r->incremental ? "incremental" : "full"));
 	json_object_set_new(a, "rules", json_integer((json_int_t)r->nrules));
 	json_object_set_new(a, "sets", json_integer((json_int_t)r->nsets));
@@ -595,7 +596,7 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 			char why[160];
 
 			snprintf(why, sizeof(why), "%s: nothing to confirm", res.no_window);
-			json_object_set_new(a, "no_window", json_string(why));
+			json_object_set_new(a, "no_window", jtext(why));
 		}
 		apply_res_free(&res);
 		return a;

@@ -26,6 +26,7 @@
  * answer we cannot parse, or whose batch the kernel refuses, is accepted
  * unlearned.  So every failure closes FQDN destinations, never opens one. */
 #include "daemon.h"
+#include "jsonutil.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1024,7 +1025,7 @@ json_t *fqdn_status_json(struct daemon *d)
 	res = json_array();
 	for (size_t i = 0; i < s->info.nres; i++) {
 		fmt_addr(s->info.res_family[i], s->info.res_addr[i], a, sizeof(a));
-		json_array_append_new(res, json_string(a));
+		json_array_append_new(res, jtext(a));
 	}
 	for (size_t i = 0; i < s->nsets; i++) {
 		struct fq_set *f = &s->sets[i];

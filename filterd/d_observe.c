@@ -9,6 +9,7 @@
  *   audit    the audit log read back (it is root's: readers get it here)
  * and the one-second observe tick (drop log summary, metrics textfile). */
 #include "observe.h"
+#include "jsonutil.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -312,7 +313,7 @@ static json_t *op_show(struct daemon *d)
 	json_object_set_new(a, "fqdn", fqdn_status_json(d));	/* name -> addresses, expiry */
 
 	if (!rl) {
-		json_object_set_new(a, "table_error", json_string(err));
+		json_object_set_new(a, "table_error", jtext(err));
 		return a;
 	}
 	if (d->cur.text) {
@@ -343,22 +344,22 @@ static json_t *op_show(struct daemon *d)
 				       "comment", comment, "action", rule_action_name(rule_action_of(r)),
 				       "bytecode", code);
 		if (rule_origin(r, &cat, dir, sizeof(dir), name, sizeof(name)) == 0) {
-			json_object_set_new(jr, "category", json_string(category_name(cat)));
-			json_object_set_new(jr, "direction", json_string(dir));
-			json_object_set_new(jr, "rule", json_string(name));
+			json_object_set_new(jr, "category", jtext(category_name(cat)));
+			json_object_set_new(jr, "direction", jtext(dir));
+			json_object_set_new(jr, "rule", jtext(name));
 		} else {
-			json_object_set_new(jr, "category", json_string("unknown"));
+			json_object_set_new(jr, "category", jtext("unknown"));
 		}
 		const char *tgt = rule_target_chain(r);
 		if (tgt[0])
-			json_object_set_new(jr, "target", json_string(tgt));
+			json_object_set_new(jr, "target", jtext(tgt));
 		if (has_counter) {
 			json_object_set_new(jr, "packets", json_integer((json_int_t)pk));
 			json_object_set_new(jr, "bytes", json_integer((json_int_t)by));
 		}
 		for (size_t i = 0; i < nnl; i++)
 			if (nl[i].index == pos && strcmp(nl[i].chain, ch) == 0) {
-				json_object_set_new(jr, "nft", json_string(nl[i].text ? nl[i].text : ""));
+				json_object_set_new(jr, "nft", jtext(nl[i].text ? nl[i].text : ""));
 				break;
 			}
 		json_array_append_new(rules, jr);
@@ -521,18 +522,18 @@ static json_t *verify_captures(struct daemon *d, struct ruleset *live, bool *fai
 		json_t *jc = json_object();
 		json_array_append_new(out, jc);
 		if (!colon) {
-			json_object_set_new(jc, "capture", json_string(tok));
-			json_object_set_new(jc, "status", json_string("error"));
-			json_object_set_new(jc, "output", json_string("verify_captures: expected CAPTURE:EXPECTATIONS"));
+			json_object_set_new(jc, "capture", jtext(tok));
+			json_object_set_new(jc, "status", jtext("error"));
+			json_object_set_new(jc, "output", jtext("verify_captures: expected CAPTURE:EXPECTATIONS"));
 			*failed = true;
 			continue;
 		}
 		*colon = '\0';
-		json_object_set_new(jc, "capture", json_string(tok));
-		json_object_set_new(jc, "expect", json_string(colon + 1));
+		json_object_set_new(jc, "capture", jtext(tok));
+		json_object_set_new(jc, "expect", jtext(colon + 1));
 		if (!saved && ruleset_save(live, dump, err, sizeof(err)) < 0) {
-			json_object_set_new(jc, "status", json_string("error"));
-			json_object_set_new(jc, "output", json_string(err));
+			json_object_set_new(jc, "status", jtext("error"));
+			json_object_set_new(jc, "output", jtext(err));
 			*failed = true;
 			continue;
 		}
@@ -551,8 +552,8 @@ static json_t *verify_captures(struct daemon *d, struct ruleset *live, bool *fai
 		char *output = NULL;
 		int rc = run_capture(argv, &output);
 		json_object_set_new(jc, "exit", json_integer(rc));
-		json_object_set_new(jc, "status", json_string(rc == 0 ? "pass" : rc == 1 ? "fail" : "error"));
-		json_object_set_new(jc, "output", json_string(output ? output : ""));
+		json_object_set_new(jc, "status", jtext(rc == 0 ? "pass" : rc == 1 ? "fail" : "error"));
+		json_object_set_new(jc, "output", jtext(output ? output : ""));
 		free(output);
 		if (rc != 0)
 			*failed = true;
@@ -650,7 +651,7 @@ static json_t *answer_finish(json_t *a, json_t *caps, bool failed, const char *c
 {
 	json_object_set_new(a, "captures", caps ? caps : json_array());
 	if (caps_error)
-		json_object_set_new(a, "captures_error", json_string(caps_error));
+		json_object_set_new(a, "captures_error", jtext(caps_error));
 	failed = failed || caps_error;
 	json_object_set_new(a, "clean", json_boolean(!failed));
 	dlog("event=verify differences=%zu captures=%zu result=%s waiting=%zu%s%s%s",
@@ -791,9 +792,9 @@ static json_t *job_start(struct daemon *d, const uint64_t *who, size_t nwho, boo
 	long n = ruleset_compare(want->rs, live, &diffs);
 	json_t *jd = json_array();
 	for (size_t i = 0; i < diffs.n; i++)
-		json_array_append_new(jd, json_string(diffs.v[i]));
+		json_array_append_new(jd, jtext(diffs.v[i]));
 	if (n < 0)
-		json_array_append_new(jd, json_string("out of memory: the list is incomplete"));
+		json_array_append_new(jd, jtext("out of memory: the list is incomplete"));
 	json_t *a = json_pack("{s:b,s:o,s:o,s:I,s:I,s:I}", "ok", 1,
 			       "policy", policy_json(d), "differences", jd,
 			       "rules", (json_int_t)ruleset_count_rules(live),

@@ -525,9 +525,9 @@ json_t *fqdn_replay_json(const struct fqdn_replay *f)
 		json_t *s = json_object();
 		size_t vi = f->sets[i].vm_index;
 
-		json_object_set_new(s, "set", json_string(f->sets[i].set));
-		json_object_set_new(s, "fqdn", json_string(f->sets[i].fqdn));
-		json_object_set_new(s, "family", json_string(f->sets[i].family == AF_INET ?
+		json_object_set_new(s, "set", jtext(f->sets[i].set));
+		json_object_set_new(s, "fqdn", jtext(f->sets[i].fqdn));
+		json_object_set_new(s, "family", jtext(f->sets[i].family == AF_INET ?
 							     "ipv4" : "ipv6"));
 		json_object_set_new(s, "dump_elements_ignored",
 				    json_integer((json_int_t)(vi == SIZE_MAX ? 0 :
@@ -540,7 +540,7 @@ json_t *fqdn_replay_json(const struct fqdn_replay *f)
 	}
 	for (size_t i = 0; i < f->info.nres; i++) {
 		fmt_addr(f->info.res_family[i], f->info.res_addr[i], a, sizeof(a));
-		json_array_append_new(res, json_string(a));
+		json_array_append_new(res, jtext(a));
 	}
 	for (size_t i = 0; done && i < f->nev; i++) {
 		if (done[i])
@@ -554,23 +554,23 @@ json_t *fqdn_replay_json(const struct fqdn_replay *f)
 				continue;
 			done[j] = true;
 			fmt_addr(f->ev[j].family, f->ev[j].addr, a, sizeof(a));
-			json_array_append_new(f->ev[j].capped ? left : addrs, json_string(a));
+			json_array_append_new(f->ev[j].capped ? left : addrs, jtext(a));
 		}
-		json_object_set_new(l, "name", json_string(e->name));
-		json_object_set_new(l, "set", json_string(e->set));
-		json_object_set_new(l, "fqdn", json_string(e->fqdn));
+		json_object_set_new(l, "name", jtext(e->name));
+		json_object_set_new(l, "set", jtext(e->set));
+		json_object_set_new(l, "fqdn", jtext(e->fqdn));
 		json_object_set_new(l, "addresses", addrs);
 		if (json_array_size(left))
 			json_object_set_new(l, "left_out_cap", left);
 		else
 			json_decref(left);
 		if (e->map_line) {
-			json_object_set_new(l, "map", json_string(f->o.map->file));
+			json_object_set_new(l, "map", jtext(f->o.map->file));
 			json_object_set_new(l, "line", json_integer(e->map_line));
 		} else {
 			json_object_set_new(l, "capture", json_integer(e->capture));
 			json_object_set_new(l, "frame", json_integer((json_int_t)e->frame));
-			json_object_set_new(l, "from", json_string(e->source));
+			json_object_set_new(l, "from", jtext(e->source));
 		}
 		if (e->expires != INT64_MAX) {
 			json_object_set_new(l, "ttl", json_integer(e->ttl));
@@ -602,7 +602,7 @@ json_t *fqdn_replay_json(const struct fqdn_replay *f)
 	json_object_set_new(o, "ttl_max", json_integer(f->o.ttl_max));
 	json_object_set_new(o, "max_addresses", json_integer(f->o.max_addresses));
 	if (f->o.map)
-		json_object_set_new(o, "map", json_string(f->o.map->file));
+		json_object_set_new(o, "map", jtext(f->o.map->file));
 	json_object_set_new(o, "answers", cnt);
 	json_object_set_new(o, "learned", learned);
 	return o;

@@ -27,7 +27,7 @@
 #include "ruleset.h"
 #include "vm.h"
 #include "reader.h"
-#include "strbuf.h"
+#include "jsonutil.h"
 
 #define REPLAY_DEFAULT_MAX_FLOWS 1000000
 #define REPLAY_MAX_BAD_FRAMES 10000	/* malformed/truncated frames listed */
@@ -431,20 +431,6 @@ void expect_outcome(const struct report_ctx *c, struct expect_outcome *out);
 void report_text(const struct report_ctx *c, FILE *f);
 int report_json(const struct report_ctx *c, FILE *f);
 
-/* A JSON string of s, made valid UTF-8 first when it is not (a file name, a
- * capture's or a dump's bytes): jansson refuses such text and the key went
- * missing.  NULL only when out of memory. */
-static inline json_t *jtext(const char *s)
-{
-	json_t *j = json_string(s);
-	char *u;
-
-	if (j || !s || !(u = utf8_lossy(s)))
-		return j;
-	j = json_string(u);
-	free(u);
-	return j;
-}
 int report_junit(const struct report_ctx *c, const char *path, char *err, size_t errlen);
 /* The JUnit file of a run that stopped before judging (exit 2): one test
  * case with an <error> carrying why. */

@@ -1131,13 +1131,34 @@ int report_json(const struct report_ctx *c, FILE *f)
 
 /* ---- JUnit ------------------------------------------------------------------ */
 
+/* n bytes of text into XML: U+FFFD for bytes that are not UTF-8 and for
+ * U+FFFE/U+FFFF, valid UTF-8 that XML 1.0 has no character for. */
+static void xml_chars(struct strbuf *sb, const char *s, size_t n)
+{
+	const char *p;
+
+	while ((p = memmem(s, n, "\xef\xbf", 2)) && (size_t)(p - s) + 2 < n) {
+		size_t k = (size_t)(p - s);
+
+		if ((unsigned char)p[2] == 0xbe || (unsigned char)p[2] == 0xbf) {
+			sb_put_utf8(sb, s, k);
+			sb_puts(sb, "\xef\xbf\xbd");
+		} else {
+			sb_put_utf8(sb, s, k + 3);
+		}
+		s += k + 3;
+		n -= k + 3;
+	}
+	sb_put_utf8(sb, s, n);
+}
+
 static void xml_escape(struct strbuf *sb, const char *s)
 {
 	while (*s) {
 		size_t n = strcspn(s, "<>&\"'\x01\x02\x03\x04\x05\x06\x07\x08\x0b\x0c\x0d\x0e\x0f"
 				      "\x10\x11\x12\x13\x14\x15\x16\x17\x18\x19\x1a\x1b\x1c\x1d\x1e\x1f");
 
-		sb_put_utf8(sb, s, n);	/* a run that needs no escape (U+FFFD for bytes not UTF-8) */
+		xml_chars(sb, s, n);	/* a run that needs no escape */
 		s += n;
 		switch (*s) {
 		case '\0': return;

@@ -104,7 +104,7 @@ fi
 
 # bytes that are not UTF-8 (a Latin-1 expectation file, a file name): the
 # JUnit file still parses (U+FFFD for them) and JSON keeps the capture's path
-printf 'allow in tcp from caf\xe9 to any\n' >"$tmp/latin1.txt"
+printf 'allow in tcp from caf\xe9\xef\xbf\xbe to any\n' >"$tmp/latin1.txt"
 latin=$'lat\xffin.pcap'
 cp "$DATA/udp.pcap" "$tmp/$latin"
 if run "junit: bytes not UTF-8" 2 "$REPLAY" --policy "$POLICY" --tags "$TAGS" \
