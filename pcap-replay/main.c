@@ -666,6 +666,24 @@ int main(int argc, char **argv)
 	pset_init(&vnet4, AF_INET);
 	pset_init(&vnet6, AF_INET6);
 
+	/* --format json and --junit FILE, wherever they stand: a usage error
+	 * before them on the command line gets its JSON object and JUnit file
+	 * as one after them does */
+	for (int i = 1; i < argc && strcmp(argv[i], "--"); i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (!strcmp(a, "--format") && v && !strcmp(v, "json"))
+			o.json = true;
+		else if (!strcmp(a, "--format=json"))
+			o.json = true;
+		else if (!strcmp(a, "--junit") && v && *v)
+			junit_path = v;
+		else if (!strncmp(a, "--junit=", 8) && a[8])
+			junit_path = a + 8;
+		else if (!strcmp(a, "--help") || !strcmp(a, "-h") || !strcmp(a, "--version"))
+			break;
+	}
+	junit_armed = junit_path != NULL;
 	while ((c = getopt_long(argc, argv, "h", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': policy_path = optarg; break;
@@ -829,7 +847,7 @@ int main(int argc, char **argv)
 		usage_error("no capture file given");
 		goto out;
 	}
-	junit_armed = junit_path != NULL;	/* options are sound: a JUnit file from here on */
+	junit_armed = junit_path != NULL;
 	o.captures = argv + optind;
 	o.ncaptures = (size_t)(argc - optind);
 	o.open_paths = calloc(o.ncaptures, sizeof(*o.open_paths));

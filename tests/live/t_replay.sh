@@ -452,6 +452,14 @@ if run "--local ''" 2 "$REPLAY" --policy "$POLICY" --tags "$TAGS" --local '' "$D
 	then ok "--local '' exits 2: no address"
 	else not_ok "--local ''" "message: $(cat "$tmp/err")"; fi
 fi
+# an option error before --format json and --junit on the command line: both reports still made
+if run "--local '' before --format json" 2 "$REPLAY" --local '' --policy "$POLICY" --tags "$TAGS" \
+	--format json --junit "$tmp/opt.xml" "$DATA/tcp.pcap"; then
+	if python3 -c 'import json, sys; j = json.load(open(sys.argv[1])); assert j["result"] == "error" and "no address" in j["error"], j' "$tmp/out" 2>"$tmp/py" &&
+	   grep -q 'errors="1"' "$tmp/opt.xml"
+	then ok "an option error before --format json/--junit: JSON error object and JUnit error case"
+	else not_ok "an option error before --format json/--junit" "$(cat "$tmp/out" "$tmp/py" "$tmp/opt.xml" 2>&1)"; fi
+fi
 if run "unloadable ruleset" 2 "$REPLAY" --ruleset "$DATA/expect.txt" "$DATA/tcp.pcap"; then
 	ok "a file that is no saved dump exits 2"
 fi
