@@ -147,6 +147,8 @@ static void usage_error(const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(fatal_text + used, sizeof(fatal_text) - used, fmt, ap);
 	va_end(ap);
+	used = strlen(fatal_text);
+	snprintf(fatal_text + used, sizeof(fatal_text) - used, "\n");	/* one a line, as fatalf's */
 }
 
 /* "a,b/n,..." into the psets; -1 with a message printed. */

@@ -1284,6 +1284,13 @@ static const struct platform_pass platform_passes[] = {
 	  PROTO_ANY, 0, { { 0, 0 } }, "instance metadata (every protocol and port)" },
 	{ DIR_INBOUND, { .family = AF_INET, .len = 32, .a = { { 168, 63, 129, 16 } } },
 	  PROTO_UDP, 67, { { 68, 68 } }, "DHCP answers (udp 67 to 68)" },
+	{ DIR_INBOUND, { .family = AF_INET6, .len = 10, .a = { { 0xfe, 0x80 } } },
+	  PROTO_UDP, 547, { { 546, 546 } }, "DHCPv6 answers (udp 547 to 546)" },
+	{ DIR_OUTBOUND, { .family = AF_INET6, .len = 10, .a = { { 0xfe, 0x80 } } },
+	  PROTO_UDP, 546, { { 547, 547 } }, "DHCPv6 requests (udp 546 to 547)" },
+	{ DIR_OUTBOUND, { .family = AF_INET6, .len = 128,
+			  .a = { { 0xff, 0x02, [13] = 0x01, [15] = 0x02 } } },
+	  PROTO_UDP, 546, { { 547, 547 } }, "DHCPv6 requests (udp 546 to 547)" },
 };
 
 static bool ports_meet(const struct portspec *ps, uint16_t lo, uint16_t hi)
@@ -1326,7 +1333,7 @@ static void warn_platform_passes(struct cctx *c)
 			continue;
 		for (size_t k = 0; k < as->n; k++) {
 			const struct addr_item *it = &as->v[k];
-			char list[512], item[128], ptxt[INET6_ADDRSTRLEN];
+			char list[512], item[128], ptxt[INET6_ADDRSTRLEN + 8];
 			size_t o = 0;
 
 			if (it->kind != ADDR_CIDR && it->kind != ADDR_ALB)
@@ -1336,10 +1343,12 @@ static void warn_platform_passes(struct cctx *c)
 				const struct platform_pass *pp = &platform_passes[j];
 				const struct prefix *named = it->kind == ADDR_CIDR ? &it->pfx : &alb_prefix;
 
+				/* the two prefixes overlap: one holds the other's start */
 				if (pp->dir != r->dir || named->family != pp->peer.family ||
-				    !prefix_contains(named, &pp->peer.a) || !pass_meets(r, pp))
+				    !(prefix_contains(named, &pp->peer.a) ||
+				      prefix_contains(&pp->peer, &named->a)) || !pass_meets(r, pp))
 					continue;
-				addr_format(AF_INET, &pp->peer.a, ptxt, sizeof(ptxt));
+				prefix_format(&pp->peer, ptxt, sizeof(ptxt));
 				snprintf(item, sizeof(item), "%s %s %s", pp->what,
 					 r->dir == DIR_OUTBOUND ? "to" : "from", ptxt);
 				if (strstr(list, item))	/* DNS: one entry per protocol */

@@ -695,6 +695,7 @@ static void test_diag_unreached(void **state)
 		"  - {name: NoNtp, priority: 103, direction: outbound, access: deny, protocol: udp, destination: AzureLoadBalancer, destination_ports: \"123\"}\n"
 		"  - {name: NoAlbTcp, priority: 104, direction: inbound, access: deny, protocol: tcp, source: 168.63.129.16}\n"
 		"  - {name: NoAll, priority: 105, direction: outbound, access: deny, protocol: \"*\", destination: \"*\"}\n"
+		"  - {name: NoLinkLocal, priority: 106, direction: inbound, access: deny, protocol: udp, source: \"fe80::/64\"}\n"
 		"managed_network:\n"
 		"  isolation_mode: allow_only_approved_outbound\n"
 		"  outbound_rules:\n"
@@ -711,7 +712,7 @@ static void test_diag_unreached(void **state)
 		"p.yaml:6:5: warning: private endpoint 'hub': 10.1.2.5 is outside "
 		"virtual_network.address_space, so not VirtualNetwork: DenyAllOutBound drops "
 		"traffic to it unless an outbound security rule allows it\n"
-		"p.yaml:18:7: warning: outbound rule 'blob': 172.16.0.0/24 is outside "
+		"p.yaml:19:7: warning: outbound rule 'blob': 172.16.0.0/24 is outside "
 		"virtual_network.address_space, so not VirtualNetwork: DenyAllOutBound drops "
 		"traffic to it unless an outbound security rule allows it\n"
 		"p.yaml:9:110: warning: deny rule 'NoWire': the platform rules accept the wire "
@@ -722,8 +723,11 @@ static void test_diag_unreached(void **state)
 		"this rule does not deny that\n"
 		"p.yaml:11:91: warning: deny rule 'NoAlb': the platform rules accept DHCP answers "
 		"(udp 67 to 68) from 168.63.129.16 before any security rule; this rule does not "
-		"deny that\n");
-	assert_int_equal(d.warnings, 5);
+		"deny that\n"
+		"p.yaml:15:97: warning: deny rule 'NoLinkLocal': the platform rules accept DHCPv6 "
+		"answers (udp 547 to 546) from fe80::/10 before any security rule; this rule does "
+		"not deny that\n");
+	assert_int_equal(d.warnings, 6);
 	assert_int_equal(d.errors, 0);
 	free(t);
 	compiled_free(c);
