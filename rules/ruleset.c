@@ -92,20 +92,7 @@ size_t ruleset_count_rules(const struct ruleset *rs)
 	return n;
 }
 
-size_t ruleset_count_sets(const struct ruleset *rs)
-{
-	struct nftnl_set_list_iter *it = nftnl_set_list_iter_create(rs->sets);
-	size_t n = 0;
-
-	if (!it)
-		return 0;
-	while (nftnl_set_list_iter_next(it))
-		n++;
-	nftnl_set_list_iter_destroy(it);
-	return n;
-}
-
-size_t ruleset_count_named_sets(const struct ruleset *rs)
+static size_t count_sets(const struct ruleset *rs, bool named_only)
 {
 	struct nftnl_set_list_iter *it = nftnl_set_list_iter_create(rs->sets);
 	struct nftnl_set *s;
@@ -114,10 +101,20 @@ size_t ruleset_count_named_sets(const struct ruleset *rs)
 	if (!it)
 		return 0;
 	while ((s = nftnl_set_list_iter_next(it)))
-		n += !(nftnl_set_is_set(s, NFTNL_SET_FLAGS) &&
-		       (nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS));
+		n += !named_only || !(nftnl_set_is_set(s, NFTNL_SET_FLAGS) &&
+				      (nftnl_set_get_u32(s, NFTNL_SET_FLAGS) & NFT_SET_ANONYMOUS));
 	nftnl_set_list_iter_destroy(it);
 	return n;
+}
+
+size_t ruleset_count_sets(const struct ruleset *rs)
+{
+	return count_sets(rs, false);
+}
+
+size_t ruleset_count_named_sets(const struct ruleset *rs)
+{
+	return count_sets(rs, true);
 }
 
 static int count_elem(struct nftnl_set_elem *e, void *data)
