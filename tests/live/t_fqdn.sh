@@ -92,11 +92,14 @@ managed_network:
       destination: "*.tcp.test.example"
 Y
 
-# capture everything the host sees during the test, for the offline replay.
+# capture everything the host sees during the test, for the offline replay
+# (--immediate-mode: a packet reaches the file at once; libpcap's default
+# buffering kept the last second's packets in a ring block that the kill
+# below lost -- the TCP-learned connection went missing from a CI run).
 # A SYN the output chain drops never reaches eth0: the host's outgoing SYNs
 # are also logged before any filter (output priority -300, NFLOG group 7) and
 # the ones eth0 never saw are merged into the capture (merge_syns below).
-nsx host tcpdump -i eth0 -U -n -s 0 -w "$T/fqdn.pcap" 'port 53 or port 443' >"$T/tcpdump.log" 2>&1 &
+nsx host tcpdump --immediate-mode -i eth0 -U -n -s 0 -w "$T/fqdn.pcap" 'port 53 or port 443' >"$T/tcpdump.log" 2>&1 &
 _live_pids+=($!)
 nsx host nft -f - <<N
 table inet fqcap {
@@ -106,7 +109,7 @@ table inet fqcap {
 	}
 }
 N
-nsx host tcpdump -i nflog:7 -U -n -s 0 -w "$T/syn.pcap" >"$T/tcpdump-nflog.log" 2>&1 &
+nsx host tcpdump --immediate-mode -i nflog:7 -U -n -s 0 -w "$T/syn.pcap" >"$T/tcpdump-nflog.log" 2>&1 &
 _live_pids+=($!)
 wait_until 5 grep -q listening "$T/tcpdump.log"
 wait_until 5 grep -q listening "$T/tcpdump-nflog.log"
@@ -276,8 +279,8 @@ else not_ok "metrics: FQDN series" "$(grep -i fqdn "$T/metrics.txt" | head -20)"
 nsx host getent hosts app.test.example >/dev/null
 "$FILTERCTL" dump --netns "$(ns_name host)" --out "$T/live.frs" >"$T/dump.log" 2>&1 || true
 sleep 0.5
-kill "$(pgrep -f "tcpdump -i eth0 -U -n -s 0 -w $T/fqdn.pcap" | head -1)" 2>/dev/null
-kill "$(pgrep -f "tcpdump -i nflog:7 -U -n -s 0 -w $T/syn.pcap" | head -1)" 2>/dev/null
+kill "$(pgrep -f "tcpdump --immediate-mode -i eth0 -U -n -s 0 -w $T/fqdn.pcap" | head -1)" 2>/dev/null
+kill "$(pgrep -f "tcpdump --immediate-mode -i nflog:7 -U -n -s 0 -w $T/syn.pcap" | head -1)" 2>/dev/null
 sleep 0.5
 # merge_syns ETH.pcap NFLOG.pcap OUT.pcap: the SYNs of the NFLOG capture whose
 # connection eth0 never saw (dropped by the output chain), in Ethernet frames,
@@ -367,7 +370,9 @@ replay_check() {
 		ok "$name"
 	else
 		not_ok "$name" "exit $rc" "replay: $seq" "wanted: $want" "check: $check" "$(cat "$T/replay.err")" \
-			"$(head -c 3000 "$T/replay.json")"
+			"SYNs to port 443 in the capture:" \
+			"$(tcpdump -nn -r "$T/fqdn-all.pcap" 'tcp dst port 443 and tcp[13] & 2 != 0' 2>&1 | tail -12)" \
+			"$(head -c 1500 "$T/replay.json")"
 	fi
 }
 learned_py="any(l['name'] == 'app.test.example' and '$APP2' in l['addresses'] and l['frame'] > 0 for l in d['fqdn']['learned']) and any(l['name'] == 'acct1.blob.test.example' and '$BLOB' in l['addresses'] for l in d['fqdn']['learned']) and any(l['name'] == 'x.tcp.test.example' and '$TCPZ' in l['addresses'] for l in d['fqdn']['learned']) and d['fqdn']['answers']['tcp_answers'] >= 1 and d['fqdn']['answers']['tcp_streams_lost'] == 0"
