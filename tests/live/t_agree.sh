@@ -436,7 +436,7 @@ stack_case() {
 		chain out { type filter hook output priority 0; tcp sport != 9000 tcp dport != 9000 numgen random mod 25 0 drop; }
 	}
 	NFT
-	ip netns exec "$H" tcpdump --immediate-mode -i eth0 -U -n -s 0 -w "$cap" >"$tmp/stack.tcpdump" 2>&1 &
+	ip netns exec "$H" tcpdump -i eth0 -U -n -s 0 -w "$cap" >"$tmp/stack.tcpdump" 2>&1 &
 	pid=$!
 	for i in $(seq 50); do grep -q 'listening on' "$tmp/stack.tcpdump" && break; sleep 0.1; done
 	{
