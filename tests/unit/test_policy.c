@@ -55,20 +55,6 @@ static char *print_text(const struct policy *p)
 	return buf;
 }
 
-/* The diagnostics as diags_print writes them (malloc'ed). */
-/* (noinline: inlined, gcc 12 takes the memstream's buffer for a dangling local) */
-__attribute__((noinline)) static char *diags_string(const struct diags *d)
-{
-	char *buf = NULL;
-	size_t len = 0;
-	FILE *m = open_memstream(&buf, &len);
-
-	assert_non_null(m);
-	diags_print(d, m);
-	fclose(m);
-	return buf;
-}
-
 static struct tagdb *load_tags(void)
 {
 	char err[256];
@@ -647,7 +633,7 @@ static void test_load_reports_everything(void **state)
 	assert_int_equal(policy_load("t.yaml", text, sizeof(text) - 1, tags, &p, &d), -1);
 	assert_null(p);
 	assert_int_equal(d.errors, 3);
-	out = diags_string(&d);
+	out = diags_text(&d);
 	assert_string_equal(out,
 		"t.yaml:6:25: error: duplicate inbound priority 100 (first used by rule 'A' at line 5)\n"
 		"t.yaml:6:88: error: unknown service tag 'AzureMachineLerning'; did you mean 'AzureMachineLearning'?\n"
@@ -679,7 +665,7 @@ static void test_suggestions_bounded(void **state)
 	fclose(m);
 	assert_int_equal(policy_load("t.yaml", text, tlen, tags, &p, &d), -1);
 	assert_int_equal(d.errors, 34);
-	out = diags_string(&d);
+	out = diags_text(&d);
 	assert_non_null(strstr(out, "t.yaml:35:"));	/* the 32nd: with a suggestion */
 	assert_non_null(strstr(strstr(out, "t.yaml:35:"), "did you mean 'AzureMachineLearning'?\n"
 							   "t.yaml:36:"));
@@ -712,7 +698,7 @@ static void test_reserved_outbound_name(void **state)
 
 	(void)state;
 	assert_int_equal(policy_load("t.yaml", text, sizeof(text) - 1, tags, &p, &d), -1);
-	out = diags_string(&d);
+	out = diags_text(&d);
 	assert_string_equal(out, "t.yaml:6:13: error: outbound rule name 'denyunapprovedoutbound' is "
 			    "reserved (the managed network's final drop, "
 			    "managed:out:DenyUnapprovedOutbound)\n");
