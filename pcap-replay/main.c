@@ -133,20 +133,41 @@ static const char usage_text[] =
 /* What stopped the run (exit 2), for the JUnit and JSON reports of it. */
 static char fatal_text[4096];
 
+/* "pcap-replay: MESSAGE" on standard error, the message kept in fatal_text. */
+static void fatal_v(const char *fmt, va_list ap)
+{
+	size_t used = strlen(fatal_text);
+	va_list aq;
+
+	va_copy(aq, ap);
+	fputs("pcap-replay: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	vsnprintf(fatal_text + used, sizeof(fatal_text) - used, fmt, aq);
+	va_end(aq);
+}
+
+/* fmt ends with its newline. */
+static void fatalf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static void fatalf(const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	fatal_v(fmt, ap);
+	va_end(ap);
+}
+
+/* fmt without a newline: the usage hint follows it. */
 static void usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void usage_error(const char *fmt, ...)
 {
-	size_t used = strlen(fatal_text);
+	size_t used;
 	va_list ap;
 
-	fprintf(stderr, "pcap-replay: ");
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	fatal_v(fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "\n(pcap-replay --help for usage)\n");
-	va_start(ap, fmt);
-	vsnprintf(fatal_text + used, sizeof(fatal_text) - used, fmt, ap);
-	va_end(ap);
+	fputs("\n(pcap-replay --help for usage)\n", stderr);
 	used = strlen(fatal_text);
 	snprintf(fatal_text + used, sizeof(fatal_text) - used, "\n");	/* one a line, as fatalf's */
 }
@@ -486,21 +507,6 @@ static const struct option long_opts[] = {
 /* Why the run stopped before its report: printed, and kept for the JUnit
  * file that --junit still writes then (a CI publisher must see an error,
  * not a missing file). */
-
-static void fatalf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void fatalf(const char *fmt, ...)
-{
-	size_t used = strlen(fatal_text);
-	va_list ap;
-
-	fputs("pcap-replay: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	va_start(ap, fmt);
-	vsnprintf(fatal_text + used, sizeof(fatal_text) - used, fmt, ap);
-	va_end(ap);
-}
 
 /* A file's diagnostics, printed and kept as fatalf's are. */
 static void fatal_diags(const struct diags *d)
