@@ -11,11 +11,14 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <pthread.h>
+#include <signal.h>
 #include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -37,6 +40,20 @@
  * loop (a reader reading 64 KiB every 1.5 s once held it for minutes). */
 #define CTL_SEND_TIMEOUT_S 10
 
+#define IDENT_CACHE 32
+#define IDENT_TTL_S 30
+#define IDENT_GROUPS 64
+
+struct ident {
+	bool used;
+	uid_t uid;
+	gid_t gid;
+	time_t at;			/* mono_now() */
+	char user[64];			/* "" when unknown or too long to hold whole */
+	int ng;
+	gid_t groups[IDENT_GROUPS];
+	char gname[IDENT_GROUPS][64];	/* "" likewise: matched by gid alone */
+};
 struct client {
 	int fd;
 	char *buf;
@@ -46,7 +63,9 @@ struct client {
 	time_t deadline;		/* mono_now() */
 	uint64_t id;			/* never reused: a deferred answer finds its client */
 	bool waiting;			/* for a deferred answer (ctl_answer) */
+	bool resolving;			/* for its identity (ident_ready): not read yet */
 	struct actor who;
+	struct ident ident;		/* its name and groups, as looked up */
 };
 
 static struct client clients[CTL_MAX_CLIENTS];
@@ -186,61 +205,65 @@ static bool list_has(const char *list, const char *kind, const char *name, unsig
 	return found;
 }
 
-/* Who a uid is -- its name and groups -- asked of NSS (getpwuid,
- * getgrouplist, getgrgid) at most once every IDENT_TTL_S for a uid and
+/* Who a uid is -- its name and groups -- asked of NSS (getpwuid_r,
+ * getgrouplist, getgrgid_r) at most once every IDENT_TTL_S for a uid and
  * primary gid: a slow directory service (LDAP, sssd) is asked once, not on
- * every request (it was asked two or three times a request, in the loop).
- * A change of group membership takes up to IDENT_TTL_S, as with nscd; the
- * role lists are matched against the identity on every request, so
- * set-roles takes effect at once. */
-#define IDENT_CACHE 32
-#define IDENT_TTL_S 30
-#define IDENT_GROUPS 64
-
-struct ident {
-	bool used;
-	uid_t uid;
-	gid_t gid;
-	time_t at;			/* mono_now() */
-	char user[64];			/* "" when unknown or too long to hold whole */
-	int ng;
-	gid_t groups[IDENT_GROUPS];
-	char gname[IDENT_GROUPS][64];	/* "" likewise: matched by gid alone */
-};
+ * every request.  A change of group membership takes up to IDENT_TTL_S, as
+ * with nscd; the role lists are matched against the identity on every
+ * request, so set-roles takes effect at once.
+ *
+ * The lookups run in a thread of their own, never in the loop: a client
+ * whose identity is not cached waits, unread, until its lookup comes back
+ * (an eventfd wakes the loop), while the loop goes on serving the others,
+ * the confirmation timer and reloads.  uid 0 needs no lookup (its role is
+ * owner whatever the lists say, its name is root), so root can always
+ * confirm or roll back, even with the directory service down. */
 static struct ident idents[IDENT_CACHE];
 static unsigned long ident_lookups;	/* NSS lookups made (tests: FILTERD_DEBUG_IDENT) */
 
-static const struct ident *ident_of(uid_t uid, gid_t gid)
+/* the lookup thread's queue: the loop adds (uid, gid) pairs to todo, the
+ * thread moves each to done with its answer and writes the eventfd */
+static struct {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int state;			/* 0 not started, 1 running, -1 could not start */
+	int efd;
+	struct { uid_t uid; gid_t gid; } todo[CTL_MAX_CLIENTS];
+	size_t ntodo;
+	struct ident done[CTL_MAX_CLIENTS];
+	size_t ndone;
+} lk = { .mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER, .efd = -1 };
+
+/* getpwuid_r/getgrgid_r with a buffer grown until the entry fits (a group
+ * of thousands of members needs more than sysconf's hint) */
+#define NSS_BUF_MAX (4u << 20)
+
+static void ident_resolve(uid_t uid, gid_t gid, struct ident *e)
 {
-	time_t now = mono_now();
-	struct ident *e = NULL, *oldest = &idents[0];
 	gid_t groups[256];
 	int ng = 256;
-	struct passwd *pw;
+	size_t blen = 16384;
+	char *buf = NULL;
+	struct passwd pwd, *pw = NULL;
+	int rc;
 
-	for (int i = 0; i < IDENT_CACHE; i++) {
-		struct ident *x = &idents[i];
-
-		if (x->used && x->uid == uid && x->gid == gid) {
-			if (now - x->at < IDENT_TTL_S)
-				return x;
-			e = x;
-			break;
-		}
-		if (!x->used || (oldest->used && x->at < oldest->at))
-			oldest = x;
-	}
-	if (!e)
-		e = oldest;
 	memset(e, 0, sizeof(*e));
 	e->used = true;
 	e->uid = uid;
 	e->gid = gid;
-	e->at = now;
-	ident_lookups++;
-	if (getenv("FILTERD_DEBUG_IDENT"))
-		dlog("event=ident-lookup uid=%u lookups=%lu", (unsigned)uid, ident_lookups);
-	pw = getpwuid(uid);
+	for (;;) {
+		char *nb = realloc(buf, blen);
+
+		if (!nb)
+			break;
+		buf = nb;
+		rc = getpwuid_r(uid, &pwd, buf, blen, &pw);
+		if (rc != ERANGE || blen >= NSS_BUF_MAX)
+			break;
+		blen *= 2;
+	}
+	if (!buf)
+		pw = NULL;
 	/* a name too long to hold whole is not cut (a cut name could equal
 	 * another user's): such a user is known by uid alone */
 	if (pw && strlen(pw->pw_name) < sizeof(e->user))
@@ -252,23 +275,175 @@ static const struct ident *ident_of(uid_t uid, gid_t gid)
 		ng = 1;
 	}
 	for (int i = 0; i < ng && e->ng < IDENT_GROUPS; i++) {
-		struct group *g = getgrgid(groups[i]);
+		struct group grp, *g = NULL;
 
+		for (;;) {
+			rc = buf ? getgrgid_r(groups[i], &grp, buf, blen, &g) : ENOMEM;
+			if (rc != ERANGE || blen >= NSS_BUF_MAX)
+				break;
+			char *nb = realloc(buf, blen * 2);
+			if (!nb)
+				break;
+			buf = nb;
+			blen *= 2;
+		}
 		e->groups[e->ng] = groups[i];
-		if (g && strlen(g->gr_name) < sizeof(e->gname[0]))
+		if (rc == 0 && g && strlen(g->gr_name) < sizeof(e->gname[0]))
 			snprintf(e->gname[e->ng], sizeof(e->gname[0]), "%s", g->gr_name);
 		e->ng++;
 	}
-	return e;
+	free(buf);
 }
 
-static enum role role_of(struct daemon *d, const struct actor *a)
+static void *ident_main(void *arg)
 {
-	const struct ident *id;
+	(void)arg;
+	pthread_mutex_lock(&lk.mu);
+	for (;;) {
+		while (lk.ntodo == 0)
+			pthread_cond_wait(&lk.cv, &lk.mu);
+		uid_t uid = lk.todo[0].uid;
+		gid_t gid = lk.todo[0].gid;
+		struct ident e;
+
+		pthread_mutex_unlock(&lk.mu);
+		ident_resolve(uid, gid, &e);
+		pthread_mutex_lock(&lk.mu);
+		/* todo[0] stays queued while it is asked, so that the loop
+		 * does not queue it twice */
+		memmove(&lk.todo[0], &lk.todo[1], (lk.ntodo - 1) * sizeof(lk.todo[0]));
+		lk.ntodo--;
+		if (lk.ndone < CTL_MAX_CLIENTS)
+			lk.done[lk.ndone++] = e;
+		uint64_t one = 1;
+		if (write(lk.efd, &one, sizeof(one)) < 0) {
+			/* the counter is full: the loop is woken already */
+		}
+	}
+	return NULL;
+}
+
+/* The thread starts at the first lookup, in the loop: after the privileges
+ * were dropped (capng_apply changes the calling thread only; a thread made
+ * before would keep them). */
+static bool ident_thread(struct daemon *d)
+{
+	pthread_t t;
+	pthread_attr_t at;
+	sigset_t all, old;
+
+	if (lk.state)
+		return lk.state > 0;
+	lk.state = -1;
+	lk.efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (lk.efd < 0) {
+		dlog("event=error what=ident-thread error=\"%s\" note=\"user and group lookups run in the loop\"",
+		     strerror(errno));
+		return false;
+	}
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = lk.efd };
+	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, lk.efd, &ev) < 0) {
+		dlog("event=error what=ident-thread error=\"%s\" note=\"user and group lookups run in the loop\"",
+		     strerror(errno));
+		close(lk.efd);
+		lk.efd = -1;
+		return false;
+	}
+	/* signals stay the loop's (signalfd): the thread blocks them all */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	pthread_attr_init(&at);
+	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+	int rc = pthread_create(&t, &at, ident_main, NULL);
+	pthread_attr_destroy(&at);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (rc != 0) {
+		dlog("event=error what=ident-thread error=\"%s\" note=\"user and group lookups run in the loop\"",
+		     strerror(rc));
+		epoll_ctl(d->epfd, EPOLL_CTL_DEL, lk.efd, NULL);
+		close(lk.efd);
+		lk.efd = -1;
+		return false;
+	}
+	lk.state = 1;
+	return true;
+}
+
+static struct ident *ident_cached(uid_t uid, gid_t gid)
+{
+	time_t now = mono_now();
+
+	for (int i = 0; i < IDENT_CACHE; i++) {
+		struct ident *x = &idents[i];
+
+		if (x->used && x->uid == uid && x->gid == gid && now - x->at < IDENT_TTL_S)
+			return x;
+	}
+	return NULL;
+}
+
+/* Puts e in the cache (its time is now) in place of an older answer for
+ * the same pair, else of the oldest entry. */
+static struct ident *ident_store(const struct ident *e)
+{
+	struct ident *slot = NULL, *oldest = &idents[0];
+
+	for (int i = 0; i < IDENT_CACHE && !slot; i++) {
+		struct ident *x = &idents[i];
+
+		if (x->used && x->uid == e->uid && x->gid == e->gid)
+			slot = x;
+		else if (!x->used || (oldest->used && x->at < oldest->at))
+			oldest = x;
+	}
+	if (!slot)
+		slot = oldest;
+	*slot = *e;
+	slot->at = mono_now();
+	ident_lookups++;
+	if (getenv("FILTERD_DEBUG_IDENT"))
+		dlog("event=ident-lookup uid=%u lookups=%lu", (unsigned)e->uid, ident_lookups);
+	return slot;
+}
+
+/* The identity of (uid, gid) when it is known now; NULL when its lookup was
+ * queued (the client waits for ident_ready).  Without a lookup thread, asked
+ * in the loop as before. */
+static const struct ident *ident_get(struct daemon *d, uid_t uid, gid_t gid)
+{
+	const struct ident *id = ident_cached(uid, gid);
+	bool queued = false;
+
+	if (id)
+		return id;
+	if (!ident_thread(d)) {
+		struct ident e;
+
+		ident_resolve(uid, gid, &e);
+		return ident_store(&e);
+	}
+	pthread_mutex_lock(&lk.mu);
+	for (size_t i = 0; i < lk.ntodo && !queued; i++)
+		queued = lk.todo[i].uid == uid && lk.todo[i].gid == gid;
+	for (size_t i = 0; i < lk.ndone && !queued; i++)
+		queued = lk.done[i].uid == uid && lk.done[i].gid == gid;
+	if (!queued && lk.ntodo < CTL_MAX_CLIENTS) {
+		lk.todo[lk.ntodo].uid = uid;
+		lk.todo[lk.ntodo].gid = gid;
+		lk.ntodo++;
+		pthread_cond_signal(&lk.cv);
+	}
+	pthread_mutex_unlock(&lk.mu);
+	return NULL;
+}
+
+static enum role role_of(struct daemon *d, const struct client *c)
+{
+	const struct actor *a = &c->who;
+	const struct ident *id = &c->ident;
 
 	if (a->uid == 0)
 		return ROLE_OWNER;
-	id = ident_of(a->uid, a->gid);
 	for (int r = ROLE_OWNER; r >= ROLE_READER; r--) {
 		const char *list = d->cfg.roles[r];
 		if (list_has(list, "user", a->user[0] ? a->user : NULL, a->uid))
@@ -534,7 +709,7 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 	op = q.op;
 	enum role need = q.need;
 	bool force = q.force;
-	have = role_of(d, &c->who);
+	have = role_of(d, c);
 	if (have < need) {
 		char msg[256];
 		snprintf(msg, sizeof(msg), "permission denied: '%s'%s needs the %s role; %s has %s", op,
@@ -765,6 +940,21 @@ static void refuse(int fd, const char *why)
 	close(fd);
 }
 
+/* c's identity is known (id NULL: uid 0, no lookup): its name, the size
+ * its request may have, and its first read. */
+static void client_identified(struct daemon *d, struct client *c, const struct ident *id)
+{
+	c->resolving = false;
+	if (id) {
+		c->ident = *id;
+		snprintf(c->who.user, sizeof(c->who.user), "%s", id->user);
+	}
+	/* known before a byte is read: how large a request may be */
+	c->limit = role_of(d, c) >= ROLE_CONTRIBUTOR ? CTL_MAX_REQUEST : CTL_MAX_REQUEST_READ;
+	struct epoll_event ev = { .events = EPOLLIN, .data.fd = c->fd };
+	epoll_ctl(d->epfd, EPOLL_CTL_ADD, c->fd, &ev);
+}
+
 void ctl_accept(struct daemon *d)
 {
 	for (;;) {
@@ -822,14 +1012,54 @@ void ctl_accept(struct daemon *d)
 		c->who.uid = cr.uid;
 		c->who.gid = cr.gid;
 		c->who.pid = cr.pid;
-		snprintf(c->who.user, sizeof(c->who.user), "%s",
-			 ident_of(c->who.uid, c->who.gid)->user);
-		/* known before a byte is read: how large a request may be */
-		c->limit = role_of(d, &c->who) >= ROLE_CONTRIBUTOR ? CTL_MAX_REQUEST :
-			   CTL_MAX_REQUEST_READ;
-		struct epoll_event ev = { .events = EPOLLIN, .data.fd = fd };
-		epoll_ctl(d->epfd, EPOLL_CTL_ADD, fd, &ev);
+		if (cr.uid == 0) {
+			snprintf(c->who.user, sizeof(c->who.user), "root");
+			client_identified(d, c, NULL);
+		} else {
+			const struct ident *id = ident_get(d, cr.uid, cr.gid);
+
+			if (id)
+				client_identified(d, c, id);
+			else
+				c->resolving = true;	/* read once ident_ready has it */
+		}
 	}
+}
+
+/* The lookup thread answered: the answers go into the cache, and the
+ * clients that waited for them are read. */
+static void ctl_ident_ready(struct daemon *d)
+{
+	uint64_t x;
+	struct ident got[CTL_MAX_CLIENTS];
+	size_t n;
+
+	if (read(lk.efd, &x, sizeof(x)) < 0) {
+		/* woken for nothing: EAGAIN */
+	}
+	pthread_mutex_lock(&lk.mu);
+	n = lk.ndone;
+	memcpy(got, lk.done, n * sizeof(got[0]));
+	lk.ndone = 0;
+	pthread_mutex_unlock(&lk.mu);
+	for (size_t i = 0; i < n; i++) {
+		const struct ident *id = ident_store(&got[i]);
+
+		for (int j = 0; j < CTL_MAX_CLIENTS; j++) {
+			struct client *c = &clients[j];
+
+			if (c->fd >= 0 && c->resolving && c->who.uid == id->uid && c->who.gid == id->gid)
+				client_identified(d, c, id);
+		}
+	}
+}
+
+bool ctl_ident_event(struct daemon *d, int fd)
+{
+	if (lk.efd < 0 || fd != lk.efd)
+		return false;
+	ctl_ident_ready(d);
+	return true;
 }
 
 void ctl_answer(struct daemon *d, uint64_t id, json_t *ans)
@@ -863,7 +1093,8 @@ void ctl_event(struct daemon *d, int fd, uint32_t events)
 			if (clients[i].fd >= 0 && now > clients[i].deadline) {
 				dlog("event=client-timeout uid=%u while=%s", (unsigned)clients[i].who.uid,
 				     clients[i].out ? "sending-answer" :
-				     clients[i].waiting ? "waiting-for-answer" : "reading-request");
+				     clients[i].waiting ? "waiting-for-answer" :
+				     clients[i].resolving ? "looking-up-user" : "reading-request");
 				client_close(d, &clients[i]);
 			}
 		return;

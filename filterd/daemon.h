@@ -170,6 +170,8 @@ const char *daemon_check_drift(struct daemon *d, char *buf, size_t len);
 int ctl_open(struct daemon *d);
 void ctl_accept(struct daemon *d);
 void ctl_event(struct daemon *d, int fd, uint32_t events);
+/* true when fd is the user lookups' eventfd (answers taken, their clients read) */
+bool ctl_ident_event(struct daemon *d, int fd);
 void ctl_close_all(struct daemon *d);
 /* A deferred answer for the client with this id (ans is taken; dropped when
  * the client is gone). */

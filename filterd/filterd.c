@@ -592,6 +592,8 @@ int main(int argc, char **argv)
 				/* drop log, metrics tick */
 			} else if (fqdn_event(d, fd, evs[i].events)) {
 				/* DNS answers queued, c-ares sockets and timer */
+			} else if (ctl_ident_event(d, fd)) {
+				/* user and group lookups answered */
 			} else {
 				ctl_event(d, fd, evs[i].events);
 			}

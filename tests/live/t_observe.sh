@@ -33,7 +33,7 @@ as_user() { local u=$1; shift; runuser -u "$u" -- env FILTERD_SOCKET="$D/sock" "
 # fd_start ARGS...: filterd in the host namespace; waits for its socket.
 fd_start() {
 	mkdir -p "$D"
-	ip netns exec "$(ns_name host)" env ${FD_ENV:-} "$FILTERD" --policy "$D/policy.yaml" --tags "$TAGS" \
+	ip netns exec "$(ns_name host)" ${FD_WRAP:-} env ${FD_ENV:-} "$FILTERD" --policy "$D/policy.yaml" --tags "$TAGS" \
 		--state-dir "$D/state" --socket "$D/sock" --set audit_log="$D/audit.log" \
 		--set ownership=off --set repair=off --set socket_mode=0666 \
 		--set role.reader=user:$U_R --set drop_pcap="$D/drops.pcap" --set drop_pcap_max=4096 \
@@ -290,6 +290,53 @@ if [ $HAVE_USERS = 1 ]; then
 	else
 		not_ok "roles: a user's identity is looked up once for 4 requests" \
 			"reader: $l0r -> $(lookups "$U_R"), no role: $l0n -> $(lookups "$U_N")"
+	fi
+	# A directory service that hangs on one user's lookup holds that user's
+	# client only: filterd asks NSS in a thread of its own, so root (no
+	# lookup) is answered meanwhile, and the user once the lookup returns.
+	# The hanging source is an NSS module (nss_gate.c) in a mount namespace of
+	# filterd's own, whose /etc/nsswitch.conf lists it before files.
+	if cc -shared -fPIC -o "$T/libnss_fdgate.so.2" "$ROOT/tests/live/nss_gate.c" 2>"$T/cc.err"; then
+		sed -E 's/^passwd:[[:space:]]*/passwd: fdgate /' /etc/nsswitch.conf >"$T/nsswitch.conf"
+		grep -q '^passwd: fdgate' "$T/nsswitch.conf" || echo "passwd: fdgate files" >>"$T/nsswitch.conf"
+		printf '#!/bin/sh\nmount --bind "%s" /etc/nsswitch.conf || exit 1\nexec "$@"\n' \
+			"$T/nsswitch.conf" >"$T/nsswrap.sh"
+		chmod 755 "$T/nsswrap.sh"
+		fd_stop
+		GATE=$T/gate
+		if FD_WRAP="unshare -m --propagation private $T/nsswrap.sh" \
+			FD_ENV="FILTERD_DEBUG_IDENT=1 LD_LIBRARY_PATH=$T FDGATE_UID=$(id -u "$U_R") FDGATE_FILE=$GATE" \
+			fd_start; then
+			as_user "$U_R" status >"$T/slow.out" 2>&1 &
+			slow=$!
+			if wait_until 10 test -e "$GATE.waiting"; then
+				out=$(timeout 8 env FILTERD_SOCKET="$D/sock" "$FILTERCTL" status 2>&1); rc=$?
+				if [ $rc = 0 ] && [ ! -e "$GATE" ]; then
+					ok "roles: root is answered while a user's lookup hangs in NSS"
+				else
+					not_ok "roles: root is answered while a user's lookup hangs in NSS" "rc=$rc" "$out"
+				fi
+				touch "$GATE"
+				wait "$slow"; rc=$?
+				if [ $rc = 0 ] && grep -q "policy" "$T/slow.out" &&
+					grep -q "event=ident-lookup uid=$(id -u "$U_R") " "$LOG"; then
+					ok "roles: the user waiting for the lookup is answered once it returns"
+				else
+					not_ok "roles: the user waiting for the lookup is answered once it returns" \
+						"rc=$rc" "$(cat "$T/slow.out")"
+				fi
+			else
+				touch "$GATE"
+				wait "$slow"
+				not_ok "roles: root is answered while a user's lookup hangs in NSS" \
+					"the NSS module never held a lookup (no $GATE.waiting)" "$(tail -5 "$LOG")"
+			fi
+		else
+			not_ok "roles: filterd under a hanging NSS source did not come up"
+		fi
+		fd_stop
+	else
+		not_ok "roles: could not build the hanging NSS module" "$(cat "$T/cc.err")"
 	fi
 else
 	skip "roles" "cannot create test users"
