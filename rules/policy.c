@@ -107,11 +107,16 @@ static int range_cmp(const void *a, const void *b)
 }
 
 /* Sorts and merges overlapping and adjacent ranges. */
+/* Sorts and merges the ranges.  Ranges that cover every port, 0-65535 (as
+ * NSG default rules write "any port"), are "*": the rule then matches every
+ * protocol its protocol names, not only those with ports (Azure's "Any" with
+ * 0-65535 covers ICMP; a deny written so let pings through when it was
+ * compiled to "tcp or udp, ports 0-65535"). */
 static void portspec_normalize(struct portspec *ps)
 {
 	size_t out = 0;
 
-	if (ps->n < 2)
+	if (ps->n == 0)
 		return;
 	qsort(ps->r, ps->n, sizeof(*ps->r), range_cmp);
 	for (size_t i = 1; i < ps->n; i++) {
@@ -124,6 +129,12 @@ static void portspec_normalize(struct portspec *ps)
 		}
 	}
 	ps->n = out + 1;
+	if (ps->n == 1 && ps->r[0].lo == 0 && ps->r[0].hi == 65535) {
+		free(ps->r);
+		ps->r = NULL;
+		ps->n = 0;
+		ps->any = true;
+	}
 }
 
 static int portspec_push(struct portspec *ps, uint16_t lo, uint16_t hi)
@@ -1114,9 +1125,10 @@ static const struct keydef rule_keys[R_N] = {
 	[R_DESTINATION_PORTS] = { "destination_ports", false },
 };
 
-static const char *const proto_names[] = { "*", "tcp", "udp", "icmp", "esp", "ah", NULL };
+/* "Any" is the Azure portal's and CLI's name for "*" */
+static const char *const proto_names[] = { "*", "tcp", "udp", "icmp", "esp", "ah", "any", NULL };
 static const enum proto proto_vals[] = {
-	PROTO_ANY, PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ESP, PROTO_AH,
+	PROTO_ANY, PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ESP, PROTO_AH, PROTO_ANY,
 };
 
 /* Per-rule flags for the cross-rule checks: which fields parsed cleanly. */
@@ -1174,7 +1186,7 @@ static void parse_rule(struct pctx *c, yaml_node_t *m, struct security_rule *r,
 	if (v[R_PROTOCOL] && (s = get_str(c, v[R_PROTOCOL], "'protocol'"))) {
 		if ((k = lookup_ci(s, proto_names)) < 0)
 			error_at(c, v[R_PROTOCOL], "invalid protocol '%s' (tcp, udp, icmp, "
-				 "esp, ah or *)", s);
+				 "esp, ah, or * or any)", s);
 		else {
 			r->proto = proto_vals[k];
 			proto_ok = true;
@@ -1274,8 +1286,8 @@ static const struct keydef st_keys[ST_N] = {
 
 static void parse_out_service_tag(struct pctx *c, yaml_node_t *n, struct outbound_rule *o)
 {
-	static const char *const protos[] = { "tcp", "udp", "icmp", "*", NULL };
-	static const enum proto pvals[] = { PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ANY };
+	static const char *const protos[] = { "tcp", "udp", "icmp", "*", "any", NULL };
+	static const enum proto pvals[] = { PROTO_TCP, PROTO_UDP, PROTO_ICMP, PROTO_ANY, PROTO_ANY };
 	yaml_node_t *v[ST_N];
 	const char *s;
 	bool proto_ok = false;
@@ -1329,7 +1341,7 @@ static void parse_out_service_tag(struct pctx *c, yaml_node_t *n, struct outboun
 	}
 	if (v[ST_PROTOCOL] && (s = get_str(c, v[ST_PROTOCOL], "'protocol'"))) {
 		if ((k = lookup_ci(s, protos)) < 0)
-			error_at(c, v[ST_PROTOCOL], "invalid protocol '%s' (TCP, UDP, ICMP or *)", s);
+			error_at(c, v[ST_PROTOCOL], "invalid protocol '%s' (TCP, UDP, ICMP, or * or Any)", s);
 		else {
 			o->proto = pvals[k];
 			proto_ok = true;

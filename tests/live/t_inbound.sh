@@ -76,4 +76,16 @@ expect_allowed "allow 100 before deny 200: AzureMachineLearning -> host:44224 al
 expect_allowed "allow 100 before deny 200: AzureMachineLearning -> host:44224 allowed (v6)" peers tcp $HOST6 44224 $AML6
 expect_allowed "without DenyVnetSsh: vnet peer -> host:22 allowed" peers tcp $HOST4 22 $VNET4
 
+# protocol * with ports 0-65535 (as Azure writes DenyAllInBound) is every
+# protocol: ICMP is denied too, and the allow after it still passes the VNet
+check_apply "apply deny-any-fullrange.yaml" host "$DATA/deny-any-fullrange.yaml"
+expect_denied  "Any 0-65535 deny: internet -> host ping denied (v4)" peers icmp $HOST4 - $INET4
+expect_denied  "Any 0-65535 deny: internet -> host ping denied (v6)" peers icmp $HOST6 - $INET6
+expect_denied  "Any 0-65535 deny: internet -> host tcp 8080 denied (v4)" peers tcp $HOST4 8080 $INET4
+expect_allowed "Any 0-65535 deny: vnet peer -> host ping allowed (v4)" peers icmp $HOST4 - $VNET4
+checks_wait
+n=$(rule_counter host "user:in:DenyInternetAll")
+if [ "${n:-0}" -gt 0 ]; then ok "Any 0-65535 deny: its counter counts the pings ($n packets)"
+else not_ok "Any 0-65535 deny: its counter counts the pings" "counter: '${n}'"; fi
+
 live_finish

@@ -232,7 +232,13 @@ static void test_defaults_and_fields(void **state)
 		"    access: allow\n"
 		"    protocol: udp\n"
 		"    source: [10.1.0.0/16, \"fd00::1\", VirtualNetwork]\n"
-		"    destination_ports: [\"53\", 1000-2000, 1500-3000, 443]\n";
+		"    destination_ports: [\"53\", 1000-2000, 1500-3000, 443]\n"
+		"  - name: R3\n"
+		"    priority: 200\n"
+		"    direction: inbound\n"
+		"    access: deny\n"
+		"    protocol: Any\n"
+		"    destination_ports: [0-1023, 1024-65535]\n";
 	struct diags d = { 0 };
 	struct policy *p = NULL;
 	const struct security_rule *r;
@@ -244,7 +250,7 @@ static void test_defaults_and_fields(void **state)
 	assert_null(p->region);
 	assert_false(p->hbi_workspace);
 	assert_int_equal(p->isolation, ISO_DISABLED);
-	assert_int_equal(p->nrules, 2);
+	assert_int_equal(p->nrules, 3);
 	r = &p->rules[0];
 	assert_string_equal(r->name, "R1");
 	assert_int_equal(r->dir, DIR_INBOUND);
@@ -278,6 +284,11 @@ static void test_defaults_and_fields(void **state)
 	assert_int_equal(r->dports.r[1].lo, 443);
 	assert_int_equal(r->dports.r[2].lo, 1000);
 	assert_int_equal(r->dports.r[2].hi, 3000);
+	/* Azure's "Any" is "*"; a list of ranges that covers every port is "*" */
+	r = &p->rules[2];
+	assert_int_equal(r->proto, PROTO_ANY);
+	assert_true(r->dports.any);
+	assert_int_equal(r->dports.n, 0);
 	policy_free(p);
 	diags_clear(&d);
 }
@@ -316,6 +327,11 @@ static void test_portspec(void **state)
 		{ "80,81,82", "80-82", NULL },
 		{ "10-20,15-30,31", "10-31", NULL },
 		{ "5-5", "5-5", NULL },
+		/* every port is "*" (protocol Any then matches ICMP too) */
+		{ "0-65535", "*", NULL },
+		{ "0-100, 101-65535", "*", NULL },
+		{ "1-65535", "1-65535", NULL },
+		{ "0-65534", "0-65534", NULL },
 		{ "", NULL, "empty port specification" },
 		{ "  ", NULL, "empty port specification" },
 		{ "80,,443", NULL, "empty item in port list '80,,443'" },
