@@ -86,7 +86,7 @@ int cmd_apply(int argc, char **argv)
 		       "(%zu netlink messages, %zu bytes, one batch) in %.1f ms (kernel %.1f ms)\n",
 		       argv[optind], l.compiled->rs->table, l.compiled->nsets, l.compiled->nelements,
 		       l.compiled->nrules, rep.messages, rep.bytes, ms, rep.ms);
-		printf("note: existing connections are kept (rule changes affect new connections only)\n");
+		printf("%s\n", apply_conn_note(l.policy && l.policy->hbi_workspace));
 	}
 out:
 	loaded_free(&l);

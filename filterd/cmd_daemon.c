@@ -385,7 +385,7 @@ int apply_via_daemon(const char *path, unsigned confirm_within, bool force)
 	       json_integer_value(json_object_get(ans, "sets")),
 	       json_integer_value(json_object_get(ans, "elements")),
 	       json_real_value(json_object_get(ans, "ms")));
-	printf("note: existing connections are kept (rule changes affect new connections only)\n");
+	printf("%s\n", apply_conn_note(json_is_true(json_object_get(ans, "hbi"))));
 	if (json_object_get(ans, "no_window"))
 		printf("no confirmation window: %s\n", json_string_value(json_object_get(ans, "no_window")));
 	else if (confirm_within)

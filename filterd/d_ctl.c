@@ -567,7 +567,7 @@ static json_t *status_json(struct daemon *d)
 	return s;
 }
 
-static json_t *apply_answer(const struct apply_res *r, int rc)
+static json_t *apply_answer(struct daemon *d, const struct apply_res *r, int rc)
 {
 	json_t *a = json_pack("{s:b}", "ok", rc == 0);
 
@@ -585,6 +585,9 @@ static json_t *apply_answer(const struct apply_res *r, int rc)
 	json_object_set_new(a, "elements_added", json_integer((json_int_t)r->nadd));
 	json_object_set_new(a, "elements_deleted", json_integer((json_int_t)r->ndel));
 	json_object_set_new(a, "ms", json_real(r->ms));
+	/* the policy now in force is hbi: inbound connections are judged on
+	 * every packet (filterctl's note says so) */
+	json_object_set_new(a, "hbi", json_boolean(d->cur.text && d->cur.hbi));
 	return a;
 }
 
@@ -764,7 +767,7 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 		audit_req(d, &c->who, op, rc == 0 ? (res.unchanged ? "unchanged" : "applied") : "rejected",
 			    rc == 0 ? (res.window ? "pending confirmation" : "") : res.error,
 			    rc == 0 ? &d->cur : NULL, res.ms);
-		json_t *a = apply_answer(&res, rc);
+		json_t *a = apply_answer(d, &res, rc);
 		if (rc == 0 && res.window)
 			json_object_set_new(a, "confirm_within", json_integer(rq.confirm_within));
 		else if (rc == 0 && res.no_window) {
@@ -801,7 +804,7 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 		rc = daemon_rollback(d, &c->who, "requested", &res);
 		audit_req(d, &c->who, op, rc == 0 ? "rolled back" : "rejected", rc == 0 ? "" : res.error,
 			    rc == 0 ? &d->cur : NULL, res.ms);
-		json_t *a = apply_answer(&res, rc);
+		json_t *a = apply_answer(d, &res, rc);
 		apply_res_free(&res);
 		return a;
 	}

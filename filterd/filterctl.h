@@ -59,4 +59,14 @@ int ctl_call(json_t *req, json_t **ans, unsigned timeout_s);
 int ctl_request(const char *op, json_t *extra, unsigned timeout_s, json_t **ans);
 int apply_via_daemon(const char *path, unsigned confirm_within, bool force);
 
+/* What an apply does to the connections under way (filterctl apply, with
+ * and without --daemon): hbi is the applied policy's hbi_workspace. */
+static inline const char *apply_conn_note(bool hbi)
+{
+	return hbi ? "note: existing connections are kept, except inbound ones: with hbi_workspace every "
+		     "packet a remote end sends is judged by the rules in force, and a connection they "
+		     "no longer allow ends" :
+		     "note: existing connections are kept (rule changes affect new connections only)";
+}
+
 #endif

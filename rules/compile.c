@@ -147,6 +147,19 @@ static void e_ct_state(struct rb *b, uint32_t bits)
 	e_cmp(b, NFT_CMP_NEQ, &zero, sizeof(zero));
 }
 
+/* ct direction: IP_CT_DIR_ORIGINAL 0, IP_CT_DIR_REPLY 1 (one byte) */
+static void e_ct_dir(struct rb *b, uint8_t dir)
+{
+	struct nftnl_expr *e = nftnl_expr_alloc("ct");
+
+	if (e) {
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_DIRECTION);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
+	}
+	rb_add(b, e);
+	e_cmp(b, NFT_CMP_EQ, &dir, sizeof(dir));
+}
+
 static void e_counter(struct rb *b)
 {
 	rb_add(b, nftnl_expr_alloc("counter"));
@@ -730,6 +743,13 @@ static void match_ct_state(struct rb *b, uint32_t bits, const char *text)
 	sb_printf(&b->text, "ct state %s", text);
 }
 
+static void match_ct_dir(struct rb *b, bool reply)
+{
+	e_ct_dir(b, reply ? 1 : 0);
+	text_sep(b);
+	sb_printf(&b->text, "ct direction %s", reply ? "reply" : "original");
+}
+
 static void match_ifname(struct rb *b, bool in, char *const *names, size_t n)
 {
 	uint32_t key = in ? NFT_META_IIFNAME : NFT_META_OIFNAME;
@@ -837,6 +857,7 @@ struct spec {
 	const struct portspec *sports, *dports;
 	uint32_t ct_bits;
 	const char *ct_text;
+	int ct_dir;			/* 0: either, 1: original, 2: reply */
 	const uint8_t *icmpv6_types;
 	size_t nicmpv6;
 	const char *icmpv6_text;
@@ -855,6 +876,8 @@ static void emit_matches(struct rb *b, const struct spec *s)
 		match_icmpv6_types(b, s->icmpv6_types, s->nicmpv6, s->icmpv6_text);
 	if (s->ct_text)
 		match_ct_state(b, s->ct_bits, s->ct_text);
+	if (s->ct_dir)
+		match_ct_dir(b, s->ct_dir == 2);
 	if (s->family) {
 		match_addr(b, s->family, true, &s->src);
 		match_addr(b, s->family, false, &s->dst);
@@ -1151,6 +1174,31 @@ static int build_pseudo(struct cctx *c)
 	return pset_internet(&c->vnet[0], &c->vnet[1], &c->inet[0], &c->inet[1]);
 }
 
+/* Connections under way.  An NSG judges a connection by its first packet
+ * only, and so does filterd -- except inbound with hbi_workspace: there every
+ * packet a remote end sends on a connection it opened (established, original
+ * direction) goes through the security rules again, so that no connection
+ * opened before hbi was turned on (or before an allow was removed) lives on
+ * past its next packet ("the pool cannot be called by anything but the ML
+ * service").  Replies to the host's own connections, and related packets
+ * (ICMP errors: no helpers are set up, so nothing else is related), pass
+ * as before.  to_host: the chain's traffic may be inbound (input; forward,
+ * whose containers' own connections get a rule of their own). */
+static void emit_established(struct cctx *c, const char *chain, const char *dir, bool to_host)
+{
+	struct spec s;
+
+	if (!to_host || !c->p->hbi_workspace) {
+		s = (struct spec){ .ct_bits = 2 | 4, .ct_text = "established,related" };
+		emit_rule(c, chain, &s, ACT_ACCEPT, NULL, CAT_PLATFORM, dir, "established");
+		return;
+	}
+	s = (struct spec){ .ct_bits = 2, .ct_text = "established", .ct_dir = 2 };
+	emit_rule(c, chain, &s, ACT_ACCEPT, NULL, CAT_PLATFORM, dir, "established");
+	s = (struct spec){ .ct_bits = 4, .ct_text = "related" };
+	emit_rule(c, chain, &s, ACT_ACCEPT, NULL, CAT_PLATFORM, dir, "related");
+}
+
 static void emit_platform(struct cctx *c, bool in)
 {
 	static const uint8_t nd_in[] = { 134, 135, 136 };
@@ -1173,8 +1221,7 @@ static void emit_platform(struct cctx *c, bool in)
 	emit_rule(c, chain, &s, ACT_ACCEPT, NULL, CAT_PLATFORM, dir, "icmpv6-nd");
 	/* NF_CT_STATE_BIT(ctinfo) is 1 << (ctinfo + 1): established 2, related 4;
 	 * bit 1 is NF_CT_STATE_INVALID_BIT (no conntrack entry). */
-	s = (struct spec){ .ct_bits = 2 | 4, .ct_text = "established,related" };
-	emit_rule(c, chain, &s, ACT_ACCEPT, NULL, CAT_PLATFORM, dir, "established");
+	emit_established(c, chain, dir, in);
 	s = (struct spec){ .ct_bits = 1, .ct_text = "invalid" };
 	emit_rule(c, chain, &s, ACT_DROP, NULL, CAT_PLATFORM, dir, "invalid");
 	/* The DHCP client and Azure's DHCP service, 168.63.129.16: requests
@@ -1243,8 +1290,15 @@ static void emit_forward(struct cctx *c)
 {
 	struct spec s;
 
-	s = (struct spec){ .ct_bits = 2 | 4, .ct_text = "established,related" };
-	emit_rule(c, "forward", &s, ACT_ACCEPT, NULL, CAT_PLATFORM, "fwd", "established");
+	emit_established(c, "forward", "fwd", true);
+	if (c->p->hbi_workspace) {
+		/* the containers' own connections: established both ways */
+		s = (struct spec){ .ct_bits = 2, .ct_text = "established", .ct_dir = 1,
+				   .ifnames = c->p->forward_ifaces, .nifnames = c->p->nforward,
+				   .ifin = true };
+		emit_rule(c, "forward", &s, ACT_ACCEPT, NULL, CAT_PLATFORM, "fwd",
+			  "established-from-containers");
+	}
 	s = (struct spec){ .ct_bits = 1, .ct_text = "invalid" };
 	emit_rule(c, "forward", &s, ACT_DROP, NULL, CAT_PLATFORM, "fwd", "invalid");
 	s = (struct spec){ .ifnames = c->p->forward_ifaces, .nifnames = c->p->nforward, .ifin = false };

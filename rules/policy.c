@@ -283,6 +283,7 @@ void policy_free(struct policy *p)
 	free(p->workspace);
 	free(p->region);
 	free(p->vnet);
+	free(p->vnet_pos);
 	for (size_t i = 0; i < p->npe; i++) {
 		free(p->pe[i].name);
 		free(p->pe[i].addrs);
@@ -814,6 +815,8 @@ static void parse_prefix_list(struct pctx *c, yaml_node_t *n, const char *key,
 	}
 	if (!(*out = xcalloc(c, len, sizeof(**out))))
 		return;
+	if (chk == PL_VNET_SPACE && !(c->p->vnet_pos = xcalloc(c, len, sizeof(*c->p->vnet_pos))))
+		return;
 	snprintf(what, sizeof(what), "each item of '%s'", key);
 	for (size_t i = 0; i < len; i++) {
 		yaml_node_t *it = seq_item(c, n, i);
@@ -824,6 +827,8 @@ static void parse_prefix_list(struct pctx *c, yaml_node_t *n, const char *key,
 			continue;
 		if (chk == PL_VNET_SPACE && !check_vnet_space(c, it, s, pf, *out, *nout))
 			continue;	/* not part of it: nothing is judged by it */
+		if (chk == PL_VNET_SPACE)
+			c->p->vnet_pos[*nout] = npos(it);
 		if (chk == PL_ENDPOINT)
 			check_endpoint_addr(c, it, s, pf);
 		(*nout)++;
@@ -2154,6 +2159,60 @@ out:
 	pset_free(&i6);
 }
 
+/* An address space in the public Internet (the pseudo-tag's ranges, taken
+ * without an address space): VirtualNetwork, which the NSG defaults trust
+ * (AllowVnetInBound) and hbi admits, would hold hosts of the Internet -- an
+ * hbi policy whose address space was 2000::/3 let any IPv6 host call the
+ * pool, and `check` said ok.  An error with hbi_workspace; else a warning
+ * (Azure lets a virtual network use public ranges its owner holds). */
+static void check_vnet_public(struct pctx *c)
+{
+	const struct policy *p = c->p;
+	struct pset pub4, pub6;
+
+	if (pset_internet(NULL, NULL, &pub4, &pub6) < 0)
+		goto oom;
+	for (size_t i = 0; i < p->nvnet; i++) {
+		const struct prefix *pf = &p->vnet[i];
+		const struct pset *pub = pf->family == AF_INET ? &pub4 : &pub6;
+		struct pset part, rest;
+		char ex[INET6_ADDRSTRLEN], txt[64];
+
+		pset_init(&part, pf->family);
+		pset_init(&rest, pf->family);
+		/* part := pf ∩ pub = pf \ (pf \ pub) */
+		if (pset_add_prefix(&part, pf) < 0 || pset_copy(&rest, &part) < 0 ||
+		    pset_subtract(&rest, pub) < 0 || pset_subtract(&part, &rest) < 0) {
+			pset_free(&part);
+			pset_free(&rest);
+			pset_free(&pub4);
+			pset_free(&pub6);
+			goto oom;
+		}
+		if (part.n) {
+			addr_format(pf->family, &part.v[0].lo, ex, sizeof(ex));
+			prefix_format(pf, txt, sizeof(txt));
+			if (p->hbi_workspace)
+				report(c, DIAG_ERROR, p->vnet_pos[i], "hbi_workspace: address_space '%s' holds "
+				       "public Internet addresses (e.g. %s): VirtualNetwork would admit "
+				       "hosts of the Internet inbound (AllowVnetInBound); use private "
+				       "ranges (10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16, fd00::/8)",
+				       txt, ex);
+			else
+				report(c, DIAG_WARNING, p->vnet_pos[i], "address_space '%s' holds public "
+				       "Internet addresses (e.g. %s): they count as VirtualNetwork, not "
+				       "Internet, and AllowVnetInBound admits them", txt, ex);
+		}
+		pset_free(&part);
+		pset_free(&rest);
+	}
+	pset_free(&pub4);
+	pset_free(&pub6);
+	return;
+oom:
+	diags_add(c->d, DIAG_ERROR, c->file, 0, 0, "out of memory");
+}
+
 int policy_resolve(struct policy *p, const struct tagdb *tags, struct diags *d)
 {
 	struct pctx c = { .file = p->file, .d = d, .p = p };
@@ -2168,6 +2227,7 @@ int policy_resolve(struct policy *p, const struct tagdb *tags, struct diags *d)
 	for (size_t i = 0; i < p->nout; i++)
 		for (size_t j = 0; j < p->out[i].dst.n; j++)
 			resolve_item(&c, tags, &p->out[i].dst.v[j]);
+	check_vnet_public(&c);
 	if (p->hbi_workspace)
 		check_hbi(&c, tags);
 	diags_sort_from(d, first);

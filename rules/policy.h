@@ -117,6 +117,7 @@ struct policy {
 	bool hbi_workspace;
 	struct prefix *vnet;		/* virtual_network.address_space */
 	size_t nvnet;
+	struct srcpos *vnet_pos;	/* where each of them is written */
 	struct private_endpoint *pe;
 	size_t npe;
 	struct security_rule *rules;	/* in file order */

@@ -272,7 +272,7 @@ static void test_example_counts(void **state)
 	(void)state;
 	assert_int_equal(c->nsets, 23);
 	assert_int_equal(c->nelements, 69);
-	assert_int_equal(c->nrules, 61);
+	assert_int_equal(c->nrules, 62);
 	/* one note (the fqdn rule), no warning */
 	assert_int_equal(d.n, 1);
 	assert_int_equal(d.warnings, 0);

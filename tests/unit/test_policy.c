@@ -546,6 +546,54 @@ static void test_empty_and_multi_doc(void **state)
 	diags_clear(&d);
 }
 
+/* An address space with public Internet addresses: an error with hbi (the
+ * VNet would admit Internet hosts inbound), a warning without; each names
+ * the item's own line and column. */
+static void test_public_address_space(void **state)
+{
+	static const char hbi[] =
+		"version: 1\n"
+		"workspace: ws\n"
+		"hbi_workspace: true\n"
+		"virtual_network:\n"
+		"  address_space: [10.0.0.0/16, 203.0.113.0/24, \"fd00:10::/48\", \"2000::/3\"]\n";
+	struct tagdb *tags = load_tags();
+	struct diags d = { 0 };
+	struct policy *p = NULL;
+	char *text;
+
+	(void)state;
+	assert_int_equal(parse_str(hbi, &p, &d), 0);
+	assert_int_equal(policy_resolve(p, tags, &d), -1);
+	text = diags_text(&d);
+	assert_int_equal(d.errors, 2);
+	assert_non_null(strstr(text, "t.yaml:5:32: error: hbi_workspace: address_space "
+			       "'203.0.113.0/24' holds public Internet addresses (e.g. 203.0.113.0)"));
+	assert_non_null(strstr(text, "t.yaml:5:64: error: hbi_workspace: address_space "
+			       "'2000::/3' holds public Internet addresses (e.g. 2000::)"));
+	free(text);
+	policy_free(p);
+	diags_clear(&d);
+
+	/* the same without hbi: warnings, and the policy is accepted */
+	char *nohbi = strdup(hbi);
+	assert_non_null(nohbi);
+	memcpy(strstr(nohbi, "true"), "no  ", 4);
+	assert_int_equal(parse_str(nohbi, &p, &d), 0);
+	assert_int_equal(policy_resolve(p, tags, &d), 0);
+	text = diags_text(&d);
+	assert_int_equal(d.errors, 0);
+	assert_int_equal(d.warnings, 2);
+	assert_non_null(strstr(text, "t.yaml:5:32: warning: address_space '203.0.113.0/24' holds "
+			       "public Internet addresses (e.g. 203.0.113.0): they count as "
+			       "VirtualNetwork, not Internet"));
+	free(text);
+	free(nohbi);
+	policy_free(p);
+	diags_clear(&d);
+	tagdb_free(tags);
+}
+
 /* Resolution with no tags file at all, and resolving twice. */
 static void test_resolve_edge_cases(void **state)
 {
@@ -736,6 +784,7 @@ int main(void)
 		cmocka_unit_test(test_deep_nesting),
 		cmocka_unit_test(test_empty_and_multi_doc),
 		cmocka_unit_test(test_resolve_edge_cases),
+		cmocka_unit_test(test_public_address_space),
 		cmocka_unit_test(test_print_is_canonical),
 		cmocka_unit_test(test_example_policy),
 		cmocka_unit_test(test_good_files),
