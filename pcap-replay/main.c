@@ -926,6 +926,11 @@ int main(int argc, char **argv)
 			else
 				have_vnet4 = true;
 		}
+		/* VirtualNetwork as the compiler has it: the host's virtual IP too */
+		if (have_vnet4 && pset_add_host_vip(&vnet4) < 0) {
+			fatalf("out of memory\n");
+			goto out;
+		}
 		pset_normalize(&vnet4);
 		pset_normalize(&vnet6);
 		snprintf(desc, sizeof(desc), "policy %s (workspace %s), %zu rules, %zu sets",
@@ -956,6 +961,13 @@ int main(int argc, char **argv)
 	}
 	if (have_vnet_opt) {
 		have_vnet4 = have_vnet6 = true;
+		/* --vnet is the address space; VirtualNetwork holds the host's
+		 * virtual IP too, as the compiler's set does */
+		if (vnet4.n && pset_add_host_vip(&vnet4) < 0) {
+			fatalf("out of memory\n");
+			goto out;
+		}
+		pset_normalize(&vnet4);
 	} else if (!policy_path) {
 		have_vnet4 = vnet_from_set(rs, "vnet_v4", AF_INET, &vnet4);
 		have_vnet6 = vnet_from_set(rs, "vnet_v6", AF_INET6, &vnet6);

@@ -1160,8 +1160,9 @@ static void add_chain(struct cctx *c, const char *name, int hook, bool base)
 	c->chains[c->nchains++] = (struct chain_text){ .name = name };
 }
 
-/* The pseudo-tags VirtualNetwork (the address space) and Internet
- * (pset_internet, DESIGN.md). */
+/* The pseudo-tags VirtualNetwork (the address space and, with an IPv4 one,
+ * the host's virtual IP: pset_add_host_vip) and Internet (pset_internet,
+ * DESIGN.md).  A policy without an address space has no VirtualNetwork. */
 static int build_pseudo(struct cctx *c)
 {
 	for (int f = 0; f < 2; f++)
@@ -1169,6 +1170,8 @@ static int build_pseudo(struct cctx *c)
 	for (size_t i = 0; i < c->p->nvnet; i++)
 		if (pset_add_prefix(&c->vnet[fam_idx(c->p->vnet[i].family)], &c->p->vnet[i]) < 0)
 			return -1;
+	if (c->vnet[0].n && pset_add_host_vip(&c->vnet[0]) < 0)
+		return -1;
 	pset_normalize(&c->vnet[0]);
 	pset_normalize(&c->vnet[1]);
 	return pset_internet(&c->vnet[0], &c->vnet[1], &c->inet[0], &c->inet[1]);

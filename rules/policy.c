@@ -2057,6 +2057,12 @@ static int rule_sources(const struct policy *p, const struct security_rule *r,
 				if (pset_add_prefix(p->vnet[j].family == AF_INET ? s4 : s6,
 						    &p->vnet[j]) < 0)
 					return -1;
+			for (size_t j = 0; j < p->nvnet; j++)
+				if (p->vnet[j].family == AF_INET) {
+					if (pset_add_host_vip(s4) < 0)
+						return -1;
+					break;
+				}
 			break;
 		case ADDR_CIDR:
 			if (pset_add_prefix(it->pfx.family == AF_INET ? s4 : s6, &it->pfx) < 0)

@@ -456,12 +456,21 @@ static int add_cidr(struct pset *s, const char *cidr)
 	return pset_add_prefix(s, &pf);
 }
 
+int pset_add_host_vip(struct pset *v4)
+{
+	return add_cidr(v4, "168.63.129.16/32");
+}
+
 int pset_internet(const struct pset *vnet4, const struct pset *vnet6,
 		  struct pset *out4, struct pset *out6)
 {
+	/* 168.63.129.16, the host's virtual IP, is VirtualNetwork in Azure,
+	 * never Internet: a deny of Internet must not stop the load
+	 * balancer's health probes and the platform's services */
 	static const char *const not4[] = {
 		"0.0.0.0/8", "10.0.0.0/8", "100.64.0.0/10", "127.0.0.0/8", "169.254.0.0/16",
 		"172.16.0.0/12", "192.168.0.0/16", "224.0.0.0/4", "240.0.0.0/4",
+		"168.63.129.16/32",
 	};
 	struct pset cut;
 	int rc = -1;

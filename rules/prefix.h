@@ -67,13 +67,20 @@ bool pset_contains(const struct pset *s, const struct addr *a);
 bool pset_is_subset(const struct pset *a, const struct pset *b);
 /* The pseudo-tag Internet (DESIGN.md) for an address space (either pset may be
  * NULL): IPv4 unicast outside the private, loopback, link-local, CGNAT,
- * multicast and reserved ranges (documentation ranges count); IPv6 global
+ * multicast and reserved ranges (documentation ranges count) and other than
+ * 168.63.129.16 (pset_add_host_vip); IPv6 global
  * unicast (2000::/3) and the NAT64 well-known prefix 64:ff9b::/96 (RFC 6052:
  * it embeds public IPv4 addresses only); both minus the address space.  The
  * compiler, the hbi check and pcap-replay's expectations share it.  0, or -1
  * (ENOMEM); out4/out6 are initialised here and freed on failure. */
 int pset_internet(const struct pset *vnet4, const struct pset *vnet6,
 		  struct pset *out4, struct pset *out6);
+/* Adds 168.63.129.16/32, the host's virtual IP: Azure's VirtualNetwork tag
+ * includes it ("the virtual IP address of the host"), so the pseudo-tag
+ * VirtualNetwork is the address space and this address, wherever it is
+ * built (compiler, hbi check, pcap-replay's expectations); Internet never
+ * holds it.  Not normalised; 0 or -1 (ENOMEM). */
+int pset_add_host_vip(struct pset *v4);
 /* Number of addresses-prefixes needed to print the set as CIDRs. */
 size_t pset_count_prefixes(const struct pset *s);
 /* Prints one interval as nft would accept it: "10.0.0.0/8" when it is one prefix,

@@ -156,6 +156,17 @@ if run "unmatched line only warns without --require-match" 0 "$REPLAY" --policy 
 	fi
 fi
 
+# 168.63.129.16 is VirtualNetwork, not Internet (Azure's VirtualNetwork tag holds
+# the host's virtual IP): a deny of the Internet leaves load balancer probes alone
+if run "host VIP: 168.63.129.16 is VirtualNetwork, not Internet" 0 "$REPLAY" \
+	--policy "$DATA/hostvip.yaml" --tags "$TAGS" --local 10.0.1.4 \
+	--expect "$DATA/hostvip.expect" --require-all --require-match "$DATA/hostvip.pcap" &&
+	grep -q "168.63.129.16:40000 .* accept  *user:AllowVnetAll" "$tmp/out"; then
+	ok "host VIP: 168.63.129.16 is VirtualNetwork, not Internet"
+elif [ "$rc" = 0 ]; then
+	not_ok "host VIP: 168.63.129.16 is VirtualNetwork, not Internet" "$(grep 168.63 "$tmp/out")"
+fi
+
 # ---- a pass must mean something: what makes a run with --expect an error or
 # a failure besides its lines (text, JSON and JUnit say it, and the exit code)
 printf 'allow in udp from any to any\nallow out udp to any\n' >"$tmp/udp-any.txt"

@@ -271,7 +271,7 @@ static void test_example_counts(void **state)
 
 	(void)state;
 	assert_int_equal(c->nsets, 23);
-	assert_int_equal(c->nelements, 69);
+	assert_int_equal(c->nelements, 71);
 	assert_int_equal(c->nrules, 62);
 	/* one note (the fqdn rule), no warning */
 	assert_int_equal(d.n, 1);
@@ -453,11 +453,14 @@ static void test_json(void **state)
 			named++;
 		if (!strcmp(name, "vnet_v4")) {
 			json_t *el = json_object_get(x, "elements");
-			/* leading end marker at 0, start 10.0.0.0, end marker 10.1.0.0 */
-			assert_int_equal(json_array_size(el), 3);
+			/* leading end marker at 0, start 10.0.0.0, end marker 10.1.0.0,
+			 * the host's virtual IP 168.63.129.16 and its end marker */
+			assert_int_equal(json_array_size(el), 5);
 			assert_string_equal(json_string_value(json_object_get(json_array_get(el, 1), "key")),
 					    "0a000000");
 			assert_false(json_is_true(json_object_get(json_array_get(el, 1), "interval_end")));
+			assert_string_equal(json_string_value(json_object_get(json_array_get(el, 3), "key")),
+					    "a83f8110");
 			assert_string_equal(json_string_value(json_object_get(json_array_get(el, 2), "key")),
 					    "0a010000");
 			assert_true(json_is_true(json_object_get(json_array_get(el, 2), "interval_end")));
