@@ -338,7 +338,7 @@ fi
 # trace: the rule-by-rule path of the refused ssh SYN
 if run "trace" 0 "$REPLAY" --policy "$POLICY" --tags "$TAGS" --trace 17 "$DATA/tcp.pcap"; then
 	if grep -q "inbound rule 4: user:in:DenyInternetSsh  -> match, verdict drop" "$tmp/out" &&
-	   grep -q "input rule 6: internal:in:nsg-inbound  -> match, verdict goto inbound" "$tmp/out"; then
+	   grep -q "input rule 7: internal:in:nsg-inbound  -> match, verdict goto inbound" "$tmp/out"; then
 		ok "trace"
 	else
 		not_ok "trace" "$(grep -A3 '^trace' "$tmp/out" | head -5)"
