@@ -909,13 +909,14 @@ static void tcp_read_options(struct tcpseg *s)
 }
 
 static void tcp_init_sender(struct tcp_side *snd, struct tcp_side *rcv,
-			    const struct tcpseg *s)
+			    const struct tcpseg *s, int dir)
 {
 	snd->td_end = snd->td_maxend = s->end;
 	snd->td_maxwin = s->win ? s->win : 1;
 	tcp_options(s, snd);
 	/* RFC 1323: scaling only when both sides offered it */
-	if (!((snd->flags & TF_WINDOW_SCALE) && (rcv->flags & TF_WINDOW_SCALE)))
+	if (dir == IP_CT_DIR_REPLY &&
+	    !((snd->flags & TF_WINDOW_SCALE) && (rcv->flags & TF_WINDOW_SCALE)))
 		snd->td_scale = rcv->td_scale = 0;
 }
 
@@ -943,7 +944,7 @@ tcp_in_window(struct tcp_ct *st, int dir, const struct tcpseg *s)
 
 	if (snd->td_maxwin == 0) {
 		if (s->flags & F_SYN) {
-			tcp_init_sender(snd, rcv, s);
+			tcp_init_sender(snd, rcv, s, dir);
 			if (!(s->flags & F_ACK))
 				return W_ACCEPT;	/* simultaneous open */
 		} else {
@@ -959,7 +960,7 @@ tcp_in_window(struct tcp_ct *st, int dir, const struct tcpseg *s)
 		}
 	} else if ((s->flags & F_SYN) && after(end, snd->td_end) &&
 		   (st->state == TS_SYN_SENT || st->state == TS_SYN_RECV)) {
-		tcp_init_sender(snd, rcv, s);	/* RFC 793 reinitialised */
+		tcp_init_sender(snd, rcv, s, dir);	/* RFC 793 reinitialised */
 		if (dir == IP_CT_DIR_REPLY && !(s->flags & F_ACK))
 			return W_ACCEPT;
 	}
