@@ -205,17 +205,21 @@ struct frag_queue {
 	int64_t expires, created;
 	uint32_t total;			/* datagram payload length once the last is in */
 	bool last_in, first_in;
-	struct frag_range r[64];		/* runs of contiguous fragments (disjoint) */
-	unsigned nr;
+	struct frag_range *r;		/* runs of contiguous fragments (disjoint) */
+	unsigned nr, rcap;
 	unsigned tail_run;		/* the run that holds the fragment ending last */
 	uint32_t tail_end;		/* where that fragment ends */
 	uint32_t meat;			/* bytes queued */
-	uint8_t head[256];		/* link header + unfragmentable part of offset 0 */
-	size_t ll_len, head_len;
+	uint8_t *head;			/* link header + unfragmentable part of offset 0 */
+	size_t ll_len, head_len, head_cap;
+	uint8_t ecn;			/* IPFRAG_ECN_* of the fragments seen (ip4/6_frag_ecn) */
+	uint32_t max_size, max_df_size;	/* IPv4: the largest fragment, the largest with DF */
+	uint32_t rid;			/* IPv4: its source's fragment count at its last fragment */
 	int linktype;
 	size_t prevnh;			/* IPv6: offset in head of the field naming the frag header */
 	uint8_t nexthdr;		/* IPv6: fragment header's next header */
-	uint8_t *data;			/* FRAG_MAX bytes */
+	uint8_t *data;			/* data_cap bytes, grown to FRAG_MAX at most */
+	size_t data_cap;
 	bool cut;			/* a fragment's bytes were cut by the capture */
 };
 
@@ -241,8 +245,13 @@ struct ct_table {
 	void *reaper_arg;
 	struct ct_stats st;
 	struct frag_queue fq[CT_FRAG_QUEUES];
-	uint8_t *out;			/* reassembled frame */
+	uint8_t *out;			/* reassembled frame (out_cap bytes) */
+	size_t out_cap;
 	struct ct_chunk *chunks;	/* entries come from these (entry_alloc) */
+	/* IPv4 fragment counts per source address (inet_peer's rid), for
+	 * ipfrag_max_dist: open addressing, npeers a power of two */
+	struct frag_peer { uint32_t addr, rid; bool used; } *peers;
+	size_t npeers, peers_used;
 	struct ct_entry *free_entries;	/* released ones, via next */
 	/* the kernel's defaults unless set as a host's sysctls set them */
 	struct ct_timeouts to;
@@ -609,9 +618,13 @@ void ct_table_free(struct ct_table *t)
 		entry_free(t, e, CT_GONE_FLUSHED);
 	}
 	t->tail = NULL;
-	for (int i = 0; i < CT_FRAG_QUEUES; i++)
+	for (int i = 0; i < CT_FRAG_QUEUES; i++) {
 		free(t->fq[i].data);
+		free(t->fq[i].head);
+		free(t->fq[i].r);
+	}
 	free(t->out);
+	free(t->peers);
 	free(t->slot);
 	while (t->chunks) {
 		struct ct_chunk *c = t->chunks;
@@ -2441,15 +2454,19 @@ static struct frag_queue *fq_find(struct ct_table *t, const struct pkt *p, const
 		t->st.frags_expired++;
 		q = oldest;
 	}
-	if (!q->data) {
-		q->data = malloc(FRAG_MAX);
-		if (!q->data)
-			return NULL;
-	}
-	uint8_t *data = q->data;
+	/* the buffers stay with the slot (grown as datagrams need them) */
+	uint8_t *data = q->data, *head = q->head;
+	struct frag_range *r = q->r;
+	size_t data_cap = q->data_cap, head_cap = q->head_cap;
+	unsigned rcap = q->rcap;
 
 	memset(q, 0, sizeof(*q));
 	q->data = data;
+	q->data_cap = data_cap;
+	q->head = head;
+	q->head_cap = head_cap;
+	q->r = r;
+	q->rcap = rcap;
 	q->used = true;
 	q->nfproto = p->nfproto;
 	q->id = p->frag_id;
@@ -2477,8 +2494,10 @@ static bool ipv6_first_frag_truncated(const struct pkt *p)
 	for (;;) {
 		size_t hdrlen;
 
+		if (nh == 59)
+			return false;	/* ipv6_skip_exthdr fails on NEXTHDR_NONE: "not truncated" */
 		if (nh != 0 && nh != 43 && nh != 44 && nh != 51 && nh != 60)
-			break;		/* not an extension header (NONE 59 included) */
+			break;		/* not an extension header */
 		if (start + 2 > end)
 			return false;
 		if (nh == 44) {
@@ -2531,8 +2550,17 @@ static int frag_insert(struct frag_queue *q, uint32_t start, uint32_t end)
 			return FI_OK;
 		}
 	}
-	if (q->nr == sizeof(q->r) / sizeof(q->r[0]))
-		return FI_FULL;
+	if (q->nr == q->rcap) {
+		/* the kernel keeps runs in an rbtree: no count limit (at most
+		 * one a fragment, 8,192 for 8-byte fragments) */
+		unsigned ncap = q->rcap ? 2 * q->rcap : 8;
+		struct frag_range *nr = realloc(q->r, ncap * sizeof(*nr));
+
+		if (!nr)
+			return FI_FULL;
+		q->r = nr;
+		q->rcap = ncap;
+	}
 	q->r[q->nr].start = start;
 	q->r[q->nr].end = end;
 	if (!q->nr || end > q->tail_end) {
@@ -2545,6 +2573,71 @@ static int frag_insert(struct frag_queue *q, uint32_t start, uint32_t end)
 }
 
 static enum ct_frag_result defrag(struct ct_table *t, struct pkt *p);
+
+/* net.ipv4.ipfrag_max_dist (default 64) */
+#define FRAG_MAX_DIST 64
+
+/* The source's fragment counter (inet_getpeer_v4's peer->rid), NULL when
+ * memory runs out (the check is then skipped). */
+static uint32_t *peer_rid(struct ct_table *t, const uint8_t *src)
+{
+	uint32_t a = (uint32_t)src[0] << 24 | (uint32_t)src[1] << 16 | (uint32_t)src[2] << 8 | src[3];
+
+	if ((t->peers_used + 1) * 4 > t->npeers * 3) {
+		size_t n = t->npeers ? 2 * t->npeers : 256;
+		struct frag_peer *np = calloc(n, sizeof(*np));
+
+		if (!np)
+			return NULL;
+		for (size_t i = 0; i < t->npeers; i++) {
+			if (!t->peers[i].used)
+				continue;
+			size_t h = (t->peers[i].addr * 2654435761u) & (n - 1);
+
+			while (np[h].used)
+				h = (h + 1) & (n - 1);
+			np[h] = t->peers[i];
+		}
+		free(t->peers);
+		t->peers = np;
+		t->npeers = n;
+	}
+	size_t h = (a * 2654435761u) & (t->npeers - 1);
+
+	while (t->peers[h].used && t->peers[h].addr != a)
+		h = (h + 1) & (t->npeers - 1);
+	if (!t->peers[h].used) {
+		t->peers[h] = (struct frag_peer){ .addr = a, .used = true };
+		t->peers_used++;
+	}
+	return &t->peers[h].rid;
+}
+
+/* ip_frag_too_far(): more than ipfrag_max_dist fragments from the same
+ * source since this queue's last one (other datagrams of a busy or hostile
+ * sender) -- ip_frag_reinit() throws away what the queue held, restarts its
+ * timer, and the fragment starts it anew. */
+static void frag_too_far(struct ct_table *t, struct frag_queue *q, const uint8_t *src)
+{
+	uint32_t *rid = peer_rid(t, src), start, end;
+
+	if (!rid)
+		return;
+	start = q->rid;
+	end = ++*rid;
+	q->rid = end;
+	if (q->nr && end - start > FRAG_MAX_DIST) {
+		t->st.frags_expired++;
+		q->nr = 0;
+		q->meat = q->total = q->tail_end = 0;
+		q->tail_run = 0;
+		q->last_in = q->first_in = q->cut = false;
+		q->ecn = 0;
+		q->max_size = q->max_df_size = 0;
+		q->head_len = q->ll_len = 0;
+		q->expires = t->now + t->to.frag4;
+	}
+}
 
 enum ct_frag_result ct_defrag(struct ct_table *t, struct pkt *p)
 {
@@ -2600,7 +2693,11 @@ static enum ct_frag_result defrag(struct ct_table *t, struct pkt *p)
 			end &= ~7u;		/* ip_frag_queue trims */
 		}
 	}
-	if (end > FRAG_MAX - 60) {
+	/* no datagram over 65535 bytes: IPv4 counts its header (ip_frag_reasm's
+	 * out_oversize: the datagram goes when it completes, so its fragments
+	 * are never delivered), IPv6 the fragmentable part (nf_ct_frag6_queue:
+	 * "offset is too large", the fragment dropped) */
+	if ((p->nfproto == NFPROTO_IPV4 ? (size_t)(p->frag_data_off - p->nh_off) : 0) + end > FRAG_MAX) {
 		t->st.frags_dropped++;
 		return CT_FRAG_DROPPED;
 	}
@@ -2609,6 +2706,8 @@ static enum ct_frag_result defrag(struct ct_table *t, struct pkt *p)
 		t->st.frags_dropped++;
 		return CT_FRAG_DROPPED;
 	}
+	if (p->nfproto == NFPROTO_IPV4)
+		frag_too_far(t, q, src);
 	/* ip_frag_queue / nf_ct_frag6_queue: the queue's length is the largest
 	 * end seen, the last fragment's once it is in.  A fragment that
 	 * contradicts it, or holds no data, is corrupt: IPv4 throws the whole
@@ -2636,6 +2735,33 @@ static enum ct_frag_result defrag(struct ct_table *t, struct pkt *p)
 	default:
 		break;
 	}
+	if (q->data_cap < end) {
+		size_t ncap = q->data_cap ? q->data_cap : 2048;
+		uint8_t *nd;
+
+		while (ncap < end)
+			ncap *= 2;
+		if (ncap > FRAG_MAX)
+			ncap = FRAG_MAX;
+		if (!(nd = realloc(q->data, ncap)))
+			goto discard;
+		q->data = nd;
+		q->data_cap = ncap;
+	}
+	/* ECN of every fragment (ip4_frag_ecn / ip6_frag_ecn: 1 << the ECN
+	 * bits) and, IPv4, the largest fragment and the largest with DF
+	 * (ip_frag_queue's max_size and max_df_size: ihl + its data) */
+	if (p->nfproto == NFPROTO_IPV4) {
+		uint32_t fragsize = (uint32_t)(p->frag_data_off - p->nh_off) + (end - start);
+
+		q->ecn |= (uint8_t)(1u << (ip[1] & 3));
+		if (fragsize > q->max_size)
+			q->max_size = fragsize;
+		if ((ip[6] & 0x40) && fragsize > q->max_df_size)
+			q->max_df_size = fragsize;
+	} else {
+		q->ecn |= (uint8_t)(1u << ((ip[1] >> 4) & 3));
+	}
 	{
 		size_t have = p->nh_off + p->avail - p->frag_data_off;
 
@@ -2649,8 +2775,14 @@ static enum ct_frag_result defrag(struct ct_table *t, struct pkt *p)
 	}
 	if (start == 0) {
 		unfrag = (p->nfproto == NFPROTO_IPV4 ? p->frag_data_off : p->frag_hdr_off) - p->nh_off;
-		if (p->nh_off + unfrag > sizeof(q->head))
-			goto discard;
+		if (q->head_cap < p->nh_off + unfrag) {
+			uint8_t *nh = realloc(q->head, p->nh_off + unfrag);
+
+			if (!nh)
+				goto discard;
+			q->head = nh;
+			q->head_cap = p->nh_off + unfrag;
+		}
 		memcpy(q->head, p->data, p->nh_off + unfrag);
 		q->ll_len = p->nh_off;
 		q->head_len = p->nh_off + unfrag;
@@ -2676,8 +2808,26 @@ static enum ct_frag_result defrag(struct ct_table *t, struct pkt *p)
 
 	/* complete: link header + unfragmentable part + payload, fragment
 	 * fields cleared as ip_frag_reasm / nf_ct_frag6_reasm leave them */
-	if (!t->out && !(t->out = malloc(sizeof(q->head) + FRAG_MAX)))
+	/* ip_frag_ecn_table: CE with ECT marks the datagram CE; not-ECT mixed
+	 * with ECT or CE drops it (RFC 3168 5.3) */
+	uint8_t ecn_or = 0;
+
+	if ((q->ecn & 1) && (q->ecn & ~1))
 		goto discard;
+	if ((q->ecn & 8) && (q->ecn & 6))
+		ecn_or = 3;
+	/* nf_ct_frag6_reasm: the payload (extension headers before the
+	 * fragment header and the data) holds at most 65535 bytes */
+	if (q->nfproto == NFPROTO_IPV6 && q->head_len - q->ll_len - 40 + q->total > FRAG_MAX)
+		goto discard;
+	if (t->out_cap < q->head_len + q->total) {
+		uint8_t *no = realloc(t->out, q->head_len + FRAG_MAX);
+
+		if (!no)
+			goto discard;
+		t->out = no;
+		t->out_cap = q->head_len + FRAG_MAX;
+	}
 	{
 		size_t n = q->head_len + q->total, iplen = n - q->ll_len;
 		uint8_t *o = t->out, *h = o + q->ll_len;
@@ -2691,9 +2841,12 @@ static enum ct_frag_result defrag(struct ct_table *t, struct pkt *p)
 			uint32_t sum = 0;
 			size_t ihl = (size_t)(h[0] & 15) * 4;
 
+			h[1] |= ecn_or;
 			h[2] = (uint8_t)(iplen >> 8);
 			h[3] = (uint8_t)iplen;
-			h[6] = h[7] = 0;
+			/* DF when the largest fragment had it (ip_frag_reasm) */
+			h[6] = q->max_df_size == q->max_size ? 0x40 : 0;
+			h[7] = 0;
 			h[10] = h[11] = 0;
 			for (size_t i = 0; i + 1 < ihl; i += 2)
 				sum += (uint32_t)(h[i] << 8 | h[i + 1]);
@@ -2703,6 +2856,7 @@ static enum ct_frag_result defrag(struct ct_table *t, struct pkt *p)
 			h[11] = (uint8_t)~sum;
 		} else {
 			o[q->prevnh] = q->nexthdr;
+			h[1] |= (uint8_t)(ecn_or << 4);	/* ipv6_change_dsfield(, 0xff, ecn) */
 			h[4] = (uint8_t)((iplen - 40) >> 8);
 			h[5] = (uint8_t)(iplen - 40);
 		}

@@ -35,7 +35,8 @@
  * earlier than one already seen counts as that one.
  *
  * Memory is bounded: at most max_entries entries (confirmed + the one
- * unconfirmed), at most CT_FRAG_QUEUES fragment queues of at most 64 KiB each.
+ * unconfirmed), at most CT_FRAG_QUEUES fragment queues of at most 64 KiB each
+ * (their buffers grown as the datagrams need).
  * Library code never prints: counters and the table-full flag are read through
  * ct_table_stats().  Not thread-safe; one table per replay. */
 #ifndef FILTERD_CONNTRACK_H
@@ -50,7 +51,7 @@
 struct ct_table;
 struct ct_entry;
 
-#define CT_FRAG_QUEUES 64
+#define CT_FRAG_QUEUES 1024
 
 /* The kernel's nft ct state bits (nf_conntrack_common.h, nft_ct.c). */
 #define CT_STATE_INVALID	1u

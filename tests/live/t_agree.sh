@@ -204,11 +204,13 @@ dumped_case() {
 	return 1
 }
 for d in "agree-dump:$DATA/handshake-in.pcap" "pkttype-dump:$DATA/multicast-loop.pcap" \
-	"confirmed-dump:$DATA/lo-confirmed.pcap" "confirmed-mc-dump:$DATA/multicast-loop.pcap"; do
+	"confirmed-dump:$DATA/lo-confirmed.pcap" "confirmed-mc-dump:$DATA/multicast-loop.pcap" \
+	"reasm-ecn-dump:$DATA/reasm-ecn-ce.pcap" "reasm-df-dump:$DATA/reasm-df.pcap"; do
 	n=${d%%:*} cap=${d#*:}
 	case "$n" in
 	agree-dump) dumped_case "$n" "$FILTERCTL" compile "$DATA/policy.yaml" --tags "$TAGS" ;;
 	confirmed*) dumped_case "$n" cat "$DATA/confirmed.nft" ;;
+	reasm*) dumped_case "$n" cat "$DATA/reasm.nft" ;;
 	*) dumped_case "$n" cat "$DATA/pkttype.nft" ;;
 	esac || { not_ok "agree: $n" "could not load and dump the table: $(head -3 "$tmp/$n.dump.err")"; continue; }
 	"$REPLAY" --kernel-check --netns-prefix "$PREFIX-$n" --ruleset "$tmp/$n.frs" \
