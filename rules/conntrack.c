@@ -245,6 +245,7 @@ struct ct_table {
 	void *reaper_arg;
 	struct ct_stats st;
 	struct frag_queue fq[CT_FRAG_QUEUES];
+	unsigned fq_hi;			/* no queue at or above this index is in use */
 	uint8_t *out;			/* reassembled frame (out_cap bytes) */
 	size_t out_cap;
 	struct ct_chunk *chunks;	/* entries come from these (entry_alloc) */
@@ -2432,7 +2433,7 @@ static struct frag_queue *fq_find(struct ct_table *t, const struct pkt *p, const
 {
 	struct frag_queue *q, *free_q = NULL, *oldest = NULL;
 
-	for (int i = 0; i < CT_FRAG_QUEUES; i++) {
+	for (unsigned i = 0; i < t->fq_hi; i++) {
 		q = &t->fq[i];
 		if (q->used && q->expires <= t->now) {
 			t->st.frags_expired++;
@@ -2449,11 +2450,19 @@ static struct frag_queue *fq_find(struct ct_table *t, const struct pkt *p, const
 		if (!oldest || q->created < oldest->created)
 			oldest = q;
 	}
+	while (t->fq_hi && !t->fq[t->fq_hi - 1].used)
+		t->fq_hi--;
+	if (free_q && free_q >= t->fq + t->fq_hi)
+		free_q = NULL;		/* above the new mark: take the lowest below */
 	q = free_q;
+	if (!q && t->fq_hi < CT_FRAG_QUEUES)
+		q = &t->fq[t->fq_hi];
 	if (!q) {		/* over the memory limit: the oldest queue goes */
 		t->st.frags_expired++;
 		q = oldest;
 	}
+	if (q >= t->fq + t->fq_hi)
+		t->fq_hi = (unsigned)(q - t->fq) + 1;
 	/* the buffers stay with the slot (grown as datagrams need them) */
 	uint8_t *data = q->data, *head = q->head;
 	struct frag_range *r = q->r;
@@ -2680,7 +2689,7 @@ static enum ct_frag_result defrag(struct ct_table *t, struct pkt *p)
 				 * NF_ACCEPT and the fragment goes on, unreassembled
 				 * (conntrack then finds no transport header for a
 				 * non-first one: invalid).  Its queue is gone. */
-				for (int i = 0; i < CT_FRAG_QUEUES; i++) {
+				for (unsigned i = 0; i < t->fq_hi; i++) {
 					struct frag_queue *k = &t->fq[i];
 
 					if (k->used && k->nfproto == p->nfproto &&
