@@ -133,16 +133,23 @@ static void e_lookup(struct rb *b, const char *set, uint32_t set_id)
 	rb_add(b, e);
 }
 
-static void e_ct_state(struct rb *b, uint32_t bits)
+/* ct KEY into register 1 */
+static void e_ct(struct rb *b, uint32_t key)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("ct");
-	uint32_t zero = 0;
 
 	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_STATE);
+		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, key);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
 	}
 	rb_add(b, e);
+}
+
+static void e_ct_state(struct rb *b, uint32_t bits)
+{
+	uint32_t zero = 0;
+
+	e_ct(b, NFT_CT_STATE);
 	e_bitwise(b, &bits, &zero, sizeof(bits));
 	e_cmp(b, NFT_CMP_NEQ, &zero, sizeof(zero));
 }
@@ -150,13 +157,7 @@ static void e_ct_state(struct rb *b, uint32_t bits)
 /* ct direction: IP_CT_DIR_ORIGINAL 0, IP_CT_DIR_REPLY 1 (one byte) */
 static void e_ct_dir(struct rb *b, uint8_t dir)
 {
-	struct nftnl_expr *e = nftnl_expr_alloc("ct");
-
-	if (e) {
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_KEY, NFT_CT_DIRECTION);
-		nftnl_expr_set_u32(e, NFTNL_EXPR_CT_DREG, NFT_REG_1);
-	}
-	rb_add(b, e);
+	e_ct(b, NFT_CT_DIRECTION);
 	e_cmp(b, NFT_CMP_EQ, &dir, sizeof(dir));
 }
 
