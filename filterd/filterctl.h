@@ -65,7 +65,7 @@ static inline const char *apply_conn_note(bool hbi)
 {
 	return hbi ? "note: existing connections are kept, except inbound ones: with hbi_workspace every "
 		     "packet a remote end sends is judged by the rules in force, and a connection they "
-		     "no longer allow ends" :
+		     "no longer allow stalls (its packets are dropped)" :
 		     "note: existing connections are kept (rule changes affect new connections only)";
 }
 

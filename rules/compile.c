@@ -1807,6 +1807,9 @@ static void emit_fqdn_dns(struct cctx *c)
 			continue;
 		struct spec s = { .family = f ? AF_INET6 : AF_INET, .src = { .set = sn },
 				  .dst = { .any = true }, .ct_bits = 2, .ct_text = "established",
+				  .ct_dir = 2,	/* answers: a connection the host opened (a
+						 * resolver's own, from port 53, would skip
+						 * hbi's re-check: the queue accepts) */
 				  .proto = PROTO_ANY, .sports = &p53, .dports = &any_ports };
 		char comment[64];
 		struct rb b;

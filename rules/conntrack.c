@@ -53,6 +53,8 @@ static const int64_t tcp_timeout_default[TS_TIMEOUT_MAX] = {
 #define FRAG4_TIMEOUT		SECS(30)	/* ipfrag_time */
 #define FRAG6_TIMEOUT		SECS(60)	/* nf_conntrack_frag6_timeout */
 #define FRAG_MAX		65535
+/* IPv4: the furthest a fragment can end (offset 65528 + up to 65515 bytes) */
+#define FRAG_DATA_MAX		(65528 + 65535)
 
 /* Which row of the state table a segment selects (get_conntrack_index):
  * RST wins, then SYN (with or without ACK), FIN, ACK. */
@@ -2586,6 +2588,13 @@ static enum ct_frag_result defrag(struct ct_table *t, struct pkt *p);
 /* net.ipv4.ipfrag_max_dist (default 64) */
 #define FRAG_MAX_DIST 64
 
+/* Fibonacci hashing: the product's high bits (the low ones depend on the
+ * address's low bits alone) */
+static size_t peer_slot(uint32_t a, size_t n)
+{
+	return (size_t)(((uint64_t)a * 11400714819323198485ull) >> 32) & (n - 1);
+}
+
 /* The source's fragment counter (inet_getpeer_v4's peer->rid), NULL when
  * memory runs out (the check is then skipped). */
 static uint32_t *peer_rid(struct ct_table *t, const uint8_t *src)
@@ -2601,7 +2610,7 @@ static uint32_t *peer_rid(struct ct_table *t, const uint8_t *src)
 		for (size_t i = 0; i < t->npeers; i++) {
 			if (!t->peers[i].used)
 				continue;
-			size_t h = (t->peers[i].addr * 2654435761u) & (n - 1);
+			size_t h = peer_slot(t->peers[i].addr, n);
 
 			while (np[h].used)
 				h = (h + 1) & (n - 1);
@@ -2611,7 +2620,7 @@ static uint32_t *peer_rid(struct ct_table *t, const uint8_t *src)
 		t->peers = np;
 		t->npeers = n;
 	}
-	size_t h = (a * 2654435761u) & (t->npeers - 1);
+	size_t h = peer_slot(a, t->npeers);
 
 	while (t->peers[h].used && t->peers[h].addr != a)
 		h = (h + 1) & (t->npeers - 1);
@@ -2641,8 +2650,7 @@ static void frag_too_far(struct ct_table *t, struct frag_queue *q, const uint8_t
 		q->meat = q->total = q->tail_end = 0;
 		q->tail_run = 0;
 		q->last_in = q->first_in = q->cut = false;
-		q->ecn = 0;
-		q->max_size = q->max_df_size = 0;
+		q->ecn = 0;	/* ip_frag_reinit keeps max_size and max_df_size */
 		q->head_len = q->ll_len = 0;
 		q->expires = t->now + t->to.frag4;
 	}
@@ -2702,11 +2710,13 @@ static enum ct_frag_result defrag(struct ct_table *t, struct pkt *p)
 			end &= ~7u;		/* ip_frag_queue trims */
 		}
 	}
-	/* no datagram over 65535 bytes: IPv4 counts its header (ip_frag_reasm's
-	 * out_oversize: the datagram goes when it completes, so its fragments
-	 * are never delivered), IPv6 the fragmentable part (nf_ct_frag6_queue:
-	 * "offset is too large", the fragment dropped) */
-	if ((p->nfproto == NFPROTO_IPV4 ? (size_t)(p->frag_data_off - p->nh_off) : 0) + end > FRAG_MAX) {
+	/* no datagram over 65535 bytes: IPv6 bounds the fragmentable part as
+	 * a fragment comes (nf_ct_frag6_queue: "offset is too large", the
+	 * fragment dropped); IPv4 queues any fragment (its offset field can
+	 * place it up to FRAG_DATA_MAX) and drops the datagram when it
+	 * completes, counting the first fragment's header (ip_frag_reasm's
+	 * out_oversize) */
+	if (end > (p->nfproto == NFPROTO_IPV4 ? FRAG_DATA_MAX : FRAG_MAX)) {
 		t->st.frags_dropped++;
 		return CT_FRAG_DROPPED;
 	}
@@ -2750,8 +2760,8 @@ static enum ct_frag_result defrag(struct ct_table *t, struct pkt *p)
 
 		while (ncap < end)
 			ncap *= 2;
-		if (ncap > FRAG_MAX)
-			ncap = FRAG_MAX;
+		if (ncap > FRAG_DATA_MAX)
+			ncap = FRAG_DATA_MAX;
 		if (!(nd = realloc(q->data, ncap)))
 			goto discard;
 		q->data = nd;
@@ -2826,8 +2836,9 @@ static enum ct_frag_result defrag(struct ct_table *t, struct pkt *p)
 	if ((q->ecn & 8) && (q->ecn & 6))
 		ecn_or = 3;
 	/* nf_ct_frag6_reasm: the payload (extension headers before the
-	 * fragment header and the data) holds at most 65535 bytes */
-	if (q->nfproto == NFPROTO_IPV6 && q->head_len - q->ll_len - 40 + q->total > FRAG_MAX)
+	 * fragment header and the data) holds at most 65535 bytes;
+	 * ip_frag_reasm: the header and the data */
+	if (q->head_len - q->ll_len - (q->nfproto == NFPROTO_IPV6 ? 40 : 0) + q->total > FRAG_MAX)
 		goto discard;
 	if (t->out_cap < q->head_len + q->total) {
 		uint8_t *no = realloc(t->out, q->head_len + FRAG_MAX);

@@ -106,7 +106,6 @@ static int range_cmp(const void *a, const void *b)
 	return (x->hi > y->hi) - (x->hi < y->hi);
 }
 
-/* Sorts and merges overlapping and adjacent ranges. */
 /* Sorts and merges the ranges.  Ranges that cover every port, 0-65535 (as
  * NSG default rules write "any port"), are "*": the rule then matches every
  * protocol its protocol names, not only those with ports (Azure's "Any" with

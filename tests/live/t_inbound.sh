@@ -91,7 +91,7 @@ else not_ok "Any 0-65535 deny: its counter counts the pings" "counter: '${n}'"; 
 # Connections under way across policy changes.  An NSG keeps the connections
 # it allowed when an allow is removed; with hbi_workspace every packet a remote
 # end sends on a connection it opened is judged again, so a connection the
-# hbi policy does not allow ends at its next packet, and one it allows goes on.
+# hbi policy does not allow stalls at its next packet, and one it allows goes on.
 CONN="$PY $LIVE_DIR/conn.py"
 CT=$(live_tmp)/conn
 mkdir -p "$CT/a" "$CT/b" "$CT/c"
