@@ -64,6 +64,7 @@ struct client {
 	uint64_t id;			/* never reused: a deferred answer finds its client */
 	bool waiting;			/* for a deferred answer (ctl_answer) */
 	bool resolving;			/* for its identity (ident_ready): not read yet */
+	time_t accepted;		/* mono_now() */
 	struct actor who;
 	struct ident ident;		/* its name and groups, as looked up */
 };
@@ -228,7 +229,7 @@ static struct {
 	pthread_cond_t cv;
 	int state;			/* 0 not started, 1 running, -1 could not start */
 	int efd;
-	struct { uid_t uid; gid_t gid; } todo[CTL_MAX_CLIENTS];
+	struct { uid_t uid; gid_t gid; bool busy; } todo[CTL_MAX_CLIENTS];
 	size_t ntodo;
 	struct ident done[CTL_MAX_CLIENTS];
 	size_t ndone;
@@ -300,19 +301,32 @@ static void *ident_main(void *arg)
 	(void)arg;
 	pthread_mutex_lock(&lk.mu);
 	for (;;) {
-		while (lk.ntodo == 0)
+		size_t k = 0;
+
+		for (;;) {
+			for (k = 0; k < lk.ntodo && lk.todo[k].busy; k++)
+				;
+			if (k < lk.ntodo)
+				break;
 			pthread_cond_wait(&lk.cv, &lk.mu);
-		uid_t uid = lk.todo[0].uid;
-		gid_t gid = lk.todo[0].gid;
+		}
+		uid_t uid = lk.todo[k].uid;
+		gid_t gid = lk.todo[k].gid;
 		struct ident e;
 
+		/* it stays queued, busy, while it is asked: the loop does not
+		 * queue it twice, and the other workers pass it by */
+		lk.todo[k].busy = true;
 		pthread_mutex_unlock(&lk.mu);
 		ident_resolve(uid, gid, &e);
 		pthread_mutex_lock(&lk.mu);
-		/* todo[0] stays queued while it is asked, so that the loop
-		 * does not queue it twice */
-		memmove(&lk.todo[0], &lk.todo[1], (lk.ntodo - 1) * sizeof(lk.todo[0]));
-		lk.ntodo--;
+		for (k = 0; k < lk.ntodo; k++)
+			if (lk.todo[k].busy && lk.todo[k].uid == uid && lk.todo[k].gid == gid)
+				break;
+		if (k < lk.ntodo) {
+			memmove(&lk.todo[k], &lk.todo[k + 1], (lk.ntodo - k - 1) * sizeof(lk.todo[0]));
+			lk.ntodo--;
+		}
 		if (lk.ndone < CTL_MAX_CLIENTS)
 			lk.done[lk.ndone++] = e;
 		uint64_t one = 1;
@@ -323,14 +337,18 @@ static void *ident_main(void *arg)
 	return NULL;
 }
 
-/* The thread starts at the first lookup, in the loop: after the privileges
+/* The threads start at the first lookup, in the loop: after the privileges
  * were dropped (capng_apply changes the calling thread only; a thread made
- * before would keep them). */
+ * before would keep them).  IDENT_WORKERS of them: one lookup that hangs
+ * holds one worker, not every other user's. */
+#define IDENT_WORKERS 4
+
 static bool ident_thread(struct daemon *d)
 {
 	pthread_t t;
 	pthread_attr_t at;
 	sigset_t all, old;
+	int rc = 0, started = 0;
 
 	if (lk.state)
 		return lk.state > 0;
@@ -354,10 +372,12 @@ static bool ident_thread(struct daemon *d)
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pthread_attr_init(&at);
 	pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
-	int rc = pthread_create(&t, &at, ident_main, NULL);
+	for (int i = 0; i < IDENT_WORKERS; i++)
+		if ((rc = pthread_create(&t, &at, ident_main, NULL)) == 0)
+			started++;
 	pthread_attr_destroy(&at);
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
-	if (rc != 0) {
+	if (started == 0) {
 		dlog("event=error what=ident-thread error=\"%s\" note=\"user and group lookups run in the loop\"",
 		     strerror(rc));
 		epoll_ctl(d->epfd, EPOLL_CTL_DEL, lk.efd, NULL);
@@ -430,11 +450,30 @@ static const struct ident *ident_get(struct daemon *d, uid_t uid, gid_t gid)
 	if (!queued && lk.ntodo < CTL_MAX_CLIENTS) {
 		lk.todo[lk.ntodo].uid = uid;
 		lk.todo[lk.ntodo].gid = gid;
+		lk.todo[lk.ntodo].busy = false;
 		lk.ntodo++;
 		pthread_cond_signal(&lk.cv);
 	}
 	pthread_mutex_unlock(&lk.mu);
 	return NULL;
+}
+
+/* A client that goes while its lookup waits: its pair leaves the queue
+ * unless another client waits for it too or a worker is asking already. */
+static void ident_forget(const struct client *c)
+{
+	for (int j = 0; j < CTL_MAX_CLIENTS; j++)
+		if (&clients[j] != c && clients[j].fd >= 0 && clients[j].resolving &&
+		    clients[j].who.uid == c->who.uid && clients[j].who.gid == c->who.gid)
+			return;
+	pthread_mutex_lock(&lk.mu);
+	for (size_t k = 0; k < lk.ntodo; k++)
+		if (!lk.todo[k].busy && lk.todo[k].uid == c->who.uid && lk.todo[k].gid == c->who.gid) {
+			memmove(&lk.todo[k], &lk.todo[k + 1], (lk.ntodo - k - 1) * sizeof(lk.todo[0]));
+			lk.ntodo--;
+			break;
+		}
+	pthread_mutex_unlock(&lk.mu);
 }
 
 static enum role role_of(struct daemon *d, const struct client *c)
@@ -873,6 +912,8 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 
 static void client_close(struct daemon *d, struct client *c)
 {
+	if (c->fd >= 0 && c->resolving && lk.state > 0)
+		ident_forget(c);
 	if (c->fd >= 0) {
 		epoll_ctl(d->epfd, EPOLL_CTL_DEL, c->fd, NULL);
 		close(c->fd);
@@ -947,6 +988,8 @@ static void refuse(int fd, const char *why)
  * its request may have, and its first read. */
 static void client_identified(struct daemon *d, struct client *c, const struct ident *id)
 {
+	if (c->resolving)		/* the time to send a request starts now */
+		c->deadline = mono_now() + CTL_TIMEOUT_S;
 	c->resolving = false;
 	if (id) {
 		c->ident = *id;
@@ -1010,7 +1053,8 @@ void ctl_accept(struct daemon *d)
 		memset(c, 0, sizeof(*c));
 		c->fd = fd;
 		c->id = next_client_id++;
-		c->deadline = mono_now() + CTL_TIMEOUT_S;
+		c->accepted = mono_now();
+		c->deadline = c->accepted + CTL_TIMEOUT_S;
 		c->who.via = "socket";
 		c->who.uid = cr.uid;
 		c->who.gid = cr.gid;
@@ -1034,7 +1078,7 @@ void ctl_accept(struct daemon *d)
 static void ctl_ident_ready(struct daemon *d)
 {
 	uint64_t x;
-	struct ident got[CTL_MAX_CLIENTS];
+	static struct ident got[CTL_MAX_CLIENTS];	/* ~300 KB: not on the stack */
 	size_t n;
 
 	if (read(lk.efd, &x, sizeof(x)) < 0) {
@@ -1055,7 +1099,34 @@ static void ctl_ident_ready(struct daemon *d)
 				client_identified(d, c, id);
 		}
 	}
+	/* a client whose pair found the queue full, or whose answer found
+	 * the answers full, asks again */
+	for (int j = 0; j < CTL_MAX_CLIENTS; j++) {
+		struct client *c = &clients[j];
+		const struct ident *id;
+
+		if (c->fd >= 0 && c->resolving && (id = ident_get(d, c->who.uid, c->who.gid)))
+			client_identified(d, c, id);
+	}
 }
+
+/* A client that waited IDENT_SLOW_S for its lookup (a directory service
+ * that hangs) is known by its uid and primary gid alone: only uid: and gid:
+ * role entries match it -- fewer rights, never more.  Not cached: the
+ * lookup's answer, when it comes, serves the next request. */
+#define IDENT_SLOW_S 5
+
+static void ident_give_up(struct daemon *d, struct client *c)
+{
+	struct ident e = { .used = true, .uid = c->who.uid, .gid = c->who.gid, .ng = 1 };
+
+	e.groups[0] = c->who.gid;
+	dlog("event=ident-slow uid=%u gid=%u waited_s=%d note=\"user and group lookup unanswered: "
+	     "known by uid and gid alone (uid: and gid: role entries only)\"",
+	     (unsigned)c->who.uid, (unsigned)c->who.gid, IDENT_SLOW_S);
+	client_identified(d, c, &e);
+}
+
 
 bool ctl_ident_event(struct daemon *d, int fd)
 {
@@ -1092,6 +1163,10 @@ void ctl_event(struct daemon *d, int fd, uint32_t events)
 		 * (Not through client_of(): free slots have fd == -1 too.) */
 		time_t now = mono_now();
 		refusals_sweep(d);
+		for (int i = 0; i < CTL_MAX_CLIENTS; i++)
+			if (clients[i].fd >= 0 && clients[i].resolving &&
+			    now - clients[i].accepted >= IDENT_SLOW_S)
+				ident_give_up(d, &clients[i]);
 		for (int i = 0; i < CTL_MAX_CLIENTS; i++)
 			if (clients[i].fd >= 0 && now > clients[i].deadline) {
 				dlog("event=client-timeout uid=%u while=%s", (unsigned)clients[i].who.uid,
