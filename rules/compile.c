@@ -1425,6 +1425,59 @@ static void warn_platform_passes(struct cctx *c)
 	}
 }
 
+/* An inbound deny whose source names 168.63.129.16 -- VirtualNetwork (with
+ * an IPv4 address space), AzureLoadBalancer or a CIDR holding it -- denies
+ * Azure's load balancer health probes and the platform's calls from the
+ * host's virtual IP, which Azure says must not be blocked; as with the
+ * platform passes, "*", Internet and tags do not warn (every broad deny
+ * would). */
+static bool src_names_vip(const struct cctx *c, const struct addr_item *it, bool any_too)
+{
+	static const struct addr vip = { .b = { 168, 63, 129, 16 } };
+
+	return it->kind == ADDR_ALB || (it->kind == ADDR_VNET && c->vnet[0].n) ||
+	       (any_too && it->kind == ADDR_ANY) ||
+	       (it->kind == ADDR_CIDR && it->pfx.family == AF_INET && prefix_contains(&it->pfx, &vip));
+}
+
+static void warn_host_vip_denied(struct cctx *c)
+{
+	const struct policy *p = c->p;
+
+	for (size_t i = 0; i < p->nrules; i++) {
+		const struct security_rule *r = &p->rules[i];
+		bool allowed_before = false;
+
+		if (r->access != ACCESS_DENY || r->dir != DIR_INBOUND)
+			continue;
+		/* an earlier allow of every protocol and port from it: the
+		 * probes pass before this rule */
+		for (size_t j = 0; j < p->nrules && !allowed_before; j++) {
+			const struct security_rule *a = &p->rules[j];
+
+			if (a->access != ACCESS_ALLOW || a->dir != DIR_INBOUND ||
+			    a->priority >= r->priority || a->proto != PROTO_ANY ||
+			    !a->sports.any || !a->dports.any)
+				continue;
+			for (size_t k = 0; k < a->src.n && !allowed_before; k++)
+				allowed_before = src_names_vip(c, &a->src.v[k], true);
+		}
+		for (size_t k = 0; k < r->src.n && !allowed_before; k++) {
+			const struct addr_item *it = &r->src.v[k];
+
+			if (!src_names_vip(c, it, false))
+				continue;
+			diags_add(c->d, DIAG_WARNING, p->file, it->pos.line, it->pos.col,
+				  "deny rule '%s' denies 168.63.129.16 (%s): Azure's load balancer health "
+				  "probes and platform calls come from it; put an allow from "
+				  "AzureLoadBalancer before this rule unless they must be denied",
+				  r->name, it->kind == ADDR_VNET ? "it is VirtualNetwork" :
+				  it->kind == ADDR_ALB ? "AzureLoadBalancer" : "in this prefix");
+			break;
+		}
+	}
+}
+
 /* A private endpoint outside the address space (policy.c admits one in a
  * private range: a peered hub network's endpoint subnet) is not
  * VirtualNetwork: the NSG default rules drop traffic to it
@@ -1468,6 +1521,7 @@ static void warn_unreached(struct cctx *c)
 			warn_pe_addresses(c, "outbound rule", p->out[i].name, p->out[i].addrs,
 					  p->out[i].naddrs, p->out[i].pos);
 	warn_platform_passes(c);
+	warn_host_vip_denied(c);
 }
 
 static int rule_prio_cmp(const void *a, const void *b)

@@ -681,6 +681,37 @@ static void test_diag_empty_tag(void **state)
  * passes a deny that names its address; an endpoint outside the address
  * space is not VirtualNetwork.  Broad denies ("*") and denies that miss the
  * platform's protocols and ports stay quiet. */
+/* An inbound deny of VirtualNetwork denies 168.63.129.16 (the host's virtual
+ * IP is VirtualNetwork): warned, unless an allow of every protocol from it
+ * comes first; "*" does not warn. */
+static void test_diag_host_vip(void **state)
+{
+	static const char policy[] =
+		"version: 1\n"
+		"workspace: w\n"
+		"virtual_network:\n"
+		"  address_space: [10.0.0.0/16]\n"
+		"security_rules:\n"
+		"  - {name: NoVnet, priority: 100, direction: inbound, access: deny, protocol: \"*\", source: VirtualNetwork}\n"
+		"  - {name: Probes, priority: 105, direction: inbound, access: allow, protocol: Any, source: AzureLoadBalancer}\n"
+		"  - {name: NoVnetLater, priority: 110, direction: inbound, access: deny, protocol: tcp, source: VirtualNetwork}\n"
+		"  - {name: NoAny, priority: 120, direction: inbound, access: deny, protocol: tcp, source: \"*\"}\n"
+		"  - {name: NoVnetOut, priority: 130, direction: outbound, access: deny, protocol: tcp, destination: VirtualNetwork}\n";
+	struct diags d = { 0 };
+	struct compiled *c = compile_text(policy, tags_with_empty, &d);
+	char *t = diags_text(&d);
+
+	(void)state;
+	assert_non_null(c);
+	assert_string_equal(t,
+		"p.yaml:6:92: warning: deny rule 'NoVnet' denies 168.63.129.16 (it is VirtualNetwork): "
+		"Azure's load balancer health probes and platform calls come from it; put an allow "
+		"from AzureLoadBalancer before this rule unless they must be denied\n");
+	free(t);
+	compiled_free(c);
+	diags_clear(&d);
+}
+
 static void test_diag_unreached(void **state)
 {
 	static const char policy[] =
@@ -729,8 +760,14 @@ static void test_diag_unreached(void **state)
 		"deny that\n"
 		"p.yaml:15:97: warning: deny rule 'NoLinkLocal': the platform rules accept DHCPv6 "
 		"answers (udp 547 to 546) from fe80::/10 before any security rule; this rule does "
-		"not deny that\n");
-	assert_int_equal(d.warnings, 6);
+		"not deny that\n"
+		"p.yaml:11:91: warning: deny rule 'NoAlb' denies 168.63.129.16 (AzureLoadBalancer): "
+		"Azure's load balancer health probes and platform calls come from it; put an allow "
+		"from AzureLoadBalancer before this rule unless they must be denied\n"
+		"p.yaml:13:94: warning: deny rule 'NoAlbTcp' denies 168.63.129.16 (in this prefix): "
+		"Azure's load balancer health probes and platform calls come from it; put an allow "
+		"from AzureLoadBalancer before this rule unless they must be denied\n");
+	assert_int_equal(d.warnings, 8);
 	assert_int_equal(d.errors, 0);
 	free(t);
 	compiled_free(c);
@@ -939,6 +976,7 @@ int main(void)
 		cmocka_unit_test(test_diag_empty_tag),
 		cmocka_unit_test(test_diag_empty_deny),
 		cmocka_unit_test(test_diag_unreached),
+		cmocka_unit_test(test_diag_host_vip),
 		cmocka_unit_test(test_diag_required_missing),
 		cmocka_unit_test(test_bytecode_parity),
 	};
