@@ -271,6 +271,53 @@ static const char *hbi_latched(struct daemon *d, const char *workspace, char *ou
 	return found;
 }
 
+static int save_json(struct daemon *d, const char *name, json_t *j);
+
+/* ---- isolation latch ---------------------------------------------------- */
+
+/* enum isolation by its policy name; -1 for anything else (NULL too) */
+static int iso_from_name(const char *m)
+{
+	for (int i = ISO_DISABLED; m && i <= ISO_ALLOW_ONLY_APPROVED; i++)
+		if (strcmp(m, isolation_name((enum isolation)i)) == 0)
+			return i;
+	return -1;
+}
+
+/* Azure's managed network cannot lower its isolation: approved-only cannot go
+ * back to internet outbound, and isolation cannot be disabled once enabled.
+ * The host keeps the strictest mode a policy stayed in force with in
+ * isolation.json; a policy with a lower one is refused unless an owner
+ * forces it, which sets the latch to that mode.  -1: nothing latched. */
+static int iso_latched(struct daemon *d, char *ws, size_t n)
+{
+	json_t *j = load_json(d, "isolation.json");
+	int r = iso_from_name(json_string_value(json_object_get(j, "isolation_mode")));
+
+	snprintf(ws, n, "%s", json_string_value(json_object_get(j, "workspace")) ?: "");
+	json_decref(j);
+	return r;
+}
+
+/* Raises the latch to iso (lower: an owner's --force, sets it to iso). */
+static void iso_lock(struct daemon *d, int iso, const char *ws, bool lower)
+{
+	char cur[256];
+	int r = iso_latched(d, cur, sizeof(cur));
+	json_t *j;
+
+	if (iso < 0 || iso == r || (iso < r && !lower))
+		return;
+	j = json_pack("{s:s,s:s}", "isolation_mode", isolation_name((enum isolation)iso),
+		      "workspace", ws);
+	if (!j || save_json(d, "isolation.json", j) < 0)
+		dlog("event=state-write-failed what=isolation-latch error=\"%s\"", strerror(errno));
+	else
+		dlog("event=isolation-latched isolation_mode=%s workspace=\"%s\"%s",
+		     isolation_name((enum isolation)iso), ws, iso < r ? " forced=lower" : "");
+	json_decref(j);
+}
+
 /* Writes j (borrowed) as state_dir/name, atomically, mode 0600. */
 static int save_json(struct daemon *d, const char *name, json_t *j)
 {
@@ -339,10 +386,14 @@ static json_t *applied_json(const struct applied *a)
 
 	gmtime_r(&a->at, &tm);
 	strftime(ts, sizeof(ts), "%Y-%m-%dT%H:%M:%SZ", &tm);
-	return json_pack("{s:s,s:s,s:s,s:b,s:I,s:s,s:s}", "name", a->name ? a->name : "",
-			 "sha256", a->sha256, "workspace", a->workspace, "hbi", a->hbi,
-			 "tags_change_number", (json_int_t)a->tags_change, "applied_at", ts,
-			 "applied_by", a->by);
+	json_t *j = json_pack("{s:s,s:s,s:s,s:b,s:I,s:s,s:s}", "name", a->name ? a->name : "",
+			      "sha256", a->sha256, "workspace", a->workspace, "hbi", a->hbi,
+			      "tags_change_number", (json_int_t)a->tags_change, "applied_at", ts,
+			      "applied_by", a->by);
+
+	if (j && a->isolation >= 0)
+		json_object_set_new(j, "isolation_mode", json_string(isolation_name(a->isolation)));
+	return j;
 }
 
 int daemon_save_state(struct daemon *d)
@@ -401,6 +452,7 @@ static void applied_from_json(struct daemon *d, json_t *j, const char *file, str
 	snprintf(a->workspace, sizeof(a->workspace), "%s",
 		 json_string_value(json_object_get(j, "workspace")) ?: "");
 	a->hbi = json_is_true(json_object_get(j, "hbi"));
+	a->isolation = iso_from_name(json_string_value(json_object_get(j, "isolation_mode")));
 	a->tags_change = (long)json_integer_value(json_object_get(j, "tags_change_number"));
 	snprintf(a->by, sizeof(a->by), "%s", json_string_value(json_object_get(j, "applied_by")) ?: "");
 	const char *ts = json_string_value(json_object_get(j, "applied_at"));
@@ -564,6 +616,18 @@ int daemon_apply(struct daemon *d, const struct apply_req *rq, struct apply_res 
 		d->n_refused++;
 		goto rejected;
 	}
+	char iws[256];
+	int il = iso_latched(d, iws, sizeof(iws));
+
+	if (il > (int)pol->isolation && !rq->force_latch) {
+		set_error(res, "%s: isolation_mode %s is lower than %s, which this host was applied "
+			  "with (workspace '%s'); Azure's managed network cannot lower its isolation, "
+			  "nor does filterd unless an owner forces it (--force; state in %s/isolation.json)",
+			  name, isolation_name(pol->isolation), isolation_name((enum isolation)il), iws,
+			  d->cfg.state_dir);
+		d->n_refused++;
+		goto rejected;
+	}
 	if (d->cur.text && d->tags->change_number < d->cur.tags_change && !rq->force_tags) {
 		set_error(res, "%s: changeNumber %ld is older than the applied %ld (rollback protection); "
 			  "an owner can force it", d->cfg.tags, d->tags->change_number, d->cur.tags_change);
@@ -636,6 +700,7 @@ int daemon_apply(struct daemon *d, const struct apply_req *rq, struct apply_res 
 	memcpy(d->cur.sha256, sha, sizeof(sha));
 	snprintf(d->cur.workspace, sizeof(d->cur.workspace), "%s", pol->workspace);
 	d->cur.hbi = pol->hbi_workspace;
+	d->cur.isolation = (int)pol->isolation;
 	d->cur.tags_change = d->tags->change_number;
 	d->cur.at = time(NULL);
 	snprintf(d->cur.by, sizeof(d->cur.by), "%s", by);
@@ -671,6 +736,9 @@ remembered:
 	 * pending one latched at once, and its own rollback was then refused) */
 	if (pol->hbi_workspace && !d->pending && hbi_lock(d, pol->workspace) < 0)
 		dlog("event=state-write-failed what=hbi-latch error=\"%s\"", strerror(errno));
+	/* the isolation latch likewise; an owner's --force lowers it at once */
+	if (!d->pending || rq->force_latch)
+		iso_lock(d, (int)pol->isolation, pol->workspace, rq->force_latch);
 	if (d->pending && !rq->startup)
 		/* whatever is in force during a window is unconfirmed (a reload
 		 * in the window too): what a restart must resume or roll back.
@@ -763,6 +831,8 @@ void daemon_pending_end(struct daemon *d)
 	d->pending = false;
 	if (d->cur.text && d->cur.hbi && hbi_lock(d, d->cur.workspace) < 0)
 		dlog("event=state-write-failed what=hbi-latch error=\"%s\"", strerror(errno));
+	if (d->cur.text)
+		iso_lock(d, d->cur.isolation, d->cur.workspace, false);
 	daemon_save_state(d);
 }
 

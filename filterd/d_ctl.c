@@ -774,7 +774,7 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 		return json_pack("{s:b,s:o}", "ok", 1, "status", status_json(d));
 
 	if (strcmp(op, "reload") == 0 || strcmp(op, "apply") == 0) {
-		struct apply_req rq = { .who = &c->who, .force_tags = force };
+		struct apply_req rq = { .who = &c->who, .force_tags = force, .force_latch = force };
 		if (strcmp(op, "apply") == 0) {
 			rq.text = q.policy_text;
 			rq.len = q.policy_len;

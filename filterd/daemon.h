@@ -33,6 +33,7 @@ struct applied {
 	char sha256[65];
 	char workspace[64];
 	bool hbi;
+	int isolation;		/* enum isolation; -1 unknown (a state file from before) */
 	long tags_change;
 	time_t at;
 	char by[96];
@@ -117,6 +118,7 @@ struct apply_req {
 	const char *name;	/* for diagnostics */
 	unsigned confirm_within;	/* seconds; 0 = no confirmation */
 	bool force_tags;	/* owner: accept an older tags changeNumber */
+	bool force_latch;	/* owner's --force: a lower isolation_mode too */
 	bool write_policy;	/* store the text as cfg.policy on success */
 	bool startup;		/* the start-up apply: a window from state.json is
 				 * judged after it (daemon_resume_pending), not

@@ -503,6 +503,51 @@ else
 fi
 
 # =====================================================================
+# d6: the isolation latch -- Azure's managed network cannot lower its
+# isolation; filterd refuses a lower isolation_mode unless an owner forces it
+# =====================================================================
+ns_add iso || { not_ok "isolation latch: namespace"; live_finish; }
+iso_pol() { pol_text live-iso false | sed "s/isolation_mode: disabled/isolation_mode: $1/"; }
+iso_pol allow_only_approved_outbound >"$T/iso-approved.yaml"
+iso_pol allow_internet_outbound >"$T/iso-internet.yaml"
+iso_pol disabled >"$T/iso-disabled.yaml"
+cp "$T/iso-approved.yaml" "$T/iso.yaml"
+chmod 644 "$T"/iso*.yaml
+if grep -q "isolation_mode: allow_only_approved_outbound" "$T/iso-approved.yaml" &&
+	fd_start d6 iso "$T/iso.yaml" "$EXTAGS"; then
+	out=$(ctl d6 apply "$T/iso-disabled.yaml" 2>&1); rc=$?
+	out2=$(ctl d6 apply "$T/iso-internet.yaml" 2>&1); rc2=$?
+	if [ $rc = 1 ] && grep -q "isolation_mode disabled is lower than allow_only_approved_outbound" <<<"$out" &&
+		[ $rc2 = 1 ] && grep -q "isolation_mode allow_internet_outbound is lower" <<<"$out2" &&
+		grep -q "isolation_mode: allow_only_approved_outbound" "$T/iso.yaml" &&
+		grep -q '"isolation_mode": "allow_only_approved_outbound"' "$T/d6/state/isolation.json"; then
+		ok "isolation latch: approved-only in force, a lower isolation_mode is refused (exit 1, says why)"
+	else
+		not_ok "isolation latch: a lower isolation_mode refused" "disabled: exit $rc: $out" \
+			"internet: exit $rc2: $out2" "$(cat "$T/d6/state/isolation.json" 2>&1)"
+	fi
+	if ctl d6 apply --force "$T/iso-disabled.yaml" >/dev/null 2>&1 &&
+		grep -q 'event=isolation-latched isolation_mode=disabled workspace="live-iso" forced=lower' "$(flog d6)" &&
+		ctl d6 apply "$T/iso-internet.yaml" >/dev/null 2>&1; then
+		ok "isolation latch: an owner's --force lowers it (logged), a stricter mode raises it again"
+	else
+		not_ok "isolation latch: --force lowers it" "$(grep -E 'isolation|rejected' "$(flog d6)" | tail -3)"
+	fi
+	# a rollback is no way around it: the previous policy (disabled) is lower
+	# than the latch (allow_internet_outbound)
+	out=$(ctl d6 rollback 2>&1); rc=$?
+	if [ $rc != 0 ] && grep -q "isolation_mode disabled is lower than allow_internet_outbound" <<<"$out" &&
+		grep -q "isolation_mode: allow_internet_outbound" "$T/iso.yaml"; then
+		ok "isolation latch: a rollback to a lower isolation_mode is refused too"
+	else
+		not_ok "isolation latch: rollback refused" "exit $rc" "$out"
+	fi
+	kill -TERM "$PID_d6"; wait "$PID_d6" 2>/dev/null
+else
+	not_ok "isolation latch: filterd with an approved-only policy" "$(tail -5 "$(flog d6)" 2>&1)"
+fi
+
+# =====================================================================
 # d5: a start after a reboot with files it refuses: the last policy and tags
 # in force come back (a deny rule's tag emptied by the tags file)
 # =====================================================================
