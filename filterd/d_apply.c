@@ -299,6 +299,14 @@ static int iso_latched(struct daemon *d, char *ws, size_t n)
 	return r;
 }
 
+const char *isolation_latched(struct daemon *d)
+{
+	char ws[256];
+	int r = iso_latched(d, ws, sizeof(ws));
+
+	return r < 0 ? NULL : isolation_name((enum isolation)r);
+}
+
 /* Raises the latch to iso (lower: an owner's --force, sets it to iso). */
 static void iso_lock(struct daemon *d, int iso, const char *ws, bool lower)
 {

@@ -578,6 +578,11 @@ static json_t *status_json(struct daemon *d)
 		json_object_set_new(s, "hbi_workspace", json_boolean(d->cur.hbi));
 		json_object_set_new(s, "hbi_locked", json_boolean(hbi_is_locked(d, d->cur.workspace)));
 	}
+	{
+		const char *il = isolation_latched(d);
+
+		json_object_set_new(s, "isolation_latched", il ? jtext(il) : json_null());
+	}
 	if (d->current) {
 		json_object_set_new(s, "rules", json_integer((json_int_t)d->current->nrules));
 		json_object_set_new(s, "sets", json_integer((json_int_t)d->current->nsets));

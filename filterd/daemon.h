@@ -143,6 +143,8 @@ int daemon_rollback(struct daemon *d, const struct actor *who, const char *why,
 int daemon_load_state(struct daemon *d);
 int daemon_save_state(struct daemon *d);
 bool hbi_is_locked(struct daemon *d, const char *workspace);
+/* The isolation_mode latched on this host (isolation.json), or NULL. */
+const char *isolation_latched(struct daemon *d);
 /* After the startup apply: a confirmation window that was open when filterd
  * stopped is kept (its deadline as it was), ended by a rollback when it has
  * passed, or dropped when the policy file holds another policy now. */

@@ -520,7 +520,8 @@ if grep -q "isolation_mode: allow_only_approved_outbound" "$T/iso-approved.yaml"
 	if [ $rc = 1 ] && grep -q "isolation_mode disabled is lower than allow_only_approved_outbound" <<<"$out" &&
 		[ $rc2 = 1 ] && grep -q "isolation_mode allow_internet_outbound is lower" <<<"$out2" &&
 		grep -q "isolation_mode: allow_only_approved_outbound" "$T/iso.yaml" &&
-		grep -q '"isolation_mode": "allow_only_approved_outbound"' "$T/d6/state/isolation.json"; then
+		grep -q '"isolation_mode": "allow_only_approved_outbound"' "$T/d6/state/isolation.json" &&
+		[ "$(ctl d6 status --json | json_get /dev/stdin isolation_latched)" = allow_only_approved_outbound ]; then
 		ok "isolation latch: approved-only in force, a lower isolation_mode is refused (exit 1, says why)"
 	else
 		not_ok "isolation latch: a lower isolation_mode refused" "disabled: exit $rc: $out" \
