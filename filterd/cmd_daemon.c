@@ -149,8 +149,12 @@ int ctl_request(const char *op, json_t *extra, unsigned timeout_s, json_t **ans)
 		for (const char *q = diag; (q = strstr(q, ": error: ")); q++)
 			nerr++;
 		fputs(diag, stderr);
-		fprintf(stderr, "filterctl: rejected by filterd (%zu error%s); the rules in force are "
-			"unchanged\n", nerr, nerr == 1 ? "" : "s");
+		if (nerr == 0 && e)	/* warnings only: the reason is elsewhere (the
+					 * hbi or isolation latch, rollback protection) */
+			fprintf(stderr, "filterctl: %s\n", e);
+		else
+			fprintf(stderr, "filterctl: rejected by filterd (%zu error%s); the rules in force "
+				"are unchanged\n", nerr, nerr == 1 ? "" : "s");
 	} else {
 		fprintf(stderr, "filterctl: %s\n", e ? e : "failed");
 	}

@@ -46,18 +46,19 @@ static void sha256_hex(const void *buf, size_t len, char out[65])
 
 static int read_file(const char *path, char **out, size_t *len, char *err, size_t errlen)
 {
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	/* a FIFO put in the policy's place is not opened: the open would
+	 * block the loop until a writer came (open_regular) */
+	int fd = open_regular(path);
 	struct stat st;
 	char *buf;
 	size_t got = 0;
 
 	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		snprintf(err, errlen, "%s: %s", path, errno == EINVAL ? "not a regular file" : strerror(errno));
 		return -1;
 	}
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || (size_t)st.st_size > POLICY_MAX_BYTES) {
-		snprintf(err, errlen, "%s: %s", path, !S_ISREG(st.st_mode) ? "not a regular file" :
-			 "larger than the 4 MiB limit");
+	if (fstat(fd, &st) < 0 || (size_t)st.st_size > POLICY_MAX_BYTES) {
+		snprintf(err, errlen, "%s: larger than the 4 MiB limit", path);
 		close(fd);
 		return -1;
 	}

@@ -313,7 +313,7 @@ static void on_tick(struct daemon *d)
  * current.yaml and tags.json -- rather than leave the host unfiltered until
  * someone fixes the files.  The files stay as they are; the next reload
  * reads them again.  0 when it applied them. */
-static int startup_fallback(struct daemon *d, const struct actor *boot)
+static int startup_fallback(struct daemon *d, const struct actor *boot, bool table_found)
 {
 	char *tags_path = NULL, *saved_tags = d->cfg.tags, *text;
 	struct apply_res res;
@@ -333,8 +333,10 @@ static int startup_fallback(struct daemon *d, const struct actor *boot)
 	d->cfg.tags = saved_tags;
 	d->tags_sig[0] = '\0';		/* the configured file is read again next time */
 	if (rc == 0)
-		dlog("event=fallback-applied sha256=%.16s tags_change_number=%ld note=\"the policy or tags file was refused and the kernel held no table: the last policy and tags in force (state_dir) are in force again; fix the files and reload\"",
-		     d->cur.sha256, d->tags ? d->tags->change_number : -1L);
+		dlog("event=fallback-applied sha256=%.16s tags_change_number=%ld note=\"the policy or tags file was refused %s: the last policy and tags in force (state_dir) are in force again%s; fix the files and reload\"",
+		     d->cur.sha256, d->tags ? d->tags->change_number : -1L,
+		     table_found ? "at start" : "and the kernel held no table",
+		     table_found ? ", in place of the table found, owned and watched again" : "");
 	else
 		dlog("event=fallback-failed error=\"%s\"", res.error);
 	audit_write(d, boot, "startup-fallback", rc == 0 ? "applied" : "rejected", res.error,
@@ -530,12 +532,18 @@ int main(int argc, char **argv)
 	struct apply_res res;
 	snprintf(boot.user, sizeof(boot.user), "filterd");
 	if (daemon_apply(d, &(struct apply_req){ .who = &boot, .startup = true }, &res) < 0) {
+		/* The last policy and tags in force (state_dir) come back --
+		 * also over a table found in the kernel (a restart while a file
+		 * is broken): kept as it was, filterd neither owned nor watched
+		 * it, and a foreign nft delete left the host unfiltered */
 		struct nl_table_info info;
-		if (nl_table_query(d->nl, d->cfg.table, NFPROTO_INET, &info) == 0 && info.exists)
-			dlog("event=kept-existing-table table=inet %s flags=0x%x note=\"no valid policy at startup; the table found in the kernel stays in force\"",
-			     d->cfg.table, info.flags);
-		else if (startup_fallback(d, &boot) == 0)
+		bool found = nl_table_query(d->nl, d->cfg.table, NFPROTO_INET, &info) == 0 && info.exists;
+
+		if (startup_fallback(d, &boot, found) == 0)
 			;	/* the last policy and tags in force again (logged) */
+		else if (found)
+			dlog("event=kept-existing-table table=inet %s flags=0x%x note=\"no valid policy at startup and none kept in the state directory; the table found in the kernel stays in force, not owned nor watched by filterd\"",
+			     d->cfg.table, info.flags);
 		else
 			dlog("event=no-policy-in-force note=\"no valid policy and no table: nothing is filtered until a valid policy is applied\"");
 	}

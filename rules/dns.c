@@ -1,10 +1,12 @@
 #include "dns.h"
+#include "fsutil.h"
 
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -267,12 +269,17 @@ bool dns_name_match(const char *pattern, const char *name)
 
 int dns_resolv_conf(const char *path, int *fam, uint8_t (*addr)[16], size_t max)
 {
-	FILE *f = fopen(path, "re");
+	/* a regular file only: filterd reads it in its loop */
+	int fd = open_regular(path);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "r");
 	char line[512];
 	int n = 0;
 
-	if (!f)
+	if (!f) {
+		if (fd >= 0)
+			close(fd);
 		return -1;
+	}
 	while (fgets(line, sizeof(line), f)) {
 		char kw[32], val[256];
 		if (sscanf(line, "%31s %255s", kw, val) != 2 || strcmp(kw, "nameserver") != 0)

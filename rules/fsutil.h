@@ -10,4 +10,10 @@
  * or -1 with errno. */
 int open_fresh(const char *path, mode_t mode);
 
+/* Opens path for reading only when it is a regular file (a link to one too):
+ * a FIFO or a device is not opened for real -- the open itself cannot block
+ * (O_NONBLOCK, cleared once the file is known regular).  The descriptor
+ * (close-on-exec), or -1 with errno (EINVAL: not a regular file). */
+int open_regular(const char *path);
+
 #endif

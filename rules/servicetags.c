@@ -1,4 +1,5 @@
 #include "servicetags.h"
+#include "fsutil.h"
 
 #include <ctype.h>
 #include <errno.h>
@@ -7,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 /* A tags file above this size is refused: the real file is ~4 MiB, and a
  * million prefixes take ~35 MiB; 64 MiB bounds the parser's memory (jansson
@@ -223,23 +225,43 @@ struct tagdb *tagdb_load_buffer(const char *name, const char *buf, size_t len,
 	return db;
 }
 
+static struct tagdb *load_stream(FILE *f, const char *path, char **raw, size_t *rawlen,
+				 char *err, size_t errlen);
+
 struct tagdb *tagdb_load(const char *path, char *err, size_t errlen)
 {
-	return tagdb_load_raw(path, NULL, NULL, err, errlen);
-}
-
-struct tagdb *tagdb_load_raw(const char *path, char **raw, size_t *rawlen, char *err,
-			     size_t errlen)
-{
 	FILE *f = fopen(path, "rb");
-	char *buf = NULL;
-	size_t len = 0, cap = 0;
-	struct tagdb *db = NULL;
 
 	if (!f) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		return NULL;
 	}
+	return load_stream(f, path, NULL, NULL, err, errlen);
+}
+
+struct tagdb *tagdb_load_raw(const char *path, char **raw, size_t *rawlen, char *err,
+			     size_t errlen)
+{
+	int fd = open_regular(path);
+	FILE *f = fd < 0 ? NULL : fdopen(fd, "rb");
+
+	if (!f) {
+		snprintf(err, errlen, "%s: %s", path, fd < 0 && errno == EINVAL ? "not a regular file" :
+			 strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	return load_stream(f, path, raw, rawlen, err, errlen);
+}
+
+static struct tagdb *load_stream(FILE *f, const char *path, char **raw, size_t *rawlen,
+				 char *err, size_t errlen)
+{
+	char *buf = NULL;
+	size_t len = 0, cap = 0;
+	struct tagdb *db = NULL;
+
 	for (;;) {
 		if (len == cap) {
 			if (cap >= TAGDB_MAX_BYTES + 1) {

@@ -30,7 +30,8 @@ struct tagdb {
  * prefixes); nothing is half-loaded. */
 struct tagdb *tagdb_load(const char *path, char *err, size_t errlen);
 /* tagdb_load, and (when raw) the file's bytes as read, for the caller to keep
- * (free) -- the very text the database came from. */
+ * (free) -- the very text the database came from.  A regular file only (the
+ * daemon's: a FIFO in its place would block its loop in open). */
 struct tagdb *tagdb_load_raw(const char *path, char **raw, size_t *rawlen, char *err,
 			     size_t errlen);
 /* Same from memory; name is used in messages. */

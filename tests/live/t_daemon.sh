@@ -512,9 +512,14 @@ iso_pol allow_only_approved_outbound >"$T/iso-approved.yaml"
 iso_pol allow_internet_outbound >"$T/iso-internet.yaml"
 iso_pol disabled >"$T/iso-disabled.yaml"
 cp "$T/iso-approved.yaml" "$T/iso.yaml"
-chmod 644 "$T"/iso*.yaml
+cp "$EXTAGS" "$T/iso-tags.json"
+# a lower mode with a warning (outbound rules under 'disabled' approve nothing):
+# the refusal's reason must still be said, not only the warning
+sed 's/^  isolation_mode: disabled$/  isolation_mode: disabled\n  outbound_rules:\n    - {name: partner, type: service_tag, destination: {address_prefixes: ["203.0.113.128\/25"], protocol: TCP, port_ranges: "443"}}/' \
+	"$T/iso-disabled.yaml" >"$T/iso-disabled-warn.yaml"
+chmod 644 "$T"/iso*.yaml "$T/iso-tags.json"
 if grep -q "isolation_mode: allow_only_approved_outbound" "$T/iso-approved.yaml" &&
-	fd_start d6 iso "$T/iso.yaml" "$EXTAGS"; then
+	fd_start d6 iso "$T/iso.yaml" "$T/iso-tags.json"; then
 	out=$(ctl d6 apply "$T/iso-disabled.yaml" 2>&1); rc=$?
 	out2=$(ctl d6 apply "$T/iso-internet.yaml" 2>&1); rc2=$?
 	if [ $rc = 1 ] && grep -q "isolation_mode disabled is lower than allow_only_approved_outbound" <<<"$out" &&
@@ -542,6 +547,37 @@ if grep -q "isolation_mode: allow_only_approved_outbound" "$T/iso-approved.yaml"
 		ok "isolation latch: a rollback to a lower isolation_mode is refused too"
 	else
 		not_ok "isolation latch: rollback refused" "exit $rc" "$out"
+	fi
+	out=$(ctl d6 apply "$T/iso-disabled-warn.yaml" 2>&1); rc=$?
+	if [ $rc = 1 ] && grep -q "warning: outbound_rules have no effect" <<<"$out" &&
+		grep -q "filterctl: .*isolation_mode disabled is lower than allow_internet_outbound" <<<"$out"; then
+		ok "refusals: a policy refused for the latch with only warnings says the reason too"
+	else
+		not_ok "refusals: the reason with only warnings" "exit $rc" "$out"
+	fi
+	# a FIFO in the policy's place: the reload refuses it, filterd answers on
+	cp "$T/iso.yaml" "$T/iso.yaml.keep"
+	rej0=$(nlines d6 'not a regular file')
+	rm -f "$T/iso.yaml"; mkfifo "$T/iso.yaml"
+	if wait_until 5 more_lines d6 'not a regular file' "${rej0:-0}" && timeout 5 env FILTERD_SOCKET="$T/d6/sock" "$FILTERCTL" status >/dev/null; then
+		ok "bad input: a FIFO in the policy's place is refused (not a regular file), filterd answers on"
+	else
+		not_ok "bad input: a FIFO in the policy's place" "$(tail -3 "$(flog d6)")"
+	fi
+	rm -f "$T/iso.yaml"; cp "$T/iso.yaml.keep" "$T/iso.yaml"
+	# a restart while the tags file is broken, with the table still there:
+	# the last policy and tags in force come back, owned and watched again
+	kill -9 "$PID_d6"; wait "$PID_d6" 2>/dev/null
+	echo '{' >"$T/iso-tags.json"
+	fb0=$(nlines d6 'event=fallback-applied')
+	if fd_start d6 iso "$T/iso.yaml" "$T/iso-tags.json" &&
+		more_lines d6 'event=fallback-applied .*in place of the table found' "${fb0:-0}" &&
+		ctl d6 status --json | json_get /dev/stdin ownership | grep -q "^owner" &&
+		! nsx iso nft delete table inet filterd 2>/dev/null; then
+		ok "restart with a broken tags file and the table there: the last policy in force is back, owned (a foreign delete fails)"
+	else
+		not_ok "restart with a broken tags file: fallback over the table" "$(grep -E 'fallback|kept-existing|rejected' "$(flog d6)" | tail -3)" \
+			"ownership: $(ctl d6 status --json | json_get /dev/stdin ownership)"
 	fi
 	kill -TERM "$PID_d6"; wait "$PID_d6" 2>/dev/null
 else
