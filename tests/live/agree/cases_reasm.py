@@ -16,7 +16,7 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from cases import Cap, H4, H6, AML4, AML6, STO4, STO6, VNET4, VNET6, MSS
-from gen import tcp, udp, icmp, ip4, ip6
+from gen import tcp, udp, icmp, ip4, ip6, csum
 
 F = {}
 def f(fn):
@@ -214,7 +214,6 @@ def frag_max_dist():
 def _set_ecn4(fr, ecn):
     h = bytearray(fr); h[1] = (h[1] & 0xfc) | ecn
     h[10:12] = b"\0\0"
-    from gen import csum
     h[10:12] = struct.pack("!H", csum(bytes(h[:20])))
     return bytes(h)
 
@@ -289,20 +288,12 @@ def _oversize(total, opts_first):
     fragment's header at reassembly (20 + 65480 = 65500: delivered).  true: the
     first fragment carries 40 bytes of options, so 60 + 65500 > 65535: the kernel
     drops the datagram as oversize."""
-    def cs(b):
-        if len(b) % 2:
-            b += b"\0"
-        s = sum(struct.unpack("!%dH" % (len(b) // 2), b))
-        while s >> 16:
-            s = (s & 0xffff) + (s >> 16)
-        return (~s) & 0xffff
-
     def ip(off, mf, payload, ihl):
         opts = b"\x01" * ((ihl - 5) * 4)
         fo = (off // 8) | (0x2000 if mf else 0)
         h = struct.pack("!BBHHHBBH4s4s", 0x40 | ihl, 0, ihl * 4 + len(payload), 0x77, fo, 64, 17, 0,
                         bytes([192, 0, 2, 5]), bytes([10, 0, 1, 4])) + opts
-        return h[:10] + struct.pack("!H", cs(h)) + h[12:] + payload
+        return h[:10] + struct.pack("!H", csum(h)) + h[12:] + payload
 
     data = struct.pack("!HHHH", 40000, 44224, 0, 0) + b"x" * (total - 8)
     c = Cap()
