@@ -164,6 +164,39 @@ bg() {
 	_live_pids+=($!)
 }
 
+# Connections kept open across policy changes (conn.py), in $_live_tmp/conn:
+# conn_server NS PORT starts the echo server and waits until it listens;
+# conn_client NS SRC DST PORT NAME STEPS opens connection NAME (its step 0);
+# conn_wait N NAME... waits for the outcome of step N of each;
+# conn_go N NAME... lets each send its step N and waits for the outcomes;
+# step NAME N prints one outcome: ok, timeout or error: ...
+conn_server() {
+	mkdir -p "$_live_tmp/conn"
+	bg "$1" "$PY" "$LIVE_DIR/conn.py" server "$2" >"$_live_tmp/conn/server.out" 2>&1
+	wait_until 5 grep -q ready "$_live_tmp/conn/server.out"
+}
+conn_client() {
+	mkdir -p "$_live_tmp/conn/$5"
+	bg "$1" "$PY" "$LIVE_DIR/conn.py" client "$2" "$3" "$4" "$_live_tmp/conn/$5" "$6"
+}
+conn_wait() {
+	local n=$1 c files=()
+	shift
+	for c in "$@"; do files+=("$_live_tmp/conn/$c/step.$n"); done
+	wait_until 10 _all_exist "${files[@]}"
+}
+_all_exist() {
+	local f
+	for f in "$@"; do [ -e "$f" ] || return 1; done
+}
+conn_go() {
+	local n=$1 c
+	shift
+	for c in "$@"; do touch "$_live_tmp/conn/$c/go.$n"; done
+	conn_wait "$n" "$@"
+}
+step() { cat "$_live_tmp/conn/$1/step.$2" 2>/dev/null; }
+
 # serve NS TCPPORTS UDPPORTS: starts a probe.py server and waits until it listens.
 serve() {
 	local n=$1 f

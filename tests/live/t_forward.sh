@@ -66,19 +66,13 @@ checks_wait
 
 # hbi in the forward hook: a connection made to the container before hbi was
 # turned on stalls at its next packet unless the hbi policy allows it
-CONN="$PY $LIVE_DIR/conn.py"
-CT=$(live_tmp)/conn
-mkdir -p "$CT/a" "$CT/b"
-bg ctr $CONN server 9000 >"$CT/server.out" 2>&1
-step() { cat "$CT/$1/step.$2" 2>/dev/null; }
-if check_apply "forward connections: apply forward-conn-nohbi.yaml" host "$DATA/forward-conn-nohbi.yaml" &&
-	wait_until 5 grep -q ready "$CT/server.out"; then
-	bg peers $CONN client $INET4 $CTR4 9000 "$CT/a" 1
-	bg peers $CONN client $AML4 $CTR4 9000 "$CT/b" 1
-	wait_until 10 test -e "$CT/a/step.0" -a -e "$CT/b/step.0"
+if conn_server ctr 9000 &&
+	check_apply "forward connections: apply forward-conn-nohbi.yaml" host "$DATA/forward-conn-nohbi.yaml"; then
+	conn_client peers $INET4 $CTR4 9000 a 1
+	conn_client peers $AML4 $CTR4 9000 b 1
+	conn_wait 0 a b
 	check_apply "forward connections: apply forward-conn-hbi.yaml" host "$DATA/forward-conn-hbi.yaml"
-	touch "$CT/a/go.1" "$CT/b/go.1"
-	wait_until 10 test -e "$CT/a/step.1" -a -e "$CT/b/step.1"
+	conn_go 1 a b
 	if [ "$(step a 0)$(step b 0)" = okok ] && [ "$(step a 1)" = timeout ] && [ "$(step b 1)" = ok ]; then
 		ok "forward connections: with hbi, the internet's connection to the container stalls, AzureMachineLearning's goes on"
 	else
@@ -86,7 +80,7 @@ if check_apply "forward connections: apply forward-conn-nohbi.yaml" host "$DATA/
 			"internet: $(step a 0) then $(step a 1); AzureMachineLearning: $(step b 0) then $(step b 1)"
 	fi
 else
-	not_ok "forward connections: server or policy" "$(cat "$CT/server.out")"
+	not_ok "forward connections: server or policy" "$(cat "$(live_tmp)/conn/server.out")"
 fi
 
 # filterd's drop capture: a forwarded drop is neither to nor from this host

@@ -92,42 +92,34 @@ else not_ok "Any 0-65535 deny: its counter counts the pings" "counter: '${n}'"; 
 # it allowed when an allow is removed; with hbi_workspace every packet a remote
 # end sends on a connection it opened is judged again, so a connection the
 # hbi policy does not allow stalls at its next packet, and one it allows goes on.
-CONN="$PY $LIVE_DIR/conn.py"
-CT=$(live_tmp)/conn
-mkdir -p "$CT/a" "$CT/b" "$CT/c"
-bg host $CONN server 9000 >"$CT/server.out" 2>&1
-step() { cat "$CT/$1/step.$2" 2>/dev/null; }
-if check_apply "connections: apply conn-before.yaml (9000 from the Internet and AzureMachineLearning)" host "$DATA/conn-before.yaml" &&
-	wait_until 5 grep -q ready "$CT/server.out"; then
-	bg peers $CONN client $INET4 $HOST4 9000 "$CT/a" 2
-	bg peers $CONN client $AML4 $HOST4 9000 "$CT/b" 2
-	bg peers $CONN client $INET6 $HOST6 9000 "$CT/c" 2
-	wait_until 10 test -e "$CT/a/step.0" -a -e "$CT/b/step.0" -a -e "$CT/c/step.0"
+if conn_server host 9000 &&
+	check_apply "connections: apply conn-before.yaml (9000 from the Internet and AzureMachineLearning)" host "$DATA/conn-before.yaml"; then
+	conn_client peers $INET4 $HOST4 9000 a 2
+	conn_client peers $AML4 $HOST4 9000 b 2
+	conn_client peers $INET6 $HOST6 9000 c 2
+	conn_wait 0 a b c
 	if [ "$(step a 0)$(step b 0)$(step c 0)" = okokok ]; then ok "connections: three open (internet v4, AzureMachineLearning, internet v6)"
 	else not_ok "connections: three open" "a: $(step a 0) b: $(step b 0) c: $(step c 0)"; fi
 	check_apply "connections: apply conn-nohbi.yaml (the Internet allow removed)" host "$DATA/conn-nohbi.yaml"
-	touch "$CT/a/go.1" "$CT/b/go.1" "$CT/c/go.1"
-	wait_until 10 test -e "$CT/a/step.1" -a -e "$CT/b/step.1" -a -e "$CT/c/step.1"
+	conn_go 1 a b c
 	if [ "$(step a 1)$(step b 1)$(step c 1)" = okokok ]; then ok "connections: without hbi, connections made before go on (NSG: rules judge new connections)"
 	else not_ok "connections: without hbi, connections made before go on" "a: $(step a 1) b: $(step b 1) c: $(step c 1)"; fi
 	check_apply "connections: apply conn-hbi.yaml (the same with hbi_workspace)" host "$DATA/conn-hbi.yaml"
-	touch "$CT/a/go.2" "$CT/b/go.2" "$CT/c/go.2"
-	wait_until 10 test -e "$CT/a/step.2" -a -e "$CT/b/step.2" -a -e "$CT/c/step.2"
+	conn_go 2 a b c
 	if [ "$(step a 2)" = timeout ] && [ "$(step c 2)" = timeout ]; then ok "connections: with hbi, the Internet's connections end at their next packet (v4, v6)"
 	else not_ok "connections: with hbi, the Internet's connections end at their next packet" "a: $(step a 2) c: $(step c 2)"; fi
 	if [ "$(step b 2)" = ok ]; then ok "connections: with hbi, AzureMachineLearning's connection goes on"
 	else not_ok "connections: with hbi, AzureMachineLearning's connection goes on" "b: $(step b 2)"; fi
-	mkdir -p "$CT/d" "$CT/e"
-	bg peers $CONN client $INET4 $HOST4 9000 "$CT/d" 0
-	bg peers $CONN client $AML4 $HOST4 9000 "$CT/e" 0
-	wait_until 10 test -e "$CT/d/step.0" -a -e "$CT/e/step.0"
+	conn_client peers $INET4 $HOST4 9000 d 0
+	conn_client peers $AML4 $HOST4 9000 e 0
+	conn_wait 0 d e
 	if [ "$(step d 0)" != ok ] && [ "$(step e 0)" = ok ]; then ok "connections: with hbi, new ones: from the internet refused, from AzureMachineLearning answered"
 	else not_ok "connections: with hbi, new ones: from the internet refused, from AzureMachineLearning answered" "d: $(step d 0) e: $(step e 0)"; fi
 	n=$(rule_counter host "default:in:DenyAllInBound")
 	if [ "${n:-0}" -gt 0 ]; then ok "connections: the ended connections' packets counted on DenyAllInBound ($n)"
 	else not_ok "connections: the ended connections' packets counted on DenyAllInBound" "counter: '$n'"; fi
 else
-	not_ok "connections: server or policy" "$(cat "$CT/server.out")"
+	not_ok "connections: server or policy" "$(cat "$(live_tmp)/conn/server.out")"
 fi
 
 live_finish
