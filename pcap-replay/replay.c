@@ -27,6 +27,7 @@
 #include <linux/if_packet.h>
 #include <linux/netfilter.h>
 #include <linux/netfilter/nf_conntrack_common.h>
+#include <linux/netfilter/nf_tables.h>
 #include <linux/netfilter/nf_conntrack_tuple_common.h>
 #include <netinet/in.h>
 #include <pcap/pcap.h>
@@ -1030,7 +1031,41 @@ static struct refused_memo *refused_claim(struct replay *r, const struct pkt *p)
 }
 
 /* Evaluates one hook, with tracing when selected.  Returns -1 on vm error. */
+static int eval_hook_run(struct replay *r, struct pkt *p, int hook, bool lo, struct vm_verdict *v);
+
+/* reject with tcp reset: nf_send_reset() (nf_reject_ipv4.c; nf_send_reset6)
+ * sends a reset for a TCP segment that is not a fragment, not a reset and
+ * has a good checksum (nf_reject_ip_tcphdr_get), to a unicast destination,
+ * and then sets the connection closing (nf_ct_set_closing): its entry goes
+ * to CLOSE for 10 s and a later segment is no longer ESTABLISHED.  A review
+ * found the entry left ESTABLISHED offline. */
+static void reject_closes(struct replay *r, struct pkt *p, const struct vm_verdict *v)
+{
+	if (v->verdict != NF_DROP || !v->rejected || v->reject_type != NFT_REJECT_TCP_RST ||
+	    !p->ct_present || !p->ct || p->l4proto != IPPROTO_TCP || !p->tprot_set ||
+	    p->fragoff || p->csum_bad || p->th_off + 14 > p->caplen ||
+	    (p->data[p->th_off + 13] & 0x04) ||
+	    p->pkttype == PACKET_BROADCAST || p->pkttype == PACKET_MULTICAST)
+		return;
+	if (p->nfproto == NFPROTO_IPV4) {
+		const uint8_t *d = p->data + p->nh_off + 16;
+		if ((d[0] & 0xf0) == 0xe0 || (d[0] == 255 && d[1] == 255 && d[2] == 255 && d[3] == 255))
+			return;
+	} else if (p->data[p->nh_off + 24] == 0xff) {
+		return;
+	}
+	ct_entry_set_closing(r->ct, p->ct);
+}
+
 static int eval_hook(struct replay *r, struct pkt *p, int hook, bool lo, struct vm_verdict *v)
+{
+	if (eval_hook_run(r, p, hook, lo, v) < 0)
+		return -1;
+	reject_closes(r, p, v);
+	return 0;
+}
+
+static int eval_hook_run(struct replay *r, struct pkt *p, int hook, bool lo, struct vm_verdict *v)
 {
 	/* replay_one set the packet's own hook already (set_iface is the only
 	 * writer of these fields): only loopback's second hook changes it */

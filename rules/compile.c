@@ -122,15 +122,22 @@ static void e_bitwise(struct rb *b, const void *mask, const void *xor, uint32_t 
 	rb_add(b, e);
 }
 
-static void e_lookup(struct rb *b, const char *set, uint32_t set_id)
+static void e_lookup_flags(struct rb *b, const char *set, uint32_t set_id, uint32_t flags)
 {
 	struct nftnl_expr *e = nftnl_expr_alloc("lookup");
 	if (e) {
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SREG, NFT_REG_1);
 		nftnl_expr_set_str(e, NFTNL_EXPR_LOOKUP_SET, set);
 		nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_SET_ID, set_id);
+		if (flags)
+			nftnl_expr_set_u32(e, NFTNL_EXPR_LOOKUP_FLAGS, flags);
 	}
 	rb_add(b, e);
+}
+
+static void e_lookup(struct rb *b, const char *set, uint32_t set_id)
+{
+	e_lookup_flags(b, set, set_id, 0);
 }
 
 /* ct KEY into register 1 */
@@ -584,6 +591,9 @@ static const char *l4name(uint8_t p)
 	case IPPROTO_ICMPV6: return "ipv6-icmp";
 	case IPPROTO_ESP: return "esp";
 	case IPPROTO_AH: return "ah";
+	case IPPROTO_UDPLITE: return "udplite";
+	case IPPROTO_SCTP: return "sctp";
+	case IPPROTO_DCCP: return "dccp";
 	}
 	return "?";
 }
@@ -686,10 +696,18 @@ static void match_port(struct rb *b, const char *kw, bool src, const struct port
 /* Protocol and ports, as nft writes them: "tcp dport 443" carries its own
  * l4proto dependency; protocol "*" with ports is "meta l4proto { tcp, udp } th
  * dport ...".  Two single ports are one 4-byte load, as nft merges them. */
+/* every_ported: protocol '*' with ports means every protocol whose header
+ * starts with the two ports (th sport/dport), not TCP and UDP alone -- a
+ * deny of '*' to port 445 must not let UDP-Lite, SCTP or DCCP to 445 reach
+ * the next allow (a review's finding).  Allows keep to TCP and UDP, as
+ * Azure's NSG, whose protocols are TCP, UDP, ICMP, ESP and AH. */
 static void match_proto_ports(struct rb *b, enum proto proto, int family,
-			      const struct portspec *sp, const struct portspec *dp)
+			      const struct portspec *sp, const struct portspec *dp,
+			      bool every_ported)
 {
 	static const uint8_t tcpudp[] = { IPPROTO_TCP, IPPROTO_UDP };
+	static const uint8_t ported[] = { IPPROTO_TCP, IPPROTO_UDP, IPPROTO_UDPLITE,
+					  IPPROTO_SCTP, IPPROTO_DCCP };
 	bool ports = !sp->any || !dp->any;
 	const char *kw = "th";
 	uint8_t l4 = 0;
@@ -698,7 +716,10 @@ static void match_proto_ports(struct rb *b, enum proto proto, int family,
 	case PROTO_ANY:
 		if (!ports)
 			return;
-		match_l4proto_set(b, tcpudp, 2);
+		if (every_ported)
+			match_l4proto_set(b, ported, sizeof(ported));
+		else
+			match_l4proto_set(b, tcpudp, sizeof(tcpudp));
 		break;
 	case PROTO_TCP: l4 = IPPROTO_TCP; kw = "tcp"; break;
 	case PROTO_UDP: l4 = IPPROTO_UDP; kw = "udp"; break;
@@ -751,17 +772,18 @@ static void match_ct_dir(struct rb *b, bool reply)
 	sb_printf(&b->text, "ct direction %s", reply ? "reply" : "original");
 }
 
-static void match_ifname(struct rb *b, bool in, char *const *names, size_t n)
+/* not: none of the names (iifname != ...) */
+static void match_ifname(struct rb *b, bool in, char *const *names, size_t n, bool not)
 {
 	uint32_t key = in ? NFT_META_IIFNAME : NFT_META_OIFNAME;
 
 	text_sep(b);
-	sb_printf(&b->text, "%s ", in ? "iifname" : "oifname");
+	sb_printf(&b->text, "%s %s", in ? "iifname" : "oifname", not ? "!= " : "");
 	if (n == 1) {
 		char v[16] = {0};
 		strncpy(v, names[0], sizeof(v) - 1);
 		e_meta(b, key);
-		e_cmp(b, NFT_CMP_EQ, v, 16);
+		e_cmp(b, not ? NFT_CMP_NEQ : NFT_CMP_EQ, v, 16);
 		sb_printf(&b->text, "\"%s\"", names[0]);
 		return;
 	}
@@ -778,7 +800,8 @@ static void match_ifname(struct rb *b, bool in, char *const *names, size_t n)
 	sb_puts(&b->text, " }");
 	b->c->nelements += n;
 	e_meta(b, key);
-	e_lookup(b, nftnl_set_get_str(s, NFTNL_SET_NAME), nftnl_set_get_u32(s, NFTNL_SET_ID));
+	e_lookup_flags(b, nftnl_set_get_str(s, NFTNL_SET_NAME), nftnl_set_get_u32(s, NFTNL_SET_ID),
+		       not ? NFT_LOOKUP_F_INV : 0);
 }
 
 static void match_icmpv6_types(struct rb *b, const uint8_t *types, size_t n, const char *text)
@@ -788,6 +811,12 @@ static void match_icmpv6_types(struct rb *b, const uint8_t *types, size_t n, con
 	match_nfproto(b, AF_INET6);
 	match_l4proto_one(b, IPPROTO_ICMPV6);
 	e_payload(b, NFT_PAYLOAD_TRANSPORT_HEADER, 0, 1);
+	if (n == 1) {	/* as nft: one value is a cmp */
+		e_cmp(b, NFT_CMP_EQ, &types[0], 1);
+		text_sep(b);
+		sb_printf(&b->text, "icmpv6 type %s", text);
+		return;
+	}
 	s = anon_set(b->c, false, DT_ICMP6_TYPE, 1, BO_BIG, (uint32_t)n);
 	if (!s)
 		return;
@@ -862,9 +891,13 @@ struct spec {
 	const uint8_t *icmpv6_types;
 	size_t nicmpv6;
 	const char *icmpv6_text;
+	int hoplimit;			/* ip6 hoplimit; 0: not tested */
+	int ip6_len_max;		/* ip6 length (payload) at most; 0: not tested */
 	char *const *ifnames;
 	size_t nifnames;
 	bool ifin;
+	bool ifnot;			/* none of ifnames */
+	bool every_ported;		/* '*' with ports: see match_proto_ports */
 };
 
 static const struct portspec any_ports = { .any = true };
@@ -872,9 +905,25 @@ static const struct portspec any_ports = { .any = true };
 static void emit_matches(struct rb *b, const struct spec *s)
 {
 	if (s->ifnames)
-		match_ifname(b, s->ifin, s->ifnames, s->nifnames);
+		match_ifname(b, s->ifin, s->ifnames, s->nifnames, s->ifnot);
 	if (s->icmpv6_types)
 		match_icmpv6_types(b, s->icmpv6_types, s->nicmpv6, s->icmpv6_text);
+	if (s->hoplimit) {
+		uint8_t hl = (uint8_t)s->hoplimit;
+		match_nfproto(b, AF_INET6);
+		e_payload(b, NFT_PAYLOAD_NETWORK_HEADER, 7, 1);
+		e_cmp(b, NFT_CMP_EQ, &hl, 1);
+		text_sep(b);
+		sb_printf(&b->text, "ip6 hoplimit %d", s->hoplimit);
+	}
+	if (s->ip6_len_max) {
+		uint16_t max = htons((uint16_t)s->ip6_len_max);
+		match_nfproto(b, AF_INET6);
+		e_payload(b, NFT_PAYLOAD_NETWORK_HEADER, 4, 2);
+		e_cmp(b, NFT_CMP_LTE, &max, 2);
+		text_sep(b);
+		sb_printf(&b->text, "ip6 length <= %d", s->ip6_len_max);
+	}
 	if (s->ct_text)
 		match_ct_state(b, s->ct_bits, s->ct_text);
 	if (s->ct_dir)
@@ -884,7 +933,7 @@ static void emit_matches(struct rb *b, const struct spec *s)
 		match_addr(b, s->family, false, &s->dst);
 	}
 	match_proto_ports(b, s->proto, s->family, s->sports ? s->sports : &any_ports,
-			  s->dports ? s->dports : &any_ports);
+			  s->dports ? s->dports : &any_ports, s->every_ported);
 }
 
 enum action { ACT_ACCEPT, ACT_DROP, ACT_GOTO };
@@ -907,6 +956,9 @@ static void emit_rule(struct cctx *c, const char *chain, const struct spec *s,
 
 	comment_of(comment, sizeof(comment), cat, dir, name);
 	if (act == ACT_DROP) {
+		struct spec deny = *s;
+		deny.every_ported = true;
+		s = &deny;
 		snprintf(prefix, sizeof(prefix), "filterd %.100s ", comment);
 		if (!c->p->hbi_workspace) {
 			rb_begin(&b, c, chain);
@@ -1203,10 +1255,66 @@ static void emit_established(struct cctx *c, const char *chain, const char *dir,
 	emit_rule(c, chain, &s, ACT_ACCEPT, NULL, CAT_PLATFORM, dir, "related");
 }
 
-static void emit_platform(struct cctx *c, bool in)
+/* IPv6 neighbour discovery, which no policy may break, kept to the link
+ * (RFC 4861: hop limit 255, which no router forwards; 7.1.1, 7.1.2, 6.1.2):
+ * in, router advertisements and neighbour solicitations and advertisements;
+ * out, router and neighbour solicitations and neighbour advertisements to
+ * link-local and link-scope multicast addresses, and neighbour solicitations
+ * and advertisements to any other address (unreachability detection, and the
+ * answer to a neighbour that solicited from a global address) at most
+ * ND_UNICAST_MAX bytes long -- the size of the kernel's own (the ICMPv6
+ * header and target, a link-layer address option, a nonce) -- and MLDv2
+ * reports (RFC 3810 5.2.13: hop limit 1) to ff02::16.  Accepting these types
+ * whatever their addresses and size let a process with a raw socket send
+ * data to any Internet host past allow_only_approved_outbound, and let the
+ * Internet reach raw listeners past hbi (a review's finding); what is left
+ * (48 bytes a packet, with CAP_NET_RAW) is in the README's "Status". */
+#define ND_UNICAST_MAX 48
+static void emit_nd(struct cctx *c, bool in)
 {
 	static const uint8_t nd_in[] = { 134, 135, 136 };
-	static const uint8_t nd_out[] = { 133, 135, 136, 143 };
+	static const uint8_t nd_out[] = { 133, 135, 136 };
+	static const uint8_t nd_unicast[] = { 135, 136 };
+	static const uint8_t mld[] = { 143 };
+	const char *chain = in ? "input" : "output";
+	const char *dir = in ? "in" : "out";
+	struct spec s;
+	struct pset link, mld_dst;
+	struct prefix pf;
+	char perr[64];
+
+	if (in) {
+		s = (struct spec){ .icmpv6_types = nd_in, .nicmpv6 = sizeof(nd_in), .hoplimit = 255,
+				   .icmpv6_text = "nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert" };
+		emit_rule(c, chain, &s, ACT_ACCEPT, NULL, CAT_PLATFORM, dir, "icmpv6-nd");
+		return;
+	}
+	pset_init(&link, AF_INET6);
+	pset_init(&mld_dst, AF_INET6);
+	if (prefix_parse("fe80::/10", &pf, NULL, perr, sizeof(perr)) != 0 || pset_add_prefix(&link, &pf) < 0 ||
+	    prefix_parse("ff02::/16", &pf, NULL, perr, sizeof(perr)) != 0 || pset_add_prefix(&link, &pf) < 0 ||
+	    prefix_parse("ff02::16/128", &pf, NULL, perr, sizeof(perr)) != 0 ||
+	    pset_add_prefix(&mld_dst, &pf) < 0)
+		c->oom = true;
+	pset_normalize(&link);
+	s = (struct spec){ .icmpv6_types = nd_out, .nicmpv6 = sizeof(nd_out), .hoplimit = 255,
+			   .icmpv6_text = "nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert",
+			   .family = AF_INET6, .src = { .any = true }, .dst = { .lit = &link } };
+	emit_rule(c, chain, &s, ACT_ACCEPT, NULL, CAT_PLATFORM, dir, "icmpv6-nd");
+	s = (struct spec){ .icmpv6_types = nd_unicast, .nicmpv6 = sizeof(nd_unicast), .hoplimit = 255,
+			   .icmpv6_text = "nd-neighbor-solicit, nd-neighbor-advert",
+			   .ip6_len_max = ND_UNICAST_MAX };
+	emit_rule(c, chain, &s, ACT_ACCEPT, NULL, CAT_PLATFORM, dir, "icmpv6-nd-unicast");
+	s = (struct spec){ .icmpv6_types = mld, .nicmpv6 = sizeof(mld), .hoplimit = 1,
+			   .icmpv6_text = "mld2-listener-report",
+			   .family = AF_INET6, .src = { .any = true }, .dst = { .lit = &mld_dst } };
+	emit_rule(c, chain, &s, ACT_ACCEPT, NULL, CAT_PLATFORM, dir, "icmpv6-mld");
+	pset_free(&link);
+	pset_free(&mld_dst);
+}
+
+static void emit_platform(struct cctx *c, bool in)
+{
 	const char *chain = in ? "input" : "output";
 	const char *dir = in ? "in" : "out";
 	char *lo[] = { "lo" };
@@ -1218,11 +1326,7 @@ static void emit_platform(struct cctx *c, bool in)
 
 	s = (struct spec){ .ifnames = lo, .nifnames = 1, .ifin = in };
 	emit_rule(c, chain, &s, ACT_ACCEPT, NULL, CAT_PLATFORM, dir, "loopback");
-	s = (struct spec){ .icmpv6_types = in ? nd_in : nd_out,
-			   .nicmpv6 = in ? sizeof(nd_in) : sizeof(nd_out),
-			   .icmpv6_text = in ? "nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert"
-					     : "nd-router-solicit, nd-neighbor-solicit, nd-neighbor-advert, mld2-listener-report" };
-	emit_rule(c, chain, &s, ACT_ACCEPT, NULL, CAT_PLATFORM, dir, "icmpv6-nd");
+	emit_nd(c, in);
 	/* NF_CT_STATE_BIT(ctinfo) is 1 << (ctinfo + 1): established 2, related 4;
 	 * bit 1 is NF_CT_STATE_INVALID_BIT (no conntrack entry). */
 	emit_established(c, chain, dir, in);
@@ -1859,7 +1963,26 @@ static void emit_fqdn_dns(struct cctx *c)
 		const char *sn = pseudo_set(c, "dns_resolvers", &res[f]);
 		if (!sn)
 			continue;
+		/* An answer from a resolver that is not this host cannot come in
+		 * on lo or from a container: a process with a raw socket (or a
+		 * container spoofing the resolver's address) could otherwise
+		 * forge one to its own query and open any address for a name
+		 * (a review's finding).  A resolver on this host (127.0.0.53,
+		 * ::1) answers over lo, where such a forgery cannot be told from
+		 * its answer: README "Status". */
+		char **not_from = calloc(1 + c->p->nforward, sizeof(*not_from));
+		size_t nnot = 0;
+		if (!not_from) {
+			c->oom = true;
+			break;
+		}
+		if (!pset_has_loopback(&res[f]))
+			not_from[nnot++] = "lo";
+		for (size_t i = 0; i < c->p->nforward; i++)
+			not_from[nnot++] = c->p->forward_ifaces[i];
 		struct spec s = { .family = f ? AF_INET6 : AF_INET, .src = { .set = sn },
+				  .ifnames = nnot ? not_from : NULL, .nifnames = nnot, .ifin = true,
+				  .ifnot = true,
 				  .dst = { .any = true }, .ct_bits = 2, .ct_text = "established",
 				  .ct_dir = 2,	/* answers: a connection the host opened (a
 						 * resolver's own, from port 53, would skip
@@ -1873,6 +1996,7 @@ static void emit_fqdn_dns(struct cctx *c)
 		e_counter(&b);
 		e_queue(&b, c->o->dns_queue ? c->o->dns_queue : FQDN_DNS_QUEUE);
 		rb_end(&b, comment);
+		free(not_from);
 	}
 	pset_free(&res[0]);
 	pset_free(&res[1]);

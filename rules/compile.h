@@ -15,8 +15,11 @@
  * FQDN rules (isolation allow_only_approved_outbound): sets fqdn_<rule>_v4/_v6
  * (flags timeout, comment "fqdn=<name>", filled at run time), resolver sets
  * dns_resolvers_v4/_v6, and as the FIRST rule of input
- *   ip saddr @dns_resolvers_v4 ct state established meta l4proto { tcp, udp }
- *   th sport 53 counter queue num 53 bypass   (comment "platform:in:fqdn-dns")
+ *   iifname != "lo" ct state established ct direction reply
+ *   ip saddr @dns_resolvers_v4 meta l4proto { tcp, udp } th sport 53
+ *   counter queue num 53 bypass   (comment "platform:in:fqdn-dns")
+ * (iifname != { "lo", containers... }; no "lo" when a resolver of that family
+ * is a loopback address) 
  * Sets: one interval set per referenced tag and family (tag_<Name>_v4/_v6),
  * vnet_v4/v6 (VirtualNetwork), inet_v4/v6 (Internet), and anonymous sets
  * (__setN) for literal lists.  Every rule has a counter and a comment

@@ -2953,6 +2953,21 @@ uint64_t ct_entry_first_frame(const struct ct_entry *e) { return e->first_frame;
 uint64_t ct_entry_packets(const struct ct_entry *e, int dir) { return e->packets[dir ? 1 : 0]; }
 uint64_t ct_entry_bytes(const struct ct_entry *e, int dir) { return e->bytes[dir ? 1 : 0]; }
 bool ct_entry_confirmed(const struct ct_entry *e) { return e->status & IPS_CONFIRMED; }
+
+/* nf_conntrack_tcp_set_closing(), which nf_send_reset()/nf_send_reset6()
+ * reach through nf_ct_set_closing() once they have sent a reset */
+void ct_entry_set_closing(struct ct_table *t, struct ct_entry *e)
+{
+	uint8_t old;
+
+	if (!(e->status & IPS_CONFIRMED) || e->tuple[0].proto != IPPROTO_TCP)
+		return;
+	old = e->tcp.state;
+	e->tcp.state = TS_CLOSE;
+	if (old == TS_CLOSE || (e->status & IPS_FIXED_TIMEOUT))
+		return;
+	e->timeout = t->now + t->to.tcp[TS_CLOSE];
+}
 bool ct_entry_dying(const struct ct_entry *e) { return e->status & IPS_DYING; }
 bool ct_entry_began_before_capture(const struct ct_entry *e) { return e->began_before_capture; }
 uint64_t ct_entry_user(const struct ct_entry *e) { return e->user; }

@@ -238,6 +238,10 @@ uint64_t ct_entry_first_frame(const struct ct_entry *e);
 uint64_t ct_entry_packets(const struct ct_entry *e, int dir);
 uint64_t ct_entry_bytes(const struct ct_entry *e, int dir);
 bool ct_entry_confirmed(const struct ct_entry *e);
+/* A reset was sent for the current packet (reject with tcp reset): a
+ * confirmed TCP entry goes to CLOSE with CLOSE's timeout, as the kernel's
+ * nf_conntrack_tcp_set_closing(). */
+void ct_entry_set_closing(struct ct_table *t, struct ct_entry *e);
 /* The current packet killed its entry (a RST as the only reply): the entry
  * is out of the table, its reaper has run, the packet still refers to it. */
 bool ct_entry_dying(const struct ct_entry *e);

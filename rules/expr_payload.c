@@ -71,6 +71,23 @@ static bool inner_offset(struct vm_exec *x)
 		}
 		x->inner_off = p->th_off + 4u * (p->data[p->th_off + 12] >> 4);
 		break;
+	case 47: {	/* IPPROTO_GRE: version 0 without routing, the optional
+			 * checksum (with reserved1), key and sequence words */
+		uint8_t f;
+		if (p->th_off + 4 > x->cap_end) {
+			x->out->incomplete = p->th_off + 4 <= x->end;
+			return false;
+		}
+		f = p->data[p->th_off];
+		if ((p->data[p->th_off + 1] & 0x07) != 0 || (f & 0x40))
+			return false;
+		x->inner_off = p->th_off + 4 + ((f & 0x80) ? 4 : 0) + ((f & 0x20) ? 4 : 0) +
+			       ((f & 0x10) ? 4 : 0);
+		break;
+	}
+	case 4:		/* IPPROTO_IPIP: the inner header is the transport header */
+		x->inner_off = p->th_off;
+		break;
 	default:
 		return false;
 	}
@@ -114,7 +131,9 @@ static void payload_eval(void *priv, struct vm_regs *regs, struct vm_exec *x)
 		dest[pl->len / 4] = 0;
 	switch (pl->base) {
 	case NFT_PAYLOAD_LL_HEADER:
-		if (!p->has_ll || p->ll_off >= p->nh_off)
+		/* a packet the host sends has no MAC header at output
+		 * (skb_mac_header_was_set: it is built in dev_queue_xmit) */
+		if (!p->has_ll || p->ll_off >= p->nh_off || p->hook == NF_INET_LOCAL_OUT)
 			goto brk;
 		if (p->vlan_depth) {
 			if (!ll_untagged(pl, x, (uint8_t *)dest))

@@ -386,6 +386,22 @@ bool pset_contains(const struct pset *s, const struct addr *a)
 	return false;
 }
 
+bool pset_has_loopback(const struct pset *s)
+{
+	struct addr lo = {0}, hi = {0};
+
+	if (s->family == AF_INET) {
+		lo.b[0] = hi.b[0] = 127;
+		memset(&hi.b[1], 0xff, 3);
+	} else {
+		lo.b[15] = hi.b[15] = 1;
+	}
+	for (size_t i = 0; i < s->n; i++)
+		if (addr_cmp(s->family, &s->v[i].lo, &hi) <= 0 && addr_cmp(s->family, &lo, &s->v[i].hi) <= 0)
+			return true;
+	return false;
+}
+
 bool pset_is_subset(const struct pset *a, const struct pset *b)
 {
 	size_t j = 0;

@@ -63,6 +63,8 @@ int pset_union(struct pset *dst, const struct pset *src);
 /* dst := dst \ src; src must be normalised. */
 int pset_subtract(struct pset *dst, const struct pset *src);
 bool pset_contains(const struct pset *s, const struct addr *a);
+/* true when s holds a loopback address (127.0.0.0/8; ::1). */
+bool pset_has_loopback(const struct pset *s);
 /* true when every address of a is in b (both normalised). */
 bool pset_is_subset(const struct pset *a, const struct pset *b);
 /* The pseudo-tag Internet (DESIGN.md) for an address space (either pset may be

@@ -334,6 +334,54 @@ static int load_rule(struct vm *vm, struct vm_rule *vr, struct nftnl_rule *r,
 	return 0;
 }
 
+/* Packets are judged at input and output (forward: transit, counted, not
+ * judged).  A prerouting or postrouting chain, loaded and never run, gave the
+ * kernel's drops there as accepts, silently (a review's finding): one is
+ * refused unless it cannot change a packet's fate -- policy accept, rules of
+ * counters and "meta nftrace set" alone (the tracing idiom of nft monitor
+ * trace), which are then not run. */
+static int check_unjudged_hooks(const struct vm *vm, char *err, size_t errlen)
+{
+	for (size_t i = 0; i < vm->nchains; i++) {
+		const struct vm_chain *vc = &vm->chains[i];
+		bool inert = vc->policy == NF_ACCEPT;
+
+		if (!vc->base || (vc->hook != NF_INET_PRE_ROUTING && vc->hook != NF_INET_POST_ROUTING))
+			continue;
+		for (size_t j = 0; inert && j < vm->nrules; j++) {
+			struct nftnl_expr_iter *it;
+			struct nftnl_expr *e;
+
+			if (vm->rules[j].chain != vc)
+				continue;
+			it = nftnl_expr_iter_create(vm->rules[j].r);
+			if (!it)
+				return snprintf(err, errlen, "out of memory"), -1;
+			while (inert && (e = nftnl_expr_iter_next(it))) {
+				const char *n = nftnl_expr_get_str(e, NFTNL_EXPR_NAME);
+
+				if (strcmp(n, "counter") == 0)
+					continue;
+				if (strcmp(n, "immediate") == 0 &&
+				    nftnl_expr_get_u32(e, NFTNL_EXPR_IMM_DREG) != NFT_REG_VERDICT)
+					continue;
+				if (strcmp(n, "meta") == 0 && nftnl_expr_is_set(e, NFTNL_EXPR_META_SREG) &&
+				    nftnl_expr_get_u32(e, NFTNL_EXPR_META_KEY) == NFT_META_NFTRACE)
+					continue;
+				inert = false;
+			}
+			nftnl_expr_iter_destroy(it);
+		}
+		if (!inert) {
+			snprintf(err, errlen, "chain %s: hook %s is not supported (only input, output "
+				 "and forward; there only counters and meta nftrace set)",
+				 vc->name, vc->hook == NF_INET_PRE_ROUTING ? "prerouting" : "postrouting");
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int load_chain(struct vm *vm, struct vm_chain *vc, struct nftnl_chain *c,
 		      char *err, size_t errlen)
 {
@@ -359,6 +407,15 @@ static int load_chain(struct vm *vm, struct vm_chain *vc, struct nftnl_chain *c,
 	if (vc->hook > NF_INET_POST_ROUTING) {
 		snprintf(err, errlen, "chain %s: hook %u is not supported", vc->name,
 			 vc->hook);
+		return -1;
+	}
+	/* Conntrack takes a locally generated packet at output priority -200
+	 * (NF_IP_PRI_CONNTRACK, nf_conntrack_proto.c); a chain before it sees
+	 * no entry, which is not modelled (at input conntrack has run in
+	 * prerouting whatever the priority). */
+	if (vc->hook == NF_INET_LOCAL_OUT && vc->prio <= -200) {
+		snprintf(err, errlen, "chain %s: priority %d at hook output is not supported "
+			 "(at or before conntrack's -200)", vc->name, vc->prio);
 		return -1;
 	}
 	if (nftnl_chain_is_set(c, NFTNL_CHAIN_TYPE)) {
@@ -564,6 +621,8 @@ struct vm *vm_load(const struct ruleset *rs, char *err, size_t errlen)
 			goto fail;
 	}
 
+	if (check_unjudged_hooks(vm, err, errlen) < 0)
+		goto fail;
 	edges_unique(vm);
 	onpath = calloc(vm->nchains ? vm->nchains : 1, 1);
 	if (!onpath)

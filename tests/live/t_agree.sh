@@ -205,12 +205,17 @@ dumped_case() {
 }
 for d in "agree-dump:$DATA/handshake-in.pcap" "pkttype-dump:$DATA/multicast-loop.pcap" \
 	"confirmed-dump:$DATA/lo-confirmed.pcap" "confirmed-mc-dump:$DATA/multicast-loop.pcap" \
-	"reasm-ecn-dump:$DATA/reasm-ecn-ce.pcap" "reasm-df-dump:$DATA/reasm-df.pcap"; do
+	"reasm-ecn-dump:$DATA/reasm-ecn-ce.pcap" "reasm-df-dump:$DATA/reasm-df.pcap" \
+	"inner-dump:$DATA/inner.pcap" "ll-out-dump:$DATA/ll-out.pcap" \
+	"rst-close-dump:$DATA/rst-close.pcap"; do
 	n=${d%%:*} cap=${d#*:}
 	case "$n" in
 	agree-dump) dumped_case "$n" "$FILTERCTL" compile "$DATA/policy.yaml" --tags "$TAGS" ;;
 	confirmed*) dumped_case "$n" cat "$DATA/confirmed.nft" ;;
 	reasm*) dumped_case "$n" cat "$DATA/reasm.nft" ;;
+	inner*) dumped_case "$n" cat "$DATA/inner.nft" ;;
+	ll-out*) dumped_case "$n" cat "$DATA/ll-out.nft" ;;
+	rst-close*) dumped_case "$n" cat "$DATA/rst-close.nft" ;;
 	*) dumped_case "$n" cat "$DATA/pkttype.nft" ;;
 	esac || { not_ok "agree: $n" "could not load and dump the table: $(head -3 "$tmp/$n.dump.err")"; continue; }
 	"$REPLAY" --kernel-check --netns-prefix "$PREFIX-$n" --ruleset "$tmp/$n.frs" \

@@ -213,6 +213,35 @@ if in_set fqdn_blob_v4 $EVIL; then not_ok "forged: crafted answer from 10.0.1.55
 else ok "forged: crafted answer from 10.0.1.55 opens nothing"; fi
 expect_denied "forged: tcp 443 to $EVIL denied" host tcp $EVIL 443
 checks_wait
+# a process on the host with a raw socket (CAP_NET_RAW: root, or a container
+# sharing the host's network) asks the configured resolver itself, then
+# forges its answer (source $DNS1:53, over lo): the answer matched the
+# conntrack entry of its own query and was learned, before a review
+nsx host "$PY" - "$DNS1" "$HOST4" <<'PYEOF'
+import socket, struct, sys
+res, host = sys.argv[1], sys.argv[2]
+name = b"".join(bytes([len(l)]) + l.encode() for l in "app.test.example".split(".")) + b"\x00"
+q = struct.pack("!6H", 0x4242, 0x0100, 1, 0, 0, 0) + name + b"\x00\x01\x00\x01"
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind((host, 0))
+u.sendto(q, (res, 53))
+sport = u.getsockname()[1]
+ans = struct.pack("!6H", 0x4242, 0x8180, 1, 1, 0, 0) + name + b"\x00\x01\x00\x01" + \
+    b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 300, 4) + socket.inet_aton("203.0.113.66")
+udp = struct.pack("!4H", 53, sport, 8 + len(ans), 0) + ans
+ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
+                 socket.inet_aton(res), socket.inet_aton(host))
+r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+r.sendto(ip + udp, (host, 0))
+PYEOF
+sleep 0.5
+if in_set fqdn_app_v4 $EVIL; then
+	not_ok "forged: an answer forged on the host (raw socket, over lo) opens nothing" \
+		"$(grep "fqdn-learned.*$EVIL" "$T/log" | tail -2)"
+else ok "forged: an answer forged on the host (raw socket, over lo) opens nothing"; fi
+if nsx host nft list chain inet filterd input 2>/dev/null | grep -q 'iifname != "lo" .*@dns_resolvers_v4'; then
+	ok "ruleset: the DNS queue rule takes no answer from lo (the resolver is not on this host)"
+else not_ok "ruleset: the DNS queue rule takes no answer from lo" "$(nsx host nft list chain inet filterd input 2>&1 | head -12)"; fi
 
 # 5. a name with hundreds of addresses: capped at fqdn_max_addresses, logged
 if wait_until 8 grep -q "event=fqdn-capped set=fqdn_many_v4" "$T/log"; then

@@ -122,4 +122,26 @@ else
 	not_ok "connections: server or policy" "$(cat "$(live_tmp)/conn/server.out")"
 fi
 
+
+# Neighbour discovery from the Internet: accepted before the security rules
+# only with hop limit 255 (on the link: no router forwards it); a raw
+# listener on the host got any advertisement from anywhere before a review.
+PP="$PY $LIVE_DIR/protoprobe.py"
+PO=$(live_tmp)/protoprobe.out
+: >"$PO"
+bg host $PP listen "$PO" 447 --icmpv6 >"$PO.ready" 2>&1
+if check_apply "nd: apply conn-hbi.yaml" host "$DATA/conn-hbi.yaml" && wait_until 5 grep -q ready "$PO.ready"; then
+	nsx peers $PP icmpv6 $HOST6 136 64 32 $INET6
+	nsx peers $PP icmpv6 $HOST6 134 64 32 $INET6
+	nsx peers $PP icmpv6 $HOST6 136 255 32 $INET6
+	wait_until 3 grep -q '^icmpv6 136 ' "$PO"
+	if [ "$(grep -c '^icmpv6 136 ' "$PO")" = 1 ] && ! grep -q '^icmpv6 134 ' "$PO"; then
+		ok "nd: from the internet with hop limit 64 denied (advertisements), with 255 accepted"
+	else
+		not_ok "nd: ND from the internet needs hop limit 255" "received: $(cat "$PO")"
+	fi
+else
+	not_ok "nd: policy or listener" "$(cat "$PO.ready")"
+fi
+
 live_finish

@@ -95,4 +95,55 @@ expect_denied  "private endpoint: host -> 10.0.2.5 udp 5000 denied" host udp $PE
 expect_allowed "private endpoint: host -> vnet peer 10.0.1.10:80 allowed (VirtualNetwork)" host tcp $VNET4 80
 expect_denied  "private endpoint: host -> internet:443 denied" host tcp $INET4 443
 
+
+# ---- a deny of protocol "*" with ports covers every protocol with ports: a
+# UDP-Lite datagram to port 445 passed it (compiled as tcp and udp only) and
+# the next allow let it out, before a review
+PP="$PY $LIVE_DIR/protoprobe.py"
+PO=$(live_tmp)/protoprobe.out
+: >"$PO"
+bg peers $PP listen "$PO" 445,446 --icmpv6 >"$PO.ready" 2>&1
+if check_apply "apply out-deny445.yaml (deny * port 445, internet outbound)" host "$DATA/out-deny445.yaml" &&
+	wait_until 5 grep -q ready "$PO.ready"; then
+	for a in $INET4 $INET6; do
+		nsx host $PP udplite $a 445
+		nsx host $PP udplite $a 446
+	done
+	wait_until 3 test "$(grep -c '^udplite 446 ' "$PO")" -ge 2
+	if [ "$(grep -c '^udplite 446 ' "$PO")" = 2 ] && ! grep -q '^udplite 445 ' "$PO"; then
+		ok "deny * port 445: UDP-Lite to internet:445 denied (v4, v6), to :446 let out"
+	else
+		not_ok "deny * port 445: UDP-Lite to internet:445 denied" "received: $(cat "$PO")"
+	fi
+	n=$(rule_counter host "user:out:DenyAnySmbOut")
+	if [ "${n:-0}" -ge 2 ]; then ok "deny * port 445: its counter counts the UDP-Lite datagrams ($n)"
+	else not_ok "deny * port 445: its counter counts the UDP-Lite datagrams" "counter: '$n'"; fi
+
+else
+	not_ok "deny * port 445: policy or listener" "$(cat "$PO.ready")"
+fi
+
+# Neighbour discovery is accepted before every policy rule: kept to the link
+# (hop limit 255, link-local or link multicast destinations) and, to other
+# addresses, to the size of a real solicitation or advertisement.  With
+# approved-only outbound, a raw socket could send any amount of data to any
+# Internet host as ND before a review.
+if check_apply "apply out-approved.yaml (nd)" host "$DATA/out-approved.yaml"; then
+	expect_allowed "nd: host -> vnet peer tcp 8443 (v6: neighbour discovery works)" host tcp $VNET6 8443
+	expect_allowed "nd: host -> Storage.EastUS:443 (v6, on this test link)" host tcp $STORAGE6 443
+	checks_wait
+	: >"$PO"
+	nsx host $PP icmpv6 $INET6 136 255 200	# a 200-byte advertisement
+	nsx host $PP icmpv6 $INET6 135 255 200	# a 200-byte solicitation
+	nsx host $PP icmpv6 $INET6 136 64 32	# hop limit 64: not ND
+	nsx host $PP icmpv6 $INET6 135 255 32	# a real solicitation's size (NUD)
+	wait_until 3 grep -q '^icmpv6 135 .* 32$' "$PO"
+	if grep -q '^icmpv6 135 .* 32$' "$PO" && ! grep -qE '^icmpv6 13[56] .* 200$' "$PO" &&
+		! grep -q '^icmpv6 136 .* 32$' "$PO"; then
+		ok "nd: 200-byte ND messages and hop limit 64 to an internet host denied, a 32-byte solicitation let out"
+	else
+		not_ok "nd: ND to an internet host kept to its size and hop limit" "received: $(cat "$PO")"
+	fi
+fi
+
 live_finish

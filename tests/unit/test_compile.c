@@ -271,8 +271,8 @@ static void test_example_counts(void **state)
 
 	(void)state;
 	assert_int_equal(c->nsets, 23);
-	assert_int_equal(c->nelements, 71);
-	assert_int_equal(c->nrules, 62);
+	assert_int_equal(c->nelements, 74);
+	assert_int_equal(c->nrules, 64);
 	/* one note (the fqdn rule), no warning */
 	assert_int_equal(d.n, 1);
 	assert_int_equal(d.warnings, 0);
@@ -516,6 +516,56 @@ static void test_json(void **state)
 }
 
 /* ---- options ----------------------------------------------------------- */
+
+/* The DNS queue rule takes answers only from where the resolver is: not lo
+ * unless a resolver is on this host, never a container's interface (a
+ * forged answer over lo, or a container spoofing the resolver, opened any
+ * address for a name before a review). */
+static void test_dns_queue_ifaces(void **state)
+{
+	static const char policy[] =
+		"version: 1\nworkspace: dnsq\n"
+		"forward: {interfaces: [ctr0, docker0]}\n"
+		"managed_network:\n  isolation_mode: allow_only_approved_outbound\n"
+		"  outbound_rules:\n    - {name: app, type: fqdn, destination: app.test.example}\n";
+	static const char tags[] = "{\"changeNumber\": 1, \"values\": []}";
+	struct prefix res[3];
+	char err[256];
+	struct tagdb *db = tagdb_load_buffer("t.json", tags, strlen(tags), err, sizeof(err));
+	struct policy *p = NULL;
+	struct diags d = { 0 };
+	struct compiled *c = NULL;
+	struct compile_opts o;
+
+	(void)state;
+	assert_non_null(db);
+	assert_int_equal(prefix_parse("10.0.1.53", &res[0], NULL, err, sizeof(err)), 0);
+	assert_int_equal(prefix_parse("127.0.0.53", &res[1], NULL, err, sizeof(err)), 0);
+	assert_int_equal(prefix_parse("fd00:10::53", &res[2], NULL, err, sizeof(err)), 0);
+	assert_int_equal(policy_parse_buffer("p.yaml", policy, strlen(policy), &p, &d), 0);
+	assert_int_equal(policy_resolve(p, db, &d), 0);
+	compile_opts_default(&o);
+	/* IPv4: a resolver on this host (127.0.0.53) answers over lo; IPv6: not */
+	o.resolvers = res;
+	o.nresolvers = 3;
+	assert_int_equal(compile_policy(p, db, &o, &c, &d), 0);
+	assert_non_null(strstr(c->nft, "iifname != { \"ctr0\", \"docker0\" } ct state established "
+				       "ct direction reply ip saddr @dns_resolvers_v4 "));
+	assert_non_null(strstr(c->nft, "iifname != { \"lo\", \"ctr0\", \"docker0\" } ct state established "
+				       "ct direction reply ip6 saddr @dns_resolvers_v6 "));
+	compiled_free(c);
+	/* without the loopback resolver IPv4 answers are refused on lo too */
+	o.nresolvers = 1;
+	c = NULL;
+	assert_int_equal(compile_policy(p, db, &o, &c, &d), 0);
+	assert_non_null(strstr(c->nft, "iifname != { \"lo\", \"ctr0\", \"docker0\" } ct state established "
+				       "ct direction reply ip saddr @dns_resolvers_v4 "));
+	assert_null(strstr(c->nft, "dns_resolvers_v6"));
+	compiled_free(c);
+	policy_free(p);
+	diags_clear(&d);
+	tagdb_free(db);
+}
 
 static void test_options(void **state)
 {
@@ -973,6 +1023,7 @@ int main(void)
 		cmocka_unit_test(test_nsg_order),
 		cmocka_unit_test(test_json),
 		cmocka_unit_test(test_options),
+		cmocka_unit_test(test_dns_queue_ifaces),
 		cmocka_unit_test(test_diag_empty_tag),
 		cmocka_unit_test(test_diag_empty_deny),
 		cmocka_unit_test(test_diag_unreached),

@@ -1171,6 +1171,34 @@ static void test_unsupported(void **state)
 	assert_null(vm_load(rs, err, sizeof(err)));
 	assert_string_equal(err, "chain pre: chain type 'nat' is not supported");
 	ruleset_free(rs);
+	/* chains pcap-replay would never run (nft_do_chain at those hooks) are
+	 * refused, not loaded and skipped: prerouting, postrouting, and output
+	 * before conntrack (nf_conntrack_proto.c: NF_IP_PRI_CONNTRACK -200) */
+	static const struct { const char *table, *msg; } hooks[] = {
+		{ "table inet t { chain pre { type filter hook prerouting priority 0; udp dport 5 drop; }\n}\n",
+		  "chain pre: hook prerouting is not supported (only input, output and forward; there only counters and meta nftrace set)" },
+		{ "table inet t { chain post { type filter hook postrouting priority 0; udp dport 6 drop; }\n}\n",
+		  "chain post: hook postrouting is not supported (only input, output and forward; there only counters and meta nftrace set)" },
+		{ "table inet t { chain pre { type filter hook prerouting priority 0; policy drop; counter; }\n}\n",
+		  "chain pre: hook prerouting is not supported (only input, output and forward; there only counters and meta nftrace set)" },
+		{ "table inet t { chain post { type filter hook postrouting priority 0; meta mark set 1; }\n}\n",
+		  "chain post: hook postrouting is not supported (only input, output and forward; there only counters and meta nftrace set)" },
+		{ "table inet t { chain raw { type filter hook output priority -300; udp dport 6 drop; }\n}\n",
+		  "chain raw: priority -300 at hook output is not supported (at or before conntrack's -200)" },
+	};
+	for (size_t i = 0; i < sizeof(hooks) / sizeof(*hooks); i++) {
+		rs = kernel_ruleset(hooks[i].table);
+		assert_null(vm_load(rs, err, sizeof(err)));
+		assert_string_equal(err, hooks[i].msg);
+		ruleset_free(rs);
+	}
+	/* output after conntrack and input at any priority load */
+	rs = kernel_ruleset("table inet t { chain out { type filter hook output priority -150; }\n"
+			    " chain in { type filter hook input priority -300; }\n}\n");
+	tvm = vm_load(rs, err, sizeof(err));
+	assert_non_null(tvm);
+	vm_free(tvm);
+	ruleset_free(rs);
 }
 
 /* ruleset_save / ruleset_load_file: same bytes back, same verdicts; broken

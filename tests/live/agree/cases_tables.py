@@ -1,0 +1,76 @@
+#!/usr/bin/env python3
+"""Writes the captures of tests/data/agree/ that t_agree plays under hand-written
+tables (saved dumps) found by an evaluator-against-kernel hunt on 2026-11-30:
+
+  inner.pcap (under inner.nft): @ih loads on GRE version 0 (plain, with a key),
+      version 1 (PPTP: the kernel finds no inner header), IPIP and IPv4 in
+      IPv6, 6in4 (no inner header), UDP and TCP -- nft_payload.c
+      __nft_payload_inner_offset()
+  ll-out.pcap (under ll-out.nft): @ll loads on packets the host sends, which
+      have no MAC header at output (nft_payload_eval: skb_mac_header_was_set)
+  rst-close.pcap (under rst-close.nft): a data segment rejected with a TCP
+      reset sets its connection closing (nf_send_reset -> nf_ct_set_closing ->
+      nf_conntrack_tcp_set_closing: CLOSE, 10 s); the next segment, 1 s
+      later, finds the entry in CLOSE (the tracker states are read back
+      after every packet).  Before the fix the entry stayed ESTABLISHED.
+
+    cases_tables.py OUTDIR
+
+Re-running it rewrites the same bytes.
+"""
+import os
+import struct
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from gen import Pcap, eth, ip4, ip6, udp, tcp
+
+H4, H6 = "10.0.1.4", "fd00:10::4"
+
+
+def inner():
+    c = Pcap()
+    inner4 = ip4("192.0.2.100", "192.0.2.101", 17, udp(1, 2, b"in"))
+    inner6 = ip6("2001:db8::100", "2001:db8::101", 17, udp(1, 2, b"in"))
+    gre0 = struct.pack("!HH", 0x0000, 0x0800) + inner4
+    gre0k = struct.pack("!HHI", 0x2000, 0x0800, 7) + inner4
+    gre0cks = struct.pack("!HHHHII", 0xb000, 0x0800, 0, 0, 7, 9) + inner4  # C, K, S
+    gre1 = struct.pack("!HHHH", 0x2001, 0x880b, len(inner4), 5) + struct.pack("!I", 1) + inner4
+    for l4 in (gre0, gre0k, gre0cks, gre1):
+        c.add(eth(ip4("192.0.2.5", H4, 47, l4, csum_l4=False), True))
+        c.add(eth(ip6("2001:db8::5", H6, 47, l4, csum_l4=False), True))
+    c.add(eth(ip4("192.0.2.6", H4, 4, inner4, csum_l4=False), True))     # IPIP
+    c.add(eth(ip6("2001:db8::6", H6, 4, inner4, csum_l4=False), True))   # IPv4 in IPv6
+    c.add(eth(ip4("192.0.2.6", H4, 41, inner6, csum_l4=False), True))    # 6in4
+    c.add(eth(ip4("192.0.2.7", H4, 17, udp(5000, 53, b"hi")), True))
+    c.add(eth(ip4("192.0.2.7", H4, 6, tcp(5000, 80, 1, 0, 0x18, payload=b"hi")), True))
+    return c
+
+
+def ll_out():
+    c = Pcap()
+    c.add(eth(ip4(H4, "192.0.2.5", 17, udp(5000, 53, b"q")), False))
+    c.add(eth(ip6(H6, "2001:db8::5", 17, udp(5000, 53, b"q")), False))
+    return c
+
+
+def rst_close():
+    c = Pcap()
+    for v6, peer, host in ((False, "192.0.2.5", H4), (True, "2001:db8::5", H6)):
+        def ipx(s, d, l4):
+            return ip6(s, d, 6, l4) if v6 else ip4(s, d, 6, l4)
+        a, b = 1000, 5000
+        c.add(eth(ipx(peer, host, tcp(40001, 80, a, 0, 0x02)), True))
+        c.add(eth(ipx(host, peer, tcp(80, 40001, b, a + 1, 0x12)), False))
+        c.add(eth(ipx(peer, host, tcp(40001, 80, a + 1, b + 1, 0x10)), True))
+        c.add(eth(ipx(peer, host, tcp(40001, 80, a + 1, b + 1, 0x18, payload=b"hello")), True))
+        c.add(eth(ipx(peer, host, tcp(40001, 80, a + 1, b + 1, 0x10)), True), gap=1.0)
+    return c
+
+
+if __name__ == "__main__":
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    inner().write(os.path.join(out, "inner.pcap"))
+    ll_out().write(os.path.join(out, "ll-out.pcap"))
+    rst_close().write(os.path.join(out, "rst-close.pcap"))
