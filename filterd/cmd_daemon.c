@@ -390,6 +390,8 @@ int apply_via_daemon(const char *path, unsigned confirm_within, bool force)
 	       json_integer_value(json_object_get(ans, "elements")),
 	       json_real_value(json_object_get(ans, "ms")));
 	printf("%s\n", apply_conn_note(json_is_true(json_object_get(ans, "hbi"))));
+	if (json_is_string(json_object_get(ans, "warning")))
+		fprintf(stderr, "filterctl: warning: %s\n", json_string_value(json_object_get(ans, "warning")));
 	if (json_object_get(ans, "no_window"))
 		printf("no confirmation window: %s\n", json_string_value(json_object_get(ans, "no_window")));
 	else if (confirm_within)

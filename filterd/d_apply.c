@@ -5,6 +5,7 @@
 #include "fsutil.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <linux/netfilter.h>
 #include <fcntl.h>
@@ -239,11 +240,49 @@ static json_t *load_json(struct daemon *d, const char *name)
 	return j;
 }
 
+/* A state file that is there but cannot be read as a JSON object (cut
+ * short, emptied, garbage, unreadable): *bad, logged (once a file while it
+ * stays bad).  A latch file in that state is taken as set, at its
+ * strictest: a damaged hbi.json or isolation.json read as "nothing latched"
+ * let a lower policy in (a review's finding). */
+static json_t *load_state_json(struct daemon *d, const char *name, bool *bad, bool *warned,
+				const char *note)
+{
+	char *p = state_path(d, name);
+	json_error_t je;
+	json_t *j = NULL;
+	struct stat st;
+
+	*bad = false;
+	if (!p) {
+		*bad = true;
+		return NULL;
+	}
+	j = json_load_file(p, 0, &je);
+	if (j && !json_is_object(j)) {
+		json_decref(j);
+		j = NULL;
+		snprintf(je.text, sizeof(je.text), "not a JSON object");
+	}
+	if (!j && (stat(p, &st) == 0 || errno != ENOENT))
+		*bad = true;
+	if (*bad && !*warned)
+		dlog("event=state-unreadable file=%s error=\"%s\" note=\"%s\"", p, je.text, note);
+	*warned = *bad;
+	free(p);
+	return j;
+}
+
+static bool hbi_warned, iso_warned;
+#define LATCH_NOTE "the latch is taken as set, at its strictest, until an owner repairs or clears it"
+#define HBI_UNREADABLE "(hbi.json unreadable)"
+
 bool hbi_is_locked(struct daemon *d, const char *workspace)
 {
-	json_t *j = load_json(d, "hbi.json"), *v;
+	bool bad;
+	json_t *j = load_state_json(d, "hbi.json", &bad, &hbi_warned, LATCH_NOTE), *v;
 	size_t i;
-	bool found = false;
+	bool found = bad;
 
 	json_array_foreach(json_object_get(j, "workspaces"), i, v)
 		if (json_is_string(v) && strcmp(json_string_value(v), workspace) == 0)
@@ -256,10 +295,15 @@ bool hbi_is_locked(struct daemon *d, const char *workspace)
  * is, else the first -- or NULL when none is. */
 static const char *hbi_latched(struct daemon *d, const char *workspace, char *out, size_t n)
 {
-	json_t *j = load_json(d, "hbi.json"), *v;
+	bool bad;
+	json_t *j = load_state_json(d, "hbi.json", &bad, &hbi_warned, LATCH_NOTE), *v;
 	const char *found = NULL;
 	size_t i;
 
+	if (bad) {
+		snprintf(out, n, "%s", HBI_UNREADABLE);
+		return out;
+	}
 	json_array_foreach(json_object_get(j, "workspaces"), i, v) {
 		if (!json_is_string(v))
 			continue;
@@ -292,9 +336,17 @@ static int iso_from_name(const char *m)
  * forces it, which sets the latch to that mode.  -1: nothing latched. */
 static int iso_latched(struct daemon *d, char *ws, size_t n)
 {
-	json_t *j = load_json(d, "isolation.json");
-	int r = iso_from_name(json_string_value(json_object_get(j, "isolation_mode")));
+	bool bad;
+	json_t *j = load_state_json(d, "isolation.json", &bad, &iso_warned, LATCH_NOTE);
+	const char *m = json_string_value(json_object_get(j, "isolation_mode"));
+	int r = iso_from_name(m);
 
+	if (bad || (j && r < 0)) {
+		/* damaged, or a mode this version does not know: the strictest */
+		snprintf(ws, n, "(isolation.json unreadable)");
+		json_decref(j);
+		return ISO_ALLOW_ONLY_APPROVED;
+	}
 	snprintf(ws, n, "%s", json_string_value(json_object_get(j, "workspace")) ?: "");
 	json_decref(j);
 	return r;
@@ -309,22 +361,27 @@ const char *isolation_latched(struct daemon *d)
 }
 
 /* Raises the latch to iso (lower: an owner's --force, sets it to iso). */
-static void iso_lock(struct daemon *d, int iso, const char *ws, bool lower)
+static int iso_lock(struct daemon *d, int iso, const char *ws, bool lower)
 {
 	char cur[256];
-	int r = iso_latched(d, cur, sizeof(cur));
+	int r = iso_latched(d, cur, sizeof(cur)), ret = 0;
 	json_t *j;
 
 	if (iso < 0 || iso == r || (iso < r && !lower))
-		return;
+		return 0;
 	j = json_pack("{s:s,s:s}", "isolation_mode", isolation_name((enum isolation)iso),
 		      "workspace", ws);
-	if (!j || save_json(d, "isolation.json", j) < 0)
-		dlog("event=state-write-failed what=isolation-latch error=\"%s\"", strerror(errno));
-	else
+	if (!j || save_json(d, "isolation.json", j) < 0) {
+		int e = errno;
+		dlog("event=state-write-failed what=isolation-latch error=\"%s\"", strerror(e));
+		errno = e;
+		ret = -1;
+	} else {
 		dlog("event=isolation-latched isolation_mode=%s workspace=\"%s\"%s",
 		     isolation_name((enum isolation)iso), ws, iso < r ? " forced=lower" : "");
+	}
 	json_decref(j);
+	return ret;
 }
 
 /* Writes j (borrowed) as state_dir/name, atomically, mode 0600. */
@@ -359,6 +416,8 @@ static int hbi_lock(struct daemon *d, const char *workspace)
 	json_t *list = json_object_get(j, "workspaces");
 	int ret;
 
+	/* (a damaged hbi.json is locked for every workspace: not rewritten
+	 * with this one alone, which would unlatch the others) */
 	if (hbi_is_locked(d, workspace)) {
 		json_decref(j);
 		return 0;
@@ -387,6 +446,19 @@ int hbi_clear(struct daemon *d, const char *workspace)
 }
 
 /* ---- state ------------------------------------------------------------- */
+
+/* Test hook for tests/live/t_daemon.sh: with FILTERD_FAULT=kill-between-writes
+ * filterd kills itself (SIGKILL, as a power cut would) between the state
+ * record and the policy file of an apply that writes both, whichever goes
+ * first: a restart must find no unconfirmed policy in force without its
+ * window, and no rolled-back one in the file. */
+static void state_fault_point(const char *point)
+{
+	const char *f = getenv("FILTERD_FAULT");
+
+	if (f && strcmp(f, point) == 0)
+		raise(SIGKILL);
+}
 
 static json_t *applied_json(const struct applied *a)
 {
@@ -419,6 +491,9 @@ int daemon_save_state(struct daemon *d)
 		json_object_set_new(root, "previous", applied_json(&d->prev));
 	json_object_set_new(root, "pending_until", json_integer(d->pending ? pending_until_wall(d) : 0));
 	if (d->pending) {
+		long long left = pending_left(d);
+
+		json_object_set_new(root, "pending_left_s", json_integer(left > 0 ? left : 0));
 		json_object_set_new(root, "pending_sha256", jtext(d->pending_sha256));
 		json_object_set_new(root, "pending_by", jtext(d->pending_by));
 	}
@@ -471,7 +546,10 @@ static void applied_from_json(struct daemon *d, json_t *j, const char *file, str
 
 int daemon_load_state(struct daemon *d)
 {
-	json_t *j = load_json(d, "state.json");
+	static bool warned;
+	bool bad;
+	json_t *j = load_state_json(d, "state.json", &bad, &warned,
+				    "no confirmation window nor rollback target is resumed; the policy file is applied");
 
 	if (!j)
 		return 0;
@@ -485,9 +563,18 @@ int daemon_load_state(struct daemon *d)
 	const char *psha = json_string_value(json_object_get(j, "pending_sha256"));
 
 	if (until > 0 && psha && d->have_prev) {
+		json_int_t len = json_integer_value(json_object_get(j, "pending_left_s"));
+		time_t left = (time_t)until - time(NULL);
+
+		/* what was left of it, on this boot's clock -- never more than
+		 * the window was long (at most 86400 s): a wall clock stepped
+		 * back while filterd was down stretched a 60 s window to years */
+		if (len <= 0 || len > 86400)
+			len = 86400;
+		if (left > (time_t)len)
+			left = (time_t)len;
 		d->pending = true;
-		/* what was left of it, on this boot's clock */
-		d->pending_deadline = mono_now() + ((time_t)until - time(NULL));
+		d->pending_deadline = mono_now() + left;
 		snprintf(d->pending_sha256, sizeof(d->pending_sha256), "%s", psha);
 		snprintf(d->pending_by, sizeof(d->pending_by), "%s",
 			 json_string_value(json_object_get(j, "pending_by")) ?: "?");
@@ -613,7 +700,11 @@ int daemon_apply(struct daemon *d, const struct apply_req *rq, struct apply_res 
 	char latched[256];
 
 	if (!pol->hbi_workspace && hbi_latched(d, pol->workspace, latched, sizeof(latched))) {
-		if (strcmp(latched, pol->workspace) == 0)
+		if (strcmp(latched, HBI_UNREADABLE) == 0)
+			set_error(res, "%s: %s/hbi.json cannot be read: the hbi latch is taken as set, and "
+				  "a policy without hbi_workspace is refused until an owner repairs the file or "
+				  "clears it (filterctl hbi-clear WORKSPACE)", name, d->cfg.state_dir);
+		else if (strcmp(latched, pol->workspace) == 0)
 			set_error(res, "%s: workspace '%s' was applied with hbi_workspace: true on this host; "
 				  "a policy without it is refused (hbi cannot be turned off; state in %s/hbi.json)",
 				  name, pol->workspace, d->cfg.state_dir);
@@ -686,7 +777,15 @@ int daemon_apply(struct daemon *d, const struct apply_req *rq, struct apply_res 
 		d->cur.tags_change = d->tags->change_number;
 		goto remembered;
 	}
-	if (d->cur.text && strcmp(d->cur.sha256, sha) != 0 && d->pending && d->have_prev) {
+	if (rq->rolls_back_unconfirmed) {
+		/* a rollback of the unconfirmed policy: it is no rollback
+		 * target, and the policy it goes back to is in force now (one
+		 * state record: a crash between two left the rejected policy
+		 * as the target, a review's finding) */
+		applied_free(&d->cur);
+		applied_free(&d->prev);
+		d->have_prev = false;
+	} else if (d->cur.text && strcmp(d->cur.sha256, sha) != 0 && d->pending && d->have_prev) {
 		/* the policy in force was never confirmed: the rollback target
 		 * stays the last confirmed one (a reload or a plain apply in the
 		 * window used to make the unconfirmed policy the target) */
@@ -719,12 +818,6 @@ remembered:
 	d->current = comp;
 	comp = NULL;
 	fqdn_policy_applied(d);
-	/* what a client applied becomes the policy file, whatever name it gave
-	 * (a client naming its policy as the configured path used to skip the
-	 * write: the file kept the old policy and the next reload reverted) */
-	if (rq->write_policy && write_atomic(d->cfg.policy, text, len, 0644) < 0)
-		dlog("event=policy-write-failed file=%s error=\"%s\" note=\"applied policy is in force; the file on disk is older\"",
-		     d->cfg.policy, strerror(errno));
 	/* a window needs something to roll back to, and something to guard:
 	 * not a first policy (its rollback failed every second, each failure
 	 * audited, forever) and not the policy already in force (the window
@@ -743,18 +836,71 @@ remembered:
 	 * window -- asked for or not (a first hbi policy applied with
 	 * --confirm-within got no window and no latch) -- or confirmed (a
 	 * pending one latched at once, and its own rollback was then refused) */
-	if (pol->hbi_workspace && !d->pending && hbi_lock(d, pol->workspace) < 0)
+	if (pol->hbi_workspace && !d->pending && hbi_lock(d, pol->workspace) < 0) {
 		dlog("event=state-write-failed what=hbi-latch error=\"%s\"", strerror(errno));
+		snprintf(res->state_warning, sizeof(res->state_warning),
+			 "the hbi latch could not be recorded in %s/hbi.json (%s): a policy without "
+			 "hbi_workspace would not be refused", d->cfg.state_dir, strerror(errno));
+	}
 	/* the isolation latch likewise; an owner's --force lowers it at once */
-	if (!d->pending || rq->force_latch)
-		iso_lock(d, (int)pol->isolation, pol->workspace, rq->force_latch);
+	if ((!d->pending || rq->force_latch) &&
+	    iso_lock(d, (int)pol->isolation, pol->workspace, rq->force_latch) < 0)
+		snprintf(res->state_warning, sizeof(res->state_warning),
+			 "the isolation latch could not be recorded in %s/isolation.json (%s): a lower "
+			 "isolation_mode would not be refused", d->cfg.state_dir, strerror(errno));
 	if (d->pending && !rq->startup)
 		/* whatever is in force during a window is unconfirmed (a reload
 		 * in the window too): what a restart must resume or roll back.
 		 * Not the start-up apply: a policy file edited while filterd was
 		 * down is no unconfirmed policy (it was, and was rolled back) */
 		snprintf(d->pending_sha256, sizeof(d->pending_sha256), "%s", d->cur.sha256);
-	daemon_save_state(d);
+	/* The tags in force kept beside the policy in force (a start whose
+	 * files are refused and that finds no table falls back to both,
+	 * filterd.c) -- before state.json, which names their changeNumber (a
+	 * crash between them left a record the fallback then refused). */
+	if (d->tags_raw) {
+		char *tp = state_path(d, STATE_TAGS);
+
+		/* (not onto itself: the fallback read it from there) */
+		if (!tp || (strcmp(tp, d->cfg.tags) != 0 &&
+			    write_atomic(tp, d->tags_raw, d->tags_raw_len, 0600) < 0))
+			dlog("event=state-write-failed what=tags error=\"%s\"", strerror(errno));
+		free(tp);
+	}
+	/* What a client applied becomes the policy file, whatever name it gave
+	 * (a client naming its policy as the configured path used to skip the
+	 * write: the file kept the old policy and the next reload reverted).
+	 * The file is what a restart applies, so the order matters: in a
+	 * window the record that the policy is unconfirmed goes first (a crash
+	 * between the two used to leave it in force, unconfirmed, with no
+	 * window: a review's finding), and when that record cannot be written
+	 * the file keeps the previous policy (a restart rolls back); otherwise
+	 * (a rollback too) the file goes first, so that no record says a
+	 * rolled-back policy is gone while the file still holds it. */
+	bool state_ok;
+
+	if (d->pending) {
+		state_ok = daemon_save_state(d) == 0;
+		if (rq->write_policy)
+			state_fault_point("kill-between-writes");
+		if (rq->write_policy && !state_ok)
+			dlog("event=policy-write-skipped file=%s note=\"the confirmation window could not be recorded: the file keeps the previous policy, which a restart applies\"",
+			     d->cfg.policy);
+		else if (rq->write_policy && write_atomic(d->cfg.policy, text, len, 0644) < 0)
+			dlog("event=policy-write-failed file=%s error=\"%s\" note=\"applied policy is in force; the file on disk is older\"",
+			     d->cfg.policy, strerror(errno));
+	} else {
+		if (rq->write_policy && write_atomic(d->cfg.policy, text, len, 0644) < 0)
+			dlog("event=policy-write-failed file=%s error=\"%s\" note=\"applied policy is in force; the file on disk is older\"",
+			     d->cfg.policy, strerror(errno));
+		if (rq->write_policy)
+			state_fault_point("kill-between-writes");
+		state_ok = daemon_save_state(d) == 0;
+	}
+	if (!state_ok && !res->state_warning[0])
+		snprintf(res->state_warning, sizeof(res->state_warning),
+			 "the state could not be recorded in %s (%s)%s", d->cfg.state_dir, strerror(errno),
+			 d->pending ? ": a restart rolls back to the previous policy" : "");
 	d->n_applies += res->applied;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	res->ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;
@@ -806,18 +952,6 @@ out:
 	diags_clear(&dg);
 	free(filebuf);
 	if (d->tags_raw) {
-		/* the tags in force kept beside the policy in force: a start
-		 * whose files are refused and that finds no table (a reboot)
-		 * falls back to both (filterd.c) */
-		if (ret == 0) {
-			char *p = state_path(d, STATE_TAGS);
-
-			/* (not onto itself: the fallback read it from there) */
-			if (!p || (strcmp(p, d->cfg.tags) != 0 &&
-				   write_atomic(p, d->tags_raw, d->tags_raw_len, 0600) < 0))
-				dlog("event=state-write-failed what=tags error=\"%s\"", strerror(errno));
-			free(p);
-		}
 		free(d->tags_raw);
 		d->tags_raw = NULL;
 	}
@@ -835,14 +969,20 @@ out:
 	return ret;
 }
 
-void daemon_pending_end(struct daemon *d)
+int daemon_pending_end(struct daemon *d)
 {
+	int ret = 0;
+
 	d->pending = false;
-	if (d->cur.text && d->cur.hbi && hbi_lock(d, d->cur.workspace) < 0)
+	if (d->cur.text && d->cur.hbi && hbi_lock(d, d->cur.workspace) < 0) {
 		dlog("event=state-write-failed what=hbi-latch error=\"%s\"", strerror(errno));
-	if (d->cur.text)
-		iso_lock(d, d->cur.isolation, d->cur.workspace, false);
-	daemon_save_state(d);
+		ret = -1;
+	}
+	if (d->cur.text && iso_lock(d, d->cur.isolation, d->cur.workspace, false) < 0)
+		ret = -1;
+	if (daemon_save_state(d) < 0)
+		ret = -1;
+	return ret;
 }
 
 void daemon_confirm_timeout(struct daemon *d, const char *via, const char *why,
@@ -935,26 +1075,18 @@ int daemon_rollback(struct daemon *d, const struct actor *who, const char *why,
 		return -1;
 	}
 	memcpy(text, d->prev.text, d->prev.len + 1);
+	/* The policy file must hold what is in force, whatever name it came
+	 * from (write_policy: daemon_apply writes it, before the state). */
+	bool was_pending = d->pending;
 	struct apply_req rq = {
 		.text = text, .len = d->prev.len, .name = name, .who = who,
-		.write_policy = true, .force_tags = true,
+		.write_policy = true, .force_tags = true, .rolls_back_unconfirmed = was_pending,
 	};
-	/* The policy file must hold what is in force, whatever name it came from. */
-	bool was_pending = d->pending;
 
 	d->pending = false;
 	int ret = daemon_apply(d, &rq, res);
 	if (ret == 0) {
-		if (write_atomic(d->cfg.policy, text, rq.len, 0644) < 0)
-			dlog("event=policy-write-failed file=%s error=\"%s\"", d->cfg.policy, strerror(errno));
 		d->n_rollbacks++;
-		if (was_pending) {
-			/* the policy rolled back was never confirmed: it is no
-			 * rollback target (daemon_apply made it the previous one) */
-			applied_free(&d->prev);
-			d->have_prev = false;
-		}
-		daemon_save_state(d);
 		dlog("event=rolled-back reason=\"%s\" to_sha256=%.16s", why, d->cur.sha256);
 	} else if (was_pending) {
 		/* the unconfirmed policy is still in force: the window stays open
@@ -1098,8 +1230,21 @@ int roles_save(struct daemon *d)
 void roles_load(struct daemon *d)
 {
 	static const char *names[3] = { "reader", "contributor", "owner" };
-	json_t *j = load_json(d, "roles.json");
+	static bool warned;
+	bool bad;
+	json_t *j = load_state_json(d, "roles.json", &bad, &warned,
+				    "readers and contributors have no role until an owner sets the roles again (filterctl roles set); owners as the configuration file says");
 
+	if (bad) {
+		/* A damaged roles.json is no reason to hand back the rights of
+		 * the configuration file that an owner took away (it did, a
+		 * review's finding): readers and contributors get none. */
+		for (int i = 0; i < 2; i++) {
+			free(d->cfg.roles[i]);
+			d->cfg.roles[i] = strdup("");
+		}
+		return;
+	}
 	if (!j)
 		return;
 	for (int i = 0; i < 3; i++) {

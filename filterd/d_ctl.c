@@ -812,6 +812,8 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 			    rc == 0 ? (res.window ? "pending confirmation" : "") : res.error,
 			    rc == 0 ? &d->cur : NULL, res.ms);
 		json_t *a = apply_answer(d, &res, rc);
+		if (rc == 0 && res.state_warning[0])
+			json_object_set_new(a, "warning", jtext(res.state_warning));
 		if (rc == 0 && res.window)
 			json_object_set_new(a, "confirm_within", json_integer(rq.confirm_within));
 		else if (rc == 0 && res.no_window) {
@@ -839,7 +841,19 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 					 "too late: the confirmation window has ended; filterd rolled back "
 					 "to the previous policy (filterctl status says what is in force)");
 		}
-		daemon_pending_end(d);	/* an hbi policy latches once it is confirmed */
+		if (daemon_pending_end(d) < 0) {	/* an hbi policy latches once it is confirmed */
+			/* answered ok, a restart then rolled the confirmed policy
+			 * back (a review's finding): the window stays open */
+			char msg[600];
+
+			snprintf(msg, sizeof(msg), "the confirmation could not be recorded in %s (%s): "
+				 "the window stays open (%lld s left); free the state directory and "
+				 "confirm again", d->cfg.state_dir, strerror(errno),
+				 pending_left(d) > 0 ? pending_left(d) : 0);
+			d->pending = true;
+			audit_write(d, &c->who, op, "failed", msg, NULL, 0);
+			return json_pack("{s:b,s:s}", "ok", 0, "error", msg);
+		}
 		dlog("event=confirmed sha256=%.16s by=%s", d->cur.sha256, c->who.user);
 		audit_write(d, &c->who, op, "confirmed", "", &d->cur, 0);
 		return json_pack("{s:b}", "ok", 1);

@@ -120,6 +120,8 @@ struct apply_req {
 	bool force_tags;	/* owner: accept an older tags changeNumber */
 	bool force_latch;	/* owner's --force: a lower isolation_mode too */
 	bool write_policy;	/* store the text as cfg.policy on success */
+	bool rolls_back_unconfirmed;	/* a rollback of the policy of a window:
+					 * it becomes no rollback target */
 	bool startup;		/* the start-up apply: a window from state.json is
 				 * judged after it (daemon_resume_pending), not
 				 * taken over by what the policy file holds now */
@@ -132,6 +134,8 @@ struct apply_res {
 	bool window;		/* a confirmation window opened (confirm_within) */
 	const char *no_window;	/* why none opened although asked for, else NULL */
 	char error[2048];	/* first error, "" on success */
+	char state_warning[512];	/* applied, but a latch or the state record
+					 * could not be written: what that means */
 	char *diagnostics;	/* all diagnostics, malloc'd, may be NULL */
 	size_t nadd, ndel, nrules, nsets, nelements;
 	double ms;
@@ -152,7 +156,7 @@ void daemon_resume_pending(struct daemon *d);
 /* The window ends with the policy in force kept (confirmed, or superseded by
  * a plain apply or the policy file at start-up): an hbi policy latches, the
  * state is saved. */
-void daemon_pending_end(struct daemon *d);
+int daemon_pending_end(struct daemon *d);	/* -1: a latch or the state not written */
 /* The window ended unconfirmed: rolls back, logged and audited as done by
  * filterd (via "timer" or "startup"); why is the rollback's reason, note an
  * optional remark on the log line.  daemon_rollback ends the window, or

@@ -717,6 +717,123 @@ EOF
 	fi
 fi
 
+# =====================================================================
+# d7: the state on disk across crashes and faults (a review's findings): a
+# restart never finds an unconfirmed policy in force without its window, nor
+# a rolled-back one as the rollback target; a confirmation that cannot be
+# recorded is no confirmation; damaged latch files are latches at their
+# strictest; a wall clock stepped back does not stretch a window
+# =====================================================================
+ns_add st || { not_ok "state faults: namespace"; live_finish; }
+cp "$T/p1.yaml" "$T/st.yaml"
+cp "$EXTAGS" "$T/st-tags.json"
+chmod 644 "$T/st.yaml" "$T/st-tags.json"
+st_restart() {	# [FAULT]: stops d7 (SIGKILL) if it runs, starts it again
+	[ -n "${PID_d7:-}" ] && kill -9 "$PID_d7" 2>/dev/null && wait "$PID_d7" 2>/dev/null
+	if [ -n "${1:-}" ]; then export FILTERD_FAULT=$1; fi
+	fd_start d7 st "$T/st.yaml" "$T/st-tags.json"
+	local rc=$?
+	unset FILTERD_FAULT
+	return $rc
+}
+st_pending() { ctl d7 status --json | json_get /dev/stdin pending_confirmation.seconds_left; }
+if st_restart kill-between-writes; then
+	# 1. killed between the window's record and the policy file
+	out=$(ctl d7 apply "$T/p2.yaml" --confirm-within 60 2>&1); rc=$?
+	wait "$PID_d7" 2>/dev/null
+	if [ $rc != 0 ] && cmp -s "$T/st.yaml" "$T/p1.yaml" && st_restart &&
+		grep -q 'event=pending-dropped' "$(flog d7)" && wait_until 2 no_rule st AllowInet8080 &&
+		[ "$(st_pending)" = null ]; then
+		ok "state: killed between the window's record and the policy file, a restart puts the confirmed policy back (no unconfirmed one without its window)"
+	else
+		not_ok "state: killed between the window's record and the policy file" "apply: exit $rc: $out" \
+			"$(diff "$T/p1.yaml" "$T/st.yaml" | head -3)" "$(grep -E 'pending|applied' "$(flog d7)" | tail -3)" \
+			"pending: $(st_pending)"
+	fi
+	# 2. killed between the rollback's policy file and its record
+	out=$(ctl d7 apply "$T/p2.yaml" --confirm-within 60 2>&1) &&
+		sha_b=$(ctl d7 status --json | json_get /dev/stdin policy_sha256) &&
+		st_restart kill-between-writes && [ "$(st_pending)" != null ] || out="$out (setup failed)"
+	ctl d7 rollback >/dev/null 2>&1
+	wait "$PID_d7" 2>/dev/null
+	if cmp -s "$T/st.yaml" "$T/p1.yaml" && st_restart && wait_until 2 no_rule st AllowInet8080 &&
+		[ "$(ctl d7 status --json | json_get /dev/stdin previous_policy_sha256)" != "$sha_b" ] &&
+		{ ctl d7 rollback >/dev/null 2>&1; sleep 0.3; no_rule st AllowInet8080; }; then
+		ok "state: killed inside a rollback, a restart keeps the rolled-back policy out (not in force, not the rollback target)"
+	else
+		not_ok "state: killed inside a rollback" "$out" "$(ctl d7 status 2>&1 | head -8)"
+	fi
+	# 3. a confirmation that cannot be recorded is refused; the window stays
+	if ctl d7 apply "$T/p2.yaml" --confirm-within 60 >/dev/null 2>&1; then
+		chattr +i "$T/d7/state"
+		out=$(ctl d7 confirm 2>&1); rc=$?
+		left=$(st_pending)
+		chattr -i "$T/d7/state"
+		out2=$(ctl d7 confirm 2>&1); rc2=$?
+		if [ $rc != 0 ] && grep -q "could not be recorded" <<<"$out" && [ "$left" != null ] &&
+			[ $rc2 = 0 ] && [ "$(st_pending)" = null ]; then
+			ok "state: a confirmation the state directory cannot take is refused, the window stays open; confirmed once it can"
+		else
+			not_ok "state: an unrecordable confirmation" "exit $rc: $out" "left: $left" "then: exit $rc2: $out2"
+		fi
+	else
+		not_ok "state: apply with a window for the confirmation case"
+	fi
+	# 4. a wall clock stepped back while filterd was down: the window keeps
+	# what was left of it, not the years the clock says
+	ctl d7 rollback >/dev/null 2>&1
+	ctl d7 apply "$T/p2.yaml" --confirm-within 30 >/dev/null 2>&1
+	kill -9 "$PID_d7" 2>/dev/null; wait "$PID_d7" 2>/dev/null; PID_d7=
+	"$PY" - "$T/d7/state/state.json" <<'PYEOF'
+import json, sys
+p = sys.argv[1]
+j = json.load(open(p))
+j["pending_until"] += 3 * 365 * 86400
+json.dump(j, open(p, "w"))
+PYEOF
+	if st_restart && left=$(st_pending) && [ "$left" != null ] && [ "$left" -le 30 ]; then
+		ok "state: a window resumed after the wall clock stepped back keeps its 30 s ($left s left)"
+	else
+		not_ok "state: a window resumed after a clock step" "seconds_left: $left"
+	fi
+	ctl d7 confirm >/dev/null 2>&1
+	# 5. damaged latch files are latches at their strictest
+	printf '{"workspaces": [' >"$T/d7/state/hbi.json"
+	out=$(ctl d7 apply "$T/p1.yaml" 2>&1); rc=$?
+	rm -f "$T/d7/state/hbi.json"
+	printf '' >"$T/d7/state/isolation.json"
+	out2=$(ctl d7 apply "$T/p1.yaml" 2>&1); rc2=$?
+	rm -f "$T/d7/state/isolation.json"
+	out3=$(ctl d7 apply "$T/p1.yaml" 2>&1); rc3=$?
+	if [ $rc = 1 ] && grep -q "hbi.json cannot be read: the hbi latch is taken as set" <<<"$out" &&
+		[ $rc2 = 1 ] && grep -q "is lower than allow_only_approved_outbound.*isolation.json unreadable" <<<"$out2" &&
+		[ $rc3 = 0 ] && grep -q "event=state-unreadable file=$T/d7/state/hbi.json" "$(flog d7)" &&
+		grep -q "event=state-unreadable file=$T/d7/state/isolation.json" "$(flog d7)"; then
+		ok "state: a damaged hbi.json or isolation.json refuses a lower policy (logged), a repaired one lets it in"
+	else
+		not_ok "state: damaged latch files" "hbi: exit $rc: $out" "isolation: exit $rc2: $out2" "after: exit $rc3: $out3"
+	fi
+	# 6. a damaged roles.json gives readers and contributors no role
+	printf 'garbage' >"$T/d7/state/roles.json"
+	if st_restart && grep -q "event=state-unreadable file=$T/d7/state/roles.json .*readers and contributors have no role" "$(flog d7)"; then
+		ok "state: a damaged roles.json is said at start (readers and contributors get no role)"
+	else
+		not_ok "state: a damaged roles.json" "$(grep roles "$(flog d7)" | tail -3)"
+	fi
+	# 7. an hbi policy whose latch cannot be written says so to the client
+	pol_text live-st-hbi true >"$T/st-hbi.yaml"
+	chattr +i "$T/d7/state"
+	out=$(ctl d7 apply "$T/st-hbi.yaml" 2>&1); rc=$?
+	chattr -i "$T/d7/state"
+	if [ $rc = 0 ] && grep -q "filterctl: warning: the hbi latch could not be recorded" <<<"$out"; then
+		ok "state: an hbi latch the state directory cannot take is a warning to the client, not silence"
+	else
+		not_ok "state: an unrecordable hbi latch" "exit $rc: $out"
+	fi
+else
+	not_ok "state faults: filterd d7 up"
+fi
+
 # ---- every stderr line of every daemon is one event ------------------------------
 bad=$(cat "$T"/d*/log | grep -Ev '^[0-9T:.-]+Z filterd\[[0-9]+\]: event=[a-z-]+( |$)' | head -5)
 if [ -z "$bad" ]; then ok "log: every stderr line of filterd is one 'event=...' line"
