@@ -2056,8 +2056,7 @@ int compile_policy(const struct policy *p, const struct tagdb *tags,
 		goto oom;
 	add_chain(&c, "input", NF_INET_LOCAL_IN, true);
 	add_chain(&c, "output", NF_INET_LOCAL_OUT, true);
-	if (p->nforward)
-		add_chain(&c, "forward", NF_INET_FORWARD, true);
+	add_chain(&c, "forward", NF_INET_FORWARD, true);
 	add_chain(&c, "inbound", 0, false);
 	add_chain(&c, "outbound", 0, false);
 	add_chain(&c, "managed", 0, false);
@@ -2065,8 +2064,17 @@ int compile_policy(const struct policy *p, const struct tagdb *tags,
 	emit_fqdn_dns(&c);
 	emit_platform(&c, true);
 	emit_platform(&c, false);
-	if (p->nforward)
+	if (p->nforward) {
 		emit_forward(&c);
+	} else {
+		/* Forwarding nobody declared: dropped, logged.  Without a
+		 * forward chain a host that forwards (Docker's bridge, say)
+		 * let its containers past every rule of the policy -- to the
+		 * Internet under approved-only outbound, from it under hbi (a
+		 * review's finding).  forward.interfaces judges them instead. */
+		struct spec s = {0};
+		emit_rule(&c, "forward", &s, ACT_DROP, NULL, CAT_PLATFORM, "fwd", "not-declared");
+	}
 	emit_nsg(&c, DIR_INBOUND);
 	emit_nsg(&c, DIR_OUTBOUND);
 	emit_managed(&c);

@@ -7,8 +7,9 @@
  * Table layout (inet family):
  *   input   base, hook input,   policy drop: platform essentials, then goto inbound
  *   output  base, hook output,  policy drop: platform essentials, then goto outbound
- *   forward base, hook forward (only with forward.interfaces): conntrack, then
- *           oifname {containers} goto inbound, iifname {containers} goto outbound
+ *   forward base, hook forward: with forward.interfaces conntrack, then
+ *           oifname {containers} goto inbound, iifname {containers} goto outbound;
+ *           without, every forwarded packet dropped (platform:fwd:not-declared)
  *   inbound   security_rules (inbound) by priority, NSG inbound defaults
  *   outbound  security_rules (outbound); allow → goto managed; NSG defaults
  *   managed   the managed network: accept, or only approved destinations

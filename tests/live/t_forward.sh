@@ -38,6 +38,18 @@ expect_allowed "no filter: container -> internet tcp 443 (v4)" ctr tcp $INET4 44
 expect_allowed "no filter: container -> vnet peer tcp 22 (v6)" ctr tcp $VNET6 22
 checks_wait
 
+# a policy that declares no forward interfaces: forwarding is dropped (before
+# a review there was no forward chain, and the container got past every rule)
+check_apply "apply out-internet.yaml (no forward interfaces)" host "$DATA/out-internet.yaml"
+expect_denied "undeclared forwarding: container -> internet tcp 443 denied (v4)" ctr tcp $INET4 443
+expect_denied "undeclared forwarding: container -> internet tcp 443 denied (v6)" ctr tcp $INET6 443
+expect_denied "undeclared forwarding: internet -> container tcp 80 denied" peers tcp $CTR4 80 $INET4
+expect_allowed "undeclared forwarding: host -> internet tcp 443 allowed (its own traffic)" host tcp $INET4 443
+checks_wait
+n=$(rule_counter host "platform:fwd:not-declared")
+if [ "${n:-0}" -gt 0 ]; then ok "undeclared forwarding: counted by platform:fwd:not-declared ($n packets)"
+else not_ok "undeclared forwarding: counted by platform:fwd:not-declared" "counter: '$n'"; fi
+
 check_apply "apply forward.yaml" host "$DATA/forward.yaml"
 
 # outbound from the container: security rules, NSG defaults, managed network

@@ -272,7 +272,7 @@ static void test_example_counts(void **state)
 	(void)state;
 	assert_int_equal(c->nsets, 23);
 	assert_int_equal(c->nelements, 74);
-	assert_int_equal(c->nrules, 64);
+	assert_int_equal(c->nrules, 65);
 	/* one note (the fqdn rule), no warning */
 	assert_int_equal(d.n, 1);
 	assert_int_equal(d.warnings, 0);
@@ -429,7 +429,7 @@ static void test_json(void **state)
 	json_error_t je;
 	json_t *root, *sets, *chains, *x;
 	size_t i, k, nrules = 0, named = 0;
-	static const char *const want_chains[] = { "input", "output", "inbound", "outbound", "managed" };
+	static const char *const want_chains[] = { "input", "output", "forward", "inbound", "outbound", "managed" };
 
 	(void)state;
 	assert_non_null(text);
@@ -475,7 +475,7 @@ static void test_json(void **state)
 	json_array_foreach(chains, i, x) {
 		json_t *rules = json_object_get(x, "rules"), *r;
 		assert_string_equal(json_string_value(json_object_get(x, "name")), want_chains[i]);
-		if (i < 2) {
+		if (i < 3) {
 			assert_string_equal(json_string_value(json_object_get(x, "hook")), want_chains[i]);
 			assert_string_equal(json_string_value(json_object_get(x, "policy")), "drop");
 			assert_int_equal(json_integer_value(json_object_get(x, "priority")), 0);
