@@ -527,12 +527,34 @@ static void applied_from_json(struct daemon *d, json_t *j, const char *file, str
 		return;
 	}
 	if (read_file(p, &a->text, &a->len, err, sizeof(err)) < 0) {
+		dlog("event=state-unreadable file=%s error=\"%s\" note=\"%s\"", p, err,
+		     strcmp(file, "previous.yaml") == 0 ?
+		     "no rollback target, no confirmation window is resumed" :
+		     "the policy file is applied as it is");
 		free(p);
+		return;
+	}
+	/* the text must be the one state.json names: an emptied or damaged
+	 * previous.yaml was restored as the rollback target, and every
+	 * rollback then failed blaming the policy file (a review's finding) */
+	char sha[65];
+	const char *want = json_string_value(json_object_get(j, "sha256"));
+
+	sha256_hex(a->text, a->len, sha);
+	if (!want || strcmp(sha, want) != 0) {
+		dlog("event=state-unreadable file=%s error=\"its sha256 %.16s is not the %.16s state.json records\" note=\"%s\"",
+		     p, sha, want ? want : "-", strcmp(file, "previous.yaml") == 0 ?
+		     "no rollback target, no confirmation window is resumed" :
+		     "the policy file is applied as it is");
+		free(p);
+		free(a->text);
+		a->text = NULL;
+		a->len = 0;
 		return;
 	}
 	free(p);
 	a->name = strdup(json_string_value(json_object_get(j, "name")) ?: "");
-	snprintf(a->sha256, sizeof(a->sha256), "%s", json_string_value(json_object_get(j, "sha256")) ?: "");
+	snprintf(a->sha256, sizeof(a->sha256), "%s", want);
 	snprintf(a->workspace, sizeof(a->workspace), "%s",
 		 json_string_value(json_object_get(j, "workspace")) ?: "");
 	a->hbi = json_is_true(json_object_get(j, "hbi"));

@@ -539,9 +539,25 @@ void audit_write(struct daemon *d, const struct actor *who, const char *op,
 		     strerror(errno), line);
 	} else {
 		size_t l = strlen(line);
+		struct stat st;
+		off_t before = fstat(fd, &st) == 0 ? st.st_size : -1;
+		ssize_t w;
+
 		line[l] = '\n';
-		if (write(fd, line, l + 1) != (ssize_t)(l + 1) || fsync(fd) < 0)
+		w = write(fd, line, l + 1);
+		if (w != (ssize_t)(l + 1)) {
+			int e = w < 0 ? errno : ENOSPC;
+
+			/* a record cut short (a full disk) is taken back: the next
+			 * one used to be glued onto it, a line that is no JSON (a
+			 * review's finding); the record goes to the log instead */
+			if (w > 0 && before >= 0 && ftruncate(fd, before) < 0)
+				e = errno;
+			dlog("event=audit-write-failed file=%s error=\"%s\" record=%.*s", d->cfg.audit_log,
+			     strerror(e), (int)l, line);
+		} else if (fsync(fd) < 0) {
 			dlog("event=audit-write-failed file=%s error=\"%s\"", d->cfg.audit_log, strerror(errno));
+		}
 		close(fd);
 	}
 	free(line);

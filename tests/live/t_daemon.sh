@@ -830,6 +830,47 @@ PYEOF
 	else
 		not_ok "state: an unrecordable hbi latch" "exit $rc: $out"
 	fi
+	# 9. an audit record a full disk cuts short is taken back (the next one
+	# used to be glued onto it: a line that is no JSON) and logged instead
+	kill -9 "$PID_d7" 2>/dev/null; wait "$PID_d7" 2>/dev/null; PID_d7=
+	A=$T/d7audit
+	mkdir -p "$A"
+	unshare -m --propagation private bash -c "mount -t tmpfs -o size=16k tmpfs '$A' &&
+		head -c 12000 /dev/zero >'$A/fill' &&
+		exec ip netns exec '$(ns_name st)' '$FILTERD' --policy '$T/st.yaml' --tags '$T/st-tags.json' \
+		--state-dir '$T/d7/state' --socket '$T/d7/sock' --set audit_log='$A/audit.log'" >>"$T/d7/log" 2>&1 &
+	PID_d7=$!
+	_live_pids+=("$PID_d7")
+	if wait_until 10 ctl d7 status; then
+		for i in $(seq 40); do ctl d7 apply "$T/st.yaml" >/dev/null 2>&1; done
+		nsenter -t "$PID_d7" -m cat "$A/audit.log" >"$T/d7audit.copy" 2>/dev/null
+		if grep -q 'event=audit-write-failed .*No space left on device' "$(flog d7)" &&
+			[ -s "$T/d7audit.copy" ] && "$PY" -c '
+import json, sys
+for l in open(sys.argv[1]):
+    json.loads(l)
+' "$T/d7audit.copy" 2>"$T/d7audit.err"; then
+			ok "state: audit records a full disk cuts short are taken back: every line of the audit log is JSON ($(wc -l <"$T/d7audit.copy") records), the rest logged"
+		else
+			not_ok "state: audit log on a full disk" "$(grep audit-write "$(flog d7)" | tail -2)" \
+				"$(cat "$T/d7audit.err")" "$(tail -c 300 "$T/d7audit.copy")"
+		fi
+	else
+		not_ok "state: filterd with its audit log on a small tmpfs" "$(tail -3 "$T/d7/log")"
+	fi
+	kill -9 "$PID_d7" 2>/dev/null; wait "$PID_d7" 2>/dev/null; PID_d7=
+	# 8. an emptied previous.yaml is no rollback target (it was restored,
+	# and every rollback failed blaming the policy file)
+	emptied=$(json_get "$T/d7/state/state.json" previous.sha256)
+	: >"$T/d7/state/previous.yaml"
+	if [ -n "$emptied" ] && [ "$emptied" != null ] && st_restart &&
+		grep -q "event=state-unreadable file=$T/d7/state/previous.yaml error=\"its sha256 .* is not the" "$(flog d7)" &&
+		[ "$(ctl d7 status --json | json_get /dev/stdin previous_policy_sha256)" != "$emptied" ]; then
+		ok "state: an emptied previous.yaml is said at start and is no rollback target"
+	else
+		not_ok "state: an emptied previous.yaml" "$(grep previous "$(flog d7)" | tail -2)" \
+			"emptied: $emptied; previous now: $(ctl d7 status --json | json_get /dev/stdin previous_policy_sha256)"
+	fi
 else
 	not_ok "state faults: filterd d7 up"
 fi
