@@ -9,6 +9,7 @@
 #include <stdarg.h>
 #include <linux/netfilter.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -564,6 +565,45 @@ static void applied_from_json(struct daemon *d, json_t *j, const char *file, str
 	const char *ts = json_string_value(json_object_get(j, "applied_at"));
 	if (ts && strptime(ts, "%Y-%m-%dT%H:%M:%SZ", &tm))
 		a->at = timegm(&tm);
+}
+
+/* Temporaries write_atomic left behind when filterd was killed mid-write
+ * (NAME.tmp.PID; a tags copy is megabytes, on what may be a small state
+ * filesystem): removed at start when their process is gone. */
+void daemon_sweep_temporaries(struct daemon *d)
+{
+	static const char *const names[] = { "state.json", "current.yaml", "previous.yaml",
+					     STATE_TAGS, "hbi.json", "isolation.json", "roles.json" };
+	const size_t n = sizeof(names) / sizeof(*names);
+
+	for (size_t i = 0; i <= n; i++) {
+		char *base = i < n ? state_path(d, names[i]) : strdup(d->cfg.policy);
+		char *pat = NULL;
+		glob_t g;
+
+		if (!base || asprintf(&pat, "%s.tmp.*", base) < 0) {
+			free(base);
+			continue;
+		}
+		if (glob(pat, GLOB_NOSORT, NULL, &g) == 0) {
+			for (size_t k = 0; k < g.gl_pathc; k++) {
+				const char *f = g.gl_pathv[k], *pid = f + strlen(base) + 5;
+				char *end;
+				long v = strtol(pid, &end, 10);
+				struct stat st;
+
+				if (*end || v <= 0 || v == (long)getpid() ||
+				    (kill((pid_t)v, 0) == 0 || errno != ESRCH) ||
+				    lstat(f, &st) < 0 || !S_ISREG(st.st_mode))
+					continue;
+				if (unlink(f) == 0)
+					dlog("event=stale-temporary-removed file=%s", f);
+			}
+			globfree(&g);
+		}
+		free(pat);
+		free(base);
+	}
 }
 
 int daemon_load_state(struct daemon *d)

@@ -145,6 +145,7 @@ void apply_res_free(struct apply_res *r);
 int daemon_rollback(struct daemon *d, const struct actor *who, const char *why,
 		    struct apply_res *res);
 int daemon_load_state(struct daemon *d);
+void daemon_sweep_temporaries(struct daemon *d);
 int daemon_save_state(struct daemon *d);
 bool hbi_is_locked(struct daemon *d, const char *workspace);
 /* The isolation_mode latched on this host (isolation.json), or NULL. */

@@ -490,6 +490,7 @@ int main(int argc, char **argv)
 		     d->cfg.state_dir, err);
 		return release(d, 1);
 	}
+	daemon_sweep_temporaries(d);
 	daemon_load_state(d);
 	roles_load(d);
 

@@ -863,10 +863,19 @@ for l in open(sys.argv[1]):
 	# and every rollback failed blaming the policy file)
 	emptied=$(json_get "$T/d7/state/state.json" previous.sha256)
 	: >"$T/d7/state/previous.yaml"
+	# (and temporaries a kill left behind, of a process that is gone)
+	echo stale >"$T/d7/state/tags.json.tmp.3999999"
+	echo stale >"$T/st.yaml.tmp.3999998"
 	if [ -n "$emptied" ] && [ "$emptied" != null ] && st_restart &&
 		grep -q "event=state-unreadable file=$T/d7/state/previous.yaml error=\"its sha256 .* is not the" "$(flog d7)" &&
 		[ "$(ctl d7 status --json | json_get /dev/stdin previous_policy_sha256)" != "$emptied" ]; then
 		ok "state: an emptied previous.yaml is said at start and is no rollback target"
+		if [ ! -e "$T/d7/state/tags.json.tmp.3999999" ] && [ ! -e "$T/st.yaml.tmp.3999998" ] &&
+			[ "$(grep -c 'event=stale-temporary-removed' "$(flog d7)")" = 2 ]; then
+			ok "state: temporaries a killed filterd left are removed at start (logged)"
+		else
+			not_ok "state: stale temporaries removed" "$(ls "$T/d7/state" "$T" | grep tmp)"
+		fi
 	else
 		not_ok "state: an emptied previous.yaml" "$(grep previous "$(flog d7)" | tail -2)" \
 			"emptied: $emptied; previous now: $(ctl d7 status --json | json_get /dev/stdin previous_policy_sha256)"
