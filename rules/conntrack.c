@@ -448,10 +448,18 @@ static bool hash_reserve(struct ct_table *t)
 /* Hashes a confirmed entry (room was reserved when it was created). */
 static void hash_insert(struct ct_table *t, struct ct_entry *e)
 {
-	for (uint32_t d = 0; d < 2; d++)
+	/* A tuple that is its own reverse (a packet to itself, same address,
+	 * no ports or equal ones): __nf_conntrack_hash_insert() puts the
+	 * reply at the head of the bucket, after the original, so every later
+	 * packet is found as a reply.  Probing finds the first slot put. */
+	bool self = tuple_eq(&e->tuple[0], &e->tuple[1]);
+
+	for (uint32_t i = 0; i < 2; i++) {
+		uint32_t d = self ? 1 - i : i;
 		slot_put(t->slot, t->nslots, (struct ct_slot){
 				 .e = e, .h = e->hash[d], .dir = d & 1,
 				 .user = e->user < (1u << 31) ? (uint32_t)e->user : 0 });
+	}
 	e->prev = t->tail;
 	e->next = NULL;
 	if (t->tail)

@@ -13,6 +13,10 @@ tables (saved dumps) found by an evaluator-against-kernel hunt on 2026-11-30:
       nf_conntrack_tcp_set_closing: CLOSE, 10 s); the next segment, 1 s
       later, finds the entry in CLOSE (the tracker states are read back
       after every packet).  Before the fix the entry stayed ESTABLISHED.
+  self-tuple.pcap (under self-tuple.nft): packets the host sends itself whose
+      conntrack tuple is its own reverse (generic protocol 50, UDP 7777 to
+      7777, a TCP self-connect): after the first, the kernel finds the reply
+      (__nf_conntrack_hash_insert puts it at the head of the bucket)
 
     cases_tables.py OUTDIR
 
@@ -68,9 +72,22 @@ def rst_close():
     return c
 
 
+def self_tuple():
+    c = Pcap()
+    for i in range(2):
+        c.add(eth(ip4(H4, H4, 50, struct.pack("!II", 0x300, i + 1) + b"E" * 16, csum_l4=False), False))
+    for i in range(2):
+        c.add(eth(ip4(H4, H4, 17, udp(7777, 7777, b"u%d" % i)), False))
+    c.add(eth(ip4(H4, H4, 6, tcp(8888, 8888, 100, 0, 0x02)), False))
+    c.add(eth(ip4(H4, H4, 6, tcp(8888, 8888, 100, 101, 0x12)), False))
+    c.add(eth(ip4(H4, H4, 6, tcp(8888, 8888, 101, 101, 0x10)), False))
+    return c
+
+
 if __name__ == "__main__":
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
     inner().write(os.path.join(out, "inner.pcap"))
     ll_out().write(os.path.join(out, "ll-out.pcap"))
     rst_close().write(os.path.join(out, "rst-close.pcap"))
+    self_tuple().write(os.path.join(out, "self-tuple.pcap"))
