@@ -957,6 +957,16 @@ static bool is_bcast4(const uint8_t *a) { return a[0] == 255 && a[1] == 255 && a
 static void dst_mac(const struct pkt *p, const uint8_t *ip, size_t iplen, uint8_t *mac)
 {
 	memcpy(mac, host_mac, 6);
+	if (p->has_ll && p->linktype == DLT_EN10MB && p->ll_off + 6 <= p->caplen) {
+		/* the capture's own destination decides the packet type (as the
+		 * evaluator reads it): a unicast frame to 255.255.255.255 (a DHCP
+		 * offer) is PACKET_HOST, not broadcast (a review's finding) */
+		const uint8_t *m = p->data + p->ll_off;
+
+		if (m[0] & 1)
+			memcpy(mac, m, 6);
+		return;
+	}
 	if (p->nfproto == NFPROTO_IPV4 && iplen >= 20) {
 		const uint8_t *d = ip + 16;
 

@@ -207,7 +207,8 @@ for d in "agree-dump:$DATA/handshake-in.pcap" "pkttype-dump:$DATA/multicast-loop
 	"confirmed-dump:$DATA/lo-confirmed.pcap" "confirmed-mc-dump:$DATA/multicast-loop.pcap" \
 	"reasm-ecn-dump:$DATA/reasm-ecn-ce.pcap" "reasm-df-dump:$DATA/reasm-df.pcap" \
 	"inner-dump:$DATA/inner.pcap" "ll-out-dump:$DATA/ll-out.pcap" \
-	"rst-close-dump:$DATA/rst-close.pcap" "self-tuple-dump:$DATA/self-tuple.pcap"; do
+	"rst-close-dump:$DATA/rst-close.pcap" "self-tuple-dump:$DATA/self-tuple.pcap" \
+	"bcast-unicast-mac-dump:$DATA/bcast-unicast-mac.pcap"; do
 	n=${d%%:*} cap=${d#*:}
 	case "$n" in
 	agree-dump) dumped_case "$n" "$FILTERCTL" compile "$DATA/policy.yaml" --tags "$TAGS" ;;
@@ -217,6 +218,7 @@ for d in "agree-dump:$DATA/handshake-in.pcap" "pkttype-dump:$DATA/multicast-loop
 	ll-out*) dumped_case "$n" cat "$DATA/ll-out.nft" ;;
 	rst-close*) dumped_case "$n" cat "$DATA/rst-close.nft" ;;
 	self-tuple*) dumped_case "$n" cat "$DATA/self-tuple.nft" ;;
+	bcast-unicast-mac*) dumped_case "$n" cat "$DATA/bcast-unicast-mac.nft" ;;
 	*) dumped_case "$n" cat "$DATA/pkttype.nft" ;;
 	esac || { not_ok "agree: $n" "could not load and dump the table: $(head -3 "$tmp/$n.dump.err")"; continue; }
 	"$REPLAY" --kernel-check --netns-prefix "$PREFIX-$n" --ruleset "$tmp/$n.frs" \

@@ -17,6 +17,9 @@ tables (saved dumps) found by an evaluator-against-kernel hunt on 2026-11-30:
       conntrack tuple is its own reverse (generic protocol 50, UDP 7777 to
       7777, a TCP self-connect): after the first, the kernel finds the reply
       (__nf_conntrack_hash_insert puts it at the head of the bucket)
+  bcast-unicast-mac.pcap (under bcast-unicast-mac.nft): a DHCP-style reply to
+      255.255.255.255 in a frame to the host's own MAC is PACKET_HOST
+      (--kernel-check sends it to that MAC, not to ff:ff:ff:ff:ff:ff)
 
     cases_tables.py OUTDIR
 
@@ -84,6 +87,12 @@ def self_tuple():
     return c
 
 
+def bcast_unicast_mac():
+    c = Pcap()
+    c.add(eth(ip4("10.0.1.1", "255.255.255.255", 17, udp(67, 68, b"offer")), True))
+    return c
+
+
 if __name__ == "__main__":
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -91,3 +100,4 @@ if __name__ == "__main__":
     ll_out().write(os.path.join(out, "ll-out.pcap"))
     rst_close().write(os.path.join(out, "rst-close.pcap"))
     self_tuple().write(os.path.join(out, "self-tuple.pcap"))
+    bcast_unicast_mac().write(os.path.join(out, "bcast-unicast-mac.pcap"))
