@@ -275,7 +275,7 @@ static json_t *load_state_json(struct daemon *d, const char *name, bool *bad, bo
 }
 
 static bool hbi_warned, iso_warned;
-#define LATCH_NOTE "the latch is taken as set, at its strictest, until an owner repairs or clears it"
+#define LATCH_NOTE "the latch is taken as the policy in force sets it, until an owner repairs or clears it"
 #define HBI_UNREADABLE "(hbi.json unreadable)"
 
 bool hbi_is_locked(struct daemon *d, const char *workspace)
@@ -283,7 +283,7 @@ bool hbi_is_locked(struct daemon *d, const char *workspace)
 	bool bad;
 	json_t *j = load_state_json(d, "hbi.json", &bad, &hbi_warned, LATCH_NOTE), *v;
 	size_t i;
-	bool found = bad;
+	bool found = bad && d->cur.text && d->cur.hbi;
 
 	json_array_foreach(json_object_get(j, "workspaces"), i, v)
 		if (json_is_string(v) && strcmp(json_string_value(v), workspace) == 0)
@@ -302,6 +302,12 @@ static const char *hbi_latched(struct daemon *d, const char *workspace, char *ou
 	size_t i;
 
 	if (bad) {
+		/* taken as what is in force: an hbi policy in force stays; a
+		 * start-up (a reboot) is not refused the policy last in force
+		 * (refusing every policy left the host unfiltered, a review's
+		 * finding) */
+		if (!d->cur.text || !d->cur.hbi)
+			return NULL;
 		snprintf(out, n, "%s", HBI_UNREADABLE);
 		return out;
 	}
@@ -343,10 +349,13 @@ static int iso_latched(struct daemon *d, char *ws, size_t n)
 	int r = iso_from_name(m);
 
 	if (bad || (j && r < 0)) {
-		/* damaged, or a mode this version does not know: the strictest */
+		/* damaged, or a mode this version does not know: the mode in
+		 * force (state.json's at start-up) -- never lower, and never a
+		 * refusal of the policy last in force, which left a rebooted
+		 * host unfiltered (a review's finding) */
 		snprintf(ws, n, "(isolation.json unreadable)");
 		json_decref(j);
-		return ISO_ALLOW_ONLY_APPROVED;
+		return d->cur.text ? d->cur.isolation : -1;
 	}
 	snprintf(ws, n, "%s", json_string_value(json_object_get(j, "workspace")) ?: "");
 	json_decref(j);
@@ -945,16 +954,26 @@ remembered:
 		state_ok = daemon_save_state(d) == 0;
 		if (rq->write_policy)
 			state_fault_point("kill-between-writes");
-		if (rq->write_policy && !state_ok)
-			dlog("event=policy-write-skipped file=%s note=\"the confirmation window could not be recorded: the file keeps the previous policy, which a restart applies\"",
+		if (rq->write_policy && !state_ok) {
+			dlog("event=policy-write-skipped file=%s note=\"the confirmation window could not be recorded: the file keeps the previous policy, which a restart applies; a confirmation writes it\"",
 			     d->cfg.policy);
-		else if (rq->write_policy && write_atomic(d->cfg.policy, text, len, 0644) < 0)
+			d->policy_file_stale = true;
+		} else if (rq->write_policy && write_atomic(d->cfg.policy, text, len, 0644) < 0) {
 			dlog("event=policy-write-failed file=%s error=\"%s\" note=\"applied policy is in force; the file on disk is older\"",
 			     d->cfg.policy, strerror(errno));
+		} else if (rq->write_policy) {
+			d->policy_file_stale = false;
+		}
 	} else {
-		if (rq->write_policy && write_atomic(d->cfg.policy, text, len, 0644) < 0)
+		if (rq->write_policy && write_atomic(d->cfg.policy, text, len, 0644) < 0) {
 			dlog("event=policy-write-failed file=%s error=\"%s\" note=\"applied policy is in force; the file on disk is older\"",
 			     d->cfg.policy, strerror(errno));
+			snprintf(res->state_warning, sizeof(res->state_warning),
+				 "the policy file %s could not be written (%s): a restart or reload applies "
+				 "what it holds", d->cfg.policy, strerror(errno));
+		} else if (rq->write_policy) {
+			d->policy_file_stale = false;
+		}
 		if (rq->write_policy)
 			state_fault_point("kill-between-writes");
 		state_ok = daemon_save_state(d) == 0;
@@ -1033,18 +1052,36 @@ out:
 
 int daemon_pending_end(struct daemon *d)
 {
-	int ret = 0;
+	int e;
 
-	d->pending = false;
-	if (d->cur.text && d->cur.hbi && hbi_lock(d, d->cur.workspace) < 0) {
-		dlog("event=state-write-failed what=hbi-latch error=\"%s\"", strerror(errno));
-		ret = -1;
+	/* The policy file first (when the window's policy never reached it),
+	 * then the record that the window is over, then the latches: a crash
+	 * in between finds the window still recorded, or the policy in force
+	 * confirmed, whose next start-up apply latches it.  A failure before
+	 * the record leaves the window as it was (a confirmation is refused;
+	 * the latches are not touched, which let a refused confirmation latch
+	 * hbi and then refuse its own rollback forever: a review's finding). */
+	if (d->policy_file_stale && d->cur.text) {
+		if (write_atomic(d->cfg.policy, d->cur.text, d->cur.len, 0644) < 0) {
+			e = errno;
+			dlog("event=policy-write-failed file=%s error=\"%s\"", d->cfg.policy, strerror(e));
+			errno = e;
+			return -1;
+		}
+		d->policy_file_stale = false;
 	}
-	if (d->cur.text && iso_lock(d, d->cur.isolation, d->cur.workspace, false) < 0)
-		ret = -1;
-	if (daemon_save_state(d) < 0)
-		ret = -1;
-	return ret;
+	d->pending = false;
+	if (daemon_save_state(d) < 0) {
+		e = errno;
+		d->pending = true;
+		errno = e;
+		return -1;
+	}
+	if (d->cur.text && d->cur.hbi && hbi_lock(d, d->cur.workspace) < 0)
+		dlog("event=state-write-failed what=hbi-latch error=\"%s\"", strerror(errno));
+	if (d->cur.text)
+		iso_lock(d, d->cur.isolation, d->cur.workspace, false);
+	return 0;
 }
 
 void daemon_confirm_timeout(struct daemon *d, const char *via, const char *why,
@@ -1295,13 +1332,13 @@ void roles_load(struct daemon *d)
 	static bool warned;
 	bool bad;
 	json_t *j = load_state_json(d, "roles.json", &bad, &warned,
-				    "readers and contributors have no role until an owner sets the roles again (filterctl roles set); owners as the configuration file says");
+				    "no user has a role but root until root sets the roles again (filterctl roles set)");
 
 	if (bad) {
 		/* A damaged roles.json is no reason to hand back the rights of
 		 * the configuration file that an owner took away (it did, a
-		 * review's finding): readers and contributors get none. */
-		for (int i = 0; i < 2; i++) {
+		 * review's finding, owners included): nobody but root has one. */
+		for (int i = 0; i < 3; i++) {
 			free(d->cfg.roles[i]);
 			d->cfg.roles[i] = strdup("");
 		}

@@ -861,12 +861,12 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 			/* answered ok, a restart then rolled the confirmed policy
 			 * back (a review's finding): the window stays open */
 			char msg[600];
+			int e = errno;
 
-			snprintf(msg, sizeof(msg), "the confirmation could not be recorded in %s (%s): "
-				 "the window stays open (%lld s left); free the state directory and "
-				 "confirm again", d->cfg.state_dir, strerror(errno),
+			snprintf(msg, sizeof(msg), "the confirmation could not be recorded (the policy file "
+				 "%s or the state in %s: %s): the window stays open (%lld s left); "
+				 "make room and confirm again", d->cfg.policy, d->cfg.state_dir, strerror(e),
 				 pending_left(d) > 0 ? pending_left(d) : 0);
-			d->pending = true;
 			audit_write(d, &c->who, op, "failed", msg, NULL, 0);
 			return json_pack("{s:b,s:s}", "ok", 0, "error", msg);
 		}

@@ -30,6 +30,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -165,6 +166,29 @@ static void fmt_addr(int family, const uint8_t *a, char *buf, size_t len)
 		snprintf(buf, len, "?");
 }
 
+
+/* A resolver whose address is one of this host's (dnsmasq on the NIC's
+ * address, say) answers over lo: the compiler gives those a queue rule on lo
+ * of their own (compile_opts.addr_is_local).  The namespace's addresses now. */
+static bool host_addr_is_local(int family, const void *addr)
+{
+	struct ifaddrs *ifa, *i;
+	bool found = false;
+
+	if (getifaddrs(&ifa) < 0)
+		return false;
+	for (i = ifa; i && !found; i = i->ifa_next) {
+		if (!i->ifa_addr || i->ifa_addr->sa_family != family)
+			continue;
+		if (family == AF_INET)
+			found = memcmp(&((struct sockaddr_in *)i->ifa_addr)->sin_addr, addr, 4) == 0;
+		else
+			found = memcmp(&((struct sockaddr_in6 *)i->ifa_addr)->sin6_addr, addr, 16) == 0;
+	}
+	freeifaddrs(ifa);
+	return found;
+}
+
 /* ---- compile options --------------------------------------------------- */
 
 void fqdn_compile_opts(struct daemon *d, struct compile_opts *co)
@@ -216,6 +240,7 @@ void fqdn_compile_opts(struct daemon *d, struct compile_opts *co)
 			dlog("event=fqdn-queue-mode mode=xt note=\"the kernel refused the nf_tables queue expression (a probe batch; CONFIG_NFT_QUEUE is not set): DNS answers are queued by the xtables NFQUEUE target\"");
 	}
 	co->dns_queue_xt = s->use_xt;
+	co->addr_is_local = host_addr_is_local;
 	if (s->nres) {
 		co->resolvers = s->res;
 		co->nresolvers = s->nres;

@@ -61,6 +61,9 @@ struct daemon {
 
 	/* pending confirmation of a safe apply */
 	bool pending;
+	bool policy_file_stale;	/* a window's policy not written to cfg.policy
+				 * (its record could not be saved): written
+				 * when the window ends with it in force */
 	time_t pending_deadline;	/* on mono_now()'s clock: a step of the wall
 					 * clock (NTP at boot) neither ends a window
 					 * early nor holds it open; state.json keeps

@@ -1963,39 +1963,68 @@ static void emit_fqdn_dns(struct cctx *c)
 		const char *sn = pseudo_set(c, "dns_resolvers", &res[f]);
 		if (!sn)
 			continue;
-		/* An answer from a resolver that is not this host cannot come in
-		 * on lo or from a container: a process with a raw socket (or a
-		 * container spoofing the resolver's address) could otherwise
-		 * forge one to its own query and open any address for a name
-		 * (a review's finding).  A resolver on this host (127.0.0.53,
-		 * ::1) answers over lo, where such a forgery cannot be told from
-		 * its answer: README "Status". */
+		/* An answer from a resolver that is not on this host cannot come
+		 * in on lo or from a container: a process with a raw socket (or a
+		 * container spoofing the resolver's address) could otherwise forge
+		 * one to its own query and open any address for a name (a
+		 * review's finding).  Resolvers on this host (127.0.0.53, or one
+		 * of its own addresses) answer over lo: a rule of their own, for
+		 * their addresses alone (README "Status": a forgery over lo from
+		 * such a resolver's address cannot be told from its answer). */
 		char **not_from = calloc(1 + c->p->nforward, sizeof(*not_from));
+		char *lo[] = { "lo" };
+		struct pset local;
 		size_t nnot = 0;
+
 		if (!not_from) {
 			c->oom = true;
 			break;
 		}
-		if (!pset_has_loopback(&res[f]))
-			not_from[nnot++] = "lo";
+		not_from[nnot++] = "lo";
 		for (size_t i = 0; i < c->p->nforward; i++)
-			not_from[nnot++] = c->p->forward_ifaces[i];
-		struct spec s = { .family = f ? AF_INET6 : AF_INET, .src = { .set = sn },
-				  .ifnames = nnot ? not_from : NULL, .nifnames = nnot, .ifin = true,
-				  .ifnot = true,
-				  .dst = { .any = true }, .ct_bits = 2, .ct_text = "established",
-				  .ct_dir = 2,	/* answers: a connection the host opened (a
-						 * resolver's own, from port 53, would skip
-						 * hbi's re-check: the queue accepts) */
-				  .proto = PROTO_ANY, .sports = &p53, .dports = &any_ports };
-		char comment[64];
-		struct rb b;
-		comment_of(comment, sizeof(comment), CAT_PLATFORM, "in", "fqdn-dns");
-		rb_begin(&b, c, "input");
-		emit_matches(&b, &s);
-		e_counter(&b);
-		e_queue(&b, c->o->dns_queue ? c->o->dns_queue : FQDN_DNS_QUEUE);
-		rb_end(&b, comment);
+			if (strcmp(c->p->forward_ifaces[i], "lo") != 0)
+				not_from[nnot++] = c->p->forward_ifaces[i];
+		pset_init(&local, f ? AF_INET6 : AF_INET);
+		for (size_t i = 0; i < res[f].n; i++) {
+			struct pset one;
+			bool is_local;
+
+			pset_init(&one, res[f].family);
+			if (pset_add_interval(&one, &res[f].v[i].lo, &res[f].v[i].hi) < 0)
+				c->oom = true;
+			is_local = pset_has_loopback(&one) ||
+				   (c->o->addr_is_local && addr_cmp(res[f].family, &res[f].v[i].lo, &res[f].v[i].hi) == 0 &&
+				    c->o->addr_is_local(res[f].family, res[f].v[i].lo.b));
+			pset_free(&one);
+			if (is_local && pset_add_interval(&local, &res[f].v[i].lo, &res[f].v[i].hi) < 0)
+				c->oom = true;
+		}
+		pset_normalize(&local);
+		for (int pass = 0; pass < (local.n ? 2 : 1); pass++) {
+			struct spec s = { .family = f ? AF_INET6 : AF_INET,
+					  .ifnames = pass ? lo : not_from, .nifnames = pass ? 1 : nnot,
+					  .ifin = true, .ifnot = !pass,
+					  .dst = { .any = true }, .ct_bits = 2, .ct_text = "established",
+					  .ct_dir = 2,	/* answers: a connection the host opened (a
+							 * resolver's own, from port 53, would skip
+							 * hbi's re-check: the queue accepts) */
+					  .proto = PROTO_ANY, .sports = &p53, .dports = &any_ports };
+			char comment[64];
+			struct rb b;
+
+			if (pass)
+				s.src = (struct amatch){ .lit = &local };
+			else
+				s.src = (struct amatch){ .set = sn };
+			comment_of(comment, sizeof(comment), CAT_PLATFORM, "in",
+				   pass ? "fqdn-dns-local" : "fqdn-dns");
+			rb_begin(&b, c, "input");
+			emit_matches(&b, &s);
+			e_counter(&b);
+			e_queue(&b, c->o->dns_queue ? c->o->dns_queue : FQDN_DNS_QUEUE);
+			rb_end(&b, comment);
+		}
+		pset_free(&local);
 		free(not_from);
 	}
 	pset_free(&res[0]);

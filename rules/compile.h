@@ -19,8 +19,9 @@
  *   iifname != "lo" ct state established ct direction reply
  *   ip saddr @dns_resolvers_v4 meta l4proto { tcp, udp } th sport 53
  *   counter queue num 53 bypass   (comment "platform:in:fqdn-dns")
- * (iifname != { "lo", containers... }; no "lo" when a resolver of that family
- * is a loopback address) 
+ * (iifname != { "lo", containers... }), and for the resolvers on this host
+ * (loopback addresses, or the host's own: opts.addr_is_local), whose answers
+ * come in on lo, the same with iifname "lo" ip saddr { those } 
  * Sets: one interval set per referenced tag and family (tag_<Name>_v4/_v6),
  * vnet_v4/v6 (VirtualNetwork), inet_v4/v6 (Internet), and anonymous sets
  * (__setN) for literal lists.  Every rule has a counter and a comment
@@ -49,6 +50,10 @@ struct compile_opts {
 	const struct prefix *resolvers;
 	size_t nresolvers;
 	const char *resolv_conf;	/* e.g. "/etc/resolv.conf"; NULL: none */
+	/* true when a resolver's address is one of this host's (its answers
+	 * come in on lo): the daemon asks the interfaces; NULL: loopback
+	 * addresses only */
+	bool (*addr_is_local)(int family, const void *addr);
 	uint16_t dns_queue;		/* default FQDN_DNS_QUEUE */
 	bool dns_queue_xt;		/* the xtables NFQUEUE target (nft_compat)
 					 * instead of the queue expression, for

@@ -726,6 +726,7 @@ fi
 # =====================================================================
 ns_add st || { not_ok "state faults: namespace"; live_finish; }
 cp "$T/p1.yaml" "$T/st.yaml"
+pol_text live-st-hbi true >"$T/st-hbi.yaml"
 cp "$EXTAGS" "$T/st-tags.json"
 chmod 644 "$T/st.yaml" "$T/st-tags.json"
 st_restart() {	# [FAULT]: stops d7 (SIGKILL) if it runs, starts it again
@@ -797,31 +798,78 @@ PYEOF
 		not_ok "state: a window resumed after a clock step" "seconds_left: $left"
 	fi
 	ctl d7 confirm >/dev/null 2>&1
-	# 5. damaged latch files are latches at their strictest
+	# 5. damaged latch files are taken as the policy in force sets them: no
+	# lower policy gets in, and a reboot is never left without a table
+	ctl d7 apply "$T/iso-approved.yaml" >/dev/null 2>&1
+	printf '' >"$T/d7/state/isolation.json"
+	out=$(ctl d7 apply "$T/iso-internet.yaml" 2>&1); rc=$?
+	if [ $rc = 1 ] && grep -q "is lower than allow_only_approved_outbound.*isolation.json unreadable" <<<"$out" &&
+		grep -q "event=state-unreadable file=$T/d7/state/isolation.json" "$(flog d7)"; then
+		ok "state: a damaged isolation.json refuses a mode lower than the one in force (logged)"
+	else
+		not_ok "state: a damaged isolation.json" "exit $rc: $out"
+	fi
+	kill -9 "$PID_d7" 2>/dev/null; wait "$PID_d7" 2>/dev/null; PID_d7=
+	nsx st nft delete table inet filterd 2>/dev/null
+	cp "$T/iso-internet.yaml" "$T/st.yaml"
+	if st_restart && nsx st nft list table inet filterd 2>/dev/null | grep -q 'managed:out:DenyUnapprovedOutbound' &&
+		grep -q 'event=fallback-applied' "$(flog d7)"; then
+		ok "state: a reboot with a damaged isolation.json and a lower policy file puts the policy last in force back (not no table)"
+	else
+		not_ok "state: a reboot with a damaged isolation.json" "$(grep -E 'fallback|no-policy|rejected' "$(flog d7)" | tail -3)"
+	fi
+	rm -f "$T/d7/state/isolation.json"
+	cp "$T/p1.yaml" "$T/st.yaml"
+	wait_until 5 no_rule st DenyUnapprovedOutbound
+	ctl d7 apply "$T/st-hbi.yaml" >/dev/null 2>&1 || not_ok "state: apply st-hbi.yaml"
 	printf '{"workspaces": [' >"$T/d7/state/hbi.json"
 	out=$(ctl d7 apply "$T/p1.yaml" 2>&1); rc=$?
 	rm -f "$T/d7/state/hbi.json"
-	printf '' >"$T/d7/state/isolation.json"
-	out2=$(ctl d7 apply "$T/p1.yaml" 2>&1); rc2=$?
-	rm -f "$T/d7/state/isolation.json"
 	out3=$(ctl d7 apply "$T/p1.yaml" 2>&1); rc3=$?
 	if [ $rc = 1 ] && grep -q "hbi.json cannot be read: the hbi latch is taken as set" <<<"$out" &&
-		[ $rc2 = 1 ] && grep -q "is lower than allow_only_approved_outbound.*isolation.json unreadable" <<<"$out2" &&
-		[ $rc3 = 0 ] && grep -q "event=state-unreadable file=$T/d7/state/hbi.json" "$(flog d7)" &&
-		grep -q "event=state-unreadable file=$T/d7/state/isolation.json" "$(flog d7)"; then
-		ok "state: a damaged hbi.json or isolation.json refuses a lower policy (logged), a repaired one lets it in"
+		[ $rc3 = 0 ] && grep -q "event=state-unreadable file=$T/d7/state/hbi.json" "$(flog d7)"; then
+		ok "state: a damaged hbi.json with an hbi policy in force refuses a policy without hbi (logged); repaired, it lets it in"
 	else
-		not_ok "state: damaged latch files" "hbi: exit $rc: $out" "isolation: exit $rc2: $out2" "after: exit $rc3: $out3"
+		not_ok "state: damaged hbi.json" "hbi: exit $rc: $out" "after: exit $rc3: $out3"
 	fi
-	# 6. a damaged roles.json gives readers and contributors no role
+	# a confirmation refused for the state latches nothing (it latched hbi,
+	# and the window's rollback was then refused forever)
+	if ctl d7 apply "$T/st-hbi.yaml" --confirm-within 60 >/dev/null 2>&1; then
+		chattr +i "$T/d7/state"
+		out=$(ctl d7 confirm 2>&1); rc=$?
+		chattr -i "$T/d7/state"
+		out2=$(ctl d7 rollback 2>&1); rc2=$?
+		if [ $rc != 0 ] && [ ! -e "$T/d7/state/hbi.json" ] && [ $rc2 = 0 ] && cmp -s "$T/st.yaml" "$T/p1.yaml"; then
+			ok "state: a refused confirmation latches nothing; the window's rollback goes through"
+		else
+			not_ok "state: a refused confirmation latches nothing" "confirm: exit $rc: $out" \
+				"rollback: exit $rc2: $out2" "$(cat "$T/d7/state/hbi.json" 2>&1)"
+		fi
+	else
+		not_ok "state: an hbi policy with a window for the refused confirmation"
+	fi
+	# a window whose record could not be written keeps the previous policy in
+	# the file; its confirmation writes the window's policy there
+	chattr +i "$T/d7/state"
+	out=$(ctl d7 apply "$T/p2.yaml" --confirm-within 60 2>&1); rc=$?
+	chattr -i "$T/d7/state"
+	same_before=$(cmp -s "$T/st.yaml" "$T/p1.yaml" && echo yes)
+	out2=$(ctl d7 confirm 2>&1); rc2=$?
+	if [ $rc = 0 ] && grep -q "warning: the state could not be recorded.*a restart rolls back" <<<"$out" &&
+		[ "$same_before" = yes ] && [ $rc2 = 0 ] && cmp -s "$T/st.yaml" "$T/p2.yaml"; then
+		ok "state: a window the state cannot record warns and keeps the file; its confirmation writes the file"
+	else
+		not_ok "state: an unrecorded window's confirmation" "apply: exit $rc: $out" "file kept: $same_before" \
+			"confirm: exit $rc2: $out2" "$(diff "$T/p2.yaml" "$T/st.yaml" | head -3)"
+	fi
+	# 6. a damaged roles.json gives no user but root a role
 	printf 'garbage' >"$T/d7/state/roles.json"
-	if st_restart && grep -q "event=state-unreadable file=$T/d7/state/roles.json .*readers and contributors have no role" "$(flog d7)"; then
-		ok "state: a damaged roles.json is said at start (readers and contributors get no role)"
+	if st_restart && grep -q "event=state-unreadable file=$T/d7/state/roles.json .*no user has a role but root" "$(flog d7)"; then
+		ok "state: a damaged roles.json is said at start (no user but root gets a role)"
 	else
 		not_ok "state: a damaged roles.json" "$(grep roles "$(flog d7)" | tail -3)"
 	fi
 	# 7. an hbi policy whose latch cannot be written says so to the client
-	pol_text live-st-hbi true >"$T/st-hbi.yaml"
 	chattr +i "$T/d7/state"
 	out=$(ctl d7 apply "$T/st-hbi.yaml" 2>&1); rc=$?
 	chattr -i "$T/d7/state"

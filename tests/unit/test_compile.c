@@ -517,10 +517,18 @@ static void test_json(void **state)
 
 /* ---- options ----------------------------------------------------------- */
 
-/* The DNS queue rule takes answers only from where the resolver is: not lo
- * unless a resolver is on this host, never a container's interface (a
- * forged answer over lo, or a container spoofing the resolver, opened any
- * address for a name before a review). */
+/* The DNS queue rule takes answers only from where the resolver is: a
+ * resolver elsewhere never over lo nor from a container's interface, one on
+ * this host (loopback, or one of its addresses) over lo only, in a rule for
+ * its address alone (a forged answer over lo, or a container spoofing the
+ * resolver, opened any address for a name before a review). */
+static bool local_53(int family, const void *addr)
+{
+	static const uint8_t a[4] = { 10, 0, 1, 53 };
+
+	return family == AF_INET && memcmp(addr, a, 4) == 0;
+}
+
 static void test_dns_queue_ifaces(void **state)
 {
 	static const char policy[] =
@@ -529,6 +537,8 @@ static void test_dns_queue_ifaces(void **state)
 		"managed_network:\n  isolation_mode: allow_only_approved_outbound\n"
 		"  outbound_rules:\n    - {name: app, type: fqdn, destination: app.test.example}\n";
 	static const char tags[] = "{\"changeNumber\": 1, \"values\": []}";
+	static const char remote4[] = "iifname != { \"lo\", \"ctr0\", \"docker0\" } ct state established "
+				      "ct direction reply ip saddr @dns_resolvers_v4 ";
 	struct prefix res[3];
 	char err[256];
 	struct tagdb *db = tagdb_load_buffer("t.json", tags, strlen(tags), err, sizeof(err));
@@ -545,21 +555,26 @@ static void test_dns_queue_ifaces(void **state)
 	assert_int_equal(policy_parse_buffer("p.yaml", policy, strlen(policy), &p, &d), 0);
 	assert_int_equal(policy_resolve(p, db, &d), 0);
 	compile_opts_default(&o);
-	/* IPv4: a resolver on this host (127.0.0.53) answers over lo; IPv6: not */
+	/* 127.0.0.53 answers over lo, in a rule of its own; 10.0.1.53 (not
+	 * this host's) and fd00:10::53 never over lo */
 	o.resolvers = res;
 	o.nresolvers = 3;
 	assert_int_equal(compile_policy(p, db, &o, &c, &d), 0);
-	assert_non_null(strstr(c->nft, "iifname != { \"ctr0\", \"docker0\" } ct state established "
-				       "ct direction reply ip saddr @dns_resolvers_v4 "));
+	assert_non_null(strstr(c->nft, remote4));
+	assert_non_null(strstr(c->nft, "iifname \"lo\" ct state established ct direction reply "
+				       "ip saddr 127.0.0.53 meta l4proto { tcp, udp } th sport 53 "));
 	assert_non_null(strstr(c->nft, "iifname != { \"lo\", \"ctr0\", \"docker0\" } ct state established "
 				       "ct direction reply ip6 saddr @dns_resolvers_v6 "));
+	assert_null(strstr(c->nft, "iifname \"lo\" ct state established ct direction reply ip6"));
 	compiled_free(c);
-	/* without the loopback resolver IPv4 answers are refused on lo too */
+	/* 10.0.1.53 one of this host's addresses: its own rule on lo */
+	o.addr_is_local = local_53;
 	o.nresolvers = 1;
 	c = NULL;
 	assert_int_equal(compile_policy(p, db, &o, &c, &d), 0);
-	assert_non_null(strstr(c->nft, "iifname != { \"lo\", \"ctr0\", \"docker0\" } ct state established "
-				       "ct direction reply ip saddr @dns_resolvers_v4 "));
+	assert_non_null(strstr(c->nft, remote4));
+	assert_non_null(strstr(c->nft, "iifname \"lo\" ct state established ct direction reply "
+				       "ip saddr 10.0.1.53 meta l4proto { tcp, udp } th sport 53 "));
 	assert_null(strstr(c->nft, "dns_resolvers_v6"));
 	compiled_free(c);
 	policy_free(p);
