@@ -606,4 +606,31 @@ else
 		ok "unit families: under the unit's RestrictAddressFamilies=$unit_af filterd resolves app.test.example"
 	else not_ok "unit families: filterd resolves under the unit's families ($unit_af)" "$(grep fqdn "$T/log-unit" | tail -3)"; fi
 fi
+# ---- a resolver on the host's own address (dnsmasq on the NIC's address)
+# answers over lo: a queue rule on lo for that address alone (the rule for
+# resolvers elsewhere takes nothing from lo; the first version of that change
+# left such a resolver's answers unlearned)
+for pid in $(pgrep -f -- "$FILTERD --policy $T/policy.yaml"); do	# every earlier daemon
+	kill "$pid" && wait_until 10 sh -c "! kill -0 $pid 2>/dev/null"
+done
+bg host dnsmasq --keep-in-foreground --conf-file=/dev/null --no-resolv --no-hosts \
+	--addn-hosts="$T/hosts1" --local-ttl=2 --port=53 --listen-address="$HOST4" --bind-interfaces \
+	--pid-file="$T/dnsmasq.host.pid" --user=root --log-facility="$T/dnsmasq.host.log"
+wait_until 5 nsx host dig +short +time=1 +tries=1 @"$HOST4" app.test.example
+nsx host "$FILTERD" --policy "$T/policy.yaml" --tags "$TAGS" --state-dir "$T/state-lo" \
+	--socket "$T/sock-lo" --set audit_log="$T/audit-lo.log" --set dns_servers=$HOST4 \
+	--set fqdn_ttl_min=2 >"$T/log-lo" 2>&1 &
+_live_pids+=($!)
+if wait_until 10 env FILTERD_SOCKET="$T/sock-lo" "$FILTERCTL" status &&
+	nsx host nft list chain inet filterd input 2>/dev/null | grep -q "iifname \"lo\" .*ip saddr $HOST4 .*fqdn-dns-local"; then
+	nsx host dig +short +time=1 +tries=1 @"$HOST4" acct1.blob.test.example >/dev/null
+	if wait_until 5 grep -q "event=fqdn-learned set=fqdn_blob_v4 .*source=answer:$HOST4" "$T/log-lo"; then
+		ok "resolver on the host's own address: its answers over lo are learned (a rule on lo for $HOST4 alone)"
+	else
+		not_ok "resolver on the host's own address: its answers over lo are learned" "$(grep fqdn "$T/log-lo" | tail -4)"
+	fi
+else
+	not_ok "resolver on the host's own address: the queue rule on lo" "$(nsx host nft list chain inet filterd input 2>&1 | head -6)" \
+		"$(tail -3 "$T/log-lo")"
+fi
 live_finish
