@@ -32,6 +32,7 @@
 #include <netinet/in.h>
 #include <pcap/pcap.h>
 
+#include "csum.h"
 #include "packet.h"
 #include "reader.h"
 #include "zalloc.h"
@@ -1034,25 +1035,74 @@ static struct refused_memo *refused_claim(struct replay *r, const struct pkt *p)
 static int eval_hook_run(struct replay *r, struct pkt *p, int hook, bool lo, struct vm_verdict *v);
 
 /* reject with tcp reset: nf_send_reset() (nf_reject_ipv4.c; nf_send_reset6)
- * sends a reset for a TCP segment that is not a fragment, not a reset and
- * has a good checksum (nf_reject_ip_tcphdr_get), to a unicast destination,
- * and then sets the connection closing (nf_ct_set_closing): its entry goes
- * to CLOSE for 10 s and a later segment is no longer ESTABLISHED.  A review
- * found the entry left ESTABLISHED offline. */
-static void reject_closes(struct replay *r, struct pkt *p, const struct vm_verdict *v)
+ * sends a reset for a TCP segment that is not a fragment, not a reset, and
+ * whose checksum is right (nf_reject_ip_tcphdr_get checks it whatever
+ * nf_conntrack_checksum says; a segment the host sends has its checksum
+ * left to the NIC and passes), to a destination that is not broadcast or
+ * multicast (IPv6: source and destination unicast), and then sets the
+ * connection closing (nf_ct_set_closing): its entry goes to CLOSE for 10 s
+ * and a later segment is no longer ESTABLISHED.  A review found the entry
+ * left ESTABLISHED offline.  A segment the capture cut cannot be summed: the
+ * outcome is undecidable. */
+static bool v6_unicast(const uint8_t *a)
 {
+	static const uint8_t unspec[16];
+
+	return a[0] != 0xff && memcmp(a, unspec, 16) != 0;
+}
+
+static void reject_closes(struct replay *r, struct pkt *p, int hook, struct vm_verdict *v)
+{
+	const uint8_t *ip = p->data + p->nh_off;
+	size_t end = (size_t)p->nh_off + p->len;
+
 	if (v->verdict != NF_DROP || !v->rejected || v->reject_type != NFT_REJECT_TCP_RST ||
 	    !p->ct_present || !p->ct || p->l4proto != IPPROTO_TCP || !p->tprot_set ||
-	    p->fragoff || p->csum_bad || p->th_off + 14 > p->caplen ||
-	    (p->data[p->th_off + 13] & 0x04) ||
-	    p->pkttype == PACKET_BROADCAST || p->pkttype == PACKET_MULTICAST)
+	    p->fragoff || p->csum_bad)
+		return;
+	if (p->th_off + 14 > p->caplen || (p->nfproto == NFPROTO_IPV6 && p->nh_off + 40 > p->caplen)) {
+		v->incomplete = true;
+		return;
+	}
+	if (p->data[p->th_off + 13] & 0x04)	/* a reset gets none */
 		return;
 	if (p->nfproto == NFPROTO_IPV4) {
-		const uint8_t *d = p->data + p->nh_off + 16;
+		const uint8_t *d = ip + 16;
 		if ((d[0] & 0xf0) == 0xe0 || (d[0] == 255 && d[1] == 255 && d[2] == 255 && d[3] == 255))
 			return;
-	} else if (p->data[p->nh_off + 24] == 0xff) {
+	} else if (!v6_unicast(ip + 8) || !v6_unicast(ip + 24)) {
 		return;
+	}
+	if (hook == NF_INET_LOCAL_IN) {
+		uint64_t sum;
+		uint32_t tlen;
+		uint8_t pseudo[8];
+
+		if (end > p->caplen || end < p->th_off + 20) {
+			v->incomplete = true;
+			return;
+		}
+		tlen = (uint32_t)(end - p->th_off);
+		if (p->nfproto == NFPROTO_IPV4) {
+			sum = csum_add(0, ip + 12, 8);
+			pseudo[0] = 0;
+			pseudo[1] = IPPROTO_TCP;
+			pseudo[2] = (uint8_t)(tlen >> 8);
+			pseudo[3] = (uint8_t)tlen;
+			sum = csum_add(sum, pseudo, 4);
+		} else {
+			sum = csum_add(0, ip + 8, 32);
+			pseudo[0] = (uint8_t)(tlen >> 24);
+			pseudo[1] = (uint8_t)(tlen >> 16);
+			pseudo[2] = (uint8_t)(tlen >> 8);
+			pseudo[3] = (uint8_t)tlen;
+			pseudo[4] = pseudo[5] = pseudo[6] = 0;
+			pseudo[7] = IPPROTO_TCP;
+			sum = csum_add(sum, pseudo, 8);
+		}
+		sum = csum_add(sum, p->data + p->th_off, tlen);
+		if (csum_fold(sum) != 0xffff)
+			return;
 	}
 	ct_entry_set_closing(r->ct, p->ct);
 }
@@ -1061,7 +1111,7 @@ static int eval_hook(struct replay *r, struct pkt *p, int hook, bool lo, struct 
 {
 	if (eval_hook_run(r, p, hook, lo, v) < 0)
 		return -1;
-	reject_closes(r, p, v);
+	reject_closes(r, p, hook, v);
 	return 0;
 }
 

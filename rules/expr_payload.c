@@ -11,6 +11,7 @@
 #include "vm_int.h"
 
 #include <string.h>
+#include <linux/if_packet.h>
 
 #include "conntrack.h"
 
@@ -132,8 +133,11 @@ static void payload_eval(void *priv, struct vm_regs *regs, struct vm_exec *x)
 	switch (pl->base) {
 	case NFT_PAYLOAD_LL_HEADER:
 		/* a packet the host sends has no MAC header at output
-		 * (skb_mac_header_was_set: it is built in dev_queue_xmit) */
-		if (!p->has_ll || p->ll_off >= p->nh_off || p->hook == NF_INET_LOCAL_OUT)
+		 * (skb_mac_header_was_set: it is built in dev_queue_xmit), nor
+		 * has the looped copy of its multicast or broadcast at input
+		 * (dev_loopback_xmit: a MAC header of length 0) */
+		if (!p->has_ll || p->ll_off >= p->nh_off || p->hook == NF_INET_LOCAL_OUT ||
+		    p->pkttype == PACKET_LOOPBACK)
 			goto brk;
 		if (p->vlan_depth) {
 			if (!ll_untagged(pl, x, (uint8_t *)dest))

@@ -207,7 +207,8 @@ for d in "agree-dump:$DATA/handshake-in.pcap" "pkttype-dump:$DATA/multicast-loop
 	"confirmed-dump:$DATA/lo-confirmed.pcap" "confirmed-mc-dump:$DATA/multicast-loop.pcap" \
 	"reasm-ecn-dump:$DATA/reasm-ecn-ce.pcap" "reasm-df-dump:$DATA/reasm-df.pcap" \
 	"inner-dump:$DATA/inner.pcap" "ll-out-dump:$DATA/ll-out.pcap" \
-	"rst-close-dump:$DATA/rst-close.pcap" "self-tuple-dump:$DATA/self-tuple.pcap" \
+	"rst-close-dump:$DATA/rst-close.pcap" "rst-close-badsum-dump:$DATA/rst-close-badsum.pcap" \
+	"self-tuple-dump:$DATA/self-tuple.pcap" "ll-mcloop-dump:$DATA/ll-mcloop.pcap" \
 	"bcast-unicast-mac-dump:$DATA/bcast-unicast-mac.pcap"; do
 	n=${d%%:*} cap=${d#*:}
 	case "$n" in
@@ -216,6 +217,7 @@ for d in "agree-dump:$DATA/handshake-in.pcap" "pkttype-dump:$DATA/multicast-loop
 	reasm*) dumped_case "$n" cat "$DATA/reasm.nft" ;;
 	inner*) dumped_case "$n" cat "$DATA/inner.nft" ;;
 	ll-out*) dumped_case "$n" cat "$DATA/ll-out.nft" ;;
+	ll-mcloop*) dumped_case "$n" cat "$DATA/ll-mcloop.nft" ;;
 	rst-close*) dumped_case "$n" cat "$DATA/rst-close.nft" ;;
 	self-tuple*) dumped_case "$n" cat "$DATA/self-tuple.nft" ;;
 	bcast-unicast-mac*) dumped_case "$n" cat "$DATA/bcast-unicast-mac.nft" ;;

@@ -13,6 +13,13 @@ tables (saved dumps) found by an evaluator-against-kernel hunt on 2026-11-30:
       nf_conntrack_tcp_set_closing: CLOSE, 10 s); the next segment, 1 s
       later, finds the entry in CLOSE (the tracker states are read back
       after every packet).  Before the fix the entry stayed ESTABLISHED.
+  rst-close-badsum.pcap (under rst-close.nft): the same with a wrong TCP
+      checksum on the rejected segment: the kernel sends no reset
+      (nf_reject_ip_tcphdr_get checks the checksum whatever
+      nf_conntrack_checksum says), and the entry stays ESTABLISHED
+  ll-mcloop.pcap (under ll-mcloop.nft): multicast and broadcast the host
+      sends; their looped copies reach input with a MAC header of length 0
+      (dev_loopback_xmit), where @ll loads break
   self-tuple.pcap (under self-tuple.nft): packets the host sends itself whose
       conntrack tuple is its own reverse (generic protocol 50, UDP 7777 to
       7777, a TCP self-connect): after the first, the kernel finds the reply
@@ -61,7 +68,7 @@ def ll_out():
     return c
 
 
-def rst_close():
+def rst_close(badsum=False):
     c = Pcap()
     for v6, peer, host in ((False, "192.0.2.5", H4), (True, "2001:db8::5", H6)):
         def ipx(s, d, l4):
@@ -70,8 +77,26 @@ def rst_close():
         c.add(eth(ipx(peer, host, tcp(40001, 80, a, 0, 0x02)), True))
         c.add(eth(ipx(host, peer, tcp(80, 40001, b, a + 1, 0x12)), False))
         c.add(eth(ipx(peer, host, tcp(40001, 80, a + 1, b + 1, 0x10)), True))
-        c.add(eth(ipx(peer, host, tcp(40001, 80, a + 1, b + 1, 0x18, payload=b"hello")), True))
+        seg = bytearray(ipx(peer, host, tcp(40001, 80, a + 1, b + 1, 0x18, payload=b"hello")))
+        if badsum:
+            seg[(40 if v6 else 20) + 16] ^= 0x55	# the TCP checksum's first byte
+        c.add(eth(bytes(seg), True))
         c.add(eth(ipx(peer, host, tcp(40001, 80, a + 1, b + 1, 0x10)), True), gap=1.0)
+    return c
+
+
+def ll_mcloop():
+    c = Pcap()
+    mc4, mc6, bc = bytes.fromhex("01005e000001"), bytes.fromhex("333300000001"), b"\xff" * 6
+    hm = bytes.fromhex("020000000001")
+
+    def fr(dst, ip):
+        return dst + hm + struct.pack("!H", 0x86dd if ip[0] >> 4 == 6 else 0x0800) + ip
+    for dp in (5000, 5001):
+        for i in range(2):
+            c.add(fr(mc4, ip4(H4, "224.0.0.1", 17, udp(4000, dp, b"x"))))
+            c.add(fr(bc, ip4(H4, "255.255.255.255", 17, udp(4001, dp, b"x"))))
+            c.add(fr(mc6, ip6(H6, "ff02::1", 17, udp(4002, dp, b"x"))))
     return c
 
 
@@ -99,5 +124,7 @@ if __name__ == "__main__":
     inner().write(os.path.join(out, "inner.pcap"))
     ll_out().write(os.path.join(out, "ll-out.pcap"))
     rst_close().write(os.path.join(out, "rst-close.pcap"))
+    rst_close(badsum=True).write(os.path.join(out, "rst-close-badsum.pcap"))
     self_tuple().write(os.path.join(out, "self-tuple.pcap"))
+    ll_mcloop().write(os.path.join(out, "ll-mcloop.pcap"))
     bcast_unicast_mac().write(os.path.join(out, "bcast-unicast-mac.pcap"))
