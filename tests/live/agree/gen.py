@@ -309,6 +309,17 @@ class Gen:
             return yq(str(sub) if plen != net.max_prefixlen else str(sub.network_address))
         return "[%s, %s]" % (self.addr_spec(in_list=True), self.addr_spec(in_list=True))
 
+    @staticmethod
+    def families_differ(src_line, dst_line):
+        def fam(line):
+            v = line.split(": ", 1)[1].strip().strip('"\'')
+            try:
+                return ipaddress.ip_network(v, strict=False).version
+            except ValueError:
+                return None
+        a, b = fam(src_line), fam(dst_line)
+        return a is not None and b is not None and a != b
+
     def policy(self):
         r = self.r
         self.v4x = r.randrange(0, 200)
@@ -353,6 +364,11 @@ class Gen:
                                             else self.addr_spec())),
                   "    destination: %s" % (self.addr_spec() if d == "outbound"
                                            else yq(r.choice(["*", "VirtualNetwork", "*"])))]
+            if acc == "deny" and self.families_differ(rl[5], rl[6]):
+                # a deny of one family's source to another's destination
+                # denies nothing, which the compiler refuses: any destination
+                # (no randomness drawn: the other seeds stay as they were)
+                rl[6] = "    destination: %s" % yq("*")
             if proto in ("tcp", "udp", "*"):
                 if r.random() < 0.2:
                     rl.append("    source_ports: %s" % yq(self.port_spec()))
