@@ -738,6 +738,16 @@ st_restart() {	# [FAULT]: stops d7 (SIGKILL) if it runs, starts it again
 	return $rc
 }
 st_pending() { ctl d7 status --json | json_get /dev/stdin pending_confirmation.seconds_left; }
+# st_confirm_locked POLICY: applies POLICY with a window, then confirms it
+# while the state directory takes no write (out, rc: the confirmation's
+# answer; left: the window's seconds left after it)
+st_confirm_locked() {
+	ctl d7 apply "$1" --confirm-within 60 >/dev/null 2>&1 || return 1
+	chattr +i "$T/d7/state"
+	out=$(ctl d7 confirm 2>&1); rc=$?
+	left=$(st_pending)
+	chattr -i "$T/d7/state"
+}
 if st_restart kill-between-writes; then
 	# 1. killed between the window's record and the policy file
 	out=$(ctl d7 apply "$T/p2.yaml" --confirm-within 60 2>&1); rc=$?
@@ -765,11 +775,7 @@ if st_restart kill-between-writes; then
 		not_ok "state: killed inside a rollback" "$out" "$(ctl d7 status 2>&1 | head -8)"
 	fi
 	# 3. a confirmation that cannot be recorded is refused; the window stays
-	if ctl d7 apply "$T/p2.yaml" --confirm-within 60 >/dev/null 2>&1; then
-		chattr +i "$T/d7/state"
-		out=$(ctl d7 confirm 2>&1); rc=$?
-		left=$(st_pending)
-		chattr -i "$T/d7/state"
+	if st_confirm_locked "$T/p2.yaml"; then
 		out2=$(ctl d7 confirm 2>&1); rc2=$?
 		if [ $rc != 0 ] && grep -q "could not be recorded" <<<"$out" && [ "$left" != null ] &&
 			[ $rc2 = 0 ] && [ "$(st_pending)" = null ]; then
@@ -834,10 +840,7 @@ PYEOF
 	fi
 	# a confirmation refused for the state latches nothing (it latched hbi,
 	# and the window's rollback was then refused forever)
-	if ctl d7 apply "$T/st-hbi.yaml" --confirm-within 60 >/dev/null 2>&1; then
-		chattr +i "$T/d7/state"
-		out=$(ctl d7 confirm 2>&1); rc=$?
-		chattr -i "$T/d7/state"
+	if st_confirm_locked "$T/st-hbi.yaml"; then
 		out2=$(ctl d7 rollback 2>&1); rc2=$?
 		if [ $rc != 0 ] && [ ! -e "$T/d7/state/hbi.json" ] && [ $rc2 = 0 ] && cmp -s "$T/st.yaml" "$T/p1.yaml"; then
 			ok "state: a refused confirmation latches nothing; the window's rollback goes through"
