@@ -442,9 +442,14 @@ static int hbi_lock(struct daemon *d, const char *workspace)
 
 int hbi_clear(struct daemon *d, const char *workspace)
 {
-	json_t *j = load_json(d, "hbi.json"), *v, *out = json_array();
+	bool bad;
+	json_t *j = load_state_json(d, "hbi.json", &bad, &hbi_warned, LATCH_NOTE), *v, *out = json_array();
 	size_t i;
 	int ret;
+
+	if (bad)	/* the other workspaces' latches cannot be read back */
+		dlog("event=hbi-latch-reset file=%s/hbi.json workspace=\"%s\" note=\"the file could not be read: every workspace's hbi latch is cleared, not only this one's\"",
+		     d->cfg.state_dir, workspace);
 
 	json_array_foreach(json_object_get(j, "workspaces"), i, v)
 		if (json_is_string(v) && strcmp(json_string_value(v), workspace) != 0)
@@ -699,6 +704,22 @@ static int full_apply(struct daemon *d, const struct ruleset *rs, struct nl_repo
 }
 
 static void set_error(struct apply_res *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Adds to the apply's warning (several can happen in one apply: each is said). */
+static void add_warning(struct apply_res *res, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void add_warning(struct apply_res *res, const char *fmt, ...)
+{
+	size_t n = strlen(res->state_warning);
+	va_list ap;
+
+	if (n && n + 2 < sizeof(res->state_warning)) {
+		memcpy(res->state_warning + n, "; ", 3);
+		n += 2;
+	}
+	va_start(ap, fmt);
+	vsnprintf(res->state_warning + n, sizeof(res->state_warning) - n, fmt, ap);
+	va_end(ap);
+}
 static void set_error(struct apply_res *res, const char *fmt, ...)
 {
 	va_list ap;
@@ -908,16 +929,16 @@ remembered:
 	 * --confirm-within got no window and no latch) -- or confirmed (a
 	 * pending one latched at once, and its own rollback was then refused) */
 	if (pol->hbi_workspace && !d->pending && hbi_lock(d, pol->workspace) < 0) {
-		dlog("event=state-write-failed what=hbi-latch error=\"%s\"", strerror(errno));
-		snprintf(res->state_warning, sizeof(res->state_warning),
-			 "the hbi latch could not be recorded in %s/hbi.json (%s): a policy without "
-			 "hbi_workspace would not be refused", d->cfg.state_dir, strerror(errno));
+		int e = errno;
+
+		dlog("event=state-write-failed what=hbi-latch error=\"%s\"", strerror(e));
+		add_warning(res, "the hbi latch could not be recorded in %s/hbi.json (%s): a policy without "
+			 "hbi_workspace would not be refused", d->cfg.state_dir, strerror(e));
 	}
 	/* the isolation latch likewise; an owner's --force lowers it at once */
 	if ((!d->pending || rq->force_latch) &&
 	    iso_lock(d, (int)pol->isolation, pol->workspace, rq->force_latch) < 0)
-		snprintf(res->state_warning, sizeof(res->state_warning),
-			 "the isolation latch could not be recorded in %s/isolation.json (%s): a lower "
+		add_warning(res, "the isolation latch could not be recorded in %s/isolation.json (%s): a lower "
 			 "isolation_mode would not be refused", d->cfg.state_dir, strerror(errno));
 	if (d->pending && !rq->startup)
 		/* whatever is in force during a window is unconfirmed (a reload
@@ -968,8 +989,7 @@ remembered:
 		if (rq->write_policy && write_atomic(d->cfg.policy, text, len, 0644) < 0) {
 			dlog("event=policy-write-failed file=%s error=\"%s\" note=\"applied policy is in force; the file on disk is older\"",
 			     d->cfg.policy, strerror(errno));
-			snprintf(res->state_warning, sizeof(res->state_warning),
-				 "the policy file %s could not be written (%s): a restart or reload applies "
+			add_warning(res, "the policy file %s could not be written (%s): a restart or reload applies "
 				 "what it holds", d->cfg.policy, strerror(errno));
 		} else if (rq->write_policy) {
 			d->policy_file_stale = false;
@@ -978,9 +998,8 @@ remembered:
 			state_fault_point("kill-between-writes");
 		state_ok = daemon_save_state(d) == 0;
 	}
-	if (!state_ok && !res->state_warning[0])
-		snprintf(res->state_warning, sizeof(res->state_warning),
-			 "the state could not be recorded in %s (%s)%s", d->cfg.state_dir, strerror(errno),
+	if (!state_ok)
+		add_warning(res, "the state could not be recorded in %s (%s)%s", d->cfg.state_dir, strerror(errno),
 			 d->pending ? ": a restart rolls back to the previous policy" : "");
 	d->n_applies += res->applied;
 	clock_gettime(CLOCK_MONOTONIC, &t1);

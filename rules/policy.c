@@ -1059,6 +1059,12 @@ static void parse_forward(struct pctx *c, yaml_node_t *n)
 				 "A-Z, a-z, 0-9 and _.@:+-)", s);
 			continue;
 		}
+		if (strcmp(s, "lo") == 0) {
+			/* nothing is forwarded over lo; the rules would take the
+			 * host's own loopback traffic as a container's */
+			error_at(c, it, "'lo' is the loopback interface, not a container's link");
+			continue;
+		}
 		if (!(p->forward_ifaces[p->nforward] = xstrdup(c, s)))
 			continue;
 		names[nn++] = (struct named){ p->forward_ifaces[p->nforward], npos(it), i };
