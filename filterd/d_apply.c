@@ -1069,6 +1069,15 @@ out:
 	return ret;
 }
 
+void daemon_pending_drop(struct daemon *d)
+{
+	/* (a window superseded, dropped at start-up, or with nothing to roll
+	 * back to ends whatever the record says: it must not come back and
+	 * roll back a policy applied since because its end was not saved) */
+	if (daemon_pending_end(d) < 0)
+		d->pending = false;
+}
+
 int daemon_pending_end(struct daemon *d)
 {
 	int e;
@@ -1126,7 +1135,7 @@ void daemon_resume_pending(struct daemon *d)
 		dlog("event=pending-dropped sha256=%.16s by=\"%s\" note=\"the policy file held "
 		     "another policy at startup: it is in force, the unconfirmed one is not\"",
 		     d->pending_sha256, d->pending_by);
-		daemon_pending_end(d);
+		daemon_pending_drop(d);
 		return;
 	}
 	if (pending_left(d) > 0) {
@@ -1178,7 +1187,7 @@ int daemon_rollback(struct daemon *d, const struct actor *who, const char *why,
 			 * (not a failed rollback every second) */
 			dlog("event=pending-ended reason=\"no previous policy to roll back to\" "
 			     "sha256=%.16s note=\"the policy in force stays\"", d->cur.sha256);
-			daemon_pending_end(d);
+			daemon_pending_drop(d);
 		}
 		return -1;
 	}

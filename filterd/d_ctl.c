@@ -821,7 +821,7 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 		if (rc == 0 && was_pending && !rq.confirm_within && strcmp(op, "apply") == 0) {
 			/* a plain apply supersedes the pending one -- once it is in
 			 * force (a rejected one used to cancel the rollback) */
-			daemon_pending_end(d);
+			daemon_pending_drop(d);
 			dlog("event=pending-superseded by=%s", c->who.user);
 		}
 		audit_req(d, &c->who, op, rc == 0 ? (res.unchanged ? "unchanged" : "applied") : "rejected",

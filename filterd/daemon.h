@@ -160,7 +160,11 @@ void daemon_resume_pending(struct daemon *d);
 /* The window ends with the policy in force kept (confirmed, or superseded by
  * a plain apply or the policy file at start-up): an hbi policy latches, the
  * state is saved. */
-int daemon_pending_end(struct daemon *d);	/* -1: a latch or the state not written */
+int daemon_pending_end(struct daemon *d);	/* -1: the policy file or the state not
+						 * written; the window stays */
+/* The window ends (superseded, dropped at start-up, nothing to roll back to),
+ * recorded or not. */
+void daemon_pending_drop(struct daemon *d);
 /* The window ended unconfirmed: rolls back, logged and audited as done by
  * filterd (via "timer" or "startup"); why is the rollback's reason, note an
  * optional remark on the log line.  daemon_rollback ends the window, or
