@@ -744,6 +744,22 @@ static void set_error(struct apply_res *res, const char *fmt, ...)
 	}
 }
 
+/* The applied policy as cfg.policy (what a restart or a reload applies); a
+ * failure is logged and said in the apply's answer. */
+static void write_policy_file(struct daemon *d, const char *text, size_t len, struct apply_res *res)
+{
+	if (write_atomic(d->cfg.policy, text, len, 0644) < 0) {
+		int e = errno;
+
+		dlog("event=policy-write-failed file=%s error=\"%s\" note=\"applied policy is in force; the file on disk is older\"",
+		     d->cfg.policy, strerror(e));
+		add_warning(res, "the policy file %s could not be written (%s): a restart or reload applies "
+			    "what it holds", d->cfg.policy, strerror(e));
+		return;
+	}
+	d->policy_file_stale = false;
+}
+
 int daemon_apply(struct daemon *d, const struct apply_req *rq, struct apply_res *res)
 {
 	struct timespec t0, t1;
@@ -970,37 +986,31 @@ remembered:
 	 * (a rollback too) the file goes first, so that no record says a
 	 * rolled-back policy is gone while the file still holds it. */
 	bool state_ok;
+	int state_err = 0;
 
 	if (d->pending) {
 		state_ok = daemon_save_state(d) == 0;
+		state_err = errno;
 		if (rq->write_policy)
 			state_fault_point("kill-between-writes");
 		if (rq->write_policy && !state_ok) {
 			dlog("event=policy-write-skipped file=%s note=\"the confirmation window could not be recorded: the file keeps the previous policy, which a restart applies; a confirmation writes it\"",
 			     d->cfg.policy);
 			d->policy_file_stale = true;
-		} else if (rq->write_policy && write_atomic(d->cfg.policy, text, len, 0644) < 0) {
-			dlog("event=policy-write-failed file=%s error=\"%s\" note=\"applied policy is in force; the file on disk is older\"",
-			     d->cfg.policy, strerror(errno));
 		} else if (rq->write_policy) {
-			d->policy_file_stale = false;
+			write_policy_file(d, text, len, res);
 		}
 	} else {
-		if (rq->write_policy && write_atomic(d->cfg.policy, text, len, 0644) < 0) {
-			dlog("event=policy-write-failed file=%s error=\"%s\" note=\"applied policy is in force; the file on disk is older\"",
-			     d->cfg.policy, strerror(errno));
-			add_warning(res, "the policy file %s could not be written (%s): a restart or reload applies "
-				 "what it holds", d->cfg.policy, strerror(errno));
-		} else if (rq->write_policy) {
-			d->policy_file_stale = false;
-		}
-		if (rq->write_policy)
+		if (rq->write_policy) {
+			write_policy_file(d, text, len, res);
 			state_fault_point("kill-between-writes");
+		}
 		state_ok = daemon_save_state(d) == 0;
+		state_err = errno;
 	}
 	if (!state_ok)
-		add_warning(res, "the state could not be recorded in %s (%s)%s", d->cfg.state_dir, strerror(errno),
-			 d->pending ? ": a restart rolls back to the previous policy" : "");
+		add_warning(res, "the state could not be recorded in %s (%s)%s", d->cfg.state_dir, strerror(state_err),
+			    d->pending ? ": a restart rolls back to the previous policy" : "");
 	d->n_applies += res->applied;
 	clock_gettime(CLOCK_MONOTONIC, &t1);
 	res->ms = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) / 1e6;

@@ -32,7 +32,6 @@
 #include <netinet/in.h>
 #include <pcap/pcap.h>
 
-#include "csum.h"
 #include "packet.h"
 #include "reader.h"
 #include "zalloc.h"
@@ -1054,7 +1053,6 @@ static bool v6_unicast(const uint8_t *a)
 static void reject_closes(struct replay *r, struct pkt *p, int hook, struct vm_verdict *v)
 {
 	const uint8_t *ip = p->data + p->nh_off;
-	size_t end = (size_t)p->nh_off + p->len;
 
 	if (v->verdict != NF_DROP || !v->rejected || v->reject_type != NFT_REJECT_TCP_RST ||
 	    !p->ct_present || !p->ct || p->l4proto != IPPROTO_TCP || !p->tprot_set ||
@@ -1074,34 +1072,11 @@ static void reject_closes(struct replay *r, struct pkt *p, int hook, struct vm_v
 		return;
 	}
 	if (hook == NF_INET_LOCAL_IN) {
-		uint64_t sum;
-		uint32_t tlen;
-		uint8_t pseudo[8];
+		int ok = ct_transport_checksum(p);
 
-		if (end > p->caplen || end < p->th_off + 20) {
+		if (ok < 0)
 			v->incomplete = true;
-			return;
-		}
-		tlen = (uint32_t)(end - p->th_off);
-		if (p->nfproto == NFPROTO_IPV4) {
-			sum = csum_add(0, ip + 12, 8);
-			pseudo[0] = 0;
-			pseudo[1] = IPPROTO_TCP;
-			pseudo[2] = (uint8_t)(tlen >> 8);
-			pseudo[3] = (uint8_t)tlen;
-			sum = csum_add(sum, pseudo, 4);
-		} else {
-			sum = csum_add(0, ip + 8, 32);
-			pseudo[0] = (uint8_t)(tlen >> 24);
-			pseudo[1] = (uint8_t)(tlen >> 16);
-			pseudo[2] = (uint8_t)(tlen >> 8);
-			pseudo[3] = (uint8_t)tlen;
-			pseudo[4] = pseudo[5] = pseudo[6] = 0;
-			pseudo[7] = IPPROTO_TCP;
-			sum = csum_add(sum, pseudo, 8);
-		}
-		sum = csum_add(sum, p->data + p->th_off, tlen);
-		if (csum_fold(sum) != 0xffff)
+		if (ok <= 0)
 			return;
 	}
 	ct_entry_set_closing(r->ct, p->ct);

@@ -2417,6 +2417,20 @@ static struct view pkt_view(const struct pkt *p)
 	return v;
 }
 
+int ct_transport_checksum(const struct pkt *p)
+{
+	struct view v = pkt_view(p);
+
+	if (p->frag_cut)
+		return -1;
+	switch (l4_checksum(&v, p->l4proto, p->th_off)) {
+	case CSUM_GOOD: return 1;
+	case CSUM_BAD: return 0;
+	case CSUM_CUT: break;
+	}
+	return -1;
+}
+
 static bool get_l4_pkt(const struct pkt *p, uint8_t *proto, size_t *off)
 {
 	struct view v = pkt_view(p);

@@ -242,6 +242,9 @@ bool ct_entry_confirmed(const struct ct_entry *e);
  * confirmed TCP entry goes to CLOSE with CLOSE's timeout, as the kernel's
  * nf_conntrack_tcp_set_closing(). */
 void ct_entry_set_closing(struct ct_table *t, struct ct_entry *e);
+/* p's transport checksum as conntrack sums it, whatever nf_conntrack_checksum
+ * says: 1 right, 0 wrong, -1 the capture lacks bytes it covers. */
+int ct_transport_checksum(const struct pkt *p);
 /* The current packet killed its entry (a RST as the only reply): the entry
  * is out of the table, its reaper has run, the packet still refers to it. */
 bool ct_entry_dying(const struct ct_entry *e);
