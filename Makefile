@@ -111,7 +111,7 @@ bench: all $(BENCH_BINS)
 # default configuration to /etc/filterd/filterd.conf (never overwritten: filterd
 # reads /etc/filterd whatever the prefix), the examples to
 # $(PREFIX)/share/filterd and the man pages to $(PREFIX)/share/man; the user
-# filterd runs as (sysusers.d) and /etc/filterd's group (tmpfiles.d) to
+# filterd runs as (sysusers.d) and /etc/filterd's owner (tmpfiles.d) to
 # $(PREFIX)/lib, and without DESTDIR both are applied at once when
 # systemd-sysusers and systemd-tmpfiles are there.
 install: UNITDIR ?= $(PREFIX)/lib/systemd/system

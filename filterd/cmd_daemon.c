@@ -67,7 +67,15 @@ int ctl_call(json_t *req, json_t **ans, unsigned timeout_s)
 	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", ctl_socket_path());
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		fprintf(stderr, "filterctl: cannot reach filterd at %s: %s\n", sa.sun_path, strerror(errno));
+		if (fd >= 0 && (errno == EACCES || errno == EPERM)) {
+			/* the socket's mode and group decide who may connect at all,
+			 * the roles what a caller may do once connected */
+			fprintf(stderr, "filterctl: permission denied on filterd's socket %s: connecting needs "
+				"its group (filterd's socket_group) as well as a role\n", sa.sun_path);
+			ret = -2;
+		} else {
+			fprintf(stderr, "filterctl: cannot reach filterd at %s: %s\n", sa.sun_path, strerror(errno));
+		}
 		goto out;
 	}
 	size_t l = strlen(txt);
@@ -136,8 +144,11 @@ int ctl_request(const char *op, json_t *extra, unsigned timeout_s, json_t **ans)
 	rc = ctl_call(req, ans, timeout_s);
 	json_decref(req);
 	if (rc < 0)
-		return EXIT_DAEMON;
-	if (json_is_true(json_object_get(*ans, "ok")))
+		return rc == -2 ? EXIT_DENIED : EXIT_DAEMON;
+	bool ok = json_is_true(json_object_get(*ans, "ok"));
+	if (!ok || !ctl_raw_answer)
+		text_tree(*ans);
+	if (ok)
 		return EXIT_OK;
 	const char *e = json_string_value(json_object_get(*ans, "error"));
 	const char *diag = json_string_value(json_object_get(*ans, "diagnostics"));
@@ -295,12 +306,14 @@ int cmd_status(int argc, char **argv)
 		fprintf(stderr, "usage: filterctl status [--json]\n");
 		return EXIT_USAGE;
 	}
+	ctl_raw_answer = as_json;
 	rc = ctl_request("status", NULL, 30, &ans);
 	if (rc != EXIT_OK)
 		return rc;
 	s = json_object_get(ans, "status");
 	if (as_json) {
-		char *t = json_dumps(s, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+		char *t = json_dumps(s, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9) |
+					JSON_ENSURE_ASCII);
 		if (t)
 			printf("%s\n", t);
 		free(t);
@@ -405,17 +418,11 @@ int apply_via_daemon(const char *path, unsigned confirm_within, bool force)
  * refused (a directory service may know it later). */
 static void warn_unknown_members(const char *list)
 {
-	char *dup = strdup(list), *save = NULL;
+	char names[1024];
 
-	for (char *t = dup ? strtok_r(dup, ",", &save) : NULL; t; t = strtok_r(NULL, ",", &save)) {
-		if (strncmp(t, "user:", 5) == 0 && !getpwnam(t + 5))
-			fprintf(stderr, "filterctl: warning: no user '%s' on this host: '%s' grants "
-				"nobody until there is\n", t + 5, t);
-		else if (strncmp(t, "group:", 6) == 0 && !getgrnam(t + 6))
-			fprintf(stderr, "filterctl: warning: no group '%s' on this host: '%s' grants "
-				"nobody until there is\n", t + 6, t);
-	}
-	free(dup);
+	if (roles_unknown(list, names, sizeof(names)))
+		fprintf(stderr, "filterctl: warning: not known on this host, so granting nobody until "
+			"they are: %s\n", names);
 }
 
 /* filterctl roles                       shows who has which role

@@ -14,7 +14,7 @@
  * EXIT_OK, or the exit code of the failure (printed). */
 static void print_json(json_t *j)
 {
-	char *t = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9));
+	char *t = json_dumps(j, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(9) | JSON_ENSURE_ASCII);
 	if (t)
 		printf("%s\n", t);
 	free(t);
@@ -32,6 +32,7 @@ static bool opt_json(int argc, char **argv, const char *usage)
 		fprintf(stderr, "usage: filterctl %s\n", usage);
 		exit(EXIT_USAGE);
 	}
+	ctl_raw_answer = argc == 2;	/* printed as JSON, ASCII-only */
 	return argc == 2;
 }
 
@@ -262,20 +263,30 @@ int cmd_audit(int argc, char **argv)
 			return EXIT_USAGE;
 		}
 	}
+	/* each record is a JSON line: parsed, then made inert field by field (a
+	 * rejected request's error text, in "detail", is another user's) */
+	ctl_raw_answer = true;
 	int rc = ctl_request("audit", since ? json_pack("{s:I}", "since", (json_int_t)since) : NULL, 60, &ans);
 	if (rc != EXIT_OK)
 		return rc;
 	json_array_foreach(json_object_get(ans, "records"), i, v) {
 		const char *line = json_string_value(v);
+		json_t *j = line ? json_loads(line, 0, NULL) : NULL;
+		if (!j) {	/* not JSON: a damaged line, shown inert */
+			char *t = text_safe(line ? line : "", false);
+			printf("%s\n", t ? t : "");
+			free(t);
+			continue;
+		}
 		if (as_json) {
-			printf("%s\n", line);
+			char *t = json_dumps(j, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_ENSURE_ASCII |
+						JSON_REAL_PRECISION(6));
+			printf("%s\n", t ? t : "");
+			free(t);
+			json_decref(j);
 			continue;
 		}
-		json_t *j = json_loads(line, 0, NULL);
-		if (!j) {
-			printf("%s\n", line);
-			continue;
-		}
+		text_tree(j);
 		printf("%s  %s(uid=%lld) via %s  %s: %s", str(j, "time"), str(j, "user"),
 		       json_integer_value(json_object_get(j, "uid")), str(j, "via"), str(j, "op"), str(j, "result"));
 		if (json_object_get(j, "detail"))

@@ -440,7 +440,7 @@ static int hbi_lock(struct daemon *d, const char *workspace)
 	return ret;
 }
 
-int hbi_clear(struct daemon *d, const char *workspace)
+int hbi_clear(struct daemon *d, const char *workspace, struct strbuf *latched)
 {
 	bool bad;
 	json_t *j = load_state_json(d, "hbi.json", &bad, &hbi_warned, LATCH_NOTE), *v, *out = json_array();
@@ -451,9 +451,24 @@ int hbi_clear(struct daemon *d, const char *workspace)
 		dlog("event=hbi-latch-reset file=%s/hbi.json workspace=\"%s\" note=\"the file could not be read: every workspace's hbi latch is cleared, not only this one's\"",
 		     d->cfg.state_dir, workspace);
 
-	json_array_foreach(json_object_get(j, "workspaces"), i, v)
-		if (json_is_string(v) && strcmp(json_string_value(v), workspace) != 0)
+	bool found = false;
+	json_array_foreach(json_object_get(j, "workspaces"), i, v) {
+		if (!json_is_string(v))
+			continue;
+		if (strcmp(json_string_value(v), workspace) != 0) {
 			json_array_append(out, v);
+			if (latched)
+				sb_printf(latched, "%s%s", latched->n ? ", " : "", json_string_value(v));
+		} else {
+			found = true;
+		}
+	}
+	/* a name that is not latched (a typo) clears nothing: said so, not "ok" */
+	if (!found && !bad) {
+		json_decref(out);
+		json_decref(j);
+		return 1;
+	}
 	ret = hbi_write(d, out);
 	json_decref(out);
 	json_decref(j);

@@ -4,6 +4,7 @@
  * that changes or tries to change state, and every refusal, is written to the
  * audit log. */
 #include "daemon.h"
+#include "strbuf.h"
 #include "jsonutil.h"
 #include "d_req.h"
 #include "observe.h"
@@ -912,7 +913,17 @@ static json_t *handle(struct daemon *d, struct client *c, json_t *req)
 	}
 	if (strcmp(op, "hbi-clear") == 0) {
 		const char *ws = q.workspace;
-		rc = hbi_clear(d, ws);
+		struct strbuf latched = {0};
+		rc = hbi_clear(d, ws, &latched);
+		if (rc == 1) {
+			char msg[1400];
+			snprintf(msg, sizeof(msg), "workspace '%s' is not latched (latched: %s); nothing was changed",
+				 ws, latched.n ? sb_str(&latched) : "none");
+			sb_free(&latched);
+			audit_req(d, &c->who, op, "rejected", msg, NULL, 0);
+			return json_pack("{s:b,s:s}", "ok", 0, "error", msg);
+		}
+		sb_free(&latched);
 		/* hbi_clear's errno, before the audit write and the log line
 		 * change it (the answer said "File exists") */
 		const char *why = rc == 0 ? "" : strerror(errno);
@@ -980,7 +991,10 @@ static int send_more(struct client *c)
  * CTL_SEND_TIMEOUT_S. */
 static void reply(struct daemon *d, struct client *c, json_t *ans)
 {
-	char *txt = json_dumps(ans, JSON_COMPACT | JSON_REAL_PRECISION(9));
+	/* an op that wrote its answer as JSON text itself (op_audit) */
+	json_t *raw = json_object_get(ans, "raw_answer");
+	char *txt = raw ? strndup(json_string_value(raw), json_string_length(raw)) :
+			  json_dumps(ans, JSON_COMPACT | JSON_REAL_PRECISION(9));
 
 	json_decref(ans);
 	if (!txt) {

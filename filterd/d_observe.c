@@ -37,6 +37,7 @@
 #include "dump.h"
 #include "policy.h"
 #include "ruleinfo.h"
+#include "strbuf.h"
 #include "verify.h"
 
 #define REPLAY_TIMEOUT_S 120
@@ -145,55 +146,119 @@ static time_t audit_time(const char *ts)
 	return end ? timegm(&tm) : (time_t)-1;
 }
 
-static void audit_read_file(const char *path, time_t since, json_t *out, size_t *total)
+/* Unix time of an audit record (a JSON line); -1 when it has none.  filterd
+ * writes "time" first, which is read without parsing the line. */
+static time_t audit_line_time(const char *line)
 {
-	FILE *f = fopen(path, "re");
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-
-	if (!f)
-		return;
-	while ((n = getline(&line, &cap, f)) > 0) {
-		if (line[n - 1] == '\n')
-			line[--n] = '\0';
-		if (!n)
-			continue;
-		if (since > 0) {
-			json_t *j = json_loads(line, 0, NULL);
-			time_t t = audit_time(json_string_value(json_object_get(j, "time")));
-			json_decref(j);
-			if (t != (time_t)-1 && t < since)
-				continue;
-		}
-		json_array_append_new(out, json_stringn(line, (size_t)n));
-		*total += (size_t)n;
-		/* keep the newest: drop from the front past the answer's size */
-		while (*total > AUDIT_ANSWER_MAX && json_array_size(out) > 1) {
-			*total -= json_string_length(json_array_get(out, 0));
-			json_array_remove(out, 0);
+	static const char pre[] = "{\"time\"";
+	if (strncmp(line, pre, sizeof(pre) - 1) == 0) {
+		const char *p = line + sizeof(pre) - 1;
+		p += strspn(p, " \t");
+		if (*p++ == ':') {
+			p += strspn(p, " \t");
+			if (*p == '"')
+				return audit_time(p + 1);
 		}
 	}
-	free(line);
-	fclose(f);
+	json_t *j = json_loads(line, 0, NULL);
+	time_t t = audit_time(json_string_value(json_object_get(j, "time")));
+	json_decref(j);
+	return t;
 }
 
+/* Appends to *out, as JSON strings each followed by a comma, the newest whole
+ * records of one file that fit in *budget bytes, in file order; *budget is
+ * lowered by what they take.  Only the file's tail is read: the answer is the
+ * newest records, and reading and parsing both whole files at every request
+ * (16 MiB each by default, on the loop every client and timer waits on) let a
+ * reader stall filterd for seconds. */
+static void audit_tail(const char *path, time_t since, size_t *budget, struct strbuf *out)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	char *buf = NULL;
+
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 || !*budget)
+		goto out;
+	/* one byte before the window tells whether its first line is whole */
+	off_t start = st.st_size > (off_t)*budget ? st.st_size - (off_t)*budget - 1 : 0;
+	size_t len = (size_t)(st.st_size - start), got = 0;
+	if (!(buf = malloc(len + 1))) {
+		out->oom = true;
+		goto out;
+	}
+	while (got < len) {
+		ssize_t r = pread(fd, buf + got, len - got, start + (off_t)got);
+		if (r <= 0)
+			break;
+		got += (size_t)r;
+	}
+	buf[got] = '\0';
+	char *p = buf, *end = buf + got;
+	if (start > 0) {	/* a partial first line (or the newline before the window) */
+		char *nl = memchr(p, '\n', got);
+		p = nl ? nl + 1 : end;
+	}
+	size_t used = 0;
+	while (p < end) {
+		char *nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)	/* a record being written, or cut short: not whole */
+			break;
+		*nl = '\0';
+		size_t n = (size_t)(nl - p);
+		time_t t = n && since > 0 ? audit_line_time(p) : (time_t)-1;
+		if (n && (t == (time_t)-1 || t >= since)) {
+			sb_putn(out, "\"", 1);
+			sb_put_json_body(out, p, n);
+			sb_putn(out, "\",", 2);
+			used += n;
+		}
+		p = nl + 1;
+	}
+	*budget -= used < *budget ? used : *budget;
+out:
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+}
+
+/* The answer is written here rather than built as a jansson tree: jansson
+ * took ~50 ns a byte making and dumping these strings, which for a 6 MiB
+ * answer held the loop ~0.3 s.  reply() sends a "raw_answer" member as it is. */
 static json_t *op_audit(struct daemon *d, json_t *req)
 {
 	json_t *since_j = json_object_get(req, "since");
 	time_t since = 0;
 	char old[4096];
-	size_t total = 0;
+	size_t budget = AUDIT_ANSWER_MAX, budget_old;
+	struct strbuf cur = {0}, all = {0};
 
 	if (since_j && !json_is_integer(since_j))
 		return json_pack("{s:b,s:s}", "ok", 0, "error", "audit: 'since' must be Unix seconds");
 	if (since_j)
 		since = (time_t)json_integer_value(since_j);
-	json_t *recs = json_array();
+	/* the newest first (the current file, then the rotated one), kept in order */
+	audit_tail(d->cfg.audit_log, since, &budget, &cur);
+	budget_old = budget;
 	snprintf(old, sizeof(old), "%s.1", d->cfg.audit_log);
-	audit_read_file(old, since, recs, &total);
-	audit_read_file(d->cfg.audit_log, since, recs, &total);
-	return json_pack("{s:b,s:s,s:o}", "ok", 1, "file", d->cfg.audit_log, "records", recs);
+	sb_puts(&all, "{\"ok\":true,\"file\":\"");
+	sb_put_json_body(&all, d->cfg.audit_log, strlen(d->cfg.audit_log));
+	sb_puts(&all, "\",\"records\":[");
+	audit_tail(old, since, &budget_old, &all);
+	sb_putn(&all, sb_str(&cur), cur.n);
+	if (all.n && all.s[all.n - 1] == ',')
+		all.s[--all.n] = '\0';	/* the last record's comma */
+	sb_puts(&all, "]}");
+	bool oom = cur.oom || all.oom;
+	sb_free(&cur);
+	if (oom) {
+		sb_free(&all);
+		return json_pack("{s:b,s:s}", "ok", 0, "error", "audit: out of memory");
+	}
+	json_t *ans = json_object();
+	json_object_set_new(ans, "raw_answer", json_stringn_nocheck(all.s, all.n));
+	sb_free(&all);
+	return ans;
 }
 
 /* ---- compile the policy in force afresh ----------------------------------- */

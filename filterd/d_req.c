@@ -5,38 +5,6 @@
 #include <ctype.h>
 #include <string.h>
 
-bool roles_valid(const char *list)
-{
-	const char *p = list;
-
-	while (*p) {
-		while (*p == ',' || *p == ' ')
-			p++;
-		if (!*p)
-			break;
-		const char *colon = strchr(p, ':');
-		size_t kl = colon ? (size_t)(colon - p) : 0;
-		bool numeric = (kl == 3 && (!strncmp(p, "uid", 3) || !strncmp(p, "gid", 3)));
-		if (!numeric && !(kl == 4 && !strncmp(p, "user", 4)) &&
-		    !(kl == 5 && !strncmp(p, "group", 5)))
-			return false;
-		const char *v = colon + 1;
-		size_t n = 0;
-		while (v[n] && v[n] != ',' && v[n] != ' ') {
-			unsigned char ch = (unsigned char)v[n];
-			if (!(isalnum(ch) || ch == '_' || ch == '-' || ch == '.'))
-				return false;
-			if (numeric && !isdigit(ch))
-				return false;
-			n++;
-		}
-		if (n == 0 || n > 64)
-			return false;
-		p = v + n;
-	}
-	return strlen(list) <= 4096;
-}
-
 struct opdef {
 	const char *name;
 	enum role need;

@@ -37,7 +37,6 @@ struct ctl_request {
 
 /* A role member list: "user:NAME", "group:NAME", "uid:N" or "gid:N", separated
  * by commas or spaces; "" is an empty role. */
-bool roles_valid(const char *list);
 
 /* Reads what req asks.  Returns 0 with rq filled (pointers borrowed from req),
  * or -1 with *error the answer to give ("request has no 'op'", "unknown op"). */

@@ -174,7 +174,11 @@ void daemon_confirm_timeout(struct daemon *d, const char *via, const char *why,
 /* Roles set at run time (op set-roles), kept in state_dir/roles.json. */
 int roles_save(struct daemon *d);
 void roles_load(struct daemon *d);
-int hbi_clear(struct daemon *d, const char *workspace);
+/* Lifts WORKSPACE's hbi latch: 0 done, 1 it is not latched (nothing written;
+ * latched, when given, gets the names that are), -1 the file could not be
+ * written (errno). */
+struct strbuf;
+int hbi_clear(struct daemon *d, const char *workspace, struct strbuf *latched);
 /* Drift repair: the ruleset in force (d->current) sent again as a whole-table
  * replace, the learned FQDN addresses put back; d->current is kept either way. */
 int daemon_repair(struct daemon *d, struct apply_res *res);

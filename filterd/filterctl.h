@@ -51,12 +51,24 @@ int cmd_audit(int argc, char **argv);
 #include <jansson.h>
 const char *ctl_socket_path(void);
 bool ctl_reachable(void);
+/* 0, -1 (not reached; said), -2 (the socket refused the caller; said). */
 int ctl_call(json_t *req, json_t **ans, unsigned timeout_s);
 /* {"op": op} plus the members of extra (consumed) to filterd; on success *ans
  * is the answer (caller decrefs) and EXIT_OK is returned; otherwise the
  * diagnostics and error are printed and the exit code is returned
  * (EXIT_DAEMON, EXIT_DENIED, EXIT_KERNEL or EXIT_POLICY), *ans NULL. */
 int ctl_request(const char *op, json_t *extra, unsigned timeout_s, json_t **ans);
+/* filterctl_text.c: strings of an answer made inert for a terminal.
+ * text_safe returns a malloc'd copy of s with control characters (C0 but
+ * tab, and newline unless keep_newlines; DEL; C1) and the Unicode line
+ * separators and bidi controls written as \xNN or \u{NNNN}.  text_tree does
+ * that to every string of j in place, keeping the newlines of the members
+ * that are several lines long (diagnostics, metrics, output).  ctl_request
+ * does it to every answer unless ctl_raw_answer is set (by a command that
+ * prints JSON, which jansson escapes, and prints it ASCII-only). */
+char *text_safe(const char *s, bool keep_newlines);
+void text_tree(json_t *j);
+extern bool ctl_raw_answer;
 int apply_via_daemon(const char *path, unsigned confirm_within, bool force);
 
 /* What an apply does to the connections under way (filterctl apply, with

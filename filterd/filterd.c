@@ -453,7 +453,21 @@ int main(int argc, char **argv)
 		free(sets[i]);
 	free(sets);
 	diags_clear(&dg);
+	static const char *const role_keys[] = { "role.reader", "role.contributor", "role.owner" };
 	if (check_only) {
+		/* what the start would stop at: the user to become */
+		struct run_as ra;
+		if (privs_resolve(&d->cfg, &ra, err, sizeof(err)) < 0) {
+			fprintf(stderr, "filterd: %s\n", err);
+			config_free(&d->cfg);
+			return 2;
+		}
+		for (int i = 0; i < 3; i++) {
+			char names[1024];
+			if (d->cfg.roles[i] && roles_unknown(d->cfg.roles[i], names, sizeof(names)))
+				fprintf(stderr, "filterd: warning: %s: not known on this host, so granting nobody "
+					"until they are: %s\n", role_keys[i], names);
+		}
 		printf("policy=%s\ntags=%s\nstate_dir=%s\nsocket=%s\nfail_mode=%s\nownership=%s\n",
 		       d->cfg.policy, d->cfg.tags, d->cfg.state_dir, d->cfg.socket,
 		       d->cfg.fail_mode == FAIL_CLOSED ? "closed" : "open",
@@ -465,6 +479,12 @@ int main(int argc, char **argv)
 	dlog("event=start version=%s config=%s policy=%s tags=%s state_dir=%s socket=%s fail_mode=%s",
 	     FILTERD_VERSION, d->cfg.path ? d->cfg.path : "(defaults)", d->cfg.policy, d->cfg.tags,
 	     d->cfg.state_dir, d->cfg.socket, d->cfg.fail_mode == FAIL_CLOSED ? "closed" : "open");
+	for (int i = 0; i < 3; i++) {
+		char names[1024];
+		if (d->cfg.roles[i] && roles_unknown(d->cfg.roles[i], names, sizeof(names)))
+			dlog("event=warning what=%s unknown=\"%s\" note=\"not known on this host: grants nobody until they are\"",
+			     role_keys[i], names);
+	}
 	/* the user to become, before anything is applied: a wrong name stops here */
 	struct run_as run_as;
 	if (privs_resolve(&d->cfg, &run_as, err, sizeof(err)) < 0 ||

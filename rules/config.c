@@ -1,7 +1,10 @@
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -85,9 +88,155 @@ static int parse_uint(const char *v, unsigned long max, unsigned long *out, int 
 	return 0;
 }
 
+bool roles_valid(const char *list)
+{
+	const char *p = list;
+
+	while (*p) {
+		while (*p == ',' || *p == ' ')
+			p++;
+		if (!*p)
+			break;
+		const char *colon = strchr(p, ':');
+		size_t kl = colon ? (size_t)(colon - p) : 0;
+		bool numeric = (kl == 3 && (!strncmp(p, "uid", 3) || !strncmp(p, "gid", 3)));
+		if (!numeric && !(kl == 4 && !strncmp(p, "user", 4)) &&
+		    !(kl == 5 && !strncmp(p, "group", 5)))
+			return false;
+		const char *v = colon + 1;
+		size_t n = 0;
+		while (v[n] && v[n] != ',' && v[n] != ' ') {
+			unsigned char ch = (unsigned char)v[n];
+			if (!(isalnum(ch) || ch == '_' || ch == '-' || ch == '.'))
+				return false;
+			if (numeric && !isdigit(ch))
+				return false;
+			n++;
+		}
+		if (n == 0 || n > 64)
+			return false;
+		p = v + n;
+	}
+	return strlen(list) <= 4096;
+}
+
+static void copy_bad(char *bad, size_t badlen, const char *s, size_t n)
+{
+	if (bad && badlen)
+		snprintf(bad, badlen, "%.*s", (int)n, s);
+}
+
+bool dns_servers_valid(const char *list, char *bad, size_t badlen)
+{
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, ", ");
+		if (!n) {
+			p++;
+			continue;
+		}
+		char a[128], *port = NULL;
+		unsigned char buf[16];
+		bool ok = n < sizeof(a);
+		if (ok) {
+			memcpy(a, p, n);
+			a[n] = '\0';
+			/* IPv6 may carry a zone (fe80::1%eth0), IPv4 not */
+			char *v6 = a, *e = NULL;
+			if (a[0] == '[') {	/* [v6]:port */
+				e = strchr(a, ']');
+				ok = e && (e[1] == ':' || !e[1]);
+				if (ok) {
+					port = e[1] ? e + 2 : NULL;
+					*e = '\0';
+					v6 = a + 1;
+				}
+			}
+			if (ok) {
+				char six[128];
+				snprintf(six, sizeof(six), "%s", v6);
+				char *zone = strchr(six, '%');
+				if (zone && zone[1])
+					*zone = '\0';
+				if (inet_pton(AF_INET6, six, buf) != 1) {
+					char *colon = e ? NULL : strchr(a, ':');
+					if (e)
+						ok = false;
+					else {
+						if (colon) {
+							*colon = '\0';
+							port = colon + 1;
+						}
+						ok = inet_pton(AF_INET, a, buf) == 1;
+					}
+				}
+			}
+			unsigned long u;
+			if (ok && port)
+				ok = parse_uint(port, 65535, &u, 10) == 0 && u > 0;
+		}
+		if (!ok) {
+			copy_bad(bad, badlen, p, n);
+			return false;
+		}
+		p += n;
+	}
+	return true;
+}
+
+bool verify_captures_valid(const char *list, char *bad, size_t badlen)
+{
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, ",");
+		const char *t = p;
+		size_t tn = n;
+		while (tn && *t == ' ')
+			t++, tn--;
+		while (tn && t[tn - 1] == ' ')
+			tn--;
+		if (tn) {
+			const char *colon = memrchr(t, ':', tn);
+			if (!colon || colon == t || colon == t + tn - 1) {
+				copy_bad(bad, badlen, t, tn);
+				return false;
+			}
+		}
+		p += n + (p[n] == ',');
+	}
+	return true;
+}
+
+size_t roles_unknown(const char *list, char *out, size_t outlen)
+{
+	size_t count = 0, used = 0;
+
+	if (outlen)
+		out[0] = '\0';
+	for (const char *p = list; *p;) {
+		size_t n = strcspn(p, ", ");
+		char name[80];
+		bool unknown = false;
+		if (n > 5 && n - 5 < sizeof(name) && !strncmp(p, "user:", 5)) {
+			snprintf(name, sizeof(name), "%.*s", (int)(n - 5), p + 5);
+			unknown = !getpwnam(name);
+		} else if (n > 6 && n - 6 < sizeof(name) && !strncmp(p, "group:", 6)) {
+			snprintf(name, sizeof(name), "%.*s", (int)(n - 6), p + 6);
+			unknown = !getgrnam(name);
+		}
+		if (unknown) {
+			int w = snprintf(out + used, outlen > used ? outlen - used : 0, "%s%.*s",
+					 count ? ", " : "", (int)n, p);
+			if (w > 0 && used + (size_t)w < outlen)
+				used += (size_t)w;
+			count++;
+		}
+		p += n ? n : 1;
+	}
+	return count;
+}
+
 struct key {
 	const char *name;
-	enum { K_STR, K_PATH, K_UINT, K_OCTAL, K_FAIL, K_OWN, K_SIZE, K_BOOL } type;
+	enum { K_STR, K_PATH, K_UINT, K_OCTAL, K_FAIL, K_OWN, K_SIZE, K_BOOL, K_ROLES, K_DNS, K_PAIRS } type;
 	size_t off;
 	unsigned long max;
 	const char *help;
@@ -109,20 +258,20 @@ static const struct key keys[] = {
 	{ "log_group", K_UINT, OFF(log_group), 65535, "NFLOG group of drop rules" },
 	{ "log_rate", K_UINT, OFF(log_rate), 1000000, "logged drops per second per rule" },
 	{ "log_burst", K_UINT, OFF(log_burst), 1000000, "burst of logged drops" },
-	{ "role.reader", K_STR, OFF(roles[0]), 0, "users/groups with the reader role" },
-	{ "role.contributor", K_STR, OFF(roles[1]), 0, "users/groups with the contributor role" },
-	{ "role.owner", K_STR, OFF(roles[2]), 0, "users/groups with the owner role" },
+	{ "role.reader", K_ROLES, OFF(roles[0]), 0, "users/groups with the reader role" },
+	{ "role.contributor", K_ROLES, OFF(roles[1]), 0, "users/groups with the contributor role" },
+	{ "role.owner", K_ROLES, OFF(roles[2]), 0, "users/groups with the owner role" },
 	{ "audit_log", K_PATH, OFF(audit_log), 0, "audit log file" },
 	{ "metrics_file", K_STR, OFF(metrics_file), 0, "node_exporter textfile (empty: off)" },
 	{ "metrics_interval", K_UINT, OFF(metrics_interval), 86400, "seconds between textfile writes" },
 	{ "drop_pcap", K_STR, OFF(drop_pcap), 0, "pcap file of dropped packets (empty: off)" },
 	{ "drop_pcap_max", K_SIZE, OFF(drop_pcap_max), 0, "size cap of the drop pcap" },
 	{ "drop_log_rate", K_UINT, OFF(drop_log_rate), 1000000, "drop log lines per second" },
-	{ "verify_captures", K_STR, OFF(verify_captures), 0, "capture:expectations pairs for verify" },
+	{ "verify_captures", K_PAIRS, OFF(verify_captures), 0, "capture:expectations pairs for verify" },
 	{ "repair", K_BOOL, OFF(repair), 0, "on: repair drift; off: only log and audit it" },
 	{ "audit_log_max", K_SIZE, OFF(audit_log_max), 1, "rotate the audit log past this size (0: never)" },
 	{ "pcap_replay", K_STR, OFF(pcap_replay), 0, "pcap-replay binary used by verify" },
-	{ "dns_servers", K_STR, OFF(dns_servers), 0, "resolvers for FQDN rules, comma-separated (empty: /etc/resolv.conf)" },
+	{ "dns_servers", K_DNS, OFF(dns_servers), 0, "resolvers for FQDN rules, comma-separated (empty: /etc/resolv.conf)" },
 	{ "fqdn_ttl_min", K_UINT, OFF(fqdn_ttl_min), 86400, "shortest FQDN element timeout (s)" },
 	{ "fqdn_ttl_max", K_UINT, OFF(fqdn_ttl_max), 604800, "longest FQDN element timeout (s)" },
 	{ "fqdn_max_addresses", K_UINT, OFF(fqdn_max_addresses), 65536, "addresses per FQDN set" },
@@ -144,6 +293,27 @@ static int set_key(struct config *c, const char *k, const char *v, char *err, si
 				return -1;
 			}
 			/* fall through */
+		case K_ROLES:
+		case K_DNS:
+		case K_PAIRS: {
+			char bad[160];
+			if (kk->type == K_ROLES && !roles_valid(v)) {
+				snprintf(err, errlen, "%s must list user:NAME, group:NAME, uid:N or gid:N "
+					 "separated by commas, not '%s'", k, v);
+				return -1;
+			}
+			if (kk->type == K_DNS && !dns_servers_valid(v, bad, sizeof(bad))) {
+				snprintf(err, errlen, "%s: '%s' is not an address (ADDRESS, IPV4:PORT or "
+					 "[IPV6]:PORT, separated by commas)", k, bad);
+				return -1;
+			}
+			if (kk->type == K_PAIRS && !verify_captures_valid(v, bad, sizeof(bad))) {
+				snprintf(err, errlen, "%s: '%s' is not CAPTURE:EXPECTATIONS (pairs separated "
+					 "by commas)", k, bad);
+				return -1;
+			}
+		}
+			/* fall through */
 		case K_STR:
 			if (set_str(field, v) < 0) {
 				snprintf(err, errlen, "out of memory");
@@ -153,9 +323,8 @@ static int set_key(struct config *c, const char *k, const char *v, char *err, si
 		case K_UINT:
 		case K_OCTAL:
 			if (parse_uint(v, kk->max, &u, kk->type == K_OCTAL ? 8 : 10) < 0) {
-				snprintf(err, errlen, "%s must be a%s number up to %lu%s, not '%s'", k,
-					 kk->type == K_OCTAL ? "n octal" : "", kk->max,
-					 kk->type == K_OCTAL ? " (octal)" : "", v);
+				snprintf(err, errlen, kk->type == K_OCTAL ? "%s must be an octal number up to %lo, not '%s'" :
+					 "%s must be a number up to %lu, not '%s'", k, kk->max, v);
 				return -1;
 			}
 			if (kk->off == OFF(log_group))

@@ -56,4 +56,16 @@ int config_load(struct config *c, const char *path, bool optional, struct diags 
 int config_set(struct config *c, const char *kv, char *err, size_t errlen);
 void config_free(struct config *c);
 
+/* Values checked as they are set (and by set-roles on the control socket):
+ * a role list of user:NAME, group:NAME, uid:N and gid:N separated by commas
+ * or spaces; resolvers as c-ares takes them (ADDR, IPV4:PORT, [IPV6]:PORT);
+ * verify pairs CAPTURE:EXPECTATIONS separated by commas.  The _valid ones
+ * that take bad copy the first bad item there. */
+bool roles_valid(const char *list);
+bool dns_servers_valid(const char *list, char *bad, size_t badlen);
+bool verify_captures_valid(const char *list, char *bad, size_t badlen);
+/* The user: and group: members of a role list this host does not know,
+ * "user:x, group:y" into out; returns how many. */
+size_t roles_unknown(const char *list, char *out, size_t outlen);
+
 #endif

@@ -103,6 +103,34 @@ void sb_put_utf8(struct strbuf *sb, const char *s, size_t n)
 	sb_putn(sb, (const char *)p, run);
 }
 
+void sb_put_json_body(struct strbuf *sb, const char *s, size_t n)
+{
+	const unsigned char *p = (const unsigned char *)s, *e = p + n;
+
+	while (p < e) {
+		const unsigned char *q = p;
+		while (q < e && *q >= 0x20 && *q < 0x80 && *q != '"' && *q != '\\')
+			q++;
+		sb_putn(sb, (const char *)p, (size_t)(q - p));
+		if ((p = q) >= e)
+			break;
+		size_t k = utf8_seq(p, (size_t)(e - p));
+		if (*p == '"' || *p == '\\') {
+			char esc[2] = { '\\', (char)*p };
+			sb_putn(sb, esc, 2);
+		} else if (*p < 0x20) {
+			sb_printf(sb, "\\u%04x", *p);
+		} else if (k) {
+			sb_putn(sb, (const char *)p, k);
+			p += k;
+			continue;
+		} else {
+			sb_puts(sb, "\\ufffd");
+		}
+		p++;
+	}
+}
+
 char *utf8_lossy(const char *s)
 {
 	struct strbuf sb = { 0 };

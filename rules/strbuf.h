@@ -21,6 +21,9 @@ void sb_putn(struct strbuf *sb, const char *s, size_t n);
  * sequence, Latin-1 text) replaced by U+FFFD: XML and JSON outputs stay
  * well-formed whatever bytes a file name or an input file holds. */
 void sb_put_utf8(struct strbuf *sb, const char *s, size_t n);
+/* The n bytes at s as the inside of a JSON string: quotes, backslashes and
+ * control characters escaped, bytes that are not valid UTF-8 as \ufffd. */
+void sb_put_json_body(struct strbuf *sb, const char *s, size_t n);
 /* A malloc'd copy of s made valid UTF-8 as sb_put_utf8 does; NULL: no memory. */
 char *utf8_lossy(const char *s);
 /* Returns the string (never NULL unless oom) and leaves sb empty. */

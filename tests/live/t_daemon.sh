@@ -284,6 +284,15 @@ if [ $rc -eq 1 ] && grep -q "whatever its workspace ('live-other')" <<<"$out" &&
 else
 	not_ok "hbi: another workspace without hbi refused" "exit $rc" "$out"
 fi
+# a name that is not latched (a typo) clears nothing, and says so: exit 1,
+# the names that are latched, audited as rejected (it used to say "ok")
+out=$(ctl d1 hbi-clear live-hbx 2>&1); rc=$?
+if [ $rc -eq 1 ] && grep -q "workspace 'live-hbx' is not latched (latched: live-hbi); nothing was changed" <<<"$out" &&
+	grep -q '"op":"hbi-clear","result":"rejected"' "$(faudit d1)" &&
+	! grep -q 'event=hbi-cleared workspace="live-hbx"' "$(flog d1)" &&
+	grep -q '"live-hbi"' "$T/d1/state/hbi.json"; then
+	ok "hbi: hbi-clear of a workspace that is not latched: exit 1, names the latched ones, changes nothing"
+else not_ok "hbi: hbi-clear of a name that is not latched refused" "exit $rc" "$out" "$(cat "$T/d1/state/hbi.json")"; fi
 # a state directory filterd cannot write (it keeps CAP_NET_ADMIN only: no
 # DAC override): hbi-clear fails with the reason, and the latch stays
 chown nobody "$T/d1/state" && chmod 0555 "$T/d1/state"

@@ -99,6 +99,15 @@ with open(sys.argv[1], "w") as f:
         f.write(json.dumps({"time": "2026-01-01T00:00:00.000Z", "uid": 0, "user": "root", "via": "socket",
                             "op": "apply", "result": "applied", "detail": "x" * 120, "n": i}) + "\n")' "$T/audit.log"
 chmod 600 "$T/audit.log"
+# and a rotated one of ~16 MiB (audit_log_max's default): every audit request
+# used to read and parse both whole files on the loop
+"$PY" -c '
+import json, sys
+with open(sys.argv[1], "w") as f:
+    for i in range(90000):
+        f.write(json.dumps({"time": "2025-12-01T00:00:00.000Z", "uid": 0, "user": "root", "via": "socket",
+                            "op": "apply", "result": "applied", "detail": "y" * 120, "n": i}) + "\n")' "$T/audit.log.1"
+chmod 600 "$T/audit.log.1"
 cp "$TAGS" "$T/tags.json"
 
 start() { # EXTRA ARGS...: filterd in host; waits for its socket
@@ -140,6 +149,56 @@ if wait_until 14 log_has "event=client-timeout uid=$(id -u "$U_R") while=sending
 	ok "slow reader: cut off after the send deadline (event=client-timeout while=sending-answer)"
 else not_ok "slow reader: cut off after the send deadline" "$(grep client "$T/log" | tail -3)"; fi
 kill $slow 2>/dev/null; wait $slow 2>/dev/null
+
+# ---- a reader asking for the audit log again and again does not stall the loop ----
+# 8 connections (the per-user limit), each asking for everything since 1970 over
+# and over; root is answered meanwhile, and the answer is the newest records
+runuser -u "$U_R" -- "$PY" -c '
+import json, socket, sys, threading, time
+end = time.time() + 6
+sizes = []
+def one():
+    while time.time() < end:
+        s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+        s.sendall(b"{\"op\":\"audit\",\"since\":1}\n")
+        b = b""
+        while not b.endswith(b"\n"):
+            d = s.recv(1 << 20)
+            if not d: break
+            b += d
+        s.close()
+        a = json.loads(b)
+        sizes.append((len(a["records"]), sum(len(r) for r in a["records"]), a["records"][0], a["records"][-1]))
+ts = [threading.Thread(target=one) for _ in range(8)]
+[t.start() for t in ts]; [t.join() for t in ts]
+n, total, first, last = sizes[-1]
+json.loads(first); json.loads(last)
+print(len(sizes), n, total)
+print(last)' "$T/sock" >"$T/audits.out" 2>&1 &
+aud=$!
+_live_pids+=($aud)
+sleep 1
+worst=0
+for i in 1 2 3 4; do
+	t0=$(date +%s%N)
+	timeout 20 env FILTERD_SOCKET="$T/sock" "$FILTERCTL" status >/dev/null 2>&1 || worst=99999
+	ms=$(( ($(date +%s%N) - t0) / 1000000 )); [ $ms -gt $worst ] && worst=$ms
+	sleep 0.5
+done
+wait $aud
+read -r nreq nrec total <"$T/audits.out"
+if [ "$worst" -lt 3000 ] && [ "${nreq:-0}" -ge 8 ] && [ "${total:-99999999}" -le $((6 << 20)) ] &&
+	[ "${total:-0}" -gt $((5 << 20)) ] && [ "$(sed -n 2p "$T/audits.out")" = "$(tail -1 "$T/audit.log")" ]; then
+	ok "audit: 8 connections of a reader asking for 21 MiB of audit log: root's status answered within ${worst} ms; each answer the newest $nrec whole records (${total} bytes, ending with the last)"
+else not_ok "audit: a reader's audit requests do not stall the loop" "root's worst status: ${worst} ms" "$(cat "$T/audits.out")"; fi
+
+# ---- a socket that refuses the caller: exit 5 (permission), not 4 (unreachable) ----
+chmod 0600 "$T/sock"
+out=$(as_user "$U_R" status 2>&1); rc=$?
+chmod 0666 "$T/sock"
+if [ $rc -eq 5 ] && grep -q "permission denied on filterd's socket .*needs its group (filterd's socket_group) as well as a role" <<<"$out"; then
+	ok "a reader the socket's mode refuses: exit 5 and why (the socket's group), not 'cannot reach'"
+else not_ok "socket permission refusal is exit 5" "exit $rc" "$out"; fi
 
 # ---- no role, no large request ---------------------------------------------------
 hwm() { awk '/VmHWM/ { print $2 }' "/proc/$PID/status"; }
@@ -351,6 +410,19 @@ else not_ok "diagnostics escaped in the log" "exit $rc" "$(grep -n 'mallory' "$T
 # requests that change nothing count against the same budget as refusals: a
 # contributor's flood of "confirm" with nothing pending cannot rotate the log
 sleep 3.2	# a fresh window of the refusal budget (FILTERD_REFUSAL_WINDOW_S=3)
+# and in filterctl's view of the audit log: an error quoting a YAML key with a
+# terminal escape and a line break forges no record and reaches no terminal
+printf '%s\n' 'version: 1' 'workspace: ws' \
+	'"k\e]0;pwned\a\e[8m\n2026-11-30T00:00:00.000Z  root(uid=0) via socket  hbi-clear: cleared (prod-ws)": 1' \
+	'virtual_network:' '  address_space: [10.0.0.0/16]' >"$T/esc.yaml"
+chmod 644 "$T/esc.yaml"
+as_user "$U_C" apply "$T/esc.yaml" >/dev/null 2>&1
+ctl audit >"$T/audit.txt" 2>&1; rc=$?
+if [ $rc -eq 0 ] && grep -qF 'k\x1b]0;pwned\x07\x1b[8m\n2026-11-30' "$T/audit.txt" &&
+	! grep -q $'[\x1b\x07]' "$T/audit.txt" && ! grep -q '^2026-11-30T00:00:00.000Z  root' "$T/audit.txt"; then
+	ok "filterctl audit shows another user's text inert (escape, bell and line break written as \\x1b, \\x07, \\n; no forged record)"
+else not_ok "filterctl audit escapes control characters" "exit $rc" "$(grep -a pwned "$T/audit.txt" | cat -v | head -3)"; fi
+
 for i in $(seq 40); do as_user "$U_C" confirm >/dev/null 2>&1; done
 n=$(grep -c "\"user\":\"$U_C\".*\"op\":\"confirm\",\"result\":\"rejected\"" "$T/audit.log")
 if [ "$n" -le 10 ] && [ "$n" -ge 1 ] &&

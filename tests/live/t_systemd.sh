@@ -85,16 +85,18 @@ else
 	fi
 fi
 
-# ---- the user of the unit (sysusers.d) and /etc/filterd's group (tmpfiles.d) ----
+# ---- the user of the unit (sysusers.d) and /etc/filterd's owner (tmpfiles.d) ----
 if command -v systemd-sysusers >/dev/null 2>&1 && command -v systemd-tmpfiles >/dev/null 2>&1; then
 	R=$T/root
 	mkdir -p "$R/etc"
 	if systemd-sysusers --root="$R" "$ROOT/scripts/filterd.sysusers" >/dev/null 2>&1 &&
 		pw=$(grep '^filterd:' "$R/etc/passwd") && gid=$(awk -F: '$1 == "filterd" { print $3 }' "$R/etc/group") &&
+		uid=$(echo "$pw" | cut -d: -f3) &&
 		[ "$(echo "$pw" | cut -d: -f6-7)" = /var/lib/filterd:/usr/sbin/nologin ] && [ "$(echo "$pw" | cut -d: -f3)" != 0 ] &&
 		systemd-tmpfiles --root="$R" --create "$ROOT/scripts/filterd.tmpfiles" >/dev/null 2>&1 &&
-		[ "$(stat -c '%u %g %a' "$R/etc/filterd")" = "0 $gid 775" ]; then
-		ok "sysusers.d makes the system user filterd (nologin); tmpfiles.d gives /etc/filterd to its group (0775)"
+		[ "$(stat -c '%u %g %a' "$R/etc/filterd")" = "$uid $gid 755" ] &&
+		grep -q '^ConfigurationDirectoryMode=0755$' "$ROOT/scripts/filterd.service"; then
+		ok "sysusers.d makes the system user filterd (nologin); tmpfiles.d gives /etc/filterd to that user, not to its group (0755: the group is the socket's)"
 	else
 		not_ok "sysusers.d / tmpfiles.d" "$(cat "$R/etc/passwd" "$R/etc/group" 2>&1)" "$(stat -c '%u %g %a' "$R/etc/filterd" 2>&1)"
 	fi
@@ -123,6 +125,24 @@ if [ $rc -eq 2 ] && printf '%s\n' "$out" | grep -q "bad.conf:2:13: .*fail_mode" 
 	ok "filterd --check-config: exits 2; a bad value at the value's column, an unknown key at the key's"
 else
 	not_ok "filterd --check-config: a bad value exits 2 with file:line:col" "exit $rc" "$out"
+fi
+# values that used to pass --check-config and then fail or do nothing at run
+# time: a role list in no known form (its users silently without a role), a
+# resolver that is no address (FQDN resolution dead), a verify pair without
+# its colon, a user this host does not have; an unknown role member warns
+printf 'role.reader = usr:nobody\ndns_servers = 10.0.0.1, 10.0.0.300\nverify_captures = /a.pcap:/a.txt, nocolon.pcap\nsocket_mode = 1000\n' >"$T/bad2.conf"
+out=$("$O/filterd" --config "$T/bad2.conf" --check-config 2>&1); rc=$?
+out2=$("$O/filterd" --config /dev/null --set user=fdnosuch$$ --check-config 2>&1); rc2=$?
+out3=$("$O/filterd" --config /dev/null --set role.owner=user:fdnosuch$$,uid:0 --check-config 2>&1); rc3=$?
+if [ $rc -eq 2 ] && grep -q "bad2.conf:1:15: error: role.reader must list user:NAME, group:NAME, uid:N or gid:N" <<<"$out" &&
+	grep -q "bad2.conf:2:15: error: dns_servers: '10.0.0.300' is not an address" <<<"$out" &&
+	grep -q "bad2.conf:3:19: error: verify_captures: 'nocolon.pcap' is not CAPTURE:EXPECTATIONS" <<<"$out" &&
+	grep -q "bad2.conf:4:15: error: socket_mode must be an octal number up to 777, not '1000'" <<<"$out" &&
+	[ $rc2 -eq 2 ] && grep -q "user fdnosuch$$: no such user" <<<"$out2" &&
+	[ $rc3 -eq 0 ] && grep -q "warning: role.owner: not known on this host, so granting nobody until they are: user:fdnosuch$$" <<<"$out3"; then
+	ok "filterd --check-config: role lists, resolvers, verify pairs, socket_mode and the user are checked (file:line:col); an unknown role member warns"
+else
+	not_ok "filterd --check-config checks every value" "exit $rc: $out" "exit $rc2: $out2" "exit $rc3: $out3"
 fi
 
 # ---- man pages ------------------------------------------------------------------
