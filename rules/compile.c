@@ -1715,9 +1715,11 @@ static const struct required required_rules[] = {
 };
 
 /* Resolves a required rule's tag: "X.region" is X.<region> when the policy has
- * a region and the file has that tag, else the global X.  Warns (once per tag
- * when warn is set) when the global tag stands in or when no tag is found: that
- * required destination then stays closed. */
+ * a region (tagdb_find_regional), the global X without one.  With a region
+ * the global tag never stands in for a regional one the file lacks: it would
+ * approve every region's addresses (a review widened Storage.EastUS's 102
+ * prefixes to Storage's 559 so).  Warns (once per tag when warn is set) when
+ * no tag is found: that required destination then stays closed. */
 static const struct service_tag *required_tag(struct cctx *c, const char *spec, bool warn)
 {
 	char base[128], name[192];
@@ -1728,21 +1730,17 @@ static const struct service_tag *required_tag(struct cctx *c, const char *spec, 
 	g = tagdb_find(c->tags, base);
 	if (dot && c->p->region) {
 		snprintf(name, sizeof(name), "%s.%s", base, c->p->region);
-		t = tagdb_find(c->tags, name);
+		t = tagdb_find_regional(c->tags, base, c->p->region);
 		if (t)
 			return t;
 		/* at 'region:', which made the name */
-		if (warn && g)
+		if (warn)
 			diags_add(c->d, DIAG_WARNING, c->p->file, c->p->region_pos.line,
 				  c->p->region_pos.col,
-				  "required rule: tag '%s' is not in %s; the global tag '%s' stands in",
+				  "required rule: tag '%s' is not in %s; that required destination stays closed "
+				  "(the global tag '%s' would approve every region's addresses)",
 				  name, c->tags->path, base);
-		else if (warn)
-			diags_add(c->d, DIAG_WARNING, c->p->file, c->p->region_pos.line,
-				  c->p->region_pos.col,
-				  "required rule: neither tag '%s' nor '%s' is in %s; that required destination stays closed",
-				  name, base, c->tags->path);
-		return g;
+		return NULL;
 	}
 	if (warn && !g)
 		diags_add(c->d, DIAG_WARNING, c->p->file, 0, 0,

@@ -1930,8 +1930,13 @@ static void resolve_item(struct pctx *c, const struct tagdb *tags, struct addr_i
 		}
 		name = expanded;
 	}
-	if (tags)
+	if (tags && expanded) {
+		char b[256];
+		snprintf(b, sizeof(b), "%.*s", (int)base, it->text);
+		t = tagdb_find_regional(tags, b, c->p->region);
+	} else if (tags) {
 		t = tagdb_find(tags, name);
+	}
 	if (t) {
 		it->tag = t;
 		goto out;
@@ -2224,6 +2229,32 @@ oom:
 	diags_add(c->d, DIAG_ERROR, c->file, 0, 0, "out of memory");
 }
 
+/* 'region:' must name a region of the tags file.  The required rules of
+ * allow_only_approved_outbound use its regional tags; a typo used to pass
+ * check with warnings, and the global tags stood in: Storage's 559 prefixes
+ * of every region approved instead of Storage.EastUS's 102. */
+static void check_region(struct pctx *c, const struct tagdb *tags)
+{
+	const struct policy *p = c->p;
+	const char *best = NULL;
+	size_t bestd = (size_t)-1;
+
+	if (!p->region || !tags || tagdb_has_region(tags, p->region))
+		return;
+	for (size_t i = 0; i < tags->n; i++) {
+		const char *dot = strchr(tags->tags[i].name, '.');
+		size_t dd = dot ? edit_distance_ci(dot + 1, p->region) : (size_t)-1;
+		if (dd < bestd)
+			bestd = dd, best = dot + 1;
+	}
+	if (best && bestd <= 3)
+		report(c, DIAG_ERROR, p->region_pos, "region '%s' is not a region of %s (no tag is named "
+		       "for it, as Storage.<region> is); did you mean '%s'?", p->region, tags->path, best);
+	else
+		report(c, DIAG_ERROR, p->region_pos, "region '%s' is not a region of %s (no tag is named "
+		       "for it, as Storage.<region> is)", p->region, tags->path);
+}
+
 int policy_resolve(struct policy *p, const struct tagdb *tags, struct diags *d)
 {
 	struct pctx c = { .file = p->file, .d = d, .p = p };
@@ -2239,6 +2270,7 @@ int policy_resolve(struct policy *p, const struct tagdb *tags, struct diags *d)
 		for (size_t j = 0; j < p->out[i].dst.n; j++)
 			resolve_item(&c, tags, &p->out[i].dst.v[j]);
 	check_vnet_public(&c);
+	check_region(&c, tags);
 	if (p->hbi_workspace)
 		check_hbi(&c, tags);
 	diags_sort_from(d, first);

@@ -315,6 +315,55 @@ const struct service_tag *tagdb_find(const struct tagdb *db, const char *name)
 	return NULL;
 }
 
+/* properties.region of the tags named *.<region> (the first that has one), or
+ * region itself when a tag has it as properties.region; NULL: neither. */
+static const char *region_key(const struct tagdb *db, const char *region)
+{
+	for (size_t i = 0; i < db->n; i++) {
+		const char *dot = strchr(db->tags[i].name, '.');
+		if (dot && !strcasecmp(dot + 1, region) && db->tags[i].region && db->tags[i].region[0])
+			return db->tags[i].region;
+	}
+	for (size_t i = 0; i < db->n; i++)
+		if (db->tags[i].region && !strcasecmp(db->tags[i].region, region))
+			return db->tags[i].region;
+	return NULL;
+}
+
+const struct service_tag *tagdb_find_regional(const struct tagdb *db, const char *base,
+					      const char *region)
+{
+	char name[256];
+	size_t bl = strlen(base);
+
+	snprintf(name, sizeof(name), "%s.%s", base, region);
+	const struct service_tag *t = tagdb_find(db, name);
+	if (t)
+		return t;
+	const char *key = region_key(db, region);
+	if (!key)
+		return NULL;
+	for (size_t i = 0; i < db->n; i++) {
+		const struct service_tag *c = &db->tags[i];
+		if (!strncasecmp(c->name, base, bl) && c->name[bl] == '.' && !strchr(c->name + bl + 1, '.') &&
+		    c->region && !strcasecmp(c->region, key))
+			return c;
+	}
+	return NULL;
+}
+
+bool tagdb_has_region(const struct tagdb *db, const char *region)
+{
+	if (region_key(db, region))
+		return true;
+	for (size_t i = 0; i < db->n; i++) {
+		const char *dot = strchr(db->tags[i].name, '.');
+		if (dot && !strcasecmp(dot + 1, region))
+			return true;
+	}
+	return false;
+}
+
 size_t edit_distance_ci(const char *a, const char *b)
 {
 	size_t la = strlen(a), lb = strlen(b);

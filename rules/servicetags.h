@@ -39,6 +39,16 @@ struct tagdb *tagdb_load_buffer(const char *name, const char *buf, size_t len,
 				char *err, size_t errlen);
 void tagdb_free(struct tagdb *db);
 const struct service_tag *tagdb_find(const struct tagdb *db, const char *name);
+/* The regional tag BASE.<region>: by its name, or -- Azure names some
+ * families' regional tags by another spelling of the region (Storage.FranceCentral
+ * and AzureCloud.centralfrance are both properties.region "centralfrance") --
+ * the tag BASE.* whose properties.region is that of the tags named *.<region>.
+ * NULL when the file has none. */
+const struct service_tag *tagdb_find_regional(const struct tagdb *db, const char *base,
+					      const char *region);
+/* Whether region names a region of the file: some tag is named *.<region>, or
+ * has it as properties.region. */
+bool tagdb_has_region(const struct tagdb *db, const char *region);
 /* The known name closest to name (edit distance, case-insensitive), or NULL when
  * nothing is reasonably close. */
 const char *tagdb_suggest(const struct tagdb *db, const char *name);

@@ -849,6 +849,11 @@ static void test_diag_required_missing(void **state)
 		"hbi_workspace: true\n"
 		"managed_network:\n"
 		"  isolation_mode: allow_only_approved_outbound\n";
+	static const char policy_noregion[] =
+		"version: 1\n"
+		"workspace: w\n"
+		"managed_network:\n"
+		"  isolation_mode: allow_only_approved_outbound\n";
 	static const char policy_region[] =
 		"version: 1\n"
 		"workspace: w\n"
@@ -858,7 +863,9 @@ static void test_diag_required_missing(void **state)
 	static const char few_tags[] =
 		"{\"changeNumber\": 1, \"values\": ["
 		"{\"name\": \"AzureMachineLearning\", \"properties\": {\"addressPrefixes\": [\"192.0.2.0/28\"]}},"
-		"{\"name\": \"Storage\", \"properties\": {\"addressPrefixes\": [\"198.51.100.0/25\"]}}"
+		"{\"name\": \"Storage\", \"properties\": {\"addressPrefixes\": [\"198.51.100.0/25\"]}},"
+		"{\"name\": \"AzureCloud.northeurope\", \"properties\": {\"region\": \"northeurope\", "
+		"\"addressPrefixes\": [\"203.0.113.0/24\"]}}"
 		"]}";
 	struct diags d = { 0 };
 	struct compiled *c;
@@ -875,25 +882,38 @@ static void test_diag_required_missing(void **state)
 	compiled_free(c);
 	diags_clear(&d);
 
-	/* a region: regional tags missing, the global one standing in or not */
+	/* a region: regional tags missing stay closed -- the global tag does not
+	 * stand in (it would approve every region's addresses) */
 	c = compile_text(policy_region, few_tags, &d);
 	t = diags_text(&d);
 	assert_string_equal(t,
 		"p.yaml: warning: required rule: tag 'AzureActiveDirectory' is not in tags.json; "
 		"that required destination stays closed\n"
-		"p.yaml:3:9: warning: required rule: neither tag 'BatchNodeManagement.northeurope' nor "
-		"'BatchNodeManagement' is in tags.json; that required destination stays closed\n"
+		"p.yaml:3:9: warning: required rule: tag 'BatchNodeManagement.northeurope' is not in "
+		"tags.json; that required destination stays closed (the global tag 'BatchNodeManagement' "
+		"would approve every region's addresses)\n"
 		"p.yaml: warning: required rule: tag 'AzureResourceManager' is not in tags.json; "
 		"that required destination stays closed\n"
 		"p.yaml:3:9: warning: required rule: tag 'Storage.northeurope' is not in tags.json; "
-		"the global tag 'Storage' stands in\n"
+		"that required destination stays closed (the global tag 'Storage' would approve every "
+		"region's addresses)\n"
 		"p.yaml: warning: required rule: tag 'AzureFrontDoor.FirstParty' is not in tags.json; "
 		"that required destination stays closed\n"
-		"p.yaml:3:9: warning: required rule: neither tag 'MicrosoftContainerRegistry.northeurope' "
-		"nor 'MicrosoftContainerRegistry' is in tags.json; that required destination stays closed\n"
+		"p.yaml:3:9: warning: required rule: tag 'MicrosoftContainerRegistry.northeurope' is not "
+		"in tags.json; that required destination stays closed (the global tag "
+		"'MicrosoftContainerRegistry' would approve every region's addresses)\n"
 		"p.yaml: warning: required rule: tag 'AzureMonitor' is not in tags.json; "
 		"that required destination stays closed\n");
-	/* AzureMachineLearning (tcp and udp) and the global Storage are open */
+	assert_null(strstr(c->nft, "tag_Storage_v4"));
+	assert_null(strstr(c->nft, "required:out:Storage"));
+	compiled_free(c);
+	free(t);
+	t = NULL;
+	diags_clear(&d);
+	/* without a region, the global tags: AzureMachineLearning (tcp and udp)
+	 * and the global Storage are open */
+	c = compile_text(policy_noregion, few_tags, &d);
+	free(diags_text(&d));
 	assert_non_null(strstr(c->nft, "\t\tip daddr @tag_AzureMachineLearning_v4 tcp dport { 443, 18881 } "
 				       "counter accept comment \"required:out:AzureMachineLearning/tcp\"\n"
 				       "\t\tip daddr @tag_AzureMachineLearning_v4 udp dport 5831 "
@@ -901,6 +921,67 @@ static void test_diag_required_missing(void **state)
 	assert_non_null(strstr(c->nft, "\t\tip daddr @tag_Storage_v4 tcp dport { 443, 445 } counter "
 				       "accept comment \"required:out:Storage/tcp\"\n"));
 	free(t);
+	compiled_free(c);
+	diags_clear(&d);
+}
+
+/* 'region:' must be a region of the tags file (a typo used to pass with the
+ * global tags standing in), and X.region finds the tag Azure named by another
+ * spelling of the region through properties.region (AzureCloud.centralfrance
+ * for francecentral, as Storage.FranceCentral says). */
+static void test_region_resolution(void **state)
+{
+	static const char tags[] =
+		"{\"changeNumber\": 1, \"values\": ["
+		"{\"name\": \"AzureMachineLearning\", \"properties\": {\"addressPrefixes\": [\"192.0.2.0/28\"]}},"
+		"{\"name\": \"Storage\", \"properties\": {\"addressPrefixes\": [\"198.51.100.0/24\"]}},"
+		"{\"name\": \"Storage.FranceCentral\", \"properties\": {\"region\": \"centralfrance\", "
+		"\"addressPrefixes\": [\"198.51.100.0/26\"]}},"
+		"{\"name\": \"Storage.EastUS\", \"properties\": {\"region\": \"eastus\", "
+		"\"addressPrefixes\": [\"198.51.100.64/26\"]}},"
+		"{\"name\": \"AzureCloud.centralfrance\", \"properties\": {\"region\": \"centralfrance\", "
+		"\"addressPrefixes\": [\"203.0.113.0/25\"]}}"
+		"]}";
+	static const char typo[] =
+		"version: 1\n"
+		"workspace: w\n"
+		"region: eastuss\n";
+	static const char fr[] =
+		"version: 1\n"
+		"workspace: w\n"
+		"region: francecentral\n"
+		"managed_network:\n"
+		"  isolation_mode: allow_only_approved_outbound\n"
+		"  outbound_rules:\n"
+		"    - name: cloud\n"
+		"      type: service_tag\n"
+		"      destination: {service_tag: AzureCloud.region, protocol: TCP, port_ranges: \"443\"}\n";
+	char err[256];
+	struct tagdb *db = tagdb_load_buffer("tags.json", tags, strlen(tags), err, sizeof(err));
+	struct diags d = { 0 };
+	struct policy *p = NULL;
+	char *t;
+
+	(void)state;
+	assert_non_null(db);
+	assert_int_equal(policy_parse_buffer("p.yaml", typo, strlen(typo), &p, &d), 0);
+	assert_int_equal(policy_resolve(p, db, &d), -1);
+	t = diags_text(&d);
+	assert_string_equal(t, "p.yaml:3:9: error: region 'eastuss' is not a region of tags.json (no tag "
+			       "is named for it, as Storage.<region> is); did you mean 'EastUS'?\n");
+	free(t);
+	policy_free(p);
+	diags_clear(&d);
+	/* both spellings find both tags */
+	assert_ptr_equal(tagdb_find_regional(db, "AzureCloud", "francecentral"),
+			 tagdb_find(db, "AzureCloud.centralfrance"));
+	assert_ptr_equal(tagdb_find_regional(db, "Storage", "centralfrance"),
+			 tagdb_find(db, "Storage.FranceCentral"));
+	assert_null(tagdb_find_regional(db, "AzureCloud", "eastus"));
+	tagdb_free(db);
+	struct compiled *c = compile_text(fr, tags, &d);
+	assert_non_null(strstr(c->nft, "@tag_AzureCloud.centralfrance_v4 tcp dport 443"));
+	assert_non_null(strstr(c->nft, "@tag_Storage.FranceCentral_v4 tcp dport { 443, 445 }"));
 	compiled_free(c);
 	diags_clear(&d);
 }
@@ -1044,6 +1125,7 @@ int main(void)
 		cmocka_unit_test(test_diag_unreached),
 		cmocka_unit_test(test_diag_host_vip),
 		cmocka_unit_test(test_diag_required_missing),
+		cmocka_unit_test(test_region_resolution),
 		cmocka_unit_test(test_bytecode_parity),
 	};
 
