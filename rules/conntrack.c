@@ -2360,6 +2360,10 @@ repeat:
 	}
 	if (ctinfo == IP_CT_ESTABLISHED_REPLY)
 		e->status |= IPS_SEEN_REPLY;
+	/* nf_ct_delete set IPS_DYING inside the tracker, before the filter
+	 * hooks: the packet's own `ct status dying` matches */
+	if (res == PK_KILLED)
+		e->status |= IPS_DYING;
 	set_ct(p, e, ctinfo);
 	if (res == PK_KILLED) {
 		/* nf_ct_kill_acct: out of the table now, the packet keeps it */
@@ -2371,7 +2375,6 @@ repeat:
 		if (t->reaper)
 			t->reaper(e, CT_GONE_KILLED, t->reaper_arg);
 		t->count--;
-		e->status |= IPS_DYING;
 		e->next = NULL;
 		e->prev = t->zombie;
 		t->zombie = e;

@@ -209,7 +209,7 @@ for d in "agree-dump:$DATA/handshake-in.pcap" "pkttype-dump:$DATA/multicast-loop
 	"inner-dump:$DATA/inner.pcap" "ll-out-dump:$DATA/ll-out.pcap" \
 	"rst-close-dump:$DATA/rst-close.pcap" "rst-close-badsum-dump:$DATA/rst-close-badsum.pcap" \
 	"self-tuple-dump:$DATA/self-tuple.pcap" "ll-mcloop-dump:$DATA/ll-mcloop.pcap" \
-	"bcast-unicast-mac-dump:$DATA/bcast-unicast-mac.pcap"; do
+	"bcast-unicast-mac-dump:$DATA/bcast-unicast-mac.pcap" "dying-dump:$DATA/dying.pcap"; do
 	n=${d%%:*} cap=${d#*:}
 	case "$n" in
 	agree-dump) dumped_case "$n" "$FILTERCTL" compile "$DATA/policy.yaml" --tags "$TAGS" ;;
@@ -221,6 +221,7 @@ for d in "agree-dump:$DATA/handshake-in.pcap" "pkttype-dump:$DATA/multicast-loop
 	rst-close*) dumped_case "$n" cat "$DATA/rst-close.nft" ;;
 	self-tuple*) dumped_case "$n" cat "$DATA/self-tuple.nft" ;;
 	bcast-unicast-mac*) dumped_case "$n" cat "$DATA/bcast-unicast-mac.nft" ;;
+	dying*) dumped_case "$n" cat "$DATA/dying.nft" ;;
 	*) dumped_case "$n" cat "$DATA/pkttype.nft" ;;
 	esac || { not_ok "agree: $n" "could not load and dump the table: $(head -3 "$tmp/$n.dump.err")"; continue; }
 	"$REPLAY" --kernel-check --netns-prefix "$PREFIX-$n" --ruleset "$tmp/$n.frs" \

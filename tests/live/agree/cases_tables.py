@@ -27,6 +27,11 @@ tables (saved dumps) found by an evaluator-against-kernel hunt on 2026-11-30:
   bcast-unicast-mac.pcap (under bcast-unicast-mac.nft): a DHCP-style reply to
       255.255.255.255 in a frame to the host's own MAC is PACKET_HOST
       (--kernel-check sends it to that MAC, not to ff:ff:ff:ff:ff:ff)
+  dying.pcap (under dying.nft): a RST that is a connection's only reply (to
+      the host's SYN, the host's own to a peer's SYN, and to a segment picked
+      up mid-stream) kills its entry inside the tracker (nf_ct_kill_acct ->
+      nf_ct_delete sets IPS_DYING) before the filter hooks: that packet's
+      `ct status dying` matches (found by a later hunt, the same day)
 
     cases_tables.py OUTDIR
 
@@ -118,6 +123,18 @@ def bcast_unicast_mac():
     return c
 
 
+def dying():
+    c = Pcap()
+    peer = "198.51.100.10"
+    c.add(eth(ip4(H4, peer, 6, tcp(48000, 443, 1000, 0, 0x02)), False))
+    c.add(eth(ip4(peer, H4, 6, tcp(443, 48000, 0, 1001, 0x14)), True))
+    c.add(eth(ip4(peer, H4, 6, tcp(48001, 8443, 1000, 0, 0x02)), True))
+    c.add(eth(ip4(H4, peer, 6, tcp(8443, 48001, 0, 1001, 0x14)), False))
+    c.add(eth(ip4(H4, peer, 6, tcp(48002, 443, 123456, 654321, 0x10, win=1000)), False))
+    c.add(eth(ip4(peer, H4, 6, tcp(443, 48002, 654321, 0, 0x04)), True))
+    return c
+
+
 if __name__ == "__main__":
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -128,3 +145,4 @@ if __name__ == "__main__":
     self_tuple().write(os.path.join(out, "self-tuple.pcap"))
     ll_mcloop().write(os.path.join(out, "ll-mcloop.pcap"))
     bcast_unicast_mac().write(os.path.join(out, "bcast-unicast-mac.pcap"))
+    dying().write(os.path.join(out, "dying.pcap"))
