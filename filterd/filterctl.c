@@ -64,6 +64,7 @@ int load_policy(const char *policy_path, const char *tags_path, bool do_compile,
 		goto out;
 	rc = EXIT_OK;
 out:
+	diags_sort(&l->diags, 0);
 	diags_print(&l->diags, stderr);
 	if (rc != EXIT_OK)
 		fprintf(stderr, "%s: rejected (%zu error%s); nothing was changed\n", policy_path,

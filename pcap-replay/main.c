@@ -52,9 +52,9 @@ static const char usage_text[] =
 "  --expect FILE               assertions, one a line, first match decides:\n"
 "                              allow|deny in|out PROTO [from SPEC [port P]] [to SPEC [port P]]\n"
 "                              SPEC: any, ADDR, CIDR, tag:NAME, vnet, internet\n"
-"  --require-all               a flow no line matches is a failure\n"
-"  --require-match             a line that matches no flow is a failure\n"
-"  --junit FILE                JUnit XML, one testcase per assertion line\n"
+"  --require-all               a flow no line matches is a failure (needs --expect)\n"
+"  --require-match             a line that matches no flow is a failure (needs --expect)\n"
+"  --junit FILE                JUnit XML, one testcase per assertion line (needs --expect)\n"
 "  --format text|json          report format on stdout (default text)\n"
 "  --trace FRAME[,FRAME...]    rule-by-rule path of these frames (N, or CAPTURE:N\n"
 "                              with CAPTURE the 1-based position on the command line)\n"
@@ -1000,6 +1000,7 @@ int main(int argc, char **argv)
 			.tags = tags,
 			.vnet4 = have_vnet4 || have_vnet6 ? &vnet4 : NULL,
 			.vnet6 = have_vnet4 || have_vnet6 ? &vnet6 : NULL,
+			.region = pol ? pol->region : NULL,
 		};
 
 		if (expect_parse_file(expect_path, &env, &ex, &d) < 0) {

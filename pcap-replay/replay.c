@@ -734,6 +734,10 @@ int replay_infer_local(struct replay *r)
 
 				if (addr_is_special(fam, a) || addr_is_loopback(fam, a))
 					continue;
+				/* a packet to its own source counts once: shares are
+				 * of packets (one said "in 200% of the IPv6 packets") */
+				if (k && memcmp(s, d, family_bytes(fam)) == 0)
+					continue;
 				memset(a16, 0, sizeof(a16));
 				memcpy(a16, a, family_bytes(fam));
 				if (acount_add(&c, fam, a16) < 0) {
@@ -933,12 +937,13 @@ static void trace_cb(const struct vm_trace_event *ev, void *arg)
 	switch (ev->type) {
 	case VM_TRACE_RULE:
 		if (ev->matched)
+			/* counted from 1, as filterctl show and verify count */
 			fprintf(r->trace_out, "  %s rule %d: %s  -> match, verdict %s%s%s\n",
-				chain, ev->rule_index, text, verdict,
+				chain, ev->rule_index + 1, text, verdict,
 				ev->target ? " " : "", target);
 		else
 			fprintf(r->trace_out, "  %s rule %d: %s  -> no match\n", chain,
-				ev->rule_index, text);
+				ev->rule_index + 1, text);
 		break;
 	case VM_TRACE_RETURN:
 		fprintf(r->trace_out, "  %s: end of chain, return\n", chain);
@@ -1166,7 +1171,7 @@ static void describe_decision(const struct vm_verdict *v, char *buf, size_t len)
 	else if (rule_origin(v->rule, &cat, dir, sizeof(dir), name, sizeof(name)) == 0)
 		snprintf(buf, len, "%s:%s", category_name(cat), name);
 	else
-		snprintf(buf, len, "chain %s rule %d", v->chain ? v->chain : "?", v->rule_index);
+		snprintf(buf, len, "chain %s rule %d", v->chain ? v->chain : "?", v->rule_index + 1);
 }
 
 static unsigned decision_kind(const struct vm_verdict *v)

@@ -115,7 +115,7 @@ static struct origin_cov *coverage_rules(const struct vm *vm, size_t *n)
 		if (vm_rule_stats(vm, i, &st) < 0)
 			continue;
 		if (rule_origin(st.rule, &cat, dir, sizeof(dir), name, sizeof(name)) < 0)
-			snprintf(origin, sizeof(origin), "chain %s rule %d", st.chain, st.index);
+			snprintf(origin, sizeof(origin), "chain %s rule %d", st.chain, st.index + 1);
 		else if (cat == CAT_INTERNAL)
 			continue;
 		else

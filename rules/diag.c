@@ -54,6 +54,45 @@ static void diag_format(const struct diag *g, FILE *f)
 		fprintf(f, "%s: %s\n", sev_name[g->sev], g->msg);
 }
 
+struct diag_sort {
+	struct diag d;
+	size_t file, seq;
+};
+
+static int diag_sort_cmp(const void *a, const void *b)
+{
+	const struct diag_sort *x = a, *y = b;
+
+	if (x->file != y->file)
+		return x->file < y->file ? -1 : 1;
+	if (x->d.line != y->d.line)
+		return x->d.line < y->d.line ? -1 : 1;
+	if (x->d.col != y->d.col)
+		return x->d.col < y->d.col ? -1 : 1;
+	return (x->seq > y->seq) - (x->seq < y->seq);
+}
+
+void diags_sort(struct diags *d, size_t from)
+{
+	size_t n = d->n > from ? d->n - from : 0;
+	struct diag_sort *t;
+
+	if (n < 2 || !(t = malloc(n * sizeof(*t))))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const char *f = d->v[from + i].file;
+		size_t k = 0;
+		while (k < i && !((!f && !t[k].d.file) ||
+				  (f && t[k].d.file && strcmp(f, t[k].d.file) == 0)))
+			k++;
+		t[i] = (struct diag_sort){ .d = d->v[from + i], .file = k < i ? t[k].file : i, .seq = i };
+	}
+	qsort(t, n, sizeof(*t), diag_sort_cmp);
+	for (size_t i = 0; i < n; i++)
+		d->v[from + i] = t[i].d;
+	free(t);
+}
+
 void diags_print(const struct diags *d, FILE *f)
 {
 	for (size_t i = 0; i < d->n; i++)

@@ -30,6 +30,12 @@ void diags_add(struct diags *d, enum diag_severity sev, const char *file,
 	       int line, int col, const char *fmt, ...)
 	__attribute__((format(printf, 6, 7)));
 void diags_print(const struct diags *d, FILE *f);
+/* Sorts the diagnostics from index from on, stably, into file order: by
+ * file (in the order the files first appear), line and column; a file-level
+ * one (line 0) first.  Passes report by kind (unknown keys, then values, then
+ * cross-checks, then the compiler's), which is harder to read.  Without
+ * memory they stay as they are. */
+void diags_sort(struct diags *d, size_t from);
 /* "file:line:col: error: msg" of the first error, or NULL. Caller frees. */
 char *diags_first_error(const struct diags *d);
 void diags_clear(struct diags *d);

@@ -112,15 +112,32 @@ static int parse_spec(struct lctx *c, const struct token *t, struct expect_side 
 		s->kind = EXPECT_SPEC_ANY;
 		rc = 0;
 	} else if (strncasecmp(w, "tag:", 4) == 0) {
-		const struct service_tag *tag;
+		const struct service_tag *tag = NULL;
 		const char *name = w + 4;
+		size_t nl = strlen(name);
+		/* NAME.region: the policy's regional tag, as the policy resolves it */
+		bool regional = nl > 7 && !strcasecmp(name + nl - 7, ".region");
 
 		s->kind = EXPECT_SPEC_TAG;
+		if (c->env && c->env->tags && *name) {
+			if (regional && c->env->region) {
+				char base[128];
+				snprintf(base, sizeof(base), "%.*s", (int)(nl - 7), name);
+				tag = tagdb_find_regional(c->env->tags, base, c->env->region);
+			} else if (!regional) {
+				tag = tagdb_find(c->env->tags, name);
+			}
+		}
 		if (!*name) {
 			err_at(c, t->col + 4, "'tag:' needs a service tag name");
 		} else if (!c->env || !c->env->tags) {
 			err_at(c, t->col, "'%s' needs the service tags file (--tags)", w);
-		} else if (!(tag = tagdb_find(c->env->tags, name))) {
+		} else if (regional && !c->env->region) {
+			err_at(c, t->col + 4, "'%s' needs the policy's region (--policy with 'region:')", name);
+		} else if (regional && !tag) {
+			err_at(c, t->col + 4, "unknown service tag '%.*s.%s' (from '%s')", (int)(nl - 7), name,
+			       c->env->region, name);
+		} else if (!tag) {
 			const char *sug = tagdb_suggest(c->env->tags, name);
 
 			if (!strcasecmp(name, "VirtualNetwork") || !strcasecmp(name, "Internet") ||
@@ -248,9 +265,10 @@ static void parse_side(struct lctx *c, const struct token *tk, size_t n, size_t 
 			       "(443, 80,443, 1024-65535 or *, without spaces)");
 			return;
 		}
-		if (!proto_has_ports(proto))
+		/* '*' is every port: with any protocol, as the policy takes it */
+		if (!proto_has_ports(proto) && !tok_is(&tk[*i], "*") && !tok_is(&tk[*i], "\"*\""))
 			err_at(c, pk->col, "ports need protocol tcp, udp, sctp, dccp, udplite or "
-			       "any, not %s",
+			       "any, not %s (only '*' goes with any protocol)",
 			       expect_proto_name(proto));
 		w = tok_dup(&tk[*i]);
 		/* quoted as in the policy ("443"): the quotes are not the list */

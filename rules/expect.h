@@ -52,6 +52,7 @@ struct expect_env {
 	const struct tagdb *tags;	/* tag:NAME */
 	const struct pset *vnet4;	/* vnet: the address space, normalised */
 	const struct pset *vnet6;	/* (both NULL: not available) */
+	const char *region;		/* the policy's region: tag:NAME.region (NULL: none) */
 };
 
 enum expect_spec_kind {

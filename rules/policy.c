@@ -356,40 +356,6 @@ static void report(struct pctx *c, enum diag_severity sev, struct srcpos pos,
 #define error_at(c, n, ...)	report((c), DIAG_ERROR, npos(n), __VA_ARGS__)
 #define warn_at(c, n, ...)	report((c), DIAG_WARNING, npos(n), __VA_ARGS__)
 
-struct diag_sort {
-	struct diag d;
-	size_t seq;
-};
-
-static int diag_sort_cmp(const void *a, const void *b)
-{
-	const struct diag_sort *x = a, *y = b;
-
-	if (x->d.line != y->d.line)
-		return x->d.line < y->d.line ? -1 : 1;
-	if (x->d.col != y->d.col)
-		return x->d.col < y->d.col ? -1 : 1;
-	return (x->seq > y->seq) - (x->seq < y->seq);
-}
-
-/* The walk reports per mapping kind (unknown keys, then values, then cross-checks);
- * reading them in file order is easier, so the diagnostics this pass added are
- * sorted stably by position.  Without memory they simply stay unsorted. */
-static void diags_sort_from(struct diags *d, size_t from)
-{
-	size_t n = d->n - from;
-	struct diag_sort *t;
-
-	if (n < 2 || !(t = malloc(n * sizeof(*t))))
-		return;
-	for (size_t i = 0; i < n; i++)
-		t[i] = (struct diag_sort){ .d = d->v[from + i], .seq = i };
-	qsort(t, n, sizeof(*t), diag_sort_cmp);
-	for (size_t i = 0; i < n; i++)
-		d->v[from + i] = t[i].d;
-	free(t);
-}
-
 static char *xstrdup(struct pctx *c, const char *s)
 {
 	char *r = strdup(s);
@@ -1791,7 +1757,7 @@ static int parse_buffer(const char *name, const char *buf, size_t len,
 	yaml_document_delete(&doc);
 	yaml_parser_delete(&yp);
 out:
-	diags_sort_from(d, first);
+	diags_sort(d, first);
 	if (d->errors > errors) {
 		if (keep_partial && c.doc)
 			*out = c.p;
@@ -1819,7 +1785,7 @@ int policy_load(const char *name, const char *buf, size_t len, const struct tagd
 	parse_buffer(name, buf, len, &p, d, true);
 	if (p)
 		policy_resolve(p, tags, d);
-	diags_sort_from(d, first);
+	diags_sort(d, first);
 	if (d->errors > errors) {
 		policy_free(p);
 		return -1;
@@ -2273,7 +2239,7 @@ int policy_resolve(struct policy *p, const struct tagdb *tags, struct diags *d)
 	check_region(&c, tags);
 	if (p->hbi_workspace)
 		check_hbi(&c, tags);
-	diags_sort_from(d, first);
+	diags_sort(d, first);
 	return d->errors > errors ? -1 : 0;
 }
 

@@ -50,7 +50,7 @@ int vm_err(struct vm_load *ld, const char *fmt, ...)
 		return -1;
 	if (ld->chain && ld->rule_index >= 0)
 		n = snprintf(ld->err, ld->errlen, "rule %d in chain %s: ",
-			     ld->rule_index, ld->chain);
+			     ld->rule_index + 1, ld->chain);	/* from 1, as filterctl show counts */
 	if (n >= 0 && (size_t)n < ld->errlen && ld->expr)
 		n += snprintf(ld->err + n, ld->errlen - n, "expression '%s': ", ld->expr);
 	if (n < 0 || (size_t)n >= ld->errlen)

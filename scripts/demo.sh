@@ -51,11 +51,13 @@ counters() {
 	nft_table host -a | sed -n 's/.*counter packets \([0-9]*\) bytes [0-9]*.*comment "\([^"]*\)".*# handle \([0-9]*\)$/\3 \1 \2/p'
 }
 # deciding rules: those whose counter moved, minus the plumbing (gotos between
-# chains, return traffic of established connections, neighbour discovery)
+# chains, return traffic of established connections, and the neighbour
+# discovery and MLD reports the hosts send in the background, which moved
+# beside IPv4 flows)
 moved() {
 	awk 'NR == FNR { before[$1] = $2; next }
 	     $2 != before[$1] { print $3 }' "$1" "$2" |
-		grep -Ev '^internal:|:established$|:icmpv6-nd$' | awk '!seen[$0]++' | paste -sd' ' - | sed 's/ / -> /g'
+		grep -Ev '^internal:|:established$|^platform:(in|out):icmpv6-(nd|nd-unicast|mld)$' | awk '!seen[$0]++' | paste -sd' ' - | sed 's/ / -> /g'
 }
 
 T=$(live_tmp)

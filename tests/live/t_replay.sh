@@ -337,8 +337,8 @@ fi
 
 # trace: the rule-by-rule path of the refused ssh SYN
 if run "trace" 0 "$REPLAY" --policy "$POLICY" --tags "$TAGS" --trace 17 "$DATA/tcp.pcap"; then
-	if grep -q "inbound rule 4: user:in:DenyInternetSsh  -> match, verdict drop" "$tmp/out" &&
-	   grep -q "input rule 7: internal:in:nsg-inbound  -> match, verdict goto inbound" "$tmp/out"; then
+	if grep -q "inbound rule 5: user:in:DenyInternetSsh  -> match, verdict drop" "$tmp/out" &&
+	   grep -q "input rule 8: internal:in:nsg-inbound  -> match, verdict goto inbound" "$tmp/out"; then
 		ok "trace"
 	else
 		not_ok "trace" "$(grep -A3 '^trace' "$tmp/out" | head -5)"
@@ -353,6 +353,15 @@ if run "host addresses inferred" 0 "$REPLAY" --policy "$POLICY" --tags "$TAGS" "
 		not_ok "host addresses inferred" "$(grep 'host addresses' "$tmp/out")"
 	fi
 fi
+
+# a packet the host sends itself (source = destination) counts once in the
+# shares the inference prints (the tcpdump corpus had one at "200%")
+if [ -f "$CORPUS/icmpv6-RFC2894-RR.pcap" ]; then
+	"$REPLAY" --policy "$POLICY" --tags "$TAGS" "$CORPUS/icmpv6-RFC2894-RR.pcap" >"$tmp/out" 2>&1
+	if grep -q "host addresses: inferred (no --local): 2001:db8:1:0:a00:27ff:fef4:4dcf (in 100% of the IPv6 packets)" "$tmp/out"; then
+		ok "host addresses inferred: a packet to its own source counts once (100%, not 200%)"
+	else not_ok "inference shares of packets to their own source" "$(grep 'host addresses' "$tmp/out")"; fi
+else skip "inference: packets to their own source" "$CORPUS absent"; fi
 
 # damaged frames are counted and named by frame number, never judged blindly
 if run "damaged capture" 0 "$REPLAY" --policy "$POLICY" --tags "$TAGS" --local "$LOCAL" \
@@ -555,10 +564,10 @@ NFT
 			ip netns exec "$ns" nft -f -
 		if run "control bytes in a comment" 0 "$REPLAY" --from-kernel --netns "$ns" --table esctest \
 			--local "$LOCAL" --trace 1 "$DATA/udp.pcap" &&
-		   grep -q "c rule 0: a?\[31mb  -> match" "$tmp/out" && ! grep -q $'\033' "$tmp/out"; then
+		   grep -q "c rule 1: a?\[31mb  -> match" "$tmp/out" && ! grep -q $'\033' "$tmp/out"; then
 			ok "--trace: control bytes of a rule comment from the kernel printed as '?'"
 		else
-			not_ok "--trace: control bytes of a rule comment" "$(grep -a "rule 0" "$tmp/out" | cat -v)"
+			not_ok "--trace: control bytes of a rule comment" "$(grep -a "rule 1" "$tmp/out" | cat -v)"
 		fi
 		ip netns exec "$ns" nft add table inet emptytest
 		if run "a table without base chains" 0 "$REPLAY" --from-kernel --netns "$ns" --table emptytest \

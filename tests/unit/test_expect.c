@@ -390,6 +390,35 @@ static void test_tags_vnet_internet(void **state)
 	assert_int_equal(expect_match(f->e, &fl), 2);
 }
 
+/* tag:NAME.region is the policy's regional tag (its region given by
+ * pcap-replay from --policy); 'port *' goes with any protocol, as in the
+ * policy (DESIGN.md: PORTS as in the policy) */
+static void test_region_and_port_star(void **state)
+{
+	struct fx *f = *state;
+	struct expect_env env = f->env;
+	struct expect_flow fl;
+
+	assert_int_equal(parse(f, "allow out tcp to tag:Storage.region port 443\n", &f->env), -1);
+	assert_diag(&f->d, 0, 1, 22, "'Storage.region' needs the policy's region (--policy with 'region:')");
+	env.region = "westus";
+	assert_int_equal(parse(f, "allow out tcp to tag:Storage.region port 443\n", &env), -1);
+	assert_diag(&f->d, 0, 1, 22, "unknown service tag 'Storage.westus' (from 'Storage.region')");
+	env.region = "EastUS";
+	assert_int_equal(parse(f, "allow out tcp to tag:storage.REGION port 443\n"
+				  "allow out esp to any port *\n"
+				  "deny out gre to any port \"*\"\n", &env), 0);
+	fl = flow(EXPECT_OUT, IPPROTO_TCP, "10.0.1.4", 40000, "198.51.100.63", 443);
+	assert_int_equal(expect_match(f->e, &fl), 0);
+	fl = flow(EXPECT_OUT, IPPROTO_ESP, "10.0.1.4", 0, "203.0.113.9", 0);
+	assert_int_equal(expect_match(f->e, &fl), 1);
+	fl = flow(EXPECT_OUT, IPPROTO_GRE, "10.0.1.4", 0, "203.0.113.9", 0);
+	assert_int_equal(expect_match(f->e, &fl), 2);
+	assert_int_equal(parse(f, "allow out esp to any port 500\n", &env), -1);
+	assert_diag(&f->d, 0, 1, 22, "ports need protocol tcp, udp, sctp, dccp, udplite or any, "
+		    "not esp (only '*' goes with any protocol)");
+}
+
 static void test_internet_excludes_vnet(void **state)
 {
 	struct fx *f = *state;
@@ -446,6 +475,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_more_protocols, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tags_vnet_internet, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_internet_excludes_vnet, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_region_and_port_star, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_file, setup, teardown),
 	};
 

@@ -1122,7 +1122,7 @@ static void test_unsupported(void **state)
 {
 	static const struct { const char *rule, *msg; } cases[] = {
 		{ "fib daddr type local accept",
-		  "rule 1 in chain input: expression 'fib' is not supported" },
+		  "rule 2 in chain input: expression 'fib' is not supported" },
 		{ "meta skuid 0 accept",
 		  "expression 'meta': key 'skuid' (10) is not supported" },
 		{ "notrack", "expression 'notrack' is not supported" },
@@ -1418,7 +1418,7 @@ static void test_handbuilt_shift_byteorder(void **state)
 	nftnl_expr_set_u32(e, NFTNL_EXPR_PAYLOAD_SREG, NFT_REG32_00);
 	char err[256];
 	assert_null(vm_load(rs, err, sizeof(err)));
-	assert_string_equal(err, "rule 3 in chain input: expression 'payload': "
+	assert_string_equal(err, "rule 4 in chain input: expression 'payload': "
 			    "attribute 'sreg' is not supported");
 	ruleset_free(rs);
 
@@ -1452,7 +1452,7 @@ static void test_handbuilt_shift_byteorder(void **state)
 	rs = hb_new(NF_ACCEPT);
 	hb_verdict(hb_rule(rs), NF_QUEUE);
 	assert_null(vm_load(rs, err, sizeof(err)));
-	assert_string_equal(err, "rule 0 in chain input: expression 'immediate': "
+	assert_string_equal(err, "rule 1 in chain input: expression 'immediate': "
 			    "verdict 'queue' is not supported");
 	ruleset_free(rs);
 

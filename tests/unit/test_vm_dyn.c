@@ -293,7 +293,7 @@ static void test_target_nfqueue(void **state)
 	target_refused("LOG", 0, v0, 8, "xtables target 'LOG' is not supported");
 	target_refused("MASQUERADE", 0, v0, 8, "'MASQUERADE'");
 	/* the message says where */
-	target_refused("TPROXY", 1, v0, 8, "rule 0 in chain input: expression 'target'");
+	target_refused("TPROXY", 1, v0, 8, "rule 1 in chain input: expression 'target'");
 }
 
 /* ---- run-time elements (vm_dyn.c) ------------------------------------------ */
