@@ -59,7 +59,10 @@ static const char usage_text[] =
 "  --trace FRAME[,FRAME...]    rule-by-rule path of these frames (N, or CAPTURE:N\n"
 "                              with CAPTURE the 1-based position on the command line)\n"
 "  --coverage                  list policy rules and set elements no packet reached\n"
-"  --max-flows N               conntrack table size (default 1000000)\n"
+"  --max-flows N               conntrack table size: entries at once, as\n"
+"                              nf_conntrack_max (default 1000000)\n"
+"  --max-listed-flows N        rows of the flow table (default 1000000); flows\n"
+"                              past it are judged and checked, not listed\n"
 "  --ct-timeout NAME=SECONDS   a conntrack timeout other than the kernel's default,\n"
 "                              named as its sysctl net.netfilter.nf_conntrack_NAME\n"
 "                              (the full name as sysctl -a prints it works too)\n"
@@ -483,6 +486,7 @@ static const struct option long_opts[] = {
 	{ "trace", required_argument, NULL, 'x' },
 	{ "coverage", no_argument, NULL, 'c' },
 	{ "max-flows", required_argument, NULL, 'F' },
+	{ "max-listed-flows", required_argument, NULL, 0x10d },
 	{ "ct-timeout", required_argument, NULL, 0x10a },
 	{ "ct-timeouts-from-host", no_argument, NULL, 0x10b },
 	{ "no-flow-cache", no_argument, NULL, 0x105 },
@@ -623,11 +627,11 @@ static int run_problems(const struct replay *r, const struct replay_opts *o, boo
 			"no packet was judged (%llu read): the expectations were checked "
 			"against nothing", (unsigned long long)r->t.packets) < 0)
 		return -1;
-	if (require_all && r->t.flows_over_cap &&
-	    add_problem(v, n, false, "flows listed",
-			"%llu packets of flows beyond --max-flows %zu were judged but not "
-			"listed, so no line checked them (--require-all)",
-			(unsigned long long)r->t.flows_over_cap, o->max_flows) < 0)
+	if (require_all && r->t.unlisted_unmatched &&
+	    add_problem(v, n, false, "flows matched by a line",
+			"%llu flow%s beyond --max-listed-flows %zu (not listed) matched no line "
+			"(--require-all)", (unsigned long long)r->t.unlisted_unmatched,
+			r->t.unlisted_unmatched == 1 ? "" : "s", o->max_listed) < 0)
 		return -1;
 	return 0;
 }
@@ -642,7 +646,8 @@ int main(int argc, char **argv)
 	struct kcheck_opts kco = { 0 };
 	bool kcheck = false;
 	int kcheck_rc = 0;
-	struct replay_opts o = { .max_flows = REPLAY_DEFAULT_MAX_FLOWS };
+	struct replay_opts o = { .max_flows = REPLAY_DEFAULT_MAX_FLOWS,
+				 .max_listed = REPLAY_DEFAULT_MAX_FLOWS };
 	struct pset vnet4, vnet6;
 	bool have_vnet4 = false, have_vnet6 = false;
 	struct tagdb *tags = NULL;
@@ -731,6 +736,7 @@ int main(int argc, char **argv)
 		case 'P': kco.prefix = optarg; break;
 		case 'v': kco.verbose = true; break;
 		case 0x109: kco.timing = true; break;
+		case 0x10d:
 		case 'F': {
 			char *end;
 			unsigned long long v;
@@ -738,11 +744,14 @@ int main(int argc, char **argv)
 			errno = 0;
 			v = strtoull(optarg, &end, 10);
 			if (errno || *end || end == optarg || v == 0 || v > 0xffffffffull) {
-				usage_error("--max-flows: expected a number from 1 to 4294967295, got '%s'",
-					    optarg);
+				usage_error("--%s: expected a number from 1 to 4294967295, got '%s'",
+					    c == 'F' ? "max-flows" : "max-listed-flows", optarg);
 				goto out;
 			}
-			o.max_flows = (size_t)v;
+			if (c == 'F')
+				o.max_flows = (size_t)v;
+			else
+				o.max_listed = (size_t)v;
 			break;
 		}
 		case 0x10a: {
@@ -1056,6 +1065,7 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pcap-replay: note: host addresses %s\n", r.local_note);
 	double wall0 = clock_s(CLOCK_MONOTONIC), cpu0 = clock_s(CLOCK_THREAD_CPUTIME_ID);
 
+	r.ex = ex;
 	if (replay_run(&r) < 0) {
 		fatalf("%s\n", r.err);
 		goto out;
@@ -1172,9 +1182,10 @@ int main(int argc, char **argv)
 			rc = EXIT_FAIL;
 	}
 	if (r.t.flows_over_cap)
-		fprintf(stderr, "pcap-replay: warning: more than --max-flows %zu flows: %llu "
-			"packets were not accounted to a flow\n", o.max_flows,
-			(unsigned long long)r.t.flows_over_cap);
+		fprintf(stderr, "pcap-replay: warning: more than --max-listed-flows %zu flows: %llu "
+			"packets were not accounted to a listed flow%s\n", o.max_listed,
+			(unsigned long long)r.t.flows_over_cap,
+			ex ? " (their flows were checked against the expectations by their first packet)" : "");
 	for (size_t i = 0; i < nprobs; i++) {
 		fprintf(stderr, "pcap-replay: %s%s\n", probs[i].error ? "" : "FAIL: ",
 			probs[i].text);

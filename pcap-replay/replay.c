@@ -263,6 +263,52 @@ static int hash_grow(struct replay *r)
 	return 0;
 }
 
+/* The matcher's view of a flow of key k in direction dir. */
+static void expect_flow_of(const struct flow_key *k, enum flow_dir dir, struct expect_flow *ef)
+{
+	memset(ef, 0, sizeof(*ef));
+	ef->dir = dir == FLOW_IN ? EXPECT_IN : EXPECT_OUT;
+	ef->family = k->nfproto == NFPROTO_IPV6 ? AF_INET6 : AF_INET;
+	ef->proto = k->proto;
+	memcpy(ef->src.b, k->src, 16);
+	memcpy(ef->dst.b, k->dst, 16);
+	ef->has_ports = k->ports;
+	ef->sport = k->sport;
+	ef->dport = k->dport;
+}
+
+/* A flow past --max-listed-flows, at its first packet (a new conntrack entry,
+ * or a packet without one): checked against the expectations now, as
+ * replay_judge checks a listed flow by its first packet's verdict (a review
+ * found such flows passed any assertion). */
+static void judge_unlisted(struct replay *r, const struct flow_key *k, enum flow_dir dir,
+			   bool accepted, bool incomplete, unsigned cap, uint64_t frame)
+{
+	struct expect *e = r->ex;
+	struct expect_flow ef;
+	long l;
+
+	expect_flow_of(k, dir, &ef);
+	l = expect_match(e, &ef);
+	if (l < 0) {
+		r->t.unlisted_unmatched++;
+		return;
+	}
+	bool ok;
+	e->v[l].unlisted++;
+	if (incomplete) {
+		e->v[l].matched++;
+		e->v[l].failures++;
+		ok = false;
+	} else {
+		ok = expect_record(e, (size_t)l, accepted);
+	}
+	if (!ok && !e->v[l].unlisted_bad_frame) {
+		e->v[l].unlisted_bad_capture = cap;
+		e->v[l].unlisted_bad_frame = frame;
+	}
+}
+
 /* A new flow of key k, whose key_hash is h, or NULL when the cap is reached
  * or memory is out. */
 static struct flow *flow_new(struct replay *r, const struct flow_key *k, uint32_t h)
@@ -270,7 +316,7 @@ static struct flow *flow_new(struct replay *r, const struct flow_key *k, uint32_
 	struct flow *f;
 	size_t i;
 
-	if (r->nflows >= r->o->max_flows)
+	if (r->nflows >= r->o->max_listed)
 		return NULL;
 	if (r->nflows == r->fcap) {
 		size_t ncap = r->fcap ? 2 * r->fcap : 256;
@@ -1367,6 +1413,7 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 		}
 	}
 	r->cur_refused = NULL;
+	r->cur_retrans = false;
 	r->cur_first = false;
 	if (ct_in_hint(r->ct, p, fr == CT_FRAG_DONE ? NULL : hint) == CT_DROP) {
 		struct ct_stats st;
@@ -1406,8 +1453,10 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 			r->cur_first = true;
 			r->cur_first_h = h;
 			if (r->refused_tag[i] == (h | 1) &&
-			    memcmp(&r->refused[i].t, &t, sizeof(t)) == 0)
+			    memcmp(&r->refused[i].t, &t, sizeof(t)) == 0) {
 				r->cur_refused = &r->refused[i];
+				r->cur_retrans = true;
+			}
 			/* its flow is looked up after the evaluation: the key
 			 * now, and its hash slots on their way to the cache */
 			if (!ct_entry_user(p->ct)) {
@@ -1542,11 +1591,19 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 				r->t.flows_dropped++;
 		} else {
 			if (!r->t.flows_over_cap)
-				fprintf(stderr, "pcap-replay: warning: --max-flows %zu reached at "
-					"capture %u frame %llu: packets of further flows are judged "
-					"but not listed\n", r->o->max_flows, cap,
+				fprintf(stderr, "pcap-replay: warning: --max-listed-flows %zu reached at "
+					"capture %u frame %llu: further flows are judged and checked "
+					"against the expectations by their first packet, but not "
+					"listed\n", r->o->max_listed, cap,
 					(unsigned long long)p->frame);
 			r->t.flows_over_cap++;
+			/* a first packet, not a retransmission of a refused one,
+			 * which a listed flow would count in its own row */
+			if (r->ex && dir != FLOW_LO && !r->cur_retrans &&
+			    (!p->ct_present || !p->ct || p->ctinfo == IP_CT_NEW))
+				judge_unlisted(r, &k2.k, dir, accepted, v.incomplete, cap, p->frame);
+			if (!accepted)
+				refused_claim(r, p);
 		}
 	}
 	if (f) {
@@ -1877,15 +1934,7 @@ size_t replay_judge(struct replay *r, struct expect *e)
 		f->expect_line = -1;
 		if (f->dir == FLOW_LO)
 			continue;
-		memset(&ef, 0, sizeof(ef));
-		ef.dir = f->dir == FLOW_IN ? EXPECT_IN : EXPECT_OUT;
-		ef.family = f->k.nfproto == NFPROTO_IPV6 ? AF_INET6 : AF_INET;
-		ef.proto = f->k.proto;
-		memcpy(ef.src.b, f->k.src, 16);
-		memcpy(ef.dst.b, f->k.dst, 16);
-		ef.has_ports = f->k.ports;
-		ef.sport = f->k.sport;
-		ef.dport = f->k.dport;
+		expect_flow_of(&f->k, f->dir, &ef);
 		l = expect_match(e, &ef);
 		f->expect_line = l;
 		if (l < 0)

@@ -48,7 +48,8 @@ struct replay_opts {
 	size_t ncaptures;
 	struct pset local4, local6;	/* --local */
 	bool have_local;
-	size_t max_flows;
+	size_t max_flows;		/* --max-flows: conntrack entries at once (nf_conntrack_max) */
+	size_t max_listed;		/* --max-listed-flows: rows of the flow table */
 	struct trace_sel *trace;
 	size_t ntrace;
 	bool json;
@@ -133,7 +134,8 @@ struct totals {
 	uint64_t frags_held, frags_dropped, reassembled;
 	uint64_t ct_drops;		/* conntrack table full */
 	uint64_t judged, accepted, dropped, incomplete;
-	uint64_t flows_over_cap;	/* packets of flows past --max-flows */
+	uint64_t flows_over_cap;	/* packets of flows past --max-listed-flows */
+	uint64_t unlisted_unmatched;	/* of their first packets, those no line matched */
 	uint64_t flows_accepted, flows_dropped, flows_undecidable;
 	/* flagged outgoing (pcapng, SLL) on a device other than lo, to a host
 	 * address: judged as loopback traffic, which never leaves by such a
@@ -194,6 +196,9 @@ struct decision {
 
 struct replay {
 	const struct replay_opts *o;
+	/* the expectations, when given: a flow past --max-listed-flows has no
+	 * row for replay_judge, so its first packet is checked as it is judged */
+	struct expect *ex;
 	replay_pkt_fn on_packet;	/* called once per frame, in order; may be NULL */
 	void *on_packet_arg;
 	const struct ruleset *rs;
@@ -233,6 +238,7 @@ struct replay {
 	struct refused_memo *refused;	/* REPLAY_REFUSED_MEMOS, by tuple hash */
 	uint32_t *refused_tag;		/* per slot: its tuple's hash | 1; 0: empty */
 	struct refused_memo *cur_refused;	/* the current packet's slot, when it holds its tuple */
+	bool cur_retrans;		/* ... and a refused first packet of its tuple came before */
 	bool cur_first;			/* the current packet is NEW and unconfirmed */
 	uint32_t cur_first_h;		/* ... and its tuple's hash */
 	uint64_t memo_hits, evaluations;

@@ -42,6 +42,7 @@ void expect_outcome(const struct report_ctx *c, struct expect_outcome *out)
 	for (size_t i = 0; i < c->r->nflows; i++)
 		if (judged_flow(&c->r->flows[i]) && c->r->flows[i].expect_line < 0)
 			out->flows_unmatched++;
+	out->flows_unmatched += c->r->t.unlisted_unmatched;	/* past --max-listed-flows */
 	for (size_t i = 0; i < c->nproblems; i++) {
 		if (c->problems[i].error)
 			out->problems_error++;
@@ -732,9 +733,9 @@ void report_text(const struct report_ctx *c, FILE *f)
 			(unsigned long long)st.bad_checksum, (unsigned long long)st.checksum_cut);
 	}
 	if (t->flows_over_cap)
-		fprintf(f, "  WARNING: %llu packets of flows beyond --max-flows %zu were not "
-			"accounted to a flow\n", (unsigned long long)t->flows_over_cap,
-			r->o->max_flows);
+		fprintf(f, "  WARNING: %llu packets of flows beyond --max-listed-flows %zu were not "
+			"accounted to a listed flow\n", (unsigned long long)t->flows_over_cap,
+			r->o->max_listed);
 	if (r->nbad) {
 		char buf[16];
 
@@ -762,11 +763,17 @@ void report_text(const struct report_ctx *c, FILE *f)
 				(unsigned long long)l->matched, l->matched == 1 ? "" : "s");
 			if (l->failures)
 				fprintf(f, ", %llu failed", (unsigned long long)l->failures);
+			if (l->unlisted)
+				fprintf(f, "; %llu of them not listed", (unsigned long long)l->unlisted);
 			fprintf(f, ")\n");
 			if (!l->failures)
 				continue;
 			size_t shown = 0;
 
+			if (l->unlisted_bad_frame)
+				fprintf(f, "      a flow not listed (beyond --max-listed-flows), first packet "
+					"capture %u frame %llu, and maybe more\n", l->unlisted_bad_capture,
+					(unsigned long long)l->unlisted_bad_frame);
 			for (size_t j = 0; j < r->nflows; j++) {
 				char fl[512];
 
@@ -1023,6 +1030,7 @@ int report_json(const struct report_ctx *c, FILE *f)
 	json_object_set_new(tot, "reassembled", JI(t->reassembled));
 	json_object_set_new(tot, "conntrack_drops", JI(t->ct_drops));
 	json_object_set_new(tot, "flows_over_cap_packets", JI(t->flows_over_cap));
+	json_object_set_new(tot, "unlisted_flows_unmatched", JI(t->unlisted_unmatched));
 	{
 		struct ct_stats st;
 
@@ -1068,6 +1076,12 @@ int report_json(const struct report_ctx *c, FILE *f)
 			json_object_set_new(o, "text", jtext(l->text));
 			json_object_set_new(o, "matched", JI(l->matched));
 			json_object_set_new(o, "failures", JI(l->failures));
+			if (l->unlisted)
+				json_object_set_new(o, "unlisted_flows", JI(l->unlisted));
+			if (l->unlisted_bad_frame) {
+				json_object_set_new(o, "unlisted_failed_capture", JI(l->unlisted_bad_capture));
+				json_object_set_new(o, "unlisted_failed_frame", JI(l->unlisted_bad_frame));
+			}
 			json_object_set_new(o, "status", jtext(
 				l->failures ? "fail" : l->matched ? "ok" :
 				c->require_match ? "fail" : "unmatched"));
@@ -1252,6 +1266,11 @@ int report_junit(const struct report_ctx *c, const char *path, char *err, size_t
 					flow_line(r, j, fl, sizeof(fl));
 					sb_printf(&body, "%s\n", fl);
 				}
+				if (l->unlisted_bad_frame)
+					sb_printf(&body, "a flow not listed (beyond --max-listed-flows), first "
+						  "packet capture %u frame %llu, and maybe more\n",
+						  l->unlisted_bad_capture,
+						  (unsigned long long)l->unlisted_bad_frame);
 				sb_puts(&sb, "      <failure message=\"");
 				xml_escape(&sb, tmp);
 				sb_puts(&sb, "\" type=\"verdict\">");

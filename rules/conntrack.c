@@ -574,35 +574,35 @@ static void gc_expired(struct ct_table *t)
 	}
 }
 
-/* early_drop(): evict an entry that is not ASSURED (for TCP also one that
- * is closing, tcp_can_early_drop).  The kernel looks at a few hash buckets
- * near the new tuple (NF_CT_EVICTION_RANGE); here the least recently created
- * candidate among the CT_EARLY_DROP_SCAN oldest entries is chosen, which is
- * deterministic and bounds the work per new flow when a capture floods a full
- * table.  Returns false when there is none. */
-#define CT_EARLY_DROP_SCAN 64
+/* early_drop(): evict an entry that is not ASSURED (early_drop_list skips
+ * every ASSURED one, closing or not: tcp_can_early_drop is the gc worker's,
+ * above 95 % of the table, not the allocation's).  The kernel looks at the
+ * entries of 8 hash buckets near the new tuple (NF_CT_EVICTION_RANGE), an
+ * unpredictable sample; here the oldest unassured entry among the
+ * CT_EARLY_DROP_SCAN oldest is taken, which is deterministic and bounds the
+ * work per new flow when a capture floods a full table.  Expired entries met
+ * on the way go, as nf_ct_gc_expired does in that walk.  Returns false when
+ * there is none. */
+#define CT_EARLY_DROP_SCAN 1024
 static bool early_drop(struct ct_table *t)
 {
 	unsigned scanned = 0;
+	bool freed = false;
 
-	for (struct ct_entry *e = t->head; e && scanned++ < CT_EARLY_DROP_SCAN; e = e->next) {
-		/* tcp_can_early_drop, sctp_can_early_drop */
-		bool closing = (e->tuple[0].proto == IPPROTO_TCP &&
-				(e->tcp.state == TS_FIN_WAIT || e->tcp.state == TS_LAST_ACK ||
-				 e->tcp.state == TS_TIME_WAIT || e->tcp.state == TS_CLOSE ||
-				 e->tcp.state == TS_CLOSE_WAIT)) ||
-			       (e->tuple[0].proto == IPPROTO_SCTP &&
-				(e->sctp.state == SC_SHUTDOWN_SENT ||
-				 e->sctp.state == SC_SHUTDOWN_RECD ||
-				 e->sctp.state == SC_SHUTDOWN_ACK_SENT));
-
-		if (!(e->status & IPS_ASSURED) || closing) {
+	for (struct ct_entry *e = t->head, *n; e && scanned++ < CT_EARLY_DROP_SCAN; e = n) {
+		n = e->next;
+		if (expired(t, e)) {
+			entry_kill(t, e, CT_GONE_EXPIRED);
+			freed = true;
+			continue;
+		}
+		if (!(e->status & IPS_ASSURED)) {
 			entry_kill(t, e, CT_GONE_EVICTED);
 			t->st.early_drops++;
 			return true;
 		}
 	}
-	return false;
+	return freed;
 }
 
 static void discard_pending(struct ct_table *t)

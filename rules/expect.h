@@ -77,6 +77,11 @@ struct expect_line {
 	/* results, updated by expect_record() */
 	uint64_t matched;		/* flows this line decided */
 	uint64_t failures;		/* of those, flows whose verdict differed */
+	/* of them, flows past the report's row limit, checked by their first
+	 * packet (pcap-replay --max-listed-flows); the first that failed */
+	uint64_t unlisted;
+	unsigned unlisted_bad_capture;
+	uint64_t unlisted_bad_frame;
 };
 
 struct expect {

@@ -136,16 +136,16 @@ expect_msg "capture: not a capture at all, exit 2" 2 "cannot read capture" rp "$
 # ---- ten million flows, conntrack capped ----
 flows_run() { # N -> "RC RSS SECS" in $H/rss.N, warnings in $H/flows.N.err
 	$GEN flows "$1" - | rss_of "$H/rss.$1" "$REPLAY" --policy "$HDATA/policy.yaml" --tags "$EXTAGS" \
-		--local 10.0.1.4 --max-flows 100000 - >"$H/flows.$1.out" 2>"$H/flows.$1.err"
+		--local 10.0.1.4 --max-flows 100000 --max-listed-flows 100000 - >"$H/flows.$1.out" 2>"$H/flows.$1.err"
 }
 flows_run 1000000
 flows_run "$FLOWS"
 read -r rc1 rss1 secs1 <"$H/rss.1000000"
 read -r rc2 rss2 secs2 <"$H/rss.$FLOWS"
 if [ "$rc2" = 0 ] && grep -qF "conntrack table full (--max-flows 100000)" "$H/flows.$FLOWS.err" &&
-   grep -qF "more than --max-flows 100000 flows" "$H/flows.$FLOWS.err" &&
+   grep -qF "more than --max-listed-flows 100000 flows" "$H/flows.$FLOWS.err" &&
    [ "$rss2" -lt $((rss1 * 5 / 4 + 16384)) ] && [ "$rss2" -lt $((512 * 1024)) ]; then
-	hok "$FLOWS distinct flows with --max-flows 100000: warned, max RSS $((rss2 / 1024)) MiB (1M flows: $((rss1 / 1024)) MiB), ${secs2} s"
+	hok "$FLOWS distinct flows with --max-flows and --max-listed-flows 100000: warned, max RSS $((rss2 / 1024)) MiB (1M flows: $((rss1 / 1024)) MiB), ${secs2} s"
 else
 	hnot "$FLOWS distinct flows: table capped with a warning, memory flat" \
 		"1M: exit $rc1 rss ${rss1} KiB ${secs1} s; ${FLOWS}: exit $rc2 rss ${rss2} KiB ${secs2} s" \

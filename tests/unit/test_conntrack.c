@@ -605,6 +605,50 @@ static void test_table_full(void **state)
 	assert_int_equal(st.table_full_drops, 1);
 }
 
+/* early_drop_list (nf_conntrack_core.c) skips every ASSURED entry, closing
+ * or not -- a TIME_WAIT one used to be evicted here -- and an unassured entry
+ * is found behind more than the 64 oldest (70 assured connections came first). */
+static void test_early_drop_candidates(void **state)
+{
+	struct ct_stats st;
+	size_t n;
+
+	(void)state;
+	ct_table_free(T);
+	T = ct_table_new(100);
+	for (uint16_t i = 0; i < 70; i++) {
+		run(tcp(C, S, (uint16_t)(2000 + i), 80, 1, 0, PG_SYN, 0), true);
+		run(tcp(S, C, 80, (uint16_t)(2000 + i), 9, 2, PG_SYN | PG_ACK, 0), true);
+		run(tcp(C, S, (uint16_t)(2000 + i), 80, 2, 10, PG_ACK, 0), true);
+	}
+	for (uint16_t i = 0; i < 30; i++)
+		run(tcp(C, S, (uint16_t)(5000 + i), 80, 1, 0, PG_SYN, 0), true);
+	assert_int_equal(run(tcp(C, S, 6000, 80, 1, 0, PG_SYN, 0), true), CT_STATE_NEW);
+	ct_table_stats(T, &st);
+	assert_int_equal(st.early_drops, 1);
+	assert_int_equal(st.table_full_drops, 0);
+
+	/* two assured connections, the first closed to TIME_WAIT: no candidate */
+	ct_table_free(T);
+	T = ct_table_new(2);
+	for (uint16_t i = 0; i < 2; i++) {
+		run(tcp(C, S, (uint16_t)(2000 + i), 80, 1, 0, PG_SYN, 0), true);
+		run(tcp(S, C, 80, (uint16_t)(2000 + i), 9, 2, PG_SYN | PG_ACK, 0), true);
+		run(tcp(C, S, (uint16_t)(2000 + i), 80, 2, 10, PG_ACK, 0), true);
+	}
+	run(tcp(C, S, 2000, 80, 2, 10, PG_FIN | PG_ACK, 0), true);
+	run(tcp(S, C, 80, 2000, 10, 3, PG_FIN | PG_ACK, 0), true);
+	run(tcp(C, S, 2000, 80, 3, 11, PG_ACK, 0), true);
+	n = tcp(C, S, 3000, 80, 1, 0, PG_SYN, 0);
+	memcpy(dg, ipb, n);
+	assert_int_equal(pkt_decode(&P, DLT_RAW, dg, n, n), 0);
+	P.ts.tv_sec = now_sec;
+	assert_int_equal(ct_in(T, &P), CT_DROP);
+	ct_table_stats(T, &st);
+	assert_int_equal(st.early_drops, 0);
+	assert_int_equal(st.table_full_drops, 1);
+}
+
 /* nf_defrag: fragments are held, the last one releases the datagram which
  * conntrack then sees whole; overlap drops the queue. */
 /* One fragment of the datagram in dg (an IPv4 one, no options) through
@@ -1460,6 +1504,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sctp_invalid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sctp_heartbeat, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_table_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_early_drop_candidates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defrag, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defrag_timeouts, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcpdump_corpus, setup, teardown),
