@@ -1409,10 +1409,13 @@ static void emit_forward(struct cctx *c)
 	}
 	s = (struct spec){ .ct_bits = 1, .ct_text = "invalid" };
 	emit_rule(c, "forward", &s, ACT_DROP, NULL, CAT_PLATFORM, "fwd", "invalid");
-	s = (struct spec){ .ifnames = c->p->forward_ifaces, .nifnames = c->p->nforward, .ifin = false };
-	emit_rule(c, "forward", &s, ACT_GOTO, "inbound", CAT_INTERNAL, "fwd", "to-containers");
-	s.ifin = true;
+	/* from a container first: one container to another is outbound, as the
+	 * host's own connections to them are -- judged by the outbound rules
+	 * and the managed network (inbound first let it past both) */
+	s = (struct spec){ .ifnames = c->p->forward_ifaces, .nifnames = c->p->nforward, .ifin = true };
 	emit_rule(c, "forward", &s, ACT_GOTO, "outbound", CAT_INTERNAL, "fwd", "from-containers");
+	s.ifin = false;
+	emit_rule(c, "forward", &s, ACT_GOTO, "inbound", CAT_INTERNAL, "fwd", "to-containers");
 	s = (struct spec){0};
 	emit_rule(c, "forward", &s, ACT_DROP, NULL, CAT_PLATFORM, "fwd", "not-containers");
 }

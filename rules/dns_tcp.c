@@ -12,8 +12,7 @@
 
 struct stream {
 	bool used;
-	bool lost;		/* a gap: nothing more is learned on it */
-	bool picked_up;		/* no SYN/ACK seen: its first boundary is a guess */
+	bool lost;		/* a gap, or begun unseen: nothing is learned on it */
 	uint64_t nmsg;		/* messages passed on */
 	int family;
 	uint8_t src[16], dst[16];
@@ -140,8 +139,7 @@ static void give_up(struct dns_tcp *t, struct stream *s)
 }
 
 /* Whole messages at d (n bytes): passed on; *used says how many bytes they
- * took.  A stream picked up mid-way whose first "message" is no DNS message
- * began inside one: its boundaries are unknown, it is given up. */
+ * took. */
 static int messages(struct dns_tcp *t, struct stream *s, const uint8_t *d, size_t n,
 		    size_t *used, dns_tcp_msg_fn fn, void *arg)
 {
@@ -150,16 +148,11 @@ static int messages(struct dns_tcp *t, struct stream *s, const uint8_t *d, size_
 
 	while (n - pos >= 2 && n - pos - 2 >= rd16(d + pos)) {
 		size_t len = rd16(d + pos);
-		bool dns = fn(d + pos + 2, len, arg);
 
+		(void)fn(d + pos + 2, len, arg);
 		t->st.messages++;
 		k++;
 		pos += 2 + len;
-		if (!dns && s->picked_up && s->nmsg == 0) {
-			give_up(t, s);
-			*used = n;
-			return k;
-		}
 		s->nmsg++;
 	}
 	*used = pos;
@@ -231,11 +224,16 @@ int dns_tcp_feed(struct dns_tcp *t, const struct dns_tcp_seg *g, int64_t now,
 	} else if (!s) {
 		if (!n)
 			return 0;
-		/* open before we looked: take this segment to begin a message
-		 * (given up if what it begins is no DNS message) */
+		/* a stream whose SYN/ACK was not seen -- open before filterd
+		 * looked, or one whose slot gave way to newer streams -- has no
+		 * known message boundary: nothing is learned on it.  Taking a
+		 * segment's start for one let a client that stalled its reads
+		 * and evicted its stream with 64 connections have filterd read
+		 * a forged message out of record data its own zone served. */
 		s = slot_new(t, g, sport, dport, now);
 		s->next = seq;
-		s->picked_up = true;
+		give_up(t, s);
+		t->st.unseen++;
 	}
 	s->last = now;
 	if (!s->lost && n) {

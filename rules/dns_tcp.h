@@ -10,10 +10,11 @@
  * before the application reads the answer (as for UDP).
  *
  * Streams are keyed by both ends; the resolver's SYN/ACK gives the first
- * sequence number, else (a stream already open when filterd started or the
- * capture began) the first segment with data is taken to begin a message —
- * and if that message does not parse, the stream is given up as for a gap.
- * Retransmitted bytes are skipped.  A gap (a segment beyond the next expected
+ * sequence number.  A stream whose SYN/ACK was not seen (open when filterd
+ * started or the capture began, or one whose slot gave way to newer ones)
+ * has no known message boundary and is given up as for a gap: a boundary
+ * guessed at a segment's start could be made to fall inside record data a
+ * client's own zone served.  Retransmitted bytes are skipped.  A gap (a segment beyond the next expected
  * byte: reordered or lost before the hook) ends learning on that stream: its
  * later messages pass unlearned, counted, never guessed at.  FIN and RST end a
  * stream.  Bounded: DNS_TCP_MAX_STREAMS streams (the least recently used one
@@ -36,7 +37,8 @@ struct dns_tcp_stats {
 	uint64_t segments;	/* fed */
 	uint64_t messages;	/* completed and passed on */
 	uint64_t streams;	/* begun */
-	uint64_t gaps;		/* streams given up at a gap */
+	uint64_t gaps;		/* streams given up: at a gap, or begun unseen */
+	uint64_t unseen;	/* of them, streams whose SYN/ACK was not seen */
 	uint64_t evicted;	/* streams that gave way to a newer one */
 	uint64_t expired;	/* streams idle for DNS_TCP_IDLE_US */
 };
@@ -50,8 +52,7 @@ struct dns_tcp_seg {
 };
 
 /* Called for each message; returns false when it is no DNS message (does not
- * parse), which gives up a stream picked up mid-way whose first message it
- * is: that stream began inside a message and its boundaries are unknown. */
+ * parse). */
 typedef bool (*dns_tcp_msg_fn)(const uint8_t *msg, size_t len, void *arg);
 
 struct dns_tcp *dns_tcp_new(void);

@@ -46,8 +46,10 @@ const char *fqdn_of_set(const struct nftnl_set *s, char *buf, size_t len);
 
 /* fqdn_learn.c — shared by filterd and pcap-replay.
  * Does an answer serve the FQDN set of pattern?  chain is what dns_msg_walk
- * reports for one address (question name, CNAMEs, owner): true when any of
- * them matches (dns_name_match: exact, or "*.x" for names below x). */
+ * reports for one address (question name, CNAMEs, owner): true when the
+ * question, chain[0], matches (dns_name_match: exact, or "*.x" for names
+ * below x).  The CNAMEs and the owner do not count: they are the answering
+ * zone's word about other names. */
 bool fqdn_match_chain(const char *pattern, const char *const *chain, size_t n);
 /* Like dns_name_match, but name may itself be a wildcard ("*.x": every name
  * below x, as in pcap-replay --fqdn-map): true when some name matches both. */

@@ -33,9 +33,27 @@ setup_container() {
 	serve ctr 80,8080 5000
 }
 setup_container || { not_ok "forward: container namespace"; live_finish; }
+# a second container behind its own interface (ctr1, 10.98.0.2)
+CTRB4=10.98.0.2
+setup_container2() {
+	ns_add ctr2 || return 1
+	local h c
+	h=$(ns_name host) c=$(ns_name ctr2)
+	ip link add fdtd0 netns "$h" type veth peer name fdtd1 netns "$c" || return 1
+	ip -n "$h" link set fdtd0 name ctr1
+	ip -n "$c" link set fdtd1 name eth0
+	ip -n "$h" addr add 10.98.0.1/24 dev ctr1
+	ip -n "$c" addr add $CTRB4/24 dev eth0
+	ip -n "$h" link set ctr1 up
+	ip -n "$c" link set eth0 up
+	ip -n "$c" route add default via 10.98.0.1
+	serve ctr2 80 5000
+}
+setup_container2 || { not_ok "forward: second container namespace"; live_finish; }
 
 expect_allowed "no filter: container -> internet tcp 443 (v4)" ctr tcp $INET4 443
 expect_allowed "no filter: container -> vnet peer tcp 22 (v6)" ctr tcp $VNET6 22
+expect_allowed "no filter: container -> second container tcp 80" ctr tcp $CTRB4 80
 checks_wait
 
 # a policy that declares no forward interfaces: forwarding is dropped (before
@@ -71,6 +89,10 @@ expect_denied  "vnet peer -> container tcp 8080 denied (not VirtualNetwork: Deny
 expect_denied  "internet -> container tcp 80 denied (DenyAllInBound)" peers tcp $CTR4 80 $INET4
 expect_allowed "internet -> container tcp 8080 allowed (security rule AllowInet8080)" peers tcp $CTR4 8080 $INET4
 expect_denied  "internet -> container udp 5000 denied" peers udp $CTR4 5000 $INET4
+# one container to another is outbound (the managed network judges it): the
+# second container's inbound rule AllowCtrPeers does not let it past (it did
+# when inbound was judged first, past every outbound rule)
+expect_denied  "container -> second container tcp 80 denied (outbound: nothing allows it; AllowCtrPeers is inbound)" ctr tcp $CTRB4 80
 # the host's own traffic is judged as before
 expect_denied  "host -> internet tcp 443 denied (not approved)" host tcp $INET4 443
 expect_allowed "host -> vnet peer tcp 80 allowed (AllowVnetOutBound)" host tcp $VNET4 80

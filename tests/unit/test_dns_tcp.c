@@ -197,28 +197,36 @@ static void test_gap(void **state)
 }
 
 /* A stream already open when filterd started (or before the capture began):
- * its first data segment is taken to begin a message. */
+ * no boundary is known, so nothing on it is passed on -- not even a segment
+ * that happens to begin with a whole message -- until a new connection. */
 static void test_midstream(void **state)
 {
 	struct dns_tcp *t = dns_tcp_new();
 	struct got g = { 0 };
+	struct dns_tcp_stats st;
 	uint8_t m[100];
 	size_t n = msg(m, 50, 0x33);
 
 	(void)state;
 	assert_int_equal(feed(t, 40004, ACK, 123456, NULL, 0, 0, &g), 0);	/* pure ACK */
 	assert_int_equal(dns_tcp_streams(t), 0);
-	assert_int_equal(feed(t, 40004, ACK, 123456, m, n, 1, &g), 1);
-	assert_int_equal(g.len[0], 50);
-	assert_int_equal(feed(t, 40004, RST, 123456 + (uint32_t)n, NULL, 0, 2, &g), 0);
+	assert_int_equal(feed(t, 40004, ACK, 123456, m, n, 1, &g), 0);
+	assert_int_equal(feed(t, 40004, ACK, 123456 + (uint32_t)n, m, n, 2, &g), 0);
+	assert_int_equal(g.n, 0);
+	dns_tcp_get_stats(t, &st);
+	assert_int_equal(st.gaps, 1);
+	assert_int_equal(st.unseen, 1);
+	assert_int_equal(feed(t, 40004, RST, 123456 + 2 * (uint32_t)n, NULL, 0, 3, &g), 0);
 	assert_int_equal(dns_tcp_streams(t), 0);
+	/* the ports reused by a connection whose SYN/ACK is seen: learned */
+	feed(t, 40004, SYN | ACK, 7000, NULL, 0, 4, &g);
+	assert_int_equal(feed(t, 40004, ACK, 7001, m, n, 5, &g), 1);
+	assert_int_equal(g.len[0], 50);
 	dns_tcp_free(t);
 }
 
-/* A stream picked up inside a message: what its first segment "begins" does
- * not parse (the callback says so), so the stream is given up -- its later
- * real messages are not passed on misframed.  A stream whose SYN/ACK was seen
- * keeps going after a message that does not parse (its framing is known). */
+/* A stream whose SYN/ACK was seen keeps going after a message that does not
+ * parse (its framing is known). */
 static void test_midstream_misaligned(void **state)
 {
 	struct dns_tcp *t = dns_tcp_new();
@@ -229,12 +237,13 @@ static void test_midstream_misaligned(void **state)
 
 	(void)state;
 	g.reject = true;
-	assert_int_equal(feed(t, 40010, ACK, 9000, junk, 6, 0, &g), 1);
+	assert_int_equal(feed(t, 40010, ACK, 9000, junk, 6, 0, &g), 0);	/* unseen start */
 	g.reject = false;
 	assert_int_equal(feed(t, 40010, ACK, 9006, m, n, 1, &g), 0);
-	assert_int_equal(g.n, 1);
+	assert_int_equal(g.n, 0);
 	dns_tcp_get_stats(t, &st);
 	assert_int_equal(st.gaps, 1);
+	g.n = 1;	/* (the slots below as they were) */
 	/* the same on a stream whose start was seen: framing holds, go on */
 	feed(t, 40011, SYN | ACK, 500, NULL, 0, 2, &g);
 	g.reject = true;
@@ -284,10 +293,14 @@ static void test_bounds(void **state)
 	dns_tcp_get_stats(t, &st);
 	assert_int_equal(st.evicted, 1);
 	assert_int_equal(st.streams, DNS_TCP_MAX_STREAMS + 1);
-	/* the first one gave way: its data now starts a stream mid-way */
-	assert_int_equal(feed(t, 41000, ACK, 2, m, n, 100, &g), 1);
+	/* the first one gave way: its data is on a stream begun unseen now, so
+	 * nothing of it is passed on (a client that evicts its own stream cannot
+	 * have its data framed where it likes) */
+	assert_int_equal(feed(t, 41000, ACK, 2, m, n, 100, &g), 0);
 	dns_tcp_get_stats(t, &st);
 	assert_int_equal(st.evicted, 2);
+	assert_int_equal(st.unseen, 1);
+	g.n = 1;	/* as if it had been passed on: the counts below as they were */
 	/* 31 s later every other one has expired */
 	feed(t, 42000, SYN | ACK, 1, NULL, 0, 100 + DNS_TCP_IDLE_US + 1, &g);
 	dns_tcp_get_stats(t, &st);
