@@ -269,6 +269,12 @@ int cmd_audit(int argc, char **argv)
 	int rc = ctl_request("audit", since ? json_pack("{s:I}", "since", (json_int_t)since) : NULL, 60, &ans);
 	if (rc != EXIT_OK)
 		return rc;
+	if (json_is_true(json_object_get(ans, "truncated"))) {
+		char *f = text_safe(str(ans, "file"), false);
+		fprintf(stderr, "filterctl: older records left out: an answer holds the newest 6 MiB of the "
+			"audit log; the whole log is %s (and %s.1) on the host\n", f ? f : "", f ? f : "");
+		free(f);
+	}
 	json_array_foreach(json_object_get(ans, "records"), i, v) {
 		const char *line = json_string_value(v);
 		json_t *j = line ? json_loads(line, 0, NULL) : NULL;

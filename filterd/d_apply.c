@@ -1247,8 +1247,10 @@ int daemon_rollback(struct daemon *d, const struct actor *who, const char *why,
 		d->pending = true;
 		d->pending_deadline = mono_now() + ROLLBACK_RETRY_S;
 		daemon_save_state(d);
+		char qe[1024];
 		dlog("event=rollback-failed reason=\"%s\" error=\"%s\" retry_in_s=%d note=\"the "
-		     "unconfirmed policy is still in force\"", why, res->error, ROLLBACK_RETRY_S);
+		     "unconfirmed policy is still in force\"", why, log_quote(qe, sizeof(qe), res->error),
+		     ROLLBACK_RETRY_S);
 	}
 	free(text);
 	free(name);

@@ -172,16 +172,23 @@ static time_t audit_line_time(const char *line)
  * newest records, and reading and parsing both whole files at every request
  * (16 MiB each by default, on the loop every client and timer waits on) let a
  * reader stall filterd for seconds. */
-static void audit_tail(const char *path, time_t since, size_t *budget, struct strbuf *out)
+static void audit_tail(const char *path, time_t since, size_t *budget, struct strbuf *out,
+		       bool *cut)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
 	char *buf = NULL;
 
-	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0 || !*budget)
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode) || st.st_size <= 0)
 		goto out;
+	if (!*budget) {		/* records left out whole */
+		*cut = true;
+		goto out;
+	}
 	/* one byte before the window tells whether its first line is whole */
 	off_t start = st.st_size > (off_t)*budget ? st.st_size - (off_t)*budget - 1 : 0;
+	if (start > 0)
+		*cut = true;
 	size_t len = (size_t)(st.st_size - start), got = 0;
 	if (!(buf = malloc(len + 1))) {
 		out->oom = true;
@@ -232,23 +239,25 @@ static json_t *op_audit(struct daemon *d, json_t *req)
 	char old[4096];
 	size_t budget = AUDIT_ANSWER_MAX, budget_old;
 	struct strbuf cur = {0}, all = {0};
+	bool cut = false;
 
 	if (since_j && !json_is_integer(since_j))
 		return json_pack("{s:b,s:s}", "ok", 0, "error", "audit: 'since' must be Unix seconds");
 	if (since_j)
 		since = (time_t)json_integer_value(since_j);
 	/* the newest first (the current file, then the rotated one), kept in order */
-	audit_tail(d->cfg.audit_log, since, &budget, &cur);
+	audit_tail(d->cfg.audit_log, since, &budget, &cur, &cut);
 	budget_old = budget;
 	snprintf(old, sizeof(old), "%s.1", d->cfg.audit_log);
 	sb_puts(&all, "{\"ok\":true,\"file\":\"");
 	sb_put_json_body(&all, d->cfg.audit_log, strlen(d->cfg.audit_log));
 	sb_puts(&all, "\",\"records\":[");
-	audit_tail(old, since, &budget_old, &all);
+	audit_tail(old, since, &budget_old, &all, &cut);
 	sb_putn(&all, sb_str(&cur), cur.n);
 	if (all.n && all.s[all.n - 1] == ',')
 		all.s[--all.n] = '\0';	/* the last record's comma */
-	sb_puts(&all, "]}");
+	/* older records than the answer holds: said, not silently left out */
+	sb_puts(&all, cut ? "],\"truncated\":true}" : "]}");
 	bool oom = cur.oom || all.oom;
 	sb_free(&cur);
 	if (oom) {

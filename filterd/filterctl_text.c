@@ -13,12 +13,14 @@ bool ctl_raw_answer;
 
 /* Whether code point c, valid UTF-8 decoded, must not reach a terminal: C1
  * controls (U+0080..U+009F; CSI is U+009B), the line and paragraph
- * separators, and the bidirectional embeddings, overrides and isolates that
- * reorder what follows them on the line. */
+ * separators, the bidirectional embeddings, overrides, isolates and marks
+ * that reorder what follows them on the line, and the invisible ones (soft
+ * hyphen, zero-width space and joiners, BOM) that hide a difference. */
 static bool cp_unsafe(unsigned c)
 {
-	return (c >= 0x80 && c <= 0x9f) || c == 0x2028 || c == 0x2029 ||
-	       (c >= 0x202a && c <= 0x202e) || (c >= 0x2066 && c <= 0x2069);
+	return (c >= 0x80 && c <= 0x9f) || c == 0xad || c == 0x61c || c == 0x2028 || c == 0x2029 ||
+	       (c >= 0x200b && c <= 0x200f) || (c >= 0x202a && c <= 0x202e) ||
+	       (c >= 0x2066 && c <= 0x2069) || c == 0xfeff;
 }
 
 char *text_safe(const char *s, bool keep_newlines)

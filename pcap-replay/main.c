@@ -122,12 +122,13 @@ static const char usage_text[] =
 "Captures (pcap or pcapng) are replayed one after the other in command-line order;\n"
 "frame numbers count per capture.  Direction comes from the capture (Linux cooked\n"
 "SLL/SLL2 packet type, pcapng epb_flags) when it has one, else from --local: source\n"
-"local = output hook, destination local = input hook, both = loopback, neither =\n"
-"transit (not judged).\n"
+"local = output hook, destination local = input hook, both = loopback (an IPv4\n"
+"frame from a real device with both is a martian, not judged; IPv6 comes in),\n"
+"neither = transit (not judged).\n"
 "\n"
 "With --expect a pass must mean something: no packet judged, or (--require-all)\n"
-"packets no line could check -- past --max-flows, or a whole address family\n"
-"without a host address -- fail the run; host addresses that had to be guessed\n"
+"flows no line matches -- listed or past --max-listed-flows -- or a whole address\n"
+"family without a host address -- fail the run; host addresses that had to be guessed\n"
 "(a tie, or the busiest in under half the packets) are an error: pass --local.\n"
 "\n"
 "exit status: 0 all assertions hold, 1 an assertion failed, 2 bad input\n"
@@ -553,8 +554,9 @@ static int add_problem(struct run_problem **v, size_t *n, bool error, const char
  * nothing was judged of.  With --expect, where a pass must mean something:
  * host addresses that could only be guessed (an error: every direction would
  * be a guess), no packet judged at all, and with --require-all packets that
- * no line could check -- flows past --max-flows, and a whole address family
- * taken as transit because no host address of it is known. */
+ * no line matched -- flows past --max-listed-flows (checked by their first
+ * packet, not listed) -- and a whole address family taken as transit because
+ * no host address of it is known. */
 static int run_problems(const struct replay *r, const struct replay_opts *o, bool expect,
 			bool require_all, struct run_problem **v, size_t *n)
 {
@@ -1020,6 +1022,9 @@ int main(int argc, char **argv)
 		}
 		diags_print(&d, stderr);	/* warnings */
 		diags_clear(&d);
+		if (ex->n == 0)	/* a pass would assert nothing */
+			fprintf(stderr, "%s: warning: no assertion in the file: the run passes on "
+				"anything but errors and judged-nothing\n", expect_path);
 	}
 
 	/* (after the expectations parsed: a broken file fails before the
@@ -1181,6 +1186,12 @@ int main(int argc, char **argv)
 		if (eo.failed)
 			rc = EXIT_FAIL;
 	}
+	if (r.t.clock_back_max_us >= 1000000)
+		fprintf(stderr, "pcap-replay: warning: the capture time goes back by up to %.1f s (capture "
+			"%u frame %llu): conntrack's clock holds at its latest time, so earlier packets are "
+			"judged as if they came then; give captures in time order\n",
+			r.t.clock_back_max_us / 1e6, r.t.clock_back_capture,
+			(unsigned long long)r.t.clock_back_frame);
 	if (r.t.flows_over_cap)
 		fprintf(stderr, "pcap-replay: warning: more than --max-listed-flows %zu flows: %llu "
 			"packets were not accounted to a listed flow%s\n", o.max_listed,

@@ -1378,6 +1378,24 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 	const char *decided = NULL;
 	enum ct_frag_result fr;
 
+	/* a capture clock that goes back (captures given out of order, or a
+	 * clock stepped while capturing): conntrack's clock holds at its
+	 * latest time, so an old packet is judged as if it came then */
+	{
+		int64_t ts = (int64_t)p->ts.tv_sec * 1000000 + p->ts.tv_usec;
+
+		if (r->have_last_ts && ts < r->last_ts) {
+			r->t.clock_back++;
+			if ((uint64_t)(r->last_ts - ts) > r->t.clock_back_max_us) {
+				r->t.clock_back_max_us = (uint64_t)(r->last_ts - ts);
+				r->t.clock_back_capture = cap;
+				r->t.clock_back_frame = p->frame;
+			}
+		} else {
+			r->last_ts = ts;
+			r->have_last_ts = true;
+		}
+	}
 	if (dir == FLOW_LO && p->pcap_dir == 2 && p->nonlo && !r->t.dir_contradicted++) {
 		r->t.dir_contradicted_capture = cap;
 		r->t.dir_contradicted_frame = p->frame;
@@ -1664,7 +1682,8 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 	return 0;
 }
 
-/* Direction of a decoded packet: 0 and *dir, or -1 for transit.  is_local()
+/* Direction of a decoded packet: 0 and *dir, -1 for transit, or -2 for an
+ * IPv4 martian (below).  is_local()
  * is asked only where the answer matters: a captured direction needs at most
  * the destination's (a loopback source is local). */
 static int packet_dir(const struct replay *r, const struct pkt *p, enum flow_dir *dir)
@@ -1695,7 +1714,17 @@ static int packet_dir(const struct replay *r, const struct pkt *p, enum flow_dir
 	}
 	sl = slo || is_local(r, fam, s);
 	dl = is_local(r, fam, d);
-	if (sl && dl)
+	if (sl && dl && p->nonlo && !slo) {
+		/* both ends this host's, but the link layer shows a real device
+		 * (lo's frames have all-zero MACs or lo's hardware type): it came
+		 * from the wire.  IPv4 drops it as a martian before the hooks
+		 * (fib_validate_source: a local source, accept_local off); IPv6
+		 * takes it in on the device.  A review had such a frame judged as
+		 * loopback traffic and accepted by the loopback rule. */
+		if (fam == AF_INET)
+			return -2;
+		*dir = FLOW_IN;
+	} else if (sl && dl)
 		*dir = FLOW_LO;
 	else if (sl)
 		*dir = FLOW_OUT;
@@ -1856,6 +1885,16 @@ static int replay_one(struct replay *r, size_t ci)
 		}
 		if (pk->cls == PKT_TRUNCATED || pk->cls == PKT_MALFORMED)
 			add_bad(r, cap, pk, true);
+		if (pp->dir_rc == -2) {
+			r->t.martian++;
+			trace_skip(r, cap, frame, "martian source: this host's address, from the wire "
+						  "(IPv4 drops it before the hooks)");
+			/* prerouting sees it (no filterd chain there), routing
+			 * drops it: as a packet ip_rcv_options() drops */
+			emit(r, cap, pk, frame, RP_OPT_DROP, FLOW_IN, NULL, false,
+			     "martian source (this host's address, from the wire)");
+			continue;
+		}
 		if (pp->dir_rc < 0) {
 			bool other = pk->pcap_dir == 1 && pk->pkttype == PACKET_OTHERHOST;
 

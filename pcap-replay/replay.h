@@ -127,6 +127,10 @@ struct totals {
 	uint64_t malformed, truncated;	/* all of them, judged or not */
 	uint64_t not_judged_bad;	/* malformed/truncated the hooks never see */
 	uint64_t foreign;		/* neither end is this host */
+	uint64_t martian;		/* IPv4 from the wire with this host's address as source */
+	/* packets earlier than one judged before them, the longest step back */
+	uint64_t clock_back, clock_back_max_us, clock_back_frame;
+	unsigned clock_back_capture;
 	uint64_t foreign_v6;		/* of them IPv6 */
 	uint64_t otherhost4, otherhost6;	/* of them, received for another host
 					 * (PACKET_OTHERHOST in the capture: a
@@ -196,6 +200,8 @@ struct decision {
 
 struct replay {
 	const struct replay_opts *o;
+	int64_t last_ts;		/* latest capture time judged (us) */
+	bool have_last_ts;
 	/* the expectations, when given: a flow past --max-listed-flows has no
 	 * row for replay_judge, so its first packet is checked as it is judged */
 	struct expect *ex;

@@ -720,6 +720,16 @@ void report_text(const struct report_ctx *c, FILE *f)
 		(unsigned long long)t->not_ip, (unsigned long long)t->unsupported_link,
 		(unsigned long long)t->foreign, (unsigned long long)t->not_judged_bad,
 		(unsigned long long)t->frags_held, (unsigned long long)t->frags_dropped);
+	if (t->clock_back_max_us >= 1000000)
+		fprintf(f, "  WARNING: the capture time goes back, by up to %.1f s (capture %u frame %llu; "
+			"%llu packets earlier than one before them): conntrack's clock held at its latest "
+			"time -- are the captures given in time order?\n", t->clock_back_max_us / 1e6,
+			t->clock_back_capture, (unsigned long long)t->clock_back_frame,
+			(unsigned long long)t->clock_back);
+	if (t->martian)
+		fprintf(f, "  not judged: %llu martian (IPv4 from the wire with this host's address as "
+			"its source: the kernel drops them before the hooks)\n",
+			(unsigned long long)t->martian);
 	fprintf(f, "  malformed: %llu, truncated: %llu, reassembled datagrams: %llu, "
 		"conntrack drops (table full): %llu\n",
 		(unsigned long long)t->malformed, (unsigned long long)t->truncated,
@@ -1022,6 +1032,9 @@ int report_json(const struct report_ctx *c, FILE *f)
 	json_object_set_new(tot, "not_ip", JI(t->not_ip));
 	json_object_set_new(tot, "unsupported_link", JI(t->unsupported_link));
 	json_object_set_new(tot, "transit", JI(t->foreign));
+	json_object_set_new(tot, "martian", JI(t->martian));
+	json_object_set_new(tot, "clock_back_packets", JI(t->clock_back));
+	json_object_set_new(tot, "clock_back_max_s", json_real(t->clock_back_max_us / 1e6));
 	json_object_set_new(tot, "malformed", JI(t->malformed));
 	json_object_set_new(tot, "truncated", JI(t->truncated));
 	json_object_set_new(tot, "not_judged_malformed", JI(t->not_judged_bad));

@@ -188,8 +188,10 @@ done
 wait $aud
 read -r nreq nrec total <"$T/audits.out"
 if [ "$worst" -lt 3000 ] && [ "${nreq:-0}" -ge 8 ] && [ "${total:-99999999}" -le $((6 << 20)) ] &&
-	[ "${total:-0}" -gt $((5 << 20)) ] && [ "$(sed -n 2p "$T/audits.out")" = "$(tail -1 "$T/audit.log")" ]; then
-	ok "audit: 8 connections of a reader asking for 21 MiB of audit log: root's status answered within ${worst} ms; each answer the newest $nrec whole records (${total} bytes, ending with the last)"
+	[ "${total:-0}" -gt $((5 << 20)) ] && [ "$(sed -n 2p "$T/audits.out")" = "$(tail -1 "$T/audit.log")" ] &&
+	runuser -u "$U_R" -- env FILTERD_SOCKET="$T/sock" "$FILTERCTL" audit 2>&1 >/dev/null |
+		grep -q "older records left out: an answer holds the newest 6 MiB of the audit log; the whole log is $T/audit.log"; then
+	ok "audit: 8 connections of a reader asking for 21 MiB of audit log: root's status answered within ${worst} ms; each answer the newest $nrec whole records (${total} bytes, ending with the last), and filterctl says older ones were left out"
 else not_ok "audit: a reader's audit requests do not stall the loop" "root's worst status: ${worst} ms" "$(cat "$T/audits.out")"; fi
 
 # ---- a socket that refuses the caller: exit 5 (permission), not 4 (unreachable) ----
@@ -391,6 +393,9 @@ ans=$(raw root "{\"op\":\"apply\",\"policy_text\":\"x\",\"policy_name\":\"x sha2
 if log_has 'event=rejected policy="x sha256=0000 by=mallory" error='; then
 	ok "a policy_name with spaces and '=' is quoted in the log (no forged key=value)"
 else not_ok "policy_name quoted in the log" "$(grep mallory "$T/log" | tail -2)"; fi
+ans=$(raw "$U_C" '{"op":"apply","policy_text":"x","policy_name":"gnp.yaml\u202eslm"}')
+if grep -q "policy_name must be" <<<"$ans"; then ok "policy_name with a bidi override (U+202E) is refused"
+else not_ok "policy_name with a bidi override refused" "$ans"; fi
 ans=$(raw root '{"op":"hbi-clear","workspace":"a\u001b[2Jb"}')
 if grep -q "workspace must be" <<<"$ans"; then ok "hbi-clear: a workspace with a terminal escape is refused"
 else not_ok "hbi-clear: a workspace with an escape refused" "$ans"; fi

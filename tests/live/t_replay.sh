@@ -394,6 +394,41 @@ if [ -f "$CORPUS/icmpv6-RFC2894-RR.pcap" ]; then
 	else not_ok "inference shares of packets to their own source" "$(grep 'host addresses' "$tmp/out")"; fi
 else skip "inference: packets to their own source" "$CORPUS absent"; fi
 
+# frames from the wire (real MACs) with the host's own address as source:
+# IPv4 drops them as martians before the hooks, IPv6 takes them in on the
+# device (t_agree plays the same capture through the kernel); they were
+# judged as loopback traffic and accepted by the loopback rule
+if "$REPLAY" --policy "$POLICY" --tags "$TAGS" --local "$LOCAL" --format json \
+	tests/data/agree/self-source-wire.pcap >"$tmp/self.json" 2>"$tmp/err" &&
+	python3 -c '
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["totals"]["martian"] == 2, j["totals"]
+fl = j["flows"]
+assert len(fl) == 2 and all(f["dir"] == "in" and f["src"] == "fd00:10::4" for f in fl), fl
+' "$tmp/self.json" 2>"$tmp/py"; then
+	ok "own address as source from the wire: IPv4 martian (not judged), IPv6 judged inbound, not loopback"
+else not_ok "own address as source from the wire" "$(cat "$tmp/py" "$tmp/err")"; fi
+
+# a capture clock that goes back (captures given out of order): said, with
+# the frame, in the report, the JSON totals and on stderr
+python3 - "$tmp" <<'PYEOF'
+import os, sys
+sys.path.insert(0, "tests/live/agree")
+from gen import Pcap, eth, ip4, udp
+a, b = Pcap(), Pcap()
+a.add(eth(ip4("10.0.1.4", "192.0.2.53", 17, udp(40000, 53, b"q")), False), gap=100.0)
+b.add(eth(ip4("192.0.2.53", "10.0.1.4", 17, udp(53, 40000, b"a")), True))
+a.write(os.path.join(sys.argv[1], "later.pcap"))
+b.write(os.path.join(sys.argv[1], "earlier.pcap"))
+PYEOF
+if "$REPLAY" --policy "$POLICY" --tags "$TAGS" --local "$LOCAL" "$tmp/later.pcap" "$tmp/earlier.pcap" \
+	>"$tmp/out" 2>"$tmp/err" &&
+	grep -q "WARNING: the capture time goes back, by up to 100.0 s (capture 2 frame 1; 1 packets" "$tmp/out" &&
+	grep -q "warning: the capture time goes back by up to 100.0 s (capture 2 frame 1)" "$tmp/err"; then
+	ok "captures out of time order: the step back is said (100 s, capture 2 frame 1)"
+else not_ok "captures out of time order said" "$(grep -i back "$tmp/out" "$tmp/err")"; fi
+
 # damaged frames are counted and named by frame number, never judged blindly
 if run "damaged capture" 0 "$REPLAY" --policy "$POLICY" --tags "$TAGS" --local "$LOCAL" \
 	"$DATA/damaged.pcap"; then

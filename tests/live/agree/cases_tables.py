@@ -32,6 +32,10 @@ tables (saved dumps) found by an evaluator-against-kernel hunt on 2026-11-30:
       up mid-stream) kills its entry inside the tracker (nf_ct_kill_acct ->
       nf_ct_delete sets IPS_DYING) before the filter hooks: that packet's
       `ct status dying` matches (found by a later hunt, the same day)
+  self-source-wire.pcap (under the agree policy): frames from the wire (real
+      MACs) whose source is the host's own address: IPv4 drops them as
+      martians before the hooks (fib_validate_source), IPv6 takes them in on
+      the device -- pcap-replay had judged both as loopback traffic
 
     cases_tables.py OUTDIR
 
@@ -135,6 +139,15 @@ def dying():
     return c
 
 
+def self_source_wire():
+    c = Pcap()
+    c.add(eth(ip4(H4, H4, 6, tcp(40000, 22, 1000, 0, 0x02)), True))
+    c.add(eth(ip4(H4, H4, 17, udp(40001, 5000, b"x")), True))
+    c.add(eth(ip6(H6, H6, 6, tcp(40002, 22, 1000, 0, 0x02)), True))
+    c.add(eth(ip6(H6, H6, 17, udp(40003, 5000, b"x")), True))
+    return c
+
+
 if __name__ == "__main__":
     out = sys.argv[1]
     os.makedirs(out, exist_ok=True)
@@ -146,3 +159,4 @@ if __name__ == "__main__":
     ll_mcloop().write(os.path.join(out, "ll-mcloop.pcap"))
     bcast_unicast_mac().write(os.path.join(out, "bcast-unicast-mac.pcap"))
     dying().write(os.path.join(out, "dying.pcap"))
+    self_source_wire().write(os.path.join(out, "self-source-wire.pcap"))
