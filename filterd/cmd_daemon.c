@@ -118,7 +118,9 @@ int ctl_call(json_t *req, json_t **ans, unsigned timeout_s)
 		goto out;
 	}
 	json_error_t je;
-	*ans = json_loadb(buf ? buf : "", len, JSON_DISABLE_EOF_CHECK, &je);
+	/* JSON_ALLOW_NUL: a NUL in an audit record (a crash leaves zeros) is a
+	 * string's \u0000, which must not make the whole answer unreadable */
+	*ans = json_loadb(buf ? buf : "", len, JSON_DISABLE_EOF_CHECK | JSON_ALLOW_NUL, &je);
 	if (!*ans) {
 		fprintf(stderr, "filterctl: filterd's answer is not JSON\n");
 		goto out;

@@ -223,6 +223,9 @@ static void audit_tail(const char *path, time_t since, size_t *budget, struct st
 		p = nl + 1;
 	}
 	*budget -= used < *budget ? used : *budget;
+	if (start > 0 && !used)	/* a newest record larger than an answer: the older
+				 * file's records are not the newest ones */
+		*budget = 0;
 out:
 	free(buf);
 	if (fd >= 0)

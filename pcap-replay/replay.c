@@ -277,16 +277,62 @@ static void expect_flow_of(const struct flow_key *k, enum flow_dir dir, struct e
 	ef->dport = k->dport;
 }
 
-/* A flow past --max-listed-flows, at its first packet (a new conntrack entry,
- * or a packet without one): checked against the expectations now, as
- * replay_judge checks a listed flow by its first packet's verdict (a review
- * found such flows passed any assertion). */
-static void judge_unlisted(struct replay *r, const struct flow_key *k, enum flow_dir dir,
+/* The flows past --max-listed-flows already checked, by the 64-bit hash of
+ * their key in the orientation of their first packet: 8 bytes a flow instead
+ * of a row.  Returns whether h was there; adds it when add is set (false,
+ * and nothing added, when memory is out: the flow is then checked again). */
+static bool unlisted_seen(struct replay *r, uint64_t h, bool add)
+{
+	h |= 1;	/* 0 marks a free slot */
+	if (add && (r->unl_n + 1) * 2 > r->unl_cap) {
+		size_t ncap = r->unl_cap ? 2 * r->unl_cap : 1024;
+		uint64_t *nv = calloc(ncap, sizeof(*nv));
+
+		if (!nv)
+			return false;
+		for (size_t j = 0; j < r->unl_cap; j++) {
+			if (!r->unl[j])
+				continue;
+			size_t i = r->unl[j] & (ncap - 1);
+			while (nv[i])
+				i = (i + 1) & (ncap - 1);
+			nv[i] = r->unl[j];
+		}
+		free(r->unl);
+		r->unl = nv;
+		r->unl_cap = ncap;
+	}
+	if (!r->unl_cap)
+		return false;
+	for (size_t i = h & (r->unl_cap - 1);; i = (i + 1) & (r->unl_cap - 1)) {
+		if (r->unl[i] == h)
+			return true;
+		if (!r->unl[i]) {
+			if (add) {
+				r->unl[i] = h;
+				r->unl_n++;
+			}
+			return false;
+		}
+	}
+}
+
+/* A flow past --max-listed-flows, at its first packet: checked against the
+ * expectations now, as replay_judge checks a listed flow by its first
+ * packet's verdict (a review found such flows passed any assertion).  Its
+ * later packets -- retransmissions, replies, a reply that came in as a new
+ * entry because the request was dropped -- are the same flow, found by key
+ * in either orientation as flow_find2 finds a row. */
+static void judge_unlisted(struct replay *r, const struct key2 *k2, enum flow_dir dir,
 			   bool accepted, bool incomplete, unsigned cap, uint64_t frame)
 {
 	struct expect *e = r->ex;
 	struct expect_flow ef;
+	const struct flow_key *k = &k2->k;
 	long l;
+
+	if (unlisted_seen(r, key_hash(&k2->rk), false) || unlisted_seen(r, key_hash(k), true))
+		return;
 
 	expect_flow_of(k, dir, &ef);
 	l = expect_match(e, &ef);
@@ -487,6 +533,7 @@ void replay_free(struct replay *r)
 	for (size_t i = 0; r->caps && i < r->ncaps; i++)
 		free(r->caps[i].dirs);
 	free(r->caps);
+	free(r->unl);
 	pset_free(&r->local4);
 	pset_free(&r->local6);
 	json_decref(r->traces);
@@ -1431,7 +1478,6 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 		}
 	}
 	r->cur_refused = NULL;
-	r->cur_retrans = false;
 	r->cur_first = false;
 	if (ct_in_hint(r->ct, p, fr == CT_FRAG_DONE ? NULL : hint) == CT_DROP) {
 		struct ct_stats st;
@@ -1471,10 +1517,8 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 			r->cur_first = true;
 			r->cur_first_h = h;
 			if (r->refused_tag[i] == (h | 1) &&
-			    memcmp(&r->refused[i].t, &t, sizeof(t)) == 0) {
+			    memcmp(&r->refused[i].t, &t, sizeof(t)) == 0)
 				r->cur_refused = &r->refused[i];
-				r->cur_retrans = true;
-			}
 			/* its flow is looked up after the evaluation: the key
 			 * now, and its hash slots on their way to the cache */
 			if (!ct_entry_user(p->ct)) {
@@ -1615,11 +1659,8 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 					"listed\n", r->o->max_listed, cap,
 					(unsigned long long)p->frame);
 			r->t.flows_over_cap++;
-			/* a first packet, not a retransmission of a refused one,
-			 * which a listed flow would count in its own row */
-			if (r->ex && dir != FLOW_LO && !r->cur_retrans &&
-			    (!p->ct_present || !p->ct || p->ctinfo == IP_CT_NEW))
-				judge_unlisted(r, &k2.k, dir, accepted, v.incomplete, cap, p->frame);
+			if (r->ex && dir != FLOW_LO)
+				judge_unlisted(r, &k2, dir, accepted, v.incomplete, cap, p->frame);
 			if (!accepted)
 				refused_claim(r, p);
 		}

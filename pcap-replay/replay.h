@@ -205,6 +205,8 @@ struct replay {
 	/* the expectations, when given: a flow past --max-listed-flows has no
 	 * row for replay_judge, so its first packet is checked as it is judged */
 	struct expect *ex;
+	uint64_t *unl;			/* judge_unlisted's set of flows checked */
+	size_t unl_n, unl_cap;
 	replay_pkt_fn on_packet;	/* called once per frame, in order; may be NULL */
 	void *on_packet_arg;
 	const struct ruleset *rs;
@@ -244,7 +246,6 @@ struct replay {
 	struct refused_memo *refused;	/* REPLAY_REFUSED_MEMOS, by tuple hash */
 	uint32_t *refused_tag;		/* per slot: its tuple's hash | 1; 0: empty */
 	struct refused_memo *cur_refused;	/* the current packet's slot, when it holds its tuple */
-	bool cur_retrans;		/* ... and a refused first packet of its tuple came before */
 	bool cur_first;			/* the current packet is NEW and unconfirmed */
 	uint32_t cur_first_h;		/* ... and its tuple's hash */
 	uint64_t memo_hits, evaluations;

@@ -107,7 +107,9 @@ bool roles_valid(const char *list)
 		size_t n = 0;
 		while (v[n] && v[n] != ',' && v[n] != ' ') {
 			unsigned char ch = (unsigned char)v[n];
-			if (!(isalnum(ch) || ch == '_' || ch == '-' || ch == '.'))
+			/* '@' and '$': directory users (alice@corp.example) and
+			 * machine accounts (HOST$) */
+			if (!(isalnum(ch) || ch == '_' || ch == '-' || ch == '.' || ch == '@' || ch == '$'))
 				return false;
 			if (numeric && !isdigit(ch))
 				return false;

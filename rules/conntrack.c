@@ -581,19 +581,17 @@ static void gc_expired(struct ct_table *t)
  * unpredictable sample; here the oldest unassured entry among the
  * CT_EARLY_DROP_SCAN oldest is taken, which is deterministic and bounds the
  * work per new flow when a capture floods a full table.  Expired entries met
- * on the way go, as nf_ct_gc_expired does in that walk.  Returns false when
- * there is none. */
+ * on the way go, as nf_ct_gc_expired does in that walk, without counting as
+ * a drop.  Returns false when it evicted none. */
 #define CT_EARLY_DROP_SCAN 1024
 static bool early_drop(struct ct_table *t)
 {
 	unsigned scanned = 0;
-	bool freed = false;
 
 	for (struct ct_entry *e = t->head, *n; e && scanned++ < CT_EARLY_DROP_SCAN; e = n) {
 		n = e->next;
-		if (expired(t, e)) {
+		if (expired(t, e)) {	/* nf_ct_gc_expired: gone, but no drop counted */
 			entry_kill(t, e, CT_GONE_EXPIRED);
-			freed = true;
 			continue;
 		}
 		if (!(e->status & IPS_ASSURED)) {
@@ -602,7 +600,9 @@ static bool early_drop(struct ct_table *t)
 			return true;
 		}
 	}
-	return freed;
+	/* early_drop() is true only when it dropped one: the kernel drops the
+	 * new packet even when its walk reaped expired entries */
+	return false;
 }
 
 static void discard_pending(struct ct_table *t)

@@ -354,14 +354,9 @@ const struct service_tag *tagdb_find_regional(const struct tagdb *db, const char
 
 bool tagdb_has_region(const struct tagdb *db, const char *region)
 {
-	if (region_key(db, region))
-		return true;
-	for (size_t i = 0; i < db->n; i++) {
-		const char *dot = strchr(db->tags[i].name, '.');
-		if (dot && !strcasecmp(dot + 1, region))
-			return true;
-	}
-	return false;
+	/* a regional tag names it (with a properties.region), or a tag has it
+	 * as properties.region: AzureFrontDoor.Frontend's "Frontend" is none */
+	return region_key(db, region) != NULL;
 }
 
 size_t edit_distance_ci(const char *a, const char *b)

@@ -46,8 +46,8 @@ const struct service_tag *tagdb_find(const struct tagdb *db, const char *name);
  * NULL when the file has none. */
 const struct service_tag *tagdb_find_regional(const struct tagdb *db, const char *base,
 					      const char *region);
-/* Whether region names a region of the file: some tag is named *.<region>, or
- * has it as properties.region. */
+/* Whether region names a region of the file: a tag named *.<region> has a
+ * properties.region, or a tag has it as properties.region. */
 bool tagdb_has_region(const struct tagdb *db, const char *region);
 /* The known name closest to name (edit distance, case-insensitive), or NULL when
  * nothing is reasonably close. */

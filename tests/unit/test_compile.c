@@ -940,7 +940,9 @@ static void test_region_resolution(void **state)
 		"{\"name\": \"Storage.EastUS\", \"properties\": {\"region\": \"eastus\", "
 		"\"addressPrefixes\": [\"198.51.100.64/26\"]}},"
 		"{\"name\": \"AzureCloud.centralfrance\", \"properties\": {\"region\": \"centralfrance\", "
-		"\"addressPrefixes\": [\"203.0.113.0/25\"]}}"
+		"\"addressPrefixes\": [\"203.0.113.0/25\"]}},"
+		"{\"name\": \"AzureFrontDoor.Frontend\", \"properties\": {\"region\": \"\", "
+		"\"addressPrefixes\": [\"203.0.113.128/25\"]}}"
 		"]}";
 	static const char typo[] =
 		"version: 1\n"
@@ -972,6 +974,10 @@ static void test_region_resolution(void **state)
 	free(t);
 	policy_free(p);
 	diags_clear(&d);
+	/* a tag name's suffix that is no region (AzureFrontDoor.Frontend) is none */
+	assert_false(tagdb_has_region(db, "Frontend"));
+	assert_true(tagdb_has_region(db, "eastus"));
+	assert_true(tagdb_has_region(db, "FranceCentral"));
 	/* both spellings find both tags */
 	assert_ptr_equal(tagdb_find_regional(db, "AzureCloud", "francecentral"),
 			 tagdb_find(db, "AzureCloud.centralfrance"));
