@@ -277,11 +277,21 @@ int cmd_audit(int argc, char **argv)
 	}
 	json_array_foreach(json_object_get(ans, "records"), i, v) {
 		const char *line = json_string_value(v);
-		json_t *j = line ? json_loads(line, 0, NULL) : NULL;
-		if (!j) {	/* not JSON: a damaged line, shown inert */
-			char *t = text_safe(line ? line : "", false);
-			printf("%s\n", t ? t : "");
-			free(t);
+		size_t llen = json_string_length(v);
+		json_t *j = line ? json_loadb(line, llen, 0, NULL) : NULL;
+		if (!j) {	/* not JSON (a damaged line, zeros a crash left): shown inert,
+				 * with --json as {"unparsed": the line} */
+			if (as_json) {
+				json_t *u = json_pack("{s:s%}", "unparsed", line ? line : "", line ? llen : 0);
+				char *t = u ? json_dumps(u, JSON_COMPACT | JSON_ENSURE_ASCII) : NULL;
+				printf("%s\n", t ? t : "");
+				free(t);
+				json_decref(u);
+			} else {
+				char *t = text_safen(line ? line : "", line ? llen : 0, false);
+				printf("%s\n", t ? t : "");
+				free(t);
+			}
 			continue;
 		}
 		if (as_json) {

@@ -173,7 +173,7 @@ static time_t audit_line_time(const char *line)
  * (16 MiB each by default, on the loop every client and timer waits on) let a
  * reader stall filterd for seconds. */
 static void audit_tail(const char *path, time_t since, size_t *budget, struct strbuf *out,
-		       bool *cut)
+		       bool *cut, bool *older)
 {
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	struct stat st;
@@ -187,8 +187,7 @@ static void audit_tail(const char *path, time_t since, size_t *budget, struct st
 	}
 	/* one byte before the window tells whether its first line is whole */
 	off_t start = st.st_size > (off_t)*budget ? st.st_size - (off_t)*budget - 1 : 0;
-	if (start > 0)
-		*cut = true;
+	bool first = true;	/* the window's first whole record not yet seen */
 	size_t len = (size_t)(st.st_size - start), got = 0;
 	if (!(buf = malloc(len + 1))) {
 		out->oom = true;
@@ -214,6 +213,17 @@ static void audit_tail(const char *path, time_t since, size_t *budget, struct st
 		*nl = '\0';
 		size_t n = (size_t)(nl - p);
 		time_t t = n && since > 0 ? audit_line_time(p) : (time_t)-1;
+		/* records before the window are left out -- unless --since
+		 * leaves them out anyway: the window's first is older than since
+		 * (the log is in time order), and so is everything before it,
+		 * the rotated file's too */
+		if (first && n) {
+			first = false;
+			if (start > 0 && !(t != (time_t)-1 && t < since))
+				*cut = true;
+			if (t != (time_t)-1 && t < since)
+				*older = true;
+		}
 		if (n && (t == (time_t)-1 || t >= since)) {
 			sb_putn(out, "\"", 1);
 			sb_put_json_body(out, p, n);
@@ -223,6 +233,8 @@ static void audit_tail(const char *path, time_t since, size_t *budget, struct st
 		p = nl + 1;
 	}
 	*budget -= used < *budget ? used : *budget;
+	if (start > 0 && first)	/* no whole record in the window */
+		*cut = true;
 	if (start > 0 && !used)	/* a newest record larger than an answer: the older
 				 * file's records are not the newest ones */
 		*budget = 0;
@@ -249,13 +261,15 @@ static json_t *op_audit(struct daemon *d, json_t *req)
 	if (since_j)
 		since = (time_t)json_integer_value(since_j);
 	/* the newest first (the current file, then the rotated one), kept in order */
-	audit_tail(d->cfg.audit_log, since, &budget, &cur, &cut);
+	bool older = false;	/* the current file reached records before since */
+	audit_tail(d->cfg.audit_log, since, &budget, &cur, &cut, &older);
 	budget_old = budget;
 	snprintf(old, sizeof(old), "%s.1", d->cfg.audit_log);
 	sb_puts(&all, "{\"ok\":true,\"file\":\"");
 	sb_put_json_body(&all, d->cfg.audit_log, strlen(d->cfg.audit_log));
 	sb_puts(&all, "\",\"records\":[");
-	audit_tail(old, since, &budget_old, &all, &cut);
+	if (!older)
+		audit_tail(old, since, &budget_old, &all, &cut, &older);
 	sb_putn(&all, sb_str(&cur), cur.n);
 	if (all.n && all.s[all.n - 1] == ',')
 		all.s[--all.n] = '\0';	/* the last record's comma */

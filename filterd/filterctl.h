@@ -67,6 +67,7 @@ int ctl_request(const char *op, json_t *extra, unsigned timeout_s, json_t **ans)
  * does it to every answer unless ctl_raw_answer is set (by a command that
  * prints JSON, which jansson escapes, and prints it ASCII-only). */
 char *text_safe(const char *s, bool keep_newlines);
+char *text_safen(const char *s, size_t n, bool keep_newlines);	/* NULs in s shown as \x00 */
 void text_tree(json_t *j);
 extern bool ctl_raw_answer;
 int apply_via_daemon(const char *path, unsigned confirm_within, bool force);

@@ -25,18 +25,24 @@ static bool cp_unsafe(unsigned c)
 
 char *text_safe(const char *s, bool keep_newlines)
 {
-	size_t n = strlen(s);
+	return text_safen(s, strlen(s), keep_newlines);
+}
+
+char *text_safen(const char *s, size_t n, bool keep_newlines)
+{
 	char *out = malloc(n * 8 + 1), *o = out;	/* worst case: \u{NNNN} for 3 bytes */
+	const unsigned char *end = (const unsigned char *)s + n;
 
 	if (!out)
 		return NULL;
-	for (const unsigned char *p = (const unsigned char *)s; *p;) {
+	for (const unsigned char *p = (const unsigned char *)s; p < end;) {
 		unsigned c = *p;
 		size_t len = 1;
-		if (c >= 0xc0 && c < 0xe0 && (p[1] & 0xc0) == 0x80) {
+		if (c >= 0xc0 && c < 0xe0 && end - p >= 2 && (p[1] & 0xc0) == 0x80) {
 			c = (c & 0x1f) << 6 | (p[1] & 0x3f);
 			len = 2;
-		} else if (c >= 0xe0 && c < 0xf0 && (p[1] & 0xc0) == 0x80 && (p[2] & 0xc0) == 0x80) {
+		} else if (c >= 0xe0 && c < 0xf0 && end - p >= 3 && (p[1] & 0xc0) == 0x80 &&
+			   (p[2] & 0xc0) == 0x80) {
 			c = (c & 0x0f) << 12 | (p[1] & 0x3f) << 6 | (p[2] & 0x3f);
 			len = 3;
 		}
@@ -66,7 +72,8 @@ static bool multiline_key(const char *k)
 
 static json_t *safe_string(json_t *v, const char *key)
 {
-	char *t = text_safe(json_string_value(v), multiline_key(key));
+	/* the whole string: a NUL in it (JSON_ALLOW_NUL) is shown, not an end */
+	char *t = text_safen(json_string_value(v), json_string_length(v), multiline_key(key));
 	json_t *r = t ? json_string(t) : NULL;
 	free(t);
 	return r ? r : json_string("");

@@ -12,8 +12,9 @@
 /* 0 when the character at p may stand in a label, else the bytes of the
  * character that may not: a C0 control, DEL, '"' or '\\' (the log quotes
  * values), a C1 control as UTF-8 encodes it (terminal escapes), or the
- * Unicode line separators and bidi controls (U+2028/2029, U+200E/200F,
- * U+202A..202E, U+2066..2069), which reorder or break a status or log line. */
+ * Unicode line separators and bidi controls (U+2028/2029, U+061C,
+ * U+200E/200F, U+202A..202E, U+2066..2069), which reorder or break a status
+ * or log line. */
 static inline size_t label_bad_char(const unsigned char *p)
 {
 	if (*p < 0x20 || *p == 0x7f || *p == '"' || *p == '\\')
@@ -25,6 +26,8 @@ static inline size_t label_bad_char(const unsigned char *p)
 		return 3;	/* U+200E/200F, U+2028/2029, U+202A..202E */
 	if (p[0] == 0xe2 && p[1] == 0x81 && p[2] >= 0xa6 && p[2] <= 0xa9)
 		return 3;	/* U+2066..2069 */
+	if (p[0] == 0xd8 && p[1] == 0x9c)
+		return 2;	/* U+061C, the Arabic letter mark */
 	return 0;
 }
 

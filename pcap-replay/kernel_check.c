@@ -1495,7 +1495,7 @@ static const char *kind_text(const struct kc_rec *r)
 	case RP_FRAG_HELD: return "fragment held for reassembly";
 	case RP_FRAG_DROPPED: return "fragment dropped by defrag";
 	case RP_CT_DROP: return "dropped by conntrack";
-	case RP_OPT_DROP: return "dropped on its IPv4 options after prerouting";
+	case RP_OPT_DROP: return "dropped after prerouting (IPv4 options, or a martian source)";
 	case RP_JUDGED: break;
 	}
 	return r->dir == FLOW_IN ? "input" : r->dir == FLOW_OUT ? "output" : "loopback";

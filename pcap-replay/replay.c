@@ -317,6 +317,33 @@ static bool unlisted_seen(struct replay *r, uint64_t h, bool add)
 	}
 }
 
+/* The flow of hash h has ended (its conntrack entry went): a later connection
+ * on its tuple is a new flow, as a closed row makes one.  Linear probing's
+ * deletion: later entries of the run move back into the hole. */
+static void unlisted_forget(struct replay *r, uint64_t h)
+{
+	size_t m = r->unl_cap - 1, i, j;
+
+	h |= 1;
+	if (!r->unl_cap)
+		return;
+	for (i = h & m; r->unl[i] && r->unl[i] != h; i = (i + 1) & m)
+		;
+	if (!r->unl[i])
+		return;
+	for (j = (i + 1) & m; r->unl[j]; j = (j + 1) & m) {
+		size_t home = r->unl[j] & m;
+		/* it may fill the hole when its home is not cyclically in (i, j] */
+		bool in_between = i <= j ? (home > i && home <= j) : (home > i || home <= j);
+		if (!in_between) {
+			r->unl[i] = r->unl[j];
+			i = j;
+		}
+	}
+	r->unl[i] = 0;
+	r->unl_n--;
+}
+
 /* A flow past --max-listed-flows, at its first packet: checked against the
  * expectations now, as replay_judge checks a listed flow by its first
  * packet's verdict (a review found such flows passed any assertion).  Its
@@ -464,6 +491,8 @@ static void reaper(const struct ct_entry *e, enum ct_gone why, void *arg)
 	f = flow_find(r, &k, &reply);
 	if (f)
 		flow_close(r, f);
+	else if (r->unl_n)	/* a flow past --max-listed-flows ended */
+		unlisted_forget(r, key_hash(&k));
 }
 
 /* ---- setup ---------------------------------------------------------------- */
@@ -1659,7 +1688,9 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 					"listed\n", r->o->max_listed, cap,
 					(unsigned long long)p->frame);
 			r->t.flows_over_cap++;
-			if (r->ex && dir != FLOW_LO)
+			/* (a packet that killed its entry belongs to the flow the
+			 * reaper has just ended, as it stays in a listed row) */
+			if (r->ex && dir != FLOW_LO && !(p->ct_present && p->ct && ct_entry_dying(p->ct)))
 				judge_unlisted(r, &k2, dir, accepted, v.incomplete, cap, p->frame);
 			if (!accepted)
 				refused_claim(r, p);
@@ -1743,6 +1774,10 @@ static int packet_dir(const struct replay *r, const struct pkt *p, enum flow_dir
 	if (p->pcap_dir == 1) {		/* incoming */
 		if (p->pkttype == PACKET_OTHERHOST)
 			return -1;
+		/* IPv4 in on a real device with this host's own source (its
+		 * address, or loopback): a martian, as below */
+		if (fam == AF_INET && p->nonlo && (slo || is_local(r, fam, s)))
+			return -2;
 		/* received on lo (a cooked header's hardware type, or Ethernet
 		 * addresses all zero): a packet this host sent itself, whatever
 		 * its addresses.  libpcap shows a loopback packet once, as it
@@ -1755,13 +1790,14 @@ static int packet_dir(const struct replay *r, const struct pkt *p, enum flow_dir
 	}
 	sl = slo || is_local(r, fam, s);
 	dl = is_local(r, fam, d);
-	if (sl && dl && p->nonlo && !slo) {
+	if (sl && dl && p->nonlo && (fam == AF_INET || !slo)) {
 		/* both ends this host's, but the link layer shows a real device
 		 * (lo's frames have all-zero MACs or lo's hardware type): it came
 		 * from the wire.  IPv4 drops it as a martian before the hooks
-		 * (fib_validate_source: a local source, accept_local off); IPv6
-		 * takes it in on the device.  A review had such a frame judged as
-		 * loopback traffic and accepted by the loopback rule. */
+		 * (fib_validate_source: a local source, accept_local off; a
+		 * loopback source: route_localnet off); IPv6 takes it in on the
+		 * device.  A review had such a frame judged as loopback traffic
+		 * and accepted by the loopback rule. */
 		if (fam == AF_INET)
 			return -2;
 		*dir = FLOW_IN;

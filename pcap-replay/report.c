@@ -727,7 +727,7 @@ void report_text(const struct report_ctx *c, FILE *f)
 			t->clock_back_capture, (unsigned long long)t->clock_back_frame,
 			(unsigned long long)t->clock_back);
 	if (t->martian)
-		fprintf(f, "  not judged: %llu martian (IPv4 from the wire with this host's address as "
+		fprintf(f, "  not judged: %llu martian (IPv4 from the wire with this host's address or a loopback address as "
 			"its source: the kernel drops them before the hooks)\n",
 			(unsigned long long)t->martian);
 	fprintf(f, "  malformed: %llu, truncated: %llu, reassembled datagrams: %llu, "

@@ -115,7 +115,7 @@ bool roles_valid(const char *list)
 				return false;
 			n++;
 		}
-		if (n == 0 || n > 64)
+		if (n == 0 || n > 63)	/* filterd keeps a caller's names in 64 bytes */
 			return false;
 		p = v + n;
 	}

@@ -14,7 +14,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	static struct pset vnet4, vnet6;
 	static int init;
 	static FILE *devnull;
-	struct expect_env env;
+	struct expect_env env = { 0 };	/* every member: a new one is not garbage */
 	struct expect *e = NULL;
 	struct diags d = { 0 };
 
@@ -33,6 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	env.tags = fe->tags;
 	env.vnet4 = &vnet4;
 	env.vnet6 = &vnet6;
+	env.region = fe->pol->region;	/* tag:NAME.region as pcap-replay resolves it */
 	if (expect_parse_buffer("fuzz.expect", (const char *)data, size, &env, &e, &d) == 0) {
 		struct expect_flow f = { .dir = EXPECT_IN, .family = AF_INET, .proto = IPPROTO_TCP,
 					 .has_ports = true, .sport = 40000, .dport = 443 };

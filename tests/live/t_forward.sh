@@ -12,44 +12,39 @@
 live_init t_forward
 topo_setup || { not_ok "forward: topology"; live_finish; }
 CTR4=10.99.0.2 CTR6=fd00:99::2
-setup_container() {
-	ns_add ctr || return 1
-	local h c
-	h=$(ns_name host) c=$(ns_name ctr)
-	ip link add fdtc0 netns "$h" type veth peer name fdtc1 netns "$c" || return 1
-	ip -n "$h" link set fdtc0 name ctr0
-	ip -n "$c" link set fdtc1 name eth0
-	ip -n "$h" addr add 10.99.0.1/24 dev ctr0
-	ip -n "$h" addr add fd00:99::1/64 dev ctr0 nodad
-	ip -n "$c" addr add $CTR4/24 dev eth0
-	ip -n "$c" addr add $CTR6/64 dev eth0 nodad
-	ip -n "$h" link set ctr0 up
+CTRB4=10.98.0.2
+# container NS IFACE NET4 [NET6]: namespace NS behind the host's interface
+# IFACE, its address .2 of NET4 (a /24, written 10.99.0) and :2 of NET6 (a
+# /64, written fd00:99:)
+container() {
+	local ns=$1 ifc=$2 n4=$3 n6=${4:-} h c
+	ns_add "$ns" || return 1
+	h=$(ns_name host) c=$(ns_name "$ns")
+	ip link add "fdt$ifc" netns "$h" type veth peer name "fdp$ifc" netns "$c" || return 1
+	ip -n "$h" link set "fdt$ifc" name "$ifc"
+	ip -n "$c" link set "fdp$ifc" name eth0
+	ip -n "$h" addr add "$n4.1/24" dev "$ifc"
+	ip -n "$c" addr add "$n4.2/24" dev eth0
+	ip -n "$h" link set "$ifc" up
 	ip -n "$c" link set eth0 up
-	ip -n "$c" route add default via 10.99.0.1
-	ip -n "$c" -6 route add default via fd00:99::1
+	ip -n "$c" route add default via "$n4.1"
+	if [ -n "$n6" ]; then
+		ip -n "$h" addr add "$n6:1/64" dev "$ifc" nodad
+		ip -n "$c" addr add "$n6:2/64" dev eth0 nodad
+		ip -n "$c" -6 route add default via "$n6:1"
+	fi
+}
+setup_containers() {
+	container ctr ctr0 10.99.0 fd00:99: || return 1
+	# a second container behind its own interface (ctr1, 10.98.0.2)
+	container ctr2 ctr1 10.98.0 || return 1
 	ip -n "$(ns_name peers)" route add 10.99.0.0/24 via $HOST4
 	ip -n "$(ns_name peers)" -6 route add fd00:99::/64 via $HOST6
 	nsx host sysctl -qw net.ipv4.ip_forward=1 net.ipv6.conf.all.forwarding=1 >/dev/null
 	serve ctr 80,8080 5000
-}
-setup_container || { not_ok "forward: container namespace"; live_finish; }
-# a second container behind its own interface (ctr1, 10.98.0.2)
-CTRB4=10.98.0.2
-setup_container2() {
-	ns_add ctr2 || return 1
-	local h c
-	h=$(ns_name host) c=$(ns_name ctr2)
-	ip link add fdtd0 netns "$h" type veth peer name fdtd1 netns "$c" || return 1
-	ip -n "$h" link set fdtd0 name ctr1
-	ip -n "$c" link set fdtd1 name eth0
-	ip -n "$h" addr add 10.98.0.1/24 dev ctr1
-	ip -n "$c" addr add $CTRB4/24 dev eth0
-	ip -n "$h" link set ctr1 up
-	ip -n "$c" link set eth0 up
-	ip -n "$c" route add default via 10.98.0.1
 	serve ctr2 80 5000
 }
-setup_container2 || { not_ok "forward: second container namespace"; live_finish; }
+setup_containers || { not_ok "forward: container namespaces"; live_finish; }
 
 expect_allowed "no filter: container -> internet tcp 443 (v4)" ctr tcp $INET4 443
 expect_allowed "no filter: container -> vnet peer tcp 22 (v6)" ctr tcp $VNET6 22

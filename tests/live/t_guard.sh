@@ -435,6 +435,16 @@ if [ $rc -eq 0 ] && grep -qF 'k\x1b]0;pwned\x07\x1b[8m\n2026-11-30' "$T/audit.tx
 	! grep -q $'[\x1b\x07]' "$T/audit.txt" && ! grep -q '^2026-11-30T00:00:00.000Z  root' "$T/audit.txt"; then
 	ok "filterctl audit shows another user's text inert (escape, bell and line break written as \\x1b, \\x07, \\n; no forged record)"
 else not_ok "filterctl audit escapes control characters" "exit $rc" "$(grep -a pwned "$T/audit.txt" | cat -v | head -3)"; fi
+# zeros a crash left in front of a record: that line is shown inert and whole
+# (one NUL made filterctl call the whole answer "not JSON"), --json as
+# {"unparsed": ...}
+printf '\0\0\0\0{"time":"2026-11-30T00:00:00.000Z","user":"zeroes-then-record"}\n' >>"$T/audit.log"
+out=$(ctl audit 2>/dev/null); rc=$?
+js=$(ctl audit --json 2>/dev/null | grep zeroes-then-record)
+if [ $rc -eq 0 ] && grep -qF '\x00\x00\x00\x00{"time":"2026-11-30T00:00:00.000Z","user":"zeroes-then-record"}' <<<"$out" &&
+	"$PY" -c 'import json,sys; j=json.loads(sys.argv[1]); assert j["unparsed"].startswith("\0\0\0\0{")' "$js"; then
+	ok "an audit line a crash left zeros in is shown whole and inert (text \x00, --json {\"unparsed\": ...})"
+else not_ok "audit line with NULs" "exit $rc" "$(grep -a zeroes <<<"$out" | cat -v)" "$js"; fi
 
 # a confirmation that arrives after the window is refused and the rollback is
 # done at once (the window's 1 s tick may not have run yet)
@@ -472,9 +482,9 @@ else not_ok "socket: a second filterd refused" "$(tail -3 "$T/log2")"; fi
 # ---- set-roles: the whole lists in the audit record --------------------------------
 long=$(for i in $(seq 100 160); do printf 'uid:%d,' "$i"; done)user:$U_R
 if ctl roles set --reader "$long" --owner "user:root,uid:4242" >/dev/null 2>&1 &&
-   grep '"op":"set-roles"' "$T/audit.log" | tail -1 | grep -q 'owner=\\"user:root,uid:4242\\"'; then
+   grep -a '"op":"set-roles"' "$T/audit.log" | tail -1 | grep -q 'owner=\\"user:root,uid:4242\\"'; then
 	ok "set-roles: a 700-byte reader list and the owner list are both in the audit record"
-else not_ok "set-roles: the whole lists audited" "$(grep set-roles "$T/audit.log" | tail -1 | tail -c 300)"; fi
+else not_ok "set-roles: the whole lists audited" "$(grep -a set-roles "$T/audit.log" | tail -1 | tail -c 300)"; fi
 ctl roles set --owner "" --reader "user:$U_R" >/dev/null 2>&1
 
 # ---- a refused tags file is not kept --------------------------------------------
@@ -574,7 +584,7 @@ ws=$("$PY" -c 'print("é" * 1500)')
 pol "$ws" false >"$T/long.yaml"
 ans=$(raw root "{\"op\":\"apply\",\"policy_text\":$("$PY" -c 'import json,sys; print(json.dumps(open(sys.argv[1]).read()))' "$T/long.yaml")}")
 if "$PY" -c 'import json,sys; a=json.loads(sys.argv[1]); sys.exit(0 if not a["ok"] and a.get("error") else 1)' "$ans" &&
-   tail -1 "$T/audit.log" | grep -q '"result":"rejected".*"detail"'; then
+   tail -1 "$T/audit.log" | grep -aq '"result":"rejected".*"detail"'; then
 	ok "a rejection whose reason is cut mid-character keeps its reason (answer and audit record)"
 else not_ok "a long error keeps its reason" "$(head -c 300 <<<"$ans")" "$(tail -1 "$T/audit.log" | head -c 300)"; fi
 

@@ -570,6 +570,25 @@ static void test_gre(void **state)
 	assert_int_equal(run(n, true), CT_STATE_NEW);
 }
 
+/* An assured TCP connection from C's port sp to S:80 (SYN, SYN/ACK, ACK). */
+static void handshake(uint16_t sp)
+{
+	run(tcp(C, S, sp, 80, 1, 0, PG_SYN, 0), true);
+	run(tcp(S, C, 80, sp, 9, 2, PG_SYN | PG_ACK, 0), true);
+	run(tcp(C, S, sp, 80, 2, 10, PG_ACK, 0), true);
+}
+
+/* What conntrack does with a new SYN from port sp (run() asserts CT_ACCEPT). */
+static int new_syn_verdict(uint16_t sp)
+{
+	size_t n = tcp(C, S, sp, 80, 1, 0, PG_SYN, 0);
+
+	memcpy(dg, ipb, n);
+	assert_int_equal(pkt_decode(&P, DLT_RAW, dg, n, n), 0);
+	P.ts.tv_sec = now_sec;
+	return ct_in(T, &P);
+}
+
 /* A full table: unassured entries are evicted (early_drop); when all are
  * assured, NEW packets are dropped by conntrack itself. */
 static void test_table_full(void **state)
@@ -590,16 +609,9 @@ static void test_table_full(void **state)
 	/* make all 16 assured TCP connections */
 	ct_table_free(T);
 	T = ct_table_new(16);
-	for (uint16_t i = 0; i < 16; i++) {
-		run(tcp(C, S, (uint16_t)(2000 + i), 80, 1, 0, PG_SYN, 0), true);
-		run(tcp(S, C, 80, (uint16_t)(2000 + i), 9, 2, PG_SYN | PG_ACK, 0), true);
-		run(tcp(C, S, (uint16_t)(2000 + i), 80, 2, 10, PG_ACK, 0), true);
-	}
-	n = tcp(C, S, 3000, 80, 1, 0, PG_SYN, 0);
-	memcpy(dg, ipb, n);
-	assert_int_equal(pkt_decode(&P, DLT_RAW, dg, n, n), 0);
-	P.ts.tv_sec = now_sec;
-	assert_int_equal(ct_in(T, &P), CT_DROP);
+	for (uint16_t i = 0; i < 16; i++)
+		handshake((uint16_t)(2000 + i));
+	assert_int_equal(new_syn_verdict(3000), CT_DROP);
 	ct_table_stats(T, &st);
 	assert_true(st.table_full_warning);
 	assert_int_equal(st.table_full_drops, 1);
@@ -611,16 +623,12 @@ static void test_table_full(void **state)
 static void test_early_drop_candidates(void **state)
 {
 	struct ct_stats st;
-	size_t n;
 
 	(void)state;
 	ct_table_free(T);
 	T = ct_table_new(100);
-	for (uint16_t i = 0; i < 70; i++) {
-		run(tcp(C, S, (uint16_t)(2000 + i), 80, 1, 0, PG_SYN, 0), true);
-		run(tcp(S, C, 80, (uint16_t)(2000 + i), 9, 2, PG_SYN | PG_ACK, 0), true);
-		run(tcp(C, S, (uint16_t)(2000 + i), 80, 2, 10, PG_ACK, 0), true);
-	}
+	for (uint16_t i = 0; i < 70; i++)
+		handshake((uint16_t)(2000 + i));
 	for (uint16_t i = 0; i < 30; i++)
 		run(tcp(C, S, (uint16_t)(5000 + i), 80, 1, 0, PG_SYN, 0), true);
 	assert_int_equal(run(tcp(C, S, 6000, 80, 1, 0, PG_SYN, 0), true), CT_STATE_NEW);
@@ -631,19 +639,12 @@ static void test_early_drop_candidates(void **state)
 	/* two assured connections, the first closed to TIME_WAIT: no candidate */
 	ct_table_free(T);
 	T = ct_table_new(2);
-	for (uint16_t i = 0; i < 2; i++) {
-		run(tcp(C, S, (uint16_t)(2000 + i), 80, 1, 0, PG_SYN, 0), true);
-		run(tcp(S, C, 80, (uint16_t)(2000 + i), 9, 2, PG_SYN | PG_ACK, 0), true);
-		run(tcp(C, S, (uint16_t)(2000 + i), 80, 2, 10, PG_ACK, 0), true);
-	}
+	for (uint16_t i = 0; i < 2; i++)
+		handshake((uint16_t)(2000 + i));
 	run(tcp(C, S, 2000, 80, 2, 10, PG_FIN | PG_ACK, 0), true);
 	run(tcp(S, C, 80, 2000, 10, 3, PG_FIN | PG_ACK, 0), true);
 	run(tcp(C, S, 2000, 80, 3, 11, PG_ACK, 0), true);
-	n = tcp(C, S, 3000, 80, 1, 0, PG_SYN, 0);
-	memcpy(dg, ipb, n);
-	assert_int_equal(pkt_decode(&P, DLT_RAW, dg, n, n), 0);
-	P.ts.tv_sec = now_sec;
-	assert_int_equal(ct_in(T, &P), CT_DROP);
+	assert_int_equal(new_syn_verdict(3000), CT_DROP);
 	ct_table_stats(T, &st);
 	assert_int_equal(st.early_drops, 0);
 	assert_int_equal(st.table_full_drops, 1);

@@ -36,6 +36,10 @@ tables (saved dumps) found by an evaluator-against-kernel hunt on 2026-11-30:
       MACs) whose source is the host's own address: IPv4 drops them as
       martians before the hooks (fib_validate_source), IPv6 takes them in on
       the device -- pcap-replay had judged both as loopback traffic
+  (self-source-cooked.pcap, not written here: a review's cooked (SLL)
+      capture of two frames in on an Ethernet device, one from the host's
+      own address, one from 127.0.0.1: both IPv4 martians, 2/2 with the
+      kernel; kept as the review wrote it)
 
     cases_tables.py OUTDIR
 
