@@ -80,6 +80,10 @@ static const char usage_text[] =
 "  --single-thread             read the captures in the replay's own thread (by\n"
 "                              default a second thread reads ahead when more than\n"
 "                              one CPU is online; the results are the same)\n"
+"  --read-with-libpcap         let libpcap read every record of a classic pcap file\n"
+"                              (by default pcap-replay reads them itself, in blocks,\n"
+"                              and gives libpcap the first record that is not plain;\n"
+"                              the packets and errors are the same)\n"
 "  --no-flow-cache             run the bytecode for every packet (by default a packet\n"
 "                              the previous one of its connection, direction and\n"
 "                              conntrack state cannot differ from, for every byte\n"
@@ -460,6 +464,9 @@ static void print_stats(const struct replay *r, double wall_s, double cpu_s)
 			(unsigned long long)st->consumer_waits, st->consumer_wait_s);
 	else
 		fprintf(stderr, " (reading included: no reader thread)");
+	fprintf(stderr, "; %llu records read in blocks, %llu by libpcap",
+		(unsigned long long)st->block_records,
+		(unsigned long long)(r->t.packets - st->block_records));
 	size_t ixm, ixg = vm_rule_index_groups(r->vm, &ixm);
 
 	fprintf(stderr, "; %llu bytecode runs, %llu from the flow memo; ",
@@ -492,6 +499,7 @@ static const struct option long_opts[] = {
 	{ "ct-timeouts-from-host", no_argument, NULL, 0x10b },
 	{ "no-flow-cache", no_argument, NULL, 0x105 },
 	{ "single-thread", no_argument, NULL, 0x106 },
+	{ "read-with-libpcap", no_argument, NULL, 0x10e },
 	{ "verify-checksums", no_argument, NULL, 0x10c },
 	{ "stats", no_argument, NULL, 0x107 },
 	{ "no-rule-index", no_argument, NULL, 0x108 },
@@ -793,6 +801,9 @@ int main(int argc, char **argv)
 			break;
 		case 0x106:
 			o.single_thread = true;
+			break;
+		case 0x10e:
+			o.read_with_libpcap = true;
 			break;
 		case 0x10c:
 			o.verify_checksums = true;

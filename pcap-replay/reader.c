@@ -11,7 +11,23 @@
  * of the samples sat in the scheduler when each wait slept).
  * The replay consumes them in capture order, exactly as it would consume
  * pcap_next_ex; everything else stays single-threaded.  With one CPU, or with
- * --single-thread, reader_next is pcap_next_ex itself. */
+ * --single-thread, reader_next reads in the replay's thread.
+ *
+ * Classic pcap files (not pcapng) are read in blocks: pread(2) of CHUNK bytes
+ * into the batch's own buffer and the records parsed where they lie, with no
+ * copy on the way (stdio's fread copies each packet from its buffer into
+ * libpcap's, two calls a packet; the bare libpcap loop spends most of its time
+ * there).  libpcap still opens the file and says what it is (link type,
+ * snapshot length, byte order, time stamp precision); the block reader takes
+ * only what libpcap would return unchanged: the standard 16-byte record
+ * header of version 2.4, a record no longer than the snapshot length, whole.
+ * At the first record that is anything else (longer than the snapshot, cut by
+ * the end of the file, a read error) libpcap takes over at that record's
+ * offset (fseeko on its FILE) and says what it says about it: the two read
+ * the same packets with the same headers and the same errors, which
+ * test_reader checks on every capture of ../shared and on cut and crafted
+ * files, and fuzz_reader on whatever the fuzzer makes.  pread, not mmap: a
+ * file cut short while it is read gives a short read, not SIGBUS. */
 #include "reader.h"
 
 #include <errno.h>
@@ -34,6 +50,15 @@
  * (still well inside L2) takes a quarter off libpcap's reading time
  * (bench/replay.sh prints the bare loop with either buffer). */
 #define READ_BUFFER (64u << 10)
+/* The block reader reads this much at a time (the batch's buffer is
+ * BATCH_BYTES).  A record longer than MAX_BLOCK_RECORD goes to libpcap: it is
+ * libpcap's MAXIMUM_SNAPLEN, the least of its per-link-type maxima
+ * (max_snaplen_for_dlt), above which it refuses a record whatever the file's
+ * snapshot length says; and at most half a buffer, so that a chunk always
+ * fits after a record's bytes. */
+#define CHUNK (64u << 10)
+#define MAX_BLOCK_RECORD 262144u
+_Static_assert(MAX_BLOCK_RECORD + 16 + CHUNK <= BATCH_BYTES, "a record and a chunk fit a buffer");
 #ifndef SPIN_NS
 #define SPIN_NS 200000
 #endif
@@ -51,6 +76,18 @@ struct batch {
 	char err[PCAP_ERRBUF_SIZE + 64];
 };
 
+/* The block reader's state: buf[0, have) holds the file's bytes from offset
+ * base on; the next record starts at buf[pos]. */
+struct blk {
+	int fd;				/* libpcap's FILE's descriptor (pread only) */
+	bool swapped, nsec, eof;
+	uint32_t snap;			/* pcap_snapshot */
+	uint64_t records;		/* read (for the stats) */
+	uint8_t *buf;
+	size_t cap, have, pos;
+	off_t base;
+};
+
 /* The fields each thread writes are on cache lines of their own: a line
  * written by one CPU and read by the other moves between them at each write
  * (the replay's per-packet pos next to the reader's per-packet frame cost
@@ -60,6 +97,9 @@ struct reader {
 	pcap_t *pd;
 	char *iobuf;			/* the FILE's buffer (READ_BUFFER bytes), freed after pcap_close */
 	bool threaded;
+	bool blocks;			/* the block reader reads (until libpcap takes over) */
+	struct blk blk;			/* the reader thread's (the replay's when unthreaded) */
+	uint8_t *sbuf;			/* unthreaded: the block reader's buffer */
 	size_t area_size;
 	reader_prep_fn prep;
 	void *prep_arg;
@@ -205,13 +245,216 @@ static bool batch_add(struct reader *r, struct batch *b, const struct pcap_pkthd
 	return true;
 }
 
+
+static uint32_t blk_u32(const struct blk *s, const uint8_t *p)
+{
+	uint32_t v;
+
+	memcpy(&v, p, 4);
+	return s->swapped ? __builtin_bswap32(v) : v;
+}
+
+static uint16_t blk_u16(const struct blk *s, const uint8_t *p)
+{
+	uint16_t v;
+
+	memcpy(&v, p, 2);
+	return s->swapped ? __builtin_bswap16(v) : v;
+}
+
+/* The next record in s->buf: 1 (h, data), 0 when its bytes are not all read
+ * yet (or, with eof and nothing left, the end), -1 when libpcap must read it
+ * (longer than the snapshot or than the block reader takes). */
+static int blk_record(struct blk *s, struct pcap_pkthdr *h, const uint8_t **data)
+{
+	size_t avail = s->have - s->pos;
+	const uint8_t *p = s->buf + s->pos;
+	uint32_t caplen;
+
+	if (avail < 16)
+		return 0;
+	caplen = blk_u32(s, p + 8);
+	if (caplen > s->snap || caplen > MAX_BLOCK_RECORD)
+		return -1;
+	if (avail - 16 < caplen)
+		return 0;
+	/* as libpcap converts them: its 32-bit fields are signed in the
+	 * file's own byte order, and swapped ones come out unsigned */
+	if (s->swapped) {
+		h->ts.tv_sec = (time_t)blk_u32(s, p);
+		h->ts.tv_usec = (suseconds_t)blk_u32(s, p + 4);
+	} else {
+		h->ts.tv_sec = (time_t)(int32_t)blk_u32(s, p);
+		h->ts.tv_usec = (suseconds_t)(int32_t)blk_u32(s, p + 4);
+	}
+	if (s->nsec)
+		h->ts.tv_usec /= 1000;
+	h->caplen = caplen;
+	h->len = blk_u32(s, p + 12);
+	*data = p + 16;
+	s->pos += 16 + (size_t)caplen;
+	s->records++;
+	return 1;
+}
+
+/* Reads up to CHUNK more bytes after buf[have] (there is room): false on a
+ * read error (libpcap takes over and reports it).  At the end, s->eof. */
+static bool blk_read_more(struct blk *s)
+{
+	size_t room = s->cap - s->have;
+	ssize_t n;
+
+	do
+		n = pread(s->fd, s->buf + s->have, room < CHUNK ? room : CHUNK,
+			  s->base + (off_t)s->have);
+	while (n < 0 && errno == EINTR);
+	if (n < 0)
+		return false;
+	s->eof = n == 0;
+	s->have += (size_t)n;
+	return true;
+}
+
+/* Moves the bytes not parsed yet to the start of buf (s->buf itself, or
+ * another buffer) and reads more after them. */
+static bool blk_refill(struct blk *s, uint8_t *buf, size_t cap)
+{
+	size_t left = s->have - s->pos;
+
+	if (left)
+		memmove(buf, s->buf + s->pos, left);
+	s->base += (off_t)s->pos;
+	s->buf = buf;
+	s->cap = cap;
+	s->have = left;
+	s->pos = 0;
+	return blk_read_more(s);
+}
+
+/* From here on libpcap reads, from the record at buf[pos]; false (err
+ * written) when it cannot seek there. */
+static bool blk_hand_over(struct reader *r, char *err, size_t errlen)
+{
+	r->blocks = false;
+	if (fseeko(pcap_file(r->pd), r->blk.base + (off_t)r->blk.pos, SEEK_SET) == 0)
+		return true;
+	snprintf(err, errlen, "cannot seek in the capture: %s", strerror(errno));
+	return false;
+}
+
+/* Whether the block reader can read this capture (see the top): libpcap has
+ * opened it and read its header. */
+static bool blk_usable(struct reader *r)
+{
+	FILE *f = pcap_file(r->pd);
+	uint8_t hdr[24];
+	uint32_t magic;
+	struct stat st;
+	int fd;
+
+	if (!f || (fd = fileno(f)) < 0 || fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) ||
+	    pread(fd, hdr, sizeof(hdr), 0) != (ssize_t)sizeof(hdr))
+		return false;
+	memcpy(&magic, hdr, 4);
+	r->blk.swapped = magic == 0xd4c3b2a1 || magic == 0x4d3cb2a1;
+	if (r->blk.swapped)
+		magic = __builtin_bswap32(magic);
+	if (magic != 0xa1b2c3d4 && magic != 0xa1b23c4d)
+		return false;
+	/* version 2.4: the record header libpcap reads as it is (2.3 and
+	 * older may have caplen and len swapped) */
+	if (blk_u16(&r->blk, hdr + 4) != 2 || blk_u16(&r->blk, hdr + 6) != 4 ||
+	    r->blk.swapped != (pcap_is_swapped(r->pd) == 1) ||
+	    pcap_get_tstamp_precision(r->pd) != PCAP_TSTAMP_PRECISION_MICRO ||
+	    pcap_snapshot(r->pd) <= 0)
+		return false;
+	/* libpcap swaps the pseudo-headers of byte-swapped files of some link
+	 * types (swap_pseudo_headers: Linux USB, NFLOG, and the CAN ID after a
+	 * cooked header): those it reads itself */
+	if (r->blk.swapped) {
+		switch (pcap_datalink(r->pd)) {
+		case DLT_EN10MB: case DLT_RAW: case DLT_IPV4: case DLT_IPV6:
+		case DLT_NULL: case DLT_LOOP:
+			break;
+		default:
+			return false;
+		}
+	}
+	r->blk.nsec = magic == 0xa1b23c4d;
+	r->blk.fd = fd;
+	r->blk.snap = (uint32_t)pcap_snapshot(r->pd);
+	r->blk.base = 24;
+	return true;
+}
+
+/* The block reader in the reader thread: fills batches until the end (NULL:
+ * published) or until libpcap must take over (the batch to go on with), or
+ * NULL when the replay stopped.  The batch's packets lie in its buffer: the
+ * bytes after them move only into the next batch's. */
+static struct batch *read_blocks(struct reader *r, struct batch *b)
+{
+	struct blk *s = &r->blk;
+	struct pcap_pkthdr h;
+	const uint8_t *data;
+	bool ok;
+
+	s->buf = b->data;
+	s->cap = b->cap;
+	for (;;) {
+		int rc = blk_record(s, &h, &data);
+
+		if (rc == 1) {
+			size_t n = b->n;
+
+			b->hdr[n] = h;
+			b->off[n] = (size_t)(data - b->data);
+			b->hint[n] = r->prep ? r->prep(r->prep_arg, &h, data, ++r->frame,
+						       b->area + n * r->area_size) : 0;
+			b->n = n + 1;
+			if (b->n < BATCH_PACKETS)
+				continue;
+		} else if (rc < 0 || (s->eof && s->pos < s->have)) {
+			break;		/* libpcap reads (and judges) this record */
+		} else if (s->eof) {
+			b->last = true;
+			publish(r);
+			return NULL;
+		} else if (s->cap - s->have >= CHUNK || !b->n) {
+			/* room after the bytes, or no packet in the way of
+			 * moving them to the front (a record is at most half
+			 * the buffer: a chunk fits after it) */
+			ok = s->cap - s->have >= CHUNK ? blk_read_more(s)
+						       : blk_refill(s, b->data, b->cap);
+			if (!ok)
+				break;
+			continue;
+		}
+		/* the batch is full, or its buffer: the rest goes to the next */
+		publish(r);
+		b = acquire(r);
+		if (!b)
+			return NULL;
+		if (!blk_refill(s, b->data, b->cap))
+			break;
+	}
+	b->used = s->pos;		/* libpcap's packets go after these */
+	if (blk_hand_over(r, b->err, sizeof(b->err)))
+		return b;
+	b->last = true;
+	b->rc = -1;
+	publish(r);
+	return NULL;
+}
+
 static void read_batches(struct reader *r)
 {
 	struct batch *b = acquire(r);
 	struct pcap_pkthdr *h;
 	const u_char *data;
-	int rc;
+	int rc = 0;
 
+	if (b && r->blocks)
+		b = read_blocks(r, b);
 	/* one call of batch_add, which is then inlined into the loop */
 	while (b && (rc = pcap_next_ex(r->pd, &h, &data)) == 1) {
 		bool added;
@@ -257,7 +500,7 @@ static bool want_thread(bool single)
 	return !single && sysconf(_SC_NPROCESSORS_ONLN) > 1;
 }
 
-int reader_open(struct reader **out, const char *path, bool single_thread, size_t area_size,
+int reader_open(struct reader **out, const char *path, unsigned flags, size_t area_size,
 		reader_prep_fn prep, void *prep_arg, char *err, size_t errlen)
 {
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
@@ -308,7 +551,8 @@ int reader_open(struct reader **out, const char *path, bool single_thread, size_
 		free(r);
 		return -1;
 	}
-	r->threaded = want_thread(single_thread);
+	r->blocks = !(flags & READER_LIBPCAP) && blk_usable(r);
+	r->threaded = want_thread(flags & READER_SINGLE_THREAD);
 	for (unsigned i = 0; r->threaded && i < NBATCHES; i++) {
 		r->b[i].data = malloc(BATCH_BYTES);
 		r->b[i].cap = BATCH_BYTES;
@@ -439,18 +683,67 @@ int reader_datalink(const struct reader *r)
 	return pcap_datalink(r->pd);
 }
 
+/* The block reader without a thread: 1, 0 at the end, -1 when libpcap
+ * takes over (now), -2 when it cannot (r->err says why). */
+static int blk_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data)
+{
+	struct blk *s = &r->blk;
+
+	if (!s->buf) {
+		r->sbuf = malloc(BATCH_BYTES);
+		if (!r->sbuf)
+			return blk_hand_over(r, r->err, sizeof(r->err)) ? -1 : -2;
+		s->buf = r->sbuf;
+		s->cap = BATCH_BYTES;
+	}
+	for (;;) {
+		int rc = blk_record(s, h, data);
+
+		if (rc == 1)
+			return 1;
+		if (rc < 0 || (s->eof && s->pos < s->have))
+			break;
+		if (s->eof)
+			return 0;
+		/* the packet returned last is done with: its bytes may go */
+		if (!(s->cap - s->have >= CHUNK ? blk_read_more(s) : blk_refill(s, s->buf, s->cap)))
+			break;
+	}
+	return blk_hand_over(r, r->err, sizeof(r->err)) ? -1 : -2;
+}
+
 int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data, void **area)
 {
 	if (r->threaded && !r->started)
 		start(r);
+	if (!r->threaded && r->blocks) {
+		struct pcap_pkthdr bh;
+		const uint8_t *bd;
+		int rc = blk_next(r, &bh, &bd);
+
+		if (rc == 1) {
+			if (r->prep)
+				r->prep(r->prep_arg, &bh, bd, ++r->frame, r->area);
+			if (h)
+				*h = bh;
+			if (data)
+				*data = bd;
+			*area = r->area;
+			return 1;
+		}
+		if (rc != -1)
+			return rc == 0 ? 0 : -1;
+	}
 	if (!r->threaded) {
 		struct pcap_pkthdr *ph;
 		const u_char *d;
 		int rc = pcap_next_ex(r->pd, &ph, &d);
 
 		if (rc == 1) {
-			*h = *ph;
-			*data = d;
+			if (h)
+				*h = *ph;
+			if (data)
+				*data = d;
 			if (r->prep)
 				r->prep(r->prep_arg, ph, d, ++r->frame, r->area);
 			*area = r->area;
@@ -468,8 +761,11 @@ int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data, v
 		if (r->ended)
 			return r->err[0] ? -1 : 0;
 		if (r->consuming && r->pos < b->n) {
-			*h = b->hdr[r->pos];
-			*data = b->data + b->off[r->pos];
+			/* (lines the reader's CPU wrote: read only when asked for) */
+			if (h)
+				*h = b->hdr[r->pos];
+			if (data)
+				*data = b->data + b->off[r->pos];
 			*area = b->area + r->pos * r->area_size;
 			/* a packet a few ahead: the reader thread wrote it from
 			 * another CPU's cache */
@@ -540,11 +836,14 @@ void reader_close(struct reader *r, struct reader_stats *st)
 				.consumer_wait_s = (double)r->consumer_wait_ns / 1e9,
 			};
 	}
+	if (st)			/* (the thread has ended) */
+		st->block_records = r->blk.records;
 	for (unsigned i = 0; i < NBATCHES; i++) {
 		free(r->b[i].data);
 		free(r->b[i].area);
 	}
 	free(r->area);
+	free(r->sbuf);
 	pcap_close(r->pd);		/* closes the FILE */
 	free(r->iobuf);
 	free(r);

@@ -17,11 +17,16 @@ struct reader;
 typedef uint64_t (*reader_prep_fn)(void *arg, const struct pcap_pkthdr *h, const uint8_t *data,
 				   uint64_t frame, void *area);
 
-/* Opens the capture (pcap or pcapng, via libpcap).  With more than one CPU
- * online and !single_thread, a thread reads ahead from the first
- * reader_next on (so the caller may set up prep's argument after opening).
- * 0, or -1 with libpcap's message in err. */
-int reader_open(struct reader **r, const char *path, bool single_thread, size_t area_size,
+/* reader_open's flags */
+#define READER_SINGLE_THREAD 1u	/* no reader thread */
+#define READER_LIBPCAP 2u	/* libpcap reads every packet (no block reader) */
+
+/* Opens the capture (pcap or pcapng, via libpcap; a classic pcap file's
+ * records are then read in blocks, see reader.c).  With more than one CPU
+ * online and without READER_SINGLE_THREAD, a thread reads ahead from the
+ * first reader_next on (so the caller may set up prep's argument after
+ * opening).  0, or -1 with libpcap's message in err. */
+int reader_open(struct reader **r, const char *path, unsigned flags, size_t area_size,
 		reader_prep_fn prep, void *prep_arg, char *err, size_t errlen);
 int reader_datalink(const struct reader *r);
 /* A capture that is not a regular file — standard input ("-"), a pipe, a
@@ -32,9 +37,10 @@ int reader_datalink(const struct reader *r);
  * the caller frees it) to open instead; 0 when path is a regular file or
  * cannot be opened (libpcap reports that); -1 with err when the copy fails. */
 int reader_spool(const char *path, char **open_path, char *err, size_t errlen);
-/* The next packet: 1 (h and data valid until the next call), 0 at the end of
- * the file, -1 on a read error (reader_error says which; the packets before
- * it were all returned). */
+/* The next packet: 1 (h and data valid until the next call; either may be
+ * NULL when the caller needs only the area), 0 at the end of the file, -1 on
+ * a read error (reader_error says which; the packets before it were all
+ * returned). */
 int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data, void **area);
 const char *reader_error(const struct reader *r);
 /* The hint prep returned for the packet `ahead` packets after the one
@@ -47,6 +53,7 @@ struct reader_stats {
 	double thread_cpu_s;
 	uint64_t batches, reader_waits, consumer_waits;
 	double reader_wait_s, consumer_wait_s;	/* wall time spent waiting */
+	uint64_t block_records;		/* records the block reader read (libpcap: the rest) */
 };
 /* Closes r; st (may be NULL) receives its stats, the thread joined. */
 void reader_close(struct reader *r, struct reader_stats *st);

@@ -1897,8 +1897,6 @@ static int replay_one(struct replay *r, size_t ci)
 {
 	struct capinfo *ciw = &r->caps[ci];
 	unsigned cap = (unsigned)ci + 1;
-	struct pcap_pkthdr hdr, *h = &hdr;
-	const uint8_t *data;
 	uint64_t frame = 0;
 	struct reader *rd;
 	struct prep_ctx pc = { .r = r };
@@ -1906,7 +1904,9 @@ static int replay_one(struct replay *r, size_t ci)
 	void *area;
 	int rc, ret = -1;
 
-	if (reader_open(&rd, replay_open_path(r->o, ci), r->o->single_thread, sizeof(struct prepared),
+	if (reader_open(&rd, replay_open_path(r->o, ci),
+			(r->o->single_thread ? READER_SINGLE_THREAD : 0) |
+			(r->o->read_with_libpcap ? READER_LIBPCAP : 0), sizeof(struct prepared),
 			prepare, &pc, errbuf, sizeof(errbuf)) < 0) {
 		snprintf(r->err, sizeof(r->err), "%s: cannot read capture: %s",
 			 r->o->captures[ci], errbuf);
@@ -1918,7 +1918,9 @@ static int replay_one(struct replay *r, size_t ci)
 	pc.ci.dlt = ciw->dlt;
 	pc.ci.dirs = ciw->dirs;
 	pc.ci.ndirs = ciw->ndirs;
-	while ((rc = reader_next(rd, h, &data, &area)) == 1) {
+	/* prepare read the header and the bytes: the area has what the
+	 * replay needs */
+	while ((rc = reader_next(rd, NULL, NULL, &area)) == 1) {
 		struct prepared *pp = area;
 		struct pkt *pk = &pp->p;
 		enum flow_dir dir = (enum flow_dir)pp->dir;
@@ -2016,6 +2018,7 @@ out:
 		r->rstats.consumer_waits += st.consumer_waits;
 		r->rstats.reader_wait_s += st.reader_wait_s;
 		r->rstats.consumer_wait_s += st.consumer_wait_s;
+		r->rstats.block_records += st.block_records;
 	}
 	return ret;
 }

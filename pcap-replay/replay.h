@@ -56,6 +56,7 @@ struct replay_opts {
 	bool no_flow_cache;		/* --no-flow-cache: evaluate every packet */
 	bool no_rule_index;		/* --no-rule-index: every rule's expressions run */
 	bool single_thread;		/* --single-thread: no reader thread (reader.c) */
+	bool read_with_libpcap;		/* --read-with-libpcap: no block reader (reader.c) */
 	bool verify_checksums;		/* --verify-checksums: nf_conntrack_checksum=1 */
 	struct pcapng_walk *walk;	/* the captures' pcapng directions, walked ahead */
 	/* conntrack timeouts other than the kernel's defaults (--ct-timeout,
