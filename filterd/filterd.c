@@ -383,6 +383,33 @@ static int release(struct daemon *d, int code)
 	return code;
 }
 
+/* Role members this host does not know grant nobody until they exist: fn
+ * says so, once for each role list that names some (--check-config to
+ * stderr, the start to the log). */
+static void unknown_role_members(const struct config *c, void (*fn)(const char *key, const char *names))
+{
+	static const char *const role_keys[] = { "role.reader", "role.contributor", "role.owner" };
+
+	for (int i = 0; i < 3; i++) {
+		char names[1024];
+
+		if (c->roles[i] && roles_unknown(c->roles[i], names, sizeof(names)))
+			fn(role_keys[i], names);
+	}
+}
+
+static void unknown_members_stderr(const char *key, const char *names)
+{
+	fprintf(stderr, "filterd: warning: %s: not known on this host, so granting nobody until "
+		"they are: %s\n", key, names);
+}
+
+static void unknown_members_log(const char *key, const char *names)
+{
+	dlog("event=warning what=%s unknown=\"%s\" note=\"not known on this host: grants nobody until they are\"",
+	     key, names);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -453,7 +480,6 @@ int main(int argc, char **argv)
 		free(sets[i]);
 	free(sets);
 	diags_clear(&dg);
-	static const char *const role_keys[] = { "role.reader", "role.contributor", "role.owner" };
 	if (check_only) {
 		/* what the start would stop at: the user to become */
 		struct run_as ra;
@@ -462,12 +488,7 @@ int main(int argc, char **argv)
 			config_free(&d->cfg);
 			return 2;
 		}
-		for (int i = 0; i < 3; i++) {
-			char names[1024];
-			if (d->cfg.roles[i] && roles_unknown(d->cfg.roles[i], names, sizeof(names)))
-				fprintf(stderr, "filterd: warning: %s: not known on this host, so granting nobody "
-					"until they are: %s\n", role_keys[i], names);
-		}
+		unknown_role_members(&d->cfg, unknown_members_stderr);
 		printf("policy=%s\ntags=%s\nstate_dir=%s\nsocket=%s\nfail_mode=%s\nownership=%s\n",
 		       d->cfg.policy, d->cfg.tags, d->cfg.state_dir, d->cfg.socket,
 		       d->cfg.fail_mode == FAIL_CLOSED ? "closed" : "open",
@@ -479,12 +500,7 @@ int main(int argc, char **argv)
 	dlog("event=start version=%s config=%s policy=%s tags=%s state_dir=%s socket=%s fail_mode=%s",
 	     FILTERD_VERSION, d->cfg.path ? d->cfg.path : "(defaults)", d->cfg.policy, d->cfg.tags,
 	     d->cfg.state_dir, d->cfg.socket, d->cfg.fail_mode == FAIL_CLOSED ? "closed" : "open");
-	for (int i = 0; i < 3; i++) {
-		char names[1024];
-		if (d->cfg.roles[i] && roles_unknown(d->cfg.roles[i], names, sizeof(names)))
-			dlog("event=warning what=%s unknown=\"%s\" note=\"not known on this host: grants nobody until they are\"",
-			     role_keys[i], names);
-	}
+	unknown_role_members(&d->cfg, unknown_members_log);
 	/* the user to become, before anything is applied: a wrong name stops here */
 	struct run_as run_as;
 	if (privs_resolve(&d->cfg, &run_as, err, sizeof(err)) < 0 ||

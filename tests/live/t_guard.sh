@@ -91,23 +91,21 @@ cat >>"$T/H.yaml" <<EOF
 EOF
 { pol ws false; echo "  - name: broken"; echo "    priority: nope"; } >"$T/broken.yaml"
 chmod 644 "$T"/*.yaml
-# an audit log of ~5 MiB before start: the reader's answer fills many socket buffers
-"$PY" -c '
+# audit_file FILE COUNT DATE FILLER: COUNT root apply records of that date
+audit_file() {
+	"$PY" -c '
 import json, sys
 with open(sys.argv[1], "w") as f:
-    for i in range(30000):
-        f.write(json.dumps({"time": "2026-01-01T00:00:00.000Z", "uid": 0, "user": "root", "via": "socket",
-                            "op": "apply", "result": "applied", "detail": "x" * 120, "n": i}) + "\n")' "$T/audit.log"
-chmod 600 "$T/audit.log"
+    for i in range(int(sys.argv[2])):
+        f.write(json.dumps({"time": sys.argv[3] + "T00:00:00.000Z", "uid": 0, "user": "root", "via": "socket",
+                            "op": "apply", "result": "applied", "detail": sys.argv[4] * 120, "n": i}) + "\n")' "$@"
+	chmod 600 "$1"
+}
+# an audit log of ~5 MiB before start: the reader's answer fills many socket buffers
+audit_file "$T/audit.log" 30000 2026-01-01 x
 # and a rotated one of ~16 MiB (audit_log_max's default): every audit request
 # used to read and parse both whole files on the loop
-"$PY" -c '
-import json, sys
-with open(sys.argv[1], "w") as f:
-    for i in range(90000):
-        f.write(json.dumps({"time": "2025-12-01T00:00:00.000Z", "uid": 0, "user": "root", "via": "socket",
-                            "op": "apply", "result": "applied", "detail": "y" * 120, "n": i}) + "\n")' "$T/audit.log.1"
-chmod 600 "$T/audit.log.1"
+audit_file "$T/audit.log.1" 90000 2025-12-01 y
 cp "$TAGS" "$T/tags.json"
 
 start() { # EXTRA ARGS...: filterd in host; waits for its socket
@@ -587,5 +585,23 @@ if "$PY" -c 'import json,sys; a=json.loads(sys.argv[1]); sys.exit(0 if not a["ok
    tail -1 "$T/audit.log" | grep -aq '"result":"rejected".*"detail"'; then
 	ok "a rejection whose reason is cut mid-character keeps its reason (answer and audit record)"
 else not_ok "a long error keeps its reason" "$(head -c 300 <<<"$ans")" "$(tail -1 "$T/audit.log" | head -c 300)"; fi
+
+# ---- a newest audit record larger than an answer (6 MiB) ---------------------------
+# The answer cannot hold it; the rotated file's records are not the newest
+# ones, so they must not stand in for it: no records, and "truncated".
+"$PY" -c '
+import json, sys
+with open(sys.argv[1], "a") as f:
+    f.write(json.dumps({"time": "2026-12-01T00:00:00.000Z", "uid": 0, "user": "root", "via": "socket",
+                        "op": "apply", "result": "rejected", "detail": "z" * (7 << 20)}) + "\n")' "$T/audit.log"
+ans=$(raw root '{"op":"audit"}')
+if "$PY" -c '
+import json, sys
+a = json.loads(sys.argv[1])
+assert a["ok"] and a.get("truncated") is True, a.keys()
+assert not any("yyyy" in r or "zzzz" in r for r in a["records"]), "an older or cut record in the answer"' "$ans" &&
+	out=$(ctl audit 2>&1) && grep -q "older records left out" <<<"$out"; then
+	ok "a newest audit record larger than an answer: no older file's records stand in for it, 'truncated' and filterctl says older records are left out"
+else not_ok "audit: a newest record over 6 MiB" "$(head -c 300 <<<"$ans")" "$(tail -2 <<<"$out")"; fi
 
 live_finish
