@@ -13,6 +13,7 @@
  * before anything is read; on any inconsistency the whole answer is dropped
  * (a warning says why) and the replay falls back to --local. */
 #include "replay.h"
+#include "swapio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -85,18 +86,12 @@ static size_t fill(struct rd *r, size_t need)
 
 static uint32_t get32(const struct rd *r, const uint8_t *b)
 {
-	uint32_t v;
-
-	memcpy(&v, b, 4);
-	return r->swap ? __builtin_bswap32(v) : v;
+	return swapio32(r->swap, b);
 }
 
 static uint16_t get16(const struct rd *r, const uint8_t *b)
 {
-	uint16_t v;
-
-	memcpy(&v, b, 2);
-	return r->swap ? __builtin_bswap16(v) : v;
+	return swapio16(r->swap, b);
 }
 
 /* Direction bits of the options in [o, end); 0 when absent.  -1: options

@@ -29,6 +29,7 @@
  * files, and fuzz_reader on whatever the fuzzer makes.  pread, not mmap: a
  * file cut short while it is read gives a short read, not SIGBUS. */
 #include "reader.h"
+#include "swapio.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -245,21 +246,14 @@ static bool batch_add(struct reader *r, struct batch *b, const struct pcap_pkthd
 	return true;
 }
 
-
 static uint32_t blk_u32(const struct blk *s, const uint8_t *p)
 {
-	uint32_t v;
-
-	memcpy(&v, p, 4);
-	return s->swapped ? __builtin_bswap32(v) : v;
+	return swapio32(s->swapped, p);
 }
 
 static uint16_t blk_u16(const struct blk *s, const uint8_t *p)
 {
-	uint16_t v;
-
-	memcpy(&v, p, 2);
-	return s->swapped ? __builtin_bswap16(v) : v;
+	return swapio16(s->swapped, p);
 }
 
 /* The next record in s->buf: 1 (h, data), 0 when its bytes are not all read
