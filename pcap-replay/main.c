@@ -466,7 +466,9 @@ static void print_stats(const struct replay *r, double wall_s, double cpu_s)
 		fprintf(stderr, " (reading included: no reader thread)");
 	fprintf(stderr, "; %llu records read in blocks, %llu by libpcap",
 		(unsigned long long)st->block_records,
-		(unsigned long long)(r->t.packets - st->block_records));
+		/* (the reader thread may have read ahead of a replay that stopped) */
+		(unsigned long long)(r->t.packets > st->block_records ?
+				     r->t.packets - st->block_records : 0));
 	size_t ixm, ixg = vm_rule_index_groups(r->vm, &ixm);
 
 	fprintf(stderr, "; %llu bytecode runs, %llu from the flow memo; ",

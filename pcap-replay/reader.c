@@ -98,8 +98,6 @@ struct reader {
 	pcap_t *pd;
 	char *iobuf;			/* the FILE's buffer (READ_BUFFER bytes), freed after pcap_close */
 	bool threaded;
-	bool blocks;			/* the block reader reads (until libpcap takes over) */
-	struct blk blk;			/* the reader thread's (the replay's when unthreaded) */
 	uint8_t *sbuf;			/* unthreaded: the block reader's buffer */
 	size_t area_size;
 	reader_prep_fn prep;
@@ -123,6 +121,10 @@ struct reader {
 	/* the reader thread's (the replay's when unthreaded); thread_cpu_s is
 	 * set as it ends */
 	_Alignas(64) uint64_t frame;	/* frames read */
+	bool blocks;			/* the block reader reads (until libpcap takes over) */
+	bool failed;			/* unthreaded: the hand-over failed, nothing more is read */
+	off_t seen_end;			/* the end of the bytes the block reader read, at hand-over */
+	struct blk blk;
 	unsigned tail;
 	uint64_t batches, reader_waits, reader_wait_ns;
 	double thread_cpu_s;
@@ -330,9 +332,25 @@ static bool blk_refill(struct blk *s, uint8_t *buf, size_t cap)
 static bool blk_hand_over(struct reader *r, char *err, size_t errlen)
 {
 	r->blocks = false;
+	r->seen_end = r->blk.base + (off_t)r->blk.have;
 	if (fseeko(pcap_file(r->pd), r->blk.base + (off_t)r->blk.pos, SEEK_SET) == 0)
 		return true;
 	snprintf(err, errlen, "cannot seek in the capture: %s", strerror(errno));
+	return false;
+}
+
+/* At libpcap's end of the file after a hand-over: false (err written) when
+ * the file now ends before bytes the block reader read, which a capture cut
+ * while it was read leaves; libpcap would see a clean end there and the cut
+ * record would go unsaid. */
+static bool blk_end_ok(struct reader *r, char *err, size_t errlen)
+{
+	off_t at = r->seen_end ? ftello(pcap_file(r->pd)) : 0;
+
+	if (!r->seen_end || at < 0 || at >= r->seen_end)
+		return true;
+	snprintf(err, errlen, "the capture was cut while it was read: it ends at byte %lld, "
+		 "%lld bytes had been read", (long long)at, (long long)r->seen_end);
 	return false;
 }
 
@@ -362,17 +380,22 @@ static bool blk_usable(struct reader *r)
 	    pcap_get_tstamp_precision(r->pd) != PCAP_TSTAMP_PRECISION_MICRO ||
 	    pcap_snapshot(r->pd) <= 0)
 		return false;
-	/* libpcap swaps the pseudo-headers of byte-swapped files of some link
-	 * types (swap_pseudo_headers: Linux USB, NFLOG, and the CAN ID after a
-	 * cooked header): those it reads itself */
-	if (r->blk.swapped) {
-		switch (pcap_datalink(r->pd)) {
-		case DLT_EN10MB: case DLT_RAW: case DLT_IPV4: case DLT_IPV6:
-		case DLT_NULL: case DLT_LOOP:
+	/* Only the link types pcap-replay decodes, of which libpcap changes no
+	 * record after reading it: it fixes up some link types' records whatever
+	 * the byte order (pcap_post_process: a Linux USB isochronous event's
+	 * len, which the reader's review found), and swaps the pseudo-headers of
+	 * byte-swapped files of others (swap_pseudo_headers: Linux USB, NFLOG,
+	 * and the CAN ID after a cooked header, which fuzz_reader found). */
+	switch (pcap_datalink(r->pd)) {
+	case DLT_EN10MB: case DLT_RAW: case DLT_IPV4: case DLT_IPV6:
+	case DLT_NULL: case DLT_LOOP:
+		break;
+	case DLT_LINUX_SLL: case DLT_LINUX_SLL2:
+		if (!r->blk.swapped)
 			break;
-		default:
-			return false;
-		}
+		return false;
+	default:
+		return false;
 	}
 	r->blk.nsec = magic == 0xa1b23c4d;
 	r->blk.fd = fd;
@@ -473,6 +496,8 @@ static void read_batches(struct reader *r)
 		b->rc = -1;
 		if (!b->err[0])
 			snprintf(b->err, sizeof(b->err), "%s", pcap_geterr(r->pd));
+	} else if (!blk_end_ok(r, b->err, sizeof(b->err))) {
+		b->rc = -1;
 	}
 	publish(r);
 }
@@ -710,6 +735,8 @@ int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data, v
 {
 	if (r->threaded && !r->started)
 		start(r);
+	if (r->failed)
+		return -1;
 	if (!r->threaded && r->blocks) {
 		struct pcap_pkthdr bh;
 		const uint8_t *bd;
@@ -725,6 +752,8 @@ int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data, v
 			*area = r->area;
 			return 1;
 		}
+		if (rc == -2)
+			r->failed = true;
 		if (rc != -1)
 			return rc == 0 ? 0 : -1;
 	}
@@ -745,6 +774,10 @@ int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data, v
 		}
 		if (rc == PCAP_ERROR) {
 			snprintf(r->err, sizeof(r->err), "%s", pcap_geterr(r->pd));
+			return -1;
+		}
+		if (!blk_end_ok(r, r->err, sizeof(r->err))) {
+			r->failed = true;
 			return -1;
 		}
 		return 0;

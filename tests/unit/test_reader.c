@@ -374,6 +374,64 @@ static void test_left_to_libpcap(void **state)
 	}
 }
 
+/* libpcap fixes up a Linux USB (memory-mapped) isochronous IN completion's
+ * len whatever the file's byte order (pcap_post_process): such a file is
+ * libpcap's alone (the review's reproduction, in tests/fuzz/regress/reader). */
+static void test_usb_len_fixup(void **state)
+{
+	static const uint8_t rec[] = {
+		/* record: ts 1.000002, caplen 80, len 80 */
+		1, 0, 0, 0, 2, 0, 0, 0, 80, 0, 0, 0, 80, 0, 0, 0,
+		/* usb header: id, 'C' (completion), ISO, endpoint 0x81 (IN), ... */
+		1, 0, 0, 0, 0, 0, 0, 0, 0x43, 0, 0x81, 1, 1, 0, 0, 0,
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0, 0, 0,
+		/* one iso descriptor: status 0, offset 0, len 100 */
+		0, 0, 0, 0, 0, 0, 0, 0, 100, 0, 0, 0, 0, 0, 0, 0,
+	};
+	struct craft c = { false, false, 2, 4, 65535, DLT_USB_LINUX_MMAPPED };
+	char path[256];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/usb.pcap", dir);
+	f = craft_open(path, &c);
+	fwrite(rec, 1, sizeof(rec), f);
+	fclose(f);
+	assert_int_equal(check_file(path), 0);
+}
+
+/* A capture cut while it is read, below bytes the block reader has read
+ * already: an error, not a clean end (libpcap, taking over past the new end,
+ * would see one). */
+static void test_cut_while_read(void **state)
+{
+	struct craft c = { false, false, 2, 4, 65535, DLT_EN10MB };
+	struct pcap_pkthdr h;
+	const uint8_t *d;
+	struct reader *rd;
+	char path[256], err[PCAP_ERRBUF_SIZE + 64];
+	uint64_t seed = 17;
+	unsigned n = 0;
+	void *area;
+	FILE *f;
+	int rc;
+
+	snprintf(path, sizeof(path), "%s/shrinks.pcap", dir);
+	f = craft_open(path, &c);
+	for (unsigned i = 0; i < 5000; i++)
+		craft_rec(f, &c, 1700000000u + i, i, 1000, 1000, 1000, &seed);
+	fclose(f);
+	assert_int_equal(reader_open(&rd, path, READER_SINGLE_THREAD, 64, prep, NULL, err, sizeof(err)), 0);
+	while ((rc = reader_next(rd, &h, &d, &area)) == 1)
+		if (++n == 10)	/* the first 64 KiB are read: cut the file inside them */
+			assert_int_equal(truncate(path, 24 + 30 * 1016 + 500), 0);
+	assert_int_equal(rc, -1);
+	assert_non_null(strstr(reader_error(rd), "the capture was cut while it was read"));
+	assert_true(n >= 30);
+	reader_close(rd, NULL);
+}
+
 /* Every capture of tcpdump's regression suite (../shared), pcap and pcapng. */
 static void test_tcpdump_corpus(void **state)
 {
@@ -418,6 +476,8 @@ int main(void)
 		cmocka_unit_test(test_longer_than_maximum),
 		cmocka_unit_test(test_cut_everywhere),
 		cmocka_unit_test(test_left_to_libpcap),
+		cmocka_unit_test(test_usb_len_fixup),
+		cmocka_unit_test(test_cut_while_read),
 		cmocka_unit_test(test_tcpdump_corpus),
 	};
 
