@@ -28,8 +28,15 @@ static int blocks(const char *path, unsigned long long *n, unsigned long long *b
 	off_t base = 24;		/* the file header */
 	int fd = open(path, O_RDONLY);
 
-	if (fd < 0 || !buf)
-		return -1;
+	uint32_t magic = 0;
+
+	if (fd < 0 || !buf || pread(fd, &magic, 4, 0) != 4 ||
+	    (magic != 0xa1b2c3d4 && magic != 0xa1b23c4d)) {
+		free(buf);
+		if (fd >= 0)
+			close(fd);
+		return -1;	/* only this host's byte order: a bench, not a reader */
+	}
 	for (;;) {
 		uint32_t cl;
 		ssize_t k;
@@ -57,7 +64,12 @@ static int blocks(const char *path, unsigned long long *n, unsigned long long *b
 			pos = 0;
 		}
 		k = pread(fd, buf + have, chunk, base + (off_t)have);
-		if (k <= 0)
+		if (k < 0) {
+			free(buf);
+			close(fd);
+			return -1;
+		}
+		if (k == 0)
 			break;
 		have += (size_t)k;
 	}

@@ -1,4 +1,5 @@
-/* reader — the capture's packets, read by libpcap in a thread of their own.
+/* reader — the capture's packets, read (by the block reader or libpcap, below)
+ * in a thread of their own.
  *
  * Reading a capture (libpcap: fread, copy into its buffer) costs about as much
  * as judging a packet whose verdict the flow memo knows, so on a machine with
@@ -346,11 +347,16 @@ static bool blk_hand_over(struct reader *r, char *err, size_t errlen)
 static bool blk_end_ok(struct reader *r, char *err, size_t errlen)
 {
 	off_t at = r->seen_end ? ftello(pcap_file(r->pd)) : 0;
+	struct stat st;
 
 	if (!r->seen_end || at < 0 || at >= r->seen_end)
 		return true;
-	snprintf(err, errlen, "the capture was cut while it was read: it ends at byte %lld, "
-		 "%lld bytes had been read", (long long)at, (long long)r->seen_end);
+	/* (libpcap's position is where it sought to when the file now ends
+	 * before it: the size says where it ends) */
+	if (fstat(r->blk.fd, &st) == 0 && st.st_size < at)
+		at = st.st_size;
+	snprintf(err, errlen, "the capture was cut while it was read: it is %lld bytes long now, "
+		 "%lld had been read", (long long)at, (long long)r->seen_end);
 	return false;
 }
 
