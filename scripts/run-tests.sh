@@ -35,11 +35,16 @@ run_unit() {
 }
 
 run_live() {
-	local t out rc line n_ok n_fail n_skip
+	local t out rc line n_ok n_fail n_skip limit t0
 	for t in tests/live/t_*.sh; do
 		[ -f "$t" ] || continue
 		echo "== live: $(basename "$t")"
 		n_ok=0 n_fail=0 n_skip=0 rc=
+		# t_hostile builds and runs everything again under ASan+UBSan and
+		# fuzzes each harness (~11 min here): more room than the others
+		limit=900
+		[ "$(basename "$t")" = t_hostile.sh ] && limit=1800
+		t0=$SECONDS
 		while IFS= read -r line; do
 			case "$line" in __rc=*) rc=${line#__rc=}; continue ;; esac
 			printf '%s\n' "$line"
@@ -48,7 +53,8 @@ run_live() {
 			"not ok - "*) n_fail=$((n_fail + 1)); failed_names+=("$(basename "$t"): ${line#not ok - }") ;;
 			"skip - "*) n_skip=$((n_skip + 1)) ;;
 			esac
-		done < <(O="$O" timeout 900 bash "$t" 2>&1; echo "__rc=$?")
+		done < <(O="$O" timeout "$limit" bash "$t" 2>&1; echo "__rc=$?")
+		echo "# $(basename "$t"): $((SECONDS - t0)) s (limit $limit s)"
 		if [ "${rc:-1}" != 0 ] && [ "$n_fail" -eq 0 ]; then
 			n_fail=1; failed_names+=("$(basename "$t"): exited $rc")
 		fi
