@@ -328,6 +328,33 @@ static bool blk_refill(struct blk *s, uint8_t *buf, size_t cap)
 	return blk_read_more(s);
 }
 
+/* The next record, reading more as needed: 1 (h, data), 0 at the end, -1
+ * when libpcap must take over at buf[pos] (a record the block reader does not
+ * take, one the end of the file cuts, a read error), 2 when more bytes are
+ * needed and there is no room after them while the caller's packets lie in
+ * s->buf (!can_move): the caller moves on to another buffer (blk_refill). */
+static int blk_get(struct blk *s, struct pcap_pkthdr *h, const uint8_t **data, bool can_move)
+{
+	for (;;) {
+		int rc = blk_record(s, h, data);
+
+		if (rc)
+			return rc;
+		if (s->eof)
+			return s->pos < s->have ? -1 : 0;
+		/* a chunk fits after the bytes left, or they move to the front
+		 * (a record is at most half the buffer: a chunk fits then) */
+		if (s->cap - s->have >= CHUNK) {
+			if (!blk_read_more(s))
+				return -1;
+		} else if (!can_move) {
+			return 2;
+		} else if (!blk_refill(s, s->buf, s->cap)) {
+			return -1;
+		}
+	}
+}
+
 /* From here on libpcap reads, from the record at buf[pos]; false (err
  * written) when it cannot seek there. */
 static bool blk_hand_over(struct reader *r, char *err, size_t errlen)
@@ -419,12 +446,12 @@ static struct batch *read_blocks(struct reader *r, struct batch *b)
 	struct blk *s = &r->blk;
 	struct pcap_pkthdr h;
 	const uint8_t *data;
-	bool ok;
 
 	s->buf = b->data;
 	s->cap = b->cap;
 	for (;;) {
-		int rc = blk_record(s, &h, &data);
+		/* (the bytes may move to the front while no packet is in the way) */
+		int rc = blk_get(s, &h, &data, b->n == 0);
 
 		if (rc == 1) {
 			size_t n = b->n;
@@ -436,21 +463,12 @@ static struct batch *read_blocks(struct reader *r, struct batch *b)
 			b->n = n + 1;
 			if (b->n < BATCH_PACKETS)
 				continue;
-		} else if (rc < 0 || (s->eof && s->pos < s->have)) {
-			break;		/* libpcap reads (and judges) this record */
-		} else if (s->eof) {
+		} else if (rc == 0) {
 			b->last = true;
 			publish(r);
 			return NULL;
-		} else if (s->cap - s->have >= CHUNK || !b->n) {
-			/* room after the bytes, or no packet in the way of
-			 * moving them to the front (a record is at most half
-			 * the buffer: a chunk fits after it) */
-			ok = s->cap - s->have >= CHUNK ? blk_read_more(s)
-						       : blk_refill(s, b->data, b->cap);
-			if (!ok)
-				break;
-			continue;
+		} else if (rc < 0) {
+			break;		/* libpcap reads (and judges) this record */
 		}
 		/* the batch is full, or its buffer: the rest goes to the next */
 		publish(r);
@@ -721,19 +739,11 @@ static int blk_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **dat
 		s->buf = r->sbuf;
 		s->cap = BATCH_BYTES;
 	}
-	for (;;) {
-		int rc = blk_record(s, h, data);
+	/* the packet returned last is done with: its bytes may go */
+	int rc = blk_get(s, h, data, true);
 
-		if (rc == 1)
-			return 1;
-		if (rc < 0 || (s->eof && s->pos < s->have))
-			break;
-		if (s->eof)
-			return 0;
-		/* the packet returned last is done with: its bytes may go */
-		if (!(s->cap - s->have >= CHUNK ? blk_read_more(s) : blk_refill(s, s->buf, s->cap)))
-			break;
-	}
+	if (rc >= 0)
+		return rc;
 	return blk_hand_over(r, r->err, sizeof(r->err)) ? -1 : -2;
 }
 
