@@ -76,7 +76,7 @@ $(O)/tests/%: tests/unit/%.c $(LIB)
 	$(Q)$(CC) $(CFLAGS) -Itests/unit -MMD -MP -o $@ $< $(filter %.o,$^) $(LIB) $(PKG_LIBS) $(CMOCKA_LIBS) -lm
 
 # test_reader checks pcap-replay's capture reader against libpcap
-$(O)/tests/test_reader: $(O)/obj/pcap-replay/reader.o
+$(O)/tests/test_reader: $(O)/obj/pcap-replay/reader.o $(O)/obj/pcap-replay/pcapng.o
 
 # Installs missing Debian packages when run as root on a machine without them.
 deps:
@@ -195,7 +195,7 @@ $(O)/fuzz-regress/regress_%: tests/fuzz/fuzz_%.c tests/fuzz/standalone.c $(LIB)
 # the replay harness runs pcap-replay's pipeline: every pcap-replay/*.c but main.c
 REPLAY_LIB_OBJ := $(filter-out %/main.o,$(REPLAY_OBJ))
 $(O)/fuzzers/fuzz_replay $(O)/fuzz-regress/regress_replay: $(REPLAY_LIB_OBJ)
-$(O)/fuzzers/fuzz_reader $(O)/fuzz-regress/regress_reader: $(O)/obj/pcap-replay/reader.o
+$(O)/fuzzers/fuzz_reader $(O)/fuzz-regress/regress_reader: $(O)/obj/pcap-replay/reader.o $(O)/obj/pcap-replay/pcapng.o
 
 fuzzers: $(FUZZ_BINS)
 fuzz-regress-bins: $(REGRESS_BINS)

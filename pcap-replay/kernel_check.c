@@ -1562,14 +1562,14 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 		struct pcap_pkthdr *h;
 		const u_char *data;
 		uint64_t frame = 0;
-		int dlt;
+		struct capnext cn;
 
 		if (!pd) {
 			snprintf(k->err, sizeof(k->err), "%s: %s", k->o->captures[ci], errbuf);
 			return -1;
 		}
-		dlt = pcap_datalink(pd);
-		while (pcap_next_ex(pd, &h, &data) == 1) {
+		capnext_init(&cn, pd, replay_open_path(k->o, ci));
+		while (capnext_next(&cn, &h, &data) == 1) {
 			struct kc_rec *r;
 			struct kc_kern kr;
 			char why[256];
@@ -1581,6 +1581,7 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 				snprintf(k->err, sizeof(k->err), "internal: the evaluator's record "
 					 "of capture %zu frame %llu is missing", ci + 1,
 					 (unsigned long long)frame);
+				capnext_done(&cn);
 				pcap_close(pd);
 				return -1;
 			}
@@ -1590,7 +1591,7 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 			 * record has it), on the wall clock */
 			if (k->timing)
 				kc_wait_until(k, r->cap_s);
-			if (inject(k, r, data, h->caplen, dlt, h->len, &kr) > 0) {
+			if (inject(k, r, data, h->caplen, cn.dlt, h->len, &kr) > 0) {
 				(*undecidable)++;
 				fprintf(k->out, "UNDECIDABLE capture %u frame %llu: %s: link type without "
 				       "Ethernet framing, not IP: not replayed\n", r->capture,
@@ -1598,6 +1599,7 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 				continue;
 			}
 			if (send_sentinel(k) < 0 || read_traces(k, &kr) < 0) {
+				capnext_done(&cn);
 				pcap_close(pd);
 				return -1;
 			}
@@ -1639,6 +1641,7 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 				print_side_by_side(k, r, &kr, why, k->out);
 			}
 		}
+		capnext_done(&cn);
 		pcap_close(pd);
 	}
 	return 0;
@@ -1655,20 +1658,20 @@ static int add_capture_locals(struct replay *r)
 		pcap_t *pd = pcap_open_offline(replay_open_path(r->o, ci), errbuf);
 		struct pcap_pkthdr *h;
 		const u_char *data;
-		int dlt;
+		struct capnext cn;
 
 		if (!pd) {
 			snprintf(r->err, sizeof(r->err), "%s: %s", r->o->captures[ci], errbuf);
 			return -1;
 		}
-		dlt = pcap_datalink(pd);
-		while (pcap_next_ex(pd, &h, &data) == 1) {
+		capnext_init(&cn, pd, replay_open_path(r->o, ci));
+		while (capnext_next(&cn, &h, &data) == 1) {
 			struct pkt p;
 			struct prefix pf;
 			const uint8_t *a;
 			int fam;
 
-			if (pkt_decode(&p, dlt, data, h->caplen, h->len) < 0 || !p.pcap_dir ||
+			if (pkt_decode(&p, cn.dlt, data, h->caplen, h->len) < 0 || !p.pcap_dir ||
 			    (p.pcap_dir == 1 && p.pkttype == PACKET_OTHERHOST))
 				continue;
 			fam = p.nfproto == NFPROTO_IPV4 ? AF_INET : AF_INET6;
@@ -1688,11 +1691,13 @@ static int add_capture_locals(struct replay *r)
 			pf.len = fam == AF_INET ? 32 : 128;
 			memcpy(pf.a.b, a, family_bytes(fam));
 			if (pset_add_prefix(fam == AF_INET ? &r->local4 : &r->local6, &pf) < 0) {
+				capnext_done(&cn);
 				pcap_close(pd);
 				snprintf(r->err, sizeof(r->err), "out of memory");
 				return -1;
 			}
 		}
+		capnext_done(&cn);
 		pcap_close(pd);
 	}
 	pset_normalize(&r->local4);
@@ -1844,11 +1849,11 @@ int kernel_check(const struct replay_opts *o, const struct ruleset *rs,
 		if (ci->read_error) {
 			snprintf(capprob, sizeof(capprob), "%.900s", ci->err);
 		} else if (ci->packets && ci->unsupported == ci->packets) {
-			const char *ln = pcap_datalink_val_to_name(ci->dlt);
+			char lt[128];
 
-			snprintf(capprob, sizeof(capprob), "%s: link type %s (%d) is not supported: "
-				 "none of its %llu packets was judged", ci->path, ln ? ln : "?",
-				 ci->dlt, (unsigned long long)ci->packets);
+			snprintf(capprob, sizeof(capprob), "%s: link type %s is not supported: "
+				 "none of its %llu packets was judged", ci->path,
+				 capinfo_linktype(ci, lt, sizeof(lt)), (unsigned long long)ci->packets);
 		}
 	}
 

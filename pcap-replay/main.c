@@ -464,11 +464,15 @@ static void print_stats(const struct replay *r, double wall_s, double cpu_s)
 			(unsigned long long)st->consumer_waits, st->consumer_wait_s);
 	else
 		fprintf(stderr, " (reading included: no reader thread)");
+	uint64_t own = st->block_records + st->ng_records;
+
 	fprintf(stderr, "; %llu records read in blocks, %llu by libpcap",
 		(unsigned long long)st->block_records,
 		/* (the reader thread may have read ahead of a replay that stopped) */
-		(unsigned long long)(r->t.packets > st->block_records ?
-				     r->t.packets - st->block_records : 0));
+		(unsigned long long)(r->t.packets > own ? r->t.packets - own : 0));
+	if (st->ng_records)
+		fprintf(stderr, ", %llu by pcap-replay's pcapng reader (mixed interfaces)",
+			(unsigned long long)st->ng_records);
 	size_t ixm, ixg = vm_rule_index_groups(r->vm, &ixm);
 
 	fprintf(stderr, "; %llu bytecode runs, %llu from the flow memo; ",
@@ -582,11 +586,12 @@ static int run_problems(const struct replay *r, const struct replay_opts *o, boo
 		    add_problem(v, n, true, "capture read to its end", "%s", ci->err) < 0)
 			return -1;
 		if (ci->packets && ci->unsupported == ci->packets) {
-			const char *ln = pcap_datalink_val_to_name(ci->dlt);
+			char lt[128];
 
 			if (add_problem(v, n, true, "capture link type supported",
-					"%s: link type %s (%d) is not supported: none of its %llu "
-					"packets was judged", ci->path, ln ? ln : "?", ci->dlt,
+					"%s: link type %s is not supported: none of its %llu "
+					"packets was judged", ci->path,
+					capinfo_linktype(ci, lt, sizeof(lt)),
 					(unsigned long long)ci->packets) < 0)
 				return -1;
 		}

@@ -13,6 +13,7 @@
  * before anything is read; on any inconsistency the whole answer is dropped
  * (a warning says why) and the replay falls back to --local. */
 #include "replay.h"
+#include "reader.h"
 #include "swapio.h"
 
 #include <errno.h>
@@ -39,9 +40,13 @@
 
 struct rd {
 	int fd;
-	bool swap;
+	bool swap;		/* the current section's byte order is not this host's */
+	bool first;		/* no block read yet */
+	bool as_libpcap;	/* the file's first block checked as libpcap checks it */
 	uint8_t *buf;
 	size_t cap, have, pos;	/* bytes in buf; the walk's position in them */
+	size_t cur;		/* the length of the block returned last (at pos) */
+	uint64_t off;		/* the file offset of buf[pos] */
 	bool eof, err;
 };
 
@@ -127,114 +132,161 @@ static int epb_dir(const struct rd *r, const uint8_t *o, const uint8_t *end)
 	return dir;
 }
 
+/* The next block of the file: 1 with its type and body (*b: after the fields
+ * the walk reads itself — type and length, and for a Section Header Block its
+ * byte-order magic; *body bytes, before the trailer), 0 at a clean end of the
+ * file, -2 when the file is not pcapng (its first block), -1 with warn.  Every
+ * length is checked against the block and the block against the file; a new
+ * section's byte order is taken from its magic.  The bytes stay valid until
+ * the next call. */
+static int next_block(struct rd *r, uint32_t *type_out, const uint8_t **b_out,
+		      uint32_t *body_out, char *warn, size_t warnlen)
+{
+	size_t got;
+	const uint8_t *hdr;
+	uint32_t type, len, body, trail;
+	/* (libpcap checks neither the first section header's trailer nor
+	 * whether its length is a multiple of 4) */
+	bool lib_first = r->as_libpcap && r->first;
+
+	r->pos += r->cur;	/* the block returned last */
+	r->off += r->cur;
+	r->cur = 0;
+	got = fill(r, 8);
+	hdr = r->buf + r->pos;
+	if (r->err) {
+		snprintf(warn, warnlen, "cannot read the file at offset %llu",
+			 (unsigned long long)r->off);
+		return -1;
+	}
+	if (got == 0 && !r->first)
+		return 0;		/* clean end of file */
+	if (got < 8) {
+		if (r->first)
+			return -2;
+		snprintf(warn, warnlen, "truncated block header at offset %llu",
+			 (unsigned long long)r->off);
+		return -1;
+	}
+	memcpy(&type, hdr, 4);	/* the SHB type reads the same in both orders */
+	if (type == BT_SHB) {
+		uint32_t bom;
+
+		if (fill(r, 12) != 12) {
+			if (r->first)
+				return -2;
+			snprintf(warn, warnlen, "truncated section header at offset %llu",
+				 (unsigned long long)r->off);
+			return -1;
+		}
+		hdr = r->buf + r->pos;
+		memcpy(&bom, hdr + 8, 4);
+		if (bom == BOM)
+			r->swap = false;
+		else if (__builtin_bswap32(bom) == BOM)
+			r->swap = true;
+		else if (r->first)
+			return -2;
+		else {
+			snprintf(warn, warnlen, "bad byte-order magic at offset %llu",
+				 (unsigned long long)r->off);
+			return -1;
+		}
+		len = get32(r, hdr + 4);
+		if (len < 28 || (len % 4 && !lib_first) || len > MAX_BLOCK) {
+			snprintf(warn, warnlen, "section header at offset %llu has length %u",
+				 (unsigned long long)r->off, len);
+			return -1;
+		}
+		body = len - 16;	/* after type, length, magic; before the trailer */
+	} else {
+		if (r->first)
+			return -2;
+		type = get32(r, hdr);
+		len = get32(r, hdr + 4);
+		if (len < 12 || len % 4 || len > MAX_BLOCK) {
+			snprintf(warn, warnlen, "block 0x%08x at offset %llu has length %u",
+				 type, (unsigned long long)r->off, len);
+			return -1;
+		}
+		body = len - 12;	/* after type and length; before the trailer */
+	}
+	r->first = false;
+	if (fill(r, len) != len) {
+		if (r->err)
+			snprintf(warn, warnlen, "cannot read the file at offset %llu",
+				 (unsigned long long)r->off);
+		else
+			snprintf(warn, warnlen, "block 0x%08x at offset %llu runs past the "
+				 "end of the file", type, (unsigned long long)r->off);
+		return -1;
+	}
+	*b_out = r->buf + r->pos + (type == BT_SHB ? 12 : 8);
+	trail = get32(r, *b_out + body);
+	if (trail != len && !lib_first) {
+		snprintf(warn, warnlen, "block 0x%08x at offset %llu: trailing length %u, "
+			 "leading %u", type, (unsigned long long)r->off, trail, len);
+		return -1;
+	}
+	r->cur = len;
+	*type_out = type;
+	*body_out = body;
+	return 1;
+}
+
+/* Opens path for a walk: 0, or -1 when it cannot be opened or is not a
+ * regular file (a pipe or a device would be read by the walk, not by its
+ * reader). */
+static int rd_open(struct rd *r, const char *path)
+{
+	struct stat st;
+
+	memset(r, 0, sizeof(*r));
+	r->first = true;
+	r->fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+	if (r->fd < 0)
+		return -1;
+	if (fstat(r->fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(r->fd);
+		r->fd = -1;
+		errno = EINVAL;
+		return -1;
+	}
+	return 0;
+}
+
+static void rd_close(struct rd *r)
+{
+	if (r->fd >= 0)
+		close(r->fd);
+	free(r->buf);
+	r->fd = -1;
+	r->buf = NULL;
+}
+
 int pcapng_directions(const char *path, uint8_t **dirs_out, size_t *n_out, size_t *nknown_out,
 		      char *warn, size_t warnlen)
 {
-	struct rd r = { .fd = -1 };
+	struct rd r;
 	uint8_t *dirs = NULL;
 	size_t n = 0, cap = 0, nknown = 0;
-	uint64_t nifaces = 0, off = 0;
-	bool first = true;
-	int rc = -1;
+	uint64_t nifaces = 0;
+	int rc = -1, brc;
+	uint32_t type, body;
+	const uint8_t *b;
 
 	*dirs_out = NULL;
 	*n_out = 0;
 	*nknown_out = 0;
 	warn[0] = '\0';
-	r.fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-	if (r.fd < 0)
+	if (rd_open(&r, path) < 0)
 		return 0;	/* libpcap reports unreadable files */
-	{
-		struct stat st;
+	while ((brc = next_block(&r, &type, &b, &body, warn, warnlen)) == 1) {
+		uint64_t off = r.off;
 
-		/* a pipe or a device would be read by this walk instead of libpcap */
-		if (fstat(r.fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-			close(r.fd);
-			return 0;
-		}
-	}
-	for (;;) {
-		size_t got = fill(&r, 8);
-		const uint8_t *hdr = r.buf + r.pos, *b;
-		uint32_t type, len, body, trail;
-
-		if (r.err) {
-			snprintf(warn, warnlen, "cannot read the file at offset %llu",
-				 (unsigned long long)off);
-			goto out;
-		}
-		if (got == 0 && !first)
-			break;		/* clean end of file */
-		if (got < 8) {
-			if (first)
-				goto not_pcapng;
-			snprintf(warn, warnlen, "truncated block header at offset %llu",
-				 (unsigned long long)off);
-			goto out;
-		}
-		memcpy(&type, hdr, 4);	/* the SHB type reads the same in both orders */
 		if (type == BT_SHB) {
-			uint32_t bom;
-
-			if (fill(&r, 12) != 12) {
-				if (first)
-					goto not_pcapng;
-				snprintf(warn, warnlen, "truncated section header at offset %llu",
-					 (unsigned long long)off);
-				goto out;
-			}
-			hdr = r.buf + r.pos;
-			memcpy(&bom, hdr + 8, 4);
-			if (bom == BOM)
-				r.swap = false;
-			else if (__builtin_bswap32(bom) == BOM)
-				r.swap = true;
-			else if (first)
-				goto not_pcapng;
-			else {
-				snprintf(warn, warnlen, "bad byte-order magic at offset %llu",
-					 (unsigned long long)off);
-				goto out;
-			}
 			nifaces = 0;
-			len = get32(&r, hdr + 4);
-			if (len < 28 || len % 4 || len > MAX_BLOCK) {
-				snprintf(warn, warnlen, "section header at offset %llu has length %u",
-					 (unsigned long long)off, len);
-				goto out;
-			}
-			body = len - 16;	/* after type, length, magic; before the trailer */
-		} else {
-			if (first)
-				goto not_pcapng;
-			type = get32(&r, hdr);
-			len = get32(&r, hdr + 4);
-			if (len < 12 || len % 4 || len > MAX_BLOCK) {
-				snprintf(warn, warnlen, "block 0x%08x at offset %llu has length %u",
-					 type, (unsigned long long)off, len);
-				goto out;
-			}
-			body = len - 12;	/* after type and length; before the trailer */
-		}
-		first = false;
-		if (fill(&r, len) != len) {
-			if (r.err)
-				snprintf(warn, warnlen, "cannot read the file at offset %llu",
-					 (unsigned long long)off);
-			else
-				snprintf(warn, warnlen, "block 0x%08x at offset %llu runs past the "
-					 "end of the file", type, (unsigned long long)off);
-			goto out;
-		}
-		/* b: the body, after the fields read above */
-		b = r.buf + r.pos + (type == BT_SHB ? 12 : 8);
-		trail = get32(&r, b + body);
-		if (trail != len) {
-			snprintf(warn, warnlen, "block 0x%08x at offset %llu: trailing length %u, "
-				 "leading %u", type, (unsigned long long)off, trail, len);
-			goto out;
-		}
-		if (type == BT_IDB) {
+		} else if (type == BT_IDB) {
 			nifaces++;
 		} else if (type == BT_EPB || type == BT_SPB || type == BT_PB) {
 			int dir = 0;
@@ -279,24 +331,255 @@ int pcapng_directions(const char *path, uint8_t **dirs_out, size_t *n_out, size_
 			if (dir)
 				nknown++;
 		}
-		r.pos += len;
-		off += len;
 	}
-	if (nknown) {
+	if (brc == -1)
+		goto out;
+	if (brc == 0 && nknown) {
 		*dirs_out = dirs;
 		*n_out = n;
 		*nknown_out = nknown;
 		dirs = NULL;
 	}
 	rc = 0;
-	goto out;
-not_pcapng:
-	rc = 0;
 out:
-	close(r.fd);
-	free(r.buf);
+	rd_close(&r);
 	free(dirs);
 	return rc;
+}
+
+/* ---- packets, for the files libpcap refuses ---------------------------- */
+
+#define OPT_IF_TSRESOL 9
+#define OPT_IF_TSOFFSET 14
+#define LINKTYPE_RAW 101	/* DLT_RAW's number in files */
+#define MAX_SNAP 262144u	/* libpcap's largest snapshot for the link types decoded */
+
+struct ng_if {
+	int dlt;
+	uint32_t snap;		/* as libpcap adjusts it: 0 or too large is the maximum */
+	uint64_t tsresol;	/* units a second */
+	bool bin;		/* a power of 2 */
+	int64_t tsoffset;	/* seconds */
+};
+
+struct ngrd {
+	struct rd r;
+	struct ng_if *ifs;
+	size_t nifs, capifs;
+	struct pcap_pkthdr h;
+	char err[PCAP_ERRBUF_SIZE + 64];
+};
+
+int ngrd_open(struct ngrd **out, const char *path, char *err, size_t errlen)
+{
+	struct ngrd *g = calloc(1, sizeof(*g));
+
+	*out = NULL;
+	if (!g) {
+		snprintf(err, errlen, "out of memory");
+		return -1;
+	}
+	if (rd_open(&g->r, path) < 0) {
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		free(g);
+		return -1;
+	}
+	g->r.as_libpcap = true;
+	*out = g;
+	return 0;
+}
+
+/* An Interface Description Block: link type, snapshot length and the time
+ * stamp options (if_tsresol: 10^-n, or 2^-n with the top bit; if_tsoffset:
+ * seconds), checked as libpcap checks them. */
+static int ng_add_if(struct ngrd *g, const uint8_t *b, uint32_t body)
+{
+	struct rd *r = &g->r;
+	struct ng_if f = { .tsresol = 1000000 };
+	const uint8_t *o = b + 8, *end = b + body;
+	bool saw_res = false, saw_off = false;
+	uint32_t snap;
+
+	if (body < 8) {
+		snprintf(g->err, sizeof(g->err), "interface description block at offset %llu is "
+			 "too short", (unsigned long long)r->off);
+		return -1;
+	}
+	f.dlt = get16(r, b);
+	if (f.dlt == LINKTYPE_RAW)
+		f.dlt = DLT_RAW;
+	snap = get32(r, b + 4);
+	f.snap = snap == 0 || snap > MAX_SNAP ? MAX_SNAP : snap;
+	while (o < end) {
+		uint16_t code, len;
+		size_t padded;
+
+		if (end - o < 4 ||
+		    (size_t)(end - o - 4) < (padded = ((size_t)get16(r, o + 2) + 3) & ~(size_t)3)) {
+			snprintf(g->err, sizeof(g->err), "interface description block at offset "
+				 "%llu: options run past the block", (unsigned long long)r->off);
+			return -1;
+		}
+		code = get16(r, o);
+		len = get16(r, o + 2);
+		if (code == 0) {	/* opt_endofopt */
+			if (len != 0) {
+				snprintf(g->err, sizeof(g->err), "interface description block "
+					 "at offset %llu: opt_endofopt has length %u",
+					 (unsigned long long)r->off, len);
+				return -1;
+			}
+			break;
+		}
+		if (code == OPT_IF_TSRESOL) {
+			uint8_t v = o[4];
+
+			if (len != 1 || saw_res || ((v & 0x80) ? (v & 0x7f) > 63 : v > 19)) {
+				snprintf(g->err, sizeof(g->err), "interface description block at "
+					 "offset %llu: bad if_tsresol option", (unsigned long long)r->off);
+				return -1;
+			}
+			saw_res = true;
+			if (v & 0x80) {
+				f.bin = true;
+				f.tsresol = (uint64_t)1 << (v & 0x7f);
+			} else {
+				f.tsresol = 1;
+				for (unsigned i = 0; i < v; i++)
+					f.tsresol *= 10;
+			}
+		} else if (code == OPT_IF_TSOFFSET) {
+			uint64_t v;
+
+			if (len != 8 || saw_off) {
+				snprintf(g->err, sizeof(g->err), "interface description block at "
+					 "offset %llu: bad if_tsoffset option", (unsigned long long)r->off);
+				return -1;
+			}
+			saw_off = true;
+			memcpy(&v, o + 4, 8);
+			f.tsoffset = (int64_t)(r->swap ? __builtin_bswap64(v) : v);
+		}
+		o += 4 + padded;
+	}
+	if (g->nifs == g->capifs) {
+		size_t ncap = g->capifs ? 2 * g->capifs : 8;
+		struct ng_if *n = g->nifs >= (1u << 20) ? NULL : realloc(g->ifs, ncap * sizeof(*n));
+
+		if (!n) {
+			snprintf(g->err, sizeof(g->err), "too many interfaces (%zu)", g->nifs);
+			return -1;
+		}
+		g->ifs = n;
+		g->capifs = ncap;
+	}
+	g->ifs[g->nifs++] = f;
+	return 0;
+}
+
+int ngrd_next(struct ngrd *g, struct pcap_pkthdr **h, const uint8_t **data, int *dlt)
+{
+	struct rd *r = &g->r;
+	uint32_t type, body, ifid, caplen, len, hdrlen;
+	uint64_t t = 0, sec, frac;
+	const uint8_t *b;
+	const struct ng_if *f;
+	int rc;
+
+	for (;;) {
+		rc = next_block(r, &type, &b, &body, g->err, sizeof(g->err));
+		if (rc == -2)
+			snprintf(g->err, sizeof(g->err), "not a pcapng file");
+		if (rc != 1)
+			return rc == 0 ? 0 : -1;
+		if (type == BT_SHB) {
+			if (body < 12 || get16(r, b) != 1) {
+				snprintf(g->err, sizeof(g->err), "section header at offset %llu: "
+					 "unsupported pcapng version", (unsigned long long)r->off);
+				return -1;
+			}
+			g->nifs = 0;	/* a section has interfaces of its own */
+			continue;
+		}
+		if (type == BT_IDB) {
+			if (ng_add_if(g, b, body) < 0)
+				return -1;
+			continue;
+		}
+		if (type == BT_EPB || type == BT_PB) {
+			if (body < 20)
+				goto short_block;
+			ifid = type == BT_EPB ? get32(r, b) : get16(r, b);
+			t = (uint64_t)get32(r, b + 4) << 32 | get32(r, b + 8);
+			caplen = get32(r, b + 12);
+			len = get32(r, b + 16);
+			hdrlen = 20;
+		} else if (type == BT_SPB) {
+			if (body < 4)
+				goto short_block;
+			ifid = 0;
+			len = get32(r, b);
+			caplen = len;
+			if (g->nifs && caplen > g->ifs[0].snap)
+				caplen = g->ifs[0].snap;
+			hdrlen = 4;
+		} else {
+			continue;	/* any other block */
+		}
+		break;
+	}
+	if (ifid >= g->nifs) {
+		snprintf(g->err, sizeof(g->err), "a packet arrived on interface %u, but there's no "
+			 "Interface Description Block for that interface", ifid);
+		return -1;
+	}
+	f = &g->ifs[ifid];
+	if (caplen > f->snap) {
+		snprintf(g->err, sizeof(g->err), "invalid packet capture length %u, bigger than "
+			 "snaplen of %u", caplen, f->snap);
+		return -1;
+	}
+	if (caplen > body - hdrlen)
+		goto short_block;
+	sec = t / f->tsresol + (uint64_t)f->tsoffset;
+	frac = t % f->tsresol;
+	/* to microseconds, with libpcap's arithmetic (a file libpcap reads
+	 * gets its very time stamps; for a binary resolution finer than 2^-44
+	 * the product wraps there too) */
+	if (f->tsresol == 1000000)
+		;
+	else if (f->bin)
+		frac = frac * 1000000 / f->tsresol;
+	else if (f->tsresol > 1000000)
+		frac /= f->tsresol / 1000000;
+	else
+		frac *= 1000000 / f->tsresol;
+	g->h.ts.tv_sec = (time_t)sec;
+	g->h.ts.tv_usec = (suseconds_t)frac;
+	g->h.caplen = caplen;
+	g->h.len = len;
+	*h = &g->h;
+	*data = b + hdrlen;
+	*dlt = f->dlt;
+	return 1;
+short_block:
+	snprintf(g->err, sizeof(g->err), "packet block at offset %llu is too short",
+		 (unsigned long long)r->off);
+	return -1;
+}
+
+const char *ngrd_error(const struct ngrd *g)
+{
+	return g->err;
+}
+
+void ngrd_close(struct ngrd *g)
+{
+	if (!g)
+		return;
+	rd_close(&g->r);
+	free(g->ifs);
+	free(g);
 }
 
 /* ---- the walk in a thread of its own ------------------------------------- */

@@ -97,6 +97,8 @@ struct blk {
 struct reader {
 	/* set before the thread starts, then only read */
 	pcap_t *pd;
+	char *path;
+	int dlt;			/* the file's (its first interface's) */
 	char *iobuf;			/* the FILE's buffer (READ_BUFFER bytes), freed after pcap_close */
 	bool threaded;
 	uint8_t *sbuf;			/* unthreaded: the block reader's buffer */
@@ -122,6 +124,11 @@ struct reader {
 	/* the reader thread's (the replay's when unthreaded); thread_cpu_s is
 	 * set as it ends */
 	_Alignas(64) uint64_t frame;	/* frames read */
+	struct capnext cn;		/* libpcap's packets, or the pcapng reader's */
+	int last_dlt;			/* the link type noted last */
+	int dlts[READER_MAX_DLTS];	/* the link types of the packets read */
+	unsigned ndlts;
+	bool more_dlts;
 	bool blocks;			/* the block reader reads (until libpcap takes over) */
 	bool failed;			/* unthreaded: the hand-over failed, nothing more is read */
 	off_t seen_end;			/* the end of the bytes the block reader read, at hand-over */
@@ -216,6 +223,90 @@ static void publish(struct reader *r)
 	wake(r);
 }
 
+/* ---- libpcap, and the pcapng reader where libpcap gives up ---- */
+
+void capnext_init(struct capnext *c, pcap_t *pd, const char *path)
+{
+	memset(c, 0, sizeof(*c));
+	c->pd = pd;
+	c->path = path;
+	c->dlt = pcap_datalink(pd);
+}
+
+/* libpcap's refusals of a pcapng file that the specification allows */
+static bool ng_takes_over(const char *msg)
+{
+	return (strncmp(msg, "an interface has a ", 19) == 0 &&
+		strstr(msg, " different from the ")) ||
+	       strcmp(msg, "the file has sections with different byte orders") == 0;
+}
+
+int capnext_next(struct capnext *c, struct pcap_pkthdr **h, const uint8_t **data)
+{
+	int rc;
+
+	if (!c->ng) {
+		const char *msg;
+		char err[256];
+
+		rc = pcap_next_ex(c->pd, h, data);
+		if (rc == 1) {
+			c->n++;
+			return 1;
+		}
+		if (rc != PCAP_ERROR)
+			return 0;
+		msg = pcap_geterr(c->pd);
+		if (!ng_takes_over(msg) || !c->path || strcmp(c->path, "-") == 0 ||
+		    ngrd_open(&c->ng, c->path, err, sizeof(err)) < 0) {
+			snprintf(c->err, sizeof(c->err), "%s", msg);
+			return -1;
+		}
+		/* from the start again: the packets libpcap returned are skipped */
+		c->ng_from = c->n;
+		for (uint64_t i = 0; i < c->n; i++) {
+			if ((rc = ngrd_next(c->ng, h, data, &c->dlt)) != 1) {
+				snprintf(c->err, sizeof(c->err), "%.200s; read again by pcap-replay: %.80s",
+					 msg, rc < 0 ? ngrd_error(c->ng) : "fewer packets");
+				return -1;
+			}
+		}
+	}
+	rc = ngrd_next(c->ng, h, data, &c->dlt);
+	if (rc == 1)
+		c->n++;
+	else if (rc < 0)
+		snprintf(c->err, sizeof(c->err), "%s", ngrd_error(c->ng));
+	return rc;
+}
+
+const char *capnext_error(const struct capnext *c)
+{
+	return c->err;
+}
+
+void capnext_done(struct capnext *c)
+{
+	ngrd_close(c->ng);
+	c->ng = NULL;
+}
+
+/* The link types of the packets read, for the stats (a pcapng file's
+ * interfaces may differ). */
+static inline void note_dlt(struct reader *r, int dlt)
+{
+	if (__builtin_expect(dlt == r->last_dlt, 1))
+		return;
+	r->last_dlt = dlt;
+	for (unsigned i = 0; i < r->ndlts; i++)
+		if (r->dlts[i] == dlt)
+			return;
+	if (r->ndlts < READER_MAX_DLTS)
+		r->dlts[r->ndlts++] = dlt;
+	else
+		r->more_dlts = true;
+}
+
 /* Copies one packet into b and prepares it; false when it does not fit.  The
  * batch's fields are read once: the stores below could alias them. */
 static bool batch_add(struct reader *r, struct batch *b, const struct pcap_pkthdr *h,
@@ -242,7 +333,8 @@ static bool batch_add(struct reader *r, struct batch *b, const struct pcap_pkthd
 	b->hdr[n] = *h;
 	b->off[n] = used;
 	memcpy(dst, data, len);
-	b->hint[n] = r->prep ? r->prep(r->prep_arg, h, dst, ++r->frame,
+	note_dlt(r, r->cn.dlt);
+	b->hint[n] = r->prep ? r->prep(r->prep_arg, h, dst, r->cn.dlt, ++r->frame,
 				       b->area + n * r->area_size) : 0;
 	b->used = used + len;
 	b->n = n + 1;
@@ -458,7 +550,8 @@ static struct batch *read_blocks(struct reader *r, struct batch *b)
 
 			b->hdr[n] = h;
 			b->off[n] = (size_t)(data - b->data);
-			b->hint[n] = r->prep ? r->prep(r->prep_arg, &h, data, ++r->frame,
+			note_dlt(r, r->dlt);
+			b->hint[n] = r->prep ? r->prep(r->prep_arg, &h, data, r->dlt, ++r->frame,
 						       b->area + n * r->area_size) : 0;
 			b->n = n + 1;
 			if (b->n < BATCH_PACKETS)
@@ -497,7 +590,7 @@ static void read_batches(struct reader *r)
 	if (b && r->blocks)
 		b = read_blocks(r, b);
 	/* one call of batch_add, which is then inlined into the loop */
-	while (b && (rc = pcap_next_ex(r->pd, &h, &data)) == 1) {
+	while (b && (rc = capnext_next(&r->cn, &h, &data)) == 1) {
 		bool added;
 
 		while (!(added = batch_add(r, b, h, data)) && b->n) {
@@ -509,17 +602,17 @@ static void read_batches(struct reader *r)
 		if (!added) {		/* it does not fit an empty batch */
 			snprintf(b->err, sizeof(b->err), "out of memory for a %u-byte packet",
 				 h->caplen);
-			rc = PCAP_ERROR;
+			rc = -1;
 			break;
 		}
 	}
 	if (!b)
 		return;
 	b->last = true;
-	if (rc == PCAP_ERROR) {
+	if (rc < 0) {
 		b->rc = -1;
 		if (!b->err[0])
-			snprintf(b->err, sizeof(b->err), "%s", pcap_geterr(r->pd));
+			snprintf(b->err, sizeof(b->err), "%s", capnext_error(&r->cn));
 	} else if (!blk_end_ok(r, b->err, sizeof(b->err))) {
 		b->rc = -1;
 	}
@@ -583,14 +676,20 @@ int reader_open(struct reader **out, const char *path, unsigned flags, size_t ar
 	 * packet once the process has a second thread, only costs time. */
 	if (pcap_file(r->pd))
 		__fsetlocking(pcap_file(r->pd), FSETLOCKING_BYCALLER);
+	r->dlt = pcap_datalink(r->pd);
+	r->last_dlt = -1;
+	r->path = strdup(path);
+	capnext_init(&r->cn, r->pd, r->path);
 	r->area_size = (area_size + 15) & ~(size_t)15;
 	r->prep = prep;
 	r->prep_arg = prep_arg;
 	r->area = calloc(1, r->area_size ? r->area_size : 1);
-	if (!r->area) {
+	if (!r->area || !r->path) {
 		snprintf(err, errlen, "out of memory");
+		free(r->area);
 		pcap_close(r->pd);
 		free(r->iobuf);
+		free(r->path);
 		free(r);
 		return -1;
 	}
@@ -723,7 +822,7 @@ done:
 
 int reader_datalink(const struct reader *r)
 {
-	return pcap_datalink(r->pd);
+	return r->dlt;
 }
 
 /* The block reader without a thread: 1, 0 at the end, -1 when libpcap
@@ -759,8 +858,9 @@ int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data, v
 		int rc = blk_next(r, &bh, &bd);
 
 		if (rc == 1) {
+			note_dlt(r, r->dlt);
 			if (r->prep)
-				r->prep(r->prep_arg, &bh, bd, ++r->frame, r->area);
+				r->prep(r->prep_arg, &bh, bd, r->dlt, ++r->frame, r->area);
 			if (h)
 				*h = bh;
 			if (data)
@@ -776,20 +876,21 @@ int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data, v
 	if (!r->threaded) {
 		struct pcap_pkthdr *ph;
 		const u_char *d;
-		int rc = pcap_next_ex(r->pd, &ph, &d);
+		int rc = capnext_next(&r->cn, &ph, &d);
 
 		if (rc == 1) {
 			if (h)
 				*h = *ph;
 			if (data)
 				*data = d;
+			note_dlt(r, r->cn.dlt);
 			if (r->prep)
-				r->prep(r->prep_arg, ph, d, ++r->frame, r->area);
+				r->prep(r->prep_arg, ph, d, r->cn.dlt, ++r->frame, r->area);
 			*area = r->area;
 			return 1;
 		}
-		if (rc == PCAP_ERROR) {
-			snprintf(r->err, sizeof(r->err), "%s", pcap_geterr(r->pd));
+		if (rc < 0) {
+			snprintf(r->err, sizeof(r->err), "%s", capnext_error(&r->cn));
 			return -1;
 		}
 		if (!blk_end_ok(r, r->err, sizeof(r->err))) {
@@ -879,8 +980,14 @@ void reader_close(struct reader *r, struct reader_stats *st)
 				.consumer_wait_s = (double)r->consumer_wait_ns / 1e9,
 			};
 	}
-	if (st)			/* (the thread has ended) */
+	if (st) {		/* (the thread has ended) */
 		st->block_records = r->blk.records;
+		st->ng_records = r->cn.ng ? r->cn.n - r->cn.ng_from : 0;
+		memcpy(st->dlts, r->dlts, sizeof(st->dlts));
+		st->ndlts = r->ndlts;
+		st->more_dlts = r->more_dlts;
+	}
+	capnext_done(&r->cn);
 	for (unsigned i = 0; i < NBATCHES; i++) {
 		free(r->b[i].data);
 		free(r->b[i].area);
@@ -889,5 +996,6 @@ void reader_close(struct reader *r, struct reader_stats *st)
 	free(r->sbuf);
 	pcap_close(r->pd);		/* closes the FILE */
 	free(r->iobuf);
+	free(r->path);
 	free(r);
 }

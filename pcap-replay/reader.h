@@ -13,9 +13,12 @@ struct reader;
  * one: fills area (area_size bytes, the packet's own) from the packet; data
  * stays valid as long as area does.  frame counts from 1.  Returns a hint for
  * the consumer's cache hints, kept apart in a dense array (reader_peek_hint:
- * a look far ahead reads one line for eight packets, not a packet's area). */
+ * a look far ahead reads one line for eight packets, not a packet's area).
+ * dlt is the packet's link type (a pcapng file's interfaces may differ). */
 typedef uint64_t (*reader_prep_fn)(void *arg, const struct pcap_pkthdr *h, const uint8_t *data,
-				   uint64_t frame, void *area);
+				   int dlt, uint64_t frame, void *area);
+
+#define READER_MAX_DLTS 4
 
 /* reader_open's flags */
 #define READER_SINGLE_THREAD 1u	/* no reader thread */
@@ -28,6 +31,8 @@ typedef uint64_t (*reader_prep_fn)(void *arg, const struct pcap_pkthdr *h, const
  * opening).  0, or -1 with libpcap's message in err. */
 int reader_open(struct reader **r, const char *path, unsigned flags, size_t area_size,
 		reader_prep_fn prep, void *prep_arg, char *err, size_t errlen);
+/* The link type of the file's first interface (a pcapng file's interfaces
+ * may differ: reader_stats lists those of the packets read). */
 int reader_datalink(const struct reader *r);
 /* A capture that is not a regular file — standard input ("-"), a pipe, a
  * process substitution, a device — can be read once only, but pcap-replay
@@ -54,8 +59,49 @@ struct reader_stats {
 	uint64_t batches, reader_waits, consumer_waits;
 	double reader_wait_s, consumer_wait_s;	/* wall time spent waiting */
 	uint64_t block_records;		/* records the block reader read (libpcap: the rest) */
+	uint64_t ng_records;		/* records the pcapng reader read (below) */
+	/* the link types of the packets read, in order of appearance; more:
+	 * there were more than READER_MAX_DLTS */
+	int dlts[READER_MAX_DLTS];
+	unsigned ndlts;
+	bool more_dlts;
 };
 /* Closes r; st (may be NULL) receives its stats, the thread joined. */
 void reader_close(struct reader *r, struct reader_stats *st);
+
+/* pcapng files libpcap refuses.  libpcap reads one link type and one
+ * snapshot length a file, and one byte order: at the first interface or
+ * section that differs it fails ("an interface has a type 1 different from
+ * the type of the first interface").  The pcapng specification allows all
+ * three (mergecap writes such files, dumpcap capturing on several
+ * interfaces too); pcap-replay then reads the file itself (pcapng.c), each
+ * packet with its own interface's link type, snapshot and time stamp
+ * resolution and offset. */
+struct ngrd;
+int ngrd_open(struct ngrd **g, const char *path, char *err, size_t errlen);
+/* 1 (*h and *data valid until the next call, *dlt the packet's link type),
+ * 0 at the end of the file, -1 with ngrd_error. */
+int ngrd_next(struct ngrd *g, struct pcap_pkthdr **h, const uint8_t **data, int *dlt);
+const char *ngrd_error(const struct ngrd *g);
+void ngrd_close(struct ngrd *g);
+
+/* libpcap's packets of an open capture, and pcap-replay's pcapng reader's
+ * from where libpcap refuses a pcapng file for its mixed interfaces (the
+ * file is read again from its start, the packets already returned skipped).
+ * Every reader of a capture reads through it, so all see the same packets. */
+struct capnext {
+	pcap_t *pd;
+	const char *path;
+	struct ngrd *ng;
+	uint64_t n;		/* packets returned */
+	uint64_t ng_from;	/* of them, libpcap's (before the pcapng reader took over) */
+	int dlt;		/* the link type of the packet returned last */
+	char err[PCAP_ERRBUF_SIZE + 64];
+};
+void capnext_init(struct capnext *c, pcap_t *pd, const char *path);
+/* As pcap_next_ex, but 1, 0 at the end, -1 with capnext_error. */
+int capnext_next(struct capnext *c, struct pcap_pkthdr **h, const uint8_t **data);
+const char *capnext_error(const struct capnext *c);
+void capnext_done(struct capnext *c);
 
 #endif

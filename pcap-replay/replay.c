@@ -569,6 +569,24 @@ void replay_free(struct replay *r)
 	json_decref(r->cur_events);
 }
 
+const char *capinfo_linktype(const struct capinfo *ci, char *buf, size_t len)
+{
+	unsigned n = ci->ndlts ? ci->ndlts : 1;
+	size_t off = 0;
+
+	buf[0] = '\0';
+	for (unsigned i = 0; i < n && off < len; i++) {
+		int dlt = ci->ndlts ? ci->dlts[i] : ci->dlt;
+		const char *name = pcap_datalink_val_to_name(dlt);
+
+		off += (size_t)snprintf(buf + off, len - off, "%s%s", i ? "+" : "",
+					name ? name : "?");
+	}
+	if (ci->more_dlts && off < len)
+		snprintf(buf + off, len - off, "+...");
+	return buf;
+}
+
 static int open_capture(struct replay *r, size_t i, pcap_t **pd)
 {
 	char errbuf[PCAP_ERRBUF_SIZE] = "";
@@ -825,23 +843,23 @@ int replay_infer_local(struct replay *r)
 	for (size_t i = 0; i < r->o->ncaptures; i++) {
 		struct pcap_pkthdr *h;
 		const u_char *data;
+		struct capnext cn;
 		pcap_t *pd;
-		int dlt;
 
 		uint64_t frame = 0;
 
 		if (open_capture(r, i, &pd) < 0)
 			goto out;
 		load_dirs(r, i);
-		dlt = pcap_datalink(pd);
-		while (pcap_next_ex(pd, &h, &data) == 1) {
+		capnext_init(&cn, pd, replay_open_path(r->o, i));
+		while (capnext_next(&cn, &h, &data) == 1) {
 			struct pkt p;
 			const uint8_t *s, *d;
 			uint8_t a16[16];
 			int fam;
 
 			frame++;
-			if (pkt_decode(&p, dlt, data, h->caplen, h->len) < 0)
+			if (pkt_decode(&p, cn.dlt, data, h->caplen, h->len) < 0)
 				continue;
 			apply_dir(&r->caps[i], &p, frame);
 			if (p.pcap_dir) {
@@ -863,12 +881,14 @@ int replay_infer_local(struct replay *r)
 				memset(a16, 0, sizeof(a16));
 				memcpy(a16, a, family_bytes(fam));
 				if (acount_add(&c, fam, a16) < 0) {
+					capnext_done(&cn);
 					pcap_close(pd);
 					snprintf(r->err, sizeof(r->err), "out of memory");
 					goto out;
 				}
 			}
 		}
+		capnext_done(&cn);
 		pcap_close(pd);
 	}
 
@@ -1849,18 +1869,18 @@ _Static_assert(sizeof(struct prepared) <= 256, "struct prepared grew past four c
  * moves between them each time. */
 struct prep_ctx {
 	_Alignas(64) const struct replay *r;	/* whole lines of the replay's stack */
-	struct capinfo ci;		/* dlt, dirs, ndirs */
+	struct capinfo ci;		/* dirs, ndirs */
 };
 
 /* The hint for the replay's cache hints: the conntrack hash | 1 << 32, or 0. */
 static uint64_t prepare(void *arg, const struct pcap_pkthdr *h, const uint8_t *data,
-			uint64_t frame, void *area)
+			int dlt, uint64_t frame, void *area)
 {
 	const struct prep_ctx *c = arg;
 	struct prepared *pp = area;
 	struct pkt *p = &pp->p;
 
-	pp->decoded = (int8_t)pkt_decode(p, c->ci.dlt, data, h->caplen, h->len);
+	pp->decoded = (int8_t)pkt_decode(p, dlt, data, h->caplen, h->len);
 	p->ts = h->ts;
 	/* pcapng timestamps are 64-bit: a crafted file can hold any value;
 	 * +-2^40 s keeps every microsecond computation far from overflow */
@@ -1915,7 +1935,6 @@ static int replay_one(struct replay *r, size_t ci)
 	load_dirs(r, ci);
 	local_fast_build(r);
 	ciw->dlt = reader_datalink(rd);
-	pc.ci.dlt = ciw->dlt;
 	pc.ci.dirs = ciw->dirs;
 	pc.ci.ndirs = ciw->ndirs;
 	/* prepare read the header and the bytes: the area has what the
@@ -2019,6 +2038,10 @@ out:
 		r->rstats.reader_wait_s += st.reader_wait_s;
 		r->rstats.consumer_wait_s += st.consumer_wait_s;
 		r->rstats.block_records += st.block_records;
+		r->rstats.ng_records += st.ng_records;
+		memcpy(ciw->dlts, st.dlts, sizeof(ciw->dlts));
+		ciw->ndlts = st.ndlts;
+		ciw->more_dlts = st.more_dlts;
 	}
 	return ret;
 }

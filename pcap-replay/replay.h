@@ -112,7 +112,12 @@ struct bad_frame {
 
 struct capinfo {
 	const char *path;
-	int dlt;
+	int dlt;			/* the file's (its first interface's) */
+	/* the link types of its packets (a pcapng file's interfaces may
+	 * differ; see reader.h) */
+	int dlts[READER_MAX_DLTS];
+	unsigned ndlts;
+	bool more_dlts;
 	uint64_t packets, unsupported;
 	bool read_error;
 	char err[512];
@@ -121,6 +126,9 @@ struct capinfo {
 	uint8_t *dirs;
 	size_t ndirs, ndirs_known;
 };
+
+/* The link type names of a capture's packets ("EN10MB", "EN10MB+RAW"). */
+const char *capinfo_linktype(const struct capinfo *ci, char *buf, size_t len);
 
 struct totals {
 	uint64_t packets;		/* frames read */

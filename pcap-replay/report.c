@@ -690,11 +690,13 @@ void report_text(const struct report_ctx *c, FILE *f)
 	const struct totals *t = &r->t;
 
 	fprintf(f, "ruleset: %s\n", c->ruleset_desc);
-	for (size_t i = 0; i < r->ncaps; i++)
+	for (size_t i = 0; i < r->ncaps; i++) {
+		char lt[128];
+
 		fprintf(f, "capture %zu: %s (%s, %llu packets)\n", i + 1, r->caps[i].path,
-			pcap_datalink_val_to_name(r->caps[i].dlt) ?
-			pcap_datalink_val_to_name(r->caps[i].dlt) : "?",
+			capinfo_linktype(&r->caps[i], lt, sizeof(lt)),
 			(unsigned long long)r->caps[i].packets);
+	}
 	local_text(r, f);
 	if (r->fqdn)
 		fqdn_replay_text(r->fqdn, f);
@@ -989,11 +991,11 @@ int report_json(const struct report_ctx *c, FILE *f)
 	json_object_set_new(root, "ruleset", jtext(c->ruleset_desc));
 	for (size_t i = 0; i < r->ncaps; i++) {
 		json_t *o = json_object();
+		char lt[128];
 
 		json_object_set_new(o, "path", jtext(r->caps[i].path));
-		json_object_set_new(o, "linktype", jtext(
-			pcap_datalink_val_to_name(r->caps[i].dlt) ?
-			pcap_datalink_val_to_name(r->caps[i].dlt) : "?"));
+		json_object_set_new(o, "linktype", jtext(capinfo_linktype(&r->caps[i], lt,
+									   sizeof(lt))));
 		json_object_set_new(o, "packets", JI(r->caps[i].packets));
 		if (r->caps[i].read_error)
 			json_object_set_new(o, "error", jtext(r->caps[i].err));

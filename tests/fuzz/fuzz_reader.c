@@ -6,7 +6,15 @@
  *
  * An input that starts like a pcap file is that file; anything else gets a
  * file header chosen by its first byte (byte order, micro or nanoseconds,
- * version 2.4 or 2.3, snapshot length, link type) and is the records. */
+ * version 2.4 or 2.3, snapshot length, link type) and is the records.
+ *
+ * An input that starts like a pcapng file is that file.  There the reader
+ * must give libpcap's packets, end included, except where libpcap refuses
+ * the file for interfaces of different link types, snapshot lengths or
+ * byte orders: from there pcap-replay's own pcapng reader reads on, and the
+ * reader must give libpcap's packets first.  That pcapng reader alone must
+ * give libpcap's packets and clean end for every file libpcap reads to its
+ * end (of the link types libpcap changes no record of). */
 #include "fuzz.h"
 
 #include <errno.h>
@@ -44,7 +52,7 @@ static void put_pkt(struct out *o, const struct pcap_pkthdr *h, const uint8_t *d
 	put(o, d, h->caplen);
 }
 
-static uint64_t prep(void *arg, const struct pcap_pkthdr *h, const uint8_t *data, uint64_t frame,
+static uint64_t prep(void *arg, const struct pcap_pkthdr *h, const uint8_t *data, int dlt, uint64_t frame,
 		     void *area)
 {
 	memcpy(area, &frame, sizeof(frame));
@@ -78,6 +86,9 @@ static void via_reader(const char *path, unsigned flags, struct out *o)
 	reader_close(rd, NULL);
 }
 
+static int ref_dlt;	/* via_libpcap's file's link type, and byte order */
+static bool ref_swapped;
+
 static void via_libpcap(const char *path, struct out *o)
 {
 	char err[PCAP_ERRBUF_SIZE];
@@ -91,12 +102,39 @@ static void via_libpcap(const char *path, struct out *o)
 		snprintf(o->err, sizeof(o->err), "%s", err);
 		return;
 	}
+	ref_dlt = pcap_datalink(pc);
+	ref_swapped = pcap_is_swapped(pc) == 1;
 	while ((rc = pcap_next_ex(pc, &h, &d)) == 1)
 		put_pkt(o, h, d);
 	o->end = rc == PCAP_ERROR ? -1 : 0;
 	if (rc == PCAP_ERROR)
 		snprintf(o->err, sizeof(o->err), "%s", pcap_geterr(pc));
 	pcap_close(pc);
+}
+
+static void via_ngrd(const char *path, struct out *o)
+{
+	struct pcap_pkthdr *h;
+	const uint8_t *d;
+	struct ngrd *g;
+	int rc, dlt;
+
+	if (ngrd_open(&g, path, o->err, sizeof(o->err)) < 0) {
+		o->end = -2;
+		return;
+	}
+	while ((rc = ngrd_next(g, &h, &d, &dlt)) == 1)
+		put_pkt(o, h, d);
+	o->end = rc;
+	if (rc < 0)
+		snprintf(o->err, sizeof(o->err), "%s", ngrd_error(g));
+	ngrd_close(g);
+}
+
+static bool takeover_msg(const char *m)
+{
+	return (strncmp(m, "an interface has a ", 19) == 0 && strstr(m, " different from the ")) ||
+	       strcmp(m, "the file has sections with different byte orders") == 0;
 }
 
 static int is_pcap(const uint8_t *d, size_t n)
@@ -153,7 +191,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		return 0;
 	if (ftruncate(fd, 0) < 0)
 		fuzz_die("memfd", strerror(errno));
-	if (is_pcap(data, size)) {
+	bool ng = size >= 4 && memcmp(data, "\x0a\x0d\x0d\x0a", 4) == 0;
+
+	if (ng || is_pcap(data, size)) {
 		if (pwrite(fd, data, size, 0) != (ssize_t)size)
 			fuzz_die("memfd", strerror(errno));
 	} else {
@@ -167,7 +207,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		struct out o = { 0 };
 
 		via_reader(path, flags[i], &o);
-		if (o.end != ref.end || o.len != ref.len || (o.len && memcmp(o.p, ref.p, o.len)) ||
+		if (ng && ref.end == -1 && takeover_msg(ref.err)) {
+			/* libpcap's packets, then the pcapng reader's */
+			if (o.len < ref.len || (ref.len && memcmp(o.p, ref.p, ref.len)) ||
+			    o.end == -2) {
+				fprintf(stderr, "fuzz_reader: flags %u: the pcapng reader's take-over "
+					"lost libpcap's packets (%zu bytes read, libpcap %zu: \"%s\")\n",
+					flags[i], o.len, ref.len, ref.err);
+				abort();
+			}
+		} else if (o.end != ref.end || o.len != ref.len || (o.len && memcmp(o.p, ref.p, o.len)) ||
 		    strcmp(o.err, ref.err) != 0) {
 			size_t at = 0;
 
@@ -176,6 +225,27 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fprintf(stderr, "fuzz_reader: flags %u: %zu bytes read, end %d \"%s\"; "
 				"libpcap: %zu bytes, end %d \"%s\"; first difference at byte %zu\n",
 				flags[i], o.len, o.end, o.err, ref.len, ref.end, ref.err, at);
+			abort();
+		}
+		free(o.p);
+	}
+	if (ng) {
+		struct out o = { 0 };
+		bool plain = ref_dlt == DLT_EN10MB || ref_dlt == DLT_RAW || ref_dlt == DLT_NULL ||
+			     ref_dlt == DLT_LOOP || ref_dlt == 228 || ref_dlt == 229 ||
+			     ((ref_dlt == DLT_LINUX_SLL || ref_dlt == DLT_LINUX_SLL2) && !ref_swapped);
+
+		via_ngrd(path, &o);
+		/* (a byte-swapped cooked capture's CAN ID libpcap swaps: not compared) */
+		if (ref.end == 0 && plain &&
+		    (o.end != 0 || o.len != ref.len || (o.len && memcmp(o.p, ref.p, o.len)))) {
+			size_t at = 0;
+
+			while (at < o.len && at < ref.len && o.p[at] == ref.p[at])
+				at++;
+			fprintf(stderr, "fuzz_reader: the pcapng reader: %zu bytes read, end %d "
+				"\"%s\"; libpcap: %zu bytes, clean end; first difference at byte %zu\n",
+				o.len, o.end, o.err, ref.len, at);
 			abort();
 		}
 		free(o.p);

@@ -68,6 +68,13 @@ PY
 		fi ;;
 	dump)
 		seed tests/data/vm/*.frs ;;
+	reader)
+		# the pcapng captures (the pcapng reader is compared with libpcap on them)
+		if [ -d "$SHARED/pcaps/tcpdump" ]; then
+			seed "$SHARED"/pcaps/tcpdump/*.pcapng
+		else
+			echo "# fuzz reader: $SHARED/pcaps absent, project seeds only"
+		fi ;;
 	ctl) ;;
 	esac
 }

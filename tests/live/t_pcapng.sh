@@ -70,6 +70,34 @@ def opt(code, val):
     pad = (4 - len(val) % 4) % 4
     return struct.pack(E + 'HH', code, len(val)) + val + b'\0' * pad
 
+if mode in ('mixed', 'mixedbad'):
+    # three interfaces of three link types in two sections of opposite byte
+    # orders (libpcap refuses such a file at its second interface): packet 1
+    # on Ethernet, packet 2 as raw IP (LINKTYPE_RAW, snapshot 128), then a
+    # big-endian section whose one interface is Linux cooked (SLL)
+    def blk(e, btype, body):
+        n = 12 + len(body)
+        return struct.pack(e + 'II', btype, n) + body + struct.pack(e + 'I', n)
+    def epb(e, ifid, i, frame, d):
+        ts = 1713139200000000 + i * 1000
+        body = struct.pack(e + 'IIIII', ifid, ts >> 32, ts & 0xffffffff, len(frame), len(frame))
+        body += frame + b'\0' * ((4 - len(frame) % 4) % 4)
+        body += struct.pack(e + 'HHI', 2, 4, d) + struct.pack(e + 'HH', 0, 0)
+        return blk(e, 6, body)
+    p1 = syn('203.0.113.7', '10.0.1.4', 40000, 22)
+    p2 = syn('10.0.1.4', '203.0.113.200', 40001, 443)[14:]
+    p3 = struct.pack('!HHH8sH', 0, 1, 6, b'\x02\0\0\0\0\x0b\0\0', 0x0800) + \
+        syn('203.0.113.8', '10.0.1.4', 40002, 44224)[14:]
+    data = blk('<', 0x0A0D0D0A, struct.pack('<IHHq', 0x1A2B3C4D, 1, 0, -1))
+    data += blk('<', 1, struct.pack('<HHI', 1, 0, 262144)) + epb('<', 0, 0, p1, 1)
+    data += blk('<', 1, struct.pack('<HHI', 101, 0, 128)) + epb('<', 1, 1, p2, 2)
+    data += blk('>', 0x0A0D0D0A, struct.pack('>IHHq', 0x1A2B3C4D, 1, 0, -1))
+    data += blk('>', 1, struct.pack('>HHI', 113, 0, 0)) + epb('>', 0, 2, p3, 1)
+    if mode == 'mixedbad':	# then a packet on an interface no block describes
+        data += epb('>', 5, 3, p3, 1)
+    open(out, 'wb').write(data)
+    sys.exit(0)
+
 shb = block(0x0A0D0D0A, struct.pack(E + 'IHHq', 0x1A2B3C4D, 1, 0, -1))
 idb = block(1, struct.pack(E + 'HHI', 1, 0, 262144))
 pkts = [(syn('203.0.113.7', '10.0.1.4', 40000, 22), 1),
@@ -121,6 +149,66 @@ in tcp 203.0.113.8:40002 10.0.1.4:44224 drop"
 			"flows: $got" "$(head -3 "$tmp/err")"
 	fi
 done
+
+# interfaces of three link types in sections of two byte orders: libpcap
+# refuses the file at its second interface, pcap-replay reads it itself
+# (threaded or not), each packet with its own link type
+gen "$tmp/mixed.pcapng" mixed
+if command -v tcpdump >/dev/null && tcpdump -r "$tmp/mixed.pcapng" >/dev/null 2>&1; then
+	not_ok "pcapng of mixed link types: libpcap refuses it (the case is void otherwise)"
+fi
+for how in threaded single; do
+	extra=
+	[ "$how" = single ] && extra=--single-thread
+	"$REPLAY" --policy "$POLICY" --tags "$TAGS" --local "$WRONG_LOCAL" --stats $extra \
+		"$tmp/mixed.pcapng" >"$tmp/out" 2>"$tmp/err"
+	rc=$?
+	got=$(flows "$tmp/out")
+	if [ "$rc" -eq 0 ] && [ "$got" = "$want" ] &&
+	   grep -q "^capture 1: .*mixed.pcapng (EN10MB+RAW+LINUX_SLL, 3 packets)" "$tmp/out" &&
+	   grep -q "direction of 3 of 3 packets from pcapng epb_flags" "$tmp/err" &&
+	   grep -q "2 by pcap-replay's pcapng reader (mixed interfaces)" "$tmp/err"; then
+		ok "pcapng of mixed link types and byte orders ($how): every packet judged"
+	else
+		not_ok "pcapng of mixed link types and byte orders ($how): every packet judged" \
+			"exit $rc" "flows: $got" "$(grep '^capture' "$tmp/out")" "$(head -5 "$tmp/err")"
+	fi
+done
+"$REPLAY" --policy "$POLICY" --tags "$TAGS" --local "$WRONG_LOCAL" --format json \
+	"$tmp/mixed.pcapng" >"$tmp/out.json" 2>/dev/null
+if python3 -c '
+import json, sys
+d = json.load(open(sys.argv[1]))
+c = d["captures"][0]
+assert c["linktype"] == "EN10MB+RAW+LINUX_SLL" and c["packets"] == 3, c
+assert "error" not in c, c
+' "$tmp/out.json"; then
+	ok "pcapng of mixed link types: the JSON report lists them"
+else
+	not_ok "pcapng of mixed link types: the JSON report lists them" "$(head -c 600 "$tmp/out.json")"
+fi
+# after the take-over, a packet on an interface its section does not describe:
+# the packets before it judged, then exit 2 with the reason
+gen "$tmp/mixedbad.pcapng" mixedbad
+"$REPLAY" --policy "$POLICY" --tags "$TAGS" --local 10.0.1.4 "$tmp/mixedbad.pcapng" \
+	>"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ "$rc" -eq 2 ] && [ "$(flows "$tmp/out")" = "$want" ] &&
+   grep -q "mixedbad.pcapng: read error after frame 3: a packet arrived on interface 5, but there's no Interface Description Block for that interface" "$tmp/err"; then
+	ok "pcapng of mixed link types, then a packet on an undescribed interface: exit 2, named"
+else
+	not_ok "pcapng of mixed link types, then a packet on an undescribed interface: exit 2, named" \
+		"exit $rc" "$(flows "$tmp/out")" "$(head -3 "$tmp/err")"
+fi
+# host-address inference reads it the same way (no --local; the flags decide)
+"$REPLAY" --policy "$POLICY" --tags "$TAGS" "$tmp/mixed.pcapng" >"$tmp/out" 2>"$tmp/err"
+rc=$?
+if [ "$rc" -eq 0 ] && [ "$(flows "$tmp/out")" = "$want" ]; then
+	ok "pcapng of mixed link types without --local"
+else
+	not_ok "pcapng of mixed link types without --local" "exit $rc" "$(flows "$tmp/out")" \
+		"$(head -3 "$tmp/err")"
+fi
 
 # the same capture from a pipe (standard input and a process substitution):
 # pcap-replay copies it to a temporary file first, so the epb_flags walk still

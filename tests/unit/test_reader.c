@@ -19,6 +19,7 @@
 #include <string.h>
 #include <dirent.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 #include <pcap/pcap.h>
 
@@ -29,6 +30,7 @@ struct rec {
 	long sec, usec;
 	uint32_t caplen, len;
 	uint64_t hash, frame;
+	int64_t dlt;		/* the packet's link type */
 };
 
 struct run {
@@ -48,7 +50,8 @@ static uint64_t fnv(const uint8_t *d, size_t n)
 	return h;
 }
 
-static void add(struct run *run, const struct pcap_pkthdr *h, const uint8_t *d, uint64_t frame)
+static void add(struct run *run, const struct pcap_pkthdr *h, const uint8_t *d, uint64_t frame,
+		int dlt)
 {
 	if (run->n == run->cap) {
 		run->cap = run->cap ? run->cap * 2 : 64;
@@ -56,7 +59,7 @@ static void add(struct run *run, const struct pcap_pkthdr *h, const uint8_t *d, 
 		assert_non_null(run->r);
 	}
 	run->r[run->n++] = (struct rec){ h->ts.tv_sec, h->ts.tv_usec, h->caplen, h->len,
-					 fnv(d, h->caplen), frame };
+					 fnv(d, h->caplen), frame, dlt };
 }
 
 /* libpcap alone */
@@ -71,20 +74,23 @@ static void read_libpcap(const char *path, struct run *run)
 	memset(run, 0, sizeof(*run));
 	assert_non_null(pc);
 	while ((rc = pcap_next_ex(pc, &h, &d)) == 1)
-		add(run, h, d, run->n + 1);
+		add(run, h, d, run->n + 1, pcap_datalink(pc));
 	run->end = rc == PCAP_ERROR ? -1 : 0;
 	if (rc == PCAP_ERROR)
 		snprintf(run->err, sizeof(run->err), "%s", pcap_geterr(pc));
 	pcap_close(pc);
 }
 
-/* prep records the frame number it was given, in the area */
-static uint64_t prep(void *arg, const struct pcap_pkthdr *h, const uint8_t *data, uint64_t frame,
+/* prep records the frame number and link type it was given, in the area */
+static uint64_t prep(void *arg, const struct pcap_pkthdr *h, const uint8_t *data, int dlt, uint64_t frame,
 		     void *area)
 {
 	memcpy(area, &frame, sizeof(frame));
+	memcpy((uint8_t *)area + 8, &dlt, sizeof(dlt));
 	return frame;
 }
+
+static struct reader_stats last_stats;	/* read_reader's */
 
 static void read_reader(const char *path, unsigned flags, struct run *run)
 {
@@ -99,15 +105,18 @@ static void read_reader(const char *path, unsigned flags, struct run *run)
 	assert_int_equal(reader_open(&rd, path, flags, 64, prep, NULL, run->err, sizeof(run->err)), 0);
 	while ((rc = reader_next(rd, &h, &d, &area)) == 1) {
 		uint64_t frame;
+		int dlt;
 
 		memcpy(&frame, area, sizeof(frame));
-		add(run, &h, d, frame);
+		memcpy(&dlt, (uint8_t *)area + 8, sizeof(dlt));
+		add(run, &h, d, frame, dlt);
 	}
 	run->end = rc;
 	if (rc < 0)
 		snprintf(run->err, sizeof(run->err), "%s", reader_error(rd));
 	reader_close(rd, &st);
 	run->block_records = st.block_records;
+	last_stats = st;
 }
 
 static bool same(const struct run *a, const struct run *b, const char *what, const char *path)
@@ -450,6 +459,356 @@ static void test_cut_while_read(void **state)
 	}
 }
 
+/* ---- pcapng files libpcap refuses (pcap-replay's pcapng reader) ---- */
+
+/* a block being written, in its section's byte order */
+struct ngb {
+	bool be;
+	uint8_t b[4096];
+	size_t n;
+};
+
+static void nb8(struct ngb *k, const void *p, size_t n)
+{
+	assert_true(k->n + n <= sizeof(k->b));
+	memcpy(k->b + k->n, p, n);
+	k->n += n;
+}
+
+static void nb32(struct ngb *k, uint32_t v)
+{
+	uint8_t b[4] = { (uint8_t)v, (uint8_t)(v >> 8), (uint8_t)(v >> 16), (uint8_t)(v >> 24) };
+
+	if (k->be)
+		b[0] = (uint8_t)(v >> 24), b[1] = (uint8_t)(v >> 16), b[2] = (uint8_t)(v >> 8),
+		b[3] = (uint8_t)v;
+	nb8(k, b, 4);
+}
+
+static void nb16(struct ngb *k, uint16_t v)
+{
+	uint8_t b[2] = { (uint8_t)(k->be ? v >> 8 : v), (uint8_t)(k->be ? v : v >> 8) };
+
+	nb8(k, b, 2);
+}
+
+static void nbpad(struct ngb *k)
+{
+	while (k->n % 4)
+		k->b[k->n++] = 0;
+}
+
+/* writes the block: type, total length, body, total length */
+static void nb_write(FILE *f, struct ngb *k, uint32_t type)
+{
+	struct ngb h = { .be = k->be };
+	uint32_t total = (uint32_t)k->n + 12;
+
+	nbpad(k);
+	total = (uint32_t)k->n + 12;
+	nb32(&h, type);
+	nb32(&h, total);
+	fwrite(h.b, 1, h.n, f);
+	fwrite(k->b, 1, k->n, f);
+	h.n = 0;
+	nb32(&h, total);
+	fwrite(h.b, 1, h.n, f);
+	k->n = 0;
+}
+
+static void ng_shb(FILE *f, bool be)
+{
+	struct ngb k = { .be = be };
+
+	nb32(&k, 0x1A2B3C4D);
+	nb16(&k, 1);
+	nb16(&k, 0);
+	nb32(&k, 0xffffffff);	/* section length: unknown */
+	nb32(&k, 0xffffffff);
+	nb_write(f, &k, 0x0A0D0D0A);
+}
+
+/* tsresol 0: no if_tsresol option; tsoffset 0: no if_tsoffset */
+static void ng_idb(FILE *f, bool be, uint16_t linktype, uint32_t snaplen, uint8_t tsresol,
+		   int64_t tsoffset)
+{
+	struct ngb k = { .be = be };
+
+	nb16(&k, linktype);
+	nb16(&k, 0);
+	nb32(&k, snaplen);
+	if (tsresol) {
+		nb16(&k, 9);
+		nb16(&k, 1);
+		nb8(&k, &tsresol, 1);
+		nbpad(&k);
+	}
+	if (tsoffset) {
+		uint64_t v = (uint64_t)tsoffset;
+
+		nb16(&k, 14);
+		nb16(&k, 8);
+		nb32(&k, be ? (uint32_t)(v >> 32) : (uint32_t)v);
+		nb32(&k, be ? (uint32_t)v : (uint32_t)(v >> 32));
+	}
+	nb16(&k, 0);
+	nb16(&k, 0);
+	nb_write(f, &k, 1);
+}
+
+/* an Enhanced Packet Block (obsolete: a Packet Block, 16-bit interface id) */
+static void ng_epb(FILE *f, bool be, bool obsolete, uint32_t ifid, uint64_t ts,
+		   const uint8_t *d, uint32_t caplen, uint32_t len)
+{
+	struct ngb k = { .be = be };
+
+	if (obsolete) {
+		nb16(&k, (uint16_t)ifid);
+		nb16(&k, 0);
+	} else {
+		nb32(&k, ifid);
+	}
+	nb32(&k, (uint32_t)(ts >> 32));
+	nb32(&k, (uint32_t)ts);
+	nb32(&k, caplen);
+	nb32(&k, len);
+	nb8(&k, d, caplen);
+	nb_write(f, &k, obsolete ? 2 : 6);
+}
+
+static void ng_spb(FILE *f, bool be, const uint8_t *d, uint32_t stored, uint32_t len)
+{
+	struct ngb k = { .be = be };
+
+	nb32(&k, len);
+	nb8(&k, d, stored);
+	nb_write(f, &k, 3);
+}
+
+/* One packet as the pcapng reader must return it. */
+struct want {
+	long sec, usec;
+	uint32_t caplen, len;
+	const uint8_t *d;
+	int dlt;
+};
+
+static void expect_run(const struct run *run, const struct want *w, size_t n, const char *what)
+{
+	if (run->n != n)
+		print_error("%s: %zu packets, want %zu (end %d \"%s\")\n", what, run->n, n,
+			    run->end, run->err);
+	assert_int_equal(run->n, n);
+	for (size_t i = 0; i < n; i++) {
+		const struct rec *r = &run->r[i];
+
+		if (r->sec != w[i].sec || r->usec != w[i].usec || r->caplen != w[i].caplen ||
+		    r->len != w[i].len || r->dlt != w[i].dlt || r->frame != i + 1 ||
+		    r->hash != fnv(w[i].d, w[i].caplen))
+			print_error("%s: packet %zu: %ld.%06ld caplen %u len %u dlt %lld frame %llu; "
+				    "want %ld.%06ld caplen %u len %u dlt %d\n", what, i + 1, r->sec,
+				    r->usec, r->caplen, r->len, (long long)r->dlt,
+				    (unsigned long long)r->frame, w[i].sec, w[i].usec, w[i].caplen,
+				    w[i].len, w[i].dlt);
+		assert_int_equal(r->sec, w[i].sec);
+		assert_int_equal(r->usec, w[i].usec);
+		assert_int_equal(r->caplen, w[i].caplen);
+		assert_int_equal(r->len, w[i].len);
+		assert_int_equal(r->dlt, w[i].dlt);
+		assert_int_equal(r->frame, i + 1);
+		assert_true(r->hash == fnv(w[i].d, w[i].caplen));
+	}
+}
+
+static const unsigned reader_ways[] = { 0, READER_SINGLE_THREAD, READER_LIBPCAP };
+
+/* A file of two sections (little-, then big-endian) whose interfaces have
+ * three link types, three snapshot lengths and three time stamp resolutions
+ * (micro, nano with an offset, 2^-20), with every kind of packet block and a
+ * block of an unknown type.  libpcap returns its first packet and then
+ * refuses the second interface; the reader returns every packet, each with
+ * its interface's link type, threaded or not.  Each expected value is
+ * written out here, not read back from libpcap. */
+static void test_pcapng_mixed(void **state)
+{
+	char path[256];
+	uint8_t eth[60], raw[200], sll[40], pb[72];
+	FILE *f;
+	struct run ref, run;
+	uint64_t seed = 7;
+
+	for (size_t i = 0; i < sizeof(eth); i++)
+		eth[i] = (uint8_t)rnd(&seed);
+	for (size_t i = 0; i < sizeof(raw); i++)
+		raw[i] = (uint8_t)rnd(&seed);
+	for (size_t i = 0; i < sizeof(sll); i++)
+		sll[i] = (uint8_t)rnd(&seed);
+	for (size_t i = 0; i < sizeof(pb); i++)
+		pb[i] = (uint8_t)rnd(&seed);
+	snprintf(path, sizeof(path), "%s/mixed.pcapng", dir);
+	f = fopen(path, "wb");
+	assert_non_null(f);
+	ng_shb(f, false);
+	ng_idb(f, false, 1, 65535, 0, 0);			/* if 0: EN10MB, micro */
+	ng_epb(f, false, false, 0, 1700000000ull * 1000000 + 123456, eth, 60, 60);
+	ng_idb(f, false, 101, 128, 9, 1000);			/* if 1: RAW, nano, +1000 s */
+	{
+		struct ngb k = { .be = false };			/* an unknown block: skipped */
+
+		nb32(&k, 0xdeadbeef);
+		nb_write(f, &k, 0x00000BAD);
+	}
+	ng_epb(f, false, false, 1, 5ull * 1000000000 + 987654321, raw, 100, 1500);
+	ng_spb(f, false, eth, 60, 60);				/* on if 0 */
+	ng_epb(f, false, true, 1, 7ull * 1000000000 + 999, pb, 72, 72);
+	ng_shb(f, true);					/* big-endian from here */
+	ng_idb(f, true, 113, 0, 0x94, 0);			/* if 0: LINUX_SLL, 2^-20 */
+	ng_epb(f, true, false, 0, (3ull << 20) | (1u << 19), sll, 40, 40);
+	fclose(f);
+
+	read_libpcap(path, &ref);
+	assert_int_equal(ref.n, 1);
+	assert_int_equal(ref.end, -1);
+	assert_string_equal(ref.err, "an interface has a type 101 different from the type of "
+			    "the first interface");
+	free(ref.r);
+
+	const struct want w[] = {
+		{ 1700000000, 123456, 60, 60, eth, DLT_EN10MB },
+		{ 1005, 987654, 100, 1500, raw, DLT_RAW },	/* ns -> us, truncated */
+		{ 0, 0, 60, 60, eth, DLT_EN10MB },		/* a simple block: no time */
+		{ 1007, 0, 72, 72, pb, DLT_RAW },
+		{ 3, 500000, 40, 40, sll, DLT_LINUX_SLL },
+	};
+	for (size_t i = 0; i < sizeof(reader_ways) / sizeof(reader_ways[0]); i++) {
+		read_reader(path, reader_ways[i], &run);
+		assert_int_equal(run.end, 0);
+		expect_run(&run, w, 5, "mixed.pcapng");
+		assert_int_equal(last_stats.ng_records, 4);
+		assert_int_equal(last_stats.ndlts, 3);
+		assert_int_equal(last_stats.dlts[0], DLT_EN10MB);
+		assert_int_equal(last_stats.dlts[1], DLT_RAW);
+		assert_int_equal(last_stats.dlts[2], DLT_LINUX_SLL);
+		assert_false(last_stats.more_dlts);
+		free(run.r);
+	}
+}
+
+/* What the pcapng reader refuses, after the packets before it: a packet on
+ * an interface its section does not describe (a new section forgets the
+ * last one's), a captured length over its interface's snapshot length, and
+ * a cut file. */
+static void test_pcapng_mixed_errors(void **state)
+{
+	static const struct {
+		const char *name;
+		int kind;
+		const char *err;
+	} cases[] = {
+		{ "unknown interface", 0, "a packet arrived on interface 2, but there's no "
+		  "Interface Description Block for that interface" },
+		{ "interface of the last section", 1, "a packet arrived on interface 1, but "
+		  "there's no Interface Description Block for that interface" },
+		{ "over the snapshot", 2, "invalid packet capture length 129, bigger than "
+		  "snaplen of 128" },
+		{ "cut", 3, "runs past the end of the file" },
+	};
+	uint8_t d[200] = { 0 };
+
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		char path[256];
+		struct run run;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/err%zu.pcapng", dir, c);
+		f = fopen(path, "wb");
+		assert_non_null(f);
+		ng_shb(f, false);
+		ng_idb(f, false, 1, 65535, 0, 0);
+		ng_epb(f, false, false, 0, 1, d, 60, 60);
+		ng_idb(f, false, 101, 128, 0, 0);		/* libpcap stops here */
+		ng_epb(f, false, false, 1, 2, d, 20, 20);
+		if (cases[c].kind == 0)
+			ng_epb(f, false, false, 2, 3, d, 20, 20);
+		if (cases[c].kind == 1) {
+			ng_shb(f, false);
+			ng_idb(f, false, 1, 65535, 0, 0);
+			ng_epb(f, false, false, 1, 3, d, 20, 20);
+		}
+		if (cases[c].kind == 2)
+			ng_epb(f, false, false, 1, 3, d, 129, 129);
+		if (cases[c].kind == 3)
+			ng_epb(f, false, false, 1, 3, d, 20, 20);
+		fclose(f);
+		if (cases[c].kind == 3) {
+			struct stat st;
+
+			assert_int_equal(stat(path, &st), 0);
+			assert_int_equal(truncate(path, st.st_size - 8), 0);
+		}
+		for (size_t i = 0; i < sizeof(reader_ways) / sizeof(reader_ways[0]); i++) {
+			read_reader(path, reader_ways[i], &run);
+			if (run.n != 2 || run.end != -1 || !strstr(run.err, cases[c].err))
+				print_error("%s: %zu packets, end %d \"%s\"\n", cases[c].name,
+					    run.n, run.end, run.err);
+			assert_int_equal(run.n, 2);
+			assert_int_equal(run.end, -1);
+			assert_non_null(strstr(run.err, cases[c].err));
+			free(run.r);
+		}
+	}
+}
+
+/* The pcapng reader alone against libpcap on every pcapng capture of
+ * tcpdump's suite (libpcap reads them all): the same packets, the same end. */
+static void test_pcapng_reader_corpus(void **state)
+{
+	const char *dirs[] = { "../shared/data/pcaps/tcpdump", "/work/shared/data/pcaps/tcpdump" };
+	unsigned files = 0, packets = 0;
+	struct dirent *de;
+	const char *d = NULL;
+	DIR *dp = NULL;
+
+	for (size_t i = 0; i < 2 && !dp; i++)
+		if ((dp = opendir(dirs[i])))
+			d = dirs[i];
+	if (!dp) {
+		print_message("SKIP: %s not found (no shared data in this checkout)\n", dirs[0]);
+		skip();
+	}
+	while ((de = readdir(dp))) {
+		char path[4096], err[PCAP_ERRBUF_SIZE + 64];
+		struct run ref, run;
+		struct pcap_pkthdr *h;
+		const uint8_t *data;
+		struct ngrd *g;
+		int rc, dlt;
+
+		if (de->d_name[0] == '.' || !strstr(de->d_name, ".pcapng"))
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", d, de->d_name);
+		read_libpcap(path, &ref);
+		memset(&run, 0, sizeof(run));
+		assert_int_equal(ngrd_open(&g, path, err, sizeof(err)), 0);
+		while ((rc = ngrd_next(g, &h, &data, &dlt)) == 1)
+			add(&run, h, data, run.n + 1, dlt);
+		run.end = rc;
+		if (rc < 0)
+			snprintf(run.err, sizeof(run.err), "%s", ngrd_error(g));
+		ngrd_close(g);
+		/* libpcap ends each of them cleanly: compare all of it */
+		assert_int_equal(ref.end, 0);
+		assert_true(same(&ref, &run, "the pcapng reader", path));
+		files++;
+		packets += (unsigned)ref.n;
+		free(ref.r);
+		free(run.r);
+	}
+	closedir(dp);
+	print_message("%u pcapng captures (%u packets) read alike\n", files, packets);
+	assert_true(files >= 20);
+}
+
 /* Every capture of tcpdump's regression suite (../shared), pcap and pcapng. */
 static void test_tcpdump_corpus(void **state)
 {
@@ -497,6 +856,9 @@ int main(void)
 		cmocka_unit_test(test_usb_len_fixup),
 		cmocka_unit_test(test_cut_while_read),
 		cmocka_unit_test(test_tcpdump_corpus),
+		cmocka_unit_test(test_pcapng_mixed),
+		cmocka_unit_test(test_pcapng_mixed_errors),
+		cmocka_unit_test(test_pcapng_reader_corpus),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
