@@ -459,6 +459,24 @@ static void test_cut_while_read(void **state)
 	}
 }
 
+/* tcpdump's regression suite's captures (../shared): the directory, or the
+ * test is skipped */
+static DIR *open_corpus(const char **d)
+{
+	static const char *dirs[] = { "../shared/data/pcaps/tcpdump",
+				      "/work/shared/data/pcaps/tcpdump" };
+	DIR *dp = NULL;
+
+	for (size_t i = 0; i < 2 && !dp; i++)
+		if ((dp = opendir(dirs[i])))
+			*d = dirs[i];
+	if (!dp) {
+		print_message("SKIP: %s not found (no shared data in this checkout)\n", dirs[0]);
+		skip();
+	}
+	return dp;
+}
+
 /* ---- pcapng files libpcap refuses (pcap-replay's pcapng reader) ---- */
 
 /* a block being written, in its section's byte order */
@@ -763,19 +781,11 @@ static void test_pcapng_mixed_errors(void **state)
  * tcpdump's suite (libpcap reads them all): the same packets, the same end. */
 static void test_pcapng_reader_corpus(void **state)
 {
-	const char *dirs[] = { "../shared/data/pcaps/tcpdump", "/work/shared/data/pcaps/tcpdump" };
 	unsigned files = 0, packets = 0;
 	struct dirent *de;
-	const char *d = NULL;
-	DIR *dp = NULL;
+	const char *d;
+	DIR *dp = open_corpus(&d);
 
-	for (size_t i = 0; i < 2 && !dp; i++)
-		if ((dp = opendir(dirs[i])))
-			d = dirs[i];
-	if (!dp) {
-		print_message("SKIP: %s not found (no shared data in this checkout)\n", dirs[0]);
-		skip();
-	}
 	while ((de = readdir(dp))) {
 		char path[4096], err[PCAP_ERRBUF_SIZE + 64];
 		struct run ref, run;
@@ -812,19 +822,11 @@ static void test_pcapng_reader_corpus(void **state)
 /* Every capture of tcpdump's regression suite (../shared), pcap and pcapng. */
 static void test_tcpdump_corpus(void **state)
 {
-	const char *dirs[] = { "../shared/data/pcaps/tcpdump", "/work/shared/data/pcaps/tcpdump" };
 	unsigned files = 0, in_blocks = 0;
 	struct dirent *de;
-	const char *d = NULL;
-	DIR *dp = NULL;
+	const char *d;
+	DIR *dp = open_corpus(&d);
 
-	for (size_t i = 0; i < 2 && !dp; i++)
-		if ((dp = opendir(dirs[i])))
-			d = dirs[i];
-	if (!dp) {
-		print_message("SKIP: %s not found (no shared data in this checkout)\n", dirs[0]);
-		skip();
-	}
 	while ((de = readdir(dp))) {
 		char path[4096], err[PCAP_ERRBUF_SIZE];
 		pcap_t *pc;
