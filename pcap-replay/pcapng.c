@@ -31,7 +31,9 @@
 #define BT_SPB 0x00000003u
 #define BT_EPB 0x00000006u
 #define BOM 0x1A2B3C4Du
-#define MAX_BLOCK (64u << 20)	/* larger than any block libpcap accepts */
+/* larger than any block libpcap accepts (its largest snapshot, D-Bus's
+ * 128 MiB, and a packet block's fields and options) */
+#define MAX_BLOCK ((128u << 20) + (256u << 10))
 #define OPT_EPB_FLAGS 2
 
 /* The file is read in large chunks and walked in place (blocks are a few
@@ -351,8 +353,30 @@ out:
 
 #define OPT_IF_TSRESOL 9
 #define OPT_IF_TSOFFSET 14
-#define LINKTYPE_RAW 101	/* DLT_RAW's number in files */
-#define MAX_SNAP 262144u	/* libpcap's largest snapshot for the link types decoded */
+/* The link type numbers in files that are not the DLT_ numbers libpcap
+ * gives on Linux (libpcap's linktype_to_dlt); every other is the same. */
+static int linktype_to_dlt(unsigned lt)
+{
+	switch (lt) {
+	case 100: return DLT_ATM_RFC1483;
+	case 101: return DLT_RAW;
+	case 102: return DLT_SLIP_BSDOS;
+	case 103: return DLT_PPP_BSDOS;
+	case 106: return DLT_ATM_CLIP;
+	default: return (int)lt;
+	}
+}
+
+/* libpcap's snapshot length for a link type: 0, or more than its largest
+ * (max_snaplen_for_dlt), is that largest */
+static uint32_t adjust_snap(int dlt, uint32_t snap)
+{
+	uint32_t max = dlt == 231 /* DBUS */ ? 128u << 20 :
+		       dlt == 279 /* EBHSCR */ ? 8u << 20 :
+		       dlt == 249 /* USBPCAP */ ? 1u << 20 : 262144u;
+
+	return snap == 0 || snap > max ? max : snap;
+}
 
 struct ng_if {
 	int dlt;
@@ -367,6 +391,12 @@ struct ngrd {
 	struct ng_if *ifs;
 	size_t nifs, capifs;
 	struct pcap_pkthdr h;
+	/* what libpcap holds a whole file to: the first interface's link type
+	 * and snapshot length, the first section's byte order */
+	bool seen_idb, seen_shb, first_swap;
+	int first_dlt;
+	uint32_t first_snap;
+	bool diverged;		/* a block libpcap refuses for differing from them */
 	char err[PCAP_ERRBUF_SIZE + 64];
 };
 
@@ -399,17 +429,26 @@ static int ng_add_if(struct ngrd *g, const uint8_t *b, uint32_t body)
 	const uint8_t *o = b + 8, *end = b + body;
 	bool saw_res = false, saw_off = false;
 	uint32_t snap;
+	unsigned lt;
 
 	if (body < 8) {
 		snprintf(g->err, sizeof(g->err), "interface description block at offset %llu is "
 			 "too short", (unsigned long long)r->off);
 		return -1;
 	}
-	f.dlt = get16(r, b);
-	if (f.dlt == LINKTYPE_RAW)
-		f.dlt = DLT_RAW;
+	lt = get16(r, b);
+	f.dlt = linktype_to_dlt(lt);
 	snap = get32(r, b + 4);
-	f.snap = snap == 0 || snap > MAX_SNAP ? MAX_SNAP : snap;
+	f.snap = adjust_snap(f.dlt, snap);
+	/* libpcap compares an interface's number in the file with the first
+	 * interface's DLT_ number, and its snapshot length adjusted for that */
+	if (!g->seen_idb) {
+		g->seen_idb = true;
+		g->first_dlt = f.dlt;
+		g->first_snap = f.snap;
+	} else if ((int)lt != g->first_dlt || adjust_snap(g->first_dlt, snap) != g->first_snap) {
+		g->diverged = true;
+	}
 	while (o < end) {
 		uint16_t code, len;
 		size_t padded;
@@ -493,10 +532,18 @@ int ngrd_next(struct ngrd *g, struct pcap_pkthdr **h, const uint8_t **data, int 
 		if (rc != 1)
 			return rc == 0 ? 0 : -1;
 		if (type == BT_SHB) {
-			if (body < 12 || get16(r, b) != 1) {
+			/* (libpcap skips, unread, any section header after the
+			 * first before the first interface) */
+			if (g->seen_idb && get16(r, b) != 1) {
 				snprintf(g->err, sizeof(g->err), "section header at offset %llu: "
 					 "unsupported pcapng version", (unsigned long long)r->off);
 				return -1;
+			}
+			if (!g->seen_shb) {
+				g->seen_shb = true;
+				g->first_swap = r->swap;
+			} else if (g->seen_idb && r->swap != g->first_swap) {
+				g->diverged = true;
 			}
 			g->nifs = 0;	/* a section has interfaces of its own */
 			continue;
@@ -566,6 +613,11 @@ short_block:
 	snprintf(g->err, sizeof(g->err), "packet block at offset %llu is too short",
 		 (unsigned long long)r->off);
 	return -1;
+}
+
+bool ngrd_diverged(const struct ngrd *g)
+{
+	return g->diverged;
 }
 
 const char *ngrd_error(const struct ngrd *g)

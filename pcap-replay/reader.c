@@ -233,21 +233,46 @@ void capnext_init(struct capnext *c, pcap_t *pd, const char *path)
 	c->dlt = pcap_datalink(pd);
 }
 
-/* libpcap's refusals of a pcapng file that the specification allows */
-static bool ng_takes_over(const char *msg)
+/* libpcap stopped reading a file: if the file is pcapng and what
+ * stopped it is an interface or section that differs from the file's first
+ * (libpcap's message may be another: it reads a section header of the
+ * other byte order in the first one's, and then sees a block of absurd
+ * length), the pcapng reader reads the file from its start, passes over the
+ * packets libpcap returned and reads on.  It takes over only when it finds
+ * such a block among those between libpcap's last packet and the next one;
+ * otherwise libpcap's message stands.  1: taken over, the packet in *h,
+ * *data; 0 / -1: the end / an error, taken over; -2: not taken over. */
+static int ng_take_over(struct capnext *c, struct pcap_pkthdr **h, const uint8_t **data)
 {
-	return (strncmp(msg, "an interface has a ", 19) == 0 &&
-		strstr(msg, " different from the ")) ||
-	       strcmp(msg, "the file has sections with different byte orders") == 0;
+	char err[PCAP_ERRBUF_SIZE + 64];
+	int rc;
+
+	if (!c->path || strcmp(c->path, "-") == 0 ||
+	    ngrd_open(&c->ng, c->path, err, sizeof(err)) < 0)
+		return -2;
+	for (uint64_t i = 0; i < c->n; i++)
+		if (ngrd_next(c->ng, h, data, &c->dlt) != 1 || ngrd_diverged(c->ng))
+			goto not_over;
+	rc = ngrd_next(c->ng, h, data, &c->dlt);
+	if (!ngrd_diverged(c->ng))
+		goto not_over;
+	c->ng_from = c->n;
+	return rc;
+not_over:
+	ngrd_close(c->ng);
+	c->ng = NULL;
+	c->dlt = pcap_datalink(c->pd);
+	return -2;
 }
 
 int capnext_next(struct capnext *c, struct pcap_pkthdr **h, const uint8_t **data)
 {
 	int rc;
 
+	if (c->failed)
+		return -1;
 	if (!c->ng) {
 		const char *msg;
-		char err[256];
 
 		rc = pcap_next_ex(c->pd, h, data);
 		if (rc == 1) {
@@ -257,26 +282,21 @@ int capnext_next(struct capnext *c, struct pcap_pkthdr **h, const uint8_t **data
 		if (rc != PCAP_ERROR)
 			return 0;
 		msg = pcap_geterr(c->pd);
-		if (!ng_takes_over(msg) || !c->path || strcmp(c->path, "-") == 0 ||
-		    ngrd_open(&c->ng, c->path, err, sizeof(err)) < 0) {
+		rc = ng_take_over(c, h, data);
+		if (rc == -2) {
 			snprintf(c->err, sizeof(c->err), "%s", msg);
+			c->failed = true;
 			return -1;
 		}
-		/* from the start again: the packets libpcap returned are skipped */
-		c->ng_from = c->n;
-		for (uint64_t i = 0; i < c->n; i++) {
-			if ((rc = ngrd_next(c->ng, h, data, &c->dlt)) != 1) {
-				snprintf(c->err, sizeof(c->err), "%.200s; read again by pcap-replay: %.80s",
-					 msg, rc < 0 ? ngrd_error(c->ng) : "fewer packets");
-				return -1;
-			}
-		}
+	} else {
+		rc = ngrd_next(c->ng, h, data, &c->dlt);
 	}
-	rc = ngrd_next(c->ng, h, data, &c->dlt);
 	if (rc == 1)
 		c->n++;
-	else if (rc < 0)
+	else if (rc < 0) {
 		snprintf(c->err, sizeof(c->err), "%s", ngrd_error(c->ng));
+		c->failed = true;
+	}
 	return rc;
 }
 

@@ -83,11 +83,17 @@ int ngrd_open(struct ngrd **g, const char *path, char *err, size_t errlen);
  * 0 at the end of the file, -1 with ngrd_error. */
 int ngrd_next(struct ngrd *g, struct pcap_pkthdr **h, const uint8_t **data, int *dlt);
 const char *ngrd_error(const struct ngrd *g);
+/* Whether a block read so far is one libpcap refuses a file for: an
+ * interface whose link type or snapshot length differs from the file's
+ * first interface's, a section of the other byte order. */
+bool ngrd_diverged(const struct ngrd *g);
 void ngrd_close(struct ngrd *g);
 
 /* libpcap's packets of an open capture, and pcap-replay's pcapng reader's
  * from where libpcap refuses a pcapng file for its mixed interfaces (the
- * file is read again from its start, the packets already returned skipped).
+ * file is read again from its start, the packets already returned skipped;
+ * libpcap's error stands unless the blocks where libpcap stopped hold such an
+ * interface or section).
  * Every reader of a capture reads through it, so all see the same packets. */
 struct capnext {
 	pcap_t *pd;
@@ -95,6 +101,7 @@ struct capnext {
 	struct ngrd *ng;
 	uint64_t n;		/* packets returned */
 	uint64_t ng_from;	/* of them, libpcap's (before the pcapng reader took over) */
+	bool failed;		/* an error was returned: nothing more is read */
 	int dlt;		/* the link type of the packet returned last */
 	char err[PCAP_ERRBUF_SIZE + 64];
 };

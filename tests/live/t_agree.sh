@@ -148,9 +148,11 @@ else
 fi
 
 # pcapng files libpcap refuses (interfaces of three link types, sections of
-# two byte orders: tests/tools/mixed_pcapng.py rewrites hand-built cases so):
-# pcap-replay reads them itself, and the kernel agrees on every packet; the
-# flow table is the original capture's
+# two byte orders: tests/tools/mixed_pcapng.py rewrites hand-built cases so;
+# libpcap returns their first packets, then stops at the raw interface, or,
+# in the shorter ones, at the big-endian section): pcap-replay reads on
+# itself, and the kernel agrees on every packet; the flow table is the
+# original capture's
 mixed_bad=""
 for name in handshake-in handshake-out established-return midstream fragments; do
 	python3 tests/tools/mixed_pcapng.py "$DATA/$name.pcap" "$tmp/$name.pcapng" 10.0.1.4 || {
@@ -163,7 +165,7 @@ for name in handshake-in handshake-out established-return midstream fragments; d
 		"$tmp/$name.pcapng" >"$tmp/$name.rep2" 2>/dev/null
 	awk '$1 ~ /^[0-9]+$/' "$tmp/$name.rep2" >"$tmp/$name.flows2"
 	if [ $rc -ne 0 ] || ! grep -q "^agreement: \([0-9]*\)/\1 packets (100.00%), 0 undecidable offline, 0 disagreements" "$tmp/mixed-$name.out" ||
-	   ! grep -q "(EN10MB+RAW+LINUX_SLL, " "$tmp/$name.rep2" ||
+	   ! grep -q "(EN10MB+\(RAW+\)\?LINUX_SLL, " "$tmp/$name.rep2" ||
 	   [ ! -s "$tmp/$name.flows1" ] || ! cmp -s "$tmp/$name.flows1" "$tmp/$name.flows2"; then
 		mixed_bad="$mixed_bad $name(exit $rc: $(grep '^agreement' "$tmp/mixed-$name.out"))"
 	fi

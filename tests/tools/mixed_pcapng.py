@@ -5,9 +5,12 @@ sections of opposite byte orders, as mergecap or dumpcap on several interfaces
 write them.
 
 Packet i (0-based) of the input goes, in order:
-  - first half, i even: interface 0 of a little-endian section, Ethernet as is
-  - first half, i odd:  interface 1, LINKTYPE_RAW (the IP packet, Ethernet
-    header dropped), snapshot 65535, nanosecond time stamps
+  - first half, i < 4 or even: interface 0 of a little-endian section,
+    Ethernet as is
+  - first half, i >= 4 and odd: interface 1, LINKTYPE_RAW (the IP packet,
+    Ethernet header dropped), snapshot 65535, nanosecond time stamps; its
+    description comes just before its first packet, so that libpcap returns
+    the packets before it and then refuses the file
   - second half: interface 0 of a big-endian section, Linux cooked (SLL),
     packet type "to us" (0) or "outgoing" (4) by whether the IPv4/IPv6 source
     is LOCAL4 (IPv6: fd00:10::4), time stamps of 2^-20 s
@@ -73,10 +76,14 @@ def main():
     local4 = ipaddress.ip_address(sys.argv[3]).packed
     local6 = ipaddress.ip_address('fd00:10::4').packed
     half = len(pkts) // 2
-    out = shb('<') + idb('<', 1, 262144) + idb('<', 101, 65535, 9)
+    out = shb('<') + idb('<', 1, 262144)
+    raw = False
     for i, (us, frame, length) in enumerate(pkts[:half]):
         plain = len(frame) >= 14 and frame[12:14] in (b'\x08\x00', b'\x86\xdd')
-        if i % 2 and plain:
+        if i >= 4 and i % 2 and plain:
+            if not raw:
+                out += idb('<', 101, 65535, 9)
+                raw = True
             out += epb('<', 1, us * 1000, frame[14:], length - 14)
         else:
             out += epb('<', 0, us, frame, length)

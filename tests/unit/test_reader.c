@@ -482,7 +482,7 @@ static DIR *open_corpus(const char **d)
 /* a block being written, in its section's byte order */
 struct ngb {
 	bool be;
-	uint8_t b[4096];
+	uint8_t b[300 * 1024];
 	size_t n;
 };
 
@@ -777,6 +777,197 @@ static void test_pcapng_mixed_errors(void **state)
 	}
 }
 
+/* The pcapng reader alone: its packets and end, as a run */
+static void read_ngrd(const char *path, struct run *run)
+{
+	char err[PCAP_ERRBUF_SIZE + 64];
+	struct pcap_pkthdr *h;
+	const uint8_t *data;
+	struct ngrd *g;
+	int rc, dlt;
+
+	memset(run, 0, sizeof(*run));
+	assert_int_equal(ngrd_open(&g, path, err, sizeof(err)), 0);
+	while ((rc = ngrd_next(g, &h, &data, &dlt)) == 1)
+		add(run, h, data, run->n + 1, dlt);
+	run->end = rc;
+	if (rc < 0)
+		snprintf(run->err, sizeof(run->err), "%s", ngrd_error(g));
+	ngrd_close(g);
+}
+
+/* Where libpcap stops, and whether the reader takes over: files whose first
+ * part libpcap reads (so the reader passes over libpcap's packets), then
+ * what libpcap refuses.  Taken over, the reader gives what the pcapng reader
+ * alone gives (which begins with libpcap's packets), each packet with its
+ * link type; not taken over, libpcap's packets and very message. */
+static void test_pcapng_take_over(void **state)
+{
+	static const struct {
+		const char *name;
+		int kind;
+		const char *libpcap_err;	/* its message begins so */
+		size_t want_n;			/* the reader's packets; 0: libpcap's */
+		int dlts[3];
+	} cases[] = {
+		/* a second capture appended in the other byte order (cat a b):
+		 * libpcap reads the new section header's length in the old one */
+		{ "appended big-endian file", 0, "pcapng block size ", 3,
+		  { DLT_EN10MB, DLT_EN10MB, DLT_EN10MB } },
+		{ "snapshot lengths", 1, "an interface has a snapshot length 128 different", 3,
+		  { DLT_EN10MB, DLT_EN10MB, DLT_EN10MB } },
+		/* USBPCAP's largest snapshot is 1 MiB, not 262,144 */
+		{ "USBPCAP then Ethernet", 2, "an interface has a type 1 different", 3,
+		  { DLT_USBPCAP, DLT_USBPCAP, DLT_EN10MB } },
+		/* file numbers that are not DLT_ numbers (101 RAW, 100 ATM) */
+		{ "ATM then Ethernet", 3, "an interface has a type 1 different", 3,
+		  { DLT_ATM_RFC1483, DLT_ATM_RFC1483, DLT_EN10MB } },
+		/* libpcap compares the file's number 101 with DLT_RAW (12) */
+		{ "two raw interfaces", 4, "an interface has a type 101 different", 3,
+		  { DLT_RAW, DLT_RAW, DLT_RAW } },
+		/* not a difference of interfaces: libpcap's message stands (a
+		 * block over libpcap's 16 MiB is fine by the pcapng reader, but
+		 * that alone is no reason to take over) */
+		{ "trailer mismatch", 5, "block total length in header", 0, { 0 } },
+		{ "block over 16 MiB", 6, "pcapng block size ", 0, { 0 } },
+	};
+	static uint8_t d[300000];
+
+	for (size_t i = 0; i < sizeof(d); i++)
+		d[i] = (uint8_t)(i * 7);
+	for (size_t c = 0; c < sizeof(cases) / sizeof(cases[0]); c++) {
+		char path[256];
+		struct run ref, ngr, run;
+		int k = cases[c].kind;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/over%zu.pcapng", dir, c);
+		f = fopen(path, "wb");
+		assert_non_null(f);
+		ng_shb(f, false);
+		ng_idb(f, false, k == 2 ? 249 : k == 3 ? 100 : k == 4 ? 101 : 1,
+		       k == 2 ? 0 : 65535, 0, 0);
+		ng_epb(f, false, false, 0, 1, d, k == 2 ? 300000 : 60, k == 2 ? 300000 : 60);
+		ng_epb(f, false, false, 0, 2, d + 1, 60, 60);	/* libpcap returns two */
+		if (k == 0) {
+			ng_shb(f, true);
+			ng_idb(f, true, 1, 65535, 0, 0);
+		} else if (k == 1) {
+			ng_idb(f, false, 1, 128, 0, 0);
+		} else if (k == 2 || k == 3) {
+			ng_idb(f, false, 1, 65535, 0, 0);
+		} else if (k == 4) {
+			ng_idb(f, false, 101, 65535, 0, 0);
+		} else if (k == 5) {
+			struct ngb b = { .be = false };
+
+			nb32(&b, 0);
+			nb_write(f, &b, 0xBAD);
+			fseek(f, -4, SEEK_CUR);	/* its trailer says 4 more */
+			nb32(&b, 20);
+			fwrite(b.b, 1, 4, f);
+		} else if (k == 6) {
+			static uint8_t big[(16u << 20) + 64];
+			struct ngb b = { .be = false };
+
+			nb32(&b, 0xBAD);
+			nb32(&b, (uint32_t)sizeof(big) + 12);
+			fwrite(b.b, 1, b.n, f);
+			fwrite(big, 1, sizeof(big), f);
+			b.n = 0;
+			nb32(&b, (uint32_t)sizeof(big) + 12);
+			fwrite(b.b, 1, b.n, f);
+			ng_epb(f, false, false, 0, 3, d + 2, 40, 40);	/* no difference */
+		}
+		if (k <= 4)
+			ng_epb(f, k == 0, false, k == 0 ? 0 : 1, 3, d + 2, 40, 40);
+		fclose(f);
+
+		read_libpcap(path, &ref);
+		if (ref.end != -1 || ref.n != 2 ||
+		    strncmp(ref.err, cases[c].libpcap_err, strlen(cases[c].libpcap_err)) != 0)
+			print_error("%s: libpcap: %zu packets, end %d \"%s\"\n", cases[c].name, ref.n,
+				    ref.end, ref.err);
+		assert_int_equal(ref.n, 2);
+		assert_int_equal(ref.end, -1);
+		assert_true(strncmp(ref.err, cases[c].libpcap_err,
+				    strlen(cases[c].libpcap_err)) == 0);
+		read_ngrd(path, &ngr);
+		for (size_t i = 0; i < sizeof(reader_ways) / sizeof(reader_ways[0]); i++) {
+			const struct run *want = cases[c].want_n ? &ngr : &ref;
+
+			read_reader(path, reader_ways[i], &run);
+			assert_true(same(want, &run, cases[c].name, path));
+			if (cases[c].want_n) {
+				assert_int_equal(run.n, cases[c].want_n);
+				assert_int_equal(run.end, 0);
+				/* libpcap's packets first */
+				assert_memory_equal(run.r, ref.r, 2 * sizeof(*ref.r));
+				for (size_t j = 0; j < run.n; j++)
+					assert_int_equal(run.r[j].dlt, cases[c].dlts[j]);
+				assert_int_equal(last_stats.ng_records, cases[c].want_n - 2);
+			} else {
+				assert_int_equal(last_stats.ng_records, 0);
+			}
+			free(run.r);
+		}
+		free(ref.r);
+		free(ngr.r);
+	}
+}
+
+/* Time stamps of every resolution and offset, and section headers before
+ * the first interface, which libpcap reads whole: the pcapng reader alone
+ * gives libpcap's very time stamps and packets. */
+static void test_pcapng_timestamps(void **state)
+{
+	static const struct {
+		uint8_t tsresol;	/* 0: none (microseconds) */
+		int64_t tsoffset;
+	} ifs[] = {
+		{ 0, 0 }, { 0x80 | 0, 0 } /* 2^0 */, { 3, 0 }, { 9, -7 }, { 19, 0 },
+		{ 0, -1700000000 }, { 0x80 | 20, 5 }, { 0x80 | 44, 0 }, { 0x80 | 50, -3 },
+		{ 0x80 | 63, 0 }, { 1, 0 },
+	};
+	static const uint64_t ts[] = { 0, 1, 999999, 1000000, 1700000000123456ull,
+				       (uint64_t)1 << 40, ((uint64_t)1 << 63) - 1, (uint64_t)1 << 63,
+				       ~(uint64_t)0, 0x123456789abcdefull };
+	uint8_t d[64] = { 1, 2, 3 };
+
+	for (size_t i = 0; i < sizeof(ifs) / sizeof(ifs[0]); i++) {
+		char path[256];
+		struct run ref, ngr;
+		FILE *f;
+
+		snprintf(path, sizeof(path), "%s/ts%zu.pcapng", dir, i);
+		f = fopen(path, "wb");
+		assert_non_null(f);
+		ng_shb(f, i % 2);
+		if (i == 3) {			/* a section header libpcap skips */
+			struct ngb b = { .be = true };
+
+			nb32(&b, 0x1A2B3C4D);
+			nb16(&b, 2);		/* version 2.0: never looked at */
+			nb16(&b, 0);
+			nb32(&b, 0xffffffff);
+			nb32(&b, 0xffffffff);
+			nb_write(f, &b, 0x0A0D0D0A);
+		}
+		ng_idb(f, i % 2, 1, 65535, ifs[i].tsresol, ifs[i].tsoffset);
+		for (size_t t = 0; t < sizeof(ts) / sizeof(ts[0]); t++)
+			ng_epb(f, i % 2, t % 3 == 2, 0, ts[t], d, 60, 60);
+		ng_spb(f, i % 2, d, 60, 60);
+		fclose(f);
+		read_libpcap(path, &ref);
+		read_ngrd(path, &ngr);
+		assert_int_equal(ref.end, 0);
+		assert_int_equal(ref.n, sizeof(ts) / sizeof(ts[0]) + 1);
+		assert_true(same(&ref, &ngr, "the pcapng reader", path));
+		free(ref.r);
+		free(ngr.r);
+	}
+}
+
 /* The pcapng reader alone against libpcap on every pcapng capture of
  * tcpdump's suite (libpcap reads them all): the same packets, the same end. */
 static void test_pcapng_reader_corpus(void **state)
@@ -787,25 +978,14 @@ static void test_pcapng_reader_corpus(void **state)
 	DIR *dp = open_corpus(&d);
 
 	while ((de = readdir(dp))) {
-		char path[4096], err[PCAP_ERRBUF_SIZE + 64];
+		char path[4096];
 		struct run ref, run;
-		struct pcap_pkthdr *h;
-		const uint8_t *data;
-		struct ngrd *g;
-		int rc, dlt;
 
 		if (de->d_name[0] == '.' || !strstr(de->d_name, ".pcapng"))
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", d, de->d_name);
 		read_libpcap(path, &ref);
-		memset(&run, 0, sizeof(run));
-		assert_int_equal(ngrd_open(&g, path, err, sizeof(err)), 0);
-		while ((rc = ngrd_next(g, &h, &data, &dlt)) == 1)
-			add(&run, h, data, run.n + 1, dlt);
-		run.end = rc;
-		if (rc < 0)
-			snprintf(run.err, sizeof(run.err), "%s", ngrd_error(g));
-		ngrd_close(g);
+		read_ngrd(path, &run);
 		/* libpcap ends each of them cleanly: compare all of it */
 		assert_int_equal(ref.end, 0);
 		assert_true(same(&ref, &run, "the pcapng reader", path));
@@ -860,6 +1040,8 @@ int main(void)
 		cmocka_unit_test(test_tcpdump_corpus),
 		cmocka_unit_test(test_pcapng_mixed),
 		cmocka_unit_test(test_pcapng_mixed_errors),
+		cmocka_unit_test(test_pcapng_take_over),
+		cmocka_unit_test(test_pcapng_timestamps),
 		cmocka_unit_test(test_pcapng_reader_corpus),
 	};
 
