@@ -1557,18 +1557,16 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 
 	clock_gettime(CLOCK_MONOTONIC, &k->run0);
 	for (size_t ci = 0; ci < k->o->ncaptures; ci++) {
-		char errbuf[PCAP_ERRBUF_SIZE] = "";
-		pcap_t *pd = pcap_open_offline(replay_open_path(k->o, ci), errbuf);
+		char errbuf[PCAP_ERRBUF_SIZE + 64];
 		struct pcap_pkthdr *h;
 		const u_char *data;
 		uint64_t frame = 0;
 		struct capnext cn;
 
-		if (!pd) {
+		if (capnext_open(&cn, replay_open_path(k->o, ci), errbuf, sizeof(errbuf)) < 0) {
 			snprintf(k->err, sizeof(k->err), "%s: %s", k->o->captures[ci], errbuf);
 			return -1;
 		}
-		capnext_init(&cn, pd, replay_open_path(k->o, ci));
 		while (capnext_next(&cn, &h, &data) == 1) {
 			struct kc_rec *r;
 			struct kc_kern kr;
@@ -1582,7 +1580,6 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 					 "of capture %zu frame %llu is missing", ci + 1,
 					 (unsigned long long)frame);
 				capnext_done(&cn);
-				pcap_close(pd);
 				return -1;
 			}
 			r = &k->recs[ri++];
@@ -1600,7 +1597,6 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 			}
 			if (send_sentinel(k) < 0 || read_traces(k, &kr) < 0) {
 				capnext_done(&cn);
-				pcap_close(pd);
 				return -1;
 			}
 			kr.pto_s = -1;
@@ -1642,7 +1638,6 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 			}
 		}
 		capnext_done(&cn);
-		pcap_close(pd);
 	}
 	return 0;
 }
@@ -1654,17 +1649,15 @@ static int kernel_run(struct kc *k, uint64_t *agree, uint64_t *undecidable,
 static int add_capture_locals(struct replay *r)
 {
 	for (size_t ci = 0; ci < r->o->ncaptures; ci++) {
-		char errbuf[PCAP_ERRBUF_SIZE] = "";
-		pcap_t *pd = pcap_open_offline(replay_open_path(r->o, ci), errbuf);
+		char errbuf[PCAP_ERRBUF_SIZE + 64];
 		struct pcap_pkthdr *h;
 		const u_char *data;
 		struct capnext cn;
 
-		if (!pd) {
+		if (capnext_open(&cn, replay_open_path(r->o, ci), errbuf, sizeof(errbuf)) < 0) {
 			snprintf(r->err, sizeof(r->err), "%s: %s", r->o->captures[ci], errbuf);
 			return -1;
 		}
-		capnext_init(&cn, pd, replay_open_path(r->o, ci));
 		while (capnext_next(&cn, &h, &data) == 1) {
 			struct pkt p;
 			struct prefix pf;
@@ -1692,13 +1685,11 @@ static int add_capture_locals(struct replay *r)
 			memcpy(pf.a.b, a, family_bytes(fam));
 			if (pset_add_prefix(fam == AF_INET ? &r->local4 : &r->local6, &pf) < 0) {
 				capnext_done(&cn);
-				pcap_close(pd);
 				snprintf(r->err, sizeof(r->err), "out of memory");
 				return -1;
 			}
 		}
 		capnext_done(&cn);
-		pcap_close(pd);
 	}
 	pset_normalize(&r->local4);
 	pset_normalize(&r->local6);

@@ -305,10 +305,27 @@ const char *capnext_error(const struct capnext *c)
 	return c->err;
 }
 
+int capnext_open(struct capnext *c, const char *path, char *err, size_t errlen)
+{
+	char errbuf[PCAP_ERRBUF_SIZE] = "";
+	pcap_t *pd = pcap_open_offline(path, errbuf);
+
+	if (!pd) {
+		snprintf(err, errlen, "%s", errbuf[0] ? errbuf : "unknown error");
+		return -1;
+	}
+	capnext_init(c, pd, path);
+	c->owns_pd = true;
+	return 0;
+}
+
 void capnext_done(struct capnext *c)
 {
 	ngrd_close(c->ng);
 	c->ng = NULL;
+	if (c->owns_pd)
+		pcap_close(c->pd);
+	c->pd = NULL;
 }
 
 /* The link types of the packets read, for the stats (a pcapng file's

@@ -103,9 +103,14 @@ struct capnext {
 	uint64_t ng_from;	/* of them, libpcap's (before the pcapng reader took over) */
 	bool failed;		/* an error was returned: nothing more is read */
 	int dlt;		/* the link type of the packet returned last */
+	bool owns_pd;		/* capnext_open opened it: capnext_done closes it */
 	char err[PCAP_ERRBUF_SIZE + 64];
 };
+/* Reads pd (the caller's, still open after capnext_done). */
 void capnext_init(struct capnext *c, pcap_t *pd, const char *path);
+/* Opens path with libpcap and reads it: 0, or -1 with libpcap's message in
+ * err.  capnext_done closes it. */
+int capnext_open(struct capnext *c, const char *path, char *err, size_t errlen);
 /* As pcap_next_ex, but 1, 0 at the end, -1 with capnext_error. */
 int capnext_next(struct capnext *c, struct pcap_pkthdr **h, const uint8_t **data);
 const char *capnext_error(const struct capnext *c);

@@ -587,14 +587,13 @@ const char *capinfo_linktype(const struct capinfo *ci, char *buf, size_t len)
 	return buf;
 }
 
-static int open_capture(struct replay *r, size_t i, pcap_t **pd)
+static int open_capture(struct replay *r, size_t i, struct capnext *cn)
 {
-	char errbuf[PCAP_ERRBUF_SIZE] = "";
+	char errbuf[PCAP_ERRBUF_SIZE + 64];
 
-	*pd = pcap_open_offline(replay_open_path(r->o, i), errbuf);
-	if (!*pd) {
+	if (capnext_open(cn, replay_open_path(r->o, i), errbuf, sizeof(errbuf)) < 0) {
 		snprintf(r->err, sizeof(r->err), "%s: cannot read capture: %s",
-			 r->o->captures[i], errbuf[0] ? errbuf : "unknown error");
+			 r->o->captures[i], errbuf);
 		return -1;
 	}
 	return 0;
@@ -844,14 +843,11 @@ int replay_infer_local(struct replay *r)
 		struct pcap_pkthdr *h;
 		const u_char *data;
 		struct capnext cn;
-		pcap_t *pd;
-
 		uint64_t frame = 0;
 
-		if (open_capture(r, i, &pd) < 0)
+		if (open_capture(r, i, &cn) < 0)
 			goto out;
 		load_dirs(r, i);
-		capnext_init(&cn, pd, replay_open_path(r->o, i));
 		while (capnext_next(&cn, &h, &data) == 1) {
 			struct pkt p;
 			const uint8_t *s, *d;
@@ -882,14 +878,12 @@ int replay_infer_local(struct replay *r)
 				memcpy(a16, a, family_bytes(fam));
 				if (acount_add(&c, fam, a16) < 0) {
 					capnext_done(&cn);
-					pcap_close(pd);
 					snprintf(r->err, sizeof(r->err), "out of memory");
 					goto out;
 				}
 			}
 		}
 		capnext_done(&cn);
-		pcap_close(pd);
 	}
 
 	r->local_inferred = true;
