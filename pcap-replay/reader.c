@@ -887,7 +887,9 @@ int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data, v
 {
 	if (r->threaded && !r->started)
 		start(r);
-	if (r->failed)
+	/* (failed is on the reader thread's lines, which it writes at each
+	 * packet: the threaded replay never reads it) */
+	if (!r->threaded && r->failed)
 		return -1;
 	if (!r->threaded && r->blocks) {
 		struct pcap_pkthdr bh;
