@@ -1878,7 +1878,7 @@ static void resolve_item(struct pctx *c, const struct tagdb *tags, struct addr_i
 	const struct service_tag *t = NULL;
 	const char *name = it->text, *sugg = NULL;
 	char *expanded = NULL;
-	size_t base;
+	size_t base = 0;
 
 	it->tag = NULL;
 	if (it->kind != ADDR_TAG)
