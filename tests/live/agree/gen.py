@@ -309,16 +309,25 @@ class Gen:
             return yq(str(sub) if plen != net.max_prefixlen else str(sub.network_address))
         return "[%s, %s]" % (self.addr_spec(in_list=True), self.addr_spec(in_list=True))
 
-    @staticmethod
-    def families_differ(src_line, dst_line):
-        def fam(line):
-            v = line.split(": ", 1)[1].strip().strip('"\'')
+    def families(self, line):
+        """The address families a source or destination line can match: a
+        CIDR its own, a tag those of its prefixes, a list the union; "*",
+        VirtualNetwork and Internet both."""
+        v = line.split(": ", 1)[1].strip()
+        items = [x.strip().strip('"\'') for x in v.strip("[]").split(",")]
+        fams = set()
+        for x in items:
+            if x in self.tags:
+                fams |= {ipaddress.ip_network(p, strict=False).version for p in self.tags[x]}
+                continue
             try:
-                return ipaddress.ip_network(v, strict=False).version
+                fams.add(ipaddress.ip_network(x, strict=False).version)
             except ValueError:
-                return None
-        a, b = fam(src_line), fam(dst_line)
-        return a is not None and b is not None and a != b
+                fams |= {4, 6}
+        return fams
+
+    def families_differ(self, src_line, dst_line):
+        return not (self.families(src_line) & self.families(dst_line))
 
     def policy(self):
         r = self.r
