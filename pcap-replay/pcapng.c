@@ -371,9 +371,9 @@ static int linktype_to_dlt(unsigned lt)
  * (max_snaplen_for_dlt), is that largest */
 static uint32_t adjust_snap(int dlt, uint32_t snap)
 {
-	uint32_t max = dlt == 231 /* DBUS */ ? 128u << 20 :
-		       dlt == 279 /* EBHSCR */ ? 8u << 20 :
-		       dlt == 249 /* USBPCAP */ ? 1u << 20 : 262144u;
+	uint32_t max = dlt == DLT_DBUS ? 128u << 20 :
+		       dlt == DLT_EBHSCR ? 8u << 20 :
+		       dlt == DLT_USBPCAP ? 1u << 20 : 262144u;
 
 	return snap == 0 || snap > max ? max : snap;
 }
