@@ -18,6 +18,13 @@
  * kernel expires them.  A set holds at most fqdn_max_addresses live
  * addresses; the rest of an answer is left out, with a log line.
  *
+ * The host's UDP queries to the resolvers are queued too (a chain after the
+ * output chain, so only queries the policy lets out): each is recorded with
+ * its endpoints, DNS ID and question (rules/dns_asked.c), and a UDP answer is
+ * learned from only when it answers a recorded query; an answer nobody asked
+ * for is accepted unlearned (event=fqdn-unasked-answer, at most one log line
+ * a second).
+ *
  * Fail modes: an answer from anywhere but the configured resolvers is never
  * queued (kernel rule) and never learned from (checked again here).  With
  * filterd down, the queue's bypass flag lets answers through unlearned (DNS
@@ -110,6 +117,12 @@ struct fqdn_state {
 	/* answers over TCP: the resolvers' streams, reassembled (dns_tcp.h) */
 	struct dns_tcp *tcp;
 	uint64_t n_tcp_logged_gaps;
+	/* the host's UDP queries, queued from the chain FQDN_QUERY_CHAIN: a UDP
+	 * answer is learned from only when it answers one (dns_asked.h) */
+	struct dns_asked *asked;
+	uint64_t n_queries, n_unasked;
+	double unasked_logged_at;	/* monotonic: the last event=fqdn-unasked-answer */
+	uint64_t unasked_unlogged;	/* since then, not logged */
 };
 
 static double mono(void)
@@ -145,6 +158,8 @@ static struct fqdn_state *fq(struct daemon *d)
 			d->fqdn->timer_fd = -1;
 			/* without it (no memory) answers over TCP pass unlearned */
 			d->fqdn->tcp = dns_tcp_new();
+			/* without it (no memory) no UDP answer is learned from */
+			d->fqdn->asked = dns_asked_new();
 		}
 	}
 	return d->fqdn;
@@ -455,7 +470,7 @@ static int nfq_open(struct daemon *d, struct fqdn_state *s)
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = s->nfq_fd };
 	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, s->nfq_fd, &ev) < 0)
 		goto fail;
-	dlog("event=fqdn-queue queue=%u note=\"DNS answers from the configured resolvers are learned from before they are accepted\"",
+	dlog("event=fqdn-queue queue=%u note=\"the host's UDP queries to the configured resolvers are recorded; answers are learned from (only UDP answers to a recorded query) before they are accepted\"",
 	     s->queue);
 	return 0;
 fail:
@@ -485,6 +500,7 @@ struct answer_ctx {
 	struct fqdn_state *s;
 	const char *from;
 	const char *proto;
+	const struct dns_ends *ends;	/* UDP: the datagram's ends (NULL: TCP) */
 };
 
 static bool on_answer(const uint8_t *msg, size_t dlen, void *arg)
@@ -499,10 +515,48 @@ static bool on_answer(const uint8_t *msg, size_t dlen, void *arg)
 		     ac->from, ac->proto, err);
 		return false;
 	}
+	if (ac->ends && ac->s->info.queries_queued &&
+	    (!ac->s->asked || !dns_asked_answer(ac->s->asked, ac->ends, &m, (int64_t)(mono() * 1e6)))) {
+		double now = mono();
+
+		ac->s->n_unasked++;
+		if (now - ac->s->unasked_logged_at >= 1.0) {
+			dlog("event=fqdn-unasked-answer from=%s id=%u qname=\"%s\" unlogged_before=%llu note=\"answers no query the host sent (endpoints, DNS ID and question): passes unlearned\"",
+			     ac->from, m.id, m.qname, (unsigned long long)ac->s->unasked_unlogged);
+			ac->s->unasked_logged_at = now;
+			ac->s->unasked_unlogged = 0;
+		} else {
+			ac->s->unasked_unlogged++;
+		}
+		dns_msg_free(&m);
+		return true;
+	}
 	snprintf(source, sizeof(source), "answer:%s", ac->from);
 	learn(ac->d, &m, source);
 	dns_msg_free(&m);
 	return true;
+}
+
+/* A query the host sent to a resolver: recorded (its answer is learned from
+ * only if it answers one); anything else queued at output is ignored. */
+static void on_query(struct fqdn_state *s, const struct nlattr *payload)
+{
+	struct dns_ends e;
+	const uint8_t *msg;
+	size_t mlen;
+	struct dns_msg m;
+	char err[256];
+
+	if (!payload || !s->asked ||
+	    !fqdn_udp_ends(mnl_attr_get_payload(payload), mnl_attr_get_payload_len(payload), &e,
+			   &msg, &mlen) ||
+	    !fqdn_is_resolver(&s->info, e.family, e.dst))
+		return;
+	if (dns_msg_parse(&m, msg, mlen, err, sizeof(err)) < 0)
+		return;		/* no query of ours to match: its answer is not learned */
+	if (dns_asked_query(s->asked, &e, &m, (int64_t)(mono() * 1e6)) > 0)
+		s->n_queries++;
+	dns_msg_free(&m);
 }
 
 /* A queued packet: a UDP answer, or a segment of a TCP stream whose messages
@@ -523,6 +577,12 @@ static void on_packet(struct daemon *d, struct fqdn_state *s, const struct nlmsg
 		return;
 	ph = mnl_attr_get_payload(tb[NFQA_PACKET_HDR]);
 	uint32_t id = ntohl(ph->packet_id);
+	if (ph->hook == NF_INET_LOCAL_OUT) {
+		/* a query the host sends (the chain FQDN_QUERY_CHAIN) */
+		on_query(s, tb[NFQA_PAYLOAD]);
+		nfq_verdict(s, id, NF_ACCEPT);
+		return;
+	}
 	s->n_queued++;
 	if (tb[NFQA_PAYLOAD]) {
 		const uint8_t *pkt = mnl_attr_get_payload(tb[NFQA_PAYLOAD]);
@@ -530,8 +590,14 @@ static void on_packet(struct daemon *d, struct fqdn_state *s, const struct nlmsg
 		struct dns_tcp_seg seg;
 		int kind = fqdn_dns_packet(pkt, plen, &seg);
 		char from[INET6_ADDRSTRLEN] = "?";
+		struct dns_ends ends;
+		const uint8_t *msg;
+		size_t mlen;
 		struct answer_ctx ac = { .d = d, .s = s, .from = from,
 					 .proto = kind == FQDN_TCP ? "tcp" : "udp" };
+
+		if (kind == FQDN_UDP && fqdn_udp_ends(pkt, plen, &ends, &msg, &mlen))
+			ac.ends = &ends;
 
 		if (kind != FQDN_NOT_DNS)
 			fmt_addr(seg.family, seg.src, from, sizeof(from));
@@ -1029,6 +1095,7 @@ void fqdn_free(struct daemon *d)
 	free(s->names);
 	fqdn_info_free(&s->info);
 	dns_tcp_free(s->tcp);
+	dns_asked_free(s->asked);
 	free(s);
 	d->fqdn = NULL;
 }
@@ -1078,7 +1145,8 @@ json_t *fqdn_status_json(struct daemon *d)
 
 	if (s->tcp)
 		dns_tcp_get_stats(s->tcp, &ts);
-	json_object_set_new(o, "counters", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+	json_object_set_new(o, "counters", json_pack("{s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I,s:I}",
+		"queries_recorded", (json_int_t)s->n_queries, "answers_unasked", (json_int_t)s->n_unasked,
 		"answers_queued", (json_int_t)s->n_queued, "answers_learned", (json_int_t)s->n_learned_answers,
 		"elements_added", (json_int_t)s->n_added, "addresses_capped", (json_int_t)s->n_capped,
 		"bad_answers", (json_int_t)s->n_bad, "update_failures", (json_int_t)s->n_batch_fail,
@@ -1115,6 +1183,12 @@ void fqdn_metrics(struct daemon *d, struct strbuf *sb)
 	sb_printf(sb, "# HELP filterd_fqdn_dns_answers_total DNS answers queued to filterd.\n"
 		      "# TYPE filterd_fqdn_dns_answers_total counter\n"
 		      "filterd_fqdn_dns_answers_total %llu\n"
+		      "# HELP filterd_fqdn_dns_queries_total The host's DNS queries to the resolvers, recorded to match their answers.\n"
+		      "# TYPE filterd_fqdn_dns_queries_total counter\n"
+		      "filterd_fqdn_dns_queries_total %llu\n"
+		      "# HELP filterd_fqdn_dns_answers_unasked_total DNS answers over UDP that answered no recorded query (not learned from).\n"
+		      "# TYPE filterd_fqdn_dns_answers_unasked_total counter\n"
+		      "filterd_fqdn_dns_answers_unasked_total %llu\n"
 		      "# HELP filterd_fqdn_elements_added_total Set elements added or refreshed.\n"
 		      "# TYPE filterd_fqdn_elements_added_total counter\n"
 		      "filterd_fqdn_elements_added_total %llu\n"
@@ -1126,7 +1200,8 @@ void fqdn_metrics(struct daemon *d, struct strbuf *sb)
 		      "filterd_fqdn_errors_total{kind=\"bad_answer\"} %llu\n"
 		      "filterd_fqdn_errors_total{kind=\"update\"} %llu\n"
 		      "filterd_fqdn_errors_total{kind=\"resolve\"} %llu\n",
-		      (unsigned long long)s->n_queued, (unsigned long long)s->n_added,
+		      (unsigned long long)s->n_queued, (unsigned long long)s->n_queries,
+		      (unsigned long long)s->n_unasked, (unsigned long long)s->n_added,
 		      (unsigned long long)s->n_capped, (unsigned long long)s->n_bad,
 		      (unsigned long long)s->n_batch_fail, (unsigned long long)s->n_resolve_errors);
 	struct dns_tcp_stats ts = { 0 };

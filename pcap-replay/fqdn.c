@@ -24,6 +24,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <linux/netfilter.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -167,7 +168,8 @@ int fqdn_replay_init(struct fqdn_replay *f, const struct fqdn_replay_opts *o,
 	}
 	f->ruleset_nres = f->info.nres;
 	f->tcp = dns_tcp_new();
-	if (!f->tcp) {
+	f->asked = dns_asked_new();
+	if (!f->tcp || !f->asked) {
 		snprintf(f->err, sizeof(f->err), "out of memory");
 		return -1;
 	}
@@ -234,6 +236,7 @@ void fqdn_replay_free(struct fqdn_replay *f)
 	free(f->ev);
 	fqdn_info_free(&f->info);
 	dns_tcp_free(f->tcp);
+	dns_asked_free(f->asked);
 	memset(f, 0, sizeof(*f));
 }
 
@@ -314,6 +317,7 @@ struct answer_ctx {
 	unsigned cap;
 	uint64_t frame;
 	const char *from;
+	const struct dns_ends *ends;	/* UDP: the datagram's ends (NULL: TCP) */
 	int rc;
 };
 
@@ -335,6 +339,16 @@ static bool on_answer(const uint8_t *msg, size_t dlen, void *arg)
 		}
 		return false;
 	}
+	if (ac->ends && f->info.queries_queued &&
+	    !dns_asked_answer(f->asked, ac->ends, &m, f->now)) {
+		/* as filterd: an answer to no query the capture holds */
+		if (!f->n_unasked++) {
+			f->unasked_capture = ac->cap;
+			f->unasked_frame = ac->frame;
+		}
+		dns_msg_free(&m);
+		return true;
+	}
 	struct walk_ctx w = { .f = f, .qname = m.qname, .cap = ac->cap, .frame = ac->frame,
 			      .source = ac->from };
 
@@ -350,13 +364,49 @@ static bool on_answer(const uint8_t *msg, size_t dlen, void *arg)
 	return true;
 }
 
-int fqdn_replay_queued(struct fqdn_replay *f, unsigned cap, const struct pkt *p)
+/* A query the host sent, queued at output (FQDN_QUERY_CHAIN): recorded, as
+ * filterd records it.  One the capture cut is not (filterd saw all of it:
+ * counted, its answer is then not learned from offline). */
+static int on_query(struct fqdn_replay *f, const struct pkt *p)
+{
+	const uint8_t *ip = p->data + p->nh_off;
+	struct dns_ends e;
+	const uint8_t *msg;
+	size_t mlen;
+	struct dns_msg m;
+	char err[256];
+	int rc = 0;
+
+	if (p->cls == PKT_TRUNCATED) {
+		f->n_queries_cut++;
+		return 0;
+	}
+	if (!fqdn_udp_ends(ip, p->avail, &e, &msg, &mlen) ||
+	    !fqdn_is_resolver(&f->info, e.family, e.dst) ||
+	    dns_msg_parse(&m, msg, mlen, err, sizeof(err)) < 0)
+		return 0;
+	rc = dns_asked_query(f->asked, &e, &m, f->now);
+	dns_msg_free(&m);
+	if (rc < 0) {
+		snprintf(f->err, sizeof(f->err), "out of memory");
+		return -1;
+	}
+	f->n_queries += rc > 0;
+	return 0;
+}
+
+int fqdn_replay_queued(struct fqdn_replay *f, unsigned cap, const struct pkt *p, int hook)
 {
 	const uint8_t *ip = p->data + p->nh_off;
 	char from[INET6_ADDRSTRLEN + 16];
 	struct dns_tcp_seg seg;
+	struct dns_ends ends;
+	const uint8_t *msg;
+	size_t mlen;
 	int kind;
 
+	if (hook == NF_INET_LOCAL_OUT)
+		return on_query(f, p);
 	f->n_queued++;
 	if (p->cls == PKT_TRUNCATED) {
 		/* cut by the capture's snap length: whatever it held is not
@@ -385,6 +435,8 @@ int fqdn_replay_queued(struct fqdn_replay *f, unsigned cap, const struct pkt *p)
 	}
 	struct answer_ctx ac = { .f = f, .cap = cap, .frame = p->frame, .from = from };
 
+	if (kind == FQDN_UDP && fqdn_udp_ends(ip, p->avail, &ends, &msg, &mlen))
+		ac.ends = &ends;
 	if (kind == FQDN_UDP) {
 		on_answer(seg.tcp, seg.len, &ac);
 	} else {
@@ -451,6 +503,14 @@ void fqdn_replay_text(const struct fqdn_replay *f, FILE *out)
 		(unsigned long long)f->n_learned_answers, (unsigned long long)f->n_foreign,
 		(unsigned long long)f->n_bad, (unsigned long long)f->n_not_dns,
 		(unsigned long long)f->n_cut, (unsigned long long)f->n_capped);
+	if (f->info.queries_queued)
+		fprintf(out, "  queries: %llu recorded (the host's, over UDP), %llu cut by the "
+			"capture; %llu answer%s over UDP answered none of them (not learned from)\n",
+			(unsigned long long)f->n_queries, (unsigned long long)f->n_queries_cut,
+			(unsigned long long)f->n_unasked, f->n_unasked == 1 ? "" : "s");
+	if (f->n_unasked)
+		fprintf(out, "  first answer to no recorded query: capture %u frame %llu\n",
+			f->unasked_capture, (unsigned long long)f->unasked_frame);
 	if (f->n_cut)
 		fprintf(out, "  first answer cut by the capture: capture %u frame %llu (not learned "
 			"from: flows to the addresses it held are judged without them)\n",
@@ -596,6 +656,15 @@ json_t *fqdn_replay_json(const struct fqdn_replay *f)
 		json_object_set_new(cnt, "tcp_streams_lost", json_integer((json_int_t)ts.gaps));
 	}
 	json_object_set_new(cnt, "addresses_capped", json_integer((json_int_t)f->n_capped));
+	json_object_set_new(cnt, "queries_matched", json_boolean(f->info.queries_queued));
+	json_object_set_new(cnt, "queries_recorded", json_integer((json_int_t)f->n_queries));
+	json_object_set_new(cnt, "queries_cut", json_integer((json_int_t)f->n_queries_cut));
+	json_object_set_new(cnt, "unasked", json_integer((json_int_t)f->n_unasked));
+	if (f->n_unasked) {
+		json_object_set_new(cnt, "first_unasked_capture", json_integer(f->unasked_capture));
+		json_object_set_new(cnt, "first_unasked_frame",
+				    json_integer((json_int_t)f->unasked_frame));
+	}
 	json_object_set_new(o, "sets", sets);
 	json_object_set_new(o, "resolvers", res);
 	json_object_set_new(o, "ttl_min", json_integer(f->o.ttl_min));

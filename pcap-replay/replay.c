@@ -1223,6 +1223,21 @@ static void reject_closes(struct replay *r, struct pkt *p, int hook, struct vm_v
 	ct_entry_set_closing(r->ct, p->ct);
 }
 
+/* Queued to filterd at hook: it records a query (output) or learns from an
+ * answer (input), then accepts. */
+static int to_fqdn(struct replay *r, unsigned cap, const struct pkt *p, const struct vm_verdict *v,
+		   int hook)
+{
+	if (!v->queued || !r->fqdn)
+		return 0;
+	if (fqdn_replay_queued(r->fqdn, cap, p, hook) < 0) {
+		snprintf(r->err, sizeof(r->err), "capture %u frame %llu: %s", cap,
+			 (unsigned long long)p->frame, r->fqdn->err);
+		return -1;
+	}
+	return 0;
+}
+
 static int eval_hook(struct replay *r, struct pkt *p, int hook, bool lo, struct vm_verdict *v)
 {
 	if (eval_hook_run(r, p, hook, lo, v) < 0)
@@ -1572,7 +1587,8 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 		}
 		/* loopback: output on lo, then input on lo */
 		if (eval_hook(r, p, dir == FLOW_IN ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT,
-			      dir == FLOW_LO, &v) < 0)
+			      dir == FLOW_LO, &v) < 0 ||
+		    to_fqdn(r, cap, p, &v, dir == FLOW_IN ? NF_INET_LOCAL_IN : NF_INET_LOCAL_OUT) < 0)
 			return -1;
 		if (dir == FLOW_LO && v.verdict == NF_ACCEPT && p->opt_drop) {
 			/* lo's receive path checks the options as any other
@@ -1588,7 +1604,8 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 			 * input hook sees it CONFIRMED, and an input drop
 			 * leaves it in the table */
 			lo_out_confirm(r, p);
-			if (eval_hook(r, p, NF_INET_LOCAL_IN, true, &v2) < 0)
+			if (eval_hook(r, p, NF_INET_LOCAL_IN, true, &v2) < 0 ||
+			    to_fqdn(r, cap, p, &v2, NF_INET_LOCAL_IN) < 0)
 				return -1;
 			v2.incomplete = v2.incomplete || v.incomplete;
 			v = v2;
@@ -1601,18 +1618,13 @@ static int judge(struct replay *r, unsigned cap, struct pkt *p, enum flow_dir di
 
 			p->pkttype = PACKET_LOOPBACK;
 			lo_out_confirm(r, p);	/* the copy shares the entry (as above) */
-			if (eval_hook(r, p, NF_INET_LOCAL_IN, false, &v2) < 0)
+			if (eval_hook(r, p, NF_INET_LOCAL_IN, false, &v2) < 0 ||
+			    to_fqdn(r, cap, p, &v2, NF_INET_LOCAL_IN) < 0)
 				return -1;
 			p->pkttype = pt;
 			v.incomplete = v.incomplete || v2.incomplete;
 		}
 		accepted = v.verdict == NF_ACCEPT;
-		/* queued to filterd: it learns from the DNS answer, then accepts */
-		if (v.queued && r->fqdn && fqdn_replay_queued(r->fqdn, cap, p) < 0) {
-			snprintf(r->err, sizeof(r->err), "capture %u frame %llu: %s", cap,
-				 (unsigned long long)p->frame, r->fqdn->err);
-			return -1;
-		}
 	}
 
 	r->t.judged++;

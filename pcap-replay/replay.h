@@ -366,6 +366,10 @@ struct fqdn_replay {
 	unsigned cut_capture;
 	uint64_t cut_frame;		/* the first of them */
 	struct dns_tcp *tcp;		/* answers over TCP, reassembled as filterd does */
+	struct dns_asked *asked;	/* the host's queries (info.queries_queued) */
+	uint64_t n_queries, n_queries_cut, n_unasked;
+	unsigned unasked_capture;
+	uint64_t unasked_frame;		/* the first answer to no recorded query */
 	unsigned bad_capture;
 	uint64_t bad_frame;
 	char bad_why[256];
@@ -380,9 +384,10 @@ void fqdn_replay_free(struct fqdn_replay *f);
 /* The capture time (µs) of the packet about to be judged; the first call adds
  * the map's entries.  0, or -1 with f->err. */
 int fqdn_replay_clock(struct fqdn_replay *f, int64_t now);
-/* A packet the evaluator queued (vm_verdict.queued): learns from the DNS
- * answer in it.  0, or -1 with f->err. */
-int fqdn_replay_queued(struct fqdn_replay *f, unsigned cap, const struct pkt *p);
+/* A packet the evaluator queued (vm_verdict.queued) at hook: at input,
+ * learns from the DNS answer in it; at output, records the query in it.  0,
+ * or -1 with f->err. */
+int fqdn_replay_queued(struct fqdn_replay *f, unsigned cap, const struct pkt *p, int hook);
 void fqdn_replay_text(const struct fqdn_replay *f, FILE *out);
 /* Options: --resolver ADDR[,ADDR...]; a number option; the resolvers as
  * prefixes for compile_opts (out holds FQDN_MAX_RESOLVERS).  -1 with err. */

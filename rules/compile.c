@@ -1190,7 +1190,8 @@ static size_t emit_policy_rule(struct cctx *c, const char *chain, const struct a
 
 /* ---- table ------------------------------------------------------------- */
 
-static void add_chain(struct cctx *c, const char *name, int hook, bool base)
+static void add_chain_prio(struct cctx *c, const char *name, int hook, bool base, int prio,
+			   uint32_t policy)
 {
 	struct nftnl_chain *ch = nftnl_chain_alloc();
 
@@ -1205,12 +1206,17 @@ static void add_chain(struct cctx *c, const char *name, int hook, bool base)
 	nftnl_chain_set_u32(ch, NFTNL_CHAIN_FAMILY, c->rs->family);
 	if (base) {
 		nftnl_chain_set_u32(ch, NFTNL_CHAIN_HOOKNUM, (uint32_t)hook);
-		nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, 0);
-		nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY, NF_DROP);
+		nftnl_chain_set_s32(ch, NFTNL_CHAIN_PRIO, prio);
+		nftnl_chain_set_u32(ch, NFTNL_CHAIN_POLICY, policy);
 		nftnl_chain_set_str(ch, NFTNL_CHAIN_TYPE, "filter");
 	}
 	nftnl_chain_list_add_tail(ch, c->rs->chains);
 	c->chains[c->nchains++] = (struct chain_text){ .name = name };
+}
+
+static void add_chain(struct cctx *c, const char *name, int hook, bool base)
+{
+	add_chain_prio(c, name, hook, base, 0, NF_DROP);
 }
 
 /* The pseudo-tags VirtualNetwork (the address space and, with an IPv4 one,
@@ -1920,6 +1926,40 @@ static void e_queue(struct rb *b, uint16_t num)
 	sb_printf(&b->text, " queue num %u bypass", num);
 }
 
+/* The host's UDP queries to the resolvers, queued in a chain of their own
+ * that runs after output (priority filter + 10, policy accept): a packet
+ * reaches it only when the output chain accepted it, so queueing never lets
+ * a query out that the policy keeps in (the verdict filterd gives, like the
+ * queue's bypass, accepts only in this last chain).  filterd records each
+ * query's endpoints, DNS ID and question, and learns only from an answer that
+ * matches one (rules/dns_asked.c); offline, pcap-replay does the same with the
+ * captured queries. */
+static void emit_fqdn_queries(struct cctx *c, const char *const qsets[2])
+{
+	static struct portrange r53 = { 53, 53 };
+	static struct portspec p53 = { .n = 1, .r = &r53 };
+
+	if (!qsets[0] && !qsets[1])
+		return;
+	add_chain_prio(c, FQDN_QUERY_CHAIN, NF_INET_LOCAL_OUT, true, FQDN_QUERY_PRIO, NF_ACCEPT);
+	for (int f = 0; f < 2; f++) {
+		struct spec s = { .family = f ? AF_INET6 : AF_INET, .src = { .any = true },
+				  .proto = PROTO_UDP, .dports = &p53 };
+		char comment[64];
+		struct rb b;
+
+		if (!qsets[f])
+			continue;
+		s.dst = (struct amatch){ .set = qsets[f] };
+		comment_of(comment, sizeof(comment), CAT_PLATFORM, "out", "fqdn-dns-query");
+		rb_begin(&b, c, FQDN_QUERY_CHAIN);
+		emit_matches(&b, &s);
+		e_counter(&b);
+		e_queue(&b, c->o->dns_queue ? c->o->dns_queue : FQDN_DNS_QUEUE);
+		rb_end(&b, comment);
+	}
+}
+
 /* The DNS answers filterd learns FQDN addresses from: established udp/tcp
  * from port 53 of a configured resolver, queued before anything else in input
  * (before loopback, for a resolver on 127.0.0.0/8, and before the conntrack
@@ -1934,6 +1974,7 @@ static void emit_fqdn_dns(struct cctx *c)
 	int fam[16];
 	uint8_t addr[16][16];
 	size_t nres = 0;
+	const char *qsets[2] = { NULL, NULL };
 
 	if (!policy_has_fqdn(c->p))
 		return;
@@ -1964,6 +2005,7 @@ static void emit_fqdn_dns(struct cctx *c)
 		const char *sn = pseudo_set(c, "dns_resolvers", &res[f]);
 		if (!sn)
 			continue;
+		qsets[f] = sn;
 		/* An answer from a resolver that is not on this host cannot come
 		 * in on lo or from a container: a process with a raw socket (or a
 		 * container spoofing the resolver's address) could otherwise forge
@@ -2030,6 +2072,7 @@ static void emit_fqdn_dns(struct cctx *c)
 	}
 	pset_free(&res[0]);
 	pset_free(&res[1]);
+	emit_fqdn_queries(c, qsets);
 }
 
 static char *render_nft(struct cctx *c)
@@ -2043,9 +2086,20 @@ static char *render_nft(struct cctx *c)
 	for (size_t i = 0; i < c->nchains; i++) {
 		struct nftnl_chain *ch = ruleset_find_chain(c->rs, c->chains[i].name);
 		sb_printf(&sb, "%s\tchain %s {\n", (i || c->sets_text.n) ? "\n" : "", c->chains[i].name);
-		if (ch && nftnl_chain_is_set(ch, NFTNL_CHAIN_HOOKNUM))
-			sb_printf(&sb, "\t\ttype filter hook %s priority filter; policy drop;\n",
-				  c->chains[i].name);
+		if (ch && nftnl_chain_is_set(ch, NFTNL_CHAIN_HOOKNUM)) {
+			static const char *const hooks[] = { "prerouting", "input", "forward",
+							     "output", "postrouting" };
+			uint32_t hk = nftnl_chain_get_u32(ch, NFTNL_CHAIN_HOOKNUM);
+			int32_t prio = nftnl_chain_get_s32(ch, NFTNL_CHAIN_PRIO);
+			char pr[32] = "filter";
+
+			if (prio)
+				snprintf(pr, sizeof(pr), "filter %c %d", prio < 0 ? '-' : '+',
+					 prio < 0 ? -prio : prio);
+			sb_printf(&sb, "\t\ttype filter hook %s priority %s; policy %s;\n",
+				  hk < 5 ? hooks[hk] : "?", pr,
+				  nftnl_chain_get_u32(ch, NFTNL_CHAIN_POLICY) == NF_ACCEPT ? "accept" : "drop");
+		}
 		sb_puts(&sb, sb_str(&c->chains[i].text));
 		sb_puts(&sb, "\t}\n");
 	}

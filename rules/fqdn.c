@@ -1,12 +1,16 @@
 #include "fqdn.h"
 
+#include "compile.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <libnftnl/chain.h>
 #include <libnftnl/set.h>
 #include <libnftnl/udata.h>
+#include <linux/netfilter.h>
 #include <linux/netfilter/nf_tables.h>
 
 static int set_comment_cb(const struct nftnl_udata *attr, void *data)
@@ -120,6 +124,12 @@ int fqdn_info_from_ruleset(const struct ruleset *rs, struct fqdn_info *info)
 			goto oom;
 	}
 	nftnl_set_list_iter_destroy(it);
+	{
+		struct nftnl_chain *ch = ruleset_find_chain(rs, FQDN_QUERY_CHAIN);
+
+		info->queries_queued = ch && nftnl_chain_is_set(ch, NFTNL_CHAIN_HOOKNUM) &&
+				       nftnl_chain_get_u32(ch, NFTNL_CHAIN_HOOKNUM) == NF_INET_LOCAL_OUT;
+	}
 	return 0;
 oom:
 	nftnl_set_list_iter_destroy(it);

@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "dns_asked.h"
 #include "dns_tcp.h"
 #include "ruleset.h"
 
@@ -30,6 +31,11 @@ struct fqdn_info {
 	int res_family[FQDN_MAX_RESOLVERS];
 	uint8_t res_addr[FQDN_MAX_RESOLVERS][16];
 	size_t nres;
+	/* the ruleset queues the host's queries to the resolvers (a base chain
+	 * FQDN_QUERY_CHAIN at output): answers are learned from only when they
+	 * answer one (dns_asked.h).  A ruleset without it (saved by a filterd
+	 * before queries were queued) learns from every answer, as then. */
+	bool queries_queued;
 };
 
 /* Fills info from rs.  Returns 0, or -1 with errno ENOMEM. */
@@ -62,5 +68,9 @@ bool fqdn_match_name(const char *pattern, const char *name);
  * for the first two. */
 enum { FQDN_NOT_DNS, FQDN_UDP, FQDN_TCP };
 int fqdn_dns_packet(const uint8_t *ip, size_t len, struct dns_tcp_seg *out);
+/* A UDP packet (IP header first): its ends and its payload (*msg, *mlen).
+ * false when it is none (as fqdn_dns_packet reads the IP header). */
+bool fqdn_udp_ends(const uint8_t *ip, size_t len, struct dns_ends *e, const uint8_t **msg,
+		   size_t *mlen);
 
 #endif

@@ -42,38 +42,51 @@ bool fqdn_match_name(const char *pattern, const char *name)
 	return dns_name_match(name, probe);
 }
 
+/* The IP header: family, addresses, transport protocol and offset, and the
+ * packet's length as its header says.  false: not an IPv4/IPv6 packet this
+ * reads (fragments were reassembled by conntrack before the queue; IPv6
+ * extension headers are not walked: not learned from). */
+static bool ip_hdr(const uint8_t *p, size_t *len, int *family, const uint8_t **src,
+		   const uint8_t **dst, uint8_t *proto, size_t *off)
+{
+	if (*len < 20)
+		return false;
+	if ((p[0] >> 4) == 4) {
+		size_t ihl = (size_t)(p[0] & 0x0f) * 4;
+		size_t tot = (size_t)(p[2] << 8 | p[3]);
+		if (ihl < 20 || tot < ihl || tot > *len || (p[6] & 0x3f) || p[7])
+			return false;
+		*len = tot;
+		*proto = p[9];
+		*family = AF_INET;
+		*src = p + 12;
+		*dst = p + 16;
+		*off = ihl;
+		return true;
+	}
+	if ((p[0] >> 4) == 6 && *len >= 40) {
+		size_t pl = (size_t)(p[4] << 8 | p[5]);
+		if (40 + pl > *len)
+			return false;
+		*len = 40 + pl;
+		*proto = p[6];
+		*family = AF_INET6;
+		*src = p + 8;
+		*dst = p + 24;
+		*off = 40;
+		return true;
+	}
+	return false;
+}
+
 int fqdn_dns_packet(const uint8_t *p, size_t len, struct dns_tcp_seg *out)
 {
 	size_t off;
 	uint8_t proto;
 
 	memset(out, 0, sizeof(*out));
-	if (len < 20)
+	if (!ip_hdr(p, &len, &out->family, &out->src, &out->dst, &proto, &off))
 		return FQDN_NOT_DNS;
-	if ((p[0] >> 4) == 4) {
-		size_t ihl = (size_t)(p[0] & 0x0f) * 4;
-		size_t tot = (size_t)(p[2] << 8 | p[3]);
-		if (ihl < 20 || tot < ihl || tot > len || (p[6] & 0x3f) || p[7])
-			return FQDN_NOT_DNS;	/* fragments were reassembled by conntrack */
-		len = tot;
-		proto = p[9];
-		out->family = AF_INET;
-		out->src = p + 12;
-		out->dst = p + 16;
-		off = ihl;
-	} else if ((p[0] >> 4) == 6 && len >= 40) {
-		size_t pl = (size_t)(p[4] << 8 | p[5]);
-		if (40 + pl > len)
-			return FQDN_NOT_DNS;
-		len = 40 + pl;
-		proto = p[6];	/* extension headers: not learned from */
-		out->family = AF_INET6;
-		out->src = p + 8;
-		out->dst = p + 24;
-		off = 40;
-	} else {
-		return FQDN_NOT_DNS;
-	}
 	if (proto == IPPROTO_UDP) {
 		if (off + 8 > len || (p[off] << 8 | p[off + 1]) != 53)
 			return FQDN_NOT_DNS;
@@ -89,4 +102,21 @@ int fqdn_dns_packet(const uint8_t *p, size_t len, struct dns_tcp_seg *out)
 		return FQDN_TCP;
 	}
 	return FQDN_NOT_DNS;
+}
+
+bool fqdn_udp_ends(const uint8_t *p, size_t len, struct dns_ends *e, const uint8_t **msg,
+		   size_t *mlen)
+{
+	size_t off;
+	uint8_t proto;
+
+	memset(e, 0, sizeof(*e));
+	if (!ip_hdr(p, &len, &e->family, &e->src, &e->dst, &proto, &off) ||
+	    proto != IPPROTO_UDP || off + 8 > len)
+		return false;
+	e->sport = (uint16_t)(p[off] << 8 | p[off + 1]);
+	e->dport = (uint16_t)(p[off + 2] << 8 | p[off + 3]);
+	*msg = p + off + 8;
+	*mlen = len - off - 8;
+	return true;
 }

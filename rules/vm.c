@@ -858,15 +858,30 @@ int vm_eval_rec(struct vm *vm, struct pkt *p, struct vm_verdict *out, struct vm_
 		x.cap_end = x.end;
 	for (size_t i = 0; i < vm->nbase; i++) {
 		struct vm_chain *b = vm->base[i];
+		struct vm_verdict first = { 0 };
 
 		if (b->hook != (uint32_t)p->hook)
 			continue;
 		out->no_chain = false;
 		out->nchains++;
 		out->rejected = false;
+		if (out->nchains > 1)
+			first = *out;
 		out->verdict = run_base_chain(vm, b, &x);
 		if (out->verdict == NF_DROP)
 			break;
+		/* every chain so far accepted: the decision reported is the
+		 * first one a rule made; a policy accept is reported only
+		 * when no rule accepted (then the last chain's, as before).
+		 * filterd's own chain decides by rule; a later chain, such as
+		 * dns_queries, only sees what that one let through and does
+		 * not take the report over. */
+		if (out->nchains > 1 && !first.policy) {
+			out->policy = first.policy;
+			out->chain = first.chain;
+			out->rule = first.rule;
+			out->rule_index = first.rule_index;
+		}
 	}
 	if (rec)
 		rec->keys = x.rec_keys | (out->incomplete || out->queued ? VM_MEMO_NEVER : 0);

@@ -4,12 +4,18 @@
  * go through dns_tcp as a resolver's TCP stream holding them twice (length
  * prefixed), cut into segments whose sizes the bytes choose, every third one
  * sent again overlapping the next: both messages must come out whole and
- * unchanged, in order. */
+ * unchanged, in order.  Last, a parsed message goes through dns_asked as a
+ * query the host sent and as the answer to it: the answer must match exactly
+ * when the query was recorded, once, the name matched without regard to
+ * case, and never with another ID. */
 #include "fuzz.h"
 
 #include <sys/socket.h>
 
+#include <ctype.h>
+
 #include "dns.h"
+#include "dns_asked.h"
 #include "dns_tcp.h"
 
 static void on_addr(const char *const *chain, size_t n, int family, const uint8_t *addr,
@@ -111,6 +117,43 @@ static void tcp_stream(const uint8_t *data, size_t size)
 	dns_tcp_free(t);
 }
 
+static void asked_roundtrip(const struct dns_msg *m)
+{
+	static const uint8_t host[4] = { 10, 0, 1, 4 }, resolver[4] = { 10, 0, 1, 53 };
+	const struct dns_ends qe = { AF_INET, host, resolver, 40000, 53 };
+	const struct dns_ends ae = { AF_INET, resolver, host, 53, 40000 };
+	struct dns_asked *a = dns_asked_new();
+	struct dns_msg q = *m, ans = *m;
+	struct dns_asked_stats st;
+	int rec;
+
+	if (!a)
+		return;
+	q.qr = false;
+	ans.qr = true;
+	rec = dns_asked_query(a, &qe, &q, 1000);
+	if (rec < 0) {
+		dns_asked_free(a);
+		return;
+	}
+	if (dns_asked_answer(a, &ae, &q, 1001))	/* no answer: QR clear */
+		abort();
+	ans.id = (uint16_t)(m->id + 1);
+	if (dns_asked_answer(a, &ae, &ans, 1002))	/* another ID */
+		abort();
+	ans.id = m->id;
+	for (char *c = ans.qname; *c; c++)
+		*c = (char)toupper((unsigned char)*c);
+	if (dns_asked_answer(a, &ae, &ans, 1003) != (rec == 1))
+		abort();
+	if (dns_asked_answer(a, &ae, &ans, 1004))	/* one query, one answer */
+		abort();
+	dns_asked_get_stats(a, &st);
+	if (st.queries != (uint64_t)rec || st.matched != (uint64_t)rec || st.pending != 0)
+		abort();
+	dns_asked_free(a);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	struct dns_msg m;
@@ -121,6 +164,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		size_t n = dns_msg_walk(&m, on_addr, &count);
 		if (n != count)
 			abort();
+		asked_roundtrip(&m);
 		dns_msg_free(&m);
 	}
 	tcp_stream(data, size);

@@ -208,9 +208,52 @@ s.bind(("10.0.1.55", 53))
 for port in (5000, 5001, 33333):
     s.sendto(msg, (sys.argv[1], port))
 PYEOF
+# Answers from the configured resolver's own address and port, to the port
+# of a query the host really sent (so conntrack takes them as its reply,
+# established), but answering another query: a wrong DNS ID, and the right ID
+# with another question (a name below the listed *.blob.test.example).  Both
+# were learned from before filterd matched answers to the host's queries (its
+# chain dns_queries queues them): someone who can send from the resolver's
+# address and guess the port opened a listed name to any address.  The
+# resolver (dnsmasq, bound to $DNS1:53) answers the real query as well; the
+# forgeries are written with a raw socket in the resolver's namespace.
+qport=$(nsx host "$PY" - "$DNS1" "$HOST4" <<'PYEOF'
+import socket, struct, sys
+res, host = sys.argv[1], sys.argv[2]
+name = b"".join(bytes([len(l)]) + l.encode() for l in "app.test.example".split(".")) + b"\x00"
+u = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+u.bind((host, 0))
+u.sendto(struct.pack("!6H", 0x5151, 0x0100, 1, 0, 0, 0) + name + b"\x00\x01\x00\x01", (res, 53))
+print(u.getsockname()[1])
+PYEOF
+)
+nsx peers "$PY" - "$DNS1" "$HOST4" "$qport" "$EVIL" <<'PYEOF'
+import socket, struct, sys
+res, host, port, evil = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+def name(n):
+    return b"".join(bytes([len(l)]) + l.encode() for l in n.split(".")) + b"\x00"
+def answer(qid, qname):
+    return struct.pack("!6H", qid, 0x8180, 1, 1, 0, 0) + name(qname) + b"\x00\x01\x00\x01" + \
+        b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 300, 4) + socket.inet_aton(evil)
+r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+for qid, qname in ((0x5152, "app.test.example"), (0x5151, "evil.blob.test.example")):
+    ans = answer(qid, qname)
+    udp = struct.pack("!4H", 53, port, 8 + len(ans), 0) + ans
+    ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(udp), 1, 0, 64, 17, 0,
+                     socket.inet_aton(res), socket.inet_aton(host))
+    r.sendto(ip + udp, (host, 0))
+PYEOF
 sleep 0.3
 if in_set fqdn_blob_v4 $EVIL; then not_ok "forged: crafted answer from 10.0.1.55 opens nothing"
 else ok "forged: crafted answer from 10.0.1.55 opens nothing"; fi
+if [ -n "$qport" ] && ! in_set fqdn_app_v4 $EVIL && ! in_set fqdn_blob_v4 $EVIL &&
+   grep -q "event=fqdn-unasked-answer from=$DNS1 " "$T/log"; then
+	ok "forged: answers from $DNS1:53 to the host's query port that answer no query it sent (DNS ID, question) open nothing, logged"
+else
+	not_ok "forged: answers from $DNS1:53 that answer no query the host sent open nothing" \
+		"query port: $qport" "$(nsx host nft list set inet filterd fqdn_app_v4 2>&1 | tail -4)" \
+		"$(grep "fqdn-learned.*$EVIL\|fqdn-unasked" "$T/log" | tail -4)"
+fi
 expect_denied "forged: tcp 443 to $EVIL denied" host tcp $EVIL 443
 checks_wait
 # a process on the host with a raw socket (CAP_NET_RAW: root, or a container
@@ -278,6 +321,11 @@ nsx host getent hosts acct1.blob.test.example >/dev/null
 if ctl status --json >"$T/status.json" && grep -q "acct1\|$BLOB" "$T/status.json" && grep -q '"expires_in"' "$T/status.json"; then
 	ok "status: FQDN sets with addresses and expiry"
 else not_ok "status: FQDN sets with addresses and expiry" "$(head -c 2000 "$T/status.json")"; fi
+# the host's queries were recorded (dig's, getent's, filterd's own through
+# c-ares), and the two forged answers of step 4 counted as unasked
+if "$PY" -c 'import json,sys; c=json.load(open(sys.argv[1]))["fqdn"]["counters"]; sys.exit(0 if c["queries_recorded"] >= 5 and c["answers_unasked"] >= 2 else 1)' "$T/status.json"; then
+	ok "status: queries recorded and answers to no query counted"
+else not_ok "status: queries recorded and answers to no query counted" "$(grep -o '"counters": {[^}]*}' "$T/status.json")"; fi
 # the text form: a line a set (its addresses, next expiry), a line a resolved name
 if ctl status >"$T/status.txt" &&
 	grep -Eq "^fqdn +queue [0-9]+, resolvers $DNS1\$" "$T/status.txt" &&
@@ -294,6 +342,8 @@ else not_ok "show: FQDN sets with learned addresses" "$(tail -12 "$T/show.txt")"
 if ctl metrics >"$T/metrics.txt" &&
    grep -Eq '^filterd_fqdn_addresses\{set="fqdn_blob_v4",fqdn="\*\.blob\.test\.example"\} [0-9]+$' "$T/metrics.txt" &&
    grep -Eq '^filterd_fqdn_dns_answers_total [1-9][0-9]*$' "$T/metrics.txt" &&
+   grep -Eq '^filterd_fqdn_dns_queries_total [1-9][0-9]*$' "$T/metrics.txt" &&
+   grep -Eq '^filterd_fqdn_dns_answers_unasked_total [2-9][0-9]*$|^filterd_fqdn_dns_answers_unasked_total [1-9][0-9]+$' "$T/metrics.txt" &&
    grep -Eq '^filterd_fqdn_addresses_capped_total [1-9][0-9]*$' "$T/metrics.txt" &&
    python3 "$ROOT/tests/tools/promcheck.py" "$T/metrics.txt" >"$T/promcheck.log" 2>&1; then
 	ok "metrics: FQDN sets, answers and caps in valid Prometheus text"
@@ -404,7 +454,7 @@ replay_check() {
 			"$(head -c 1500 "$T/replay.json")"
 	fi
 }
-learned_py="any(l['name'] == 'app.test.example' and '$APP2' in l['addresses'] and l['frame'] > 0 for l in d['fqdn']['learned']) and any(l['name'] == 'acct1.blob.test.example' and '$BLOB' in l['addresses'] for l in d['fqdn']['learned']) and any(l['name'] == 'x.tcp.test.example' and '$TCPZ' in l['addresses'] for l in d['fqdn']['learned']) and d['fqdn']['answers']['tcp_answers'] >= 1 and d['fqdn']['answers']['tcp_streams_lost'] == 0"
+learned_py="any(l['name'] == 'app.test.example' and '$APP2' in l['addresses'] and l['frame'] > 0 for l in d['fqdn']['learned']) and any(l['name'] == 'acct1.blob.test.example' and '$BLOB' in l['addresses'] for l in d['fqdn']['learned']) and any(l['name'] == 'x.tcp.test.example' and '$TCPZ' in l['addresses'] for l in d['fqdn']['learned']) and d['fqdn']['answers']['tcp_answers'] >= 1 and d['fqdn']['answers']['tcp_streams_lost'] == 0 and d['fqdn']['answers']['queries_matched'] and d['fqdn']['answers']['queries_recorded'] >= 5 and d['fqdn']['answers']['unasked'] >= 2 and not any('$EVIL' in l['addresses'] for l in d['fqdn']['learned'])"
 if [ -x "$REPLAY" ] && "$REPLAY" --help 2>&1 | grep -q -- --resolver; then
 	replay_check "replay: the capture replays offline to the kernel's verdicts, answers learned from $DNS1" \
 		"$KSEQ" "$learned_py" --policy "$T/policy.yaml" --tags "$TAGS" --resolver $DNS1 \
@@ -464,6 +514,33 @@ PYEOF
 	if [ $? -eq 2 ] && grep -q "bad.map:1:17: error" <<<"$out"; then
 		ok "replay: a bad --fqdn-map line is an error with file:line:col (exit 2)"
 	else not_ok "replay: a bad --fqdn-map line is an error with file:line:col" "$out"; fi
+	# queries are queued only once the output chain let them out: a query
+	# to a resolver the policy keeps in (198.51.100.53, on the Internet
+	# under approved-only outbound) is dropped there and never reaches the
+	# chain dns_queries -- its queue verdict would accept it -- so it is not
+	# recorded, and the answer (no conntrack entry: new) teaches nothing
+	"$PY" - "$ROOT/tests/live/agree" "$T/qorder.pcap" <<'PYEOF'
+import sys
+sys.path.insert(0, sys.argv[1])
+from cases import Cap, udp, tcp, abytes, _dns, H4
+c, net, vn = Cap(), "198.51.100.53", "10.0.1.53"
+c.out(c.ip(H4, net, 17, udp(50700, 53, _dns(9, "app.test.example"))))
+c.inb(c.ip(net, H4, 17, udp(53, 50700, _dns(9, "app.test.example", [(1, abytes("203.0.113.67"))]))))
+c.out(c.ip(H4, "203.0.113.67", 6, tcp(50701, 443, 100, 0, 0x02)))
+c.out(c.ip(H4, vn, 17, udp(50702, 53, _dns(10, "app.test.example"))))
+c.inb(c.ip(vn, H4, 17, udp(53, 50702, _dns(10, "app.test.example", [(1, abytes("203.0.113.68"))]))))
+c.out(c.ip(H4, "203.0.113.68", 6, tcp(50703, 443, 100, 0, 0x02)))
+c.write(sys.argv[2])
+PYEOF
+	printf 'deny out udp to 198.51.100.53 port 53\ndeny in udp from 198.51.100.53 port 53\ndeny out tcp to 203.0.113.67 port 443\nallow out udp to 10.0.1.53 port 53\nallow out tcp to 203.0.113.68 port 443\n' >"$T/qorder.expect"
+	"$REPLAY" --policy "$T/policy.yaml" --tags "$TAGS" --resolver $DNS1,198.51.100.53 \
+		--local $HOST4 --expect "$T/qorder.expect" --require-all --format json \
+		"$T/qorder.pcap" >"$T/qorder.json" 2>"$T/qorder.err"
+	rc=$?
+	if [ $rc -eq 0 ] && "$PY" -c 'import json,sys; a=json.load(open(sys.argv[1]))["fqdn"]["answers"]; sys.exit(0 if a["queries_recorded"] == 1 and a["unasked"] == 0 and a["queued"] == 1 else 1)' "$T/qorder.json"; then
+		ok "replay: a query the output chain drops is not queued (not recorded); the allowed one is, and its answer opens its address"
+	else not_ok "replay: a query the output chain drops is not queued" "exit $rc" "$(cat "$T/qorder.err")" \
+		"$(grep -o '"answers": {[^}]*}' "$T/qorder.json")"; fi
 	# the live table, dumped: the queue rule (xt NFQUEUE target on kernels
 	# without CONFIG_NFT_QUEUE) and FQDN sets with the timed elements filterd
 	# learned, which the replay ignores (learned from the capture instead)

@@ -31,6 +31,8 @@
 #include <linux/netfilter/nf_tables.h>
 
 #include "compile.h"
+#include "fqdn.h"
+#include <libnftnl/chain.h>
 
 #define TAGS_FILE	"examples/servicetags.json"
 #define EXAMPLE		"examples/policy.yaml"
@@ -566,6 +568,41 @@ static void test_dns_queue_ifaces(void **state)
 	assert_non_null(strstr(c->nft, "iifname != { \"lo\", \"ctr0\", \"docker0\" } ct state established "
 				       "ct direction reply ip6 saddr @dns_resolvers_v6 "));
 	assert_null(strstr(c->nft, "iifname \"lo\" ct state established ct direction reply ip6"));
+	/* the host's queries to them: a chain of their own after output (only
+	 * what output accepted reaches it), queued to the same queue */
+	assert_non_null(strstr(c->nft, "\tchain dns_queries {\n"
+				       "\t\ttype filter hook output priority filter + 10; policy accept;\n"
+				       "\t\tip daddr @dns_resolvers_v4 udp dport 53 counter queue num 53 bypass"));
+	assert_non_null(strstr(c->nft, "ip6 daddr @dns_resolvers_v6 udp dport 53 counter queue num 53 bypass"));
+	{
+		struct nftnl_chain *ch = ruleset_find_chain(c->rs, FQDN_QUERY_CHAIN);
+		struct fqdn_info fi;
+
+		assert_non_null(ch);
+		assert_int_equal(nftnl_chain_get_u32(ch, NFTNL_CHAIN_HOOKNUM), NF_INET_LOCAL_OUT);
+		assert_int_equal(nftnl_chain_get_s32(ch, NFTNL_CHAIN_PRIO), 10);
+		assert_int_equal(nftnl_chain_get_u32(ch, NFTNL_CHAIN_POLICY), NF_ACCEPT);
+		/* filterd and pcap-replay read from the objects that queries are
+		 * queued, and match answers to them */
+		assert_int_equal(fqdn_info_from_ruleset(c->rs, &fi), 0);
+		assert_true(fi.queries_queued);
+		assert_int_equal(fi.nres, 3);
+		fqdn_info_free(&fi);
+	}
+	compiled_free(c);
+	/* no resolver: neither answers nor queries are queued */
+	o.nresolvers = 0;
+	c = NULL;
+	assert_int_equal(compile_policy(p, db, &o, &c, &d), 0);
+	assert_null(strstr(c->nft, "dns_queries"));
+	assert_null(ruleset_find_chain(c->rs, FQDN_QUERY_CHAIN));
+	{
+		struct fqdn_info fi;
+
+		assert_int_equal(fqdn_info_from_ruleset(c->rs, &fi), 0);
+		assert_false(fi.queries_queued);
+		fqdn_info_free(&fi);
+	}
 	compiled_free(c);
 	/* 10.0.1.53 one of this host's addresses: its own rule on lo */
 	o.addr_is_local = local_53;

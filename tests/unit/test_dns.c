@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "dns.h"
+#include "dns_asked.h"
 
 /* A response: header, question "name" type A, then raw answer bytes. */
 static size_t build(uint8_t *b, const char *name, uint16_t ancount, const uint8_t *an, size_t anlen)
@@ -166,6 +167,127 @@ static void test_error_rcode_not_walked(void **st)
 	dns_msg_free(&m);
 }
 
+/* ---- dns_asked: answers are learned from only when they answer a query --- */
+
+/* A query (qr 0) or its answer (qr 1, one A record) for name, type A, with
+ * DNS ID id, parsed into m. */
+static void asked_msg(struct dns_msg *m, const char *name, uint16_t id, bool answer)
+{
+	uint8_t b[512], an[] = { 0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 60, 0, 4, 203, 0, 113, 66 };
+	size_t n = build(b, name, answer ? 1 : 0, an, answer ? sizeof(an) : 0);
+
+	b[0] = (uint8_t)(id >> 8);
+	b[1] = (uint8_t)id;
+	b[2] = answer ? 0x81 : 0x01;
+	b[3] = answer ? 0x80 : 0x00;
+	assert_int_equal(dns_msg_parse(m, b, n, NULL, 0), 0);
+}
+
+static const uint8_t host4[4] = { 10, 0, 1, 4 }, res4[4] = { 10, 0, 1, 53 },
+		     other4[4] = { 10, 0, 1, 55 };
+
+static struct dns_ends q_ends(uint16_t cport)
+{
+	return (struct dns_ends){ .family = AF_INET, .src = host4, .dst = res4, .sport = cport,
+				  .dport = 53 };
+}
+
+static struct dns_ends a_ends(const uint8_t *from, uint16_t sport, uint16_t cport)
+{
+	return (struct dns_ends){ .family = AF_INET, .src = from, .dst = host4, .sport = sport,
+				  .dport = cport };
+}
+
+static bool answered(struct dns_asked *a, const char *name, uint16_t id, struct dns_ends e,
+		     int64_t now)
+{
+	struct dns_msg m;
+	bool ok;
+
+	asked_msg(&m, name, id, true);
+	ok = dns_asked_answer(a, &e, &m, now);
+	dns_msg_free(&m);
+	return ok;
+}
+
+static void ask(struct dns_asked *a, const char *name, uint16_t id, uint16_t cport, int64_t now)
+{
+	struct dns_msg m;
+	struct dns_ends e = q_ends(cport);
+
+	asked_msg(&m, name, id, false);
+	assert_int_equal(dns_asked_query(a, &e, &m, now), 1);
+	dns_msg_free(&m);
+}
+
+static void test_asked_match(void **st)
+{
+	struct dns_asked *a = dns_asked_new();
+	struct dns_asked_stats s;
+	struct dns_msg m;
+	struct dns_ends e = q_ends(40000);
+
+	(void)st;
+	assert_non_null(a);
+	/* nothing asked yet: nothing answers */
+	assert_false(answered(a, "app.test.example", 0x4242, a_ends(res4, 53, 40000), 0));
+	ask(a, "app.test.example", 0x4242, 40000, 1000);
+	/* another ID, another question, another type of question, another
+	 * client port, another resolver, another source port: not the answer */
+	assert_false(answered(a, "app.test.example", 0x4243, a_ends(res4, 53, 40000), 2000));
+	assert_false(answered(a, "evil.test.example", 0x4242, a_ends(res4, 53, 40000), 2000));
+	assert_false(answered(a, "app.test.example", 0x4242, a_ends(res4, 53, 40001), 2000));
+	assert_false(answered(a, "app.test.example", 0x4242, a_ends(other4, 53, 40000), 2000));
+	assert_false(answered(a, "app.test.example", 0x4242, a_ends(res4, 5353, 40000), 2000));
+	/* the answer (the name's case as a resolver may echo it: 0x20) */
+	assert_true(answered(a, "App.Test.EXAMPLE", 0x4242, a_ends(res4, 53, 40000), 3000));
+	/* one query teaches one answer: a second copy is not learned from */
+	assert_false(answered(a, "app.test.example", 0x4242, a_ends(res4, 53, 40000), 4000));
+	/* a query is not an answer, an answer is not a query */
+	asked_msg(&m, "app.test.example", 7, true);
+	assert_int_equal(dns_asked_query(a, &e, &m, 5000), 0);
+	dns_msg_free(&m);
+	ask(a, "app.test.example", 7, 40000, 5000);
+	asked_msg(&m, "app.test.example", 7, false);
+	e = a_ends(res4, 53, 40000);
+	assert_false(dns_asked_answer(a, &e, &m, 6000));
+	dns_msg_free(&m);
+	assert_true(answered(a, "app.test.example", 7, a_ends(res4, 53, 40000), 7000));
+	dns_asked_get_stats(a, &s);
+	assert_int_equal(s.queries, 2);
+	assert_int_equal(s.matched, 2);
+	assert_int_equal(s.unasked, 8);
+	assert_int_equal(s.pending, 0);
+	dns_asked_free(a);
+}
+
+/* A query is held for conntrack's unreplied UDP timeout (30 s), then
+ * forgotten; past DNS_ASKED_MAX the oldest goes to make room. */
+static void test_asked_expiry_and_bound(void **st)
+{
+	struct dns_asked *a = dns_asked_new();
+	struct dns_asked_stats s;
+
+	(void)st;
+	ask(a, "app.test.example", 1, 40000, 0);
+	ask(a, "app.test.example", 2, 40000, 0);
+	assert_true(answered(a, "app.test.example", 1, a_ends(res4, 53, 40000),
+			     DNS_ASKED_TIMEOUT_US));
+	assert_false(answered(a, "app.test.example", 2, a_ends(res4, 53, 40000),
+			      DNS_ASKED_TIMEOUT_US + 1));
+	for (unsigned i = 0; i < DNS_ASKED_MAX + 10; i++)
+		ask(a, "app.test.example", (uint16_t)i, (uint16_t)(1024 + i), 1000000 + i);
+	dns_asked_get_stats(a, &s);
+	assert_int_equal(s.evicted, 10);
+	assert_int_equal(s.pending, DNS_ASKED_MAX);
+	/* the ten oldest are gone, the next one and the newest are held */
+	assert_false(answered(a, "app.test.example", 9, a_ends(res4, 53, 1024 + 9), 2000000));
+	assert_true(answered(a, "app.test.example", 10, a_ends(res4, 53, 1024 + 10), 2000000));
+	assert_true(answered(a, "app.test.example", DNS_ASKED_MAX + 9,
+			     a_ends(res4, 53, (uint16_t)(1024 + DNS_ASKED_MAX + 9)), 2000000));
+	dns_asked_free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -177,6 +299,8 @@ int main(void)
 		cmocka_unit_test(test_odd_labels_escaped),
 		cmocka_unit_test(test_match),
 		cmocka_unit_test(test_error_rcode_not_walked),
+		cmocka_unit_test(test_asked_match),
+		cmocka_unit_test(test_asked_expiry_and_bound),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -521,6 +521,29 @@ static void test_verdict_flow(void **state)
 	assert_int_equal(v.nchains, 1);
 	vm_free(vm);
 	ruleset_free(rs);
+
+	/* all chains accept: the first rule that accepted is reported, not
+	 * a later chain's policy or rule (filterd's dns_queries chain runs
+	 * after its own and must not take the decision over) */
+	rs = kernel_ruleset(
+		"table inet t {\n"
+		" chain main { type filter hook output priority 0; policy drop;\n"
+		"  udp dport 53 accept\n"
+		" }\n"
+		" chain later { type filter hook output priority 10; policy accept;\n"
+		"  udp dport 53 counter accept\n"
+		" }\n"
+		"}\n");
+	vm = must_load(rs);
+	udp(&t, "10.0.0.1", 1000, "10.0.0.2", 53, 0);
+	t.p.hook = NF_INET_LOCAL_OUT;
+	assert_int_equal(eval(vm, &t, &v), NF_ACCEPT);
+	assert_int_equal(v.nchains, 2);
+	assert_false(v.policy);
+	assert_string_equal(v.chain, "main");
+	assert_int_equal(v.rule_index, 0);
+	vm_free(vm);
+	ruleset_free(rs);
 }
 
 /* ------------------------------------------------------------- sets ------ */

@@ -668,6 +668,13 @@ def fqdn_queue():
     c.out(c.ip(H4, res, 17, udp(50602, 53, _dns(2, "pypi.org", qtype=28))))
     c.inb(c.ip(res, H4, 17, udp(53, 50602, _dns(2, "pypi.org", [(28, abytes(INET6))], 28))))
     c.out(c.ip(H6, INET6, 6, tcp(50603, 443, 100, 0, 0x02)))
+    # the host's queries are queued too (chain dns_queries, after output):
+    # an answer to its port from the resolver that answers no query it sent
+    # (another DNS ID) teaches nothing, and the connection that follows is
+    # dropped on both sides
+    c.out(c.ip(H4, res, 17, udp(50604, 53, _dns(3, "pypi.org"))))
+    c.inb(c.ip(res, H4, 17, udp(53, 50604, _dns(4, "pypi.org", [(1, abytes("203.0.113.66"))]))))
+    c.out(c.ip(H4, "203.0.113.66", 6, tcp(50605, 443, 100, 0, 0x02)))
     return c
 
 
