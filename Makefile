@@ -2,6 +2,11 @@
 PREFIX  ?= /usr/local
 DESTDIR ?=
 O       ?= build
+# one spelling of the build directory, however it was given (O=build,
+# O=$PWD/build): the dependency files name their targets as the rules do, so
+# a header change rebuilds what includes it (an absolute O from t_hostile's
+# check-asan left later relative runs with stale objects)
+override O := $(patsubst $(CURDIR)/%,%,$(abspath $(O)))
 CC      ?= cc
 PKGS    := libnftnl libmnl libpcap yaml-0.1 jansson cmocka libcrypto libsystemd libcap-ng libcares
 

@@ -761,8 +761,24 @@ static void set_error(struct apply_res *res, const char *fmt, ...)
 
 /* The applied policy as cfg.policy (what a restart or a reload applies); a
  * failure is logged and said in the apply's answer. */
+bool daemon_policy_file_unchanged(struct daemon *d)
+{
+	char err[256], sha[65];
+	char *buf = NULL;
+	size_t len = 0;
+	bool same;
+
+	if (!d->policy_file_sha[0] || read_file(d->cfg.policy, &buf, &len, err, sizeof(err)) < 0)
+		return false;
+	sha256_hex(buf, len, sha);
+	free(buf);
+	same = strcmp(sha, d->policy_file_sha) == 0;
+	return same;
+}
+
 static void write_policy_file(struct daemon *d, const char *text, size_t len, struct apply_res *res)
 {
+	d->policy_file_sha[0] = '\0';
 	if (write_atomic(d->cfg.policy, text, len, 0644) < 0) {
 		int e = errno;
 
@@ -772,6 +788,7 @@ static void write_policy_file(struct daemon *d, const char *text, size_t len, st
 			    "what it holds", d->cfg.policy, strerror(e));
 		return;
 	}
+	sha256_hex(text, len, d->policy_file_sha);
 	d->policy_file_stale = false;
 }
 
@@ -802,6 +819,7 @@ int daemon_apply(struct daemon *d, const struct apply_req *rq, struct apply_res 
 		}
 		text = filebuf;
 		name = d->cfg.policy;
+		sha256_hex(text, len, d->policy_file_sha);
 	}
 	if (len > POLICY_MAX_BYTES) {
 		set_error(res, "%s: policy is %zu bytes, larger than the 4 MiB limit", name, len);
@@ -1115,12 +1133,14 @@ int daemon_pending_end(struct daemon *d)
 	 * the latches are not touched, which let a refused confirmation latch
 	 * hbi and then refuse its own rollback forever: a review's finding). */
 	if (d->policy_file_stale && d->cur.text) {
+		d->policy_file_sha[0] = '\0';
 		if (write_atomic(d->cfg.policy, d->cur.text, d->cur.len, 0644) < 0) {
 			e = errno;
 			dlog("event=policy-write-failed file=%s error=\"%s\"", d->cfg.policy, strerror(e));
 			errno = e;
 			return -1;
 		}
+		sha256_hex(d->cur.text, d->cur.len, d->policy_file_sha);
 		d->policy_file_stale = false;
 	}
 	d->pending = false;

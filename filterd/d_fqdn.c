@@ -18,12 +18,13 @@
  * kernel expires them.  A set holds at most fqdn_max_addresses live
  * addresses; the rest of an answer is left out, with a log line.
  *
- * The host's UDP queries to the resolvers are queued too (a chain after the
- * output chain, so only queries the policy lets out): each is recorded with
- * its endpoints, DNS ID and question (rules/dns_asked.c), and a UDP answer is
- * learned from only when it answers a recorded query; an answer nobody asked
- * for is accepted unlearned (event=fqdn-unasked-answer, at most one log line
- * a second).
+ * The host's queries to the resolvers are queued too, over UDP and TCP (a
+ * chain after the output chain, so only queries the policy lets out; the
+ * host's TCP streams are reassembled as the resolvers' are): each is
+ * recorded with its endpoints, DNS ID and question (rules/dns_asked.c), and
+ * an answer is learned from only when it answers a recorded query over the
+ * same protocol; an answer nobody asked for is accepted unlearned
+ * (event=fqdn-unasked-answer, at most one log line a second).
  *
  * Fail modes: an answer from anywhere but the configured resolvers is never
  * queued (kernel rule) and never learned from (checked again here).  With
@@ -117,9 +118,11 @@ struct fqdn_state {
 	/* answers over TCP: the resolvers' streams, reassembled (dns_tcp.h) */
 	struct dns_tcp *tcp;
 	uint64_t n_tcp_logged_gaps;
-	/* the host's UDP queries, queued from the chain FQDN_QUERY_CHAIN: a UDP
-	 * answer is learned from only when it answers one (dns_asked.h) */
+	/* the host's queries, queued from the chain FQDN_QUERY_CHAIN: an answer
+	 * is learned from only when it answers one (dns_asked.h); qtcp
+	 * reassembles the host's TCP streams to the resolvers */
 	struct dns_asked *asked;
+	struct dns_tcp *qtcp;
 	uint64_t n_queries, n_unasked;
 	double unasked_logged_at;	/* monotonic: the last event=fqdn-unasked-answer */
 	uint64_t unasked_unlogged;	/* since then, not logged */
@@ -158,8 +161,9 @@ static struct fqdn_state *fq(struct daemon *d)
 			d->fqdn->timer_fd = -1;
 			/* without it (no memory) answers over TCP pass unlearned */
 			d->fqdn->tcp = dns_tcp_new();
-			/* without it (no memory) no UDP answer is learned from */
+			/* without them (no memory) no answer is learned from */
 			d->fqdn->asked = dns_asked_new();
+			d->fqdn->qtcp = dns_tcp_new();
 		}
 	}
 	return d->fqdn;
@@ -470,7 +474,7 @@ static int nfq_open(struct daemon *d, struct fqdn_state *s)
 	struct epoll_event ev = { .events = EPOLLIN, .data.fd = s->nfq_fd };
 	if (epoll_ctl(d->epfd, EPOLL_CTL_ADD, s->nfq_fd, &ev) < 0)
 		goto fail;
-	dlog("event=fqdn-queue queue=%u note=\"the host's UDP queries to the configured resolvers are recorded; answers are learned from (only UDP answers to a recorded query) before they are accepted\"",
+	dlog("event=fqdn-queue queue=%u note=\"the host's queries to the configured resolvers are recorded; answers to a recorded query are learned from before they are accepted\"",
 	     s->queue);
 	return 0;
 fail:
@@ -500,7 +504,7 @@ struct answer_ctx {
 	struct fqdn_state *s;
 	const char *from;
 	const char *proto;
-	const struct dns_ends *ends;	/* UDP: the datagram's ends (NULL: TCP) */
+	const struct dns_ends *ends;	/* the packet's ends */
 };
 
 static bool on_answer(const uint8_t *msg, size_t dlen, void *arg)
@@ -515,14 +519,15 @@ static bool on_answer(const uint8_t *msg, size_t dlen, void *arg)
 		     ac->from, ac->proto, err);
 		return false;
 	}
-	if (ac->ends && ac->s->info.queries_queued &&
-	    (!ac->s->asked || !dns_asked_answer(ac->s->asked, ac->ends, &m, (int64_t)(mono() * 1e6)))) {
+	if (ac->s->info.queries_queued &&
+	    (!ac->ends || !ac->s->asked ||
+	     !dns_asked_answer(ac->s->asked, ac->ends, &m, (int64_t)(mono() * 1e6)))) {
 		double now = mono();
 
 		ac->s->n_unasked++;
 		if (now - ac->s->unasked_logged_at >= 1.0) {
-			dlog("event=fqdn-unasked-answer from=%s id=%u qname=\"%s\" unlogged_before=%llu note=\"answers no query the host sent (endpoints, DNS ID and question): passes unlearned\"",
-			     ac->from, m.id, m.qname, (unsigned long long)ac->s->unasked_unlogged);
+			dlog("event=fqdn-unasked-answer from=%s proto=%s id=%u qname=\"%s\" unlogged_before=%llu note=\"answers no query the host sent (endpoints, DNS ID and question): passes unlearned\"",
+			     ac->from, ac->proto, m.id, m.qname, (unsigned long long)ac->s->unasked_unlogged);
 			ac->s->unasked_logged_at = now;
 			ac->s->unasked_unlogged = 0;
 		} else {
@@ -537,26 +542,48 @@ static bool on_answer(const uint8_t *msg, size_t dlen, void *arg)
 	return true;
 }
 
-/* A query the host sent to a resolver: recorded (its answer is learned from
- * only if it answers one); anything else queued at output is ignored. */
-static void on_query(struct fqdn_state *s, const struct nlattr *payload)
+struct query_ctx {
+	struct fqdn_state *s;
+	const struct dns_ends *ends;
+};
+
+/* One DNS message the host sent (a UDP payload, or a message of its TCP
+ * stream): recorded when it is a query.  false when it does not parse (no
+ * query of ours to match: its answer is not learned from). */
+static bool on_query_msg(const uint8_t *msg, size_t len, void *arg)
 {
-	struct dns_ends e;
-	const uint8_t *msg;
-	size_t mlen;
+	struct query_ctx *qc = arg;
 	struct dns_msg m;
 	char err[256];
 
-	if (!payload || !s->asked ||
-	    !fqdn_udp_ends(mnl_attr_get_payload(payload), mnl_attr_get_payload_len(payload), &e,
-			   &msg, &mlen) ||
-	    !fqdn_is_resolver(&s->info, e.family, e.dst))
-		return;
-	if (dns_msg_parse(&m, msg, mlen, err, sizeof(err)) < 0)
-		return;		/* no query of ours to match: its answer is not learned */
-	if (dns_asked_query(s->asked, &e, &m, (int64_t)(mono() * 1e6)) > 0)
-		s->n_queries++;
+	if (dns_msg_parse(&m, msg, len, err, sizeof(err)) < 0)
+		return false;
+	if (dns_asked_query(qc->s->asked, qc->ends, &m, (int64_t)(mono() * 1e6)) > 0)
+		qc->s->n_queries++;
 	dns_msg_free(&m);
+	return true;
+}
+
+/* A packet the host sent to a resolver's port 53: a UDP query is recorded,
+ * a TCP segment goes to the host's stream (its queries recorded as the
+ * stream completes them); anything else queued at output is ignored. */
+static void on_query(struct fqdn_state *s, const struct nlattr *payload)
+{
+	struct dns_ends e;
+	struct dns_tcp_seg seg;
+	struct query_ctx qc = { .s = s, .ends = &e };
+	int kind;
+
+	if (!payload || !s->asked)
+		return;
+	kind = fqdn_packet_ends(mnl_attr_get_payload(payload), mnl_attr_get_payload_len(payload),
+				&e, &seg);
+	if (kind == FQDN_NOT_DNS || e.dport != 53 || !fqdn_is_resolver(&s->info, e.family, e.dst))
+		return;
+	if (kind == FQDN_UDP)
+		on_query_msg(seg.tcp, seg.len, &qc);
+	else if (s->qtcp && dns_tcp_feed(s->qtcp, &seg, (int64_t)(mono() * 1e6), on_query_msg, &qc) < 0)
+		dlog("event=error what=fqdn-tcp-query-stream error=\"out of memory\" note=\"the answers on this stream pass unlearned\"");
 }
 
 /* A queued packet: a UDP answer, or a segment of a TCP stream whose messages
@@ -591,12 +618,11 @@ static void on_packet(struct daemon *d, struct fqdn_state *s, const struct nlmsg
 		int kind = fqdn_dns_packet(pkt, plen, &seg);
 		char from[INET6_ADDRSTRLEN] = "?";
 		struct dns_ends ends;
-		const uint8_t *msg;
-		size_t mlen;
+		struct dns_tcp_seg seg2;
 		struct answer_ctx ac = { .d = d, .s = s, .from = from,
 					 .proto = kind == FQDN_TCP ? "tcp" : "udp" };
 
-		if (kind == FQDN_UDP && fqdn_udp_ends(pkt, plen, &ends, &msg, &mlen))
+		if (kind != FQDN_NOT_DNS && fqdn_packet_ends(pkt, plen, &ends, &seg2) == kind)
 			ac.ends = &ends;
 
 		if (kind != FQDN_NOT_DNS)
@@ -1095,6 +1121,7 @@ void fqdn_free(struct daemon *d)
 	free(s->names);
 	fqdn_info_free(&s->info);
 	dns_tcp_free(s->tcp);
+	dns_tcp_free(s->qtcp);
 	dns_asked_free(s->asked);
 	free(s);
 	d->fqdn = NULL;

@@ -61,6 +61,10 @@ struct daemon {
 
 	/* pending confirmation of a safe apply */
 	bool pending;
+	char policy_file_sha[65];	/* sha256 of what cfg.policy held when filterd
+					 * last wrote or read it ("" unknown): an
+					 * inotify event with the file still so is
+					 * filterd's own write, not a change */
 	bool policy_file_stale;	/* a window's policy not written to cfg.policy
 				 * (its record could not be saved): written
 				 * when the window ends with it in force */
@@ -144,6 +148,9 @@ struct apply_res {
 	double ms;
 };
 int daemon_apply(struct daemon *d, const struct apply_req *rq, struct apply_res *res);
+/* true when cfg.policy holds what filterd last wrote or read there (an
+ * inotify event about it came from filterd's own write, or changed nothing) */
+bool daemon_policy_file_unchanged(struct daemon *d);
 void apply_res_free(struct apply_res *r);
 int daemon_rollback(struct daemon *d, const struct actor *who, const char *why,
 		    struct apply_res *res);

@@ -130,12 +130,19 @@ static struct dir_watch {
 	int wd;
 	char name[256];			/* the file's name in the directory */
 	bool resolv;
+	bool policy;			/* the policy file */
 } dir_watch[N_DIR_WATCH];
 static size_t n_dir_watch;
 static int resolv_file_wd = -1;
 static bool resolv_burst;		/* logged; the debounced reload ends it */
+/* In this burst: only the policy file was touched.  When it still holds
+ * what filterd last wrote or read (its own write after an apply, a rollback
+ * or a confirmation), the debounced reload is skipped: reloading it raced
+ * the next request (under ASan a late reload of an earlier write put the
+ * file's older policy in force during a window the file could not take). */
+static bool burst_policy_only, burst_any;
 
-static int watch_dir_of(struct daemon *d, const char *path, bool resolv)
+static int watch_dir_of(struct daemon *d, const char *path, bool resolv, bool policy)
 {
 	char a[4096], b[4096];
 	const uint32_t mask = IN_CLOSE_WRITE | IN_MOVED_TO | IN_CREATE | IN_DELETE | IN_ATTRIB;
@@ -150,6 +157,7 @@ static int watch_dir_of(struct daemon *d, const char *path, bool resolv)
 
 		w->wd = wd;
 		w->resolv = resolv;
+		w->policy = policy;
 		snprintf(w->name, sizeof(w->name), "%s", basename(b));
 	}
 	return 0;
@@ -165,7 +173,8 @@ static void watch_resolv_file(struct daemon *d)
 
 static int watch_dirs(struct daemon *d)
 {
-	if (watch_dir_of(d, d->cfg.policy, false) < 0 || watch_dir_of(d, d->cfg.tags, false) < 0) {
+	if (watch_dir_of(d, d->cfg.policy, false, true) < 0 ||
+	    watch_dir_of(d, d->cfg.tags, false, false) < 0) {
 		dlog("event=error what=inotify error=\"%s\"", strerror(errno));
 		return -1;
 	}
@@ -173,11 +182,11 @@ static int watch_dirs(struct daemon *d)
 		char real[PATH_MAX];
 
 		watch_resolv_file(d);
-		if (watch_dir_of(d, RESOLV_CONF, true) < 0)
+		if (watch_dir_of(d, RESOLV_CONF, true, false) < 0)
 			dlog("event=warning what=inotify file=%s error=\"%s\" note=\"a change of the "
 			     "resolvers is applied at the next reload\"", RESOLV_CONF, strerror(errno));
 		if (realpath(RESOLV_CONF, real) && strcmp(real, RESOLV_CONF) != 0)
-			watch_dir_of(d, real, true);
+			watch_dir_of(d, real, true, false);
 	}
 	return 0;
 }
@@ -202,11 +211,18 @@ static void on_inotify(struct daemon *d)
 						resolv = true;
 					else
 						hit = true;
+					if (!burst_any)
+						burst_policy_only = true;
+					burst_any = true;
+					if (!dir_watch[i].policy)
+						burst_policy_only = false;
 				}
 			p += sizeof(*ev) + ev->len;
 		}
 	}
 	if (resolv) {
+		burst_any = true;
+		burst_policy_only = false;
 		watch_resolv_file(d);		/* replaced: watch the new file */
 		if (!resolv_burst)		/* one line a burst of writes */
 			dlog("event=resolv-conf-changed file=%s action=reload", RESOLV_CONF);
@@ -624,8 +640,12 @@ int main(int argc, char **argv)
 			} else if (fd == d->debounce_fd) {
 				uint64_t x;
 				if (read(fd, &x, sizeof(x)) == sizeof(x)) {
+					bool own = burst_policy_only && daemon_policy_file_unchanged(d);
+
 					resolv_burst = false;
-					reload(d, "inotify");
+					burst_any = burst_policy_only = false;
+					if (!own)
+						reload(d, "inotify");
 				}
 			} else if (fd == d->confirm_fd) {
 				on_tick(d);

@@ -168,8 +168,9 @@ int fqdn_replay_init(struct fqdn_replay *f, const struct fqdn_replay_opts *o,
 	}
 	f->ruleset_nres = f->info.nres;
 	f->tcp = dns_tcp_new();
+	f->qtcp = dns_tcp_new();
 	f->asked = dns_asked_new();
-	if (!f->tcp || !f->asked) {
+	if (!f->tcp || !f->qtcp || !f->asked) {
 		snprintf(f->err, sizeof(f->err), "out of memory");
 		return -1;
 	}
@@ -236,6 +237,7 @@ void fqdn_replay_free(struct fqdn_replay *f)
 	free(f->ev);
 	fqdn_info_free(&f->info);
 	dns_tcp_free(f->tcp);
+	dns_tcp_free(f->qtcp);
 	dns_asked_free(f->asked);
 	memset(f, 0, sizeof(*f));
 }
@@ -317,7 +319,7 @@ struct answer_ctx {
 	unsigned cap;
 	uint64_t frame;
 	const char *from;
-	const struct dns_ends *ends;	/* UDP: the datagram's ends (NULL: TCP) */
+	const struct dns_ends *ends;	/* the packet's ends */
 	int rc;
 };
 
@@ -339,8 +341,8 @@ static bool on_answer(const uint8_t *msg, size_t dlen, void *arg)
 		}
 		return false;
 	}
-	if (ac->ends && f->info.queries_queued &&
-	    !dns_asked_answer(f->asked, ac->ends, &m, f->now)) {
+	if (f->info.queries_queued &&
+	    (!ac->ends || !dns_asked_answer(f->asked, ac->ends, &m, f->now))) {
 		/* as filterd: an answer to no query the capture holds */
 		if (!f->n_unasked++) {
 			f->unasked_capture = ac->cap;
@@ -364,45 +366,70 @@ static bool on_answer(const uint8_t *msg, size_t dlen, void *arg)
 	return true;
 }
 
-/* A query the host sent, queued at output (FQDN_QUERY_CHAIN): recorded, as
- * filterd records it.  One the capture cut is not (filterd saw all of it:
- * counted, its answer is then not learned from offline). */
+struct query_ctx {
+	struct fqdn_replay *f;
+	const struct dns_ends *ends;
+	int rc;
+};
+
+/* One DNS message the host sent (a UDP payload, or a message of its TCP
+ * stream): recorded when it is a query.  false when it does not parse. */
+static bool on_query_msg(const uint8_t *msg, size_t len, void *arg)
+{
+	struct query_ctx *qc = arg;
+	struct dns_msg m;
+	char err[256];
+	int rc;
+
+	if (dns_msg_parse(&m, msg, len, err, sizeof(err)) < 0)
+		return false;
+	rc = dns_asked_query(qc->f->asked, qc->ends, &m, qc->f->now);
+	dns_msg_free(&m);
+	if (rc < 0) {
+		snprintf(qc->f->err, sizeof(qc->f->err), "out of memory");
+		qc->rc = -1;
+		return true;
+	}
+	qc->f->n_queries += rc > 0;
+	return true;
+}
+
+/* A packet the host sent to a resolver's port 53, queued at output
+ * (FQDN_QUERY_CHAIN): a UDP query is recorded, a TCP segment goes to the
+ * host's stream, as filterd does.  One the capture cut is not (filterd saw
+ * all of it: counted, its answer is then not learned from offline; a cut TCP
+ * segment leaves a gap that gives its stream up). */
 static int on_query(struct fqdn_replay *f, const struct pkt *p)
 {
 	const uint8_t *ip = p->data + p->nh_off;
 	struct dns_ends e;
-	const uint8_t *msg;
-	size_t mlen;
-	struct dns_msg m;
-	char err[256];
-	int rc = 0;
+	struct dns_tcp_seg seg;
+	struct query_ctx qc = { .f = f, .ends = &e };
+	int kind;
 
 	if (p->cls == PKT_TRUNCATED) {
 		f->n_queries_cut++;
 		return 0;
 	}
-	if (!fqdn_udp_ends(ip, p->avail, &e, &msg, &mlen) ||
-	    !fqdn_is_resolver(&f->info, e.family, e.dst) ||
-	    dns_msg_parse(&m, msg, mlen, err, sizeof(err)) < 0)
+	kind = fqdn_packet_ends(ip, p->avail, &e, &seg);
+	if (kind == FQDN_NOT_DNS || e.dport != 53 || !fqdn_is_resolver(&f->info, e.family, e.dst))
 		return 0;
-	rc = dns_asked_query(f->asked, &e, &m, f->now);
-	dns_msg_free(&m);
-	if (rc < 0) {
+	if (kind == FQDN_UDP) {
+		on_query_msg(seg.tcp, seg.len, &qc);
+	} else if (dns_tcp_feed(f->qtcp, &seg, (int64_t)p->ts.tv_sec * 1000000 + p->ts.tv_usec,
+				on_query_msg, &qc) < 0 && qc.rc == 0) {
 		snprintf(f->err, sizeof(f->err), "out of memory");
 		return -1;
 	}
-	f->n_queries += rc > 0;
-	return 0;
+	return qc.rc;
 }
 
 int fqdn_replay_queued(struct fqdn_replay *f, unsigned cap, const struct pkt *p, int hook)
 {
 	const uint8_t *ip = p->data + p->nh_off;
 	char from[INET6_ADDRSTRLEN + 16];
-	struct dns_tcp_seg seg;
+	struct dns_tcp_seg seg, seg2;
 	struct dns_ends ends;
-	const uint8_t *msg;
-	size_t mlen;
 	int kind;
 
 	if (hook == NF_INET_LOCAL_OUT)
@@ -435,7 +462,7 @@ int fqdn_replay_queued(struct fqdn_replay *f, unsigned cap, const struct pkt *p,
 	}
 	struct answer_ctx ac = { .f = f, .cap = cap, .frame = p->frame, .from = from };
 
-	if (kind == FQDN_UDP && fqdn_udp_ends(ip, p->avail, &ends, &msg, &mlen))
+	if (fqdn_packet_ends(ip, p->avail, &ends, &seg2) == kind)
 		ac.ends = &ends;
 	if (kind == FQDN_UDP) {
 		on_answer(seg.tcp, seg.len, &ac);
@@ -504,8 +531,8 @@ void fqdn_replay_text(const struct fqdn_replay *f, FILE *out)
 		(unsigned long long)f->n_bad, (unsigned long long)f->n_not_dns,
 		(unsigned long long)f->n_cut, (unsigned long long)f->n_capped);
 	if (f->info.queries_queued)
-		fprintf(out, "  queries: %llu recorded (the host's, over UDP), %llu cut by the "
-			"capture; %llu answer%s over UDP answered none of them (not learned from)\n",
+		fprintf(out, "  queries: %llu recorded (the host's), %llu cut by the "
+			"capture; %llu answer%s answered none of them (not learned from)\n",
 			(unsigned long long)f->n_queries, (unsigned long long)f->n_queries_cut,
 			(unsigned long long)f->n_unasked, f->n_unasked == 1 ? "" : "s");
 	if (f->n_unasked)

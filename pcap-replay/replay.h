@@ -366,6 +366,7 @@ struct fqdn_replay {
 	unsigned cut_capture;
 	uint64_t cut_frame;		/* the first of them */
 	struct dns_tcp *tcp;		/* answers over TCP, reassembled as filterd does */
+	struct dns_tcp *qtcp;		/* the host's queries over TCP, likewise */
 	struct dns_asked *asked;	/* the host's queries (info.queries_queued) */
 	uint64_t n_queries, n_queries_cut, n_unasked;
 	unsigned unasked_capture;

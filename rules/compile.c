@@ -1926,7 +1926,8 @@ static void e_queue(struct rb *b, uint16_t num)
 	sb_printf(&b->text, " queue num %u bypass", num);
 }
 
-/* The host's UDP queries to the resolvers, queued in a chain of their own
+/* The host's queries to the resolvers (UDP, and every TCP segment of its
+ * streams to them, which filterd reassembles), queued in a chain of their own
  * that runs after output (priority filter + 10, policy accept): a packet
  * reaches it only when the output chain accepted it, so queueing never lets
  * a query out that the policy keeps in (the verdict filterd gives, like the
@@ -1942,9 +1943,10 @@ static void emit_fqdn_queries(struct cctx *c, const char *const qsets[2])
 	if (!qsets[0] && !qsets[1])
 		return;
 	add_chain_prio(c, FQDN_QUERY_CHAIN, NF_INET_LOCAL_OUT, true, FQDN_QUERY_PRIO, NF_ACCEPT);
-	for (int f = 0; f < 2; f++) {
+	for (int k = 0; k < 4; k++) {
+		int f = k / 2;
 		struct spec s = { .family = f ? AF_INET6 : AF_INET, .src = { .any = true },
-				  .proto = PROTO_UDP, .dports = &p53 };
+				  .proto = k % 2 ? PROTO_TCP : PROTO_UDP, .dports = &p53 };
 		char comment[64];
 		struct rb b;
 

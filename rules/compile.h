@@ -61,9 +61,10 @@ struct compile_opts {
 };
 
 #define FQDN_DNS_QUEUE 53
-/* ... and the host's UDP queries to those resolvers go to the same queue from
- * a base chain of their own at output, after filterd's output chain: only the
- * queries the policy lets out (see fqdn.h, fqdn_info.queries_queued) */
+/* ... and the host's queries (UDP, TCP) to those resolvers go to the same
+ * queue from a base chain of their own at output, after filterd's output
+ * chain: only the queries the policy lets out (see fqdn.h,
+ * fqdn_info.queries_queued) */
 #define FQDN_QUERY_CHAIN "dns_queries"
 #define FQDN_QUERY_PRIO 10
 

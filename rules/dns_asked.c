@@ -20,6 +20,7 @@ struct asked {
 	int64_t t;
 	uint32_t h;
 	int family;
+	uint8_t proto;
 	uint8_t client[16], server[16];
 	uint16_t cport, sport, id, qtype, qclass;
 	char qname[DNS_NAMEBUF];
@@ -132,6 +133,7 @@ int dns_asked_query(struct dns_asked *a, const struct dns_ends *e, const struct 
 	memset(q, 0, sizeof(*q));
 	q->t = now_us;
 	q->family = e->family;
+	q->proto = e->proto;
 	memcpy(q->client, e->src, n);
 	memcpy(q->server, e->dst, n);
 	q->cport = e->sport;
@@ -171,7 +173,7 @@ bool dns_asked_answer(struct dns_asked *a, const struct dns_ends *e, const struc
 	for (uint32_t i = a->bucket[h % NBUCKETS]; i; i = a->v[i - 1].hnext) {
 		const struct asked *q = &a->v[i - 1];
 
-		if (q->h == h && q->family == e->family && q->id == m->id &&
+		if (q->h == h && q->family == e->family && q->proto == e->proto && q->id == m->id &&
 		    q->cport == e->dport && q->sport == e->sport &&
 		    memcmp(q->client, e->dst, n) == 0 && memcmp(q->server, e->src, n) == 0 &&
 		    q->qtype == m->qtype && q->qclass == m->qclass &&

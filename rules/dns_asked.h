@@ -1,10 +1,12 @@
 /* dns_asked — the host's outstanding DNS queries, so that an answer is
  * learned from only when it answers one of them.
  *
- * filterd queues the host's UDP queries to the configured resolvers (the
- * chain FQDN_QUERY_CHAIN, after the output chain) as well as their answers;
+ * filterd queues the host's queries to the configured resolvers, over UDP
+ * and TCP (the chain FQDN_QUERY_CHAIN, after the output chain; dns_tcp
+ * reassembles the host's TCP streams as it does the resolvers'), as well as
+ * their answers;
  * pcap-replay sees the same packets in a capture.  A query is recorded with
- * its endpoints (client address and port, resolver address and port), its DNS
+ * its endpoints (protocol, client address and port, resolver address and port), its DNS
  * ID and its question (name, type, class).  An answer counts only when a
  * recorded query has the same endpoints reversed, the same ID and the same
  * question (the name compared without regard to case, as resolvers echo
@@ -33,12 +35,15 @@
  * an answer later than that would not be ct state established, not queued */
 #define DNS_ASKED_TIMEOUT_US (30 * 1000000LL)
 
-/* The two ends of a UDP datagram as the host sent it (query) or received it
- * (answer): family AF_INET or AF_INET6, addresses of 4 or 16 bytes. */
+/* The two ends of a UDP datagram or TCP segment as the host sent it (query)
+ * or received it (answer): family AF_INET or AF_INET6, addresses of 4 or 16
+ * bytes, proto IPPROTO_UDP or IPPROTO_TCP (an answer matches only a query
+ * asked over the same protocol). */
 struct dns_ends {
 	int family;
 	const uint8_t *src, *dst;
 	uint16_t sport, dport;
+	uint8_t proto;
 };
 
 struct dns_asked_stats {

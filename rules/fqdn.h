@@ -68,9 +68,10 @@ bool fqdn_match_name(const char *pattern, const char *name);
  * for the first two. */
 enum { FQDN_NOT_DNS, FQDN_UDP, FQDN_TCP };
 int fqdn_dns_packet(const uint8_t *ip, size_t len, struct dns_tcp_seg *out);
-/* A UDP packet (IP header first): its ends and its payload (*msg, *mlen).
- * false when it is none (as fqdn_dns_packet reads the IP header). */
-bool fqdn_udp_ends(const uint8_t *ip, size_t len, struct dns_ends *e, const uint8_t **msg,
-		   size_t *mlen);
+/* Any UDP or TCP packet (IP header first), whatever its ports: its ends (e,
+ * proto set) and, as fqdn_dns_packet gives them, the UDP payload or the TCP
+ * segment (out).  FQDN_UDP, FQDN_TCP, or FQDN_NOT_DNS when it is neither (or
+ * an IP header fqdn_dns_packet would not read). */
+int fqdn_packet_ends(const uint8_t *ip, size_t len, struct dns_ends *e, struct dns_tcp_seg *out);
 
 #endif

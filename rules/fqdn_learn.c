@@ -104,19 +104,29 @@ int fqdn_dns_packet(const uint8_t *p, size_t len, struct dns_tcp_seg *out)
 	return FQDN_NOT_DNS;
 }
 
-bool fqdn_udp_ends(const uint8_t *p, size_t len, struct dns_ends *e, const uint8_t **msg,
-		   size_t *mlen)
+int fqdn_packet_ends(const uint8_t *p, size_t len, struct dns_ends *e, struct dns_tcp_seg *out)
 {
 	size_t off;
 	uint8_t proto;
 
 	memset(e, 0, sizeof(*e));
+	memset(out, 0, sizeof(*out));
 	if (!ip_hdr(p, &len, &e->family, &e->src, &e->dst, &proto, &off) ||
-	    proto != IPPROTO_UDP || off + 8 > len)
-		return false;
+	    (proto != IPPROTO_UDP && proto != IPPROTO_TCP) ||
+	    off + (proto == IPPROTO_UDP ? 8 : 20) > len)
+		return FQDN_NOT_DNS;
+	e->proto = proto;
 	e->sport = (uint16_t)(p[off] << 8 | p[off + 1]);
 	e->dport = (uint16_t)(p[off + 2] << 8 | p[off + 3]);
-	*msg = p + off + 8;
-	*mlen = len - off - 8;
-	return true;
+	out->family = e->family;
+	out->src = e->src;
+	out->dst = e->dst;
+	if (proto == IPPROTO_UDP) {
+		out->tcp = p + off + 8;
+		out->len = len - off - 8;
+		return FQDN_UDP;
+	}
+	out->tcp = p + off;
+	out->len = len - off;
+	return FQDN_TCP;
 }

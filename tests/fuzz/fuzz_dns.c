@@ -10,6 +10,7 @@
  * case, and never with another ID. */
 #include "fuzz.h"
 
+#include <netinet/in.h>
 #include <sys/socket.h>
 
 #include <ctype.h>
@@ -120,8 +121,8 @@ static void tcp_stream(const uint8_t *data, size_t size)
 static void asked_roundtrip(const struct dns_msg *m)
 {
 	static const uint8_t host[4] = { 10, 0, 1, 4 }, resolver[4] = { 10, 0, 1, 53 };
-	const struct dns_ends qe = { AF_INET, host, resolver, 40000, 53 };
-	const struct dns_ends ae = { AF_INET, resolver, host, 53, 40000 };
+	const struct dns_ends qe = { AF_INET, host, resolver, 40000, 53, IPPROTO_UDP };
+	const struct dns_ends ae = { AF_INET, resolver, host, 53, 40000, IPPROTO_UDP };
 	struct dns_asked *a = dns_asked_new();
 	struct dns_msg q = *m, ans = *m;
 	struct dns_asked_stats st;

@@ -254,6 +254,78 @@ else
 		"query port: $qport" "$(nsx host nft list set inet filterd fqdn_app_v4 2>&1 | tail -4)" \
 		"$(grep "fqdn-learned.*$EVIL\|fqdn-unasked" "$T/log" | tail -4)"
 fi
+# The same over TCP: the host opens a connection to the resolver's port 53
+# (dnsmasq accepts it) and asks nothing yet; from the resolver's namespace an
+# answer for app.test.example -> $EVIL is written into that stream with a raw
+# socket, at the sequence number the resolver's SYN/ACK began (read off eth0),
+# so conntrack and the host's TCP take it as the resolver's first bytes.  It
+# was learned from before filterd read the host's own stream for its queries.
+sleep 1	# event=fqdn-unasked-answer is logged at most once a second
+rm -f "$T/tcpforge.ready" "$T/tcpforge.out"
+nsx peers "$PY" - "$DNS1" "$HOST4" "$EVIL" "$T/tcpforge.ready" "$ROOT/tests/live/agree" \
+	>"$T/tcpforge.out" 2>&1 <<'PYEOF' &
+import socket, struct, sys, time
+res, host, evil, ready = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+sys.path.insert(0, sys.argv[5])
+from gen import csum
+# ETH_P_ALL: a socket bound to one protocol does not see outgoing frames
+sn = socket.socket(socket.AF_PACKET, socket.SOCK_RAW, socket.htons(3))
+sn.bind(("eth0", 3))
+sn.settimeout(1)
+open(ready, "w").close()
+end = time.time() + 8
+while True:
+    if time.time() > end:
+        sys.exit("no SYN/ACK from %s:53 to %s seen" % (res, host))
+    try:
+        f = sn.recv(2048)
+    except socket.timeout:
+        continue
+    ip = f[14:]
+    if f[12:14] != b"\x08\x00" or len(ip) < 40 or ip[0] >> 4 != 4 or ip[9] != 6 or ip[12:16] != socket.inet_aton(res) or \
+       ip[16:20] != socket.inet_aton(host):
+        continue
+    th = ip[(ip[0] & 15) * 4:]
+    sport, dport, seq, ack = struct.unpack("!HHII", th[:12])
+    if sport == 53 and (th[13] & 0x12) == 0x12:
+        break
+name = b"".join(bytes([len(l)]) + l.encode() for l in "app.test.example".split(".")) + b"\0"
+ans = struct.pack("!6H", 0x6363, 0x8180, 1, 1, 0, 0) + name + b"\x00\x01\x00\x01" + \
+    b"\xc0\x0c" + struct.pack("!HHIH", 1, 1, 300, 4) + socket.inet_aton(evil)
+data = struct.pack("!H", len(ans)) + ans
+tcp = struct.pack("!HHIIBBHHH", 53, dport, seq + 1, ack, 0x50, 0x18, 65535, 0, 0) + data
+ph = socket.inet_aton(res) + socket.inet_aton(host) + struct.pack("!BBH", 0, 6, len(tcp))
+tcp = tcp[:16] + struct.pack("!H", csum(ph + tcp)) + tcp[18:]
+ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0, 20 + len(tcp), 1, 0x4000, 64, 6, 0,
+                 socket.inet_aton(res), socket.inet_aton(host))
+r = socket.socket(socket.AF_INET, socket.SOCK_RAW, socket.IPPROTO_RAW)
+r.sendto(ip + tcp, (host, 0))
+print("forged port", dport)
+PYEOF
+forger=$!
+wait_until 5 test -e "$T/tcpforge.ready"
+nsx host "$PY" - "$DNS1" "$HOST4" <<'PYEOF' >"$T/tcpforge.client" 2>&1
+import socket, sys, time
+c = socket.create_connection((sys.argv[1], 53), timeout=3, source_address=(sys.argv[2], 0))
+c.settimeout(2)
+try:
+    print("client read", len(c.recv(512)), "bytes")
+except Exception as e:
+    print("client read nothing:", e)
+time.sleep(0.3)
+c.close()
+PYEOF
+wait "$forger"
+sleep 0.3
+if grep -q "forged port" "$T/tcpforge.out" && ! in_set fqdn_app_v4 $EVIL &&
+   grep -q "event=fqdn-unasked-answer from=$DNS1 proto=tcp .*qname=\"app.test.example\"" "$T/log"; then
+	ok "forged: an answer written into the host's TCP stream to $DNS1:53 before it asked anything opens nothing, logged"
+else
+	not_ok "forged: an answer in the host's TCP stream that answers no query it sent opens nothing" \
+		"$(cat "$T/tcpforge.out" "$T/tcpforge.client")" \
+		"$(nsx host nft list set inet filterd fqdn_app_v4 2>&1 | tail -4)" \
+		"$(grep "fqdn-learned.*$EVIL\|fqdn-unasked\|fqdn-tcp" "$T/log" | tail -4)"
+fi
 expect_denied "forged: tcp 443 to $EVIL denied" host tcp $EVIL 443
 checks_wait
 # a process on the host with a raw socket (CAP_NET_RAW: root, or a container
@@ -322,8 +394,8 @@ if ctl status --json >"$T/status.json" && grep -q "acct1\|$BLOB" "$T/status.json
 	ok "status: FQDN sets with addresses and expiry"
 else not_ok "status: FQDN sets with addresses and expiry" "$(head -c 2000 "$T/status.json")"; fi
 # the host's queries were recorded (dig's, getent's, filterd's own through
-# c-ares), and the two forged answers of step 4 counted as unasked
-if "$PY" -c 'import json,sys; c=json.load(open(sys.argv[1]))["fqdn"]["counters"]; sys.exit(0 if c["queries_recorded"] >= 5 and c["answers_unasked"] >= 2 else 1)' "$T/status.json"; then
+# c-ares), and the three forged answers of step 4 counted as unasked
+if "$PY" -c 'import json,sys; c=json.load(open(sys.argv[1]))["fqdn"]["counters"]; sys.exit(0 if c["queries_recorded"] >= 5 and c["answers_unasked"] >= 3 else 1)' "$T/status.json"; then
 	ok "status: queries recorded and answers to no query counted"
 else not_ok "status: queries recorded and answers to no query counted" "$(grep -o '"counters": {[^}]*}' "$T/status.json")"; fi
 # the text form: a line a set (its addresses, next expiry), a line a resolved name
@@ -454,7 +526,7 @@ replay_check() {
 			"$(head -c 1500 "$T/replay.json")"
 	fi
 }
-learned_py="any(l['name'] == 'app.test.example' and '$APP2' in l['addresses'] and l['frame'] > 0 for l in d['fqdn']['learned']) and any(l['name'] == 'acct1.blob.test.example' and '$BLOB' in l['addresses'] for l in d['fqdn']['learned']) and any(l['name'] == 'x.tcp.test.example' and '$TCPZ' in l['addresses'] for l in d['fqdn']['learned']) and d['fqdn']['answers']['tcp_answers'] >= 1 and d['fqdn']['answers']['tcp_streams_lost'] == 0 and d['fqdn']['answers']['queries_matched'] and d['fqdn']['answers']['queries_recorded'] >= 5 and d['fqdn']['answers']['unasked'] >= 2 and not any('$EVIL' in l['addresses'] for l in d['fqdn']['learned'])"
+learned_py="any(l['name'] == 'app.test.example' and '$APP2' in l['addresses'] and l['frame'] > 0 for l in d['fqdn']['learned']) and any(l['name'] == 'acct1.blob.test.example' and '$BLOB' in l['addresses'] for l in d['fqdn']['learned']) and any(l['name'] == 'x.tcp.test.example' and '$TCPZ' in l['addresses'] for l in d['fqdn']['learned']) and d['fqdn']['answers']['tcp_answers'] >= 1 and d['fqdn']['answers']['tcp_streams_lost'] == 0 and d['fqdn']['answers']['queries_matched'] and d['fqdn']['answers']['queries_recorded'] >= 5 and d['fqdn']['answers']['unasked'] >= 3 and not any('$EVIL' in l['addresses'] for l in d['fqdn']['learned'])"
 if [ -x "$REPLAY" ] && "$REPLAY" --help 2>&1 | grep -q -- --resolver; then
 	replay_check "replay: the capture replays offline to the kernel's verdicts, answers learned from $DNS1" \
 		"$KSEQ" "$learned_py" --policy "$T/policy.yaml" --tags "$TAGS" --resolver $DNS1 \

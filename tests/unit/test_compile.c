@@ -574,6 +574,9 @@ static void test_dns_queue_ifaces(void **state)
 				       "\t\ttype filter hook output priority filter + 10; policy accept;\n"
 				       "\t\tip daddr @dns_resolvers_v4 udp dport 53 counter queue num 53 bypass"));
 	assert_non_null(strstr(c->nft, "ip6 daddr @dns_resolvers_v6 udp dport 53 counter queue num 53 bypass"));
+	/* and every segment of its TCP streams to them (queries over TCP) */
+	assert_non_null(strstr(c->nft, "ip daddr @dns_resolvers_v4 tcp dport 53 counter queue num 53 bypass"));
+	assert_non_null(strstr(c->nft, "ip6 daddr @dns_resolvers_v6 tcp dport 53 counter queue num 53 bypass"));
 	{
 		struct nftnl_chain *ch = ruleset_find_chain(c->rs, FQDN_QUERY_CHAIN);
 		struct fqdn_info fi;

@@ -189,13 +189,13 @@ static const uint8_t host4[4] = { 10, 0, 1, 4 }, res4[4] = { 10, 0, 1, 53 },
 static struct dns_ends q_ends(uint16_t cport)
 {
 	return (struct dns_ends){ .family = AF_INET, .src = host4, .dst = res4, .sport = cport,
-				  .dport = 53 };
+				  .dport = 53, .proto = IPPROTO_UDP };
 }
 
 static struct dns_ends a_ends(const uint8_t *from, uint16_t sport, uint16_t cport)
 {
 	return (struct dns_ends){ .family = AF_INET, .src = from, .dst = host4, .sport = sport,
-				  .dport = cport };
+				  .dport = cport, .proto = IPPROTO_UDP };
 }
 
 static bool answered(struct dns_asked *a, const char *name, uint16_t id, struct dns_ends e,
@@ -239,6 +239,11 @@ static void test_asked_match(void **st)
 	assert_false(answered(a, "app.test.example", 0x4242, a_ends(res4, 53, 40001), 2000));
 	assert_false(answered(a, "app.test.example", 0x4242, a_ends(other4, 53, 40000), 2000));
 	assert_false(answered(a, "app.test.example", 0x4242, a_ends(res4, 5353, 40000), 2000));
+	/* the same ends over TCP: not the answer to a query over UDP */
+	e = a_ends(res4, 53, 40000);
+	e.proto = IPPROTO_TCP;
+	assert_false(answered(a, "app.test.example", 0x4242, e, 2000));
+	e = q_ends(40000);
 	/* the answer (the name's case as a resolver may echo it: 0x20) */
 	assert_true(answered(a, "App.Test.EXAMPLE", 0x4242, a_ends(res4, 53, 40000), 3000));
 	/* one query teaches one answer: a second copy is not learned from */
@@ -256,7 +261,7 @@ static void test_asked_match(void **st)
 	dns_asked_get_stats(a, &s);
 	assert_int_equal(s.queries, 2);
 	assert_int_equal(s.matched, 2);
-	assert_int_equal(s.unasked, 8);
+	assert_int_equal(s.unasked, 9);
 	assert_int_equal(s.pending, 0);
 	dns_asked_free(a);
 }
