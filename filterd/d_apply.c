@@ -759,23 +759,21 @@ static void set_error(struct apply_res *res, const char *fmt, ...)
 	}
 }
 
-/* The applied policy as cfg.policy (what a restart or a reload applies); a
- * failure is logged and said in the apply's answer. */
 bool daemon_policy_file_unchanged(struct daemon *d)
 {
 	char err[256], sha[65];
 	char *buf = NULL;
 	size_t len = 0;
-	bool same;
 
 	if (!d->policy_file_sha[0] || read_file(d->cfg.policy, &buf, &len, err, sizeof(err)) < 0)
 		return false;
 	sha256_hex(buf, len, sha);
 	free(buf);
-	same = strcmp(sha, d->policy_file_sha) == 0;
-	return same;
+	return strcmp(sha, d->policy_file_sha) == 0;
 }
 
+/* The applied policy as cfg.policy (what a restart or a reload applies); a
+ * failure is logged and said in the apply's answer. */
 static void write_policy_file(struct daemon *d, const char *text, size_t len, struct apply_res *res)
 {
 	d->policy_file_sha[0] = '\0';

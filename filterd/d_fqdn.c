@@ -520,7 +520,7 @@ static bool on_answer(const uint8_t *msg, size_t dlen, void *arg)
 		return false;
 	}
 	if (ac->s->info.queries_queued &&
-	    (!ac->ends || !ac->s->asked ||
+	    (!ac->s->asked ||
 	     !dns_asked_answer(ac->s->asked, ac->ends, &m, (int64_t)(mono() * 1e6)))) {
 		double now = mono();
 
@@ -615,15 +615,11 @@ static void on_packet(struct daemon *d, struct fqdn_state *s, const struct nlmsg
 		const uint8_t *pkt = mnl_attr_get_payload(tb[NFQA_PAYLOAD]);
 		size_t plen = mnl_attr_get_payload_len(tb[NFQA_PAYLOAD]);
 		struct dns_tcp_seg seg;
-		int kind = fqdn_dns_packet(pkt, plen, &seg);
-		char from[INET6_ADDRSTRLEN] = "?";
 		struct dns_ends ends;
-		struct dns_tcp_seg seg2;
+		int kind = fqdn_dns_packet(pkt, plen, &seg, &ends);
+		char from[INET6_ADDRSTRLEN] = "?";
 		struct answer_ctx ac = { .d = d, .s = s, .from = from,
-					 .proto = kind == FQDN_TCP ? "tcp" : "udp" };
-
-		if (kind != FQDN_NOT_DNS && fqdn_packet_ends(pkt, plen, &ends, &seg2) == kind)
-			ac.ends = &ends;
+					 .proto = kind == FQDN_TCP ? "tcp" : "udp", .ends = &ends };
 
 		if (kind != FQDN_NOT_DNS)
 			fmt_addr(seg.family, seg.src, from, sizeof(from));
@@ -1213,7 +1209,7 @@ void fqdn_metrics(struct daemon *d, struct strbuf *sb)
 		      "# HELP filterd_fqdn_dns_queries_total The host's DNS queries to the resolvers, recorded to match their answers.\n"
 		      "# TYPE filterd_fqdn_dns_queries_total counter\n"
 		      "filterd_fqdn_dns_queries_total %llu\n"
-		      "# HELP filterd_fqdn_dns_answers_unasked_total DNS answers over UDP that answered no recorded query (not learned from).\n"
+		      "# HELP filterd_fqdn_dns_answers_unasked_total DNS answers that answered no recorded query (not learned from).\n"
 		      "# TYPE filterd_fqdn_dns_answers_unasked_total counter\n"
 		      "filterd_fqdn_dns_answers_unasked_total %llu\n"
 		      "# HELP filterd_fqdn_elements_added_total Set elements added or refreshed.\n"

@@ -135,12 +135,13 @@ static struct dir_watch {
 static size_t n_dir_watch;
 static int resolv_file_wd = -1;
 static bool resolv_burst;		/* logged; the debounced reload ends it */
-/* In this burst: only the policy file was touched.  When it still holds
- * what filterd last wrote or read (its own write after an apply, a rollback
- * or a confirmation), the debounced reload is skipped: reloading it raced
- * the next request (under ASan a late reload of an earlier write put the
- * file's older policy in force during a window the file could not take). */
-static bool burst_policy_only, burst_any;
+/* In this burst something besides the policy file was touched (the tags
+ * file, resolv.conf).  When nothing was and the policy file still holds what
+ * filterd last wrote or read (its own write after an apply, a rollback or a
+ * confirmation), the debounced reload is skipped: reloading it raced the
+ * next request (under ASan a late reload of an earlier write put the file's
+ * older policy in force during a window the file could not take). */
+static bool burst_other;
 
 static int watch_dir_of(struct daemon *d, const char *path, bool resolv, bool policy)
 {
@@ -211,18 +212,14 @@ static void on_inotify(struct daemon *d)
 						resolv = true;
 					else
 						hit = true;
-					if (!burst_any)
-						burst_policy_only = true;
-					burst_any = true;
 					if (!dir_watch[i].policy)
-						burst_policy_only = false;
+						burst_other = true;
 				}
 			p += sizeof(*ev) + ev->len;
 		}
 	}
 	if (resolv) {
-		burst_any = true;
-		burst_policy_only = false;
+		burst_other = true;
 		watch_resolv_file(d);		/* replaced: watch the new file */
 		if (!resolv_burst)		/* one line a burst of writes */
 			dlog("event=resolv-conf-changed file=%s action=reload", RESOLV_CONF);
@@ -640,10 +637,10 @@ int main(int argc, char **argv)
 			} else if (fd == d->debounce_fd) {
 				uint64_t x;
 				if (read(fd, &x, sizeof(x)) == sizeof(x)) {
-					bool own = burst_policy_only && daemon_policy_file_unchanged(d);
+					bool own = !burst_other && daemon_policy_file_unchanged(d);
 
 					resolv_burst = false;
-					burst_any = burst_policy_only = false;
+					burst_other = false;
 					if (!own)
 						reload(d, "inotify");
 				}

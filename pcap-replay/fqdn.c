@@ -342,7 +342,7 @@ static bool on_answer(const uint8_t *msg, size_t dlen, void *arg)
 		return false;
 	}
 	if (f->info.queries_queued &&
-	    (!ac->ends || !dns_asked_answer(f->asked, ac->ends, &m, f->now))) {
+	    !dns_asked_answer(f->asked, ac->ends, &m, f->now)) {
 		/* as filterd: an answer to no query the capture holds */
 		if (!f->n_unasked++) {
 			f->unasked_capture = ac->cap;
@@ -428,7 +428,7 @@ int fqdn_replay_queued(struct fqdn_replay *f, unsigned cap, const struct pkt *p,
 {
 	const uint8_t *ip = p->data + p->nh_off;
 	char from[INET6_ADDRSTRLEN + 16];
-	struct dns_tcp_seg seg, seg2;
+	struct dns_tcp_seg seg;
 	struct dns_ends ends;
 	int kind;
 
@@ -450,7 +450,7 @@ int fqdn_replay_queued(struct fqdn_replay *f, unsigned cap, const struct pkt *p,
 		}
 		return 0;
 	}
-	kind = fqdn_dns_packet(ip, p->avail, &seg);
+	kind = fqdn_dns_packet(ip, p->avail, &seg, &ends);
 	if (kind == FQDN_NOT_DNS) {
 		f->n_not_dns++;
 		return 0;
@@ -460,10 +460,9 @@ int fqdn_replay_queued(struct fqdn_replay *f, unsigned cap, const struct pkt *p,
 		f->n_foreign++;
 		return 0;
 	}
-	struct answer_ctx ac = { .f = f, .cap = cap, .frame = p->frame, .from = from };
+	struct answer_ctx ac = { .f = f, .cap = cap, .frame = p->frame, .from = from,
+				 .ends = &ends };
 
-	if (fqdn_packet_ends(ip, p->avail, &ends, &seg2) == kind)
-		ac.ends = &ends;
 	if (kind == FQDN_UDP) {
 		on_answer(seg.tcp, seg.len, &ac);
 	} else {

@@ -65,13 +65,13 @@ bool fqdn_match_name(const char *pattern, const char *name);
  * field names are dns_tcp's), FQDN_TCP with the TCP segment (header on) to
  * feed to dns_tcp (dns_tcp.h), or FQDN_NOT_DNS (not UDP/TCP from port 53, an
  * IP fragment, an IPv6 extension header).  out->family, src and dst are set
- * for the first two. */
+ * for the first two, and so is *e (the packet's ends) when e is not NULL. */
 enum { FQDN_NOT_DNS, FQDN_UDP, FQDN_TCP };
-int fqdn_dns_packet(const uint8_t *ip, size_t len, struct dns_tcp_seg *out);
-/* Any UDP or TCP packet (IP header first), whatever its ports: its ends (e,
- * proto set) and, as fqdn_dns_packet gives them, the UDP payload or the TCP
- * segment (out).  FQDN_UDP, FQDN_TCP, or FQDN_NOT_DNS when it is neither (or
- * an IP header fqdn_dns_packet would not read). */
+int fqdn_dns_packet(const uint8_t *ip, size_t len, struct dns_tcp_seg *out, struct dns_ends *e);
+/* The same for any UDP or TCP packet, whatever its ports (the host's queries):
+ * its ends (e, proto set), and the UDP payload or the TCP segment (out).
+ * FQDN_UDP, FQDN_TCP, or FQDN_NOT_DNS when it is neither (or an IP header
+ * this does not read). */
 int fqdn_packet_ends(const uint8_t *ip, size_t len, struct dns_ends *e, struct dns_tcp_seg *out);
 
 #endif

@@ -79,31 +79,6 @@ static bool ip_hdr(const uint8_t *p, size_t *len, int *family, const uint8_t **s
 	return false;
 }
 
-int fqdn_dns_packet(const uint8_t *p, size_t len, struct dns_tcp_seg *out)
-{
-	size_t off;
-	uint8_t proto;
-
-	memset(out, 0, sizeof(*out));
-	if (!ip_hdr(p, &len, &out->family, &out->src, &out->dst, &proto, &off))
-		return FQDN_NOT_DNS;
-	if (proto == IPPROTO_UDP) {
-		if (off + 8 > len || (p[off] << 8 | p[off + 1]) != 53)
-			return FQDN_NOT_DNS;
-		out->tcp = p + off + 8;
-		out->len = len - off - 8;
-		return FQDN_UDP;
-	}
-	if (proto == IPPROTO_TCP) {
-		if (off + 20 > len || (p[off] << 8 | p[off + 1]) != 53)
-			return FQDN_NOT_DNS;
-		out->tcp = p + off;
-		out->len = len - off;
-		return FQDN_TCP;
-	}
-	return FQDN_NOT_DNS;
-}
-
 int fqdn_packet_ends(const uint8_t *p, size_t len, struct dns_ends *e, struct dns_tcp_seg *out)
 {
 	size_t off;
@@ -129,4 +104,16 @@ int fqdn_packet_ends(const uint8_t *p, size_t len, struct dns_ends *e, struct dn
 	out->tcp = p + off;
 	out->len = len - off;
 	return FQDN_TCP;
+}
+
+int fqdn_dns_packet(const uint8_t *p, size_t len, struct dns_tcp_seg *out, struct dns_ends *e)
+{
+	struct dns_ends own;
+	int kind = fqdn_packet_ends(p, len, e ? e : &own, out);
+
+	if (kind != FQDN_NOT_DNS && (e ? e : &own)->sport != 53) {
+		memset(out, 0, sizeof(*out));
+		return FQDN_NOT_DNS;
+	}
+	return kind;
 }

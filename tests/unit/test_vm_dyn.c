@@ -620,7 +620,7 @@ static void test_dns_payload(void **state)
 
 		assert_non_null(t);
 		len = dns_answer(b, "203.0.113.51", tcp);
-		assert_int_equal(fqdn_dns_packet(b, len, &seg), tcp ? FQDN_TCP : FQDN_UDP);
+		assert_int_equal(fqdn_dns_packet(b, len, &seg, NULL), tcp ? FQDN_TCP : FQDN_UDP);
 		assert_int_equal(seg.family, AF_INET);
 		assert_memory_equal(seg.src, "\x0a\x00\x01\x35", 4);
 		assert_memory_equal(seg.dst, "\x0a\x00\x01\x04", 4);
@@ -635,7 +635,7 @@ static void test_dns_payload(void **state)
 			sa[33] = 0x12;
 			sl = 40;
 			sa[2] = 0, sa[3] = 40;
-			assert_int_equal(fqdn_dns_packet(sa, sl, &sseg), FQDN_TCP);
+			assert_int_equal(fqdn_dns_packet(sa, sl, &sseg, NULL), FQDN_TCP);
 			assert_int_equal(dns_tcp_feed(t, &sseg, 0, onemsg_cb, &o), 0);
 			assert_int_equal(dns_tcp_feed(t, &seg, 0, onemsg_cb, &o), 1);
 			assert_int_equal(o.n, 1);
@@ -653,15 +653,15 @@ static void test_dns_payload(void **state)
 		dns_msg_free(&m);
 		dns_tcp_free(t);
 		/* a packet cut short, or not from port 53: nothing */
-		assert_int_equal(fqdn_dns_packet(b, len - 1, &seg), FQDN_NOT_DNS);
+		assert_int_equal(fqdn_dns_packet(b, len - 1, &seg, NULL), FQDN_NOT_DNS);
 		b[21] = 54;
-		assert_int_equal(fqdn_dns_packet(b, len, &seg), FQDN_NOT_DNS);
+		assert_int_equal(fqdn_dns_packet(b, len, &seg, NULL), FQDN_NOT_DNS);
 	}
 	/* a fragment: not learned from (conntrack reassembles first) */
 	len = dns_answer(b, "203.0.113.51", 0);
 	b[6] = 0x20;
-	assert_int_equal(fqdn_dns_packet(b, len, &seg), FQDN_NOT_DNS);
-	assert_int_equal(fqdn_dns_packet(b, 10, &seg), FQDN_NOT_DNS);
+	assert_int_equal(fqdn_dns_packet(b, len, &seg, NULL), FQDN_NOT_DNS);
+	assert_int_equal(fqdn_dns_packet(b, 10, &seg, NULL), FQDN_NOT_DNS);
 }
 
 int main(void)
