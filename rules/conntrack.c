@@ -1744,31 +1744,41 @@ sctp_packet(struct ct_table *t, struct ct_entry *e, int dir, const struct pkt *p
 
 /* ---- UDP, ICMP, generic ----------------------------------------------------- */
 
-/* udp_error() length checks, then nf_conntrack_udp_packet(): replied traffic
- * still alive 2 s after the first packet becomes a stream (120 s, ASSURED). */
-static enum pk udp_packet(struct ct_table *t, struct ct_entry *e, const struct pkt *p,
-			  size_t off)
+/* udp_error() / udplite_error(): the length checks (any thread may ask). */
+static bool udp_len_ok(const struct view *v, uint8_t proto, size_t off)
 {
-	const struct view view = pkt_view(p), *v = &view;
 	size_t udplen = v->klim - off;
 
 	if (!readable(v, off, 8) || udplen < 8)
-		return PK_INVALID;
-	if (e->tuple[0].proto == IPPROTO_UDP) {
+		return false;
+	if (proto == IPPROTO_UDP) {
 		size_t ulen = rd16(v->d + off + 4);
 
-		if (ulen > udplen || ulen < 8)
+		return ulen <= udplen && ulen >= 8;
+	}
+	/* UDP-Lite: the length field is the checksum coverage (0: the whole
+	 * datagram), and UDP-Lite mandates a checksum: a zero one is "checksum
+	 * missing", invalid (checked whatever nf_conntrack_checksum says). */
+	size_t cscov = rd16(v->d + off + 4);
+
+	if (cscov != 0 && (cscov < 8 || cscov > udplen))
+		return false;
+	return rd16(v->d + off + 6) != 0;
+}
+
+/* udp_error() length checks (hint: their answer, found beforehand), then
+ * nf_conntrack_udp_packet(): replied traffic still alive 2 s after the first
+ * packet becomes a stream (120 s, ASSURED). */
+static enum pk udp_packet(struct ct_table *t, struct ct_entry *e, const struct pkt *p,
+			  size_t off, const struct ct_hint *hint)
+{
+	if (hint) {
+		if (!hint->udp_ok)
 			return PK_INVALID;
 	} else {
-		/* udplite_error(): the length field is the checksum coverage
-		 * (0: the whole datagram), and UDP-Lite mandates a checksum: a
-		 * zero one is "checksum missing", invalid (checked whatever
-		 * nf_conntrack_checksum says). */
-		size_t cscov = rd16(v->d + off + 4);
+		const struct view v = pkt_view(p);
 
-		if (cscov != 0 && (cscov < 8 || cscov > udplen))
-			return PK_INVALID;
-		if (rd16(v->d + off + 6) == 0)
+		if (!udp_len_ok(&v, e->tuple[0].proto, off))
 			return PK_INVALID;
 	}
 	if (!(e->status & IPS_CONFIRMED))
@@ -2051,8 +2061,9 @@ static const uint8_t ct_state_bit[IP_CT_NUMBER] = {
 	[IP_CT_RELATED_REPLY] = CT_STATE_RELATED,
 };
 
-static void set_ct(struct pkt *p, struct ct_entry *e, unsigned ctinfo)
+static void set_ct(struct pkt *p, struct ct_entry *e, unsigned ctinfo, bool own_tuple)
 {
+	p->ct_own_tuple = own_tuple;
 	p->ct_present = true;
 	p->ct = e;
 	p->ctinfo = (uint8_t)ctinfo;
@@ -2094,7 +2105,7 @@ static enum ct_verdict icmp_error(struct ct_table *t, struct pkt *p, const struc
 		   outer->d + outer->nh + 24, e->tuple[dir].dst,
 		   outer->nfproto == NFPROTO_IPV4 ? 4 : 16) != 0)
 		return no_ct(t, p);
-	set_ct(p, e, dir == IP_CT_DIR_REPLY ? IP_CT_RELATED_REPLY : IP_CT_RELATED);
+	set_ct(p, e, dir == IP_CT_DIR_REPLY ? IP_CT_RELATED_REPLY : IP_CT_RELATED, false);
 	return CT_ACCEPT;
 }
 
@@ -2126,13 +2137,17 @@ bool ct_packet_hint(const struct pkt *p, struct ct_hint *hint)
 		      get_l4_pkt(p, &hint->proto, &off) &&
 		      get_tuple_pkt(p, hint->proto, off, &hint->k);
 	hint->off = (uint32_t)off;
-	hint->tcp_ok = false;
+	hint->tcp_ok = hint->udp_ok = false;
 	if (hint->valid) {
 		hint->h = tuple_hash(&hint->k);
 		if (hint->proto == IPPROTO_TCP) {
 			struct view v = pkt_view(p);
 
 			hint->tcp_ok = tcp_parse(&v, hint->off, &hint->tcp);
+		} else if (hint->proto == IPPROTO_UDP || hint->proto == IPPROTO_UDPLITE) {
+			struct view v = pkt_view(p);
+
+			hint->udp_ok = udp_len_ok(&v, hint->proto, hint->off);
 		}
 	}
 	return hint->valid;
@@ -2213,12 +2228,13 @@ enum ct_verdict ct_in_hint(struct ct_table *t, struct pkt *p, const struct ct_hi
 		struct view v = pkt_view(p);
 		uint8_t type;
 
-		if (!readable(&v, off, 8))
+		/* a valid hint's tuple holds the type (get_tuple read 8 bytes) */
+		if (!hint && !readable(&v, off, 8))
 			return no_ct(t, p);		/* "short packet" */
 		/* the checksum next, before the type tells error from query */
 		if (csum_wanted(t, p) && csum_bad(t, p, proto, off))
 			return no_ct(t, p);
-		type = v.d[off];
+		type = hint ? hint->k.icmp_type : v.d[off];
 		if (v.nfproto == NFPROTO_IPV4) {
 			if (type > 18)
 				return no_ct(t, p);	/* "invalid icmp type" */
@@ -2314,7 +2330,7 @@ repeat:
 	else if (proto == IPPROTO_TCP)
 		res = tcp_packet(t, e, dir, p, off, hint);
 	else if (proto == IPPROTO_UDP || proto == IPPROTO_UDPLITE)
-		res = udp_packet(t, e, p, off);
+		res = udp_packet(t, e, p, off, hint);
 	else if (is_icmp(p->nfproto, proto))
 		res = icmp_packet(t, e);
 	else if (proto == IPPROTO_ICMP || proto == IPPROTO_ICMPV6)
@@ -2364,7 +2380,8 @@ repeat:
 	 * hooks: the packet's own `ct status dying` matches */
 	if (res == PK_KILLED)
 		e->status |= IPS_DYING;
-	set_ct(p, e, ctinfo);
+	/* e->tuple[dir] is the tuple just looked up, made from these bytes */
+	set_ct(p, e, ctinfo, (proto == p->l4proto) & (off == p->th_off));
 	if (res == PK_KILLED) {
 		/* nf_ct_kill_acct: out of the table now, the packet keeps it */
 		if (e == t->pending) {
@@ -2973,6 +2990,7 @@ uint32_t ct_entry_status(const struct ct_entry *e) { return e->status; }
 uint32_t ct_entry_id(const struct ct_entry *e) { return e->id; }
 void *ct_entry_ext(struct ct_entry *e) { return e->ext; }
 uint32_t ct_entry_mark(const struct ct_entry *e) { return e->mark; }
+const struct ct_tuple *ct_entry_tuple_ref(const struct ct_entry *e, int dir) { return &e->tuple[dir ? 1 : 0]; }
 void ct_entry_set_mark(struct ct_entry *e, uint32_t mark) { e->mark = mark; }
 uint64_t ct_entry_first_frame(const struct ct_entry *e) { return e->first_frame; }
 uint64_t ct_entry_packets(const struct ct_entry *e, int dir) { return e->packets[dir ? 1 : 0]; }

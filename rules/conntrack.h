@@ -93,6 +93,7 @@ struct ct_hint {		/* what ct_in finds first, found beforehand */
 	bool valid;
 	uint8_t proto;
 	bool tcp_ok;		/* TCP: tcp holds its header, parsed (false: tcp_error) */
+	bool udp_ok;		/* UDP, UDP-Lite: its length checks pass (false: udp_error) */
 	uint32_t off;		/* transport header */
 	struct ct_tuple k;
 	uint32_t h;		/* the hash k is looked up by */
@@ -226,6 +227,8 @@ void ct_table_foreach(const struct ct_table *t,
 
 /* Entry accessors (for the evaluator's ct expressions and for reports). */
 void ct_entry_tuple(const struct ct_entry *e, int dir, struct ct_tuple *out);
+/* ... the same tuple in place (read, not copied) */
+const struct ct_tuple *ct_entry_tuple_ref(const struct ct_entry *e, int dir);
 /* ct_tuple_hash() of that tuple, kept with the entry (not computed again). */
 uint32_t ct_entry_tuple_hash(const struct ct_entry *e, int dir);
 uint32_t ct_entry_status(const struct ct_entry *e);

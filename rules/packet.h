@@ -118,6 +118,11 @@ struct pkt {
 	bool hbh_cut : 1;		/* the capture cuts an IPv6 hop-by-hop header, whose checks
 				 * decide whether the kernel drops the packet before
 				 * prerouting: the verdict is undecidable */
+	bool ct_own_tuple : 1;	/* set by conntrack with ct: the entry's tuple of ct_dir
+				 * holds this packet's addresses, and its ports (ICMP:
+				 * type and code) are the transport header's at th_off
+				 * (conntrack found the same transport header as the
+				 * decoder): read there instead of the packet's bytes */
 	uint8_t opt_drop;	/* enum pkt_opt_drop: IPv4 options that make the kernel drop
 				 * a received packet after prerouting, before input */
 	bool nonlo;		/* the link layer shows a device other than lo: Ethernet

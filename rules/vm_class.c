@@ -435,17 +435,23 @@ static uint32_t class6(const struct vm_classes *c, int i, set_u128 v)
 bool vm_class_key(const struct vm *vm, const struct pkt *p, uint32_t key[4])
 {
 	const struct vm_classes *c = vm->cls;
+	const struct ct_tuple *t = NULL;
 	const uint8_t *ip;
 
 	if (!c || p->caplen < p->nh_off + (p->nfproto == NFPROTO_IPV4 ? 20 : 40))
 		return false;
+	/* the same values from conntrack's tuple where it holds them
+	 * (ct_own_tuple): its entry is in the cache, the packet's bytes were
+	 * last written by pcap-replay's reader thread on the other CPU */
+	if (p->ct && p->ct_own_tuple)
+		t = ct_entry_tuple_ref(p->ct, p->ct_dir);
 	ip = p->data + p->nh_off;
 	if (p->nfproto == NFPROTO_IPV4) {
-		key[0] = class4(c, 0, (uint32_t)set_key_u128(ip + 12, 4));
-		key[1] = class4(c, 1, (uint32_t)set_key_u128(ip + 16, 4));
+		key[0] = class4(c, 0, (uint32_t)set_key_u128(t ? t->src : ip + 12, 4));
+		key[1] = class4(c, 1, (uint32_t)set_key_u128(t ? t->dst : ip + 16, 4));
 	} else if (p->nfproto == NFPROTO_IPV6) {
-		key[0] = class6(c, 0, set_key_u128(ip + 8, 16));
-		key[1] = class6(c, 1, set_key_u128(ip + 24, 16));
+		key[0] = class6(c, 0, set_key_u128(t ? t->src : ip + 8, 16));
+		key[1] = class6(c, 1, set_key_u128(t ? t->dst : ip + 24, 16));
 	} else {
 		return false;
 	}
@@ -457,10 +463,10 @@ bool vm_class_key(const struct vm *vm, const struct pkt *p, uint32_t key[4])
 		const uint8_t *th = p->data + p->th_off;
 
 		if (ct_tuple_has_ports(p->l4proto) && p->th_off + 4 <= p->caplen) {
-			key[2] = c->port[0][th[0] << 8 | th[1]];
-			key[3] = c->port[1][th[2] << 8 | th[3]];
+			key[2] = c->port[0][t ? t->sport : th[0] << 8 | th[1]];
+			key[3] = c->port[1][t ? t->dport : th[2] << 8 | th[3]];
 		} else if (ct_is_icmp(p->nfproto, p->l4proto) && p->th_off + 2 <= p->caplen) {
-			key[2] = c->port[0][th[0] << 8 | th[1]];
+			key[2] = c->port[0][t ? t->icmp_type << 8 | t->icmp_code : th[0] << 8 | th[1]];
 		}
 	}
 	return true;

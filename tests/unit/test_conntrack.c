@@ -914,6 +914,7 @@ static void test_tcpdump_corpus(void **state)
 					assert_int_equal(p.ct_state, p2.ct_state);
 					assert_int_equal(p.ct_status, p2.ct_status);
 					assert_int_equal(p.ct_dir, p2.ct_dir);
+					assert_int_equal(p.ct_own_tuple, p2.ct_own_tuple);
 				}
 				if (v1 == CT_ACCEPT) {
 					tracked += p.ct_present;
@@ -935,6 +936,88 @@ static void test_tcpdump_corpus(void **state)
 		      "%llu reassembled\n", frames, tracked, st.entries,
 		      (unsigned long long)st.reassembled);
 	assert_true(st.entries <= 64);
+}
+
+/* What pcap-replay's reader finds beforehand (ct_packet_hint: udp_error's
+ * length checks, ICMP's type from the tuple) decides as ct_in's own reading
+ * of the bytes does: UDP and UDP-Lite with each length fault of udp_error /
+ * udplite_error, ICMP and ICMPv6 queries, errors, ND, short ones.  Each
+ * packet goes through a fresh table both ways; ct_own_tuple is set where
+ * conntrack's transport header is the decoder's. */
+static void test_hint_udp_icmp(void **state)
+{
+	static const uint8_t pay[64];
+	struct {
+		bool v6;
+		uint8_t proto;
+		int fault;	/* UDP: 1 length > packet, 2 length < 8, 3 length 0;
+				 * UDP-Lite: 1 coverage 4, 2 coverage > length, 3
+				 * checksum 0, 4 coverage 0 (whole: valid); ICMP: 1
+				 * cut to 4 bytes, else the type */
+		uint32_t want;
+	} c[] = {
+		{ false, 17, 0, CT_STATE_NEW }, { false, 17, 1, CT_STATE_INVALID },
+		{ false, 17, 2, CT_STATE_INVALID }, { false, 17, 3, CT_STATE_INVALID },
+		{ true, 17, 0, CT_STATE_NEW }, { true, 17, 1, CT_STATE_INVALID },
+		{ false, 136, 0, CT_STATE_NEW }, { false, 136, 1, CT_STATE_INVALID },
+		{ false, 136, 2, CT_STATE_INVALID }, { false, 136, 3, CT_STATE_INVALID },
+		{ false, 136, 4, CT_STATE_NEW }, { true, 136, 2, CT_STATE_INVALID },
+		{ false, 1, 8, CT_STATE_NEW }, { false, 1, 1, CT_STATE_INVALID },
+		{ false, 1, 19, CT_STATE_INVALID }, { false, 1, 3, CT_STATE_INVALID },
+		{ true, 58, 128, CT_STATE_NEW }, { true, 58, 1, CT_STATE_INVALID },
+		{ true, 58, 135, CT_STATE_UNTRACKED }, { true, 58, 1, CT_STATE_INVALID },
+	};
+	unsigned own = 0;
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(c) / sizeof(c[0]); i++) {
+		static uint8_t f1[PG_MAX], f2[PG_MAX];
+		const char *a = c[i].v6 ? "2001:db8::1" : C, *b = c[i].v6 ? "2001:db8::2" : S;
+		struct ct_table *t1 = ct_table_new(16), *t2 = ct_table_new(16);
+		struct ct_hint hint;
+		struct pkt p1, p2;
+		size_t n;
+
+		assert_non_null(t1);
+		assert_non_null(t2);
+		if (c[i].proto == 17 || c[i].proto == 136) {
+			n = pg_udp(l4, 5000, 6000, pay, 20);
+			if (c[i].proto == 17) {
+				if (c[i].fault)
+					pg_w16(l4 + 4, c[i].fault == 1 ? 29 : c[i].fault == 2 ? 7 : 0);
+			} else {
+				pg_w16(l4 + 4, c[i].fault == 1 ? 4 : c[i].fault == 2 ? 29 :
+					       c[i].fault == 4 ? 0 : 28);
+				pg_w16(l4 + 6, c[i].fault == 3 ? 0 : 0x1234);
+			}
+		} else {
+			n = pg_icmp(l4, (uint8_t)(c[i].fault == 1 ? (c[i].v6 ? 128 : 8) : c[i].fault),
+				    0, 0x00070001, pay, 8);
+			if (c[i].fault == 1)
+				n = 4;
+		}
+		n = c[i].v6 ? pg_ip6(ipb, a, b, c[i].proto, l4, n, NULL) :
+			      pg_ip4(ipb, a, b, c[i].proto, l4, n, NULL);
+		memcpy(f1, ipb, n);
+		memcpy(f2, ipb, n);
+		assert_int_equal(pkt_decode(&p1, DLT_RAW, f1, n, n), 0);
+		assert_int_equal(pkt_decode(&p2, DLT_RAW, f2, n, n), 0);
+		p1.ts.tv_sec = p2.ts.tv_sec = 1000;
+		p1.hook = p2.hook = NF_INET_LOCAL_OUT;
+		ct_packet_hint(&p2, &hint);
+		assert_int_equal(ct_in(t1, &p1), CT_ACCEPT);
+		assert_int_equal(ct_in_hint(t2, &p2, &hint), CT_ACCEPT);
+		if (p1.ct_state != c[i].want || p2.ct_state != c[i].want)
+			fail_msg("case %zu: ct state %u without the hint, %u with it, want %u", i,
+				 p1.ct_state, p2.ct_state, c[i].want);
+		assert_int_equal(p1.ct_present, p2.ct_present);
+		assert_int_equal(p1.ct_own_tuple, p2.ct_own_tuple);
+		assert_int_equal(p1.ct_own_tuple, p1.ct_present);
+		own += p1.ct_own_tuple;
+		ct_table_free(t1);
+		ct_table_free(t2);
+	}
+	assert_int_equal(own, 6);
 }
 
 /* ---- SCTP (nf_conntrack_proto_sctp.c) ---- */
@@ -1518,6 +1601,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_tcp_ignore_and_rst, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tcp_liberal_resync, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_icmpv6_mrd, setup, teardown),
+		cmocka_unit_test(test_hint_udp_icmp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -40,6 +40,7 @@
 #include "servicetags.h"
 #include "set_lookup.h"
 #include "vm.h"
+#include "vm_int.h"	/* vm_class_key */
 #include "hbuild.h"
 
 #define IP_CT_UNTRACKED 7	/* kernel-internal enum value */
@@ -2107,6 +2108,7 @@ struct memo_run {
 	struct vm *full, *memo;
 	struct ct_table *ct;
 	unsigned hits, n;
+	unsigned class_keys;	/* class keys compared (tuple vs bytes) */
 };
 
 #define MEMO_ANY_RULE (-1000)
@@ -2121,6 +2123,22 @@ static int memo_step(struct memo_run *m, struct tp *t, int want_rule)
 
 	assert_int_equal(ct_in(m->ct, &t->p), CT_ACCEPT);
 	assert_non_null(t->p.ct);
+	/* the class key from conntrack's tuple (where the packet's transport
+	 * header is the one conntrack read) is the one from its bytes */
+	if (t->p.tprot_set) {
+		uint32_t kt[4], kb[4];
+		bool kt_ok;
+
+		assert_true(t->p.ct_own_tuple);
+		kt_ok = vm_class_key(m->memo, &t->p, kt);
+		t->p.ct_own_tuple = false;
+		assert_int_equal(vm_class_key(m->memo, &t->p, kb), kt_ok);
+		t->p.ct_own_tuple = true;
+		if (kt_ok) {
+			assert_memory_equal(kt, kb, sizeof(kt));
+			m->class_keys++;
+		}
+	}
 	slot = ct_entry_ext(t->p.ct);	/* where pcap-replay keeps them */
 	rc = vm_eval_memo(m->memo, &t->p, &a, &slot[t->p.ct_dir]);
 	assert_true(rc == 0 || rc == 1);
@@ -2219,6 +2237,7 @@ static void class_run(const char *text, const struct class_case *c, size_t n)
 				 m.hits - before, c[i].hit);
 	}
 	memo_same_stats(&m);
+	assert_int_equal(m.class_keys, n);
 	vm_free(m.full);
 	vm_free(m.memo);
 	ct_table_free(m.ct);
