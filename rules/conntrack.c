@@ -2139,16 +2139,13 @@ bool ct_packet_hint(const struct pkt *p, struct ct_hint *hint)
 	hint->off = (uint32_t)off;
 	hint->tcp_ok = hint->udp_ok = false;
 	if (hint->valid) {
+		const struct view v = pkt_view(p);
+
 		hint->h = tuple_hash(&hint->k);
-		if (hint->proto == IPPROTO_TCP) {
-			struct view v = pkt_view(p);
-
+		if (hint->proto == IPPROTO_TCP)
 			hint->tcp_ok = tcp_parse(&v, hint->off, &hint->tcp);
-		} else if (hint->proto == IPPROTO_UDP || hint->proto == IPPROTO_UDPLITE) {
-			struct view v = pkt_view(p);
-
+		else if (hint->proto == IPPROTO_UDP || hint->proto == IPPROTO_UDPLITE)
 			hint->udp_ok = udp_len_ok(&v, hint->proto, hint->off);
-		}
 	}
 	return hint->valid;
 }
