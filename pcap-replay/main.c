@@ -462,6 +462,12 @@ static void print_stats(const struct replay *r, double wall_s, double cpu_s)
 			st->thread_cpu_s, (unsigned long long)st->batches,
 			(unsigned long long)st->reader_waits, st->reader_wait_s,
 			(unsigned long long)st->consumer_waits, st->consumer_wait_s);
+	if (st->threaded)
+		fprintf(stderr, "; while waiting, the reader faulted in %.1f MiB for the replay "
+			"(%llu steps, %.3f s)",
+			(double)(ct_table_prefaulted(r->ct) + region_prefaulted(&r->flows_rg)) /
+				1048576.0,
+			(unsigned long long)st->idle_steps, st->idle_s);
 	else
 		fprintf(stderr, " (reading included: no reader thread)");
 	uint64_t own = st->block_records + st->ng_records;

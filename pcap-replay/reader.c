@@ -105,6 +105,8 @@ struct reader {
 	size_t area_size;
 	reader_prep_fn prep;
 	void *prep_arg;
+	reader_idle_fn idle;		/* the thread's work while the ring is full */
+	void *idle_arg;
 	uint8_t *area;			/* unthreaded: the current packet's */
 	pthread_t thread;
 	bool started;
@@ -135,6 +137,7 @@ struct reader {
 	struct blk blk;
 	unsigned tail;
 	uint64_t batches, reader_waits, reader_wait_ns;
+	uint64_t idle_steps, idle_ns;	/* idle's work (not in reader_wait_ns) */
 	double thread_cpu_s;
 	/* the replay's */
 	_Alignas(64) unsigned head;
@@ -163,12 +166,28 @@ static uint64_t now_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Waits while busy(r): spinning first, then asleep; adds the time to *ns. */
-static void wait_while(struct reader *r, bool (*busy)(struct reader *), uint64_t *ns)
+/* Waits while busy(r): spinning first, then asleep; adds the time to *ns.
+ * With idle, the reader thread first does the idle work, a step at a time,
+ * while the wait lasts and there is some (its time is counted apart). */
+static void wait_while(struct reader *r, bool (*busy)(struct reader *), uint64_t *ns, bool idle)
 {
-	uint64_t t0 = now_ns();
+	uint64_t t0 = now_ns(), w = 0;
 
+	idle = idle && r->idle;
 	for (unsigned i = 1; busy(r); i++) {
+		if (idle) {
+			uint64_t a = now_ns(), b;
+
+			idle = r->idle(r->idle_arg);
+			b = now_ns();
+			if (idle) {
+				r->idle_steps++;
+				r->idle_ns += b - a;
+				w += a - t0;
+				t0 = b;	/* the spin starts again after the work */
+				continue;
+			}
+		}
 #if defined(__x86_64__) || defined(__i386__)
 		__builtin_ia32_pause();
 #endif
@@ -182,7 +201,7 @@ static void wait_while(struct reader *r, bool (*busy)(struct reader *), uint64_t
 			break;
 		}
 	}
-	*ns += now_ns() - t0;
+	*ns += w + now_ns() - t0;
 }
 
 /* After a change of nfull or stop: wakes the other side if it sleeps. */
@@ -202,7 +221,7 @@ static struct batch *acquire(struct reader *r)
 
 	if (ring_full(r)) {
 		r->reader_waits++;
-		wait_while(r, ring_full, &r->reader_wait_ns);
+		wait_while(r, ring_full, &r->reader_wait_ns, true);
 	}
 	if (!atomic_load(&r->stop))
 		b = &r->b[r->tail];
@@ -980,7 +999,7 @@ int reader_next(struct reader *r, struct pcap_pkthdr *h, const uint8_t **data, v
 		}
 		if (ring_empty(r)) {
 			r->consumer_waits++;
-			wait_while(r, ring_empty, &r->consumer_wait_ns);
+			wait_while(r, ring_empty, &r->consumer_wait_ns, false);
 		}
 		r->consuming = true;
 		r->pos = 0;
@@ -995,6 +1014,17 @@ uint64_t reader_peek_hint(const struct reader *r, unsigned ahead)
 	if (!r->threaded || !r->consuming || !r->pos || i >= b->n)
 		return 0;
 	return b->hint[i];
+}
+
+bool reader_threaded(const struct reader *r)
+{
+	return r->threaded;
+}
+
+void reader_set_idle(struct reader *r, reader_idle_fn fn, void *arg)
+{
+	r->idle = fn;
+	r->idle_arg = arg;
 }
 
 const char *reader_error(const struct reader *r)
@@ -1020,6 +1050,8 @@ void reader_close(struct reader *r, struct reader_stats *st)
 				.batches = r->batches, .reader_waits = r->reader_waits,
 				.consumer_waits = r->consumer_waits,
 				.reader_wait_s = (double)r->reader_wait_ns / 1e9,
+				.idle_steps = r->idle_steps,
+				.idle_s = (double)r->idle_ns / 1e9,
 				.consumer_wait_s = (double)r->consumer_wait_ns / 1e9,
 			};
 	}

@@ -34,6 +34,16 @@ int reader_open(struct reader **r, const char *path, unsigned flags, size_t area
 /* The link type of the file's first interface (a pcapng file's interfaces
  * may differ: reader_stats lists those of the packets read). */
 int reader_datalink(const struct reader *r);
+/* Work for the reader thread while it waits for the consumer (a full
+ * ring): fn(arg) does one step of it and returns whether it did any; the
+ * thread calls it again while the wait lasts and it returns true.  fn runs
+ * alongside the consumer, so it may only touch what is made for that
+ * (pcap-replay: faulting in the pages the replay will write next, region.h).
+ * Set before the first reader_next; never called without a thread. */
+typedef bool (*reader_idle_fn)(void *arg);
+void reader_set_idle(struct reader *r, reader_idle_fn fn, void *arg);
+/* Whether a thread reads ahead (decided when the reader is opened). */
+bool reader_threaded(const struct reader *r);
 /* A capture that is not a regular file — standard input ("-"), a pipe, a
  * process substitution, a device — can be read once only, but pcap-replay
  * reads a capture more than once (host-address inference, the pcapng
@@ -58,6 +68,8 @@ struct reader_stats {
 	double thread_cpu_s;
 	uint64_t batches, reader_waits, consumer_waits;
 	double reader_wait_s, consumer_wait_s;	/* wall time spent waiting */
+	uint64_t idle_steps;		/* reader_set_idle's steps done while waiting */
+	double idle_s;			/* ... their wall time (not in reader_wait_s) */
 	uint64_t block_records;		/* records the block reader read (libpcap: the rest) */
 	uint64_t ng_records;		/* records the pcapng reader read (below) */
 	/* the link types of the packets read, in order of appearance; more:

@@ -27,6 +27,7 @@
 #include "ruleset.h"
 #include "vm.h"
 #include "reader.h"
+#include "region.h"
 #include "jsonutil.h"
 
 #define REPLAY_DEFAULT_MAX_FLOWS 1000000
@@ -240,6 +241,7 @@ struct replay {
 
 	struct flow *flows;
 	size_t nflows, fcap;
+	struct region flows_rg;		/* where flows are, when it could be reserved */
 	uint64_t *closed_bits;		/* flows[i].closed, a bit each: read per packet */
 	struct flow_slot *hash;		/* open addressing over flows */
 	size_t hcap;

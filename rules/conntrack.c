@@ -15,6 +15,7 @@
 
 #include "conntrack.h"
 #include "csum.h"
+#include "region.h"
 #include "zalloc.h"
 
 #define USEC		1000000LL
@@ -251,6 +252,7 @@ struct ct_table {
 	uint8_t *out;			/* reassembled frame (out_cap bytes) */
 	size_t out_cap;
 	struct ct_chunk *chunks;	/* entries come from these (entry_alloc) */
+	struct region rg;		/* ... or from this, first (region.h) */
 	/* IPv4 fragment counts per source address (inet_peer's rid), for
 	 * ipfrag_max_dist: open addressing, npeers a power of two */
 	struct frag_peer { uint32_t addr, rid; bool used; } *peers;
@@ -291,12 +293,15 @@ static struct ct_entry *entry_alloc(struct ct_table *t)
 	return calloc(1, sizeof(*e));
 #else
 	if (!t->free_entries) {
-		struct ct_chunk *c = malloc(sizeof(*c));
+		/* chunks in the region are freed with it, the others one by one */
+		struct ct_chunk *c = region_take(&t->rg, sizeof(*c));
 
-		if (!c)
-			return NULL;
-		c->next = t->chunks;
-		t->chunks = c;
+		if (!c) {
+			if (!(c = malloc(sizeof(*c))))
+				return NULL;
+			c->next = t->chunks;
+			t->chunks = c;
+		}
 		for (size_t i = CT_CHUNK_ENTRIES; i-- > 0;) {
 			c->e[i].next = t->free_entries;
 			t->free_entries = &c->e[i];
@@ -346,12 +351,26 @@ struct ct_table *ct_table_new(size_t max_entries)
 	}
 	t->next_id = 1;
 	timeouts_default(&t->to);
+	/* room for a full table's entries; those beyond (pending, dying)
+	 * come from malloc */
+	(void)region_init(&t->rg, (t->max + CT_CHUNK_ENTRIES - 1) / CT_CHUNK_ENTRIES *
+				  sizeof(struct ct_chunk));
 	return t;
 }
 
 void ct_table_set_checksum(struct ct_table *t, bool on)
 {
 	t->checksum = on;
+}
+
+size_t ct_table_prefault(struct ct_table *t, size_t ahead, size_t step)
+{
+	return region_prefault(&t->rg, ahead, step);
+}
+
+uint64_t ct_table_prefaulted(const struct ct_table *t)
+{
+	return region_prefaulted(&t->rg);
 }
 
 void ct_table_set_reaper(struct ct_table *t, ct_reaper_fn fn, void *arg)
@@ -643,6 +662,7 @@ void ct_table_free(struct ct_table *t)
 		t->chunks = c->next;
 		free(c);
 	}
+	region_fini(&t->rg);
 	free(t);
 }
 

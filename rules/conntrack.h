@@ -167,6 +167,13 @@ void ct_table_set_checksum(struct ct_table *t, bool on);
  * checksum for right, and the kernel must too. */
 bool ct_checksum_fix(uint8_t *ip, size_t len, size_t have, uint8_t nfproto);
 void ct_table_set_reaper(struct ct_table *t, ct_reaper_fn fn, void *arg);
+/* For another thread with nothing to do (pcap-replay's reader waiting for
+ * the replay): faults in up to step bytes of the memory the next entries will
+ * take, while less than ahead bytes are ready (region.h); returns the bytes
+ * faulted in, 0 when there is nothing to do. */
+size_t ct_table_prefault(struct ct_table *t, size_t ahead, size_t step);
+/* The bytes ct_table_prefault faulted in so far. */
+uint64_t ct_table_prefaulted(const struct ct_table *t);
 
 /* nf_defrag_ipv4 / nf_defrag_ipv6.  For a packet that is no fragment returns
  * CT_FRAG_NONE and leaves p alone.  A fragment is queued (CT_FRAG_HELD) or,

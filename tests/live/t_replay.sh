@@ -735,7 +735,7 @@ npk=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["totals"][
 # with two CPUs the reader thread's line says how often and how long each waited
 waits='.*'
 [ "$(nproc)" -gt 1 ] &&
-	waits=', reader thread [0-9.]+ s CPU; [0-9]+ batches, the reader waited for the replay [0-9]+ times \([0-9.]+ s\), the replay for the reader [0-9]+ times \([0-9.]+ s\);'
+	waits=', reader thread [0-9.]+ s CPU; [0-9]+ batches, the reader waited for the replay [0-9]+ times \([0-9.]+ s\), the replay for the reader [0-9]+ times \([0-9.]+ s\); while waiting, the reader faulted in [0-9.]+ MiB for the replay \([0-9]+ steps, [0-9.]+ s\);'
 if cmp -s "$tmp/c.json" "$tmp/s.json" &&
    grep -Eq "^pcap-replay: stats: ${npk:-x} packets in [0-9.]+ s \([0-9.]+ Mpps\); replay thread [0-9.]+ s CPU${waits}.*bytecode runs" "$tmp/s.err"; then
 	ok "--stats: one line on stderr ($npk packets, thread CPU times, waits), the report unchanged"

@@ -4,6 +4,9 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -648,6 +651,61 @@ static void test_early_drop_candidates(void **state)
 	ct_table_stats(T, &st);
 	assert_int_equal(st.early_drops, 0);
 	assert_int_equal(st.table_full_drops, 1);
+}
+
+
+/* pcap-replay's reader thread faults in the pages of the next entries while
+ * the replay makes them (ct_table_prefault, rules/region.c): 600 connections
+ * made while another thread prefaults are all there, each ESTABLISHED and
+ * assured, and the prefaulting stops at the table's room. */
+struct prefaulter { atomic_bool stop; };
+
+static void *prefault_loop(void *arg)
+{
+	struct prefaulter *x = arg;
+
+	while (!atomic_load(&x->stop))
+		(void)ct_table_prefault(T, 64 << 10, 4096);
+	return NULL;
+}
+
+static void test_entries_prefaulted(void **state)
+{
+	struct prefaulter x = { false };
+	struct ct_stats st;
+	pthread_t th;
+	uint64_t before;
+
+	(void)state;
+	ct_table_free(T);
+	T = ct_table_new(600);
+	assert_int_equal(pthread_create(&th, NULL, prefault_loop, &x), 0);
+#if !defined(__SANITIZE_ADDRESS__)
+	while (!ct_table_prefaulted(T))	/* (the thread has begun) */
+		usleep(100);
+#endif
+	for (uint16_t i = 0; i < 600; i++) {
+		handshake((uint16_t)(2000 + i));
+		assert_int_equal(P.ct_state, CT_STATE_ESTABLISHED);
+	}
+	atomic_store(&x.stop, true);
+	pthread_join(th, NULL);
+	ct_table_stats(T, &st);
+	assert_int_equal(st.entries, 600);
+	assert_int_equal(st.early_drops, 0);
+	for (uint16_t i = 0; i < 600; i++)
+		assert_int_equal(run(tcp(S, C, 80, (uint16_t)(2000 + i), 10, 2, PG_ACK, 0), true),
+				 CT_STATE_ESTABLISHED);
+	before = ct_table_prefaulted(T);
+	while (ct_table_prefault(T, SIZE_MAX / 2, 1 << 20) > 0)
+		;
+	/* the room of 600 entries (three chunks of 256), and no more */
+	assert_true(ct_table_prefaulted(T) >= before);
+	assert_int_equal(ct_table_prefault(T, SIZE_MAX / 2, 1 << 20), 0);
+#if !defined(__SANITIZE_ADDRESS__)
+	assert_true(ct_table_prefaulted(T) >= 768 * 64);
+	assert_true(ct_table_prefaulted(T) < 768 * 4096);
+#endif
 }
 
 /* nf_defrag: fragments are held, the last one releases the datagram which
@@ -1588,6 +1646,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sctp_invalid, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_sctp_heartbeat, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_table_full, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_entries_prefaulted, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_early_drop_candidates, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defrag, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_defrag_timeouts, setup, teardown),

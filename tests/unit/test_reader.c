@@ -19,6 +19,8 @@
 #include <string.h>
 #include <dirent.h>
 #include <unistd.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <sys/stat.h>
 #include <cmocka.h>
 #include <pcap/pcap.h>
@@ -1027,6 +1029,97 @@ static void test_tcpdump_corpus(void **state)
 	assert_true(in_blocks > 200);
 }
 
+
+/* ---- the reader thread's idle work ---- */
+
+struct idle_ctx {
+	pthread_t consumer;
+	atomic_uint calls, other_thread;
+	unsigned work;		/* steps that do something */
+};
+
+static bool idle_fn(void *arg)
+{
+	struct idle_ctx *x = arg;
+	unsigned c = atomic_fetch_add(&x->calls, 1);
+
+	if (!pthread_equal(pthread_self(), x->consumer))
+		atomic_fetch_add(&x->other_thread, 1);
+	usleep(100);
+	return c < x->work;
+}
+
+/* reader_set_idle: while the ring is full, the reader thread does the idle
+ * work step by step (each step counted in the stats, apart from the wait),
+ * stops asking once a step finds nothing to do, and still hands over every
+ * packet as libpcap reads it; without a thread it is never called. */
+static void test_idle_work(void **state)
+{
+	struct craft c = { false, false, 2, 4, 262144, DLT_EN10MB };
+	char path[256];
+	uint64_t seed = 7;
+	const unsigned n = 20000;
+	struct run ref;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/idle.pcap", dir);
+	f = craft_open(path, &c);
+	for (unsigned i = 0; i < n; i++)
+		craft_rec(f, &c, 1700000000u + i, 0, 60 + i % 200, 60 + i % 200, 60 + i % 200, &seed);
+	fclose(f);
+	read_libpcap(path, &ref);
+	assert_int_equal(ref.n, n);
+	for (int threaded = 1; threaded >= 0; threaded--) {
+		struct idle_ctx x = { .consumer = pthread_self(), .work = 25 };
+		struct run run = { 0 };
+		struct reader_stats st;
+		struct pcap_pkthdr h;
+		const uint8_t *d;
+		struct reader *rd;
+		void *area;
+		int rc;
+
+		assert_int_equal(reader_open(&rd, path, threaded ? 0 : READER_SINGLE_THREAD, 64, prep,
+					     NULL, run.err, sizeof(run.err)), 0);
+		if (threaded && !reader_threaded(rd)) {
+			reader_close(rd, NULL);
+			print_message("one CPU online: the threaded half is skipped\n");
+			continue;
+		}
+		assert_int_equal(reader_threaded(rd), threaded);
+		reader_set_idle(rd, idle_fn, &x);
+		while ((rc = reader_next(rd, &h, &d, &area)) == 1) {
+			uint64_t frame;
+			int dlt;
+
+			memcpy(&frame, area, sizeof(frame));
+			memcpy(&dlt, (uint8_t *)area + 8, sizeof(dlt));
+			add(&run, &h, d, frame, dlt);
+			/* a slow consumer: the ring fills up */
+			if (run.n % 512 == 0)
+				usleep(2000);
+		}
+		run.end = rc;
+		reader_close(rd, &st);
+		assert_true(same(&ref, &run, threaded ? "threaded, idle work" : "single thread", path));
+		free(run.r);
+		if (!threaded) {
+			assert_int_equal(atomic_load(&x.calls), 0);
+			assert_int_equal(st.idle_steps, 0);
+			continue;
+		}
+		/* every step that did work counted, one that did not ended
+		 * the asking for that wait; all in the reader thread */
+		assert_true(st.reader_waits > 0);
+		assert_int_equal(st.idle_steps, x.work);
+		assert_true(atomic_load(&x.calls) > x.work);
+		assert_true(atomic_load(&x.calls) <= x.work + st.reader_waits);
+		assert_int_equal(atomic_load(&x.other_thread), atomic_load(&x.calls));
+		assert_true(st.idle_s >= x.work * 100e-6);
+	}
+	free(ref.r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1043,6 +1136,7 @@ int main(void)
 		cmocka_unit_test(test_pcapng_take_over),
 		cmocka_unit_test(test_pcapng_timestamps),
 		cmocka_unit_test(test_pcapng_reader_corpus),
+		cmocka_unit_test(test_idle_work),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
