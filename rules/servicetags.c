@@ -1,4 +1,5 @@
 #include "servicetags.h"
+#include "zalloc.h"
 #include "fsutil.h"
 
 #include <ctype.h>
@@ -174,6 +175,9 @@ static void *arena_malloc(size_t n)
 		b = malloc(sizeof(*b) + cap);
 		if (!b)
 			return NULL;
+		/* fresh pages, all about to be written: one call faults them
+		 * in, not a fault each (zalloc.h) */
+		prefault(b, sizeof(*b) + cap);
 		b->cap = cap;
 		b->used = 0;
 		b->next = arena_head;
@@ -276,6 +280,7 @@ static struct tagdb *load_stream(FILE *f, const char *path, char **raw, size_t *
 				goto out;
 			}
 			buf = nb;
+			prefault(buf + len, cap - len);	/* read(2) writes it next */
 		}
 		size_t r = fread(buf + len, 1, cap - len, f);
 		len += r;

@@ -21,18 +21,26 @@
 #define MADV_POPULATE_WRITE 23
 #endif
 
+/* Faults in the whole pages of [p, p + bytes) writable, in one call (on the
+ * virtual machines pcap-replay is measured on, 0.5 us a page against ~11 us a
+ * page for faults taken one by one: bench/pagefault).  Only for memory the
+ * caller is about to write: the pages are then resident. */
+static inline void prefault(void *p, size_t bytes)
+{
+	uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
+	uintptr_t e = ((uintptr_t)p + bytes) & ~(uintptr_t)4095;
+
+	if (e > a)
+		(void)madvise((void *)a, e - a, MADV_POPULATE_WRITE);
+}
+
 static inline void *zalloc(size_t n, size_t size)
 {
 	void *p = calloc(n, size);
 	size_t bytes = n * size;
 
-	if (p && bytes >= (64u << 10)) {
-		uintptr_t a = ((uintptr_t)p + 4095) & ~(uintptr_t)4095;
-		uintptr_t e = ((uintptr_t)p + bytes) & ~(uintptr_t)4095;
-
-		if (e > a)
-			(void)madvise((void *)a, e - a, MADV_POPULATE_WRITE);
-	}
+	if (p && bytes >= (64u << 10))
+		prefault(p, bytes);
 	return p;
 }
 
