@@ -1984,7 +1984,6 @@ static int replay_one(struct replay *r, size_t ci)
 	char errbuf[PCAP_ERRBUF_SIZE + 64];
 	void *area;
 	int rc, ret = -1;
-	bool self_prefault;
 
 	if (reader_open(&rd, replay_open_path(r->o, ci),
 			(r->o->single_thread ? READER_SINGLE_THREAD : 0) |
@@ -1995,7 +1994,6 @@ static int replay_one(struct replay *r, size_t ci)
 		return -1;
 	}
 	reader_set_idle(rd, replay_idle, r);
-	self_prefault = !reader_threaded(rd);
 	load_dirs(r, ci);
 	local_fast_build(r);
 	ciw->dlt = reader_datalink(rd);
@@ -2029,11 +2027,6 @@ static int replay_one(struct replay *r, size_t ci)
 		}
 
 		frame++;
-		/* without a reader thread, the replay faults the next pages in
-		 * itself, in bulk: a step costs less than its pages' faults */
-		if (!(frame & 1023) && self_prefault)
-			while (replay_idle(r))
-				;
 		ciw->packets++;
 		r->t.packets++;
 		if (pp->decoded < 0) {

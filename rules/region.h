@@ -9,7 +9,9 @@
  * reserved at once (MAP_NORESERVE: address space, no memory), handed out from
  * its start, and never moves (no realloc copy); region_prefault, called by the
  * reader thread while it waits for the replay, faults the next pages in ahead
- * of use (MADV_POPULATE_WRITE, ~5 us a page, and off the replay's CPU).
+ * of use (MADV_POPULATE_WRITE: a fraction of a fault's cost a page, and off
+ * the replay's CPU), and region_take faults in, in one call, whatever of what
+ * it hands out no prefault got to.
  *
  * One thread takes (region_take); any thread may prefault.  The reserved size
  * is a bound: region_take returns NULL beyond it, and the caller falls back to
@@ -30,7 +32,7 @@ struct region {
 	size_t size;			/* bytes reserved (a multiple of the page size) */
 	_Atomic size_t used;		/* bytes taken (written by the taking thread only) */
 	_Atomic size_t ready;		/* bytes below which every page has been faulted in */
-	_Atomic uint64_t prefaulted;	/* bytes region_prefault faulted in */
+	_Atomic uint64_t prefaulted;	/* bytes region_prefault faulted in (not region_take) */
 };
 
 /* Reserves size bytes (rounded up to pages, at most REGION_MAX); false (and
@@ -39,7 +41,8 @@ struct region {
  * empty, so each caller's malloc path keeps its checks. */
 bool region_init(struct region *g, size_t size);
 /* The next n bytes (n rounded up to 64, the start 64-byte aligned), zeroed by
- * the kernel; NULL when they do not fit. */
+ * the kernel; NULL when they do not fit.  Their pages that no prefault got to
+ * are faulted in at once, in one call (MADV_POPULATE_WRITE). */
 void *region_take(struct region *g, size_t n);
 /* Whether p lies in the region. */
 static inline bool region_has(const struct region *g, const void *p)

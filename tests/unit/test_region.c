@@ -3,7 +3,7 @@
  *
  * What pcap-replay relies on: takes are contiguous, 64-byte aligned and
  * zeroed, and stop at the reserved size (the caller then falls back to
- * malloc); region_prefault faults pages in (mincore(2) shows them resident)
+ * malloc), their pages faulted in at once; region_prefault faults pages in (mincore(2) shows them resident)
  * no further than `ahead` past what was taken, a step at a time, and never
  * changes a byte the taking thread wrote — also while that thread writes
  * concurrently. */
@@ -67,6 +67,8 @@ static void test_take(void **state)
 	assert_true(region_init(&g, 3 * pagesz() - 100));
 	assert_int_equal(g.size, 3 * pagesz());	/* rounded up to pages */
 	a = region_take(&g, 100);
+	/* faulted in by the take, before anything is written */
+	assert_int_equal(resident(g.base, g.size), 1);
 	b = region_take(&g, 64);
 	c = region_take(&g, 1);
 	assert_non_null(a);
@@ -110,12 +112,14 @@ static void test_prefault(void **state)
 	assert_int_equal(resident(g.base, g.size), 0);
 	/* the taking thread wrote these bytes before any prefault */
 	a = region_take(&g, 3 * ps / 2);
+	assert_int_equal(resident(g.base, g.size), 2);	/* (the take's) */
+	assert_int_equal(atomic_load(&g.ready), 2 * ps);
+	assert_int_equal(atomic_load(&g.prefaulted), 0);
 	memset(a, 0xa5, 3 * ps / 2);
-	assert_int_equal(resident(g.base, g.size), 2);
 	/* ahead of 8 pages past the 1.5 taken (the end rounded up to a page),
 	 * in steps of 3 pages */
 	got = region_prefault(&g, 8 * ps, 3 * ps);
-	assert_int_equal(got, 3 * ps);
+	assert_int_equal(got, 3 * ps);		/* pages 2-4 */
 	total += got;
 	while ((got = region_prefault(&g, 8 * ps, 3 * ps)) > 0) {
 		assert_true(got <= 3 * ps);
