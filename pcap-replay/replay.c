@@ -384,32 +384,25 @@ static void judge_unlisted(struct replay *r, const struct key2 *k2, enum flow_di
 }
 
 /* Makes room for more flows: *ncap, the new capacity.  The rows grow in
- * place in their region (region.h: no copy, and the reader thread faults the
- * next pages in while it waits), by FLOW_STEP rows (a multiple of 64, so each
- * take follows the last one exactly); by doubling with realloc where there is
- * no region or it is full.  0, or -1 when memory is out. */
+ * place in their region, which holds --max-listed-flows rows (region.h: no
+ * copy, and the reader thread faults the next pages in while it waits), by
+ * FLOW_STEP rows (a multiple of 64, so each take follows the last one
+ * exactly); by doubling with realloc where there is no region.  0, or -1
+ * when memory is out. */
 #define FLOW_STEP 4096u
 static int flows_grow(struct replay *r, size_t *ncap)
 {
 	struct flow *nf;
 
-	if (region_has(&r->flows_rg, r->flows) || (!r->flows && r->flows_rg.base)) {
+	if (r->flows_rg.base) {
 		size_t n = r->o->max_listed - r->fcap;
 
 		n = n < FLOW_STEP ? n : FLOW_STEP;
-		nf = region_take(&r->flows_rg, n * sizeof(*nf));
-		if (nf && (!r->flows || nf == r->flows + r->fcap)) {
-			r->flows = r->flows ? r->flows : nf;
-			*ncap = r->fcap + n;
-			return 0;
-		}
-		/* the region is full (it holds at most REGION_MAX bytes of
-		 * rows): out of it, for good */
-		*ncap = r->fcap ? 2 * r->fcap : 256;
-		if (!(nf = malloc(*ncap * sizeof(*nf))))
+		if (!(nf = region_take(&r->flows_rg, n * sizeof(*nf))))
 			return -1;
-		memcpy(nf, r->flows, r->fcap * sizeof(*nf));
-		r->flows = nf;
+		if (!r->flows)
+			r->flows = nf;
+		*ncap = r->fcap + n;
 		return 0;
 	}
 	*ncap = r->fcap ? 2 * r->fcap : 256;
@@ -549,9 +542,11 @@ int replay_init(struct replay *r, const struct replay_opts *o, const struct rule
 	r->ct = ct_table_new(o->max_flows);
 	if (!r->ct)
 		goto oom;
-	/* the flow rows' room (flows_grow); without it they are realloc'd */
-	if (o->max_listed && o->max_listed <= (SIZE_MAX - 64) / sizeof(struct flow))
-		(void)region_init(&r->flows_rg, o->max_listed * sizeof(struct flow) + 64);
+	/* room for every row (flows_grow), or none: then they are realloc'd */
+	if (o->max_listed && o->max_listed <= (SIZE_MAX - 64) / sizeof(struct flow) &&
+	    region_init(&r->flows_rg, o->max_listed * sizeof(struct flow) + 64) &&
+	    r->flows_rg.size < o->max_listed * sizeof(struct flow) + 64)
+		region_fini(&r->flows_rg);	/* (capped at REGION_MAX) */
 	/* (main checked the names and values) */
 	for (size_t i = 0; i < o->nct_timeouts; i++)
 		if (ct_table_set_timeout(r->ct, o->ct_timeouts[i].name, o->ct_timeouts[i].secs) < 0) {
@@ -591,7 +586,7 @@ void replay_free(struct replay *r)
 	r->ct = NULL;
 	free(r->refused);
 	free(r->refused_tag);
-	if (!region_has(&r->flows_rg, r->flows))
+	if (!r->flows_rg.base)
 		free(r->flows);
 	region_fini(&r->flows_rg);
 	free(r->closed_bits);

@@ -61,11 +61,12 @@ bool region_init(struct region *g, size_t size)
 #endif
 }
 
-/* Faults in what is not yet ready below end (rounded up to a page), in one
- * call: what no prefaulting thread got to is about to be written, and one
- * call costs a fraction of a fault a page.  A failure leaves the pages to
- * fault in as they are written. */
-static void populate_to(struct region *g, size_t end)
+/* Claims [ready, end) (end rounded up to a page) and faults it in, in one
+ * call; returns the bytes faulted in, 0 when everything below end was ready
+ * or claimed by another thread.  Where the kernel cannot populate (older
+ * than 5.14: EINVAL; memory short: ENOMEM) nothing more is faulted in ahead:
+ * the pages fault in as they are written. */
+static size_t populate_to(struct region *g, size_t end)
 {
 	size_t ps = page_size();
 	size_t r = atomic_load(&g->ready);
@@ -73,11 +74,15 @@ static void populate_to(struct region *g, size_t end)
 	end = (end + ps - 1) & ~(ps - 1);
 	if (end > g->size)
 		end = g->size;
-	while (r < end)
-		if (atomic_compare_exchange_weak(&g->ready, &r, end)) {
-			(void)madvise(g->base + r, end - r, MADV_POPULATE_WRITE);
-			break;
-		}
+	do {
+		if (r >= end)
+			return 0;
+	} while (!atomic_compare_exchange_weak(&g->ready, &r, end));
+	if (madvise(g->base + r, end - r, MADV_POPULATE_WRITE) < 0) {
+		atomic_store(&g->ready, g->size);
+		return 0;
+	}
+	return end - r;
 }
 
 void *region_take(struct region *g, size_t n)
@@ -90,39 +95,26 @@ void *region_take(struct region *g, size_t n)
 	if (n > g->size - u)
 		return NULL;
 	atomic_store_explicit(&g->used, u + n, memory_order_relaxed);
-	populate_to(g, u + n);
+	/* what no prefault got to is about to be written: one call costs a
+	 * fraction of a fault a page */
+	(void)populate_to(g, u + n);
 	return g->base + u;
 }
 
 size_t region_prefault(struct region *g, size_t ahead, size_t step)
 {
-	size_t ps = page_size();
-	size_t r, u, want, end;
+	size_t r, u, want, got;
 
 	if (!g->base || !step)
 		return 0;
 	r = atomic_load_explicit(&g->ready, memory_order_relaxed);
-	if (r >= g->size)
-		return 0;
 	u = atomic_load_explicit(&g->used, memory_order_relaxed);
 	want = ahead > g->size - u ? g->size : u + ahead;
 	if (r >= want)
 		return 0;
-	end = r + step > want ? want : r + step;
-	end = (end + ps - 1) & ~(ps - 1);
-	if (end > g->size)
-		end = g->size;
-	/* claim [r, end): another prefaulting thread takes the next range */
-	if (!atomic_compare_exchange_strong(&g->ready, &r, end))
-		return 0;
-	if (madvise(g->base + r, end - r, MADV_POPULATE_WRITE) < 0) {
-		/* a kernel older than 5.14 (EINVAL), or memory short (ENOMEM):
-		 * stop prefaulting; the pages fault in as they are used */
-		atomic_store(&g->ready, g->size);
-		return 0;
-	}
-	atomic_fetch_add_explicit(&g->prefaulted, end - r, memory_order_relaxed);
-	return end - r;
+	got = populate_to(g, step > want - r ? want : r + step);
+	atomic_fetch_add_explicit(&g->prefaulted, got, memory_order_relaxed);
+	return got;
 }
 
 void region_fini(struct region *g)

@@ -44,11 +44,6 @@ bool region_init(struct region *g, size_t size);
  * the kernel; NULL when they do not fit.  Their pages that no prefault got to
  * are faulted in at once, in one call (MADV_POPULATE_WRITE). */
 void *region_take(struct region *g, size_t n);
-/* Whether p lies in the region. */
-static inline bool region_has(const struct region *g, const void *p)
-{
-	return g->base && (const uint8_t *)p >= g->base && (const uint8_t *)p < g->base + g->size;
-}
 /* Faults in up to step bytes past what is ready, if that is less than ahead
  * bytes past what has been taken; returns the bytes faulted in (0: nothing
  * to do, or the kernel cannot populate). */
